@@ -1,0 +1,1 @@
+//! Loss-tolerant flow tracking.

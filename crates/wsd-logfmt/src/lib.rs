@@ -1,0 +1,1 @@
+//! Formatting of flow records and per-packet lines.
