@@ -1,0 +1,97 @@
+//! Flow keys: the same key for both directions of a conversation.
+
+use std::net::IpAddr;
+
+use wsd_decode::{Decoded, Transport, Vlans};
+
+/// An address as 16 bytes: IPv4 addresses are stored in the first four.
+pub(crate) type AddrBytes = [u8; 16];
+
+/// The key of a flow, identical for both directions.
+///
+/// Endpoint `a` is the lower of the two (address, port) pairs, so a packet and its
+/// reply find the same entry. MAC addresses are deliberately not part of the key,
+/// so a gateway change does not split a flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct FlowKey {
+    pub addr_a: AddrBytes,
+    pub addr_b: AddrBytes,
+    pub port_a: u16,
+    pub port_b: u16,
+    pub vlan_ids: [u16; 2],
+    pub protocol: u8,
+    pub v6: bool,
+}
+
+/// The fields of one packet that flow tracking keys on.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PacketKey {
+    pub key: FlowKey,
+    /// True if the packet was sent by endpoint `a` of the key.
+    pub from_a: bool,
+}
+
+fn addr_bytes(ip: IpAddr) -> (AddrBytes, bool) {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut bytes = [0u8; 16];
+            bytes[..4].copy_from_slice(&v4.octets());
+            (bytes, false)
+        }
+        IpAddr::V6(v6) => (v6.octets(), true),
+    }
+}
+
+/// Converts stored address bytes back to an address.
+pub(crate) fn to_ip(bytes: AddrBytes, v6: bool) -> IpAddr {
+    if v6 {
+        IpAddr::from(bytes)
+    } else {
+        IpAddr::from([bytes[0], bytes[1], bytes[2], bytes[3]])
+    }
+}
+
+impl PacketKey {
+    /// Builds the key of a decoded packet, or `None` if it has no IP layer or no
+    /// transport header to key on.
+    pub fn of(packet: &Decoded, vlan_in_key: bool) -> Option<PacketKey> {
+        let ip = packet.ip.as_ref()?;
+        let (src_port, dst_port) = match packet.transport {
+            Transport::Tcp(tcp) => (tcp.src_port, tcp.dst_port),
+            Transport::Udp(udp) => (udp.src_port, udp.dst_port),
+            Transport::Icmp(_) => (0, 0),
+            Transport::None => return None,
+        };
+        let (src, v6) = addr_bytes(ip.src);
+        let (dst, _) = addr_bytes(ip.dst);
+        let vlan_ids = if vlan_in_key {
+            vlan_pair(packet.vlans)
+        } else {
+            [0, 0]
+        };
+        let from_a = (src, src_port) <= (dst, dst_port);
+        let (addr_a, port_a, addr_b, port_b) = if from_a {
+            (src, src_port, dst, dst_port)
+        } else {
+            (dst, dst_port, src, src_port)
+        };
+        let key = FlowKey {
+            addr_a,
+            addr_b,
+            port_a,
+            port_b,
+            vlan_ids,
+            protocol: ip.protocol,
+            v6,
+        };
+        Some(PacketKey { key, from_a })
+    }
+}
+
+fn vlan_pair(vlans: Vlans) -> [u16; 2] {
+    match vlans.count {
+        0 => [0, 0],
+        1 => [vlans.ids[0], 0],
+        _ => vlans.ids,
+    }
+}

@@ -1,0 +1,228 @@
+//! Flow storage: a slab of flows, a hash index into it, and timeout queues.
+//!
+//! Each flow sits in exactly one queue, ordered by the capture-clock time of its
+//! latest packet. Every queue has one timeout, so its front is the flow that
+//! expires first and expiry never scans the table. Moving a flow to the back of a
+//! queue on each packet is O(1) because the queues are linked lists threaded
+//! through the slab.
+
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+
+use crate::flow::Flow;
+use crate::key::FlowKey;
+
+/// Marks the end of a queue.
+const NIL: u32 = u32::MAX;
+
+/// The timeout queues a flow can be in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum QueueId {
+    /// Open TCP connections.
+    Tcp = 0,
+    /// UDP conversations.
+    Udp = 1,
+    /// ICMP and other IP protocols.
+    Other = 2,
+    /// Connections closed by FINs or a RST, lingering for stragglers.
+    Closed = 3,
+}
+
+/// Number of queues.
+pub(crate) const QUEUE_COUNT: usize = 4;
+
+impl QueueId {
+    pub(crate) const ALL: [QueueId; QUEUE_COUNT] =
+        [QueueId::Tcp, QueueId::Udp, QueueId::Other, QueueId::Closed];
+}
+
+/// One slab entry: a flow and its queue links.
+struct Slot {
+    flow: Flow,
+    prev: u32,
+    next: u32,
+}
+
+#[derive(Clone, Copy)]
+struct Queue {
+    head: u32,
+    tail: u32,
+}
+
+impl Queue {
+    const EMPTY: Queue = Queue {
+        head: NIL,
+        tail: NIL,
+    };
+}
+
+/// The flow table.
+pub(crate) struct FlowTable {
+    slots: Vec<Option<Slot>>,
+    free: Vec<u32>,
+    index: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+    queues: [Queue; QUEUE_COUNT],
+    len: usize,
+}
+
+impl FlowTable {
+    pub fn new() -> FlowTable {
+        FlowTable {
+            slots: Vec::new(),
+            free: Vec::new(),
+            index: HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
+            queues: [Queue::EMPTY; QUEUE_COUNT],
+            len: 0,
+        }
+    }
+
+    /// Number of flows in the table.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    fn hash(&self, key: &FlowKey) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Finds the slot of the flow with `key`.
+    pub fn find(&self, key: &FlowKey) -> Option<u32> {
+        let hash = self.hash(key);
+        let slots = &self.slots;
+        self.index
+            .find(hash, |&idx| match slots.get(idx as usize) {
+                Some(Some(slot)) => slot.flow.key == *key,
+                _ => false,
+            })
+            .copied()
+    }
+
+    /// Returns the flow in slot `idx`.
+    ///
+    /// Panics if the slot is empty: callers only pass indices that `find`,
+    /// `insert` or a queue returned, and those always name an occupied slot.
+    pub fn get(&self, idx: u32) -> &Flow {
+        match self.slots.get(idx as usize) {
+            Some(Some(slot)) => &slot.flow,
+            _ => unreachable!("flow slot {idx} is empty"),
+        }
+    }
+
+    /// Returns the flow in slot `idx` for changing; see [`FlowTable::get`].
+    pub fn get_mut(&mut self, idx: u32) -> &mut Flow {
+        match self.slots.get_mut(idx as usize) {
+            Some(Some(slot)) => &mut slot.flow,
+            _ => unreachable!("flow slot {idx} is empty"),
+        }
+    }
+
+    fn slot_mut(&mut self, idx: u32) -> &mut Slot {
+        match self.slots.get_mut(idx as usize) {
+            Some(Some(slot)) => slot,
+            _ => unreachable!("flow slot {idx} is empty"),
+        }
+    }
+
+    /// Inserts a flow that is not in the table yet, at the back of `queue`.
+    pub fn insert(&mut self, flow: Flow, queue: QueueId) -> u32 {
+        let hash = self.hash(&flow.key);
+        let slot = Slot {
+            flow,
+            prev: NIL,
+            next: NIL,
+        };
+        let idx = match self.free.pop() {
+            Some(idx) => {
+                self.slots[idx as usize] = Some(slot);
+                idx
+            }
+            None => {
+                self.slots.push(Some(slot));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slots = &self.slots;
+        let hasher = &self.hasher;
+        self.index
+            .insert_unique(hash, idx, |&i| match slots.get(i as usize) {
+                Some(Some(slot)) => hasher.hash_one(slot.flow.key),
+                _ => 0,
+            });
+        self.len += 1;
+        self.push_back(idx, queue);
+        idx
+    }
+
+    /// Removes the flow in slot `idx` and returns it.
+    pub fn remove(&mut self, idx: u32) -> Flow {
+        self.unlink(idx);
+        let hash = self.hash(&self.get(idx).key);
+        if let Ok(entry) = self.index.find_entry(hash, |&i| i == idx) {
+            entry.remove();
+        }
+        self.len -= 1;
+        self.free.push(idx);
+        match self.slots[idx as usize].take() {
+            Some(slot) => slot.flow,
+            None => unreachable!("flow slot {idx} is empty"),
+        }
+    }
+
+    /// Moves the flow in slot `idx` to the back of `queue`.
+    pub fn touch(&mut self, idx: u32, queue: QueueId) {
+        self.unlink(idx);
+        self.push_back(idx, queue);
+    }
+
+    /// The flow at the front of `queue`: the one whose latest packet is oldest.
+    pub fn front(&self, queue: QueueId) -> Option<u32> {
+        let head = self.queues[queue as usize].head;
+        (head != NIL).then_some(head)
+    }
+
+    /// Slots of every flow in the table, in no particular order.
+    pub fn occupied(&self) -> impl Iterator<Item = u32> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.is_some())
+            .map(|(idx, _)| idx as u32)
+    }
+
+    fn push_back(&mut self, idx: u32, queue: QueueId) {
+        let tail = self.queues[queue as usize].tail;
+        self.get_mut(idx).queue = queue;
+        {
+            let slot = self.slot_mut(idx);
+            slot.prev = tail;
+            slot.next = NIL;
+        }
+        if tail == NIL {
+            self.queues[queue as usize].head = idx;
+        } else {
+            self.slot_mut(tail).next = idx;
+        }
+        self.queues[queue as usize].tail = idx;
+    }
+
+    fn unlink(&mut self, idx: u32) {
+        let queue = self.get(idx).queue as usize;
+        let (prev, next) = {
+            let slot = self.slot_mut(idx);
+            (slot.prev, slot.next)
+        };
+        if prev == NIL {
+            self.queues[queue].head = next;
+        } else {
+            self.slot_mut(prev).next = next;
+        }
+        if next == NIL {
+            self.queues[queue].tail = prev;
+        } else {
+            self.slot_mut(next).prev = prev;
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! The tracker: packets in, finished flows out.
+
+use wsd_capture::Timestamp;
+use wsd_decode::{Decoded, TcpFlags, TcpInfo, Transport};
+
+use crate::flow::{sender_looks_like_server, Flow, CLIENT, SERVER};
+use crate::key::PacketKey;
+use crate::record::{Anomaly, Direction, EndReason, FlowRecord, PacketOutcome};
+use crate::table::{FlowTable, QueueId, QUEUE_COUNT};
+
+const NANOS_PER_SEC: i64 = 1_000_000_000;
+
+/// IP protocol numbers the tracker treats specially.
+const TCP: u8 = 6;
+const UDP: u8 = 17;
+
+/// Which IP protocols produce flow records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordProtocols {
+    /// TCP connections.
+    pub tcp: bool,
+    /// UDP conversations.
+    pub udp: bool,
+    /// ICMP, ICMPv6 and every other IP protocol.
+    pub other: bool,
+}
+
+impl RecordProtocols {
+    /// Records for TCP connections only.
+    pub const TCP_ONLY: RecordProtocols = RecordProtocols {
+        tcp: true,
+        udp: false,
+        other: false,
+    };
+
+    fn includes(self, protocol: u8) -> bool {
+        match protocol {
+            TCP => self.tcp,
+            UDP => self.udp,
+            _ => self.other,
+        }
+    }
+}
+
+/// Settings of a [`Tracker`]. All times are capture time, in nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrackerConfig {
+    /// A TCP connection with no packet for this long is reported (default 600 s).
+    pub tcp_idle_timeout: i64,
+    /// A UDP conversation with no packet for this long is reported (default 120 s).
+    pub udp_idle_timeout: i64,
+    /// An ICMP or other flow with no packet for this long is reported (default 60 s).
+    pub other_idle_timeout: i64,
+    /// After FINs from both sides or a RST, a connection stays in the table this
+    /// long after its latest packet, so that stragglers count into it (default 5 s).
+    pub linger: i64,
+    /// Maximum number of flows in the table (default 1,000,000). When a new flow
+    /// finds the table full, one flow is evicted and reported: the closed flow
+    /// that lingered longest if there is one, else the flow idle the longest.
+    pub max_flows: usize,
+    /// True to keep the VLAN IDs in the flow key, so that the same connection seen
+    /// on two VLANs is two flows (default true).
+    pub vlan_in_key: bool,
+    /// Which protocols produce records. Flows of the others are still tracked, so
+    /// their packets get a direction.
+    pub records: RecordProtocols,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> TrackerConfig {
+        TrackerConfig {
+            tcp_idle_timeout: 600 * NANOS_PER_SEC,
+            udp_idle_timeout: 120 * NANOS_PER_SEC,
+            other_idle_timeout: 60 * NANOS_PER_SEC,
+            linger: 5 * NANOS_PER_SEC,
+            max_flows: 1_000_000,
+            vlan_in_key: true,
+            records: RecordProtocols::TCP_ONLY,
+        }
+    }
+}
+
+impl TrackerConfig {
+    fn timeout(&self, queue: QueueId) -> i64 {
+        match queue {
+            QueueId::Tcp => self.tcp_idle_timeout,
+            QueueId::Udp => self.udp_idle_timeout,
+            QueueId::Other => self.other_idle_timeout,
+            QueueId::Closed => self.linger,
+        }
+    }
+}
+
+/// Counters of what the tracker did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrackerStats {
+    /// Packets given to [`Tracker::process`].
+    pub packets: u64,
+    /// Packets that belonged to no flow (no IP layer or no transport header).
+    pub unattributed: u64,
+    /// Flows created.
+    pub flows_created: u64,
+    /// Records reported, of every protocol that produces records.
+    pub records: u64,
+    /// Flows reported because of a timeout.
+    pub idle_timeouts: u64,
+    /// Flows evicted from a full table.
+    pub evicted: u64,
+    /// Connections ended by a SYN that reused their ports.
+    pub port_reuses: u64,
+    /// Largest number of flows in the table at once.
+    pub max_active: u64,
+}
+
+/// Tracks flows from decoded packets, driven by capture time.
+///
+/// Feed packets in capture order to [`Tracker::process`], take finished flows
+/// with [`Tracker::drain_finished`], and call [`Tracker::finish`] at the end of
+/// the input so that no flow is left unreported.
+pub struct Tracker {
+    config: TrackerConfig,
+    table: FlowTable,
+    finished: Vec<FlowRecord>,
+    /// The capture clock: the latest packet time seen. It never goes back.
+    now: Option<Timestamp>,
+    next_serial: u64,
+    stats: TrackerStats,
+}
+
+impl Tracker {
+    /// Creates a tracker with the given settings.
+    pub fn new(config: TrackerConfig) -> Tracker {
+        Tracker {
+            config,
+            table: FlowTable::new(),
+            finished: Vec::new(),
+            now: None,
+            next_serial: 0,
+            stats: TrackerStats::default(),
+        }
+    }
+
+    /// The settings this tracker runs with.
+    pub fn config(&self) -> &TrackerConfig {
+        &self.config
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> TrackerStats {
+        self.stats
+    }
+
+    /// Number of flows in the table.
+    pub fn active_flows(&self) -> usize {
+        self.table.len()
+    }
+
+    /// The capture clock: the latest packet time seen, if any.
+    pub fn now(&self) -> Option<Timestamp> {
+        self.now
+    }
+
+    /// Takes the flows finished so far, in the order they ended.
+    pub fn drain_finished(&mut self) -> std::vec::Drain<'_, FlowRecord> {
+        self.finished.drain(..)
+    }
+
+    /// Processes one packet captured at `ts`: first reports the flows whose
+    /// timeout passed by then, then counts the packet into its flow.
+    pub fn process(&mut self, ts: Timestamp, packet: &Decoded) -> PacketOutcome {
+        self.stats.packets += 1;
+        self.advance_to(ts);
+        let Some(key) = PacketKey::of(packet, self.config.vlan_in_key) else {
+            self.stats.unattributed += 1;
+            return PacketOutcome::UNATTRIBUTED;
+        };
+        match packet.transport {
+            Transport::Tcp(tcp) => self.process_tcp(ts, packet, key, &tcp),
+            Transport::Udp(udp) => {
+                self.process_other(ts, packet, key, udp.datagram_len, QueueId::Udp)
+            }
+            Transport::Icmp(_) => {
+                let len = packet
+                    .ip
+                    .map_or(0, |ip| ip.total_len.saturating_sub(ip.header_len));
+                self.process_other(ts, packet, key, len, QueueId::Other)
+            }
+            // A packet key always has a transport header; count it as unattributed anyway.
+            Transport::None => PacketOutcome::UNATTRIBUTED,
+        }
+    }
+
+    /// Moves the capture clock to `ts` (never backwards) and reports every flow
+    /// whose timeout passed. Live capture calls this when the link is quiet.
+    pub fn advance_to(&mut self, ts: Timestamp) {
+        let now = match self.now {
+            Some(now) if now >= ts => return,
+            _ => ts,
+        };
+        self.now = Some(now);
+        while let Some((idx, queue)) = self.next_expiry(now) {
+            let reason = self.table.get(idx).timeout_reason();
+            if queue != QueueId::Closed {
+                self.stats.idle_timeouts += 1;
+            }
+            self.report(idx, reason);
+        }
+    }
+
+    /// Reports every flow still in the table, oldest first, as ended by the end of
+    /// the input.
+    pub fn finish(&mut self) {
+        let mut remaining: Vec<u32> = self.table.occupied().collect();
+        remaining.sort_by_key(|&idx| {
+            let flow = self.table.get(idx);
+            (flow.first_ts, flow.serial)
+        });
+        for idx in remaining {
+            self.report(idx, EndReason::EndOfInput);
+        }
+    }
+
+    /// The expired flow whose deadline comes first, across all queues.
+    fn next_expiry(&self, now: Timestamp) -> Option<(u32, QueueId)> {
+        let mut best: Option<(Timestamp, u64, u32, QueueId)> = None;
+        for queue in QueueId::ALL {
+            let Some(idx) = self.table.front(queue) else {
+                continue;
+            };
+            let flow = self.table.get(idx);
+            let deadline = flow.touched.add_nanos(self.config.timeout(queue));
+            if deadline >= now {
+                continue;
+            }
+            let candidate = (deadline, flow.serial, idx, queue);
+            if best.is_none_or(|b| (candidate.0, candidate.1) < (b.0, b.1)) {
+                best = Some(candidate);
+            }
+        }
+        best.map(|(_, _, idx, queue)| (idx, queue))
+    }
+
+    fn process_tcp(
+        &mut self,
+        ts: Timestamp,
+        packet: &Decoded,
+        key: PacketKey,
+        tcp: &TcpInfo,
+    ) -> PacketOutcome {
+        let flags = tcp.flags;
+        let bare_syn = flags.has(TcpFlags::SYN) && !flags.has(TcpFlags::ACK);
+        let syn_ack = flags.has(TcpFlags::SYN | TcpFlags::ACK);
+        let mut anomaly = None;
+
+        let mut found = self.table.find(&key.key);
+        if let Some(idx) = found {
+            let flow = self.table.get(idx);
+            let sender = flow.sender(key.from_a);
+            let reused = (bare_syn && flow.is_new_syn(sender, tcp.seq))
+                || (syn_ack && flow.is_new_synack(sender, tcp.seq));
+            if reused {
+                self.stats.port_reuses += 1;
+                self.report(idx, EndReason::PortReuse);
+                anomaly = Some(Anomaly::PortReuse);
+                found = None;
+            } else if bare_syn && sender == CLIENT && flow.syn_seen {
+                anomaly = Some(Anomaly::RetransmittedSyn);
+            } else if flow.closed != crate::flow::Closed::No && tcp.payload_len > 0 {
+                anomaly = Some(Anomaly::AfterClose);
+            }
+        }
+
+        let idx = match found {
+            Some(idx) => idx,
+            None => {
+                let (flow, first_anomaly) = self.new_tcp_flow(ts, packet, key, tcp);
+                anomaly = anomaly.or(first_anomaly);
+                self.insert(flow, QueueId::Tcp)
+            }
+        };
+
+        let flow = self.table.get_mut(idx);
+        let sender = flow.sender(key.from_a);
+        flow.count(sender, packet, ts, tcp.segment_len, tcp.payload_len);
+        if flow.update_tcp(sender, tcp) && sender == SERVER && anomaly.is_none() {
+            anomaly = Some(Anomaly::SynAckNewIsn);
+        }
+        let (rel_seq, rel_ack) = flow.relative(sender, tcp);
+        let queue = if flow.closed == crate::flow::Closed::No {
+            QueueId::Tcp
+        } else {
+            QueueId::Closed
+        };
+        self.touch(idx, queue);
+        PacketOutcome {
+            direction: direction_of(sender),
+            rel_seq,
+            rel_ack,
+            anomaly,
+        }
+    }
+
+    /// Creates the flow for a TCP segment that belongs to no tracked connection,
+    /// deciding which side is the client.
+    fn new_tcp_flow(
+        &mut self,
+        ts: Timestamp,
+        packet: &Decoded,
+        key: PacketKey,
+        tcp: &TcpInfo,
+    ) -> (Flow, Option<Anomaly>) {
+        let flags = tcp.flags;
+        let (sender_is_client, midstream, anomaly) = if flags.has(TcpFlags::SYN) {
+            if flags.has(TcpFlags::ACK) {
+                (false, false, Some(Anomaly::SynAckWithoutSyn))
+            } else {
+                (true, false, None)
+            }
+        } else {
+            let server = sender_looks_like_server(tcp.src_port, tcp.dst_port);
+            (!server, true, Some(Anomaly::NoHandshake))
+        };
+        let mut flow = Flow::new(key.key, key.from_a == sender_is_client, packet, ts);
+        flow.midstream = midstream;
+        flow.syn_seen = sender_is_client && flags.has(TcpFlags::SYN);
+        (flow, anomaly)
+    }
+
+    fn process_other(
+        &mut self,
+        ts: Timestamp,
+        packet: &Decoded,
+        key: PacketKey,
+        bytes: u32,
+        queue: QueueId,
+    ) -> PacketOutcome {
+        let idx = match self.table.find(&key.key) {
+            Some(idx) => idx,
+            None => {
+                // The first sender of a datagram conversation is its client.
+                let flow = Flow::new(key.key, key.from_a, packet, ts);
+                self.insert(flow, queue)
+            }
+        };
+        let flow = self.table.get_mut(idx);
+        let sender = flow.sender(key.from_a);
+        let header = match packet.transport {
+            Transport::Udp(_) => 8,
+            _ => 0,
+        };
+        flow.count(sender, packet, ts, bytes, bytes.saturating_sub(header));
+        self.touch(idx, queue);
+        PacketOutcome {
+            direction: direction_of(sender),
+            ..PacketOutcome::UNATTRIBUTED
+        }
+    }
+
+    fn insert(&mut self, mut flow: Flow, queue: QueueId) -> u32 {
+        if self.table.len() >= self.config.max_flows.max(1) {
+            self.evict_one();
+        }
+        flow.serial = self.next_serial;
+        flow.touched = self.now.unwrap_or(flow.first_ts);
+        self.next_serial += 1;
+        self.stats.flows_created += 1;
+        let idx = self.table.insert(flow, queue);
+        self.stats.max_active = self.stats.max_active.max(self.table.len() as u64);
+        idx
+    }
+
+    /// Evicts the closed flow that lingered longest, else the flow idle longest.
+    fn evict_one(&mut self) {
+        let victim = self.table.front(QueueId::Closed).or_else(|| {
+            QueueId::ALL[..QUEUE_COUNT - 1]
+                .iter()
+                .filter_map(|&queue| self.table.front(queue))
+                .min_by_key(|&idx| {
+                    let flow = self.table.get(idx);
+                    (flow.touched, flow.serial)
+                })
+        });
+        if let Some(idx) = victim {
+            self.stats.evicted += 1;
+            self.report(idx, EndReason::Evicted);
+        }
+    }
+
+    fn touch(&mut self, idx: u32, queue: QueueId) {
+        let now = self.now.unwrap_or(Timestamp::ZERO);
+        self.table.get_mut(idx).touched = now;
+        self.table.touch(idx, queue);
+    }
+
+    fn report(&mut self, idx: u32, reason: EndReason) {
+        let flow = self.table.remove(idx);
+        if self.config.records.includes(flow.key.protocol) {
+            self.stats.records += 1;
+            self.finished.push(flow.to_record(reason));
+        }
+    }
+}
+
+fn direction_of(sender: usize) -> Direction {
+    if sender == CLIENT {
+        Direction::ToServer
+    } else {
+        Direction::ToClient
+    }
+}

@@ -1,0 +1,442 @@
+//! Behaviour of the tracker on whole connections, through its public API.
+
+use std::net::IpAddr;
+
+use wsd_capture::Timestamp;
+use wsd_decode::{Decoded, IpInfo, MacAddr, TcpFlags, TcpInfo, Transport, UdpInfo, Vlans};
+use wsd_flow::{
+    Anomaly, Direction, EndReason, FlowRecord, RecordProtocols, Tracker, TrackerConfig,
+};
+
+const SYN: u8 = TcpFlags::SYN;
+const ACK: u8 = TcpFlags::ACK;
+const FIN: u8 = TcpFlags::FIN;
+const RST: u8 = TcpFlags::RST;
+const PSH: u8 = TcpFlags::PSH;
+
+const CLIENT: &str = "10.0.0.1";
+const SERVER: &str = "10.0.0.2";
+
+fn ts(millis: i64) -> Timestamp {
+    Timestamp::from_nanos(1_700_000_000_000_000_000 + millis * 1_000_000)
+}
+
+struct Seg {
+    src: &'static str,
+    dst: &'static str,
+    sport: u16,
+    dport: u16,
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    payload: u32,
+}
+
+fn seg(
+    src: &'static str,
+    sport: u16,
+    dst: &'static str,
+    dport: u16,
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    payload: u32,
+) -> Seg {
+    Seg {
+        src,
+        dst,
+        sport,
+        dport,
+        flags,
+        seq,
+        ack,
+        payload,
+    }
+}
+
+fn mac(last: u8) -> MacAddr {
+    MacAddr([2, 0, 0, 0, 0, last])
+}
+
+fn tcp_packet(s: &Seg) -> Decoded {
+    let src: IpAddr = s.src.parse().unwrap();
+    let dst: IpAddr = s.dst.parse().unwrap();
+    let ip_header = if src.is_ipv6() { 40 } else { 20 };
+    let segment_len = 20 + s.payload;
+    Decoded {
+        src_mac: Some(mac(src.to_string().len() as u8 + s.sport as u8)),
+        dst_mac: Some(mac(dst.to_string().len() as u8 + s.dport as u8)),
+        vlans: Vlans::default(),
+        ip: Some(IpInfo {
+            src,
+            dst,
+            protocol: 6,
+            total_len: ip_header + segment_len,
+            header_len: ip_header,
+            is_later_fragment: false,
+            is_first_fragment: false,
+        }),
+        transport: Transport::Tcp(TcpInfo {
+            src_port: s.sport,
+            dst_port: s.dport,
+            seq: s.seq,
+            ack: s.ack,
+            flags: TcpFlags(s.flags),
+            window: 1000,
+            header_len: 20,
+            segment_len,
+            payload_len: s.payload,
+        }),
+        stop: None,
+    }
+}
+
+/// Client 10.0.0.1:40000 to server 10.0.0.2:80.
+fn c2s(flags: u8, seq: u32, ack: u32, payload: u32) -> Seg {
+    seg(CLIENT, 40000, SERVER, 80, flags, seq, ack, payload)
+}
+
+fn s2c(flags: u8, seq: u32, ack: u32, payload: u32) -> Seg {
+    seg(SERVER, 80, CLIENT, 40000, flags, seq, ack, payload)
+}
+
+/// Runs segments one millisecond apart and returns every record, input ended.
+fn run(config: TrackerConfig, segs: &[Seg]) -> Vec<FlowRecord> {
+    let mut tracker = Tracker::new(config);
+    let mut records = Vec::new();
+    for (i, s) in segs.iter().enumerate() {
+        tracker.process(ts(i as i64), &tcp_packet(s));
+        records.extend(tracker.drain_finished());
+    }
+    tracker.finish();
+    records.extend(tracker.drain_finished());
+    records
+}
+
+fn full_connection(isn_c: u32, isn_s: u32) -> Vec<Seg> {
+    vec![
+        c2s(SYN, isn_c, 0, 0),
+        s2c(SYN | ACK, isn_s, isn_c + 1, 0),
+        c2s(ACK, isn_c + 1, isn_s + 1, 0),
+        c2s(PSH | ACK, isn_c + 1, isn_s + 1, 100),
+        s2c(ACK, isn_s + 1, isn_c + 101, 0),
+        c2s(FIN | ACK, isn_c + 101, isn_s + 1, 0),
+        s2c(FIN | ACK, isn_s + 1, isn_c + 102, 0),
+        c2s(ACK, isn_c + 102, isn_s + 2, 0),
+    ]
+}
+
+#[test]
+fn handshake_sets_client_and_counts() {
+    let records = run(TrackerConfig::default(), &full_connection(1000, 5000));
+    assert_eq!(records.len(), 1);
+    let r = &records[0];
+    assert_eq!(r.client.ip.to_string(), CLIENT);
+    assert_eq!(r.client.port, 40000);
+    assert_eq!(r.server.port, 80);
+    assert_eq!(r.out.packets, 5);
+    assert_eq!(r.inbound.packets, 3);
+    assert_eq!(r.out.bytes, 5 * 20 + 100);
+    assert_eq!(r.inbound.bytes, 3 * 20);
+    assert_eq!(r.out.payload_bytes, 100);
+    assert!(r.syn_seen);
+    assert!(!r.midstream);
+    assert_eq!(r.end_reason, EndReason::EndOfInput);
+}
+
+#[test]
+fn closed_flow_reported_after_linger() {
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    for (i, s) in full_connection(1, 1).iter().enumerate() {
+        tracker.process(ts(i as i64), &tcp_packet(s));
+    }
+    assert_eq!(
+        tracker.drain_finished().count(),
+        0,
+        "lingering, not yet reported"
+    );
+    // A straggler within the linger time still counts into the flow.
+    tracker.process(ts(3_000), &tcp_packet(&c2s(ACK, 103, 3, 0)));
+    assert_eq!(tracker.drain_finished().count(), 0);
+    tracker.advance_to(ts(9_000));
+    let records: Vec<_> = tracker.drain_finished().collect();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].end_reason, EndReason::Fin);
+    assert_eq!(records[0].out.packets, 6);
+    assert_eq!(tracker.active_flows(), 0);
+}
+
+#[test]
+fn synack_first_makes_receiver_client() {
+    let segs = [
+        s2c(SYN | ACK, 5000, 1001, 0),
+        c2s(ACK, 1001, 5001, 0),
+        c2s(PSH | ACK, 1001, 5001, 100),
+        s2c(PSH | ACK, 5001, 1101, 200),
+    ];
+    let records = run(TrackerConfig::default(), &segs);
+    assert_eq!(records.len(), 1);
+    let r = &records[0];
+    assert_eq!(r.client.port, 40000);
+    assert_eq!(r.out.packets, 2);
+    assert_eq!(r.inbound.packets, 2);
+    assert_eq!(r.inbound.payload_bytes, 200);
+    assert!(!r.syn_seen);
+    assert!(!r.midstream);
+}
+
+#[test]
+fn midstream_guesses_server_from_ports() {
+    // The first packet goes from the server port: the guess must still make
+    // port 80 the server.
+    let segs = [s2c(PSH | ACK, 5001, 1001, 100), c2s(ACK, 1001, 5101, 0)];
+    let records = run(TrackerConfig::default(), &segs);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].server.port, 80);
+    assert_eq!(records[0].inbound.packets, 1);
+    assert!(records[0].midstream);
+
+    // Two unprivileged ports: the lower one is the server.
+    let segs = [seg(CLIENT, 8080, SERVER, 50000, ACK, 1, 1, 0)];
+    let records = run(TrackerConfig::default(), &segs);
+    assert_eq!(records[0].server.port, 8080);
+    assert_eq!(records[0].client.port, 50000);
+}
+
+#[test]
+fn retransmitted_syn_same_flow() {
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    tracker.process(ts(0), &tcp_packet(&c2s(SYN, 77, 0, 0)));
+    let outcome = tracker.process(ts(1_000), &tcp_packet(&c2s(SYN, 77, 0, 0)));
+    assert_eq!(outcome.anomaly, Some(Anomaly::RetransmittedSyn));
+    tracker.finish();
+    let records: Vec<_> = tracker.drain_finished().collect();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].out.packets, 2);
+}
+
+#[test]
+fn new_isn_after_close_is_port_reuse() {
+    let mut segs = full_connection(1000, 5000);
+    segs.extend(full_connection(900_000, 700_000));
+    let records = run(TrackerConfig::default(), &segs);
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0].end_reason, EndReason::PortReuse);
+    assert_eq!(records[0].out.packets, 5);
+    assert_eq!(records[1].out.packets, 5);
+    assert_eq!(records[1].inbound.packets, 3);
+}
+
+#[test]
+fn synack_new_isn_while_open_same_flow() {
+    let segs = [
+        c2s(SYN, 1000, 0, 0),
+        s2c(SYN | ACK, 1000, 1001, 0),
+        s2c(SYN | ACK, 2_000_000_000, 1001, 0),
+        c2s(ACK, 1001, 2_000_000_001, 0),
+    ];
+    let records = run(TrackerConfig::default(), &segs);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].inbound.packets, 2);
+}
+
+#[test]
+fn simultaneous_open_one_flow() {
+    let segs = [
+        c2s(SYN, 1000, 0, 0),
+        s2c(SYN, 5000, 0, 0),
+        s2c(SYN | ACK, 5000, 1001, 0),
+        c2s(ACK, 1001, 5001, 0),
+    ];
+    let records = run(TrackerConfig::default(), &segs);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].client.port, 40000);
+    assert_eq!(records[0].out.packets, 2);
+    assert_eq!(records[0].inbound.packets, 2);
+}
+
+#[test]
+fn refused_connection_reported_as_rst() {
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    tracker.process(ts(0), &tcp_packet(&c2s(SYN, 10, 0, 0)));
+    tracker.process(ts(1), &tcp_packet(&s2c(RST | ACK, 0, 11, 0)));
+    tracker.advance_to(ts(60_000));
+    let records: Vec<_> = tracker.drain_finished().collect();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].end_reason, EndReason::Rst);
+    assert_eq!(records[0].inbound.packets, 1);
+}
+
+#[test]
+fn idle_flow_times_out_with_real_last_time() {
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    tracker.process(ts(0), &tcp_packet(&c2s(SYN, 10, 0, 0)));
+    tracker.process(
+        ts(599_000),
+        &tcp_packet(&seg("10.9.9.9", 1, "10.9.9.8", 2, SYN, 1, 0, 0)),
+    );
+    assert_eq!(tracker.drain_finished().count(), 0);
+    tracker.process(
+        ts(601_000),
+        &tcp_packet(&seg("10.9.9.9", 1, "10.9.9.8", 2, ACK, 2, 0, 0)),
+    );
+    let records: Vec<_> = tracker.drain_finished().collect();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].end_reason, EndReason::IdleTimeout);
+    assert_eq!(records[0].last_ts, ts(0));
+}
+
+#[test]
+fn full_table_evicts_and_reports() {
+    let config = TrackerConfig {
+        max_flows: 2,
+        ..TrackerConfig::default()
+    };
+    let mut tracker = Tracker::new(config);
+    for port in 1..=3u16 {
+        tracker.process(
+            ts(i64::from(port)),
+            &tcp_packet(&seg(CLIENT, port, SERVER, 80, SYN, 1, 0, 0)),
+        );
+    }
+    let evicted: Vec<_> = tracker.drain_finished().collect();
+    assert_eq!(evicted.len(), 1);
+    assert_eq!(
+        evicted[0].client.port, 1,
+        "the flow idle longest goes first"
+    );
+    assert_eq!(evicted[0].end_reason, EndReason::Evicted);
+    assert_eq!(tracker.active_flows(), 2);
+    assert_eq!(tracker.stats().evicted, 1);
+}
+
+#[test]
+fn backwards_time_never_negative() {
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    tracker.process(ts(5_000), &tcp_packet(&c2s(SYN, 1, 0, 0)));
+    tracker.process(ts(0), &tcp_packet(&s2c(SYN | ACK, 1, 2, 0)));
+    tracker.process(ts(7_500), &tcp_packet(&c2s(ACK, 2, 2, 0)));
+    tracker.finish();
+    let records: Vec<_> = tracker.drain_finished().collect();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].first_ts, ts(0));
+    assert_eq!(records[0].last_ts, ts(7_500));
+    assert_eq!(records[0].duration_secs(), 7);
+}
+
+#[test]
+fn macs_from_each_sides_first_packet() {
+    let records = run(TrackerConfig::default(), &full_connection(1, 1));
+    let client_pkt = tcp_packet(&c2s(SYN, 1, 0, 0));
+    let server_pkt = tcp_packet(&s2c(ACK, 1, 1, 0));
+    assert_eq!(records[0].client.mac, client_pkt.src_mac);
+    assert_eq!(records[0].server.mac, server_pkt.src_mac);
+}
+
+#[test]
+fn relative_sequence_numbers() {
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    let syn = tracker.process(ts(0), &tcp_packet(&c2s(SYN, 1000, 0, 0)));
+    assert_eq!((syn.rel_seq, syn.rel_ack), (0, 0));
+    let synack = tracker.process(ts(1), &tcp_packet(&s2c(SYN | ACK, u32::MAX, 1001, 0)));
+    assert_eq!(synack.direction, Direction::ToClient);
+    assert_eq!((synack.rel_seq, synack.rel_ack), (0, 1));
+    let ack = tracker.process(ts(2), &tcp_packet(&c2s(ACK, 1001, 0, 0)));
+    assert_eq!(
+        (ack.rel_seq, ack.rel_ack),
+        (1, 1),
+        "server sequence wraps past 2^32"
+    );
+}
+
+#[test]
+fn vlan_in_key_is_an_option() {
+    let mut tagged = tcp_packet(&c2s(SYN, 1, 0, 0));
+    tagged.vlans = Vlans {
+        ids: [42, 0],
+        count: 1,
+    };
+    let untagged = tcp_packet(&c2s(SYN, 1, 0, 0));
+    for (vlan_in_key, expected) in [(true, 2), (false, 1)] {
+        let mut tracker = Tracker::new(TrackerConfig {
+            vlan_in_key,
+            ..TrackerConfig::default()
+        });
+        tracker.process(ts(0), &tagged);
+        tracker.process(ts(1), &untagged);
+        tracker.finish();
+        assert_eq!(
+            tracker.drain_finished().count(),
+            expected,
+            "vlan_in_key={vlan_in_key}"
+        );
+    }
+}
+
+#[test]
+fn udp_tracked_but_not_recorded_by_default() {
+    let packet = |src: &str, sport, dst: &str, dport| Decoded {
+        ip: Some(IpInfo {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            protocol: 17,
+            total_len: 48,
+            header_len: 20,
+            is_later_fragment: false,
+            is_first_fragment: false,
+        }),
+        transport: Transport::Udp(UdpInfo {
+            src_port: sport,
+            dst_port: dport,
+            datagram_len: 28,
+        }),
+        ..Decoded::default()
+    };
+    let query = packet(CLIENT, 5353, SERVER, 53);
+    let reply = packet(SERVER, 53, CLIENT, 5353);
+
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    assert_eq!(
+        tracker.process(ts(0), &query).direction,
+        Direction::ToServer
+    );
+    assert_eq!(
+        tracker.process(ts(1), &reply).direction,
+        Direction::ToClient
+    );
+    tracker.finish();
+    assert_eq!(tracker.drain_finished().count(), 0);
+
+    let config = TrackerConfig {
+        records: RecordProtocols {
+            tcp: true,
+            udp: true,
+            other: true,
+        },
+        ..TrackerConfig::default()
+    };
+    let mut tracker = Tracker::new(config);
+    tracker.process(ts(0), &query);
+    tracker.process(ts(1), &reply);
+    tracker.finish();
+    let records: Vec<_> = tracker.drain_finished().collect();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].server.port, 53);
+    assert_eq!(records[0].out.payload_bytes, 20);
+}
+
+#[test]
+fn packet_without_transport_unattributed() {
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    let outcome = tracker.process(ts(0), &Decoded::default());
+    assert_eq!(outcome.direction, Direction::Unattributed);
+    assert_eq!(tracker.stats().unattributed, 1);
+}
+
+#[test]
+fn ipv6_addresses_round_trip() {
+    let segs = [seg("2001:db8::1", 40000, "2001:db8::2", 443, SYN, 1, 0, 0)];
+    let records = run(TrackerConfig::default(), &segs);
+    assert_eq!(records[0].client.ip.to_string(), "2001:db8::1");
+    assert_eq!(records[0].server.ip.to_string(), "2001:db8::2");
+}
