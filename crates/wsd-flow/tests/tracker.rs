@@ -32,6 +32,7 @@ struct Seg {
     payload: u32,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn seg(
     src: &'static str,
     sport: u16,
