@@ -11,7 +11,11 @@ impl fmt::Display for MacAddr {
     /// Formats as lower-case hex without zero padding, for example `8:5b:e:6d:14:e8`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.0;
-        write!(f, "{:x}:{:x}:{:x}:{:x}:{:x}:{:x}", b[0], b[1], b[2], b[3], b[4], b[5])
+        write!(
+            f,
+            "{:x}:{:x}:{:x}:{:x}:{:x}:{:x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
     }
 }
 
@@ -157,19 +161,20 @@ pub enum StopReason {
     NotIp,
     /// More VLAN tags than the decoder follows.
     TooManyVlanTags,
-    /// The IP header is cut short by the capture.
+    /// The IP header, its options or its extension headers are cut short by the capture.
     TruncatedIp,
     /// The IP version field is neither 4 nor 6, or disagrees with the link layer.
     BadIpVersion,
-    /// The IPv4 header length is below 20 bytes or beyond the total length.
+    /// The IPv4 header length field is below 5, that is below 20 bytes.
     BadIpHeaderLength,
     /// The IP total length is smaller than its header.
     BadIpTotalLength,
-    /// An IPv6 extension header is cut short or too long.
+    /// An IPv6 extension header runs past the IPv6 payload length, or the chain has
+    /// more headers than the decoder follows.
     BadIpv6ExtensionHeader,
     /// A non-first IP fragment: it carries no transport header.
     Fragment,
-    /// The transport header is cut short by the capture.
+    /// The transport header is cut short by the capture or by the IP length.
     TruncatedTransport,
     /// The TCP data offset is below 5 or beyond the IP payload.
     BadTcpDataOffset,

@@ -1,0 +1,106 @@
+//! Errors of the capture-file reader.
+
+use std::io;
+use std::path::PathBuf;
+
+/// An error that stops a [`FileSource`](crate::FileSource) from opening or reading a file.
+///
+/// Every variant names the file, and those raised after the file header name the byte
+/// offset too. Problems the reader can step over, such as a single malformed packet
+/// record or a file cut short after its last complete record, are not errors: they are
+/// counted in [`ReadStats`](crate::ReadStats) and logged once.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaptureError {
+    /// The file could not be opened or its size could not be read.
+    #[error("cannot open {}: {source}", path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+
+    /// Reading failed with an I/O error.
+    #[error("failed to read {} at byte {offset}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Offset of the first byte not yet read.
+        offset: u64,
+        /// The operating system's error.
+        source: io::Error,
+    },
+
+    /// The input is not a pcap or pcapng file: it is empty, too short for a file
+    /// header, or starts with an unknown magic number.
+    #[error("{} is not a pcap or pcapng file: {found}", path.display())]
+    NotACapture {
+        /// The file.
+        path: PathBuf,
+        /// What the file starts with instead, for example `unknown magic number 0x1f8b0808`.
+        found: String,
+    },
+
+    /// The file header declares a format version this reader does not support.
+    #[error(
+        "{} uses {format} version {major}.{minor}, which is not supported \
+         (supported major version: {supported_major})",
+        path.display()
+    )]
+    UnsupportedVersion {
+        /// The file.
+        path: PathBuf,
+        /// `"pcap"` or `"pcapng"`.
+        format: &'static str,
+        /// Major version in the header.
+        major: u16,
+        /// Minor version in the header.
+        minor: u16,
+        /// The major version this reader supports for `format`.
+        supported_major: u16,
+    },
+
+    /// The file is corrupt before its first packet, so nothing could be read from it.
+    ///
+    /// Corruption found after packets were returned ends the file with a warning instead,
+    /// and [`ReadStats::stopped_at`](crate::ReadStats::stopped_at) records where.
+    #[error("{} is corrupt at byte {offset}: {detail}", path.display())]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// Offset of the record or block that is corrupt.
+        offset: u64,
+        /// What is wrong, with the values found.
+        detail: String,
+    },
+}
+
+impl CaptureError {
+    /// Returns true when the input is at fault: the file is missing, unreadable, not a
+    /// capture, of an unsupported version or corrupt.
+    ///
+    /// A program can map these to its "bad input" exit status. Every current variant is an
+    /// input error, and the method exists so that callers need not change when a variant
+    /// of another kind is added.
+    pub fn is_input_error(&self) -> bool {
+        match self {
+            CaptureError::Open { .. }
+            | CaptureError::Read { .. }
+            | CaptureError::NotACapture { .. }
+            | CaptureError::UnsupportedVersion { .. }
+            | CaptureError::Malformed { .. } => true,
+        }
+    }
+
+    /// Returns the file the error is about.
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            CaptureError::Open { path, .. }
+            | CaptureError::Read { path, .. }
+            | CaptureError::NotACapture { path, .. }
+            | CaptureError::UnsupportedVersion { path, .. }
+            | CaptureError::Malformed { path, .. } => path,
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Conversion of pcapng timestamps from interface ticks to nanoseconds.
+
+use crate::Timestamp;
+
+const NANOS_PER_SEC: u128 = 1_000_000_000;
+
+/// The timestamp unit and offset of one pcapng interface.
+///
+/// A pcapng packet time is a 64-bit count of ticks. The interface's `if_tsresol` option
+/// sets the tick: with the top bit clear it is 10^-n seconds, with the top bit set it is
+/// 2^-n seconds, n being the low 7 bits. Without the option the tick is a microsecond.
+/// `if_tsoffset` is a signed number of seconds added to every time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct InterfaceClock {
+    scale: Scale,
+    offset_nanos: i128,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scale {
+    /// Nanoseconds = ticks × factor, for decimal ticks of 1 ns or longer.
+    Multiply(u128),
+    /// Nanoseconds = ticks ÷ divisor, for decimal ticks shorter than 1 ns.
+    Divide(u128),
+    /// Nanoseconds = ticks × 10^9 ÷ 2^shift, for binary ticks.
+    Shift(u32),
+}
+
+impl InterfaceClock {
+    /// The clock of an interface without `if_tsresol` and `if_tsoffset` options.
+    pub(super) const MICROSECONDS: InterfaceClock = InterfaceClock {
+        scale: Scale::Multiply(1_000),
+        offset_nanos: 0,
+    };
+
+    /// Creates the clock for an `if_tsresol` byte and an `if_tsoffset` in seconds.
+    ///
+    /// Every byte value is accepted. Decimal exponents above 9 divide, and those of 29 and
+    /// more turn every 64-bit tick count into 0 ns, because 10^20 exceeds `u64::MAX`.
+    pub(super) fn new(tsresol: u8, tsoffset_secs: i64) -> InterfaceClock {
+        let exponent = u32::from(tsresol & 0x7f);
+        let scale = if tsresol & 0x80 != 0 {
+            Scale::Shift(exponent)
+        } else if exponent <= 9 {
+            Scale::Multiply(10u128.pow(9 - exponent))
+        } else {
+            Scale::Divide(10u128.pow((exponent - 9).min(20)))
+        };
+        InterfaceClock {
+            scale,
+            offset_nanos: i128::from(tsoffset_secs) * NANOS_PER_SEC as i128,
+        }
+    }
+
+    /// Converts a tick count to a timestamp, saturating at the limits of [`Timestamp`].
+    pub(super) fn timestamp(&self, ticks: u64) -> Timestamp {
+        let ticks = u128::from(ticks);
+        // Each product is below 2^64 × 10^9 < 2^94, so none overflows u128.
+        let nanos = match self.scale {
+            Scale::Multiply(factor) => ticks * factor,
+            Scale::Divide(divisor) => ticks / divisor,
+            Scale::Shift(shift) => (ticks * NANOS_PER_SEC) >> shift,
+        };
+        // `nanos` is below 2^94 and the offset below 2^94 in magnitude, so the sum fits i128.
+        let total = nanos as i128 + self.offset_nanos;
+        let clamped = total.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
+        Timestamp::from_nanos(clamped as i64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEC: i64 = 1_000_000_000;
+
+    #[test]
+    fn default_clock_counts_microseconds() {
+        let clock = InterfaceClock::MICROSECONDS;
+        assert_eq!(clock, InterfaceClock::new(6, 0));
+        assert_eq!(clock.timestamp(1_500_000).as_nanos(), 1_500_000_000);
+    }
+
+    #[test]
+    fn decimal_resolutions() {
+        let ticks = 1_700_000_000_123_456_789u64;
+        assert_eq!(
+            InterfaceClock::new(9, 0).timestamp(ticks).to_string(),
+            "1700000000.123456789"
+        );
+        assert_eq!(InterfaceClock::new(0, 0).timestamp(7).as_nanos(), 7 * SEC);
+        assert_eq!(
+            InterfaceClock::new(3, 0).timestamp(1_234).as_nanos(),
+            1_234_000_000
+        );
+        assert_eq!(
+            InterfaceClock::new(12, 0).timestamp(5_000_000).as_nanos(),
+            5_000
+        );
+        assert_eq!(
+            InterfaceClock::new(19, 0).timestamp(u64::MAX).as_nanos(),
+            1_844_674_407
+        );
+    }
+
+    #[test]
+    fn binary_resolutions() {
+        assert_eq!(
+            InterfaceClock::new(0x80, 0).timestamp(3).as_nanos(),
+            3 * SEC
+        );
+        assert_eq!(InterfaceClock::new(0x8a, 0).timestamp(1024).as_nanos(), SEC);
+        assert_eq!(
+            InterfaceClock::new(0x8a, 0).timestamp(512).as_nanos(),
+            SEC / 2
+        );
+        // 2^-30 s ticks: 2^30 ticks are one second, one tick truncates to 0 ns.
+        assert_eq!(
+            InterfaceClock::new(0x9e, 0).timestamp(1 << 30).as_nanos(),
+            SEC
+        );
+        assert_eq!(InterfaceClock::new(0x9e, 0).timestamp(1).as_nanos(), 0);
+    }
+
+    #[test]
+    fn offset_adds_seconds() {
+        let clock = InterfaceClock::new(6, 1_700_000_000);
+        assert_eq!(clock.timestamp(250_000).to_string(), "1700000000.250000000");
+
+        let clock = InterfaceClock::new(6, -10);
+        assert_eq!(clock.timestamp(4_000_000).as_nanos(), -6 * SEC);
+    }
+
+    #[test]
+    fn extreme_values_saturate() {
+        for tsresol in 0..=u8::MAX {
+            for offset in [i64::MIN, -1, 0, 1, i64::MAX] {
+                let clock = InterfaceClock::new(tsresol, offset);
+                for ticks in [0, 1, u64::from(u32::MAX), u64::MAX] {
+                    clock.timestamp(ticks);
+                }
+            }
+        }
+        assert_eq!(
+            InterfaceClock::new(0, 0).timestamp(u64::MAX).as_nanos(),
+            i64::MAX
+        );
+        assert_eq!(
+            InterfaceClock::new(9, i64::MIN).timestamp(0).as_nanos(),
+            i64::MIN
+        );
+        assert_eq!(
+            InterfaceClock::new(127, 0).timestamp(u64::MAX).as_nanos(),
+            0
+        );
+        assert_eq!(
+            InterfaceClock::new(0xff, 0).timestamp(u64::MAX).as_nanos(),
+            0
+        );
+    }
+}

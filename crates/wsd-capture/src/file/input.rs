@@ -1,0 +1,275 @@
+//! A fixed-size read buffer that the record parsers borrow from.
+//!
+//! The buffer is allocated once and never grows. Records are parsed in place, and the
+//! unconsumed tail is moved to the front only when a read is needed, which copies at most
+//! one partial record per refill.
+
+use std::io::{self, Read};
+use std::ops::Range;
+
+/// Size of the read buffer in bytes. It must hold the largest block the parsers keep in
+/// memory ([`MAX_BLOCK_LEN`](super::MAX_BLOCK_LEN)).
+pub(super) const BUFFER_SIZE: usize = 4 << 20;
+
+/// Minimum free space at the end of the buffer before a read. With less room than this,
+/// the unconsumed bytes move to the front first, so reads stay large.
+const MIN_READ: usize = 64 << 10;
+
+/// The input stream and the buffer of its unconsumed bytes.
+pub(super) struct Input {
+    reader: Box<dyn Read + Send>,
+    buf: Box<[u8]>,
+    /// Buffer index of the first unconsumed byte.
+    start: usize,
+    /// Buffer index one past the last byte read.
+    end: usize,
+    /// Stream offset of `buf[0]`.
+    buf_offset: u64,
+    eof: bool,
+}
+
+impl Input {
+    /// Creates an input with an empty buffer of `BUFFER_SIZE` bytes.
+    pub(super) fn new(reader: Box<dyn Read + Send>) -> Input {
+        Input::with_capacity(reader, BUFFER_SIZE)
+    }
+
+    /// Creates an input with a buffer of `capacity` bytes, for tests of the refill logic.
+    pub(super) fn with_capacity(reader: Box<dyn Read + Send>, capacity: usize) -> Input {
+        Input {
+            reader,
+            buf: vec![0; capacity].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            buf_offset: 0,
+            eof: false,
+        }
+    }
+
+    /// Stream offset of the first unconsumed byte.
+    pub(super) fn offset(&self) -> u64 {
+        self.buf_offset + self.start as u64
+    }
+
+    /// Buffer index of the first unconsumed byte, the base for ranges passed to `bytes`.
+    pub(super) fn start(&self) -> usize {
+        self.start
+    }
+
+    /// The unconsumed bytes that are in the buffer.
+    pub(super) fn available(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Returns the buffer bytes in `range`, which a parser took from `start` and
+    /// `available` before the last `consume`.
+    ///
+    /// A range outside the buffer is a bug in a parser. It panics in debug builds and
+    /// yields an empty slice in release builds, so malformed input can never crash a reader.
+    pub(super) fn bytes(&self, range: Range<usize>) -> &[u8] {
+        let bytes = self.buf.get(range);
+        debug_assert!(bytes.is_some(), "record range outside the read buffer");
+        bytes.unwrap_or_default()
+    }
+
+    /// Marks the next `count` available bytes as consumed.
+    pub(super) fn consume(&mut self, count: usize) {
+        debug_assert!(count <= self.end - self.start);
+        self.start += count.min(self.end - self.start);
+    }
+
+    /// Reads until at least `need` bytes are available.
+    ///
+    /// Returns false when the stream ends first, leaving whatever it had available.
+    pub(super) fn fill(&mut self, need: usize) -> io::Result<bool> {
+        if need > self.buf.len() {
+            return Err(io::Error::other(format!(
+                "a record of {need} bytes does not fit the {}-byte read buffer",
+                self.buf.len()
+            )));
+        }
+        while self.end - self.start < need {
+            if self.eof {
+                return Ok(false);
+            }
+            if self.start + need > self.buf.len() || self.buf.len() - self.end < MIN_READ {
+                self.compact();
+            }
+            self.read_more()?;
+        }
+        Ok(true)
+    }
+
+    /// Consumes `count` bytes, reading and dropping those beyond the buffer.
+    ///
+    /// Returns false when the stream ends first. Everything up to the end is then consumed.
+    pub(super) fn skip(&mut self, count: u64) -> io::Result<bool> {
+        let available = (self.end - self.start) as u64;
+        if count <= available {
+            self.start += count as usize;
+            return Ok(true);
+        }
+
+        let mut remaining = count - available;
+        self.buf_offset += self.end as u64;
+        self.start = 0;
+        self.end = 0;
+        while remaining > 0 {
+            if self.eof {
+                return Ok(false);
+            }
+            self.read_more()?;
+            let read = self.end as u64;
+            if read <= remaining {
+                remaining -= read;
+                self.buf_offset += read;
+                self.end = 0;
+            } else {
+                self.start = remaining as usize;
+                remaining = 0;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Consumes every available byte, so that the offset reaches the end of what was read.
+    pub(super) fn consume_all(&mut self) {
+        self.start = self.end;
+    }
+
+    /// Moves the unconsumed bytes to the front of the buffer.
+    fn compact(&mut self) {
+        self.buf.copy_within(self.start..self.end, 0);
+        self.buf_offset += self.start as u64;
+        self.end -= self.start;
+        self.start = 0;
+    }
+
+    /// Performs one read into the free end of the buffer, retrying on `Interrupted`.
+    fn read_more(&mut self) -> io::Result<()> {
+        loop {
+            match self.reader.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(());
+                }
+                Ok(read) => {
+                    // A reader that claims more than it was given would put `end` past the
+                    // buffer, so the count is clamped.
+                    self.end = (self.end + read).min(self.buf.len());
+                    return Ok(());
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    /// A reader that returns at most `chunk` bytes per call and an `Interrupted` error
+    /// before every other read.
+    struct Trickle {
+        data: Vec<u8>,
+        pos: usize,
+        chunk: usize,
+        interrupt: bool,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            self.interrupt = !self.interrupt;
+            if self.interrupt {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let count = self.chunk.min(out.len()).min(self.data.len() - self.pos);
+            out[..count].copy_from_slice(&self.data[self.pos..self.pos + count]);
+            self.pos += count;
+            Ok(count)
+        }
+    }
+
+    fn numbered(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i % 251) as u8).collect()
+    }
+
+    #[test]
+    fn fill_collects_short_reads() {
+        let data = numbered(100);
+        let reader = Trickle {
+            data: data.clone(),
+            pos: 0,
+            chunk: 3,
+            interrupt: false,
+        };
+        let mut input = Input::with_capacity(Box::new(reader), 64);
+
+        assert!(input.fill(10).unwrap());
+        assert_eq!(&input.available()[..10], &data[..10]);
+    }
+
+    #[test]
+    fn fill_compacts_when_record_does_not_fit() {
+        let data = numbered(200);
+        let mut input = Input::with_capacity(Box::new(Cursor::new(data.clone())), 64);
+
+        assert!(input.fill(60).unwrap());
+        input.consume(50);
+        assert!(input.fill(40).unwrap());
+
+        assert_eq!(input.offset(), 50);
+        assert_eq!(&input.available()[..40], &data[50..90]);
+    }
+
+    #[test]
+    fn fill_reports_end_of_stream() {
+        let mut input = Input::with_capacity(Box::new(Cursor::new(numbered(30))), 64);
+
+        assert!(!input.fill(31).unwrap());
+        assert_eq!(input.available().len(), 30);
+    }
+
+    #[test]
+    fn fill_rejects_record_larger_than_buffer() {
+        let mut input = Input::with_capacity(Box::new(Cursor::new(numbered(30))), 16);
+
+        assert!(input.fill(17).is_err());
+    }
+
+    #[test]
+    fn skip_beyond_buffer_keeps_offsets() {
+        let data = numbered(1000);
+        let mut input = Input::with_capacity(Box::new(Cursor::new(data.clone())), 64);
+
+        assert!(input.fill(8).unwrap());
+        assert!(input.skip(700).unwrap());
+        assert_eq!(input.offset(), 700);
+        assert!(input.fill(8).unwrap());
+        assert_eq!(&input.available()[..8], &data[700..708]);
+    }
+
+    #[test]
+    fn skip_past_end_consumes_everything() {
+        let mut input = Input::with_capacity(Box::new(Cursor::new(numbered(300))), 64);
+
+        assert!(!input.skip(301).unwrap());
+        assert_eq!(input.offset(), 300);
+        assert!(input.available().is_empty());
+    }
+
+    #[test]
+    fn bytes_returns_range_after_consume() {
+        let data = numbered(40);
+        let mut input = Input::with_capacity(Box::new(Cursor::new(data.clone())), 64);
+
+        assert!(input.fill(20).unwrap());
+        let range = input.start() + 4..input.start() + 12;
+        input.consume(12);
+
+        assert_eq!(input.bytes(range), &data[4..12]);
+    }
+}

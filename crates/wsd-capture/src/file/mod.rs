@@ -1,0 +1,963 @@
+//! [`FileSource`]: a streaming reader of classic pcap and pcapng files.
+
+mod clock;
+mod input;
+mod pcap;
+mod pcapng;
+mod step;
+#[cfg(test)]
+mod testdata;
+
+use std::fmt;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use pcap_parser::nom;
+use pcap_parser::PcapError;
+
+use crate::{CaptureError, Packet, PacketSource};
+use input::Input;
+use pcap::PcapReader;
+use pcapng::PcapNgReader;
+use step::{PacketMeta, Problem, Step};
+
+/// Maximum captured length of a packet record, in bytes: 256 KiB, the largest snapshot
+/// length libpcap accepts. A longer record is treated as corrupt.
+pub const MAX_CAPLEN: u32 = 256 * 1024;
+
+/// Maximum amount, in bytes, by which a captured length may exceed the file's or
+/// interface's snapshot length. Some writers exceed it slightly (a 1514-byte frame under a
+/// snapshot length of 1500), and Wireshark reads such records, so this reader does too.
+pub const MAX_SNAPLEN_EXCESS: u32 = 64 * 1024;
+
+/// Maximum total length, in bytes, of a pcapng block the reader parses: section headers,
+/// interface descriptions and packet blocks. Other blocks of any length are skipped
+/// without being kept in memory.
+pub const MAX_BLOCK_LEN: u32 = 1024 * 1024;
+
+/// Maximum number of interfaces a pcapng section may describe. Later interface
+/// descriptions are skipped and counted, and their packets count as malformed.
+pub const MAX_INTERFACES: usize = 65_536;
+
+const _: () = assert!(MAX_BLOCK_LEN as usize <= input::BUFFER_SIZE);
+const _: () = assert!(MAX_CAPLEN < MAX_BLOCK_LEN);
+
+/// Byte order of the fields of a file or pcapng section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ByteOrder {
+    Little,
+    Big,
+}
+
+impl ByteOrder {
+    /// Reads a `u16` at `at`. Bytes beyond the slice read as 0, and callers check lengths first.
+    fn u16_at(self, bytes: &[u8], at: usize) -> u16 {
+        let mut raw = [0; 2];
+        if let Some(field) = bytes.get(at..).and_then(|rest| rest.get(..2)) {
+            raw.copy_from_slice(field);
+        }
+        match self {
+            ByteOrder::Little => u16::from_le_bytes(raw),
+            ByteOrder::Big => u16::from_be_bytes(raw),
+        }
+    }
+
+    /// Reads a `u32` at `at`. Bytes beyond the slice read as 0, and callers check lengths first.
+    fn u32_at(self, bytes: &[u8], at: usize) -> u32 {
+        let mut raw = [0; 4];
+        if let Some(field) = bytes.get(at..).and_then(|rest| rest.get(..4)) {
+            raw.copy_from_slice(field);
+        }
+        match self {
+            ByteOrder::Little => u32::from_le_bytes(raw),
+            ByteOrder::Big => u32::from_be_bytes(raw),
+        }
+    }
+
+    fn i64_from(self, raw: [u8; 8]) -> i64 {
+        match self {
+            ByteOrder::Little => i64::from_le_bytes(raw),
+            ByteOrder::Big => i64::from_be_bytes(raw),
+        }
+    }
+}
+
+/// Describes an error of pcap-parser without its input bytes, which its `Display` would
+/// print in full.
+fn describe_parse_error(error: &nom::Err<PcapError<&[u8]>>) -> String {
+    match error {
+        nom::Err::Incomplete(_) => "a field extends past the end of the block".to_string(),
+        nom::Err::Error(inner) | nom::Err::Failure(inner) => match inner {
+            PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
+                format!(
+                    "pcap-parser rejected it ({} check failed)",
+                    kind.description()
+                )
+            }
+            other => format!("pcap-parser rejected it ({other})"),
+        },
+    }
+}
+
+/// The format of a capture file, detected from its magic number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CaptureFormat {
+    /// Classic pcap.
+    Pcap {
+        /// True when the header and records are big-endian.
+        big_endian: bool,
+        /// True for nanosecond record times (magic 0xa1b23c4d), false for microseconds.
+        nanosecond: bool,
+    },
+    /// pcapng. Each section has its own byte order.
+    PcapNg,
+}
+
+impl fmt::Display for CaptureFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CaptureFormat::Pcap {
+                big_endian,
+                nanosecond,
+            } => {
+                let order = if *big_endian { "big" } else { "little" };
+                let unit = if *nanosecond {
+                    "nanosecond"
+                } else {
+                    "microsecond"
+                };
+                write!(f, "pcap ({order}-endian, {unit} times)")
+            }
+            CaptureFormat::PcapNg => write!(f, "pcapng"),
+        }
+    }
+}
+
+/// Counters of a [`FileSource`], current after every call to `next_packet`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReadStats {
+    /// Packet records returned.
+    pub records: u64,
+    /// Captured bytes in the returned records.
+    pub packet_bytes: u64,
+    /// Packet records skipped or rejected as malformed: an absurd captured length, a
+    /// captured length beyond its block, or an interface the section does not describe.
+    pub malformed_records: u64,
+    /// pcapng blocks skipped because they carry no packet this reader returns (name
+    /// resolution, statistics, custom and unknown types) or describe an interface that
+    /// is invalid or over [`MAX_INTERFACES`].
+    pub skipped_blocks: u64,
+    /// Offset of the record or block that the end of the file cut short, if any.
+    pub truncated_at: Option<u64>,
+    /// Offset of the corrupt record or block where reading stopped early, if any.
+    pub stopped_at: Option<u64>,
+}
+
+enum FormatReader {
+    Pcap(PcapReader),
+    PcapNg(PcapNgReader),
+}
+
+/// A packet source that reads a classic pcap or pcapng file as a stream.
+///
+/// The format is detected from the magic number, never from the file name: classic pcap
+/// in either byte order with microsecond or nanosecond times, and pcapng with any number
+/// of sections and interfaces. The file is read in chunks into one buffer of a few MiB,
+/// and each [`Packet`] borrows from that buffer until the next call.
+///
+/// Damaged input ends reading early instead of failing when packets were already read:
+/// - a file cut inside a record returns every complete record, then `Ok(None)`;
+/// - a captured length above [`MAX_CAPLEN`], or above the snapshot length by more than
+///   [`MAX_SNAPLEN_EXCESS`], ends a classic pcap file there, because nothing after it can
+///   be located; a pcapng packet block with such a length is skipped, since its block
+///   length locates the next block;
+/// - a pcapng block whose length is not a multiple of 4, differs from its trailing copy,
+///   or exceeds [`MAX_BLOCK_LEN`] ends the file there.
+///
+/// Each of these logs one `tracing` warning with `file` and `offset` fields and is
+/// recorded in [`ReadStats`]. Malformed pcapng packet blocks are skipped, counted, and
+/// logged once per kind of defect. Corrupt framing before the first packet is returned
+/// as [`CaptureError::Malformed`].
+///
+/// pcapng simple packet blocks carry no time, so each gets the time of the packet
+/// before it, or the epoch when it is the first. A pcapng time beyond the range of
+/// [`Timestamp`](crate::Timestamp) (the years 1678 to 2262) saturates at its limit.
+pub struct FileSource {
+    path: PathBuf,
+    /// `path` as text, for messages.
+    name: String,
+    len: Option<u64>,
+    input: Input,
+    reader: FormatReader,
+    stats: ReadStats,
+    finished: bool,
+    /// One bit per kind of [`Problem`] already logged.
+    warned: u32,
+}
+
+impl FileSource {
+    /// Opens a capture file and reads its header.
+    ///
+    /// # Errors
+    ///
+    /// [`CaptureError::Open`] when the file cannot be opened, [`CaptureError::NotACapture`]
+    /// when it is not a capture file, and [`CaptureError::UnsupportedVersion`] or
+    /// [`CaptureError::Malformed`] when its header is invalid.
+    pub fn open(path: &Path) -> Result<FileSource, CaptureError> {
+        let open_error = |source| CaptureError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::open(path).map_err(open_error)?;
+        let metadata = file.metadata().map_err(open_error)?;
+        let len = metadata.is_file().then_some(metadata.len());
+        FileSource::start(path.to_path_buf(), Box::new(file), len)
+    }
+
+    /// Creates a source that reads a capture from `reader`, such as standard input.
+    ///
+    /// `name` identifies the input in errors and log messages. `len` is the input's size
+    /// in bytes if known, reported by [`len`](Self::len) for progress display.
+    ///
+    /// # Errors
+    ///
+    /// As for [`open`](Self::open), with [`CaptureError::Read`] for a failed read.
+    pub fn from_reader(
+        name: String,
+        reader: impl Read + Send + 'static,
+        len: Option<u64>,
+    ) -> Result<FileSource, CaptureError> {
+        FileSource::start(PathBuf::from(name), Box::new(reader), len)
+    }
+
+    /// The file path or the name given to [`from_reader`](Self::from_reader).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file path as text (lossy for paths that are not UTF-8), or the name given to
+    /// [`from_reader`](Self::from_reader), for messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The format detected from the file's magic number.
+    pub fn format(&self) -> CaptureFormat {
+        match &self.reader {
+            FormatReader::Pcap(reader) => CaptureFormat::Pcap {
+                big_endian: reader.is_big_endian(),
+                nanosecond: reader.is_nanosecond(),
+            },
+            FormatReader::PcapNg(_) => CaptureFormat::PcapNg,
+        }
+    }
+
+    /// Counters of what was read so far.
+    pub fn stats(&self) -> &ReadStats {
+        &self.stats
+    }
+
+    /// Number of bytes of the file consumed so far, headers included.
+    pub fn position(&self) -> u64 {
+        self.input.offset()
+    }
+
+    /// Size of the file in bytes, if known: the size of a regular file, or the `len`
+    /// given to [`from_reader`](Self::from_reader).
+    #[allow(clippy::len_without_is_empty)] // A file size, not a collection's length.
+    pub fn len(&self) -> Option<u64> {
+        self.len
+    }
+
+    fn start(
+        path: PathBuf,
+        reader: Box<dyn Read + Send>,
+        len: Option<u64>,
+    ) -> Result<FileSource, CaptureError> {
+        let mut input = Input::new(reader);
+        let reader = read_file_header(&path, &mut input)?;
+        let mut source = FileSource {
+            name: path.display().to_string(),
+            path,
+            len,
+            input,
+            reader,
+            stats: ReadStats::default(),
+            finished: false,
+            warned: 0,
+        };
+        if matches!(source.reader, FormatReader::PcapNg(_)) {
+            source.read_first_section_header()?;
+        }
+        Ok(source)
+    }
+
+    /// Reads the section header that starts every pcapng file, turning each way it can
+    /// fail into an error.
+    fn read_first_section_header(&mut self) -> Result<(), CaptureError> {
+        let FormatReader::PcapNg(reader) = &mut self.reader else {
+            return Ok(());
+        };
+        let step = reader
+            .next(&mut self.input)
+            .map_err(|source| CaptureError::Read {
+                path: self.path.clone(),
+                offset: self.input.offset(),
+                source,
+            })?;
+
+        let path = self.path.clone();
+        match step {
+            Step::Block => Ok(()),
+            Step::End | Step::Truncated { .. } => Err(CaptureError::NotACapture {
+                path,
+                found: format!(
+                    "the file ends inside the pcapng section header block, after {} bytes",
+                    self.input.offset()
+                ),
+            }),
+            Step::Corrupt {
+                problem: Problem::UnsupportedSectionVersion { major, minor },
+                ..
+            } => Err(CaptureError::UnsupportedVersion {
+                path,
+                format: "pcapng",
+                major,
+                minor,
+                supported_major: pcapng::SUPPORTED_MAJOR,
+            }),
+            Step::Corrupt { offset, problem } | Step::Abandoned { offset, problem } => {
+                Err(CaptureError::Malformed {
+                    path,
+                    offset,
+                    detail: problem.to_string(),
+                })
+            }
+            // The first block has the section header type, checked by `read_file_header`.
+            other => Err(CaptureError::Malformed {
+                path,
+                offset: 0,
+                detail: format!("unexpected first block ({other:?})"),
+            }),
+        }
+    }
+
+    /// Runs one step of the format reader. Returns the packet it found, if any.
+    fn advance(&mut self) -> Result<Option<PacketMeta>, CaptureError> {
+        let step = match &mut self.reader {
+            FormatReader::Pcap(reader) => reader.next(&mut self.input),
+            FormatReader::PcapNg(reader) => reader.next(&mut self.input),
+        };
+        let step = match step {
+            Ok(step) => step,
+            Err(source) => {
+                self.finished = true;
+                return Err(CaptureError::Read {
+                    path: self.path.clone(),
+                    offset: self.input.offset(),
+                    source,
+                });
+            }
+        };
+
+        match step {
+            Step::Packet(meta) => return Ok(Some(meta)),
+            Step::Block => {}
+            Step::SkippedBlock => self.stats.skipped_blocks += 1,
+            Step::Ignored { offset, problem } => {
+                self.stats.skipped_blocks += 1;
+                self.warn_once(offset, &problem, "skipped a block");
+            }
+            Step::Malformed { offset, problem } => {
+                self.stats.malformed_records += 1;
+                self.warn_once(offset, &problem, "skipped a malformed packet record");
+            }
+            Step::End => self.finish(),
+            Step::Truncated { offset } => {
+                self.input.consume_all();
+                self.stats.truncated_at = Some(offset);
+                tracing::warn!(
+                    file = %self.name,
+                    offset,
+                    "the file ends inside the record at byte {offset}; \
+                     the {} complete records before it were read",
+                    self.stats.records
+                );
+                self.finish();
+            }
+            Step::Abandoned { offset, problem } => {
+                self.stats.malformed_records += 1;
+                self.stop(offset, &problem);
+            }
+            Step::Corrupt { offset, problem } => {
+                if self.stats.records == 0 {
+                    self.stats.stopped_at = Some(offset);
+                    self.finished = true;
+                    return Err(CaptureError::Malformed {
+                        path: self.path.clone(),
+                        offset,
+                        detail: problem.to_string(),
+                    });
+                }
+                self.stop(offset, &problem);
+            }
+        }
+        Ok(None)
+    }
+
+    fn warn_once(&mut self, offset: u64, problem: &Problem, action: &str) {
+        let bit = problem.kind_bit();
+        if self.warned & bit != 0 {
+            return;
+        }
+        self.warned |= bit;
+        tracing::warn!(
+            file = %self.name,
+            offset,
+            "{action} at byte {offset}: {problem}; \
+             later ones with this defect are counted but not logged"
+        );
+    }
+
+    /// Ends reading early at a record or block that cannot be read past.
+    fn stop(&mut self, offset: u64, problem: &Problem) {
+        self.stats.stopped_at = Some(offset);
+        tracing::warn!(
+            file = %self.name,
+            offset,
+            "stopped reading at byte {offset}: {problem}; \
+             the {} records before it were read",
+            self.stats.records
+        );
+        self.finished = true;
+    }
+
+    fn finish(&mut self) {
+        self.finished = true;
+        tracing::debug!(
+            file = %self.name,
+            records = self.stats.records,
+            malformed_records = self.stats.malformed_records,
+            skipped_blocks = self.stats.skipped_blocks,
+            "finished reading the file"
+        );
+    }
+}
+
+impl PacketSource for FileSource {
+    type Error = CaptureError;
+
+    /// Returns the next packet, or `Ok(None)` at the end of the file.
+    ///
+    /// After an error or the end of the file, every later call returns `Ok(None)`.
+    fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
+        while !self.finished {
+            let Some(meta) = self.advance()? else {
+                continue;
+            };
+            let data = self.input.bytes(meta.data);
+            self.stats.records += 1;
+            self.stats.packet_bytes += data.len() as u64;
+            return Ok(Some(Packet {
+                ts: meta.ts,
+                linktype: meta.linktype,
+                data,
+                orig_len: meta.orig_len,
+            }));
+        }
+        Ok(None)
+    }
+}
+
+impl fmt::Debug for FileSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileSource")
+            .field("path", &self.path)
+            .field("format", &self.format())
+            .field("position", &self.position())
+            .field("len", &self.len)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads the start of the input and returns the reader for its format.
+///
+/// A classic pcap file header is consumed here. A pcapng file is only checked for a
+/// valid byte-order magic, and its section header is left for the pcapng reader.
+fn read_file_header(path: &Path, input: &mut Input) -> Result<FormatReader, CaptureError> {
+    let not_a_capture = |found: String| CaptureError::NotACapture {
+        path: path.to_path_buf(),
+        found,
+    };
+    let read_error = |source| CaptureError::Read {
+        path: path.to_path_buf(),
+        offset: 0,
+        source,
+    };
+
+    input.fill(4).map_err(read_error)?;
+    let head = input.available();
+    match head.len() {
+        0 => return Err(not_a_capture("the file is empty".to_string())),
+        1..=3 => {
+            return Err(not_a_capture(format!(
+                "the file is only {} bytes long, too short for a file header",
+                head.len()
+            )))
+        }
+        _ => {}
+    }
+
+    let magic = ByteOrder::Little.u32_at(head, 0);
+    match magic {
+        0xa1b2_c3d4 | 0xa1b2_3c4d | 0xd4c3_b2a1 | 0x4d3c_b2a1 => {
+            read_pcap_header(path, input).map(FormatReader::Pcap)
+        }
+        pcap_parser::SHB_MAGIC => {
+            input.fill(12).map_err(read_error)?;
+            let head = input.available();
+            if head.len() < 12 {
+                return Err(not_a_capture(format!(
+                    "the file is only {} bytes long, too short for a pcapng section header",
+                    head.len()
+                )));
+            }
+            let byte_order_magic = ByteOrder::Little.u32_at(head, 8);
+            if pcapng::section_byte_order(byte_order_magic).is_none() {
+                return Err(not_a_capture(format!(
+                    "it starts with the pcapng block type 0x0a0d0d0a, but the byte-order \
+                     magic {byte_order_magic:#010x} is invalid"
+                )));
+            }
+            Ok(FormatReader::PcapNg(PcapNgReader::new()))
+        }
+        _ => Err(not_a_capture(describe_magic(head))),
+    }
+}
+
+fn read_pcap_header(path: &Path, input: &mut Input) -> Result<PcapReader, CaptureError> {
+    let filled = input
+        .fill(pcap::HEADER_LEN)
+        .map_err(|source| CaptureError::Read {
+            path: path.to_path_buf(),
+            offset: 0,
+            source,
+        })?;
+    if !filled {
+        return Err(CaptureError::NotACapture {
+            path: path.to_path_buf(),
+            found: format!(
+                "the file is only {} bytes long, too short for the {}-byte pcap file header",
+                input.available().len(),
+                pcap::HEADER_LEN
+            ),
+        });
+    }
+
+    match PcapReader::from_header(input.available()) {
+        Ok(reader) => {
+            input.consume(pcap::HEADER_LEN);
+            Ok(reader)
+        }
+        Err(pcap::HeaderError::UnsupportedVersion { major, minor }) => {
+            Err(CaptureError::UnsupportedVersion {
+                path: path.to_path_buf(),
+                format: "pcap",
+                major,
+                minor,
+                supported_major: pcap::SUPPORTED_MAJOR,
+            })
+        }
+        Err(pcap::HeaderError::NotPcap) => Err(CaptureError::NotACapture {
+            path: path.to_path_buf(),
+            found: describe_magic(input.available()),
+        }),
+    }
+}
+
+/// Describes the first four bytes of a file that is not a capture, naming the formats
+/// users most often pass by mistake.
+fn describe_magic(head: &[u8]) -> String {
+    let bytes: Vec<String> = head.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let bytes = bytes.join(" ");
+    match head {
+        [0x1f, 0x8b, ..] => {
+            format!("it starts with {bytes}, gzip-compressed data; decompress it first")
+        }
+        [0x34, 0xcd, 0xb2, 0xa1, ..] | [0xa1, 0xb2, 0xcd, 0x34, ..] => format!(
+            "it starts with {bytes}, the magic number of the modified pcap format, \
+             which is not supported"
+        ),
+        _ => format!(
+            "it starts with {bytes}, not a known magic number (pcap files start with \
+             d4 c3 b2 a1 or 4d 3c b2 a1 or their byte swaps, pcapng files with 0a 0d 0d 0a)"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{self, Cursor, Write};
+
+    use proptest::prelude::*;
+
+    use super::testdata::{pcap_file, PcapNgBuilder, PcapRecord};
+    use super::*;
+
+    fn open_bytes(bytes: &[u8]) -> Result<FileSource, CaptureError> {
+        FileSource::from_reader("input".into(), Cursor::new(bytes.to_vec()), None)
+    }
+
+    fn not_a_capture_text(bytes: &[u8]) -> String {
+        match open_bytes(bytes) {
+            Err(CaptureError::NotACapture { path, found }) => {
+                assert_eq!(path, Path::new("input"));
+                found
+            }
+            other => panic!("expected NotACapture for {bytes:02x?}, got {other:?}"),
+        }
+    }
+
+    fn sample_pcap(big_endian: bool, nanosecond: bool) -> Vec<u8> {
+        let records: Vec<PcapRecord> = (0..4u8)
+            .map(|index| PcapRecord {
+                secs: 1_700_000_000 + u32::from(index),
+                fraction: 10 * u32::from(index),
+                caplen: 20 + u32::from(index),
+                orig_len: 60,
+                data: vec![index; 20 + usize::from(index)],
+            })
+            .collect();
+        pcap_file(big_endian, nanosecond, 1, 65535, &records)
+    }
+
+    fn sample_pcapng(big_endian: bool) -> Vec<u8> {
+        PcapNgBuilder::new(big_endian)
+            .interface(1, 65535, None, None)
+            .interface(113, 128, Some(9), Some(-5))
+            .enhanced(0, 1_700_000_000_000_000, &[1; 20], 60)
+            .enhanced(1, 1_700_000_000_000_000_001, &[2; 33], 60)
+            .block(4, &[0; 12])
+            .simple(&[3; 40], 40)
+            .obsolete(1, 1_700_000_001_000_000_000, &[4; 10], 10)
+            .build()
+    }
+
+    #[test]
+    fn empty_and_short_inputs_are_not_captures() {
+        assert_eq!(not_a_capture_text(&[]), "the file is empty");
+        assert!(not_a_capture_text(&[0xd4, 0xc3, 0xb2]).contains("only 3 bytes long"));
+
+        let header = sample_pcap(false, false);
+        let found = not_a_capture_text(&header[..20]);
+        assert!(
+            found.contains("too short for the 24-byte pcap file header"),
+            "{found}"
+        );
+
+        let section = sample_pcapng(false);
+        let found = not_a_capture_text(&section[..10]);
+        assert!(
+            found.contains("too short for a pcapng section header"),
+            "{found}"
+        );
+        let found = not_a_capture_text(&section[..20]);
+        assert!(
+            found.contains("ends inside the pcapng section header"),
+            "{found}"
+        );
+    }
+
+    #[test]
+    fn unknown_magic_is_described() {
+        let found = not_a_capture_text(b"GET / HTTP/1.1\r\n");
+        assert!(found.contains("47 45 54 20"), "{found}");
+        assert!(found.contains("not a known magic number"), "{found}");
+
+        let found = not_a_capture_text(&[0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0]);
+        assert!(found.contains("decompress it first"), "{found}");
+
+        let mut modified = sample_pcap(false, false);
+        modified[0..4].copy_from_slice(&0xa1b2_cd34u32.to_le_bytes());
+        let found = not_a_capture_text(&modified);
+        assert!(found.contains("modified pcap format"), "{found}");
+
+        let mut bad_order = sample_pcapng(false);
+        bad_order[8..12].copy_from_slice(b"abcd");
+        let found = not_a_capture_text(&bad_order);
+        assert!(found.contains("byte-order magic 0x64636261"), "{found}");
+    }
+
+    #[test]
+    fn not_a_capture_message_names_file() {
+        let error = open_bytes(b"hello world").unwrap_err();
+        let message = error.to_string();
+
+        assert!(
+            message.starts_with("input is not a pcap or pcapng file"),
+            "{message}"
+        );
+        assert!(error.is_input_error());
+        assert_eq!(error.path(), Path::new("input"));
+    }
+
+    #[test]
+    fn pcap_major_version_1_is_rejected() {
+        let mut bytes = sample_pcap(true, false);
+        bytes[4..6].copy_from_slice(&1u16.to_be_bytes());
+        let error = open_bytes(&bytes).unwrap_err();
+
+        assert!(
+            matches!(
+                error,
+                CaptureError::UnsupportedVersion {
+                    format: "pcap",
+                    major: 1,
+                    minor: 4,
+                    supported_major: 2,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("pcap version 1.4"), "{error}");
+    }
+
+    #[test]
+    fn format_comes_from_magic() {
+        for big_endian in [false, true] {
+            for nanosecond in [false, true] {
+                let source = open_bytes(&sample_pcap(big_endian, nanosecond)).unwrap();
+                let expected = CaptureFormat::Pcap {
+                    big_endian,
+                    nanosecond,
+                };
+                assert_eq!(source.format(), expected);
+            }
+            let source = open_bytes(&sample_pcapng(big_endian)).unwrap();
+            assert_eq!(source.format(), CaptureFormat::PcapNg);
+        }
+        let source = open_bytes(&sample_pcap(true, true)).unwrap();
+        assert_eq!(
+            source.format().to_string(),
+            "pcap (big-endian, nanosecond times)"
+        );
+    }
+
+    #[test]
+    fn open_reports_missing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing.pcap");
+        let error = FileSource::open(&path).unwrap_err();
+
+        assert!(matches!(error, CaptureError::Open { .. }), "{error:?}");
+        assert!(error.is_input_error());
+        assert!(error.to_string().contains("missing.pcap"), "{error}");
+    }
+
+    #[test]
+    fn open_reads_file_and_reports_progress() {
+        let bytes = sample_pcapng(false);
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(&bytes).unwrap();
+        let mut source = FileSource::open(file.path()).unwrap();
+
+        assert_eq!(source.len(), Some(bytes.len() as u64));
+        assert_eq!(source.path(), file.path());
+        assert_eq!(source.name(), file.path().display().to_string());
+        let mut positions = vec![source.position()];
+        while source.next_packet().unwrap().is_some() {
+            positions.push(source.position());
+        }
+        assert_eq!(source.stats().records, 4);
+        assert_eq!(source.stats().skipped_blocks, 1);
+        assert!(positions.windows(2).all(|pair| pair[0] < pair[1]));
+        assert_eq!(source.position(), bytes.len() as u64);
+    }
+
+    #[test]
+    fn read_error_is_reported_with_offset() {
+        struct FailAfter(Cursor<Vec<u8>>);
+        impl Read for FailAfter {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                match self.0.read(out)? {
+                    0 => Err(io::Error::other("device error")),
+                    read => Ok(read),
+                }
+            }
+        }
+
+        let mut bytes = sample_pcap(false, false);
+        bytes.truncate(24 + 16 + 20 + 5);
+        let reader = FailAfter(Cursor::new(bytes));
+        let mut source = FileSource::from_reader("flaky".into(), reader, None).unwrap();
+
+        assert!(source.next_packet().unwrap().is_some());
+        let error = source.next_packet().unwrap_err();
+        assert!(matches!(error, CaptureError::Read { .. }), "{error:?}");
+        assert!(error.to_string().contains("device error"), "{error}");
+        assert!(source.next_packet().unwrap().is_none());
+    }
+
+    #[test]
+    fn truncated_file_ends_normally() {
+        let bytes = sample_pcap(false, true);
+        let cut = bytes.len() - 3;
+        let mut source = open_bytes(&bytes[..cut]).unwrap();
+        let mut count = 0;
+        while source.next_packet().unwrap().is_some() {
+            count += 1;
+        }
+
+        assert_eq!(count, 3);
+        let last_record = 24 + (16 + 20) + (16 + 21) + (16 + 22);
+        assert_eq!(source.stats().truncated_at, Some(last_record));
+        assert_eq!(source.stats().stopped_at, None);
+        assert_eq!(source.position(), cut as u64);
+    }
+
+    /// Reads until the end or an error, returning the number of packets. Fails the test if
+    /// the reader returns more packets than the input could hold.
+    fn read_to_end(bytes: &[u8]) -> usize {
+        let Ok(mut source) = open_bytes(bytes) else {
+            return 0;
+        };
+        let mut count = 0;
+        while let Ok(Some(packet)) = source.next_packet() {
+            assert!(packet.data.len() <= bytes.len());
+            count += 1;
+            assert!(
+                count <= bytes.len() / 12,
+                "more packets than the input can hold"
+            );
+        }
+        assert!(source.next_packet().unwrap().is_none());
+        assert!(source.position() <= bytes.len() as u64);
+        count
+    }
+
+    /// A log destination that tests can read back.
+    #[derive(Clone, Default)]
+    struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for LogBuffer {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl tracing_subscriber::fmt::MakeWriter<'_> for LogBuffer {
+        type Writer = LogBuffer;
+
+        fn make_writer(&self) -> LogBuffer {
+            self.clone()
+        }
+    }
+
+    /// Runs `read` and returns the warnings it logged, one per line.
+    fn logged_warnings(read: impl FnOnce()) -> Vec<String> {
+        let buffer = LogBuffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(buffer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .finish();
+        tracing::subscriber::with_default(subscriber, read);
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        text.lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn repeated_defects_are_logged_once() {
+        let builder = PcapNgBuilder::new(false)
+            .interface(1, 0, None, None)
+            .enhanced(3, 1, &[1; 4], 4);
+        let first_bad = builder.offset() - 36;
+        let builder = builder
+            .enhanced(3, 2, &[2; 4], 4)
+            .enhanced(0, 3, &[3; 4], 4);
+        let cut_record = builder.offset();
+        let mut bytes = builder.enhanced(4, 4, &[4; 4], 4).build();
+        bytes.truncate(bytes.len() - 1);
+
+        let mut records = 0;
+        let warnings = logged_warnings(|| {
+            let mut source = open_bytes(&bytes).unwrap();
+            while source.next_packet().unwrap().is_some() {
+                records += 1;
+            }
+        });
+
+        assert_eq!(records, 1);
+        assert_eq!(warnings.len(), 2, "{warnings:#?}");
+        assert!(warnings[0].contains("WARN"), "{}", warnings[0]);
+        assert!(
+            warnings[0].contains("packet names interface 3"),
+            "{}",
+            warnings[0]
+        );
+        assert!(
+            warnings[0].contains(&format!("offset={first_bad}")),
+            "{}",
+            warnings[0]
+        );
+        assert!(warnings[0].contains("file=input"), "{}", warnings[0]);
+        assert!(
+            warnings[1].contains("ends inside the record"),
+            "{}",
+            warnings[1]
+        );
+        assert!(
+            warnings[1].contains(&format!("offset={cut_record}")),
+            "{}",
+            warnings[1]
+        );
+        assert!(warnings[1].contains("file=input"), "{}", warnings[1]);
+    }
+
+    proptest! {
+        #[test]
+        fn mutated_files_never_panic(
+            base in 0usize..4,
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..8),
+            cut in any::<usize>(),
+        ) {
+            let mut bytes = match base {
+                0 => sample_pcap(false, false),
+                1 => sample_pcap(true, true),
+                2 => sample_pcapng(false),
+                _ => sample_pcapng(true),
+            };
+            for (at, value) in flips {
+                let at = at % bytes.len();
+                bytes[at] = value;
+            }
+            let cut = cut % (bytes.len() + 1);
+            read_to_end(&bytes[..cut]);
+        }
+
+        #[test]
+        fn random_records_never_panic(
+            header in prop_oneof![
+                Just(pcap_file(false, false, 1, 65535, &[])),
+                Just(pcap_file(true, true, 1, 0, &[])),
+                Just(PcapNgBuilder::new(false).build()),
+                Just(PcapNgBuilder::new(true).interface(1, 0, Some(9), None).build()),
+            ],
+            rest in proptest::collection::vec(any::<u8>(), 0..512),
+        ) {
+            let mut bytes = header;
+            bytes.extend_from_slice(&rest);
+            read_to_end(&bytes);
+        }
+    }
+}

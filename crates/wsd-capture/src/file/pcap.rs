@@ -1,0 +1,311 @@
+//! Classic pcap: a 24-byte file header, then records of a 16-byte header and the
+//! captured bytes.
+//!
+//! The header's magic number gives the byte order and the time unit (0xa1b2c3d4 for
+//! microseconds, 0xa1b23c4d for nanoseconds). A record has no length field of its own
+//! beyond the captured length, so a corrupt captured length cannot be stepped over:
+//! reading stops there.
+
+use std::io;
+
+use pcap_parser::pcap::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_header, PcapHeader};
+
+use super::input::Input;
+use super::step::{caplen_is_absurd, PacketMeta, Problem, Step};
+use super::ByteOrder;
+use crate::Timestamp;
+
+/// Length of the file header.
+pub(super) const HEADER_LEN: usize = 24;
+
+/// Length of a record header.
+const RECORD_HEADER_LEN: usize = 16;
+
+/// The only major version of the format.
+pub(super) const SUPPORTED_MAJOR: u16 = 2;
+
+/// Why a classic pcap file header was rejected.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum HeaderError {
+    /// The magic number is not one of the four classic pcap magics.
+    NotPcap,
+    /// The major version is not 2.
+    UnsupportedVersion { major: u16, minor: u16 },
+}
+
+/// The reader state of a classic pcap file: the fields of its header.
+#[derive(Debug)]
+pub(super) struct PcapReader {
+    order: ByteOrder,
+    nanosecond: bool,
+    linktype: u32,
+    snaplen: u32,
+}
+
+impl PcapReader {
+    /// Parses the file header at the start of `bytes`, which holds at least `HEADER_LEN` bytes.
+    pub(super) fn from_header(bytes: &[u8]) -> Result<PcapReader, HeaderError> {
+        let header: PcapHeader = match parse_pcap_header(bytes) {
+            Ok((_, header)) => header,
+            Err(_) => return Err(HeaderError::NotPcap),
+        };
+        // pcap-parser also accepts the little-endian magic of the "modified" pcap format
+        // of old Red Hat patches, whose records are longer. This reader does not.
+        if header.is_modified_format() {
+            return Err(HeaderError::NotPcap);
+        }
+        if header.version_major != SUPPORTED_MAJOR {
+            return Err(HeaderError::UnsupportedVersion {
+                major: header.version_major,
+                minor: header.version_minor,
+            });
+        }
+
+        let order = if header.is_bigendian() {
+            ByteOrder::Big
+        } else {
+            ByteOrder::Little
+        };
+        // The upper 16 bits of the network field hold FCS flags, not the link type.
+        let linktype = (header.network.0 as u32) & 0xffff;
+        Ok(PcapReader {
+            order,
+            nanosecond: header.is_nanosecond_precision(),
+            linktype,
+            snaplen: header.snaplen,
+        })
+    }
+
+    /// Returns true for the big-endian byte order.
+    pub(super) fn is_big_endian(&self) -> bool {
+        self.order == ByteOrder::Big
+    }
+
+    /// Returns true when record times count nanoseconds, not microseconds.
+    pub(super) fn is_nanosecond(&self) -> bool {
+        self.nanosecond
+    }
+
+    /// Reads the next record from `input`.
+    pub(super) fn next(&mut self, input: &mut Input) -> io::Result<Step> {
+        let offset = input.offset();
+        if !input.fill(RECORD_HEADER_LEN)? {
+            return Ok(end_or_truncated(input, offset));
+        }
+
+        let caplen = self.order.u32_at(input.available(), 8);
+        if caplen_is_absurd(caplen, self.snaplen) {
+            let snaplen = self.snaplen;
+            let problem = Problem::AbsurdCaplen { caplen, snaplen };
+            return Ok(Step::Abandoned { offset, problem });
+        }
+
+        // `caplen` is at most MAX_CAPLEN here, so the record fits the read buffer.
+        let record_len = RECORD_HEADER_LEN + caplen as usize;
+        if !input.fill(record_len)? {
+            return Ok(Step::Truncated { offset });
+        }
+
+        let parsed = match self.order {
+            ByteOrder::Little => parse_pcap_frame(input.available()),
+            ByteOrder::Big => parse_pcap_frame_be(input.available()),
+        };
+        let frame = match parsed {
+            Ok((_, frame)) => frame,
+            Err(error) => {
+                // Unexpected, because the whole record is in the buffer.
+                let detail = super::describe_parse_error(&error);
+                let problem = Problem::InvalidRecord { detail };
+                return Ok(Step::Corrupt { offset, problem });
+            }
+        };
+
+        let fraction = u64::from(frame.ts_usec);
+        let nanos = if self.nanosecond {
+            fraction
+        } else {
+            fraction * 1_000
+        };
+        let data_start = input.start() + RECORD_HEADER_LEN;
+        let meta = PacketMeta {
+            ts: Timestamp::from_parts(i64::from(frame.ts_sec), nanos),
+            linktype: self.linktype,
+            data: data_start..data_start + caplen as usize,
+            // A record may claim fewer bytes on the wire than it captured. The captured
+            // bytes are real, so the wire length is raised to match them.
+            orig_len: frame.origlen.max(caplen),
+        };
+        input.consume(record_len);
+        Ok(Step::Packet(meta))
+    }
+}
+
+/// Returns `End` when no byte is left and `Truncated` when a partial record is.
+pub(super) fn end_or_truncated(input: &Input, offset: u64) -> Step {
+    if input.available().is_empty() {
+        Step::End
+    } else {
+        Step::Truncated { offset }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testdata::{pcap_file, PcapRecord};
+    use super::super::{FileSource, MAX_CAPLEN};
+    use super::*;
+    use crate::PacketSource;
+    use std::io::Cursor;
+
+    fn open(bytes: Vec<u8>) -> FileSource {
+        FileSource::from_reader("test.pcap".into(), Cursor::new(bytes), None).unwrap()
+    }
+
+    fn record(secs: u32, fraction: u32, data: &[u8]) -> PcapRecord {
+        PcapRecord {
+            secs,
+            fraction,
+            caplen: data.len() as u32,
+            orig_len: data.len() as u32,
+            data: data.to_vec(),
+        }
+    }
+
+    fn three_records() -> Vec<PcapRecord> {
+        vec![
+            record(1_700_000_000, 1, &[1; 60]),
+            record(1_700_000_001, 999_999, &[2; 14]),
+            record(1_700_000_002, 0, &[3; 1514]),
+        ]
+    }
+
+    #[test]
+    fn reads_both_byte_orders_and_units() {
+        for big_endian in [false, true] {
+            for nanosecond in [false, true] {
+                let bytes = pcap_file(big_endian, nanosecond, 1, 65535, &three_records());
+                let mut source = open(bytes);
+                let unit = if nanosecond { 1 } else { 1_000 };
+
+                let first = source.next_packet().unwrap().unwrap();
+                assert_eq!(first.ts.secs(), 1_700_000_000);
+                assert_eq!(i64::from(first.ts.subsec_nanos()), unit);
+                assert_eq!(first.data, &[1; 60]);
+                assert_eq!(first.linktype, 1);
+
+                let second = source.next_packet().unwrap().unwrap();
+                assert_eq!(i64::from(second.ts.subsec_nanos()), 999_999 * unit);
+                assert_eq!(second.data.len(), 14);
+
+                let third = source.next_packet().unwrap().unwrap();
+                assert_eq!(third.data, &[3; 1514][..]);
+                assert!(source.next_packet().unwrap().is_none());
+                assert_eq!(source.stats().records, 3);
+                assert_eq!(source.stats().packet_bytes, 60 + 14 + 1514);
+            }
+        }
+    }
+
+    #[test]
+    fn linktype_keeps_low_16_bits() {
+        let mut bytes = pcap_file(false, false, 1, 65535, &three_records());
+        bytes[20..24].copy_from_slice(&0x1234_0071u32.to_le_bytes());
+        let mut source = open(bytes);
+
+        assert_eq!(source.next_packet().unwrap().unwrap().linktype, 113);
+    }
+
+    #[test]
+    fn header_rejects_other_major_version() {
+        let mut bytes = pcap_file(false, false, 1, 65535, &[]);
+        bytes[4..6].copy_from_slice(&1u16.to_le_bytes());
+
+        let result = PcapReader::from_header(&bytes);
+        assert_eq!(
+            result.unwrap_err(),
+            HeaderError::UnsupportedVersion { major: 1, minor: 4 }
+        );
+    }
+
+    #[test]
+    fn caplen_above_origlen_raises_origlen() {
+        let mut records = three_records();
+        records[0].orig_len = 1;
+        let mut source = open(pcap_file(false, false, 1, 65535, &records));
+
+        let packet = source.next_packet().unwrap().unwrap();
+        assert_eq!(packet.data.len(), 60);
+        assert_eq!(packet.orig_len, 60);
+    }
+
+    #[test]
+    fn caplen_slightly_above_snaplen_is_read() {
+        let records = vec![record(1, 0, &[7; 1514]), record(2, 0, &[8; 60])];
+        let mut source = open(pcap_file(false, false, 1, 1500, &records));
+
+        assert_eq!(source.next_packet().unwrap().unwrap().data.len(), 1514);
+        assert_eq!(source.next_packet().unwrap().unwrap().data.len(), 60);
+        assert!(source.next_packet().unwrap().is_none());
+        assert_eq!(source.stats().malformed_records, 0);
+    }
+
+    #[test]
+    fn absurd_caplen_stops_after_earlier_records() {
+        for (caplen, snaplen) in [
+            (u32::MAX, 65535),
+            (MAX_CAPLEN + 1, 0),
+            (0x6350_3d00, 65535),
+            (1500 + 65536 + 1, 1500),
+        ] {
+            let mut records = three_records();
+            records[1].caplen = caplen;
+            let mut source = open(pcap_file(false, false, 1, snaplen, &records));
+
+            assert!(source.next_packet().unwrap().is_some());
+            assert!(source.next_packet().unwrap().is_none());
+            assert!(source.next_packet().unwrap().is_none());
+            assert_eq!(source.stats().records, 1);
+            assert_eq!(source.stats().malformed_records, 1);
+            assert_eq!(source.stats().stopped_at, Some(24 + 16 + 60));
+            assert_eq!(source.stats().truncated_at, None);
+        }
+    }
+
+    #[test]
+    fn cut_at_every_length_returns_complete_records() {
+        let records = three_records();
+        let bytes = pcap_file(true, true, 1, 65535, &records);
+        let ends = [24, 24 + 16 + 60, 24 + 16 + 60 + 16 + 14, bytes.len()];
+
+        for cut in HEADER_LEN..=bytes.len() {
+            let mut source = open(bytes[..cut].to_vec());
+            let mut count = 0;
+            while source.next_packet().unwrap().is_some() {
+                count += 1;
+            }
+
+            let complete = ends.iter().filter(|&&end| end <= cut).count() - 1;
+            assert_eq!(count, complete, "file cut at {cut} bytes");
+            let cut_record = ends.iter().copied().find(|&end| end >= cut);
+            if cut_record == Some(cut) {
+                assert_eq!(source.stats().truncated_at, None, "cut at {cut}");
+            } else {
+                assert_eq!(
+                    source.stats().truncated_at,
+                    Some(ends[complete] as u64),
+                    "cut at {cut}"
+                );
+            }
+            assert_eq!(source.position(), cut as u64, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn header_only_file_has_no_packets() {
+        let mut source = open(pcap_file(false, false, 1, 65535, &[]));
+
+        assert!(source.next_packet().unwrap().is_none());
+        assert_eq!(source.stats().records, 0);
+        assert_eq!(source.stats().truncated_at, None);
+    }
+}

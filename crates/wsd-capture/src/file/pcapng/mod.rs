@@ -1,0 +1,427 @@
+//! pcapng: a sequence of blocks, each framed by its type, its total length and that length
+//! again at its end.
+//!
+//! A section header block (SHB) starts each section and sets its byte order. Interface
+//! description blocks (IDB) number the section's interfaces from 0, each with its link
+//! type, snapshot length and timestamp unit. Packet blocks name an interface by that
+//! number. A new SHB starts an empty interface list.
+//!
+//! SHBs and IDBs are parsed with pcap-parser. Packet blocks are decoded here from their
+//! fixed fields, because pcap-parser's packet-block parsers collect each block's options
+//! into a `Vec`, an allocation per packet, and this reader needs no packet options.
+
+use std::io;
+
+use pcap_parser::pcapng::{
+    parse_interfacedescriptionblock_be, parse_interfacedescriptionblock_le,
+    parse_sectionheaderblock, InterfaceDescriptionBlock, OptionCode,
+};
+use pcap_parser::{EPB_MAGIC, IDB_MAGIC, SHB_MAGIC, SPB_MAGIC};
+
+use super::clock::InterfaceClock;
+use super::input::Input;
+use super::pcap::end_or_truncated;
+use super::step::{caplen_is_absurd, PacketMeta, Problem, Step};
+use super::{describe_parse_error, ByteOrder, MAX_BLOCK_LEN, MAX_INTERFACES};
+use crate::Timestamp;
+
+#[cfg(test)]
+mod tests;
+
+/// Block type of the obsolete packet block, which the enhanced packet block replaced.
+const OPB_TYPE: u32 = 2;
+
+/// Length of the smallest block: type, length and trailing length.
+const MIN_BLOCK_LEN: u32 = 12;
+
+/// Length of a section header block without options.
+const SECTION_HEADER_MIN_LEN: u32 = 28;
+
+/// Offset of the options in a section header block.
+const SECTION_OPTIONS_OFFSET: usize = 24;
+
+/// Offset of the options in an interface description block.
+const INTERFACE_OPTIONS_OFFSET: usize = 16;
+
+/// The byte-order magic of a section header, as read in the section's byte order.
+const BYTE_ORDER_MAGIC: u32 = 0x1a2b_3c4d;
+
+/// The only major version of the format.
+pub(super) const SUPPORTED_MAJOR: u16 = 1;
+
+/// Offset of the captured bytes in an enhanced or obsolete packet block.
+const PACKET_DATA_OFFSET: usize = 28;
+
+/// Offset of the captured bytes in a simple packet block.
+const SIMPLE_PACKET_DATA_OFFSET: usize = 12;
+
+/// Block length left for packet data and options after the fixed fields and the trailing
+/// length of an enhanced or obsolete packet block.
+const PACKET_BLOCK_OVERHEAD: u32 = 32;
+
+/// One interface of the current section.
+#[derive(Clone, Copy, Debug)]
+struct Interface {
+    linktype: u32,
+    /// Snapshot length, 0 for no limit.
+    snaplen: u32,
+    clock: InterfaceClock,
+    /// False when pcap-parser rejected the description block. The entry keeps the
+    /// numbering of later interfaces intact.
+    valid: bool,
+}
+
+impl Interface {
+    const INVALID: Interface = Interface {
+        linktype: 0,
+        snaplen: 0,
+        clock: InterfaceClock::MICROSECONDS,
+        valid: false,
+    };
+
+    fn from_block(idb: &InterfaceDescriptionBlock<'_>, order: ByteOrder) -> Interface {
+        // pcap-parser 0.17 decodes if_tsoffset as little-endian in every section, so the
+        // option is read here in the section's byte order. The if_tsresol byte has no
+        // byte order, and pcap-parser's value (6 when absent) is used as it is.
+        let tsoffset = idb
+            .options
+            .iter()
+            .take_while(|option| option.code != OptionCode::EndOfOpt)
+            .find(|option| option.code == OptionCode::IfTsoffset)
+            .and_then(|option| option.as_bytes().ok())
+            .and_then(|value| <[u8; 8]>::try_from(value).ok())
+            .map_or(0, |raw| order.i64_from(raw));
+
+        Interface {
+            // pcap-parser stores the 16-bit link type field in an i32.
+            linktype: u32::from(idb.linktype.0 as u16),
+            snaplen: idb.snaplen,
+            clock: InterfaceClock::new(idb.if_tsresol, tsoffset),
+            valid: true,
+        }
+    }
+}
+
+/// Which of the two packet blocks with a timestamp is being read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PacketBlock {
+    Enhanced,
+    Obsolete,
+}
+
+/// The reader state of a pcapng file: the current section's byte order and interfaces.
+#[derive(Debug)]
+pub(super) struct PcapNgReader {
+    order: ByteOrder,
+    interfaces: Vec<Interface>,
+    /// Time of the last packet read, given to simple packet blocks, which carry none.
+    last_ts: Timestamp,
+}
+
+impl PcapNgReader {
+    /// Creates a reader positioned before the first section header.
+    pub(super) fn new() -> PcapNgReader {
+        PcapNgReader {
+            order: ByteOrder::Little,
+            interfaces: Vec::new(),
+            last_ts: Timestamp::ZERO,
+        }
+    }
+
+    /// Reads the next block from `input`.
+    pub(super) fn next(&mut self, input: &mut Input) -> io::Result<Step> {
+        let offset = input.offset();
+        if !input.fill(MIN_BLOCK_LEN as usize)? {
+            return Ok(end_or_truncated(input, offset));
+        }
+
+        let head = input.available();
+        if self.order.u32_at(head, 0) == SHB_MAGIC {
+            // A section header sets the byte order of its own fields and of its section.
+            let magic = ByteOrder::Little.u32_at(head, 8);
+            match section_byte_order(magic) {
+                Some(order) => self.order = order,
+                None => {
+                    let problem = Problem::InvalidByteOrderMagic { magic };
+                    return Ok(Step::Corrupt { offset, problem });
+                }
+            }
+        }
+        let block_type = self.order.u32_at(head, 0);
+        let block_len = self.order.u32_at(head, 4);
+        if block_len < MIN_BLOCK_LEN || block_len % 4 != 0 {
+            let problem = Problem::InvalidBlockLength { block_len };
+            return Ok(Step::Corrupt { offset, problem });
+        }
+        if block_type == SHB_MAGIC && block_len < SECTION_HEADER_MIN_LEN {
+            let problem = Problem::BlockTooShort {
+                block_type,
+                block_len,
+                min: SECTION_HEADER_MIN_LEN,
+            };
+            return Ok(Step::Corrupt { offset, problem });
+        }
+
+        if block_len > MAX_BLOCK_LEN {
+            return self.pass_large_block(input, offset, block_type, block_len);
+        }
+        if !input.fill(block_len as usize)? {
+            return Ok(Step::Truncated { offset });
+        }
+
+        let block = &input.available()[..block_len as usize];
+        let trailing = self.order.u32_at(block, block.len() - 4);
+        if trailing != block_len {
+            let problem = Problem::BlockLengthMismatch {
+                leading: block_len,
+                trailing,
+            };
+            return Ok(Step::Corrupt { offset, problem });
+        }
+        let step = self.read_block(block_type, block, offset, input.start());
+        input.consume(block_len as usize);
+        Ok(step)
+    }
+
+    /// Handles a block longer than `MAX_BLOCK_LEN`: a block that carries no packet is
+    /// skipped without being kept in memory, and any other ends the file.
+    fn pass_large_block(
+        &self,
+        input: &mut Input,
+        offset: u64,
+        block_type: u32,
+        block_len: u32,
+    ) -> io::Result<Step> {
+        if is_kept_in_memory(block_type) {
+            let problem = Problem::AbsurdBlockLength {
+                block_type,
+                block_len,
+            };
+            return Ok(Step::Abandoned { offset, problem });
+        }
+        if input.skip(u64::from(block_len))? {
+            Ok(Step::SkippedBlock)
+        } else {
+            Ok(Step::Truncated { offset })
+        }
+    }
+
+    /// Interprets one complete block. `base` is the buffer index of its first byte.
+    fn read_block(&mut self, block_type: u32, block: &[u8], offset: u64, base: usize) -> Step {
+        match block_type {
+            SHB_MAGIC => self.read_section_header(block, offset),
+            IDB_MAGIC => self.read_interface(block, offset),
+            EPB_MAGIC => self.read_packet(PacketBlock::Enhanced, block, offset, base),
+            OPB_TYPE => self.read_packet(PacketBlock::Obsolete, block, offset, base),
+            SPB_MAGIC => self.read_simple_packet(block, offset, base),
+            _ => Step::SkippedBlock,
+        }
+    }
+
+    fn read_section_header(&mut self, block: &[u8], offset: u64) -> Step {
+        let header = match parse_sectionheaderblock(block) {
+            Ok((_, header)) => header,
+            Err(error) => {
+                let detail = describe_parse_error(&error);
+                let problem = Problem::InvalidSectionHeader { detail };
+                return Step::Corrupt { offset, problem };
+            }
+        };
+        if header.major_version != SUPPORTED_MAJOR {
+            let problem = Problem::UnsupportedSectionVersion {
+                major: header.major_version,
+                minor: header.minor_version,
+            };
+            return Step::Corrupt { offset, problem };
+        }
+        if let Err(detail) = check_options(block, SECTION_OPTIONS_OFFSET, self.order) {
+            let problem = Problem::InvalidSectionHeader { detail };
+            return Step::Corrupt { offset, problem };
+        }
+
+        self.interfaces.clear();
+        Step::Block
+    }
+
+    fn read_interface(&mut self, block: &[u8], offset: u64) -> Step {
+        if self.interfaces.len() >= MAX_INTERFACES {
+            let problem = Problem::TooManyInterfaces;
+            return Step::Ignored { offset, problem };
+        }
+
+        let parsed = match self.order {
+            ByteOrder::Little => parse_interfacedescriptionblock_le(block),
+            ByteOrder::Big => parse_interfacedescriptionblock_be(block),
+        };
+        let checked = match parsed {
+            Ok((_, idb)) => {
+                check_options(block, INTERFACE_OPTIONS_OFFSET, self.order).map(|()| idb)
+            }
+            Err(error) => Err(describe_parse_error(&error)),
+        };
+        match checked {
+            Ok(idb) => {
+                self.interfaces
+                    .push(Interface::from_block(&idb, self.order));
+                Step::Block
+            }
+            Err(detail) => {
+                self.interfaces.push(Interface::INVALID);
+                let problem = Problem::InvalidInterfaceBlock { detail };
+                Step::Ignored { offset, problem }
+            }
+        }
+    }
+
+    /// Reads an enhanced or an obsolete packet block. Both have the interface, time,
+    /// captured length and original length at the same offsets. The obsolete block has a
+    /// 16-bit interface number followed by a 16-bit drop count.
+    fn read_packet(&mut self, kind: PacketBlock, block: &[u8], offset: u64, base: usize) -> Step {
+        let block_len = block.len() as u32;
+        if block_len < PACKET_BLOCK_OVERHEAD {
+            let problem = Problem::BlockTooShort {
+                block_type: if kind == PacketBlock::Enhanced {
+                    EPB_MAGIC
+                } else {
+                    OPB_TYPE
+                },
+                block_len,
+                min: PACKET_BLOCK_OVERHEAD,
+            };
+            return Step::Malformed { offset, problem };
+        }
+
+        let order = self.order;
+        let interface = match kind {
+            PacketBlock::Enhanced => order.u32_at(block, 8),
+            PacketBlock::Obsolete => u32::from(order.u16_at(block, 8)),
+        };
+        let ticks = u64::from(order.u32_at(block, 12)) << 32 | u64::from(order.u32_at(block, 16));
+        let caplen = order.u32_at(block, 20);
+        let orig_len = order.u32_at(block, 24);
+
+        let room = block_len - PACKET_BLOCK_OVERHEAD;
+        if caplen > room {
+            let problem = Problem::CaplenBeyondBlock { caplen, room };
+            return Step::Malformed { offset, problem };
+        }
+        let interface = match self.interface(interface) {
+            Ok(interface) => interface,
+            Err(problem) => return Step::Malformed { offset, problem },
+        };
+        if caplen_is_absurd(caplen, interface.snaplen) {
+            let snaplen = interface.snaplen;
+            let problem = Problem::AbsurdCaplen { caplen, snaplen };
+            return Step::Malformed { offset, problem };
+        }
+
+        let ts = interface.clock.timestamp(ticks);
+        self.last_ts = ts;
+        let data_start = base + PACKET_DATA_OFFSET;
+        Step::Packet(PacketMeta {
+            ts,
+            linktype: interface.linktype,
+            data: data_start..data_start + caplen as usize,
+            // The captured bytes are real even when the block claims a shorter packet.
+            orig_len: orig_len.max(caplen),
+        })
+    }
+
+    /// Reads a simple packet block: a packet of interface 0 with its original length and
+    /// no time. It gets the time of the packet before it, or the epoch when it is first.
+    fn read_simple_packet(&mut self, block: &[u8], offset: u64, base: usize) -> Step {
+        let block_len = block.len() as u32;
+        let min = SIMPLE_PACKET_DATA_OFFSET as u32 + 4;
+        if block_len < min {
+            let problem = Problem::BlockTooShort {
+                block_type: SPB_MAGIC,
+                block_len,
+                min,
+            };
+            return Step::Malformed { offset, problem };
+        }
+
+        let interface = match self.interface(0) {
+            Ok(interface) => interface,
+            Err(problem) => return Step::Malformed { offset, problem },
+        };
+        let orig_len = self.order.u32_at(block, 8);
+        // The data area is padded to 4 bytes and the block has no captured length, so the
+        // captured length is the original length cut to the data area and the snapshot length.
+        let mut caplen = orig_len.min(block_len - min);
+        if interface.snaplen != 0 {
+            caplen = caplen.min(interface.snaplen);
+        }
+        if caplen_is_absurd(caplen, interface.snaplen) {
+            let snaplen = interface.snaplen;
+            let problem = Problem::AbsurdCaplen { caplen, snaplen };
+            return Step::Malformed { offset, problem };
+        }
+
+        let data_start = base + SIMPLE_PACKET_DATA_OFFSET;
+        Step::Packet(PacketMeta {
+            ts: self.last_ts,
+            linktype: interface.linktype,
+            data: data_start..data_start + caplen as usize,
+            orig_len,
+        })
+    }
+
+    fn interface(&self, index: u32) -> Result<Interface, Problem> {
+        match self.interfaces.get(index as usize) {
+            Some(interface) if interface.valid => Ok(*interface),
+            Some(_) => Err(Problem::InvalidInterface { interface: index }),
+            None => Err(Problem::UnknownInterface {
+                interface: index,
+                described: self.interfaces.len(),
+            }),
+        }
+    }
+}
+
+/// Returns the byte order a section header's byte-order magic, read as little-endian, implies.
+pub(super) fn section_byte_order(magic: u32) -> Option<ByteOrder> {
+    if magic == BYTE_ORDER_MAGIC {
+        Some(ByteOrder::Little)
+    } else if magic == BYTE_ORDER_MAGIC.swap_bytes() {
+        Some(ByteOrder::Big)
+    } else {
+        None
+    }
+}
+
+/// Checks that the options of a block, from `start` to the trailing length, each fit in
+/// the block.
+///
+/// pcap-parser 0.17 stops at the first option that overruns and keeps the block, but a
+/// length that overruns means the block is corrupt, and Wireshark rejects such blocks too.
+fn check_options(block: &[u8], start: usize, order: ByteOrder) -> Result<(), String> {
+    let end = block.len().saturating_sub(4);
+    let mut rest = block.get(start..end).unwrap_or_default();
+    while rest.len() >= 4 {
+        let code = order.u16_at(rest, 0);
+        let len = order.u16_at(rest, 2);
+        if code == 0 {
+            // opt_endofopt: anything after it is padding.
+            return Ok(());
+        }
+        let padded = (usize::from(len) + 3) & !3;
+        let Some(next) = rest.get(4 + padded..) else {
+            return Err(format!(
+                "option {code} of length {len} overruns the block, which has {} bytes \
+                 left for it",
+                rest.len() - 4
+            ));
+        };
+        rest = next;
+    }
+    Ok(())
+}
+
+/// Returns true for the block types the reader parses, which must fit in its buffer.
+fn is_kept_in_memory(block_type: u32) -> bool {
+    matches!(
+        block_type,
+        SHB_MAGIC | IDB_MAGIC | EPB_MAGIC | OPB_TYPE | SPB_MAGIC
+    )
+}

@@ -1,0 +1,492 @@
+use std::io::Cursor;
+
+use super::super::testdata::PcapNgBuilder;
+use super::super::{FileSource, MAX_BLOCK_LEN, MAX_CAPLEN, MAX_INTERFACES};
+use crate::{CaptureError, PacketSource, Timestamp};
+
+/// A packet as owned values, for comparisons.
+#[derive(Debug, PartialEq, Eq)]
+struct Owned {
+    ts: Timestamp,
+    linktype: u32,
+    data: Vec<u8>,
+    orig_len: u32,
+}
+
+fn open(bytes: Vec<u8>) -> Result<FileSource, CaptureError> {
+    FileSource::from_reader("test.pcapng".into(), Cursor::new(bytes), None)
+}
+
+/// Reads every packet, panicking on an error.
+fn read_all(source: &mut FileSource) -> Vec<Owned> {
+    let mut packets = Vec::new();
+    while let Some(packet) = source.next_packet().expect("no read error") {
+        packets.push(Owned {
+            ts: packet.ts,
+            linktype: packet.linktype,
+            data: packet.data.to_vec(),
+            orig_len: packet.orig_len,
+        });
+    }
+    packets
+}
+
+fn ts(secs: i64, nanos: u64) -> Timestamp {
+    Timestamp::from_parts(secs, nanos)
+}
+
+const T0: u64 = 1_700_000_000;
+
+#[test]
+fn reads_both_byte_orders() {
+    for big_endian in [false, true] {
+        let bytes = PcapNgBuilder::new(big_endian)
+            .interface(1, 65535, None, None)
+            .enhanced(0, T0 * 1_000_000 + 5, &[1, 2, 3, 4, 5], 60)
+            .enhanced(0, T0 * 1_000_000 + 6, &[6; 64], 64)
+            .build();
+        let mut source = open(bytes).unwrap();
+        let packets = read_all(&mut source);
+
+        assert_eq!(packets.len(), 2, "big endian: {big_endian}");
+        assert_eq!(packets[0].ts, ts(1_700_000_000, 5_000));
+        assert_eq!(packets[0].linktype, 1);
+        assert_eq!(packets[0].data, vec![1, 2, 3, 4, 5]);
+        assert_eq!(packets[0].orig_len, 60);
+        assert_eq!(packets[1].data, vec![6; 64]);
+        assert_eq!(source.stats().records, 2);
+        assert_eq!(source.stats().packet_bytes, 69);
+        assert_eq!(source.format(), crate::CaptureFormat::PcapNg);
+    }
+}
+
+#[test]
+fn interfaces_keep_own_resolution_and_linktype() {
+    let bytes = PcapNgBuilder::new(false)
+        .interface(1, 0, Some(6), None)
+        .interface(113, 0, Some(9), None)
+        .interface(0, 0, Some(0x8a), None)
+        .interface(12, 0, Some(3), Some(1_700_000_000))
+        .enhanced(0, T0 * 1_000_000 + 100, &[0; 4], 4)
+        .enhanced(1, T0 * 1_000_000_000 + 200_000, &[1; 4], 4)
+        .enhanced(2, T0 * 1024 + 512, &[2; 4], 4)
+        .enhanced(3, 300, &[3; 4], 4)
+        .build();
+    let packets = read_all(&mut open(bytes).unwrap());
+
+    assert_eq!(packets.len(), 4);
+    assert_eq!(packets[0].ts, ts(1_700_000_000, 100_000));
+    assert_eq!(packets[0].linktype, 1);
+    assert_eq!(packets[1].ts, ts(1_700_000_000, 200_000));
+    assert_eq!(packets[1].linktype, 113);
+    assert_eq!(packets[2].ts, ts(1_700_000_000, 500_000_000));
+    assert_eq!(packets[2].linktype, 0);
+    assert_eq!(packets[3].ts, ts(1_700_000_000, 300_000_000));
+    assert_eq!(packets[3].linktype, 12);
+}
+
+#[test]
+fn tsoffset_follows_section_byte_order() {
+    let bytes = PcapNgBuilder::new(true)
+        .interface(1, 0, Some(6), Some(1_000))
+        .enhanced(0, 2_000_000, &[0; 4], 4)
+        .build();
+    let packets = read_all(&mut open(bytes).unwrap());
+
+    assert_eq!(packets[0].ts, ts(1_002, 0));
+}
+
+#[test]
+fn new_section_restarts_interface_list() {
+    let bytes = PcapNgBuilder::new(false)
+        .interface(1, 0, None, None)
+        .interface(101, 0, None, None)
+        .enhanced(1, 1_000_000, &[1; 4], 4)
+        .section(true)
+        .interface(113, 0, Some(9), None)
+        .enhanced(0, 2_000_000_000, &[2; 4], 4)
+        .enhanced(1, 3_000_000_000, &[3; 4], 4)
+        .enhanced(0, 4_000_000_000, &[4; 4], 4)
+        .build();
+    let mut source = open(bytes).unwrap();
+    let packets = read_all(&mut source);
+
+    assert_eq!(packets.len(), 3);
+    assert_eq!(packets[0].linktype, 101);
+    assert_eq!(packets[0].ts, ts(1, 0));
+    assert_eq!(packets[1].linktype, 113);
+    assert_eq!(packets[1].ts, ts(2, 0));
+    assert_eq!(packets[2].ts, ts(4, 0));
+    assert_eq!(source.stats().malformed_records, 1);
+}
+
+#[test]
+fn simple_packets_use_interface_zero() {
+    let bytes = PcapNgBuilder::new(false)
+        .interface(1, 64, None, None)
+        .enhanced(0, 7_000_000, &[1; 8], 8)
+        .simple(&[2; 100], 100)
+        .simple(&[3; 10], 10)
+        .simple(&[4; 12], 1500)
+        .build();
+    let packets = read_all(&mut open(bytes).unwrap());
+
+    assert_eq!(packets.len(), 4);
+    assert_eq!(packets[1].data, vec![2; 64]);
+    assert_eq!(packets[1].orig_len, 100);
+    assert_eq!(packets[1].ts, ts(7, 0));
+    assert_eq!(packets[2].data, vec![3; 10]);
+    assert_eq!(packets[3].data, vec![4; 12]);
+    assert_eq!(packets[3].orig_len, 1500);
+}
+
+#[test]
+fn simple_packet_without_interface_is_malformed() {
+    let bytes = PcapNgBuilder::new(false)
+        .simple(&[2; 8], 8)
+        .interface(1, 0, None, None)
+        .simple(&[3; 8], 8)
+        .build();
+    let mut source = open(bytes).unwrap();
+    let packets = read_all(&mut source);
+
+    assert_eq!(packets.len(), 1);
+    assert_eq!(packets[0].data, vec![3; 8]);
+    assert_eq!(source.stats().malformed_records, 1);
+}
+
+#[test]
+fn obsolete_packet_block_is_read() {
+    for big_endian in [false, true] {
+        let bytes = PcapNgBuilder::new(big_endian)
+            .interface(1, 0, None, None)
+            .interface(113, 0, Some(9), None)
+            .obsolete(1, 5_000_000_123, &[9; 30], 40)
+            .build();
+        let packets = read_all(&mut open(bytes).unwrap());
+
+        assert_eq!(packets.len(), 1);
+        assert_eq!(packets[0].ts, ts(5, 123));
+        assert_eq!(packets[0].linktype, 113);
+        assert_eq!(packets[0].data, vec![9; 30]);
+        assert_eq!(packets[0].orig_len, 40);
+    }
+}
+
+#[test]
+fn other_blocks_are_skipped() {
+    let bytes = PcapNgBuilder::new(false)
+        .block(4, &[0; 8])
+        .interface(1, 0, None, None)
+        .block(5, &[0; 20])
+        .enhanced(0, 1, &[1; 4], 4)
+        .block(0x0bad, &[0; 9])
+        .block(0x1234_5678, &[])
+        .block(7, &vec![0; 2 * MAX_BLOCK_LEN as usize])
+        .enhanced(0, 2, &[2; 4], 4)
+        .build();
+    let mut source = open(bytes).unwrap();
+    let packets = read_all(&mut source);
+
+    assert_eq!(packets.len(), 2);
+    assert_eq!(packets[1].data, vec![2; 4]);
+    assert_eq!(source.stats().skipped_blocks, 5);
+    assert_eq!(source.stats().malformed_records, 0);
+}
+
+#[test]
+fn unknown_interface_is_skipped() {
+    let bytes = PcapNgBuilder::new(false)
+        .interface(1, 0, None, None)
+        .enhanced(0, 1, &[1; 4], 4)
+        .enhanced(7, 2, &[7; 4], 4)
+        .enhanced(u32::MAX, 3, &[7; 4], 4)
+        .enhanced(0, 4, &[4; 4], 4)
+        .build();
+    let mut source = open(bytes).unwrap();
+    let packets = read_all(&mut source);
+
+    assert_eq!(packets.len(), 2);
+    assert!(packets.iter().all(|packet| packet.linktype == 1));
+    assert_eq!(source.stats().malformed_records, 2);
+    assert_eq!(source.stats().stopped_at, None);
+}
+
+#[test]
+fn caplen_beyond_block_is_skipped() {
+    let bytes = PcapNgBuilder::new(false)
+        .interface(1, 0, None, None)
+        .enhanced_with_caplen(0, 1, 200, &[1; 8], 200)
+        .enhanced(0, 2, &[2; 8], 8)
+        .build();
+    let mut source = open(bytes).unwrap();
+    let packets = read_all(&mut source);
+
+    assert_eq!(packets.len(), 1);
+    assert_eq!(packets[0].data, vec![2; 8]);
+    assert_eq!(source.stats().malformed_records, 1);
+}
+
+#[test]
+fn absurd_caplen_in_block_is_skipped() {
+    let huge = vec![0; MAX_CAPLEN as usize + 4];
+    let bytes = PcapNgBuilder::new(false)
+        .interface(1, 0, None, None)
+        .interface(1, 1500, None, None)
+        .enhanced(0, 1, &huge, 1)
+        .enhanced(1, 2, &vec![0; 1500 + 65536 + 4], 1500)
+        .enhanced(1, 3, &[3; 1514], 1514)
+        .build();
+    let mut source = open(bytes).unwrap();
+    let packets = read_all(&mut source);
+
+    assert_eq!(packets.len(), 1);
+    assert_eq!(packets[0].data.len(), 1514);
+    assert_eq!(source.stats().malformed_records, 2);
+}
+
+#[test]
+fn caplen_above_origlen_raises_origlen() {
+    let bytes = PcapNgBuilder::new(false)
+        .interface(1, 0, None, None)
+        .enhanced(0, 1, &[1; 54], 1)
+        .build();
+    let packets = read_all(&mut open(bytes).unwrap());
+
+    assert_eq!(packets[0].data.len(), 54);
+    assert_eq!(packets[0].orig_len, 54);
+}
+
+#[test]
+fn huge_block_length_stops_reading() {
+    let builder = PcapNgBuilder::new(false)
+        .interface(1, 0, None, None)
+        .enhanced(0, 1, &[1; 4], 4);
+    let offset = builder.offset();
+    let mut bytes = builder.build();
+    bytes.extend_from_slice(&6u32.to_le_bytes());
+    bytes.extend_from_slice(&0xffff_fffcu32.to_le_bytes());
+    bytes.extend_from_slice(&[0; 64]);
+    let mut source = open(bytes).unwrap();
+    let packets = read_all(&mut source);
+
+    assert_eq!(packets.len(), 1);
+    assert_eq!(source.stats().stopped_at, Some(offset));
+    assert_eq!(source.stats().malformed_records, 1);
+    assert!(source.next_packet().unwrap().is_none());
+}
+
+#[test]
+fn corrupt_framing_after_packets_stops() {
+    let builder = PcapNgBuilder::new(false)
+        .interface(1, 0, None, None)
+        .enhanced(0, 1, &[1; 4], 4);
+    let offset = builder.offset();
+
+    let mut odd_length = builder.build();
+    odd_length.extend_from_slice(&6u32.to_le_bytes());
+    odd_length.extend_from_slice(&37u32.to_le_bytes());
+    odd_length.extend_from_slice(&[0; 40]);
+
+    let builder = PcapNgBuilder::new(false)
+        .interface(1, 0, None, None)
+        .enhanced(0, 1, &[1; 4], 4);
+    let mut mismatch = builder.enhanced(0, 2, &[2; 4], 4).build();
+    let last = mismatch.len() - 4;
+    mismatch[last..].copy_from_slice(&40u32.to_le_bytes());
+
+    for bytes in [odd_length, mismatch] {
+        let mut source = open(bytes).unwrap();
+        let packets = read_all(&mut source);
+
+        assert_eq!(packets.len(), 1);
+        assert_eq!(source.stats().stopped_at, Some(offset));
+        assert_eq!(source.stats().truncated_at, None);
+    }
+}
+
+#[test]
+fn corrupt_framing_before_packets_is_error() {
+    let builder = PcapNgBuilder::new(false).interface(1, 0, None, None);
+    let offset = builder.offset();
+    let mut bytes = builder.build();
+    bytes.extend_from_slice(&6u32.to_le_bytes());
+    bytes.extend_from_slice(&8u32.to_le_bytes());
+    bytes.extend_from_slice(&[0; 8]);
+    let mut source = open(bytes).unwrap();
+
+    let error = source.next_packet().unwrap_err();
+    match &error {
+        CaptureError::Malformed {
+            offset: at, detail, ..
+        } => {
+            assert_eq!(*at, offset);
+            assert!(detail.contains("block length 8"), "{detail}");
+        }
+        other => panic!("expected Malformed, got {other:?}"),
+    }
+    assert!(error.is_input_error());
+    assert!(source.next_packet().unwrap().is_none());
+}
+
+#[test]
+fn corrupt_first_section_header_is_error() {
+    // A trailing block length that differs from the leading one.
+    let mut bytes = PcapNgBuilder::new(false).build();
+    bytes[24..28].copy_from_slice(&[0x30, 0x30, 0x30, 0x30]);
+    let error = open(bytes).unwrap_err();
+    assert!(
+        matches!(error, CaptureError::Malformed { offset: 0, .. }),
+        "{error:?}"
+    );
+
+    // An option whose length overruns a block that is otherwise consistent.
+    let mut bytes = PcapNgBuilder::new(false).build();
+    bytes.truncate(24);
+    bytes.extend_from_slice(&[0x30, 0x30, 0x30, 0x30, 0, 0, 0, 0, 36, 0, 0, 0]);
+    bytes[4..8].copy_from_slice(&36u32.to_le_bytes());
+    let error = open(bytes).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(error, CaptureError::Malformed { offset: 0, .. }),
+        "{error:?}"
+    );
+    assert!(
+        message.contains("option 12336 of length 12336"),
+        "{message}"
+    );
+
+    // A section header shorter than its fixed fields.
+    let mut bytes = vec![0x0a, 0x0d, 0x0d, 0x0a, 12, 0, 0, 0];
+    bytes.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
+    let error = open(bytes).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(error, CaptureError::Malformed { offset: 0, .. }),
+        "{error:?}"
+    );
+    assert!(
+        message.contains("shorter than the minimum of 28"),
+        "{message}"
+    );
+}
+
+#[test]
+fn other_major_version_is_rejected() {
+    let mut bytes = PcapNgBuilder::new(false).build();
+    bytes[12..14].copy_from_slice(&2u16.to_le_bytes());
+    let error = open(bytes).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            CaptureError::UnsupportedVersion {
+                format: "pcapng",
+                major: 2,
+                minor: 0,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn invalid_interface_keeps_numbering() {
+    // An interface description 16 bytes long, shorter than its 20 bytes of fixed fields.
+    let bytes = PcapNgBuilder::new(false)
+        .block(1, &[0; 4])
+        .interface(113, 0, None, None)
+        .enhanced(0, 1, &[0; 4], 4)
+        .enhanced(1, 2, &[1; 4], 4)
+        .build();
+    let mut source = open(bytes).unwrap();
+    let packets = read_all(&mut source);
+
+    assert_eq!(packets.len(), 1);
+    assert_eq!(packets[0].linktype, 113);
+    assert_eq!(source.stats().malformed_records, 1);
+    assert_eq!(source.stats().skipped_blocks, 1);
+}
+
+#[test]
+fn interfaces_over_limit_are_skipped() {
+    let mut builder = PcapNgBuilder::new(false);
+    for _ in 0..=MAX_INTERFACES {
+        builder = builder.interface(1, 0, None, None);
+    }
+    let last = (MAX_INTERFACES - 1) as u32;
+    let bytes = builder
+        .enhanced(last, 1, &[1; 4], 4)
+        .enhanced(last + 1, 2, &[2; 4], 4)
+        .build();
+    let mut source = open(bytes).unwrap();
+    let packets = read_all(&mut source);
+
+    assert_eq!(packets.len(), 1);
+    assert_eq!(source.stats().skipped_blocks, 1);
+    assert_eq!(source.stats().malformed_records, 1);
+}
+
+#[test]
+fn invalid_byte_order_in_later_section_stops() {
+    let builder = PcapNgBuilder::new(false)
+        .interface(1, 0, None, None)
+        .enhanced(0, 1, &[1; 4], 4);
+    let offset = builder.offset();
+    let mut bytes = builder.section(false).build();
+    let magic_at = offset as usize + 8;
+    bytes[magic_at..magic_at + 4].copy_from_slice(&[1, 2, 3, 4]);
+    let mut source = open(bytes).unwrap();
+
+    assert_eq!(read_all(&mut source).len(), 1);
+    assert_eq!(source.stats().stopped_at, Some(offset));
+}
+
+#[test]
+fn cut_at_every_length_returns_complete_packets() {
+    let mut builder = PcapNgBuilder::new(false);
+    let mut boundaries = vec![builder.offset()];
+    let mut packet_ends = Vec::new();
+    builder = builder.interface(1, 0, None, None);
+    boundaries.push(builder.offset());
+    builder = builder.block(4, &[0; 8]);
+    boundaries.push(builder.offset());
+    for (index, length) in [(0u64, 5usize), (1, 60), (2, 1)] {
+        builder = builder.enhanced(0, index, &vec![index as u8; length], 60);
+        boundaries.push(builder.offset());
+        packet_ends.push(builder.offset());
+    }
+    builder = builder.section(true);
+    boundaries.push(builder.offset());
+    builder = builder.interface(1, 0, None, None);
+    boundaries.push(builder.offset());
+    builder = builder.simple(&[9; 20], 20);
+    boundaries.push(builder.offset());
+    packet_ends.push(builder.offset());
+    let bytes = builder.build();
+    let first_section_end = 28;
+
+    for cut in 0..=bytes.len() {
+        let result = open(bytes[..cut].to_vec());
+        if cut < first_section_end {
+            let error = result.unwrap_err();
+            assert!(
+                matches!(error, CaptureError::NotACapture { .. }),
+                "cut at {cut}: {error:?}"
+            );
+            continue;
+        }
+        let mut source = result.unwrap();
+        let count = read_all(&mut source).len();
+
+        let complete = packet_ends.iter().filter(|&&end| end <= cut as u64).count();
+        assert_eq!(count, complete, "file cut at {cut} bytes");
+        assert_eq!(source.position(), cut as u64, "cut at {cut}");
+        let on_boundary = boundaries.contains(&(cut as u64));
+        assert_eq!(
+            source.stats().truncated_at.is_none(),
+            on_boundary,
+            "cut at {cut}"
+        );
+    }
+}

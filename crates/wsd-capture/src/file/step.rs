@@ -1,0 +1,186 @@
+//! What one parsing step of a format reader produced, and the problems it can report.
+
+use std::fmt;
+use std::ops::Range;
+
+use super::{MAX_BLOCK_LEN, MAX_CAPLEN, MAX_INTERFACES, MAX_SNAPLEN_EXCESS};
+use crate::Timestamp;
+
+/// A packet found in the read buffer, described without borrowing it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct PacketMeta {
+    pub ts: Timestamp,
+    pub linktype: u32,
+    /// Buffer indices of the captured bytes, for [`Input::bytes`](super::input::Input::bytes).
+    pub data: Range<usize>,
+    pub orig_len: u32,
+}
+
+/// The outcome of one call to a format reader's `next`.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Step {
+    /// A packet record.
+    Packet(PacketMeta),
+    /// A section header or interface description that was read. No packet follows from it.
+    Block,
+    /// A pcapng block that carries no packet this reader returns (name resolution,
+    /// statistics, custom and unknown types), skipped without a warning.
+    SkippedBlock,
+    /// A non-packet block skipped with a warning, such as an invalid interface description.
+    Ignored { offset: u64, problem: Problem },
+    /// A packet record skipped because it is malformed. Reading goes on after it.
+    Malformed { offset: u64, problem: Problem },
+    /// The input ended cleanly between records.
+    End,
+    /// The input ended inside the record or block that starts at `offset`.
+    Truncated { offset: u64 },
+    /// A length field is absurd. Nothing after it can be trusted, so reading ends normally
+    /// with a warning.
+    Abandoned { offset: u64, problem: Problem },
+    /// The framing is corrupt. This is an error when no packet was returned yet, and the
+    /// end of the file with a warning otherwise.
+    Corrupt { offset: u64, problem: Problem },
+}
+
+/// A defect found in a record or block, with the values that show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Problem {
+    /// The captured length exceeds `MAX_CAPLEN`, or the snapshot length by more than
+    /// `MAX_SNAPLEN_EXCESS`.
+    AbsurdCaplen { caplen: u32, snaplen: u32 },
+    /// An enhanced or obsolete packet block whose captured length exceeds its data area.
+    CaplenBeyondBlock { caplen: u32, room: u32 },
+    /// A packet block names an interface the section does not describe.
+    UnknownInterface { interface: u32, described: usize },
+    /// A packet block names an interface whose description block was invalid.
+    InvalidInterface { interface: u32 },
+    /// An interface description block that pcap-parser rejected.
+    InvalidInterfaceBlock { detail: String },
+    /// The section already describes `MAX_INTERFACES` interfaces.
+    TooManyInterfaces,
+    /// A block shorter than the fixed fields of its type.
+    BlockTooShort {
+        block_type: u32,
+        block_len: u32,
+        min: u32,
+    },
+    /// A block length below 12 or not a multiple of 4.
+    InvalidBlockLength { block_len: u32 },
+    /// A block length above `MAX_BLOCK_LEN` for a block the reader must keep in memory.
+    AbsurdBlockLength { block_type: u32, block_len: u32 },
+    /// The length at the end of a block differs from the one at its start.
+    BlockLengthMismatch { leading: u32, trailing: u32 },
+    /// A section header whose byte-order magic is neither byte order of 0x1a2b3c4d.
+    InvalidByteOrderMagic { magic: u32 },
+    /// A section header that pcap-parser rejected.
+    InvalidSectionHeader { detail: String },
+    /// A section header with a major version other than 1.
+    UnsupportedSectionVersion { major: u16, minor: u16 },
+    /// A record that pcap-parser rejected.
+    InvalidRecord { detail: String },
+}
+
+impl Problem {
+    /// A small number per kind of problem, so a reader can warn once per kind.
+    pub(super) fn kind_bit(&self) -> u32 {
+        let index = match self {
+            Problem::AbsurdCaplen { .. } => 0,
+            Problem::CaplenBeyondBlock { .. } => 1,
+            Problem::UnknownInterface { .. } => 2,
+            Problem::InvalidInterface { .. } => 3,
+            Problem::InvalidInterfaceBlock { .. } => 4,
+            Problem::TooManyInterfaces => 5,
+            Problem::BlockTooShort { .. } => 6,
+            Problem::InvalidBlockLength { .. } => 7,
+            Problem::AbsurdBlockLength { .. } => 8,
+            Problem::BlockLengthMismatch { .. } => 9,
+            Problem::InvalidByteOrderMagic { .. } => 10,
+            Problem::InvalidSectionHeader { .. } => 11,
+            Problem::UnsupportedSectionVersion { .. } => 12,
+            Problem::InvalidRecord { .. } => 13,
+        };
+        1 << index
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::AbsurdCaplen { caplen, snaplen } => write!(
+                f,
+                "captured length {caplen} is invalid: the maximum is {MAX_CAPLEN} bytes, \
+                 and at most {MAX_SNAPLEN_EXCESS} bytes above the snapshot length {snaplen}"
+            ),
+            Problem::CaplenBeyondBlock { caplen, room } => write!(
+                f,
+                "captured length {caplen} exceeds the {room} bytes of packet data in its block"
+            ),
+            Problem::UnknownInterface {
+                interface,
+                described,
+            } => write!(
+                f,
+                "packet names interface {interface}, but the section describes \
+                 {described} interfaces"
+            ),
+            Problem::InvalidInterface { interface } => write!(
+                f,
+                "packet names interface {interface}, whose description block is invalid"
+            ),
+            Problem::InvalidInterfaceBlock { detail } => {
+                write!(f, "invalid interface description block: {detail}")
+            }
+            Problem::TooManyInterfaces => write!(
+                f,
+                "interface description beyond the maximum of {MAX_INTERFACES} per section"
+            ),
+            Problem::BlockTooShort {
+                block_type,
+                block_len,
+                min,
+            } => write!(
+                f,
+                "block of type {block_type:#x} is {block_len} bytes long, \
+                 shorter than the minimum of {min} bytes"
+            ),
+            Problem::InvalidBlockLength { block_len } => write!(
+                f,
+                "block length {block_len} is invalid: it must be a multiple of 4 \
+                 and at least 12"
+            ),
+            Problem::AbsurdBlockLength {
+                block_type,
+                block_len,
+            } => write!(
+                f,
+                "block of type {block_type:#x} has length {block_len}, \
+                 above the maximum of {MAX_BLOCK_LEN} bytes"
+            ),
+            Problem::BlockLengthMismatch { leading, trailing } => write!(
+                f,
+                "block length {leading} at the start of the block differs from \
+                 {trailing} at its end"
+            ),
+            Problem::InvalidByteOrderMagic { magic } => write!(
+                f,
+                "section header byte-order magic {magic:#010x} is invalid \
+                 (expected 0x1a2b3c4d in either byte order)"
+            ),
+            Problem::InvalidSectionHeader { detail } => {
+                write!(f, "invalid section header block: {detail}")
+            }
+            Problem::UnsupportedSectionVersion { major, minor } => write!(
+                f,
+                "section header declares pcapng version {major}.{minor}, \
+                 but only major version 1 is supported"
+            ),
+            Problem::InvalidRecord { detail } => write!(f, "invalid record: {detail}"),
+        }
+    }
+}
+
+/// Returns true when a captured length is too large to be real: above `MAX_CAPLEN`, or
+/// more than `MAX_SNAPLEN_EXCESS` above a non-zero snapshot length.
+pub(super) fn caplen_is_absurd(caplen: u32, snaplen: u32) -> bool {
+    caplen > MAX_CAPLEN || (snaplen != 0 && caplen > snaplen.saturating_add(MAX_SNAPLEN_EXCESS))
+}

@@ -1,0 +1,220 @@
+//! Builders of test packets, one function per header, and checks on decoded layers.
+
+use crate::packet::{Decoded, IpInfo, TcpInfo, Transport};
+
+/// The source MAC address of every built Ethernet frame.
+pub(crate) const SRC_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+/// The destination MAC address of every built Ethernet frame.
+pub(crate) const DST_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+/// The source IPv4 address of every built IPv4 packet.
+pub(crate) const SRC_V4: [u8; 4] = [10, 0, 0, 1];
+/// The destination IPv4 address of every built IPv4 packet.
+pub(crate) const DST_V4: [u8; 4] = [10, 0, 0, 2];
+/// The source IPv6 address of every built IPv6 packet, 2001:db8::1.
+pub(crate) const SRC_V6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+/// The destination IPv6 address of every built IPv6 packet, 2001:db8::2.
+pub(crate) const DST_V6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+
+pub(crate) const ETHERTYPE_IPV4: u16 = 0x0800;
+pub(crate) const ETHERTYPE_IPV6: u16 = 0x86dd;
+pub(crate) const PROTO_TCP: u8 = 6;
+pub(crate) const PROTO_UDP: u8 = 17;
+
+/// Builds an Ethernet II frame.
+pub(crate) fn ethernet(ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&DST_MAC);
+    frame.extend_from_slice(&SRC_MAC);
+    frame.extend_from_slice(&ethertype.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// Builds an Ethernet II frame with VLAN tags, outermost first, each given as its tag
+/// type and VLAN ID.
+pub(crate) fn ethernet_tagged(tags: &[(u16, u16)], ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    let Some(&(first_type, _)) = tags.first() else {
+        return ethernet(ethertype, payload);
+    };
+    let mut body = Vec::new();
+    for (index, &(_, id)) in tags.iter().enumerate() {
+        let next_type = tags
+            .get(index + 1)
+            .map_or(ethertype, |&(tag_type, _)| tag_type);
+        body.extend_from_slice(&id.to_be_bytes());
+        body.extend_from_slice(&next_type.to_be_bytes());
+    }
+    body.extend_from_slice(payload);
+    ethernet(first_type, &body)
+}
+
+/// Builds an IPv4 packet with the given options (a multiple of 4 bytes) and a total
+/// length that covers the payload.
+pub(crate) fn ipv4_with_options(protocol: u8, options: &[u8], payload: &[u8]) -> Vec<u8> {
+    assert_eq!(options.len() % 4, 0, "IPv4 options must fill 4-byte words");
+    let header_len = 20 + options.len();
+    let total_len = u16::try_from(header_len + payload.len()).expect("IPv4 packet too long");
+    let ihl = u8::try_from(header_len / 4).expect("IPv4 options too long");
+
+    let mut packet = vec![0x40 | ihl, 0];
+    packet.extend_from_slice(&total_len.to_be_bytes());
+    packet.extend_from_slice(&[0, 1, 0, 0, 64, protocol, 0, 0]);
+    packet.extend_from_slice(&SRC_V4);
+    packet.extend_from_slice(&DST_V4);
+    packet.extend_from_slice(options);
+    packet.extend_from_slice(payload);
+    packet
+}
+
+/// Builds an IPv4 packet without options.
+pub(crate) fn ipv4(protocol: u8, payload: &[u8]) -> Vec<u8> {
+    ipv4_with_options(protocol, &[], payload)
+}
+
+/// Builds an IPv6 packet whose payload (extension headers included) starts with a
+/// header of type `next_header`.
+pub(crate) fn ipv6(next_header: u8, payload: &[u8]) -> Vec<u8> {
+    let payload_len = u16::try_from(payload.len()).expect("IPv6 payload too long");
+    let mut packet = vec![0x60, 0, 0, 0];
+    packet.extend_from_slice(&payload_len.to_be_bytes());
+    packet.extend_from_slice(&[next_header, 64]);
+    packet.extend_from_slice(&SRC_V6);
+    packet.extend_from_slice(&DST_V6);
+    packet.extend_from_slice(payload);
+    packet
+}
+
+/// Builds an IPv6 extension header of the options kind (hop-by-hop, routing or
+/// destination options) that is `len` bytes long, a multiple of 8.
+pub(crate) fn ipv6_options_header(next_header: u8, len: usize) -> Vec<u8> {
+    assert!(
+        len >= 8 && len % 8 == 0,
+        "extension header length {len} is invalid"
+    );
+    let length_field = u8::try_from(len / 8 - 1).expect("extension header too long");
+    let mut header = vec![next_header, length_field];
+    header.resize(len, 0);
+    header
+}
+
+/// Builds an IPv6 fragment header with the offset in 8-byte units.
+pub(crate) fn ipv6_fragment_header(next_header: u8, offset: u16, more: bool) -> Vec<u8> {
+    let field = (offset << 3) | u16::from(more);
+    let mut header = vec![next_header, 0];
+    header.extend_from_slice(&field.to_be_bytes());
+    header.extend_from_slice(&[0, 0, 0, 7]);
+    header
+}
+
+/// The fields of a built TCP header.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TcpFields {
+    pub(crate) src_port: u16,
+    pub(crate) dst_port: u16,
+    pub(crate) seq: u32,
+    pub(crate) ack: u32,
+    pub(crate) flags: u8,
+    pub(crate) window: u16,
+}
+
+impl Default for TcpFields {
+    fn default() -> Self {
+        TcpFields {
+            src_port: 40000,
+            dst_port: 80,
+            seq: 1_000_000,
+            ack: 2_000_000,
+            flags: 0x10,
+            window: 65535,
+        }
+    }
+}
+
+/// Builds a TCP segment with the given options (a multiple of 4 bytes) and payload.
+pub(crate) fn tcp(fields: TcpFields, options: &[u8], payload: &[u8]) -> Vec<u8> {
+    assert_eq!(options.len() % 4, 0, "TCP options must fill 4-byte words");
+    let data_offset = u8::try_from((20 + options.len()) / 4).expect("TCP options too long");
+
+    let mut segment = Vec::new();
+    segment.extend_from_slice(&fields.src_port.to_be_bytes());
+    segment.extend_from_slice(&fields.dst_port.to_be_bytes());
+    segment.extend_from_slice(&fields.seq.to_be_bytes());
+    segment.extend_from_slice(&fields.ack.to_be_bytes());
+    segment.extend_from_slice(&[data_offset << 4, fields.flags]);
+    segment.extend_from_slice(&fields.window.to_be_bytes());
+    segment.extend_from_slice(&[0, 0, 0, 0]);
+    segment.extend_from_slice(options);
+    segment.extend_from_slice(payload);
+    segment
+}
+
+/// Builds a TCP segment with default fields, no options and `payload_len` bytes of
+/// payload.
+pub(crate) fn tcp_default(payload_len: usize) -> Vec<u8> {
+    tcp(TcpFields::default(), &[], &vec![0x61; payload_len])
+}
+
+/// Builds a UDP datagram.
+pub(crate) fn udp(src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(8 + payload.len()).expect("UDP datagram too long");
+    let mut datagram = Vec::new();
+    datagram.extend_from_slice(&src_port.to_be_bytes());
+    datagram.extend_from_slice(&dst_port.to_be_bytes());
+    datagram.extend_from_slice(&len.to_be_bytes());
+    datagram.extend_from_slice(&[0, 0]);
+    datagram.extend_from_slice(payload);
+    datagram
+}
+
+/// TCP options of a typical SYN: MSS, SACK permitted, timestamps, NOP and window scale,
+/// 20 bytes in all.
+pub(crate) const SYN_OPTIONS: [u8; 20] = [
+    2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7,
+];
+
+/// TCP options of a data segment with timestamps: two NOPs and a timestamp, 12 bytes.
+pub(crate) const TIMESTAMP_OPTIONS: [u8; 12] = [1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2];
+
+/// Returns the TCP layer of `decoded`, failing the test if there is none.
+pub(crate) fn expect_tcp(decoded: &Decoded) -> TcpInfo {
+    match decoded.transport {
+        Transport::Tcp(tcp) => tcp,
+        other => panic!("expected TCP, got {other:?} with stop {:?}", decoded.stop),
+    }
+}
+
+/// Returns the IP layer of `decoded`, failing the test if there is none.
+pub(crate) fn expect_ip(decoded: &Decoded) -> IpInfo {
+    match decoded.ip {
+        Some(ip) => ip,
+        None => panic!("expected an IP layer, got stop {:?}", decoded.stop),
+    }
+}
+
+/// Builds a Linux cooked capture (SLL) header and payload.
+pub(crate) fn sll(address: &[u8], protocol: u16, payload: &[u8]) -> Vec<u8> {
+    let address_len = u16::try_from(address.len()).expect("address too long");
+    let mut padded_address = address.to_vec();
+    padded_address.resize(8, 0);
+
+    let mut packet = vec![0, 0, 0, 1];
+    packet.extend_from_slice(&address_len.to_be_bytes());
+    packet.extend_from_slice(&padded_address);
+    packet.extend_from_slice(&protocol.to_be_bytes());
+    packet.extend_from_slice(payload);
+    packet
+}
+
+/// Builds a Linux cooked capture version 2 (SLL2) header and payload.
+pub(crate) fn sll2(address: &[u8], protocol: u16, payload: &[u8]) -> Vec<u8> {
+    let address_len = u8::try_from(address.len()).expect("address too long");
+    let mut padded_address = address.to_vec();
+    padded_address.resize(8, 0);
+
+    let mut packet = Vec::new();
+    packet.extend_from_slice(&protocol.to_be_bytes());
+    packet.extend_from_slice(&[0, 0, 0, 0, 0, 3, 0, 1, 0, address_len]);
+    packet.extend_from_slice(&padded_address);
+    packet.extend_from_slice(payload);
+    packet
+}

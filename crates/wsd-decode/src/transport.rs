@@ -1,0 +1,148 @@
+//! Transport-layer dispatch, with the UDP and ICMP decoders.
+
+use crate::ip::IpPayload;
+use crate::packet::{IcmpInfo, StopReason, Transport, UdpInfo};
+use crate::tcp::decode_tcp;
+
+const ICMP: u8 = 1;
+const TCP: u8 = 6;
+const UDP: u8 = 17;
+const ICMPV6: u8 = 58;
+
+/// The length of a UDP header.
+const UDP_HEADER_LEN: usize = 8;
+/// The type, code and checksum that start every ICMP and ICMPv6 message.
+const ICMP_HEADER_LEN: usize = 4;
+
+/// Decodes the transport header of `payload`.
+#[inline]
+pub(crate) fn decode_transport(payload: IpPayload<'_>) -> Result<Transport, StopReason> {
+    match payload.protocol {
+        TCP => decode_tcp(payload).map(Transport::Tcp),
+        UDP => decode_udp(payload).map(Transport::Udp),
+        ICMP | ICMPV6 => decode_icmp(payload).map(Transport::Icmp),
+        _ => Err(StopReason::OtherProtocol),
+    }
+}
+
+/// Decodes a UDP header. The datagram length comes from the IP header, as for TCP,
+/// not from the UDP length field.
+#[inline]
+fn decode_udp(payload: IpPayload<'_>) -> Result<UdpInfo, StopReason> {
+    let header = payload
+        .bytes
+        .first_chunk::<UDP_HEADER_LEN>()
+        .ok_or(StopReason::TruncatedTransport)?;
+    Ok(UdpInfo {
+        src_port: u16::from_be_bytes([header[0], header[1]]),
+        dst_port: u16::from_be_bytes([header[2], header[3]]),
+        datagram_len: payload.len,
+    })
+}
+
+/// Decodes the type and code of an ICMP message (protocol 1) or an ICMPv6 message
+/// (protocol 58), whatever the IP version that carries it.
+#[inline]
+fn decode_icmp(payload: IpPayload<'_>) -> Result<IcmpInfo, StopReason> {
+    let header = payload
+        .bytes
+        .first_chunk::<ICMP_HEADER_LEN>()
+        .ok_or(StopReason::TruncatedTransport)?;
+    Ok(IcmpInfo {
+        icmp_type: header[0],
+        code: header[1],
+        v6: payload.protocol == ICMPV6,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::test_packets::*;
+    use crate::{decode, linktype, IcmpInfo, StopReason, Transport, UdpInfo};
+
+    #[test]
+    fn udp_ports_and_length() {
+        let mut frame = ethernet(ETHERTYPE_IPV4, &ipv4(PROTO_UDP, &udp(5353, 53, &[1, 2, 3])));
+        frame.resize(60, 0);
+        let decoded = decode(linktype::ETHERNET, &frame);
+
+        assert_eq!(decoded.stop, None);
+        assert_eq!(
+            decoded.transport,
+            Transport::Udp(UdpInfo {
+                src_port: 5353,
+                dst_port: 53,
+                datagram_len: 11
+            })
+        );
+    }
+
+    #[test]
+    fn udp_over_ipv6() {
+        let decoded = decode(linktype::IPV6, &ipv6(PROTO_UDP, &udp(1, 2, &[0; 100])));
+
+        assert_eq!(
+            decoded.transport,
+            Transport::Udp(UdpInfo {
+                src_port: 1,
+                dst_port: 2,
+                datagram_len: 108
+            })
+        );
+    }
+
+    #[test]
+    fn udp_header_cut() {
+        let packet = ipv4(PROTO_UDP, &udp(1, 2, &[]));
+        let decoded = decode(linktype::IPV4, packet.get(..27).unwrap());
+
+        assert_eq!(decoded.stop, Some(StopReason::TruncatedTransport));
+        assert!(decoded.ip.is_some());
+    }
+
+    #[test]
+    fn icmp_echo_request() {
+        let decoded = decode(linktype::IPV4, &ipv4(1, &[8, 0, 0xf7, 0xff, 0, 0, 0, 0]));
+
+        assert_eq!(decoded.stop, None);
+        assert_eq!(
+            decoded.transport,
+            Transport::Icmp(IcmpInfo {
+                icmp_type: 8,
+                code: 0,
+                v6: false
+            })
+        );
+    }
+
+    #[test]
+    fn icmpv6_destination_unreachable() {
+        let decoded = decode(linktype::IPV6, &ipv6(58, &[1, 4, 0, 0, 0, 0, 0, 0]));
+
+        assert_eq!(decoded.stop, None);
+        assert_eq!(
+            decoded.transport,
+            Transport::Icmp(IcmpInfo {
+                icmp_type: 1,
+                code: 4,
+                v6: true
+            })
+        );
+    }
+
+    #[test]
+    fn icmp_header_cut() {
+        let decoded = decode(linktype::IPV4, &ipv4(1, &[8, 0, 0]));
+
+        assert_eq!(decoded.stop, Some(StopReason::TruncatedTransport));
+    }
+
+    #[test]
+    fn gre_is_other_protocol() {
+        let decoded = decode(linktype::IPV4, &ipv4(47, &[0, 0, 0x08, 0x00]));
+
+        assert_eq!(decoded.stop, Some(StopReason::OtherProtocol));
+        assert_eq!(expect_ip(&decoded).protocol, 47);
+        assert_eq!(decoded.transport, Transport::None);
+    }
+}

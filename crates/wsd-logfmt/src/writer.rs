@@ -1,0 +1,284 @@
+//! A writer of flow records and packet lines to any `io::Write`.
+
+use std::io::{self, Write};
+
+use wsd_capture::Timestamp;
+use wsd_decode::Decoded;
+use wsd_flow::{FlowRecord, PacketOutcome};
+
+use crate::flow_record::format_flow_record;
+use crate::local_time::LocalTimeFormatter;
+use crate::packet_line::format_packet_line;
+
+/// Bytes reserved up front for one line. The longest lines, with two 39-byte IPv6
+/// addresses and every number at its maximum, are a flow record of 363 bytes and a
+/// packet line of 262 bytes with the longest anomaly reason, so the buffer does not
+/// grow.
+const LINE_CAPACITY: usize = 512;
+
+/// A writer of flow record lines and packet lines.
+///
+/// Each line is formatted into a buffer that is reused from line to line and then
+/// passed to `inner` with one `write_all` call. Wrap files and stdout in a
+/// [`std::io::BufWriter`], because each call would otherwise be a system call.
+#[derive(Debug)]
+pub struct LogWriter<W> {
+    inner: W,
+    line: Vec<u8>,
+    clock: LocalTimeFormatter,
+}
+
+impl<W: Write> LogWriter<W> {
+    /// Creates a writer to `inner` that formats flow start times with `clock`.
+    pub fn new(inner: W, clock: LocalTimeFormatter) -> LogWriter<W> {
+        LogWriter {
+            inner,
+            line: Vec::with_capacity(LINE_CAPACITY),
+            clock,
+        }
+    }
+
+    /// Writes the flow record line of `record`.
+    ///
+    /// # Errors
+    ///
+    /// Returns the error of the underlying writer.
+    pub fn write_flow_record(&mut self, record: &FlowRecord) -> io::Result<()> {
+        self.line.clear();
+        format_flow_record(&mut self.line, record, &mut self.clock);
+        self.inner.write_all(&self.line)
+    }
+
+    /// Writes the packet line of one packet, if it has an IP layer and a TCP, UDP
+    /// or ICMP header, and returns whether a line was written.
+    ///
+    /// # Errors
+    ///
+    /// Returns the error of the underlying writer.
+    pub fn write_packet_line(
+        &mut self,
+        ts: Timestamp,
+        decoded: &Decoded,
+        outcome: &PacketOutcome,
+    ) -> io::Result<bool> {
+        self.line.clear();
+        if !format_packet_line(&mut self.line, ts, decoded, outcome) {
+            return Ok(false);
+        }
+        self.inner.write_all(&self.line)?;
+        Ok(true)
+    }
+
+    /// Flushes the underlying writer.
+    ///
+    /// # Errors
+    ///
+    /// Returns the error of the underlying writer.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+
+    /// Returns the formatter of flow start times.
+    pub fn clock(&self) -> &LocalTimeFormatter {
+        &self.clock
+    }
+
+    /// Returns a reference to the underlying writer.
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
+
+    /// Returns a mutable reference to the underlying writer. Bytes written to it
+    /// directly land between the lines of this writer.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
+    /// Returns the underlying writer, without flushing it.
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use wsd_decode::{IpInfo, MacAddr, TcpFlags, TcpInfo, Transport, UdpInfo, Vlans};
+    use wsd_flow::{Anomaly, Counters, Direction, EndReason, Endpoint};
+
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("valid test address")
+    }
+
+    fn record() -> FlowRecord {
+        let endpoint = |address: &str, port| Endpoint {
+            ip: ip(address),
+            port,
+            mac: None,
+        };
+        FlowRecord {
+            protocol: 6,
+            vlans: Vlans::default(),
+            client: endpoint("10.0.0.1", 40000),
+            server: endpoint("10.0.0.2", 80),
+            first_ts: Timestamp::from_parts(86_400, 0),
+            last_ts: Timestamp::from_parts(86_410, 0),
+            out: Counters::default(),
+            inbound: Counters::default(),
+            midstream: true,
+            syn_seen: false,
+            end_reason: EndReason::IdleTimeout,
+        }
+    }
+
+    fn udp_packet() -> Decoded {
+        Decoded {
+            src_mac: Some(MacAddr([2, 0, 0, 0, 0, 1])),
+            dst_mac: Some(MacAddr([2, 0, 0, 0, 0, 2])),
+            vlans: Vlans::default(),
+            ip: Some(IpInfo {
+                src: ip("10.0.0.1"),
+                dst: ip("10.0.0.2"),
+                protocol: 17,
+                total_len: 28,
+                header_len: 20,
+                is_later_fragment: false,
+                is_first_fragment: false,
+            }),
+            transport: Transport::Udp(UdpInfo {
+                src_port: 5000,
+                dst_port: 53,
+                datagram_len: 8,
+            }),
+            stop: None,
+        }
+    }
+
+    #[test]
+    fn writes_record_then_packet() {
+        let mut writer = LogWriter::new(Vec::new(), LocalTimeFormatter::utc());
+        writer
+            .write_flow_record(&record())
+            .expect("writing to a Vec succeeds");
+        let written = writer
+            .write_packet_line(
+                Timestamp::from_parts(1, 0),
+                &udp_packet(),
+                &PacketOutcome::UNATTRIBUTED,
+            )
+            .expect("writing to a Vec succeeds");
+        assert!(written);
+
+        let text = String::from_utf8(writer.into_inner()).expect("lines are ASCII");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(
+            lines[0].starts_with("TCPFLOW startTime=1970/01/02 00:00:00 "),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[0].ends_with(" duration=10 packetsIn=0 packetsOut=0 bytesIn=0 bytesOut=0"));
+        assert!(lines[1].starts_with("[1.000000] "), "{}", lines[1]);
+        assert!(lines[1].ends_with(" UDP"), "{}", lines[1]);
+    }
+
+    #[test]
+    fn skips_packet_without_transport() {
+        let mut writer = LogWriter::new(Vec::new(), LocalTimeFormatter::utc());
+        let decoded = Decoded {
+            transport: Transport::None,
+            ..udp_packet()
+        };
+        let outcome = PacketOutcome::UNATTRIBUTED;
+        let written = writer
+            .write_packet_line(Timestamp::ZERO, &decoded, &outcome)
+            .expect("writing to a Vec succeeds");
+        assert!(!written);
+        assert!(writer.get_ref().is_empty());
+    }
+
+    #[test]
+    fn longest_lines_fit_initial_capacity() {
+        let widest_ip = ip("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+        let mut writer = LogWriter::new(Vec::new(), LocalTimeFormatter::utc());
+
+        let max_counters = Counters {
+            packets: u64::MAX,
+            bytes: u64::MAX,
+            payload_bytes: u64::MAX,
+        };
+        let mut flow = record();
+        flow.protocol = 58;
+        flow.client.ip = widest_ip;
+        flow.server.ip = widest_ip;
+        flow.client.mac = Some(MacAddr([0xff; 6]));
+        flow.server.mac = Some(MacAddr([0xff; 6]));
+        flow.client.port = u16::MAX;
+        flow.server.port = u16::MAX;
+        flow.last_ts = Timestamp::from_nanos(i64::MAX);
+        flow.out = max_counters;
+        flow.inbound = max_counters;
+        writer
+            .write_flow_record(&flow)
+            .expect("writing to a Vec succeeds");
+        assert_eq!(writer.line.len(), 363);
+
+        let mut packet = udp_packet();
+        packet.src_mac = Some(MacAddr([0xff; 6]));
+        packet.dst_mac = Some(MacAddr([0xff; 6]));
+        if let Some(ip_layer) = packet.ip.as_mut() {
+            ip_layer.src = widest_ip;
+            ip_layer.dst = widest_ip;
+        }
+        packet.transport = Transport::Tcp(TcpInfo {
+            src_port: u16::MAX,
+            dst_port: u16::MAX,
+            seq: u32::MAX,
+            ack: u32::MAX,
+            flags: TcpFlags(0xff),
+            window: u16::MAX,
+            header_len: 20,
+            segment_len: 20,
+            payload_len: 0,
+        });
+        let outcome = PacketOutcome {
+            direction: Direction::ToClient,
+            rel_seq: u32::MAX,
+            rel_ack: u32::MAX,
+            anomaly: Some(Anomaly::SynAckNewIsn),
+        };
+        let ts = Timestamp::from_nanos(i64::MIN);
+        writer
+            .write_packet_line(ts, &packet, &outcome)
+            .expect("writing to a Vec succeeds");
+        assert_eq!(writer.line.len(), 262);
+
+        assert_eq!(writer.line.capacity(), LINE_CAPACITY);
+    }
+
+    /// A writer whose every write fails.
+    struct FailingWriter;
+
+    impl Write for FailingWriter {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::other("disk full"))
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Err(io::Error::other("disk full"))
+        }
+    }
+
+    #[test]
+    fn passes_on_write_errors() {
+        let mut writer = LogWriter::new(FailingWriter, LocalTimeFormatter::utc());
+        let error = writer
+            .write_flow_record(&record())
+            .expect_err("the write fails");
+        assert_eq!(error.to_string(), "disk full");
+        assert!(writer.flush().is_err());
+    }
+}

@@ -1,0 +1,146 @@
+//! Command-line options of `wsd`.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser};
+
+/// Passive network sniffer that writes one compact record per TCP connection.
+///
+/// Reads capture files (pcap or pcapng, detected from their contents) and writes
+/// a TCPFLOW line for every connection: start time, MAC and IP addresses, ports,
+/// duration, and packets and bytes each way. With -V it also writes one line per
+/// packet.
+#[derive(Debug, Parser)]
+#[command(
+    name = "wsd",
+    version,
+    disable_version_flag = true,
+    after_help = "Examples:\n  wsd -r capture.pcap -L -          flow records to standard output\n  \
+                  wsd -r a.pcap -r b.pcap -L out.log  two files as one stream\n  \
+                  wsd -V -r capture.pcapng -L -      packet lines as well"
+)]
+pub struct Cli {
+    /// Read packets from FILE (pcap or pcapng); repeat to read several files in order
+    /// as one stream, or use - for standard input.
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Vec<PathBuf>,
+
+    /// Write records to FILE (- for standard output) instead of a new file in the
+    /// log directory.
+    #[arg(short = 'L', long = "logfile", value_name = "FILE")]
+    pub logfile: Option<PathBuf>,
+
+    /// Directory for log files named HOSTNAME_YYYYMMDD_HHMMSS.log, created if missing.
+    #[arg(
+        short = 'l',
+        long = "logdir",
+        value_name = "DIR",
+        default_value = "/var/log/wsd"
+    )]
+    pub logdir: PathBuf,
+
+    /// Also write one line per packet.
+    #[arg(short = 'V', long = "verbose")]
+    pub verbose: bool,
+
+    /// Diagnostic detail on standard error: 0 shows information, warnings and
+    /// errors; 1 and 2 add debug messages; 3 and above add per-packet traces.
+    #[arg(short = 'd', long = "debug", value_name = "0-9", default_value_t = 0,
+          value_parser = clap::value_parser!(u8).range(0..=9))]
+    pub debug: u8,
+
+    /// Print the version and exit.
+    #[arg(short = 'v', long = "version", action = ArgAction::Version)]
+    pub version: Option<bool>,
+
+    /// Report a TCP connection with no packet for SECONDS of capture time.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
+    pub idle_timeout: f64,
+
+    /// Keep a connection closed by FINs or a RST for SECONDS of capture time after
+    /// its latest packet, so that late packets count into it.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    pub linger: f64,
+
+    /// Maximum number of flows tracked at once; when full, the flow idle longest is
+    /// reported and removed.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_flows: u64,
+
+    /// Interface to capture from (live capture is not available in this version).
+    #[arg(short = 'i', long = "iniface", value_name = "IFACE")]
+    pub iniface: Option<String>,
+
+    /// Load unfinished flows from FILE before reading (flow cache; not available in
+    /// this version).
+    #[arg(short = 'R', long = "rflow", value_name = "FILE")]
+    pub rflow: Option<PathBuf>,
+
+    /// Save unfinished flows to FILE at the end (flow cache; not available in this
+    /// version).
+    #[arg(short = 'W', long = "wflow", value_name = "FILE")]
+    pub wflow: Option<PathBuf>,
+
+    /// Change the root directory to DIR after start-up (daemon mode; not available
+    /// in this version).
+    #[arg(short = 'c', long = "chroot", value_name = "DIR")]
+    pub chroot: Option<PathBuf>,
+
+    /// Run as USER after start-up (daemon mode; not available in this version).
+    #[arg(short = 'u', long = "user", value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Run as GROUP after start-up (daemon mode; not available in this version).
+    #[arg(short = 'g', long = "group", value_name = "GROUP")]
+    pub group: Option<String>,
+
+    /// Pid file of the daemon (daemon mode; not available in this version).
+    #[arg(short = 'p', long = "pidfile", value_name = "FILE")]
+    pub pidfile: Option<PathBuf>,
+
+    /// Capture filter expression, as with tcpdump (not available in this version).
+    #[arg(value_name = "FILTER", trailing_var_arg = true)]
+    pub filter: Vec<String>,
+}
+
+impl Cli {
+    /// Returns the first option given that this version does not implement, with
+    /// the reason, so that it is rejected instead of silently ignored.
+    pub fn unsupported_option(&self) -> Option<(&'static str, &'static str)> {
+        const LIVE: &str = "live capture is not available in this version; read files with -r";
+        const CACHE: &str = "the flow cache is not available in this version";
+        const DAEMON: &str = "daemon mode is not available in this version";
+        if self.iniface.is_some() {
+            return Some(("-i/--iniface", LIVE));
+        }
+        if self.rflow.is_some() {
+            return Some(("-R/--rflow", CACHE));
+        }
+        if self.wflow.is_some() {
+            return Some(("-W/--wflow", CACHE));
+        }
+        if self.chroot.is_some() {
+            return Some(("-c/--chroot", DAEMON));
+        }
+        if self.user.is_some() {
+            return Some(("-u/--user", DAEMON));
+        }
+        if self.group.is_some() {
+            return Some(("-g/--group", DAEMON));
+        }
+        if self.pidfile.is_some() {
+            return Some(("-p/--pidfile", DAEMON));
+        }
+        if !self.filter.is_empty() {
+            return Some((
+                "a filter expression",
+                "capture filters need libpcap, which this version does not load",
+            ));
+        }
+        if self.read.is_empty() {
+            return Some(("running without -r", LIVE));
+        }
+        None
+    }
+}

@@ -1,0 +1,313 @@
+//! A file run: every input in order through decode, tracking and formatting.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use tracing::{debug, info, warn};
+use wsd_capture::{FileSource, PacketSource};
+use wsd_decode::StopReason;
+use wsd_flow::{RecordProtocols, Tracker, TrackerConfig};
+use wsd_logfmt::{LocalTimeFormatter, LogWriter};
+
+use crate::cli::Cli;
+use crate::progress::Progress;
+
+/// Size of the output buffer: large enough that writes cost little per record.
+const OUTPUT_BUFFER: usize = 256 * 1024;
+
+/// How a run failed, which decides the exit status.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad usage or unreadable input: exit status 2.
+    Usage(String),
+    /// Any other failure, such as an output write error: exit status 1.
+    Other(String),
+}
+
+impl Failure {
+    /// The process exit status for this failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Failure::Usage(_) => 2,
+            Failure::Other(_) => 1,
+        }
+    }
+
+    /// The message for the user.
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::Usage(message) | Failure::Other(message) => message,
+        }
+    }
+}
+
+/// Totals of a run, reported once at the end.
+#[derive(Debug, Default)]
+pub struct Summary {
+    packets: u64,
+    bytes: u64,
+    records: u64,
+    malformed_records: u64,
+    stopped: BTreeMap<StopReason, u64>,
+}
+
+impl Summary {
+    fn log(&self, tracker: &Tracker) {
+        let stats = tracker.stats();
+        let problems: Vec<String> = self
+            .stopped
+            .iter()
+            .map(|(reason, count)| format!("{} {count}", reason.name()))
+            .collect();
+        let problems = if problems.is_empty() {
+            "none".to_string()
+        } else {
+            problems.join(", ")
+        };
+        info!(
+            "finished: {} packets, {} bytes, {} flow records ({} evicted from a full table), \
+             {} unreadable capture records; packets not fully decoded: {problems}",
+            self.packets, self.bytes, self.records, stats.evicted, self.malformed_records,
+        );
+    }
+}
+
+/// Where records go, and the name to use for it in messages.
+struct Output {
+    writer: LogWriter<BufWriter<Box<dyn Write>>>,
+    name: String,
+}
+
+impl Output {
+    fn write_error(&self, err: io::Error) -> Failure {
+        Failure::Other(format!("cannot write to {}: {err}", self.name))
+    }
+}
+
+/// Runs `wsd` over the input files named on the command line.
+pub fn run(cli: &Cli) -> Result<(), Failure> {
+    let inputs = check_inputs(&cli.read)?;
+    let mut output = open_output(cli, &inputs)?;
+    let mut tracker = Tracker::new(tracker_config(cli)?);
+    let mut summary = Summary::default();
+    let total_bytes = inputs.iter().filter_map(|input| input.len).sum();
+    let mut progress = Progress::new(total_bytes);
+    let mut done_bytes = 0;
+
+    for input in &inputs {
+        let mut source = open_source(&input.path)?;
+        info!(file = %input.path.display(), "reading");
+        let result = process_source(
+            &mut source,
+            cli.verbose,
+            &mut tracker,
+            &mut output,
+            &mut summary,
+            &mut progress,
+            done_bytes,
+        );
+        progress.clear();
+        result?;
+        done_bytes += source.position();
+        summary.malformed_records += source.stats().malformed_records;
+    }
+
+    tracker.finish();
+    write_finished(&mut tracker, &mut output, &mut summary)?;
+    output
+        .writer
+        .flush()
+        .map_err(|err| output.write_error(err))?;
+    summary.log(&tracker);
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn process_source(
+    source: &mut FileSource,
+    verbose: bool,
+    tracker: &mut Tracker,
+    output: &mut Output,
+    summary: &mut Summary,
+    progress: &mut Progress,
+    done_bytes: u64,
+) -> Result<(), Failure> {
+    let name = source.name().to_string();
+    loop {
+        let packet = match source.next_packet() {
+            Ok(Some(packet)) => packet,
+            Ok(None) => break,
+            Err(err) => {
+                // Everything read before the failure still counts; the run goes on
+                // with the next input after saying what was lost.
+                warn!(file = %name, "stopped reading: {err}");
+                break;
+            }
+        };
+        summary.packets += 1;
+        summary.bytes += u64::from(packet.orig_len);
+        let decoded = wsd_decode::decode(packet.linktype, packet.data);
+        if let Some(reason) = decoded.stop {
+            *summary.stopped.entry(reason).or_insert(0) += 1;
+        }
+        let ts = packet.ts;
+        let outcome = tracker.process(ts, &decoded);
+        write_finished(tracker, output, summary)?;
+        if verbose {
+            if let Err(err) = output.writer.write_packet_line(ts, &decoded, &outcome) {
+                return Err(output.write_error(err));
+            }
+        }
+        if progress.enabled() && summary.packets % 4096 == 0 {
+            progress.update(
+                done_bytes + source.position(),
+                summary.packets,
+                tracker.active_flows(),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn write_finished(
+    tracker: &mut Tracker,
+    output: &mut Output,
+    summary: &mut Summary,
+) -> Result<(), Failure> {
+    for record in tracker.drain_finished() {
+        summary.records += 1;
+        if let Err(err) = output.writer.write_flow_record(&record) {
+            return Err(output.write_error(err));
+        }
+    }
+    Ok(())
+}
+
+/// An input file checked before the run starts.
+struct Input {
+    path: PathBuf,
+    len: Option<u64>,
+}
+
+/// Checks that every input opens as a capture before any is processed, so that a
+/// typo in the last file name does not surface after an hour of work.
+fn check_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, Failure> {
+    let mut inputs = Vec::with_capacity(paths.len());
+    for path in paths {
+        if path.as_os_str() == "-" {
+            inputs.push(Input {
+                path: path.clone(),
+                len: None,
+            });
+            continue;
+        }
+        let source = open_source(path)?;
+        inputs.push(Input {
+            path: path.clone(),
+            len: source.len(),
+        });
+    }
+    Ok(inputs)
+}
+
+fn open_source(path: &Path) -> Result<FileSource, Failure> {
+    let result = if path.as_os_str() == "-" {
+        FileSource::from_reader("standard input".to_string(), io::stdin(), None)
+    } else {
+        FileSource::open(path)
+    };
+    result.map_err(|err| Failure::Usage(err.to_string()))
+}
+
+fn tracker_config(cli: &Cli) -> Result<TrackerConfig, Failure> {
+    let seconds = |name: &str, value: f64| {
+        if value.is_finite() && value >= 0.0 && value <= 1e9 {
+            Ok((value * 1e9) as i64)
+        } else {
+            Err(Failure::Usage(format!(
+                "invalid value {value} for --{name}: expected a number of seconds from 0 to 1000000000"
+            )))
+        }
+    };
+    Ok(TrackerConfig {
+        tcp_idle_timeout: seconds("idle-timeout", cli.idle_timeout)?,
+        linger: seconds("linger", cli.linger)?,
+        max_flows: usize::try_from(cli.max_flows).unwrap_or(usize::MAX),
+        records: RecordProtocols::TCP_ONLY,
+        ..TrackerConfig::default()
+    })
+}
+
+fn open_output(cli: &Cli, inputs: &[Input]) -> Result<Output, Failure> {
+    let path = match &cli.logfile {
+        Some(path) if path.as_os_str() == "-" => {
+            return Ok(Output {
+                writer: log_writer(Box::new(io::stdout())),
+                name: "standard output".to_string(),
+            });
+        }
+        Some(path) => path.clone(),
+        None => {
+            std::fs::create_dir_all(&cli.logdir).map_err(|err| {
+                Failure::Usage(format!(
+                    "cannot create log directory {}: {err}; choose another with -l DIR or write to a file with -L FILE",
+                    cli.logdir.display()
+                ))
+            })?;
+            cli.logdir.join(generated_log_name())
+        }
+    };
+    refuse_input_as_output(&path, inputs)?;
+    if path.is_dir() {
+        return Err(Failure::Usage(format!(
+            "log file {} is a directory; give a file name with -L, or use -l to choose the log directory",
+            path.display()
+        )));
+    }
+    let file = File::create(&path).map_err(|err| {
+        Failure::Usage(format!("cannot create log file {}: {err}", path.display()))
+    })?;
+    debug!(file = %path.display(), "writing records");
+    Ok(Output {
+        writer: log_writer(Box::new(file)),
+        name: path.display().to_string(),
+    })
+}
+
+fn log_writer(inner: Box<dyn Write>) -> LogWriter<BufWriter<Box<dyn Write>>> {
+    LogWriter::new(
+        BufWriter::with_capacity(OUTPUT_BUFFER, inner),
+        LocalTimeFormatter::system(),
+    )
+}
+
+/// Rejects an output path that names one of the inputs, which creating the log
+/// would destroy.
+fn refuse_input_as_output(path: &Path, inputs: &[Input]) -> Result<(), Failure> {
+    let Ok(output) = path.canonicalize() else {
+        return Ok(());
+    };
+    for input in inputs {
+        if input.path.canonicalize().is_ok_and(|input| input == output) {
+            return Err(Failure::Usage(format!(
+                "log file {} is also an input file; choose another name with -L",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `{hostname}_{YYYYMMDD}_{HHMMSS}.log` in local time.
+fn generated_log_name() -> String {
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let host = if host.is_empty() {
+        "localhost".to_string()
+    } else {
+        host
+    };
+    let now = jiff::ZonedDateTime::now();
+    format!("{host}_{}.log", now.strftime("%Y%m%d_%H%M%S"))
+}

@@ -1,0 +1,203 @@
+//! Fixture regressions: run `wsd` over every fixture capture and compare its
+//! output with the golden files committed under `fixtures/golden`.
+//!
+//! The fixtures are the captures under `fixtures/captures` plus the files of the
+//! shared corpus named in `fixtures/corpus.txt`, found in `../shared/corpus`
+//! beside the repository. Each golden file starts with the exit status of the run.
+//! Packet-line goldens (`-V`) are kept only for captures small enough that their
+//! golden stays reviewable.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::workspace_root;
+
+/// Captures up to this size also get a packet-line golden.
+const VERBOSE_MAX_BYTES: u64 = 200 * 1024;
+
+/// Whether to compare with the goldens or rewrite them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Compare and fail on any difference.
+    Compare,
+    /// Rewrite the goldens.
+    Bless,
+}
+
+/// One run of `wsd` to check.
+struct Case {
+    name: String,
+    capture: PathBuf,
+    verbose: bool,
+}
+
+pub fn run(mode: Mode) -> Result<(), String> {
+    let root = workspace_root();
+    let wsd = build_wsd(&root)?;
+    let cases = collect_cases(&root)?;
+    let golden_dir = root.join("fixtures/golden");
+    fs::create_dir_all(&golden_dir)
+        .map_err(|err| format!("cannot create {}: {err}", golden_dir.display()))?;
+
+    let mut failures = Vec::new();
+    for case in &cases {
+        let actual = run_wsd(&wsd, case)?;
+        let suffix = if case.verbose { "verbose" } else { "flows" };
+        let golden = golden_dir.join(format!("{}.{suffix}", case.name));
+        match mode {
+            Mode::Bless => {
+                fs::write(&golden, &actual)
+                    .map_err(|err| format!("cannot write {}: {err}", golden.display()))?;
+            }
+            Mode::Compare => {
+                let expected = fs::read_to_string(&golden).unwrap_or_default();
+                if expected != actual {
+                    failures.push(describe_difference(&golden, &expected, &actual));
+                }
+            }
+        }
+    }
+
+    match mode {
+        Mode::Bless => {
+            println!(
+                "rewrote {} golden files under {}",
+                cases.len(),
+                golden_dir.display()
+            );
+            Ok(())
+        }
+        Mode::Compare if failures.is_empty() => {
+            println!("{} passed, 0 failed", cases.len());
+            Ok(())
+        }
+        Mode::Compare => {
+            for failure in &failures {
+                eprintln!("{failure}");
+            }
+            println!(
+                "{} passed, {} failed",
+                cases.len() - failures.len(),
+                failures.len()
+            );
+            Err("output differs from the goldens; if the change is intended, run `cargo xtask bless` and review the diff".to_string())
+        }
+    }
+}
+
+fn build_wsd(root: &Path) -> Result<PathBuf, String> {
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()))
+        .args(["build", "--release", "--quiet", "--package", "wsd"])
+        .current_dir(root)
+        .status()
+        .map_err(|err| format!("cannot run cargo: {err}"))?;
+    if !status.success() {
+        return Err("building wsd failed".to_string());
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    Ok(target.join("release/wsd"))
+}
+
+fn collect_cases(root: &Path) -> Result<Vec<Case>, String> {
+    let mut captures = Vec::new();
+    let generated = root.join("fixtures/captures");
+    let entries = fs::read_dir(&generated)
+        .map_err(|err| format!("cannot list {}: {err}", generated.display()))?;
+    for entry in entries.flatten() {
+        captures.push(entry.path());
+    }
+
+    let corpus_dir = root.join("../shared/corpus");
+    let list_path = root.join("fixtures/corpus.txt");
+    let list = fs::read_to_string(&list_path)
+        .map_err(|err| format!("cannot read {}: {err}", list_path.display()))?;
+    for name in list
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+    {
+        let path = corpus_dir.join(name);
+        if !path.is_file() {
+            return Err(format!(
+                "corpus capture {} is missing; the shared captures must sit in ../shared/corpus beside the repository",
+                path.display()
+            ));
+        }
+        captures.push(path);
+    }
+    captures.sort();
+
+    let mut cases = Vec::new();
+    for capture in captures {
+        let name = capture
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let small = fs::metadata(&capture)
+            .map(|meta| meta.len() <= VERBOSE_MAX_BYTES)
+            .unwrap_or(false);
+        cases.push(Case {
+            name: name.clone(),
+            capture: capture.clone(),
+            verbose: false,
+        });
+        if small {
+            cases.push(Case {
+                name,
+                capture,
+                verbose: true,
+            });
+        }
+    }
+    Ok(cases)
+}
+
+/// Runs `wsd` in UTC and returns the golden text: the exit status, then standard
+/// output.
+fn run_wsd(wsd: &Path, case: &Case) -> Result<String, String> {
+    let mut command = Command::new(wsd);
+    command
+        .env("TZ", "UTC")
+        .env_remove("RUST_LOG")
+        .arg("-r")
+        .arg(&case.capture)
+        .args(["-L", "-"]);
+    if case.verbose {
+        command.arg("-V");
+    }
+    let output = command
+        .output()
+        .map_err(|err| format!("cannot run {}: {err}", wsd.display()))?;
+    let status = output
+        .status
+        .code()
+        .map_or_else(|| "killed".to_string(), |code| code.to_string());
+    Ok(format!(
+        "# exit {status}\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    ))
+}
+
+fn describe_difference(golden: &Path, expected: &str, actual: &str) -> String {
+    let mismatch = expected
+        .lines()
+        .zip(actual.lines())
+        .enumerate()
+        .find(|(_, (e, a))| e != a);
+    match mismatch {
+        Some((line, (e, a))) => format!(
+            "{}: line {} differs\n  expected: {e}\n  actual:   {a}",
+            golden.display(),
+            line + 1
+        ),
+        None => format!(
+            "{}: expected {} lines, got {}",
+            golden.display(),
+            expected.lines().count(),
+            actual.lines().count()
+        ),
+    }
+}
