@@ -38,7 +38,7 @@ pub enum CaptureError {
     NotACapture {
         /// The file.
         path: PathBuf,
-        /// What the file starts with instead, for example `unknown magic number 0x1f8b0808`.
+        /// Description of what the file contains instead, such as `the file is empty`.
         found: String,
     },
 
@@ -71,7 +71,7 @@ pub enum CaptureError {
         path: PathBuf,
         /// Offset of the record or block that is corrupt.
         offset: u64,
-        /// What is wrong, with the values found.
+        /// Description of the defect, with the values found.
         detail: String,
     },
 }

@@ -7,7 +7,8 @@
 //! captured bytes, borrowed from the reader's buffer until the next call.
 //!
 //! [`FileSource`] streams its input through a fixed buffer, so memory stays bounded on
-//! any file, and it never panics on malformed input. Damaged records are counted in
+//! any file. Malformed input makes it skip a record or stop reading, never panic, and
+//! property tests feed it mutated files to check this. Damaged records are counted in
 //! [`ReadStats`] and logged with `tracing`. [`PcapWriter`] writes classic pcap files, for
 //! tests and fixture generators.
 //!

@@ -103,7 +103,7 @@ impl<W: Write> PcapWriter<W> {
         self.out.flush()
     }
 
-    /// The underlying writer.
+    /// Returns a reference to the underlying writer.
     pub fn get_ref(&self) -> &W {
         &self.out
     }

@@ -20,7 +20,7 @@ fn expected_results() -> Json {
     Json::parse(&text)
 }
 
-/// The case files whose names start with `prefix`, sorted.
+/// Lists the case files whose names start with `prefix`, sorted.
 fn case_files(prefix: &str) -> Vec<PathBuf> {
     let dir = shared_subdir("cases");
     let mut files: Vec<PathBuf> = fs::read_dir(&dir)
@@ -40,7 +40,7 @@ fn case_files(prefix: &str) -> Vec<PathBuf> {
     files
 }
 
-/// The one case file whose name starts with `prefix`, read to the end.
+/// Reads the one case file whose name starts with `prefix` to the end.
 fn read_case(prefix: &str) -> Reading {
     let files = case_files(prefix);
     assert_eq!(files.len(), 1, "expected one {prefix}* capture: {files:?}");

@@ -29,7 +29,7 @@ impl Entry {
         self.format.contains("truncated-tail")
     }
 
-    /// The format the manifest's format column names, such as `pcap-be-nsec`.
+    /// Returns the format named by the manifest's format column, such as `pcap-be-nsec`.
     fn expected_format(&self) -> CaptureFormat {
         let kind = self.format.split_whitespace().next().unwrap_or_default();
         match kind {

@@ -131,6 +131,7 @@ impl Flow {
         side.counters.packets += 1;
         side.counters.bytes += u64::from(bytes);
         side.counters.payload_bytes += u64::from(payload);
+        side.counters.ip_bytes += packet.ip.map_or(0, |ip| u64::from(ip.total_len));
         if side.mac_source != MacSource::Own {
             if let Some(mac) = packet.src_mac {
                 side.mac = mac;
@@ -211,12 +212,12 @@ impl Flow {
         (rel_seq, rel_ack)
     }
 
-    /// The reason to give if the flow ends by a timeout of its queue.
-    pub fn timeout_reason(&self) -> EndReason {
+    /// The reason to report: how the connection closed if it did, else `open_reason`.
+    pub fn end_reason(&self, open_reason: EndReason) -> EndReason {
         match self.closed {
             Closed::Fin => EndReason::Fin,
             Closed::Rst => EndReason::Rst,
-            Closed::No => EndReason::IdleTimeout,
+            Closed::No => open_reason,
         }
     }
 

@@ -59,6 +59,8 @@ pub struct Counters {
     pub bytes: u64,
     /// Transport payload bytes sent, retransmissions included.
     pub payload_bytes: u64,
+    /// IP bytes sent: the IP header's length of each packet, on-the-wire size.
+    pub ip_bytes: u64,
 }
 
 /// A finished flow.

@@ -199,7 +199,7 @@ impl Tracker {
         };
         self.now = Some(now);
         while let Some((idx, queue)) = self.next_expiry(now) {
-            let reason = self.table.get(idx).timeout_reason();
+            let reason = self.table.get(idx).end_reason(EndReason::IdleTimeout);
             if queue != QueueId::Closed {
                 self.stats.idle_timeouts += 1;
             }
@@ -207,8 +207,8 @@ impl Tracker {
         }
     }
 
-    /// Reports every flow still in the table, oldest first, as ended by the end of
-    /// the input.
+    /// Reports every flow still in the table, oldest first: connections already
+    /// closed by FINs or a RST with that reason, the others as ended by the input.
     pub fn finish(&mut self) {
         let mut remaining: Vec<u32> = self.table.occupied().collect();
         remaining.sort_by_key(|&idx| {
@@ -216,7 +216,8 @@ impl Tracker {
             (flow.first_ts, flow.serial)
         });
         for idx in remaining {
-            self.report(idx, EndReason::EndOfInput);
+            let reason = self.table.get(idx).end_reason(EndReason::EndOfInput);
+            self.report(idx, reason);
         }
     }
 
@@ -260,7 +261,8 @@ impl Tracker {
                 || (syn_ack && flow.is_new_synack(sender, tcp.seq));
             if reused {
                 self.stats.port_reuses += 1;
-                self.report(idx, EndReason::PortReuse);
+                let reason = flow.end_reason(EndReason::PortReuse);
+                self.report(idx, reason);
                 anomaly = Some(Anomaly::PortReuse);
                 found = None;
             } else if bare_syn && sender == CLIENT && flow.syn_seen {

@@ -142,7 +142,35 @@ fn handshake_sets_client_and_counts() {
     assert_eq!(r.out.payload_bytes, 100);
     assert!(r.syn_seen);
     assert!(!r.midstream);
-    assert_eq!(r.end_reason, EndReason::EndOfInput);
+    assert_eq!(
+        r.end_reason,
+        EndReason::Fin,
+        "closed before the input ended"
+    );
+    assert_eq!(r.out.ip_bytes, 5 * 40 + 100);
+}
+
+#[test]
+fn open_flow_ends_with_input() {
+    let records = run(TrackerConfig::default(), &full_connection(1, 1)[..4]);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].end_reason, EndReason::EndOfInput);
+}
+
+#[test]
+fn new_syn_on_open_flow_is_port_reuse() {
+    let segs = [
+        c2s(SYN, 1000, 0, 0),
+        s2c(SYN | ACK, 5000, 1001, 0),
+        c2s(ACK, 1001, 5001, 0),
+        c2s(SYN, 77_777, 0, 0),
+    ];
+    let records = run(TrackerConfig::default(), &segs);
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0].end_reason, EndReason::PortReuse);
+    assert_eq!(records[0].out.packets, 2);
+    assert_eq!(records[1].out.packets, 1);
+    assert!(records[1].syn_seen);
 }
 
 #[test]
@@ -222,7 +250,11 @@ fn new_isn_after_close_is_port_reuse() {
     segs.extend(full_connection(900_000, 700_000));
     let records = run(TrackerConfig::default(), &segs);
     assert_eq!(records.len(), 2);
-    assert_eq!(records[0].end_reason, EndReason::PortReuse);
+    assert_eq!(
+        records[0].end_reason,
+        EndReason::Fin,
+        "the old connection had closed"
+    );
     assert_eq!(records[0].out.packets, 5);
     assert_eq!(records[1].out.packets, 5);
     assert_eq!(records[1].inbound.packets, 3);

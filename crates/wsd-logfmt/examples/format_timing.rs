@@ -146,11 +146,13 @@ fn flow_record() -> FlowRecord {
             packets: 4,
             bytes: 92,
             payload_bytes: 0,
+            ip_bytes: 0,
         },
         inbound: Counters {
             packets: 1,
             bytes: 32,
             payload_bytes: 0,
+            ip_bytes: 0,
         },
         midstream: false,
         syn_seen: true,

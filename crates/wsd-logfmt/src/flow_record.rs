@@ -106,11 +106,13 @@ mod tests {
                 packets: 4,
                 bytes: 92,
                 payload_bytes: 0,
+                ip_bytes: 0,
             },
             inbound: Counters {
                 packets: 1,
                 bytes: 32,
                 payload_bytes: 0,
+                ip_bytes: 0,
             },
             midstream: false,
             syn_seen: true,
@@ -178,6 +180,7 @@ mod tests {
             packets: 12_345_678_901,
             bytes: u64::MAX,
             payload_bytes: 0,
+            ip_bytes: 0,
         };
         let text = line(&record, &mut utc_minus_8());
         assert!(text.contains(" duration=3724 "), "{text}");

@@ -209,6 +209,7 @@ mod tests {
             packets: u64::MAX,
             bytes: u64::MAX,
             payload_bytes: u64::MAX,
+            ip_bytes: u64::MAX,
         };
         let mut flow = record();
         flow.protocol = 58;

@@ -19,7 +19,8 @@
 //!
 //! let mut source =
 //!     FileSource::from_reader("example".to_string(), std::io::Cursor::new(bytes), None).unwrap();
-//! assert_eq!(source.next_packet().unwrap().unwrap().data.len(), 54);
+//! // 54 bytes of headers, padded to the Ethernet minimum of 60.
+//! assert_eq!(source.next_packet().unwrap().unwrap().data.len(), 60);
 //! ```
 
 mod frame;

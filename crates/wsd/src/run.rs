@@ -223,7 +223,7 @@ fn open_source(path: &Path) -> Result<FileSource, Failure> {
 
 fn tracker_config(cli: &Cli) -> Result<TrackerConfig, Failure> {
     let seconds = |name: &str, value: f64| {
-        if value.is_finite() && value >= 0.0 && value <= 1e9 {
+        if (0.0..=1e9).contains(&value) {
             Ok((value * 1e9) as i64)
         } else {
             Err(Failure::Usage(format!(

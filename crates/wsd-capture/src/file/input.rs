@@ -56,7 +56,7 @@ impl Input {
         self.start
     }
 
-    /// The unconsumed bytes that are in the buffer.
+    /// Returns the unconsumed bytes that are in the buffer.
     pub(super) fn available(&self) -> &[u8] {
         &self.buf[self.start..self.end]
     }
@@ -64,8 +64,8 @@ impl Input {
     /// Returns the buffer bytes in `range`, which a parser took from `start` and
     /// `available` before the last `consume`.
     ///
-    /// A range outside the buffer is a bug in a parser. It panics in debug builds and
-    /// yields an empty slice in release builds, so malformed input can never crash a reader.
+    /// A range outside the buffer is a bug in a parser. It panics in debug builds, so
+    /// that tests catch it, and yields an empty slice in release builds.
     pub(super) fn bytes(&self, range: Range<usize>) -> &[u8] {
         let bytes = self.buf.get(range);
         debug_assert!(bytes.is_some(), "record range outside the read buffer");

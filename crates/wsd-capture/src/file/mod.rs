@@ -169,13 +169,14 @@ enum FormatReader {
 /// and each [`Packet`] borrows from that buffer until the next call.
 ///
 /// Damaged input ends reading early instead of failing when packets were already read:
-/// - a file cut inside a record returns every complete record, then `Ok(None)`;
-/// - a captured length above [`MAX_CAPLEN`], or above the snapshot length by more than
+/// - A file cut inside a record returns every complete record, then `Ok(None)`.
+/// - A captured length above [`MAX_CAPLEN`], or above the snapshot length by more than
 ///   [`MAX_SNAPLEN_EXCESS`], ends a classic pcap file there, because nothing after it can
-///   be located; a pcapng packet block with such a length is skipped, since its block
-///   length locates the next block;
-/// - a pcapng block whose length is not a multiple of 4, differs from its trailing copy,
-///   or exceeds [`MAX_BLOCK_LEN`] ends the file there.
+///   be located. A pcapng packet block with such a length is only skipped, because its
+///   block length locates the next block.
+/// - A pcapng block whose length is not a multiple of 4 or differs from its trailing
+///   copy ends the file there. So does a section header, interface description or packet
+///   block longer than [`MAX_BLOCK_LEN`].
 ///
 /// Each of these logs one `tracing` warning with `file` and `offset` fields and is
 /// recorded in [`ReadStats`]. Malformed pcapng packet blocks are skipped, counted, and
@@ -233,18 +234,18 @@ impl FileSource {
         FileSource::start(PathBuf::from(name), Box::new(reader), len)
     }
 
-    /// The file path or the name given to [`from_reader`](Self::from_reader).
+    /// Returns the file path or the name given to [`from_reader`](Self::from_reader).
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// The file path as text (lossy for paths that are not UTF-8), or the name given to
-    /// [`from_reader`](Self::from_reader), for messages.
+    /// Returns the file path as text (lossy for paths that are not UTF-8), or the name
+    /// given to [`from_reader`](Self::from_reader), for messages.
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// The format detected from the file's magic number.
+    /// Returns the format detected from the file's magic number.
     pub fn format(&self) -> CaptureFormat {
         match &self.reader {
             FormatReader::Pcap(reader) => CaptureFormat::Pcap {
@@ -255,18 +256,18 @@ impl FileSource {
         }
     }
 
-    /// Counters of what was read so far.
+    /// Returns the counters of what was read so far.
     pub fn stats(&self) -> &ReadStats {
         &self.stats
     }
 
-    /// Number of bytes of the file consumed so far, headers included.
+    /// Returns the number of bytes of the file consumed so far, headers included.
     pub fn position(&self) -> u64 {
         self.input.offset()
     }
 
-    /// Size of the file in bytes, if known: the size of a regular file, or the `len`
-    /// given to [`from_reader`](Self::from_reader).
+    /// Returns the size of the file in bytes, if known: the size of a regular file, or the
+    /// `len` given to [`from_reader`](Self::from_reader).
     #[allow(clippy::len_without_is_empty)] // A file size, not a collection's length.
     pub fn len(&self) -> Option<u64> {
         self.len
@@ -382,8 +383,7 @@ impl FileSource {
                 tracing::warn!(
                     file = %self.name,
                     offset,
-                    "the file ends inside the record at byte {offset}; \
-                     the {} complete records before it were read",
+                    "the file ends inside the record at byte {offset}, after {} complete records",
                     self.stats.records
                 );
                 self.finish();
@@ -417,8 +417,8 @@ impl FileSource {
         tracing::warn!(
             file = %self.name,
             offset,
-            "{action} at byte {offset}: {problem}; \
-             later ones with this defect are counted but not logged"
+            "{action} at byte {offset}: {problem}. \
+             Later ones with this defect are counted but not logged"
         );
     }
 
@@ -428,8 +428,7 @@ impl FileSource {
         tracing::warn!(
             file = %self.name,
             offset,
-            "stopped reading at byte {offset}: {problem}; \
-             the {} records before it were read",
+            "stopped reading at byte {offset}, after {} records: {problem}",
             self.stats.records
         );
         self.finished = true;
@@ -840,13 +839,17 @@ mod tests {
         count
     }
 
-    /// A log destination that tests can read back.
-    #[derive(Clone, Default)]
-    struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    thread_local! {
+        /// Log output of the current test thread.
+        static LOG_OUTPUT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
 
-    impl Write for LogBuffer {
+    /// A log destination that appends to the current thread's `LOG_OUTPUT`.
+    struct ThreadLog;
+
+    impl Write for ThreadLog {
         fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
+            LOG_OUTPUT.with(|output| output.borrow_mut().extend_from_slice(bytes));
             Ok(bytes.len())
         }
 
@@ -855,24 +858,25 @@ mod tests {
         }
     }
 
-    impl tracing_subscriber::fmt::MakeWriter<'_> for LogBuffer {
-        type Writer = LogBuffer;
-
-        fn make_writer(&self) -> LogBuffer {
-            self.clone()
-        }
-    }
-
-    /// Runs `read` and returns the warnings it logged, one per line.
+    /// Runs `read` and returns the warnings it logged on this thread, one per line.
+    ///
+    /// The subscriber is global, because tracing caches per call site whether anyone
+    /// listens, and a thread-scoped subscriber can miss events when tests without one
+    /// reach the same call site first.
     fn logged_warnings(read: impl FnOnce()) -> Vec<String> {
-        let buffer = LogBuffer::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(buffer.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::WARN)
-            .finish();
-        tracing::subscriber::with_default(subscriber, read);
-        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        static INSTALL: std::sync::Once = std::sync::Once::new();
+        INSTALL.call_once(|| {
+            let subscriber = tracing_subscriber::fmt()
+                .with_writer(|| ThreadLog)
+                .with_ansi(false)
+                .with_max_level(tracing::Level::WARN)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber).expect("no other subscriber");
+        });
+
+        LOG_OUTPUT.with(|output| output.borrow_mut().clear());
+        read();
+        let text = LOG_OUTPUT.with(|output| String::from_utf8(output.take()).unwrap());
         text.lines().map(str::to_string).collect()
     }
 

@@ -24,7 +24,7 @@ const RECORD_HEADER_LEN: usize = 16;
 /// The only major version of the format.
 pub(super) const SUPPORTED_MAJOR: u16 = 2;
 
-/// Why a classic pcap file header was rejected.
+/// Reason a classic pcap file header was rejected.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum HeaderError {
     /// The magic number is not one of the four classic pcap magics.
@@ -43,7 +43,8 @@ pub(super) struct PcapReader {
 }
 
 impl PcapReader {
-    /// Parses the file header at the start of `bytes`, which holds at least `HEADER_LEN` bytes.
+    /// Parses the file header at the start of `bytes`, which contains at least `HEADER_LEN`
+    /// bytes.
     pub(super) fn from_header(bytes: &[u8]) -> Result<PcapReader, HeaderError> {
         let header: PcapHeader = match parse_pcap_header(bytes) {
             Ok((_, header)) => header,
@@ -67,6 +68,8 @@ impl PcapReader {
             ByteOrder::Little
         };
         // The upper 16 bits of the network field hold FCS flags, not the link type.
+        // NOTE: the FCS length they give is dropped, so frames that end in an FCS are
+        // returned with it and the decoder sees it as trailing bytes.
         let linktype = (header.network.0 as u32) & 0xffff;
         Ok(PcapReader {
             order,

@@ -1,4 +1,4 @@
-//! What one parsing step of a format reader produced, and the problems it can report.
+//! The outcome of one parsing step of a format reader, and the problems it can report.
 
 use std::fmt;
 use std::ops::Range;
@@ -81,7 +81,7 @@ pub(super) enum Problem {
 }
 
 impl Problem {
-    /// A small number per kind of problem, so a reader can warn once per kind.
+    /// Returns a bit that identifies the kind of problem, so a reader can warn once per kind.
     pub(super) fn kind_bit(&self) -> u32 {
         let index = match self {
             Problem::AbsurdCaplen { .. } => 0,

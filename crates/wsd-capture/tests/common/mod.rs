@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use wsd_capture::{CaptureError, FileSource, PacketSource, ReadStats, Timestamp};
 
-/// The folder of shared test data, a sibling of the repository.
+/// Returns the folder of shared test data, a sibling of the repository, and fails the
+/// test when it is missing.
 pub fn shared_dir() -> PathBuf {
     let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared"));
     assert!(
@@ -19,7 +20,7 @@ pub fn shared_dir() -> PathBuf {
     dir.to_path_buf()
 }
 
-/// A subfolder of the shared test data, checked to exist.
+/// Returns a subfolder of the shared test data, and fails the test when it is missing.
 pub fn shared_subdir(name: &str) -> PathBuf {
     let dir = shared_dir().join(name);
     assert!(
@@ -107,7 +108,7 @@ impl Json {
         value
     }
 
-    /// The member `key` of an object.
+    /// Returns the member `key` of an object.
     pub fn get(&self, key: &str) -> Option<&Json> {
         match self {
             Json::Object(members) => members
@@ -118,7 +119,7 @@ impl Json {
         }
     }
 
-    /// The members of an object, in document order.
+    /// Returns the members of an object, in document order.
     pub fn members(&self) -> &[(String, Json)] {
         match self {
             Json::Object(members) => members,

@@ -55,8 +55,8 @@ const PACKET_DATA_OFFSET: usize = 28;
 /// Offset of the captured bytes in a simple packet block.
 const SIMPLE_PACKET_DATA_OFFSET: usize = 12;
 
-/// Block length left for packet data and options after the fixed fields and the trailing
-/// length of an enhanced or obsolete packet block.
+/// Length of the fixed fields and the trailing length of an enhanced or obsolete packet
+/// block. The rest of the block is packet data and options.
 const PACKET_BLOCK_OVERHEAD: u32 = 32;
 
 /// One interface of the current section.
@@ -102,7 +102,7 @@ impl Interface {
     }
 }
 
-/// Which of the two packet blocks with a timestamp is being read.
+/// The two packet block types that carry a timestamp.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum PacketBlock {
     Enhanced,

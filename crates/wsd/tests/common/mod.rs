@@ -1,0 +1,105 @@
+//! Helpers shared by the integration tests: finding the shared captures and
+//! running the pipeline or the binary on a file.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use wsd_capture::{FileSource, PacketSource};
+use wsd_decode::decode;
+use wsd_flow::{FlowRecord, Tracker, TrackerConfig};
+
+/// The shared captures beside the repository. Tests that need them fail with a
+/// message saying where they looked rather than passing without them.
+pub fn shared_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+    assert!(
+        dir.join("cases/expected.json").is_file(),
+        "the shared captures are missing: expected them in {} (a folder named shared beside the repository)",
+        dir.display()
+    );
+    dir
+}
+
+/// What the library pipeline made of some capture files read as one stream.
+#[derive(Debug, Default)]
+pub struct PipelineResult {
+    pub readable_records: u64,
+    pub malformed_records: u64,
+    pub malformed_packets: u64,
+    pub records: Vec<FlowRecord>,
+}
+
+/// Reads `paths` in order through decode and the tracker, as `wsd -r` does.
+pub fn run_pipeline(paths: &[PathBuf]) -> PipelineResult {
+    let mut result = PipelineResult::default();
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    for path in paths {
+        let mut source =
+            FileSource::open(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+        while let Ok(Some(packet)) = source.next_packet() {
+            result.readable_records += 1;
+            let decoded = decode(packet.linktype, packet.data);
+            if decoded.stop.is_some_and(|reason| reason.is_malformed()) {
+                result.malformed_packets += 1;
+            }
+            tracker.process(packet.ts, &decoded);
+            result.records.extend(tracker.drain_finished());
+        }
+        result.malformed_records += source.stats().malformed_records;
+    }
+    tracker.finish();
+    result.records.extend(tracker.drain_finished());
+    result
+}
+
+/// Runs the `wsd` binary with `args` in UTC and returns its output; fails the test
+/// if it runs longer than `limit`, which only a hang would reach.
+pub fn run_wsd(args: &[&str], limit: Duration) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsd"))
+        .args(args)
+        .env("TZ", "UTC")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wsd starts");
+    let started = Instant::now();
+    loop {
+        if child.try_wait().expect("wait for wsd").is_some() {
+            return child.wait_with_output().expect("collect wsd output");
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("wsd {args:?} still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The TCPFLOW lines of an output.
+pub fn flow_lines(stdout: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter(|line| line.starts_with("TCPFLOW "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The value of `key=` in a record line; values never contain spaces except
+/// startTime, whose date and time are joined by one.
+pub fn field<'a>(line: &'a str, key: &str) -> &'a str {
+    let start = line
+        .find(&format!(" {key}="))
+        .unwrap_or_else(|| panic!("no {key} in {line}"))
+        + key.len()
+        + 2;
+    let rest = &line[start..];
+    if key == "startTime" {
+        return &rest[..19];
+    }
+    rest.split(' ').next().unwrap_or("")
+}
