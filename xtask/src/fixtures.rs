@@ -67,48 +67,50 @@ impl Script {
         let (c, s) = isn;
         let (request, response) = sizes;
         let (req, resp) = (u32::from(request), u32::from(response));
+        // Sequence numbers wrap past 2^32, as real ones do.
+        let at = |base: u32, offset: u32| base.wrapping_add(offset);
         self.tcp(builder, client, server, TcpSegment::syn(c));
         self.tcp(
             builder,
             server,
             client,
-            TcpSegment::new(SYN | ACK, s, c + 1, 0),
+            TcpSegment::new(SYN | ACK, s, at(c, 1), 0),
         );
         self.tcp(
             builder,
             client,
             server,
-            TcpSegment::new(ACK, c + 1, s + 1, 0),
+            TcpSegment::new(ACK, at(c, 1), at(s, 1), 0),
         );
         self.tcp(
             builder,
             client,
             server,
-            TcpSegment::new(PSH | ACK, c + 1, s + 1, request),
+            TcpSegment::new(PSH | ACK, at(c, 1), at(s, 1), request),
         );
         self.tcp(
             builder,
             server,
             client,
-            TcpSegment::new(PSH | ACK, s + 1, c + 1 + req, response),
+            TcpSegment::new(PSH | ACK, at(s, 1), at(c, 1 + req), response),
         );
         self.tcp(
             builder,
             client,
             server,
-            TcpSegment::new(FIN | ACK, c + 1 + req, s + 1 + resp, 0),
+            TcpSegment::new(FIN | ACK, at(c, 1 + req), at(s, 1 + resp), 0),
         );
         self.tcp(
             builder,
             server,
             client,
-            TcpSegment::new(FIN | ACK, s + 1 + resp, c + 2 + req, 0),
+            TcpSegment::new(FIN | ACK, at(s, 1 + resp), at(c, 2 + req), 0),
         );
         self.tcp(
             builder,
             client,
             server,
-            TcpSegment::new(ACK, c + 2 + req, s + 2 + resp, 0),
+            TcpSegment::new(ACK, at(c, 2 + req), at(s, 2 + resp), 0),
         );
     }
 

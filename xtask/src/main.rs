@@ -1,8 +1,9 @@
-//! Development tasks: `cargo xtask regress`, `cargo xtask bless` and
-//! `cargo xtask gen-fixtures`.
+//! Development tasks: `cargo xtask regress`, `cargo xtask bless`,
+//! `cargo xtask gen-fixtures` and `cargo xtask compare-tshark`.
 
 mod fixtures;
 mod regress;
+mod tshark;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +14,10 @@ usage: cargo xtask <task>
 tasks:
   regress        run wsd over every fixture and compare with the golden outputs
   bless          rewrite the golden outputs from the current wsd (review the diff!)
-  gen-fixtures   write the generated captures under fixtures/captures again";
+  gen-fixtures   write the generated captures under fixtures/captures again
+  compare-tshark [FILE...]
+                 compare wsd's TCP flow records with tshark's TCP streams
+                 (default: every capture in ../shared/corpus)";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -21,6 +25,7 @@ fn main() -> ExitCode {
         "regress" => regress::run(regress::Mode::Compare),
         "bless" => regress::run(regress::Mode::Bless),
         "gen-fixtures" => fixtures::generate(&workspace_root().join("fixtures/captures")),
+        "compare-tshark" => tshark::run(std::env::args_os().skip(2).map(PathBuf::from).collect()),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
