@@ -1,0 +1,309 @@
+//! The `wsd` command as a user runs it: options, output paths, errors and exit
+//! statuses.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{flow_lines, run_wsd, shared_dir};
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/captures")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn records_to_stdout() {
+    let output = run_wsd(&["-r", &fixture("port_reuse.pcap"), "-L", "-"], LIMIT);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let lines = flow_lines(&output.stdout);
+    assert_eq!(lines.len(), 2);
+    assert!(lines[0].starts_with("TCPFLOW startTime=2023/11/14 22:13:20 sourceMac=2:0:c0:a8:1:1 sourceIp=192.168.1.1 sourcePort=40000 destMac=2:0:a:0:0:1 destIp=10.0.0.1 destPort=80 duration=0 "), "{}", lines[0]);
+    assert!(
+        stderr_of(&output).contains("finished: 16 packets"),
+        "{}",
+        stderr_of(&output)
+    );
+}
+
+#[test]
+fn verbose_adds_packet_lines() {
+    let output = run_wsd(&["-V", "-r", &fixture("port_reuse.pcap"), "-L", "-"], LIMIT);
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&output.stdout);
+    let packet_lines = text.lines().filter(|line| line.starts_with('[')).count();
+    assert_eq!(packet_lines, 16);
+    assert!(
+        text.contains(" - port reuse") || text.contains("TCPFLOW"),
+        "{text}"
+    );
+}
+
+#[test]
+fn several_inputs_one_stream() {
+    let path = fixture("port_reuse.pcap");
+    let once = run_wsd(&["-r", &path, "-L", "-"], LIMIT);
+    let twice = run_wsd(&["-r", &path, "-r", &path, "-L", "-"], LIMIT);
+    assert_eq!(twice.status.code(), Some(0));
+    // Replayed, the second copy's SYNs reuse the ports of the first copy's
+    // connections, so each copy's connections are records of their own.
+    assert_eq!(
+        flow_lines(&twice.stdout).len(),
+        2 * flow_lines(&once.stdout).len()
+    );
+}
+
+#[test]
+fn log_file_in_log_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let logdir = dir.path().join("logs");
+    let output = run_wsd(
+        &["-r", &fixture("lossy.pcap"), "-l", logdir.to_str().unwrap()],
+        LIMIT,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let names: Vec<String> = std::fs::read_dir(&logdir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    let name = &names[0];
+    let host = gethostname_for_test();
+    assert!(name.starts_with(&format!("{host}_")), "{name}");
+    let stamp = &name[host.len() + 1..];
+    assert_eq!(stamp.len(), "YYYYMMDD_HHMMSS.log".len(), "{name}");
+    assert!(stamp.ends_with(".log"), "{name}");
+    assert_eq!(&stamp[8..9], "_", "{name}");
+    assert!(stamp[..8].chars().all(|c| c.is_ascii_digit()), "{name}");
+    let text = std::fs::read_to_string(logdir.join(name)).unwrap();
+    assert_eq!(
+        text.lines()
+            .filter(|line| line.starts_with("TCPFLOW "))
+            .count(),
+        5
+    );
+}
+
+fn gethostname_for_test() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn log_file_relative_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wsd"))
+        .args(["-r", &fixture("lossy.pcap"), "-L", "out.log"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(dir.path().join("out.log").is_file());
+}
+
+#[test]
+fn missing_input_exit_two() {
+    let output = run_wsd(&["-r", "/nonexistent/capture.pcap", "-L", "-"], LIMIT);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr_of(&output).contains("/nonexistent/capture.pcap"),
+        "{}",
+        stderr_of(&output)
+    );
+}
+
+#[test]
+fn not_a_capture_exit_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.pcap");
+    std::fs::write(&path, "these are notes, not packets\n").unwrap();
+    let output = run_wsd(&["-r", path.to_str().unwrap(), "-L", "-"], LIMIT);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr_of(&output).contains("notes.pcap"),
+        "{}",
+        stderr_of(&output)
+    );
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn bad_later_input_fails_before_reading() {
+    let output = run_wsd(
+        &[
+            "-r",
+            &fixture("lossy.pcap"),
+            "-r",
+            "/nonexistent/b.pcap",
+            "-L",
+            "-",
+        ],
+        LIMIT,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        output.stdout.is_empty(),
+        "nothing is written before every input is checked"
+    );
+}
+
+#[test]
+fn output_equal_to_input_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("capture.pcap");
+    std::fs::copy(fixture("lossy.pcap"), &path).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let output = run_wsd(
+        &["-r", path.to_str().unwrap(), "-L", path.to_str().unwrap()],
+        LIMIT,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr_of(&output).contains("also an input"),
+        "{}",
+        stderr_of(&output)
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the capture is untouched"
+    );
+}
+
+#[test]
+fn output_directory_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_wsd(
+        &[
+            "-r",
+            &fixture("lossy.pcap"),
+            "-L",
+            dir.path().to_str().unwrap(),
+        ],
+        LIMIT,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr_of(&output).contains("is a directory"),
+        "{}",
+        stderr_of(&output)
+    );
+}
+
+#[test]
+fn write_failure_exit_one() {
+    if !Path::new("/dev/full").exists() {
+        panic!("/dev/full is needed to simulate a full disk");
+    }
+    let output = run_wsd(&["-r", &fixture("lossy.pcap"), "-L", "/dev/full"], LIMIT);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr_of(&output));
+    assert!(
+        stderr_of(&output).contains("cannot write to /dev/full"),
+        "{}",
+        stderr_of(&output)
+    );
+}
+
+#[test]
+fn later_options_rejected() {
+    let cases: [&[&str]; 6] = [
+        &["-i", "lo"],
+        &["-r", "x.pcap", "-R", "cache"],
+        &["-r", "x.pcap", "-W", "cache"],
+        &["-r", "x.pcap", "-u", "nobody"],
+        &["-r", "x.pcap", "not", "port", "22"],
+        &[],
+    ];
+    for args in cases {
+        let output = run_wsd(args, LIMIT);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr_of(&output).contains("cannot be used"),
+            "{args:?}: {}",
+            stderr_of(&output)
+        );
+    }
+}
+
+#[test]
+fn version_and_help() {
+    let output = run_wsd(&["-v"], LIMIT);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("wsd "));
+    let output = run_wsd(&["-h"], LIMIT);
+    assert_eq!(output.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&output.stdout);
+    for option in [
+        "--read",
+        "--logfile",
+        "--logdir",
+        "--verbose",
+        "--debug",
+        "--version",
+        "--iniface",
+        "--rflow",
+        "--wflow",
+        "--chroot",
+        "--user",
+        "--group",
+        "--pidfile",
+    ] {
+        assert!(help.contains(option), "--help lacks {option}");
+    }
+}
+
+#[test]
+fn bad_usage_exit_two() {
+    let output = run_wsd(&["-d", "12", "-r", "x"], LIMIT);
+    assert_eq!(output.status.code(), Some(2));
+    let output = run_wsd(&["--no-such-option"], LIMIT);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+/// Every capture of the shared corpus ends with exit status 0, or 2 with a
+/// message for the files that are not valid captures, without a hang and without
+/// a flood of warnings.
+#[test]
+fn corpus_never_crashes() {
+    let corpus = shared_dir().join("corpus");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&corpus).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|ext| ext == "tsv") {
+            continue;
+        }
+        let output = run_wsd(
+            &["-V", "-r", path.to_str().unwrap(), "-L", "/dev/null"],
+            LIMIT,
+        );
+        let stderr = stderr_of(&output);
+        match output.status.code() {
+            Some(0) => {}
+            Some(2) => assert!(
+                stderr.contains(&path.file_name().unwrap().to_string_lossy().into_owned()),
+                "{}: {stderr}",
+                path.display()
+            ),
+            other => panic!("{}: exit status {other:?}: {stderr}", path.display()),
+        }
+        let warnings = stderr.lines().filter(|line| line.contains("WARN")).count();
+        assert!(
+            warnings <= 5,
+            "{}: {warnings} warnings:\n{stderr}",
+            path.display()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 50, "only {checked} corpus captures found");
+}
