@@ -387,7 +387,11 @@ fn exit_note(tool: &str, output: &Output) -> Option<String> {
         .map(str::trim)
         .find(|line| !line.is_empty() && !line.starts_with(TSHARK_ROOT_WARNING))
         .unwrap_or("no message");
-    Some(format!("{tool} exited with {}: {message}", output.status))
+    let status = output
+        .status
+        .code()
+        .map_or_else(|| output.status.to_string(), |code| code.to_string());
+    Some(format!("{tool} exited with status {status}: {message}"))
 }
 
 /// Groups tshark's segment lines into streams, in order of stream index, and
@@ -559,50 +563,79 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 ///
 /// Streams and records that share endpoints (port reuse, or one connection that
 /// one tool splits) are paired in order of appearance: streams by index, records
-/// by start time. A record that starts before the next stream's first second
-/// cannot be that stream's and is left over, as is a stream with no record that
-/// starts by its last second. Returns the pairings in stream order and the
-/// records left over.
+/// by start time. Returns the pairings in stream order and the records paired
+/// with no stream.
 fn pair_streams(
     streams: Vec<TsharkStream>,
     records: Vec<WsdRecord>,
 ) -> (Vec<Pairing>, Vec<WsdRecord>) {
-    let mut queues: BTreeMap<ConnectionKey, VecDeque<WsdRecord>> = BTreeMap::new();
+    let mut streams_by_key: BTreeMap<ConnectionKey, Vec<TsharkStream>> = BTreeMap::new();
+    for stream in streams {
+        streams_by_key.entry(stream.key()).or_default().push(stream);
+    }
+    let mut records_by_key: BTreeMap<ConnectionKey, Vec<WsdRecord>> = BTreeMap::new();
     for record in records {
         let key = ConnectionKey::new(record.client, record.server);
-        queues.entry(key).or_default().push_back(record);
-    }
-    for queue in queues.values_mut() {
-        // A stable sort keeps wsd's output order among records of the same second.
-        queue
-            .make_contiguous()
-            .sort_by_key(|record| record.start_second);
+        records_by_key.entry(key).or_default().push(record);
     }
 
     let mut pairings = Vec::new();
     let mut extra_records = Vec::new();
+    for (key, streams) in streams_by_key {
+        let mut records = records_by_key.remove(&key).unwrap_or_default();
+        // A stable sort keeps wsd's output order among records of the same second.
+        records.sort_by_key(|record| record.start_second);
+        if streams.len() == records.len() {
+            pairings.extend(
+                streams
+                    .into_iter()
+                    .zip(records)
+                    .map(|(stream, record)| Pairing {
+                        stream,
+                        record: Some(record),
+                    }),
+            );
+        } else {
+            pair_by_time(streams, records, &mut pairings, &mut extra_records);
+        }
+    }
+    extra_records.extend(records_by_key.into_values().flatten());
+    pairings.sort_by_key(|pairing| pairing.stream.id);
+    (pairings, extra_records)
+}
+
+/// Pairs the streams and records of one pair of endpoints when their numbers
+/// differ, so that one extra or missing record does not shift every later pair.
+///
+/// A record that starts before a stream's first second belongs to an earlier
+/// connection and is left over. A stream gets the next record only if that
+/// record starts by the stream's last second. This relies on both tools reading
+/// the same timestamps, which holds unless one of them misreads the capture.
+fn pair_by_time(
+    streams: Vec<TsharkStream>,
+    records: Vec<WsdRecord>,
+    pairings: &mut Vec<Pairing>,
+    extra_records: &mut Vec<WsdRecord>,
+) {
+    let mut records = VecDeque::from(records);
     for stream in streams {
-        let queue = queues.entry(stream.key()).or_default();
-        while queue
+        while records
             .front()
             .is_some_and(|record| record.start_second < stream.first_second)
         {
-            extra_records.extend(queue.pop_front());
+            extra_records.extend(records.pop_front());
         }
-        let record = if queue
+        let record = if records
             .front()
             .is_some_and(|record| record.start_second <= stream.last_second)
         {
-            queue.pop_front()
+            records.pop_front()
         } else {
             None
         };
         pairings.push(Pairing { stream, record });
     }
-    for queue in queues.into_values() {
-        extra_records.extend(queue);
-    }
-    (pairings, extra_records)
+    extra_records.extend(records);
 }
 
 fn print_summary(reports: &[FileReport]) {

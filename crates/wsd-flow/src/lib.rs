@@ -62,8 +62,10 @@
 mod flow;
 mod key;
 mod record;
+mod snapshot;
 mod table;
 mod tracker;
 
 pub use record::{Anomaly, Counters, Direction, EndReason, Endpoint, FlowRecord, PacketOutcome};
+pub use snapshot::{CloseState, FlowSnapshot, RestoreError, SideSnapshot, TrackerSnapshot};
 pub use tracker::{RecordProtocols, Tracker, TrackerConfig, TrackerStats};

@@ -183,6 +183,22 @@ impl FlowTable {
         (head != NIL).then_some(head)
     }
 
+    /// Slots of the flows in `queue`, from its front to its back.
+    pub fn queue_slots(&self, queue: QueueId) -> impl Iterator<Item = u32> + '_ {
+        let mut next = self.queues[queue as usize].head;
+        std::iter::from_fn(move || {
+            if next == NIL {
+                return None;
+            }
+            let idx = next;
+            next = match self.slots.get(idx as usize) {
+                Some(Some(slot)) => slot.next,
+                _ => NIL,
+            };
+            Some(idx)
+        })
+    }
+
     /// Slots of every flow in the table, in no particular order.
     pub fn occupied(&self) -> impl Iterator<Item = u32> + '_ {
         self.slots

@@ -6,6 +6,7 @@ use wsd_decode::{Decoded, TcpFlags, TcpInfo, Transport};
 use crate::flow::{sender_looks_like_server, Flow, CLIENT, SERVER};
 use crate::key::PacketKey;
 use crate::record::{Anomaly, Direction, EndReason, FlowRecord, PacketOutcome};
+use crate::snapshot::{FlowSnapshot, RestoreError, TrackerSnapshot};
 use crate::table::{FlowTable, QueueId, QUEUE_COUNT};
 
 const NANOS_PER_SEC: i64 = 1_000_000_000;
@@ -137,6 +138,61 @@ impl Tracker {
             now: None,
             next_serial: 0,
             stats: TrackerStats::default(),
+        }
+    }
+
+    /// Creates a tracker that continues the flows of `snapshot`, as saved by
+    /// [`Tracker::snapshot`], with the given settings.
+    ///
+    /// If the snapshot holds more flows than `config.max_flows`, the surplus is
+    /// evicted and reported, as a full table would.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if the snapshot is inconsistent: a flow mixing address
+    /// families, two flows with one key, or a serial number out of range.
+    pub fn restore(
+        config: TrackerConfig,
+        snapshot: &TrackerSnapshot,
+    ) -> Result<Tracker, RestoreError> {
+        let mut tracker = Tracker::new(config);
+        tracker.now = snapshot.clock;
+        tracker.next_serial = snapshot.next_serial;
+        for (index, saved) in snapshot.flows.iter().enumerate() {
+            if saved.serial >= snapshot.next_serial {
+                return Err(RestoreError::BadSerial {
+                    index,
+                    serial: saved.serial,
+                    next_serial: snapshot.next_serial,
+                });
+            }
+            let flow = Flow::from_snapshot(index, saved)?;
+            if tracker.table.find(&flow.key).is_some() {
+                return Err(RestoreError::DuplicateFlow { index });
+            }
+            let queue = queue_for(&flow);
+            tracker.table.insert(flow, queue);
+        }
+        while tracker.table.len() > tracker.config.max_flows.max(1) {
+            tracker.evict_one();
+        }
+        tracker.stats.max_active = tracker.table.len() as u64;
+        Ok(tracker)
+    }
+
+    /// Saves every flow still in the table, and the capture clock, so that a later
+    /// run can continue them with [`Tracker::restore`]. The flows stay in this
+    /// tracker.
+    pub fn snapshot(&self) -> TrackerSnapshot {
+        let flows: Vec<FlowSnapshot> = QueueId::ALL
+            .iter()
+            .flat_map(|&queue| self.table.queue_slots(queue))
+            .map(|idx| self.table.get(idx).snapshot())
+            .collect();
+        TrackerSnapshot {
+            clock: self.now,
+            next_serial: self.next_serial,
+            flows,
         }
     }
 
@@ -400,6 +456,18 @@ impl Tracker {
             self.stats.records += 1;
             self.finished.push(flow.to_record(reason));
         }
+    }
+}
+
+/// The timeout queue a flow belongs in.
+fn queue_for(flow: &Flow) -> QueueId {
+    if flow.closed != crate::flow::Closed::No {
+        return QueueId::Closed;
+    }
+    match flow.key.protocol {
+        TCP => QueueId::Tcp,
+        UDP => QueueId::Udp,
+        _ => QueueId::Other,
     }
 }
 

@@ -473,3 +473,139 @@ fn ipv6_addresses_round_trip() {
     assert_eq!(records[0].client.ip.to_string(), "2001:db8::1");
     assert_eq!(records[0].server.ip.to_string(), "2001:db8::2");
 }
+
+/// A mix of connections and timings: port reuse, a refused connection, a flow
+/// idle past its timeout, UDP, and lingering closed connections.
+fn mixed_script() -> Vec<(i64, Decoded)> {
+    let mut packets = Vec::new();
+    let mut at = 0;
+    let mut push = |gap: i64, segment: Seg| {
+        at += gap;
+        packets.push((at, tcp_packet(&segment)));
+    };
+    for s in full_connection(1000, 5000) {
+        push(10, s);
+    }
+    push(500, c2s(SYN, 77_000, 0, 0));
+    push(1, seg("10.1.1.1", 5000, "10.1.1.2", 25, SYN, 9, 0, 0));
+    push(
+        1,
+        seg("10.1.1.2", 25, "10.1.1.1", 5000, RST | ACK, 0, 10, 0),
+    );
+    push(
+        1,
+        seg(
+            "10.2.2.2",
+            443,
+            "10.2.2.1",
+            60000,
+            PSH | ACK,
+            500,
+            900,
+            1400,
+        ),
+    );
+    push(6_000, s2c(SYN | ACK, 3, 77_001, 0));
+    push(
+        700_000,
+        seg("10.2.2.1", 60000, "10.2.2.2", 443, ACK, 900, 1900, 0),
+    );
+    for s in full_connection(1, 2) {
+        push(1, s);
+    }
+    let udp = Decoded {
+        transport: Transport::Udp(UdpInfo {
+            src_port: 5353,
+            dst_port: 53,
+            datagram_len: 40,
+        }),
+        ..tcp_packet(&c2s(ACK, 0, 0, 0))
+    };
+    at += 1;
+    packets.push((at, udp));
+    packets
+}
+
+fn run_split(
+    config: TrackerConfig,
+    packets: &[(i64, Decoded)],
+    split: usize,
+) -> (Vec<FlowRecord>, Vec<wsd_flow::PacketOutcome>) {
+    let mut records = Vec::new();
+    let mut outcomes = Vec::new();
+    let mut tracker = Tracker::new(config);
+    for (i, (at, packet)) in packets.iter().enumerate() {
+        if i == split {
+            let snapshot = tracker.snapshot();
+            tracker = Tracker::restore(config, &snapshot).expect("restore");
+        }
+        outcomes.push(tracker.process(ts(*at), packet));
+        records.extend(tracker.drain_finished());
+    }
+    tracker.finish();
+    records.extend(tracker.drain_finished());
+    (records, outcomes)
+}
+
+#[test]
+fn restored_tracker_continues_exactly() {
+    let packets = mixed_script();
+    let config = TrackerConfig {
+        records: RecordProtocols {
+            tcp: true,
+            udp: true,
+            other: true,
+        },
+        ..TrackerConfig::default()
+    };
+    let whole = run_split(config, &packets, usize::MAX);
+    assert!(
+        whole.0.len() >= 6,
+        "the script makes several records: {:?}",
+        whole.0
+    );
+    for split in 0..=packets.len() {
+        let pieces = run_split(config, &packets, split);
+        assert_eq!(
+            pieces.0, whole.0,
+            "records differ when split before packet {split}"
+        );
+        assert_eq!(
+            pieces.1, whole.1,
+            "packet outcomes differ when split before packet {split}"
+        );
+    }
+}
+
+#[test]
+fn restore_rejects_duplicate_flows() {
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    tracker.process(ts(0), &tcp_packet(&c2s(SYN, 1, 0, 0)));
+    let mut snapshot = tracker.snapshot();
+    snapshot.flows.push(snapshot.flows[0]);
+    assert!(matches!(
+        Tracker::restore(TrackerConfig::default(), &snapshot),
+        Err(wsd_flow::RestoreError::DuplicateFlow { index: 1 })
+    ));
+}
+
+#[test]
+fn restore_evicts_beyond_table_limit() {
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    for port in 1..=4u16 {
+        tracker.process(
+            ts(i64::from(port)),
+            &tcp_packet(&seg(CLIENT, port, SERVER, 80, SYN, 1, 0, 0)),
+        );
+    }
+    let snapshot = tracker.snapshot();
+    let config = TrackerConfig {
+        max_flows: 3,
+        ..TrackerConfig::default()
+    };
+    let mut restored = Tracker::restore(config, &snapshot).unwrap();
+    let evicted: Vec<_> = restored.drain_finished().collect();
+    assert_eq!(evicted.len(), 1);
+    assert_eq!(evicted[0].client.port, 1);
+    assert_eq!(restored.active_flows(), 3);
+}

@@ -1,0 +1,240 @@
+//! The tracker's state as plain data, so that a run can save its unfinished flows
+//! and a later run can continue them exactly.
+
+use std::net::IpAddr;
+
+use wsd_capture::Timestamp;
+use wsd_decode::{MacAddr, Vlans};
+
+use crate::flow::{Closed, Flow, IsnSource, MacSource, Side, CLIENT, SERVER};
+use crate::key::FlowKey;
+use crate::record::Counters;
+
+/// Everything a [`crate::Tracker`] needs to continue where another one stopped.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrackerSnapshot {
+    /// The capture clock: the latest packet time seen, if any.
+    pub clock: Option<Timestamp>,
+    /// The creation number the next new flow gets.
+    pub next_serial: u64,
+    /// The flows, each timeout queue from its front to its back, so that restoring
+    /// them in this order rebuilds the same queues.
+    pub flows: Vec<FlowSnapshot>,
+}
+
+/// How a TCP connection was closed, as saved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CloseState {
+    /// Still open (always the case for UDP and other flows).
+    Open,
+    /// Both sides sent a FIN.
+    Fin,
+    /// A RST was seen.
+    Rst,
+}
+
+/// One side of a saved flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SideSnapshot {
+    /// IP address.
+    pub ip: IpAddr,
+    /// Port, or 0 for protocols without ports.
+    pub port: u16,
+    /// MAC address, if seen.
+    pub mac: Option<MacAddr>,
+    /// True if `mac` came from a packet this side sent, false if from a packet
+    /// sent to it.
+    pub mac_from_own_packet: bool,
+    /// What this side sent.
+    pub counters: Counters,
+    /// Base for relative sequence numbers, if known.
+    pub isn: Option<u32>,
+    /// True if `isn` was derived from the other side's acknowledgment number
+    /// rather than from a segment this side sent.
+    pub isn_from_peer_ack: bool,
+    /// True once this side sent a FIN.
+    pub fin: bool,
+}
+
+/// One saved flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowSnapshot {
+    /// IP protocol number.
+    pub protocol: u8,
+    /// VLAN IDs in the flow key (zeros when VLANs are left out of the key).
+    pub key_vlans: [u16; 2],
+    /// VLAN tags of the flow's first packet, as reported.
+    pub vlans: Vlans,
+    /// The client side.
+    pub client: SideSnapshot,
+    /// The server side.
+    pub server: SideSnapshot,
+    /// Earliest packet time.
+    pub first_ts: Timestamp,
+    /// Latest packet time.
+    pub last_ts: Timestamp,
+    /// Capture-clock time of the latest packet, which drives the timeouts.
+    pub touched: Timestamp,
+    /// Order of creation.
+    pub serial: u64,
+    /// True if no handshake was seen.
+    pub midstream: bool,
+    /// True if the client's SYN was seen.
+    pub syn_seen: bool,
+    /// How the connection was closed.
+    pub closed: CloseState,
+}
+
+/// Why a snapshot cannot be restored.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RestoreError {
+    /// A flow mixes an IPv4 and an IPv6 address.
+    #[error("flow {index} mixes IPv4 and IPv6 addresses ({client} and {server})")]
+    MixedAddressFamilies {
+        /// Position of the flow in the snapshot.
+        index: usize,
+        /// Client address.
+        client: IpAddr,
+        /// Server address.
+        server: IpAddr,
+    },
+    /// Two flows have the same key.
+    #[error("flow {index} repeats the key of an earlier flow")]
+    DuplicateFlow {
+        /// Position of the flow in the snapshot.
+        index: usize,
+    },
+    /// A flow's serial number is not below the snapshot's next serial number.
+    #[error(
+        "flow {index} has serial number {serial}, not below the next serial number {next_serial}"
+    )]
+    BadSerial {
+        /// Position of the flow in the snapshot.
+        index: usize,
+        /// The flow's serial number.
+        serial: u64,
+        /// The snapshot's next serial number.
+        next_serial: u64,
+    },
+}
+
+fn addr_bytes(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut bytes = [0u8; 16];
+            bytes[..4].copy_from_slice(&v4.octets());
+            bytes
+        }
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
+fn side_snapshot(side: &Side, ip: IpAddr, port: u16) -> SideSnapshot {
+    SideSnapshot {
+        ip,
+        port,
+        mac: (side.mac_source != MacSource::None).then_some(side.mac),
+        mac_from_own_packet: side.mac_source == MacSource::Own,
+        counters: side.counters,
+        isn: (side.isn_source != IsnSource::None).then_some(side.isn),
+        isn_from_peer_ack: side.isn_source == IsnSource::PeerAck,
+        fin: side.fin,
+    }
+}
+
+fn side_from(snapshot: &SideSnapshot) -> Side {
+    let mac_source = match (snapshot.mac, snapshot.mac_from_own_packet) {
+        (None, _) => MacSource::None,
+        (Some(_), true) => MacSource::Own,
+        (Some(_), false) => MacSource::Peer,
+    };
+    let isn_source = match (snapshot.isn, snapshot.isn_from_peer_ack) {
+        (None, _) => IsnSource::None,
+        (Some(_), true) => IsnSource::PeerAck,
+        (Some(_), false) => IsnSource::Own,
+    };
+    Side {
+        counters: snapshot.counters,
+        mac: snapshot.mac.unwrap_or_default(),
+        mac_source,
+        isn: snapshot.isn.unwrap_or(0),
+        isn_source,
+        fin: snapshot.fin,
+    }
+}
+
+impl Flow {
+    /// Saves this flow as plain data.
+    pub(crate) fn snapshot(&self) -> FlowSnapshot {
+        let record = self.to_record(crate::EndReason::EndOfInput);
+        FlowSnapshot {
+            protocol: self.key.protocol,
+            key_vlans: self.key.vlan_ids,
+            vlans: self.vlans,
+            client: side_snapshot(&self.sides[CLIENT], record.client.ip, record.client.port),
+            server: side_snapshot(&self.sides[SERVER], record.server.ip, record.server.port),
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+            touched: self.touched,
+            serial: self.serial,
+            midstream: self.midstream,
+            syn_seen: self.syn_seen,
+            closed: match self.closed {
+                Closed::No => CloseState::Open,
+                Closed::Fin => CloseState::Fin,
+                Closed::Rst => CloseState::Rst,
+            },
+        }
+    }
+
+    /// Rebuilds a flow from a snapshot, checking what a corrupt snapshot could break.
+    pub(crate) fn from_snapshot(
+        index: usize,
+        snapshot: &FlowSnapshot,
+    ) -> Result<Flow, RestoreError> {
+        let (client, server) = (&snapshot.client, &snapshot.server);
+        if client.ip.is_ipv6() != server.ip.is_ipv6() {
+            return Err(RestoreError::MixedAddressFamilies {
+                index,
+                client: client.ip,
+                server: server.ip,
+            });
+        }
+        let client_end = (addr_bytes(client.ip), client.port);
+        let server_end = (addr_bytes(server.ip), server.port);
+        let client_is_a = client_end <= server_end;
+        let (a, b) = if client_is_a {
+            (client_end, server_end)
+        } else {
+            (server_end, client_end)
+        };
+        let key = FlowKey {
+            addr_a: a.0,
+            addr_b: b.0,
+            port_a: a.1,
+            port_b: b.1,
+            vlan_ids: snapshot.key_vlans,
+            protocol: snapshot.protocol,
+            v6: client.ip.is_ipv6(),
+        };
+        Ok(Flow {
+            key,
+            client_is_a,
+            sides: [side_from(client), side_from(server)],
+            vlans: snapshot.vlans,
+            first_ts: snapshot.first_ts,
+            last_ts: snapshot.last_ts,
+            touched: snapshot.touched,
+            serial: snapshot.serial,
+            queue: crate::table::QueueId::Tcp,
+            midstream: snapshot.midstream,
+            syn_seen: snapshot.syn_seen,
+            closed: match snapshot.closed {
+                CloseState::Open => Closed::No,
+                CloseState::Fin => Closed::Fin,
+                CloseState::Rst => Closed::Rst,
+            },
+        })
+    }
+}
