@@ -8,9 +8,15 @@
 //! counts equal the record's in both directions. The client is right when tshark
 //! saw a SYN or SYN-ACK and the record names the same client.
 //!
-//! The output is a report, not a test: the task fails only when tshark, cargo or
-//! wsd cannot be run or is killed. A tool that exits with an error status on one
-//! capture, as both do for corrupt files, is noted beside that file.
+//! Some differences are expected rather than bugs. wsd keeps VLAN IDs in its
+//! flow key, but tshark 4.0 does not, so one connection seen on several VLANs is
+//! one stream and several records. wsd does not enter tunnels, so tshark's inner
+//! connections of GRE, VXLAN or Geneve traffic have no record.
+//!
+//! The output is a report, not a test. The task fails only when wsd does not
+//! build, the corpus directory cannot be listed, or tshark or wsd cannot be run
+//! or is killed. A tool that exits with an error status on one capture, as both
+//! do for corrupt files, is noted beside that file.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
@@ -43,8 +49,8 @@ const TSHARK_FIELDS: [&str; 13] = [
     "tcp.len",
 ];
 
-/// TCP segments, without the TCP headers that ICMP errors quote, because those
-/// belong to no connection and wsd counts them as ICMP.
+/// TCP segments, without the TCP headers that ICMP errors quote: tshark gives
+/// those no `tcp.stream` (checked with tshark 4.0), and wsd counts them as ICMP.
 const TSHARK_FILTER: &str = "tcp && !icmp && !icmpv6";
 
 /// A line that tshark prints on standard error whenever it runs as root.
@@ -216,7 +222,7 @@ impl TsharkStream {
         ConnectionKey::new(self.first, self.second)
     }
 
-    /// The client by the handshake: the sender of the first bare SYN, else the
+    /// Returns the client by the handshake: the sender of the first bare SYN, else the
     /// receiver of the first SYN-ACK, else unknown.
     fn client(&self) -> Option<Endpoint> {
         self.bare_syn_sender.or(self.syn_ack_receiver)
@@ -444,7 +450,7 @@ fn parse_segment(line: &str) -> Option<Segment> {
     })
 }
 
-/// True if the last IP layer in a `frame.protocols` list such as
+/// Returns true if the last IP layer in a `frame.protocols` list such as
 /// `eth:ethertype:ipv6:ip:tcp` is IPv6.
 fn innermost_is_ipv6(protocols: &str) -> bool {
     protocols
@@ -459,8 +465,8 @@ fn parse_flag(value: &str) -> bool {
     value == "1" || value.eq_ignore_ascii_case("true")
 }
 
-/// Whole seconds of a `frame.time_epoch` value such as `1515026248.970290000`,
-/// rounded towards negative infinity.
+/// Parses a `frame.time_epoch` value such as `1515026248.970290000` to whole
+/// seconds, rounded towards negative infinity.
 fn parse_epoch_second(value: &str) -> Option<i64> {
     let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
     let whole: i64 = whole.parse().ok()?;
@@ -547,8 +553,8 @@ fn parse_utc_time(value: &str) -> Option<i64> {
     Some(days * 86_400 + hour * 3_600 + minute * 60 + second)
 }
 
-/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar, after
-/// Howard Hinnant's `days_from_civil` algorithm.
+/// Counts the days from 1970-01-01 to a date of the proleptic Gregorian
+/// calendar, with years counted from March so that leap days fall last.
 fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
     let era = year.div_euclid(400);
@@ -584,6 +590,9 @@ fn pair_streams(
     for (key, streams) in streams_by_key {
         let mut records = records_by_key.remove(&key).unwrap_or_default();
         // A stable sort keeps wsd's output order among records of the same second.
+        // NOTE: that order is the order in which connections ended, so two
+        // connections on the same ports that start in the same second and end in
+        // the other order are paired crosswise.
         records.sort_by_key(|record| record.start_second);
         if streams.len() == records.len() {
             pairings.extend(
@@ -610,7 +619,7 @@ fn pair_streams(
 /// A record that starts before a stream's first second belongs to an earlier
 /// connection and is left over. A stream gets the next record only if that
 /// record starts by the stream's last second. This relies on both tools reading
-/// the same timestamps, which holds unless one of them misreads the capture.
+/// the same timestamps, which is true unless one of them misreads the capture.
 fn pair_by_time(
     streams: Vec<TsharkStream>,
     records: Vec<WsdRecord>,
@@ -732,7 +741,9 @@ mod tests {
     fn utc_time_to_epoch() {
         assert_eq!(parse_utc_time("1970/01/01 00:00:00"), Some(0));
         assert_eq!(parse_utc_time("2018/01/03 16:37:57"), Some(1_514_997_477));
+        assert_eq!(parse_utc_time("2000/02/29 00:00:00"), Some(951_782_400));
         assert_eq!(parse_utc_time("2000/03/01 00:00:00"), Some(951_868_800));
+        assert_eq!(parse_utc_time("1969/12/31 23:59:59"), Some(-1));
     }
 
     #[test]
@@ -777,5 +788,113 @@ mod tests {
                 bytes: 32
             }
         );
+    }
+
+    fn endpoint(text: &str) -> Endpoint {
+        let (ip, port) = text.rsplit_once(':').expect("address:port");
+        Endpoint {
+            ip: ip
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse()
+                .expect("IP address"),
+            port: port.parse().expect("port"),
+        }
+    }
+
+    /// A stream with one bare SYN from `client` at `second`.
+    fn syn_stream(id: u64, client: &str, server: &str, second: i64) -> TsharkStream {
+        let segment = Segment {
+            stream: id,
+            second,
+            src: endpoint(client),
+            dst: endpoint(server),
+            syn: true,
+            ack: false,
+            bytes: 20,
+        };
+        let mut stream = TsharkStream::new(&segment);
+        stream.add(&segment);
+        stream
+    }
+
+    fn syn_record(client: &str, server: &str, start_second: i64) -> WsdRecord {
+        WsdRecord {
+            start_second,
+            client: endpoint(client),
+            server: endpoint(server),
+            out: Counts {
+                packets: 1,
+                bytes: 20,
+            },
+            inbound: Counts::default(),
+            line: String::new(),
+        }
+    }
+
+    #[test]
+    fn pairing_leaves_split_record_over() {
+        let streams = vec![
+            syn_stream(0, "10.0.0.1:40000", "10.0.0.2:80", 100),
+            syn_stream(1, "10.0.0.1:40000", "10.0.0.2:80", 200),
+        ];
+        let records = vec![
+            syn_record("10.0.0.1:40000", "10.0.0.2:80", 100),
+            syn_record("10.0.0.1:40000", "10.0.0.2:80", 150),
+            syn_record("10.0.0.1:40000", "10.0.0.2:80", 200),
+        ];
+        let (pairings, extra) = pair_streams(streams, records);
+
+        assert_eq!(pairings.len(), 2);
+        assert!(pairings[0].matches());
+        assert!(pairings[1].matches());
+        assert_eq!(
+            pairings[1].record.as_ref().map(|r| r.start_second),
+            Some(200)
+        );
+        assert_eq!(extra.len(), 1);
+        assert_eq!(extra[0].start_second, 150);
+    }
+
+    #[test]
+    fn pairing_without_record() {
+        let streams = vec![syn_stream(0, "10.0.0.1:40000", "10.0.0.2:80", 100)];
+        let records = vec![syn_record("10.0.0.1:40001", "10.0.0.2:80", 100)];
+        let (pairings, extra) = pair_streams(streams, records);
+
+        assert!(pairings[0].record.is_none());
+        assert!(!pairings[0].matches());
+        assert!(pairings[0].has_syn());
+        assert!(!pairings[0].client_right());
+        assert_eq!(extra.len(), 1);
+    }
+
+    #[test]
+    fn counts_oriented_by_record_client() {
+        let client = "[2001:db8::1]:40000";
+        let server = "[2001:db8::2]:443";
+        let mut stream = syn_stream(0, client, server, 100);
+        stream.add(&Segment {
+            stream: 0,
+            second: 100,
+            src: endpoint(server),
+            dst: endpoint(client),
+            syn: true,
+            ack: true,
+            bytes: 32,
+        });
+        let mut record = syn_record(client, server, 100);
+        record.inbound = Counts {
+            packets: 1,
+            bytes: 32,
+        };
+        let pairing = Pairing {
+            stream,
+            record: Some(record),
+        };
+
+        assert_eq!(pairing.stream.client(), Some(endpoint(client)));
+        assert!(pairing.matches());
+        assert!(pairing.client_right());
     }
 }

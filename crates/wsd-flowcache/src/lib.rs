@@ -1,1 +1,226 @@
-//! The flow-cache file format that carries unfinished flows from one run to the next.
+//! The flow-cache file format: unfinished flows carried from one run of `wsd` to
+//! the next, so that a series of capture files is accounted as one stream.
+//!
+//! It sits beside the pipeline (capture → decode → **flow** → format): a run ends
+//! by saving the tracker's [`TrackerSnapshot`] with [`write_cache`], and the next
+//! run starts from [`read_cache`] and [`wsd_flow::Tracker::restore`].
+//!
+//! # Layout
+//!
+//! | bytes | content |
+//! | --- | --- |
+//! | 8 | magic number `WSDFLOWC` |
+//! | 4 | format version, little-endian `u32` (this crate writes [`FORMAT_VERSION`]) |
+//! | varies | header, postcard-encoded: writer name and version, capture clock, next serial number |
+//! | varies | the flows, each postcard-encoded, one after another |
+//! | 8 | number of flows, little-endian `u64` |
+//! | 4 | CRC-32 (IEEE) of every byte before it, little-endian `u32` |
+//!
+//! Postcard encodes integers as little-endian varints, so a file has the same
+//! bytes on every machine. `docs/flow-cache-format.md` in the repository gives the
+//! field list and the versioning rules.
+//!
+//! ```
+//! use wsd_flow::{Tracker, TrackerConfig};
+//!
+//! let tracker = Tracker::new(TrackerConfig::default());
+//! let bytes = wsd_flowcache::encode(&tracker.snapshot(), "example 1.0");
+//! let cache = wsd_flowcache::decode(&bytes).unwrap();
+//! assert_eq!(cache.writer, "example 1.0");
+//! assert_eq!(cache.snapshot, tracker.snapshot());
+//! ```
+
+mod crc32;
+mod file;
+mod v1;
+
+use wsd_capture::Timestamp;
+use wsd_flow::TrackerSnapshot;
+
+pub use file::{read_cache, write_cache};
+
+/// The magic number that starts every flow-cache file.
+pub const MAGIC: [u8; 8] = *b"WSDFLOWC";
+
+/// The format version this crate writes. It reads every version up to this one.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Bytes after the magic number: the format version.
+const VERSION_LEN: usize = 4;
+/// Bytes of the trailer: flow count and checksum.
+const TRAILER_LEN: usize = 12;
+
+/// A decoded flow-cache file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowCache {
+    /// The format version the file was written in.
+    pub version: u32,
+    /// Name and version of the program that wrote it.
+    pub writer: String,
+    /// The saved tracker state.
+    pub snapshot: TrackerSnapshot,
+}
+
+/// Why a flow cache could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CacheError {
+    /// The file could not be opened, read or written.
+    #[error("{operation} failed: {source}")]
+    Io {
+        /// What was being done, with the path.
+        operation: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file does not start with the flow-cache magic number.
+    #[error("not a flow cache (the file does not start with the magic number WSDFLOWC)")]
+    NotACache,
+    /// The file is of a format version newer than this program reads.
+    #[error(
+        "format version {found} is newer than this program reads (up to {supported}); upgrade wsd"
+    )]
+    UnsupportedVersion {
+        /// The version in the file.
+        found: u32,
+        /// The newest version this program reads.
+        supported: u32,
+    },
+    /// The file is shorter than its fixed parts.
+    #[error("truncated: {len} bytes is too short for a flow cache")]
+    Truncated {
+        /// Length of the file.
+        len: usize,
+    },
+    /// The checksum does not match the contents.
+    #[error("checksum mismatch (stored {stored:#010x}, computed {computed:#010x}): the file is corrupt or was cut short")]
+    ChecksumMismatch {
+        /// Checksum stored in the file.
+        stored: u32,
+        /// Checksum of the contents.
+        computed: u32,
+    },
+    /// The contents do not decode, although the checksum matched.
+    #[error("invalid contents at byte {offset}: {detail}")]
+    Invalid {
+        /// Byte offset where decoding failed.
+        offset: usize,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+/// Encodes a snapshot as a flow-cache file in the current format version.
+pub fn encode(snapshot: &TrackerSnapshot, writer: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + snapshot.flows.len() * 96);
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    let header = v1::Header {
+        writer: writer.to_string(),
+        clock: snapshot.clock.map(Timestamp::as_nanos),
+        next_serial: snapshot.next_serial,
+    };
+    append_postcard(&mut out, &header);
+    for flow in &snapshot.flows {
+        append_postcard(&mut out, &v1::Flow::from(flow));
+    }
+    out.extend_from_slice(&(snapshot.flows.len() as u64).to_le_bytes());
+    let checksum = crc32::crc32(&out);
+    out.extend_from_slice(&checksum.to_le_bytes());
+    out
+}
+
+fn append_postcard<T: serde::Serialize>(out: &mut Vec<u8>, value: &T) {
+    // NOTE: serializing plain structs of integers, arrays, options and strings
+    // into a growable Vec has no failure case in postcard.
+    let encoded = postcard::to_extend(value, std::mem::take(out));
+    *out = encoded.expect("postcard encodes plain data into a Vec");
+}
+
+/// Decodes a flow-cache file of any supported format version.
+///
+/// # Errors
+///
+/// Returns an error naming what is wrong if the bytes are not a complete, intact
+/// flow cache of a version this crate reads.
+pub fn decode(bytes: &[u8]) -> Result<FlowCache, CacheError> {
+    if bytes.len() < MAGIC.len() || bytes[..MAGIC.len()] != MAGIC {
+        return Err(CacheError::NotACache);
+    }
+    if bytes.len() < MAGIC.len() + VERSION_LEN + TRAILER_LEN {
+        return Err(CacheError::Truncated { len: bytes.len() });
+    }
+    let version = read_u32(bytes, MAGIC.len());
+    if version == 0 || version > FORMAT_VERSION {
+        return Err(CacheError::UnsupportedVersion {
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let checksum_at = bytes.len() - 4;
+    let stored = read_u32(bytes, checksum_at);
+    let computed = crc32::crc32(&bytes[..checksum_at]);
+    if stored != computed {
+        return Err(CacheError::ChecksumMismatch { stored, computed });
+    }
+    let count_at = bytes.len() - TRAILER_LEN;
+    let count = u64::from_le_bytes(bytes[count_at..checksum_at].try_into().unwrap_or_default());
+    let body_start = MAGIC.len() + VERSION_LEN;
+    decode_v1(&bytes[..count_at], body_start, count, version)
+}
+
+fn read_u32(bytes: &[u8], at: usize) -> u32 {
+    let mut word = [0u8; 4];
+    word.copy_from_slice(&bytes[at..at + 4]);
+    u32::from_le_bytes(word)
+}
+
+/// Decodes the body of a version 1 file: `bytes` ends before the trailer.
+fn decode_v1(
+    bytes: &[u8],
+    start: usize,
+    count: u64,
+    version: u32,
+) -> Result<FlowCache, CacheError> {
+    let invalid = |rest: &[u8], detail: String| CacheError::Invalid {
+        offset: bytes.len() - rest.len(),
+        detail,
+    };
+    let rest = &bytes[start..];
+    let (header, mut rest) = postcard::take_from_bytes::<v1::Header>(rest)
+        .map_err(|err| invalid(rest, format!("header: {err}")))?;
+    // Each flow takes at least 40 bytes, which bounds the allocation below by the
+    // file size whatever the count claims.
+    let mut flows = Vec::with_capacity(count.min((rest.len() / 40) as u64) as usize);
+    for index in 0..count {
+        let (flow, remaining) = postcard::take_from_bytes::<v1::Flow>(rest)
+            .map_err(|err| invalid(rest, format!("flow {index} of {count}: {err}")))?;
+        let snapshot = flow.to_snapshot().ok_or_else(|| {
+            invalid(
+                rest,
+                format!("flow {index}: unknown close state {}", flow.closed),
+            )
+        })?;
+        flows.push(snapshot);
+        rest = remaining;
+    }
+    if !rest.is_empty() {
+        return Err(invalid(
+            rest,
+            format!(
+                "{} bytes after the {count} flows the trailer counts",
+                rest.len()
+            ),
+        ));
+    }
+    Ok(FlowCache {
+        version,
+        writer: header.writer,
+        snapshot: TrackerSnapshot {
+            clock: header.clock.map(Timestamp::from_nanos),
+            next_serial: header.next_serial,
+            flows,
+        },
+    })
+}

@@ -1,0 +1,98 @@
+//! Reading and atomically replacing flow-cache files.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use wsd_flow::TrackerSnapshot;
+
+use crate::{decode, encode, CacheError, FlowCache};
+
+/// Reads the flow cache at `path`, or returns `Ok(None)` if there is no file.
+///
+/// # Errors
+///
+/// Returns an error if the file exists but cannot be read or is not an intact
+/// flow cache of a supported version.
+pub fn read_cache(path: &Path) -> Result<Option<FlowCache>, CacheError> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(CacheError::Io {
+                operation: format!("reading {}", path.display()),
+                source,
+            })
+        }
+    };
+    decode(&bytes).map(Some)
+}
+
+/// Writes `snapshot` to `path` so that the file is replaced whole or not at all.
+///
+/// The cache goes to a temporary file in the same directory, which is flushed to
+/// disk and then renamed over `path`; the directory is synced so the rename
+/// survives a crash. A crash or kill at any moment leaves either the old cache or
+/// the new one. On failure the temporary file is removed and `path` is untouched.
+///
+/// # Errors
+///
+/// Returns an error if any step fails, for example for lack of space or
+/// permission.
+pub fn write_cache(
+    path: &Path,
+    snapshot: &TrackerSnapshot,
+    writer: &str,
+) -> Result<(), CacheError> {
+    let bytes = encode(snapshot, writer);
+    let temp = temp_path(path);
+    let result = write_and_sync(&temp, &bytes).and_then(|()| {
+        fs::rename(&temp, path).map_err(|source| CacheError::Io {
+            operation: format!("renaming {} to {}", temp.display(), path.display()),
+            source,
+        })
+    });
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+        return result;
+    }
+    sync_directory(path);
+    Ok(())
+}
+
+/// `.NAME.tmp-PID` beside `path`.
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "flowcache".to_string());
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+fn write_and_sync(temp: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+    let io_error = |operation: &str| {
+        let operation = format!("{operation} {}", temp.display());
+        move |source| CacheError::Io { operation, source }
+    };
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(temp)
+        .map_err(io_error("creating"))?;
+    file.write_all(bytes).map_err(io_error("writing"))?;
+    file.sync_all().map_err(io_error("flushing to disk"))?;
+    Ok(())
+}
+
+/// Syncs the directory of `path` so that a rename in it is durable. Failure only
+/// weakens durability after a power loss, so it is ignored.
+fn sync_directory(path: &Path) {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if let Ok(dir) = File::open(dir) {
+        let _ = dir.sync_all();
+    }
+}

@@ -1,0 +1,230 @@
+//! Round trips, damaged files and atomic replacement of flow caches.
+
+use std::net::IpAddr;
+
+use proptest::prelude::*;
+use wsd_capture::Timestamp;
+use wsd_decode::{MacAddr, Vlans};
+use wsd_flow::{CloseState, Counters, FlowSnapshot, SideSnapshot, TrackerSnapshot};
+use wsd_flowcache::{decode, encode, read_cache, write_cache, CacheError, FORMAT_VERSION};
+
+fn side(ip: IpAddr, port: u16, seed: u64) -> SideSnapshot {
+    SideSnapshot {
+        ip,
+        port,
+        mac: (seed % 3 != 0).then_some(MacAddr([2, 0, 0, 0, (seed >> 8) as u8, seed as u8])),
+        mac_from_own_packet: seed % 2 == 0,
+        counters: Counters {
+            packets: seed,
+            bytes: seed.wrapping_mul(60),
+            payload_bytes: seed.wrapping_mul(20),
+            ip_bytes: seed.wrapping_mul(80),
+        },
+        isn: (seed % 5 != 0).then_some(seed as u32 ^ 0xdead_beef),
+        isn_from_peer_ack: seed % 7 == 0,
+        fin: seed % 4 == 0,
+    }
+}
+
+fn flow(n: u64) -> FlowSnapshot {
+    let v6 = n % 10 == 0;
+    let (client, server): (IpAddr, IpAddr) = if v6 {
+        (
+            "2001:db8::1".parse().unwrap(),
+            IpAddr::from([
+                0x20,
+                0x01,
+                0x0d,
+                0xb8,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                (n >> 8) as u8,
+                n as u8,
+            ]),
+        )
+    } else {
+        (
+            IpAddr::from([10, (n >> 16) as u8, (n >> 8) as u8, n as u8]),
+            IpAddr::from([192, 0, 2, 1]),
+        )
+    };
+    FlowSnapshot {
+        protocol: if n % 9 == 0 { 17 } else { 6 },
+        key_vlans: [(n % 4096) as u16, 0],
+        vlans: Vlans {
+            ids: [(n % 4096) as u16, 0],
+            count: u8::from(n % 4096 != 0),
+        },
+        client: side(client, 40000 + (n % 20000) as u16, n),
+        server: side(server, 443, n.wrapping_add(1)),
+        first_ts: Timestamp::from_nanos(1_700_000_000_000_000_000_i64.wrapping_add(n as i64)),
+        last_ts: Timestamp::from_nanos(1_700_000_001_000_000_000_i64.wrapping_add(n as i64)),
+        touched: Timestamp::from_nanos(1_700_000_001_000_000_000_i64.wrapping_add(n as i64)),
+        serial: n,
+        midstream: n % 3 == 0,
+        syn_seen: n % 3 != 0,
+        closed: match n % 3 {
+            0 => CloseState::Open,
+            1 => CloseState::Fin,
+            _ => CloseState::Rst,
+        },
+    }
+}
+
+fn snapshot(count: u64) -> TrackerSnapshot {
+    TrackerSnapshot {
+        clock: Some(Timestamp::from_nanos(1_700_000_002_000_000_000)),
+        next_serial: count,
+        flows: (0..count).map(flow).collect(),
+    }
+}
+
+#[test]
+fn round_trip_keeps_everything() {
+    let original = snapshot(500);
+    let bytes = encode(&original, "wsd 9.9.9");
+    let cache = decode(&bytes).unwrap();
+    assert_eq!(cache.version, FORMAT_VERSION);
+    assert_eq!(cache.writer, "wsd 9.9.9");
+    assert_eq!(cache.snapshot, original);
+}
+
+#[test]
+fn empty_snapshot_round_trip() {
+    let original = TrackerSnapshot::default();
+    assert_eq!(decode(&encode(&original, "w")).unwrap().snapshot, original);
+}
+
+#[test]
+fn encoding_is_deterministic() {
+    assert_eq!(encode(&snapshot(50), "w"), encode(&snapshot(50), "w"));
+}
+
+#[test]
+fn truncation_at_every_length_is_an_error() {
+    let bytes = encode(&snapshot(20), "w");
+    for len in 0..bytes.len() {
+        assert!(
+            decode(&bytes[..len]).is_err(),
+            "a file cut at {len} bytes was accepted"
+        );
+    }
+}
+
+#[test]
+fn every_flipped_byte_is_detected() {
+    let bytes = encode(&snapshot(10), "w");
+    for at in 0..bytes.len() {
+        let mut damaged = bytes.clone();
+        damaged[at] ^= 0x40;
+        assert!(
+            decode(&damaged).is_err(),
+            "a change at byte {at} was not detected"
+        );
+    }
+}
+
+#[test]
+fn future_version_rejected() {
+    let mut bytes = encode(&snapshot(1), "w");
+    bytes[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+    match decode(&bytes) {
+        Err(CacheError::UnsupportedVersion { found, supported }) => {
+            assert_eq!(found, FORMAT_VERSION + 1);
+            assert_eq!(supported, FORMAT_VERSION);
+        }
+        other => panic!("expected an unsupported version, got {other:?}"),
+    }
+}
+
+#[test]
+fn other_files_are_not_caches() {
+    assert!(matches!(
+        decode(b"\xd4\xc3\xb2\xa1 a pcap file"),
+        Err(CacheError::NotACache)
+    ));
+    assert!(matches!(decode(b""), Err(CacheError::NotACache)));
+}
+
+#[test]
+fn missing_file_is_none() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(read_cache(&dir.path().join("absent.cache"))
+        .unwrap()
+        .is_none());
+}
+
+#[test]
+fn write_replaces_whole_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wsd.cache");
+    write_cache(&path, &snapshot(3), "w").unwrap();
+    write_cache(&path, &snapshot(7), "w").unwrap();
+    assert_eq!(read_cache(&path).unwrap().unwrap().snapshot, snapshot(7));
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+}
+
+#[test]
+fn failed_write_keeps_old_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wsd.cache");
+    write_cache(&path, &snapshot(3), "w").unwrap();
+    let before = std::fs::read(&path).unwrap();
+    // A directory where the temporary file would go makes the write fail.
+    let temp = dir
+        .path()
+        .join(format!(".wsd.cache.tmp-{}", std::process::id()));
+    std::fs::create_dir(&temp).unwrap();
+    let err = write_cache(&path, &snapshot(9), "w").unwrap_err();
+    assert!(err.to_string().contains("creating"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn million_flows_round_trip() {
+    let original = snapshot(1_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.cache");
+    write_cache(&path, &original, "w").unwrap();
+    let loaded = read_cache(&path).unwrap().unwrap();
+    assert_eq!(loaded.snapshot.flows.len(), 1_000_000);
+    assert_eq!(loaded.snapshot, original);
+}
+
+proptest! {
+    #[test]
+    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = decode(&bytes);
+    }
+
+    #[test]
+    fn valid_prefix_with_random_tail_never_panics(
+        tail in proptest::collection::vec(any::<u8>(), 0..512),
+        count in 0u64..5,
+    ) {
+        let mut bytes = encode(&snapshot(count), "w");
+        let keep = 12 + (tail.len() % 8);
+        bytes.truncate(keep.min(bytes.len()));
+        bytes.extend_from_slice(&tail);
+        let _ = decode(&bytes);
+    }
+
+    #[test]
+    fn snapshots_round_trip(seeds in proptest::collection::vec(any::<u64>(), 0..20)) {
+        let original = TrackerSnapshot {
+            clock: seeds.first().map(|&s| Timestamp::from_nanos(s as i64)),
+            next_serial: u64::MAX,
+            flows: seeds.iter().map(|&s| flow(s)).collect(),
+        };
+        prop_assert_eq!(decode(&encode(&original, "w")).unwrap().snapshot, original);
+    }
+}
