@@ -652,7 +652,11 @@ fn print_summary(reports: &[FileReport]) {
         "{:<44} {:>7} {:>7} {:>10} {:>12} {:>8}",
         "file", "streams", "matched", "mismatched", "client-wrong", "extra"
     );
-    let (mut streams, mut matched, mut with_syn, mut client_right, mut extra) = (0, 0, 0, 0, 0);
+    let mut streams = 0;
+    let mut matched = 0;
+    let mut with_syn = 0;
+    let mut client_right = 0;
+    let mut extra = 0;
     for report in reports {
         let file_streams = report.pairings.len();
         let file_matched = report.matched();
@@ -802,7 +806,7 @@ mod tests {
         }
     }
 
-    /// A stream with one bare SYN from `client` at `second`.
+    /// Builds a stream with one bare SYN from `client` at `second`.
     fn syn_stream(id: u64, client: &str, server: &str, second: i64) -> TsharkStream {
         let segment = Segment {
             stream: id,

@@ -53,7 +53,8 @@ pub struct TrackerConfig {
     /// An ICMP or other flow with no packet for this long is reported (default 60 s).
     pub other_idle_timeout: i64,
     /// After FINs from both sides or a RST, a connection stays in the table this
-    /// long after its latest packet, so that stragglers count into it (default 5 s).
+    /// long after its latest packet, so that stragglers count into it (default 10 s:
+    /// late retransmissions answered by a RST were seen 6 to 8 s after the FINs).
     pub linger: i64,
     /// Maximum number of flows in the table (default 1,000,000). When a new flow
     /// finds the table full, one flow is evicted and reported: the closed flow
@@ -73,7 +74,7 @@ impl Default for TrackerConfig {
             tcp_idle_timeout: 600 * NANOS_PER_SEC,
             udp_idle_timeout: 120 * NANOS_PER_SEC,
             other_idle_timeout: 60 * NANOS_PER_SEC,
-            linger: 5 * NANOS_PER_SEC,
+            linger: 10 * NANOS_PER_SEC,
             max_flows: 1_000_000,
             vlan_in_key: true,
             records: RecordProtocols::TCP_ONLY,

@@ -187,7 +187,7 @@ fn closed_flow_reported_after_linger() {
     // A straggler within the linger time still counts into the flow.
     tracker.process(ts(3_000), &tcp_packet(&c2s(ACK, 103, 3, 0)));
     assert_eq!(tracker.drain_finished().count(), 0);
-    tracker.advance_to(ts(9_000));
+    tracker.advance_to(ts(14_000));
     let records: Vec<_> = tracker.drain_finished().collect();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].end_reason, EndReason::Fin);

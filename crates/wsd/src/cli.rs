@@ -59,7 +59,7 @@ pub struct Cli {
 
     /// Keep a connection closed by FINs or a RST for SECONDS of capture time after
     /// its latest packet, so that late packets count into it.
-    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     pub linger: f64,
 
     /// Maximum number of flows tracked at once; when full, the flow idle longest is
@@ -72,15 +72,21 @@ pub struct Cli {
     #[arg(short = 'i', long = "iniface", value_name = "IFACE")]
     pub iniface: Option<String>,
 
-    /// Load unfinished flows from FILE before reading (flow cache; not available in
-    /// this version).
+    /// Load unfinished flows from the flow cache FILE before reading, to continue
+    /// the connections of an earlier run. A missing FILE means no flows.
     #[arg(short = 'R', long = "rflow", value_name = "FILE")]
     pub rflow: Option<PathBuf>,
 
-    /// Save unfinished flows to FILE at the end (flow cache; not available in this
-    /// version).
+    /// Save the flows still open at the end to the flow cache FILE instead of
+    /// reporting them, so that the next run with -R continues them. Usually the same
+    /// FILE as -R.
     #[arg(short = 'W', long = "wflow", value_name = "FILE")]
     pub wflow: Option<PathBuf>,
+
+    /// If the -R flow cache cannot be loaded, rename it to FILE.bad-SECONDS and start
+    /// with no flows instead of stopping.
+    #[arg(long)]
+    pub discard_bad_cache: bool,
 
     /// Change the root directory to DIR after start-up (daemon mode; not available
     /// in this version).
@@ -109,16 +115,9 @@ impl Cli {
     /// the reason, so that it is rejected instead of silently ignored.
     pub fn unsupported_option(&self) -> Option<(&'static str, &'static str)> {
         const LIVE: &str = "live capture is not available in this version; read files with -r";
-        const CACHE: &str = "the flow cache is not available in this version";
         const DAEMON: &str = "daemon mode is not available in this version";
         if self.iniface.is_some() {
             return Some(("-i/--iniface", LIVE));
-        }
-        if self.rflow.is_some() {
-            return Some(("-R/--rflow", CACHE));
-        }
-        if self.wflow.is_some() {
-            return Some(("-W/--wflow", CACHE));
         }
         if self.chroot.is_some() {
             return Some(("-c/--chroot", DAEMON));

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use tracing::{debug, info, warn};
 use wsd_capture::{FileSource, PacketSource};
@@ -86,17 +88,28 @@ impl Output {
     }
 }
 
+/// Name and version written into flow caches.
+const WRITER: &str = concat!("wsd ", env!("CARGO_PKG_VERSION"));
+
 /// Runs `wsd` over the input files named on the command line.
 pub fn run(cli: &Cli) -> Result<(), Failure> {
     let inputs = check_inputs(&cli.read)?;
+    let config = tracker_config(cli)?;
+    let mut tracker = load_tracker(cli, config)?;
     let mut output = open_output(cli, &inputs)?;
-    let mut tracker = Tracker::new(tracker_config(cli)?);
+    let stop = stop_on_signals()?;
     let mut summary = Summary::default();
     let total_bytes = inputs.iter().filter_map(|input| input.len).sum();
     let mut progress = Progress::new(total_bytes);
     let mut done_bytes = 0;
 
+    // Flows evicted while restoring a cache larger than the table come out first.
+    write_finished(&mut tracker, &mut output, &mut summary)?;
+
     for input in &inputs {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
         let mut source = open_source(&input.path)?;
         info!(file = %input.path.display(), "reading");
         let result = process_source(
@@ -107,6 +120,7 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
             &mut summary,
             &mut progress,
             done_bytes,
+            &stop,
         );
         progress.clear();
         result?;
@@ -114,14 +128,121 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
         summary.malformed_records += source.stats().malformed_records;
     }
 
-    tracker.finish();
+    if stop.load(Ordering::Relaxed) {
+        info!("stopped by a signal: finishing as at the end of the input");
+    }
+    let saved = save_tracker(cli, &tracker);
+    if saved.is_err() || cli.wflow.is_none() {
+        // Without a cache, or when it could not be written, every flow still
+        // open is reported, so none is lost.
+        tracker.finish();
+    }
     write_finished(&mut tracker, &mut output, &mut summary)?;
     output
         .writer
         .flush()
         .map_err(|err| output.write_error(err))?;
     summary.log(&tracker);
-    Ok(())
+    saved
+}
+
+/// Sets a flag on SIGINT or SIGTERM, so that the run ends as at the end of its
+/// input. A second signal of either kind ends the process at once.
+fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
+            .map_err(|err| Failure::Other(format!("cannot install the signal handler: {err}")))?;
+    }
+    Ok(stop)
+}
+
+/// Creates the tracker, continuing the flows of the `-R` cache if one is given.
+fn load_tracker(cli: &Cli, config: TrackerConfig) -> Result<Tracker, Failure> {
+    let Some(path) = &cli.rflow else {
+        return Ok(Tracker::new(config));
+    };
+    let loaded = match wsd_flowcache::read_cache(path) {
+        Ok(None) => Ok(None),
+        Ok(Some(cache)) => match Tracker::restore(config, &cache.snapshot) {
+            Ok(tracker) => Ok(Some((tracker, cache))),
+            Err(err) => Err(format!("inconsistent contents: {err}")),
+        },
+        Err(err) => Err(err.to_string()),
+    };
+    match loaded {
+        Ok(Some((tracker, cache))) => {
+            info!(
+                file = %path.display(),
+                "loaded {} flows from the flow cache (written by {}, format version {})",
+                cache.snapshot.flows.len(),
+                cache.writer,
+                cache.version
+            );
+            Ok(tracker)
+        }
+        Ok(None) => {
+            info!(file = %path.display(), "flow cache does not exist yet; starting with no flows");
+            Ok(Tracker::new(config))
+        }
+        Err(reason) if cli.discard_bad_cache => {
+            let aside = set_aside(path)?;
+            warn!(
+                file = %path.display(),
+                "cannot load the flow cache ({reason}); moved it to {} and starting with no flows",
+                aside.display()
+            );
+            Ok(Tracker::new(config))
+        }
+        Err(reason) => Err(Failure::Usage(format!(
+            "cannot load flow cache {}: {reason}. The file was left as it is; rerun with \
+             --discard-bad-cache to move it aside and start with no flows",
+            path.display()
+        ))),
+    }
+}
+
+/// Renames a bad cache to `NAME.bad-SECONDS` beside it.
+fn set_aside(path: &Path) -> Result<PathBuf, Failure> {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".bad-{seconds}"));
+    let aside = path.with_file_name(name);
+    std::fs::rename(path, &aside).map_err(|err| {
+        Failure::Other(format!(
+            "cannot move flow cache {} aside to {}: {err}",
+            path.display(),
+            aside.display()
+        ))
+    })?;
+    Ok(aside)
+}
+
+/// Writes the `-W` cache if one is given.
+fn save_tracker(cli: &Cli, tracker: &Tracker) -> Result<(), Failure> {
+    let Some(path) = &cli.wflow else {
+        return Ok(());
+    };
+    let snapshot = tracker.snapshot();
+    match wsd_flowcache::write_cache(path, &snapshot, WRITER) {
+        Ok(()) => {
+            info!(
+                file = %path.display(),
+                "saved {} unfinished flows to the flow cache",
+                snapshot.flows.len()
+            );
+            Ok(())
+        }
+        Err(err) => Err(Failure::Other(format!(
+            "cannot write flow cache {}: {err}; its {} unfinished flows were written to the log \
+             as records instead",
+            path.display(),
+            snapshot.flows.len()
+        ))),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -133,9 +254,10 @@ fn process_source(
     summary: &mut Summary,
     progress: &mut Progress,
     done_bytes: u64,
+    stop: &AtomicBool,
 ) -> Result<(), Failure> {
     let name = source.name().to_string();
-    loop {
+    while !stop.load(Ordering::Relaxed) {
         let packet = match source.next_packet() {
             Ok(Some(packet)) => packet,
             Ok(None) => break,

@@ -219,8 +219,8 @@ fn write_failure_exit_one() {
 fn later_options_rejected() {
     let cases: [&[&str]; 6] = [
         &["-i", "lo"],
-        &["-r", "x.pcap", "-R", "cache"],
-        &["-r", "x.pcap", "-W", "cache"],
+        &["-r", "x.pcap", "-c", "/var/empty"],
+        &["-r", "x.pcap", "-p", "/run/wsd.pid"],
         &["-r", "x.pcap", "-u", "nobody"],
         &["-r", "x.pcap", "not", "port", "22"],
         &[],

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -67,17 +68,33 @@ pub fn run_wsd(args: &[&str], limit: Duration) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("wsd starts");
+    // Drain both pipes while waiting, or a chatty run would block on a full pipe.
+    let stdout = drain(child.stdout.take().expect("piped stdout"));
+    let stderr = drain(child.stderr.take().expect("piped stderr"));
     let started = Instant::now();
-    loop {
-        if child.try_wait().expect("wait for wsd").is_some() {
-            return child.wait_with_output().expect("collect wsd output");
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for wsd") {
+            break status;
         }
         if started.elapsed() > limit {
             let _ = child.kill();
             panic!("wsd {args:?} still running after {limit:?}");
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Output {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
     }
+}
+
+fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        bytes
+    })
 }
 
 /// The TCPFLOW lines of an output.

@@ -1,0 +1,344 @@
+//! The flow cache: a capture split into pieces and run piece by piece with `-R`
+//! and `-W` must give the same records and packet lines as one run, and a damaged
+//! cache must never be used or overwritten.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use wsd_capture::{FileSource, PacketSource, PcapWriter};
+
+use common::{run_wsd, shared_dir};
+
+const LIMIT: Duration = Duration::from_secs(300);
+
+/// Writes the packets of `capture` into `pieces` pcap files of about equal packet
+/// counts and returns their paths.
+fn split(capture: &Path, pieces: usize, dir: &Path) -> Vec<PathBuf> {
+    let mut source = FileSource::open(capture).unwrap();
+    let mut packets = Vec::new();
+    while let Some(packet) = source.next_packet().unwrap() {
+        packets.push((
+            packet.ts,
+            packet.linktype,
+            packet.data.to_vec(),
+            packet.orig_len,
+        ));
+    }
+    let per_piece = packets.len().div_ceil(pieces).max(1);
+    let mut paths = Vec::new();
+    for (i, chunk) in packets.chunks(per_piece).enumerate() {
+        let path = dir.join(format!("piece{i:04}.pcap"));
+        let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        let mut writer = PcapWriter::new(file, chunk[0].1, 262_144, true).unwrap();
+        for (ts, _, data, orig_len) in chunk {
+            writer.write_packet(*ts, data, *orig_len).unwrap();
+        }
+        writer.flush().unwrap();
+        paths.push(path);
+    }
+    paths
+}
+
+fn stdout_of(args: &[&str]) -> String {
+    let output = run_wsd(args, LIMIT);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "wsd {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Checks that `capture` split into `pieces` gives the same output chained
+/// through the cache, and as several `-r` options, as read whole.
+fn check_split(capture: &Path, pieces: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = split(capture, pieces, dir.path());
+    let name = capture.file_name().unwrap().to_string_lossy().into_owned();
+    let whole = stdout_of(&["-V", "-r", capture.to_str().unwrap(), "-L", "-"]);
+    assert!(whole.contains("TCPFLOW"), "{name} has TCP flows");
+
+    let mut args = vec!["-V"];
+    for path in &paths {
+        args.push("-r");
+        args.push(path.to_str().unwrap());
+    }
+    args.extend(["-L", "-"]);
+    assert!(
+        stdout_of(&args) == whole,
+        "{name}: {pieces} pieces as several -r differ from one run"
+    );
+
+    let cache = dir.path().join("wsd.cache");
+    let cache = cache.to_str().unwrap();
+    let mut chained = String::new();
+    for (i, path) in paths.iter().enumerate() {
+        let mut args = vec!["-V", "-R", cache, "-r", path.to_str().unwrap(), "-L", "-"];
+        if i + 1 < paths.len() {
+            args.extend(["-W", cache]);
+        }
+        chained.push_str(&stdout_of(&args));
+    }
+    if chained != whole {
+        let first_difference = chained
+            .lines()
+            .zip(whole.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(chained.lines().count().min(whole.lines().count()));
+        panic!(
+            "{name}: {} pieces chained through the cache differ from one run at line {}:\n  chained: {:?}\n  whole:   {:?}",
+            paths.len(),
+            first_difference + 1,
+            chained.lines().nth(first_difference),
+            whole.lines().nth(first_difference)
+        );
+    }
+}
+
+fn corpus(name: &str) -> PathBuf {
+    shared_dir().join("corpus").join(name)
+}
+
+#[test]
+fn split_echo_connections() {
+    for pieces in [2, 5, 40] {
+        check_split(&corpus("mixed_echo_500conns.pcap"), pieces);
+    }
+}
+
+#[test]
+fn split_midstream_capture() {
+    for pieces in [2, 5, 25] {
+        check_split(&corpus("mixed_tls_v4v6_midstream.pcap"), pieces);
+    }
+}
+
+#[test]
+fn split_port_reuse_every_packet() {
+    for pieces in [2, 5, 32] {
+        check_split(&corpus("tcp_port_reuse.pcap"), pieces);
+    }
+}
+
+#[test]
+fn split_lossy_every_packet() {
+    let capture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/captures/lossy.pcap");
+    for pieces in [2, 5, 10] {
+        check_split(&capture, pieces);
+    }
+}
+
+#[test]
+fn split_case_files_one_record() {
+    let cases = shared_dir().join("cases");
+    let part1 = cases.join("B30_flow-across-files_part1.pcap");
+    let part2 = cases.join("B30_flow-across-files_part2.pcap");
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("wsd.cache");
+    let cache = cache.to_str().unwrap();
+    let first = stdout_of(&["-W", cache, "-r", part1.to_str().unwrap(), "-L", "-"]);
+    assert_eq!(
+        first, "",
+        "the open connection goes to the cache, not the log"
+    );
+    let second = stdout_of(&["-R", cache, "-r", part2.to_str().unwrap(), "-L", "-"]);
+    let lines: Vec<&str> = second.lines().collect();
+    assert_eq!(lines.len(), 1, "{second}");
+    assert!(
+        lines[0].contains(" sourceIp=10.0.0.1 sourcePort=40000 "),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].ends_with(" packetsIn=3 packetsOut=5 bytesIn=260 bytesOut=200"),
+        "{}",
+        lines[0]
+    );
+}
+
+#[test]
+fn missing_cache_starts_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("first-run.cache");
+    let capture = corpus("tcp_port_reuse.pcap");
+    let output = run_wsd(
+        &[
+            "-R",
+            cache.to_str().unwrap(),
+            "-r",
+            capture.to_str().unwrap(),
+            "-L",
+            "-",
+        ],
+        LIMIT,
+    );
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("does not exist yet"));
+}
+
+fn damaged_cache_rejected(contents: &[u8], expected_message: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("wsd.cache");
+    std::fs::write(&cache, contents).unwrap();
+    let capture = corpus("tcp_port_reuse.pcap");
+    let args = [
+        "-R",
+        cache.to_str().unwrap(),
+        "-W",
+        cache.to_str().unwrap(),
+        "-r",
+        capture.to_str().unwrap(),
+        "-L",
+        "-",
+    ];
+    let output = run_wsd(&args, LIMIT);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(expected_message), "{stderr}");
+    assert!(stderr.contains(cache.to_str().unwrap()), "{stderr}");
+    assert!(output.stdout.is_empty(), "no packet is read");
+    assert_eq!(
+        std::fs::read(&cache).unwrap(),
+        contents,
+        "the bad cache is left untouched"
+    );
+
+    // With --discard-bad-cache the run goes on and the bad file is kept aside.
+    let mut args = args.to_vec();
+    args.push("--discard-bad-cache");
+    let output = run_wsd(&args, LIMIT);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let aside: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("wsd.cache.bad-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert_eq!(std::fs::read(dir.path().join(&aside[0])).unwrap(), contents);
+    assert!(
+        wsd_flowcache::read_cache(&cache).unwrap().is_some(),
+        "a new cache was written"
+    );
+}
+
+/// A valid cache with one open flow, from the first half of a case capture.
+fn valid_cache() -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("wsd.cache");
+    let part1 = shared_dir().join("cases/B30_flow-across-files_part1.pcap");
+    stdout_of(&[
+        "-W",
+        cache.to_str().unwrap(),
+        "-r",
+        part1.to_str().unwrap(),
+        "-L",
+        "-",
+    ]);
+    std::fs::read(&cache).unwrap()
+}
+
+#[test]
+fn truncated_cache_rejected() {
+    let bytes = valid_cache();
+    damaged_cache_rejected(&bytes[..bytes.len() - 5], "checksum mismatch");
+}
+
+#[test]
+fn corrupt_cache_rejected() {
+    let mut bytes = valid_cache();
+    bytes[30] ^= 0xff;
+    damaged_cache_rejected(&bytes, "checksum mismatch");
+}
+
+#[test]
+fn future_version_cache_rejected() {
+    let mut bytes = valid_cache();
+    bytes[8..12].copy_from_slice(&(wsd_flowcache::FORMAT_VERSION + 1).to_le_bytes());
+    damaged_cache_rejected(&bytes, "newer than this program reads");
+}
+
+#[test]
+fn not_a_cache_rejected() {
+    damaged_cache_rejected(b"timestamp,src,dst\n", "not a flow cache");
+}
+
+/// When the cache cannot be written, the open flows go to the log as records
+/// and the exit status is 1.
+#[test]
+fn unwritable_cache_writes_records() {
+    let dir = tempfile::tempdir().unwrap();
+    // A cache path inside a regular file cannot be created, even by root.
+    let blocker = dir.path().join("not-a-directory");
+    std::fs::write(&blocker, "").unwrap();
+    let cache = blocker.join("wsd.cache");
+    let part1 = shared_dir().join("cases/B30_flow-across-files_part1.pcap");
+    let output = run_wsd(
+        &[
+            "-W",
+            cache.to_str().unwrap(),
+            "-r",
+            part1.to_str().unwrap(),
+            "-L",
+            "-",
+        ],
+        LIMIT,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot write flow cache"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|line| line.starts_with("TCPFLOW "))
+            .count(),
+        1,
+        "{stdout}"
+    );
+}
+
+/// Flows idle past the timeout when the next file starts are reported with
+/// their real last packet time before the new packets.
+#[test]
+fn stale_cached_flows_time_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("wsd.cache");
+    let cache = cache.to_str().unwrap();
+    let part1 = shared_dir().join("cases/B30_flow-across-files_part1.pcap");
+    stdout_of(&["-W", cache, "-r", part1.to_str().unwrap(), "-L", "-"]);
+    // The same packets again, an hour later in capture time, through a file of
+    // our own.
+    let later = dir.path().join("later.pcap");
+    let mut source = FileSource::open(&part1).unwrap();
+    let file = std::fs::File::create(&later).unwrap();
+    let mut writer = PcapWriter::new(file, 1, 65535, true).unwrap();
+    while let Some(packet) = source.next_packet().unwrap() {
+        writer
+            .write_packet(
+                packet.ts.add_nanos(3_600_000_000_000),
+                packet.data,
+                packet.orig_len,
+            )
+            .unwrap();
+    }
+    writer.flush().unwrap();
+    let out = stdout_of(&["-R", cache, "-V", "-r", later.to_str().unwrap(), "-L", "-"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("TCPFLOW startTime=2023/11/14 22:13:20 "),
+        "{out}"
+    );
+    assert!(lines[0].contains(" packetsIn=2 packetsOut=3 "), "{out}");
+    assert!(
+        lines[1].starts_with('['),
+        "the timed-out flow comes before the new packets: {out}"
+    );
+}
