@@ -8,7 +8,7 @@ use wsd_decode::{MacAddr, Vlans};
 
 use crate::flow::{Closed, Flow, IsnSource, MacSource, Side, CLIENT, SERVER};
 use crate::key::FlowKey;
-use crate::record::Counters;
+use crate::record::{Counters, EndReason, Endpoint, FlowRecord};
 
 /// Everything a [`crate::Tracker`] needs to continue where another one stopped.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -117,6 +117,31 @@ pub enum RestoreError {
         /// The snapshot's next serial number.
         next_serial: u64,
     },
+}
+
+impl FlowSnapshot {
+    /// Builds the record this flow would be reported with now, for inspection
+    /// tools that show cached flows without restoring a tracker.
+    pub fn to_record(&self, end_reason: EndReason) -> FlowRecord {
+        let endpoint = |side: &SideSnapshot| Endpoint {
+            ip: side.ip,
+            port: side.port,
+            mac: side.mac,
+        };
+        FlowRecord {
+            protocol: self.protocol,
+            vlans: self.vlans,
+            client: endpoint(&self.client),
+            server: endpoint(&self.server),
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+            out: self.client.counters,
+            inbound: self.server.counters,
+            midstream: self.midstream,
+            syn_seen: self.syn_seen,
+            end_reason,
+        }
+    }
 }
 
 fn addr_bytes(ip: IpAddr) -> [u8; 16] {
