@@ -342,3 +342,74 @@ fn stale_cached_flows_time_out() {
         "the timed-out flow comes before the new packets: {out}"
     );
 }
+
+/// Writes the first `count` packets of `capture` to one file and the rest to
+/// another.
+fn split_at(capture: &Path, count: usize, dir: &Path) -> (PathBuf, PathBuf) {
+    let mut source = FileSource::open(capture).unwrap();
+    let head = dir.join("head.pcap");
+    let tail = dir.join("tail.pcap");
+    let mut writers = [&head, &tail].map(|path| {
+        let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+        PcapWriter::new(file, 1, 65535, false).unwrap()
+    });
+    let mut index = 0;
+    while let Some(packet) = source.next_packet().unwrap() {
+        let writer = &mut writers[usize::from(index >= count)];
+        writer
+            .write_packet(packet.ts, packet.data, packet.orig_len)
+            .unwrap();
+        index += 1;
+    }
+    for writer in &mut writers {
+        writer.flush().unwrap();
+    }
+    (head, tail)
+}
+
+/// Golden cache files of every released format version still load and continue
+/// their flows exactly. Each was written once by `wsd -W` from the first six
+/// packets of `fixtures/captures/lossy.pcap` and is never rewritten.
+#[test]
+fn golden_caches_continue() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let capture = root.join("fixtures/captures/lossy.pcap");
+    let dir = tempfile::tempdir().unwrap();
+    let (head, tail) = split_at(&capture, 6, dir.path());
+    let whole = stdout_of(&["-r", capture.to_str().unwrap(), "-L", "-"]);
+    let fresh_cache = dir.path().join("fresh.cache");
+    let before = stdout_of(&[
+        "-W",
+        fresh_cache.to_str().unwrap(),
+        "-r",
+        head.to_str().unwrap(),
+        "-L",
+        "-",
+    ]);
+    let fresh = wsd_flowcache::read_cache(&fresh_cache).unwrap().unwrap();
+
+    for version in 1..=wsd_flowcache::FORMAT_VERSION {
+        let golden = root.join(format!("fixtures/cache/v{version}-lossy-first6.cache"));
+        let cache = wsd_flowcache::read_cache(&golden)
+            .unwrap_or_else(|err| panic!("{}: {err}", golden.display()))
+            .unwrap_or_else(|| panic!("{} is missing", golden.display()));
+        assert_eq!(cache.version, version);
+        assert_eq!(
+            cache.snapshot, fresh.snapshot,
+            "version {version} restores the same state"
+        );
+        let after = stdout_of(&[
+            "-R",
+            golden.to_str().unwrap(),
+            "-r",
+            tail.to_str().unwrap(),
+            "-L",
+            "-",
+        ]);
+        assert_eq!(
+            format!("{before}{after}"),
+            whole,
+            "version {version} continues like one run"
+        );
+    }
+}
