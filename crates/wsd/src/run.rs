@@ -104,15 +104,21 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
     let mut done_bytes = 0;
 
     // Flows evicted while restoring a cache larger than the table come out first.
-    write_finished(&mut tracker, &mut output, &mut summary)?;
+    let mut result = write_finished(&mut tracker, &mut output, &mut summary);
 
     for input in &inputs {
-        if stop.load(Ordering::Relaxed) {
+        if result.is_err() || stop.load(Ordering::Relaxed) {
             break;
         }
-        let mut source = open_source(&input.path)?;
+        let mut source = match open_source(&input.path) {
+            Ok(source) => source,
+            Err(failure) => {
+                result = Err(failure);
+                break;
+            }
+        };
         info!(file = %input.path.display(), "reading");
-        let result = process_source(
+        result = process_source(
             &mut source,
             cli.verbose,
             &mut tracker,
@@ -123,7 +129,6 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
             &stop,
         );
         progress.clear();
-        result?;
         done_bytes += source.position();
         summary.malformed_records += source.stats().malformed_records;
     }
@@ -131,19 +136,48 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
     if stop.load(Ordering::Relaxed) {
         info!("stopped by a signal: finishing as at the end of the input");
     }
-    let saved = save_tracker(cli, &tracker);
+    let (saved, written) = finish_flows(cli, &mut tracker, &mut output, &mut summary);
+    summary.log(&tracker);
+    combine_failures(result.and(written), saved, cli.wflow.is_some())
+}
+
+/// The outcome of a run from the outcome of reading and writing and that of
+/// saving the cache: a failure of the first kind comes first, and says whether
+/// the open flows still reached the cache.
+fn combine_failures(
+    run: Result<(), Failure>,
+    saved: Result<(), Failure>,
+    has_cache: bool,
+) -> Result<(), Failure> {
+    match (run, saved) {
+        (Ok(()), saved) => saved,
+        (Err(failure), Ok(())) if has_cache => Err(Failure::Other(format!(
+            "{}; the flows still open were saved to the flow cache",
+            failure.message()
+        ))),
+        (Err(failure), _) => Err(failure),
+    }
+}
+
+/// Saves the open flows to the `-W` cache, or reports them when there is no
+/// cache or it cannot be written, then flushes the log. Runs even after a
+/// failure, so that whatever can be saved is. Returns the outcome of saving and
+/// that of writing the log.
+fn finish_flows(
+    cli: &Cli,
+    tracker: &mut Tracker,
+    output: &mut Output,
+    summary: &mut Summary,
+) -> (Result<(), Failure>, Result<(), Failure>) {
+    let saved = save_tracker(cli, tracker);
     if saved.is_err() || cli.wflow.is_none() {
         // Without a cache, or when it could not be written, every flow still
         // open is reported, so none is lost.
         tracker.finish();
     }
-    write_finished(&mut tracker, &mut output, &mut summary)?;
-    output
-        .writer
-        .flush()
-        .map_err(|err| output.write_error(err))?;
-    summary.log(&tracker);
-    saved
+    let written = write_finished(tracker, output, summary)
+        .and_then(|()| output.writer.flush().map_err(|err| output.write_error(err)));
+    (saved, written)
 }
 
 /// Sets a flag on SIGINT or SIGTERM, so that the run ends as at the end of its

@@ -413,3 +413,116 @@ fn golden_caches_continue() {
         );
     }
 }
+
+/// A log that cannot be written stops the run with exit status 1, and the open
+/// flows still reach the cache.
+#[test]
+fn full_disk_still_saves_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("wsd.cache");
+    let capture = corpus("mixed_echo_500conns.pcap");
+    let output = run_wsd(
+        &[
+            "-V",
+            "-W",
+            cache.to_str().unwrap(),
+            "-r",
+            capture.to_str().unwrap(),
+            "-L",
+            "/dev/full",
+        ],
+        LIMIT,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot write to /dev/full"), "{stderr}");
+    assert!(stderr.contains("saved to the flow cache"), "{stderr}");
+    let saved = wsd_flowcache::read_cache(&cache)
+        .unwrap()
+        .expect("cache written");
+    assert!(!saved.snapshot.flows.is_empty());
+}
+
+/// Writes a capture of `count` refused connections (SYN, then RST-ACK), one
+/// every millisecond, so that records come out steadily while it is read.
+fn refused_connections(path: &Path, count: u32) {
+    use wsd_synth::{Endpoint, FrameBuilder, TcpSegment};
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut writer = PcapWriter::new(file, 1, 65535, false).unwrap();
+    let mut builder = FrameBuilder::new();
+    for n in 0..count {
+        let client = Endpoint::v4(
+            [10, 1, (n >> 16) as u8, (n >> 8) as u8],
+            1024 + (n % 60000) as u16,
+        );
+        let server = Endpoint::v4([10, 2, 0, 1], 80);
+        let ts = wsd_capture::Timestamp::from_parts(
+            1_700_000_000 + i64::from(n / 1000),
+            u64::from(n % 1000) * 1_000_000,
+        );
+        let syn = builder.tcp(client, server, &TcpSegment::syn(n));
+        writer.write_packet(ts, &syn, syn.len() as u32).unwrap();
+        let rst = builder.tcp(
+            server,
+            client,
+            &TcpSegment::new(0x14, 0, n.wrapping_add(1), 0),
+        );
+        writer
+            .write_packet(ts.add_nanos(100_000), &rst, rst.len() as u32)
+            .unwrap();
+    }
+    writer.flush().unwrap();
+}
+
+/// SIGTERM in the middle of a long run ends it as the end of the input does:
+/// exit status 0, records flushed, and the open flows saved with -W.
+#[test]
+fn sigterm_saves_like_end_of_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("wsd.cache");
+    let capture = dir.path().join("refused.pcap");
+    refused_connections(&capture, 600_000);
+    let args = [
+        "-W",
+        cache.to_str().unwrap(),
+        "-r",
+        capture.to_str().unwrap(),
+        "-L",
+        "-",
+    ];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wsd"))
+        .args(args)
+        .env("TZ", "UTC")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first records, so that the signal comes while packets are read.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut text = String::new();
+    while text.lines().count() < 100 {
+        let read = std::io::BufRead::read_line(&mut stdout, &mut text).unwrap();
+        assert!(read > 0, "wsd ended before the signal");
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::io::Read::read_to_string(&mut stdout, &mut text).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("stopped by a signal"),
+        "the signal came mid-run: {stderr}"
+    );
+    assert!(text.ends_with('\n'), "the last record is complete");
+    assert!(text
+        .lines()
+        .all(|line| line.starts_with("TCPFLOW ") && line.ends_with(|c: char| c.is_ascii_digit())));
+    let saved = wsd_flowcache::read_cache(&cache)
+        .unwrap()
+        .expect("cache written");
+    assert!(!saved.snapshot.flows.is_empty(), "open flows were saved");
+}
