@@ -526,3 +526,71 @@ fn sigterm_saves_like_end_of_input() {
         .expect("cache written");
     assert!(!saved.snapshot.flows.is_empty(), "open flows were saved");
 }
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|status| {
+            status
+                .lines()
+                .any(|line| line.starts_with("Uid:") && line.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Unmounts a tmpfs when dropped, also when the test fails.
+struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A filesystem that fills up in the middle of a run: the run stops with exit
+/// status 1 and a clear message, and the open flows reach the cache elsewhere.
+/// As root the test mounts a 64 KiB tmpfs; otherwise /dev/full stands in, which
+/// fails every write with the same error.
+#[test]
+fn filesystem_fills_midway() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("wsd.cache");
+    let small = dir.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    let mut _mount = None;
+    let log = if is_root() {
+        let status = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                "size=64k",
+                "tmpfs",
+                small.to_str().unwrap(),
+            ])
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "mounting a tmpfs as root failed");
+        _mount = Some(Mount(small.clone()));
+        small.join("out.log")
+    } else {
+        PathBuf::from("/dev/full")
+    };
+    let capture = corpus("mixed_echo_500conns.pcap");
+    let output = run_wsd(
+        &[
+            "-V",
+            "-W",
+            cache.to_str().unwrap(),
+            "-r",
+            capture.to_str().unwrap(),
+            "-L",
+            log.to_str().unwrap(),
+        ],
+        LIMIT,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert!(stderr.contains("saved to the flow cache"), "{stderr}");
+    assert!(wsd_flowcache::read_cache(&cache).unwrap().is_some());
+}
