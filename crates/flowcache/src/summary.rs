@@ -1,0 +1,342 @@
+//! The summary of one cache file, as a text block or as one JSON object.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+use serde::Serialize;
+use wsd_capture::Timestamp;
+use wsd_flow::FlowSnapshot;
+use wsd_flowcache::FlowCache;
+use wsd_logfmt::LocalTimeFormatter;
+
+use crate::filter::{has_ports, protocol_name, FlowFilter, FlowState};
+use crate::json::write_json_line;
+use crate::text::{epoch_text, local_text};
+
+/// Number of entries in each top list.
+const TOP_COUNT: usize = 10;
+
+/// Bytes and flows of one IP address, over every flow it is a side of.
+#[derive(Clone, Copy, Debug, Serialize)]
+struct Talker {
+    ip: IpAddr,
+    /// Bytes of its flows in both directions: the bytes it sent plus the bytes
+    /// it received, except that a flow with itself counts once.
+    bytes: u64,
+    bytes_sent: u64,
+    bytes_received: u64,
+    flows: u64,
+}
+
+/// Flows to one server port of one protocol.
+#[derive(Clone, Debug, Serialize)]
+struct ServerPort {
+    protocol: String,
+    port: u16,
+    flows: u64,
+}
+
+/// Numbers of flows by state.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+struct StateCounts {
+    open: u64,
+    fin: u64,
+    rst: u64,
+}
+
+impl StateCounts {
+    fn add(&mut self, state: FlowState) {
+        match state {
+            FlowState::Open => self.open += 1,
+            FlowState::Fin => self.fin += 1,
+            FlowState::Rst => self.rst += 1,
+        }
+    }
+
+    fn get(&self, state: FlowState) -> u64 {
+        match state {
+            FlowState::Open => self.open,
+            FlowState::Fin => self.fin,
+            FlowState::Rst => self.rst,
+        }
+    }
+}
+
+/// The figures of one cache file, over the flows that pass the filter.
+struct Summary {
+    flows: u64,
+    flows_in_file: u64,
+    by_state: StateCounts,
+    by_protocol: BTreeMap<u8, u64>,
+    first_ts: Option<Timestamp>,
+    last_ts: Option<Timestamp>,
+    talkers: Vec<Talker>,
+    server_ports: Vec<ServerPort>,
+}
+
+impl Summary {
+    fn new(flows: &[FlowSnapshot], filter: &FlowFilter) -> Summary {
+        let mut summary = Summary {
+            flows: 0,
+            flows_in_file: flows.len() as u64,
+            by_state: StateCounts::default(),
+            by_protocol: BTreeMap::new(),
+            first_ts: None,
+            last_ts: None,
+            talkers: Vec::new(),
+            server_ports: Vec::new(),
+        };
+        let mut talkers: HashMap<IpAddr, Talker> = HashMap::new();
+        let mut ports: HashMap<(u8, u16), u64> = HashMap::new();
+        for flow in flows.iter().filter(|flow| filter.matches(flow)) {
+            summary.count(flow);
+            add_talkers(&mut talkers, flow);
+            if has_ports(flow.protocol) {
+                *ports.entry((flow.protocol, flow.server.port)).or_default() += 1;
+            }
+        }
+        summary.talkers = top_talkers(talkers);
+        summary.server_ports = top_server_ports(ports);
+        summary
+    }
+
+    fn count(&mut self, flow: &FlowSnapshot) {
+        self.flows += 1;
+        self.by_state.add(FlowState::of(flow));
+        *self.by_protocol.entry(flow.protocol).or_default() += 1;
+        self.first_ts = Some(
+            self.first_ts
+                .map_or(flow.first_ts, |ts| ts.min(flow.first_ts)),
+        );
+        self.last_ts = Some(self.last_ts.map_or(flow.last_ts, |ts| ts.max(flow.last_ts)));
+    }
+}
+
+/// Adds the bytes of `flow` to both of its addresses. A flow between an address
+/// and itself counts once, with every byte both sent and received.
+fn add_talkers(talkers: &mut HashMap<IpAddr, Talker>, flow: &FlowSnapshot) {
+    let (client, server) = (&flow.client, &flow.server);
+    let total = client.counters.bytes.saturating_add(server.counters.bytes);
+    if client.ip == server.ip {
+        add_talker(talkers, client.ip, total, total, total);
+        return;
+    }
+    let (to_server, to_client) = (client.counters.bytes, server.counters.bytes);
+    add_talker(talkers, client.ip, total, to_server, to_client);
+    add_talker(talkers, server.ip, total, to_client, to_server);
+}
+
+fn add_talker(
+    talkers: &mut HashMap<IpAddr, Talker>,
+    ip: IpAddr,
+    bytes: u64,
+    sent: u64,
+    received: u64,
+) {
+    let talker = talkers.entry(ip).or_insert(Talker {
+        ip,
+        bytes: 0,
+        bytes_sent: 0,
+        bytes_received: 0,
+        flows: 0,
+    });
+    talker.bytes = talker.bytes.saturating_add(bytes);
+    talker.bytes_sent = talker.bytes_sent.saturating_add(sent);
+    talker.bytes_received = talker.bytes_received.saturating_add(received);
+    talker.flows += 1;
+}
+
+/// Returns the talkers with the most bytes, ties broken by address.
+fn top_talkers(talkers: HashMap<IpAddr, Talker>) -> Vec<Talker> {
+    let mut talkers: Vec<Talker> = talkers.into_values().collect();
+    talkers.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.ip.cmp(&b.ip)));
+    talkers.truncate(TOP_COUNT);
+    talkers
+}
+
+/// Returns the server ports with the most flows, ties broken by protocol number
+/// and port.
+fn top_server_ports(ports: HashMap<(u8, u16), u64>) -> Vec<ServerPort> {
+    let mut ports: Vec<((u8, u16), u64)> = ports.into_iter().collect();
+    ports.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    ports
+        .into_iter()
+        .take(TOP_COUNT)
+        .map(|((protocol, port), flows)| ServerPort {
+            protocol: protocol_name(protocol),
+            port,
+            flows,
+        })
+        .collect()
+}
+
+/// Writes the summary of `cache` as a text block.
+pub fn write_text(
+    out: &mut impl Write,
+    file: &str,
+    cache: &FlowCache,
+    filter: &FlowFilter,
+    clock: &mut LocalTimeFormatter,
+) -> io::Result<()> {
+    let summary = Summary::new(&cache.snapshot.flows, filter);
+    let mut time = |ts: Option<Timestamp>| match ts {
+        Some(ts) => format!("{} ({})", local_text(clock, ts), epoch_text(ts)),
+        None => "none".to_string(),
+    };
+
+    writeln!(out, "file:           {file}")?;
+    writeln!(
+        out,
+        "writer:         {} (format version {})",
+        cache.writer, cache.version
+    )?;
+    writeln!(out, "capture clock:  {}", time(cache.snapshot.clock))?;
+    if filter.is_empty() {
+        writeln!(out, "flows:          {}", summary.flows)?;
+    } else {
+        writeln!(
+            out,
+            "flows:          {} matching the filters, of {} in the file",
+            summary.flows, summary.flows_in_file
+        )?;
+    }
+    writeln!(out, "  by state:     {}", state_counts_text(&summary))?;
+    writeln!(out, "  by protocol:  {}", protocol_counts_text(&summary))?;
+    writeln!(out, "first packet:   {}", time(summary.first_ts))?;
+    writeln!(out, "last packet:    {}", time(summary.last_ts))?;
+    write_talkers_text(out, &summary.talkers)?;
+    write_ports_text(out, &summary.server_ports)
+}
+
+fn state_counts_text(summary: &Summary) -> String {
+    let counts: Vec<String> = FlowState::ALL
+        .iter()
+        .map(|&state| format!("{} {}", state.name(), summary.by_state.get(state)))
+        .collect();
+    counts.join(", ")
+}
+
+fn protocol_counts_text(summary: &Summary) -> String {
+    if summary.by_protocol.is_empty() {
+        return "none".to_string();
+    }
+    let counts: Vec<String> = summary
+        .by_protocol
+        .iter()
+        .map(|(&protocol, count)| format!("{} {count}", protocol_name(protocol)))
+        .collect();
+    counts.join(", ")
+}
+
+fn write_talkers_text(out: &mut impl Write, talkers: &[Talker]) -> io::Result<()> {
+    writeln!(out, "top talkers (IP by bytes sent and received):")?;
+    if talkers.is_empty() {
+        return writeln!(out, "  none");
+    }
+    let ip_width = talkers
+        .iter()
+        .map(|talker| talker.ip.to_string().len())
+        .max()
+        .unwrap_or(0);
+    let bytes_width = talkers
+        .iter()
+        .map(|talker| talker.bytes.to_string().len())
+        .max()
+        .unwrap_or(0);
+    for talker in talkers {
+        writeln!(
+            out,
+            "  {:<ip_width$}  {:>bytes_width$} bytes (sent {}, received {}) in {}",
+            talker.ip.to_string(),
+            talker.bytes,
+            talker.bytes_sent,
+            talker.bytes_received,
+            flows_text(talker.flows)
+        )?;
+    }
+    Ok(())
+}
+
+fn write_ports_text(out: &mut impl Write, ports: &[ServerPort]) -> io::Result<()> {
+    writeln!(out, "top server ports (by flows):")?;
+    if ports.is_empty() {
+        return writeln!(out, "  none");
+    }
+    let names: Vec<String> = ports
+        .iter()
+        .map(|port| format!("{}/{}", port.port, port.protocol))
+        .collect();
+    let name_width = names.iter().map(String::len).max().unwrap_or(0);
+    for (name, port) in names.iter().zip(ports) {
+        writeln!(out, "  {name:<name_width$}  {}", flows_text(port.flows))?;
+    }
+    Ok(())
+}
+
+/// Returns `1 flow` or `N flows`.
+fn flows_text(flows: u64) -> String {
+    if flows == 1 {
+        "1 flow".to_string()
+    } else {
+        format!("{flows} flows")
+    }
+}
+
+/// The summary of one file as a JSON object.
+#[derive(Serialize)]
+struct SummaryJson<'a> {
+    file: &'a str,
+    writer: &'a str,
+    format_version: u32,
+    clock_ts: Option<String>,
+    clock_local: Option<String>,
+    next_serial: u64,
+    /// Flows that pass the filters.
+    flows: u64,
+    /// Every flow in the file.
+    flows_in_file: u64,
+    by_state: StateCounts,
+    by_protocol: BTreeMap<String, u64>,
+    first_ts: Option<String>,
+    first_local: Option<String>,
+    last_ts: Option<String>,
+    last_local: Option<String>,
+    top_talkers: Vec<Talker>,
+    top_server_ports: Vec<ServerPort>,
+}
+
+/// Writes the summary of `cache` as one JSON object and a newline.
+pub fn write_json(
+    out: &mut impl Write,
+    file: &str,
+    cache: &FlowCache,
+    filter: &FlowFilter,
+    clock: &mut LocalTimeFormatter,
+) -> io::Result<()> {
+    let summary = Summary::new(&cache.snapshot.flows, filter);
+    let clock_ts = cache.snapshot.clock;
+    let json = SummaryJson {
+        file,
+        writer: &cache.writer,
+        format_version: cache.version,
+        clock_ts: clock_ts.map(epoch_text),
+        clock_local: clock_ts.map(|ts| local_text(clock, ts)),
+        next_serial: cache.snapshot.next_serial,
+        flows: summary.flows,
+        flows_in_file: summary.flows_in_file,
+        by_state: summary.by_state,
+        by_protocol: summary
+            .by_protocol
+            .iter()
+            .map(|(&protocol, &count)| (protocol_name(protocol), count))
+            .collect(),
+        first_ts: summary.first_ts.map(epoch_text),
+        first_local: summary.first_ts.map(|ts| local_text(clock, ts)),
+        last_ts: summary.last_ts.map(epoch_text),
+        last_local: summary.last_ts.map(|ts| local_text(clock, ts)),
+        top_talkers: summary.talkers,
+        top_server_ports: summary.server_ports,
+    };
+    write_json_line(out, &json)
+}
