@@ -66,7 +66,15 @@ impl Timestamp {
 impl fmt::Display for Timestamp {
     /// Formats as `seconds.nanoseconds`, for example `1700000000.123456789`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:09}", self.secs(), self.subsec_nanos())
+        // Times before the epoch print as a negative decimal, such as -0.000000001.
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let magnitude = self.0.unsigned_abs();
+        write!(
+            f,
+            "{sign}{}.{:09}",
+            magnitude / 1_000_000_000,
+            magnitude % 1_000_000_000
+        )
     }
 }
 
@@ -86,6 +94,19 @@ mod tests {
         let ts = Timestamp::from_parts(1_700_000_000, 123_456_789);
         assert_eq!(ts.to_string(), "1700000000.123456789");
         assert_eq!(Timestamp::from_parts(5, 7).to_string(), "5.000000007");
+    }
+
+    #[test]
+    fn display_before_epoch() {
+        assert_eq!(Timestamp::from_nanos(-1).to_string(), "-0.000000001");
+        assert_eq!(
+            Timestamp::from_nanos(-1_500_000_000).to_string(),
+            "-1.500000000"
+        );
+        assert_eq!(
+            Timestamp::from_nanos(i64::MIN).to_string(),
+            "-9223372036.854775808"
+        );
     }
 
     #[test]
