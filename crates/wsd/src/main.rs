@@ -33,10 +33,41 @@ fn init_logging(debug: u8) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let terminal = std::io::stderr().is_terminal();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(move || DiagnosticWriter::new(terminal))
+        .with_ansi(terminal)
         .with_target(false)
         .init();
+}
+
+/// Standard error for one diagnostic message. On a terminal it first erases the
+/// current line, so that a message never runs into the progress display.
+struct DiagnosticWriter {
+    stderr: std::io::Stderr,
+    erase_line: bool,
+}
+
+impl DiagnosticWriter {
+    fn new(terminal: bool) -> DiagnosticWriter {
+        DiagnosticWriter {
+            stderr: std::io::stderr(),
+            erase_line: terminal,
+        }
+    }
+}
+
+impl std::io::Write for DiagnosticWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.erase_line {
+            self.erase_line = false;
+            self.stderr.write_all(b"\r\x1b[K")?;
+        }
+        self.stderr.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.stderr.flush()
+    }
 }

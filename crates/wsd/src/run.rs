@@ -117,7 +117,7 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
                 break;
             }
         };
-        info!(file = %input.path.display(), "reading");
+        debug!(file = %input.path.display(), "reading");
         result = process_source(
             &mut source,
             cli.verbose,
@@ -128,11 +128,11 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
             done_bytes,
             &stop,
         );
-        progress.clear();
         done_bytes += source.position();
         summary.malformed_records += source.stats().malformed_records;
     }
 
+    progress.clear();
     if stop.load(Ordering::Relaxed) {
         info!("stopped by a signal: finishing as at the end of the input");
     }
