@@ -11,6 +11,9 @@ use crate::table::{FlowTable, QueueId, QUEUE_COUNT};
 
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 
+/// A forward step of the capture clock larger than this is counted as a jump.
+const CLOCK_JUMP: i64 = 86_400 * NANOS_PER_SEC;
+
 /// IP protocol numbers the tracker treats specially.
 const TCP: u8 = 6;
 const UDP: u8 = 17;
@@ -112,6 +115,10 @@ pub struct TrackerStats {
     pub port_reuses: u64,
     /// Largest number of flows in the table at once.
     pub max_active: u64,
+    /// Packets that moved the capture clock forward by more than a day at once,
+    /// which times out every flow open before them: a sign of a bad timestamp or
+    /// of a long gap between inputs.
+    pub clock_jumps: u64,
 }
 
 /// Tracks flows from decoded packets, driven by capture time.
@@ -252,7 +259,13 @@ impl Tracker {
     pub fn advance_to(&mut self, ts: Timestamp) {
         let now = match self.now {
             Some(now) if now >= ts => return,
-            _ => ts,
+            Some(now) => {
+                if ts.nanos_since(now) > CLOCK_JUMP {
+                    self.stats.clock_jumps += 1;
+                }
+                ts
+            }
+            None => ts,
         };
         self.now = Some(now);
         while let Some((idx, queue)) = self.next_expiry(now) {

@@ -57,7 +57,44 @@ pub fn write_cache(
         return result;
     }
     sync_directory(path);
+    remove_stale_temp_files(path);
     Ok(())
+}
+
+/// Removes temporary files that writers of this cache left behind when they were
+/// killed mid-write. A file is stale when the process named in it no longer runs;
+/// without `/proc` to tell, nothing is removed.
+fn remove_stale_temp_files(path: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!(".{}.tmp-", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name
+            .to_str()
+            .and_then(|name| name.strip_prefix(&prefix))
+        else {
+            continue;
+        };
+        let running = pid
+            .parse::<u32>()
+            .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        if !running && pid.chars().all(|c| c.is_ascii_digit()) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// `.NAME.tmp-PID` beside `path`.

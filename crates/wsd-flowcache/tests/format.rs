@@ -190,6 +190,23 @@ fn failed_write_keeps_old_cache() {
 }
 
 #[test]
+fn stale_temp_files_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wsd.cache");
+    // PID 0 never names a user process, so its file is left from a killed writer.
+    let stale = dir.path().join(".wsd.cache.tmp-0");
+    std::fs::write(&stale, b"partial").unwrap();
+    let other = dir.path().join(".other.cache.tmp-0");
+    std::fs::write(&other, b"partial").unwrap();
+    write_cache(&path, &snapshot(2), "w").unwrap();
+    assert!(
+        !stale.exists(),
+        "the stale temporary file of this cache is removed"
+    );
+    assert!(other.exists(), "another cache's files are left alone");
+}
+
+#[test]
 fn million_flows_round_trip() {
     let original = snapshot(1_000_000);
     let dir = tempfile::tempdir().unwrap();

@@ -15,9 +15,11 @@ use clap::{ArgAction, Parser};
     name = "wsd",
     version,
     disable_version_flag = true,
-    after_help = "Examples:\n  wsd -r capture.pcap -L -          flow records to standard output\n  \
-                  wsd -r a.pcap -r b.pcap -L out.log  two files as one stream\n  \
-                  wsd -V -r capture.pcapng -L -      packet lines as well"
+    after_help = "Examples:\n  \
+                  wsd -r capture.pcap -L -             flow records to standard output\n  \
+                  wsd -r a.pcap -r b.pcap -L out.log   two files as one stream\n  \
+                  wsd -V -r capture.pcapng -L -        packet lines as well\n  \
+                  wsd -R c.cache -W c.cache -r a.pcap  continue flows across runs"
 )]
 pub struct Cli {
     /// Read packets from FILE (pcap or pcapng); repeat to read several files in order
@@ -54,18 +56,28 @@ pub struct Cli {
     pub version: Option<bool>,
 
     /// Report a TCP connection with no packet for SECONDS of capture time.
-    #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 600.0,
+        allow_negative_numbers = true
+    )]
     pub idle_timeout: f64,
 
     /// Keep a connection closed by FINs or a RST for SECONDS of capture time after
     /// its latest packet, so that late packets count into it.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 10.0,
+        allow_negative_numbers = true
+    )]
     pub linger: f64,
 
-    /// Maximum number of flows tracked at once; when full, the flow idle longest is
-    /// reported and removed.
-    #[arg(long, value_name = "N", default_value_t = 1_000_000,
-          value_parser = clap::value_parser!(u64).range(1..))]
+    /// Maximum number of flows tracked at once, at least 1. When the table is full,
+    /// a closed connection still lingering, else the flow idle longest, is reported
+    /// and removed.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000, value_parser = parse_max_flows)]
     pub max_flows: u64,
 
     /// Interface to capture from (live capture is not available in this version).
@@ -83,9 +95,9 @@ pub struct Cli {
     #[arg(short = 'W', long = "wflow", value_name = "FILE")]
     pub wflow: Option<PathBuf>,
 
-    /// If the -R flow cache cannot be loaded, rename it to FILE.bad-SECONDS and start
-    /// with no flows instead of stopping.
-    #[arg(long)]
+    /// If the -R flow cache cannot be loaded, rename it to FILE.bad-SECONDS (SECONDS
+    /// being the Unix time) and start with no flows instead of stopping.
+    #[arg(long, requires = "rflow")]
     pub discard_bad_cache: bool,
 
     /// Change the root directory to DIR after start-up (daemon mode; not available
@@ -108,6 +120,14 @@ pub struct Cli {
     /// Capture filter expression, as with tcpdump (not available in this version).
     #[arg(value_name = "FILTER", trailing_var_arg = true)]
     pub filter: Vec<String>,
+}
+
+fn parse_max_flows(value: &str) -> Result<u64, String> {
+    match value.parse::<u64>() {
+        Ok(0) => Err("the flow table needs room for at least 1 flow".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{value} is not a whole number of flows")),
+    }
 }
 
 impl Cli {

@@ -1,10 +1,13 @@
 //! `wsd`: reads captures and writes one compact record per TCP connection.
 
+mod cache;
 mod cli;
+mod inputs;
+mod output;
 mod progress;
 mod run;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -14,14 +17,20 @@ fn main() {
     init_logging(cli.debug);
 
     if let Some((option, reason)) = cli.unsupported_option() {
-        eprintln!("wsd: {option} cannot be used: {reason}");
+        report(&format!("{option} cannot be used: {reason}"));
         std::process::exit(2);
     }
 
     if let Err(failure) = run::run(&cli) {
-        eprintln!("wsd: {}", failure.message());
+        report(failure.message());
         std::process::exit(failure.exit_code());
     }
+}
+
+/// Prints an error on standard error. A failure to print is ignored: the exit
+/// status still tells what happened, and a panic would hide it.
+fn report(message: &str) {
+    let _ = writeln!(std::io::stderr(), "wsd: {message}");
 }
 
 /// Sends diagnostics to standard error; `-d` raises the level, and `RUST_LOG`
@@ -58,16 +67,20 @@ impl DiagnosticWriter {
     }
 }
 
+/// Write errors are dropped: a diagnostic that cannot be shown must not stop the
+/// run or turn into a panic.
 impl std::io::Write for DiagnosticWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if self.erase_line {
             self.erase_line = false;
-            self.stderr.write_all(b"\r\x1b[K")?;
+            let _ = self.stderr.write_all(b"\r\x1b[K");
         }
-        self.stderr.write(buf)
+        let _ = self.stderr.write_all(buf);
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.stderr.flush()
+        let _ = self.stderr.flush();
+        Ok(())
     }
 }

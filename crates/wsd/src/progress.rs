@@ -17,11 +17,11 @@ pub struct Progress {
 
 impl Progress {
     /// Creates a display for inputs of `total_bytes` in all (0 if unknown). It
-    /// stays silent unless standard error is a terminal.
-    pub fn new(total_bytes: u64) -> Progress {
+    /// stays silent unless `wanted` is true and standard error is a terminal.
+    pub fn new(total_bytes: u64, wanted: bool) -> Progress {
         let now = Instant::now();
         Progress {
-            enabled: std::io::stderr().is_terminal(),
+            enabled: wanted && std::io::stderr().is_terminal(),
             started: now,
             last_draw: now,
             total_bytes,

@@ -1,23 +1,20 @@
 //! A file run: every input in order through decode, tracking and formatting.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use tracing::{debug, info, warn};
+use tracing::{debug, info, trace, warn, Level};
 use wsd_capture::{FileSource, PacketSource};
 use wsd_decode::StopReason;
 use wsd_flow::{RecordProtocols, Tracker, TrackerConfig};
-use wsd_logfmt::{LocalTimeFormatter, LogWriter};
 
+use crate::cache::{load_tracker, save_tracker};
 use crate::cli::Cli;
+use crate::inputs::check_inputs;
+use crate::output::{open_output, Output};
 use crate::progress::Progress;
-
-/// Size of the output buffer: large enough that writes cost little per record.
-const OUTPUT_BUFFER: usize = 256 * 1024;
 
 /// How a run failed, which decides the exit status.
 #[derive(Debug)]
@@ -69,48 +66,59 @@ impl Summary {
             problems.join(", ")
         };
         info!(
-            "finished: {} packets, {} bytes, {} flow records ({} evicted from a full table), \
-             {} unreadable capture records; packets not fully decoded: {problems}",
-            self.packets, self.bytes, self.records, stats.evicted, self.malformed_records,
+            "finished: {}, {}, {} ({} evicted from a full table), {}; packets not fully \
+             decoded: {problems}",
+            count(self.packets, "packet"),
+            count(self.bytes, "byte"),
+            count(self.records, "flow record"),
+            stats.evicted,
+            count(self.malformed_records, "unreadable capture record"),
         );
+        if stats.clock_jumps > 0 {
+            warn!(
+                "{} moved the capture clock forward by more than a day at once, which \
+                 timed out every flow open before; check the capture's timestamps",
+                count(stats.clock_jumps, "packet")
+            );
+        }
     }
 }
 
-/// Where records go, and the name to use for it in messages.
-struct Output {
-    writer: LogWriter<BufWriter<Box<dyn Write>>>,
-    name: String,
-}
-
-impl Output {
-    fn write_error(&self, err: io::Error) -> Failure {
-        Failure::Other(format!("cannot write to {}: {err}", self.name))
+/// `1 packet`, `2 packets`.
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
-
-/// Name and version written into flow caches.
-const WRITER: &str = concat!("wsd ", env!("CARGO_PKG_VERSION"));
 
 /// Runs `wsd` over the input files named on the command line.
 pub fn run(cli: &Cli) -> Result<(), Failure> {
-    let inputs = check_inputs(&cli.read)?;
+    let mut inputs = check_inputs(&cli.read)?;
     let config = tracker_config(cli)?;
     let mut tracker = load_tracker(cli, config)?;
     let mut output = open_output(cli, &inputs)?;
     let stop = stop_on_signals()?;
     let mut summary = Summary::default();
     let total_bytes = inputs.iter().filter_map(|input| input.len).sum();
-    let mut progress = Progress::new(total_bytes);
+    // Records on the terminal would mix with the progress line.
+    let records_on_terminal = cli
+        .logfile
+        .as_deref()
+        .is_some_and(|path| path.as_os_str() == "-")
+        && std::io::stdout().is_terminal();
+    let mut progress = Progress::new(total_bytes, !records_on_terminal);
     let mut done_bytes = 0;
 
     // Flows evicted while restoring a cache larger than the table come out first.
     let mut result = write_finished(&mut tracker, &mut output, &mut summary);
 
-    for input in &inputs {
+    for input in &mut inputs {
         if result.is_err() || stop.load(Ordering::Relaxed) {
             break;
         }
-        let mut source = match open_source(&input.path) {
+        let mut source = match input.open() {
             Ok(source) => source,
             Err(failure) => {
                 result = Err(failure);
@@ -192,93 +200,6 @@ fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
     Ok(stop)
 }
 
-/// Creates the tracker, continuing the flows of the `-R` cache if one is given.
-fn load_tracker(cli: &Cli, config: TrackerConfig) -> Result<Tracker, Failure> {
-    let Some(path) = &cli.rflow else {
-        return Ok(Tracker::new(config));
-    };
-    let loaded = match wsd_flowcache::read_cache(path) {
-        Ok(None) => Ok(None),
-        Ok(Some(cache)) => match Tracker::restore(config, &cache.snapshot) {
-            Ok(tracker) => Ok(Some((tracker, cache))),
-            Err(err) => Err(format!("inconsistent contents: {err}")),
-        },
-        Err(err) => Err(err.to_string()),
-    };
-    match loaded {
-        Ok(Some((tracker, cache))) => {
-            info!(
-                file = %path.display(),
-                "loaded {} flows from the flow cache (written by {}, format version {})",
-                cache.snapshot.flows.len(),
-                cache.writer,
-                cache.version
-            );
-            Ok(tracker)
-        }
-        Ok(None) => {
-            info!(file = %path.display(), "flow cache does not exist yet; starting with no flows");
-            Ok(Tracker::new(config))
-        }
-        Err(reason) if cli.discard_bad_cache => {
-            let aside = set_aside(path)?;
-            warn!(
-                file = %path.display(),
-                "cannot load the flow cache ({reason}); moved it to {} and starting with no flows",
-                aside.display()
-            );
-            Ok(Tracker::new(config))
-        }
-        Err(reason) => Err(Failure::Usage(format!(
-            "cannot load flow cache {}: {reason}. The file was left as it is; rerun with \
-             --discard-bad-cache to move it aside and start with no flows",
-            path.display()
-        ))),
-    }
-}
-
-/// Renames a bad cache to `NAME.bad-SECONDS` beside it.
-fn set_aside(path: &Path) -> Result<PathBuf, Failure> {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs());
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".bad-{seconds}"));
-    let aside = path.with_file_name(name);
-    std::fs::rename(path, &aside).map_err(|err| {
-        Failure::Other(format!(
-            "cannot move flow cache {} aside to {}: {err}",
-            path.display(),
-            aside.display()
-        ))
-    })?;
-    Ok(aside)
-}
-
-/// Writes the `-W` cache if one is given.
-fn save_tracker(cli: &Cli, tracker: &Tracker) -> Result<(), Failure> {
-    let Some(path) = &cli.wflow else {
-        return Ok(());
-    };
-    let snapshot = tracker.snapshot();
-    match wsd_flowcache::write_cache(path, &snapshot, WRITER) {
-        Ok(()) => {
-            info!(
-                file = %path.display(),
-                "saved {} unfinished flows to the flow cache",
-                snapshot.flows.len()
-            );
-            Ok(())
-        }
-        Err(err) => Err(Failure::Other(format!(
-            "cannot write flow cache {}: {err}; its {} unfinished flows were written to the log \
-             as records instead",
-            path.display(),
-            snapshot.flows.len()
-        ))),
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 fn process_source(
     source: &mut FileSource,
@@ -291,6 +212,7 @@ fn process_source(
     stop: &AtomicBool,
 ) -> Result<(), Failure> {
     let name = source.name().to_string();
+    let trace_packets = tracing::enabled!(Level::TRACE);
     while !stop.load(Ordering::Relaxed) {
         let packet = match source.next_packet() {
             Ok(Some(packet)) => packet,
@@ -310,6 +232,9 @@ fn process_source(
         }
         let ts = packet.ts;
         let outcome = tracker.process(ts, &decoded);
+        if trace_packets {
+            trace!(packet = summary.packets, %ts, ?decoded, ?outcome, "packet");
+        }
         write_finished(tracker, output, summary)?;
         if verbose {
             if let Err(err) = output.writer.write_packet_line(ts, &decoded, &outcome) {
@@ -341,42 +266,6 @@ fn write_finished(
     Ok(())
 }
 
-/// An input file checked before the run starts.
-struct Input {
-    path: PathBuf,
-    len: Option<u64>,
-}
-
-/// Checks that every input opens as a capture before any is processed, so that a
-/// typo in the last file name does not surface after an hour of work.
-fn check_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, Failure> {
-    let mut inputs = Vec::with_capacity(paths.len());
-    for path in paths {
-        if path.as_os_str() == "-" {
-            inputs.push(Input {
-                path: path.clone(),
-                len: None,
-            });
-            continue;
-        }
-        let source = open_source(path)?;
-        inputs.push(Input {
-            path: path.clone(),
-            len: source.len(),
-        });
-    }
-    Ok(inputs)
-}
-
-fn open_source(path: &Path) -> Result<FileSource, Failure> {
-    let result = if path.as_os_str() == "-" {
-        FileSource::from_reader("standard input".to_string(), io::stdin(), None)
-    } else {
-        FileSource::open(path)
-    };
-    result.map_err(|err| Failure::Usage(err.to_string()))
-}
-
 fn tracker_config(cli: &Cli) -> Result<TrackerConfig, Failure> {
     let seconds = |name: &str, value: f64| {
         if (0.0..=1e9).contains(&value) {
@@ -394,76 +283,4 @@ fn tracker_config(cli: &Cli) -> Result<TrackerConfig, Failure> {
         records: RecordProtocols::TCP_ONLY,
         ..TrackerConfig::default()
     })
-}
-
-fn open_output(cli: &Cli, inputs: &[Input]) -> Result<Output, Failure> {
-    let path = match &cli.logfile {
-        Some(path) if path.as_os_str() == "-" => {
-            return Ok(Output {
-                writer: log_writer(Box::new(io::stdout())),
-                name: "standard output".to_string(),
-            });
-        }
-        Some(path) => path.clone(),
-        None => {
-            std::fs::create_dir_all(&cli.logdir).map_err(|err| {
-                Failure::Usage(format!(
-                    "cannot create log directory {}: {err}; choose another with -l DIR or write to a file with -L FILE",
-                    cli.logdir.display()
-                ))
-            })?;
-            cli.logdir.join(generated_log_name())
-        }
-    };
-    refuse_input_as_output(&path, inputs)?;
-    if path.is_dir() {
-        return Err(Failure::Usage(format!(
-            "log file {} is a directory; give a file name with -L, or use -l to choose the log directory",
-            path.display()
-        )));
-    }
-    let file = File::create(&path).map_err(|err| {
-        Failure::Usage(format!("cannot create log file {}: {err}", path.display()))
-    })?;
-    debug!(file = %path.display(), "writing records");
-    Ok(Output {
-        writer: log_writer(Box::new(file)),
-        name: path.display().to_string(),
-    })
-}
-
-fn log_writer(inner: Box<dyn Write>) -> LogWriter<BufWriter<Box<dyn Write>>> {
-    LogWriter::new(
-        BufWriter::with_capacity(OUTPUT_BUFFER, inner),
-        LocalTimeFormatter::system(),
-    )
-}
-
-/// Rejects an output path that names one of the inputs, which creating the log
-/// would destroy.
-fn refuse_input_as_output(path: &Path, inputs: &[Input]) -> Result<(), Failure> {
-    let Ok(output) = path.canonicalize() else {
-        return Ok(());
-    };
-    for input in inputs {
-        if input.path.canonicalize().is_ok_and(|input| input == output) {
-            return Err(Failure::Usage(format!(
-                "log file {} is also an input file; choose another name with -L",
-                path.display()
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// `{hostname}_{YYYYMMDD}_{HHMMSS}.log` in local time.
-fn generated_log_name() -> String {
-    let host = gethostname::gethostname().to_string_lossy().into_owned();
-    let host = if host.is_empty() {
-        "localhost".to_string()
-    } else {
-        host
-    };
-    let now = jiff::ZonedDateTime::now();
-    format!("{host}_{}.log", now.strftime("%Y%m%d_%H%M%S"))
 }

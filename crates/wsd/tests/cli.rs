@@ -307,3 +307,282 @@ fn corpus_never_crashes() {
     }
     assert!(checked >= 50, "only {checked} corpus captures found");
 }
+
+fn copy_fixture(dir: &Path, name: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::copy(fixture(name), &path).unwrap();
+    path
+}
+
+#[test]
+fn hard_link_to_input_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = copy_fixture(dir.path(), "lossy.pcap");
+    let link = dir.path().join("link.pcap");
+    std::fs::hard_link(&input, &link).unwrap();
+    let before = std::fs::read(&input).unwrap();
+    let output = run_wsd(
+        &["-r", input.to_str().unwrap(), "-L", link.to_str().unwrap()],
+        LIMIT,
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
+    assert!(
+        stderr_of(&output).contains("also an input"),
+        "{}",
+        stderr_of(&output)
+    );
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+}
+
+#[test]
+fn stdin_file_as_log_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = copy_fixture(dir.path(), "lossy.pcap");
+    let before = std::fs::read(&input).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wsd"))
+        .args(["-r", "-", "-L", input.to_str().unwrap()])
+        .stdin(std::fs::File::open(&input).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+}
+
+#[test]
+fn bad_stdin_leaves_log_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("keep.log");
+    std::fs::write(&log, "earlier records\n").unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wsd"))
+        .args(["-r", "-", "-L", log.to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"garbage, not packets\n").unwrap();
+    drop(child.stdin.take());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "earlier records\n");
+}
+
+#[test]
+fn stdin_twice_rejected() {
+    let output = run_wsd(&["-r", "-", "-r", "-", "-L", "-"], LIMIT);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr_of(&output).contains("only once"),
+        "{}",
+        stderr_of(&output)
+    );
+}
+
+#[test]
+fn cache_over_input_or_log_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = copy_fixture(dir.path(), "lossy.pcap");
+    let before = std::fs::read(&input).unwrap();
+    let output = run_wsd(
+        &[
+            "-r",
+            input.to_str().unwrap(),
+            "-W",
+            input.to_str().unwrap(),
+            "-L",
+            "-",
+        ],
+        LIMIT,
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
+    assert!(
+        stderr_of(&output).contains("flow cache"),
+        "{}",
+        stderr_of(&output)
+    );
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+
+    let log = dir.path().join("out.log");
+    let output = run_wsd(
+        &[
+            "-r",
+            input.to_str().unwrap(),
+            "-W",
+            log.to_str().unwrap(),
+            "-L",
+            log.to_str().unwrap(),
+        ],
+        LIMIT,
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
+    assert!(
+        stderr_of(&output).contains("both the log file"),
+        "{}",
+        stderr_of(&output)
+    );
+}
+
+#[test]
+fn generated_logs_never_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..3 {
+        let output = run_wsd(
+            &[
+                "-r",
+                &fixture("lossy.pcap"),
+                "-l",
+                dir.path().to_str().unwrap(),
+            ],
+            LIMIT,
+        );
+        assert_eq!(output.status.code(), Some(0));
+        assert!(
+            stderr_of(&output).contains("writing records"),
+            "the log's name is shown"
+        );
+    }
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        total += std::fs::read_to_string(entry.unwrap().path())
+            .unwrap()
+            .lines()
+            .count();
+    }
+    assert_eq!(
+        total, 15,
+        "three runs of five records each, none overwritten"
+    );
+}
+
+#[test]
+fn fifo_input_read_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("capture.fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let writer_path = fifo.clone();
+    let source = fixture("lossy.pcap");
+    let writer = std::thread::spawn(move || {
+        let bytes = std::fs::read(source).unwrap();
+        std::fs::write(writer_path, bytes).unwrap();
+    });
+    let output = run_wsd(&["-r", fifo.to_str().unwrap(), "-L", "-"], LIMIT);
+    writer.join().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(flow_lines(&output.stdout).len(), 5);
+}
+
+#[test]
+fn unwritable_stderr_no_panic() {
+    let output = std::process::Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "'{}' -r '{}' -L /dev/null 2>/dev/full; echo status=$?",
+                env!("CARGO_BIN_EXE_wsd"),
+                fixture("lossy.pcap")
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "status=0");
+}
+
+#[test]
+fn discard_needs_cache_and_spares_directories() {
+    let output = run_wsd(
+        &[
+            "--discard-bad-cache",
+            "-r",
+            &fixture("lossy.pcap"),
+            "-L",
+            "-",
+        ],
+        LIMIT,
+    );
+    assert_eq!(output.status.code(), Some(2));
+
+    let dir = tempfile::tempdir().unwrap();
+    let not_cache = dir.path().join("important");
+    std::fs::create_dir(&not_cache).unwrap();
+    let output = run_wsd(
+        &[
+            "-R",
+            not_cache.to_str().unwrap(),
+            "--discard-bad-cache",
+            "-r",
+            &fixture("lossy.pcap"),
+            "-L",
+            "-",
+        ],
+        LIMIT,
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
+    assert!(not_cache.is_dir(), "the directory was not moved");
+}
+
+#[test]
+fn option_values_explained() {
+    let output = run_wsd(
+        &[
+            "--idle-timeout",
+            "-1",
+            "-r",
+            &fixture("lossy.pcap"),
+            "-L",
+            "-",
+        ],
+        LIMIT,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr_of(&output).contains("--idle-timeout"),
+        "{}",
+        stderr_of(&output)
+    );
+    let output = run_wsd(
+        &["--max-flows", "0", "-r", &fixture("lossy.pcap"), "-L", "-"],
+        LIMIT,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr_of(&output).contains("at least 1 flow"),
+        "{}",
+        stderr_of(&output)
+    );
+}
+
+/// The idle connection of the lossy fixture times out when the clock jumps
+/// ten minutes; a jump of days is flagged as a likely bad timestamp.
+#[test]
+fn clock_jump_warned() {
+    use wsd_capture::{FileSource, PacketSource, PcapWriter};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jump.pcap");
+    let mut source = FileSource::open(Path::new(&fixture("port_reuse.pcap"))).unwrap();
+    let mut writer =
+        PcapWriter::new(std::fs::File::create(&path).unwrap(), 1, 65535, false).unwrap();
+    let mut index = 0;
+    while let Some(packet) = source.next_packet().unwrap() {
+        // One packet stamped 30 years ahead.
+        let ts = if index == 3 {
+            packet.ts.add_nanos(30 * 365 * 86_400 * 1_000_000_000)
+        } else {
+            packet.ts
+        };
+        writer
+            .write_packet(ts, packet.data, packet.orig_len)
+            .unwrap();
+        index += 1;
+    }
+    writer.flush().unwrap();
+    let output = run_wsd(&["-r", path.to_str().unwrap(), "-L", "-"], LIMIT);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stderr_of(&output).contains("more than a day"),
+        "{}",
+        stderr_of(&output)
+    );
+}

@@ -1,0 +1,106 @@
+//! The flow cache: loading it before the first packet and saving it at the end.
+
+use std::path::{Path, PathBuf};
+
+use tracing::{info, warn};
+use wsd_flow::{Tracker, TrackerConfig};
+
+use crate::cli::Cli;
+use crate::run::Failure;
+
+/// Name and version written into flow caches.
+const WRITER: &str = concat!("wsd ", env!("CARGO_PKG_VERSION"));
+
+/// Creates the tracker, continuing the flows of the `-R` cache if one is given.
+pub fn load_tracker(cli: &Cli, config: TrackerConfig) -> Result<Tracker, Failure> {
+    let Some(path) = &cli.rflow else {
+        return Ok(Tracker::new(config));
+    };
+    let loaded = match wsd_flowcache::read_cache(path) {
+        Ok(None) => Ok(None),
+        Ok(Some(cache)) => match Tracker::restore(config, &cache.snapshot) {
+            Ok(tracker) => Ok(Some((tracker, cache))),
+            Err(err) => Err(format!("inconsistent contents: {err}")),
+        },
+        Err(err) => Err(err.to_string()),
+    };
+    match loaded {
+        Ok(Some((tracker, cache))) => {
+            info!(
+                file = %path.display(),
+                "loaded {} from the flow cache (written by {}, format version {})",
+                crate::run::count(cache.snapshot.flows.len() as u64, "flow"),
+                cache.writer,
+                cache.version
+            );
+            Ok(tracker)
+        }
+        Ok(None) => {
+            info!(file = %path.display(), "flow cache does not exist yet; starting with no flows");
+            Ok(Tracker::new(config))
+        }
+        Err(reason) if cli.discard_bad_cache => {
+            let aside = set_aside(path)?;
+            warn!(
+                file = %path.display(),
+                "cannot load the flow cache ({reason}); moved it to {} and starting with no flows",
+                aside.display()
+            );
+            Ok(Tracker::new(config))
+        }
+        Err(reason) => Err(Failure::Usage(format!(
+            "cannot load flow cache {}: {reason}. The file was left as it is; rerun with \
+             --discard-bad-cache to move it aside and start with no flows",
+            path.display()
+        ))),
+    }
+}
+
+/// Renames a bad cache to `NAME.bad-SECONDS` beside it, SECONDS being the Unix
+/// time. Only a regular file is moved.
+fn set_aside(path: &Path) -> Result<PathBuf, Failure> {
+    if !path.is_file() {
+        return Err(Failure::Usage(format!(
+            "flow cache {} is not a regular file, so it is not moved aside; give the cache file with -R",
+            path.display()
+        )));
+    }
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".bad-{seconds}"));
+    let aside = path.with_file_name(name);
+    std::fs::rename(path, &aside).map_err(|err| {
+        Failure::Other(format!(
+            "cannot move flow cache {} aside to {}: {err}",
+            path.display(),
+            aside.display()
+        ))
+    })?;
+    Ok(aside)
+}
+
+/// Writes the `-W` cache if one is given.
+pub fn save_tracker(cli: &Cli, tracker: &Tracker) -> Result<(), Failure> {
+    let Some(path) = &cli.wflow else {
+        return Ok(());
+    };
+    let snapshot = tracker.snapshot();
+    match wsd_flowcache::write_cache(path, &snapshot, WRITER) {
+        Ok(()) => {
+            info!(
+                file = %path.display(),
+                "saved {} to the flow cache",
+                crate::run::count(snapshot.flows.len() as u64, "unfinished flow")
+            );
+            Ok(())
+        }
+        Err(err) => Err(Failure::Other(format!(
+            "cannot write flow cache {}: {err}; its {} unfinished flows were written to the log \
+             as records instead",
+            path.display(),
+            snapshot.flows.len()
+        ))),
+    }
+}

@@ -1,0 +1,109 @@
+//! Input files: checked before the run starts, opened in turn during it.
+
+use std::fs::Metadata;
+use std::io;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use wsd_capture::FileSource;
+
+use crate::run::Failure;
+
+/// An input named with `-r`, checked before the run starts.
+pub struct Input {
+    /// The path as given; `-` is standard input.
+    pub path: PathBuf,
+    /// Size in bytes, for the progress display, if known.
+    pub len: Option<u64>,
+    /// What the path names, to tell whether an output would overwrite it.
+    pub metadata: Option<Metadata>,
+    /// A source already open: standard input and pipes can be read only once,
+    /// so they stay open from the check to the run.
+    opened: Option<FileSource>,
+}
+
+impl Input {
+    /// Returns the source to read, opening the file now unless it is already open.
+    pub fn open(&mut self) -> Result<FileSource, Failure> {
+        match self.opened.take() {
+            Some(source) => Ok(source),
+            None => open_file(&self.path),
+        }
+    }
+
+    fn is_stdin(&self) -> bool {
+        self.path.as_os_str() == "-"
+    }
+}
+
+/// Checks that every input opens as a capture before any is processed, so that a
+/// typo in the last file name does not surface after an hour of work.
+pub fn check_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, Failure> {
+    let stdin_count = paths.iter().filter(|path| path.as_os_str() == "-").count();
+    if stdin_count > 1 {
+        return Err(Failure::Usage(format!(
+            "standard input can be read only once, but -r - was given {stdin_count} times"
+        )));
+    }
+    paths.iter().map(|path| check_input(path)).collect()
+}
+
+fn check_input(path: &Path) -> Result<Input, Failure> {
+    let mut input = Input {
+        path: path.to_path_buf(),
+        len: None,
+        metadata: None,
+        opened: None,
+    };
+    if input.is_stdin() {
+        // Standard input redirected from a file names that file, which an output
+        // must not overwrite.
+        input.metadata = std::fs::metadata("/dev/stdin").ok();
+        let source = FileSource::from_reader("standard input".to_string(), io::stdin(), None)
+            .map_err(|err| Failure::Usage(err.to_string()))?;
+        input.opened = Some(source);
+        return Ok(input);
+    }
+    let metadata = std::fs::metadata(path)
+        .map_err(|err| Failure::Usage(format!("cannot read input {}: {err}", path.display())))?;
+    let file_type = metadata.file_type();
+    if file_type.is_dir() {
+        return Err(Failure::Usage(format!(
+            "input {} is a directory; give capture files with -r",
+            path.display()
+        )));
+    }
+    let source = open_file(path)?;
+    input.len = source.len();
+    if file_type.is_fifo() || file_type.is_char_device() || file_type.is_socket() {
+        // Checking consumed the start of the stream, so this source is the one read.
+        input.opened = Some(source);
+    }
+    input.metadata = Some(metadata);
+    Ok(input)
+}
+
+fn open_file(path: &Path) -> Result<FileSource, Failure> {
+    FileSource::open(path).map_err(|err| Failure::Usage(err.to_string()))
+}
+
+/// True if `path` names the same file as `metadata`, by device and inode, which
+/// also catches hard links and symbolic links.
+pub fn is_same_file(path: &Path, metadata: &Metadata) -> bool {
+    std::fs::metadata(path)
+        .is_ok_and(|other| other.dev() == metadata.dev() && other.ino() == metadata.ino())
+}
+
+/// True if two paths name the same file: the same device and inode when both
+/// exist, else the same absolute path.
+pub fn is_same_path(a: &Path, b: &Path) -> bool {
+    if let Ok(metadata) = std::fs::metadata(a) {
+        if std::fs::metadata(b).is_ok() {
+            return is_same_file(b, &metadata);
+        }
+    }
+    match (std::path::absolute(a), std::path::absolute(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
