@@ -1,11 +1,14 @@
 //! Development tasks: `cargo xtask regress`, `cargo xtask bless`,
-//! `cargo xtask gen-fixtures` and `cargo xtask compare-tshark`.
+//! `cargo xtask gen-fixtures`, `cargo xtask compare-tshark` and
+//! `cargo xtask bench`.
 
+mod bench;
 mod fixtures;
+mod generate;
 mod regress;
 mod tshark;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const USAGE: &str = "\
@@ -17,7 +20,14 @@ tasks:
   gen-fixtures   write the generated captures under fixtures/captures again
   compare-tshark [FILE...]
                  compare wsd's TCP flow records with tshark's TCP streams
-                 (default: every capture in ../shared/corpus)";
+                 (default: every capture in ../shared/corpus)
+  bench [--runs N] [--quick] [--only mixed|flood|bulk]
+                 time wsd, cat and tcpdump on generated captures, the flow
+                 cache and the library steps; a full run (no --quick or
+                 --only) writes the results into docs/benchmarks.md.
+                 --runs N   timed runs of each command after one warm-up (default 5)
+                 --quick    captures a tenth of the full size, for a smoke run
+                 --only C   only the capture C";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -26,6 +36,7 @@ fn main() -> ExitCode {
         "bless" => regress::run(regress::Mode::Bless),
         "gen-fixtures" => fixtures::generate(&workspace_root().join("fixtures/captures")),
         "compare-tshark" => tshark::run(std::env::args_os().skip(2).map(PathBuf::from).collect()),
+        "bench" => bench::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -38,6 +49,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Returns the cargo target directory: `CARGO_TARGET_DIR` if set, else
+/// `target` in the workspace root.
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
 }
 
 /// The workspace root: the parent of this crate's directory.

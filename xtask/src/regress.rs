@@ -11,7 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::workspace_root;
+use crate::{target_dir, workspace_root};
 
 /// Captures up to this size also get a packet-line golden.
 const VERBOSE_MAX_BYTES: u64 = 200 * 1024;
@@ -86,7 +86,8 @@ pub fn run(mode: Mode) -> Result<(), String> {
     }
 }
 
-fn build_wsd(root: &Path) -> Result<PathBuf, String> {
+/// Builds `wsd` in release mode and returns the path of the binary.
+pub fn build_wsd(root: &Path) -> Result<PathBuf, String> {
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()))
         .args(["build", "--release", "--quiet", "--package", "wsd"])
         .current_dir(root)
@@ -95,10 +96,7 @@ fn build_wsd(root: &Path) -> Result<PathBuf, String> {
     if !status.success() {
         return Err("building wsd failed".to_string());
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    Ok(target.join("release/wsd"))
+    Ok(target_dir(root).join("release/wsd"))
 }
 
 fn collect_cases(root: &Path) -> Result<Vec<Case>, String> {

@@ -95,48 +95,81 @@ impl FrameBuilder {
 
     /// Builds an Ethernet frame carrying a TCP segment from `src` to `dst`.
     pub fn tcp(&mut self, src: Endpoint, dst: Endpoint, segment: &TcpSegment) -> Vec<u8> {
-        let mut tcp = Vec::with_capacity(20 + usize::from(segment.payload_len));
-        tcp.extend_from_slice(&src.port.to_be_bytes());
-        tcp.extend_from_slice(&dst.port.to_be_bytes());
-        tcp.extend_from_slice(&segment.seq.to_be_bytes());
-        tcp.extend_from_slice(&segment.ack.to_be_bytes());
-        tcp.push(5 << 4);
-        tcp.push(segment.flags);
-        tcp.extend_from_slice(&segment.window.to_be_bytes());
-        tcp.extend_from_slice(&[0, 0, 0, 0]);
-        tcp.extend((0..segment.payload_len).map(|i| (i % 251) as u8));
-        self.ip_frame(src, dst, 6, &tcp)
+        let mut frame = Vec::new();
+        self.write_tcp(&mut frame, src, dst, segment);
+        frame
+    }
+
+    /// Builds the same frame as [`FrameBuilder::tcp`] into `out`, replacing its
+    /// contents, so that a generator of millions of frames can reuse one buffer.
+    pub fn write_tcp(
+        &mut self,
+        out: &mut Vec<u8>,
+        src: Endpoint,
+        dst: Endpoint,
+        segment: &TcpSegment,
+    ) {
+        let tcp_len = 20 + usize::from(segment.payload_len);
+        self.write_ip_header(out, src, dst, 6, tcp_len);
+        out.extend_from_slice(&src.port.to_be_bytes());
+        out.extend_from_slice(&dst.port.to_be_bytes());
+        out.extend_from_slice(&segment.seq.to_be_bytes());
+        out.extend_from_slice(&segment.ack.to_be_bytes());
+        out.push(5 << 4);
+        out.push(segment.flags);
+        out.extend_from_slice(&segment.window.to_be_bytes());
+        out.extend_from_slice(&[0, 0, 0, 0]);
+        extend_payload(out, usize::from(segment.payload_len));
+        pad_to_minimum(out);
     }
 
     /// Builds an Ethernet frame carrying a UDP datagram of `payload_len` bytes.
     pub fn udp(&mut self, src: Endpoint, dst: Endpoint, payload_len: u16) -> Vec<u8> {
-        let len = 8 + payload_len;
-        let mut udp = Vec::with_capacity(usize::from(len));
-        udp.extend_from_slice(&src.port.to_be_bytes());
-        udp.extend_from_slice(&dst.port.to_be_bytes());
-        udp.extend_from_slice(&len.to_be_bytes());
-        udp.extend_from_slice(&[0, 0]);
-        udp.extend((0..payload_len).map(|i| (i % 251) as u8));
-        self.ip_frame(src, dst, 17, &udp)
+        let mut frame = Vec::new();
+        self.write_udp(&mut frame, src, dst, payload_len);
+        frame
     }
 
-    fn ip_frame(&mut self, src: Endpoint, dst: Endpoint, protocol: u8, payload: &[u8]) -> Vec<u8> {
-        let mut frame = Vec::with_capacity(14 + 4 * self.vlans.len() + 40 + payload.len());
-        frame.extend_from_slice(&dst.mac);
-        frame.extend_from_slice(&src.mac);
+    /// Builds the same frame as [`FrameBuilder::udp`] into `out`, replacing its
+    /// contents.
+    pub fn write_udp(&mut self, out: &mut Vec<u8>, src: Endpoint, dst: Endpoint, payload_len: u16) {
+        let len = 8 + payload_len;
+        self.write_ip_header(out, src, dst, 17, usize::from(len));
+        out.extend_from_slice(&src.port.to_be_bytes());
+        out.extend_from_slice(&dst.port.to_be_bytes());
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&[0, 0]);
+        extend_payload(out, usize::from(payload_len));
+        pad_to_minimum(out);
+    }
+
+    /// Clears `out` and writes the Ethernet header, the VLAN tags and an IP header
+    /// announcing `payload_len` bytes of `protocol` after it.
+    fn write_ip_header(
+        &mut self,
+        out: &mut Vec<u8>,
+        src: Endpoint,
+        dst: Endpoint,
+        protocol: u8,
+        payload_len: usize,
+    ) {
+        out.clear();
+        out.reserve(14 + 4 * self.vlans.len() + 40 + payload_len);
+        out.extend_from_slice(&dst.mac);
+        out.extend_from_slice(&src.mac);
         for (i, vlan) in self.vlans.iter().enumerate() {
             let tpid: u16 = if i == 0 && self.vlans.len() > 1 {
                 0x88a8
             } else {
                 0x8100
             };
-            frame.extend_from_slice(&tpid.to_be_bytes());
-            frame.extend_from_slice(&(vlan & 0x0fff).to_be_bytes());
+            out.extend_from_slice(&tpid.to_be_bytes());
+            out.extend_from_slice(&(vlan & 0x0fff).to_be_bytes());
         }
         match (src.ip, dst.ip) {
             (IpAddr::V4(s), IpAddr::V4(d)) => {
-                frame.extend_from_slice(&0x0800u16.to_be_bytes());
-                let total = (20 + payload.len()) as u16;
+                out.extend_from_slice(&0x0800u16.to_be_bytes());
+                let total = (20 + payload_len) as u16;
                 self.ip_id = self.ip_id.wrapping_add(1);
                 let mut header = [0u8; 20];
                 header[0] = 0x45;
@@ -149,26 +182,48 @@ impl FrameBuilder {
                 header[16..20].copy_from_slice(&d.octets());
                 let checksum = ipv4_checksum(&header);
                 header[10..12].copy_from_slice(&checksum.to_be_bytes());
-                frame.extend_from_slice(&header);
+                out.extend_from_slice(&header);
             }
             (s, d) => {
-                frame.extend_from_slice(&0x86ddu16.to_be_bytes());
+                out.extend_from_slice(&0x86ddu16.to_be_bytes());
                 let mut header = [0u8; 40];
                 header[0] = 0x60;
-                header[4..6].copy_from_slice(&(payload.len() as u16).to_be_bytes());
+                header[4..6].copy_from_slice(&(payload_len as u16).to_be_bytes());
                 header[6] = protocol;
                 header[7] = 64;
                 header[8..24].copy_from_slice(&v6_octets(s));
                 header[24..40].copy_from_slice(&v6_octets(d));
-                frame.extend_from_slice(&header);
+                out.extend_from_slice(&header);
             }
         }
-        frame.extend_from_slice(payload);
-        // Short frames are padded to the Ethernet minimum, as on a real wire.
-        if frame.len() < 60 {
-            frame.resize(60, 0);
-        }
-        frame
+    }
+}
+
+/// The payload pattern: byte `i` of every payload is `i % 251`.
+const PAYLOAD_PATTERN: [u8; 251] = {
+    let mut pattern = [0u8; 251];
+    let mut i = 0;
+    while i < pattern.len() {
+        pattern[i] = i as u8;
+        i += 1;
+    }
+    pattern
+};
+
+/// Appends `len` bytes of the payload pattern.
+fn extend_payload(out: &mut Vec<u8>, len: usize) {
+    let mut remaining = len;
+    while remaining > 0 {
+        let chunk = remaining.min(PAYLOAD_PATTERN.len());
+        out.extend_from_slice(&PAYLOAD_PATTERN[..chunk]);
+        remaining -= chunk;
+    }
+}
+
+/// Pads short frames to the Ethernet minimum of 60 bytes, as on a real wire.
+fn pad_to_minimum(frame: &mut Vec<u8>) {
+    if frame.len() < 60 {
+        frame.resize(60, 0);
     }
 }
 
@@ -188,4 +243,62 @@ fn ipv4_checksum(header: &[u8; 20]) -> u16 {
         sum = (sum & 0xffff) + (sum >> 16);
     }
     !(sum as u16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_frames_equal_built_frames() {
+        let client = Endpoint::v4([10, 0, 0, 1], 40000);
+        let server = Endpoint::v4([10, 0, 0, 2], 80);
+        let client6 = Endpoint::v6(
+            [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            5353,
+        );
+        let server6 = Endpoint::v6(
+            [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            53,
+        );
+        let segment = TcpSegment::new(0x18, 7, 9, 600);
+        // Leftover bytes in the buffer must not survive.
+        let mut reused = vec![0xee; 3];
+
+        FrameBuilder::new()
+            .vlan(5)
+            .write_tcp(&mut reused, client, server, &segment);
+        assert_eq!(
+            reused,
+            FrameBuilder::new().vlan(5).tcp(client, server, &segment)
+        );
+
+        FrameBuilder::new().write_udp(&mut reused, client6, server6, 30);
+        assert_eq!(reused, FrameBuilder::new().udp(client6, server6, 30));
+    }
+
+    #[test]
+    fn payload_repeats_every_251_bytes() {
+        let mut frame = Vec::new();
+        extend_payload(&mut frame, 600);
+
+        assert_eq!(frame.len(), 600);
+        assert_eq!(frame[250], 250);
+        assert_eq!(frame[251], 0);
+        assert_eq!(frame[599], (599 % 251) as u8);
+    }
+
+    #[test]
+    fn short_frames_padded() {
+        let client = Endpoint::v4([10, 0, 0, 1], 40000);
+        let server = Endpoint::v4([10, 0, 0, 2], 80);
+
+        assert_eq!(
+            FrameBuilder::new()
+                .tcp(client, server, &TcpSegment::syn(1))
+                .len(),
+            60
+        );
+        assert_eq!(FrameBuilder::new().udp(client, server, 0).len(), 60);
+    }
 }

@@ -2,7 +2,10 @@
 //! by byte, and scripted TCP connections written as pcap files.
 //!
 //! The project's tests, regression fixtures and benchmarks use it so that every
-//! capture they need can be made again from code, deterministically.
+//! capture they need can be made again from code, deterministically. For
+//! benchmarks, [`mixed`], [`syn_flood`] and [`bulk`] generate whole captures of
+//! millions of packets from a seed, with [`Rng`], a seeded generator that gives
+//! the same bytes on every machine.
 //!
 //! ```
 //! use wsd_capture::{FileSource, PacketSource, Timestamp};
@@ -24,5 +27,12 @@
 //! ```
 
 mod frame;
+mod rng;
+mod traffic;
 
 pub use frame::{Endpoint, FrameBuilder, TcpSegment};
+pub use rng::Rng;
+pub use traffic::{
+    bulk, mixed, syn_flood, BulkConfig, FloodConfig, MixedConfig, TrafficStats, DEFAULT_START,
+    TRAFFIC_VERSION,
+};

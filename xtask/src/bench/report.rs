@@ -1,0 +1,373 @@
+//! The benchmark's results as Markdown: where they come from, then one table
+//! per measurement.
+
+use std::fmt::Write as _;
+
+use super::cache::{CacheStep, CacheTimes};
+use super::machine::Machine;
+use super::measure::{median, Role, Series};
+use super::phases::{Phases, Step};
+use crate::generate::{Capture, Kind};
+
+/// Everything one benchmark run measured.
+#[derive(Debug, Default)]
+pub struct Results {
+    /// The machine and software of the run.
+    pub machine: Machine,
+    /// The command that reproduces the run.
+    pub command_line: String,
+    /// Timed runs of each command.
+    pub runs: usize,
+    /// Notes on the figures left out, and why.
+    pub notes: Vec<String>,
+    /// The timed commands of each capture.
+    pub commands: Vec<(Capture, Vec<Series>)>,
+    /// The in-process timings of each capture.
+    pub phases: Vec<Phases>,
+    /// The flow-cache timings, if the flood capture was run.
+    pub cache: Option<CacheTimes>,
+}
+
+/// Renders the results as Markdown, without the section heading.
+pub fn render(results: &Results) -> String {
+    let mut out = String::new();
+    write_provenance(&mut out, results);
+    write_captures(&mut out, results);
+    write_commands(&mut out, results);
+    write_memory(&mut out, results);
+    write_cache(&mut out, results);
+    write_phases(&mut out, results);
+    out
+}
+
+fn write_provenance(out: &mut String, results: &Results) {
+    let machine = &results.machine;
+    let _ = writeln!(
+        out,
+        "Measured on {} with `{}`: {} timed runs of each command after one warm-up \
+         run. Times are medians, with the fastest and the slowest run beside them.\n",
+        machine.date, results.command_line, results.runs
+    );
+    let tcpdump = machine.tcpdump.as_deref().unwrap_or("no tcpdump");
+    let _ = writeln!(
+        out,
+        "Machine: {}, {} logical processors, {:.1} GiB of memory, {}; {}; {}; wsd at \
+         commit {}.\n",
+        machine.cpu,
+        machine.cores,
+        machine.memory_gib,
+        machine.kernel,
+        machine.rustc,
+        tcpdump,
+        machine.commit
+    );
+    if let (Some(start), Some(end)) = (machine.load_at_start, machine.load_at_end) {
+        let _ = writeln!(
+            out,
+            "The one-minute load average was {start:.2} at the start and {end:.2} at the \
+             end. The benchmark itself keeps about one processor busy, so a load well \
+             above 1 means that other work shared the {} processors.\n",
+            machine.cores
+        );
+    }
+    for note in &results.notes {
+        let _ = writeln!(out, "Note: {note}\n");
+    }
+}
+
+fn write_captures(out: &mut String, results: &Results) {
+    let _ = writeln!(out, "### Captures\n");
+    let _ = writeln!(
+        out,
+        "| capture | packets | file size | average frame | TCP connections | UDP conversations | flow records | max flows at once |"
+    );
+    let _ = writeln!(
+        out,
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for (capture, _) in &results.commands {
+        let stats = &capture.stats;
+        let phases = results.phases.iter().find(|p| p.kind == capture.kind);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.1} MB | {:.0} B | {} | {} | {} | {} |",
+            capture.kind.name(),
+            thousands(stats.packets),
+            capture.file_bytes as f64 / 1e6,
+            stats.frame_bytes as f64 / stats.packets.max(1) as f64,
+            thousands(stats.tcp_connections),
+            thousands(stats.udp_conversations),
+            phases.map_or("–".to_string(), |p| thousands(p.records)),
+            phases.map_or("–".to_string(), |p| thousands(p.max_active)),
+        );
+    }
+    out.push('\n');
+}
+
+fn write_commands(out: &mut String, results: &Results) {
+    let _ = writeln!(out, "### Throughput\n");
+    let _ = writeln!(
+        out,
+        "`FILE` is the capture of the row. The last two columns divide the command's \
+         time by the time of `cat` and of `tcpdump` in the same round, and give the \
+         median of those ratios.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| capture | command | median | fastest–slowest | MB/s | packets/s | max RSS | × cat | × tcpdump |"
+    );
+    let _ = writeln!(
+        out,
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for (capture, series) in &results.commands {
+        let cat = series.iter().find(|s| s.role == Role::Cat);
+        let tcpdump = series.iter().find(|s| s.role == Role::Tcpdump);
+        let shown = [Role::Cat, Role::Tcpdump, Role::Records, Role::PacketLines];
+        for one in series.iter().filter(|s| shown.contains(&s.role)) {
+            let secs = one.median_secs();
+            let (fastest, slowest) = one.range_secs();
+            let _ = writeln!(
+                out,
+                "| {} | `{}` | {} | {}–{} | {:.0} | {} | {} | {} | {} |",
+                capture.kind.name(),
+                one.role.label(),
+                seconds(secs),
+                seconds(fastest),
+                seconds(slowest),
+                capture.file_bytes as f64 / secs / 1e6,
+                per_second(capture.stats.packets as f64 / secs),
+                mebibytes(one.median_rss_kib()),
+                ratio(one, cat),
+                ratio(one, tcpdump),
+            );
+        }
+    }
+    out.push('\n');
+}
+
+fn write_memory(out: &mut String, results: &Results) {
+    let Some((flood, series)) = results
+        .commands
+        .iter()
+        .find(|(capture, _)| capture.kind == Kind::Flood)
+    else {
+        return;
+    };
+    let connections = flood.stats.tcp_connections;
+    let rss = |role: Role| {
+        series
+            .iter()
+            .find(|s| s.role == role)
+            .and_then(Series::median_rss_kib)
+    };
+    let _ = writeln!(out, "### Memory on the flood\n");
+    if let (Some(full), Some(empty)) = (rss(Role::Records), rss(Role::Empty)) {
+        let per_connection = (full - empty) * 1024.0 / connections.max(1) as f64;
+        let _ = writeln!(
+            out,
+            "Memory per tracked connection: (max RSS with {} connections − max RSS on \
+             an empty capture) / {} = **{per_connection:.0} bytes**. It includes \
+             everything that grows with the table, such as the records of the flows \
+             reported at the end of the input.\n",
+            thousands(connections),
+            thousands(connections)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| command | flows at once | max RSS | median | fastest–slowest |"
+    );
+    let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: |");
+    let mut rows: Vec<(u64, &Series)> = series
+        .iter()
+        .filter_map(|one| match one.role {
+            Role::Empty => Some((0, one)),
+            Role::Records => Some((connections, one)),
+            Role::MaxFlows(max) => Some((max.min(connections), one)),
+            _ => None,
+        })
+        .collect();
+    rows.sort_by_key(|(flows, _)| *flows);
+    for (flows, one) in rows {
+        let (fastest, slowest) = one.range_secs();
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {}–{} |",
+            one.role.label(),
+            thousands(flows),
+            mebibytes(one.median_rss_kib()),
+            seconds(one.median_secs()),
+            seconds(fastest),
+            seconds(slowest),
+        );
+    }
+    out.push('\n');
+}
+
+fn write_cache(out: &mut String, results: &Results) {
+    let Some(cache) = &results.cache else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "### Flow cache of {} flows\n\nThe flows are those of the flood, tracked \
+         in process. The cache file is {:.1} MB, {:.0} bytes per flow.\n",
+        thousands(cache.flows),
+        cache.file_bytes as f64 / 1e6,
+        cache.file_bytes as f64 / cache.flows.max(1) as f64
+    );
+    let _ = writeln!(out, "| step | median | fastest–slowest | flows/s |");
+    let _ = writeln!(out, "| --- | ---: | ---: | ---: |");
+    for step in cache.measured_steps() {
+        let (secs, (fastest, slowest)) = cache.summary(step);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {}–{} | {} |",
+            step.label(),
+            seconds(secs),
+            seconds(fastest),
+            seconds(slowest),
+            per_second(cache.flows as f64 / secs),
+        );
+    }
+    let (read, _) = cache.summary(CacheStep::Read);
+    let (restore, _) = cache.summary(CacheStep::Restore);
+    let _ = writeln!(
+        out,
+        "\nLoading the cache as `wsd -R` does, `read_cache` then `Tracker::restore`, \
+         takes {} in all.\n",
+        seconds(read + restore)
+    );
+}
+
+fn write_phases(out: &mut String, results: &Results) {
+    if results.phases.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "### Where the time goes\n");
+    let _ = writeln!(
+        out,
+        "The library steps timed in process, in nanoseconds per packet: each column \
+         is the time a pass with that step added takes beyond the pass before it, \
+         with the lines formatted into `io::sink()`. The totals are the whole \
+         pipeline without and with packet lines.\n"
+    );
+    let mut header = "| capture |".to_string();
+    let mut rule = "| --- |".to_string();
+    for step in Step::ALL {
+        header.push_str(&format!(" {} |", step.label()));
+        rule.push_str(" ---: |");
+    }
+    let _ = writeln!(out, "{header} total | total with packet lines |");
+    let _ = writeln!(out, "{rule} ---: | ---: |");
+    for phases in &results.phases {
+        let per_packet = |secs: f64| secs * 1e9 / phases.packets.max(1) as f64;
+        let mut row = format!("| {} |", phases.kind.name());
+        let mut previous = 0.0;
+        for &secs in &phases.pass_secs {
+            row.push_str(&format!(" {:.0} |", per_packet(secs - previous)));
+            previous = secs;
+        }
+        let records = phases.pass_secs.get(Step::Records as usize).copied();
+        let lines = phases.pass_secs.last().copied();
+        let _ = writeln!(
+            out,
+            "{row} {:.0} | {:.0} |",
+            per_packet(records.unwrap_or(0.0)),
+            per_packet(lines.unwrap_or(0.0))
+        );
+    }
+    out.push('\n');
+}
+
+/// Formats the median over rounds of `series`' time divided by `baseline`'s
+/// time in the same round, or a dash without a baseline.
+fn ratio(series: &Series, baseline: Option<&Series>) -> String {
+    let Some(baseline) = baseline else {
+        return "–".to_string();
+    };
+    let ratios: Vec<f64> = series
+        .samples
+        .iter()
+        .zip(&baseline.samples)
+        .map(|(sample, base)| sample.secs / base.secs)
+        .collect();
+    format!("{:.2}", median(&ratios))
+}
+
+fn seconds(secs: f64) -> String {
+    if secs < 1.0 {
+        format!("{:.1} ms", secs * 1e3)
+    } else {
+        format!("{secs:.2} s")
+    }
+}
+
+fn mebibytes(kib: Option<f64>) -> String {
+    kib.map_or("–".to_string(), |kib| format!("{:.1} MiB", kib / 1024.0))
+}
+
+/// Formats a rate in millions or thousands per second.
+fn per_second(rate: f64) -> String {
+    if rate >= 1e6 {
+        format!("{:.2} M", rate / 1e6)
+    } else {
+        format!("{:.0} k", rate / 1e3)
+    }
+}
+
+/// Formats a count with commas between groups of three digits.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::measure::Sample;
+
+    fn series(role: Role, secs: &[f64]) -> Series {
+        Series {
+            role,
+            samples: secs
+                .iter()
+                .map(|&secs| Sample {
+                    secs,
+                    max_rss_kib: None,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(1_038_705), "1,038,705");
+    }
+
+    #[test]
+    fn ratio_is_median_of_rounds() {
+        let wsd = series(Role::Records, &[2.0, 3.0, 10.0]);
+        let cat = series(Role::Cat, &[1.0, 1.0, 1.0]);
+
+        assert_eq!(ratio(&wsd, Some(&cat)), "3.00");
+        assert_eq!(ratio(&wsd, None), "–");
+    }
+
+    #[test]
+    fn time_units() {
+        assert_eq!(seconds(0.0123), "12.3 ms");
+        assert_eq!(seconds(1.5), "1.50 s");
+    }
+}

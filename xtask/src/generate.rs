@@ -1,0 +1,253 @@
+//! The benchmark captures: generated with `wsd-synth` into the target directory
+//! and reused by later runs while the generator and its settings are unchanged.
+//!
+//! Each capture `NAME.pcap` has a description file `NAME.txt` beside it that
+//! records the generator settings and what was generated. The capture is written
+//! under a temporary name and renamed last, so an interrupted generation is never
+//! reused.
+
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use wsd_capture::{PcapWriter, Timestamp};
+use wsd_synth::{BulkConfig, FloodConfig, MixedConfig, TrafficStats, TRAFFIC_VERSION};
+
+/// Write buffer of the generated captures.
+const WRITE_BUFFER: usize = 8 << 20;
+
+/// The benchmark captures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A realistic mix of TCP connections and UDP conversations.
+    Mixed,
+    /// A SYN flood: one half-open connection per packet.
+    Flood,
+    /// A few bulk transfers of full-size segments.
+    Bulk,
+}
+
+impl Kind {
+    /// Every capture, in the order the benchmark runs them.
+    pub const ALL: [Kind; 3] = [Kind::Mixed, Kind::Flood, Kind::Bulk];
+
+    /// Returns the name used in file names, options and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Mixed => "mixed",
+            Kind::Flood => "flood",
+            Kind::Bulk => "bulk",
+        }
+    }
+
+    /// Parses a name as printed by [`Kind::name`].
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+}
+
+/// A generated capture file and what it contains.
+#[derive(Clone, Debug)]
+pub struct Capture {
+    /// The kind of capture.
+    pub kind: Kind,
+    /// The path of the file.
+    pub path: PathBuf,
+    /// Size of the file in bytes.
+    pub file_bytes: u64,
+    /// The generator's counts of what it wrote.
+    pub stats: TrafficStats,
+}
+
+/// The generator settings of one capture, at full size or divided by
+/// `divisor` for a quick run.
+enum Settings {
+    Mixed(MixedConfig),
+    Flood(FloodConfig),
+    Bulk(BulkConfig),
+}
+
+impl Settings {
+    fn new(kind: Kind, divisor: u32) -> Settings {
+        match kind {
+            Kind::Mixed => {
+                let full = MixedConfig::default();
+                Settings::Mixed(MixedConfig {
+                    tcp_connections: full.tcp_connections / divisor,
+                    udp_conversations: full.udp_conversations / divisor,
+                    ..full
+                })
+            }
+            Kind::Flood => {
+                let full = FloodConfig::default();
+                Settings::Flood(FloodConfig {
+                    connections: full.connections / divisor,
+                    ..full
+                })
+            }
+            Kind::Bulk => {
+                let full = BulkConfig::default();
+                Settings::Bulk(BulkConfig {
+                    segments_per_connection: full.segments_per_connection / divisor,
+                    ..full
+                })
+            }
+        }
+    }
+
+    /// Returns the settings as text, to tell whether a file on disk was
+    /// generated with the same ones.
+    fn describe(&self) -> String {
+        let settings = match self {
+            Settings::Mixed(config) => format!("{config:?}"),
+            Settings::Flood(config) => format!("{config:?}"),
+            Settings::Bulk(config) => format!("{config:?}"),
+        };
+        format!("generator version {TRAFFIC_VERSION}; {settings}")
+    }
+
+    fn generate<W: io::Write>(&self, writer: &mut PcapWriter<W>) -> io::Result<TrafficStats> {
+        let sink = |ts: Timestamp, frame: &[u8]| writer.write_packet(ts, frame, frame.len() as u32);
+        match self {
+            Settings::Mixed(config) => wsd_synth::mixed(config, sink),
+            Settings::Flood(config) => wsd_synth::syn_flood(config, sink),
+            Settings::Bulk(config) => wsd_synth::bulk(config, sink),
+        }
+    }
+}
+
+/// Returns the capture `kind` in `dir`, generating it unless a file generated
+/// with the same settings is already there. `divisor` divides its size: 1 for
+/// the full capture.
+pub fn ensure(kind: Kind, divisor: u32, dir: &Path) -> Result<Capture, String> {
+    let settings = Settings::new(kind, divisor);
+    let description = settings.describe();
+    let stem = match divisor {
+        1 => format!("{}-v{TRAFFIC_VERSION}", kind.name()),
+        _ => format!("{}-v{TRAFFIC_VERSION}-div{divisor}", kind.name()),
+    };
+    let path = dir.join(format!("{stem}.pcap"));
+    let info_path = dir.join(format!("{stem}.txt"));
+
+    if let Some(stats) = reusable(&path, &info_path, &description) {
+        let file_bytes = file_len(&path)?;
+        println!(
+            "reusing {} ({})",
+            path.display(),
+            summarize(&stats, file_bytes)
+        );
+        return Ok(Capture {
+            kind,
+            path,
+            file_bytes,
+            stats,
+        });
+    }
+
+    fs::create_dir_all(dir).map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
+    let started = Instant::now();
+    let temp = dir.join(format!(".{stem}.pcap.partial"));
+    let stats = write_capture(&temp, &settings)
+        .map_err(|err| format!("cannot write {}: {err}", temp.display()))?;
+    fs::write(&info_path, info_text(&description, &stats))
+        .map_err(|err| format!("cannot write {}: {err}", info_path.display()))?;
+    fs::rename(&temp, &path).map_err(|err| {
+        format!(
+            "cannot rename {} to {}: {err}",
+            temp.display(),
+            path.display()
+        )
+    })?;
+    let file_bytes = file_len(&path)?;
+    println!(
+        "generated {} in {:.1} s ({})",
+        path.display(),
+        started.elapsed().as_secs_f64(),
+        summarize(&stats, file_bytes)
+    );
+    Ok(Capture {
+        kind,
+        path,
+        file_bytes,
+        stats,
+    })
+}
+
+/// Writes a capture of only the file header, for the memory of `wsd` at rest.
+pub fn ensure_empty(dir: &Path) -> Result<PathBuf, String> {
+    fs::create_dir_all(dir).map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
+    let path = dir.join("empty.pcap");
+    let writer = PcapWriter::new(Vec::new(), 1, 65535, false)
+        .map_err(|err| format!("cannot build an empty capture: {err}"))?;
+    fs::write(&path, writer.into_inner())
+        .map_err(|err| format!("cannot write {}: {err}", path.display()))?;
+    Ok(path)
+}
+
+fn write_capture(path: &Path, settings: &Settings) -> io::Result<TrafficStats> {
+    let file = BufWriter::with_capacity(WRITE_BUFFER, File::create(path)?);
+    let mut writer = PcapWriter::new(file, 1, 65535, false)?;
+    let stats = settings.generate(&mut writer)?;
+    let file = writer
+        .into_inner()
+        .into_inner()
+        .map_err(|err| err.into_error())?;
+    file.sync_all()?;
+    Ok(stats)
+}
+
+fn file_len(path: &Path) -> Result<u64, String> {
+    fs::metadata(path)
+        .map(|meta| meta.len())
+        .map_err(|err| format!("cannot read the size of {}: {err}", path.display()))
+}
+
+/// Builds the text of a description file: the settings line, then `key=value` lines.
+fn info_text(description: &str, stats: &TrafficStats) -> String {
+    let mut text = String::new();
+    let _ = writeln!(text, "{description}");
+    let _ = writeln!(text, "packets={}", stats.packets);
+    let _ = writeln!(text, "frame_bytes={}", stats.frame_bytes);
+    let _ = writeln!(text, "tcp_connections={}", stats.tcp_connections);
+    let _ = writeln!(text, "udp_conversations={}", stats.udp_conversations);
+    text
+}
+
+/// Reads the statistics of a capture already on disk, or `None` if it is
+/// missing or was generated with other settings.
+fn reusable(path: &Path, info_path: &Path, description: &str) -> Option<TrafficStats> {
+    if !path.is_file() {
+        return None;
+    }
+    let text = fs::read_to_string(info_path).ok()?;
+    let mut lines = text.lines();
+    if lines.next()? != description {
+        return None;
+    }
+    let mut stats = TrafficStats::default();
+    for line in lines {
+        let (key, value) = line.split_once('=')?;
+        let value: u64 = value.parse().ok()?;
+        match key {
+            "packets" => stats.packets = value,
+            "frame_bytes" => stats.frame_bytes = value,
+            "tcp_connections" => stats.tcp_connections = value,
+            "udp_conversations" => stats.udp_conversations = value,
+            _ => return None,
+        }
+    }
+    Some(stats)
+}
+
+fn summarize(stats: &TrafficStats, file_bytes: u64) -> String {
+    let average = stats.frame_bytes as f64 / stats.packets.max(1) as f64;
+    format!(
+        "{} packets of {average:.0} bytes on average, {} TCP connections, {} UDP conversations, {:.1} MB",
+        stats.packets,
+        stats.tcp_connections,
+        stats.udp_conversations,
+        file_bytes as f64 / 1e6
+    )
+}
