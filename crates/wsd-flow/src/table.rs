@@ -84,13 +84,26 @@ impl FlowTable {
         self.len
     }
 
-    fn hash(&self, key: &FlowKey) -> u64 {
+    /// The hash of `key`, to pass to [`FlowTable::find`] and [`FlowTable::insert`]
+    /// so that a packet's key is hashed once.
+    pub fn hash(&self, key: &FlowKey) -> u64 {
         self.hasher.hash_one(key)
     }
 
-    /// Finds the slot of the flow with `key`.
-    pub fn find(&self, key: &FlowKey) -> Option<u32> {
-        let hash = self.hash(key);
+    /// Makes room for `additional` more flows without growing the index.
+    pub fn reserve(&mut self, additional: usize) {
+        self.slots.reserve(additional);
+        let slots = &self.slots;
+        let hasher = &self.hasher;
+        self.index
+            .reserve(additional, |&i| match slots.get(i as usize) {
+                Some(Some(slot)) => hasher.hash_one(slot.flow.key),
+                _ => 0,
+            });
+    }
+
+    /// Finds the slot of the flow with `key`, whose hash is `hash`.
+    pub fn find(&self, hash: u64, key: &FlowKey) -> Option<u32> {
         let slots = &self.slots;
         self.index
             .find(hash, |&idx| match slots.get(idx as usize) {
@@ -126,9 +139,9 @@ impl FlowTable {
         }
     }
 
-    /// Inserts a flow that is not in the table yet, at the back of `queue`.
-    pub fn insert(&mut self, flow: Flow, queue: QueueId) -> u32 {
-        let hash = self.hash(&flow.key);
+    /// Inserts a flow that is not in the table yet, at the back of `queue`;
+    /// `hash` is the hash of its key.
+    pub fn insert(&mut self, hash: u64, flow: Flow, queue: QueueId) -> u32 {
         let slot = Slot {
             flow,
             prev: NIL,
@@ -173,8 +186,37 @@ impl FlowTable {
 
     /// Moves the flow in slot `idx` to the back of `queue`.
     pub fn touch(&mut self, idx: u32, queue: QueueId) {
+        // Back-to-back packets of one flow find it at the back already.
+        if self.queues[queue as usize].tail == idx && self.get(idx).queue == queue {
+            return;
+        }
         self.unlink(idx);
         self.push_back(idx, queue);
+    }
+
+    /// Calls `each` with every flow in the order of `order`, a list of occupied
+    /// slots, and leaves the table empty. Flows leave their slots one by one, so
+    /// the table's memory is not needed twice.
+    pub fn drain_in_order(&mut self, order: &[u32], mut each: impl FnMut(Flow)) {
+        for &idx in order {
+            if let Some(slot) = self.slots.get_mut(idx as usize).and_then(Option::take) {
+                each(slot.flow);
+            }
+        }
+        self.slots = Vec::new();
+        self.free = Vec::new();
+        self.index = HashTable::new();
+        self.queues = [Queue::EMPTY; QUEUE_COUNT];
+        self.len = 0;
+    }
+
+    /// Slots of every flow in the table, in no particular order.
+    pub fn occupied(&self) -> impl Iterator<Item = u32> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.is_some())
+            .map(|(idx, _)| idx as u32)
     }
 
     /// The flow at the front of `queue`: the one whose latest packet is oldest.
@@ -197,15 +239,6 @@ impl FlowTable {
             };
             Some(idx)
         })
-    }
-
-    /// Slots of every flow in the table, in no particular order.
-    pub fn occupied(&self) -> impl Iterator<Item = u32> + '_ {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter(|(_, slot)| slot.is_some())
-            .map(|(idx, _)| idx as u32)
     }
 
     fn push_back(&mut self, idx: u32, queue: QueueId) {

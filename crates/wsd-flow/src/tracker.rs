@@ -133,6 +133,8 @@ pub struct Tracker {
     /// The capture clock: the latest packet time seen. It never goes back.
     now: Option<Timestamp>,
     next_serial: u64,
+    /// A time no flow's deadline is earlier than, or `None` if the table is empty.
+    earliest_deadline: Option<Timestamp>,
     stats: TrackerStats,
 }
 
@@ -145,6 +147,7 @@ impl Tracker {
             finished: Vec::new(),
             now: None,
             next_serial: 0,
+            earliest_deadline: None,
             stats: TrackerStats::default(),
         }
     }
@@ -164,6 +167,7 @@ impl Tracker {
         snapshot: &TrackerSnapshot,
     ) -> Result<Tracker, RestoreError> {
         let mut tracker = Tracker::new(config);
+        tracker.table.reserve(snapshot.flows.len());
         tracker.now = snapshot.clock;
         tracker.next_serial = snapshot.next_serial;
         for (index, saved) in snapshot.flows.iter().enumerate() {
@@ -175,12 +179,14 @@ impl Tracker {
                 });
             }
             let flow = Flow::from_snapshot(index, saved)?;
-            if tracker.table.find(&flow.key).is_some() {
+            let hash = tracker.table.hash(&flow.key);
+            if tracker.table.find(hash, &flow.key).is_some() {
                 return Err(RestoreError::DuplicateFlow { index });
             }
             let queue = queue_for(&flow);
-            tracker.table.insert(flow, queue);
+            tracker.table.insert(hash, flow, queue);
         }
+        tracker.earliest_deadline = tracker.front_deadline();
         while tracker.table.len() > tracker.config.max_flows.max(1) {
             tracker.evict_one();
         }
@@ -238,16 +244,17 @@ impl Tracker {
             self.stats.unattributed += 1;
             return PacketOutcome::UNATTRIBUTED;
         };
+        let hash = self.table.hash(&key.key);
         match packet.transport {
-            Transport::Tcp(tcp) => self.process_tcp(ts, packet, key, &tcp),
+            Transport::Tcp(tcp) => self.process_tcp(ts, packet, key, hash, &tcp),
             Transport::Udp(udp) => {
-                self.process_other(ts, packet, key, udp.datagram_len, QueueId::Udp)
+                self.process_other(ts, packet, key, hash, udp.datagram_len, QueueId::Udp)
             }
             Transport::Icmp(_) => {
                 let len = packet
                     .ip
                     .map_or(0, |ip| ip.total_len.saturating_sub(ip.header_len));
-                self.process_other(ts, packet, key, len, QueueId::Other)
+                self.process_other(ts, packet, key, hash, len, QueueId::Other)
             }
             // A packet key always has a transport header; count it as unattributed anyway.
             Transport::None => PacketOutcome::UNATTRIBUTED,
@@ -268,6 +275,14 @@ impl Tracker {
             None => ts,
         };
         self.now = Some(now);
+        // Nothing can expire before the earliest deadline, so most packets skip
+        // looking at the queues at all.
+        if self
+            .earliest_deadline
+            .is_none_or(|deadline| deadline >= now)
+        {
+            return;
+        }
         while let Some((idx, queue)) = self.next_expiry(now) {
             let reason = self.table.get(idx).end_reason(EndReason::IdleTimeout);
             if queue != QueueId::Closed {
@@ -275,20 +290,54 @@ impl Tracker {
             }
             self.report(idx, reason);
         }
+        self.earliest_deadline = self.front_deadline();
+    }
+
+    /// The earliest deadline among the flows at the front of the queues.
+    fn front_deadline(&self) -> Option<Timestamp> {
+        QueueId::ALL
+            .iter()
+            .filter_map(|&queue| {
+                let idx = self.table.front(queue)?;
+                Some(
+                    self.table
+                        .get(idx)
+                        .touched
+                        .add_nanos(self.config.timeout(queue)),
+                )
+            })
+            .min()
     }
 
     /// Reports every flow still in the table, oldest first: connections already
     /// closed by FINs or a RST with that reason, the others as ended by the input.
+    /// The records join the finished ones; see [`Tracker::finish_each`] to take
+    /// them one by one instead.
     pub fn finish(&mut self) {
-        let mut remaining: Vec<u32> = self.table.occupied().collect();
-        remaining.sort_by_key(|&idx| {
+        let mut finished = std::mem::take(&mut self.finished);
+        self.finish_each(|record| finished.push(record));
+        self.finished = finished;
+    }
+
+    /// Like [`Tracker::finish`], but hands each record to `sink` as it is made,
+    /// so that a table of a million flows never needs a million records at once.
+    pub fn finish_each(&mut self, mut sink: impl FnMut(FlowRecord)) {
+        // Sorting bare slot numbers keeps the extra memory at 4 bytes a flow.
+        let mut order: Vec<u32> = self.table.occupied().collect();
+        order.sort_unstable_by_key(|&idx| {
             let flow = self.table.get(idx);
             (flow.first_ts, flow.serial)
         });
-        for idx in remaining {
-            let reason = self.table.get(idx).end_reason(EndReason::EndOfInput);
-            self.report(idx, reason);
-        }
+        let records = self.config.records;
+        let mut reported = 0;
+        self.table.drain_in_order(&order, |flow| {
+            if records.includes(flow.key.protocol) {
+                reported += 1;
+                sink(flow.to_record(flow.end_reason(EndReason::EndOfInput)));
+            }
+        });
+        self.stats.records += reported;
+        self.earliest_deadline = None;
     }
 
     /// The expired flow whose deadline comes first, across all queues.
@@ -316,6 +365,7 @@ impl Tracker {
         ts: Timestamp,
         packet: &Decoded,
         key: PacketKey,
+        hash: u64,
         tcp: &TcpInfo,
     ) -> PacketOutcome {
         let flags = tcp.flags;
@@ -323,7 +373,7 @@ impl Tracker {
         let syn_ack = flags.has(TcpFlags::SYN | TcpFlags::ACK);
         let mut anomaly = None;
 
-        let mut found = self.table.find(&key.key);
+        let mut found = self.table.find(hash, &key.key);
         if let Some(idx) = found {
             let flow = self.table.get(idx);
             let sender = flow.sender(key.from_a);
@@ -347,7 +397,7 @@ impl Tracker {
             None => {
                 let (flow, first_anomaly) = self.new_tcp_flow(ts, packet, key, tcp);
                 anomaly = anomaly.or(first_anomaly);
-                self.insert(flow, QueueId::Tcp)
+                self.insert(hash, flow, QueueId::Tcp)
             }
         };
 
@@ -403,15 +453,16 @@ impl Tracker {
         ts: Timestamp,
         packet: &Decoded,
         key: PacketKey,
+        hash: u64,
         bytes: u32,
         queue: QueueId,
     ) -> PacketOutcome {
-        let idx = match self.table.find(&key.key) {
+        let idx = match self.table.find(hash, &key.key) {
             Some(idx) => idx,
             None => {
                 // The first sender of a datagram conversation is its client.
                 let flow = Flow::new(key.key, key.from_a, packet, ts);
-                self.insert(flow, queue)
+                self.insert(hash, flow, queue)
             }
         };
         let flow = self.table.get_mut(idx);
@@ -428,7 +479,7 @@ impl Tracker {
         }
     }
 
-    fn insert(&mut self, mut flow: Flow, queue: QueueId) -> u32 {
+    fn insert(&mut self, hash: u64, mut flow: Flow, queue: QueueId) -> u32 {
         if self.table.len() >= self.config.max_flows.max(1) {
             self.evict_one();
         }
@@ -436,7 +487,8 @@ impl Tracker {
         flow.touched = self.now.unwrap_or(flow.first_ts);
         self.next_serial += 1;
         self.stats.flows_created += 1;
-        let idx = self.table.insert(flow, queue);
+        self.lower_deadline(flow.touched, queue);
+        let idx = self.table.insert(hash, flow, queue);
         self.stats.max_active = self.stats.max_active.max(self.table.len() as u64);
         idx
     }
@@ -462,6 +514,19 @@ impl Tracker {
         let now = self.now.unwrap_or(Timestamp::ZERO);
         self.table.get_mut(idx).touched = now;
         self.table.touch(idx, queue);
+        self.lower_deadline(now, queue);
+    }
+
+    /// Keeps `earliest_deadline` a lower bound of every deadline after a flow in
+    /// `queue` was touched at `touched`.
+    fn lower_deadline(&mut self, touched: Timestamp, queue: QueueId) {
+        let deadline = touched.add_nanos(self.config.timeout(queue));
+        if self
+            .earliest_deadline
+            .is_none_or(|earliest| deadline < earliest)
+        {
+            self.earliest_deadline = Some(deadline);
+        }
     }
 
     fn report(&mut self, idx: u32, reason: EndReason) {

@@ -178,13 +178,24 @@ fn finish_flows(
     summary: &mut Summary,
 ) -> (Result<(), Failure>, Result<(), Failure>) {
     let saved = save_tracker(cli, tracker);
+    let mut written = write_finished(tracker, output, summary);
     if saved.is_err() || cli.wflow.is_none() {
         // Without a cache, or when it could not be written, every flow still
-        // open is reported, so none is lost.
-        tracker.finish();
+        // open is reported, so none is lost. Each record is written as it is
+        // made, so a large table never needs all its records in memory at once.
+        let mut write_error = None;
+        tracker.finish_each(|record| {
+            if written.is_ok() && write_error.is_none() {
+                summary.records += 1;
+                write_error = output.writer.write_flow_record(&record).err();
+            }
+        });
+        if let Some(err) = write_error {
+            written = Err(output.write_error(err));
+        }
     }
-    let written = write_finished(tracker, output, summary)
-        .and_then(|()| output.writer.flush().map_err(|err| output.write_error(err)));
+    let written =
+        written.and_then(|()| output.writer.flush().map_err(|err| output.write_error(err)));
     (saved, written)
 }
 
