@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use tracing::{info, warn};
 use wsd_flow::{Tracker, TrackerConfig};
 
-use crate::cli::Cli;
 use crate::run::Failure;
+use wsd::cli::Cli;
 
 /// Name and version written into flow caches.
 const WRITER: &str = concat!("wsd ", env!("CARGO_PKG_VERSION"));

@@ -1,4 +1,5 @@
-//! Command-line options of `wsd`.
+//! Command-line options of `wsd`: the clap definition behind `--help` and the
+//! manual page.
 
 use std::path::PathBuf;
 

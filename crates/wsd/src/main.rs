@@ -1,7 +1,6 @@
 //! `wsd`: reads captures and writes one compact record per TCP connection.
 
 mod cache;
-mod cli;
 mod inputs;
 mod output;
 mod progress;
@@ -13,7 +12,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 fn main() {
-    let cli = cli::Cli::parse();
+    let cli = wsd::cli::Cli::parse();
     init_logging(cli.debug);
 
     if let Some((option, reason)) = cli.unsupported_option() {

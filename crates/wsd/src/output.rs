@@ -8,9 +8,9 @@ use std::path::Path;
 use tracing::info;
 use wsd_logfmt::{LocalTimeFormatter, LogWriter};
 
-use crate::cli::Cli;
 use crate::inputs::{is_same_file, is_same_path, Input};
 use crate::run::Failure;
+use wsd::cli::Cli;
 
 /// Size of the output buffer: large enough that writes cost little per record.
 const OUTPUT_BUFFER: usize = 256 * 1024;

@@ -11,10 +11,10 @@ use wsd_decode::StopReason;
 use wsd_flow::{RecordProtocols, Tracker, TrackerConfig};
 
 use crate::cache::{load_tracker, save_tracker};
-use crate::cli::Cli;
 use crate::inputs::check_inputs;
 use crate::output::{open_output, Output};
 use crate::progress::Progress;
+use wsd::cli::Cli;
 
 /// How a run failed, which decides the exit status.
 #[derive(Debug)]
