@@ -81,6 +81,11 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 1_000_000, value_parser = parse_max_flows)]
     pub max_flows: u64,
 
+    /// Leave VLAN IDs out of the flow key, so that one connection seen on several
+    /// VLANs of a trunk is one flow instead of one flow per VLAN.
+    #[arg(long)]
+    pub no_vlan_key: bool,
+
     /// Interface to capture from (live capture is not available in this version).
     #[arg(short = 'i', long = "iniface", value_name = "IFACE")]
     pub iniface: Option<String>,

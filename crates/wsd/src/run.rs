@@ -292,6 +292,7 @@ fn tracker_config(cli: &Cli) -> Result<TrackerConfig, Failure> {
         linger: seconds("linger", cli.linger)?,
         max_flows: usize::try_from(cli.max_flows).unwrap_or(usize::MAX),
         records: RecordProtocols::TCP_ONLY,
+        vlan_in_key: !cli.no_vlan_key,
         ..TrackerConfig::default()
     })
 }

@@ -586,3 +586,21 @@ fn clock_jump_warned() {
         stderr_of(&output)
     );
 }
+
+/// The same connection on three VLANs of a trunk: three flows by default, one
+/// with --no-vlan-key.
+#[test]
+fn vlan_key_option() {
+    let capture = shared_dir().join("corpus/vlan_collisions_same_tuple.pcap");
+    let capture = capture.to_str().unwrap();
+    let output = run_wsd(&["-r", capture, "-L", "-"], LIMIT);
+    assert_eq!(flow_lines(&output.stdout).len(), 3);
+    let output = run_wsd(&["--no-vlan-key", "-r", capture, "-L", "-"], LIMIT);
+    let lines = flow_lines(&output.stdout);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].ends_with("packetsIn=21 packetsOut=21 bytesIn=15717 bytesOut=1116"),
+        "{}",
+        lines[0]
+    );
+}
