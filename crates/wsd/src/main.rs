@@ -20,9 +20,22 @@ fn main() {
         std::process::exit(2);
     }
 
+    warn_about_time_zone();
+
     if let Err(failure) = run::run(&cli) {
         report(failure.message());
         std::process::exit(failure.exit_code());
+    }
+}
+
+/// Warns when `TZ` names a zone that cannot be loaded, since start times would
+/// then silently be in UTC.
+fn warn_about_time_zone() {
+    if let Err(err) = jiff::tz::TimeZone::try_system() {
+        let tz = std::env::var("TZ").unwrap_or_default();
+        tracing::warn!(
+            "cannot load the local time zone (TZ={tz:?}): {err}; start times are in UTC"
+        );
     }
 }
 

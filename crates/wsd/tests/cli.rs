@@ -604,3 +604,24 @@ fn vlan_key_option() {
         lines[0]
     );
 }
+
+#[test]
+fn unknown_time_zone_warned() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wsd"))
+        .args(["-r", &fixture("lossy.pcap"), "-L", "-"])
+        .env("TZ", "Nowhere/Atlantis")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stderr_of(&output).contains("Nowhere/Atlantis"),
+        "{}",
+        stderr_of(&output)
+    );
+    let lines = flow_lines(&output.stdout);
+    assert!(
+        lines[0].starts_with("TCPFLOW startTime=2023/11/14 22:13:20 "),
+        "UTC: {}",
+        lines[0]
+    );
+}
