@@ -1,35 +1,60 @@
 //! Ethernet II headers, VLAN tags and the Ethernet type dispatch that Linux cooked
-//! captures share.
+//! captures, Cisco HDLC and tunnels share.
 
 use crate::bytes::split_be_u16;
-use crate::link::{LinkFields, NetworkLayer, NetworkProtocol};
-use crate::packet::{MacAddr, StopReason, Vlans};
+use crate::link::{LinkOutput, NetworkLayer, NetworkProtocol};
+use crate::packet::{StopReason, Vlans};
+use crate::state::DecodeState;
 
 /// The Ethernet type of IPv4.
-const ETHERTYPE_IPV4: u16 = 0x0800;
+pub(crate) const ETHERTYPE_IPV4: u16 = 0x0800;
 /// The Ethernet type of IPv6.
-const ETHERTYPE_IPV6: u16 = 0x86dd;
+pub(crate) const ETHERTYPE_IPV6: u16 = 0x86dd;
 /// An IEEE 802.1Q customer VLAN tag.
 const ETHERTYPE_VLAN: u16 = 0x8100;
 /// An IEEE 802.1ad service VLAN tag, the outer tag of QinQ.
 const ETHERTYPE_QINQ: u16 = 0x88a8;
 /// The pre-standard QinQ outer tag that some switches still send.
 const ETHERTYPE_QINQ_LEGACY: u16 = 0x9100;
+/// MPLS unicast.
+pub(crate) const ETHERTYPE_MPLS_UNICAST: u16 = 0x8847;
+/// MPLS multicast (upstream-assigned labels).
+pub(crate) const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
+/// A PPPoE session packet. Discovery packets (0x8863) carry no IP and end as
+/// [`StopReason::NotIp`].
+pub(crate) const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+/// Transparent Ethernet bridging: the protocol type of a whole Ethernet frame inside
+/// GRE or Geneve.
+pub(crate) const ETHERTYPE_TRANSPARENT_ETHERNET: u16 = 0x6558;
 
 /// The VLAN ID bits of a tag control information field.
 const VLAN_ID_MASK: u16 = 0x0fff;
 
-/// The maximum number of VLAN tags followed before decoding stops with
-/// [`StopReason::TooManyVlanTags`]. Networks usually stack one or two tags, so the
-/// limit only bounds the work spent on a crafted frame.
+/// The maximum number of VLAN tags followed, over all the Ethernet headers of a
+/// tunnelled packet, before decoding stops with [`StopReason::TooManyVlanTags`].
+/// Networks usually stack one or two tags, so the limit only bounds the work spent on
+/// a crafted frame.
 pub(crate) const MAX_VLAN_TAGS: u8 = 16;
 
-/// Decodes an Ethernet II header and any VLAN tags after it.
+/// Decodes an Ethernet II header and any VLAN tags after it. Inside a tunnel, its MAC
+/// addresses and VLAN tags replace those of the outer frame once its header is intact.
 #[inline]
-pub(crate) fn decode_ethernet<'a>(
+pub(crate) fn decode_ethernet<'a, O: LinkOutput<'a>>(
     data: &'a [u8],
-    link: &mut LinkFields,
+    output: &mut O,
 ) -> Result<NetworkLayer<'a>, StopReason> {
+    let (dst, src, ethertype, rest) = split_ethernet(data)?;
+    output.set_ethernet(src, dst);
+    decode_ethertype(ethertype, rest, output)
+}
+
+/// The destination and source MAC addresses of an Ethernet header, its Ethernet type
+/// and the bytes after it.
+type EthernetHeader<'a> = (&'a [u8; 6], &'a [u8; 6], u16, &'a [u8]);
+
+/// Splits an Ethernet header off `data`.
+#[inline]
+fn split_ethernet(data: &[u8]) -> Result<EthernetHeader<'_>, StopReason> {
     let (dst, rest) = data
         .split_first_chunk::<6>()
         .ok_or(StopReason::TruncatedLink)?;
@@ -37,37 +62,49 @@ pub(crate) fn decode_ethernet<'a>(
         .split_first_chunk::<6>()
         .ok_or(StopReason::TruncatedLink)?;
     let (ethertype, rest) = split_be_u16(rest).ok_or(StopReason::TruncatedLink)?;
-
-    link.dst_mac = Some(MacAddr(*dst));
-    link.src_mac = Some(MacAddr(*src));
-    decode_ethertype(ethertype, rest, link)
+    Ok((dst, src, ethertype, rest))
 }
 
-/// Follows VLAN tags from `ethertype` on and maps the final Ethernet type to IPv4 or
-/// IPv6. Values below 0x0600 are 802.3 lengths, not types, so they end as
-/// [`StopReason::NotIp`] like every other type.
+/// Decodes the payload of a tunnel whose header names it by Ethernet type, as GRE and
+/// Geneve do: a whole Ethernet frame for transparent bridging, else what
+/// [`decode_ethertype`] follows.
 #[inline]
-pub(crate) fn decode_ethertype<'a>(
+pub(crate) fn decode_tunnel_payload<'a>(
+    protocol: u16,
+    data: &'a [u8],
+    state: &mut DecodeState,
+) -> Result<NetworkLayer<'a>, StopReason> {
+    if protocol == ETHERTYPE_TRANSPARENT_ETHERNET {
+        decode_ethernet(data, state)
+    } else {
+        decode_ethertype(protocol, data, state)
+    }
+}
+
+/// Follows VLAN tags from `ethertype` on, then maps the final Ethernet type to IPv4 or
+/// IPv6, or hands an MPLS or PPPoE session type to `output`. Values below 0x0600 are
+/// 802.3 lengths, not types, so they end as [`StopReason::NotIp`] like every other
+/// type.
+#[inline]
+pub(crate) fn decode_ethertype<'a, O: LinkOutput<'a>>(
     mut ethertype: u16,
     mut rest: &'a [u8],
-    link: &mut LinkFields,
+    output: &mut O,
 ) -> Result<NetworkLayer<'a>, StopReason> {
     while is_vlan_tag(ethertype) {
-        if link.vlans.count >= MAX_VLAN_TAGS {
-            return Err(StopReason::TooManyVlanTags);
-        }
         let (tag_control, after_tag) = split_be_u16(rest).ok_or(StopReason::TruncatedLink)?;
         let (next_type, after_type) = split_be_u16(after_tag).ok_or(StopReason::TruncatedLink)?;
-        push_vlan(&mut link.vlans, tag_control & VLAN_ID_MASK);
+        output.push_vlan(tag_control & VLAN_ID_MASK)?;
         ethertype = next_type;
         rest = after_type;
     }
 
-    // TODO: MPLS (0x8847) and PPPoE session (0x8864) frames end here as NotIp, so the
-    // TCP flows inside them are not seen.
     match ethertype {
         ETHERTYPE_IPV4 => Ok(NetworkLayer::new(NetworkProtocol::Ipv4, rest)),
         ETHERTYPE_IPV6 => Ok(NetworkLayer::new(NetworkProtocol::Ipv6, rest)),
+        ETHERTYPE_MPLS_UNICAST | ETHERTYPE_MPLS_MULTICAST | ETHERTYPE_PPPOE_SESSION => {
+            output.decode_encapsulation(ethertype, rest)
+        }
         _ => Err(StopReason::NotIp),
     }
 }
@@ -82,7 +119,7 @@ fn is_vlan_tag(ethertype: u16) -> bool {
 
 /// Counts one more tag and keeps its ID if it is one of the two outermost.
 #[inline]
-fn push_vlan(vlans: &mut Vlans, id: u16) {
+pub(crate) fn push_vlan(vlans: &mut Vlans, id: u16) {
     if let Some(slot) = vlans.ids.get_mut(usize::from(vlans.count)) {
         *slot = id;
     }

@@ -31,9 +31,24 @@ impl<'a> IpPayload<'a> {
     }
 }
 
+/// The fragmentation fields of a fragmented IP header, before they are joined with its
+/// addresses into a [`FragmentInfo`](crate::FragmentInfo).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FragmentFields {
+    pub(crate) protocol: u8,
+    pub(crate) id: u32,
+    /// Offset in bytes.
+    pub(crate) offset: u16,
+    pub(crate) more_fragments: bool,
+}
+
+/// A decoded IP header: its fields, its payload, and its fragmentation fields if it
+/// is a fragment.
+pub(crate) type IpLayer<'a> = (IpInfo, IpPayload<'a>, Option<FragmentFields>);
+
 /// Decodes the IP header of `network` and finds its payload.
 #[inline]
-pub(crate) fn decode_ip(network: NetworkLayer<'_>) -> Result<(IpInfo, IpPayload<'_>), StopReason> {
+pub(crate) fn decode_ip(network: NetworkLayer<'_>) -> Result<IpLayer<'_>, StopReason> {
     let first_byte = *network.bytes.first().ok_or(StopReason::TruncatedIp)?;
     let version = first_byte >> 4;
 

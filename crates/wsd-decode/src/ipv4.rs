@@ -6,7 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::bytes::len_u32;
-use crate::ip::IpPayload;
+use crate::ip::{FragmentFields, IpLayer, IpPayload};
 use crate::packet::{IpInfo, StopReason};
 
 /// The length of an IPv4 header without options.
@@ -21,7 +21,7 @@ const FRAGMENT_OFFSET_MASK: u16 = 0x1fff;
 /// A total length of 0 is taken to be the captured length, because captures of
 /// segmentation-offloaded packets on the sending host carry 0 there.
 #[inline]
-pub(crate) fn decode_ipv4(data: &[u8]) -> Result<(IpInfo, IpPayload<'_>), StopReason> {
+pub(crate) fn decode_ipv4(data: &[u8]) -> Result<IpLayer<'_>, StopReason> {
     let first_byte = *data.first().ok_or(StopReason::TruncatedIp)?;
     let header_len = usize::from(first_byte & 0x0f) * 4;
     if header_len < MIN_HEADER_LEN {
@@ -56,8 +56,14 @@ pub(crate) fn decode_ipv4(data: &[u8]) -> Result<(IpInfo, IpPayload<'_>), StopRe
         is_later_fragment: fragment_offset != 0,
         is_first_fragment: fragment_offset == 0 && more_fragments,
     };
+    let fragment = (fragment_offset != 0 || more_fragments).then(|| FragmentFields {
+        protocol,
+        id: u32::from(u16::from_be_bytes([fixed[4], fixed[5]])),
+        offset: fragment_offset * 8,
+        more_fragments,
+    });
     let payload = IpPayload::new(protocol, data, header_len, total_len);
-    Ok((info, payload))
+    Ok((info, payload, fragment))
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use std::net::{IpAddr, Ipv6Addr};
 
 use crate::bytes::{bytes_from, len_u32};
-use crate::ip::IpPayload;
+use crate::ip::{FragmentFields, IpLayer, IpPayload};
 use crate::packet::{IpInfo, StopReason};
 
 /// The length of the fixed IPv6 header.
@@ -33,6 +33,8 @@ struct ChainEnd {
     header_len: usize,
     is_first_fragment: bool,
     is_later_fragment: bool,
+    /// The fields of the first fragment header in the chain.
+    fragment: Option<FragmentFields>,
 }
 
 /// Decodes an IPv6 header and its extension headers, after the caller has checked the
@@ -42,7 +44,7 @@ struct ChainEnd {
 /// captures of segmentation-offloaded packets carry 0 there. The exception is a packet
 /// with no next header, whose empty payload is real.
 #[inline]
-pub(crate) fn decode_ipv6(data: &[u8]) -> Result<(IpInfo, IpPayload<'_>), StopReason> {
+pub(crate) fn decode_ipv6(data: &[u8]) -> Result<IpLayer<'_>, StopReason> {
     let (fixed, rest) = data
         .split_first_chunk::<8>()
         .ok_or(StopReason::TruncatedIp)?;
@@ -72,7 +74,7 @@ pub(crate) fn decode_ipv6(data: &[u8]) -> Result<(IpInfo, IpPayload<'_>), StopRe
         is_first_fragment: chain.is_first_fragment,
     };
     let payload = IpPayload::new(chain.protocol, data, chain.header_len, total_len);
-    Ok((info, payload))
+    Ok((info, payload, chain.fragment))
 }
 
 /// Follows the extension headers of `packet` from `next_header` on, up to the first
@@ -89,6 +91,7 @@ fn walk_extension_headers(
         header_len: FIXED_HEADER_LEN,
         is_first_fragment: false,
         is_later_fragment: false,
+        fragment: None,
     };
     let mut count = 0;
 
@@ -103,12 +106,23 @@ fn walk_extension_headers(
         let len = extension_len(end.protocol, header[1]);
         check_extension_bounds(packet, start + len, total_len)?;
 
-        if end.protocol == FRAGMENT {
+        // An atomic fragment (offset 0, no more fragments) is a whole datagram. Of
+        // several fragment headers, which RFC 8200 does not allow, the first that
+        // marks a fragment counts.
+        if end.protocol == FRAGMENT && end.fragment.is_none() {
             let offset_field = u16::from_be_bytes([header[2], header[3]]);
             let fragment_offset = offset_field >> 3;
             let more_fragments = offset_field & 1 != 0;
-            end.is_later_fragment = fragment_offset != 0;
-            end.is_first_fragment = fragment_offset == 0 && more_fragments;
+            if fragment_offset != 0 || more_fragments {
+                end.is_later_fragment = fragment_offset != 0;
+                end.is_first_fragment = fragment_offset == 0;
+                end.fragment = Some(FragmentFields {
+                    protocol: header[0],
+                    id: u32::from_be_bytes([header[4], header[5], header[6], header[7]]),
+                    offset: fragment_offset * 8,
+                    more_fragments,
+                });
+            }
         }
         end.protocol = header[0];
         end.header_len = start + len;

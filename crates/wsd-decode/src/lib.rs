@@ -56,29 +56,63 @@
 //! padding after the IP length is ignored. For a first fragment the TCP and UDP lengths
 //! cover that fragment only.
 //!
+//! # Encapsulations and tunnels
+//!
+//! Besides Ethernet, VLAN tags, Linux cooked captures, loopback and raw IP, the
+//! decoder follows MPLS label stacks, PPPoE sessions, PPP and Cisco HDLC links and
+//! NFLOG records to the IP packet they carry. MPLS does not name its payload, so the
+//! first nibble after the bottom label decides between IPv4 and IPv6.
+//!
+//! It also enters tunnels: GRE (with its optional checksum, key and sequence fields,
+//! and PPTP's enhanced GRE), ERSPAN types I to III, VXLAN (UDP destination port 4789),
+//! Geneve (UDP destination port 6081), IPv4 and IPv6 inside IPv4 or IPv6, and Teredo
+//! (UDP port 3544). [`Decoded`] then describes the innermost packet, and
+//! [`Decoded::tunnel`] the outermost tunnel: its kind, outer addresses and identifier.
+//! [`decode_with`] with [`DecodeOptions::decapsulate`] off reports the outer packet
+//! instead. A UDP datagram on a tunnel port whose header fails the tunnel's check
+//! stays a UDP datagram.
+//!
+//! # Fragments
+//!
+//! [`Decoded::fragment`] contains the identification, offset and "more fragments" flag of
+//! the outermost fragmented IP header, so that a fragment table can count later
+//! fragments, which carry no transport header, into the flow of their first fragment.
+//!
 //! # Limits
 //!
-//! - At most 16 VLAN tags and 8 IPv6 extension headers are followed.
+//! - At most 16 VLAN tags over all Ethernet headers of a packet, 16 MPLS labels per
+//!   stack, 8 IPv6 extension headers per IP header and 8 encapsulation levels (each
+//!   tunnel, MPLS label stack and PPPoE header counts as one) are followed. Past them
+//!   decoding stops with a reason of its own, which counts as malformed.
 //! - Checksums are not verified.
-//! - Tunnels (IP in IP, GRE, VXLAN, Geneve) are not entered: the outer headers are
-//!   reported.
 //! - Link types other than those in [`linktype`] stop with
 //!   [`StopReason::UnsupportedLinkType`].
 
 #![deny(clippy::indexing_slicing)]
 
 mod bytes;
+mod chdlc;
 mod ethernet;
+mod general;
+mod geneve;
+mod gre;
 mod ip;
 mod ipv4;
 mod ipv6;
 mod link;
 pub mod linktype;
 mod loopback;
+mod mpls;
+mod nflog;
 mod packet;
+mod ppp;
 mod sll;
+mod state;
 mod tcp;
+mod teredo;
 mod transport;
+mod tunnel;
+mod vxlan;
 
 #[cfg(test)]
 mod properties;
@@ -88,33 +122,105 @@ mod test_packets;
 use link::{LinkFields, NetworkLayer};
 
 pub use packet::{
-    Decoded, IcmpInfo, IpInfo, Layer, MacAddr, StopReason, TcpFlags, TcpInfo, Transport, UdpInfo,
-    Vlans,
+    Decoded, FragmentInfo, IcmpInfo, IpInfo, Layer, MacAddr, StopReason, TcpFlags, TcpInfo,
+    Transport, TunnelInfo, TunnelKind, UdpInfo, Vlans,
 };
 
-/// Decodes one packet captured under `linktype` (one of the [`linktype`] constants).
+/// Settings of [`decode_with`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DecodeOptions {
+    /// Follow tunnels (GRE, ERSPAN, VXLAN, Geneve, IP in IP, Teredo) to the innermost
+    /// packet. When false, a tunnel packet is decoded as its outer flow: GRE and IP in
+    /// IP stop with [`StopReason::OtherProtocol`], and VXLAN, Geneve and Teredo are UDP
+    /// datagrams. MPLS, PPPoE and PPP are always decoded, because no IP flow lies
+    /// outside them. True by default.
+    pub decapsulate: bool,
+}
+
+impl DecodeOptions {
+    /// Returns the default options, with decapsulation on.
+    pub const fn new() -> Self {
+        DecodeOptions { decapsulate: true }
+    }
+
+    /// Returns these options with decapsulation turned on or off.
+    pub const fn with_decapsulate(self, decapsulate: bool) -> Self {
+        DecodeOptions { decapsulate }
+    }
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions::new()
+    }
+}
+
+/// Decodes one packet captured under `linktype` (one of the [`linktype`] constants),
+/// following tunnels to the innermost packet.
 ///
 /// `data` is the captured bytes of the packet. Decoding never panics, never allocates
 /// and returns every layer that was intact. The crate documentation explains how
-/// lengths and truncated packets are handled.
+/// lengths, tunnels and truncated packets are handled.
 #[inline]
 pub fn decode(linktype: u32, data: &[u8]) -> Decoded {
+    decode_with(linktype, data, &DecodeOptions::new())
+}
+
+/// Decodes one packet as [`decode`] does, with the given options.
+///
+/// Plain packets (a link layer, IP and a transport header, without fragmentation or
+/// tunnels) take a fast path. Any other packet is decoded again from the start by the
+/// general decoder, which follows every layer this crate supports.
+///
+/// ```
+/// use wsd_decode::{decode, decode_with, linktype, DecodeOptions, StopReason, TunnelKind};
+///
+/// // IPv4 in IPv4 from 192.0.2.1 to 192.0.2.2, carrying a TCP SYN from 10.0.0.1:40000
+/// // to 10.0.0.2:80.
+/// let packet = [
+///     0x45, 0, 0, 60, 0, 1, 0, 0, 64, 4, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2, // outer IPv4
+///     0x45, 0, 0, 40, 0, 1, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, // inner IPv4
+///     0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0, // TCP
+/// ];
+///
+/// let inner = decode(linktype::RAW, &packet);
+/// assert_eq!(inner.stop, None);
+/// assert_eq!(inner.ip.unwrap().src.to_string(), "10.0.0.1");
+/// let tunnel = inner.tunnel.unwrap();
+/// assert_eq!(tunnel.kind, TunnelKind::IpInIp);
+/// assert_eq!(tunnel.src.to_string(), "192.0.2.1");
+///
+/// let options = DecodeOptions::new().with_decapsulate(false);
+/// let outer = decode_with(linktype::RAW, &packet, &options);
+/// assert_eq!(outer.stop, Some(StopReason::OtherProtocol));
+/// assert_eq!(outer.ip.unwrap().src.to_string(), "192.0.2.1");
+/// assert_eq!(outer.tunnel, None);
+/// ```
+#[inline]
+pub fn decode_with(linktype: u32, data: &[u8], options: &DecodeOptions) -> Decoded {
     let mut link = LinkFields::default();
     let upper = match link::decode_link(linktype, data, &mut link) {
-        Ok(network) => decode_network(network),
-        Err(reason) => UpperLayers::stopped(None, reason),
+        Ok(network) => decode_plain_network(network, options),
+        Err(_) if link.needs_general_decoder => None,
+        Err(reason) => Some(UpperLayers::stopped(None, reason)),
+    };
+    let Some(upper) = upper else {
+        return general::decode_general(linktype, data, options);
     };
 
     // One struct expression, rather than a local `Decoded` filled in place, lets the
     // compiler write the fields straight into the return slot instead of copying the
     // whole struct at the end.
     Decoded {
-        src_mac: link.src_mac,
-        dst_mac: link.dst_mac,
-        vlans: link.vlans,
+        src_mac: link.src_mac(),
+        dst_mac: link.dst_mac(),
+        vlans: link.vlans(),
         ip: upper.ip,
         transport: upper.transport,
         stop: upper.stop,
+        tunnel: None,
+        fragment: None,
     }
 }
 
@@ -136,22 +242,27 @@ impl UpperLayers {
     }
 }
 
-/// Decodes the IP header and the transport header after it.
+/// Decodes the IP header and the transport header after it, or returns `None` if the
+/// IP packet is a fragment or may carry a tunnel, which only the general decoder
+/// follows.
 #[inline]
-fn decode_network(network: NetworkLayer<'_>) -> UpperLayers {
-    let (ip, payload) = match ip::decode_ip(network) {
+fn decode_plain_network(network: NetworkLayer<'_>, options: &DecodeOptions) -> Option<UpperLayers> {
+    let (ip, payload, _) = match ip::decode_ip(network) {
         Ok(layer) => layer,
-        Err(reason) => return UpperLayers::stopped(None, reason),
+        Err(reason) => return Some(UpperLayers::stopped(None, reason)),
     };
-    if ip.is_later_fragment {
-        return UpperLayers::stopped(Some(ip), StopReason::Fragment);
+    let is_fragment = ip.is_first_fragment || ip.is_later_fragment;
+    let is_tcp = payload.protocol == transport::TCP;
+    if is_fragment || !is_tcp && tunnel::may_carry_tunnel(&payload, options.decapsulate) {
+        return None;
     }
-    match transport::decode_transport(payload) {
+    let upper = match transport::decode_transport(payload) {
         Ok(transport) => UpperLayers {
             ip: Some(ip),
             transport,
             stop: None,
         },
         Err(reason) => UpperLayers::stopped(Some(ip), reason),
-    }
+    };
+    Some(upper)
 }

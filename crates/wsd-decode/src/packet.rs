@@ -19,15 +19,16 @@ impl fmt::Display for MacAddr {
     }
 }
 
-/// The VLAN IDs of a packet, outermost first.
+/// The VLAN tags after a link-layer header, outermost first.
 ///
-/// Only the two outermost tags are kept (enough for QinQ); `count` says how many
-/// tags the packet carried in all.
+/// Only the two outermost IDs are kept, which is enough for QinQ, and `count` is the
+/// number of tags. In a tunnelled packet these are the tags of the innermost Ethernet
+/// header.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Vlans {
     /// The outer and inner VLAN IDs (12 bits each); unused slots are 0.
     pub ids: [u16; 2],
-    /// Number of 802.1Q/802.1ad tags seen.
+    /// Number of 802.1Q and 802.1ad tags.
     pub count: u8,
 }
 
@@ -147,6 +148,9 @@ pub enum Layer {
     Ip,
     /// The TCP, UDP or ICMP header.
     Transport,
+    /// A tunnel header (GRE, ERSPAN, VXLAN, Geneve, Teredo), or the limit on nested
+    /// encapsulations.
+    Tunnel,
 }
 
 /// Why decoding stopped before the transport header, with the layer it stopped at.
@@ -157,10 +161,19 @@ pub enum StopReason {
     UnsupportedLinkType,
     /// The link-layer header is cut short.
     TruncatedLink,
-    /// The link layer carries a protocol other than IP (ARP, LLDP and so on).
+    /// The link layer carries a protocol other than IP (ARP, LLDP, PPP control
+    /// protocols and so on), or no packet at all (an NFLOG record without payload).
     NotIp,
     /// More VLAN tags than the decoder follows.
     TooManyVlanTags,
+    /// A link-layer header has an invalid field: a PPPoE version, type or code that is
+    /// not a session packet's, or an NFLOG version or attribute length that is invalid.
+    BadLinkHeader,
+    /// An MPLS label stack has more labels than the decoder follows.
+    TooManyMplsLabels,
+    /// The packet after the bottom MPLS label starts with neither the IPv4 nor the IPv6
+    /// version nibble, for example an Ethernet pseudowire with its control word.
+    MplsPayloadNotIp,
     /// The IP header, its options or its extension headers are cut short by the capture.
     TruncatedIp,
     /// The IP version field is neither 4 nor 6, or disagrees with the link layer.
@@ -178,8 +191,24 @@ pub enum StopReason {
     TruncatedTransport,
     /// The TCP data offset is below 5 or beyond the IP payload.
     BadTcpDataOffset,
-    /// An IP protocol this decoder does not parse (ESP, GRE, SCTP and so on).
+    /// An IP protocol this decoder does not parse (ESP, SCTP and so on, or a tunnel
+    /// protocol when decapsulation is off).
     OtherProtocol,
+    /// A first IP fragment too short to hold the whole transport header, whose rest
+    /// follows in the next fragment (a "tiny fragment" in RFC 1858).
+    TinyFragment,
+    /// A tunnel header is cut short by the capture or by the length of the packet
+    /// that carries it.
+    TruncatedTunnel,
+    /// A tunnel header has an invalid field: a GRE version above 1, a PPTP GRE header
+    /// without its key or with another protocol than PPP, or an ERSPAN version that
+    /// disagrees with the GRE protocol type.
+    BadTunnelHeader,
+    /// A tunnel feature that the decoder does not follow: GRE source routing (RFC 1701)
+    /// or an ERSPAN type III frame type other than Ethernet.
+    UnsupportedTunnel,
+    /// More nested tunnels and encapsulations than the decoder follows.
+    TooManyEncapsulations,
 }
 
 impl StopReason {
@@ -189,7 +218,10 @@ impl StopReason {
             StopReason::UnsupportedLinkType
             | StopReason::TruncatedLink
             | StopReason::NotIp
-            | StopReason::TooManyVlanTags => Layer::Link,
+            | StopReason::TooManyVlanTags
+            | StopReason::BadLinkHeader
+            | StopReason::TooManyMplsLabels
+            | StopReason::MplsPayloadNotIp => Layer::Link,
             StopReason::TruncatedIp
             | StopReason::BadIpVersion
             | StopReason::BadIpHeaderLength
@@ -198,7 +230,12 @@ impl StopReason {
             | StopReason::Fragment => Layer::Ip,
             StopReason::TruncatedTransport
             | StopReason::BadTcpDataOffset
-            | StopReason::OtherProtocol => Layer::Transport,
+            | StopReason::OtherProtocol
+            | StopReason::TinyFragment => Layer::Transport,
+            StopReason::TruncatedTunnel
+            | StopReason::BadTunnelHeader
+            | StopReason::UnsupportedTunnel
+            | StopReason::TooManyEncapsulations => Layer::Tunnel,
         }
     }
 
@@ -209,6 +246,9 @@ impl StopReason {
             StopReason::TruncatedLink => "truncated-link-header",
             StopReason::NotIp => "not-ip",
             StopReason::TooManyVlanTags => "too-many-vlan-tags",
+            StopReason::BadLinkHeader => "bad-link-header",
+            StopReason::TooManyMplsLabels => "too-many-mpls-labels",
+            StopReason::MplsPayloadNotIp => "mpls-payload-not-ip",
             StopReason::TruncatedIp => "truncated-ip-header",
             StopReason::BadIpVersion => "bad-ip-version",
             StopReason::BadIpHeaderLength => "bad-ip-header-length",
@@ -218,6 +258,11 @@ impl StopReason {
             StopReason::TruncatedTransport => "truncated-transport-header",
             StopReason::BadTcpDataOffset => "bad-tcp-data-offset",
             StopReason::OtherProtocol => "other-ip-protocol",
+            StopReason::TinyFragment => "tiny-ip-fragment",
+            StopReason::TruncatedTunnel => "truncated-tunnel-header",
+            StopReason::BadTunnelHeader => "bad-tunnel-header",
+            StopReason::UnsupportedTunnel => "unsupported-tunnel",
+            StopReason::TooManyEncapsulations => "too-many-encapsulations",
         }
     }
 
@@ -227,9 +272,95 @@ impl StopReason {
             self,
             StopReason::UnsupportedLinkType
                 | StopReason::NotIp
+                | StopReason::MplsPayloadNotIp
                 | StopReason::Fragment
                 | StopReason::OtherProtocol
+                | StopReason::TinyFragment
+                | StopReason::UnsupportedTunnel
         )
+    }
+}
+
+/// A kind of tunnel: a protocol that carries a whole packet or frame inside an outer
+/// IP packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum TunnelKind {
+    /// Generic Routing Encapsulation (IP protocol 47) carrying IP, MPLS or an Ethernet
+    /// frame, or PPP in the enhanced GRE header of PPTP.
+    Gre,
+    /// Cisco ERSPAN type I, II or III: a mirrored Ethernet frame in GRE.
+    Erspan,
+    /// VXLAN (UDP destination port 4789): an Ethernet frame after an 8-byte header.
+    Vxlan,
+    /// Geneve (UDP destination port 6081): an Ethernet frame or an IP packet after a
+    /// header with options.
+    Geneve,
+    /// IPv4 or IPv6 directly inside IPv4 or IPv6 (IP protocol 4 or 41).
+    IpInIp,
+    /// Teredo (UDP port 3544): IPv6 inside UDP.
+    Teredo,
+}
+
+impl TunnelKind {
+    /// Returns a short, stable name for statistics and logs, in kebab case.
+    pub const fn name(self) -> &'static str {
+        match self {
+            TunnelKind::Gre => "gre",
+            TunnelKind::Erspan => "erspan",
+            TunnelKind::Vxlan => "vxlan",
+            TunnelKind::Geneve => "geneve",
+            TunnelKind::IpInIp => "ip-in-ip",
+            TunnelKind::Teredo => "teredo",
+        }
+    }
+}
+
+/// The outermost tunnel of a packet: its kind, the addresses of the outer IP header
+/// and the tunnel's own identifier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TunnelInfo {
+    /// The tunnel protocol.
+    pub kind: TunnelKind,
+    /// Source address of the outer IP header, the tunnel's entry point.
+    pub src: IpAddr,
+    /// Destination address of the outer IP header, the tunnel's exit point.
+    pub dst: IpAddr,
+    /// The identifier that separates tunnels between the same endpoints: the GRE key,
+    /// the VXLAN or Geneve network identifier (VNI, 24 bits), the ERSPAN session ID
+    /// (10 bits) or the PPTP call ID (16 bits). `None` if the header carries none or
+    /// decoding stopped before it.
+    pub id: Option<u32>,
+}
+
+/// The fragmentation fields of a fragmented IP header: everything that a reassembly
+/// or fragment table keys on.
+///
+/// Fragments of one datagram share `src`, `dst`, `protocol` and `id`. RFC 791 keys
+/// IPv4 fragments on all four, and RFC 8200 keys IPv6 fragments on the addresses and
+/// `id`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FragmentInfo {
+    /// Source address of the fragmented header.
+    pub src: IpAddr,
+    /// Destination address of the fragmented header.
+    pub dst: IpAddr,
+    /// The protocol of the fragmented payload: the IPv4 protocol field, or the next
+    /// header field of the IPv6 fragment header.
+    pub protocol: u8,
+    /// The identification field: 16 bits in IPv4, 32 bits in the IPv6 fragment header.
+    pub id: u32,
+    /// Offset of this fragment's data in the original payload, in bytes.
+    pub offset: u16,
+    /// The "more fragments" flag: false for the last fragment.
+    pub more_fragments: bool,
+}
+
+impl FragmentInfo {
+    /// Returns true for the first fragment of a datagram, the one with the transport
+    /// header.
+    pub const fn is_first(&self) -> bool {
+        self.offset == 0
     }
 }
 
@@ -237,13 +368,20 @@ impl StopReason {
 ///
 /// Decoding is lenient: a packet cut short or with an odd header still yields the
 /// layers before the problem, and `stop` says where and why decoding ended early.
+///
+/// For a tunnelled packet the fields describe the innermost packet, and `tunnel` the
+/// outermost tunnel. `ip` and `transport` are reset when decoding enters a tunnel, so
+/// they stay empty if it stops before an inner IP header. The MAC addresses and VLAN
+/// tags are those of the innermost Ethernet header: the inner frame's when the tunnel
+/// carries Ethernet (GRE bridging, ERSPAN, VXLAN, Geneve), the outer frame's when it
+/// carries IP.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Decoded {
     /// Source MAC address, if the link layer has one.
     pub src_mac: Option<MacAddr>,
     /// Destination MAC address, if the link layer has one.
     pub dst_mac: Option<MacAddr>,
-    /// VLAN tags, outermost first.
+    /// VLAN tags of the innermost Ethernet header, outermost first.
     pub vlans: Vlans,
     /// The IP layer, if its header was intact.
     pub ip: Option<IpInfo>,
@@ -251,4 +389,10 @@ pub struct Decoded {
     pub transport: Transport,
     /// Why decoding stopped early, or `None` if the packet decoded fully.
     pub stop: Option<StopReason>,
+    /// The outermost tunnel that decoding entered, if any. The fields above then
+    /// describe the packet inside the innermost tunnel.
+    pub tunnel: Option<TunnelInfo>,
+    /// The fragmentation fields of the outermost fragmented IP header, if any. When a
+    /// tunnel packet was fragmented, this is the outer header, not the one in `ip`.
+    pub fragment: Option<FragmentInfo>,
 }

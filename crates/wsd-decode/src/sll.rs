@@ -2,8 +2,8 @@
 
 use crate::bytes::split_be_u16;
 use crate::ethernet::decode_ethertype;
-use crate::link::{LinkFields, NetworkLayer};
-use crate::packet::{MacAddr, StopReason};
+use crate::link::{LinkOutput, NetworkLayer};
+use crate::packet::StopReason;
 
 /// The link-layer address length of an Ethernet MAC address.
 const MAC_LEN: u8 = 6;
@@ -14,9 +14,9 @@ const MAC_LEN: u8 = 6;
 /// The address is the sender's, so it becomes the source MAC when it is 6 bytes long.
 /// SLL records no destination address.
 #[inline]
-pub(crate) fn decode_sll<'a>(
+pub(crate) fn decode_sll<'a, O: LinkOutput<'a>>(
     data: &'a [u8],
-    link: &mut LinkFields,
+    output: &mut O,
 ) -> Result<NetworkLayer<'a>, StopReason> {
     let (fields, rest) = data
         .split_first_chunk::<6>()
@@ -28,17 +28,17 @@ pub(crate) fn decode_sll<'a>(
 
     let address_len = u16::from_be_bytes([fields[4], fields[5]]);
     if address_len == u16::from(MAC_LEN) {
-        link.src_mac = source_mac(address);
+        output.set_src_mac(source_mac(address));
     }
-    decode_ethertype(protocol, rest, link)
+    decode_ethertype(protocol, rest, output)
 }
 
 /// Decodes a 20-byte SLL2 header: protocol (2 bytes), reserved (2), interface index
 /// (4), ARPHRD type (2), packet type (1), address length (1) and address (8).
 #[inline]
-pub(crate) fn decode_sll2<'a>(
+pub(crate) fn decode_sll2<'a, O: LinkOutput<'a>>(
     data: &'a [u8],
-    link: &mut LinkFields,
+    output: &mut O,
 ) -> Result<NetworkLayer<'a>, StopReason> {
     let (protocol, rest) = split_be_u16(data).ok_or(StopReason::TruncatedLink)?;
     let (fields, rest) = rest
@@ -50,14 +50,16 @@ pub(crate) fn decode_sll2<'a>(
 
     let address_len = fields[9];
     if address_len == MAC_LEN {
-        link.src_mac = source_mac(address);
+        output.set_src_mac(source_mac(address));
     }
-    decode_ethertype(protocol, rest, link)
+    decode_ethertype(protocol, rest, output)
 }
 
+/// Returns the first 6 bytes of a zero-padded 8-byte address field.
 #[inline]
-fn source_mac(address: &[u8; 8]) -> Option<MacAddr> {
-    address.first_chunk::<6>().copied().map(MacAddr)
+fn source_mac(address: &[u8; 8]) -> &[u8; 6] {
+    let [mac @ .., _, _] = address;
+    mac
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use crate::ip::IpPayload;
 use crate::packet::{StopReason, TcpFlags, TcpInfo};
 
 /// The length of a TCP header without options, in bytes.
-const MIN_HEADER_LEN: usize = 20;
+pub(crate) const MIN_HEADER_LEN: usize = 20;
 
 /// Decodes a TCP header.
 ///

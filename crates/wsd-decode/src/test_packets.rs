@@ -1,6 +1,6 @@
 //! Builders of test packets, one function per header, and checks on decoded layers.
 
-use crate::packet::{Decoded, IpInfo, TcpInfo, Transport};
+use crate::packet::{Decoded, IpInfo, TcpInfo, Transport, TunnelInfo};
 
 /// The source MAC address of every built Ethernet frame.
 pub(crate) const SRC_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
@@ -15,16 +15,55 @@ pub(crate) const SRC_V6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0
 /// The destination IPv6 address of every built IPv6 packet, 2001:db8::2.
 pub(crate) const DST_V6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
 
+/// The source MAC address of every built Ethernet frame inside a tunnel.
+pub(crate) const INNER_SRC_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x01, 0x01];
+/// The destination MAC address of every built Ethernet frame inside a tunnel.
+pub(crate) const INNER_DST_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x01, 0x02];
+/// The outer source IPv4 address of built tunnels, 192.0.2.1.
+pub(crate) const OUTER_SRC_V4: [u8; 4] = [192, 0, 2, 1];
+/// The outer destination IPv4 address of built tunnels, 192.0.2.2.
+pub(crate) const OUTER_DST_V4: [u8; 4] = [192, 0, 2, 2];
+/// The outer source IPv6 address of built tunnels, 2001:db8:ff::1.
+pub(crate) const OUTER_SRC_V6: [u8; 16] = [
+    0x20, 0x01, 0x0d, 0xb8, 0, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+];
+/// The outer destination IPv6 address of built tunnels, 2001:db8:ff::2.
+pub(crate) const OUTER_DST_V6: [u8; 16] = [
+    0x20, 0x01, 0x0d, 0xb8, 0, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2,
+];
+
 pub(crate) const ETHERTYPE_IPV4: u16 = 0x0800;
 pub(crate) const ETHERTYPE_IPV6: u16 = 0x86dd;
+pub(crate) const ETHERTYPE_VLAN: u16 = 0x8100;
+pub(crate) const ETHERTYPE_MPLS: u16 = 0x8847;
+pub(crate) const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
+pub(crate) const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+pub(crate) const ETHERTYPE_TRANSPARENT_ETHERNET: u16 = 0x6558;
+pub(crate) const ETHERTYPE_ERSPAN_TYPE_2: u16 = 0x88be;
+pub(crate) const ETHERTYPE_ERSPAN_TYPE_3: u16 = 0x22eb;
+pub(crate) const PROTO_IPV4_IN_IP: u8 = 4;
 pub(crate) const PROTO_TCP: u8 = 6;
 pub(crate) const PROTO_UDP: u8 = 17;
+pub(crate) const PROTO_IPV6_IN_IP: u8 = 41;
+pub(crate) const PROTO_GRE: u8 = 47;
+pub(crate) const PPP_IPV4: u16 = 0x0021;
+pub(crate) const PPP_IPV6: u16 = 0x0057;
 
 /// Builds an Ethernet II frame.
 pub(crate) fn ethernet(ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    ethernet_between(SRC_MAC, DST_MAC, ethertype, payload)
+}
+
+/// Builds an Ethernet II frame between the given MAC addresses.
+pub(crate) fn ethernet_between(
+    src: [u8; 6],
+    dst: [u8; 6],
+    ethertype: u16,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut frame = Vec::new();
-    frame.extend_from_slice(&DST_MAC);
-    frame.extend_from_slice(&SRC_MAC);
+    frame.extend_from_slice(&dst);
+    frame.extend_from_slice(&src);
     frame.extend_from_slice(&ethertype.to_be_bytes());
     frame.extend_from_slice(payload);
     frame
@@ -51,6 +90,18 @@ pub(crate) fn ethernet_tagged(tags: &[(u16, u16)], ethertype: u16, payload: &[u8
 /// Builds an IPv4 packet with the given options (a multiple of 4 bytes) and a total
 /// length that covers the payload.
 pub(crate) fn ipv4_with_options(protocol: u8, options: &[u8], payload: &[u8]) -> Vec<u8> {
+    ipv4_full(SRC_V4, DST_V4, protocol, options, payload)
+}
+
+/// Builds an IPv4 packet between the given addresses, with identification 1 and no
+/// fragmentation.
+pub(crate) fn ipv4_full(
+    src: [u8; 4],
+    dst: [u8; 4],
+    protocol: u8,
+    options: &[u8],
+    payload: &[u8],
+) -> Vec<u8> {
     assert_eq!(options.len() % 4, 0, "IPv4 options must fill 4-byte words");
     let header_len = 20 + options.len();
     let total_len = u16::try_from(header_len + payload.len()).expect("IPv4 packet too long");
@@ -59,8 +110,8 @@ pub(crate) fn ipv4_with_options(protocol: u8, options: &[u8], payload: &[u8]) ->
     let mut packet = vec![0x40 | ihl, 0];
     packet.extend_from_slice(&total_len.to_be_bytes());
     packet.extend_from_slice(&[0, 1, 0, 0, 64, protocol, 0, 0]);
-    packet.extend_from_slice(&SRC_V4);
-    packet.extend_from_slice(&DST_V4);
+    packet.extend_from_slice(&src);
+    packet.extend_from_slice(&dst);
     packet.extend_from_slice(options);
     packet.extend_from_slice(payload);
     packet
@@ -74,12 +125,22 @@ pub(crate) fn ipv4(protocol: u8, payload: &[u8]) -> Vec<u8> {
 /// Builds an IPv6 packet whose payload (extension headers included) starts with a
 /// header of type `next_header`.
 pub(crate) fn ipv6(next_header: u8, payload: &[u8]) -> Vec<u8> {
+    ipv6_between(SRC_V6, DST_V6, next_header, payload)
+}
+
+/// Builds an IPv6 packet between the given addresses.
+pub(crate) fn ipv6_between(
+    src: [u8; 16],
+    dst: [u8; 16],
+    next_header: u8,
+    payload: &[u8],
+) -> Vec<u8> {
     let payload_len = u16::try_from(payload.len()).expect("IPv6 payload too long");
     let mut packet = vec![0x60, 0, 0, 0];
     packet.extend_from_slice(&payload_len.to_be_bytes());
     packet.extend_from_slice(&[next_header, 64]);
-    packet.extend_from_slice(&SRC_V6);
-    packet.extend_from_slice(&DST_V6);
+    packet.extend_from_slice(&src);
+    packet.extend_from_slice(&dst);
     packet.extend_from_slice(payload);
     packet
 }
@@ -217,4 +278,178 @@ pub(crate) fn sll2(address: &[u8], protocol: u16, payload: &[u8]) -> Vec<u8> {
     packet.extend_from_slice(&padded_address);
     packet.extend_from_slice(payload);
     packet
+}
+
+/// Builds an IPv4 packet from the outer tunnel addresses.
+pub(crate) fn outer_ipv4(protocol: u8, payload: &[u8]) -> Vec<u8> {
+    ipv4_full(OUTER_SRC_V4, OUTER_DST_V4, protocol, &[], payload)
+}
+
+/// Builds an IPv6 packet from the outer tunnel addresses.
+pub(crate) fn outer_ipv6(next_header: u8, payload: &[u8]) -> Vec<u8> {
+    ipv6_between(OUTER_SRC_V6, OUTER_DST_V6, next_header, payload)
+}
+
+/// Builds an Ethernet frame between the inner MAC addresses, as tunnels carry it.
+pub(crate) fn inner_ethernet(ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    ethernet_between(INNER_SRC_MAC, INNER_DST_MAC, ethertype, payload)
+}
+
+/// Builds an inner Ethernet frame carrying the default IPv4 TCP packet with
+/// `payload_len` bytes of payload.
+pub(crate) fn inner_tcp_frame(payload_len: usize) -> Vec<u8> {
+    inner_ethernet(ETHERTYPE_IPV4, &ipv4(PROTO_TCP, &tcp_default(payload_len)))
+}
+
+/// Sets the flags and fragment offset field of an IPv4 packet.
+pub(crate) fn set_ipv4_fragment_field(packet: &mut [u8], field: u16) {
+    packet
+        .get_mut(6..8)
+        .expect("IPv4 header")
+        .copy_from_slice(&field.to_be_bytes());
+}
+
+/// Builds an MPLS label stack with the bottom-of-stack bit on the last label, then the
+/// payload.
+pub(crate) fn mpls(labels: &[u32], payload: &[u8]) -> Vec<u8> {
+    let mut packet = Vec::new();
+    for (index, label) in labels.iter().enumerate() {
+        let bottom = u32::from(index + 1 == labels.len());
+        let entry = (label << 12) | (bottom << 8) | 64;
+        packet.extend_from_slice(&entry.to_be_bytes());
+    }
+    packet.extend_from_slice(payload);
+    packet
+}
+
+/// Builds a PPPoE session header for session 0x1234, then the PPP frame.
+pub(crate) fn pppoe_session(ppp_protocol: u16, payload: &[u8]) -> Vec<u8> {
+    let length = u16::try_from(payload.len() + 2).expect("PPPoE payload too long");
+    let mut packet = vec![0x11, 0x00, 0x12, 0x34];
+    packet.extend_from_slice(&length.to_be_bytes());
+    packet.extend_from_slice(&ppp_protocol.to_be_bytes());
+    packet.extend_from_slice(payload);
+    packet
+}
+
+/// The optional fields of a built GRE header.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct GreFields {
+    pub(crate) checksum: bool,
+    pub(crate) key: Option<u32>,
+    pub(crate) sequence: Option<u32>,
+}
+
+/// Builds a version 0 GRE header and its payload.
+pub(crate) fn gre(fields: GreFields, protocol: u16, payload: &[u8]) -> Vec<u8> {
+    let mut flags = 0u8;
+    if fields.checksum {
+        flags |= 0x80;
+    }
+    if fields.key.is_some() {
+        flags |= 0x20;
+    }
+    if fields.sequence.is_some() {
+        flags |= 0x10;
+    }
+    let mut packet = vec![flags, 0];
+    packet.extend_from_slice(&protocol.to_be_bytes());
+    if fields.checksum {
+        packet.extend_from_slice(&[0xab, 0xcd, 0, 0]);
+    }
+    if let Some(key) = fields.key {
+        packet.extend_from_slice(&key.to_be_bytes());
+    }
+    if let Some(sequence) = fields.sequence {
+        packet.extend_from_slice(&sequence.to_be_bytes());
+    }
+    packet.extend_from_slice(payload);
+    packet
+}
+
+/// Builds a plain GRE header without optional fields.
+pub(crate) fn gre_plain(protocol: u16, payload: &[u8]) -> Vec<u8> {
+    gre(GreFields::default(), protocol, payload)
+}
+
+/// Builds the first word of an ERSPAN header: version, VLAN 0x123, class of service
+/// and session ID.
+fn erspan_first_word(version: u8, session_id: u16) -> [u8; 4] {
+    let word = (u32::from(version) << 28) | (0x123 << 16) | (5 << 13) | u32::from(session_id);
+    word.to_be_bytes()
+}
+
+/// Builds an ERSPAN type II header (index 7) and the mirrored frame.
+pub(crate) fn erspan_type_2(session_id: u16, frame: &[u8]) -> Vec<u8> {
+    let mut packet = erspan_first_word(1, session_id).to_vec();
+    packet.extend_from_slice(&7u32.to_be_bytes());
+    packet.extend_from_slice(frame);
+    packet
+}
+
+/// Builds an ERSPAN type III header with the given frame type, optionally the
+/// platform-specific subheader, and the mirrored frame.
+pub(crate) fn erspan_type_3(
+    session_id: u16,
+    frame_type: u8,
+    platform_header: bool,
+    frame: &[u8],
+) -> Vec<u8> {
+    let mut packet = erspan_first_word(2, session_id).to_vec();
+    packet.extend_from_slice(&0x0102_0304u32.to_be_bytes());
+    packet.extend_from_slice(&0x0042u16.to_be_bytes());
+    packet.push(0x80 | (frame_type << 2));
+    packet.push(0x10 | u8::from(platform_header));
+    if platform_header {
+        packet.extend_from_slice(&[0x0c, 0, 0, 0, 0, 0, 0, 1]);
+    }
+    packet.extend_from_slice(frame);
+    packet
+}
+
+/// Builds a VXLAN header with the network identifier flag and `vni`, then the frame.
+pub(crate) fn vxlan(vni: u32, frame: &[u8]) -> Vec<u8> {
+    let mut packet = vec![0x08, 0, 0, 0];
+    packet.extend_from_slice(&(vni << 8).to_be_bytes());
+    packet.extend_from_slice(frame);
+    packet
+}
+
+/// Builds a Geneve header with the given options (a multiple of 4 bytes), then the
+/// payload.
+pub(crate) fn geneve(vni: u32, protocol: u16, options: &[u8], payload: &[u8]) -> Vec<u8> {
+    assert_eq!(
+        options.len() % 4,
+        0,
+        "Geneve options must fill 4-byte words"
+    );
+    let options_len = u8::try_from(options.len() / 4).expect("Geneve options too long");
+    let mut packet = vec![options_len, 0];
+    packet.extend_from_slice(&protocol.to_be_bytes());
+    packet.extend_from_slice(&(vni << 8).to_be_bytes());
+    packet.extend_from_slice(options);
+    packet.extend_from_slice(payload);
+    packet
+}
+
+/// Builds an NFLOG record of `family` from attributes given as type and value, with
+/// lengths and types in little-endian order and each value padded to 4 bytes.
+pub(crate) fn nflog(family: u8, attributes: &[(u16, &[u8])]) -> Vec<u8> {
+    let mut record = vec![family, 0, 0, 42];
+    for &(attribute_type, value) in attributes {
+        let length = u16::try_from(value.len() + 4).expect("NFLOG attribute too long");
+        record.extend_from_slice(&length.to_le_bytes());
+        record.extend_from_slice(&attribute_type.to_le_bytes());
+        record.extend_from_slice(value);
+        record.resize(record.len().next_multiple_of(4), 0);
+    }
+    record
+}
+
+/// Returns the tunnel of `decoded`, failing the test if there is none.
+pub(crate) fn expect_tunnel(decoded: &Decoded) -> TunnelInfo {
+    match decoded.tunnel {
+        Some(tunnel) => tunnel,
+        None => panic!("expected a tunnel, got stop {:?}", decoded.stop),
+    }
 }

@@ -1,16 +1,17 @@
 //! Transport-layer dispatch, with the UDP and ICMP decoders.
 
+use crate::bytes::len_u32;
 use crate::ip::IpPayload;
-use crate::packet::{IcmpInfo, StopReason, Transport, UdpInfo};
-use crate::tcp::decode_tcp;
+use crate::packet::{IcmpInfo, IpInfo, StopReason, Transport, UdpInfo};
+use crate::tcp::{self, decode_tcp};
 
 const ICMP: u8 = 1;
-const TCP: u8 = 6;
-const UDP: u8 = 17;
+pub(crate) const TCP: u8 = 6;
+pub(crate) const UDP: u8 = 17;
 const ICMPV6: u8 = 58;
 
 /// The length of a UDP header.
-const UDP_HEADER_LEN: usize = 8;
+pub(crate) const UDP_HEADER_LEN: usize = 8;
 /// The type, code and checksum that start every ICMP and ICMPv6 message.
 const ICMP_HEADER_LEN: usize = 4;
 
@@ -25,10 +26,32 @@ pub(crate) fn decode_transport(payload: IpPayload<'_>) -> Result<Transport, Stop
     }
 }
 
+/// Replaces [`StopReason::TruncatedTransport`] with [`StopReason::TinyFragment`] when
+/// `ip` is a first fragment whose length, rather than the capture, cuts the header.
+#[inline]
+pub(crate) fn classify_error(
+    reason: StopReason,
+    ip: &IpInfo,
+    payload: IpPayload<'_>,
+) -> StopReason {
+    let min_header_len = match payload.protocol {
+        TCP => tcp::MIN_HEADER_LEN,
+        UDP => UDP_HEADER_LEN,
+        ICMP | ICMPV6 => ICMP_HEADER_LEN,
+        _ => 0,
+    };
+    let cut_by_fragmentation = payload.len < len_u32(min_header_len);
+    if reason == StopReason::TruncatedTransport && ip.is_first_fragment && cut_by_fragmentation {
+        StopReason::TinyFragment
+    } else {
+        reason
+    }
+}
+
 /// Decodes a UDP header. The datagram length comes from the IP header, as for TCP,
 /// not from the UDP length field.
 #[inline]
-fn decode_udp(payload: IpPayload<'_>) -> Result<UdpInfo, StopReason> {
+pub(crate) fn decode_udp(payload: IpPayload<'_>) -> Result<UdpInfo, StopReason> {
     let header = payload
         .bytes
         .first_chunk::<UDP_HEADER_LEN>()
@@ -58,7 +81,10 @@ fn decode_icmp(payload: IpPayload<'_>) -> Result<IcmpInfo, StopReason> {
 #[cfg(test)]
 mod tests {
     use crate::test_packets::*;
-    use crate::{decode, linktype, IcmpInfo, StopReason, Transport, UdpInfo};
+    use crate::{
+        decode, decode_with, linktype, DecodeOptions, IcmpInfo, Layer, StopReason, Transport,
+        UdpInfo,
+    };
 
     #[test]
     fn udp_ports_and_length() {
@@ -138,11 +164,54 @@ mod tests {
     }
 
     #[test]
-    fn gre_is_other_protocol() {
-        let decoded = decode(linktype::IPV4, &ipv4(47, &[0, 0, 0x08, 0x00]));
+    fn gre_without_decapsulation_is_other_protocol() {
+        let packet = ipv4(PROTO_GRE, &gre_plain(ETHERTYPE_IPV4, &ipv4(PROTO_TCP, &[])));
+        let options = DecodeOptions::new().with_decapsulate(false);
+        let decoded = decode_with(linktype::IPV4, &packet, &options);
 
         assert_eq!(decoded.stop, Some(StopReason::OtherProtocol));
-        assert_eq!(expect_ip(&decoded).protocol, 47);
+        assert_eq!(expect_ip(&decoded).protocol, PROTO_GRE);
         assert_eq!(decoded.transport, Transport::None);
+        assert_eq!(decoded.tunnel, None);
+    }
+
+    #[test]
+    fn sctp_is_other_protocol() {
+        let decoded = decode(linktype::IPV4, &ipv4(132, &[0; 12]));
+
+        assert_eq!(decoded.stop, Some(StopReason::OtherProtocol));
+        assert!(!StopReason::OtherProtocol.is_malformed());
+        assert_eq!(expect_ip(&decoded).protocol, 132);
+    }
+
+    #[test]
+    fn tiny_first_fragment_is_named() {
+        // The first fragment holds only the ports and sequence number of the TCP header.
+        let mut packet = ipv4(PROTO_TCP, tcp_default(0).get(..8).unwrap());
+        set_ipv4_fragment_field(&mut packet, 0x2000);
+        let decoded = decode(linktype::IPV4, &packet);
+
+        assert_eq!(decoded.stop, Some(StopReason::TinyFragment));
+        assert!(!StopReason::TinyFragment.is_malformed());
+        assert_eq!(StopReason::TinyFragment.layer(), Layer::Transport);
+        assert!(expect_ip(&decoded).is_first_fragment);
+        assert_eq!(decoded.transport, Transport::None);
+    }
+
+    #[test]
+    fn first_fragment_cut_by_capture_is_truncated() {
+        let mut packet = ipv4(PROTO_TCP, &tcp_default(100));
+        set_ipv4_fragment_field(&mut packet, 0x2000);
+        let decoded = decode(linktype::IPV4, packet.get(..30).unwrap());
+
+        assert_eq!(decoded.stop, Some(StopReason::TruncatedTransport));
+    }
+
+    #[test]
+    fn whole_datagram_short_of_header_is_truncated() {
+        let packet = ipv4(PROTO_TCP, tcp_default(0).get(..8).unwrap());
+        let decoded = decode(linktype::IPV4, &packet);
+
+        assert_eq!(decoded.stop, Some(StopReason::TruncatedTransport));
     }
 }

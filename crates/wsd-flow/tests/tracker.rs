@@ -89,6 +89,7 @@ fn tcp_packet(s: &Seg) -> Decoded {
             payload_len: s.payload,
         }),
         stop: None,
+        ..Decoded::default()
     }
 }
 

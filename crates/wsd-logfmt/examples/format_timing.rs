@@ -123,6 +123,7 @@ fn tcp_packet(src: &str, dst: &str) -> Decoded {
             payload_len: 0,
         }),
         stop: None,
+        ..Decoded::default()
     }
 }
 

@@ -188,6 +188,7 @@ mod tests {
             ip: Some(ip_layer("172.20.1.144", "23.72.109.149", 6)),
             transport: Transport::Tcp(tcp_header(65085, 443, TcpFlags::ACK)),
             stop: None,
+            ..Decoded::default()
         }
     }
 

@@ -154,6 +154,7 @@ mod tests {
                 datagram_len: 8,
             }),
             stop: None,
+            ..Decoded::default()
         }
     }
 
