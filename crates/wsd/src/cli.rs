@@ -86,6 +86,11 @@ pub struct Cli {
     #[arg(long)]
     pub no_vlan_key: bool,
 
+    /// Do not follow tunnels (GRE, ERSPAN, VXLAN, Geneve, IP in IP, Teredo): account
+    /// tunnelled packets to the tunnel's outer flow instead of the inner one.
+    #[arg(long)]
+    pub no_decapsulate: bool,
+
     /// Interface to capture from (live capture is not available in this version).
     #[arg(short = 'i', long = "iniface", value_name = "IFACE")]
     pub iniface: Option<String>,

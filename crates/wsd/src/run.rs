@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tracing::{debug, info, trace, warn, Level};
 use wsd_capture::{FileSource, PacketSource};
-use wsd_decode::StopReason;
+use wsd_decode::{DecodeOptions, StopReason};
 use wsd_flow::{RecordProtocols, Tracker, TrackerConfig};
 
 use crate::cache::{load_tracker, save_tracker};
@@ -128,7 +128,7 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
         debug!(file = %input.path.display(), "reading");
         result = process_source(
             &mut source,
-            cli.verbose,
+            cli,
             &mut tracker,
             &mut output,
             &mut summary,
@@ -214,7 +214,7 @@ fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
 #[allow(clippy::too_many_arguments)]
 fn process_source(
     source: &mut FileSource,
-    verbose: bool,
+    cli: &Cli,
     tracker: &mut Tracker,
     output: &mut Output,
     summary: &mut Summary,
@@ -224,6 +224,7 @@ fn process_source(
 ) -> Result<(), Failure> {
     let name = source.name().to_string();
     let trace_packets = tracing::enabled!(Level::TRACE);
+    let decode_options = DecodeOptions::new().with_decapsulate(!cli.no_decapsulate);
     while !stop.load(Ordering::Relaxed) {
         let packet = match source.next_packet() {
             Ok(Some(packet)) => packet,
@@ -237,7 +238,7 @@ fn process_source(
         };
         summary.packets += 1;
         summary.bytes += u64::from(packet.orig_len);
-        let decoded = wsd_decode::decode(packet.linktype, packet.data);
+        let decoded = wsd_decode::decode_with(packet.linktype, packet.data, &decode_options);
         if let Some(reason) = decoded.stop {
             *summary.stopped.entry(reason).or_insert(0) += 1;
         }
@@ -247,7 +248,7 @@ fn process_source(
             trace!(packet = summary.packets, %ts, ?decoded, ?outcome, "packet");
         }
         write_finished(tracker, output, summary)?;
-        if verbose {
+        if cli.verbose {
             if let Err(err) = output.writer.write_packet_line(ts, &decoded, &outcome) {
                 return Err(output.write_error(err));
             }

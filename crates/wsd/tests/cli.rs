@@ -625,3 +625,18 @@ fn unknown_time_zone_warned() {
         lines[0]
     );
 }
+
+/// VXLAN-encapsulated SSH connections are accounted to their inner flows, or to
+/// the outer UDP conversation (no TCP records) with --no-decapsulate.
+#[test]
+fn decapsulation_option() {
+    let capture = shared_dir().join("corpus/vxlan_tcp.pcap");
+    let capture = capture.to_str().unwrap();
+    let output = run_wsd(&["-r", capture, "-L", "-"], LIMIT);
+    let lines = flow_lines(&output.stdout);
+    assert_eq!(lines.len(), 4);
+    assert!(lines[0].contains(" destPort=22 "), "{}", lines[0]);
+    let output = run_wsd(&["--no-decapsulate", "-r", capture, "-L", "-"], LIMIT);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(flow_lines(&output.stdout).len(), 0);
+}
