@@ -594,3 +594,70 @@ fn filesystem_fills_midway() {
     assert!(stderr.contains("saved to the flow cache"), "{stderr}");
     assert!(wsd_flowcache::read_cache(&cache).unwrap().is_some());
 }
+
+/// Writes a capture of `count` SYNs that nobody answers, so that every
+/// connection is still open at the end and goes to the cache.
+fn half_open_connections(path: &Path, count: u32) {
+    use wsd_synth::{Endpoint, FrameBuilder, TcpSegment};
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut writer = PcapWriter::new(file, 1, 65535, false).unwrap();
+    let mut builder = FrameBuilder::new();
+    let server = Endpoint::v4([10, 2, 0, 1], 80);
+    for n in 0..count {
+        let client = Endpoint::v4(
+            [10, 1, (n >> 16) as u8, (n >> 8) as u8],
+            1024 + (n % 60000) as u16,
+        );
+        let ts = wsd_capture::Timestamp::from_parts(1_700_000_000, u64::from(n) * 1_000);
+        let syn = builder.tcp(client, server, &TcpSegment::syn(n));
+        writer.write_packet(ts, &syn, syn.len() as u32).unwrap();
+    }
+    writer.flush().unwrap();
+}
+
+/// A run killed at any moment, also while it replaces the cache, leaves either
+/// the old cache or the new one, never a torn file.
+#[test]
+fn kill_during_write_keeps_a_whole_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("half-open.pcap");
+    half_open_connections(&capture, 200_000);
+    let cache = dir.path().join("wsd.cache");
+    let args = [
+        "-R",
+        cache.to_str().unwrap(),
+        "-W",
+        cache.to_str().unwrap(),
+        "-r",
+        capture.to_str().unwrap(),
+        "-L",
+        "/dev/null",
+    ];
+    stdout_of(&args);
+    let first = wsd_flowcache::read_cache(&cache)
+        .unwrap()
+        .expect("first cache");
+    assert_eq!(first.snapshot.flows.len(), 200_000);
+
+    // Kill later runs after growing delays, so that some die while reading and
+    // some while writing the cache.
+    for delay_ms in [50, 300, 600, 900, 1100, 1300, 1500, 1700] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wsd"))
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let cache_now = wsd_flowcache::read_cache(&cache)
+            .unwrap_or_else(|err| panic!("cache torn after a kill at {delay_ms} ms: {err}"))
+            .expect("the cache still exists");
+        assert_eq!(
+            cache_now.snapshot.flows.len(),
+            200_000,
+            "kill at {delay_ms} ms"
+        );
+    }
+}
