@@ -1,10 +1,11 @@
 //! Development tasks: `cargo xtask regress`, `cargo xtask bless`,
-//! `cargo xtask gen-fixtures`, `cargo xtask compare-tshark` and
-//! `cargo xtask bench`.
+//! `cargo xtask gen-fixtures`, `cargo xtask compare-tshark`,
+//! `cargo xtask bench` and `cargo xtask man`.
 
 mod bench;
 mod fixtures;
 mod generate;
+mod man;
 mod regress;
 mod tshark;
 
@@ -27,7 +28,10 @@ tasks:
                  --only) writes the results into docs/benchmarks.md.
                  --runs N   timed runs of each command after one warm-up (default 5)
                  --quick    captures a tenth of the full size, for a smoke run
-                 --only C   only the capture C";
+                 --only C   only the capture C
+  man [--check]  write the manual pages man/wsd.1 and man/flowcache.1 from the
+                 command-line definitions; --check writes nothing and fails if
+                 the committed pages are out of date";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -37,6 +41,7 @@ fn main() -> ExitCode {
         "gen-fixtures" => fixtures::generate(&workspace_root().join("fixtures/captures")),
         "compare-tshark" => tshark::run(std::env::args_os().skip(2).map(PathBuf::from).collect()),
         "bench" => bench::run(&std::env::args().skip(2).collect::<Vec<_>>()),
+        "man" => man::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

@@ -6,11 +6,11 @@
 use std::io::{self, Write};
 use std::net::IpAddr;
 
+use flowcache::filter::FlowState;
 use serde::Serialize;
 use wsd_flow::{FlowSnapshot, SideSnapshot};
 use wsd_logfmt::LocalTimeFormatter;
 
-use crate::filter::FlowState;
 use crate::text::{epoch_text, local_text};
 
 /// One flow as a JSON object.

@@ -26,8 +26,6 @@
 //! writing the output failed. A closed output pipe (`flowcache FILE | head`) is
 //! not a failure: the tool stops quietly.
 
-mod cli;
-mod filter;
 mod json;
 mod summary;
 mod text;
@@ -37,12 +35,12 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
+use flowcache::cli::Cli;
+use flowcache::filter::FlowFilter;
 use wsd_flow::{Tracker, TrackerConfig};
 use wsd_flowcache::FlowCache;
 use wsd_logfmt::LocalTimeFormatter;
 
-use crate::cli::Cli;
-use crate::filter::FlowFilter;
 use crate::text::TextLister;
 
 /// Exit status on success.

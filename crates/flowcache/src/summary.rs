@@ -4,13 +4,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 use std::net::IpAddr;
 
+use flowcache::filter::{has_ports, protocol_name, FlowFilter, FlowState};
 use serde::Serialize;
 use wsd_capture::Timestamp;
 use wsd_flow::FlowSnapshot;
 use wsd_flowcache::FlowCache;
 use wsd_logfmt::LocalTimeFormatter;
 
-use crate::filter::{has_ports, protocol_name, FlowFilter, FlowState};
 use crate::json::write_json_line;
 use crate::text::{epoch_text, local_text};
 

@@ -2,11 +2,10 @@
 
 use std::io::{self, Write};
 
+use flowcache::filter::FlowState;
 use wsd_capture::Timestamp;
 use wsd_flow::{EndReason, FlowRecord, FlowSnapshot};
 use wsd_logfmt::{format_flow_record, LocalTimeFormatter};
-
-use crate::filter::FlowState;
 
 /// Returns the record that `wsd` would write for `flow` if its input ended now.
 ///

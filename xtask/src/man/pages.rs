@@ -1,0 +1,268 @@
+//! The text of the manual pages beyond what the clap definitions give.
+//!
+//! Marks: `` `word` `` is bold, `<word>` is italic (see [`super::Block`]).
+
+use clap::CommandFactory;
+
+use super::{Block, Page, Section};
+
+/// Returns every page that `cargo xtask man` writes.
+pub fn all() -> Vec<Page> {
+    vec![
+        Page {
+            file_name: "wsd.1",
+            command: wsd::cli::Cli::command(),
+            description: WSD_DESCRIPTION,
+            sections: WSD_SECTIONS,
+        },
+        Page {
+            file_name: "flowcache.1",
+            command: flowcache::cli::Cli::command(),
+            description: FLOWCACHE_DESCRIPTION,
+            sections: FLOWCACHE_SECTIONS,
+        },
+    ]
+}
+
+const WSD_DESCRIPTION: &[Block] = &[
+    Block::Paragraph(
+        "A record has the keys `startTime` (local time of the first packet), `sourceMac`, \
+         `sourceIp`, `sourcePort`, `destMac`, `destIp`, `destPort`, `duration` (whole \
+         seconds), `packetsIn`, `packetsOut`, `bytesIn` and `bytesOut`. The source is the \
+         client, the side that opened the connection. Out counts client to server and In \
+         server to client. Bytes are TCP segment bytes (header with options, plus payload) \
+         taken from the IP header, so a packet cut by the snapshot length counts its real \
+         size.",
+    ),
+    Block::Paragraph(
+        "Passive capture loses packets, so no record depends on a whole connection being \
+         captured. The client is found from whatever part of the handshake was seen, or \
+         guessed from the ports when none was. A connection is reported when it has been \
+         closed by FINs or a RST and has lingered for late packets (`--linger`), when it \
+         has been idle for `--idle-timeout`, when a full table evicts it (`--max-flows`), \
+         or at the end of the input.",
+    ),
+    Block::Paragraph(
+        "Records go to the file given with `-L`, to standard output with `-L -`, or \
+         without `-L` to a new file <HOSTNAME>_<YYYYMMDD>_<HHMMSS>.log in the log \
+         directory (`-l`). A second run in the same second gets `-2`, `-3` and so on \
+         appended to the name, so a generated name never replaces an existing log. \
+         `-L` <FILE> replaces <FILE> if it exists. `wsd` rejects a log file or flow \
+         cache that is one of its inputs, also when the path reaches the input through \
+         a symbolic or hard link.",
+    ),
+    Block::Paragraph(
+        "The flow cache continues connections across runs: `-R` <FILE> loads the flows \
+         that an earlier run saved with `-W` <FILE>, so that a series of capture files \
+         read one run at a time gives the same records as one run over all of them. A \
+         missing `-R` file means no flows. A cache that cannot be loaded stops the run \
+         with exit status 2 and is left untouched, unless `--discard-bad-cache` is given.",
+    ),
+    Block::Paragraph(
+        "Diagnostics go to standard error. The last line of a run counts packets, bytes, \
+         flow records (and how many of them a full table evicted), unreadable capture \
+         records and the packets that could not be fully decoded, by reason. On a \
+         terminal a progress line shows while reading.",
+    ),
+    Block::Paragraph(
+        "SIGINT or SIGTERM ends a run as the end of its input does: the records are \
+         flushed and the open flows are saved to the `-W` cache, or reported. A second \
+         signal ends the process at once.",
+    ),
+    Block::Paragraph(
+        "Live capture and daemon mode are not implemented in this version. The options \
+         `-i`, `-c`, `-u`, `-g` and `-p`, a filter expression, and a run without `-r` are \
+         rejected with exit status 2 rather than ignored.",
+    ),
+];
+
+const WSD_SECTIONS: &[Section] = &[
+    Section {
+        heading: "EXIT STATUS",
+        blocks: &[
+            Block::Item("0", "Success."),
+            Block::Item(
+                "1",
+                "A failure during the run, such as a log or flow cache that could not be \
+                 written. When the cache cannot be written, the open flows are written to \
+                 the log as records instead, so none is lost. When the log cannot be \
+                 written, the open flows are still saved to the `-W` cache.",
+            ),
+            Block::Item(
+                "2",
+                "Bad usage, or a problem found before the first packet: an input that is \
+                 missing or not a pcap or pcapng capture, a flow cache that cannot be \
+                 loaded, a log that cannot be created, or an output that names an input. \
+                 A capture damaged after its start is read up to the damage with a \
+                 warning and does not change the exit status.",
+            ),
+        ],
+    },
+    Section {
+        heading: "ENVIRONMENT",
+        blocks: &[
+            Block::Item(
+                "`TZ`",
+                "Time zone of `startTime` in the records, for example `TZ=UTC`. Without \
+                 it the system time zone is used. A zone that cannot be loaded gives a \
+                 warning, and times are then in UTC.",
+            ),
+            Block::Item(
+                "`RUST_LOG`",
+                "Diagnostic filter in the syntax of the Rust tracing-subscriber crate, \
+                 such as `debug`; it overrides `-d`.",
+            ),
+        ],
+    },
+    Section {
+        heading: "FILES",
+        blocks: &[
+            Block::Item(
+                "/var/log/wsd",
+                "Default log directory for the generated log names (see `-l`).",
+            ),
+            Block::Item(
+                "<FILE>.bad-<SECONDS>",
+                "A flow cache that could not be loaded, moved aside by \
+                 `--discard-bad-cache`; <SECONDS> is the Unix time of the move.",
+            ),
+            Block::Item(
+                ".<NAME>.tmp-<PID>",
+                "Temporary file beside the flow cache <NAME> while `-W` writes it. It is \
+                 renamed over the cache when complete, so a crash leaves either the old \
+                 cache or the new one.",
+            ),
+        ],
+    },
+    Section {
+        heading: "EXAMPLES",
+        blocks: &[
+            Block::Example(
+                "Print the flow records of a capture:",
+                "wsd -r capture.pcap -L -",
+            ),
+            Block::Example(
+                "Read two files as one stream into one log, with a line per packet:",
+                "wsd -V -r a.pcap -r b.pcapng -L flows.log",
+            ),
+            Block::Example(
+                "Write records in UTC to a new file in the default log directory:",
+                "TZ=UTC wsd -r capture.pcap",
+            ),
+            Block::Example(
+                "Process a directory of capture files one at a time, in name order, \
+                 carrying open connections from each file to the next:",
+                "for f in $(ls /data/*.pcap | sort); do\n\
+                 \x20 wsd -R /var/lib/wsd/flows.cache -W /var/lib/wsd/flows.cache \\\n\
+                 \x20     -r \"$f\" -L \"$f.wsd\"\n\
+                 done",
+            ),
+        ],
+    },
+    Section {
+        heading: "SEE ALSO",
+        blocks: &[Block::Paragraph(
+            "flowcache(1), pcap-savefile(5). The source distribution describes the record \
+             fields in docs/flow-records.md, the tracker in docs/tracker.md, the flow-cache \
+             format in docs/flow-cache-format.md and unattended post-processing in \
+             docs/operations.md.",
+        )],
+    },
+];
+
+const FLOWCACHE_DESCRIPTION: &[Block] = &[
+    Block::Paragraph(
+        "The files are read in the order given. Flows are listed in the order a file \
+         stores them, the order of the tracker's timeout queues. `--summary` prints one \
+         block per file instead, and `--check` prints nothing and only reports files that \
+         `wsd -R` would not load. `--host`, `--port`, `--state` and `--protocol` select \
+         flows for the listing and the summary; a flow must meet all of them.",
+    ),
+    Block::Paragraph(
+        "A file that is missing or not a valid flow cache is reported on standard error as \
+         `flowcache:` <FILE>`:` <reason>, and the other files are still read.",
+    ),
+];
+
+const FLOWCACHE_SECTIONS: &[Section] = &[
+    Section {
+        heading: "OUTPUT",
+        blocks: &[
+            Block::Paragraph(
+                "A listed flow is the record line that `wsd` would write for it if its \
+                 input ended now: `TCPFLOW` for TCP, and `UDPFLOW`, `ICMPFLOW` or `IPFLOW` \
+                 for the flows of other protocols that the cache also keeps. Three keys \
+                 follow:",
+            ),
+            Block::Item(
+                "`state=open`|`fin`|`rst`",
+                "`open` if the connection is not closed (always for UDP and other \
+                 protocols); `fin` if both sides sent a FIN and the flow lingers for late \
+                 packets; `rst` if a RST closed it and it lingers.",
+            ),
+            Block::Item(
+                "`midstream=yes`|`no`",
+                "`yes` if no handshake was seen, so the client was guessed from the ports.",
+            ),
+            Block::Item(
+                "`lastTime=`",
+                "Local time of the flow's latest packet, in the format of `startTime`.",
+            ),
+            Block::Paragraph(
+                "With `--json` each flow is one JSON object per line, with every saved \
+                 field. Times are strings: keys ending in `_ts` are UTC seconds since the \
+                 epoch with nine decimals, and keys ending in `_local` are local time.",
+            ),
+        ],
+    },
+    Section {
+        heading: "EXIT STATUS",
+        blocks: &[
+            Block::Item("0", "Success."),
+            Block::Item(
+                "1",
+                "Writing the output failed. A closed pipe, as in `flowcache` <FILE> `| \
+                 head`, is not a failure: the output stops quietly.",
+            ),
+            Block::Item(
+                "2",
+                "Bad usage, or at least one file was missing or not a valid flow cache.",
+            ),
+        ],
+    },
+    Section {
+        heading: "ENVIRONMENT",
+        blocks: &[Block::Item(
+            "`TZ`",
+            "Time zone of `startTime`, `lastTime` and the `_local` JSON keys.",
+        )],
+    },
+    Section {
+        heading: "EXAMPLES",
+        blocks: &[
+            Block::Example(
+                "List every cached flow:",
+                "flowcache /var/lib/wsd/flows.cache",
+            ),
+            Block::Example(
+                "Open connections to or from port 443:",
+                "flowcache --state open --port 443 /var/lib/wsd/flows.cache",
+            ),
+            Block::Example(
+                "One summary block per file:",
+                "flowcache --summary a.cache b.cache",
+            ),
+            Block::Example(
+                "Exit with status 0 only if `wsd -R` would load the cache:",
+                "flowcache --check /var/lib/wsd/flows.cache",
+            ),
+        ],
+    },
+    Section {
+        heading: "SEE ALSO",
+        blocks: &[Block::Paragraph(
+            "wsd(1). The source distribution specifies the listing in docs/flow-records.md \
+             and the file format in docs/flow-cache-format.md.",
+        )],
+    },
+];
