@@ -84,8 +84,8 @@ impl FlowTable {
         self.len
     }
 
-    /// The hash of `key`, to pass to [`FlowTable::find`] and [`FlowTable::insert`]
-    /// so that a packet's key is hashed once.
+    /// Computes the hash of `key`, to pass to [`FlowTable::find`] and
+    /// [`FlowTable::insert`] so that a packet's key is hashed once.
     pub fn hash(&self, key: &FlowKey) -> u64 {
         self.hasher.hash_one(key)
     }
@@ -219,7 +219,7 @@ impl FlowTable {
             .map(|(idx, _)| idx as u32)
     }
 
-    /// The flow at the front of `queue`: the one whose latest packet is oldest.
+    /// Returns the flow at the front of `queue`: the one whose latest packet is oldest.
     pub fn front(&self, queue: QueueId) -> Option<u32> {
         let head = self.queues[queue as usize].head;
         (head != NIL).then_some(head)

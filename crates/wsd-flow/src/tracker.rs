@@ -18,7 +18,7 @@ const CLOCK_JUMP: i64 = 86_400 * NANOS_PER_SEC;
 const TCP: u8 = 6;
 const UDP: u8 = 17;
 
-/// Which IP protocols produce flow records.
+/// The set of IP protocols that produce flow records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecordProtocols {
     /// TCP connections.
@@ -57,7 +57,7 @@ pub struct TrackerConfig {
     pub other_idle_timeout: i64,
     /// After FINs from both sides or a RST, a connection stays in the table this
     /// long after its latest packet, so that stragglers count into it (default 10 s:
-    /// late retransmissions answered by a RST were seen 6 to 8 s after the FINs).
+    /// in captured traffic, servers resent data 6 to 8 s after the FINs and got a RST back).
     pub linger: i64,
     /// Maximum number of flows in the table (default 1,000,000). When a new flow
     /// finds the table full, one flow is evicted and reported: the closed flow
@@ -66,8 +66,8 @@ pub struct TrackerConfig {
     /// True to keep the VLAN IDs in the flow key, so that the same connection seen
     /// on two VLANs is two flows (default true).
     pub vlan_in_key: bool,
-    /// Which protocols produce records. Flows of the others are still tracked, so
-    /// their packets get a direction.
+    /// The protocols that produce records. Flows of the others are still tracked,
+    /// so their packets get a direction.
     pub records: RecordProtocols,
 }
 
@@ -155,7 +155,7 @@ impl Tracker {
     /// Creates a tracker that continues the flows of `snapshot`, as saved by
     /// [`Tracker::snapshot`], with the given settings.
     ///
-    /// If the snapshot holds more flows than `config.max_flows`, the surplus is
+    /// If the snapshot contains more flows than `config.max_flows`, the surplus is
     /// evicted and reported, as a full table would.
     ///
     /// # Errors
@@ -210,7 +210,7 @@ impl Tracker {
         }
     }
 
-    /// The settings this tracker runs with.
+    /// Returns the settings this tracker runs with.
     pub fn config(&self) -> &TrackerConfig {
         &self.config
     }
@@ -225,7 +225,7 @@ impl Tracker {
         self.table.len()
     }
 
-    /// The capture clock: the latest packet time seen, if any.
+    /// Returns the capture clock: the latest packet time seen, if any.
     pub fn now(&self) -> Option<Timestamp> {
         self.now
     }
@@ -293,7 +293,7 @@ impl Tracker {
         self.earliest_deadline = self.front_deadline();
     }
 
-    /// The earliest deadline among the flows at the front of the queues.
+    /// Returns the earliest deadline among the flows at the front of the queues.
     fn front_deadline(&self) -> Option<Timestamp> {
         QueueId::ALL
             .iter()
@@ -340,7 +340,7 @@ impl Tracker {
         self.earliest_deadline = None;
     }
 
-    /// The expired flow whose deadline comes first, across all queues.
+    /// Returns the expired flow whose deadline comes first, across all queues.
     fn next_expiry(&self, now: Timestamp) -> Option<(u32, QueueId)> {
         let mut best: Option<(Timestamp, u64, u32, QueueId)> = None;
         for queue in QueueId::ALL {
@@ -538,7 +538,7 @@ impl Tracker {
     }
 }
 
-/// The timeout queue a flow belongs in.
+/// Returns the timeout queue a flow belongs in.
 fn queue_for(flow: &Flow) -> QueueId {
     if flow.closed != crate::flow::Closed::No {
         return QueueId::Closed;

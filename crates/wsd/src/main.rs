@@ -39,8 +39,8 @@ fn warn_about_time_zone() {
     }
 }
 
-/// Prints an error on standard error. A failure to print is ignored: the exit
-/// status still tells what happened, and a panic would hide it.
+/// Prints an error on standard error. A failure to print is ignored, because the
+/// exit status still reports the outcome and a panic would hide it.
 fn report(message: &str) {
     let _ = writeln!(std::io::stderr(), "wsd: {message}");
 }

@@ -1,5 +1,5 @@
-//! Where records go: standard output, a named file, or a new file in the log
-//! directory.
+//! The record destination: standard output, a named file, or a new file in the
+//! log directory.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -27,7 +27,7 @@ pub struct Output {
 }
 
 impl Output {
-    /// The failure for a write error on this output.
+    /// Returns the failure for a write error on this output.
     pub fn write_error(&self, err: io::Error) -> Failure {
         Failure::Other(format!("cannot write to {}: {err}", self.name))
     }

@@ -26,7 +26,7 @@ pub enum Failure {
 }
 
 impl Failure {
-    /// The process exit status for this failure.
+    /// Returns the process exit status for this failure.
     pub fn exit_code(&self) -> i32 {
         match self {
             Failure::Usage(_) => 2,
@@ -34,7 +34,7 @@ impl Failure {
         }
     }
 
-    /// The message for the user.
+    /// Returns the message for the user.
     pub fn message(&self) -> &str {
         match self {
             Failure::Usage(message) | Failure::Other(message) => message,
@@ -150,7 +150,7 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
 }
 
 /// The outcome of a run from the outcome of reading and writing and that of
-/// saving the cache: a failure of the first kind comes first, and says whether
+/// saving the cache: a failure of the first kind comes first and states whether
 /// the open flows still reached the cache.
 fn combine_failures(
     run: Result<(), Failure>,
