@@ -92,9 +92,14 @@ pub(crate) struct Flow {
 impl Flow {
     /// Creates a flow for the first packet of a connection.
     pub fn new(key: FlowKey, client_is_a: bool, packet: &Decoded, now: Timestamp) -> Flow {
+        // When both endpoints are the same address and port (a socket sending to
+        // itself, or a forged packet), every packet comes from endpoint `a`. Making
+        // that side the client keeps the choice the same after a restore, which
+        // cannot tell the two sides apart.
+        let is_self = key.addr_a == key.addr_b && key.port_a == key.port_b;
         Flow {
             key,
-            client_is_a,
+            client_is_a: client_is_a || is_self,
             sides: [Side::default(); 2],
             vlans: packet.vlans,
             first_ts: now,
