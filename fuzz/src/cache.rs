@@ -1,0 +1,133 @@
+//! Reading flow-cache files and restoring trackers from them.
+
+use wsd_flow::{FlowSnapshot, Tracker, TrackerConfig, TrackerSnapshot};
+
+use crate::script::ALL_PROTOCOLS;
+
+/// Table sizes the restored trackers get: the default, and one small enough to make
+/// a restore evict flows.
+const MAX_FLOWS: [usize; 2] = [1_000_000, 2];
+
+/// Checks `input` as a flow-cache file, and again with its checksum replaced by the
+/// correct one, because random changes almost never keep the checksum valid and the
+/// contents would otherwise go untested.
+pub fn fuzz_flowcache(input: &[u8]) {
+    check_cache(input);
+    if let Some(body_len) = input.len().checked_sub(4) {
+        let mut fixed = input.to_vec();
+        let checksum = crc32(&input[..body_len]);
+        fixed[body_len..].copy_from_slice(&checksum.to_le_bytes());
+        if fixed != input {
+            check_cache(&fixed);
+        }
+    }
+}
+
+/// Decodes `input` as a flow-cache file and, if it decodes, checks that it encodes back
+/// to the same contents and that trackers restored from it keep and report every flow.
+fn check_cache(input: &[u8]) {
+    let Ok(cache) = wsd_flowcache::decode(input) else {
+        return;
+    };
+    let encoded = wsd_flowcache::encode(&cache.snapshot, &cache.writer);
+    let again = wsd_flowcache::decode(&encoded).expect("a re-encoded flow cache decodes");
+    assert_eq!(
+        again.writer, cache.writer,
+        "the writer changed in a round trip"
+    );
+    assert_eq!(
+        again.snapshot, cache.snapshot,
+        "the snapshot changed in a round trip"
+    );
+
+    for max_flows in MAX_FLOWS {
+        let config = TrackerConfig {
+            max_flows,
+            records: ALL_PROTOCOLS,
+            ..TrackerConfig::default()
+        };
+        let Ok(mut tracker) = Tracker::restore(config, &cache.snapshot) else {
+            // Restoring checks the snapshot alone, so it fails for every table size.
+            return;
+        };
+        let evicted = tracker.drain_finished().count();
+        if evicted == 0 {
+            check_same_flows(&cache.snapshot, &tracker.snapshot());
+        }
+        tracker.finish();
+        let reported = evicted + tracker.drain_finished().count();
+        assert_eq!(
+            reported,
+            cache.snapshot.flows.len(),
+            "a tracker restored with max_flows {max_flows} did not report every flow once"
+        );
+    }
+}
+
+/// Checks that a restored tracker's snapshot holds the clock, serial number and flows of
+/// the snapshot it was restored from, in any order.
+fn check_same_flows(saved: &TrackerSnapshot, restored: &TrackerSnapshot) {
+    assert_eq!(restored.clock, saved.clock, "restore changed the clock");
+    assert_eq!(
+        restored.next_serial, saved.next_serial,
+        "restore changed the next serial number"
+    );
+    let mut remaining: Vec<FlowSnapshot> = restored.flows.iter().map(normalized).collect();
+    for flow in &saved.flows {
+        let flow = normalized(flow);
+        let position = remaining.iter().position(|candidate| *candidate == flow);
+        let Some(position) = position else {
+            panic!("restore lost or changed the flow {flow:?}; restored flows: {remaining:?}");
+        };
+        remaining.swap_remove(position);
+    }
+    assert!(
+        remaining.is_empty(),
+        "restore added the flows {remaining:?}"
+    );
+}
+
+/// Returns `flow` with the flags that have no meaning cleared: where a side's MAC
+/// address came from when it has none, and where its initial sequence number came
+/// from when it has none.
+fn normalized(flow: &FlowSnapshot) -> FlowSnapshot {
+    let mut flow = *flow;
+    for side in [&mut flow.client, &mut flow.server] {
+        side.mac_from_own_packet &= side.mac.is_some();
+        side.isn_from_peer_ack &= side.isn.is_some();
+    }
+    flow
+}
+
+/// Computes the CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320) that ends every
+/// flow-cache file, one bit at a time.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            let low_bit = crc & 1;
+            crc = (crc >> 1) ^ (0xedb8_8320 & low_bit.wrapping_neg());
+        }
+    }
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wsd_flow::TrackerSnapshot;
+
+    #[test]
+    fn crc32_matches_encoded_trailer() {
+        let bytes = wsd_flowcache::encode(&TrackerSnapshot::default(), "test");
+        let (body, trailer) = bytes.split_at(bytes.len() - 4);
+        assert_eq!(crc32(body).to_le_bytes(), trailer);
+    }
+
+    #[test]
+    fn crc32_of_check_string() {
+        // The standard check value of CRC-32/ISO-HDLC.
+        assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
+    }
+}
