@@ -240,6 +240,8 @@ impl Tracker {
     pub fn process(&mut self, ts: Timestamp, packet: &Decoded) -> PacketOutcome {
         self.stats.packets += 1;
         self.advance_to(ts);
+        // TODO: count later IP fragments into the flow of their first fragment,
+        // through a bounded fragment table that the flow cache also saves.
         let Some(key) = PacketKey::of(packet, self.config.vlan_in_key) else {
             self.stats.unattributed += 1;
             return PacketOutcome::UNATTRIBUTED;
