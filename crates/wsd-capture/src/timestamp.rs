@@ -42,12 +42,12 @@ impl Timestamp {
         self.0.div_euclid(1_000_000_000)
     }
 
-    /// The nanosecond part within the second, in `0..1_000_000_000`.
+    /// Returns the nanosecond part within the second, in `0..1_000_000_000`.
     pub const fn subsec_nanos(self) -> u32 {
         self.0.rem_euclid(1_000_000_000) as u32
     }
 
-    /// The microsecond part within the second, truncated.
+    /// Returns the microsecond part within the second, truncated.
     pub const fn subsec_micros(self) -> u32 {
         self.subsec_nanos() / 1_000
     }

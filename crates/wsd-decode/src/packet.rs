@@ -153,7 +153,7 @@ pub enum Layer {
     Tunnel,
 }
 
-/// Why decoding stopped before the transport header, with the layer it stopped at.
+/// The reason decoding stopped before the transport header, with the layer it stopped at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum StopReason {
@@ -212,7 +212,7 @@ pub enum StopReason {
 }
 
 impl StopReason {
-    /// The layer this reason belongs to.
+    /// Returns the layer this reason belongs to.
     pub const fn layer(self) -> Layer {
         match self {
             StopReason::UnsupportedLinkType
@@ -239,7 +239,7 @@ impl StopReason {
         }
     }
 
-    /// A short, stable name for statistics, in kebab case.
+    /// Returns a short, stable name for statistics, in kebab case.
     pub const fn name(self) -> &'static str {
         match self {
             StopReason::UnsupportedLinkType => "unsupported-link-type",
@@ -367,7 +367,7 @@ impl FragmentInfo {
 /// What the decoder found in one packet: every layer that was intact.
 ///
 /// Decoding is lenient: a packet cut short or with an odd header still yields the
-/// layers before the problem, and `stop` says where and why decoding ended early.
+/// layers before the problem, and `stop` states where and why decoding ended early.
 ///
 /// For a tunnelled packet the fields describe the innermost packet, and `tunnel` the
 /// outermost tunnel. `ip` and `transport` are reset when decoding enters a tunnel, so
@@ -387,7 +387,7 @@ pub struct Decoded {
     pub ip: Option<IpInfo>,
     /// The transport layer, if its header was intact.
     pub transport: Transport,
-    /// Why decoding stopped early, or `None` if the packet decoded fully.
+    /// The reason decoding stopped early, or `None` if the packet decoded fully.
     pub stop: Option<StopReason>,
     /// The outermost tunnel that decoding entered, if any. The fields above then
     /// describe the packet inside the innermost tunnel.

@@ -12,7 +12,7 @@ pub(crate) const CLIENT: usize = 0;
 /// Index of the server in [`Flow::sides`].
 pub(crate) const SERVER: usize = 1;
 
-/// Where a side's MAC address came from.
+/// The origin of a side's MAC address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub(crate) enum MacSource {
     /// Not seen yet.
@@ -24,7 +24,7 @@ pub(crate) enum MacSource {
     Own,
 }
 
-/// Where a side's base sequence number came from.
+/// The origin of a side's base sequence number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub(crate) enum IsnSource {
     /// Not known yet.
@@ -56,7 +56,7 @@ impl Side {
     }
 }
 
-/// How a TCP connection was closed.
+/// The way a TCP connection was closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub(crate) enum Closed {
     /// Still open.
@@ -161,7 +161,7 @@ impl Flow {
         side.isn_source != IsnSource::None && side.isn != seq
     }
 
-    /// True if a SYN-ACK from `sender` with sequence number `seq` answers a new
+    /// True if a SYN-ACK from `sender` with sequence number `seq` replies to a new
     /// connection: this one is closed and the sender's ISN differs.
     pub fn is_new_synack(&self, sender: usize, seq: u32) -> bool {
         self.closed != Closed::No && self.is_new_syn(sender, seq)
@@ -217,7 +217,8 @@ impl Flow {
         (rel_seq, rel_ack)
     }
 
-    /// The reason to report: how the connection closed if it did, else `open_reason`.
+    /// Returns the reason to report: how the connection closed if it did, else
+    /// `open_reason`.
     pub fn end_reason(&self, open_reason: EndReason) -> EndReason {
         match self.closed {
             Closed::Fin => EndReason::Fin,

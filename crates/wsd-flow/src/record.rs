@@ -17,7 +17,7 @@ pub struct Endpoint {
     pub mac: Option<MacAddr>,
 }
 
-/// Why a flow was reported.
+/// The reason a flow was reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum EndReason {
@@ -36,7 +36,7 @@ pub enum EndReason {
 }
 
 impl EndReason {
-    /// A short, stable name, in kebab case.
+    /// Returns a short, stable name, in kebab case.
     pub const fn name(self) -> &'static str {
         match self {
             EndReason::Fin => "fin",
@@ -87,7 +87,7 @@ pub struct FlowRecord {
     pub midstream: bool,
     /// True if the client's SYN was captured.
     pub syn_seen: bool,
-    /// Why the flow was reported.
+    /// The reason the flow was reported.
     pub end_reason: EndReason,
 }
 
@@ -99,7 +99,7 @@ impl FlowRecord {
     }
 }
 
-/// Which way a packet went within its flow.
+/// The direction of a packet within its flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Direction {
     /// Client to server.
@@ -130,7 +130,7 @@ pub enum Anomaly {
 }
 
 impl Anomaly {
-    /// A short reason for packet lines, in plain words.
+    /// Returns a short reason for packet lines, in plain words.
     pub const fn reason(self) -> &'static str {
         match self {
             Anomaly::NoHandshake => "no handshake seen",
@@ -143,7 +143,7 @@ impl Anomaly {
     }
 }
 
-/// What the tracker made of one packet, for per-packet lines.
+/// The tracker's view of one packet, for per-packet lines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PacketOutcome {
     /// Direction within the flow.

@@ -22,7 +22,7 @@ pub struct TrackerSnapshot {
     pub flows: Vec<FlowSnapshot>,
 }
 
-/// How a TCP connection was closed, as saved.
+/// The way a TCP connection was closed, as saved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CloseState {
     /// Still open (always the case for UDP and other flows).
@@ -45,7 +45,7 @@ pub struct SideSnapshot {
     /// True if `mac` came from a packet this side sent, false if from a packet
     /// sent to it.
     pub mac_from_own_packet: bool,
-    /// What this side sent.
+    /// The traffic this side sent.
     pub counters: Counters,
     /// Base for relative sequence numbers, if known.
     pub isn: Option<u32>,
@@ -81,11 +81,11 @@ pub struct FlowSnapshot {
     pub midstream: bool,
     /// True if the client's SYN was seen.
     pub syn_seen: bool,
-    /// How the connection was closed.
+    /// The way the connection was closed.
     pub closed: CloseState,
 }
 
-/// Why a snapshot cannot be restored.
+/// The reason a snapshot cannot be restored.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RestoreError {

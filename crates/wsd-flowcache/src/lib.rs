@@ -61,14 +61,14 @@ pub struct FlowCache {
     pub snapshot: TrackerSnapshot,
 }
 
-/// Why a flow cache could not be read or written.
+/// The reason a flow cache could not be read or written.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CacheError {
     /// The file could not be opened, read or written.
     #[error("{operation} failed: {source}")]
     Io {
-        /// What was being done, with the path.
+        /// The operation that failed, with the path.
         operation: String,
         /// The underlying error.
         #[source]
@@ -106,7 +106,7 @@ pub enum CacheError {
     Invalid {
         /// Byte offset where decoding failed.
         offset: usize,
-        /// What was wrong.
+        /// The problem found.
         detail: String,
     },
 }

@@ -37,7 +37,7 @@ impl Output {
 /// and is not the flow cache.
 pub fn open_output(cli: &Cli, inputs: &[Input]) -> Result<Output, Failure> {
     if let Some(cache) = &cli.wflow {
-        refuse_overlap(cache, "flow cache", "-W", inputs)?;
+        reject_overlap(cache, "flow cache", "-W", inputs)?;
         if let Some(log) = cli.logfile.as_ref().filter(|log| log.as_os_str() != "-") {
             if is_same_path(cache, log) {
                 return Err(Failure::Usage(format!(
@@ -65,7 +65,7 @@ fn open_stdout() -> Result<Output, Failure> {
 
 /// Opens `-L FILE`, replacing an existing file.
 fn open_named(path: &Path, inputs: &[Input]) -> Result<Output, Failure> {
-    refuse_overlap(path, "log file", "-L", inputs)?;
+    reject_overlap(path, "log file", "-L", inputs)?;
     if path.is_dir() {
         return Err(Failure::Usage(format!(
             "log file {} is a directory; give a file name with -L, or use -l to choose the log directory",
@@ -130,7 +130,7 @@ fn open_generated(logdir: &Path) -> Result<Output, Failure> {
 
 /// Rejects an output path that names one of the inputs, which writing it would
 /// destroy.
-fn refuse_overlap(path: &Path, what: &str, option: &str, inputs: &[Input]) -> Result<(), Failure> {
+fn reject_overlap(path: &Path, role: &str, option: &str, inputs: &[Input]) -> Result<(), Failure> {
     let overlaps = inputs.iter().any(|input| {
         input
             .metadata
@@ -139,7 +139,7 @@ fn refuse_overlap(path: &Path, what: &str, option: &str, inputs: &[Input]) -> Re
     });
     if overlaps {
         return Err(Failure::Usage(format!(
-            "{what} {} is also an input file; choose another name with {option}",
+            "{role} {} is also an input file; choose another name with {option}",
             path.display()
         )));
     }

@@ -149,8 +149,8 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
     combine_failures(result.and(written), saved, cli.wflow.is_some())
 }
 
-/// The outcome of a run from the outcome of reading and writing and that of
-/// saving the cache: a failure of the first kind comes first and states whether
+/// Returns the outcome of a run from the outcome of reading and writing and that
+/// of saving the cache: a failure of the first kind comes first and states whether
 /// the open flows still reached the cache.
 fn combine_failures(
     run: Result<(), Failure>,

@@ -134,8 +134,8 @@ fn check_flow(case: &str, facts: &Value, record: &FlowRecord) {
     if let Some(syn_seen) = facts.get("syn_seen").and_then(Value::as_bool) {
         assert_eq!(record.syn_seen, syn_seen, "{context}: SYN seen");
     }
-    // NOTE: the gap and retransmission counts some cases list are not tracked yet;
-    // their payload facts above still catch a count inflated by a wrapped sequence.
+    // NOTE: the gap and retransmission counts some cases list are not tracked yet.
+    // The payload facts above still catch a count inflated by a wrapped sequence.
 }
 
 /// Checks every fact of one case that a single run over its file can show.

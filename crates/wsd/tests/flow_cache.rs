@@ -229,7 +229,7 @@ fn damaged_cache_rejected(contents: &[u8], expected_message: &str) {
     );
 }
 
-/// A valid cache with one open flow, from the first half of a case capture.
+/// Returns a valid cache with one open flow, from the first half of a case capture.
 fn valid_cache() -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("wsd.cache");
@@ -443,33 +443,33 @@ fn full_disk_still_saves_cache() {
     assert!(!saved.snapshot.flows.is_empty());
 }
 
-/// Writes a capture of `count` refused connections (SYN, then RST-ACK), one
-/// every millisecond, so that records come out steadily while it is read.
-fn refused_connections(path: &Path, count: u32) {
+/// Writes a capture of `count` connections from distinct client ports, one every
+/// `spacing` nanoseconds. Each is a SYN, answered by a RST-ACK when `refused` is
+/// true (so records come out steadily) and left open otherwise (so every
+/// connection goes to the cache).
+fn syn_capture(path: &Path, count: u32, spacing: i64, refused: bool) {
     use wsd_synth::{Endpoint, FrameBuilder, TcpSegment};
     let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     let mut writer = PcapWriter::new(file, 1, 65535, false).unwrap();
     let mut builder = FrameBuilder::new();
+    let server = Endpoint::v4([10, 2, 0, 1], 80);
+    let start = wsd_capture::Timestamp::from_parts(1_700_000_000, 0);
     for n in 0..count {
         let client = Endpoint::v4(
             [10, 1, (n >> 16) as u8, (n >> 8) as u8],
             1024 + (n % 60000) as u16,
         );
-        let server = Endpoint::v4([10, 2, 0, 1], 80);
-        let ts = wsd_capture::Timestamp::from_parts(
-            1_700_000_000 + i64::from(n / 1000),
-            u64::from(n % 1000) * 1_000_000,
-        );
+        let ts = start.add_nanos(i64::from(n) * spacing);
         let syn = builder.tcp(client, server, &TcpSegment::syn(n));
         writer.write_packet(ts, &syn, syn.len() as u32).unwrap();
-        let rst = builder.tcp(
-            server,
-            client,
-            &TcpSegment::new(0x14, 0, n.wrapping_add(1), 0),
-        );
-        writer
-            .write_packet(ts.add_nanos(100_000), &rst, rst.len() as u32)
-            .unwrap();
+
+        if refused {
+            let reply = TcpSegment::new(0x14, 0, n.wrapping_add(1), 0);
+            let rst = builder.tcp(server, client, &reply);
+            writer
+                .write_packet(ts.add_nanos(100_000), &rst, rst.len() as u32)
+                .unwrap();
+        }
     }
     writer.flush().unwrap();
 }
@@ -481,7 +481,7 @@ fn sigterm_saves_like_end_of_input() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("wsd.cache");
     let capture = dir.path().join("refused.pcap");
-    refused_connections(&capture, 600_000);
+    syn_capture(&capture, 600_000, 1_000_000, true);
     let args = [
         "-W",
         cache.to_str().unwrap(),
@@ -548,7 +548,7 @@ impl Drop for Mount {
 
 /// A filesystem that fills up in the middle of a run: the run stops with exit
 /// status 1 and a clear message, and the open flows reach the cache elsewhere.
-/// As root the test mounts a 64 KiB tmpfs; otherwise /dev/full stands in, which
+/// As root the test mounts a 64 KiB tmpfs; otherwise /dev/full is used instead, which
 /// fails every write with the same error.
 #[test]
 fn filesystem_fills_midway() {
@@ -595,33 +595,13 @@ fn filesystem_fills_midway() {
     assert!(wsd_flowcache::read_cache(&cache).unwrap().is_some());
 }
 
-/// Writes a capture of `count` SYNs that nobody answers, so that every
-/// connection is still open at the end and goes to the cache.
-fn half_open_connections(path: &Path, count: u32) {
-    use wsd_synth::{Endpoint, FrameBuilder, TcpSegment};
-    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    let mut writer = PcapWriter::new(file, 1, 65535, false).unwrap();
-    let mut builder = FrameBuilder::new();
-    let server = Endpoint::v4([10, 2, 0, 1], 80);
-    for n in 0..count {
-        let client = Endpoint::v4(
-            [10, 1, (n >> 16) as u8, (n >> 8) as u8],
-            1024 + (n % 60000) as u16,
-        );
-        let ts = wsd_capture::Timestamp::from_parts(1_700_000_000, u64::from(n) * 1_000);
-        let syn = builder.tcp(client, server, &TcpSegment::syn(n));
-        writer.write_packet(ts, &syn, syn.len() as u32).unwrap();
-    }
-    writer.flush().unwrap();
-}
-
 /// A run killed at any moment, also while it replaces the cache, leaves either
 /// the old cache or the new one, never a torn file.
 #[test]
 fn kill_during_write_keeps_a_whole_cache() {
     let dir = tempfile::tempdir().unwrap();
     let capture = dir.path().join("half-open.pcap");
-    half_open_connections(&capture, 200_000);
+    syn_capture(&capture, 200_000, 1_000, false);
     let cache = dir.path().join("wsd.cache");
     let args = [
         "-R",

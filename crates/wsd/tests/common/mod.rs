@@ -12,7 +12,7 @@ use wsd_capture::{FileSource, PacketSource};
 use wsd_decode::decode;
 use wsd_flow::{FlowRecord, Tracker, TrackerConfig};
 
-/// The shared captures beside the repository. Tests that need them fail with a
+/// Returns the folder of shared captures beside the repository. Tests that need them fail with a
 /// message saying where they looked rather than passing without them.
 pub fn shared_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
@@ -56,8 +56,8 @@ pub fn run_pipeline(paths: &[PathBuf]) -> PipelineResult {
     result
 }
 
-/// Runs the `wsd` binary with `args` in UTC and returns its output; fails the test
-/// if it runs longer than `limit`, which only a hang would reach.
+/// Runs the `wsd` binary with `args` in UTC and returns its output. The test fails
+/// if the run takes longer than `limit`, which only a hang would reach.
 pub fn run_wsd(args: &[&str], limit: Duration) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_wsd"))
         .args(args)
@@ -97,7 +97,7 @@ fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8
     })
 }
 
-/// The TCPFLOW lines of an output.
+/// Returns the TCPFLOW lines of an output.
 pub fn flow_lines(stdout: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(stdout)
         .lines()
@@ -106,7 +106,7 @@ pub fn flow_lines(stdout: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// The value of `key=` in a record line; values never contain spaces except
+/// Returns the value of `key=` in a record line. Values contain no spaces except
 /// startTime, whose date and time are joined by one.
 pub fn field<'a>(line: &'a str, key: &str) -> &'a str {
     let start = line
