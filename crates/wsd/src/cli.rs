@@ -111,26 +111,82 @@ pub struct Cli {
     #[arg(long, requires = "rflow")]
     pub discard_bad_cache: bool,
 
-    /// Change the root directory to DIR after start-up (daemon mode; not available
-    /// in this version).
+    /// Change the root directory to DIR once the inputs, the log directory and the
+    /// pid file are open (needs root). Paths given for -W are then inside DIR.
     #[arg(short = 'c', long = "chroot", value_name = "DIR")]
     pub chroot: Option<PathBuf>,
 
-    /// Run as USER after start-up (daemon mode; not available in this version).
+    /// Run as USER (a name or a numeric user id) once the inputs, the log
+    /// directory and the pid file are open (needs root). The group is USER's
+    /// primary group unless -g is given.
     #[arg(short = 'u', long = "user", value_name = "USER")]
     pub user: Option<String>,
 
-    /// Run as GROUP after start-up (daemon mode; not available in this version).
+    /// Run as GROUP (a name or a numeric group id) once the inputs, the log
+    /// directory and the pid file are open (needs root).
     #[arg(short = 'g', long = "group", value_name = "GROUP")]
     pub group: Option<String>,
 
-    /// Pid file of the daemon (daemon mode; not available in this version).
-    #[arg(short = 'p', long = "pidfile", value_name = "FILE")]
-    pub pidfile: Option<PathBuf>,
+    /// Accept -u naming a user with user id 0, which keeps every privilege.
+    #[arg(long)]
+    pub allow_root: bool,
+
+    /// Pid file, locked while wsd runs and removed at exit, so that a second wsd
+    /// with the same pid file does not start. Default /var/run/wsd.pid when
+    /// capturing from an interface; file runs (-r) write none unless it is given.
+    #[arg(
+        short = 'p',
+        long = "pid-file",
+        visible_alias = "pidfile",
+        value_name = "FILE"
+    )]
+    pub pid_file: Option<PathBuf>,
+
+    /// Stay in the foreground instead of detaching when capturing from an
+    /// interface; diagnostics then go to standard error.
+    #[arg(short = 'F', long = "foreground")]
+    pub foreground: bool,
+
+    /// Start a new log file in the log directory every SECONDS of wall-clock time
+    /// (at least 1). SIGHUP starts a new log file at any time.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub rotate_interval: Option<u64>,
+
+    /// Start a new log file in the log directory once the current one holds BYTES
+    /// (at least 1; K, M and G multiply by 1024, 1024² and 1024³). The file ends at
+    /// the record that reaches the limit, so it can exceed it by one record.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub rotate_size: Option<u64>,
+
+    /// Append diagnostics to FILE, opened before the chroot. In daemon mode they
+    /// then go there instead of to syslog; in the foreground they also still go to
+    /// standard error.
+    #[arg(long, value_name = "FILE")]
+    pub diag_file: Option<PathBuf>,
 
     /// Capture filter expression, as with tcpdump (not available in this version).
     #[arg(value_name = "FILTER", trailing_var_arg = true)]
     pub filter: Vec<String>,
+}
+
+/// Parses a byte count with an optional K, M or G suffix (powers of 1024).
+fn parse_size(value: &str) -> Result<u64, String> {
+    let (digits, unit) = match value.char_indices().last() {
+        Some((index, 'K' | 'k')) => (&value[..index], 1u64 << 10),
+        Some((index, 'M' | 'm')) => (&value[..index], 1u64 << 20),
+        Some((index, 'G' | 'g')) => (&value[..index], 1u64 << 30),
+        _ => (value, 1),
+    };
+    let invalid = || {
+        format!(
+            "{value} is not a size in bytes: expected a whole number such as 1048576, 1024K or 1M"
+        )
+    };
+    match digits.parse::<u64>() {
+        Ok(0) => Err("the size must be at least 1 byte".to_string()),
+        Ok(n) => n.checked_mul(unit).ok_or_else(invalid),
+        Err(_) => Err(invalid()),
+    }
 }
 
 fn parse_max_flows(value: &str) -> Result<u64, String> {
@@ -146,21 +202,8 @@ impl Cli {
     /// the reason, so that it is rejected instead of silently ignored.
     pub fn unsupported_option(&self) -> Option<(&'static str, &'static str)> {
         const LIVE: &str = "live capture is not available in this version; read files with -r";
-        const DAEMON: &str = "daemon mode is not available in this version";
         if self.iniface.is_some() {
             return Some(("-i/--iniface", LIVE));
-        }
-        if self.chroot.is_some() {
-            return Some(("-c/--chroot", DAEMON));
-        }
-        if self.user.is_some() {
-            return Some(("-u/--user", DAEMON));
-        }
-        if self.group.is_some() {
-            return Some(("-g/--group", DAEMON));
-        }
-        if self.pidfile.is_some() {
-            return Some(("-p/--pidfile", DAEMON));
         }
         if !self.filter.is_empty() {
             return Some((
@@ -172,5 +215,30 @@ impl Cli {
             return Some(("running without -r", LIVE));
         }
         None
+    }
+}
+
+/// Pid file of a live capture when `--pid-file` is not given.
+pub const DEFAULT_PID_FILE: &str = "/var/run/wsd.pid";
+
+impl Cli {
+    /// True if packets come from an interface rather than from `-r` files.
+    pub fn is_live(&self) -> bool {
+        self.read.is_empty()
+    }
+
+    /// True if `wsd` detaches from the terminal: a live capture without `-F`.
+    pub fn detaches(&self) -> bool {
+        self.is_live() && !self.foreground
+    }
+
+    /// Returns the pid file to hold: `--pid-file`, else the default for a live
+    /// capture, else none.
+    pub fn pid_file_path(&self) -> Option<PathBuf> {
+        match &self.pid_file {
+            Some(path) => Some(path.clone()),
+            None if self.is_live() => Some(PathBuf::from(DEFAULT_PID_FILE)),
+            None => None,
+        }
     }
 }

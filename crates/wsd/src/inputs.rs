@@ -31,6 +31,15 @@ impl Input {
         }
     }
 
+    /// Opens the file now, for a run that changes its root directory before
+    /// reading.
+    pub fn open_before_chroot(&mut self) -> Result<(), Failure> {
+        if self.opened.is_none() {
+            self.opened = Some(open_file(&self.path)?);
+        }
+        Ok(())
+    }
+
     fn is_stdin(&self) -> bool {
         self.path.as_os_str() == "-"
     }

@@ -1,29 +1,67 @@
 //! The record destination: standard output, a named file, or a new file in the
 //! log directory.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
+use jiff::tz::TimeZone;
 use tracing::info;
 use wsd_logfmt::{LocalTimeFormatter, LogWriter};
 
 use crate::inputs::{is_same_file, is_same_path, Input};
+use crate::logdir::LogDir;
+use crate::privileges::Identity;
 use crate::run::Failure;
 use wsd::cli::Cli;
 
 /// Size of the output buffer: large enough that writes cost little per record.
 const OUTPUT_BUFFER: usize = 256 * 1024;
 
-/// How many numbered names to try when the generated log name is taken.
-const NAME_ATTEMPTS: u32 = 1000;
-
 /// The log being written, and its name for messages.
 pub struct Output {
     /// The record writer.
-    pub writer: LogWriter<BufWriter<Box<dyn Write>>>,
+    pub writer: LogWriter<LogSink>,
     /// The log's name for messages.
     pub name: String,
+    /// The log directory and limits, for logs that rotate.
+    rotation: Option<Rotation>,
+}
+
+/// The buffered destination of records, counting the bytes written to it.
+pub struct LogSink {
+    inner: BufWriter<Box<dyn Write>>,
+    written: u64,
+}
+
+impl LogSink {
+    fn new(inner: Box<dyn Write>) -> LogSink {
+        LogSink {
+            inner: BufWriter::with_capacity(OUTPUT_BUFFER, inner),
+            written: 0,
+        }
+    }
+}
+
+impl Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.written += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// When a log in the log directory is closed and the next one opened.
+struct Rotation {
+    dir: LogDir,
+    interval: Option<Duration>,
+    max_bytes: Option<u64>,
+    opened: Instant,
 }
 
 impl Output {
@@ -31,11 +69,76 @@ impl Output {
     pub fn write_error(&self, err: io::Error) -> Failure {
         Failure::Other(format!("cannot write to {}: {err}", self.name))
     }
+
+    /// True if this log rotates on SIGHUP, by time or by size.
+    pub fn rotates(&self) -> bool {
+        self.rotation.is_some()
+    }
+
+    /// True if the log has reached `--rotate-size`.
+    pub fn over_size_limit(&self) -> bool {
+        self.rotation
+            .as_ref()
+            .and_then(|rotation| rotation.max_bytes)
+            .is_some_and(|limit| self.writer.get_ref().written >= limit)
+    }
+
+    /// Closes the current log and opens a new one in the log directory if
+    /// `hangup` is set or the `--rotate-interval` or `--rotate-size` limit is
+    /// reached. Call it only between records, so that none is split.
+    ///
+    /// A new log that cannot be created is logged as an error, and records keep
+    /// going to the current one until the next rotation is due.
+    pub fn rotate_if_due(&mut self, hangup: bool) -> Result<(), Failure> {
+        let Some(rotation) = &mut self.rotation else {
+            return Ok(());
+        };
+        let by_size = rotation
+            .max_bytes
+            .is_some_and(|limit| self.writer.get_ref().written >= limit);
+        let by_time = rotation
+            .interval
+            .is_some_and(|interval| rotation.opened.elapsed() >= interval);
+        if !(hangup || by_size || by_time) {
+            return Ok(());
+        }
+        rotation.opened = Instant::now();
+        let (file, path) = match rotation.dir.create_log() {
+            Ok(created) => created,
+            Err(failure) => {
+                tracing::error!(
+                    "cannot rotate {}: {}; records keep going to it",
+                    self.name,
+                    failure.message()
+                );
+                return Ok(());
+            }
+        };
+        // Flushing first keeps every record of the old log in it.
+        self.writer.flush().map_err(|err| self.write_error(err))?;
+        let old = std::mem::replace(self.writer.get_mut(), LogSink::new(Box::new(file)));
+        drop(old);
+        let reason = if hangup {
+            "SIGHUP"
+        } else if by_size {
+            "size limit"
+        } else {
+            "time limit"
+        };
+        let closed = std::mem::replace(&mut self.name, path.display().to_string());
+        info!(closed = %closed, file = %self.name, reason, "rotated the log");
+        Ok(())
+    }
 }
 
 /// Opens the log `-L` or `-l` names, after checking that it destroys no input
-/// and is not the flow cache.
-pub fn open_output(cli: &Cli, inputs: &[Input]) -> Result<Output, Failure> {
+/// and is not the flow cache. `owner` is the user that privileges are dropped
+/// to, who must be able to create logs in the log directory.
+pub fn open_output(
+    cli: &Cli,
+    inputs: &[Input],
+    owner: Option<&Identity>,
+) -> Result<Output, Failure> {
     if let Some(cache) = &cli.wflow {
         reject_overlap(cache, "flow cache", "-W", inputs)?;
         if let Some(log) = cli.logfile.as_ref().filter(|log| log.as_os_str() != "-") {
@@ -47,24 +150,32 @@ pub fn open_output(cli: &Cli, inputs: &[Input]) -> Result<Output, Failure> {
             }
         }
     }
+    // Loaded once, before a chroot can hide the zone files.
+    let time_zone = TimeZone::system();
+    let rotating = cli.rotate_interval.is_some() || cli.rotate_size.is_some();
     match &cli.logfile {
-        Some(path) if path.as_os_str() == "-" => open_stdout(),
-        Some(path) => open_named(path, inputs),
-        None => open_generated(&cli.logdir),
+        Some(_) if rotating => Err(Failure::Usage(
+            "--rotate-interval and --rotate-size need log files in a directory (-l DIR), not -L"
+                .to_string(),
+        )),
+        Some(path) if path.as_os_str() == "-" => open_stdout(time_zone),
+        Some(path) => open_named(path, inputs, time_zone),
+        None => open_generated(cli, owner, time_zone),
     }
 }
 
-fn open_stdout() -> Result<Output, Failure> {
+fn open_stdout(time_zone: TimeZone) -> Result<Output, Failure> {
     // NOTE: a closed standard output cannot be detected here: the Rust runtime
     // opens /dev/null in its place at start-up, so records then go nowhere.
     Ok(Output {
-        writer: log_writer(Box::new(io::stdout())),
+        writer: log_writer(Box::new(io::stdout()), time_zone),
         name: "standard output".to_string(),
+        rotation: None,
     })
 }
 
 /// Opens `-L FILE`, replacing an existing file.
-fn open_named(path: &Path, inputs: &[Input]) -> Result<Output, Failure> {
+fn open_named(path: &Path, inputs: &[Input], time_zone: TimeZone) -> Result<Output, Failure> {
     reject_overlap(path, "log file", "-L", inputs)?;
     if path.is_dir() {
         return Err(Failure::Usage(format!(
@@ -76,56 +187,32 @@ fn open_named(path: &Path, inputs: &[Input]) -> Result<Output, Failure> {
         Failure::Usage(format!("cannot create log file {}: {err}", path.display()))
     })?;
     Ok(Output {
-        writer: log_writer(Box::new(file)),
+        writer: log_writer(Box::new(file), time_zone),
         name: path.display().to_string(),
+        rotation: None,
     })
 }
 
-/// Creates a new `HOST_YYYYMMDD_HHMMSS.log` in the log directory, adding `-2`,
-/// `-3` and so on when a run in the same second took the name, so that no
-/// earlier log is replaced.
-fn open_generated(logdir: &Path) -> Result<Output, Failure> {
-    if logdir.exists() && !logdir.is_dir() {
-        return Err(Failure::Usage(format!(
-            "log directory {} is not a directory; choose another with -l DIR",
-            logdir.display()
-        )));
-    }
-    std::fs::create_dir_all(logdir).map_err(|err| {
-        Failure::Usage(format!(
-            "cannot create log directory {}: {err}; choose another with -l DIR or write to a file with -L FILE",
-            logdir.display()
-        ))
-    })?;
-    let stem = generated_log_stem();
-    for attempt in 1..=NAME_ATTEMPTS {
-        let name = if attempt == 1 {
-            format!("{stem}.log")
-        } else {
-            format!("{stem}-{attempt}.log")
-        };
-        let path = logdir.join(name);
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(file) => {
-                info!(file = %path.display(), "writing records");
-                return Ok(Output {
-                    writer: log_writer(Box::new(file)),
-                    name: path.display().to_string(),
-                });
-            }
-            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(err) => {
-                return Err(Failure::Usage(format!(
-                    "cannot create log file {}: {err}",
-                    path.display()
-                )))
-            }
-        }
-    }
-    Err(Failure::Usage(format!(
-        "cannot create a new log file in {}: {stem}.log and {NAME_ATTEMPTS} numbered variants exist",
-        logdir.display()
-    )))
+/// Opens the log directory and creates the first `HOST_YYYYMMDD_HHMMSS.log`
+/// in it. The directory stays open for rotation.
+fn open_generated(
+    cli: &Cli,
+    owner: Option<&Identity>,
+    time_zone: TimeZone,
+) -> Result<Output, Failure> {
+    let dir = LogDir::open(&cli.logdir, time_zone.clone(), owner)?;
+    let (file, path) = dir.create_log()?;
+    info!(file = %path.display(), "writing records");
+    Ok(Output {
+        writer: log_writer(Box::new(file), time_zone),
+        name: path.display().to_string(),
+        rotation: Some(Rotation {
+            dir,
+            interval: cli.rotate_interval.map(Duration::from_secs),
+            max_bytes: cli.rotate_size,
+            opened: Instant::now(),
+        }),
+    })
 }
 
 /// Rejects an output path that names one of the inputs, which writing it would
@@ -146,21 +233,6 @@ fn reject_overlap(path: &Path, role: &str, option: &str, inputs: &[Input]) -> Re
     Ok(())
 }
 
-fn log_writer(inner: Box<dyn Write>) -> LogWriter<BufWriter<Box<dyn Write>>> {
-    LogWriter::new(
-        BufWriter::with_capacity(OUTPUT_BUFFER, inner),
-        LocalTimeFormatter::system(),
-    )
-}
-
-/// `{hostname}_{YYYYMMDD}_{HHMMSS}` in local time.
-fn generated_log_stem() -> String {
-    let host = gethostname::gethostname().to_string_lossy().into_owned();
-    let host = if host.is_empty() {
-        "localhost".to_string()
-    } else {
-        host
-    };
-    let now = jiff::ZonedDateTime::now();
-    format!("{host}_{}", now.strftime("%Y%m%d_%H%M%S"))
+fn log_writer(inner: Box<dyn Write>, time_zone: TimeZone) -> LogWriter<LogSink> {
+    LogWriter::new(LogSink::new(inner), LocalTimeFormatter::new(time_zone))
 }

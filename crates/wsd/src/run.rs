@@ -11,8 +11,12 @@ use wsd_decode::{DecodeOptions, StopReason};
 use wsd_flow::{RecordProtocols, Tracker, TrackerConfig};
 
 use crate::cache::{load_tracker, save_tracker};
+use crate::daemon::NullDevice;
+use crate::diagnostics::Diagnostics;
 use crate::inputs::check_inputs;
 use crate::output::{open_output, Output};
+use crate::pidfile::PidFile;
+use crate::privileges;
 use crate::progress::Progress;
 use wsd::cli::Cli;
 
@@ -94,12 +98,50 @@ pub fn count(n: u64, noun: &str) -> String {
 }
 
 /// Runs `wsd` over the input files named on the command line.
-pub fn run(cli: &Cli) -> Result<(), Failure> {
+///
+/// Everything that needs root or a path outside a chroot is opened first: the
+/// pid file, the inputs, the flow cache to load, the log directory. Then
+/// privileges are dropped and, for a daemon, the process detaches.
+pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
+    let daemon = cli.detaches() && crate::daemon::is_child();
+    if daemon
+        && cli
+            .logfile
+            .as_deref()
+            .is_some_and(|path| path.as_os_str() == "-")
+    {
+        return Err(Failure::Usage(
+            "-L - writes records to standard output, which a daemon closes; give a file with -L FILE, a directory with -l DIR, or stay in the foreground with -F".to_string(),
+        ));
+    }
+    let null = if daemon {
+        Some(NullDevice::open()?)
+    } else {
+        None
+    };
+    let identity = privileges::resolve(cli)?;
+    let pid_file = match cli.pid_file_path() {
+        Some(path) => Some(PidFile::acquire(&path)?),
+        None => None,
+    };
     let mut inputs = check_inputs(&cli.read)?;
+    if cli.chroot.is_some() {
+        for input in &mut inputs {
+            input.open_before_chroot()?;
+        }
+    }
     let config = tracker_config(cli)?;
     let mut tracker = load_tracker(cli, config)?;
-    let mut output = open_output(cli, &inputs)?;
+    let mut output = open_output(cli, &inputs, identity.as_ref())?;
     let stop = stop_on_signals()?;
+    let hangup = rotate_on_hangup(&output)?;
+    privileges::drop_privileges(cli, identity.as_ref())?;
+    privileges::warn_if_staying_root(cli);
+    if let Some(null) = &null {
+        info!("wsd v{} starting in daemon mode", env!("CARGO_PKG_VERSION"));
+        diagnostics.detach_stderr();
+        crate::daemon::detach(null)?;
+    }
     let mut summary = Summary::default();
     let total_bytes = inputs.iter().filter_map(|input| input.len).sum();
     // Records on the terminal would mix with the progress line.
@@ -135,6 +177,7 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
             &mut progress,
             done_bytes,
             &stop,
+            &hangup,
         );
         done_bytes += source.position();
         summary.malformed_records += source.stats().malformed_records;
@@ -146,6 +189,11 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
     }
     let (saved, written) = finish_flows(cli, &mut tracker, &mut output, &mut summary);
     summary.log(&tracker);
+    if let Some(pid_file) = pid_file {
+        if let Err(err) = pid_file.remove() {
+            warn!("cannot remove the pid file: {err}");
+        }
+    }
     combine_failures(result.and(written), saved, cli.wflow.is_some())
 }
 
@@ -211,6 +259,32 @@ fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
     Ok(stop)
 }
 
+/// Sets a flag on SIGHUP when the log rotates, which asks for a new log file.
+/// Without rotation SIGHUP keeps its default action and ends the process.
+fn rotate_on_hangup(output: &Output) -> Result<Arc<AtomicBool>, Failure> {
+    let hangup = Arc::new(AtomicBool::new(false));
+    if output.rotates() {
+        signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hangup))
+            .map_err(|err| Failure::Other(format!("cannot install the SIGHUP handler: {err}")))?;
+    }
+    Ok(hangup)
+}
+
+/// Rotates the log between two records when SIGHUP came or a limit is
+/// reached. The clock is read only every 1024 packets, which is often enough
+/// for `--rotate-interval` in whole seconds.
+fn rotate_between_records(
+    output: &mut Output,
+    hangup: &AtomicBool,
+    packets: u64,
+) -> Result<(), Failure> {
+    let hangup = hangup.load(Ordering::Relaxed) && hangup.swap(false, Ordering::Relaxed);
+    if hangup || packets % 1024 == 0 || output.over_size_limit() {
+        output.rotate_if_due(hangup)?;
+    }
+    Ok(())
+}
+
 #[allow(clippy::too_many_arguments)]
 fn process_source(
     source: &mut FileSource,
@@ -221,6 +295,7 @@ fn process_source(
     progress: &mut Progress,
     done_bytes: u64,
     stop: &AtomicBool,
+    hangup: &AtomicBool,
 ) -> Result<(), Failure> {
     let name = source.name().to_string();
     let trace_packets = tracing::enabled!(Level::TRACE);
@@ -253,6 +328,7 @@ fn process_source(
                 return Err(output.write_error(err));
             }
         }
+        rotate_between_records(output, hangup, summary.packets)?;
         if progress.enabled() && summary.packets % 4096 == 0 {
             progress.update(
                 done_bytes + source.position(),

@@ -217,14 +217,7 @@ fn write_failure_exit_one() {
 
 #[test]
 fn later_options_rejected() {
-    let cases: [&[&str]; 6] = [
-        &["-i", "lo"],
-        &["-r", "x.pcap", "-c", "/var/empty"],
-        &["-r", "x.pcap", "-p", "/run/wsd.pid"],
-        &["-r", "x.pcap", "-u", "nobody"],
-        &["-r", "x.pcap", "not", "port", "22"],
-        &[],
-    ];
+    let cases: [&[&str]; 3] = [&["-i", "lo"], &["-r", "x.pcap", "not", "port", "22"], &[]];
     for args in cases {
         let output = run_wsd(args, LIMIT);
         assert_eq!(output.status.code(), Some(2), "{args:?}");

@@ -1,0 +1,298 @@
+//! Diagnostic destinations: standard error while it is attached to the terminal,
+//! and syslog or a `--diag-file` once `wsd` runs as a daemon.
+//!
+//! Everything that needs a path (the syslog socket, the diagnostics file, the
+//! time zone) is opened at start-up, before a chroot can hide it.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, IsTerminal, Write};
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use jiff::tz::TimeZone;
+use tracing::{Level, Metadata};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::EnvFilter;
+
+/// The socket of the local syslog daemon.
+pub const SYSLOG_SOCKET: &str = "/dev/log";
+
+/// The syslog facility `daemon` (3), shifted into place for the PRI field.
+const FACILITY_DAEMON: u8 = 3 << 3;
+
+/// The shared state behind every diagnostic message.
+#[derive(Clone, Debug)]
+pub struct Diagnostics {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    /// True until the daemon redirects standard error to /dev/null.
+    stderr_attached: AtomicBool,
+    /// True if standard error is a terminal, where a message first erases the
+    /// progress line.
+    terminal: bool,
+    destination: Mutex<Destination>,
+    time_zone: TimeZone,
+}
+
+/// The destination besides standard error.
+#[derive(Debug)]
+enum Destination {
+    None,
+    Syslog(UnixDatagram),
+    File(File),
+}
+
+impl Diagnostics {
+    /// Sets up diagnostics and installs them as the global `tracing`
+    /// subscriber. `-d` raises the level and `RUST_LOG` overrides it when set.
+    ///
+    /// `diag_file` is opened for appending. Without it, `daemon` connects to
+    /// the syslog socket. Failures to open either are returned, so that the
+    /// caller can stop before detaching.
+    pub fn install(
+        debug: u8,
+        diag_file: Option<&Path>,
+        daemon: bool,
+    ) -> Result<Diagnostics, String> {
+        let destination = if let Some(path) = diag_file {
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|err| format!("cannot open diagnostics file {}: {err}", path.display()))?;
+            Destination::File(file)
+        } else if daemon {
+            Destination::Syslog(connect_syslog(Path::new(SYSLOG_SOCKET))?)
+        } else {
+            Destination::None
+        };
+        let terminal = std::io::stderr().is_terminal();
+        let plain = !matches!(destination, Destination::None);
+        let diagnostics = Diagnostics {
+            shared: Arc::new(Shared {
+                stderr_attached: AtomicBool::new(true),
+                terminal,
+                destination: Mutex::new(destination),
+                time_zone: TimeZone::system(),
+            }),
+        };
+
+        let level = match debug {
+            0 => "info",
+            1 | 2 => "debug",
+            _ => "trace",
+        };
+        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(diagnostics.clone())
+            .with_target(false);
+        if plain {
+            // Syslog and the file get a time stamp from `deliver`, and no colour.
+            builder.with_ansi(false).without_time().init();
+        } else {
+            builder.with_ansi(terminal).init();
+        }
+        Ok(diagnostics)
+    }
+
+    /// Stops copying messages to standard error, which the daemon is about to
+    /// redirect to /dev/null.
+    pub fn detach_stderr(&self) {
+        self.shared.stderr_attached.store(false, Ordering::SeqCst);
+    }
+
+    /// Sends one formatted message to every destination. Write errors are
+    /// dropped: a diagnostic that cannot be shown must not stop the run.
+    fn deliver(&self, level: Level, message: &[u8]) {
+        let shared = &self.shared;
+        if shared.stderr_attached.load(Ordering::SeqCst) {
+            let mut stderr = io::stderr().lock();
+            if shared.terminal {
+                let _ = stderr.write_all(b"\r\x1b[K");
+            }
+            let _ = stderr.write_all(message);
+        }
+        let Ok(mut destination) = shared.destination.lock() else {
+            return;
+        };
+        let now = jiff::Timestamp::now().to_zoned_datetime(shared.time_zone.clone());
+        match &mut *destination {
+            Destination::None => {}
+            Destination::Syslog(socket) => {
+                let line = syslog_line(level, &now, std::process::id(), message);
+                // NOTE: a message is lost if the syslog daemon is down or
+                // restarting; the socket cannot be reconnected after a chroot.
+                let _ = socket.send(&line);
+            }
+            Destination::File(file) => {
+                let mut line = now
+                    .strftime("%Y-%m-%dT%H:%M:%S%:z ")
+                    .to_string()
+                    .into_bytes();
+                line.extend_from_slice(message);
+                let _ = file.write_all(&line);
+            }
+        }
+    }
+}
+
+/// Connects a datagram socket to the syslog daemon at `path`.
+fn connect_syslog(path: &Path) -> Result<UnixDatagram, String> {
+    let socket = UnixDatagram::unbound()
+        .map_err(|err| format!("cannot create a socket for syslog: {err}"))?;
+    socket.connect(path).map_err(|err| {
+        format!(
+            "cannot connect to syslog at {}: {err}; start a syslog daemon, or send diagnostics to a file with --diag-file FILE",
+            path.display()
+        )
+    })?;
+    Ok(socket)
+}
+
+/// Returns the syslog severity of a `tracing` level.
+fn severity(level: Level) -> u8 {
+    match level {
+        Level::ERROR => 3,
+        Level::WARN => 4,
+        Level::INFO => 6,
+        Level::DEBUG | Level::TRACE => 7,
+    }
+}
+
+/// Formats one message as syslog(3) in glibc sends it to /dev/log: the RFC 3164
+/// PRI and TIMESTAMP, then the TAG `wsd[PID]:` without a host name, which the
+/// local syslog daemon adds.
+fn syslog_line(level: Level, now: &jiff::ZonedDateTime, pid: u32, message: &[u8]) -> Vec<u8> {
+    let pri = FACILITY_DAEMON | severity(level);
+    let mut line = format!("<{pri}>{} wsd[{pid}]: ", now.strftime("%b %e %H:%M:%S")).into_bytes();
+    let message = message.strip_suffix(b"\n").unwrap_or(message);
+    line.extend_from_slice(message);
+    line
+}
+
+impl<'a> MakeWriter<'a> for Diagnostics {
+    type Writer = MessageWriter<'a>;
+
+    fn make_writer(&'a self) -> MessageWriter<'a> {
+        self.make_writer_for_level(Level::INFO)
+    }
+
+    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> MessageWriter<'a> {
+        self.make_writer_for_level(*meta.level())
+    }
+}
+
+impl Diagnostics {
+    fn make_writer_for_level(&self, level: Level) -> MessageWriter<'_> {
+        MessageWriter {
+            diagnostics: self,
+            level,
+            buffer: Vec::new(),
+        }
+    }
+}
+
+/// Collects one formatted message and delivers it whole when dropped, so that
+/// a syslog datagram carries exactly one message.
+pub struct MessageWriter<'a> {
+    diagnostics: &'a Diagnostics,
+    level: Level,
+    buffer: Vec<u8>,
+}
+
+impl Write for MessageWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.buffer.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for MessageWriter<'_> {
+    fn drop(&mut self) {
+        if !self.buffer.is_empty() {
+            self.diagnostics.deliver(self.level, &self.buffer);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixed_time() -> jiff::ZonedDateTime {
+        "2026-03-05T07:08:09+00:00[UTC]"
+            .parse()
+            .expect("valid test time")
+    }
+
+    #[test]
+    fn syslog_line_has_pri_and_tag() {
+        let line = syslog_line(Level::WARN, &fixed_time(), 42, b"WARN disk full\n");
+        assert_eq!(
+            String::from_utf8(line).expect("ASCII"),
+            "<28>Mar  5 07:08:09 wsd[42]: WARN disk full"
+        );
+    }
+
+    #[test]
+    fn severity_follows_level() {
+        let pri = |level| {
+            let line = syslog_line(level, &fixed_time(), 1, b"m");
+            String::from_utf8(line).expect("ASCII")[..4].to_string()
+        };
+        assert_eq!(pri(Level::ERROR), "<27>");
+        assert_eq!(pri(Level::INFO), "<30>");
+        assert_eq!(pri(Level::DEBUG), "<31>");
+        assert_eq!(pri(Level::TRACE), "<31>");
+    }
+
+    #[test]
+    fn message_reaches_syslog_socket() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("log");
+        let server = UnixDatagram::bind(&path).expect("bind a stand-in syslog socket");
+        let diagnostics = Diagnostics {
+            shared: Arc::new(Shared {
+                stderr_attached: AtomicBool::new(false),
+                terminal: false,
+                destination: Mutex::new(Destination::Syslog(
+                    connect_syslog(&path).expect("connect"),
+                )),
+                time_zone: TimeZone::UTC,
+            }),
+        };
+        {
+            let mut writer = diagnostics.make_writer_for_level(Level::ERROR);
+            writer.write_all(b"ERROR first half, ").expect("buffered");
+            writer.write_all(b"second half\n").expect("buffered");
+        }
+        let mut datagram = [0u8; 512];
+        let len = server.recv(&mut datagram).expect("one datagram");
+        let text = String::from_utf8_lossy(&datagram[..len]).into_owned();
+        assert!(text.starts_with("<27>"), "{text}");
+        assert!(
+            text.ends_with(&format!(
+                " wsd[{}]: ERROR first half, second half",
+                std::process::id()
+            )),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn missing_syslog_socket_names_option() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let err = connect_syslog(&dir.path().join("none")).expect_err("no socket");
+        assert!(err.contains("--diag-file"), "{err}");
+    }
+}

@@ -1,0 +1,245 @@
+//! The pid file: created and locked at start-up, removed at exit.
+//!
+//! The lock, not the file's presence, tells whether a `wsd` is running: the
+//! kernel releases it when the process ends in any way, so a file left behind
+//! by a crash is taken over by the next start.
+
+use std::fs::{File, TryLockError};
+use std::io::{self, Read, Seek, Write};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, Mode, OFlags};
+
+use crate::run::Failure;
+
+/// How often to retry when the file was replaced between opening and locking it.
+const LOCK_ATTEMPTS: u32 = 10;
+
+/// A pid file that this process holds locked.
+#[derive(Debug)]
+pub struct PidFile {
+    path: PathBuf,
+    /// The directory that contains the file, open so that the file can still be
+    /// removed after a chroot.
+    dir: OwnedFd,
+    name: PathBuf,
+    file: File,
+    /// True once the file was removed or emptied, so that dropping does nothing.
+    released: bool,
+}
+
+impl PidFile {
+    /// Creates or takes over the pid file at `path`, locks it and writes the pid
+    /// of this process into it.
+    ///
+    /// # Errors
+    ///
+    /// Fails with a message naming the running pid when another process holds
+    /// the lock, and with the system error when the file cannot be created.
+    pub fn acquire(path: &Path) -> Result<PidFile, Failure> {
+        let name = path.file_name().map(PathBuf::from).ok_or_else(|| {
+            Failure::Usage(format!(
+                "invalid pid file {}: it names no file",
+                path.display()
+            ))
+        })?;
+        let dir_path = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let dir = rustix::fs::open(
+            dir_path,
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|err| {
+            Failure::Usage(format!(
+                "cannot open the directory of pid file {}: {err}; choose another with --pid-file",
+                path.display()
+            ))
+        })?;
+        let create_error = |err: io::Error| {
+            Failure::Usage(format!(
+                "cannot create pid file {}: {err}; choose another with --pid-file",
+                path.display()
+            ))
+        };
+        for _ in 0..LOCK_ATTEMPTS {
+            let fd = rustix::fs::openat(
+                &dir,
+                &name,
+                OFlags::CREATE | OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                Mode::from_raw_mode(0o644),
+            )
+            .map_err(|err| create_error(err.into()))?;
+            let mut file = File::from(fd);
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => {
+                    return Err(Failure::Usage(running_message(path, &mut file)));
+                }
+                Err(TryLockError::Error(err)) => {
+                    return Err(Failure::Usage(format!(
+                        "cannot lock pid file {}: {err}",
+                        path.display()
+                    )))
+                }
+            }
+            // A process that was removing the file at exit may have unlinked it
+            // between the open and the lock: then this lock guards nothing.
+            if !names_file(&dir, &name, &file) {
+                continue;
+            }
+            file.set_len(0).map_err(create_error)?;
+            writeln!(file, "{}", std::process::id()).map_err(create_error)?;
+            file.flush().map_err(create_error)?;
+            return Ok(PidFile {
+                path: path.to_path_buf(),
+                dir,
+                name,
+                file,
+                released: false,
+            });
+        }
+        Err(Failure::Usage(format!(
+            "cannot lock pid file {}: it was replaced {LOCK_ATTEMPTS} times while being locked",
+            path.display()
+        )))
+    }
+
+    /// Removes the pid file, then releases the lock.
+    ///
+    /// After a drop of privileges the directory may no longer be writable; the
+    /// file is then emptied through the open descriptor instead, which marks it
+    /// as stale for the next start.
+    pub fn remove(mut self) -> io::Result<()> {
+        self.release()
+    }
+
+    fn release(&mut self) -> io::Result<()> {
+        if std::mem::replace(&mut self.released, true) {
+            return Ok(());
+        }
+        if !names_file(&self.dir, &self.name, &self.file) {
+            return Ok(());
+        }
+        match rustix::fs::unlinkat(&self.dir, &self.name, AtFlags::empty()) {
+            Ok(()) => Ok(()),
+            Err(err) if err == rustix::io::Errno::ACCESS || err == rustix::io::Errno::PERM => {
+                self.file.set_len(0)?;
+                self.file.flush()?;
+                Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!("{err} (the file was emptied instead)"),
+                ))
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+}
+
+/// Removes the file when a start-up step after locking it fails.
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        if let Err(err) = self.release() {
+            tracing::warn!(file = %self.path.display(), "cannot remove the pid file: {err}");
+        }
+    }
+}
+
+/// True if `name` in `dir` is still the file open as `file`.
+fn names_file(dir: &OwnedFd, name: &Path, file: &File) -> bool {
+    let (Ok(named), Ok(open)) = (
+        rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW),
+        rustix::fs::fstat(file),
+    ) else {
+        return false;
+    };
+    named.st_dev == open.st_dev && named.st_ino == open.st_ino
+}
+
+/// Returns the message for a pid file that another process holds locked.
+fn running_message(path: &Path, file: &mut File) -> String {
+    let mut text = String::new();
+    let pid = file
+        .rewind()
+        .and_then(|()| file.read_to_string(&mut text))
+        .ok()
+        .and_then(|_| text.trim().parse::<u32>().ok());
+    match pid {
+        Some(pid) => format!(
+            "another wsd is running with pid {pid} (pid file {} is locked); stop it first, or give this one another pid file with --pid-file",
+            path.display()
+        ),
+        None => format!(
+            "another wsd is running (pid file {} is locked); stop it first, or give this one another pid file with --pid-file",
+            path.display()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(path: &Path) -> String {
+        std::fs::read_to_string(path).expect("pid file is readable")
+    }
+
+    #[test]
+    fn acquire_writes_pid() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("wsd.pid");
+        let pid_file = PidFile::acquire(&path).expect("pid file is created");
+        assert_eq!(read(&path), format!("{}\n", std::process::id()));
+        pid_file.remove().expect("pid file is removed");
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn second_acquire_names_running_pid() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("wsd.pid");
+        let _held = PidFile::acquire(&path).expect("pid file is created");
+        let failure = PidFile::acquire(&path).expect_err("the pid file is locked");
+        let message = failure.message();
+        assert!(
+            message.contains(&format!("running with pid {}", std::process::id())),
+            "{message}"
+        );
+        assert!(message.contains("--pid-file"), "{message}");
+    }
+
+    #[test]
+    fn stale_file_taken_over() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("wsd.pid");
+        std::fs::write(&path, "99999999\nleft over by a crash\n").expect("stale file");
+        let _held = PidFile::acquire(&path).expect("a stale file is taken over");
+        assert_eq!(read(&path), format!("{}\n", std::process::id()));
+    }
+
+    #[test]
+    fn remove_keeps_replaced_file() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("wsd.pid");
+        let held = PidFile::acquire(&path).expect("pid file is created");
+        std::fs::remove_file(&path).expect("remove");
+        std::fs::write(&path, "1\n").expect("another process's file");
+        held.remove().expect("nothing to remove");
+        assert_eq!(read(&path), "1\n");
+    }
+
+    #[test]
+    fn missing_directory_rejected() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("missing/wsd.pid");
+        let failure = PidFile::acquire(&path).expect_err("no directory");
+        assert!(
+            failure.message().contains("--pid-file"),
+            "{}",
+            failure.message()
+        );
+    }
+}

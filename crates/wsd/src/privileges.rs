@@ -1,0 +1,145 @@
+//! Dropping root privileges: `-u USER`, `-g GROUP` and `-c DIR`.
+//!
+//! Users and groups are looked up before the chroot, where the user database
+//! is still readable, and the drop itself is done by the `privdrop` crate.
+
+use privdrop::reexports::nix::unistd::{Group, User};
+use privdrop::PrivDrop;
+use rustix::process::{Gid, Uid};
+use tracing::{info, warn};
+
+use crate::run::Failure;
+use wsd::cli::Cli;
+
+/// The user and group that privileges are dropped to.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// The user id, or `None` when only the group changes.
+    pub uid: Option<Uid>,
+    /// The group id: `-g`, else the user's primary group.
+    pub gid: Gid,
+    /// The user and group as given, for messages.
+    pub name: String,
+}
+
+/// Looks up `-u` and `-g`. Returns `None` when neither is given.
+pub fn resolve(cli: &Cli) -> Result<Option<Identity>, Failure> {
+    if cli.user.is_none() && cli.group.is_none() {
+        return Ok(None);
+    }
+    let mut uid = None;
+    let mut gid = None;
+    let mut names = Vec::new();
+    if let Some(user) = &cli.user {
+        let (user_id, primary_group) = lookup_user(user)?;
+        if user_id == 0 && !cli.allow_root {
+            return Err(Failure::Usage(format!(
+                "-u {user} names a user with user id 0, which keeps every privilege; \
+                 give an unprivileged user, or add --allow-root to run as root on purpose"
+            )));
+        }
+        uid = Some(Uid::from_raw(user_id));
+        gid = primary_group.map(Gid::from_raw);
+        names.push(format!("user {user}"));
+    }
+    if let Some(group) = &cli.group {
+        gid = Some(Gid::from_raw(lookup_group(group)?));
+        names.push(format!("group {group}"));
+    }
+    let Some(gid) = gid else {
+        // Only a numeric user id without a passwd entry and without -g gets here.
+        return Err(Failure::Usage(format!(
+            "user id {} has no entry in the user database, so its group is unknown; give the group with -g",
+            cli.user.as_deref().unwrap_or_default()
+        )));
+    };
+    Ok(Some(Identity {
+        uid,
+        gid,
+        name: names.join(" and "),
+    }))
+}
+
+/// Returns the user id and primary group id of a user name or numeric id.
+fn lookup_user(user: &str) -> Result<(u32, Option<u32>), Failure> {
+    let found = if let Ok(id) = user.parse::<u32>() {
+        match User::from_uid(privdrop::reexports::nix::unistd::Uid::from_raw(id)) {
+            Ok(Some(entry)) => return Ok((id, Some(entry.gid.as_raw()))),
+            Ok(None) => return Ok((id, None)),
+            Err(err) => Err(err),
+        }
+    } else {
+        User::from_name(user)
+    };
+    match found {
+        Ok(Some(entry)) => Ok((entry.uid.as_raw(), Some(entry.gid.as_raw()))),
+        Ok(None) => Err(Failure::Usage(format!(
+            "user {user} not found in the user database; give an existing user name or a numeric user id with -u"
+        ))),
+        Err(err) => Err(Failure::Usage(format!("cannot look up user {user}: {err}"))),
+    }
+}
+
+/// Returns the group id of a group name or numeric id.
+fn lookup_group(group: &str) -> Result<u32, Failure> {
+    if let Ok(id) = group.parse::<u32>() {
+        return Ok(id);
+    }
+    match Group::from_name(group) {
+        Ok(Some(entry)) => Ok(entry.gid.as_raw()),
+        Ok(None) => Err(Failure::Usage(format!(
+            "group {group} not found in the group database; give an existing group name or a numeric group id with -g"
+        ))),
+        Err(err) => Err(Failure::Usage(format!("cannot look up group {group}: {err}"))),
+    }
+}
+
+/// Changes the root directory to `-c` and drops to `identity`, with the
+/// supplementary groups reduced to the one group. Everything that needs root
+/// must be open before this call.
+pub fn drop_privileges(cli: &Cli, identity: Option<&Identity>) -> Result<(), Failure> {
+    if cli.chroot.is_none() && identity.is_none() {
+        return Ok(());
+    }
+    let mut drop = PrivDrop::default();
+    if let Some(dir) = &cli.chroot {
+        drop = drop.chroot(dir);
+    }
+    if let Some(identity) = identity {
+        // Numbers resolved above go to privdrop, which then skips its own
+        // lookup unless a user or group is literally named by that number.
+        drop = drop.fallback_to_ids_if_names_are_numeric();
+        if let Some(uid) = identity.uid {
+            drop = drop.user(uid.as_raw().to_string());
+        }
+        drop = drop.group(identity.gid.as_raw().to_string());
+    }
+    drop.apply().map_err(|err| {
+        let chroot = cli
+            .chroot
+            .as_ref()
+            .map(|dir| format!(" with root directory {}", dir.display()))
+            .unwrap_or_default();
+        let target = identity.map(|identity| format!(" to {}", identity.name)).unwrap_or_default();
+        Failure::Other(format!(
+            "cannot drop privileges{target}{chroot}: {err}; wsd must start as root to use -u, -g or -c"
+        ))
+    })?;
+    info!(
+        uid = rustix::process::getuid().as_raw(),
+        gid = rustix::process::getgid().as_raw(),
+        root = cli.chroot.as_ref().map(|dir| dir.display().to_string()),
+        "dropped privileges"
+    );
+    Ok(())
+}
+
+/// Warns when a live capture keeps running as root.
+pub fn warn_if_staying_root(cli: &Cli) {
+    if cli.is_live() && cli.user.is_none() && rustix::process::geteuid().is_root() {
+        warn!(
+            "running as root for the whole capture; give -u USER (and -g GROUP, -c DIR) \
+             to drop privileges once the interface and the log directory are open"
+        );
+    }
+}
