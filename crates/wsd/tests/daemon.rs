@@ -1,0 +1,423 @@
+//! Long-running `wsd`: the pid file, log rotation on SIGHUP and by size, a
+//! clean stop on SIGTERM, and the privilege drop.
+//!
+//! The runs read a capture from a pipe on standard input, which the test
+//! writes in steps, so that signals arrive between known packets.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{flow_lines, run_wsd};
+use rustix::process::{kill_process, Pid, Signal};
+use wsd_capture::{PcapWriter, Timestamp};
+use wsd_synth::{Endpoint, FrameBuilder, TcpSegment};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// A capture written packet by packet into a running `wsd`.
+struct Feed {
+    writer: PcapWriter<ChildStdin>,
+    builder: FrameBuilder,
+    /// Connections written so far; each gets its own client port.
+    connections: u32,
+    /// Bytes written so far, header included.
+    bytes: u64,
+}
+
+impl Feed {
+    fn new(stdin: ChildStdin) -> Feed {
+        Feed {
+            writer: PcapWriter::new(stdin, 1, 65535, false).expect("pcap header"),
+            builder: FrameBuilder::new(),
+            connections: 0,
+            bytes: 24,
+        }
+    }
+
+    /// Writes `count` connections that a RST refuses, so that each is finished
+    /// and reported at once with --linger 0.
+    fn refused(&mut self, count: u32) {
+        let server = Endpoint::v4([10, 2, 0, 1], 80);
+        for _ in 0..count {
+            let n = self.connections;
+            self.connections += 1;
+            let client = Endpoint::v4([10, 1, 0, 1], 1024 + n as u16);
+            let ts = Timestamp::from_parts(1_700_000_000 + i64::from(n), 0);
+            let syn = self.builder.tcp(client, server, &TcpSegment::syn(n));
+            let reply = TcpSegment::new(0x14, 0, n.wrapping_add(1), 0);
+            let rst = self.builder.tcp(server, client, &reply);
+            self.write(ts, &syn);
+            self.write(ts.add_nanos(100_000), &rst);
+        }
+        self.writer.flush().expect("flush the pipe");
+    }
+
+    /// Writes one SYN without an answer: a connection still open at the end.
+    fn open_connection(&mut self) {
+        let n = self.connections;
+        self.connections += 1;
+        let client = Endpoint::v4([10, 1, 0, 2], 1024 + n as u16);
+        let syn = self
+            .builder
+            .tcp(client, Endpoint::v4([10, 2, 0, 1], 80), &TcpSegment::syn(n));
+        self.write(Timestamp::from_parts(1_700_000_000 + i64::from(n), 0), &syn);
+        self.writer.flush().expect("flush the pipe");
+    }
+
+    fn write(&mut self, ts: Timestamp, frame: &[u8]) {
+        self.writer
+            .write_packet(ts, frame, frame.len() as u32)
+            .expect("write to wsd");
+        self.bytes += 16 + frame.len() as u64;
+    }
+}
+
+/// Starts `wsd -r -` with `args`, reading a capture from a pipe.
+fn start(args: &[&str]) -> (Child, Feed) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsd"))
+        .args(["-r", "-", "--linger", "0"])
+        .args(args)
+        .env("TZ", "UTC")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wsd starts");
+    let stdin = child.stdin.take().expect("piped stdin");
+    (child, Feed::new(stdin))
+}
+
+/// Waits until `condition` holds, failing the test after `LIMIT`.
+fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !condition() {
+        assert!(started.elapsed() < LIMIT, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits until `wsd` has read `bytes` from its standard input, then a little
+/// longer for it to process them.
+fn wait_until_read(child: &Child, bytes: u64) {
+    let io = format!("/proc/{}/io", child.id());
+    wait_for("wsd to read its input", || {
+        let text = std::fs::read_to_string(&io).unwrap_or_default();
+        text.lines()
+            .find_map(|line| line.strip_prefix("rchar: "))
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .is_some_and(|read| read >= bytes)
+    });
+    std::thread::sleep(Duration::from_millis(200));
+}
+
+fn signal(child: &Child, signal: Signal) {
+    let pid = Pid::from_raw(child.id() as i32).expect("a child pid is positive");
+    kill_process(pid, signal).expect("send the signal");
+}
+
+/// Closes the capture and waits for `wsd`; returns its standard error.
+fn finish(child: Child, feed: Feed) -> String {
+    drop(feed);
+    let output = child.wait_with_output().expect("wait for wsd");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    stderr
+}
+
+/// Returns the log files of `dir` in the order they were created: by name,
+/// with `-2`, `-3` and so on after the plain name of the same second.
+fn logs_in_order(dir: &Path) -> Vec<PathBuf> {
+    let mut logs: Vec<(String, u32, PathBuf)> = std::fs::read_dir(dir)
+        .expect("read the log directory")
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "log"))
+        .map(|path| {
+            let stem = path
+                .file_stem()
+                .expect("file name")
+                .to_string_lossy()
+                .into_owned();
+            match stem.rsplit_once('-') {
+                Some((base, number)) if number.parse::<u32>().is_ok() => {
+                    (base.to_string(), number.parse().unwrap_or(0), path)
+                }
+                _ => (stem, 1, path),
+            }
+        })
+        .collect();
+    logs.sort();
+    logs.into_iter().map(|(_, _, path)| path).collect()
+}
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/captures")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn records_of(path: &Path) -> Vec<String> {
+    flow_lines(&std::fs::read(path).expect("read a log"))
+}
+
+/// True if this test can run: as root, or else it says why not. Under CI it
+/// fails instead, so that a missing privilege never passes silently.
+fn running_as_root(test: &str) -> bool {
+    if rustix::process::geteuid().is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test} needs root, and CI is set: run the tests as root"
+    );
+    eprintln!("{test} did not run: it needs root");
+    false
+}
+
+#[test]
+fn sighup_rotates_without_loss() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let logs = dir.path().join("logs");
+    let (child, mut feed) = start(&["-l", logs.to_str().expect("UTF-8 path")]);
+
+    feed.refused(20);
+    wait_until_read(&child, feed.bytes);
+    signal(&child, Signal::HUP);
+    feed.refused(30);
+    let stderr = finish(child, feed);
+
+    assert!(stderr.contains("rotated the log"), "{stderr}");
+    let files = logs_in_order(&logs);
+    assert_eq!(files.len(), 2, "{files:?}");
+    let before = records_of(&files[0]);
+    let after = records_of(&files[1]);
+    assert_eq!(before.len(), 20, "records before SIGHUP: {before:?}");
+    assert_eq!(after.len(), 30, "records after SIGHUP: {after:?}");
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("read a log");
+        assert!(text.ends_with('\n'), "{} ends mid-record", file.display());
+    }
+}
+
+#[test]
+fn size_rotation_loses_no_record() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let logs = dir.path().join("logs");
+    let (child, mut feed) = start(&[
+        "-l",
+        logs.to_str().expect("UTF-8 path"),
+        "--rotate-size",
+        "2K",
+    ]);
+    feed.refused(100);
+    finish(child, feed);
+
+    let files = logs_in_order(&logs);
+    assert!(files.len() >= 5, "{files:?}");
+    let mut ports = Vec::new();
+    for (index, file) in files.iter().enumerate() {
+        let text = std::fs::read_to_string(file).expect("read a log");
+        let size = text.len();
+        if index + 1 < files.len() {
+            assert!(
+                size >= 2048,
+                "{} closed early at {size} bytes",
+                file.display()
+            );
+        }
+        assert!(
+            size < 2048 + 512,
+            "{} exceeds the limit by more than one record",
+            file.display()
+        );
+        assert!(text.ends_with('\n'), "{} ends mid-record", file.display());
+        for line in records_of(file) {
+            ports.push(common::field(&line, "sourcePort").to_string());
+        }
+    }
+    let expected: Vec<String> = (1024..1124).map(|port: u16| port.to_string()).collect();
+    assert_eq!(ports, expected, "every record once, in order");
+}
+
+#[test]
+fn pid_file_rejects_second_run() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let pid_file = dir.path().join("wsd.pid");
+    let logs = dir.path().join("logs");
+    let pid_arg = pid_file.to_str().expect("UTF-8 path");
+    let logs_arg = logs.to_str().expect("UTF-8 path");
+    let (child, mut feed) = start(&["--pid-file", pid_arg, "-l", logs_arg]);
+    let pid = child.id().to_string();
+    wait_for("the pid file", || {
+        std::fs::read_to_string(&pid_file).is_ok_and(|text| text.trim() == pid)
+    });
+
+    let second = run_wsd(&["-r", "-", "--pid-file", pid_arg, "-l", logs_arg], LIMIT);
+    let second_stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{second_stderr}");
+    assert!(
+        second_stderr.contains(&format!("another wsd is running with pid {pid}")),
+        "{second_stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&pid_file).expect("pid file"),
+        format!("{pid}\n"),
+        "the rejected run left the pid file alone"
+    );
+
+    feed.open_connection();
+    wait_until_read(&child, feed.bytes);
+    signal(&child, Signal::TERM);
+    let stderr = finish(child, feed);
+    assert!(stderr.contains("stopped by a signal"), "{stderr}");
+    assert!(!pid_file.exists(), "the pid file is removed at exit");
+    let files = logs_in_order(&logs);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(
+        records_of(&files[0]).len(),
+        1,
+        "the open connection is reported"
+    );
+}
+
+#[test]
+fn stale_pid_file_taken_over() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let pid_file = dir.path().join("wsd.pid");
+    std::fs::write(&pid_file, "4194304\n").expect("stale pid file");
+    let output = run_wsd(
+        &[
+            "-r",
+            &fixture("port_reuse.pcap"),
+            "--pid-file",
+            pid_file.to_str().expect("UTF-8 path"),
+            "-L",
+            "-",
+        ],
+        LIMIT,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!pid_file.exists(), "the pid file is removed at exit");
+}
+
+#[test]
+fn rotation_needs_log_directory() {
+    let output = run_wsd(
+        &[
+            "-r",
+            &fixture("port_reuse.pcap"),
+            "-L",
+            "-",
+            "--rotate-size",
+            "1M",
+        ],
+        LIMIT,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("-l DIR"), "{stderr}");
+}
+
+#[test]
+fn root_target_needs_allow_root() {
+    let output = run_wsd(
+        &["-r", &fixture("port_reuse.pcap"), "-L", "-", "-u", "0"],
+        LIMIT,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--allow-root"), "{stderr}");
+}
+
+#[test]
+fn unknown_user_rejected() {
+    let output = run_wsd(
+        &[
+            "-r",
+            &fixture("port_reuse.pcap"),
+            "-L",
+            "-",
+            "-u",
+            "no-such-user-for-wsd",
+        ],
+        LIMIT,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("user no-such-user-for-wsd not found"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn dropped_privileges_still_rotate() {
+    if !running_as_root("dropped_privileges_still_rotate") {
+        return;
+    }
+    let nobody = privdrop::reexports::nix::unistd::User::from_name("nobody")
+        .expect("read the user database")
+        .expect("user nobody exists");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let jail = dir.path().join("jail");
+    std::fs::create_dir(&jail).expect("chroot directory");
+    let logs = dir.path().join("logs");
+    let (child, mut feed) = start(&[
+        "-u",
+        "nobody",
+        "-c",
+        jail.to_str().expect("UTF-8 path"),
+        "-l",
+        logs.to_str().expect("UTF-8 path"),
+    ]);
+
+    let status_path = format!("/proc/{}/status", child.id());
+    let uid = nobody.uid.as_raw();
+    let expected_uids = format!("Uid:\t{uid}\t{uid}\t{uid}\t{uid}");
+    wait_for("the drop to nobody", || {
+        std::fs::read_to_string(&status_path)
+            .is_ok_and(|status| status.lines().any(|line| line == expected_uids))
+    });
+    let gid = nobody.gid.as_raw();
+    let status = std::fs::read_to_string(&status_path).expect("process status");
+    assert!(
+        status
+            .lines()
+            .any(|line| line == format!("Gid:\t{gid}\t{gid}\t{gid}\t{gid}")),
+        "{status}"
+    );
+    assert!(
+        status
+            .lines()
+            .any(|line| line.trim_end() == format!("Groups:\t{gid}")),
+        "only the one group is left: {status}"
+    );
+    let root = std::fs::read_link(format!("/proc/{}/root", child.id())).expect("root link");
+    assert_eq!(root, jail.canonicalize().expect("absolute chroot path"));
+
+    feed.refused(5);
+    wait_until_read(&child, feed.bytes);
+    signal(&child, Signal::HUP);
+    feed.refused(7);
+    let stderr = finish(child, feed);
+
+    let files = logs_in_order(&logs);
+    assert_eq!(files.len(), 2, "{files:?}\n{stderr}");
+    assert_eq!(records_of(&files[0]).len(), 5);
+    assert_eq!(records_of(&files[1]).len(), 7);
+    for file in &files {
+        let metadata = std::fs::metadata(file).expect("log metadata");
+        assert_eq!(
+            std::os::unix::fs::MetadataExt::uid(&metadata),
+            uid,
+            "{} belongs to nobody",
+            file.display()
+        );
+    }
+}
