@@ -152,9 +152,9 @@ pub struct Cli {
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     pub rotate_interval: Option<u64>,
 
-    /// Start a new log file in the log directory once the current one holds BYTES
-    /// (at least 1; K, M and G multiply by 1024, 1024² and 1024³). The file ends at
-    /// the record that reaches the limit, so it can exceed it by one record.
+    /// Start a new log file in the log directory once the current one reaches BYTES
+    /// (at least 1; K, M and G multiply by 1024, 1024² and 1024³). The check runs
+    /// after each packet's lines, so a file can exceed BYTES by those lines.
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub rotate_size: Option<u64>,
 

@@ -70,9 +70,29 @@ const WSD_DESCRIPTION: &[Block] = &[
          signal ends the process at once.",
     ),
     Block::Paragraph(
-        "Live capture and daemon mode are not implemented in this version. The options \
-         `-i`, `-c`, `-u`, `-g` and `-p`, a filter expression, and a run without `-r` are \
-         rejected with exit status 2 rather than ignored.",
+        "SIGHUP closes the current log in the log directory and opens a new one with a \
+         new generated name; `--rotate-interval` and `--rotate-size` do the same by time \
+         and by size. A rotation happens between two records after the old log is \
+         flushed, so no record is lost or split. Logs named with `-L` do not rotate.",
+    ),
+    Block::Paragraph(
+        "A live capture (a run without `-r`) detaches from the terminal unless `-F` is \
+         given. It first opens the interface, the log directory and the pid file \
+         (`--pid-file`, locked while it runs) and drops privileges (`-u`, `-g`, `-c`), \
+         with its diagnostics still on the terminal, so that a start-up error gives a \
+         message and a non-zero exit status. It then logs \"wsd v<VERSION> starting in \
+         daemon mode\", starts a new session, changes to / and sends its diagnostics to \
+         syslog (facility daemon) or to the `--diag-file`. A second `wsd` with the same \
+         pid file is rejected with the running one's pid. Live capture itself is not \
+         implemented in this version: `-i`, a filter expression and a run without `-r` \
+         are rejected with exit status 2 rather than ignored.",
+    ),
+    Block::Paragraph(
+        "`-u`, `-g` and `-c` also apply to file runs. The inputs, the `-R` cache and \
+         the log directory are opened before the drop, and new logs are created in the \
+         open log directory, so rotation works inside the chroot. Paths of `-W` are \
+         resolved inside the chroot. The pid file is removed at exit if the user after \
+         the drop may remove it, and emptied otherwise.",
     ),
 ];
 
@@ -122,6 +142,15 @@ const WSD_SECTIONS: &[Section] = &[
                 "Default log directory for the generated log names (see `-l`).",
             ),
             Block::Item(
+                "/var/run/wsd.pid",
+                "Default pid file of a live capture (see `--pid-file`).",
+            ),
+            Block::Item(
+                "/dev/log",
+                "Syslog socket that a daemon sends its diagnostics to, connected before \
+                 the chroot.",
+            ),
+            Block::Item(
                 "<FILE>.bad-<SECONDS>",
                 "A flow cache that could not be loaded, moved aside by \
                  `--discard-bad-cache`; <SECONDS> is the Unix time of the move.",
@@ -148,6 +177,12 @@ const WSD_SECTIONS: &[Section] = &[
             Block::Example(
                 "Write records in UTC to a new file in the default log directory:",
                 "TZ=UTC wsd -r capture.pcap",
+            ),
+            Block::Example(
+                "Read a capture from a pipe as the user nobody inside /var/empty, with a \
+                 new log every 100 MiB and on SIGHUP:",
+                "tcpdump -w - | wsd -r - -u nobody -c /var/empty -l /var/log/wsd \\\n\
+                 \x20 --rotate-size 100M",
             ),
             Block::Example(
                 "Process a directory of capture files one at a time, in name order, \
