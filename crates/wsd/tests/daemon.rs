@@ -368,7 +368,10 @@ fn dropped_privileges_still_rotate() {
     let jail = dir.path().join("jail");
     std::fs::create_dir(&jail).expect("chroot directory");
     let logs = dir.path().join("logs");
+    let pid_file = dir.path().join("wsd.pid");
     let (child, mut feed) = start(&[
+        "--pid-file",
+        pid_file.to_str().expect("UTF-8 path"),
         "-u",
         "nobody",
         "-c",
@@ -407,6 +410,14 @@ fn dropped_privileges_still_rotate() {
     feed.refused(7);
     let stderr = finish(child, feed);
 
+    // The temporary directory belongs to root, so nobody may not remove the
+    // pid file and empties it instead.
+    assert_eq!(
+        std::fs::read_to_string(&pid_file).unwrap_or_default(),
+        "",
+        "the pid file is emptied or removed"
+    );
+    assert!(stderr.contains("emptied instead"), "{stderr}");
     let files = logs_in_order(&logs);
     assert_eq!(files.len(), 2, "{files:?}\n{stderr}");
     assert_eq!(records_of(&files[0]).len(), 5);
@@ -420,4 +431,37 @@ fn dropped_privileges_still_rotate() {
             file.display()
         );
     }
+}
+
+#[test]
+fn diag_file_gets_messages() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let diag = dir.path().join("wsd.diag");
+    std::fs::write(&diag, "earlier line\n").expect("existing diagnostics");
+    let output = run_wsd(
+        &[
+            "-r",
+            &fixture("port_reuse.pcap"),
+            "-L",
+            "-",
+            "--diag-file",
+            diag.to_str().expect("UTF-8 path"),
+        ],
+        LIMIT,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("finished: 16 packets"), "{stderr}");
+    let text = std::fs::read_to_string(&diag).expect("diagnostics file");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "earlier line", "the file is appended to");
+    let finished = lines
+        .iter()
+        .find(|line| line.contains("finished: 16 packets"))
+        .unwrap_or_else(|| panic!("no summary in {text}"));
+    // 2026-12-04T18:10:14+00:00 INFO finished: ...
+    assert_eq!(&finished[10..11], "T", "{finished}");
+    assert!(finished[19..].starts_with("+00:00 "), "{finished}");
+    assert!(finished.contains(" INFO finished"), "{finished}");
+    assert!(!finished.contains('\x1b'), "no colour codes: {finished}");
 }
