@@ -1,7 +1,10 @@
 //! `wsd`: reads captures and writes one compact record per TCP connection.
 
+#![forbid(unsafe_code)]
+
 mod cache;
 mod inputs;
+mod live;
 mod output;
 mod progress;
 mod run;

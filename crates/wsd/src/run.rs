@@ -1,4 +1,5 @@
 //! A file run: every input in order through decode, tracking and formatting.
+//! Live capture (`live.rs`) shares the per-packet steps and the end of the run.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -6,12 +7,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tracing::{debug, info, trace, warn, Level};
-use wsd_capture::{FileSource, PacketSource};
+use wsd_capture::live::CaptureStats;
+use wsd_capture::{FileSource, Packet, PacketFilter, PacketSource};
 use wsd_decode::{DecodeOptions, StopReason};
 use wsd_flow::{RecordProtocols, Tracker, TrackerConfig};
 
 use crate::cache::{load_tracker, save_tracker};
 use crate::inputs::check_inputs;
+use crate::live::{live_failure, load_libpcap, run_live};
 use crate::output::{open_output, Output};
 use crate::progress::Progress;
 use wsd::cli::Cli;
@@ -50,10 +53,12 @@ pub struct Summary {
     records: u64,
     malformed_records: u64,
     stopped: BTreeMap<StopReason, u64>,
+    /// Drop counters of a live capture, read at its end.
+    pub capture: Option<CaptureStats>,
 }
 
 impl Summary {
-    fn log(&self, tracker: &Tracker) {
+    pub(crate) fn log(&self, tracker: &Tracker) {
         let stats = tracker.stats();
         let problems: Vec<String> = self
             .stopped
@@ -65,9 +70,16 @@ impl Summary {
         } else {
             problems.join(", ")
         };
+        let drops = match self.capture {
+            Some(capture) => format!(
+                "; capture drops: {} by the kernel, {} by the interface",
+                capture.dropped, capture.interface_dropped
+            ),
+            None => String::new(),
+        };
         info!(
             "finished: {}, {}, {} ({} evicted from a full table), {}; packets not fully \
-             decoded: {problems}",
+             decoded: {problems}{drops}",
             count(self.packets, "packet"),
             count(self.bytes, "byte"),
             count(self.records, "flow record"),
@@ -93,9 +105,14 @@ pub fn count(n: u64, noun: &str) -> String {
     }
 }
 
-/// Runs `wsd` over the input files named on the command line.
+/// Runs `wsd` over the input files named on the command line, or captures live
+/// when there are none.
 pub fn run(cli: &Cli) -> Result<(), Failure> {
+    if cli.read.is_empty() {
+        return run_live(cli);
+    }
     let mut inputs = check_inputs(&cli.read)?;
+    let mut filter = file_filter(cli)?;
     let config = tracker_config(cli)?;
     let mut tracker = load_tracker(cli, config)?;
     let mut output = open_output(cli, &inputs)?;
@@ -128,6 +145,7 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
         debug!(file = %input.path.display(), "reading");
         result = process_source(
             &mut source,
+            filter.as_mut(),
             cli,
             &mut tracker,
             &mut output,
@@ -152,7 +170,7 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
 /// Returns the outcome of a run from the outcome of reading and writing and that
 /// of saving the cache: a failure of the first kind comes first and states whether
 /// the open flows still reached the cache.
-fn combine_failures(
+pub(crate) fn combine_failures(
     run: Result<(), Failure>,
     saved: Result<(), Failure>,
     has_cache: bool,
@@ -171,7 +189,7 @@ fn combine_failures(
 /// cache or it cannot be written, then flushes the log. Runs even after a
 /// failure, so that whatever can be saved is. Returns the outcome of saving and
 /// that of writing the log.
-fn finish_flows(
+pub(crate) fn finish_flows(
     cli: &Cli,
     tracker: &mut Tracker,
     output: &mut Output,
@@ -201,7 +219,7 @@ fn finish_flows(
 
 /// Sets a flag on SIGINT or SIGTERM, so that the run ends as at the end of its
 /// input. A second signal of either kind ends the process at once.
-fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
+pub(crate) fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
@@ -211,9 +229,22 @@ fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
     Ok(stop)
 }
 
+/// Compiles the filter expression for `-r` files, if one was given.
+fn file_filter(cli: &Cli) -> Result<Option<PacketFilter>, Failure> {
+    if cli.filter.is_empty() {
+        return Ok(None);
+    }
+    let libpcap = load_libpcap("a filter expression")?;
+    let expression = cli.filter.join(" ");
+    PacketFilter::new(&libpcap, &expression)
+        .map(Some)
+        .map_err(live_failure)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn process_source(
     source: &mut FileSource,
+    mut filter: Option<&mut PacketFilter>,
     cli: &Cli,
     tracker: &mut Tracker,
     output: &mut Output,
@@ -223,7 +254,6 @@ fn process_source(
     stop: &AtomicBool,
 ) -> Result<(), Failure> {
     let name = source.name().to_string();
-    let trace_packets = tracing::enabled!(Level::TRACE);
     let decode_options = DecodeOptions::new().with_decapsulate(!cli.no_decapsulate);
     while !stop.load(Ordering::Relaxed) {
         let packet = match source.next_packet() {
@@ -236,23 +266,12 @@ fn process_source(
                 break;
             }
         };
-        summary.packets += 1;
-        summary.bytes += u64::from(packet.orig_len);
-        let decoded = wsd_decode::decode_with(packet.linktype, packet.data, &decode_options);
-        if let Some(reason) = decoded.stop {
-            *summary.stopped.entry(reason).or_insert(0) += 1;
-        }
-        let ts = packet.ts;
-        let outcome = tracker.process(ts, &decoded);
-        if trace_packets {
-            trace!(packet = summary.packets, %ts, ?decoded, ?outcome, "packet");
-        }
-        write_finished(tracker, output, summary)?;
-        if cli.verbose {
-            if let Err(err) = output.writer.write_packet_line(ts, &decoded, &outcome) {
-                return Err(output.write_error(err));
+        if let Some(filter) = filter.as_deref_mut() {
+            if !filter.matches(&packet).map_err(live_failure)? {
+                continue;
             }
         }
+        process_packet(&packet, &decode_options, cli, tracker, output, summary)?;
         if progress.enabled() && summary.packets % 4096 == 0 {
             progress.update(
                 done_bytes + source.position(),
@@ -264,7 +283,37 @@ fn process_source(
     Ok(())
 }
 
-fn write_finished(
+/// Decodes one packet, counts it into its flow and writes the records it finished
+/// and, with `-V`, its packet line.
+pub(crate) fn process_packet(
+    packet: &Packet<'_>,
+    decode_options: &DecodeOptions,
+    cli: &Cli,
+    tracker: &mut Tracker,
+    output: &mut Output,
+    summary: &mut Summary,
+) -> Result<(), Failure> {
+    summary.packets += 1;
+    summary.bytes += u64::from(packet.orig_len);
+    let decoded = wsd_decode::decode_with(packet.linktype, packet.data, decode_options);
+    if let Some(reason) = decoded.stop {
+        *summary.stopped.entry(reason).or_insert(0) += 1;
+    }
+    let ts = packet.ts;
+    let outcome = tracker.process(ts, &decoded);
+    if tracing::enabled!(Level::TRACE) {
+        trace!(packet = summary.packets, %ts, ?decoded, ?outcome, "packet");
+    }
+    write_finished(tracker, output, summary)?;
+    if cli.verbose {
+        if let Err(err) = output.writer.write_packet_line(ts, &decoded, &outcome) {
+            return Err(output.write_error(err));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn write_finished(
     tracker: &mut Tracker,
     output: &mut Output,
     summary: &mut Summary,
@@ -278,7 +327,7 @@ fn write_finished(
     Ok(())
 }
 
-fn tracker_config(cli: &Cli) -> Result<TrackerConfig, Failure> {
+pub(crate) fn tracker_config(cli: &Cli) -> Result<TrackerConfig, Failure> {
     let seconds = |name: &str, value: f64| {
         if (0.0..=1e9).contains(&value) {
             Ok((value * 1e9) as i64)
