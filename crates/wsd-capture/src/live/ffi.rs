@@ -168,7 +168,7 @@ impl Library {
             // rejected below unless it exports every function this module calls.
             match unsafe { libloading::Library::new(*name) } {
                 Ok(library) => return Library::resolve(library, name).map(Arc::new),
-                Err(err) => last_error = err.to_string(),
+                Err(err) => last_error = error_chain(&err),
             }
         }
         Err(LoadError::NotFound(last_error))
@@ -186,7 +186,7 @@ impl Library {
                         return Err(LoadError::MissingSymbol {
                             library: name.to_string(),
                             symbol: $symbol,
-                            message: err.to_string(),
+                            message: error_chain(&err),
                         })
                     }
                 }
@@ -657,4 +657,17 @@ fn errbuf_message(errbuf: &[c_char; ERRBUF_SIZE]) -> String {
         .map(|&c| c as u8)
         .collect();
     String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Returns an error's message followed by those of its sources, since libloading
+/// keeps the dynamic linker's message in the source.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
 }

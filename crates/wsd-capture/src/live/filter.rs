@@ -74,7 +74,7 @@ impl PacketFilter {
             Handle::open_dead(&self.libpcap.library, dlt, FILTER_SNAPLEN).map_err(&invalid)?;
         let program = handle
             .compile(&self.expression)
-            .map_err(|message| invalid(format!("{message} (link type {linktype})")))?;
+            .map_err(|message| invalid(format!("{message} (compiled for link type {linktype})")))?;
         self.programs.push((linktype, program));
         Ok(self.programs.len() - 1)
     }
