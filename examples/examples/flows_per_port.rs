@@ -17,6 +17,8 @@
 //! 8080/tcp  1
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashMap;
 use std::error::Error;
 use std::io::Write;

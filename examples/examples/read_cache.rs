@@ -16,6 +16,8 @@
 //! The `flowcache` tool shows the same flows in more detail; this example shows
 //! how little code reading a cache takes.
 
+#![forbid(unsafe_code)]
+
 use std::error::Error;
 use std::io::Write;
 use std::net::SocketAddr;

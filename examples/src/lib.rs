@@ -7,3 +7,5 @@
 //!   with `wsd-capture`, `wsd-decode` and `wsd-flow`.
 //! - `read_cache CACHE` prints the flows saved in a flow cache, with
 //!   `wsd-flowcache`.
+
+#![forbid(unsafe_code)]

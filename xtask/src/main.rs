@@ -2,6 +2,8 @@
 //! `cargo xtask gen-fixtures`, `cargo xtask compare-tshark`,
 //! `cargo xtask bench` and `cargo xtask man`.
 
+#![forbid(unsafe_code)]
+
 mod bench;
 mod fixtures;
 mod generate;

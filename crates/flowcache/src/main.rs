@@ -26,6 +26,8 @@
 //! writing the output failed. A closed output pipe (`flowcache FILE | head`) is
 //! not a failure: the tool stops quietly.
 
+#![forbid(unsafe_code)]
+
 mod json;
 mod summary;
 mod text;

@@ -43,6 +43,7 @@
 
 mod error;
 mod file;
+pub mod live;
 mod source;
 mod timestamp;
 mod writer;
@@ -52,6 +53,7 @@ pub use file::{
     CaptureFormat, FileSource, ReadStats, MAX_BLOCK_LEN, MAX_CAPLEN, MAX_INTERFACES,
     MAX_SNAPLEN_EXCESS,
 };
+pub use live::{Libpcap, LiveConfig, LiveError, LiveEvent, LiveSource, PacketFilter};
 pub use source::{Packet, PacketSource};
 pub use timestamp::Timestamp;
 pub use writer::PcapWriter;

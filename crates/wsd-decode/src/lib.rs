@@ -88,6 +88,7 @@
 //! - Link types other than those in [`linktype`] stop with
 //!   [`StopReason::UnsupportedLinkType`].
 
+#![forbid(unsafe_code)]
 #![deny(clippy::indexing_slicing)]
 
 mod bytes;

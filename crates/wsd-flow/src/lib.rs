@@ -59,6 +59,8 @@
 //! assert_eq!(records[0].out.packets, 1);
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod flow;
 mod key;
 mod record;

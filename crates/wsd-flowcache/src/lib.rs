@@ -30,6 +30,8 @@
 //! assert_eq!(cache.snapshot, tracker.snapshot());
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod crc32;
 mod file;
 mod v1;

@@ -157,6 +157,8 @@
 //! [`PacketOutcome`]: wsd_flow::PacketOutcome
 //! [`FlowRecord`]: wsd_flow::FlowRecord
 
+#![forbid(unsafe_code)]
+
 mod flow_record;
 mod local_time;
 mod packet_line;

@@ -26,6 +26,8 @@
 //! assert_eq!(source.next_packet().unwrap().unwrap().data.len(), 60);
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod frame;
 mod rng;
 mod traffic;

@@ -7,10 +7,10 @@ use clap::{ArgAction, Parser};
 
 /// Passive network sniffer that writes one compact record per TCP connection.
 ///
-/// Reads capture files (pcap or pcapng, detected from their contents) and writes
-/// a TCPFLOW line for every connection: start time, MAC and IP addresses, ports,
-/// duration, and packets and bytes each way. With -V it also writes one line per
-/// packet.
+/// Reads capture files (pcap or pcapng, detected from their contents) or captures
+/// live from an interface through libpcap, and writes a TCPFLOW line for every
+/// connection: start time, MAC and IP addresses, ports, duration, and packets and
+/// bytes each way. With -V it also writes one line per packet.
 #[derive(Debug, Parser)]
 #[command(
     name = "wsd",
@@ -20,7 +20,8 @@ use clap::{ArgAction, Parser};
                   wsd -r capture.pcap -L -             flow records to standard output\n  \
                   wsd -r a.pcap -r b.pcap -L out.log   two files as one stream\n  \
                   wsd -V -r capture.pcapng -L -        packet lines as well\n  \
-                  wsd -R c.cache -W c.cache -r a.pcap  continue flows across runs"
+                  wsd -R c.cache -W c.cache -r a.pcap  continue flows across runs\n  \
+                  wsd -i eth0 -F -L - not port 22      live capture with a filter"
 )]
 pub struct Cli {
     /// Read packets from FILE (pcap or pcapng); repeat to read several files in order
@@ -91,9 +92,39 @@ pub struct Cli {
     #[arg(long)]
     pub no_decapsulate: bool,
 
-    /// Interface to capture from (live capture is not available in this version).
-    #[arg(short = 'i', long = "iniface", value_name = "IFACE")]
+    /// Capture live from interface IFACE (needs libpcap and the right to capture,
+    /// usually root). Without -i and -r, wsd captures on the first interface that
+    /// is up, not a loopback interface and not the "any" pseudo-device.
+    #[arg(
+        short = 'i',
+        long = "iniface",
+        value_name = "IFACE",
+        conflicts_with = "read"
+    )]
     pub iniface: Option<String>,
+
+    /// Stay in the foreground instead of detaching when capturing from an
+    /// interface; diagnostics then go to standard error.
+    #[arg(short = 'F', long = "foreground")]
+    pub foreground: bool,
+
+    /// Capture at most BYTES of each packet live. The default keeps every header
+    /// flow records use, through two levels of tunnels, and no payload.
+    #[arg(short = 's', long = "snaplen", value_name = "BYTES",
+          default_value_t = wsd_capture::LiveConfig::DEFAULT_SNAPLEN,
+          value_parser = clap::value_parser!(u32).range(64..=262_144))]
+    pub snaplen: u32,
+
+    /// Do not put the interface into promiscuous mode, so that only traffic to and
+    /// from this host is captured.
+    #[arg(short = 'p', long = "no-promisc")]
+    pub no_promisc: bool,
+
+    /// Size of the kernel capture buffer in MiB (default: libpcap's, 2 MiB on
+    /// Linux). A larger buffer rides out longer bursts without dropping packets.
+    #[arg(short = 'B', long = "buffer-size", value_name = "MIB",
+          value_parser = clap::value_parser!(u32).range(1..=2047))]
+    pub buffer_size: Option<u32>,
 
     /// Load unfinished flows from the flow cache FILE before reading, to continue
     /// the connections of an earlier run. A missing FILE means no flows.
@@ -132,20 +163,15 @@ pub struct Cli {
     pub allow_root: bool,
 
     /// Pid file, locked while wsd runs and removed at exit, so that a second wsd
-    /// with the same pid file does not start. Default /var/run/wsd.pid when
-    /// capturing from an interface; file runs (-r) write none unless it is given.
+    /// with the same pid file does not start. Default /var/run/wsd.pid when wsd
+    /// detaches; in the foreground (-F, -r) none is written unless it is given.
     #[arg(
-        short = 'p',
+        short = 'P',
         long = "pid-file",
         visible_alias = "pidfile",
         value_name = "FILE"
     )]
     pub pid_file: Option<PathBuf>,
-
-    /// Stay in the foreground instead of detaching when capturing from an
-    /// interface; diagnostics then go to standard error.
-    #[arg(short = 'F', long = "foreground")]
-    pub foreground: bool,
 
     /// Start a new log file in the log directory every SECONDS of wall-clock time
     /// (at least 1). SIGHUP starts a new log file at any time.
@@ -164,7 +190,9 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub diag_file: Option<PathBuf>,
 
-    /// Capture filter expression, as with tcpdump (not available in this version).
+    /// Capture filter expression in libpcap's syntax, as with tcpdump, such as
+    /// "tcp port 443" or "not port 22". It applies to live capture and to -r files
+    /// alike, and needs libpcap in both cases.
     #[arg(value_name = "FILTER", trailing_var_arg = true)]
     pub filter: Vec<String>,
 }
@@ -197,28 +225,7 @@ fn parse_max_flows(value: &str) -> Result<u64, String> {
     }
 }
 
-impl Cli {
-    /// Returns the first option given that this version does not implement, with
-    /// the reason, so that it is rejected instead of silently ignored.
-    pub fn unsupported_option(&self) -> Option<(&'static str, &'static str)> {
-        const LIVE: &str = "live capture is not available in this version; read files with -r";
-        if self.iniface.is_some() {
-            return Some(("-i/--iniface", LIVE));
-        }
-        if !self.filter.is_empty() {
-            return Some((
-                "a filter expression",
-                "capture filters need libpcap, which this version does not load",
-            ));
-        }
-        if self.read.is_empty() {
-            return Some(("running without -r", LIVE));
-        }
-        None
-    }
-}
-
-/// Pid file of a live capture when `--pid-file` is not given.
+/// Pid file of a daemon when `--pid-file` is not given.
 pub const DEFAULT_PID_FILE: &str = "/var/run/wsd.pid";
 
 impl Cli {
@@ -232,12 +239,12 @@ impl Cli {
         self.is_live() && !self.foreground
     }
 
-    /// Returns the pid file to hold: `--pid-file`, else the default for a live
-    /// capture, else none.
+    /// Returns the pid file to hold: `--pid-file`, else the default for a
+    /// daemon, else none.
     pub fn pid_file_path(&self) -> Option<PathBuf> {
         match &self.pid_file {
             Some(path) => Some(path.clone()),
-            None if self.is_live() => Some(PathBuf::from(DEFAULT_PID_FILE)),
+            None if self.detaches() => Some(PathBuf::from(DEFAULT_PID_FILE)),
             None => None,
         }
     }

@@ -1,15 +1,19 @@
 //! `wsd`: reads captures and writes one compact record per TCP connection.
 
+#![forbid(unsafe_code)]
+
 mod cache;
 mod daemon;
 mod diagnostics;
 mod inputs;
+mod live;
 mod logdir;
 mod output;
 mod pidfile;
 mod privileges;
 mod progress;
 mod run;
+mod startup;
 
 use std::io::Write;
 
@@ -19,11 +23,6 @@ use crate::diagnostics::Diagnostics;
 
 fn main() {
     let cli = wsd::cli::Cli::parse();
-
-    if let Some((option, reason)) = cli.unsupported_option() {
-        report(&format!("{option} cannot be used: {reason}"));
-        std::process::exit(2);
-    }
 
     if cli.detaches() && !daemon::is_child() {
         std::process::exit(daemon::launch());

@@ -25,8 +25,6 @@ pub struct PidFile {
     dir: OwnedFd,
     name: PathBuf,
     file: File,
-    /// True once the file was removed or emptied, so that dropping does nothing.
-    released: bool,
 }
 
 impl PidFile {
@@ -99,7 +97,6 @@ impl PidFile {
                 dir,
                 name,
                 file,
-                released: false,
             });
         }
         Err(Failure::Usage(format!(
@@ -108,19 +105,12 @@ impl PidFile {
         )))
     }
 
-    /// Removes the pid file, then releases the lock.
+    /// Removes the pid file. The lock is released when the file is closed.
     ///
     /// After a drop of privileges the directory may no longer be writable; the
     /// file is then emptied through the open descriptor instead, which marks it
     /// as stale for the next start.
-    pub fn remove(mut self) -> io::Result<()> {
-        self.release()
-    }
-
     fn release(&mut self) -> io::Result<()> {
-        if std::mem::replace(&mut self.released, true) {
-            return Ok(());
-        }
         if !names_file(&self.dir, &self.name, &self.file) {
             return Ok(());
         }
@@ -139,7 +129,8 @@ impl PidFile {
     }
 }
 
-/// Removes the file when a start-up step after locking it fails.
+/// Removes the file at the end of the run, and also when a start-up step after
+/// locking it fails.
 impl Drop for PidFile {
     fn drop(&mut self) {
         if let Err(err) = self.release() {
@@ -193,7 +184,7 @@ mod tests {
         let path = dir.path().join("wsd.pid");
         let pid_file = PidFile::acquire(&path).expect("pid file is created");
         assert_eq!(read(&path), format!("{}\n", std::process::id()));
-        pid_file.remove().expect("pid file is removed");
+        drop(pid_file);
         assert!(!path.exists());
     }
 
@@ -227,7 +218,7 @@ mod tests {
         let held = PidFile::acquire(&path).expect("pid file is created");
         std::fs::remove_file(&path).expect("remove");
         std::fs::write(&path, "1\n").expect("another process's file");
-        held.remove().expect("nothing to remove");
+        drop(held);
         assert_eq!(read(&path), "1\n");
     }
 

@@ -1,4 +1,5 @@
 //! A file run: every input in order through decode, tracking and formatting.
+//! Live capture (`live.rs`) shares the per-packet steps and the end of the run.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -6,18 +7,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tracing::{debug, info, trace, warn, Level};
-use wsd_capture::{FileSource, PacketSource};
+use wsd_capture::live::CaptureStats;
+use wsd_capture::{FileSource, Packet, PacketFilter, PacketSource};
 use wsd_decode::{DecodeOptions, StopReason};
 use wsd_flow::{RecordProtocols, Tracker, TrackerConfig};
 
 use crate::cache::{load_tracker, save_tracker};
-use crate::daemon::NullDevice;
 use crate::diagnostics::Diagnostics;
 use crate::inputs::check_inputs;
+use crate::live::{live_failure, load_libpcap, run_live};
 use crate::output::{open_output, Output};
-use crate::pidfile::PidFile;
-use crate::privileges;
 use crate::progress::Progress;
+use crate::startup::{rotate_between_records, StartUp};
 use wsd::cli::Cli;
 
 /// How a run failed, which decides the exit status.
@@ -49,15 +50,18 @@ impl Failure {
 /// Totals of a run, reported once at the end.
 #[derive(Debug, Default)]
 pub struct Summary {
-    packets: u64,
+    /// Packets read so far.
+    pub packets: u64,
     bytes: u64,
     records: u64,
     malformed_records: u64,
     stopped: BTreeMap<StopReason, u64>,
+    /// Drop counters of a live capture, read at its end.
+    pub capture: Option<CaptureStats>,
 }
 
 impl Summary {
-    fn log(&self, tracker: &Tracker) {
+    pub(crate) fn log(&self, tracker: &Tracker) {
         let stats = tracker.stats();
         let problems: Vec<String> = self
             .stopped
@@ -69,9 +73,16 @@ impl Summary {
         } else {
             problems.join(", ")
         };
+        let drops = match self.capture {
+            Some(capture) => format!(
+                "; capture drops: {} by the kernel, {} by the interface",
+                capture.dropped, capture.interface_dropped
+            ),
+            None => String::new(),
+        };
         info!(
             "finished: {}, {}, {} ({} evicted from a full table), {}; packets not fully \
-             decoded: {problems}",
+             decoded: {problems}{drops}",
             count(self.packets, "packet"),
             count(self.bytes, "byte"),
             count(self.records, "flow record"),
@@ -97,51 +108,29 @@ pub fn count(n: u64, noun: &str) -> String {
     }
 }
 
-/// Runs `wsd` over the input files named on the command line.
+/// Runs `wsd` over the input files named on the command line, or captures live
+/// when there are none.
 ///
 /// Everything that needs root or a path outside a chroot is opened first: the
 /// pid file, the inputs, the flow cache to load, the log directory. Then
 /// privileges are dropped and, for a daemon, the process detaches.
 pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
-    let daemon = cli.detaches() && crate::daemon::is_child();
-    if daemon
-        && cli
-            .logfile
-            .as_deref()
-            .is_some_and(|path| path.as_os_str() == "-")
-    {
-        return Err(Failure::Usage(
-            "-L - writes records to standard output, which a daemon closes; give a file with -L FILE, a directory with -l DIR, or stay in the foreground with -F".to_string(),
-        ));
+    let startup = StartUp::begin(cli)?;
+    if cli.read.is_empty() {
+        return run_live(cli, &startup, diagnostics);
     }
-    let null = if daemon {
-        Some(NullDevice::open()?)
-    } else {
-        None
-    };
-    let identity = privileges::resolve(cli)?;
-    let pid_file = match cli.pid_file_path() {
-        Some(path) => Some(PidFile::acquire(&path)?),
-        None => None,
-    };
     let mut inputs = check_inputs(&cli.read)?;
     if cli.chroot.is_some() {
         for input in &mut inputs {
             input.open_before_chroot()?;
         }
     }
+    let mut filter = file_filter(cli)?;
     let config = tracker_config(cli)?;
     let mut tracker = load_tracker(cli, config)?;
-    let mut output = open_output(cli, &inputs, identity.as_ref())?;
+    let mut output = open_output(cli, &inputs, startup.identity())?;
     let stop = stop_on_signals()?;
-    let hangup = rotate_on_hangup(&output)?;
-    privileges::drop_privileges(cli, identity.as_ref())?;
-    privileges::warn_if_staying_root(cli);
-    if let Some(null) = &null {
-        info!("wsd v{} starting in daemon mode", env!("CARGO_PKG_VERSION"));
-        diagnostics.detach_stderr();
-        crate::daemon::detach(null)?;
-    }
+    let hangup = startup.complete(cli, &output, diagnostics)?;
     let mut summary = Summary::default();
     let total_bytes = inputs.iter().filter_map(|input| input.len).sum();
     // Records on the terminal would mix with the progress line.
@@ -170,6 +159,7 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
         debug!(file = %input.path.display(), "reading");
         result = process_source(
             &mut source,
+            filter.as_mut(),
             cli,
             &mut tracker,
             &mut output,
@@ -189,18 +179,15 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     }
     let (saved, written) = finish_flows(cli, &mut tracker, &mut output, &mut summary);
     summary.log(&tracker);
-    if let Some(pid_file) = pid_file {
-        if let Err(err) = pid_file.remove() {
-            warn!("cannot remove the pid file: {err}");
-        }
-    }
+    // The pid file goes last, once the summary is out.
+    drop(startup);
     combine_failures(result.and(written), saved, cli.wflow.is_some())
 }
 
 /// Returns the outcome of a run from the outcome of reading and writing and that
 /// of saving the cache: a failure of the first kind comes first and states whether
 /// the open flows still reached the cache.
-fn combine_failures(
+pub(crate) fn combine_failures(
     run: Result<(), Failure>,
     saved: Result<(), Failure>,
     has_cache: bool,
@@ -219,7 +206,7 @@ fn combine_failures(
 /// cache or it cannot be written, then flushes the log. Runs even after a
 /// failure, so that whatever can be saved is. Returns the outcome of saving and
 /// that of writing the log.
-fn finish_flows(
+pub(crate) fn finish_flows(
     cli: &Cli,
     tracker: &mut Tracker,
     output: &mut Output,
@@ -249,7 +236,7 @@ fn finish_flows(
 
 /// Sets a flag on SIGINT or SIGTERM, so that the run ends as at the end of its
 /// input. A second signal of either kind ends the process at once.
-fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
+pub(crate) fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
@@ -259,35 +246,22 @@ fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
     Ok(stop)
 }
 
-/// Sets a flag on SIGHUP when the log rotates, which asks for a new log file.
-/// Without rotation SIGHUP keeps its default action and ends the process.
-fn rotate_on_hangup(output: &Output) -> Result<Arc<AtomicBool>, Failure> {
-    let hangup = Arc::new(AtomicBool::new(false));
-    if output.rotates() {
-        signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hangup))
-            .map_err(|err| Failure::Other(format!("cannot install the SIGHUP handler: {err}")))?;
+/// Compiles the filter expression for `-r` files, if one was given.
+fn file_filter(cli: &Cli) -> Result<Option<PacketFilter>, Failure> {
+    if cli.filter.is_empty() {
+        return Ok(None);
     }
-    Ok(hangup)
-}
-
-/// Rotates the log between two records when SIGHUP came or a limit is
-/// reached. The clock is read only every 1024 packets, which is often enough
-/// for `--rotate-interval` in whole seconds.
-fn rotate_between_records(
-    output: &mut Output,
-    hangup: &AtomicBool,
-    packets: u64,
-) -> Result<(), Failure> {
-    let hangup = hangup.load(Ordering::Relaxed) && hangup.swap(false, Ordering::Relaxed);
-    if hangup || packets % 1024 == 0 || output.over_size_limit() {
-        output.rotate_if_due(hangup)?;
-    }
-    Ok(())
+    let libpcap = load_libpcap("a filter expression")?;
+    let expression = cli.filter.join(" ");
+    PacketFilter::new(&libpcap, &expression)
+        .map(Some)
+        .map_err(live_failure)
 }
 
 #[allow(clippy::too_many_arguments)]
 fn process_source(
     source: &mut FileSource,
+    mut filter: Option<&mut PacketFilter>,
     cli: &Cli,
     tracker: &mut Tracker,
     output: &mut Output,
@@ -298,7 +272,6 @@ fn process_source(
     hangup: &AtomicBool,
 ) -> Result<(), Failure> {
     let name = source.name().to_string();
-    let trace_packets = tracing::enabled!(Level::TRACE);
     let decode_options = DecodeOptions::new().with_decapsulate(!cli.no_decapsulate);
     while !stop.load(Ordering::Relaxed) {
         let packet = match source.next_packet() {
@@ -311,24 +284,13 @@ fn process_source(
                 break;
             }
         };
-        summary.packets += 1;
-        summary.bytes += u64::from(packet.orig_len);
-        let decoded = wsd_decode::decode_with(packet.linktype, packet.data, &decode_options);
-        if let Some(reason) = decoded.stop {
-            *summary.stopped.entry(reason).or_insert(0) += 1;
-        }
-        let ts = packet.ts;
-        let outcome = tracker.process(ts, &decoded);
-        if trace_packets {
-            trace!(packet = summary.packets, %ts, ?decoded, ?outcome, "packet");
-        }
-        write_finished(tracker, output, summary)?;
-        if cli.verbose {
-            if let Err(err) = output.writer.write_packet_line(ts, &decoded, &outcome) {
-                return Err(output.write_error(err));
+        if let Some(filter) = filter.as_deref_mut() {
+            if !filter.matches(&packet).map_err(live_failure)? {
+                continue;
             }
         }
-        rotate_between_records(output, hangup, summary.packets)?;
+        process_packet(&packet, &decode_options, cli, tracker, output, summary)?;
+        rotate_between_records(output, hangup, summary.packets % 1024 == 0)?;
         if progress.enabled() && summary.packets % 4096 == 0 {
             progress.update(
                 done_bytes + source.position(),
@@ -340,7 +302,37 @@ fn process_source(
     Ok(())
 }
 
-fn write_finished(
+/// Decodes one packet, counts it into its flow and writes the records it finished
+/// and, with `-V`, its packet line.
+pub(crate) fn process_packet(
+    packet: &Packet<'_>,
+    decode_options: &DecodeOptions,
+    cli: &Cli,
+    tracker: &mut Tracker,
+    output: &mut Output,
+    summary: &mut Summary,
+) -> Result<(), Failure> {
+    summary.packets += 1;
+    summary.bytes += u64::from(packet.orig_len);
+    let decoded = wsd_decode::decode_with(packet.linktype, packet.data, decode_options);
+    if let Some(reason) = decoded.stop {
+        *summary.stopped.entry(reason).or_insert(0) += 1;
+    }
+    let ts = packet.ts;
+    let outcome = tracker.process(ts, &decoded);
+    if tracing::enabled!(Level::TRACE) {
+        trace!(packet = summary.packets, %ts, ?decoded, ?outcome, "packet");
+    }
+    write_finished(tracker, output, summary)?;
+    if cli.verbose {
+        if let Err(err) = output.writer.write_packet_line(ts, &decoded, &outcome) {
+            return Err(output.write_error(err));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn write_finished(
     tracker: &mut Tracker,
     output: &mut Output,
     summary: &mut Summary,
@@ -354,7 +346,7 @@ fn write_finished(
     Ok(())
 }
 
-fn tracker_config(cli: &Cli) -> Result<TrackerConfig, Failure> {
+pub(crate) fn tracker_config(cli: &Cli) -> Result<TrackerConfig, Failure> {
     let seconds = |name: &str, value: f64| {
         if (0.0..=1e9).contains(&value) {
             Ok((value * 1e9) as i64)

@@ -216,20 +216,6 @@ fn write_failure_exit_one() {
 }
 
 #[test]
-fn later_options_rejected() {
-    let cases: [&[&str]; 3] = [&["-i", "lo"], &["-r", "x.pcap", "not", "port", "22"], &[]];
-    for args in cases {
-        let output = run_wsd(args, LIMIT);
-        assert_eq!(output.status.code(), Some(2), "{args:?}");
-        assert!(
-            stderr_of(&output).contains("cannot be used"),
-            "{args:?}: {}",
-            stderr_of(&output)
-        );
-    }
-}
-
-#[test]
 fn version_and_help() {
     let output = run_wsd(&["-v"], LIMIT);
     assert_eq!(output.status.code(), Some(0));
@@ -250,7 +236,12 @@ fn version_and_help() {
         "--chroot",
         "--user",
         "--group",
-        "--pidfile",
+        "--allow-root",
+        "--pid-file",
+        "--foreground",
+        "--rotate-interval",
+        "--rotate-size",
+        "--diag-file",
     ] {
         assert!(help.contains(option), "--help lacks {option}");
     }

@@ -1,11 +1,14 @@
 //! Long-running `wsd`: the pid file, log rotation on SIGHUP and by size, a
 //! clean stop on SIGTERM, and the privilege drop.
 //!
-//! The runs read a capture from a pipe on standard input, which the test
-//! writes in steps, so that signals arrive between known packets.
+//! Most runs read a capture from a pipe on standard input, which the test
+//! writes in steps, so that signals arrive between known packets. The daemon
+//! test captures on `lo` the connections it makes to its own listener.
 
 mod common;
 
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -464,4 +467,184 @@ fn diag_file_gets_messages() {
     assert!(finished[19..].starts_with("+00:00 "), "{finished}");
     assert!(finished.contains(" INFO finished"), "{finished}");
     assert!(!finished.contains('\x1b'), "no colour codes: {finished}");
+}
+
+/// Returns the pid in the pid file, once it is there.
+fn read_pid(path: &Path) -> Option<i32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// True while process `pid` exists and has not ended.
+fn is_running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z'))
+    })
+}
+
+/// Stops the daemon with SIGKILL when a check fails before the test stops it.
+struct KillOnFailure(Option<i32>);
+
+impl Drop for KillOnFailure {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.and_then(Pid::from_raw) {
+            let _ = kill_process(pid, Signal::KILL);
+        }
+    }
+}
+
+/// Makes one connection to `listener`, sends a few bytes and closes it.
+fn connect_once(listener: &TcpListener) {
+    let mut client = TcpStream::connect(listener.local_addr().expect("listener address"))
+        .expect("connect to the listener");
+    let (server, _) = listener.accept().expect("accept");
+    client.write_all(b"hello").expect("client sends");
+    drop(client);
+    drop(server);
+}
+
+/// Waits until `path` holds `count` records.
+fn wait_for_records(path: &Path, count: usize) {
+    wait_for("records in the log", || {
+        std::fs::read(path).is_ok_and(|bytes| flow_lines(&bytes).len() >= count)
+    });
+}
+
+#[test]
+fn daemon_on_loopback() {
+    if !running_as_root("daemon_on_loopback") {
+        return;
+    }
+    if wsd_capture::Libpcap::load().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "daemon_on_loopback needs libpcap, and CI is set: install libpcap"
+        );
+        eprintln!("daemon_on_loopback did not run: libpcap is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let logs = dir.path().join("logs");
+    let pid_file = dir.path().join("wsd.pid");
+    let diag = dir.path().join("wsd.diag");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen on loopback");
+    let port = listener
+        .local_addr()
+        .expect("listener address")
+        .port()
+        .to_string();
+    let args = [
+        "-i",
+        "lo",
+        "-l",
+        logs.to_str().expect("UTF-8 path"),
+        "--pid-file",
+        pid_file.to_str().expect("UTF-8 path"),
+        "--diag-file",
+        diag.to_str().expect("UTF-8 path"),
+        "--linger",
+        "0",
+        "tcp",
+        "port",
+        &port,
+    ];
+
+    let started = run_wsd(&args, LIMIT);
+    let stderr = String::from_utf8_lossy(&started.stderr);
+    assert_eq!(started.status.code(), Some(0), "{stderr}");
+    let banner = format!("wsd v{} starting in daemon mode", env!("CARGO_PKG_VERSION"));
+    assert!(stderr.contains(&banner), "{stderr}");
+    let pid = read_pid(&pid_file).expect("the daemon wrote its pid before the command returned");
+    let mut guard = KillOnFailure(Some(pid));
+    assert!(
+        is_running(pid),
+        "the daemon runs after the command returned"
+    );
+
+    // Detached: its own session, / as working directory, streams on /dev/null.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("daemon stat");
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .expect("stat format")
+        .1
+        .split(' ')
+        .collect();
+    assert_eq!(
+        fields[3],
+        pid.to_string(),
+        "session id is the daemon's pid: {stat}"
+    );
+    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).expect("daemon cwd");
+    assert_eq!(cwd, Path::new("/"));
+    for fd in 0..3 {
+        let target = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).expect("daemon fd");
+        assert_eq!(target, Path::new("/dev/null"), "fd {fd}");
+    }
+
+    let second = run_wsd(&args, LIMIT);
+    let second_stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{second_stderr}");
+    assert!(
+        second_stderr.contains(&format!("another wsd is running with pid {pid}")),
+        "{second_stderr}"
+    );
+
+    let first_log = logs_in_order(&logs).pop().expect("the first log");
+    connect_once(&listener);
+    wait_for_records(&first_log, 1);
+    kill_process(Pid::from_raw(pid).expect("positive pid"), Signal::HUP).expect("SIGHUP");
+    wait_for("a second log", || logs_in_order(&logs).len() == 2);
+    connect_once(&listener);
+    let second_log = logs_in_order(&logs).pop().expect("the second log");
+    wait_for_records(&second_log, 1);
+
+    kill_process(Pid::from_raw(pid).expect("positive pid"), Signal::TERM).expect("SIGTERM");
+    wait_for("the daemon to stop", || !is_running(pid));
+    guard.0 = None;
+    assert!(!pid_file.exists(), "the pid file is removed at exit");
+
+    let files = logs_in_order(&logs);
+    assert_eq!(files.len(), 2, "{files:?}");
+    let before = records_of(&files[0]);
+    let after = records_of(&files[1]);
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_ne!(
+        common::field(&before[0], "sourcePort"),
+        common::field(&after[0], "sourcePort"),
+        "two connections"
+    );
+    let diagnostics = std::fs::read_to_string(&diag).expect("diagnostics file");
+    assert!(diagnostics.contains(&banner), "{diagnostics}");
+    assert!(diagnostics.contains("rotated the log"), "{diagnostics}");
+    assert!(diagnostics.contains("stopped by a signal"), "{diagnostics}");
+    assert!(diagnostics.contains("finished: "), "{diagnostics}");
+}
+
+#[test]
+fn daemon_start_error_reaches_terminal() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let output = run_wsd(
+        &[
+            "-i",
+            "lo",
+            "-l",
+            dir.path().to_str().expect("UTF-8 path"),
+            "--pid-file",
+            dir.path().join("wsd.pid").to_str().expect("UTF-8 path"),
+            "--diag-file",
+            dir.path().join("wsd.diag").to_str().expect("UTF-8 path"),
+            "-u",
+            "no-such-user-for-wsd",
+        ],
+        LIMIT,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("user no-such-user-for-wsd not found"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("wsd.pid").exists());
 }

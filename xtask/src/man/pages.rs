@@ -83,9 +83,7 @@ const WSD_DESCRIPTION: &[Block] = &[
          message and a non-zero exit status. It then logs \"wsd v<VERSION> starting in \
          daemon mode\", starts a new session, changes to / and sends its diagnostics to \
          syslog (facility daemon) or to the `--diag-file`. A second `wsd` with the same \
-         pid file is rejected with the running one's pid. Live capture itself is not \
-         implemented in this version: `-i`, a filter expression and a run without `-r` \
-         are rejected with exit status 2 rather than ignored.",
+         pid file is rejected with the running one's pid.",
     ),
     Block::Paragraph(
         "`-u`, `-g` and `-c` also apply to file runs. The inputs, the `-R` cache and \
@@ -143,7 +141,7 @@ const WSD_SECTIONS: &[Section] = &[
             ),
             Block::Item(
                 "/var/run/wsd.pid",
-                "Default pid file of a live capture (see `--pid-file`).",
+                "Default pid file of a live capture that detaches (see `--pid-file`).",
             ),
             Block::Item(
                 "/dev/log",

@@ -1,0 +1,81 @@
+//! Filter expressions applied to packets that did not come from libpcap, such as
+//! those of a capture file.
+
+use std::ffi::c_int;
+
+use super::ffi::{Handle, Program};
+use super::{linktype_to_dlt, Libpcap, LiveError};
+use crate::Packet;
+
+/// Link type against which [`PacketFilter::new`] checks the expression: Ethernet.
+const LINKTYPE_ETHERNET: u32 = 1;
+
+/// Snapshot length given to `pcap_open_dead`. A compiled filter accepts a packet by
+/// returning the snapshot length, so any value above zero gives the same verdicts;
+/// this one is libpcap's maximum.
+const FILTER_SNAPLEN: c_int = 262_144;
+
+/// A BPF filter expression compiled per link type and run on each packet with
+/// `pcap_offline_filter`, as tcpdump does for `-r`.
+pub struct PacketFilter {
+    libpcap: Libpcap,
+    expression: String,
+    /// Compiled programs by `LINKTYPE_*`; a file has one link type per interface.
+    programs: Vec<(u32, Program)>,
+}
+
+impl std::fmt::Debug for PacketFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PacketFilter")
+            .field("expression", &self.expression)
+            .field("link_types", &self.programs.len())
+            .finish()
+    }
+}
+
+impl PacketFilter {
+    /// Compiles `expression` for Ethernet, so that a syntax error is reported before
+    /// any packet is read. Other link types are compiled when their first packet
+    /// arrives.
+    pub fn new(libpcap: &Libpcap, expression: &str) -> Result<PacketFilter, LiveError> {
+        let mut filter = PacketFilter {
+            libpcap: libpcap.clone(),
+            expression: expression.to_string(),
+            programs: Vec::new(),
+        };
+        filter.program_index(LINKTYPE_ETHERNET)?;
+        Ok(filter)
+    }
+
+    /// Returns the expression as given.
+    pub fn expression(&self) -> &str {
+        &self.expression
+    }
+
+    /// Returns true if `packet` passes the filter. Fails when the expression does
+    /// not compile for the packet's link type, such as `ether host` on raw IP.
+    pub fn matches(&mut self, packet: &Packet<'_>) -> Result<bool, LiveError> {
+        let index = self.program_index(packet.linktype)?;
+        let program = &self.programs[index].1;
+        Ok(program.matches(packet.orig_len, packet.data))
+    }
+
+    fn program_index(&mut self, linktype: u32) -> Result<usize, LiveError> {
+        if let Some(index) = self.programs.iter().position(|(lt, _)| *lt == linktype) {
+            return Ok(index);
+        }
+        let invalid = |message: String| LiveError::InvalidFilter {
+            expression: self.expression.clone(),
+            message,
+        };
+        let dlt = c_int::try_from(linktype_to_dlt(linktype))
+            .map_err(|_| invalid(format!("link type {linktype} is out of range")))?;
+        let mut handle =
+            Handle::open_dead(&self.libpcap.library, dlt, FILTER_SNAPLEN).map_err(&invalid)?;
+        let program = handle
+            .compile(&self.expression)
+            .map_err(|message| invalid(format!("{message} (compiled for link type {linktype})")))?;
+        self.programs.push((linktype, program));
+        Ok(self.programs.len() - 1)
+    }
+}

@@ -1,0 +1,203 @@
+//! A live run: packets from an interface through the same steps as a file run,
+//! with flow timeouts advanced by the clock while the link is quiet.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tracing::{debug, info, warn};
+use wsd_capture::live::{select_device, CaptureStats};
+use wsd_capture::{Libpcap, LiveConfig, LiveError, LiveEvent, LiveSource};
+use wsd_decode::DecodeOptions;
+
+use crate::cache::load_tracker;
+use crate::diagnostics::Diagnostics;
+use crate::output::{open_output, Output};
+use crate::run::{
+    combine_failures, finish_flows, process_packet, stop_on_signals, tracker_config,
+    write_finished, Failure, Summary,
+};
+use crate::startup::{rotate_between_records, StartUp};
+use wsd::cli::Cli;
+
+/// Environment variable naming the libpcap file to load instead of the usual
+/// names. It exists for tests, which point it at a missing name to check how wsd
+/// behaves without libpcap, and for systems where libpcap has another name.
+pub const LIBPCAP_ENV: &str = "WSD_LIBPCAP";
+
+/// How often the drop counters are read during a capture.
+const STATS_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How long written records may wait in the output buffer while packets keep
+/// arriving. A quiet link flushes them at each read timeout.
+const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Loads libpcap for `purpose`, which names the feature that needs it.
+pub fn load_libpcap(purpose: &str) -> Result<Libpcap, Failure> {
+    let loaded = match std::env::var(LIBPCAP_ENV) {
+        Ok(name) if !name.is_empty() => Libpcap::load_from(&[name.as_str()]),
+        _ => Libpcap::load(),
+    };
+    let libpcap = loaded
+        .map_err(|err| Failure::Other(format!("{purpose} needs libpcap, which failed: {err}")))?;
+    debug!(library = libpcap.name(), version = %libpcap.version(), "loaded libpcap");
+    Ok(libpcap)
+}
+
+/// Returns the failure for a capture or filter error: an invalid filter is a usage
+/// error, anything else is not.
+pub fn live_failure(err: LiveError) -> Failure {
+    if err.is_usage_error() {
+        Failure::Usage(err.to_string())
+    } else {
+        Failure::Other(err.to_string())
+    }
+}
+
+/// Captures from the interface of `-i`, or the default one, until SIGINT or
+/// SIGTERM, then finishes as a file run does at the end of its input. The
+/// interface and the log directory are open before `startup` drops privileges
+/// and detaches.
+pub fn run_live(cli: &Cli, startup: &StartUp, diagnostics: &Diagnostics) -> Result<(), Failure> {
+    let libpcap = load_libpcap("live capture")?;
+    let config = tracker_config(cli)?;
+    let device = match &cli.iniface {
+        Some(name) => name.clone(),
+        None => {
+            let devices = libpcap.devices().map_err(live_failure)?;
+            select_device(&devices, None).map_err(live_failure)?
+        }
+    };
+    let live_config = LiveConfig {
+        snaplen: cli.snaplen,
+        promiscuous: !cli.no_promisc,
+        buffer_size: cli.buffer_size.map(|mib| mib.saturating_mul(1024 * 1024)),
+        filter: (!cli.filter.is_empty()).then(|| cli.filter.join(" ")),
+        ..LiveConfig::new(device)
+    };
+    let mut source = LiveSource::open(&libpcap, &live_config).map_err(live_failure)?;
+    let mut tracker = load_tracker(cli, config)?;
+    let mut output = open_output(cli, &[], startup.identity())?;
+    let stop = stop_on_signals()?;
+    source.set_stop_flag(stop.clone());
+    let hangup = startup.complete(cli, &output, diagnostics)?;
+    info!(
+        interface = source.device(),
+        linktype = source.linktype(),
+        snaplen = live_config.snaplen,
+        promiscuous = live_config.promiscuous,
+        filter = live_config.filter.as_deref().unwrap_or(""),
+        "capturing"
+    );
+
+    let mut summary = Summary::default();
+    // Flows evicted while restoring a cache larger than the table come out first.
+    let mut result = write_finished(&mut tracker, &mut output, &mut summary);
+    if result.is_ok() {
+        result = capture(
+            &mut source,
+            cli,
+            &mut tracker,
+            &mut output,
+            &mut summary,
+            &hangup,
+        );
+    }
+    if stop.load(Ordering::Relaxed) {
+        info!("stopped by a signal: finishing open flows");
+    }
+    summary.capture = read_stats(&mut source, &mut DropWatch::default());
+    let (saved, written) = finish_flows(cli, &mut tracker, &mut output, &mut summary);
+    summary.log(&tracker);
+    combine_failures(result.and(written), saved, cli.wflow.is_some())
+}
+
+/// Reads packets until the stop flag is set. Each read timeout advances the flow
+/// timeouts to the capture clock, so that a quiet link still reports idle flows,
+/// and flushes the records written so far.
+fn capture(
+    source: &mut LiveSource,
+    cli: &Cli,
+    tracker: &mut wsd_flow::Tracker,
+    output: &mut Output,
+    summary: &mut Summary,
+    hangup: &AtomicBool,
+) -> Result<(), Failure> {
+    let decode_options = DecodeOptions::new().with_decapsulate(!cli.no_decapsulate);
+    let mut drops = DropWatch::default();
+    let mut next_stats = Instant::now() + STATS_INTERVAL;
+    let mut next_flush = Instant::now() + FLUSH_INTERVAL;
+    loop {
+        let idle = match source.next_event().map_err(live_failure)? {
+            LiveEvent::Packet(packet) => {
+                process_packet(&packet, &decode_options, cli, tracker, output, summary)?;
+                false
+            }
+            LiveEvent::Idle(now) => {
+                tracker.advance_to(now);
+                write_finished(tracker, output, summary)?;
+                true
+            }
+            LiveEvent::End => return Ok(()),
+        };
+        // A quiet link reads the clock at every read timeout, so SIGHUP and
+        // --rotate-interval take effect within one timeout.
+        rotate_between_records(output, hangup, idle || summary.packets % 1024 == 0)?;
+        let now = Instant::now();
+        if idle || now >= next_flush {
+            // Flushing an empty buffer makes no system call, so a quiet link costs
+            // nothing here.
+            next_flush = now + FLUSH_INTERVAL;
+            output
+                .writer
+                .flush()
+                .map_err(|err| output.write_error(err))?;
+        }
+        if now >= next_stats {
+            next_stats = now + STATS_INTERVAL;
+            read_stats(source, &mut drops);
+        }
+    }
+}
+
+/// The drop counters last logged, to warn only when they grow.
+#[derive(Default)]
+struct DropWatch {
+    last: CaptureStats,
+}
+
+/// Reads the drop counters, logs them at debug level, or as a warning when drops
+/// grew since the last reading, and returns them. A failure to read them is logged
+/// and returns `None`.
+fn read_stats(source: &mut LiveSource, watch: &mut DropWatch) -> Option<CaptureStats> {
+    let stats = match source.stats() {
+        Ok(stats) => stats,
+        Err(err) => {
+            warn!("cannot read the drop counters: {err}");
+            return None;
+        }
+    };
+    let dropped = stats.dropped.saturating_sub(watch.last.dropped);
+    let interface_dropped = stats
+        .interface_dropped
+        .saturating_sub(watch.last.interface_dropped);
+    if dropped > 0 || interface_dropped > 0 {
+        warn!(
+            interface = source.device(),
+            received = stats.received,
+            dropped = stats.dropped,
+            interface_dropped = stats.interface_dropped,
+            "packets dropped: {dropped} by the kernel and {interface_dropped} by the \
+             interface since the last reading; a larger -B buffer may help"
+        );
+    } else {
+        debug!(
+            interface = source.device(),
+            received = stats.received,
+            dropped = stats.dropped,
+            interface_dropped = stats.interface_dropped,
+            "capture counters"
+        );
+    }
+    watch.last = stats;
+    Some(stats)
+}

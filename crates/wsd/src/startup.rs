@@ -1,0 +1,114 @@
+//! The start-up steps that file runs and live captures share: the pid file,
+//! the privilege drop, SIGHUP and detaching.
+//!
+//! A run calls [`StartUp::begin`] before it opens anything, opens its inputs
+//! and its output, and then calls [`StartUp::complete`], which drops privileges
+//! and detaches. Until then every message reaches the terminal.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tracing::info;
+
+use crate::daemon::NullDevice;
+use crate::diagnostics::Diagnostics;
+use crate::output::Output;
+use crate::pidfile::PidFile;
+use crate::privileges::{self, Identity};
+use crate::run::Failure;
+use wsd::cli::Cli;
+
+/// What start-up holds for the rest of the run. Dropping it removes the pid
+/// file.
+pub struct StartUp {
+    /// /dev/null for the standard streams, present if this process detaches.
+    null: Option<NullDevice>,
+    identity: Option<Identity>,
+    /// Kept until the end of the run: the lock is released when it is dropped.
+    _pid_file: Option<PidFile>,
+}
+
+impl StartUp {
+    /// Checks the options of a daemon, looks up the `-u` and `-g` ids and locks
+    /// the pid file.
+    pub fn begin(cli: &Cli) -> Result<StartUp, Failure> {
+        let detaches = cli.detaches() && crate::daemon::is_child();
+        let logs_to_stdout = cli
+            .logfile
+            .as_deref()
+            .is_some_and(|path| path.as_os_str() == "-");
+        if detaches && logs_to_stdout {
+            return Err(Failure::Usage(
+                "-L - writes records to standard output, which a daemon closes; give a file \
+                 with -L FILE, a directory with -l DIR, or stay in the foreground with -F"
+                    .to_string(),
+            ));
+        }
+        let null = if detaches {
+            Some(NullDevice::open()?)
+        } else {
+            None
+        };
+        let identity = privileges::resolve(cli)?;
+        let pid_file = match cli.pid_file_path() {
+            Some(path) => Some(PidFile::acquire(&path)?),
+            None => None,
+        };
+        Ok(StartUp {
+            null,
+            identity,
+            _pid_file: pid_file,
+        })
+    }
+
+    /// Returns the user and group that privileges are dropped to.
+    pub fn identity(&self) -> Option<&Identity> {
+        self.identity.as_ref()
+    }
+
+    /// Installs the SIGHUP handler for a rotating `output`, drops privileges
+    /// and, for a daemon, detaches. Returns the flag that SIGHUP sets.
+    pub fn complete(
+        &self,
+        cli: &Cli,
+        output: &Output,
+        diagnostics: &Diagnostics,
+    ) -> Result<Arc<AtomicBool>, Failure> {
+        let hangup = rotate_on_hangup(output)?;
+        privileges::drop_privileges(cli, self.identity.as_ref())?;
+        privileges::warn_if_staying_root(cli);
+        if let Some(null) = &self.null {
+            info!("wsd v{} starting in daemon mode", env!("CARGO_PKG_VERSION"));
+            diagnostics.detach_stderr();
+            crate::daemon::detach(null)?;
+        }
+        Ok(hangup)
+    }
+}
+
+/// Sets a flag on SIGHUP when the log rotates, which asks for a new log file.
+/// Without rotation SIGHUP keeps its default action and ends the process.
+fn rotate_on_hangup(output: &Output) -> Result<Arc<AtomicBool>, Failure> {
+    let hangup = Arc::new(AtomicBool::new(false));
+    if output.rotates() {
+        signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hangup))
+            .map_err(|err| Failure::Other(format!("cannot install the SIGHUP handler: {err}")))?;
+    }
+    Ok(hangup)
+}
+
+/// Rotates the log between two records when SIGHUP came or the size limit is
+/// reached, and also when `check_clock` is set and the time limit is reached.
+/// Callers set `check_clock` only now and then, since reading the clock for
+/// every packet would cost more than whole-second intervals need.
+pub fn rotate_between_records(
+    output: &mut Output,
+    hangup: &AtomicBool,
+    check_clock: bool,
+) -> Result<(), Failure> {
+    let hangup = hangup.load(Ordering::Relaxed) && hangup.swap(false, Ordering::Relaxed);
+    if hangup || check_clock || output.over_size_limit() {
+        output.rotate_if_due(hangup)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,383 @@
+//! Live capture on the loopback interface and filter expressions, through the
+//! `wsd` binary and the system's libpcap.
+//!
+//! Tests that need root or libpcap print why they did not run and pass, except
+//! when the environment variable `CI` is set: there a missing requirement fails
+//! the test. Captures only ever use `lo` and a filter on a port the test itself
+//! listens on, so other traffic cannot change the counts.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{field, flow_lines, run_wsd};
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// How long to wait for wsd to start capturing or to write a record.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Pause that lets the kernel send each ACK on its own before the next step, so
+/// that the packet counts do not depend on timing. Linux acknowledges at once at
+/// the start of a connection, so this is far longer than needed.
+const SETTLE: Duration = Duration::from_millis(300);
+
+/// Returns true if the requirement is met. Otherwise fails the test under CI, or
+/// prints why the test did not run and returns false.
+fn require(met: bool, what: &str) -> bool {
+    if met {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{what}; CI must provide it");
+    }
+    eprintln!("not run: {what}");
+    false
+}
+
+fn is_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|line| line.starts_with("Uid:"))
+        .and_then(|line| line.split_whitespace().nth(2))
+        .is_some_and(|effective| effective == "0")
+}
+
+fn has_libpcap() -> bool {
+    wsd_capture::Libpcap::load().is_ok()
+}
+
+/// Checks both requirements of a live capture.
+fn can_capture() -> bool {
+    require(has_libpcap(), "libpcap is not installed")
+        && require(is_root(), "live capture needs root")
+}
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/captures")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A `wsd -i lo -F` run in the background, with its diagnostics collected.
+struct LiveRun {
+    child: Child,
+    stderr: mpsc::Receiver<String>,
+    lines: Vec<String>,
+}
+
+impl LiveRun {
+    /// Starts wsd with `args` and waits until it reports that it is capturing.
+    fn start(args: &[&str]) -> LiveRun {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wsd"))
+            .args(args)
+            .env("TZ", "UTC")
+            .env_remove("RUST_LOG")
+            .env_remove("WSD_LIBPCAP")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("wsd starts");
+        let (sender, receiver) = mpsc::channel();
+        let stderr = child.stderr.take().expect("piped stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut run = LiveRun {
+            child,
+            stderr: receiver,
+            lines: Vec::new(),
+        };
+        run.wait_for_line(" capturing ");
+        run
+    }
+
+    fn wait_for_line(&mut self, text: &str) {
+        let deadline = Instant::now() + WAIT;
+        while !self.lines.iter().any(|line| line.contains(text)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) => self.lines.push(line),
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!("wsd did not log {text:?}: {:#?}", self.lines);
+                }
+            }
+        }
+    }
+
+    /// Sends SIGTERM and returns the exit code and every diagnostic line.
+    fn terminate(mut self) -> (Option<i32>, String) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -TERM failed");
+        let deadline = Instant::now() + WAIT;
+        let code = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for wsd") {
+                break status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("wsd did not stop on SIGTERM: {:#?}", self.lines);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        self.lines.extend(self.stderr.try_iter());
+        // The reader thread may still hold the last lines.
+        std::thread::sleep(Duration::from_millis(100));
+        self.lines.extend(self.stderr.try_iter());
+        (code, self.lines.join("\n"))
+    }
+}
+
+fn read_sysctl(name: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/sys/net/ipv4/{name}"))
+        .map(|value| value.trim() != "0")
+        .unwrap_or(false)
+}
+
+/// TCP header sizes of Linux on loopback: (SYN or SYN-ACK, any other segment),
+/// from the options the kernel adds under the current settings.
+fn tcp_header_sizes() -> (u64, u64) {
+    let timestamps = read_sysctl("tcp_timestamps");
+    let sack = read_sysctl("tcp_sack");
+    let window_scaling = read_sysctl("tcp_window_scaling");
+    // MSS always; SACK-permitted shares a 12-byte block with the timestamp or
+    // takes 4 bytes on its own; window scale takes 4.
+    let timestamp_block = if timestamps {
+        12
+    } else if sack {
+        4
+    } else {
+        0
+    };
+    let syn = 20 + 4 + timestamp_block + if window_scaling { 4 } else { 0 };
+    let other = if timestamps { 32 } else { 20 };
+    (syn, other)
+}
+
+/// Makes one connection to `listener`: the client sends 100 bytes and the server
+/// answers with 200. Returns both ends, still open.
+fn exchange(listener: &TcpListener) -> (TcpStream, TcpStream) {
+    let address = listener.local_addr().expect("listener address");
+    let mut client = TcpStream::connect(address).expect("connect to the listener");
+    let (mut server, _) = listener.accept().expect("accept");
+    client.write_all(&[0x41; 100]).expect("client sends");
+    let mut request = [0; 100];
+    server.read_exact(&mut request).expect("server receives");
+    std::thread::sleep(SETTLE);
+    server.write_all(&[0x42; 200]).expect("server sends");
+    let mut response = [0; 200];
+    client.read_exact(&mut response).expect("client receives");
+    std::thread::sleep(SETTLE);
+    (client, server)
+}
+
+#[test]
+fn loopback_connection_exact_counts() {
+    if !can_capture() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let log = dir.path().join("live.log");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen on loopback");
+    let port = listener.local_addr().expect("listener address").port();
+    let filter = format!("tcp port {port}");
+    let mut args = vec!["-i", "lo", "-F", "-L", log.to_str().expect("UTF-8 path")];
+    args.extend(filter.split(' '));
+    let run = LiveRun::start(&args);
+
+    let (client, server) = exchange(&listener);
+    let (code, stderr) = run.terminate();
+    drop((client, server));
+
+    assert_eq!(code, Some(0), "{stderr}");
+    let text = std::fs::read_to_string(&log).expect("log written");
+    let lines = flow_lines(text.as_bytes());
+    assert_eq!(lines.len(), 1, "{text}\n{stderr}");
+    let line = &lines[0];
+    let (syn, segment) = tcp_header_sizes();
+    // Client to server: SYN, ACK, 100 bytes of data, ACK of the response.
+    assert_eq!(field(line, "destPort"), port.to_string(), "{line}");
+    assert_eq!(field(line, "sourceIp"), "127.0.0.1", "{line}");
+    assert_eq!(field(line, "packetsOut"), "4", "{line}");
+    assert_eq!(
+        field(line, "bytesOut"),
+        (syn + segment + (segment + 100) + segment).to_string(),
+        "{line}"
+    );
+    // Server to client: SYN-ACK, ACK of the request, 200 bytes of data.
+    assert_eq!(field(line, "packetsIn"), "3", "{line}");
+    assert_eq!(
+        field(line, "bytesIn"),
+        (syn + segment + (segment + 200)).to_string(),
+        "{line}"
+    );
+    assert!(stderr.contains("stopped by a signal"), "{stderr}");
+    assert!(stderr.contains("finished: 7 packets"), "{stderr}");
+    assert!(
+        stderr.contains("capture drops: 0 by the kernel"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn quiet_link_times_out_flow() {
+    if !can_capture() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let log = dir.path().join("live.log");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen on loopback");
+    let port = listener.local_addr().expect("listener address").port();
+    let filter = format!("tcp port {port}");
+    let mut args = vec![
+        "-i",
+        "lo",
+        "-F",
+        "--idle-timeout",
+        "1",
+        "-L",
+        log.to_str().expect("UTF-8 path"),
+    ];
+    args.extend(filter.split(' '));
+    let run = LiveRun::start(&args);
+
+    let (client, server) = exchange(&listener);
+    // No packet follows, so only the clock can end the flow.
+    let deadline = Instant::now() + WAIT;
+    let mut text = String::new();
+    while flow_lines(text.as_bytes()).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        text = std::fs::read_to_string(&log).unwrap_or_default();
+    }
+    let (code, stderr) = run.terminate();
+    drop((client, server));
+
+    assert_eq!(flow_lines(text.as_bytes()).len(), 1, "{text}\n{stderr}");
+    assert_eq!(code, Some(0), "{stderr}");
+    let after = std::fs::read_to_string(&log).expect("log written");
+    assert_eq!(flow_lines(after.as_bytes()).len(), 1, "{after}");
+}
+
+#[test]
+fn file_filter_selects_packets() {
+    if !require(has_libpcap(), "libpcap is not installed") {
+        return;
+    }
+    let capture = fixture("lossy.pcap");
+    let all = run_wsd(&["-r", &capture, "-L", "-"], LIMIT);
+    assert_eq!(all.status.code(), Some(0), "{}", stderr_of(&all));
+    assert_eq!(flow_lines(&all.stdout).len(), 5);
+
+    let ssh = run_wsd(&["-r", &capture, "-L", "-", "tcp", "port", "22"], LIMIT);
+    assert_eq!(ssh.status.code(), Some(0), "{}", stderr_of(&ssh));
+    let lines = flow_lines(&ssh.stdout);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert_eq!(field(&lines[0], "destPort"), "22");
+    assert_eq!(field(&lines[0], "packetsOut"), "2");
+    assert_eq!(field(&lines[0], "packetsIn"), "1");
+    assert!(
+        stderr_of(&ssh).contains("finished: 3 packets"),
+        "{}",
+        stderr_of(&ssh)
+    );
+
+    let rest = run_wsd(&["-r", &capture, "-L", "-", "not", "port", "22"], LIMIT);
+    assert_eq!(rest.status.code(), Some(0), "{}", stderr_of(&rest));
+    let lines = flow_lines(&rest.stdout);
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    assert!(lines.iter().all(|line| field(line, "destPort") != "22"));
+}
+
+#[test]
+fn invalid_filter_exit_two() {
+    if !require(has_libpcap(), "libpcap is not installed") {
+        return;
+    }
+    let output = run_wsd(
+        &[
+            "-r",
+            &fixture("lossy.pcap"),
+            "-L",
+            "-",
+            "tcp",
+            "port",
+            "http2x",
+        ],
+        LIMIT,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains("invalid filter expression \"tcp port http2x\""),
+        "{stderr}"
+    );
+    // libpcap's own message is quoted.
+    assert!(stderr.contains("http2x'"), "{stderr}");
+    assert!(output.stdout.is_empty());
+}
+
+/// Runs wsd as if libpcap were not installed.
+fn run_without_libpcap(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_wsd"))
+        .args(args)
+        .env("TZ", "UTC")
+        .env("WSD_LIBPCAP", "libpcap-not-installed.so.0")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("wsd runs")
+}
+
+#[test]
+fn without_libpcap_files_still_read() {
+    let capture = fixture("lossy.pcap");
+    let output = run_without_libpcap(&["-r", &capture, "-L", "-"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(flow_lines(&output.stdout).len(), 5);
+
+    let filtered = run_without_libpcap(&["-r", &capture, "-L", "-", "port", "22"]);
+    assert_eq!(filtered.status.code(), Some(1));
+    let stderr = stderr_of(&filtered);
+    assert!(
+        stderr.contains("a filter expression needs libpcap"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("libpcap-not-installed.so.0"), "{stderr}");
+    assert!(stderr.contains("libpcap0.8"), "{stderr}");
+    assert!(filtered.stdout.is_empty());
+
+    let live = run_without_libpcap(&["-i", "lo", "-F", "-L", "-"]);
+    assert_eq!(live.status.code(), Some(1));
+    let stderr = stderr_of(&live);
+    assert!(stderr.contains("live capture needs libpcap"), "{stderr}");
+    assert!(stderr.contains("libpcap0.8"), "{stderr}");
+}
+
+#[test]
+fn interface_and_file_conflict() {
+    let output = run_wsd(&["-i", "lo", "-F", "-r", &fixture("lossy.pcap")], LIMIT);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = stderr_of(&output);
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+}
