@@ -620,6 +620,48 @@ fn daemon_on_loopback() {
     assert!(diagnostics.contains("rotated the log"), "{diagnostics}");
     assert!(diagnostics.contains("stopped by a signal"), "{diagnostics}");
     assert!(diagnostics.contains("finished: "), "{diagnostics}");
+    assert!(
+        diagnostics.contains("running as root for the whole capture"),
+        "a capture without -u warns: {diagnostics}"
+    );
+}
+
+#[test]
+fn numeric_ids_dropped_to() {
+    if !running_as_root("numeric_ids_dropped_to") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let output = run_wsd(
+        &[
+            "-r",
+            &fixture("port_reuse.pcap"),
+            "-L",
+            "-",
+            "-u",
+            "54321",
+            "-g",
+            "54322",
+            "-c",
+            dir.path().to_str().expect("UTF-8 path"),
+        ],
+        LIMIT,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("uid=54321 gid=54322"), "{stderr}");
+    assert_eq!(flow_lines(&output.stdout).len(), 2, "{stderr}");
+}
+
+#[test]
+fn numeric_user_needs_group() {
+    let output = run_wsd(
+        &["-r", &fixture("port_reuse.pcap"), "-L", "-", "-u", "54321"],
+        LIMIT,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("give the group with -g"), "{stderr}");
 }
 
 #[test]
