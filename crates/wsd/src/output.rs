@@ -102,6 +102,7 @@ impl Output {
         if !(hangup || by_size || by_time) {
             return Ok(());
         }
+
         rotation.opened = Instant::now();
         let (file, path) = match rotation.dir.create_log() {
             Ok(created) => created,
@@ -111,13 +112,18 @@ impl Output {
                     self.name,
                     failure.message()
                 );
+                // The next try comes after another --rotate-size bytes, not
+                // at every packet.
+                self.writer.get_mut().written = 0;
                 return Ok(());
             }
         };
+
         // Flushing first keeps every record of the old log in it.
         self.writer.flush().map_err(|err| self.write_error(err))?;
         let old = std::mem::replace(self.writer.get_mut(), LogSink::new(Box::new(file)));
         drop(old);
+
         let reason = if hangup {
             "SIGHUP"
         } else if by_size {

@@ -1,6 +1,6 @@
 //! The pid file: created and locked at start-up, removed at exit.
 //!
-//! The lock, not the file's presence, tells whether a `wsd` is running: the
+//! The lock, not the file's presence, shows whether a `wsd` is running. The
 //! kernel releases it when the process ends in any way, so a file left behind
 //! by a crash is taken over by the next start.
 
@@ -107,9 +107,9 @@ impl PidFile {
 
     /// Removes the pid file. The lock is released when the file is closed.
     ///
-    /// After a drop of privileges the directory may no longer be writable; the
-    /// file is then emptied through the open descriptor instead, which marks it
-    /// as stale for the next start.
+    /// After a drop of privileges the directory may no longer be writable. The
+    /// file is then emptied through the open descriptor instead, so the next
+    /// start finds it stale.
     fn release(&mut self) -> io::Result<()> {
         if !names_file(&self.dir, &self.name, &self.file) {
             return Ok(());
@@ -192,7 +192,7 @@ mod tests {
     fn second_acquire_names_running_pid() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let path = dir.path().join("wsd.pid");
-        let _held = PidFile::acquire(&path).expect("pid file is created");
+        let _locked = PidFile::acquire(&path).expect("pid file is created");
         let failure = PidFile::acquire(&path).expect_err("the pid file is locked");
         let message = failure.message();
         assert!(
@@ -207,7 +207,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temporary directory");
         let path = dir.path().join("wsd.pid");
         std::fs::write(&path, "99999999\nleft over by a crash\n").expect("stale file");
-        let _held = PidFile::acquire(&path).expect("a stale file is taken over");
+        let _locked = PidFile::acquire(&path).expect("a stale file is taken over");
         assert_eq!(read(&path), format!("{}\n", std::process::id()));
     }
 
@@ -215,10 +215,10 @@ mod tests {
     fn remove_keeps_replaced_file() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let path = dir.path().join("wsd.pid");
-        let held = PidFile::acquire(&path).expect("pid file is created");
+        let locked = PidFile::acquire(&path).expect("pid file is created");
         std::fs::remove_file(&path).expect("remove");
         std::fs::write(&path, "1\n").expect("another process's file");
-        drop(held);
+        drop(locked);
         assert_eq!(read(&path), "1\n");
     }
 

@@ -18,8 +18,8 @@ use crate::privileges::{self, Identity};
 use crate::run::Failure;
 use wsd::cli::Cli;
 
-/// What start-up holds for the rest of the run. Dropping it removes the pid
-/// file.
+/// The resources of start-up that the run keeps until its end. Dropping it
+/// removes the pid file.
 pub struct StartUp {
     /// /dev/null for the standard streams, present if this process detaches.
     null: Option<NullDevice>,
@@ -86,8 +86,9 @@ impl StartUp {
     }
 }
 
-/// Sets a flag on SIGHUP when the log rotates, which asks for a new log file.
-/// Without rotation SIGHUP keeps its default action and ends the process.
+/// Installs a handler that sets the returned flag on SIGHUP, which requests a
+/// new log file, when the log rotates. Without rotation SIGHUP keeps its
+/// default action and ends the process.
 fn rotate_on_hangup(output: &Output) -> Result<Arc<AtomicBool>, Failure> {
     let hangup = Arc::new(AtomicBool::new(false));
     if output.rotates() {

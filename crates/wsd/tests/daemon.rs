@@ -58,7 +58,7 @@ impl Feed {
         self.writer.flush().expect("flush the pipe");
     }
 
-    /// Writes one SYN without an answer: a connection still open at the end.
+    /// Writes one SYN without a reply: a connection still open at the end.
     fn open_connection(&mut self) {
         let n = self.connections;
         self.connections += 1;
@@ -168,8 +168,8 @@ fn records_of(path: &Path) -> Vec<String> {
     flow_lines(&std::fs::read(path).expect("read a log"))
 }
 
-/// True if this test can run: as root, or else it says why not. Under CI it
-/// fails instead, so that a missing privilege never passes silently.
+/// Returns true if this test can run as root, or else prints why not. Under CI
+/// it fails instead, so that a missing privilege never passes silently.
 fn running_as_root(test: &str) -> bool {
     if rustix::process::geteuid().is_root() {
         return true;
@@ -413,8 +413,8 @@ fn dropped_privileges_still_rotate() {
     feed.refused(7);
     let stderr = finish(child, feed);
 
-    // The temporary directory belongs to root, so nobody may not remove the
-    // pid file and empties it instead.
+    // The temporary directory belongs to root, so the user nobody may not
+    // remove the pid file and empties it instead.
     assert_eq!(
         std::fs::read_to_string(&pid_file).unwrap_or_default(),
         "",
@@ -504,7 +504,7 @@ fn connect_once(listener: &TcpListener) {
     drop(server);
 }
 
-/// Waits until `path` holds `count` records.
+/// Waits until `path` contains `count` records.
 fn wait_for_records(path: &Path, count: usize) {
     wait_for("records in the log", || {
         std::fs::read(path).is_ok_and(|bytes| flow_lines(&bytes).len() >= count)
@@ -689,4 +689,83 @@ fn daemon_start_error_reaches_terminal() {
         "{stderr}"
     );
     assert!(!dir.path().join("wsd.pid").exists());
+}
+
+/// Runs a daemon in a mount namespace of its own, where /dev/log is a socket
+/// that this test reads, and checks the syslog lines it receives.
+#[test]
+fn daemon_logs_to_syslog() {
+    if !running_as_root("daemon_logs_to_syslog") {
+        return;
+    }
+    if wsd_capture::Libpcap::load().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "daemon_logs_to_syslog needs libpcap, and CI is set: install libpcap"
+        );
+        eprintln!("daemon_logs_to_syslog did not run: libpcap is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let socket_path = dir.path().join("log");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).expect("bind the socket");
+    socket
+        .set_read_timeout(Some(LIMIT))
+        .expect("socket timeout");
+    let pid_file = dir.path().join("wsd.pid");
+    // /dev is replaced by a tmpfs with only /dev/null and /dev/log, the test's
+    // socket, so the host's /dev/log is never touched.
+    let script = format!(
+        "mount -t tmpfs none /dev && mknod -m 666 /dev/null c 1 3 && touch /dev/log \
+         && mount --bind '{socket}' /dev/log && exec '{wsd}' -i lo -l '{logs}' \
+         --pid-file '{pid}' tcp port 9",
+        socket = socket_path.display(),
+        wsd = env!("CARGO_BIN_EXE_wsd"),
+        logs = dir.path().join("logs").display(),
+        pid = pid_file.display(),
+    );
+    let started = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .env("TZ", "UTC")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("unshare runs");
+    let stderr = String::from_utf8_lossy(&started.stderr);
+    assert_eq!(started.status.code(), Some(0), "{stderr}");
+    let pid = read_pid(&pid_file).expect("the daemon wrote its pid");
+    let mut guard = KillOnFailure(Some(pid));
+
+    let mut received = Vec::new();
+    let mut datagram = [0u8; 2048];
+    let banner = format!("wsd v{} starting in daemon mode", env!("CARGO_PKG_VERSION"));
+    while !received.iter().any(|line: &String| line.contains(&banner)) {
+        let len = socket.recv(&mut datagram).expect("a syslog datagram");
+        received.push(String::from_utf8_lossy(&datagram[..len]).into_owned());
+    }
+    kill_process(Pid::from_raw(pid).expect("positive pid"), Signal::TERM).expect("SIGTERM");
+    while !received.iter().any(|line| line.contains("finished: ")) {
+        let len = socket.recv(&mut datagram).expect("a syslog datagram");
+        received.push(String::from_utf8_lossy(&datagram[..len]).into_owned());
+    }
+    wait_for("the daemon to stop", || !is_running(pid));
+    guard.0 = None;
+
+    let tag = format!(" wsd[{pid}]: ");
+    for line in &received {
+        assert!(line.contains(&tag), "{line}");
+        assert!(!line.ends_with('\n'), "{line:?}");
+    }
+    let banner_line = received
+        .iter()
+        .find(|line| line.contains(&banner))
+        .expect("banner received");
+    assert!(
+        banner_line.starts_with("<30>"),
+        "daemon.info: {banner_line}"
+    );
+    let warning = received
+        .iter()
+        .find(|line| line.contains("running as root"))
+        .unwrap_or_else(|| panic!("no warning in {received:#?}"));
+    assert!(warning.starts_with("<28>"), "daemon.warning: {warning}");
 }
