@@ -22,7 +22,13 @@ use clap::Parser;
 use crate::diagnostics::Diagnostics;
 
 fn main() {
-    let cli = wsd::cli::Cli::parse();
+    let mut cli = wsd::cli::Cli::parse();
+    if cli.detaches() {
+        // The daemon changes to / before it writes the -W cache at exit.
+        cli.wflow = cli
+            .wflow
+            .map(|path| std::path::absolute(&path).unwrap_or(path));
+    }
 
     if cli.detaches() && !daemon::is_child() {
         std::process::exit(daemon::launch());
