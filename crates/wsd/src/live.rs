@@ -85,15 +85,23 @@ pub fn run_live(cli: &Cli) -> Result<(), Failure> {
     );
 
     let mut summary = Summary::default();
+    let mut drops = DropWatch::default();
     // Flows evicted while restoring a cache larger than the table come out first.
     let mut result = write_finished(&mut tracker, &mut output, &mut summary);
     if result.is_ok() {
-        result = capture(&mut source, cli, &mut tracker, &mut output, &mut summary);
+        result = capture(
+            &mut source,
+            cli,
+            &mut tracker,
+            &mut output,
+            &mut summary,
+            &mut drops,
+        );
     }
     if stop.load(Ordering::Relaxed) {
         info!("stopped by a signal: finishing open flows");
     }
-    summary.capture = read_stats(&mut source, &mut DropWatch::default());
+    summary.capture = read_stats(&mut source, &mut drops);
     let (saved, written) = finish_flows(cli, &mut tracker, &mut output, &mut summary);
     summary.log(&tracker);
     combine_failures(result.and(written), saved, cli.wflow.is_some())
@@ -108,9 +116,9 @@ fn capture(
     tracker: &mut wsd_flow::Tracker,
     output: &mut Output,
     summary: &mut Summary,
+    drops: &mut DropWatch,
 ) -> Result<(), Failure> {
     let decode_options = DecodeOptions::new().with_decapsulate(!cli.no_decapsulate);
-    let mut drops = DropWatch::default();
     let mut next_stats = Instant::now() + STATS_INTERVAL;
     let mut next_flush = Instant::now() + FLUSH_INTERVAL;
     loop {
@@ -138,7 +146,7 @@ fn capture(
         }
         if now >= next_stats {
             next_stats = now + STATS_INTERVAL;
-            read_stats(source, &mut drops);
+            read_stats(source, drops);
         }
     }
 }

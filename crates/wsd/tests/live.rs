@@ -176,7 +176,7 @@ fn tcp_header_sizes() -> (u64, u64) {
 }
 
 /// Makes one connection to `listener`: the client sends 100 bytes and the server
-/// answers with 200. Returns both ends, still open.
+/// replies with 200. Returns both ends, still open.
 fn exchange(listener: &TcpListener) -> (TcpStream, TcpStream) {
     let address = listener.local_addr().expect("listener address");
     let mut client = TcpStream::connect(address).expect("connect to the listener");
