@@ -189,7 +189,7 @@ impl Cli {
             return Some(("-g/--group", DAEMON));
         }
         if self.pidfile.is_some() {
-            return Some(("-p/--pidfile", DAEMON));
+            return Some(("-P/--pidfile", DAEMON));
         }
         if self.read.is_empty() && !self.foreground {
             return Some((

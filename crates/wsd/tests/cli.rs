@@ -257,6 +257,10 @@ fn version_and_help() {
         "--user",
         "--group",
         "--pidfile",
+        "--foreground",
+        "--snaplen",
+        "--no-promisc",
+        "--buffer-size",
     ] {
         assert!(help.contains(option), "--help lacks {option}");
     }

@@ -390,3 +390,18 @@ fn interface_and_file_conflict() {
     let stderr = stderr_of(&output);
     assert!(stderr.contains("cannot be used with"), "{stderr}");
 }
+
+#[test]
+fn capture_option_ranges_checked() {
+    let cases: [(&[&str], &str); 3] = [
+        (&["-i", "lo", "-F", "-s", "10"], "--snaplen"),
+        (&["-i", "lo", "-F", "-s", "300000"], "--snaplen"),
+        (&["-i", "lo", "-F", "-B", "0"], "--buffer-size"),
+    ];
+    for (args, option) in cases {
+        let output = run_wsd(args, LIMIT);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = stderr_of(&output);
+        assert!(stderr.contains(option), "{args:?}: {stderr}");
+    }
+}
