@@ -120,8 +120,8 @@ pub struct Cli {
     #[arg(short = 'p', long = "no-promisc")]
     pub no_promisc: bool,
 
-    /// Size of the kernel capture buffer in MiB (default: libpcap's, 2 MiB on
-    /// Linux). A larger buffer rides out longer bursts without dropping packets.
+    /// Size of the kernel capture buffer in MiB (default: libpcap's default). A larger
+    /// buffer rides out longer bursts without dropping packets.
     #[arg(short = 'B', long = "buffer-size", value_name = "MIB",
           value_parser = clap::value_parser!(u32).range(1..=2047))]
     pub buffer_size: Option<u32>,

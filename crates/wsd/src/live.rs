@@ -90,6 +90,7 @@ pub fn run_live(cli: &Cli, startup: &StartUp, diagnostics: &Diagnostics) -> Resu
     );
 
     let mut summary = Summary::default();
+    let mut drops = DropWatch::default();
     // Flows evicted while restoring a cache larger than the table come out first.
     let mut result = write_finished(&mut tracker, &mut output, &mut summary);
     if result.is_ok() {
@@ -99,13 +100,14 @@ pub fn run_live(cli: &Cli, startup: &StartUp, diagnostics: &Diagnostics) -> Resu
             &mut tracker,
             &mut output,
             &mut summary,
+            &mut drops,
             &hangup,
         );
     }
     if stop.load(Ordering::Relaxed) {
         info!("stopped by a signal: finishing open flows");
     }
-    summary.capture = read_stats(&mut source, &mut DropWatch::default());
+    summary.capture = read_stats(&mut source, &mut drops);
     let (saved, written) = finish_flows(cli, &mut tracker, &mut output, &mut summary);
     summary.log(&tracker);
     combine_failures(result.and(written), saved, cli.wflow.is_some())
@@ -120,10 +122,10 @@ fn capture(
     tracker: &mut wsd_flow::Tracker,
     output: &mut Output,
     summary: &mut Summary,
+    drops: &mut DropWatch,
     hangup: &AtomicBool,
 ) -> Result<(), Failure> {
     let decode_options = DecodeOptions::new().with_decapsulate(!cli.no_decapsulate);
-    let mut drops = DropWatch::default();
     let mut next_stats = Instant::now() + STATS_INTERVAL;
     let mut next_flush = Instant::now() + FLUSH_INTERVAL;
     loop {
@@ -154,7 +156,7 @@ fn capture(
         }
         if now >= next_stats {
             next_stats = now + STATS_INTERVAL;
-            read_stats(source, &mut drops);
+            read_stats(source, drops);
         }
     }
 }

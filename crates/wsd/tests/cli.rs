@@ -242,6 +242,9 @@ fn version_and_help() {
         "--rotate-interval",
         "--rotate-size",
         "--diag-file",
+        "--snaplen",
+        "--no-promisc",
+        "--buffer-size",
     ] {
         assert!(help.contains(option), "--help lacks {option}");
     }

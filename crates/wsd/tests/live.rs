@@ -176,7 +176,7 @@ fn tcp_header_sizes() -> (u64, u64) {
 }
 
 /// Makes one connection to `listener`: the client sends 100 bytes and the server
-/// answers with 200. Returns both ends, still open.
+/// replies with 200. Returns both ends, still open.
 fn exchange(listener: &TcpListener) -> (TcpStream, TcpStream) {
     let address = listener.local_addr().expect("listener address");
     let mut client = TcpStream::connect(address).expect("connect to the listener");
@@ -380,4 +380,19 @@ fn interface_and_file_conflict() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = stderr_of(&output);
     assert!(stderr.contains("cannot be used with"), "{stderr}");
+}
+
+#[test]
+fn capture_option_ranges_checked() {
+    let cases: [(&[&str], &str); 3] = [
+        (&["-i", "lo", "-F", "-s", "10"], "--snaplen"),
+        (&["-i", "lo", "-F", "-s", "300000"], "--snaplen"),
+        (&["-i", "lo", "-F", "-B", "0"], "--buffer-size"),
+    ];
+    for (args, option) in cases {
+        let output = run_wsd(args, LIMIT);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = stderr_of(&output);
+        assert!(stderr.contains(option), "{args:?}: {stderr}");
+    }
 }

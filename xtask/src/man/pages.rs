@@ -70,6 +70,23 @@ const WSD_DESCRIPTION: &[Block] = &[
          signal ends the process at once.",
     ),
     Block::Paragraph(
+        "Without `-r`, `wsd` captures live from the interface given with `-i`, or else \
+         from the first interface that is up, not a loopback interface and not the \
+         `any` pseudo-device. Live capture loads libpcap (`libpcap.so.1` or \
+         `libpcap.so.0.8`) when it starts, and needs the right to capture, usually \
+         root. Each packet is captured up to `-s` bytes (512 by default: the headers, \
+         not the payload), the interface is put into promiscuous mode unless `-p` is \
+         given, and the kernel drop counters are read every minute and at the end. \
+         While the link is quiet, flows still time out by the clock.",
+    ),
+    Block::Paragraph(
+        "A filter expression in libpcap's syntax may follow the options, as with \
+         tcpdump: `wsd -i eth0 -F not port 22`. It applies to `-r` files too, compiled \
+         for each file's link type. Filtering needs libpcap even for files; without \
+         it, file reading still works and a filter fails with a message naming the \
+         package to install. An invalid expression is a usage error.",
+    ),
+    Block::Paragraph(
         "SIGHUP closes the current log in the log directory and opens a new one with a \
          new generated name; `--rotate-interval` and `--rotate-size` do the same by time \
          and by size. A rotation happens between two records after the old log is \
@@ -78,7 +95,7 @@ const WSD_DESCRIPTION: &[Block] = &[
     Block::Paragraph(
         "A live capture (a run without `-r`) detaches from the terminal unless `-F` is \
          given. It first opens the interface, the log directory and the pid file \
-         (`--pid-file`, locked while it runs) and drops privileges (`-u`, `-g`, `-c`), \
+         (`-P`, locked while it runs) and drops privileges (`-u`, `-g`, `-c`), \
          with its diagnostics still on the terminal, so that a start-up error gives a \
          message and a non-zero exit status. It then logs \"wsd v<VERSION> starting in \
          daemon mode\", starts a new session, changes to / and sends its diagnostics to \
@@ -102,14 +119,15 @@ const WSD_SECTIONS: &[Section] = &[
             Block::Item(
                 "1",
                 "A failure during the run, such as a log or flow cache that could not be \
-                 written. When the cache cannot be written, the open flows are written to \
+                 written, or an interface that could not be opened for capture, or \
+                 libpcap missing when a live capture or a filter needs it. When the cache cannot be written, the open flows are written to \
                  the log as records instead, so none is lost. When the log cannot be \
                  written, the open flows are still saved to the `-W` cache.",
             ),
             Block::Item(
                 "2",
-                "Bad usage, or a problem found before the first packet: an input that is \
-                 missing or not a pcap or pcapng capture, a flow cache that cannot be \
+                "Bad usage, or a problem found before the first packet: an invalid filter \
+                 expression, an input that is missing or not a pcap or pcapng capture, a flow cache that cannot be \
                  loaded, a log that cannot be created, or an output that names an input. \
                  A capture damaged after its start is read up to the damage with a \
                  warning and does not change the exit status.",
@@ -129,6 +147,12 @@ const WSD_SECTIONS: &[Section] = &[
                 "`RUST_LOG`",
                 "Diagnostic filter in the syntax of the Rust tracing-subscriber crate, \
                  such as `debug`; it overrides `-d`.",
+            ),
+            Block::Item(
+                "`WSD_LIBPCAP`",
+                "File name of libpcap to load instead of `libpcap.so.1` and \
+                 `libpcap.so.0.8`, for a system that installs it under another name. The \
+                 tests point it at a missing name to check `wsd` without libpcap.",
             ),
         ],
     },
@@ -177,6 +201,15 @@ const WSD_SECTIONS: &[Section] = &[
                 "TZ=UTC wsd -r capture.pcap",
             ),
             Block::Example(
+                "Capture live on eth0 in the foreground, leaving out SSH, until SIGINT \
+                 or SIGTERM:",
+                "wsd -i eth0 -F -L /var/log/wsd/eth0.log not port 22",
+            ),
+            Block::Example(
+                "Records of the HTTPS connections in a capture file:",
+                "wsd -r capture.pcap -L - tcp port 443",
+            ),
+            Block::Example(
                 "Read a capture from a pipe as the user nobody inside /var/empty, with a \
                  new log every 100 MiB and on SIGHUP:",
                 "tcpdump -w - | wsd -r - -u nobody -c /var/empty -l /var/log/wsd \\\n\
@@ -195,7 +228,7 @@ const WSD_SECTIONS: &[Section] = &[
     Section {
         heading: "SEE ALSO",
         blocks: &[Block::Paragraph(
-            "flowcache(1), pcap-savefile(5). The source distribution describes the record \
+            "flowcache(1), pcap-savefile(5), pcap-filter(7). The source distribution describes the record \
              fields in docs/flow-records.md, the tracker in docs/tracker.md, the flow-cache \
              format in docs/flow-cache-format.md and unattended post-processing in \
              docs/operations.md.",

@@ -146,7 +146,7 @@ pub(crate) struct Library {
     _library: libloading::Library,
 }
 
-/// Why libpcap could not be loaded.
+/// Failure to load libpcap.
 pub(crate) enum LoadError {
     /// No name in the list could be loaded; the message of the last attempt.
     NotFound(String),
@@ -469,8 +469,9 @@ impl Handle {
     /// Switches an activated handle to non-blocking reads, after which
     /// [`Handle::next`] waits for packets with `poll(2)` for at most `milliseconds`.
     ///
-    /// With the TPACKET_V3 ring of Linux, libpcap's own read timeout only runs
-    /// while packets arrive, so a blocking read on a quiet link never returns.
+    /// With libpcap 1.10.3 on Linux (TPACKET_V3 ring), a blocking read on a quiet
+    /// link did not return after the read timeout, so the timeout alone cannot
+    /// bound the wait.
     pub(crate) fn wait_with_poll(&mut self, milliseconds: c_int) -> Result<(), String> {
         let mut errbuf = [0 as c_char; ERRBUF_SIZE];
         // SAFETY: `self.pcap` is a live handle and errbuf has the size libpcap needs.
@@ -605,7 +606,8 @@ pub(crate) struct Program {
 
 impl Program {
     /// Runs the program over one packet (`pcap_offline_filter`). Returns true if
-    /// the packet passes. The filter sees no timestamp, as no BPF primitive reads one.
+    /// the packet passes. The header carries no timestamp, because no BPF primitive
+    /// reads one.
     pub(crate) fn matches(&self, orig_len: u32, data: &[u8]) -> bool {
         let header = PktHdr {
             ts: Timeval {
@@ -616,7 +618,7 @@ impl Program {
             len: orig_len,
         };
         // SAFETY: the program is a valid compiled filter, `header` is a valid
-        // header, and `data` holds at least `header.caplen` bytes because caplen
+        // header, and `data` contains at least `header.caplen` bytes because caplen
         // is `data.len()` or smaller.
         let verdict =
             unsafe { (self.library.api.offline_filter)(&self.program, &header, data.as_ptr()) };

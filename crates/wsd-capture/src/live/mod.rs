@@ -22,7 +22,7 @@ pub use source::{CaptureStats, LiveConfig, LiveEvent, LiveSource};
 /// Fedora and most other systems, then the one Debian and Ubuntu use.
 pub const LIBPCAP_NAMES: [&str; 2] = ["libpcap.so.1", "libpcap.so.0.8"];
 
-/// Which package provides libpcap, for error messages.
+/// Advice appended to the errors about a missing libpcap.
 const INSTALL_HINT: &str =
     "install the libpcap0.8 package (Debian, Ubuntu) or the libpcap package (Fedora)";
 

@@ -32,10 +32,10 @@ pub struct LiveConfig {
 impl LiveConfig {
     /// Snapshot length that keeps every header the decoder reads for flow records.
     ///
-    /// The deepest stack expected in practice is Ethernet with two VLAN tags (22
-    /// bytes), outer IPv6 with extension headers (up to about 100), GRE with ERSPAN
-    /// type III and its inner Ethernet and VLAN (about 50), inner IPv6 (40 or more)
-    /// and TCP with 40 bytes of options (60): about 280 bytes. 512 leaves room for a
+    /// The deepest stack expected in practice takes about 280 bytes: Ethernet with
+    /// two VLAN tags (22), outer IPv6 with extension headers (up to about 100), GRE
+    /// with ERSPAN type III and its inner Ethernet and VLAN (about 50), inner IPv6
+    /// (40 or more) and TCP with 40 bytes of options (60). 512 leaves room for a
     /// second tunnel level. Deeper stacks lose their innermost headers and count as
     /// truncated packets.
     pub const DEFAULT_SNAPLEN: u32 = 512;
@@ -58,7 +58,7 @@ impl LiveConfig {
     }
 }
 
-/// What [`LiveSource::next_event`] returns.
+/// Result of one [`LiveSource::next_event`] call.
 #[derive(Debug)]
 pub enum LiveEvent<'a> {
     /// A captured packet.
@@ -119,6 +119,7 @@ impl LiveSource {
             device: device.clone(),
             message,
         };
+
         let mut handle = Handle::create(&libpcap.library, &device).map_err(open_error)?;
         let snaplen = c_int::try_from(config.snaplen).unwrap_or(c_int::MAX);
         handle.set_snaplen(snaplen).map_err(open_error)?;
@@ -132,11 +133,13 @@ impl LiveSource {
             handle.set_buffer_size(bytes).map_err(open_error)?;
         }
         let nanosecond_timestamps = handle.set_nanosecond_precision();
+
         match handle.activate() {
             Ok(None) => {}
             Ok(Some(warning)) => warn!(device = %device, "libpcap warning: {warning}"),
             Err((_, message)) => return Err(open_error(message)),
         }
+
         handle.wait_with_poll(timeout).map_err(open_error)?;
         if let Some(expression) = &config.filter {
             let mut program =
