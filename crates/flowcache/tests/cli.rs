@@ -150,6 +150,7 @@ fn flow(
         history: History::EMPTY,
         tunnel: None,
         icmp: None,
+        interim_due: None,
     }
 }
 

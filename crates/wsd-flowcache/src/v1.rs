@@ -140,6 +140,7 @@ impl Flow {
             history: History::EMPTY,
             tunnel: None,
             icmp: None,
+            interim_due: None,
         };
         migrate_states(&mut snapshot);
         Some(snapshot)
