@@ -197,8 +197,8 @@ impl Flow {
         }
     }
 
-    /// Adds a counted history letter for `sender` at the 1st, 10th, 100th...
-    /// occurrence, as `count` says.
+    /// Adds a counted history letter for `sender` when `count`, the number of
+    /// occurrences so far, is 1, 10, 100 or a further power of ten.
     fn note_counted(&mut self, sender: usize, letter: u8, count: u64) {
         if is_power_of_ten(count) {
             self.history.push(case_for(sender, letter));

@@ -614,7 +614,7 @@ fn restore_evicts_beyond_table_limit() {
     assert_eq!(restored.active_flows(), 3);
 }
 
-/// Every protocol produces records.
+/// Returns the default settings with records for every protocol.
 fn all_records() -> TrackerConfig {
     TrackerConfig {
         records: RecordProtocols {
@@ -962,8 +962,8 @@ fn tunnel_kept_from_first_packet() {
     assert_eq!(records[0].tunnel, Some(tunnel));
 }
 
-/// A closed connection, a lossy one across the sequence wrap, UDP and ICMP,
-/// spread over minutes so that interim records and timeouts interleave.
+/// Builds a closed connection, a lossy one across the sequence wrap, UDP and
+/// ICMP, spread over minutes so that interim records and timeouts interleave.
 fn lossy_script() -> Vec<(i64, Decoded)> {
     let mut packets: Vec<(i64, Decoded)> = full_connection(1000, 5000)
         .iter()
