@@ -210,8 +210,14 @@ impl Flow {
     /// else at its base sequence number, else at `seq`.
     fn stream_mut(&mut self, sender: usize, seq: u32) -> &mut StreamState {
         let side = &self.sides[sender];
+        // The history shows the SYN, except for a flow loaded from a cache
+        // format without history, whose endpoint state still shows it.
         let sent_syn = self.history.contains(case_for(sender, b'S'))
-            || self.history.contains(case_for(sender, b'H'));
+            || self.history.contains(case_for(sender, b'H'))
+            || matches!(
+                side.state,
+                EndpointState::SynSent | EndpointState::SynAckSent | EndpointState::Established
+            );
         let start = if sent_syn {
             side.isn.wrapping_add(1)
         } else if side.isn_source != IsnSource::None {

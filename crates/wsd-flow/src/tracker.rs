@@ -70,7 +70,9 @@ pub struct TrackerConfig {
     /// on two VLANs is two flows (default true).
     pub vlan_in_key: bool,
     /// The protocols that produce records. Flows of the others are still tracked,
-    /// so their packets get a direction.
+    /// so their packets get a direction. Without `other`, ICMP flows are keyed by
+    /// their addresses alone and IP protocols other than TCP, UDP and ICMP are not
+    /// tracked, as before those records existed.
     pub records: RecordProtocols,
     /// Interval of interim records (default `None`, no interim records). A flow of
     /// a recorded protocol still open this long after its first packet is
@@ -284,7 +286,8 @@ impl Tracker {
         self.advance_to(ts);
         // TODO: count later IP fragments into the flow of their first fragment,
         // through a bounded fragment table that the flow cache also saves.
-        let Some(key) = PacketKey::of(packet, self.config.vlan_in_key) else {
+        let Some(key) = PacketKey::of(packet, self.config.vlan_in_key, self.config.records.other)
+        else {
             self.stats.unattributed += 1;
             return PacketOutcome::UNATTRIBUTED;
         };
