@@ -111,7 +111,8 @@ impl PacketKey {
     }
 }
 
-fn vlan_pair(vlans: Vlans) -> [u16; 2] {
+/// Returns the VLAN IDs of the key: the outer and inner ID, zeros where a tag is missing.
+pub(crate) fn vlan_pair(vlans: Vlans) -> [u16; 2] {
     match vlans.count {
         0 => [0, 0],
         1 => [vlans.ids[0], 0],

@@ -62,10 +62,12 @@
 mod flow;
 mod key;
 mod record;
+mod shard;
 mod snapshot;
 mod table;
 mod tracker;
 
 pub use record::{Anomaly, Counters, Direction, EndReason, Endpoint, FlowRecord, PacketOutcome};
+pub use shard::{shard_of, RestoreOrShardError, ShardError, ShardedTracker, BATCH_PACKETS};
 pub use snapshot::{CloseState, FlowSnapshot, RestoreError, SideSnapshot, TrackerSnapshot};
 pub use tracker::{RecordProtocols, Tracker, TrackerConfig, TrackerStats};

@@ -12,7 +12,7 @@ use crate::table::{FlowTable, QueueId, QUEUE_COUNT};
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 
 /// A forward step of the capture clock larger than this is counted as a jump.
-const CLOCK_JUMP: i64 = 86_400 * NANOS_PER_SEC;
+pub(crate) const CLOCK_JUMP: i64 = 86_400 * NANOS_PER_SEC;
 
 /// IP protocol numbers the tracker treats specially.
 const TCP: u8 = 6;

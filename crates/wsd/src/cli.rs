@@ -91,6 +91,14 @@ pub struct Cli {
     #[arg(long)]
     pub no_decapsulate: bool,
 
+    /// Track flows in N worker threads, while the main thread reads, decodes and
+    /// writes records; 1 tracks everything in the main thread. Above 1, the records
+    /// are the same as with one thread but can come out in another order, and -V
+    /// cannot be used.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: u16,
+
     /// Interface to capture from (live capture is not available in this version).
     #[arg(short = 'i', long = "iniface", value_name = "IFACE")]
     pub iniface: Option<String>,

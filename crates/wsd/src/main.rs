@@ -1,6 +1,7 @@
 //! `wsd`: reads captures and writes one compact record per TCP connection.
 
 mod cache;
+mod flows;
 mod inputs;
 mod output;
 mod progress;

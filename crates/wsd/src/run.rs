@@ -8,9 +8,10 @@ use std::sync::Arc;
 use tracing::{debug, info, trace, warn, Level};
 use wsd_capture::{FileSource, PacketSource};
 use wsd_decode::{DecodeOptions, StopReason};
-use wsd_flow::{RecordProtocols, Tracker, TrackerConfig};
+use wsd_flow::{RecordProtocols, TrackerConfig};
 
 use crate::cache::{load_tracker, save_tracker};
+use crate::flows::Flows;
 use crate::inputs::check_inputs;
 use crate::output::{open_output, Output};
 use crate::progress::Progress;
@@ -53,7 +54,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn log(&self, tracker: &Tracker) {
+    fn log(&self, tracker: &Flows) {
         let stats = tracker.stats();
         let problems: Vec<String> = self
             .stopped
@@ -95,6 +96,13 @@ pub fn count(n: u64, noun: &str) -> String {
 
 /// Runs `wsd` over the input files named on the command line.
 pub fn run(cli: &Cli) -> Result<(), Failure> {
+    if cli.threads > 1 && cli.verbose {
+        return Err(Failure::Usage(format!(
+            "-V cannot be used with --threads {}: packet lines need every packet's flow \
+             state in capture order, which only one thread has; drop --threads or -V",
+            cli.threads
+        )));
+    }
     let mut inputs = check_inputs(&cli.read)?;
     let config = tracker_config(cli)?;
     let mut tracker = load_tracker(cli, config)?;
@@ -173,7 +181,7 @@ fn combine_failures(
 /// that of writing the log.
 fn finish_flows(
     cli: &Cli,
-    tracker: &mut Tracker,
+    tracker: &mut Flows,
     output: &mut Output,
     summary: &mut Summary,
 ) -> (Result<(), Failure>, Result<(), Failure>) {
@@ -184,7 +192,7 @@ fn finish_flows(
         // open is reported, so none is lost. Each record is written as it is
         // made, so a large table never needs all its records in memory at once.
         let mut write_error = None;
-        tracker.finish_each(|record| {
+        let finished = tracker.finish_each(|record| {
             if written.is_ok() && write_error.is_none() {
                 summary.records += 1;
                 write_error = output.writer.write_flow_record(&record).err();
@@ -193,6 +201,7 @@ fn finish_flows(
         if let Some(err) = write_error {
             written = Err(output.write_error(err));
         }
+        written = written.and(finished);
     }
     let written =
         written.and_then(|()| output.writer.flush().map_err(|err| output.write_error(err)));
@@ -215,7 +224,7 @@ fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
 fn process_source(
     source: &mut FileSource,
     cli: &Cli,
-    tracker: &mut Tracker,
+    tracker: &mut Flows,
     output: &mut Output,
     summary: &mut Summary,
     progress: &mut Progress,
@@ -243,12 +252,12 @@ fn process_source(
             *summary.stopped.entry(reason).or_insert(0) += 1;
         }
         let ts = packet.ts;
-        let outcome = tracker.process(ts, &decoded);
+        let outcome = tracker.process(ts, &decoded)?;
         if trace_packets {
             trace!(packet = summary.packets, %ts, ?decoded, ?outcome, "packet");
         }
         write_finished(tracker, output, summary)?;
-        if cli.verbose {
+        if let (true, Some(outcome)) = (cli.verbose, outcome) {
             if let Err(err) = output.writer.write_packet_line(ts, &decoded, &outcome) {
                 return Err(output.write_error(err));
             }
@@ -265,7 +274,7 @@ fn process_source(
 }
 
 fn write_finished(
-    tracker: &mut Tracker,
+    tracker: &mut Flows,
     output: &mut Output,
     summary: &mut Summary,
 ) -> Result<(), Failure> {
