@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use wsd_decode::{Decoded, Transport, Vlans};
+use wsd_decode::{Decoded, IpInfo, Transport, Vlans};
 
 /// An address as 16 bytes: IPv4 addresses are stored in the first four.
 pub(crate) type AddrBytes = [u8; 16];
@@ -79,12 +79,7 @@ impl PacketKey {
     /// transport header to key on.
     pub fn of(packet: &Decoded, vlan_in_key: bool) -> Option<PacketKey> {
         let ip = packet.ip.as_ref()?;
-        let (src_port, dst_port) = match packet.transport {
-            Transport::Tcp(tcp) => (tcp.src_port, tcp.dst_port),
-            Transport::Udp(udp) => (udp.src_port, udp.dst_port),
-            Transport::Icmp(_) => (0, 0),
-            Transport::None => return None,
-        };
+        let (src_port, dst_port) = key_ports(packet, ip)?;
         let (src, v6) = addr_bytes(ip.src);
         let (dst, _) = addr_bytes(ip.dst);
         let vlan_ids = if vlan_in_key {
@@ -109,6 +104,29 @@ impl PacketKey {
         };
         Some(PacketKey { key, from_a })
     }
+}
+
+/// Returns the source and destination "ports" that key the flow of `packet`,
+/// whose IP layer is `ip`, or `None` if the packet belongs to no flow.
+pub(crate) fn key_ports(packet: &Decoded, ip: &IpInfo) -> Option<(u16, u16)> {
+    let ports = match packet.transport {
+        Transport::Tcp(tcp) => (tcp.src_port, tcp.dst_port),
+        Transport::Udp(udp) => (udp.src_port, udp.dst_port),
+        // Both "ports" of an echo request and its reply are the echo
+        // identifier, so the two are one flow. Other messages are grouped
+        // by type and code, in Zeek's manner of ICMP ports.
+        Transport::Icmp(icmp) => match icmp.echo_id {
+            Some(id) => (id, id),
+            None => (u16::from(icmp.icmp_type), u16::from(icmp.code)),
+        },
+        // Other IP protocols form one flow per address pair. A later fragment
+        // or a TCP, UDP or ICMP header that did not decode has no flow.
+        Transport::None if !ip.is_later_fragment && !matches!(ip.protocol, 1 | 6 | 17 | 58) => {
+            (0, 0)
+        }
+        Transport::None => return None,
+    };
+    Some(ports)
 }
 
 /// Returns the VLAN IDs of the key: the outer and inner ID, zeros where a tag is missing.

@@ -64,10 +64,16 @@ mod key;
 mod record;
 mod shard;
 mod snapshot;
+mod stream;
 mod table;
 mod tracker;
 
-pub use record::{Anomaly, Counters, Direction, EndReason, Endpoint, FlowRecord, PacketOutcome};
+pub use flow::EndpointState;
+pub use record::{
+    Anomaly, ConnState, Counters, Direction, EndReason, Endpoint, FlowRecord, History, IcmpDetails,
+    PacketOutcome, HISTORY_CAPACITY,
+};
 pub use shard::{shard_of, RestoreOrShardError, ShardError, ShardedTracker, BATCH_PACKETS};
 pub use snapshot::{CloseState, FlowSnapshot, RestoreError, SideSnapshot, TrackerSnapshot};
+pub use stream::{SeqRange, StreamState, MAX_HOLES};
 pub use tracker::{RecordProtocols, Tracker, TrackerConfig, TrackerStats};

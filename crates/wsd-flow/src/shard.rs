@@ -24,10 +24,10 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
 use wsd_capture::Timestamp;
-use wsd_decode::{Decoded, Transport};
+use wsd_decode::Decoded;
 
 use crate::flow::Flow;
-use crate::key::{to_ip, vlan_pair, FlowKey};
+use crate::key::{key_ports, to_ip, vlan_pair, FlowKey};
 use crate::record::FlowRecord;
 use crate::snapshot::{RestoreError, TrackerSnapshot};
 use crate::tracker::{Tracker, TrackerConfig, TrackerStats, CLOCK_JUMP};
@@ -46,19 +46,17 @@ const FINISH_CHUNK: usize = 4096;
 /// Returns the worker, from 0 to `shards - 1`, that owns the flow of `packet`.
 ///
 /// Both directions of a flow get the same worker. The hash covers what the
-/// tracker keys flows on: the two addresses and ports, the protocol, and the
-/// VLAN IDs when `vlan_in_key` is true, as [`TrackerConfig::vlan_in_key`] does
-/// for the tracker. Packets without a flow key (no IP layer or no transport
-/// header) go to worker 0. `shards` of 0 is treated as 1.
+/// tracker keys flows on: the two addresses and ports (for ICMP the echo
+/// identifier or the type and code), the protocol, and the VLAN IDs when
+/// `vlan_in_key` is true, as [`TrackerConfig::vlan_in_key`] does for the
+/// tracker. Packets that belong to no flow go to worker 0. `shards` of 0 is
+/// treated as 1.
 pub fn shard_of(packet: &Decoded, vlan_in_key: bool, shards: usize) -> usize {
     let Some(ip) = packet.ip.as_ref() else {
         return 0;
     };
-    let (src_port, dst_port) = match packet.transport {
-        Transport::Tcp(tcp) => (tcp.src_port, tcp.dst_port),
-        Transport::Udp(udp) => (udp.src_port, udp.dst_port),
-        Transport::Icmp(_) => (0, 0),
-        Transport::None => return 0,
+    let Some((src_port, dst_port)) = key_ports(packet, ip) else {
+        return 0;
     };
     let vlan_ids = if vlan_in_key {
         vlan_pair(packet.vlans)
@@ -356,6 +354,7 @@ impl ShardedTracker {
             total.evicted += stats.evicted;
             total.port_reuses += stats.port_reuses;
             total.max_active += stats.max_active;
+            total.interim_records += stats.interim_records;
         }
         total.packets = self.packets;
         total.clock_jumps = self.clock_jumps;
