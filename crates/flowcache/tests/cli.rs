@@ -150,6 +150,7 @@ fn flow(
         history: History::EMPTY,
         tunnel: None,
         icmp: None,
+        interim_due: None,
     }
 }
 
@@ -415,6 +416,11 @@ fn json_has_every_field() {
     assert_eq!(open["touched"], "1700000030.750000000");
     assert_eq!(open["first_local"], "2023/11/14 22:13:20");
     assert_eq!(open["last_local"], "2023/11/14 22:13:50");
+    // Both sides of the sample were picked up mid-stream and are still open.
+    assert_eq!(open["conn_state"], "OTH");
+    assert_eq!(open["history"], "");
+    assert!(open["tunnel"].is_null());
+    assert!(open["icmp"].is_null());
 
     let client = &open["client"];
     assert_eq!(client["ip"], "10.0.0.1");
@@ -428,6 +434,10 @@ fn json_has_every_field() {
     assert_eq!(client["isn"], 1000);
     assert_eq!(client["isn_from_peer_ack"], false);
     assert_eq!(client["fin"], false);
+    assert_eq!(client["stream_bytes"], 0);
+    assert_eq!(client["missed_bytes"], 0);
+    assert_eq!(client["retransmitted_packets"], 0);
+    assert_eq!(client["retransmitted_bytes"], 0);
 
     let server = &open["server"];
     assert_eq!(server["ip"], "10.0.0.2");

@@ -254,8 +254,8 @@ impl Flow {
         }
     }
 
-    /// Adds a counted history letter for `sender` at the 1st, 10th, 100th...
-    /// occurrence, as `count` says.
+    /// Adds a counted history letter for `sender` when `count`, the number of
+    /// occurrences so far, is 1, 10, 100 or a further power of ten.
     fn note_counted(&mut self, sender: usize, letter: u8, count: u64) {
         if is_power_of_ten(count) {
             self.history.push(case_for(sender, letter));
@@ -267,8 +267,14 @@ impl Flow {
     /// else at its base sequence number, else at `seq`.
     fn stream_mut(&mut self, sender: usize, seq: u32) -> &mut StreamState {
         let side = &self.sides[sender];
+        // The history shows the SYN, except for a flow loaded from a cache
+        // format without history, whose endpoint state still shows it.
         let sent_syn = self.history.contains(case_for(sender, b'S'))
-            || self.history.contains(case_for(sender, b'H'));
+            || self.history.contains(case_for(sender, b'H'))
+            || matches!(
+                side.state,
+                EndpointState::SynSent | EndpointState::SynAckSent | EndpointState::Established
+            );
         let start = if sent_syn {
             side.isn.wrapping_add(1)
         } else if side.isn_source != IsnSource::None {

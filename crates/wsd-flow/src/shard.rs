@@ -45,20 +45,19 @@ const FINISH_CHUNK: usize = 4096;
 
 /// Returns the worker, from 0 to `shards - 1`, that owns the flow of `packet`.
 ///
-/// Both directions of a flow get the same worker. The hash covers what the
-/// tracker keys flows on: the two addresses and ports (for ICMP the echo
-/// identifier or the type and code), the protocol, and the VLAN IDs when
-/// `vlan_in_key` is true, as [`TrackerConfig::vlan_in_key`] does for the
-/// tracker. Packets that belong to no flow go to worker 0. `shards` of 0 is
-/// treated as 1.
-pub fn shard_of(packet: &Decoded, vlan_in_key: bool, shards: usize) -> usize {
+/// Both directions of a flow get the same worker. The hash covers what a
+/// tracker with `config` keys flows on: the two addresses and ports (for ICMP
+/// with records of other protocols, the echo identifier or the type and code),
+/// the protocol, and the VLAN IDs if [`TrackerConfig::vlan_in_key`] is set.
+/// Packets that belong to no flow go to worker 0. `shards` of 0 is treated as 1.
+pub fn shard_of(packet: &Decoded, config: &TrackerConfig, shards: usize) -> usize {
     let Some(ip) = packet.ip.as_ref() else {
         return 0;
     };
-    let Some((src_port, dst_port)) = key_ports(packet, ip) else {
+    let Some((src_port, dst_port)) = key_ports(packet, ip, config.records.other) else {
         return 0;
     };
-    let vlan_ids = if vlan_in_key {
+    let vlan_ids = if config.vlan_in_key {
         vlan_pair(packet.vlans)
     } else {
         [0, 0]
@@ -319,7 +318,7 @@ impl ShardedTracker {
             }
             None => self.now = Some(ts),
         }
-        let shard = shard_of(packet, self.config.vlan_in_key, self.workers.len());
+        let shard = shard_of(packet, &self.config, self.workers.len());
         self.pending[shard].push((ts, *packet));
         self.pending_len += 1;
         if self.pending_len >= BATCH_PACKETS {

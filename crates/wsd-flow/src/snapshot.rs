@@ -100,6 +100,9 @@ pub struct FlowSnapshot {
     pub tunnel: Option<TunnelInfo>,
     /// ICMP message of the flow's first packet, for ICMP flows.
     pub icmp: Option<IcmpDetails>,
+    /// Time of the flow's next interim record, if the tracker that saved it had
+    /// one scheduled.
+    pub interim_due: Option<Timestamp>,
 }
 
 /// The reason a snapshot cannot be restored.
@@ -268,6 +271,7 @@ impl Flow {
             history: self.history,
             tunnel: extra.and_then(|extra| extra.tunnel),
             icmp: extra.and_then(|extra| extra.icmp),
+            interim_due: None,
         }
     }
 

@@ -70,7 +70,9 @@ pub struct TrackerConfig {
     /// on two VLANs is two flows (default true).
     pub vlan_in_key: bool,
     /// The protocols that produce records. Flows of the others are still tracked,
-    /// so their packets get a direction.
+    /// so their packets get a direction. Without `other`, ICMP flows are keyed by
+    /// their addresses alone and IP protocols other than TCP, UDP and ICMP are not
+    /// tracked, as before those records existed.
     pub records: RecordProtocols,
     /// Interval of interim records (default `None`, no interim records). A flow of
     /// a recorded protocol still open this long after its first packet is
@@ -208,7 +210,12 @@ impl Tracker {
             let serial = flow.serial;
             let protocol = flow.key.protocol;
             let idx = tracker.table.insert(hash, flow, queue);
-            tracker.schedule_restored_interim(idx, serial, protocol, first_ts);
+            match saved.interim_due {
+                Some(due) if tracker.interim_interval().is_some() => {
+                    tracker.interim_queue.push(Reverse((due, serial, idx)));
+                }
+                _ => tracker.schedule_restored_interim(idx, serial, protocol, first_ts),
+            }
         }
         tracker.earliest_deadline = tracker.front_deadline();
         while tracker.table.len() > tracker.config.max_flows.max(1) {
@@ -222,10 +229,23 @@ impl Tracker {
     /// run can continue them with [`Tracker::restore`]. The flows stay in this
     /// tracker.
     pub fn snapshot(&self) -> TrackerSnapshot {
+        let interim_due: std::collections::HashMap<u32, Timestamp> = self
+            .interim_queue
+            .iter()
+            .filter(|Reverse((_, serial, idx))| {
+                self.table
+                    .try_get(*idx)
+                    .is_some_and(|flow| flow.serial == *serial)
+            })
+            .map(|&Reverse((due, _, idx))| (idx, due))
+            .collect();
         let flows: Vec<FlowSnapshot> = QueueId::ALL
             .iter()
             .flat_map(|&queue| self.table.queue_slots(queue))
-            .map(|idx| self.table.get(idx).snapshot())
+            .map(|idx| FlowSnapshot {
+                interim_due: interim_due.get(&idx).copied(),
+                ..self.table.get(idx).snapshot()
+            })
             .collect();
         TrackerSnapshot {
             clock: self.now,
@@ -266,7 +286,8 @@ impl Tracker {
         self.advance_to(ts);
         // TODO: count later IP fragments into the flow of their first fragment,
         // through a bounded fragment table that the flow cache also saves.
-        let Some(key) = PacketKey::of(packet, self.config.vlan_in_key) else {
+        let Some(key) = PacketKey::of(packet, self.config.vlan_in_key, self.config.records.other)
+        else {
             self.stats.unattributed += 1;
             return PacketOutcome::UNATTRIBUTED;
         };
@@ -296,9 +317,9 @@ impl Tracker {
         }
     }
 
-    /// Schedules the next interim record of a restored flow: the first time
-    /// `first_ts` plus a whole number of intervals that is not before the saved
-    /// clock, because the run that saved the flow reported every earlier one.
+    /// Schedules the next interim record of a restored flow saved without one
+    /// (the saving run had no interim interval): the first time `first_ts` plus
+    /// a whole number of intervals that is not before the saved clock.
     fn schedule_restored_interim(
         &mut self,
         idx: u32,
@@ -312,14 +333,11 @@ impl Tracker {
         if !self.config.records.includes(protocol) {
             return;
         }
-        let mut due = first_ts.add_nanos(interval);
-        if let Some(clock) = self.now {
-            let behind = clock.nanos_since(due);
-            if behind > 0 {
-                let steps = (behind + interval - 1) / interval;
-                due = due.add_nanos(steps.saturating_mul(interval));
-            }
-        }
+        let first_due = first_ts.add_nanos(interval);
+        let due = match self.now {
+            Some(clock) => catch_up(first_due, clock, interval),
+            None => first_due,
+        };
         self.interim_queue.push(Reverse((due, serial, idx)));
     }
 
@@ -330,7 +348,8 @@ impl Tracker {
     }
 
     /// Reports an interim record for every flow whose interim time passed
-    /// before `now`, and schedules its next one.
+    /// before `now`, and schedules its next one. A flow gets one record per
+    /// call even if the clock jumped over several intervals.
     fn report_interim(&mut self, now: Timestamp) {
         let Some(interval) = self.interim_interval() else {
             return;
@@ -349,8 +368,8 @@ impl Tracker {
             self.finished.push(flow.to_record(EndReason::Interim));
             self.stats.records += 1;
             self.stats.interim_records += 1;
-            self.interim_queue
-                .push(Reverse((due.add_nanos(interval), serial, idx)));
+            let next = catch_up(due.add_nanos(interval), now, interval);
+            self.interim_queue.push(Reverse((next, serial, idx)));
         }
     }
 
@@ -642,6 +661,18 @@ impl Tracker {
             self.finished.push(flow.to_record(reason));
         }
     }
+}
+
+/// Returns the first of `due`, `due + interval`, `due + 2 * interval`... that
+/// is not before `now`.
+fn catch_up(due: Timestamp, now: Timestamp, interval: i64) -> Timestamp {
+    let behind = now.nanos_since(due);
+    if behind <= 0 {
+        return due;
+    }
+    // Both are positive, so this is the quotient rounded up.
+    let steps = (behind - 1) / interval + 1;
+    due.add_nanos(steps.saturating_mul(interval))
 }
 
 /// Returns the timeout queue a flow belongs in.

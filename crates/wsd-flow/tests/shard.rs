@@ -155,11 +155,11 @@ fn shard_same_for_both_directions() {
             let back = decode(linktype::ETHERNET, &back);
             for shards in 2..8 {
                 assert_eq!(
-                    shard_of(&out, true, shards),
-                    shard_of(&back, true, shards),
+                    shard_of(&out, &config(), shards),
+                    shard_of(&back, &config(), shards),
                     "port {port}, {shards} shards"
                 );
-                assert!(shard_of(&out, true, shards) < shards);
+                assert!(shard_of(&out, &config(), shards) < shards);
             }
         }
     }
@@ -170,7 +170,7 @@ fn shard_spreads_flows() {
     let stream = flood_stream(10_000);
     let mut counts = [0usize; 4];
     for (_, packet) in &stream {
-        counts[shard_of(packet, true, 4)] += 1;
+        counts[shard_of(packet, &config(), 4)] += 1;
     }
     for count in counts {
         assert!(count > 2_000, "uneven shards: {counts:?}");

@@ -88,10 +88,12 @@ impl From<&Side> for SideSnapshot {
 }
 
 /// Sets the TCP endpoint states of a flow read from version 1, which did not
-/// store them, from what it did store: a side that sent a FIN is closed, a
-/// client whose SYN was seen is waiting for the SYN-ACK until the server sent
-/// something and established after, a side picked up mid-stream is partial,
-/// and a side that sent nothing is inactive.
+/// store them, from what it did store:
+///
+/// - a side that sent a FIN is closed, and a side that sent nothing is inactive;
+/// - the client of a connection whose SYN was seen waits for the SYN-ACK until
+///   the server sent a packet, and both sides are established after that;
+/// - the sides of a connection picked up mid-stream are partial.
 fn migrate_states(snapshot: &mut FlowSnapshot) {
     let handshake = snapshot.syn_seen;
     let server_sent = snapshot.server.counters.packets > 0;
@@ -140,6 +142,7 @@ impl Flow {
             history: History::EMPTY,
             tunnel: None,
             icmp: None,
+            interim_due: None,
         };
         migrate_states(&mut snapshot);
         Some(snapshot)

@@ -84,6 +84,8 @@ pub struct Flow {
     pub history: String,
     pub tunnel: Option<Tunnel>,
     pub icmp: Option<Icmp>,
+    /// Nanoseconds since the epoch.
+    pub interim_due: Option<i64>,
 }
 
 const STATES: [EndpointState; 7] = [
@@ -247,6 +249,7 @@ impl From<&FlowSnapshot> for Flow {
                 echo_id: icmp.echo_id,
                 v6: icmp.v6,
             }),
+            interim_due: flow.interim_due.map(Timestamp::as_nanos),
         }
     }
 }
@@ -305,6 +308,7 @@ impl Flow {
                 echo_id: icmp.echo_id,
                 v6: icmp.v6,
             }),
+            interim_due: self.interim_due.map(Timestamp::from_nanos),
         })
     }
 }

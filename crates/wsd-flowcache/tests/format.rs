@@ -126,6 +126,8 @@ fn flow(n: u64) -> FlowSnapshot {
             echo_id: (n % 2 == 0).then_some(n as u16),
             v6,
         }),
+        interim_due: (n % 3 == 1)
+            .then(|| Timestamp::from_nanos(1_700_000_060_000_000_000_i64.wrapping_add(n as i64))),
     }
 }
 

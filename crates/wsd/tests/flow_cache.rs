@@ -376,6 +376,7 @@ fn without_later_fields(snapshot: &wsd_flow::TrackerSnapshot) -> wsd_flow::Track
         flow.history = wsd_flow::History::EMPTY;
         flow.tunnel = None;
         flow.icmp = None;
+        flow.interim_due = None;
         for side in [&mut flow.client, &mut flow.server] {
             side.state = wsd_flow::EndpointState::Inactive;
             side.stream = None;
