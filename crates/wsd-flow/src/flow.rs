@@ -80,10 +80,32 @@ pub(crate) struct PacketCounters {
     pub ip_bytes: u64,
 }
 
+impl PacketCounters {
+    fn to_array(self) -> [u64; 4] {
+        [self.packets, self.bytes, self.payload_bytes, self.ip_bytes]
+    }
+
+    fn from_array([packets, bytes, payload_bytes, ip_bytes]: [u64; 4]) -> PacketCounters {
+        PacketCounters {
+            packets,
+            bytes,
+            payload_bytes,
+            ip_bytes,
+        }
+    }
+}
+
+/// The low 32 bits of a side's [`PacketCounters`], in their field order. The
+/// high bits are in [`FlowExtra::counters_high`], which only a flow that passed
+/// 4 GiB or 2^32 packets in one direction allocates, so that the counters of
+/// both sides take 32 bytes of every flow instead of 64.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct LowCounters([u32; 4]);
+
 /// The state of one direction of a flow.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Side {
-    pub counters: PacketCounters,
+    pub counters: LowCounters,
     pub mac: MacAddr,
     pub mac_source: MacSource,
     /// Base for relative sequence numbers: the initial sequence number if the
@@ -121,6 +143,11 @@ pub(crate) struct FlowExtra {
     pub streams: [Option<StreamState>; 2],
     pub tunnel: Option<TunnelInfo>,
     pub icmp: Option<IcmpDetails>,
+    /// The VLAN tags of the flow's first packet when the key's VLAN IDs differ
+    /// from them, as they do when VLANs are left out of the key.
+    pub vlans: Option<Vlans>,
+    /// The high 32 bits of the client's and the server's packet counters.
+    pub counters_high: [[u32; 4]; 2],
 }
 
 /// One tracked flow.
@@ -134,7 +161,9 @@ pub(crate) struct Flow {
     pub client_is_a: bool,
     /// Client and server state, indexed by [`CLIENT`] and [`SERVER`].
     pub sides: [Side; 2],
-    pub vlans: Vlans,
+    /// The number of VLAN tags of the flow's first packet, whose IDs are those
+    /// of the key unless [`FlowExtra::vlans`] keeps them; see [`Flow::vlans`].
+    pub vlan_count: u8,
     pub first_ts: Timestamp,
     pub last_ts: Timestamp,
     /// Capture-clock time of the latest packet, which orders the timeout queues.
@@ -173,11 +202,11 @@ impl Flow {
                 ..FlowExtra::default()
             })
         });
-        Flow {
+        let mut flow = Flow {
             key,
             client_is_a: client_is_a || is_self,
             sides: [Side::default(); 2],
-            vlans: packet.vlans,
+            vlan_count: 0,
             first_ts: now,
             last_ts: now,
             touched: now,
@@ -188,6 +217,34 @@ impl Flow {
             closed: Closed::No,
             history: History::EMPTY,
             extra,
+        };
+        flow.set_vlans(packet.vlans);
+        flow
+    }
+
+    /// Returns the VLAN tags of the flow's first packet.
+    pub fn vlans(&self) -> Vlans {
+        match self.extra.as_ref().and_then(|extra| extra.vlans) {
+            Some(vlans) => vlans,
+            None => Vlans {
+                ids: self.key.vlan_ids,
+                count: self.vlan_count,
+            },
+        }
+    }
+
+    /// Sets the VLAN tags reported for the flow. Tags that the key's VLAN IDs
+    /// already give cost one byte, and others are kept out of line.
+    pub fn set_vlans(&mut self, vlans: Vlans) {
+        self.vlan_count = vlans.count;
+        let from_key = Vlans {
+            ids: self.key.vlan_ids,
+            count: vlans.count,
+        };
+        if vlans != from_key {
+            self.extra.get_or_insert_with(Box::default).vlans = Some(vlans);
+        } else if let Some(extra) = self.extra.as_mut() {
+            extra.vlans = None;
         }
     }
 
@@ -338,7 +395,7 @@ impl Flow {
             TCP => tcp_conn_state(client.state, server.state, &self.history, || {
                 self.stream_bytes(CLIENT) == 0 && self.stream_bytes(SERVER) == 0
             }),
-            UDP if server.counters.packets > 0 => ConnState::SF,
+            UDP if self.packet_counters(SERVER).packets > 0 => ConnState::SF,
             UDP => ConnState::S0,
             _ => ConnState::OTH,
         }
@@ -352,9 +409,49 @@ impl Flow {
         self.stream(side).map_or(0, |stream| stream.stream_bytes)
     }
 
+    /// Returns the packet counters of one side.
+    pub fn packet_counters(&self, side: usize) -> PacketCounters {
+        let low = self.sides[side].counters.0;
+        let high = self
+            .extra
+            .as_ref()
+            .map_or([0; 4], |extra| extra.counters_high[side]);
+        PacketCounters::from_array(std::array::from_fn(|i| {
+            u64::from(high[i]) << 32 | u64::from(low[i])
+        }))
+    }
+
+    /// Sets the packet counters of one side, as a restore does.
+    pub fn set_packet_counters(&mut self, side: usize, counters: PacketCounters) {
+        let full = counters.to_array();
+        self.sides[side].counters = LowCounters(full.map(|value| value as u32));
+        let high = full.map(|value| (value >> 32) as u32);
+        if high != [0; 4] {
+            self.extra.get_or_insert_with(Box::default).counters_high[side] = high;
+        }
+    }
+
+    /// Adds `amounts` (packets, bytes, payload bytes, IP bytes) to the counters
+    /// of `side`, carrying into the high bits out of line when a low part wraps.
+    fn add_counters(&mut self, side: usize, amounts: [u32; 4]) {
+        let low = &mut self.sides[side].counters.0;
+        let mut carry = [0u32; 4];
+        for i in 0..4 {
+            let (sum, wrapped) = low[i].overflowing_add(amounts[i]);
+            low[i] = sum;
+            carry[i] = u32::from(wrapped);
+        }
+        if carry != [0; 4] {
+            let high = &mut self.extra.get_or_insert_with(Box::default).counters_high[side];
+            for i in 0..4 {
+                high[i] = high[i].wrapping_add(carry[i]);
+            }
+        }
+    }
+
     /// Returns the full counters of one side for a record.
     fn counters(&self, side: usize) -> Counters {
-        let base = self.sides[side].counters;
+        let base = self.packet_counters(side);
         let mut counters = Counters {
             packets: base.packets,
             bytes: base.bytes,
@@ -392,11 +489,9 @@ impl Flow {
         bytes: u32,
         payload: u32,
     ) {
+        let ip_bytes = packet.ip.map_or(0, |ip| ip.total_len);
+        self.add_counters(sender, [1, bytes, payload, ip_bytes]);
         let side = &mut self.sides[sender];
-        side.counters.packets += 1;
-        side.counters.bytes += u64::from(bytes);
-        side.counters.payload_bytes += u64::from(payload);
-        side.counters.ip_bytes += packet.ip.map_or(0, |ip| u64::from(ip.total_len));
         if side.mac_source != MacSource::Own {
             if let Some(mac) = packet.src_mac {
                 side.mac = mac;
@@ -509,7 +604,7 @@ impl Flow {
         let extra = self.extra.as_deref();
         FlowRecord {
             protocol: self.key.protocol,
-            vlans: self.vlans,
+            vlans: self.vlans(),
             client: Endpoint {
                 ip: to_ip(client_addr, self.key.v6),
                 port: client_port,
@@ -633,4 +728,102 @@ pub(crate) fn sender_looks_like_server(src_port: u16, dst_port: u16) -> bool {
         return src_well_known;
     }
     src_port < dst_port
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(vlan_ids: [u16; 2]) -> FlowKey {
+        let mut addr_a = [0u8; 16];
+        addr_a[..4].copy_from_slice(&[10, 0, 0, 1]);
+        let mut addr_b = [0u8; 16];
+        addr_b[..4].copy_from_slice(&[10, 0, 0, 2]);
+        FlowKey {
+            addr_a,
+            addr_b,
+            port_a: 40_000,
+            port_b: 80,
+            vlan_ids,
+            protocol: TCP,
+            v6: false,
+        }
+    }
+
+    fn flow(vlan_ids: [u16; 2], vlans: Vlans) -> Flow {
+        let packet = Decoded {
+            vlans,
+            ..Decoded::default()
+        };
+        Flow::new(key(vlan_ids), true, &packet, Timestamp::from_parts(1, 0))
+    }
+
+    #[test]
+    fn counters_carry_past_32_bits() {
+        let mut flow = flow([0, 0], Vlans::default());
+        for _ in 0..3 {
+            flow.add_counters(CLIENT, [1, u32::MAX, 2_000_000_000, u32::MAX]);
+        }
+        let counters = flow.packet_counters(CLIENT);
+        assert_eq!(counters.packets, 3);
+        assert_eq!(counters.bytes, 3 * u64::from(u32::MAX));
+        assert_eq!(counters.payload_bytes, 6_000_000_000);
+        assert_eq!(counters.ip_bytes, 3 * u64::from(u32::MAX));
+        assert_eq!(flow.packet_counters(SERVER), PacketCounters::default());
+    }
+
+    #[test]
+    fn counters_small_stay_inline() {
+        let mut flow = flow([0, 0], Vlans::default());
+        flow.add_counters(SERVER, [1, 40, 0, 60]);
+        assert!(flow.extra.is_none());
+        assert_eq!(flow.packet_counters(SERVER).ip_bytes, 60);
+    }
+
+    #[test]
+    fn counters_set_then_read() {
+        let mut flow = flow([0, 0], Vlans::default());
+        let wide = PacketCounters {
+            packets: 5_000_000_000,
+            bytes: u64::MAX,
+            payload_bytes: 1 << 40,
+            ip_bytes: 7,
+        };
+        flow.set_packet_counters(SERVER, wide);
+        assert_eq!(flow.packet_counters(SERVER), wide);
+        flow.add_counters(SERVER, [1, 0, 0, 0]);
+        assert_eq!(flow.packet_counters(SERVER).packets, 5_000_000_001);
+    }
+
+    #[test]
+    fn vlans_from_key_inline() {
+        let tagged = Vlans {
+            ids: [100, 0],
+            count: 1,
+        };
+        let flow = flow([100, 0], tagged);
+        assert!(flow.extra.is_none());
+        assert_eq!(flow.vlans(), tagged);
+    }
+
+    #[test]
+    fn vlans_outside_key_kept() {
+        let tagged = Vlans {
+            ids: [100, 200],
+            count: 2,
+        };
+        let flow = flow([0, 0], tagged);
+        assert_eq!(flow.vlans(), tagged);
+        assert_eq!(flow.key.vlan_ids, [0, 0]);
+    }
+
+    #[test]
+    fn vlans_deeper_than_two_tags() {
+        let tagged = Vlans {
+            ids: [100, 200],
+            count: 3,
+        };
+        let flow = flow([100, 200], tagged);
+        assert_eq!(flow.vlans(), tagged);
+    }
 }

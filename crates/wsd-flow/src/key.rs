@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use wsd_decode::{Decoded, Transport, Vlans};
+use wsd_decode::{Decoded, IpInfo, Transport, Vlans};
 
 /// An address as 16 bytes: IPv4 addresses are stored in the first four.
 pub(crate) type AddrBytes = [u8; 16];
@@ -83,28 +83,7 @@ impl PacketKey {
     /// records, so that packet lines and the table's contents stay the same.
     pub fn of(packet: &Decoded, vlan_in_key: bool, other_records: bool) -> Option<PacketKey> {
         let ip = packet.ip.as_ref()?;
-        let (src_port, dst_port) = match packet.transport {
-            Transport::Tcp(tcp) => (tcp.src_port, tcp.dst_port),
-            Transport::Udp(udp) => (udp.src_port, udp.dst_port),
-            // Both "ports" of an echo request and its reply are the echo
-            // identifier, so the two are one flow. Other messages are grouped
-            // by type and code, in Zeek's manner of ICMP ports.
-            Transport::Icmp(_) if !other_records => (0, 0),
-            Transport::Icmp(icmp) => match icmp.echo_id {
-                Some(id) => (id, id),
-                None => (u16::from(icmp.icmp_type), u16::from(icmp.code)),
-            },
-            // Other IP protocols form one flow per address pair. A later fragment
-            // or a TCP, UDP or ICMP header that did not decode has no flow.
-            Transport::None
-                if other_records
-                    && !ip.is_later_fragment
-                    && !matches!(ip.protocol, 1 | 6 | 17 | 58) =>
-            {
-                (0, 0)
-            }
-            Transport::None => return None,
-        };
+        let (src_port, dst_port) = key_ports(packet, ip, other_records)?;
         let (src, v6) = addr_bytes(ip.src);
         let (dst, _) = addr_bytes(ip.dst);
         let vlan_ids = if vlan_in_key {
@@ -131,7 +110,37 @@ impl PacketKey {
     }
 }
 
-fn vlan_pair(vlans: Vlans) -> [u16; 2] {
+/// Returns the source and destination "ports" that key the flow of `packet`,
+/// whose IP layer is `ip`, or `None` if the packet belongs to no flow.
+/// `other_records` is as in [`PacketKey::of`].
+pub(crate) fn key_ports(packet: &Decoded, ip: &IpInfo, other_records: bool) -> Option<(u16, u16)> {
+    let ports = match packet.transport {
+        Transport::Tcp(tcp) => (tcp.src_port, tcp.dst_port),
+        Transport::Udp(udp) => (udp.src_port, udp.dst_port),
+        // Both "ports" of an echo request and its reply are the echo
+        // identifier, so the two are one flow. Other messages are grouped
+        // by type and code, in Zeek's manner of ICMP ports.
+        Transport::Icmp(_) if !other_records => (0, 0),
+        Transport::Icmp(icmp) => match icmp.echo_id {
+            Some(id) => (id, id),
+            None => (u16::from(icmp.icmp_type), u16::from(icmp.code)),
+        },
+        // Other IP protocols form one flow per address pair. A later fragment
+        // or a TCP, UDP or ICMP header that did not decode has no flow.
+        Transport::None
+            if other_records
+                && !ip.is_later_fragment
+                && !matches!(ip.protocol, 1 | 6 | 17 | 58) =>
+        {
+            (0, 0)
+        }
+        Transport::None => return None,
+    };
+    Some(ports)
+}
+
+/// Returns the VLAN IDs of the key: the outer and inner ID, zeros where a tag is missing.
+pub(crate) fn vlan_pair(vlans: Vlans) -> [u16; 2] {
     match vlans.count {
         0 => [0, 0],
         1 => [vlans.ids[0], 0],

@@ -64,6 +64,7 @@
 mod flow;
 mod key;
 mod record;
+mod shard;
 mod snapshot;
 mod stream;
 mod table;
@@ -74,6 +75,7 @@ pub use record::{
     Anomaly, ConnState, Counters, Direction, EndReason, Endpoint, FlowRecord, History, IcmpDetails,
     PacketOutcome, HISTORY_CAPACITY,
 };
+pub use shard::{shard_of, RestoreOrShardError, ShardError, ShardedTracker, BATCH_PACKETS};
 pub use snapshot::{CloseState, FlowSnapshot, RestoreError, SideSnapshot, TrackerSnapshot};
 pub use stream::{SeqRange, StreamState, MAX_HOLES};
 pub use tracker::{RecordProtocols, Tracker, TrackerConfig, TrackerStats};

@@ -7,8 +7,8 @@ use wsd_capture::Timestamp;
 use wsd_decode::{MacAddr, TunnelInfo, Vlans};
 
 use crate::flow::{
-    Closed, EndpointState, Flow, FlowExtra, IsnSource, MacSource, PacketCounters, Side, CLIENT,
-    SERVER,
+    Closed, EndpointState, Flow, FlowExtra, IsnSource, LowCounters, MacSource, PacketCounters,
+    Side, CLIENT, SERVER,
 };
 use crate::key::FlowKey;
 use crate::record::{Counters, EndReason, Endpoint, FlowRecord, History, IcmpDetails};
@@ -184,17 +184,23 @@ fn addr_bytes(ip: IpAddr) -> [u8; 16] {
     }
 }
 
-fn side_snapshot(side: &Side, stream: Option<StreamState>, ip: IpAddr, port: u16) -> SideSnapshot {
+fn side_snapshot(
+    side: &Side,
+    counters: PacketCounters,
+    stream: Option<StreamState>,
+    ip: IpAddr,
+    port: u16,
+) -> SideSnapshot {
     SideSnapshot {
         ip,
         port,
         mac: (side.mac_source != MacSource::None).then_some(side.mac),
         mac_from_own_packet: side.mac_source == MacSource::Own,
         counters: Counters {
-            packets: side.counters.packets,
-            bytes: side.counters.bytes,
-            payload_bytes: side.counters.payload_bytes,
-            ip_bytes: side.counters.ip_bytes,
+            packets: counters.packets,
+            bytes: counters.bytes,
+            payload_bytes: counters.payload_bytes,
+            ip_bytes: counters.ip_bytes,
             ..Counters::default()
         },
         isn: (side.isn_source != IsnSource::None).then_some(side.isn),
@@ -217,12 +223,7 @@ fn side_from(snapshot: &SideSnapshot) -> Side {
         (Some(_), false) => IsnSource::Own,
     };
     Side {
-        counters: PacketCounters {
-            packets: snapshot.counters.packets,
-            bytes: snapshot.counters.bytes,
-            payload_bytes: snapshot.counters.payload_bytes,
-            ip_bytes: snapshot.counters.ip_bytes,
-        },
+        counters: LowCounters::default(),
         mac: snapshot.mac.unwrap_or_default(),
         mac_source,
         isn: snapshot.isn.unwrap_or(0),
@@ -241,15 +242,17 @@ impl Flow {
         FlowSnapshot {
             protocol: self.key.protocol,
             key_vlans: self.key.vlan_ids,
-            vlans: self.vlans,
+            vlans: self.vlans(),
             client: side_snapshot(
                 &self.sides[CLIENT],
+                self.packet_counters(CLIENT),
                 stream(CLIENT),
                 record.client.ip,
                 record.client.port,
             ),
             server: side_snapshot(
                 &self.sides[SERVER],
+                self.packet_counters(SERVER),
                 stream(SERVER),
                 record.server.ip,
                 record.server.port,
@@ -302,11 +305,11 @@ impl Flow {
             protocol: snapshot.protocol,
             v6: client.ip.is_ipv6(),
         };
-        Ok(Flow {
+        let mut flow = Flow {
             key,
             client_is_a,
             sides: [side_from(client), side_from(server)],
-            vlans: snapshot.vlans,
+            vlan_count: 0,
             first_ts: snapshot.first_ts,
             last_ts: snapshot.last_ts,
             touched: snapshot.touched,
@@ -321,7 +324,18 @@ impl Flow {
             },
             history: snapshot.history,
             extra: extra_from(snapshot),
-        })
+        };
+        flow.set_vlans(snapshot.vlans);
+        for (side, saved) in [(CLIENT, client), (SERVER, server)] {
+            let counters = PacketCounters {
+                packets: saved.counters.packets,
+                bytes: saved.counters.bytes,
+                payload_bytes: saved.counters.payload_bytes,
+                ip_bytes: saved.counters.ip_bytes,
+            };
+            flow.set_packet_counters(side, counters);
+        }
+        Ok(flow)
     }
 }
 
@@ -331,6 +345,8 @@ fn extra_from(snapshot: &FlowSnapshot) -> Option<Box<FlowExtra>> {
         streams: [snapshot.client.stream, snapshot.server.stream],
         tunnel: snapshot.tunnel,
         icmp: snapshot.icmp,
+        counters_high: [[0; 4]; 2],
+        vlans: None,
     };
     (extra != FlowExtra::default()).then(|| Box::new(extra))
 }

@@ -15,7 +15,7 @@ use crate::table::{FlowTable, QueueId, QUEUE_COUNT};
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 
 /// A forward step of the capture clock larger than this is counted as a jump.
-const CLOCK_JUMP: i64 = 86_400 * NANOS_PER_SEC;
+pub(crate) const CLOCK_JUMP: i64 = 86_400 * NANOS_PER_SEC;
 
 /// IP protocol numbers the tracker treats specially.
 const TCP: u8 = 6;
@@ -435,7 +435,10 @@ impl Tracker {
     /// Like [`Tracker::finish`], but hands each record to `sink` as it is made,
     /// so that a table of a million flows never needs a million records at once.
     pub fn finish_each(&mut self, mut sink: impl FnMut(FlowRecord)) {
-        // Sorting bare slot numbers keeps the extra memory at 4 bytes a flow.
+        // Sorting bare slot numbers keeps the extra memory at 4 bytes a flow,
+        // and freeing the hash index first, since no lookup follows, more than
+        // makes up for them.
+        self.table.release_index();
         let mut order: Vec<u32> = self.table.occupied().collect();
         order.sort_unstable_by_key(|&idx| {
             let flow = self.table.get(idx);

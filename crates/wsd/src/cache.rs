@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use tracing::{info, warn};
-use wsd_flow::{Tracker, TrackerConfig};
+use wsd_flow::{RestoreOrShardError, ShardedTracker, Tracker, TrackerConfig, TrackerSnapshot};
+
+use crate::flows::Flows;
 
 use crate::run::Failure;
 use wsd::cli::Cli;
@@ -11,16 +13,17 @@ use wsd::cli::Cli;
 /// Name and version written into flow caches.
 const WRITER: &str = concat!("wsd ", env!("CARGO_PKG_VERSION"));
 
-/// Creates the tracker, continuing the flows of the `-R` cache if one is given.
-pub fn load_tracker(cli: &Cli, config: TrackerConfig) -> Result<Tracker, Failure> {
+/// Creates the tracker, with `--threads` workers, continuing the flows of the
+/// `-R` cache if one is given.
+pub fn load_tracker(cli: &Cli, config: TrackerConfig) -> Result<Flows, Failure> {
     let Some(path) = &cli.rflow else {
-        return Ok(Tracker::new(config));
+        return new_flows(cli, config);
     };
     let loaded = match wsd_flowcache::read_cache(path) {
         Ok(None) => Ok(None),
-        Ok(Some(cache)) => match Tracker::restore(config, &cache.snapshot) {
+        Ok(Some(cache)) => match restore_flows(cli, config, &cache.snapshot)? {
             Ok(tracker) => Ok(Some((tracker, cache))),
-            Err(err) => Err(format!("inconsistent contents: {err}")),
+            Err(reason) => Err(reason),
         },
         Err(err) => Err(err.to_string()),
     };
@@ -37,7 +40,7 @@ pub fn load_tracker(cli: &Cli, config: TrackerConfig) -> Result<Tracker, Failure
         }
         Ok(None) => {
             info!(file = %path.display(), "flow cache does not exist yet; starting with no flows");
-            Ok(Tracker::new(config))
+            new_flows(cli, config)
         }
         Err(reason) if cli.discard_bad_cache => {
             let aside = set_aside(path)?;
@@ -46,13 +49,43 @@ pub fn load_tracker(cli: &Cli, config: TrackerConfig) -> Result<Tracker, Failure
                 "cannot load the flow cache ({reason}); moved it to {} and starting with no flows",
                 aside.display()
             );
-            Ok(Tracker::new(config))
+            new_flows(cli, config)
         }
         Err(reason) => Err(Failure::Usage(format!(
             "cannot load flow cache {}: {reason}. The file was left as it is; rerun with \
              --discard-bad-cache to move it aside and start with no flows",
             path.display()
         ))),
+    }
+}
+
+/// Creates an empty tracker with the number of threads `--threads` sets.
+fn new_flows(cli: &Cli, config: TrackerConfig) -> Result<Flows, Failure> {
+    if cli.threads <= 1 {
+        return Ok(Flows::Single(Tracker::new(config)));
+    }
+    ShardedTracker::new(config, usize::from(cli.threads))
+        .map(Flows::Sharded)
+        .map_err(|err| Failure::Other(format!("cannot start flow tracking: {err}")))
+}
+
+/// Restores the flows of a cache. The inner error is the reason, as text, why
+/// the cache's contents are inconsistent; the outer one a failure to start the
+/// worker threads, which is no fault of the cache.
+fn restore_flows(
+    cli: &Cli,
+    config: TrackerConfig,
+    snapshot: &TrackerSnapshot,
+) -> Result<Result<Flows, String>, Failure> {
+    if cli.threads <= 1 {
+        return Ok(Tracker::restore(config, snapshot)
+            .map(Flows::Single)
+            .map_err(|err| format!("inconsistent contents: {err}")));
+    }
+    match ShardedTracker::restore(config, snapshot, usize::from(cli.threads)) {
+        Ok(tracker) => Ok(Ok(Flows::Sharded(tracker))),
+        Err(RestoreOrShardError::Restore(err)) => Ok(Err(format!("inconsistent contents: {err}"))),
+        Err(err) => Err(Failure::Other(format!("cannot start flow tracking: {err}"))),
     }
 }
 
@@ -82,11 +115,11 @@ fn set_aside(path: &Path) -> Result<PathBuf, Failure> {
 }
 
 /// Writes the `-W` cache if one is given.
-pub fn save_tracker(cli: &Cli, tracker: &Tracker) -> Result<(), Failure> {
+pub fn save_tracker(cli: &Cli, tracker: &mut Flows) -> Result<(), Failure> {
     let Some(path) = &cli.wflow else {
         return Ok(());
     };
-    let snapshot = tracker.snapshot();
+    let snapshot = tracker.snapshot()?;
     match wsd_flowcache::write_cache(path, &snapshot, WRITER) {
         Ok(()) => {
             info!(

@@ -92,6 +92,14 @@ pub struct Cli {
     #[arg(long)]
     pub no_decapsulate: bool,
 
+    /// Track flows in N worker threads, while the main thread reads, decodes and
+    /// writes records; 1 tracks everything in the main thread. Above 1, the records
+    /// are the same as with one thread but can come out in another order, and -V
+    /// cannot be used.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: u16,
+
     /// Capture live from interface IFACE (needs libpcap and the right to capture,
     /// usually root). Without -i and -r, wsd captures on the first interface that
     /// is up, not a loopback interface and not the "any" pseudo-device.

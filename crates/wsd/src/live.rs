@@ -11,6 +11,7 @@ use wsd_decode::DecodeOptions;
 
 use crate::cache::load_tracker;
 use crate::diagnostics::Diagnostics;
+use crate::flows::Flows;
 use crate::output::{open_output, Output};
 use crate::run::{
     combine_failures, finish_flows, process_packet, stop_on_signals, tracker_config,
@@ -119,7 +120,7 @@ pub fn run_live(cli: &Cli, startup: &StartUp, diagnostics: &Diagnostics) -> Resu
 fn capture(
     source: &mut LiveSource,
     cli: &Cli,
-    tracker: &mut wsd_flow::Tracker,
+    tracker: &mut Flows,
     output: &mut Output,
     summary: &mut Summary,
     drops: &mut DropWatch,
@@ -135,7 +136,7 @@ fn capture(
                 false
             }
             LiveEvent::Idle(now) => {
-                tracker.advance_to(now);
+                tracker.advance_to(now)?;
                 write_finished(tracker, output, summary)?;
                 true
             }

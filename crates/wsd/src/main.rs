@@ -5,6 +5,7 @@
 mod cache;
 mod daemon;
 mod diagnostics;
+mod flows;
 mod inputs;
 mod live;
 mod logdir;

@@ -10,10 +10,11 @@ use tracing::{debug, info, trace, warn, Level};
 use wsd_capture::live::CaptureStats;
 use wsd_capture::{FileSource, Packet, PacketFilter, PacketSource};
 use wsd_decode::{DecodeOptions, StopReason};
-use wsd_flow::{RecordProtocols, Tracker, TrackerConfig};
+use wsd_flow::{RecordProtocols, TrackerConfig};
 
 use crate::cache::{load_tracker, save_tracker};
 use crate::diagnostics::Diagnostics;
+use crate::flows::Flows;
 use crate::inputs::check_inputs;
 use crate::live::{live_failure, load_libpcap, run_live};
 use crate::output::{open_output, Output};
@@ -61,7 +62,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub(crate) fn log(&self, tracker: &Tracker) {
+    pub(crate) fn log(&self, tracker: &Flows) {
         let stats = tracker.stats();
         let problems: Vec<String> = self
             .stopped
@@ -115,6 +116,13 @@ pub fn count(n: u64, noun: &str) -> String {
 /// pid file, the inputs, the flow cache to load, the log directory. Then
 /// privileges are dropped and, for a daemon, the process detaches.
 pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
+    if cli.threads > 1 && cli.verbose {
+        return Err(Failure::Usage(format!(
+            "-V cannot be used with --threads {}: packet lines need every packet's flow \
+             state in capture order, which only one thread has; drop --threads or -V",
+            cli.threads
+        )));
+    }
     let startup = StartUp::begin(cli)?;
     if cli.read.is_empty() {
         return run_live(cli, &startup, diagnostics);
@@ -208,7 +216,7 @@ pub(crate) fn combine_failures(
 /// that of writing the log.
 pub(crate) fn finish_flows(
     cli: &Cli,
-    tracker: &mut Tracker,
+    tracker: &mut Flows,
     output: &mut Output,
     summary: &mut Summary,
 ) -> (Result<(), Failure>, Result<(), Failure>) {
@@ -219,7 +227,7 @@ pub(crate) fn finish_flows(
         // open is reported, so none is lost. Each record is written as it is
         // made, so a large table never needs all its records in memory at once.
         let mut write_error = None;
-        tracker.finish_each(|record| {
+        let finished = tracker.finish_each(|record| {
             if written.is_ok() && write_error.is_none() {
                 summary.records += 1;
                 write_error = output.writer.write_flow_record(&record).err();
@@ -228,6 +236,7 @@ pub(crate) fn finish_flows(
         if let Some(err) = write_error {
             written = Err(output.write_error(err));
         }
+        written = written.and(finished);
     }
     let written =
         written.and_then(|()| output.writer.flush().map_err(|err| output.write_error(err)));
@@ -263,7 +272,7 @@ fn process_source(
     source: &mut FileSource,
     mut filter: Option<&mut PacketFilter>,
     cli: &Cli,
-    tracker: &mut Tracker,
+    tracker: &mut Flows,
     output: &mut Output,
     summary: &mut Summary,
     progress: &mut Progress,
@@ -308,7 +317,7 @@ pub(crate) fn process_packet(
     packet: &Packet<'_>,
     decode_options: &DecodeOptions,
     cli: &Cli,
-    tracker: &mut Tracker,
+    tracker: &mut Flows,
     output: &mut Output,
     summary: &mut Summary,
 ) -> Result<(), Failure> {
@@ -319,12 +328,12 @@ pub(crate) fn process_packet(
         *summary.stopped.entry(reason).or_insert(0) += 1;
     }
     let ts = packet.ts;
-    let outcome = tracker.process(ts, &decoded);
+    let outcome = tracker.process(ts, &decoded)?;
     if tracing::enabled!(Level::TRACE) {
         trace!(packet = summary.packets, %ts, ?decoded, ?outcome, "packet");
     }
     write_finished(tracker, output, summary)?;
-    if cli.verbose {
+    if let (true, Some(outcome)) = (cli.verbose, outcome) {
         if let Err(err) = output.writer.write_packet_line(ts, &decoded, &outcome) {
             return Err(output.write_error(err));
         }
@@ -333,7 +342,7 @@ pub(crate) fn process_packet(
 }
 
 pub(crate) fn write_finished(
-    tracker: &mut Tracker,
+    tracker: &mut Flows,
     output: &mut Output,
     summary: &mut Summary,
 ) -> Result<(), Failure> {

@@ -16,6 +16,10 @@ use crate::generate::{Capture, Kind};
 /// The GNU time program.
 const GNU_TIME: &str = "/usr/bin/time";
 
+/// The `--threads` value of the threads row: two workers, for the two cores of
+/// a small machine.
+pub const WORKER_THREADS: u16 = 2;
+
 /// What a timed command does, which decides where it appears in the report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -26,6 +30,9 @@ pub enum Role {
     Tcpdump,
     /// `wsd -r FILE -L /dev/null`: flow records only.
     Records,
+    /// `wsd --threads N -r FILE -L /dev/null`: flow records, with flows
+    /// tracked in N worker threads.
+    Threads(u16),
     /// `wsd -V -r FILE -L /dev/null`: flow records and a line per packet.
     PacketLines,
     /// `wsd` on a capture without packets: the memory of `wsd` at rest.
@@ -41,6 +48,7 @@ impl Role {
             Role::Cat => "cat FILE".to_string(),
             Role::Tcpdump => "tcpdump -r FILE -w /dev/null".to_string(),
             Role::Records => "wsd -r FILE -L /dev/null".to_string(),
+            Role::Threads(threads) => format!("wsd --threads {threads} -r FILE -L /dev/null"),
             Role::PacketLines => "wsd -V -r FILE -L /dev/null".to_string(),
             Role::Empty => "wsd -r empty.pcap -L /dev/null".to_string(),
             Role::MaxFlows(max) => format!("wsd --max-flows {max} -r FILE -L /dev/null"),
@@ -148,7 +156,8 @@ fn tcpdump_version(tcpdump: &Path) -> Option<String> {
 }
 
 /// Lists the commands to time on `capture`: the baselines, `wsd` with flow records
-/// only and with packet lines, and on the flood the memory comparisons.
+/// only, in one thread and in [`WORKER_THREADS`] worker threads, and with packet
+/// lines, and on the flood the memory comparisons.
 pub fn jobs_for(tools: &Tools, wsd: &Path, capture: &Capture, empty: &Path) -> Vec<Job> {
     let file = capture.path.as_os_str().to_owned();
     let null = OsString::from("/dev/null");
@@ -169,6 +178,10 @@ pub fn jobs_for(tools: &Tools, wsd: &Path, capture: &Capture, empty: &Path) -> V
         jobs.push(job(Role::Tcpdump, tcpdump, &[&r, &file, &w, &null]));
     }
     jobs.push(job(Role::Records, wsd, &[&r, &file, &l, &null]));
+    let threads = OsString::from("--threads");
+    let workers = OsString::from(WORKER_THREADS.to_string());
+    let args = [&threads, &workers, &r, &file, &l, &null];
+    jobs.push(job(Role::Threads(WORKER_THREADS), wsd, &args));
     jobs.push(job(Role::PacketLines, wsd, &[&v, &r, &file, &l, &null]));
     if capture.kind == Kind::Flood {
         let empty = empty.as_os_str().to_owned();

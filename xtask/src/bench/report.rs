@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::cache::{CacheStep, CacheTimes};
 use super::machine::Machine;
-use super::measure::{median, Role, Series};
+use super::measure::{median, Role, Series, WORKER_THREADS};
 use super::phases::{Phases, Step};
 use crate::generate::{Capture, Kind};
 
@@ -123,7 +123,13 @@ fn write_commands(out: &mut String, results: &Results) {
     for (capture, series) in &results.commands {
         let cat = series.iter().find(|s| s.role == Role::Cat);
         let tcpdump = series.iter().find(|s| s.role == Role::Tcpdump);
-        let shown = [Role::Cat, Role::Tcpdump, Role::Records, Role::PacketLines];
+        let shown = [
+            Role::Cat,
+            Role::Tcpdump,
+            Role::Records,
+            Role::Threads(WORKER_THREADS),
+            Role::PacketLines,
+        ];
         for one in series.iter().filter(|s| shown.contains(&s.role)) {
             let secs = one.median_secs();
             let (fastest, slowest) = one.range_secs();

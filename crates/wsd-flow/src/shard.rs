@@ -1,0 +1,728 @@
+//! Flow tracking spread over worker threads.
+//!
+//! [`ShardedTracker`] gives each worker thread its own [`Tracker`] and routes
+//! every packet to the worker that owns its flow. [`shard_of`] chooses that
+//! worker from a hash of the fields the tracker keys flows on, the same in both
+//! directions, so every packet of a connection reaches one worker.
+//!
+//! The calling thread collects packets into batches of [`BATCH_PACKETS`], one
+//! part per worker, and sends every worker its part together with the capture
+//! clock at the batch's end. Each worker processes its part and then moves its
+//! clock to that time, so at every batch boundary all workers agree on the
+//! clock. A flow therefore times out in the same batch or a later one than in a
+//! single tracker, never in another way: the set of records is the same as with
+//! one [`Tracker`], and flows open at the end are the same too.
+//!
+//! Records come back per batch. The records of one batch are sorted by end time
+//! (then start time and endpoints), so for a given input and thread count the
+//! order is always the same; it can differ from the order of a single tracker,
+//! which reports a flow at the packet that ends it.
+
+use std::cmp::Ordering;
+use std::net::IpAddr;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+use wsd_capture::Timestamp;
+use wsd_decode::Decoded;
+
+use crate::flow::Flow;
+use crate::key::{key_ports, to_ip, vlan_pair, FlowKey};
+use crate::record::FlowRecord;
+use crate::snapshot::{RestoreError, TrackerSnapshot};
+use crate::tracker::{Tracker, TrackerConfig, TrackerStats, CLOCK_JUMP};
+
+/// Packets collected before they are handed to the workers. Larger batches
+/// cost fewer channel operations, smaller ones delay records less.
+pub const BATCH_PACKETS: usize = 8192;
+
+/// Batches sent to the workers whose replies are still pending, so that the
+/// calling thread reads and decodes while the workers track.
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// Records sent by a worker in one message at the end of the input.
+const FINISH_CHUNK: usize = 4096;
+
+/// Returns the worker, from 0 to `shards - 1`, that owns the flow of `packet`.
+///
+/// Both directions of a flow get the same worker. The hash covers what a
+/// tracker with `config` keys flows on: the two addresses and ports (for ICMP
+/// with records of other protocols, the echo identifier or the type and code),
+/// the protocol, and the VLAN IDs if [`TrackerConfig::vlan_in_key`] is set.
+/// Packets that belong to no flow go to worker 0. `shards` of 0 is treated as 1.
+pub fn shard_of(packet: &Decoded, config: &TrackerConfig, shards: usize) -> usize {
+    let Some(ip) = packet.ip.as_ref() else {
+        return 0;
+    };
+    let Some((src_port, dst_port)) = key_ports(packet, ip, config.records.other) else {
+        return 0;
+    };
+    let vlan_ids = if config.vlan_in_key {
+        vlan_pair(packet.vlans)
+    } else {
+        [0, 0]
+    };
+    let hash = symmetric_hash(
+        endpoint_word(ip.src, src_port),
+        endpoint_word(ip.dst, dst_port),
+        ip.protocol,
+        vlan_ids,
+    );
+    scale(hash, shards)
+}
+
+/// Returns the worker that owns the flow with `key`, the same one
+/// [`shard_of`] returns for the flow's packets.
+fn shard_of_key(key: &FlowKey, shards: usize) -> usize {
+    let hash = symmetric_hash(
+        endpoint_word(to_ip(key.addr_a, key.v6), key.port_a),
+        endpoint_word(to_ip(key.addr_b, key.v6), key.port_b),
+        key.protocol,
+        key.vlan_ids,
+    );
+    scale(hash, shards)
+}
+
+/// Folds an address and a port into one word.
+fn endpoint_word(ip: IpAddr, port: u16) -> u64 {
+    match ip {
+        IpAddr::V4(v4) => u64::from(u32::from(v4)) << 16 | u64::from(port),
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6);
+            (bits as u64) ^ ((bits >> 64) as u64).rotate_left(29) ^ u64::from(port) << 48
+        }
+    }
+}
+
+/// Hashes a flow from its two endpoint words. Adding the mixed words makes the
+/// hash the same whichever endpoint sent the packet.
+fn symmetric_hash(a: u64, b: u64, protocol: u8, vlan_ids: [u16; 2]) -> u64 {
+    let extra = u64::from(protocol) << 32 | u64::from(vlan_ids[0]) << 16 | u64::from(vlan_ids[1]);
+    mix(mix(a).wrapping_add(mix(b)) ^ extra)
+}
+
+/// Mixes the bits of `x` with the SplitMix64 finalizer, so that every input bit
+/// moves the high bits that [`scale`] uses.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Maps a hash onto 0..shards by multiply-shift, which needs no division.
+fn scale(hash: u64, shards: usize) -> usize {
+    ((u128::from(hash) * shards.max(1) as u128) >> 64) as usize
+}
+
+/// The failure of a [`ShardedTracker`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShardError {
+    /// A worker thread ended before the tracker stopped it, so its flows are lost.
+    #[error("flow worker thread {worker} stopped unexpectedly")]
+    WorkerStopped {
+        /// The worker's number, from 0.
+        worker: usize,
+    },
+    /// A worker thread could not be started.
+    #[error("cannot start flow worker thread {worker}: {reason}")]
+    Spawn {
+        /// The worker's number, from 0.
+        worker: usize,
+        /// The operating system's error message.
+        reason: String,
+    },
+}
+
+type Packets = Vec<(Timestamp, Decoded)>;
+
+enum Job {
+    Packets {
+        packets: Packets,
+        clock: Option<Timestamp>,
+    },
+    Snapshot,
+    Finish,
+}
+
+enum Reply {
+    Processed {
+        records: Vec<FlowRecord>,
+        buffer: Packets,
+        active: usize,
+        stats: TrackerStats,
+    },
+    Snapshot(TrackerSnapshot),
+    FinishedChunk(Vec<FlowRecord>),
+    Finished(TrackerStats),
+}
+
+struct Worker {
+    jobs: SyncSender<Job>,
+    replies: Receiver<Reply>,
+    handle: Option<JoinHandle<()>>,
+    active: usize,
+    stats: TrackerStats,
+}
+
+/// Tracks flows in several worker threads, each with its own [`Tracker`].
+///
+/// Use it as a [`Tracker`]: feed packets with [`ShardedTracker::process`], take
+/// records with [`ShardedTracker::drain_finished`], and end with
+/// [`ShardedTracker::finish_each`] or save with [`ShardedTracker::snapshot`].
+/// Records arrive a few batches after their flows end, because the workers run
+/// behind the calling thread.
+///
+/// Every worker's table has room for `max_flows / threads` flows, rounded up, so a
+/// full table evicts a flow of the same worker, which is not always the flow a
+/// single tracker would evict.
+pub struct ShardedTracker {
+    config: TrackerConfig,
+    workers: Vec<Worker>,
+    /// The packets of the batch being collected, one list per worker.
+    pending: Vec<Packets>,
+    pending_len: usize,
+    /// Emptied packet lists that workers returned, for reuse.
+    spare: Vec<Packets>,
+    in_flight: usize,
+    /// Records of the batches the workers replied to, in output order.
+    finished: Vec<FlowRecord>,
+    now: Option<Timestamp>,
+    clock_jumps: u64,
+    packets: u64,
+}
+
+impl ShardedTracker {
+    /// Starts `threads` workers (at least one) with empty tables.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if a thread cannot be started.
+    pub fn new(config: TrackerConfig, threads: usize) -> Result<ShardedTracker, ShardError> {
+        let threads = threads.max(1);
+        let worker_config = worker_config(config, threads);
+        let trackers = (0..threads).map(|_| Tracker::new(worker_config)).collect();
+        ShardedTracker::start(config, trackers, None)
+    }
+
+    /// Starts `threads` workers that continue the flows of `snapshot`, each
+    /// flow in the worker that owns its key.
+    ///
+    /// # Errors
+    ///
+    /// Returns the error of [`Tracker::restore`], with the position of the flow
+    /// in `snapshot`, or an error if a thread cannot be started.
+    pub fn restore(
+        config: TrackerConfig,
+        snapshot: &TrackerSnapshot,
+        threads: usize,
+    ) -> Result<ShardedTracker, RestoreOrShardError> {
+        let threads = threads.max(1);
+        let mut parts: Vec<TrackerSnapshot> = (0..threads)
+            .map(|_| TrackerSnapshot {
+                clock: snapshot.clock,
+                next_serial: snapshot.next_serial,
+                flows: Vec::new(),
+            })
+            .collect();
+        let mut positions: Vec<Vec<usize>> = vec![Vec::new(); threads];
+        for (index, saved) in snapshot.flows.iter().enumerate() {
+            let flow = Flow::from_snapshot(index, saved)?;
+            let shard = shard_of_key(&flow.key, threads);
+            parts[shard].flows.push(*saved);
+            positions[shard].push(index);
+        }
+        let worker_config = worker_config(config, threads);
+        let mut trackers = Vec::with_capacity(threads);
+        for (part, positions) in parts.iter().zip(&positions) {
+            let tracker =
+                Tracker::restore(worker_config, part).map_err(|err| renumber(err, positions))?;
+            trackers.push(tracker);
+        }
+        Ok(ShardedTracker::start(config, trackers, snapshot.clock)?)
+    }
+
+    fn start(
+        config: TrackerConfig,
+        mut trackers: Vec<Tracker>,
+        clock: Option<Timestamp>,
+    ) -> Result<ShardedTracker, ShardError> {
+        // Flows evicted while restoring come out first, oldest first.
+        let mut finished: Vec<FlowRecord> = trackers
+            .iter_mut()
+            .flat_map(|tracker| tracker.drain_finished().collect::<Vec<_>>())
+            .collect();
+        finished.sort_by(end_order);
+        let threads = trackers.len();
+        let mut workers = Vec::with_capacity(threads);
+        for (number, tracker) in trackers.into_iter().enumerate() {
+            let (jobs, job_receiver) = sync_channel(BATCHES_IN_FLIGHT + 1);
+            let (reply_sender, replies) = sync_channel(BATCHES_IN_FLIGHT + 1);
+            let active = tracker.active_flows();
+            let stats = tracker.stats();
+            let handle = std::thread::Builder::new()
+                .name(format!("flow-worker-{number}"))
+                .spawn(move || run_worker(tracker, &job_receiver, &reply_sender))
+                .map_err(|err| ShardError::Spawn {
+                    worker: number,
+                    reason: err.to_string(),
+                })?;
+            workers.push(Worker {
+                jobs,
+                replies,
+                handle: Some(handle),
+                active,
+                stats,
+            });
+        }
+        Ok(ShardedTracker {
+            config,
+            workers,
+            pending: (0..threads).map(|_| Vec::new()).collect(),
+            pending_len: 0,
+            spare: Vec::new(),
+            in_flight: 0,
+            finished,
+            now: clock,
+            clock_jumps: 0,
+            packets: 0,
+        })
+    }
+
+    /// Returns the number of worker threads.
+    pub fn threads(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Returns the settings of the whole run, as given to
+    /// [`ShardedTracker::new`].
+    pub fn config(&self) -> &TrackerConfig {
+        &self.config
+    }
+
+    /// Queues one packet captured at `ts` for the worker that owns its flow,
+    /// and hands a batch to the workers once enough packets are queued.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if a worker thread stopped.
+    pub fn process(&mut self, ts: Timestamp, packet: &Decoded) -> Result<(), ShardError> {
+        self.packets += 1;
+        match self.now {
+            Some(now) if now >= ts => {}
+            Some(now) => {
+                if ts.nanos_since(now) > CLOCK_JUMP {
+                    self.clock_jumps += 1;
+                }
+                self.now = Some(ts);
+            }
+            None => self.now = Some(ts),
+        }
+        let shard = shard_of(packet, &self.config, self.workers.len());
+        self.pending[shard].push((ts, *packet));
+        self.pending_len += 1;
+        if self.pending_len >= BATCH_PACKETS {
+            self.dispatch()?;
+        }
+        Ok(())
+    }
+
+    /// Takes the records of the flows finished so far, a batch at a time in
+    /// order of end time.
+    pub fn drain_finished(&mut self) -> std::vec::Drain<'_, FlowRecord> {
+        self.finished.drain(..)
+    }
+
+    /// Returns the number of flows in the workers' tables, as of the latest
+    /// batch they replied to.
+    pub fn active_flows(&self) -> usize {
+        self.workers.iter().map(|worker| worker.active).sum()
+    }
+
+    /// Returns the counters of all workers added up, as of the latest batch
+    /// they replied to. `max_active` is the sum of the workers' maximums, which
+    /// can exceed the largest number of flows that were in the tables at once.
+    pub fn stats(&self) -> TrackerStats {
+        let mut total = TrackerStats::default();
+        for worker in &self.workers {
+            let stats = &worker.stats;
+            total.unattributed += stats.unattributed;
+            total.flows_created += stats.flows_created;
+            total.records += stats.records;
+            total.idle_timeouts += stats.idle_timeouts;
+            total.evicted += stats.evicted;
+            total.port_reuses += stats.port_reuses;
+            total.max_active += stats.max_active;
+            total.interim_records += stats.interim_records;
+        }
+        total.packets = self.packets;
+        total.clock_jumps = self.clock_jumps;
+        total
+    }
+
+    /// Moves the capture clock to `now`, as [`Tracker::advance_to`] does, so that
+    /// flows idle past their timeout are reported although no packet arrived, and
+    /// waits until every worker has caught up. A `now` before the clock is ignored.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if a worker thread stopped.
+    pub fn advance_to(&mut self, now: Timestamp) -> Result<(), ShardError> {
+        if self.now.is_some_and(|clock| clock >= now) {
+            return self.flush();
+        }
+        self.now = Some(now);
+        self.dispatch()?;
+        self.flush()
+    }
+
+    /// Hands every queued packet to the workers and waits until they have
+    /// processed all of them, so that every record so far is in
+    /// [`ShardedTracker::drain_finished`].
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if a worker thread stopped.
+    pub fn flush(&mut self) -> Result<(), ShardError> {
+        if self.pending_len > 0 {
+            self.dispatch()?;
+        }
+        while self.in_flight > 0 {
+            self.collect_batch()?;
+        }
+        Ok(())
+    }
+
+    /// Saves the flows of every worker as one snapshot, as
+    /// [`Tracker::snapshot`] does for one tracker. The flows stay in the
+    /// workers.
+    ///
+    /// The flows get new serial numbers, in creation order within each worker,
+    /// because the workers number their flows independently.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if a worker thread stopped.
+    pub fn snapshot(&mut self) -> Result<TrackerSnapshot, ShardError> {
+        self.flush()?;
+        let mut parts = Vec::with_capacity(self.workers.len());
+        for number in 0..self.workers.len() {
+            self.send(number, Job::Snapshot)?;
+        }
+        for number in 0..self.workers.len() {
+            match self.receive(number)? {
+                Reply::Snapshot(snapshot) => parts.push(snapshot),
+                _ => return Err(ShardError::WorkerStopped { worker: number }),
+            }
+        }
+        Ok(merge_snapshots(self.now, parts))
+    }
+
+    /// Reports every flow still in the workers' tables, as
+    /// [`Tracker::finish_each`] does, and stops the workers. Records of flows
+    /// that finished earlier and were not drained yet come first. The
+    /// remaining flows come oldest first, merged across workers.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if a worker thread stopped; the records received
+    /// before that were passed to `sink`.
+    pub fn finish_each(&mut self, mut sink: impl FnMut(FlowRecord)) -> Result<(), ShardError> {
+        self.flush()?;
+        for record in self.finished.drain(..) {
+            sink(record);
+        }
+        for number in 0..self.workers.len() {
+            self.send(number, Job::Finish)?;
+        }
+        // A k-way merge of the workers' record streams, each sorted by start time.
+        let mut heads: Vec<std::vec::IntoIter<FlowRecord>> = Vec::new();
+        let mut done = vec![false; self.workers.len()];
+        for number in 0..self.workers.len() {
+            heads.push(self.next_finish_chunk(number, &mut done)?);
+        }
+        let mut peeked: Vec<Option<FlowRecord>> = heads.iter_mut().map(Iterator::next).collect();
+        loop {
+            let next = peeked
+                .iter()
+                .enumerate()
+                .filter_map(|(number, record)| record.as_ref().map(|record| (number, record)))
+                .min_by(|(_, a), (_, b)| start_order(a, b))
+                .map(|(number, _)| number);
+            let Some(number) = next else {
+                break;
+            };
+            if let Some(record) = peeked[number].take() {
+                sink(record);
+            }
+            peeked[number] = heads[number].next();
+            if peeked[number].is_none() && !done[number] {
+                heads[number] = self.next_finish_chunk(number, &mut done)?;
+                peeked[number] = heads[number].next();
+            }
+        }
+        self.join();
+        Ok(())
+    }
+
+    /// Receives the next chunk of end-of-input records of worker `number`, or
+    /// an empty one once the worker has sent its final counters.
+    fn next_finish_chunk(
+        &mut self,
+        number: usize,
+        done: &mut [bool],
+    ) -> Result<std::vec::IntoIter<FlowRecord>, ShardError> {
+        match self.receive(number)? {
+            Reply::FinishedChunk(records) => Ok(records.into_iter()),
+            Reply::Finished(stats) => {
+                let worker = &mut self.workers[number];
+                worker.stats = stats;
+                worker.active = 0;
+                done[number] = true;
+                Ok(Vec::new().into_iter())
+            }
+            _ => Err(ShardError::WorkerStopped { worker: number }),
+        }
+    }
+
+    fn dispatch(&mut self) -> Result<(), ShardError> {
+        if self.in_flight >= BATCHES_IN_FLIGHT {
+            self.collect_batch()?;
+        }
+        for number in 0..self.workers.len() {
+            let replacement = self.spare.pop().unwrap_or_default();
+            let packets = std::mem::replace(&mut self.pending[number], replacement);
+            self.send(
+                number,
+                Job::Packets {
+                    packets,
+                    clock: self.now,
+                },
+            )?;
+        }
+        self.pending_len = 0;
+        self.in_flight += 1;
+        Ok(())
+    }
+
+    /// Waits for every worker's reply to the oldest batch in flight and
+    /// appends its records, sorted by end time.
+    fn collect_batch(&mut self) -> Result<(), ShardError> {
+        let start = self.finished.len();
+        for number in 0..self.workers.len() {
+            match self.receive(number)? {
+                Reply::Processed {
+                    records,
+                    mut buffer,
+                    active,
+                    stats,
+                } => {
+                    self.finished.extend(records);
+                    buffer.clear();
+                    self.spare.push(buffer);
+                    let worker = &mut self.workers[number];
+                    worker.active = active;
+                    worker.stats = stats;
+                }
+                _ => return Err(ShardError::WorkerStopped { worker: number }),
+            }
+        }
+        self.finished[start..].sort_by(end_order);
+        self.in_flight -= 1;
+        Ok(())
+    }
+
+    fn send(&self, number: usize, job: Job) -> Result<(), ShardError> {
+        self.workers[number]
+            .jobs
+            .send(job)
+            .map_err(|_| ShardError::WorkerStopped { worker: number })
+    }
+
+    fn receive(&self, number: usize) -> Result<Reply, ShardError> {
+        self.workers[number]
+            .replies
+            .recv()
+            .map_err(|_| ShardError::WorkerStopped { worker: number })
+    }
+
+    /// Waits for the worker threads to end.
+    fn join(&mut self) {
+        for worker in &mut self.workers {
+            if let Some(handle) = worker.handle.take() {
+                // A worker that panicked has already lost its flows, and the
+                // error surfaced as a closed channel before this point.
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+impl Drop for ShardedTracker {
+    fn drop(&mut self) {
+        // Dropping the job senders ends each worker's loop, and the threads
+        // are then joined so that none outlives the tracker.
+        // Dropping the reply receivers too frees a worker blocked on a full
+        // reply channel.
+        for worker in &mut self.workers {
+            let (closed_jobs, _) = sync_channel(0);
+            let (_, closed_replies) = sync_channel(0);
+            worker.jobs = closed_jobs;
+            worker.replies = closed_replies;
+        }
+        self.join();
+    }
+}
+
+/// Either failure of [`ShardedTracker::restore`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RestoreOrShardError {
+    /// The snapshot is inconsistent.
+    #[error(transparent)]
+    Restore(#[from] RestoreError),
+    /// A worker thread could not be started.
+    #[error(transparent)]
+    Shard(#[from] ShardError),
+}
+
+fn worker_config(config: TrackerConfig, threads: usize) -> TrackerConfig {
+    TrackerConfig {
+        max_flows: config.max_flows.max(1).div_ceil(threads),
+        ..config
+    }
+}
+
+/// Replaces the position of a flow within a worker's part of a snapshot by
+/// its position in the whole snapshot.
+fn renumber(err: RestoreError, positions: &[usize]) -> RestoreError {
+    let original = |index: usize| positions.get(index).copied().unwrap_or(index);
+    match err {
+        RestoreError::MixedAddressFamilies {
+            index,
+            client,
+            server,
+        } => RestoreError::MixedAddressFamilies {
+            index: original(index),
+            client,
+            server,
+        },
+        RestoreError::DuplicateFlow { index } => RestoreError::DuplicateFlow {
+            index: original(index),
+        },
+        RestoreError::BadSerial {
+            index,
+            serial,
+            next_serial,
+        } => RestoreError::BadSerial {
+            index: original(index),
+            serial,
+            next_serial,
+        },
+    }
+}
+
+/// Merges the workers' snapshots into one that [`Tracker::restore`] and
+/// [`ShardedTracker::restore`] with any thread count accept: serial numbers
+/// unique and below `next_serial`, and flows ordered by their latest packet so
+/// that every timeout queue is rebuilt front to back.
+fn merge_snapshots(clock: Option<Timestamp>, parts: Vec<TrackerSnapshot>) -> TrackerSnapshot {
+    let mut flows: Vec<(u64, usize, crate::FlowSnapshot)> = parts
+        .into_iter()
+        .enumerate()
+        .flat_map(|(number, part)| {
+            part.flows
+                .into_iter()
+                .map(move |flow| (flow.serial, number, flow))
+        })
+        .collect();
+    flows.sort_unstable_by_key(|(serial, number, _)| (*serial, *number));
+    for (serial, (_, _, flow)) in flows.iter_mut().enumerate() {
+        flow.serial = serial as u64;
+    }
+    let mut flows: Vec<crate::FlowSnapshot> = flows.into_iter().map(|(_, _, flow)| flow).collect();
+    flows.sort_by_key(|flow| (flow.touched, flow.serial));
+    TrackerSnapshot {
+        clock,
+        next_serial: flows.len() as u64,
+        flows,
+    }
+}
+
+/// Compares records of one batch by end time, then start time and endpoints.
+/// Only flows on different VLANs can tie, and then the stable sort keeps the
+/// worker's order.
+fn end_order(a: &FlowRecord, b: &FlowRecord) -> Ordering {
+    (a.last_ts, a.first_ts)
+        .cmp(&(b.last_ts, b.first_ts))
+        .then_with(|| endpoint_order(a, b))
+}
+
+/// Compares records at the end of the input by start time, as a single tracker
+/// reports them, then by endpoints.
+fn start_order(a: &FlowRecord, b: &FlowRecord) -> Ordering {
+    a.first_ts
+        .cmp(&b.first_ts)
+        .then_with(|| endpoint_order(a, b))
+}
+
+fn endpoint_order(a: &FlowRecord, b: &FlowRecord) -> Ordering {
+    (
+        a.client.ip,
+        a.client.port,
+        a.server.ip,
+        a.server.port,
+        a.protocol,
+    )
+        .cmp(&(
+            b.client.ip,
+            b.client.port,
+            b.server.ip,
+            b.server.port,
+            b.protocol,
+        ))
+}
+
+fn run_worker(mut tracker: Tracker, jobs: &Receiver<Job>, replies: &SyncSender<Reply>) {
+    while let Ok(job) = jobs.recv() {
+        let reply = match job {
+            Job::Packets { mut packets, clock } => {
+                for (ts, packet) in &packets {
+                    tracker.process(*ts, packet);
+                }
+                packets.clear();
+                if let Some(clock) = clock {
+                    tracker.advance_to(clock);
+                }
+                Reply::Processed {
+                    records: tracker.drain_finished().collect(),
+                    buffer: packets,
+                    active: tracker.active_flows(),
+                    stats: tracker.stats(),
+                }
+            }
+            Job::Snapshot => Reply::Snapshot(tracker.snapshot()),
+            Job::Finish => {
+                let mut chunk = Vec::with_capacity(FINISH_CHUNK);
+                let mut sent = true;
+                tracker.finish_each(|record| {
+                    chunk.push(record);
+                    if chunk.len() == FINISH_CHUNK {
+                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(FINISH_CHUNK));
+                        sent &= replies.send(Reply::FinishedChunk(full)).is_ok();
+                    }
+                });
+                if !chunk.is_empty() {
+                    sent &= replies.send(Reply::FinishedChunk(chunk)).is_ok();
+                }
+                if sent {
+                    let _ = replies.send(Reply::Finished(tracker.stats()));
+                }
+                return;
+            }
+        };
+        if replies.send(reply).is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! The sharded tracker against a single tracker on generated captures.
+
+use wsd_capture::Timestamp;
+use wsd_decode::{decode, linktype, Decoded};
+use wsd_flow::{
+    shard_of, FlowRecord, RecordProtocols, ShardedTracker, Tracker, TrackerConfig, BATCH_PACKETS,
+};
+use wsd_synth::{mixed, syn_flood, Endpoint, FloodConfig, FrameBuilder, MixedConfig, TcpSegment};
+
+type Stream = Vec<(Timestamp, Decoded)>;
+
+fn config() -> TrackerConfig {
+    TrackerConfig {
+        records: RecordProtocols {
+            tcp: true,
+            udp: true,
+            other: true,
+        },
+        // Short timeouts, so that many flows time out in the middle of the input.
+        tcp_idle_timeout: 20_000_000_000,
+        udp_idle_timeout: 5_000_000_000,
+        ..TrackerConfig::default()
+    }
+}
+
+/// Decodes a small mixed capture: a few thousand TCP and UDP flows over a minute,
+/// some IPv6 and some VLAN-tagged.
+fn mixed_stream() -> Stream {
+    let config = MixedConfig {
+        tcp_connections: 5_000,
+        udp_conversations: 1_200,
+        duration_secs: 60,
+        ..MixedConfig::default()
+    };
+    let mut stream = Vec::new();
+    mixed(&config, |ts, frame| {
+        stream.push((ts, decode(linktype::ETHERNET, frame)));
+        Ok::<(), ()>(())
+    })
+    .expect("collecting frames cannot fail");
+    stream
+}
+
+fn flood_stream(connections: u32) -> Stream {
+    let config = FloodConfig {
+        connections,
+        ..FloodConfig::default()
+    };
+    let mut stream = Vec::new();
+    syn_flood(&config, |ts, frame| {
+        stream.push((ts, decode(linktype::ETHERNET, frame)));
+        Ok::<(), ()>(())
+    })
+    .expect("collecting frames cannot fail");
+    stream
+}
+
+/// Returns the records as sorted lines, to compare runs whose record order differs.
+fn sorted(records: &[FlowRecord]) -> Vec<String> {
+    let mut lines: Vec<String> = records.iter().map(|record| format!("{record:?}")).collect();
+    lines.sort();
+    lines
+}
+
+fn single(config: TrackerConfig, stream: &[(Timestamp, Decoded)]) -> Vec<FlowRecord> {
+    let mut tracker = Tracker::new(config);
+    for (ts, packet) in stream {
+        tracker.process(*ts, packet);
+    }
+    tracker.finish();
+    tracker.drain_finished().collect()
+}
+
+fn sharded(
+    config: TrackerConfig,
+    threads: usize,
+    stream: &[(Timestamp, Decoded)],
+) -> Vec<FlowRecord> {
+    let mut tracker = ShardedTracker::new(config, threads).unwrap();
+    let mut records = Vec::new();
+    for (ts, packet) in stream {
+        tracker.process(*ts, packet).unwrap();
+        records.extend(tracker.drain_finished());
+    }
+    tracker.finish_each(|record| records.push(record)).unwrap();
+    records
+}
+
+#[test]
+fn sharded_mixed_matches_single() {
+    let stream = mixed_stream();
+    assert!(
+        stream.len() > 4 * BATCH_PACKETS,
+        "the capture spans several batches"
+    );
+    let expected = single(config(), &stream);
+    assert!(expected.len() > 3_000);
+    for threads in [1, 2, 3] {
+        let got = sharded(config(), threads, &stream);
+        assert_eq!(got.len(), expected.len(), "{threads} threads");
+        assert!(sorted(&got) == sorted(&expected), "{threads} threads");
+    }
+}
+
+#[test]
+fn sharded_order_is_repeatable() {
+    let stream = mixed_stream();
+    let first = sharded(config(), 2, &stream);
+    let second = sharded(config(), 2, &stream);
+    assert_eq!(first, second);
+}
+
+#[test]
+fn sharded_end_of_input_oldest_first() {
+    let stream = flood_stream(20_000);
+    let records = sharded(config(), 2, &stream);
+    assert_eq!(records.len(), 20_000);
+    assert!(records
+        .windows(2)
+        .all(|pair| pair[0].first_ts <= pair[1].first_ts));
+}
+
+#[test]
+fn sharded_counts_every_packet() {
+    let stream = mixed_stream();
+    let mut tracker = ShardedTracker::new(config(), 2).unwrap();
+    for (ts, packet) in &stream {
+        tracker.process(*ts, packet).unwrap();
+    }
+    tracker.flush().unwrap();
+    let stats = tracker.stats();
+    assert_eq!(stats.packets, stream.len() as u64);
+    let mut single = Tracker::new(config());
+    for (ts, packet) in &stream {
+        single.process(*ts, packet);
+    }
+    assert_eq!(stats.flows_created, single.stats().flows_created);
+    assert_eq!(stats.records, single.stats().records);
+    assert_eq!(tracker.active_flows(), single.active_flows());
+}
+
+#[test]
+fn shard_same_for_both_directions() {
+    for vlan in [None, Some(7)] {
+        for port in (1_024..65_535).step_by(997) {
+            let client = Endpoint::v4([10, 1, (port >> 8) as u8, port as u8], port);
+            let server = Endpoint::v4([192, 0, 2, 80], 443);
+            let mut builder = match vlan {
+                Some(id) => FrameBuilder::new().vlan(id),
+                None => FrameBuilder::new(),
+            };
+            let out = builder.tcp(client, server, &TcpSegment::syn(1));
+            let back = builder.tcp(server, client, &TcpSegment::new(0x12, 9, 2, 0));
+            let out = decode(linktype::ETHERNET, &out);
+            let back = decode(linktype::ETHERNET, &back);
+            for shards in 2..8 {
+                assert_eq!(
+                    shard_of(&out, &config(), shards),
+                    shard_of(&back, &config(), shards),
+                    "port {port}, {shards} shards"
+                );
+                assert!(shard_of(&out, &config(), shards) < shards);
+            }
+        }
+    }
+}
+
+#[test]
+fn shard_spreads_flows() {
+    let stream = flood_stream(10_000);
+    let mut counts = [0usize; 4];
+    for (_, packet) in &stream {
+        counts[shard_of(packet, &config(), 4)] += 1;
+    }
+    for count in counts {
+        assert!(count > 2_000, "uneven shards: {counts:?}");
+    }
+}
+
+/// Runs the first half of `stream` in one tracker and saves it, continues from
+/// the snapshot with `second_threads` and returns every record, as `-W` then
+/// `-R` in two runs would.
+fn across_snapshot(
+    stream: &[(Timestamp, Decoded)],
+    first_threads: usize,
+    second_threads: usize,
+) -> Vec<FlowRecord> {
+    let (first, second) = stream.split_at(stream.len() / 2);
+    let mut records = Vec::new();
+    let snapshot = if first_threads == 1 {
+        let mut tracker = Tracker::new(config());
+        for (ts, packet) in first {
+            tracker.process(*ts, packet);
+        }
+        records.extend(tracker.drain_finished());
+        tracker.snapshot()
+    } else {
+        let mut tracker = ShardedTracker::new(config(), first_threads).unwrap();
+        for (ts, packet) in first {
+            tracker.process(*ts, packet).unwrap();
+        }
+        let snapshot = tracker.snapshot().unwrap();
+        records.extend(tracker.drain_finished());
+        snapshot
+    };
+    assert!(!snapshot.flows.is_empty());
+    if second_threads == 1 {
+        let mut tracker = Tracker::restore(config(), &snapshot).unwrap();
+        for (ts, packet) in second {
+            tracker.process(*ts, packet);
+        }
+        tracker.finish();
+        records.extend(tracker.drain_finished());
+    } else {
+        let mut tracker = ShardedTracker::restore(config(), &snapshot, second_threads).unwrap();
+        for (ts, packet) in second {
+            tracker.process(*ts, packet).unwrap();
+            records.extend(tracker.drain_finished());
+        }
+        tracker.finish_each(|record| records.push(record)).unwrap();
+    }
+    records
+}
+
+#[test]
+fn sharded_snapshot_continues_flows() {
+    let stream = mixed_stream();
+    let expected = sorted(&single(config(), &stream));
+    for (first, second) in [(2, 2), (2, 3), (2, 1), (1, 2)] {
+        let got = sorted(&across_snapshot(&stream, first, second));
+        assert_eq!(got.len(), expected.len(), "{first} then {second} threads");
+        assert!(got == expected, "{first} then {second} threads");
+    }
+}
+
+#[test]
+fn sharded_snapshot_serials_unique() {
+    let stream = mixed_stream();
+    let mut tracker = ShardedTracker::new(config(), 3).unwrap();
+    for (ts, packet) in &stream[..stream.len() / 2] {
+        tracker.process(*ts, packet).unwrap();
+    }
+    let snapshot = tracker.snapshot().unwrap();
+    let mut serials: Vec<u64> = snapshot.flows.iter().map(|flow| flow.serial).collect();
+    serials.sort_unstable();
+    serials.dedup();
+    assert_eq!(serials.len(), snapshot.flows.len());
+    assert_eq!(snapshot.next_serial, snapshot.flows.len() as u64);
+    assert!(snapshot
+        .flows
+        .windows(2)
+        .all(|pair| pair[0].touched <= pair[1].touched));
+}
+
+#[test]
+fn sharded_table_limit_split() {
+    let stream = flood_stream(5_000);
+    let config = TrackerConfig {
+        max_flows: 1_000,
+        ..config()
+    };
+    let mut tracker = ShardedTracker::new(config, 2).unwrap();
+    for (ts, packet) in &stream {
+        tracker.process(*ts, packet).unwrap();
+    }
+    tracker.flush().unwrap();
+    assert!(tracker.active_flows() <= 1_000);
+    assert_eq!(
+        tracker.stats().evicted,
+        5_000 - tracker.active_flows() as u64
+    );
+}
