@@ -157,12 +157,17 @@
 //! [`PacketOutcome`]: wsd_flow::PacketOutcome
 //! [`FlowRecord`]: wsd_flow::FlowRecord
 
+mod community_id;
 mod flow_record;
 mod local_time;
 mod packet_line;
+mod sha1;
 mod text;
 mod writer;
 
+pub use community_id::{
+    community_id, flow_community_id, icmp_ports, CommunityId, CommunityTransport, COMMUNITY_ID_LEN,
+};
 pub use flow_record::format_flow_record;
 pub use local_time::{LocalTimeFormatter, LOCAL_TIME_LEN};
 pub use packet_line::format_packet_line;
