@@ -2,7 +2,10 @@
 
 use wsd_flow::{Endpoint, FlowRecord};
 
+use crate::community_id::flow_community_id;
+use crate::json::push_epoch;
 use crate::local_time::LocalTimeFormatter;
+use crate::options::RecordOptions;
 use crate::text::{push_text, push_u64, Ip, Mac};
 
 /// The keys of one endpoint's fields, each with its leading space.
@@ -24,11 +27,34 @@ const DEST_KEYS: EndpointKeys = EndpointKeys {
     port: b" destPort=",
 };
 
-/// Appends the flow record line of `record`, newline included, to `out`.
+/// Appends the classic flow record line of `record`, newline included, to `out`:
+/// the keys up to `bytesOut` only, as `--compat` writes them.
 ///
 /// The layout is described in the [crate documentation](crate#flow-record-line).
 /// `clock` converts the flow's start time to local time.
 pub fn format_flow_record(out: &mut Vec<u8>, record: &FlowRecord, clock: &mut LocalTimeFormatter) {
+    push_classic_keys(out, record, clock);
+    out.push(b'\n');
+}
+
+/// Appends the flow record line of `record`, newline included, to `out`: the
+/// classic keys, then unless `options.compat` is set the keys added after them.
+///
+/// `clock` converts the flow's start time to local time.
+pub fn format_flow_record_with(
+    out: &mut Vec<u8>,
+    record: &FlowRecord,
+    clock: &mut LocalTimeFormatter,
+    options: &RecordOptions,
+) {
+    push_classic_keys(out, record, clock);
+    if !options.compat {
+        push_extended_keys(out, record, options);
+    }
+    out.push(b'\n');
+}
+
+fn push_classic_keys(out: &mut Vec<u8>, record: &FlowRecord, clock: &mut LocalTimeFormatter) {
     out.extend_from_slice(flow_keyword(record.protocol));
     out.extend_from_slice(b" startTime=");
     out.extend_from_slice(clock.format(record.first_ts));
@@ -41,7 +67,46 @@ pub fn format_flow_record(out: &mut Vec<u8>, record: &FlowRecord, clock: &mut Lo
     push_counter(out, b" packetsOut=", record.out.packets);
     push_counter(out, b" bytesIn=", record.inbound.bytes);
     push_counter(out, b" bytesOut=", record.out.bytes);
-    out.push(b'\n');
+}
+
+/// Appends the keys that follow `bytesOut`, in the order of the documentation.
+fn push_extended_keys(out: &mut Vec<u8>, record: &FlowRecord, options: &RecordOptions) {
+    out.extend_from_slice(b" startEpoch=");
+    push_epoch(out, record.first_ts);
+    out.extend_from_slice(b" endEpoch=");
+    push_epoch(out, record.last_ts);
+    out.extend_from_slice(b" protocol=");
+    push_u64(out, u64::from(record.protocol));
+    out.extend_from_slice(b" vlans=");
+    push_vlan_list(out, record);
+
+    push_counter(out, b" ipBytesIn=", record.inbound.ip_bytes);
+    push_counter(out, b" ipBytesOut=", record.out.ip_bytes);
+    push_counter(out, b" payloadBytesIn=", record.inbound.payload_bytes);
+    push_counter(out, b" payloadBytesOut=", record.out.payload_bytes);
+
+    push_counter(out, b" midstream=", u64::from(record.midstream));
+    push_counter(out, b" synSeen=", u64::from(record.syn_seen));
+    out.extend_from_slice(b" endReason=");
+    out.extend_from_slice(record.end_reason.name().as_bytes());
+    out.extend_from_slice(b" communityId=");
+    let id = flow_community_id(options.community_id_seed, record);
+    out.extend_from_slice(id.as_bytes());
+}
+
+/// Appends the VLAN IDs outermost first, joined by commas, or `-` for none.
+fn push_vlan_list(out: &mut Vec<u8>, record: &FlowRecord) {
+    let count = usize::from(record.vlans.count).min(record.vlans.ids.len());
+    if count == 0 {
+        out.push(b'-');
+        return;
+    }
+    for (i, &id) in record.vlans.ids[..count].iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_u64(out, u64::from(id));
+    }
 }
 
 /// Returns the keyword that starts a record of IP protocol `protocol`.
@@ -204,6 +269,56 @@ mod tests {
             let text = line(&record, &mut utc_minus_8());
             assert!(text.starts_with(keyword), "protocol {protocol}: {text}");
         }
+    }
+
+    #[test]
+    fn extended_keys_follow_classic_ones() {
+        let mut out = Vec::new();
+        let mut record = example_record();
+        record.vlans = Vlans {
+            ids: [100, 7],
+            count: 2,
+        };
+        let options = RecordOptions::default();
+        format_flow_record_with(&mut out, &record, &mut utc_minus_8(), &options);
+        let text = String::from_utf8(out).expect("record lines are ASCII");
+
+        let classic = line(&record, &mut utc_minus_8());
+        let classic = classic.trim_end_matches('\n');
+        assert!(text.starts_with(classic), "{text}");
+        let extended = &text[classic.len()..];
+        assert!(
+            extended.starts_with(
+                " startEpoch=1515026277.120000 endEpoch=1515026277.980000 protocol=6 vlans=100,7 "
+            ),
+            "{extended}"
+        );
+        assert!(
+            extended.contains(" midstream=0 synSeen=1 endReason=fin communityId=1:"),
+            "{extended}"
+        );
+        assert!(text.ends_with("=\n"), "{text}");
+    }
+
+    #[test]
+    fn compat_writes_classic_keys_only() {
+        let mut out = Vec::new();
+        let options = RecordOptions {
+            compat: true,
+            ..RecordOptions::default()
+        };
+        format_flow_record_with(&mut out, &example_record(), &mut utc_minus_8(), &options);
+        let text = String::from_utf8(out).expect("record lines are ASCII");
+        assert_eq!(text, line(&example_record(), &mut utc_minus_8()));
+    }
+
+    #[test]
+    fn no_vlans_written_as_dash() {
+        let mut out = Vec::new();
+        let options = RecordOptions::default();
+        format_flow_record_with(&mut out, &example_record(), &mut utc_minus_8(), &options);
+        let text = String::from_utf8(out).expect("record lines are ASCII");
+        assert!(text.contains(" vlans=- "), "{text}");
     }
 
     #[test]

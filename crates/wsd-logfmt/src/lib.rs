@@ -92,7 +92,7 @@
 //! use wsd_capture::Timestamp;
 //! use wsd_decode::{Decoded, IpInfo, Transport, UdpInfo};
 //! use wsd_flow::{Counters, Direction, EndReason, Endpoint, FlowRecord, PacketOutcome};
-//! use wsd_logfmt::{LocalTimeFormatter, LogWriter};
+//! use wsd_logfmt::{LocalTimeFormatter, LogWriter, RecordOptions};
 //!
 //! let client = "192.0.2.10".parse()?;
 //! let server = "198.51.100.53".parse()?;
@@ -136,7 +136,9 @@
 //!
 //! // Times in flow records are local; this zone is fixed so the output is too.
 //! let clock = LocalTimeFormatter::new(TimeZone::fixed(tz::offset(1)));
-//! let mut writer = LogWriter::new(Vec::new(), clock);
+//! // Only the classic keys, as `--compat` writes them, to keep the line short.
+//! let options = RecordOptions { compat: true, ..RecordOptions::default() };
+//! let mut writer = LogWriter::new(Vec::new(), clock).with_record_options(options);
 //! writer.write_packet_line(ts, &query, &outcome)?;
 //! writer.write_flow_record(&record)?;
 //!
@@ -158,8 +160,11 @@
 //! [`FlowRecord`]: wsd_flow::FlowRecord
 
 mod community_id;
+mod flow_json;
 mod flow_record;
+mod json;
 mod local_time;
+mod options;
 mod packet_line;
 mod sha1;
 mod text;
@@ -168,7 +173,9 @@ mod writer;
 pub use community_id::{
     community_id, flow_community_id, icmp_ports, CommunityId, CommunityTransport, COMMUNITY_ID_LEN,
 };
-pub use flow_record::format_flow_record;
+pub use flow_json::format_flow_json;
+pub use flow_record::{format_flow_record, format_flow_record_with};
 pub use local_time::{LocalTimeFormatter, LOCAL_TIME_LEN};
+pub use options::{OutputFormat, RecordOptions};
 pub use packet_line::format_packet_line;
 pub use writer::LogWriter;

@@ -5,12 +5,13 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser};
 
-/// Passive network sniffer that writes one compact record per TCP connection.
+/// Passive network sniffer that writes one compact record per flow.
 ///
 /// Reads capture files (pcap or pcapng, detected from their contents) and writes
-/// a TCPFLOW line for every connection: start time, MAC and IP addresses, ports,
-/// duration, and packets and bytes each way. With -V it also writes one line per
-/// packet.
+/// a record for every flow: start time, MAC and IP addresses, ports, duration,
+/// packets and bytes each way, the reason it ended and its Community ID. Records
+/// are TCPFLOW-style key=value lines or, with --format json, JSON Lines. With -V
+/// it also writes one line per packet.
 #[derive(Debug, Parser)]
 #[command(
     name = "wsd",
@@ -91,6 +92,56 @@ pub struct Cli {
     #[arg(long)]
     pub no_decapsulate: bool,
 
+    /// Format of flow records: text writes TCPFLOW key=value lines, json writes
+    /// JSON Lines, one object per record. Packet lines (-V) stay text in both.
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Write what earlier versions wrote, for parsers that expect exactly that:
+    /// text records with only the classic keys (startTime to bytesOut), and only
+    /// for TCP unless --protocols is given.
+    #[arg(long)]
+    pub compat: bool,
+
+    /// Seed of the Community ID flow hash, from 0 to 65535. Monitors that share a
+    /// seed give the same flow the same ID.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub community_id_seed: u16,
+
+    /// Protocols that produce flow records, as a comma-separated list of tcp, udp,
+    /// icmp and other (every IP protocol but those three). Default: all of them,
+    /// or tcp with --compat.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_enum)]
+    pub protocols: Option<Vec<ProtocolClass>>,
+
+    /// Report a UDP conversation with no packet for SECONDS of capture time.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 120.0,
+        allow_negative_numbers = true
+    )]
+    pub udp_timeout: f64,
+
+    /// Report an ICMP or ICMPv6 flow with no packet for SECONDS of capture time.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 60.0,
+        allow_negative_numbers = true
+    )]
+    pub icmp_timeout: f64,
+
+    /// Report a flow of another IP protocol with no packet for SECONDS of capture
+    /// time.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 60.0,
+        allow_negative_numbers = true
+    )]
+    pub other_timeout: f64,
+
     /// Interface to capture from (live capture is not available in this version).
     #[arg(short = 'i', long = "iniface", value_name = "IFACE")]
     pub iniface: Option<String>,
@@ -133,6 +184,28 @@ pub struct Cli {
     pub filter: Vec<String>,
 }
 
+/// Format of flow records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// TCPFLOW key=value lines.
+    Text,
+    /// JSON Lines.
+    Json,
+}
+
+/// A class of IP protocols for `--protocols`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProtocolClass {
+    /// TCP connections.
+    Tcp,
+    /// UDP conversations.
+    Udp,
+    /// ICMP and ICMPv6 exchanges.
+    Icmp,
+    /// Every other IP protocol.
+    Other,
+}
+
 fn parse_max_flows(value: &str) -> Result<u64, String> {
     match value.parse::<u64>() {
         Ok(0) => Err("the flow table needs room for at least 1 flow".to_string()),
@@ -142,6 +215,14 @@ fn parse_max_flows(value: &str) -> Result<u64, String> {
 }
 
 impl Cli {
+    /// Returns true if flows of `class` produce records.
+    pub fn records_protocol(&self, class: ProtocolClass) -> bool {
+        match &self.protocols {
+            Some(list) => list.contains(&class),
+            None => !self.compat || class == ProtocolClass::Tcp,
+        }
+    }
+
     /// Returns the first option given that this version does not implement, with
     /// the reason, so that it is rejected instead of silently ignored.
     pub fn unsupported_option(&self) -> Option<(&'static str, &'static str)> {

@@ -6,11 +6,11 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 use tracing::info;
-use wsd_logfmt::{LocalTimeFormatter, LogWriter};
+use wsd_logfmt::{LocalTimeFormatter, LogWriter, OutputFormat, RecordOptions};
 
 use crate::inputs::{is_same_file, is_same_path, Input};
 use crate::run::Failure;
-use wsd::cli::Cli;
+use wsd::cli::{Cli, Format};
 
 /// Size of the output buffer: large enough that writes cost little per record.
 const OUTPUT_BUFFER: usize = 256 * 1024;
@@ -27,6 +27,22 @@ pub struct Output {
 }
 
 impl Output {
+    /// Applies the record format and options of the command line.
+    fn with_settings(self, cli: &Cli) -> Output {
+        let format = match cli.format {
+            Format::Text => OutputFormat::Text,
+            Format::Json => OutputFormat::Json,
+        };
+        let options = RecordOptions {
+            community_id_seed: cli.community_id_seed,
+            compat: cli.compat,
+        };
+        Output {
+            writer: self.writer.with_format(format).with_record_options(options),
+            name: self.name,
+        }
+    }
+
     /// Returns the failure for a write error on this output.
     pub fn write_error(&self, err: io::Error) -> Failure {
         Failure::Other(format!("cannot write to {}: {err}", self.name))
@@ -52,6 +68,7 @@ pub fn open_output(cli: &Cli, inputs: &[Input]) -> Result<Output, Failure> {
         Some(path) => open_named(path, inputs),
         None => open_generated(&cli.logdir),
     }
+    .map(|output| output.with_settings(cli))
 }
 
 fn open_stdout() -> Result<Output, Failure> {
