@@ -112,6 +112,7 @@ fn side(address: &str, port: u16, packets: u64, bytes: u64) -> SideSnapshot {
             bytes,
             payload_bytes: bytes / 2,
             ip_bytes: bytes + 20 * packets,
+            ..Counters::default()
         },
         isn: None,
         isn_from_peer_ack: false,

@@ -4,7 +4,7 @@ use wsd_capture::Timestamp;
 use wsd_decode::{Decoded, MacAddr, TcpFlags, TcpInfo, Vlans};
 
 use crate::key::{to_ip, FlowKey};
-use crate::record::{Counters, EndReason, Endpoint, FlowRecord};
+use crate::record::{ConnState, Counters, EndReason, Endpoint, FlowRecord, History};
 use crate::table::QueueId;
 
 /// Index of the client in [`Flow::sides`].
@@ -265,6 +265,11 @@ impl Flow {
             midstream: self.midstream,
             syn_seen: self.syn_seen,
             end_reason,
+            // TODO: fill from the per-flow state once the tracker keeps it.
+            state: ConnState::OTH,
+            history: History::EMPTY,
+            tunnel: None,
+            icmp: None,
         }
     }
 }

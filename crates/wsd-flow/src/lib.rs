@@ -66,6 +66,9 @@ mod snapshot;
 mod table;
 mod tracker;
 
-pub use record::{Anomaly, Counters, Direction, EndReason, Endpoint, FlowRecord, PacketOutcome};
+pub use record::{
+    Anomaly, ConnState, Counters, Direction, EndReason, Endpoint, FlowRecord, History, IcmpDetails,
+    PacketOutcome, HISTORY_CAPACITY,
+};
 pub use snapshot::{CloseState, FlowSnapshot, RestoreError, SideSnapshot, TrackerSnapshot};
 pub use tracker::{RecordProtocols, Tracker, TrackerConfig, TrackerStats};

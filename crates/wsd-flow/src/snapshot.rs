@@ -8,7 +8,7 @@ use wsd_decode::{MacAddr, Vlans};
 
 use crate::flow::{Closed, Flow, IsnSource, MacSource, Side, CLIENT, SERVER};
 use crate::key::FlowKey;
-use crate::record::{Counters, EndReason, Endpoint, FlowRecord};
+use crate::record::{ConnState, Counters, EndReason, Endpoint, FlowRecord, History};
 
 /// Everything a [`crate::Tracker`] needs to continue where another one stopped.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -140,6 +140,11 @@ impl FlowSnapshot {
             midstream: self.midstream,
             syn_seen: self.syn_seen,
             end_reason,
+            // TODO: fill from the per-flow state once the tracker keeps it.
+            state: ConnState::OTH,
+            history: History::EMPTY,
+            tunnel: None,
+            icmp: None,
         }
     }
 }

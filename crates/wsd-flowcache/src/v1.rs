@@ -94,6 +94,7 @@ impl From<&Side> for SideSnapshot {
                 bytes: side.bytes,
                 payload_bytes: side.payload_bytes,
                 ip_bytes: side.ip_bytes,
+                ..Counters::default()
             },
             isn: side.isn,
             isn_from_peer_ack: side.isn_from_peer_ack,

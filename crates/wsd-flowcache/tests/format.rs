@@ -19,6 +19,7 @@ fn side(ip: IpAddr, port: u16, seed: u64) -> SideSnapshot {
             bytes: seed.wrapping_mul(60),
             payload_bytes: seed.wrapping_mul(20),
             ip_bytes: seed.wrapping_mul(80),
+            ..Counters::default()
         },
         isn: (seed % 5 != 0).then_some(seed as u32 ^ 0xdead_beef),
         isn_from_peer_ack: seed % 7 == 0,

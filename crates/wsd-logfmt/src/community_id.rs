@@ -149,11 +149,17 @@ fn icmpv6_counterpart(icmp_type: u8) -> Option<u8> {
 
 /// Computes the Community ID of a flow record, from client to server.
 pub fn flow_community_id(seed: u16, record: &FlowRecord) -> CommunityId {
-    let transport = if has_ports(record.protocol) {
-        CommunityTransport::Ports(record.client.port, record.server.port)
-    } else {
-        // TODO: ICMP records need the message type and code from the tracker.
-        CommunityTransport::None
+    let transport = match record.icmp {
+        Some(icmp) if is_icmp(record.protocol) => CommunityTransport::Icmp {
+            icmp_type: icmp.icmp_type,
+            code: icmp.code,
+        },
+        _ if has_ports(record.protocol) => {
+            CommunityTransport::Ports(record.client.port, record.server.port)
+        }
+        // NOTE: an ICMP record without its message type hashes like a protocol
+        // without ports, which matches no other monitor's ID.
+        _ => CommunityTransport::None,
     };
     community_id(
         seed,
@@ -170,7 +176,6 @@ fn has_ports(protocol: u8) -> bool {
 }
 
 /// Returns true for ICMP and ICMPv6.
-#[cfg_attr(not(test), allow(dead_code))]
 fn is_icmp(protocol: u8) -> bool {
     matches!(protocol, ICMP | ICMPV6)
 }

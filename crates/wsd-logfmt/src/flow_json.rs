@@ -3,7 +3,8 @@
 use std::net::IpAddr;
 
 use wsd_capture::Timestamp;
-use wsd_flow::{Counters, Endpoint, FlowRecord};
+use wsd_decode::TunnelInfo;
+use wsd_flow::{Counters, Endpoint, FlowRecord, IcmpDetails};
 
 use crate::community_id::flow_community_id;
 use crate::json::{push_epoch, push_rfc3339_utc, push_seconds, JsonObject};
@@ -33,13 +34,17 @@ pub fn format_flow_json(out: &mut Vec<u8>, record: &FlowRecord, options: &Record
     object.u64("ip_version", ip_version);
     object.u64("protocol", u64::from(record.protocol));
     push_vlans(&mut object, record);
+    push_tunnel(&mut object, record.tunnel.as_ref());
 
     push_endpoint(&mut object, "src", &record.client);
     push_endpoint(&mut object, "dst", &record.server);
+    push_icmp(&mut object, record.icmp.as_ref());
 
     push_counters(&mut object, "out", &record.out);
     push_counters(&mut object, "in", &record.inbound);
 
+    object.string("state", record.state.name());
+    object.string("history", record.history.as_str());
     object.bool("midstream", record.midstream);
     object.bool("syn_seen", record.syn_seen);
     object.string("end_reason", record.end_reason.name());
@@ -81,6 +86,44 @@ fn push_vlans(object: &mut JsonObject<'_>, record: &FlowRecord) {
     out.push(b']');
 }
 
+fn push_tunnel(object: &mut JsonObject<'_>, tunnel: Option<&TunnelInfo>) {
+    let Some(tunnel) = tunnel else {
+        for name in ["tunnel_kind", "tunnel_src", "tunnel_dst", "tunnel_id"] {
+            object.null(name);
+        }
+        return;
+    };
+    object.string("tunnel_kind", tunnel.kind.name());
+    push_ip(object, "tunnel_src", tunnel.src);
+    push_ip(object, "tunnel_dst", tunnel.dst);
+    match tunnel.id {
+        Some(id) => object.u64("tunnel_id", u64::from(id)),
+        None => object.null("tunnel_id"),
+    }
+}
+
+fn push_icmp(object: &mut JsonObject<'_>, icmp: Option<&IcmpDetails>) {
+    let Some(icmp) = icmp else {
+        for name in ["icmp_type", "icmp_code", "echo_id"] {
+            object.null(name);
+        }
+        return;
+    };
+    object.u64("icmp_type", u64::from(icmp.icmp_type));
+    object.u64("icmp_code", u64::from(icmp.code));
+    match icmp.echo_id {
+        Some(id) => object.u64("echo_id", u64::from(id)),
+        None => object.null("echo_id"),
+    }
+}
+
+fn push_ip(object: &mut JsonObject<'_>, name: &str, ip: IpAddr) {
+    let out = object.key(name);
+    out.push(b'"');
+    push_text(out, &Ip(ip));
+    out.push(b'"');
+}
+
 /// Member names of one endpoint, by prefix.
 fn endpoint_names(prefix: &str) -> [&'static str; 3] {
     if prefix == "src" {
@@ -99,10 +142,7 @@ fn push_endpoint(object: &mut JsonObject<'_>, prefix: &str, endpoint: &Endpoint)
         }
         None => object.null(mac),
     }
-    let out = object.key(ip);
-    out.push(b'"');
-    push_text(out, &Ip(endpoint.ip));
-    out.push(b'"');
+    push_ip(object, ip, endpoint.ip);
     object.u64(port, u64::from(endpoint.port));
 }
 
@@ -119,32 +159,53 @@ fn zero_padded_mac(bytes: [u8; 6]) -> [u8; 17] {
 }
 
 /// Member names of one direction's counters, by direction.
-fn counter_names(direction: &str) -> [&'static str; 4] {
+fn counter_names(direction: &str) -> [&'static str; 8] {
     if direction == "out" {
         [
             "packets_out",
             "bytes_out",
             "payload_bytes_out",
             "ip_bytes_out",
+            "stream_bytes_out",
+            "missed_bytes_out",
+            "retransmitted_packets_out",
+            "retransmitted_bytes_out",
         ]
     } else {
-        ["packets_in", "bytes_in", "payload_bytes_in", "ip_bytes_in"]
+        [
+            "packets_in",
+            "bytes_in",
+            "payload_bytes_in",
+            "ip_bytes_in",
+            "stream_bytes_in",
+            "missed_bytes_in",
+            "retransmitted_packets_in",
+            "retransmitted_bytes_in",
+        ]
     }
 }
 
 fn push_counters(object: &mut JsonObject<'_>, direction: &str, counters: &Counters) {
-    let [packets, bytes, payload, ip_bytes] = counter_names(direction);
-    object.u64(packets, counters.packets);
-    object.u64(bytes, counters.bytes);
-    object.u64(payload, counters.payload_bytes);
-    object.u64(ip_bytes, counters.ip_bytes);
+    let values = [
+        counters.packets,
+        counters.bytes,
+        counters.payload_bytes,
+        counters.ip_bytes,
+        counters.stream_bytes,
+        counters.missed_bytes,
+        counters.retransmitted_packets,
+        counters.retransmitted_bytes,
+    ];
+    for (name, value) in counter_names(direction).into_iter().zip(values) {
+        object.u64(name, value);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use serde_json::Value;
-    use wsd_decode::{MacAddr, Vlans};
-    use wsd_flow::EndReason;
+    use wsd_decode::{MacAddr, TunnelKind, Vlans};
+    use wsd_flow::{ConnState, EndReason, History};
 
     use super::*;
 
@@ -176,17 +237,34 @@ mod tests {
                 bytes: 92,
                 payload_bytes: 12,
                 ip_bytes: 172,
+                stream_bytes: 10,
+                missed_bytes: 2,
+                retransmitted_packets: 1,
+                retransmitted_bytes: 4,
             },
             inbound: Counters {
                 packets: 1,
                 bytes: 32,
                 payload_bytes: 0,
                 ip_bytes: 52,
+                ..Counters::default()
             },
             midstream: false,
             syn_seen: true,
             end_reason: EndReason::Fin,
+            state: ConnState::SF,
+            history: history("ShADadFf"),
+            tunnel: None,
+            icmp: None,
         }
+    }
+
+    fn history(letters: &str) -> History {
+        let mut history = History::EMPTY;
+        for letter in letters.bytes() {
+            assert!(history.push(letter));
+        }
+        history
     }
 
     fn parse(record: &FlowRecord, options: &RecordOptions) -> Value {
@@ -221,6 +299,17 @@ mod tests {
         assert_eq!(value["ip_bytes_out"], 172);
         assert_eq!(value["packets_in"], 1);
         assert_eq!(value["ip_bytes_in"], 52);
+        assert_eq!(value["stream_bytes_out"], 10);
+        assert_eq!(value["missed_bytes_out"], 2);
+        assert_eq!(value["retransmitted_packets_out"], 1);
+        assert_eq!(value["retransmitted_bytes_out"], 4);
+        assert_eq!(value["stream_bytes_in"], 0);
+        assert_eq!(value["state"], "SF");
+        assert_eq!(value["history"], "ShADadFf");
+        assert!(value["tunnel_kind"].is_null());
+        assert!(value["tunnel_id"].is_null());
+        assert!(value["icmp_type"].is_null());
+        assert!(value["echo_id"].is_null());
         assert_eq!(value["midstream"], false);
         assert_eq!(value["syn_seen"], true);
         assert_eq!(value["end_reason"], "fin");
@@ -238,6 +327,40 @@ mod tests {
         assert!(value["src_mac"].is_null());
         assert!(value["dst_mac"].is_null());
         assert_eq!(value["vlans"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn tunnel_and_icmp_members() {
+        let mut flow = record();
+        flow.protocol = 1;
+        flow.client.port = 0;
+        flow.server.port = 0;
+        flow.tunnel = Some(TunnelInfo {
+            kind: TunnelKind::Vxlan,
+            src: ip("192.0.2.1"),
+            dst: ip("192.0.2.2"),
+            id: Some(4096),
+        });
+        flow.icmp = Some(IcmpDetails {
+            icmp_type: 8,
+            code: 0,
+            echo_id: Some(77),
+            v6: false,
+        });
+        let value = parse(&flow, &RecordOptions::default());
+        assert_eq!(value["protocol_name"], "icmp");
+        assert_eq!(value["tunnel_kind"], "vxlan");
+        assert_eq!(value["tunnel_src"], "192.0.2.1");
+        assert_eq!(value["tunnel_dst"], "192.0.2.2");
+        assert_eq!(value["tunnel_id"], 4096);
+        assert_eq!(value["icmp_type"], 8);
+        assert_eq!(value["icmp_code"], 0);
+        assert_eq!(value["echo_id"], 77);
+        // An echo request hashes like the baseline's 192.168.0.89 -> 192.168.0.1.
+        flow.client.ip = ip("192.168.0.89");
+        flow.server.ip = ip("192.168.0.1");
+        let value = parse(&flow, &RecordOptions::default());
+        assert_eq!(value["community_id"], "1:X0snYXpgwiv9TZtqg64sgzUn6Dk=");
     }
 
     #[test]

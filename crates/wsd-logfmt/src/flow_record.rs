@@ -1,6 +1,7 @@
 //! The flow record line, written when a flow ends.
 
-use wsd_flow::{Endpoint, FlowRecord};
+use wsd_decode::TunnelInfo;
+use wsd_flow::{Endpoint, FlowRecord, IcmpDetails};
 
 use crate::community_id::flow_community_id;
 use crate::json::push_epoch;
@@ -33,9 +34,37 @@ const DEST_KEYS: EndpointKeys = EndpointKeys {
 /// The layout is described in the [crate documentation](crate#flow-record-line).
 /// `clock` converts the flow's start time to local time.
 pub fn format_flow_record(out: &mut Vec<u8>, record: &FlowRecord, clock: &mut LocalTimeFormatter) {
-    push_classic_keys(out, record, clock);
+    push_classic_keys(out, record, clock, PortKeys::Ports);
     out.push(b'\n');
 }
+
+/// What stands in the port keys' places of a record line.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PortKeys {
+    /// `sourcePort` and `destPort`, 0 for protocols without ports.
+    Ports,
+    /// `icmpType` and `icmpCode` of an ICMP or ICMPv6 record.
+    Icmp(IcmpDetails),
+    /// Nothing, for protocols without ports.
+    Omitted,
+}
+
+impl PortKeys {
+    /// Returns the port keys of `record` in the extended format.
+    fn of(record: &FlowRecord) -> PortKeys {
+        match (record.protocol, record.icmp) {
+            (TCP | UDP | SCTP, _) => PortKeys::Ports,
+            (ICMP | ICMPV6, Some(icmp)) => PortKeys::Icmp(icmp),
+            _ => PortKeys::Omitted,
+        }
+    }
+}
+
+const ICMP: u8 = 1;
+const TCP: u8 = 6;
+const UDP: u8 = 17;
+const ICMPV6: u8 = 58;
+const SCTP: u8 = 132;
 
 /// Appends the flow record line of `record`, newline included, to `out`: the
 /// classic keys, then unless `options.compat` is set the keys added after them.
@@ -47,20 +76,39 @@ pub fn format_flow_record_with(
     clock: &mut LocalTimeFormatter,
     options: &RecordOptions,
 ) {
-    push_classic_keys(out, record, clock);
-    if !options.compat {
+    if options.compat {
+        push_classic_keys(out, record, clock, PortKeys::Ports);
+    } else {
+        push_classic_keys(out, record, clock, PortKeys::of(record));
         push_extended_keys(out, record, options);
     }
     out.push(b'\n');
 }
 
-fn push_classic_keys(out: &mut Vec<u8>, record: &FlowRecord, clock: &mut LocalTimeFormatter) {
+/// Appends the keys from the keyword to `bytesOut`, with `ports` in the places
+/// of the port keys.
+fn push_classic_keys(
+    out: &mut Vec<u8>,
+    record: &FlowRecord,
+    clock: &mut LocalTimeFormatter,
+    ports: PortKeys,
+) {
     out.extend_from_slice(flow_keyword(record.protocol));
     out.extend_from_slice(b" startTime=");
     out.extend_from_slice(clock.format(record.first_ts));
 
     push_endpoint(out, &SOURCE_KEYS, &record.client);
+    match ports {
+        PortKeys::Ports => push_counter(out, SOURCE_KEYS.port, u64::from(record.client.port)),
+        PortKeys::Icmp(icmp) => push_counter(out, b" icmpType=", u64::from(icmp.icmp_type)),
+        PortKeys::Omitted => {}
+    }
     push_endpoint(out, &DEST_KEYS, &record.server);
+    match ports {
+        PortKeys::Ports => push_counter(out, DEST_KEYS.port, u64::from(record.server.port)),
+        PortKeys::Icmp(icmp) => push_counter(out, b" icmpCode=", u64::from(icmp.code)),
+        PortKeys::Omitted => {}
+    }
 
     push_counter(out, b" duration=", record.duration_secs());
     push_counter(out, b" packetsIn=", record.inbound.packets);
@@ -80,18 +128,66 @@ fn push_extended_keys(out: &mut Vec<u8>, record: &FlowRecord, options: &RecordOp
     out.extend_from_slice(b" vlans=");
     push_vlan_list(out, record);
 
-    push_counter(out, b" ipBytesIn=", record.inbound.ip_bytes);
-    push_counter(out, b" ipBytesOut=", record.out.ip_bytes);
-    push_counter(out, b" payloadBytesIn=", record.inbound.payload_bytes);
-    push_counter(out, b" payloadBytesOut=", record.out.payload_bytes);
+    let (inbound, outbound) = (&record.inbound, &record.out);
+    push_counter(out, b" ipBytesIn=", inbound.ip_bytes);
+    push_counter(out, b" ipBytesOut=", outbound.ip_bytes);
+    push_counter(out, b" payloadBytesIn=", inbound.payload_bytes);
+    push_counter(out, b" payloadBytesOut=", outbound.payload_bytes);
+    push_counter(out, b" streamBytesIn=", inbound.stream_bytes);
+    push_counter(out, b" streamBytesOut=", outbound.stream_bytes);
+    push_counter(out, b" missedBytesIn=", inbound.missed_bytes);
+    push_counter(out, b" missedBytesOut=", outbound.missed_bytes);
+    push_counter(out, b" retransPacketsIn=", inbound.retransmitted_packets);
+    push_counter(out, b" retransPacketsOut=", outbound.retransmitted_packets);
+    push_counter(out, b" retransBytesIn=", inbound.retransmitted_bytes);
+    push_counter(out, b" retransBytesOut=", outbound.retransmitted_bytes);
 
+    out.extend_from_slice(b" state=");
+    out.extend_from_slice(record.state.name().as_bytes());
+    out.extend_from_slice(b" history=");
+    push_or_dash(out, record.history.as_bytes());
     push_counter(out, b" midstream=", u64::from(record.midstream));
     push_counter(out, b" synSeen=", u64::from(record.syn_seen));
     out.extend_from_slice(b" endReason=");
     out.extend_from_slice(record.end_reason.name().as_bytes());
+
+    out.extend_from_slice(b" echoId=");
+    match record.icmp.and_then(|icmp| icmp.echo_id) {
+        Some(id) => push_u64(out, u64::from(id)),
+        None => out.push(b'-'),
+    }
+    push_tunnel_keys(out, record.tunnel.as_ref());
     out.extend_from_slice(b" communityId=");
     let id = flow_community_id(options.community_id_seed, record);
     out.extend_from_slice(id.as_bytes());
+}
+
+/// Appends `text`, or `-` if it is empty.
+fn push_or_dash(out: &mut Vec<u8>, text: &[u8]) {
+    if text.is_empty() {
+        out.push(b'-');
+    } else {
+        out.extend_from_slice(text);
+    }
+}
+
+/// Appends the tunnel keys, each `-` for a flow that came through no tunnel.
+fn push_tunnel_keys(out: &mut Vec<u8>, tunnel: Option<&TunnelInfo>) {
+    let Some(tunnel) = tunnel else {
+        out.extend_from_slice(b" tunnel=- tunnelSrc=- tunnelDst=- tunnelId=-");
+        return;
+    };
+    out.extend_from_slice(b" tunnel=");
+    out.extend_from_slice(tunnel.kind.name().as_bytes());
+    out.extend_from_slice(b" tunnelSrc=");
+    push_text(out, &Ip(tunnel.src));
+    out.extend_from_slice(b" tunnelDst=");
+    push_text(out, &Ip(tunnel.dst));
+    out.extend_from_slice(b" tunnelId=");
+    match tunnel.id {
+        Some(id) => push_u64(out, u64::from(id)),
+        None => out.push(b'-'),
+    }
 }
 
 /// Appends the VLAN IDs outermost first, joined by commas, or `-` for none.
@@ -121,13 +217,12 @@ fn flow_keyword(protocol: u8) -> &'static [u8] {
     }
 }
 
+/// Appends the MAC and IP keys of one endpoint; the caller writes its port.
 fn push_endpoint(out: &mut Vec<u8>, keys: &EndpointKeys, endpoint: &Endpoint) {
     out.extend_from_slice(keys.mac);
     push_text(out, &Mac(endpoint.mac.unwrap_or_default()));
     out.extend_from_slice(keys.ip);
     push_text(out, &Ip(endpoint.ip));
-    out.extend_from_slice(keys.port);
-    push_u64(out, u64::from(endpoint.port));
 }
 
 fn push_counter(out: &mut Vec<u8>, key: &[u8], value: u64) {
@@ -142,7 +237,7 @@ mod tests {
     use jiff::tz::TimeZone;
     use wsd_capture::Timestamp;
     use wsd_decode::{MacAddr, Vlans};
-    use wsd_flow::{Counters, EndReason};
+    use wsd_flow::{ConnState, Counters, EndReason, History};
 
     use super::*;
 
@@ -172,16 +267,22 @@ mod tests {
                 bytes: 92,
                 payload_bytes: 0,
                 ip_bytes: 0,
+                ..Counters::default()
             },
             inbound: Counters {
                 packets: 1,
                 bytes: 32,
                 payload_bytes: 0,
                 ip_bytes: 0,
+                ..Counters::default()
             },
             midstream: false,
             syn_seen: true,
             end_reason: EndReason::Fin,
+            state: ConnState::SF,
+            history: History::EMPTY,
+            tunnel: None,
+            icmp: None,
         }
     }
 
@@ -246,6 +347,7 @@ mod tests {
             bytes: u64::MAX,
             payload_bytes: 0,
             ip_bytes: 0,
+            ..Counters::default()
         };
         let text = line(&record, &mut utc_minus_8());
         assert!(text.contains(" duration=3724 "), "{text}");
@@ -294,7 +396,11 @@ mod tests {
             "{extended}"
         );
         assert!(
-            extended.contains(" midstream=0 synSeen=1 endReason=fin communityId=1:"),
+            extended.contains(" state=SF history=- midstream=0 synSeen=1 endReason=fin echoId=- "),
+            "{extended}"
+        );
+        assert!(
+            extended.contains(" tunnel=- tunnelSrc=- tunnelDst=- tunnelId=- communityId=1:"),
             "{extended}"
         );
         assert!(text.ends_with("=\n"), "{text}");

@@ -15,7 +15,7 @@ use crate::packet_line::format_packet_line;
 /// Bytes reserved up front for one line, so that the buffer does not grow. The
 /// longest lines, with two 39-byte IPv6 addresses and every number at its
 /// maximum, are measured by `longest_lines_fit_initial_capacity`.
-const LINE_CAPACITY: usize = 1024;
+const LINE_CAPACITY: usize = 2048;
 
 /// A writer of flow record lines and packet lines.
 ///
@@ -133,7 +133,7 @@ mod tests {
     use std::net::IpAddr;
 
     use wsd_decode::{IpInfo, MacAddr, TcpFlags, TcpInfo, Transport, UdpInfo, Vlans};
-    use wsd_flow::{Anomaly, Counters, Direction, EndReason, Endpoint};
+    use wsd_flow::{Anomaly, ConnState, Counters, Direction, EndReason, Endpoint, History};
 
     use super::*;
 
@@ -159,6 +159,10 @@ mod tests {
             midstream: true,
             syn_seen: false,
             end_reason: EndReason::IdleTimeout,
+            state: ConnState::SF,
+            history: History::EMPTY,
+            tunnel: None,
+            icmp: None,
         }
     }
 
@@ -243,6 +247,10 @@ mod tests {
             bytes: u64::MAX,
             payload_bytes: u64::MAX,
             ip_bytes: u64::MAX,
+            stream_bytes: u64::MAX,
+            missed_bytes: u64::MAX,
+            retransmitted_packets: u64::MAX,
+            retransmitted_bytes: u64::MAX,
         };
         let mut flow = record();
         flow.protocol = 58;
@@ -255,14 +263,35 @@ mod tests {
         flow.last_ts = Timestamp::from_nanos(i64::MAX);
         flow.out = max_counters;
         flow.inbound = max_counters;
+        flow.vlans = Vlans {
+            ids: [4095, 4095],
+            count: 2,
+        };
+        flow.state = wsd_flow::ConnState::RSTOS0;
+        while flow.history.push(b'W') {}
+        flow.tunnel = Some(wsd_decode::TunnelInfo {
+            kind: wsd_decode::TunnelKind::Erspan,
+            src: widest_ip,
+            dst: widest_ip,
+            id: Some(u32::MAX),
+        });
+        flow.icmp = Some(wsd_flow::IcmpDetails {
+            icmp_type: u8::MAX,
+            code: u8::MAX,
+            echo_id: Some(u16::MAX),
+            v6: true,
+        });
+        flow.end_reason = EndReason::EndOfInput;
         writer
             .write_flow_record(&flow)
             .expect("writing to a Vec succeeds");
+        // 1136 bytes when this test was written.
         assert!(writer.line.len() <= LINE_CAPACITY, "{}", writer.line.len());
         let mut writer = writer.with_format(OutputFormat::Json);
         writer
             .write_flow_record(&flow)
             .expect("writing to a Vec succeeds");
+        // 1439 bytes when this test was written.
         assert!(writer.line.len() <= LINE_CAPACITY, "{}", writer.line.len());
 
         let mut packet = udp_packet();
