@@ -43,7 +43,7 @@ pub fn format_flow_json(out: &mut Vec<u8>, record: &FlowRecord, options: &Record
     push_counters(&mut object, "out", &record.out);
     push_counters(&mut object, "in", &record.inbound);
 
-    object.string("state", record.state.name());
+    object.string("conn_state", record.state.name());
     object.string("history", record.history.as_str());
     object.bool("midstream", record.midstream);
     object.bool("syn_seen", record.syn_seen);
@@ -304,7 +304,7 @@ mod tests {
         assert_eq!(value["retransmitted_packets_out"], 1);
         assert_eq!(value["retransmitted_bytes_out"], 4);
         assert_eq!(value["stream_bytes_in"], 0);
-        assert_eq!(value["state"], "SF");
+        assert_eq!(value["conn_state"], "SF");
         assert_eq!(value["history"], "ShADadFf");
         assert!(value["tunnel_kind"].is_null());
         assert!(value["tunnel_id"].is_null());

@@ -142,12 +142,14 @@ fn push_extended_keys(out: &mut Vec<u8>, record: &FlowRecord, options: &RecordOp
     push_counter(out, b" retransBytesIn=", inbound.retransmitted_bytes);
     push_counter(out, b" retransBytesOut=", outbound.retransmitted_bytes);
 
-    out.extend_from_slice(b" state=");
+    out.extend_from_slice(b" connState=");
     out.extend_from_slice(record.state.name().as_bytes());
     out.extend_from_slice(b" history=");
     push_or_dash(out, record.history.as_bytes());
-    push_counter(out, b" midstream=", u64::from(record.midstream));
-    push_counter(out, b" synSeen=", u64::from(record.syn_seen));
+    out.extend_from_slice(b" midstream=");
+    out.extend_from_slice(yes_no(record.midstream));
+    out.extend_from_slice(b" synSeen=");
+    out.extend_from_slice(yes_no(record.syn_seen));
     out.extend_from_slice(b" endReason=");
     out.extend_from_slice(record.end_reason.name().as_bytes());
 
@@ -160,6 +162,15 @@ fn push_extended_keys(out: &mut Vec<u8>, record: &FlowRecord, options: &RecordOp
     out.extend_from_slice(b" communityId=");
     let id = flow_community_id(options.community_id_seed, record);
     out.extend_from_slice(id.as_bytes());
+}
+
+/// Returns `yes` or `no`, as `flowcache` writes flags too.
+fn yes_no(flag: bool) -> &'static [u8] {
+    if flag {
+        b"yes"
+    } else {
+        b"no"
+    }
 }
 
 /// Appends `text`, or `-` if it is empty.
@@ -396,7 +407,9 @@ mod tests {
             "{extended}"
         );
         assert!(
-            extended.contains(" state=SF history=- midstream=0 synSeen=1 endReason=fin echoId=- "),
+            extended.contains(
+                " connState=SF history=- midstream=no synSeen=yes endReason=fin echoId=- "
+            ),
             "{extended}"
         );
         assert!(

@@ -11,6 +11,7 @@ use crate::flow_record::format_flow_record_with;
 use crate::local_time::LocalTimeFormatter;
 use crate::options::{OutputFormat, RecordOptions};
 use crate::packet_line::format_packet_line;
+use crate::stats::{format_stats_json, format_stats_text, StatsRecord};
 
 /// Bytes reserved up front for one line, so that the buffer does not grow. The
 /// longest lines, with two 39-byte IPv6 addresses and every number at its
@@ -73,6 +74,20 @@ impl<W: Write> LogWriter<W> {
                 format_flow_record_with(&mut self.line, record, &mut self.clock, &self.options)
             }
             OutputFormat::Json => format_flow_json(&mut self.line, record, &self.options),
+        }
+        self.inner.write_all(&self.line)
+    }
+
+    /// Writes a statistics record in the writer's format.
+    ///
+    /// # Errors
+    ///
+    /// Returns the error of the underlying writer.
+    pub fn write_stats(&mut self, stats: &StatsRecord<'_>) -> io::Result<()> {
+        self.line.clear();
+        match self.format {
+            OutputFormat::Text => format_stats_text(&mut self.line, stats),
+            OutputFormat::Json => format_stats_json(&mut self.line, stats),
         }
         self.inner.write_all(&self.line)
     }

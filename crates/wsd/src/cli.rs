@@ -114,6 +114,12 @@ pub struct Cli {
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_enum)]
     pub protocols: Option<Vec<ProtocolClass>>,
 
+    /// Also write a statistics record every SECONDS of capture time, and one at the
+    /// end: packets, bytes, flows active and reported, evictions and decode
+    /// problems by reason, in the format of the flow records.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_stats_interval)]
+    pub stats: Option<f64>,
+
     /// Report a UDP conversation with no packet for SECONDS of capture time.
     #[arg(
         long,
@@ -204,6 +210,15 @@ pub enum ProtocolClass {
     Icmp,
     /// Every other IP protocol.
     Other,
+}
+
+fn parse_stats_interval(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 1e9 => Ok(seconds),
+        _ => Err(format!(
+            "{value} is not a number of seconds from 0 (exclusive) to 1000000000"
+        )),
+    }
 }
 
 fn parse_max_flows(value: &str) -> Result<u64, String> {

@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tracing::{debug, info, trace, warn, Level};
-use wsd_capture::{FileSource, PacketSource};
+use wsd_capture::{FileSource, PacketSource, Timestamp};
 use wsd_decode::{DecodeOptions, StopReason};
 use wsd_flow::{RecordProtocols, Tracker, TrackerConfig};
+use wsd_logfmt::StatsRecord;
 
 use crate::cache::{load_tracker, save_tracker};
 use crate::inputs::check_inputs;
@@ -50,9 +51,54 @@ pub struct Summary {
     records: u64,
     malformed_records: u64,
     stopped: BTreeMap<StopReason, u64>,
+    /// Capture time of the next `--stats` record, once the first packet set it.
+    next_stats: Option<Timestamp>,
 }
 
 impl Summary {
+    /// Writes a statistics record if `--stats` is given and its interval has
+    /// passed by capture time `ts`; `at_end` writes one regardless.
+    fn write_stats_due(
+        &mut self,
+        cli: &Cli,
+        tracker: &Tracker,
+        output: &mut Output,
+        ts: Timestamp,
+        at_end: bool,
+    ) -> Result<(), Failure> {
+        let Some(seconds) = cli.stats else {
+            return Ok(());
+        };
+        let interval = ((seconds * 1e9) as i64).max(1);
+        let next = *self.next_stats.get_or_insert(ts.add_nanos(interval));
+        if !at_end && ts < next {
+            return Ok(());
+        }
+        // Skip the intervals without packets, keeping records on the same grid.
+        let behind = ts.nanos_since(next).max(0) / interval;
+        self.next_stats = Some(next.add_nanos((behind + 1) * interval));
+
+        let problems: Vec<(&str, u64)> = self
+            .stopped
+            .iter()
+            .map(|(reason, count)| (reason.name(), *count))
+            .collect();
+        let stats = StatsRecord {
+            ts,
+            packets: self.packets,
+            bytes: self.bytes,
+            active_flows: tracker.active_flows() as u64,
+            records: self.records,
+            evicted: tracker.stats().evicted,
+            decode_problems: &problems,
+            capture_drops: None,
+        };
+        output
+            .writer
+            .write_stats(&stats)
+            .map_err(|err| output.write_error(err))
+    }
+
     fn log(&self, tracker: &Tracker) {
         let stats = tracker.stats();
         let problems: Vec<String> = self
@@ -194,8 +240,10 @@ fn finish_flows(
             written = Err(output.write_error(err));
         }
     }
-    let written =
-        written.and_then(|()| output.writer.flush().map_err(|err| output.write_error(err)));
+    let clock = tracker.now().unwrap_or(Timestamp::ZERO);
+    let written = written
+        .and_then(|()| summary.write_stats_due(cli, tracker, output, clock, true))
+        .and_then(|()| output.writer.flush().map_err(|err| output.write_error(err)));
     (saved, written)
 }
 
@@ -248,6 +296,7 @@ fn process_source(
             trace!(packet = summary.packets, %ts, ?decoded, ?outcome, "packet");
         }
         write_finished(tracker, output, summary)?;
+        summary.write_stats_due(cli, tracker, output, ts, false)?;
         if cli.verbose {
             if let Err(err) = output.writer.write_packet_line(ts, &decoded, &outcome) {
                 return Err(output.write_error(err));

@@ -26,6 +26,8 @@ pub enum Role {
     Tcpdump,
     /// `wsd -r FILE -L /dev/null`: flow records only.
     Records,
+    /// `wsd --format json -r FILE -L /dev/null`: flow records as JSON Lines.
+    JsonRecords,
     /// `wsd -V -r FILE -L /dev/null`: flow records and a line per packet.
     PacketLines,
     /// `wsd` on a capture without packets: the memory of `wsd` at rest.
@@ -41,6 +43,7 @@ impl Role {
             Role::Cat => "cat FILE".to_string(),
             Role::Tcpdump => "tcpdump -r FILE -w /dev/null".to_string(),
             Role::Records => "wsd -r FILE -L /dev/null".to_string(),
+            Role::JsonRecords => "wsd --format json -r FILE -L /dev/null".to_string(),
             Role::PacketLines => "wsd -V -r FILE -L /dev/null".to_string(),
             Role::Empty => "wsd -r empty.pcap -L /dev/null".to_string(),
             Role::MaxFlows(max) => format!("wsd --max-flows {max} -r FILE -L /dev/null"),
@@ -148,7 +151,7 @@ fn tcpdump_version(tcpdump: &Path) -> Option<String> {
 }
 
 /// Lists the commands to time on `capture`: the baselines, `wsd` with flow records
-/// only and with packet lines, and on the flood the memory comparisons.
+/// only (text and JSON) and with packet lines, and on the flood the memory comparisons.
 pub fn jobs_for(tools: &Tools, wsd: &Path, capture: &Capture, empty: &Path) -> Vec<Job> {
     let file = capture.path.as_os_str().to_owned();
     let null = OsString::from("/dev/null");
@@ -169,6 +172,9 @@ pub fn jobs_for(tools: &Tools, wsd: &Path, capture: &Capture, empty: &Path) -> V
         jobs.push(job(Role::Tcpdump, tcpdump, &[&r, &file, &w, &null]));
     }
     jobs.push(job(Role::Records, wsd, &[&r, &file, &l, &null]));
+    let (format, json) = (OsString::from("--format"), OsString::from("json"));
+    let args = [&format, &json, &r, &file, &l, &null];
+    jobs.push(job(Role::JsonRecords, wsd, &args));
     jobs.push(job(Role::PacketLines, wsd, &[&v, &r, &file, &l, &null]));
     if capture.kind == Kind::Flood {
         let empty = empty.as_os_str().to_owned();

@@ -123,7 +123,13 @@ fn write_commands(out: &mut String, results: &Results) {
     for (capture, series) in &results.commands {
         let cat = series.iter().find(|s| s.role == Role::Cat);
         let tcpdump = series.iter().find(|s| s.role == Role::Tcpdump);
-        let shown = [Role::Cat, Role::Tcpdump, Role::Records, Role::PacketLines];
+        let shown = [
+            Role::Cat,
+            Role::Tcpdump,
+            Role::Records,
+            Role::JsonRecords,
+            Role::PacketLines,
+        ];
         for one in series.iter().filter(|s| shown.contains(&s.role)) {
             let secs = one.median_secs();
             let (fastest, slowest) = one.range_secs();
