@@ -38,7 +38,7 @@ pub fn format_flow_record(out: &mut Vec<u8>, record: &FlowRecord, clock: &mut Lo
     out.push(b'\n');
 }
 
-/// What stands in the port keys' places of a record line.
+/// The keys written in the places of the port keys of a record line.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum PortKeys {
     /// `sourcePort` and `destPort`, 0 for protocols without ports.

@@ -1,12 +1,12 @@
 //! Settings that shape flow records, shared by the text and JSON formats.
 
-/// The format of flow records and packet lines.
+/// The format of flow and statistics records.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OutputFormat {
-    /// `TCPFLOW key=value` lines and the aligned per-packet lines.
+    /// `key=value` lines that start with a keyword such as `TCPFLOW`.
     #[default]
     Text,
-    /// JSON Lines: one JSON object per record or packet.
+    /// JSON Lines: one JSON object per record. Packet lines stay text.
     Json,
 }
 

@@ -45,7 +45,8 @@ impl<W: Write> LogWriter<W> {
         }
     }
 
-    /// Sets the format of the records and packet lines written from now on.
+    /// Sets the format of the flow and statistics records written from now on.
+    /// Packet lines stay text.
     pub fn with_format(mut self, format: OutputFormat) -> LogWriter<W> {
         self.format = format;
         self
@@ -57,7 +58,7 @@ impl<W: Write> LogWriter<W> {
         self
     }
 
-    /// Returns the format of records and packet lines.
+    /// Returns the format of flow and statistics records.
     pub fn format(&self) -> OutputFormat {
         self.format
     }

@@ -168,7 +168,7 @@ fn base64_helper_matches_rfc_4648() {
 }
 
 /// Every record of every corpus capture is valid JSON with a Community ID equal
-/// to the independent computation; a second run with seed 7 checks the seed.
+/// to the independent computation. A second run with seed 7 checks the seed.
 #[test]
 fn corpus_community_ids_match() {
     let mut checked = 0;

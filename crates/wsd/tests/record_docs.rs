@@ -56,7 +56,7 @@ fn wsd_output(capture: &str, extra: &[&str]) -> String {
     String::from_utf8(output.stdout).expect("records are UTF-8")
 }
 
-/// An ICMP echo record through a tunnel, with every optional value present.
+/// Builds an ICMP echo record through a tunnel, with every optional value present.
 fn icmp_record() -> FlowRecord {
     let ip = |text: &str| text.parse::<IpAddr>().expect("valid test address");
     FlowRecord {
