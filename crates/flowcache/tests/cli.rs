@@ -11,8 +11,8 @@ use serde_json::Value;
 use wsd_capture::{FileSource, PacketSource, Timestamp};
 use wsd_decode::{decode, MacAddr, Vlans};
 use wsd_flow::{
-    CloseState, Counters, EndReason, FlowSnapshot, SideSnapshot, Tracker, TrackerConfig,
-    TrackerSnapshot,
+    CloseState, Counters, EndReason, EndpointState, FlowSnapshot, History, SideSnapshot, Tracker,
+    TrackerConfig, TrackerSnapshot,
 };
 use wsd_logfmt::{format_flow_record, LocalTimeFormatter};
 
@@ -117,6 +117,8 @@ fn side(address: &str, port: u16, packets: u64, bytes: u64) -> SideSnapshot {
         isn: None,
         isn_from_peer_ack: false,
         fin: false,
+        state: EndpointState::Partial,
+        stream: None,
     }
 }
 
@@ -145,6 +147,9 @@ fn flow(
         midstream: false,
         syn_seen: false,
         closed: CloseState::Open,
+        history: History::EMPTY,
+        tunnel: None,
+        icmp: None,
     }
 }
 
@@ -470,7 +475,7 @@ fn summary_text_of_sample() {
     let text = lines_of(&["--summary", path_str(&cache)]).join("\n");
     let expected = format!(
         "file:           {}\n\
-         writer:         test 1.0 (format version 1)\n\
+         writer:         test 1.0 (format version 2)\n\
          capture clock:  2023/11/14 22:15:00 (1700000100.750000000)\n\
          flows:          7\n  \
            by state:     open 5, fin 1, rst 1\n  \
@@ -507,7 +512,7 @@ fn summary_json_of_sample() {
     let summary = &summaries[0];
     assert_eq!(summary["file"], path_str(&cache));
     assert_eq!(summary["writer"], "test 1.0");
-    assert_eq!(summary["format_version"], 1);
+    assert_eq!(summary["format_version"], 2);
     assert_eq!(summary["clock_ts"], "1700000100.750000000");
     assert_eq!(summary["clock_local"], "2023/11/14 22:15:00");
     assert_eq!(summary["next_serial"], 7);

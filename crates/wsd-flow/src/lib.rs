@@ -63,12 +63,15 @@ mod flow;
 mod key;
 mod record;
 mod snapshot;
+mod stream;
 mod table;
 mod tracker;
 
+pub use flow::EndpointState;
 pub use record::{
     Anomaly, ConnState, Counters, Direction, EndReason, Endpoint, FlowRecord, History, IcmpDetails,
     PacketOutcome, HISTORY_CAPACITY,
 };
 pub use snapshot::{CloseState, FlowSnapshot, RestoreError, SideSnapshot, TrackerSnapshot};
+pub use stream::{SeqRange, StreamState, MAX_HOLES};
 pub use tracker::{RecordProtocols, Tracker, TrackerConfig, TrackerStats};

@@ -1,5 +1,8 @@
 //! The tracker: packets in, finished flows out.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 use wsd_capture::Timestamp;
 use wsd_decode::{Decoded, TcpFlags, TcpInfo, Transport};
 
@@ -69,6 +72,12 @@ pub struct TrackerConfig {
     /// The protocols that produce records. Flows of the others are still tracked,
     /// so their packets get a direction.
     pub records: RecordProtocols,
+    /// Interval of interim records (default `None`, no interim records). A flow of
+    /// a recorded protocol still open this long after its first packet is
+    /// reported with [`EndReason::Interim`], and again every interval after
+    /// that, and stays in the table. The counters of an interim record are
+    /// cumulative since the flow started. Values below 1 s are taken as 1 s.
+    pub interim: Option<i64>,
 }
 
 impl Default for TrackerConfig {
@@ -81,6 +90,7 @@ impl Default for TrackerConfig {
             max_flows: 1_000_000,
             vlan_in_key: true,
             records: RecordProtocols::TCP_ONLY,
+            interim: None,
         }
     }
 }
@@ -119,7 +129,13 @@ pub struct TrackerStats {
     /// which times out every flow open before them: a sign of a bad timestamp or
     /// of a long gap between inputs.
     pub clock_jumps: u64,
+    /// Interim records reported, included in `records`.
+    pub interim_records: u64,
 }
+
+/// A scheduled interim record: its time, and the serial number and slot of the
+/// flow, which together tell whether the flow is still the one scheduled.
+type InterimEntry = Reverse<(Timestamp, u64, u32)>;
 
 /// Tracks flows from decoded packets, driven by capture time.
 ///
@@ -135,6 +151,9 @@ pub struct Tracker {
     next_serial: u64,
     /// A time no flow's deadline is earlier than, or `None` if the table is empty.
     earliest_deadline: Option<Timestamp>,
+    /// Interim records due, earliest first. Entries of flows that ended are
+    /// skipped when they come up.
+    interim_queue: BinaryHeap<InterimEntry>,
     stats: TrackerStats,
 }
 
@@ -148,6 +167,7 @@ impl Tracker {
             now: None,
             next_serial: 0,
             earliest_deadline: None,
+            interim_queue: BinaryHeap::new(),
             stats: TrackerStats::default(),
         }
     }
@@ -184,7 +204,11 @@ impl Tracker {
                 return Err(RestoreError::DuplicateFlow { index });
             }
             let queue = queue_for(&flow);
-            tracker.table.insert(hash, flow, queue);
+            let first_ts = flow.first_ts;
+            let serial = flow.serial;
+            let protocol = flow.key.protocol;
+            let idx = tracker.table.insert(hash, flow, queue);
+            tracker.schedule_restored_interim(idx, serial, protocol, first_ts);
         }
         tracker.earliest_deadline = tracker.front_deadline();
         while tracker.table.len() > tracker.config.max_flows.max(1) {
@@ -252,14 +276,81 @@ impl Tracker {
             Transport::Udp(udp) => {
                 self.process_other(ts, packet, key, hash, udp.datagram_len, QueueId::Udp)
             }
-            Transport::Icmp(_) => {
+            Transport::Icmp(_) | Transport::None => {
                 let len = packet
                     .ip
                     .map_or(0, |ip| ip.total_len.saturating_sub(ip.header_len));
                 self.process_other(ts, packet, key, hash, len, QueueId::Other)
             }
-            // A packet key always has a transport header; count it as unattributed anyway.
-            Transport::None => PacketOutcome::UNATTRIBUTED,
+        }
+    }
+
+    /// Schedules the first interim record of a new flow.
+    fn schedule_interim(&mut self, idx: u32, serial: u64, protocol: u8, first_ts: Timestamp) {
+        let Some(interval) = self.interim_interval() else {
+            return;
+        };
+        if self.config.records.includes(protocol) {
+            let due = first_ts.add_nanos(interval);
+            self.interim_queue.push(Reverse((due, serial, idx)));
+        }
+    }
+
+    /// Schedules the next interim record of a restored flow: the first time
+    /// `first_ts` plus a whole number of intervals that is not before the saved
+    /// clock, because the run that saved the flow reported every earlier one.
+    fn schedule_restored_interim(
+        &mut self,
+        idx: u32,
+        serial: u64,
+        protocol: u8,
+        first_ts: Timestamp,
+    ) {
+        let Some(interval) = self.interim_interval() else {
+            return;
+        };
+        if !self.config.records.includes(protocol) {
+            return;
+        }
+        let mut due = first_ts.add_nanos(interval);
+        if let Some(clock) = self.now {
+            let behind = clock.nanos_since(due);
+            if behind > 0 {
+                let steps = (behind + interval - 1) / interval;
+                due = due.add_nanos(steps.saturating_mul(interval));
+            }
+        }
+        self.interim_queue.push(Reverse((due, serial, idx)));
+    }
+
+    fn interim_interval(&self) -> Option<i64> {
+        self.config
+            .interim
+            .map(|interval| interval.max(NANOS_PER_SEC))
+    }
+
+    /// Reports an interim record for every flow whose interim time passed
+    /// before `now`, and schedules its next one.
+    fn report_interim(&mut self, now: Timestamp) {
+        let Some(interval) = self.interim_interval() else {
+            return;
+        };
+        while let Some(&Reverse((due, serial, idx))) = self.interim_queue.peek() {
+            if due >= now {
+                break;
+            }
+            self.interim_queue.pop();
+            let Some(flow) = self.table.try_get(idx) else {
+                continue;
+            };
+            if flow.serial != serial {
+                continue;
+            }
+            self.finished.push(flow.to_record(EndReason::Interim));
+            self.stats.records += 1;
+            self.stats.interim_records += 1;
+            self.interim_queue
+                .push(Reverse((due.add_nanos(interval), serial, idx)));
         }
     }
 
@@ -277,6 +368,7 @@ impl Tracker {
             None => ts,
         };
         self.now = Some(now);
+        self.report_interim(now);
         // Nothing can expire before the earliest deadline, so most packets skip
         // looking at the queues at all.
         if self
@@ -340,6 +432,7 @@ impl Tracker {
         });
         self.stats.records += reported;
         self.earliest_deadline = None;
+        self.interim_queue.clear();
     }
 
     /// Returns the expired flow whose deadline comes first, across all queues.
@@ -445,6 +538,10 @@ impl Tracker {
             (!server, true, Some(Anomaly::NoHandshake))
         };
         let mut flow = Flow::new(key.key, key.from_a == sender_is_client, packet, ts);
+        if !sender_is_client {
+            // Zeek's mark for a connection whose first packet came from the responder.
+            flow.history.push(b'^');
+        }
         flow.midstream = midstream;
         flow.syn_seen = sender_is_client && flags.has(TcpFlags::SYN);
         (flow, anomaly)
@@ -473,7 +570,9 @@ impl Tracker {
             Transport::Udp(_) => 8,
             _ => 0,
         };
-        flow.count(sender, packet, ts, bytes, bytes.saturating_sub(header));
+        let payload = bytes.saturating_sub(header);
+        flow.count(sender, packet, ts, bytes, payload);
+        flow.track_datagram(sender, payload);
         self.touch(idx, queue);
         PacketOutcome {
             direction: direction_of(sender),
@@ -490,7 +589,9 @@ impl Tracker {
         self.next_serial += 1;
         self.stats.flows_created += 1;
         self.lower_deadline(flow.touched, queue);
+        let (serial, protocol, first_ts) = (flow.serial, flow.key.protocol, flow.first_ts);
         let idx = self.table.insert(hash, flow, queue);
+        self.schedule_interim(idx, serial, protocol, first_ts);
         self.stats.max_active = self.stats.max_active.max(self.table.len() as u64);
         idx
     }
