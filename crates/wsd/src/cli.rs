@@ -114,10 +114,17 @@ pub struct Cli {
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_enum)]
     pub protocols: Option<Vec<ProtocolClass>>,
 
+    /// Also write an interim record (endReason interim) for each flow still open
+    /// SECONDS of capture time after its first packet, and again every SECONDS
+    /// after that. Its counters are totals since the flow started. Values below
+    /// 1 are taken as 1.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_interval)]
+    pub interim: Option<f64>,
+
     /// Also write a statistics record every SECONDS of capture time, and one at the
     /// end: packets, bytes, flows active and reported, evictions and decode
     /// problems by reason, in the format of the flow records.
-    #[arg(long, value_name = "SECONDS", value_parser = parse_stats_interval)]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_interval)]
     pub stats: Option<f64>,
 
     /// Report a UDP conversation with no packet for SECONDS of capture time.
@@ -212,7 +219,7 @@ pub enum ProtocolClass {
     Other,
 }
 
-fn parse_stats_interval(value: &str) -> Result<f64, String> {
+fn parse_interval(value: &str) -> Result<f64, String> {
     match value.parse::<f64>() {
         Ok(seconds) if seconds > 0.0 && seconds <= 1e9 => Ok(seconds),
         _ => Err(format!(

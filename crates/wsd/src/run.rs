@@ -355,5 +355,6 @@ fn tracker_config(cli: &Cli) -> Result<TrackerConfig, Failure> {
             other: wants(ProtocolClass::Icmp) || wants(ProtocolClass::Other),
         },
         vlan_in_key: !cli.no_vlan_key,
+        interim: cli.interim.map(|seconds| (seconds * 1e9) as i64),
     })
 }
