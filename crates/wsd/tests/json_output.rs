@@ -195,9 +195,7 @@ fn corpus_community_ids_match() {
         }
     }
     assert!(checked > 1000, "only {checked} records checked");
-    // TODO: require ICMP records with a type here once the tracker fills in the
-    // ICMP details; until then `independent_id_matches_baseline` covers ICMP.
-    println!("{checked} records checked, {icmp_checked} of them ICMP with a type");
+    assert!(icmp_checked > 0, "no ICMP record with a type checked");
 }
 
 /// The computation of this file reproduces lines of the specification's seed 0
