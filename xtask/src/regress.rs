@@ -6,6 +6,12 @@
 //! beside the repository. Each golden file starts with the exit status of the run.
 //! Packet-line goldens (`-V`) are kept only for captures small enough that their
 //! golden stays reviewable.
+//!
+//! Each case also runs with `--compat`, whose output must equal the golden cut
+//! down to the classic format: only `TCPFLOW` records, each ending after its
+//! `bytesOut` key, and every packet line. Before the keys after `bytesOut` and
+//! the records of other protocols were added, that cut-down text was the golden
+//! itself, so this checks that `--compat` still writes exactly the old output.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -32,6 +38,33 @@ struct Case {
     verbose: bool,
 }
 
+/// Returns `golden` as `--compat` writes it: record lines of other protocols
+/// dropped, and every `TCPFLOW` line cut after its `bytesOut` value.
+fn classic_output(golden: &str) -> String {
+    let mut classic = String::with_capacity(golden.len());
+    for line in golden.lines() {
+        let is_record = ["UDPFLOW ", "ICMPFLOW ", "IPFLOW "]
+            .iter()
+            .any(|keyword| line.starts_with(keyword));
+        if is_record {
+            continue;
+        }
+        let kept = match (line.starts_with("TCPFLOW "), line.find(" bytesOut=")) {
+            (true, Some(start)) => {
+                let value_start = start + " bytesOut=".len();
+                let value_end = line[value_start..]
+                    .find(' ')
+                    .map_or(line.len(), |end| value_start + end);
+                &line[..value_end]
+            }
+            _ => line,
+        };
+        classic.push_str(kept);
+        classic.push('\n');
+    }
+    classic
+}
+
 pub fn run(mode: Mode) -> Result<(), String> {
     let root = workspace_root();
     let wsd = build_wsd(&root)?;
@@ -42,24 +75,39 @@ pub fn run(mode: Mode) -> Result<(), String> {
 
     let mut failures = Vec::new();
     for case in &cases {
-        let actual = run_wsd(&wsd, case)?;
+        let actual = run_wsd(&wsd, case, false)?;
         let suffix = if case.verbose { "verbose" } else { "flows" };
         let golden = golden_dir.join(format!("{}.{suffix}", case.name));
-        match mode {
+        let expected = match mode {
             Mode::Bless => {
                 fs::write(&golden, &actual)
                     .map_err(|err| format!("cannot write {}: {err}", golden.display()))?;
+                actual
             }
             Mode::Compare => {
                 let expected = fs::read_to_string(&golden).unwrap_or_default();
                 if expected != actual {
                     failures.push(describe_difference(&golden, &expected, &actual));
                 }
+                expected
             }
+        };
+
+        let compat = run_wsd(&wsd, case, true)?;
+        let expected_compat = classic_output(&expected);
+        if compat != expected_compat {
+            let label = golden.with_extension(format!("{suffix} (--compat)"));
+            failures.push(describe_difference(&label, &expected_compat, &compat));
         }
     }
 
     match mode {
+        Mode::Bless if !failures.is_empty() => {
+            for failure in &failures {
+                eprintln!("{failure}");
+            }
+            Err("--compat output differs from the classic form of the goldens".to_string())
+        }
         Mode::Bless => {
             println!(
                 "rewrote {} golden files under {}",
@@ -153,9 +201,9 @@ fn collect_cases(root: &Path) -> Result<Vec<Case>, String> {
     Ok(cases)
 }
 
-/// Runs `wsd` in UTC and returns the golden text: the exit status, then standard
-/// output.
-fn run_wsd(wsd: &Path, case: &Case) -> Result<String, String> {
+/// Runs `wsd` in UTC, with `--compat` if `compat` is set, and returns the golden
+/// text: the exit status, then standard output.
+fn run_wsd(wsd: &Path, case: &Case, compat: bool) -> Result<String, String> {
     let mut command = Command::new(wsd);
     command
         .env("TZ", "UTC")
@@ -165,6 +213,9 @@ fn run_wsd(wsd: &Path, case: &Case) -> Result<String, String> {
         .args(["-L", "-"]);
     if case.verbose {
         command.arg("-V");
+    }
+    if compat {
+        command.arg("--compat");
     }
     let output = command
         .output()

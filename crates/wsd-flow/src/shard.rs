@@ -327,6 +327,11 @@ impl ShardedTracker {
         Ok(())
     }
 
+    /// Returns the capture clock: the latest packet time or time advanced to.
+    pub fn now(&self) -> Option<Timestamp> {
+        self.now
+    }
+
     /// Takes the records of the flows finished so far, a batch at a time in
     /// order of end time.
     pub fn drain_finished(&mut self) -> std::vec::Drain<'_, FlowRecord> {

@@ -1,8 +1,12 @@
 //! The flow record line, written when a flow ends.
 
-use wsd_flow::{Endpoint, FlowRecord};
+use wsd_decode::TunnelInfo;
+use wsd_flow::{Endpoint, FlowRecord, IcmpDetails};
 
+use crate::community_id::flow_community_id;
+use crate::json::push_epoch;
 use crate::local_time::LocalTimeFormatter;
+use crate::options::RecordOptions;
 use crate::text::{push_text, push_u64, Ip, Mac};
 
 /// The keys of one endpoint's fields, each with its leading space.
@@ -24,24 +28,192 @@ const DEST_KEYS: EndpointKeys = EndpointKeys {
     port: b" destPort=",
 };
 
-/// Appends the flow record line of `record`, newline included, to `out`.
+/// Appends the classic flow record line of `record`, newline included, to `out`:
+/// the keys up to `bytesOut` only, as `--compat` writes them.
 ///
 /// The layout is described in the [crate documentation](crate#flow-record-line).
 /// `clock` converts the flow's start time to local time.
 pub fn format_flow_record(out: &mut Vec<u8>, record: &FlowRecord, clock: &mut LocalTimeFormatter) {
+    push_classic_keys(out, record, clock, PortKeys::Ports);
+    out.push(b'\n');
+}
+
+/// The keys written in the places of the port keys of a record line.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PortKeys {
+    /// `sourcePort` and `destPort`, 0 for protocols without ports.
+    Ports,
+    /// `icmpType` and `icmpCode` of an ICMP or ICMPv6 record.
+    Icmp(IcmpDetails),
+    /// Nothing, for protocols without ports.
+    Omitted,
+}
+
+impl PortKeys {
+    /// Returns the port keys of `record` in the extended format.
+    fn of(record: &FlowRecord) -> PortKeys {
+        match (record.protocol, record.icmp) {
+            (TCP | UDP | SCTP, _) => PortKeys::Ports,
+            (ICMP | ICMPV6, Some(icmp)) => PortKeys::Icmp(icmp),
+            _ => PortKeys::Omitted,
+        }
+    }
+}
+
+const ICMP: u8 = 1;
+const TCP: u8 = 6;
+const UDP: u8 = 17;
+const ICMPV6: u8 = 58;
+const SCTP: u8 = 132;
+
+/// Appends the flow record line of `record`, newline included, to `out`: the
+/// classic keys, then unless `options.compat` is set the keys added after them.
+///
+/// `clock` converts the flow's start time to local time.
+pub fn format_flow_record_with(
+    out: &mut Vec<u8>,
+    record: &FlowRecord,
+    clock: &mut LocalTimeFormatter,
+    options: &RecordOptions,
+) {
+    if options.compat {
+        push_classic_keys(out, record, clock, PortKeys::Ports);
+    } else {
+        push_classic_keys(out, record, clock, PortKeys::of(record));
+        push_extended_keys(out, record, options);
+    }
+    out.push(b'\n');
+}
+
+/// Appends the keys from the keyword to `bytesOut`, with `ports` in the places
+/// of the port keys.
+fn push_classic_keys(
+    out: &mut Vec<u8>,
+    record: &FlowRecord,
+    clock: &mut LocalTimeFormatter,
+    ports: PortKeys,
+) {
     out.extend_from_slice(flow_keyword(record.protocol));
     out.extend_from_slice(b" startTime=");
     out.extend_from_slice(clock.format(record.first_ts));
 
     push_endpoint(out, &SOURCE_KEYS, &record.client);
+    match ports {
+        PortKeys::Ports => push_counter(out, SOURCE_KEYS.port, u64::from(record.client.port)),
+        PortKeys::Icmp(icmp) => push_counter(out, b" icmpType=", u64::from(icmp.icmp_type)),
+        PortKeys::Omitted => {}
+    }
     push_endpoint(out, &DEST_KEYS, &record.server);
+    match ports {
+        PortKeys::Ports => push_counter(out, DEST_KEYS.port, u64::from(record.server.port)),
+        PortKeys::Icmp(icmp) => push_counter(out, b" icmpCode=", u64::from(icmp.code)),
+        PortKeys::Omitted => {}
+    }
 
     push_counter(out, b" duration=", record.duration_secs());
     push_counter(out, b" packetsIn=", record.inbound.packets);
     push_counter(out, b" packetsOut=", record.out.packets);
     push_counter(out, b" bytesIn=", record.inbound.bytes);
     push_counter(out, b" bytesOut=", record.out.bytes);
-    out.push(b'\n');
+}
+
+/// Appends the keys that follow `bytesOut`, in the order of the documentation.
+fn push_extended_keys(out: &mut Vec<u8>, record: &FlowRecord, options: &RecordOptions) {
+    out.extend_from_slice(b" startEpoch=");
+    push_epoch(out, record.first_ts);
+    out.extend_from_slice(b" endEpoch=");
+    push_epoch(out, record.last_ts);
+    out.extend_from_slice(b" protocol=");
+    push_u64(out, u64::from(record.protocol));
+    out.extend_from_slice(b" vlans=");
+    push_vlan_list(out, record);
+
+    let (inbound, outbound) = (&record.inbound, &record.out);
+    push_counter(out, b" ipBytesIn=", inbound.ip_bytes);
+    push_counter(out, b" ipBytesOut=", outbound.ip_bytes);
+    push_counter(out, b" payloadBytesIn=", inbound.payload_bytes);
+    push_counter(out, b" payloadBytesOut=", outbound.payload_bytes);
+    push_counter(out, b" streamBytesIn=", inbound.stream_bytes);
+    push_counter(out, b" streamBytesOut=", outbound.stream_bytes);
+    push_counter(out, b" missedBytesIn=", inbound.missed_bytes);
+    push_counter(out, b" missedBytesOut=", outbound.missed_bytes);
+    push_counter(out, b" retransPacketsIn=", inbound.retransmitted_packets);
+    push_counter(out, b" retransPacketsOut=", outbound.retransmitted_packets);
+    push_counter(out, b" retransBytesIn=", inbound.retransmitted_bytes);
+    push_counter(out, b" retransBytesOut=", outbound.retransmitted_bytes);
+
+    out.extend_from_slice(b" connState=");
+    out.extend_from_slice(record.state.name().as_bytes());
+    out.extend_from_slice(b" history=");
+    push_or_dash(out, record.history.as_bytes());
+    out.extend_from_slice(b" midstream=");
+    out.extend_from_slice(yes_no(record.midstream));
+    out.extend_from_slice(b" synSeen=");
+    out.extend_from_slice(yes_no(record.syn_seen));
+    out.extend_from_slice(b" endReason=");
+    out.extend_from_slice(record.end_reason.name().as_bytes());
+
+    out.extend_from_slice(b" echoId=");
+    match record.icmp.and_then(|icmp| icmp.echo_id) {
+        Some(id) => push_u64(out, u64::from(id)),
+        None => out.push(b'-'),
+    }
+    push_tunnel_keys(out, record.tunnel.as_ref());
+    out.extend_from_slice(b" communityId=");
+    let id = flow_community_id(options.community_id_seed, record);
+    out.extend_from_slice(id.as_bytes());
+}
+
+/// Returns `yes` or `no`, as `flowcache` writes flags too.
+fn yes_no(flag: bool) -> &'static [u8] {
+    if flag {
+        b"yes"
+    } else {
+        b"no"
+    }
+}
+
+/// Appends `text`, or `-` if it is empty.
+fn push_or_dash(out: &mut Vec<u8>, text: &[u8]) {
+    if text.is_empty() {
+        out.push(b'-');
+    } else {
+        out.extend_from_slice(text);
+    }
+}
+
+/// Appends the tunnel keys, each `-` for a flow that came through no tunnel.
+fn push_tunnel_keys(out: &mut Vec<u8>, tunnel: Option<&TunnelInfo>) {
+    let Some(tunnel) = tunnel else {
+        out.extend_from_slice(b" tunnel=- tunnelSrc=- tunnelDst=- tunnelId=-");
+        return;
+    };
+    out.extend_from_slice(b" tunnel=");
+    out.extend_from_slice(tunnel.kind.name().as_bytes());
+    out.extend_from_slice(b" tunnelSrc=");
+    push_text(out, &Ip(tunnel.src));
+    out.extend_from_slice(b" tunnelDst=");
+    push_text(out, &Ip(tunnel.dst));
+    out.extend_from_slice(b" tunnelId=");
+    match tunnel.id {
+        Some(id) => push_u64(out, u64::from(id)),
+        None => out.push(b'-'),
+    }
+}
+
+/// Appends the VLAN IDs outermost first, joined by commas, or `-` for none.
+fn push_vlan_list(out: &mut Vec<u8>, record: &FlowRecord) {
+    let count = usize::from(record.vlans.count).min(record.vlans.ids.len());
+    if count == 0 {
+        out.push(b'-');
+        return;
+    }
+    for (i, &id) in record.vlans.ids[..count].iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_u64(out, u64::from(id));
+    }
 }
 
 /// Returns the keyword that starts a record of IP protocol `protocol`.
@@ -56,13 +228,12 @@ fn flow_keyword(protocol: u8) -> &'static [u8] {
     }
 }
 
+/// Appends the MAC and IP keys of one endpoint; the caller writes its port.
 fn push_endpoint(out: &mut Vec<u8>, keys: &EndpointKeys, endpoint: &Endpoint) {
     out.extend_from_slice(keys.mac);
     push_text(out, &Mac(endpoint.mac.unwrap_or_default()));
     out.extend_from_slice(keys.ip);
     push_text(out, &Ip(endpoint.ip));
-    out.extend_from_slice(keys.port);
-    push_u64(out, u64::from(endpoint.port));
 }
 
 fn push_counter(out: &mut Vec<u8>, key: &[u8], value: u64) {
@@ -211,6 +382,62 @@ mod tests {
             let text = line(&record, &mut utc_minus_8());
             assert!(text.starts_with(keyword), "protocol {protocol}: {text}");
         }
+    }
+
+    #[test]
+    fn extended_keys_follow_classic_ones() {
+        let mut out = Vec::new();
+        let mut record = example_record();
+        record.vlans = Vlans {
+            ids: [100, 7],
+            count: 2,
+        };
+        let options = RecordOptions::default();
+        format_flow_record_with(&mut out, &record, &mut utc_minus_8(), &options);
+        let text = String::from_utf8(out).expect("record lines are ASCII");
+
+        let classic = line(&record, &mut utc_minus_8());
+        let classic = classic.trim_end_matches('\n');
+        assert!(text.starts_with(classic), "{text}");
+        let extended = &text[classic.len()..];
+        assert!(
+            extended.starts_with(
+                " startEpoch=1515026277.120000 endEpoch=1515026277.980000 protocol=6 vlans=100,7 "
+            ),
+            "{extended}"
+        );
+        assert!(
+            extended.contains(
+                " connState=SF history=- midstream=no synSeen=yes endReason=fin echoId=- "
+            ),
+            "{extended}"
+        );
+        assert!(
+            extended.contains(" tunnel=- tunnelSrc=- tunnelDst=- tunnelId=- communityId=1:"),
+            "{extended}"
+        );
+        assert!(text.ends_with("=\n"), "{text}");
+    }
+
+    #[test]
+    fn compat_writes_classic_keys_only() {
+        let mut out = Vec::new();
+        let options = RecordOptions {
+            compat: true,
+            ..RecordOptions::default()
+        };
+        format_flow_record_with(&mut out, &example_record(), &mut utc_minus_8(), &options);
+        let text = String::from_utf8(out).expect("record lines are ASCII");
+        assert_eq!(text, line(&example_record(), &mut utc_minus_8()));
+    }
+
+    #[test]
+    fn no_vlans_written_as_dash() {
+        let mut out = Vec::new();
+        let options = RecordOptions::default();
+        format_flow_record_with(&mut out, &example_record(), &mut utc_minus_8(), &options);
+        let text = String::from_utf8(out).expect("record lines are ASCII");
+        assert!(text.contains(" vlans=- "), "{text}");
     }
 
     #[test]

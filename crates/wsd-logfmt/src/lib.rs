@@ -25,7 +25,8 @@
 //!
 //! The line starts with a keyword for the IP protocol: `TCPFLOW` (6), `UDPFLOW`
 //! (17), `ICMPFLOW` (1 and 58) or `IPFLOW` (any other). Then come `key=value`
-//! fields separated by single spaces, always all of them and in this order:
+//! fields separated by single spaces. [`format_flow_record`] and
+//! [`RecordOptions::compat`] write exactly these classic keys, in this order:
 //!
 //! | Key | Value |
 //! | --- | --- |
@@ -49,6 +50,20 @@
 //! RFC 5952 for IPv6 (the form of Rust's `Ipv6Addr` `Display`). The time zone is
 //! the [`LocalTimeFormatter`]'s, which [`LocalTimeFormatter::system`] takes from
 //! `TZ` or the operating system.
+//!
+//! [`format_flow_record_with`] and [`LogWriter`] append more keys after
+//! `bytesOut` unless [`RecordOptions::compat`] is set: epoch times, protocol,
+//! VLANs, IP, payload, stream, missed and retransmitted byte counts, connection
+//! state and history, the end reason, the ICMP echo id, the tunnel and the
+//! [`CommunityId`]. In `ICMPFLOW` lines `icmpType` and `icmpCode` take the places
+//! of the port keys, and `IPFLOW` lines have no port keys. The repository's
+//! `docs/flow-records.md` lists every key.
+//!
+//! # JSON Lines
+//!
+//! With [`OutputFormat::Json`], [`LogWriter`] writes each flow record as one JSON
+//! object per line ([`format_flow_json`]), with every field of the record. Packet
+//! lines stay text.
 //!
 //! # Per-packet line
 //!
@@ -94,7 +109,7 @@
 //! use wsd_flow::{
 //!     ConnState, Counters, Direction, EndReason, Endpoint, FlowRecord, History, PacketOutcome,
 //! };
-//! use wsd_logfmt::{LocalTimeFormatter, LogWriter};
+//! use wsd_logfmt::{LocalTimeFormatter, LogWriter, RecordOptions};
 //!
 //! let client = "192.0.2.10".parse()?;
 //! let server = "198.51.100.53".parse()?;
@@ -154,7 +169,9 @@
 //!
 //! // Times in flow records are local; this zone is fixed so the output is too.
 //! let clock = LocalTimeFormatter::new(TimeZone::fixed(tz::offset(1)));
-//! let mut writer = LogWriter::new(Vec::new(), clock);
+//! // Only the classic keys, as `--compat` writes them, to keep the line short.
+//! let options = RecordOptions { compat: true, ..RecordOptions::default() };
+//! let mut writer = LogWriter::new(Vec::new(), clock).with_record_options(options);
 //! writer.write_packet_line(ts, &query, &outcome)?;
 //! writer.write_flow_record(&record)?;
 //!
@@ -177,13 +194,25 @@
 
 #![forbid(unsafe_code)]
 
+mod community_id;
+mod flow_json;
 mod flow_record;
+mod json;
 mod local_time;
+mod options;
 mod packet_line;
+mod sha1;
+mod stats;
 mod text;
 mod writer;
 
-pub use flow_record::format_flow_record;
+pub use community_id::{
+    community_id, flow_community_id, icmp_ports, CommunityId, CommunityTransport, COMMUNITY_ID_LEN,
+};
+pub use flow_json::format_flow_json;
+pub use flow_record::{format_flow_record, format_flow_record_with};
 pub use local_time::{LocalTimeFormatter, LOCAL_TIME_LEN};
+pub use options::{OutputFormat, RecordOptions};
 pub use packet_line::format_packet_line;
+pub use stats::{format_stats_json, format_stats_text, StatsRecord};
 pub use writer::LogWriter;

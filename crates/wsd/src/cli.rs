@@ -5,12 +5,14 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser};
 
-/// Passive network sniffer that writes one compact record per TCP connection.
+/// Passive network sniffer that writes one compact record per flow.
 ///
 /// Reads capture files (pcap or pcapng, detected from their contents) or captures
-/// live from an interface through libpcap, and writes a TCPFLOW line for every
-/// connection: start time, MAC and IP addresses, ports, duration, and packets and
-/// bytes each way. With -V it also writes one line per packet.
+/// live from an interface through libpcap, and writes a record for every flow:
+/// start time, MAC and IP addresses, ports, duration, packets and bytes each way,
+/// the reason it ended and its Community ID. Records are TCPFLOW-style key=value
+/// lines or, with --format json, JSON Lines. With -V it also writes one line per
+/// packet.
 #[derive(Debug, Parser)]
 #[command(
     name = "wsd",
@@ -99,6 +101,69 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: u16,
+
+    /// Format of flow records: text writes TCPFLOW key=value lines, json writes
+    /// JSON Lines, one object per record. Packet lines (-V) stay text in both.
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Write what earlier versions wrote, for parsers that expect exactly that:
+    /// text records with only the classic keys (startTime to bytesOut), and only
+    /// for TCP unless --protocols is given.
+    #[arg(long)]
+    pub compat: bool,
+
+    /// Seed of the Community ID flow hash, from 0 to 65535. Monitors that share a
+    /// seed give the same flow the same ID.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub community_id_seed: u16,
+
+    /// Protocols that produce flow records, as a comma-separated list of tcp, udp,
+    /// icmp and other (every IP protocol but those three). Default: all of them,
+    /// or tcp with --compat.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_enum)]
+    pub protocols: Option<Vec<ProtocolClass>>,
+
+    /// Also write an interim record (endReason interim) for each flow still open
+    /// SECONDS of capture time after its first packet, and again every SECONDS
+    /// after that. Its counters are totals since the flow started. Values below
+    /// 1 are taken as 1.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_interval)]
+    pub interim: Option<f64>,
+
+    /// Also write a statistics record every SECONDS of capture time, and one at the
+    /// end: packets, bytes, flows active and reported, evictions and decode
+    /// problems by reason, in the format of the flow records.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_interval)]
+    pub stats: Option<f64>,
+
+    /// Report a UDP conversation with no packet for SECONDS of capture time.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 120.0,
+        allow_negative_numbers = true
+    )]
+    pub udp_timeout: f64,
+
+    /// Report an ICMP or ICMPv6 flow with no packet for SECONDS of capture time.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 60.0,
+        allow_negative_numbers = true
+    )]
+    pub icmp_timeout: f64,
+
+    /// Report a flow of another IP protocol with no packet for SECONDS of capture
+    /// time.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 60.0,
+        allow_negative_numbers = true
+    )]
+    pub other_timeout: f64,
 
     /// Capture live from interface IFACE (needs libpcap and the right to capture,
     /// usually root). Without -i and -r, wsd captures on the first interface that
@@ -225,6 +290,37 @@ fn parse_size(value: &str) -> Result<u64, String> {
     }
 }
 
+/// Format of flow records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// TCPFLOW key=value lines.
+    Text,
+    /// JSON Lines.
+    Json,
+}
+
+/// A class of IP protocols for `--protocols`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProtocolClass {
+    /// TCP connections.
+    Tcp,
+    /// UDP conversations.
+    Udp,
+    /// ICMP and ICMPv6 exchanges.
+    Icmp,
+    /// Every other IP protocol.
+    Other,
+}
+
+fn parse_interval(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 1e9 => Ok(seconds),
+        _ => Err(format!(
+            "{value} is not a number of seconds from 0 (exclusive) to 1000000000"
+        )),
+    }
+}
+
 fn parse_max_flows(value: &str) -> Result<u64, String> {
     match value.parse::<u64>() {
         Ok(0) => Err("the flow table needs room for at least 1 flow".to_string()),
@@ -237,6 +333,14 @@ fn parse_max_flows(value: &str) -> Result<u64, String> {
 pub const DEFAULT_PID_FILE: &str = "/var/run/wsd.pid";
 
 impl Cli {
+    /// Returns true if flows of `class` produce records.
+    pub fn records_protocol(&self, class: ProtocolClass) -> bool {
+        match &self.protocols {
+            Some(list) => list.contains(&class),
+            None => !self.compat || class == ProtocolClass::Tcp,
+        }
+    }
+
     /// True if packets come from an interface rather than from `-r` files.
     pub fn is_live(&self) -> bool {
         self.read.is_empty()

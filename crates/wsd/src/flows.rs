@@ -72,6 +72,14 @@ impl Flows {
         }
     }
 
+    /// Returns the capture clock: the latest packet time or time advanced to.
+    pub fn now(&self) -> Option<Timestamp> {
+        match self {
+            Flows::Single(tracker) => tracker.now(),
+            Flows::Sharded(tracker) => tracker.now(),
+        }
+    }
+
     /// Returns the tracker's counters.
     pub fn stats(&self) -> TrackerStats {
         match self {

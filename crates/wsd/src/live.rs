@@ -157,7 +157,9 @@ fn capture(
         }
         if now >= next_stats {
             next_stats = now + STATS_INTERVAL;
-            read_stats(source, drops);
+            if let Some(stats) = read_stats(source, drops) {
+                summary.capture = Some(stats);
+            }
         }
     }
 }

@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 
 use jiff::tz::TimeZone;
 use tracing::info;
-use wsd_logfmt::{LocalTimeFormatter, LogWriter};
+use wsd_logfmt::{LocalTimeFormatter, LogWriter, OutputFormat, RecordOptions};
 
 use crate::inputs::{is_same_file, is_same_path, Input};
 use crate::logdir::LogDir;
 use crate::privileges::Identity;
 use crate::run::Failure;
-use wsd::cli::Cli;
+use wsd::cli::{Cli, Format};
 
 /// Size of the output buffer: large enough that writes cost little per record.
 const OUTPUT_BUFFER: usize = 256 * 1024;
@@ -65,6 +65,23 @@ struct Rotation {
 }
 
 impl Output {
+    /// Applies the record format and options of the command line.
+    fn with_settings(self, cli: &Cli) -> Output {
+        let format = match cli.format {
+            Format::Text => OutputFormat::Text,
+            Format::Json => OutputFormat::Json,
+        };
+        let options = RecordOptions {
+            community_id_seed: cli.community_id_seed,
+            compat: cli.compat,
+        };
+        Output {
+            writer: self.writer.with_format(format).with_record_options(options),
+            name: self.name,
+            rotation: self.rotation,
+        }
+    }
+
     /// Returns the failure for a write error on this output.
     pub fn write_error(&self, err: io::Error) -> Failure {
         Failure::Other(format!("cannot write to {}: {err}", self.name))
@@ -168,6 +185,7 @@ pub fn open_output(
         Some(path) => open_named(path, inputs, time_zone),
         None => open_generated(cli, owner, time_zone),
     }
+    .map(|output| output.with_settings(cli))
 }
 
 fn open_stdout(time_zone: TimeZone) -> Result<Output, Failure> {

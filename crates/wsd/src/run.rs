@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use tracing::{debug, info, trace, warn, Level};
 use wsd_capture::live::CaptureStats;
-use wsd_capture::{FileSource, Packet, PacketFilter, PacketSource};
+use wsd_capture::{FileSource, Packet, PacketFilter, PacketSource, Timestamp};
 use wsd_decode::{DecodeOptions, StopReason};
 use wsd_flow::{RecordProtocols, TrackerConfig};
+use wsd_logfmt::StatsRecord;
 
 use crate::cache::{load_tracker, save_tracker};
 use crate::diagnostics::Diagnostics;
@@ -20,7 +21,7 @@ use crate::live::{live_failure, load_libpcap, run_live};
 use crate::output::{open_output, Output};
 use crate::progress::Progress;
 use crate::startup::{rotate_between_records, StartUp};
-use wsd::cli::Cli;
+use wsd::cli::{Cli, ProtocolClass};
 
 /// How a run failed, which decides the exit status.
 #[derive(Debug)]
@@ -59,9 +60,56 @@ pub struct Summary {
     stopped: BTreeMap<StopReason, u64>,
     /// Drop counters of a live capture, read at its end.
     pub capture: Option<CaptureStats>,
+    /// Capture time of the next `--stats` record, once the first packet set it.
+    next_stats: Option<Timestamp>,
 }
 
 impl Summary {
+    /// Writes a statistics record if `--stats` is given and its interval has
+    /// passed by capture time `ts`; `at_end` writes one regardless.
+    pub(crate) fn write_stats_due(
+        &mut self,
+        cli: &Cli,
+        tracker: &Flows,
+        output: &mut Output,
+        ts: Timestamp,
+        at_end: bool,
+    ) -> Result<(), Failure> {
+        let Some(seconds) = cli.stats else {
+            return Ok(());
+        };
+        let interval = ((seconds * 1e9) as i64).max(1);
+        let next = *self.next_stats.get_or_insert(ts.add_nanos(interval));
+        if !at_end && ts < next {
+            return Ok(());
+        }
+        // Skip the intervals without packets, keeping records on the same grid.
+        let behind = ts.nanos_since(next).max(0) / interval;
+        self.next_stats = Some(next.add_nanos((behind + 1) * interval));
+
+        let problems: Vec<(&str, u64)> = self
+            .stopped
+            .iter()
+            .map(|(reason, count)| (reason.name(), *count))
+            .collect();
+        let stats = StatsRecord {
+            ts,
+            packets: self.packets,
+            bytes: self.bytes,
+            active_flows: tracker.active_flows() as u64,
+            records: self.records,
+            evicted: tracker.stats().evicted,
+            decode_problems: &problems,
+            capture_drops: self
+                .capture
+                .map(|drops| drops.dropped.saturating_add(drops.interface_dropped)),
+        };
+        output
+            .writer
+            .write_stats(&stats)
+            .map_err(|err| output.write_error(err))
+    }
+
     pub(crate) fn log(&self, tracker: &Flows) {
         let stats = tracker.stats();
         let problems: Vec<String> = self
@@ -238,8 +286,10 @@ pub(crate) fn finish_flows(
         }
         written = written.and(finished);
     }
-    let written =
-        written.and_then(|()| output.writer.flush().map_err(|err| output.write_error(err)));
+    let clock = tracker.now().unwrap_or(Timestamp::ZERO);
+    let written = written
+        .and_then(|()| summary.write_stats_due(cli, tracker, output, clock, true))
+        .and_then(|()| output.writer.flush().map_err(|err| output.write_error(err)));
     (saved, written)
 }
 
@@ -333,6 +383,7 @@ pub(crate) fn process_packet(
         trace!(packet = summary.packets, %ts, ?decoded, ?outcome, "packet");
     }
     write_finished(tracker, output, summary)?;
+    summary.write_stats_due(cli, tracker, output, ts, false)?;
     if let (true, Some(outcome)) = (cli.verbose, outcome) {
         if let Err(err) = output.writer.write_packet_line(ts, &decoded, &outcome) {
             return Err(output.write_error(err));
@@ -365,12 +416,24 @@ pub(crate) fn tracker_config(cli: &Cli) -> Result<TrackerConfig, Failure> {
             )))
         }
     };
+    let udp_idle_timeout = seconds("udp-timeout", cli.udp_timeout)?;
+    let icmp_idle_timeout = seconds("icmp-timeout", cli.icmp_timeout)?;
+    let other_idle_timeout = seconds("other-timeout", cli.other_timeout)?;
+    let wants = |class| cli.records_protocol(class);
+    // TODO: the tracker has one timeout and one record switch for ICMP and other
+    // protocols together, so ICMP takes the longer timeout and either switch.
     Ok(TrackerConfig {
         tcp_idle_timeout: seconds("idle-timeout", cli.idle_timeout)?,
+        udp_idle_timeout,
+        other_idle_timeout: icmp_idle_timeout.max(other_idle_timeout),
         linger: seconds("linger", cli.linger)?,
         max_flows: usize::try_from(cli.max_flows).unwrap_or(usize::MAX),
-        records: RecordProtocols::TCP_ONLY,
+        records: RecordProtocols {
+            tcp: wants(ProtocolClass::Tcp),
+            udp: wants(ProtocolClass::Udp),
+            other: wants(ProtocolClass::Icmp) || wants(ProtocolClass::Other),
+        },
         vlan_in_key: !cli.no_vlan_key,
-        ..TrackerConfig::default()
+        interim: cli.interim.map(|seconds| (seconds * 1e9) as i64),
     })
 }

@@ -586,7 +586,7 @@ fn vlan_key_option() {
     let lines = flow_lines(&output.stdout);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(
-        lines[0].ends_with("packetsIn=21 packetsOut=21 bytesIn=15717 bytesOut=1116"),
+        lines[0].contains(" packetsIn=21 packetsOut=21 bytesIn=15717 bytesOut=1116 "),
         "{}",
         lines[0]
     );

@@ -33,6 +33,8 @@ pub enum Role {
     /// `wsd --threads N -r FILE -L /dev/null`: flow records, with flows
     /// tracked in N worker threads.
     Threads(u16),
+    /// `wsd --format json -r FILE -L /dev/null`: flow records as JSON Lines.
+    JsonRecords,
     /// `wsd -V -r FILE -L /dev/null`: flow records and a line per packet.
     PacketLines,
     /// `wsd` on a capture without packets: the memory of `wsd` at rest.
@@ -49,6 +51,7 @@ impl Role {
             Role::Tcpdump => "tcpdump -r FILE -w /dev/null".to_string(),
             Role::Records => "wsd -r FILE -L /dev/null".to_string(),
             Role::Threads(threads) => format!("wsd --threads {threads} -r FILE -L /dev/null"),
+            Role::JsonRecords => "wsd --format json -r FILE -L /dev/null".to_string(),
             Role::PacketLines => "wsd -V -r FILE -L /dev/null".to_string(),
             Role::Empty => "wsd -r empty.pcap -L /dev/null".to_string(),
             Role::MaxFlows(max) => format!("wsd --max-flows {max} -r FILE -L /dev/null"),
@@ -156,8 +159,8 @@ fn tcpdump_version(tcpdump: &Path) -> Option<String> {
 }
 
 /// Lists the commands to time on `capture`: the baselines, `wsd` with flow records
-/// only, in one thread and in [`WORKER_THREADS`] worker threads, and with packet
-/// lines, and on the flood the memory comparisons.
+/// only (text and JSON), in one thread and in [`WORKER_THREADS`] worker threads,
+/// and with packet lines, and on the flood the memory comparisons.
 pub fn jobs_for(tools: &Tools, wsd: &Path, capture: &Capture, empty: &Path) -> Vec<Job> {
     let file = capture.path.as_os_str().to_owned();
     let null = OsString::from("/dev/null");
@@ -182,6 +185,9 @@ pub fn jobs_for(tools: &Tools, wsd: &Path, capture: &Capture, empty: &Path) -> V
     let workers = OsString::from(WORKER_THREADS.to_string());
     let args = [&threads, &workers, &r, &file, &l, &null];
     jobs.push(job(Role::Threads(WORKER_THREADS), wsd, &args));
+    let (format, json) = (OsString::from("--format"), OsString::from("json"));
+    let args = [&format, &json, &r, &file, &l, &null];
+    jobs.push(job(Role::JsonRecords, wsd, &args));
     jobs.push(job(Role::PacketLines, wsd, &[&v, &r, &file, &l, &null]));
     if capture.kind == Kind::Flood {
         let empty = empty.as_os_str().to_owned();

@@ -128,6 +128,7 @@ fn write_commands(out: &mut String, results: &Results) {
             Role::Tcpdump,
             Role::Records,
             Role::Threads(WORKER_THREADS),
+            Role::JsonRecords,
             Role::PacketLines,
         ];
         for one in series.iter().filter(|s| shown.contains(&s.role)) {
