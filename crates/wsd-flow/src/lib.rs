@@ -60,12 +60,14 @@
 //! ```
 
 mod flow;
+mod fragments;
 mod key;
 mod record;
 mod snapshot;
 mod table;
 mod tracker;
 
+pub use fragments::{FRAGMENT_TIMEOUT, MAX_FRAGMENT_DATAGRAMS, MAX_WAITING_FRAGMENTS};
 pub use record::{Anomaly, Counters, Direction, EndReason, Endpoint, FlowRecord, PacketOutcome};
 pub use snapshot::{CloseState, FlowSnapshot, RestoreError, SideSnapshot, TrackerSnapshot};
 pub use tracker::{RecordProtocols, Tracker, TrackerConfig, TrackerStats};
