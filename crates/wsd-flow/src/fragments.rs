@@ -79,6 +79,10 @@ pub struct WaitingFragment {
 
 #[derive(Clone, Debug)]
 struct Datagram {
+    /// True once the first fragment was seen.
+    first_seen: bool,
+    /// The flow the fragments count into, if the first fragment was seen and its
+    /// fragments are counted.
     flow: Option<FlowLink>,
     waiting: Vec<WaitingFragment>,
     /// Payload bytes of every fragment seen, the first one's included.
@@ -98,6 +102,9 @@ pub(crate) enum LaterFragment {
     Waiting,
     /// Its datagram already has [`MAX_WAITING_FRAGMENTS`] waiting: it is unattributed.
     OverLimit,
+    /// Its first fragment was seen, but the datagram's fragments are not counted into
+    /// a flow: it is unattributed.
+    NotCounted,
 }
 
 /// Counters of the fragment table, added to the tracker's statistics.
@@ -123,6 +130,9 @@ pub(crate) struct FragmentTable {
     order: VecDeque<(Timestamp, u64, DatagramKey)>,
     next_serial: u64,
     pub dropped: Dropped,
+    /// Waiting fragments of evicted datagrams that the tracker has not yet counted
+    /// as unattributed.
+    evicted_uncounted: u64,
 }
 
 impl FragmentTable {
@@ -131,18 +141,20 @@ impl FragmentTable {
         self.datagrams.len()
     }
 
-    /// Notes that the first fragment of `fragment`'s datagram was counted into
-    /// `flow`, and returns the later fragments that were waiting for it.
+    /// Notes that the first fragment of `fragment`'s datagram was seen, and returns
+    /// the later fragments that were waiting for it. With a `flow`, the datagram's
+    /// later fragments count into it; without one, they are unattributed.
     pub fn first(
         &mut self,
         now: Timestamp,
         fragment: &FragmentInfo,
         data_len: u32,
-        flow: FlowLink,
+        flow: Option<FlowLink>,
     ) -> Vec<WaitingFragment> {
         let key = DatagramKey::of(fragment);
         let datagram = self.entry(now, key);
-        datagram.flow = Some(flow);
+        datagram.first_seen = true;
+        datagram.flow = flow;
         datagram.received = datagram.received.saturating_add(data_len);
         let waiting = std::mem::take(&mut datagram.waiting);
         self.remove_if_complete(&key);
@@ -166,6 +178,7 @@ impl FragmentTable {
         }
         let result = match datagram.flow {
             Some(flow) => LaterFragment::Flow(flow),
+            None if datagram.first_seen => LaterFragment::NotCounted,
             None if datagram.waiting.len() < MAX_WAITING_FRAGMENTS => {
                 datagram.waiting.push(waiting);
                 LaterFragment::Waiting
@@ -193,6 +206,12 @@ impl FragmentTable {
         }
         self.dropped.timed_out += unattributed;
         unattributed
+    }
+
+    /// Returns the number of waiting fragments evicted since the last call, which
+    /// became unattributed.
+    pub fn take_evicted(&mut self) -> u64 {
+        std::mem::take(&mut self.evicted_uncounted)
     }
 
     /// Empties the table, as at the end of the input. Returns the number of waiting
@@ -224,6 +243,7 @@ impl FragmentTable {
                 self.next_serial += 1;
                 self.order.push_back((now, serial, key));
                 vacant.insert(Datagram {
+                    first_seen: false,
                     flow: None,
                     waiting: Vec::new(),
                     received: 0,
@@ -240,6 +260,7 @@ impl FragmentTable {
                 if let Some(datagram) = self.datagrams.remove(&key) {
                     self.dropped.datagrams_evicted += 1;
                     self.dropped.evicted += datagram.waiting.len() as u64;
+                    self.evicted_uncounted += datagram.waiting.len() as u64;
                 }
                 return;
             }
@@ -259,7 +280,7 @@ impl FragmentTable {
     /// fragments of the datagram then wait and time out as unattributed.
     fn remove_if_complete(&mut self, key: &DatagramKey) {
         let complete = self.datagrams.get(key).is_some_and(|datagram| {
-            datagram.flow.is_some()
+            datagram.first_seen
                 && datagram
                     .total
                     .is_some_and(|total| datagram.received >= total)
@@ -326,7 +347,7 @@ mod tests {
         let mut table = FragmentTable::default();
 
         let later = table.later(T0, &fragment(1, 8, true), waiting(T0, 8));
-        let first = table.first(T0, &fragment(1, 0, true), 8, link());
+        let first = table.first(T0, &fragment(1, 0, true), 8, Some(link()));
 
         assert_eq!(later, LaterFragment::Waiting);
         assert_eq!(first, vec![waiting(T0, 8)]);
@@ -337,7 +358,7 @@ mod tests {
     fn complete_datagram_leaves_table() {
         let mut table = FragmentTable::default();
 
-        table.first(T0, &fragment(1, 0, true), 8, link());
+        table.first(T0, &fragment(1, 0, true), 8, Some(link()));
         let middle = table.later(T0, &fragment(1, 8, true), waiting(T0, 8));
         let last = table.later(T0, &fragment(1, 16, false), waiting(T0, 4));
 
@@ -393,7 +414,7 @@ mod tests {
     fn order_stays_bounded_when_datagrams_complete() {
         let mut table = FragmentTable::default();
         for id in 0..10 * MAX_FRAGMENT_DATAGRAMS as u32 {
-            table.first(T0, &fragment(id, 0, true), 8, link());
+            table.first(T0, &fragment(id, 0, true), 8, Some(link()));
             table.later(T0, &fragment(id, 8, false), waiting(T0, 8));
         }
 

@@ -215,6 +215,9 @@ impl Tracker {
     /// run can continue them with [`Tracker::restore`]. The flows stay in this
     /// tracker.
     pub fn snapshot(&self) -> TrackerSnapshot {
+        // TODO: save the IP fragment table too. Until the flow cache has room for it,
+        // fragments that wait for their first fragment, and the flows of datagrams
+        // whose first fragment was seen, are lost when a run is split here.
         let flows: Vec<FlowSnapshot> = QueueId::ALL
             .iter()
             .flat_map(|&queue| self.table.queue_slots(queue))
@@ -241,7 +244,7 @@ impl Tracker {
         stats
     }
 
-    /// Number of datagrams in the IP fragment table.
+    /// Returns the number of datagrams in the IP fragment table.
     pub fn fragment_datagrams(&self) -> usize {
         self.fragments.len()
     }
@@ -401,18 +404,28 @@ impl Tracker {
         key: PacketKey,
         hash: u64,
     ) {
-        let Some(idx) = self.table.find(hash, &key.key) else {
-            return;
-        };
-        let link = FlowLink {
+        // When a tunnel packet was fragmented outside the tunnel, the first fragment
+        // already counted the whole inner packet from the inner headers, so the
+        // later fragments are left unattributed rather than counted twice.
+        let same_header = packet
+            .ip
+            .is_some_and(|ip| ip.src == fragment.src && ip.dst == fragment.dst);
+        let found = self.table.find(hash, &key.key).filter(|_| same_header);
+        let link = found.map(|idx| FlowLink {
             key: key.key,
             from_a: key.from_a,
             serial: self.table.get(idx).serial,
-        };
+        });
         let now = self.now.unwrap_or(ts);
         let waiting = self
             .fragments
             .first(now, fragment, ip_payload_len(packet), link);
+        let evicted = self.fragments.take_evicted();
+        self.count_unattributed_fragments(evicted);
+        let Some(idx) = found else {
+            self.count_unattributed_fragments(waiting.len() as u64);
+            return;
+        };
         let flow = self.table.get_mut(idx);
         let sender = flow.sender(key.from_a);
         for fragment in &waiting {
@@ -436,11 +449,19 @@ impl Tracker {
             data_len,
         };
         let now = self.now.unwrap_or(ts);
-        let link = match self.fragments.later(now, fragment, waiting) {
+        let later = self.fragments.later(now, fragment, waiting);
+        let evicted = self.fragments.take_evicted();
+        self.count_unattributed_fragments(evicted);
+
+        let link = match later {
             LaterFragment::Flow(link) => link,
             LaterFragment::Waiting => return PacketOutcome::UNATTRIBUTED,
             LaterFragment::OverLimit => {
                 self.stats.fragments_over_limit += 1;
+                self.count_unattributed_fragments(1);
+                return PacketOutcome::UNATTRIBUTED;
+            }
+            LaterFragment::NotCounted => {
                 self.count_unattributed_fragments(1);
                 return PacketOutcome::UNATTRIBUTED;
             }

@@ -4,7 +4,8 @@
 use wsd_capture::Timestamp;
 use wsd_decode::{decode, linktype, StopReason};
 use wsd_flow::{
-    FlowRecord, Tracker, TrackerConfig, TrackerStats, FRAGMENT_TIMEOUT, MAX_WAITING_FRAGMENTS,
+    FlowRecord, Tracker, TrackerConfig, TrackerStats, FRAGMENT_TIMEOUT, MAX_FRAGMENT_DATAGRAMS,
+    MAX_WAITING_FRAGMENTS,
 };
 
 const CLIENT_V4: [u8; 4] = [10, 0, 0, 1];
@@ -17,7 +18,7 @@ fn ts(millis: i64) -> Timestamp {
     Timestamp::from_nanos(1_700_000_000_000_000_000 + millis * 1_000_000)
 }
 
-/// A TCP segment of a 20-byte header and `payload_len` bytes of payload.
+/// Builds a TCP segment of a 20-byte header and `payload_len` bytes of payload.
 fn tcp_segment(src_port: u16, dst_port: u16, flags: u8, payload_len: usize) -> Vec<u8> {
     let mut segment = Vec::new();
     segment.extend_from_slice(&src_port.to_be_bytes());
@@ -37,7 +38,7 @@ fn ethernet(ethertype: u16) -> Vec<u8> {
     frame
 }
 
-/// An Ethernet frame with an IPv4 fragment of `data`, whose first byte is at `offset`
+/// Builds an Ethernet frame with an IPv4 fragment of `data`, whose first byte is at `offset`
 /// (a multiple of 8) in the datagram's payload.
 fn ipv4_fragment(
     src: [u8; 4],
@@ -61,7 +62,7 @@ fn ipv4_fragment(
     frame
 }
 
-/// An Ethernet frame with an IPv6 packet carrying a fragment header and `data`.
+/// Builds an Ethernet frame with an IPv6 packet carrying a fragment header and `data`.
 fn ipv6_fragment(
     src: [u8; 16],
     dst: [u8; 16],
@@ -85,7 +86,7 @@ fn ipv6_fragment(
     frame
 }
 
-/// The three IPv4 fragments of a 36-byte SYN segment from client to server: 24
+/// Builds the three IPv4 fragments of a 36-byte SYN segment from client to server: 24
 /// bytes at offset 0, 8 at offset 24 and the last 4 at offset 32.
 fn syn_fragments_v4(id: u16) -> [Vec<u8>; 3] {
     let segment = tcp_segment(40000, 80, 0x02, 16);
@@ -300,4 +301,23 @@ fn waiting_fragments_over_limit_are_unattributed() {
     assert_eq!(stats.fragments_attributed, waiting_limit);
     assert_eq!(stats.fragments_over_limit, 1);
     assert_eq!(stats.unattributed, 1);
+}
+
+#[test]
+fn evicted_waiting_fragments_are_unattributed() {
+    let datagrams = MAX_FRAGMENT_DATAGRAMS + 3;
+    let frames: Vec<Vec<u8>> = (0..datagrams)
+        .map(|id| {
+            let [_, middle, _] = syn_fragments_v4(id as u16);
+            middle
+        })
+        .collect();
+    let timed: Vec<(i64, &[u8])> = frames.iter().map(|f| (0, f.as_slice())).collect();
+
+    let (records, stats) = run(&timed);
+
+    assert!(records.is_empty());
+    assert_eq!(stats.fragment_datagrams_evicted, 3);
+    assert_eq!(stats.fragments_unattributed, datagrams as u64);
+    assert_eq!(stats.unattributed, datagrams as u64);
 }

@@ -227,7 +227,6 @@ fn write_week_long_connection(path: &Path) -> u64 {
         client(),
         TcpSegment::new(FIN | ACK, 5001, seq + 1, 0),
     );
-    drop(write);
     writer.flush().unwrap();
     packets
 }
