@@ -8,10 +8,10 @@ use std::net::IpAddr;
 
 use flowcache::filter::FlowState;
 use serde::Serialize;
-use wsd_flow::{FlowSnapshot, SideSnapshot};
+use wsd_flow::{Counters, FlowSnapshot, SideSnapshot};
 use wsd_logfmt::LocalTimeFormatter;
 
-use crate::text::{epoch_text, local_text};
+use crate::text::{epoch_text, local_text, record_of};
 
 /// One flow as a JSON object.
 #[derive(Serialize)]
@@ -37,6 +37,29 @@ struct FlowJson<'a> {
     midstream: bool,
     syn_seen: bool,
     state: FlowState,
+    /// Zeek's connection state if the input ended now, such as `S1`.
+    conn_state: &'static str,
+    /// History letters so far.
+    history: String,
+    /// The tunnel of the first packet: kind, outer addresses and identifier.
+    tunnel: Option<TunnelJson>,
+    /// ICMP type, code and echo identifier of the first packet.
+    icmp: Option<IcmpJson>,
+}
+
+#[derive(Serialize)]
+struct TunnelJson {
+    kind: &'static str,
+    src: IpAddr,
+    dst: IpAddr,
+    id: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct IcmpJson {
+    icmp_type: u8,
+    code: u8,
+    echo_id: Option<u16>,
 }
 
 /// One side of a flow as a JSON object.
@@ -53,10 +76,15 @@ struct SideJson {
     isn: Option<u32>,
     isn_from_peer_ack: bool,
     fin: bool,
+    /// Stream bytes from sequence numbers, bytes missed and retransmissions.
+    stream_bytes: u64,
+    missed_bytes: u64,
+    retransmitted_packets: u64,
+    retransmitted_bytes: u64,
 }
 
 impl SideJson {
-    fn new(side: &SideSnapshot) -> SideJson {
+    fn new(side: &SideSnapshot, counters: &Counters) -> SideJson {
         SideJson {
             ip: side.ip,
             port: side.port,
@@ -69,6 +97,10 @@ impl SideJson {
             isn: side.isn,
             isn_from_peer_ack: side.isn_from_peer_ack,
             fin: side.fin,
+            stream_bytes: counters.stream_bytes,
+            missed_bytes: counters.missed_bytes,
+            retransmitted_packets: counters.retransmitted_packets,
+            retransmitted_bytes: counters.retransmitted_bytes,
         }
     }
 }
@@ -81,6 +113,7 @@ pub fn write_flow(
     clock: &mut LocalTimeFormatter,
 ) -> io::Result<()> {
     let vlan_ids = usize::from(flow.vlans.count).min(flow.vlans.ids.len());
+    let record = record_of(flow);
     let json = FlowJson {
         file,
         serial: flow.serial,
@@ -88,8 +121,8 @@ pub fn write_flow(
         vlans: flow.vlans.ids[..vlan_ids].to_vec(),
         vlan_count: flow.vlans.count,
         key_vlans: flow.key_vlans,
-        client: SideJson::new(&flow.client),
-        server: SideJson::new(&flow.server),
+        client: SideJson::new(&flow.client, &record.out),
+        server: SideJson::new(&flow.server, &record.inbound),
         first_ts: epoch_text(flow.first_ts),
         first_local: local_text(clock, flow.first_ts),
         last_ts: epoch_text(flow.last_ts),
@@ -98,6 +131,19 @@ pub fn write_flow(
         midstream: flow.midstream,
         syn_seen: flow.syn_seen,
         state: FlowState::of(flow),
+        conn_state: record.state.name(),
+        history: record.history.as_str().to_string(),
+        tunnel: record.tunnel.map(|tunnel| TunnelJson {
+            kind: tunnel.kind.name(),
+            src: tunnel.src,
+            dst: tunnel.dst,
+            id: tunnel.id,
+        }),
+        icmp: record.icmp.map(|icmp| IcmpJson {
+            icmp_type: icmp.icmp_type,
+            code: icmp.code,
+            echo_id: icmp.echo_id,
+        }),
     };
     write_json_line(out, &json)
 }

@@ -11,8 +11,8 @@ use serde_json::Value;
 use wsd_capture::{FileSource, PacketSource, Timestamp};
 use wsd_decode::{decode, MacAddr, Vlans};
 use wsd_flow::{
-    CloseState, Counters, EndReason, FlowSnapshot, SideSnapshot, Tracker, TrackerConfig,
-    TrackerSnapshot,
+    CloseState, Counters, EndReason, EndpointState, FlowSnapshot, History, SideSnapshot, Tracker,
+    TrackerConfig, TrackerSnapshot,
 };
 use wsd_logfmt::{format_flow_record, LocalTimeFormatter};
 
@@ -112,10 +112,13 @@ fn side(address: &str, port: u16, packets: u64, bytes: u64) -> SideSnapshot {
             bytes,
             payload_bytes: bytes / 2,
             ip_bytes: bytes + 20 * packets,
+            ..Counters::default()
         },
         isn: None,
         isn_from_peer_ack: false,
         fin: false,
+        state: EndpointState::Partial,
+        stream: None,
     }
 }
 
@@ -144,6 +147,10 @@ fn flow(
         midstream: false,
         syn_seen: false,
         closed: CloseState::Open,
+        history: History::EMPTY,
+        tunnel: None,
+        icmp: None,
+        interim_due: None,
     }
 }
 
@@ -409,6 +416,11 @@ fn json_has_every_field() {
     assert_eq!(open["touched"], "1700000030.750000000");
     assert_eq!(open["first_local"], "2023/11/14 22:13:20");
     assert_eq!(open["last_local"], "2023/11/14 22:13:50");
+    // Both sides of the sample were picked up mid-stream and are still open.
+    assert_eq!(open["conn_state"], "OTH");
+    assert_eq!(open["history"], "");
+    assert!(open["tunnel"].is_null());
+    assert!(open["icmp"].is_null());
 
     let client = &open["client"];
     assert_eq!(client["ip"], "10.0.0.1");
@@ -422,6 +434,10 @@ fn json_has_every_field() {
     assert_eq!(client["isn"], 1000);
     assert_eq!(client["isn_from_peer_ack"], false);
     assert_eq!(client["fin"], false);
+    assert_eq!(client["stream_bytes"], 0);
+    assert_eq!(client["missed_bytes"], 0);
+    assert_eq!(client["retransmitted_packets"], 0);
+    assert_eq!(client["retransmitted_bytes"], 0);
 
     let server = &open["server"];
     assert_eq!(server["ip"], "10.0.0.2");
@@ -469,7 +485,7 @@ fn summary_text_of_sample() {
     let text = lines_of(&["--summary", path_str(&cache)]).join("\n");
     let expected = format!(
         "file:           {}\n\
-         writer:         test 1.0 (format version 1)\n\
+         writer:         test 1.0 (format version 2)\n\
          capture clock:  2023/11/14 22:15:00 (1700000100.750000000)\n\
          flows:          7\n  \
            by state:     open 5, fin 1, rst 1\n  \
@@ -506,7 +522,7 @@ fn summary_json_of_sample() {
     let summary = &summaries[0];
     assert_eq!(summary["file"], path_str(&cache));
     assert_eq!(summary["writer"], "test 1.0");
-    assert_eq!(summary["format_version"], 1);
+    assert_eq!(summary["format_version"], 2);
     assert_eq!(summary["clock_ts"], "1700000100.750000000");
     assert_eq!(summary["clock_local"], "2023/11/14 22:15:00");
     assert_eq!(summary["next_serial"], 7);

@@ -123,6 +123,9 @@ pub struct IcmpInfo {
     pub code: u8,
     /// True for ICMPv6.
     pub v6: bool,
+    /// Identifier of an echo request or reply (ICMP type 8 or 0, ICMPv6 type 128
+    /// or 129), or `None` for other messages and for an echo cut before it.
+    pub echo_id: Option<u16>,
 }
 
 /// The transport layer of a packet.

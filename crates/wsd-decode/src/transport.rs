@@ -71,10 +71,22 @@ fn decode_icmp(payload: IpPayload<'_>) -> Result<IcmpInfo, StopReason> {
         .bytes
         .first_chunk::<ICMP_HEADER_LEN>()
         .ok_or(StopReason::TruncatedTransport)?;
+    let v6 = payload.protocol == ICMPV6;
+    let is_echo = if v6 {
+        matches!(header[0], 128 | 129)
+    } else {
+        matches!(header[0], 0 | 8)
+    };
+    // The identifier follows the 4-byte type, code and checksum.
+    let echo_id = match payload.bytes.get(4..6) {
+        Some(&[high, low]) if is_echo => Some(u16::from_be_bytes([high, low])),
+        _ => None,
+    };
     Ok(IcmpInfo {
         icmp_type: header[0],
         code: header[1],
-        v6: payload.protocol == ICMPV6,
+        v6,
+        echo_id,
     })
 }
 
@@ -128,7 +140,10 @@ mod tests {
 
     #[test]
     fn icmp_echo_request() {
-        let decoded = decode(linktype::IPV4, &ipv4(1, &[8, 0, 0xf7, 0xff, 0, 0, 0, 0]));
+        let decoded = decode(
+            linktype::IPV4,
+            &ipv4(1, &[8, 0, 0xf7, 0xff, 0x12, 0x34, 0, 0]),
+        );
 
         assert_eq!(decoded.stop, None);
         assert_eq!(
@@ -136,7 +151,8 @@ mod tests {
             Transport::Icmp(IcmpInfo {
                 icmp_type: 8,
                 code: 0,
-                v6: false
+                v6: false,
+                echo_id: Some(0x1234),
             })
         );
     }
@@ -151,7 +167,8 @@ mod tests {
             Transport::Icmp(IcmpInfo {
                 icmp_type: 1,
                 code: 4,
-                v6: true
+                v6: true,
+                echo_id: None,
             })
         );
     }

@@ -1,11 +1,16 @@
 //! The state the tracker keeps for one flow, and how each packet changes it.
 
 use wsd_capture::Timestamp;
-use wsd_decode::{Decoded, MacAddr, TcpFlags, TcpInfo, Vlans};
+use wsd_decode::{Decoded, MacAddr, TcpFlags, TcpInfo, Transport, TunnelInfo, Vlans};
 
 use crate::key::{to_ip, FlowKey};
-use crate::record::{Counters, EndReason, Endpoint, FlowRecord};
+use crate::record::{ConnState, Counters, EndReason, Endpoint, FlowRecord, History, IcmpDetails};
+use crate::stream::StreamState;
 use crate::table::QueueId;
+
+/// IP protocol numbers with a state machine of their own.
+const TCP: u8 = 6;
+const UDP: u8 = 17;
 
 /// Index of the client in [`Flow::sides`].
 pub(crate) const CLIENT: usize = 0;
@@ -37,10 +42,48 @@ pub(crate) enum IsnSource {
     Own,
 }
 
+/// The TCP state of one side of a connection, after the endpoint states of
+/// Zeek's TCP analyzer, from the flags that side sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum EndpointState {
+    /// Sent nothing yet.
+    #[default]
+    Inactive,
+    /// Sent a SYN without ACK.
+    SynSent,
+    /// Sent a SYN-ACK.
+    SynAckSent,
+    /// Sent segments without a SYN first: picked up mid-stream.
+    Partial,
+    /// Took part in a completed handshake.
+    Established,
+    /// Sent a FIN.
+    Closed,
+    /// Sent a RST.
+    Reset,
+}
+
+impl EndpointState {
+    /// True for a side that did not take part in a handshake.
+    fn is_inactive(self) -> bool {
+        matches!(self, EndpointState::Inactive | EndpointState::Partial)
+    }
+}
+
+/// Packet counters of one direction, the part of [`Counters`] that does not
+/// come from sequence numbers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PacketCounters {
+    pub packets: u64,
+    pub bytes: u64,
+    pub payload_bytes: u64,
+    pub ip_bytes: u64,
+}
+
 /// The state of one direction of a flow.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Side {
-    pub counters: Counters,
+    pub counters: PacketCounters,
     pub mac: MacAddr,
     pub mac_source: MacSource,
     /// Base for relative sequence numbers: the initial sequence number if the
@@ -48,6 +91,7 @@ pub(crate) struct Side {
     pub isn: u32,
     pub isn_source: IsnSource,
     pub fin: bool,
+    pub state: EndpointState,
 }
 
 impl Side {
@@ -66,6 +110,17 @@ pub(crate) enum Closed {
     Fin,
     /// A RST was seen.
     Rst,
+}
+
+/// Per-flow state that most flows never need, kept out of line so that a flow
+/// of a single SYN stays small. It is allocated on the first segment with
+/// payload or a zero window, or at creation for a tunnelled or ICMP flow.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FlowExtra {
+    /// Sequence state of the client's and the server's stream.
+    pub streams: [Option<StreamState>; 2],
+    pub tunnel: Option<TunnelInfo>,
+    pub icmp: Option<IcmpDetails>,
 }
 
 /// One tracked flow.
@@ -87,6 +142,8 @@ pub(crate) struct Flow {
     pub midstream: bool,
     pub syn_seen: bool,
     pub closed: Closed,
+    pub history: History,
+    pub extra: Option<Box<FlowExtra>>,
 }
 
 impl Flow {
@@ -97,6 +154,22 @@ impl Flow {
         // that side the client keeps the choice the same after a restore, which
         // cannot tell the two sides apart.
         let is_self = key.addr_a == key.addr_b && key.port_a == key.port_b;
+        let icmp = match packet.transport {
+            Transport::Icmp(icmp) => Some(IcmpDetails {
+                icmp_type: icmp.icmp_type,
+                code: icmp.code,
+                echo_id: icmp.echo_id,
+                v6: icmp.v6,
+            }),
+            _ => None,
+        };
+        let extra = (packet.tunnel.is_some() || icmp.is_some()).then(|| {
+            Box::new(FlowExtra {
+                tunnel: packet.tunnel,
+                icmp,
+                ..FlowExtra::default()
+            })
+        });
         Flow {
             key,
             client_is_a: client_is_a || is_self,
@@ -110,7 +183,185 @@ impl Flow {
             midstream: false,
             syn_seen: false,
             closed: Closed::No,
+            history: History::EMPTY,
+            extra,
         }
+    }
+
+    /// Adds a history letter for `sender` (upper case for the client, lower case
+    /// for the server) unless it is already there.
+    pub fn note(&mut self, sender: usize, letter: u8) {
+        let letter = case_for(sender, letter);
+        if !self.history.contains(letter) {
+            self.history.push(letter);
+        }
+    }
+
+    /// Adds a counted history letter for `sender` when `count`, the number of
+    /// occurrences so far, is 1, 10, 100 or a further power of ten.
+    fn note_counted(&mut self, sender: usize, letter: u8, count: u64) {
+        if is_power_of_ten(count) {
+            self.history.push(case_for(sender, letter));
+        }
+    }
+
+    /// Returns the sequence state of `sender`'s stream, starting it at the
+    /// stream's first byte if needed: after the sender's SYN if it sent one,
+    /// else at its base sequence number, else at `seq`.
+    fn stream_mut(&mut self, sender: usize, seq: u32) -> &mut StreamState {
+        let side = &self.sides[sender];
+        let sent_syn = self.history.contains(case_for(sender, b'S'))
+            || self.history.contains(case_for(sender, b'H'));
+        let start = if sent_syn {
+            side.isn.wrapping_add(1)
+        } else if side.isn_source != IsnSource::None {
+            side.isn
+        } else {
+            seq
+        };
+        let extra = self.extra.get_or_insert_with(Box::default);
+        extra.streams[sender].get_or_insert_with(|| StreamState::starting_at(start))
+    }
+
+    /// Updates the endpoint states, the history and the sequence state for a
+    /// TCP segment from `sender`.
+    fn track_tcp(&mut self, sender: usize, tcp: &TcpInfo) {
+        let flags = tcp.flags;
+        let syn = flags.has(TcpFlags::SYN);
+        let ack = flags.has(TcpFlags::ACK);
+        let fin = flags.has(TcpFlags::FIN);
+        let rst = flags.has(TcpFlags::RST);
+
+        let receiver = 1 - sender;
+        let state = self.sides[sender].state;
+        let new_state = if rst {
+            EndpointState::Reset
+        } else if fin {
+            if state == EndpointState::Reset {
+                state
+            } else {
+                EndpointState::Closed
+            }
+        } else if syn && !ack {
+            if state == EndpointState::Inactive {
+                EndpointState::SynSent
+            } else {
+                state
+            }
+        } else if syn {
+            match state {
+                EndpointState::Inactive | EndpointState::SynSent => EndpointState::SynAckSent,
+                _ => state,
+            }
+        } else {
+            match state {
+                EndpointState::Inactive => EndpointState::Partial,
+                EndpointState::SynSent | EndpointState::SynAckSent if ack => {
+                    EndpointState::Established
+                }
+                _ => state,
+            }
+        };
+        self.sides[sender].state = new_state;
+        // An ACK that completes the handshake establishes the side that sent the
+        // SYN-ACK as well.
+        if new_state == EndpointState::Established
+            && matches!(
+                self.sides[receiver].state,
+                EndpointState::SynAckSent | EndpointState::SynSent
+            )
+        {
+            self.sides[receiver].state = EndpointState::Established;
+        }
+
+        if syn && (fin || rst) {
+            self.note(sender, b'Q');
+        } else if fin && rst {
+            self.note(sender, b'I');
+        }
+        if syn {
+            self.note(sender, if ack { b'H' } else { b'S' });
+        }
+        if fin {
+            self.note(sender, b'F');
+        }
+        if rst {
+            self.note(sender, b'R');
+        }
+        if tcp.payload_len > 0 {
+            self.note(sender, b'D');
+        } else if ack && !syn && !fin && !rst {
+            self.note(sender, b'A');
+        }
+
+        if tcp.window == 0 && !syn && !rst {
+            let stream = self.stream_mut(sender, tcp.seq);
+            stream.zero_windows += 1;
+            let count = stream.zero_windows;
+            self.note_counted(sender, b'W', count);
+        }
+        if tcp.payload_len > 0 {
+            // A SYN takes the first sequence number, so its payload starts after it.
+            let data_seq = tcp.seq.wrapping_add(u32::from(syn));
+            let stream = self.stream_mut(sender, data_seq);
+            let effect = stream.add_segment(data_seq, tcp.payload_len);
+            let (gaps, retransmissions) = (stream.gaps, stream.retransmitted_packets);
+            if effect.gap {
+                self.note_counted(sender, b'G', gaps);
+            }
+            if effect.retransmission {
+                self.note_counted(sender, b'T', retransmissions);
+            }
+        }
+    }
+
+    /// Notes a datagram's payload in the history: `D` or `d` for UDP.
+    pub fn track_datagram(&mut self, sender: usize, payload: u32) {
+        if self.key.protocol == UDP && payload > 0 {
+            self.note(sender, b'D');
+        }
+    }
+
+    /// Returns the connection state in Zeek's terms.
+    pub fn conn_state(&self) -> ConnState {
+        let [client, server] = &self.sides;
+        match self.key.protocol {
+            TCP => tcp_conn_state(client.state, server.state, &self.history, || {
+                self.stream_bytes(CLIENT) == 0 && self.stream_bytes(SERVER) == 0
+            }),
+            UDP if server.counters.packets > 0 => ConnState::SF,
+            UDP => ConnState::S0,
+            _ => ConnState::OTH,
+        }
+    }
+
+    fn stream(&self, side: usize) -> Option<&StreamState> {
+        self.extra.as_ref()?.streams[side].as_ref()
+    }
+
+    fn stream_bytes(&self, side: usize) -> u64 {
+        self.stream(side).map_or(0, |stream| stream.stream_bytes)
+    }
+
+    /// Returns the full counters of one side for a record.
+    fn counters(&self, side: usize) -> Counters {
+        let base = self.sides[side].counters;
+        let mut counters = Counters {
+            packets: base.packets,
+            bytes: base.bytes,
+            payload_bytes: base.payload_bytes,
+            ip_bytes: base.ip_bytes,
+            stream_bytes: base.payload_bytes,
+            ..Counters::default()
+        };
+        if self.key.protocol == TCP {
+            let stream = self.stream(side).copied().unwrap_or_default();
+            counters.stream_bytes = stream.stream_bytes;
+            counters.missed_bytes = stream.missed_bytes();
+            counters.retransmitted_packets = stream.retransmitted_packets;
+            counters.retransmitted_bytes = stream.retransmitted_bytes;
+        }
+        counters
     }
 
     /// Index into `sides` of the sender of a packet.
@@ -215,6 +466,7 @@ impl Flow {
         } else if self.closed == Closed::No && self.sides[CLIENT].fin && self.sides[SERVER].fin {
             self.closed = Closed::Fin;
         }
+        self.track_tcp(sender, tcp);
         new_isn
     }
 
@@ -258,6 +510,7 @@ impl Flow {
             )
         };
         let [client, server] = &self.sides;
+        let extra = self.extra.as_deref();
         FlowRecord {
             protocol: self.key.protocol,
             vlans: self.vlans,
@@ -273,13 +526,105 @@ impl Flow {
             },
             first_ts: self.first_ts,
             last_ts: self.last_ts,
-            out: client.counters,
-            inbound: server.counters,
+            out: self.counters(CLIENT),
+            inbound: self.counters(SERVER),
             midstream: self.midstream,
             syn_seen: self.syn_seen,
             end_reason,
+            state: self.conn_state(),
+            history: self.history,
+            tunnel: extra.and_then(|extra| extra.tunnel),
+            icmp: extra.and_then(|extra| extra.icmp),
         }
     }
+}
+
+/// Returns a history letter in the case of `sender`: upper case for the client.
+fn case_for(sender: usize, letter: u8) -> u8 {
+    if sender == CLIENT {
+        letter
+    } else {
+        letter.to_ascii_lowercase()
+    }
+}
+
+/// True for 1, 10, 100 and every further power of ten.
+fn is_power_of_ten(mut count: u64) -> bool {
+    if count == 0 {
+        return false;
+    }
+    while count % 10 == 0 {
+        count /= 10;
+    }
+    count == 1
+}
+
+/// Derives Zeek's `conn_state` of a TCP connection from the endpoint states,
+/// following the rules of Zeek's `conn_state` function. `no_bytes` reports
+/// whether neither side sent stream bytes.
+fn tcp_conn_state(
+    client: EndpointState,
+    server: EndpointState,
+    history: &History,
+    no_bytes: impl Fn() -> bool,
+) -> ConnState {
+    use EndpointState as E;
+    if server == E::Reset {
+        if matches!(client, E::SynSent | E::SynAckSent) || (client == E::Reset && no_bytes()) {
+            ConnState::REJ
+        } else if client.is_inactive() {
+            ConnState::RSTRH
+        } else {
+            ConnState::RSTR
+        }
+    } else if client == E::Reset {
+        if !server.is_inactive() {
+            ConnState::RSTO
+        } else if is_syn_then_reset(history) {
+            ConnState::RSTOS0
+        } else {
+            ConnState::OTH
+        }
+    } else if client == E::Closed && server == E::Closed {
+        ConnState::SF
+    } else if client == E::Closed {
+        if server.is_inactive() {
+            ConnState::SH
+        } else {
+            ConnState::S2
+        }
+    } else if server == E::Closed {
+        if client.is_inactive() {
+            ConnState::SHR
+        } else {
+            ConnState::S3
+        }
+    } else if client == E::SynSent && server == E::Inactive {
+        ConnState::S0
+    } else if client == E::Established && server == E::Established {
+        ConnState::S1
+    } else {
+        ConnState::OTH
+    }
+}
+
+/// True if the history matches Zeek's pattern for RSTOS0, `^?S[^HAFGIQ]*R.*`:
+/// the client's SYN, then its RST, with no client SYN-ACK, ACK, FIN, gap or odd
+/// flags between them.
+fn is_syn_then_reset(history: &History) -> bool {
+    let letters = history.as_bytes();
+    let letters = letters.strip_prefix(b"^").unwrap_or(letters);
+    let Some(rest) = letters.strip_prefix(b"S") else {
+        return false;
+    };
+    for &letter in rest {
+        match letter {
+            b'R' => return true,
+            b'H' | b'A' | b'F' | b'G' | b'I' | b'Q' => return false,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Guesses whether the sender of a packet is the server of a connection whose

@@ -82,7 +82,18 @@ impl PacketKey {
         let (src_port, dst_port) = match packet.transport {
             Transport::Tcp(tcp) => (tcp.src_port, tcp.dst_port),
             Transport::Udp(udp) => (udp.src_port, udp.dst_port),
-            Transport::Icmp(_) => (0, 0),
+            // Both "ports" of an echo request and its reply are the echo
+            // identifier, so the two are one flow. Other messages are grouped
+            // by type and code, in Zeek's manner of ICMP ports.
+            Transport::Icmp(icmp) => match icmp.echo_id {
+                Some(id) => (id, id),
+                None => (u16::from(icmp.icmp_type), u16::from(icmp.code)),
+            },
+            // Other IP protocols form one flow per address pair. A later fragment
+            // or a TCP, UDP or ICMP header that did not decode has no flow.
+            Transport::None if !ip.is_later_fragment && !matches!(ip.protocol, 1 | 6 | 17 | 58) => {
+                (0, 0)
+            }
             Transport::None => return None,
         };
         let (src, v6) = addr_bytes(ip.src);

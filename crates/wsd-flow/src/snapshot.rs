@@ -4,11 +4,15 @@
 use std::net::IpAddr;
 
 use wsd_capture::Timestamp;
-use wsd_decode::{MacAddr, Vlans};
+use wsd_decode::{MacAddr, TunnelInfo, Vlans};
 
-use crate::flow::{Closed, Flow, IsnSource, MacSource, Side, CLIENT, SERVER};
+use crate::flow::{
+    Closed, EndpointState, Flow, FlowExtra, IsnSource, MacSource, PacketCounters, Side, CLIENT,
+    SERVER,
+};
 use crate::key::FlowKey;
-use crate::record::{Counters, EndReason, Endpoint, FlowRecord};
+use crate::record::{Counters, EndReason, Endpoint, FlowRecord, History, IcmpDetails};
+use crate::stream::StreamState;
 
 /// Everything a [`crate::Tracker`] needs to continue where another one stopped.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -45,7 +49,9 @@ pub struct SideSnapshot {
     /// True if `mac` came from a packet this side sent, false if from a packet
     /// sent to it.
     pub mac_from_own_packet: bool,
-    /// The traffic this side sent.
+    /// The traffic this side sent: packets, bytes, payload bytes and IP bytes.
+    /// The counters from sequence numbers are kept in `stream` instead and are
+    /// zero here.
     pub counters: Counters,
     /// Base for relative sequence numbers, if known.
     pub isn: Option<u32>,
@@ -54,6 +60,11 @@ pub struct SideSnapshot {
     pub isn_from_peer_ack: bool,
     /// True once this side sent a FIN.
     pub fin: bool,
+    /// TCP state of this side, from the flags it sent.
+    pub state: EndpointState,
+    /// Sequence state of this side's stream, once it sent payload or a zero
+    /// window.
+    pub stream: Option<StreamState>,
 }
 
 /// One saved flow.
@@ -83,6 +94,15 @@ pub struct FlowSnapshot {
     pub syn_seen: bool,
     /// The way the connection was closed.
     pub closed: CloseState,
+    /// History letters so far.
+    pub history: History,
+    /// The tunnel of the flow's first packet.
+    pub tunnel: Option<TunnelInfo>,
+    /// ICMP message of the flow's first packet, for ICMP flows.
+    pub icmp: Option<IcmpDetails>,
+    /// Time of the flow's next interim record, if the tracker that saved it had
+    /// one scheduled.
+    pub interim_due: Option<Timestamp>,
 }
 
 /// The reason a snapshot cannot be restored.
@@ -123,6 +143,11 @@ impl FlowSnapshot {
     /// Builds the record this flow would be reported with now, for inspection
     /// tools that show cached flows without restoring a tracker.
     pub fn to_record(&self, end_reason: EndReason) -> FlowRecord {
+        if let Ok(flow) = Flow::from_snapshot(0, self) {
+            return flow.to_record(end_reason);
+        }
+        // A flow mixing address families cannot be restored. Show its saved
+        // fields as they are, with the state derived from them left at OTH.
         let endpoint = |side: &SideSnapshot| Endpoint {
             ip: side.ip,
             port: side.port,
@@ -140,6 +165,10 @@ impl FlowSnapshot {
             midstream: self.midstream,
             syn_seen: self.syn_seen,
             end_reason,
+            state: crate::ConnState::OTH,
+            history: self.history,
+            tunnel: self.tunnel,
+            icmp: self.icmp,
         }
     }
 }
@@ -155,16 +184,24 @@ fn addr_bytes(ip: IpAddr) -> [u8; 16] {
     }
 }
 
-fn side_snapshot(side: &Side, ip: IpAddr, port: u16) -> SideSnapshot {
+fn side_snapshot(side: &Side, stream: Option<StreamState>, ip: IpAddr, port: u16) -> SideSnapshot {
     SideSnapshot {
         ip,
         port,
         mac: (side.mac_source != MacSource::None).then_some(side.mac),
         mac_from_own_packet: side.mac_source == MacSource::Own,
-        counters: side.counters,
+        counters: Counters {
+            packets: side.counters.packets,
+            bytes: side.counters.bytes,
+            payload_bytes: side.counters.payload_bytes,
+            ip_bytes: side.counters.ip_bytes,
+            ..Counters::default()
+        },
         isn: (side.isn_source != IsnSource::None).then_some(side.isn),
         isn_from_peer_ack: side.isn_source == IsnSource::PeerAck,
         fin: side.fin,
+        state: side.state,
+        stream,
     }
 }
 
@@ -180,12 +217,18 @@ fn side_from(snapshot: &SideSnapshot) -> Side {
         (Some(_), false) => IsnSource::Own,
     };
     Side {
-        counters: snapshot.counters,
+        counters: PacketCounters {
+            packets: snapshot.counters.packets,
+            bytes: snapshot.counters.bytes,
+            payload_bytes: snapshot.counters.payload_bytes,
+            ip_bytes: snapshot.counters.ip_bytes,
+        },
         mac: snapshot.mac.unwrap_or_default(),
         mac_source,
         isn: snapshot.isn.unwrap_or(0),
         isn_source,
         fin: snapshot.fin,
+        state: snapshot.state,
     }
 }
 
@@ -193,12 +236,24 @@ impl Flow {
     /// Saves this flow as plain data.
     pub(crate) fn snapshot(&self) -> FlowSnapshot {
         let record = self.to_record(crate::EndReason::EndOfInput);
+        let extra = self.extra.as_deref();
+        let stream = |side: usize| extra.and_then(|extra| extra.streams[side]);
         FlowSnapshot {
             protocol: self.key.protocol,
             key_vlans: self.key.vlan_ids,
             vlans: self.vlans,
-            client: side_snapshot(&self.sides[CLIENT], record.client.ip, record.client.port),
-            server: side_snapshot(&self.sides[SERVER], record.server.ip, record.server.port),
+            client: side_snapshot(
+                &self.sides[CLIENT],
+                stream(CLIENT),
+                record.client.ip,
+                record.client.port,
+            ),
+            server: side_snapshot(
+                &self.sides[SERVER],
+                stream(SERVER),
+                record.server.ip,
+                record.server.port,
+            ),
             first_ts: self.first_ts,
             last_ts: self.last_ts,
             touched: self.touched,
@@ -210,6 +265,10 @@ impl Flow {
                 Closed::Fin => CloseState::Fin,
                 Closed::Rst => CloseState::Rst,
             },
+            history: self.history,
+            tunnel: extra.and_then(|extra| extra.tunnel),
+            icmp: extra.and_then(|extra| extra.icmp),
+            interim_due: None,
         }
     }
 
@@ -260,6 +319,18 @@ impl Flow {
                 CloseState::Fin => Closed::Fin,
                 CloseState::Rst => Closed::Rst,
             },
+            history: snapshot.history,
+            extra: extra_from(snapshot),
         })
     }
+}
+
+/// Rebuilds the out-of-line state of a flow, or `None` if the flow needs none.
+fn extra_from(snapshot: &FlowSnapshot) -> Option<Box<FlowExtra>> {
+    let extra = FlowExtra {
+        streams: [snapshot.client.stream, snapshot.server.stream],
+        tunnel: snapshot.tunnel,
+        icmp: snapshot.icmp,
+    };
+    (extra != FlowExtra::default()).then(|| Box::new(extra))
 }

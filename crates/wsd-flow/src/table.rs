@@ -124,6 +124,14 @@ impl FlowTable {
         }
     }
 
+    /// Returns the flow in slot `idx`, or `None` if the slot is empty.
+    pub fn try_get(&self, idx: u32) -> Option<&Flow> {
+        match self.slots.get(idx as usize) {
+            Some(Some(slot)) => Some(&slot.flow),
+            _ => None,
+        }
+    }
+
     /// Returns the flow in slot `idx` for changing; see [`FlowTable::get`].
     pub fn get_mut(&mut self, idx: u32) -> &mut Flow {
         match self.slots.get_mut(idx as usize) {

@@ -1,5 +1,8 @@
 //! The tracker: packets in, finished flows out.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 use wsd_capture::Timestamp;
 use wsd_decode::{Decoded, FragmentInfo, TcpFlags, TcpInfo, Transport};
 
@@ -70,6 +73,12 @@ pub struct TrackerConfig {
     /// The protocols that produce records. Flows of the others are still tracked,
     /// so their packets get a direction.
     pub records: RecordProtocols,
+    /// Interval of interim records (default `None`, no interim records). A flow of
+    /// a recorded protocol still open this long after its first packet is
+    /// reported with [`EndReason::Interim`], and again every interval after
+    /// that, and stays in the table. The counters of an interim record are
+    /// cumulative since the flow started. Values below 1 s are taken as 1 s.
+    pub interim: Option<i64>,
 }
 
 impl Default for TrackerConfig {
@@ -82,6 +91,7 @@ impl Default for TrackerConfig {
             max_flows: 1_000_000,
             vlan_in_key: true,
             records: RecordProtocols::TCP_ONLY,
+            interim: None,
         }
     }
 }
@@ -134,7 +144,13 @@ pub struct TrackerStats {
     pub fragments_over_limit: u64,
     /// Datagrams evicted from a full fragment table.
     pub fragment_datagrams_evicted: u64,
+    /// Interim records reported, included in `records`.
+    pub interim_records: u64,
 }
+
+/// A scheduled interim record: its time, and the serial number and slot of the
+/// flow, which together tell whether the flow is still the one scheduled.
+type InterimEntry = Reverse<(Timestamp, u64, u32)>;
 
 /// Tracks flows from decoded packets, driven by capture time.
 ///
@@ -151,6 +167,9 @@ pub struct Tracker {
     /// A time no flow's deadline is earlier than, or `None` if the table is empty.
     earliest_deadline: Option<Timestamp>,
     fragments: FragmentTable,
+    /// Interim records due, earliest first. Entries of flows that ended are
+    /// skipped when they come up.
+    interim_queue: BinaryHeap<InterimEntry>,
     stats: TrackerStats,
 }
 
@@ -165,6 +184,7 @@ impl Tracker {
             next_serial: 0,
             earliest_deadline: None,
             fragments: FragmentTable::default(),
+            interim_queue: BinaryHeap::new(),
             stats: TrackerStats::default(),
         }
     }
@@ -201,7 +221,16 @@ impl Tracker {
                 return Err(RestoreError::DuplicateFlow { index });
             }
             let queue = queue_for(&flow);
-            tracker.table.insert(hash, flow, queue);
+            let first_ts = flow.first_ts;
+            let serial = flow.serial;
+            let protocol = flow.key.protocol;
+            let idx = tracker.table.insert(hash, flow, queue);
+            match saved.interim_due {
+                Some(due) if tracker.interim_interval().is_some() => {
+                    tracker.interim_queue.push(Reverse((due, serial, idx)));
+                }
+                _ => tracker.schedule_restored_interim(idx, serial, protocol, first_ts),
+            }
         }
         tracker.earliest_deadline = tracker.front_deadline();
         while tracker.table.len() > tracker.config.max_flows.max(1) {
@@ -218,10 +247,23 @@ impl Tracker {
         // TODO: save the IP fragment table too. Until the flow cache has room for it,
         // fragments that wait for their first fragment, and the flows of datagrams
         // whose first fragment was seen, are lost when a run is split here.
+        let interim_due: std::collections::HashMap<u32, Timestamp> = self
+            .interim_queue
+            .iter()
+            .filter(|Reverse((_, serial, idx))| {
+                self.table
+                    .try_get(*idx)
+                    .is_some_and(|flow| flow.serial == *serial)
+            })
+            .map(|&Reverse((due, _, idx))| (idx, due))
+            .collect();
         let flows: Vec<FlowSnapshot> = QueueId::ALL
             .iter()
             .flat_map(|&queue| self.table.queue_slots(queue))
-            .map(|idx| self.table.get(idx).snapshot())
+            .map(|idx| FlowSnapshot {
+                interim_due: interim_due.get(&idx).copied(),
+                ..self.table.get(idx).snapshot()
+            })
             .collect();
         TrackerSnapshot {
             clock: self.now,
@@ -300,14 +342,79 @@ impl Tracker {
             Transport::Udp(udp) => {
                 self.process_other(ts, packet, key, hash, udp.datagram_len, QueueId::Udp)
             }
-            Transport::Icmp(_) => {
+            Transport::Icmp(_) | Transport::None => {
                 let len = packet
                     .ip
                     .map_or(0, |ip| ip.total_len.saturating_sub(ip.header_len));
                 self.process_other(ts, packet, key, hash, len, QueueId::Other)
             }
-            // A packet key always has a transport header; count it as unattributed anyway.
-            Transport::None => PacketOutcome::UNATTRIBUTED,
+        }
+    }
+
+    /// Schedules the first interim record of a new flow.
+    fn schedule_interim(&mut self, idx: u32, serial: u64, protocol: u8, first_ts: Timestamp) {
+        let Some(interval) = self.interim_interval() else {
+            return;
+        };
+        if self.config.records.includes(protocol) {
+            let due = first_ts.add_nanos(interval);
+            self.interim_queue.push(Reverse((due, serial, idx)));
+        }
+    }
+
+    /// Schedules the next interim record of a restored flow saved without one
+    /// (the saving run had no interim interval): the first time `first_ts` plus
+    /// a whole number of intervals that is not before the saved clock.
+    fn schedule_restored_interim(
+        &mut self,
+        idx: u32,
+        serial: u64,
+        protocol: u8,
+        first_ts: Timestamp,
+    ) {
+        let Some(interval) = self.interim_interval() else {
+            return;
+        };
+        if !self.config.records.includes(protocol) {
+            return;
+        }
+        let first_due = first_ts.add_nanos(interval);
+        let due = match self.now {
+            Some(clock) => catch_up(first_due, clock, interval),
+            None => first_due,
+        };
+        self.interim_queue.push(Reverse((due, serial, idx)));
+    }
+
+    fn interim_interval(&self) -> Option<i64> {
+        self.config
+            .interim
+            .map(|interval| interval.max(NANOS_PER_SEC))
+    }
+
+    /// Reports an interim record for every flow whose interim time passed
+    /// before `now`, and schedules its next one. A flow gets one record per
+    /// call even if the clock jumped over several intervals.
+    fn report_interim(&mut self, now: Timestamp) {
+        let Some(interval) = self.interim_interval() else {
+            return;
+        };
+        while let Some(&Reverse((due, serial, idx))) = self.interim_queue.peek() {
+            if due >= now {
+                break;
+            }
+            self.interim_queue.pop();
+            let Some(flow) = self.table.try_get(idx) else {
+                continue;
+            };
+            if flow.serial != serial {
+                continue;
+            }
+            self.finished.push(flow.to_record(EndReason::Interim));
+            self.stats.records += 1;
+            self.stats.interim_records += 1;
+            let next = catch_up(due.add_nanos(interval), now, interval);
+            self.interim_queue.push(Reverse((next, serial, idx)));
         }
     }
 
@@ -327,6 +434,7 @@ impl Tracker {
         self.now = Some(now);
         let expired_fragments = self.fragments.expire(now);
         self.count_unattributed_fragments(expired_fragments);
+        self.report_interim(now);
         // Nothing can expire before the earliest deadline, so most packets skip
         // looking at the queues at all.
         if self
@@ -392,6 +500,7 @@ impl Tracker {
         self.earliest_deadline = None;
         let waiting_fragments = self.fragments.clear();
         self.count_unattributed_fragments(waiting_fragments);
+        self.interim_queue.clear();
     }
 
     /// Notes that the first fragment of a datagram was counted into the flow of
@@ -595,6 +704,10 @@ impl Tracker {
             (!server, true, Some(Anomaly::NoHandshake))
         };
         let mut flow = Flow::new(key.key, key.from_a == sender_is_client, packet, ts);
+        if !sender_is_client {
+            // Zeek's mark for a connection whose first packet came from the responder.
+            flow.history.push(b'^');
+        }
         flow.midstream = midstream;
         flow.syn_seen = sender_is_client && flags.has(TcpFlags::SYN);
         (flow, anomaly)
@@ -623,7 +736,9 @@ impl Tracker {
             Transport::Udp(_) => 8,
             _ => 0,
         };
-        flow.count(sender, packet, ts, bytes, bytes.saturating_sub(header));
+        let payload = bytes.saturating_sub(header);
+        flow.count(sender, packet, ts, bytes, payload);
+        flow.track_datagram(sender, payload);
         self.touch(idx, queue);
         PacketOutcome {
             direction: direction_of(sender),
@@ -640,7 +755,9 @@ impl Tracker {
         self.next_serial += 1;
         self.stats.flows_created += 1;
         self.lower_deadline(flow.touched, queue);
+        let (serial, protocol, first_ts) = (flow.serial, flow.key.protocol, flow.first_ts);
         let idx = self.table.insert(hash, flow, queue);
+        self.schedule_interim(idx, serial, protocol, first_ts);
         self.stats.max_active = self.stats.max_active.max(self.table.len() as u64);
         idx
     }
@@ -696,6 +813,18 @@ fn ip_payload_len(packet: &Decoded) -> u32 {
     packet
         .ip
         .map_or(0, |ip| ip.total_len.saturating_sub(ip.header_len))
+}
+
+/// Returns the first of `due`, `due + interval`, `due + 2 * interval`... that
+/// is not before `now`.
+fn catch_up(due: Timestamp, now: Timestamp, interval: i64) -> Timestamp {
+    let behind = now.nanos_since(due);
+    if behind <= 0 {
+        return due;
+    }
+    // Both are positive, so this is the quotient rounded up.
+    let steps = (behind - 1) / interval + 1;
+    due.add_nanos(steps.saturating_mul(interval))
 }
 
 /// Returns the timeout queue a flow belongs in.

@@ -3,9 +3,12 @@
 use std::net::IpAddr;
 
 use wsd_capture::Timestamp;
-use wsd_decode::{Decoded, IpInfo, MacAddr, TcpFlags, TcpInfo, Transport, UdpInfo, Vlans};
+use wsd_decode::{
+    Decoded, IcmpInfo, IpInfo, MacAddr, TcpFlags, TcpInfo, Transport, TunnelInfo, TunnelKind,
+    UdpInfo, Vlans,
+};
 use wsd_flow::{
-    Anomaly, Direction, EndReason, FlowRecord, RecordProtocols, Tracker, TrackerConfig,
+    Anomaly, ConnState, Direction, EndReason, FlowRecord, RecordProtocols, Tracker, TrackerConfig,
 };
 
 const SYN: u8 = TcpFlags::SYN;
@@ -609,4 +612,410 @@ fn restore_evicts_beyond_table_limit() {
     assert_eq!(evicted.len(), 1);
     assert_eq!(evicted[0].client.port, 1);
     assert_eq!(restored.active_flows(), 3);
+}
+
+/// Returns the default settings with records for every protocol.
+fn all_records() -> TrackerConfig {
+    TrackerConfig {
+        records: RecordProtocols {
+            tcp: true,
+            udp: true,
+            other: true,
+        },
+        ..TrackerConfig::default()
+    }
+}
+
+/// Runs `segs` and returns the single record they make.
+fn one_record(segs: &[Seg]) -> FlowRecord {
+    let records = run(TrackerConfig::default(), segs);
+    assert_eq!(records.len(), 1, "{records:?}");
+    records[0]
+}
+
+#[test]
+fn state_s0_for_syn_only() {
+    let record = one_record(&[c2s(SYN, 1000, 0, 0)]);
+    assert_eq!(record.state, ConnState::S0);
+    assert_eq!(record.history.as_str(), "S");
+}
+
+#[test]
+fn state_s1_after_handshake() {
+    let record = one_record(&[
+        c2s(SYN, 1000, 0, 0),
+        s2c(SYN | ACK, 5000, 1001, 0),
+        c2s(ACK, 1001, 5001, 0),
+    ]);
+    assert_eq!(record.state, ConnState::S1);
+    assert_eq!(record.history.as_str(), "ShA");
+}
+
+#[test]
+fn state_sf_for_full_connection() {
+    let record = one_record(&full_connection(1000, 5000));
+    assert_eq!(record.state, ConnState::SF);
+    assert_eq!(record.history.as_str(), "ShADaFf");
+    assert_eq!(record.out.stream_bytes, 100);
+    assert_eq!(record.inbound.stream_bytes, 0);
+    assert_eq!(record.out.missed_bytes, 0);
+    assert_eq!(record.out.retransmitted_packets, 0);
+}
+
+#[test]
+fn state_rej_for_refused() {
+    let record = one_record(&[c2s(SYN, 1000, 0, 0), s2c(RST | ACK, 0, 1001, 0)]);
+    assert_eq!(record.state, ConnState::REJ);
+    assert_eq!(record.history.as_str(), "Sr");
+}
+
+#[test]
+fn state_rsto_for_client_reset() {
+    let mut segs = full_connection(1000, 5000);
+    segs.truncate(5);
+    segs.push(c2s(RST, 1101, 0, 0));
+    let record = one_record(&segs);
+    assert_eq!(record.state, ConnState::RSTO);
+    assert!(record.history.as_str().ends_with('R'), "{}", record.history);
+}
+
+#[test]
+fn state_rstr_for_server_reset() {
+    let mut segs = full_connection(1000, 5000);
+    segs.truncate(5);
+    segs.push(s2c(RST, 5001, 0, 0));
+    let record = one_record(&segs);
+    assert_eq!(record.state, ConnState::RSTR);
+}
+
+#[test]
+fn state_rstos0_for_syn_then_reset() {
+    let record = one_record(&[c2s(SYN, 1000, 0, 0), c2s(RST, 1001, 0, 0)]);
+    assert_eq!(record.state, ConnState::RSTOS0);
+    assert_eq!(record.history.as_str(), "SR");
+}
+
+#[test]
+fn state_sh_for_half_open() {
+    let record = one_record(&[c2s(SYN, 1000, 0, 0), c2s(FIN, 1001, 0, 0)]);
+    assert_eq!(record.state, ConnState::SH);
+    assert_eq!(record.history.as_str(), "SF");
+}
+
+#[test]
+fn state_oth_for_midstream() {
+    let record = one_record(&[
+        c2s(PSH | ACK, 7000, 9000, 100),
+        s2c(ACK, 9000, 7100, 0),
+        c2s(PSH | ACK, 7100, 9000, 50),
+    ]);
+    assert_eq!(record.state, ConnState::OTH);
+    assert_eq!(record.history.as_str(), "Da");
+    assert_eq!(record.out.stream_bytes, 150);
+}
+
+#[test]
+fn synack_first_marks_flip() {
+    let record = one_record(&[s2c(SYN | ACK, 5000, 1001, 0), c2s(ACK, 1001, 5001, 0)]);
+    assert_eq!(record.history.as_str(), "^hA");
+    assert_eq!(record.client.port, 40000);
+}
+
+#[test]
+fn lost_segment_gives_missed_bytes() {
+    let record = one_record(&[
+        c2s(SYN, 1000, 0, 0),
+        s2c(SYN | ACK, 5000, 1001, 0),
+        c2s(ACK, 1001, 5001, 0),
+        c2s(PSH | ACK, 1001, 5001, 100),
+        // The segment at 1101 was not captured.
+        c2s(PSH | ACK, 1201, 5001, 100),
+        s2c(ACK, 5001, 1301, 0),
+    ]);
+    assert_eq!(record.out.stream_bytes, 300);
+    assert_eq!(record.out.missed_bytes, 100);
+    assert_eq!(record.out.payload_bytes, 200);
+    assert!(record.history.contains(b'G'), "{}", record.history);
+}
+
+#[test]
+fn late_segment_fills_gap() {
+    let record = one_record(&[
+        c2s(SYN, 1000, 0, 0),
+        c2s(PSH | ACK, 1101, 0, 100),
+        c2s(PSH | ACK, 1001, 0, 100),
+    ]);
+    assert_eq!(record.out.stream_bytes, 200);
+    assert_eq!(record.out.missed_bytes, 0);
+    assert_eq!(record.out.retransmitted_packets, 0);
+}
+
+#[test]
+fn retransmission_counted_once() {
+    let record = one_record(&[
+        c2s(SYN, 1000, 0, 0),
+        s2c(SYN | ACK, 5000, 1001, 0),
+        c2s(ACK, 1001, 5001, 0),
+        c2s(PSH | ACK, 1001, 5001, 100),
+        c2s(PSH | ACK, 1001, 5001, 100),
+    ]);
+    assert_eq!(record.out.stream_bytes, 100);
+    assert_eq!(record.out.payload_bytes, 200);
+    assert_eq!(record.out.retransmitted_packets, 1);
+    assert_eq!(record.out.retransmitted_bytes, 100);
+    assert_eq!(record.history.as_str(), "ShADT");
+}
+
+#[test]
+fn sequence_wrap_counts_600_bytes() {
+    let isn = 0xFFFF_FF00;
+    let record = one_record(&[
+        c2s(SYN, isn, 0, 0),
+        s2c(SYN | ACK, 5000, isn.wrapping_add(1), 0),
+        c2s(PSH | ACK, isn.wrapping_add(1), 5001, 200),
+        c2s(PSH | ACK, isn.wrapping_add(201), 5001, 200),
+        c2s(PSH | ACK, isn.wrapping_add(401), 5001, 200),
+    ]);
+    assert_eq!(record.out.stream_bytes, 600);
+    assert_eq!(record.out.missed_bytes, 0);
+    assert_eq!(record.out.retransmitted_packets, 0);
+}
+
+#[test]
+fn zero_window_counted_in_history() {
+    let mut packet = tcp_packet(&c2s(ACK, 1001, 5001, 0));
+    if let Transport::Tcp(tcp) = &mut packet.transport {
+        tcp.window = 0;
+    }
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    tracker.process(ts(0), &tcp_packet(&c2s(SYN, 1000, 0, 0)));
+    for i in 1..=10 {
+        tracker.process(ts(i), &packet);
+    }
+    tracker.finish();
+    let records: Vec<_> = tracker.drain_finished().collect();
+    // The 1st and the 10th zero window each add a letter.
+    assert_eq!(records[0].history.as_str(), "SAWW");
+}
+
+fn datagram(protocol: u8, src: &str, dst: &str, transport: Transport, payload: u16) -> Decoded {
+    let src: IpAddr = src.parse().unwrap();
+    let header_len: u32 = if src.is_ipv6() { 40 } else { 20 };
+    Decoded {
+        ip: Some(IpInfo {
+            src,
+            dst: dst.parse().unwrap(),
+            protocol,
+            total_len: header_len + 8 + u32::from(payload),
+            header_len,
+            is_later_fragment: false,
+            is_first_fragment: false,
+        }),
+        transport,
+        ..Decoded::default()
+    }
+}
+
+fn udp(src: &str, sport: u16, dst: &str, dport: u16, payload: u16) -> Decoded {
+    let info = UdpInfo {
+        src_port: sport,
+        dst_port: dport,
+        datagram_len: 8 + u32::from(payload),
+    };
+    datagram(17, src, dst, Transport::Udp(info), payload)
+}
+
+fn icmp(src: &str, dst: &str, icmp_type: u8, echo_id: Option<u16>) -> Decoded {
+    let info = IcmpInfo {
+        icmp_type,
+        code: 0,
+        v6: false,
+        echo_id,
+    };
+    datagram(1, src, dst, Transport::Icmp(info), 56)
+}
+
+fn run_packets(config: TrackerConfig, packets: &[Decoded]) -> Vec<FlowRecord> {
+    let mut tracker = Tracker::new(config);
+    for (i, packet) in packets.iter().enumerate() {
+        tracker.process(ts(i as i64), packet);
+    }
+    tracker.finish();
+    tracker.drain_finished().collect()
+}
+
+#[test]
+fn udp_record_states() {
+    let records = run_packets(
+        all_records(),
+        &[
+            udp(CLIENT, 5353, SERVER, 53, 30),
+            udp(SERVER, 53, CLIENT, 5353, 90),
+            udp(CLIENT, 5354, SERVER, 53, 30),
+        ],
+    );
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0].state, ConnState::SF);
+    assert_eq!(records[0].history.as_str(), "Dd");
+    assert_eq!(records[0].out.stream_bytes, 30);
+    assert_eq!(records[0].inbound.stream_bytes, 90);
+    assert_eq!(records[1].state, ConnState::S0);
+    assert_eq!(records[1].client.port, 5354);
+}
+
+#[test]
+fn icmp_echo_pairs_into_one_flow() {
+    let records = run_packets(
+        all_records(),
+        &[
+            icmp(CLIENT, SERVER, 8, Some(7)),
+            icmp(SERVER, CLIENT, 0, Some(7)),
+            icmp(CLIENT, SERVER, 8, Some(8)),
+            icmp(SERVER, CLIENT, 3, None),
+        ],
+    );
+    assert_eq!(records.len(), 3, "{records:?}");
+    let echo = &records[0];
+    assert_eq!(echo.protocol, 1);
+    assert_eq!(echo.out.packets, 1);
+    assert_eq!(echo.inbound.packets, 1);
+    assert_eq!(echo.state, ConnState::OTH);
+    let details = echo.icmp.expect("ICMP details");
+    assert_eq!(details.icmp_type, 8);
+    assert_eq!(details.echo_id, Some(7));
+    assert_eq!(records[1].icmp.and_then(|icmp| icmp.echo_id), Some(8));
+    let unreachable = &records[2];
+    assert_eq!(unreachable.client.ip.to_string(), SERVER);
+    assert_eq!(unreachable.icmp.map(|icmp| icmp.icmp_type), Some(3));
+}
+
+#[test]
+fn other_protocol_one_flow_per_pair() {
+    let esp = |src, dst| datagram(50, src, dst, Transport::None, 100);
+    let records = run_packets(
+        all_records(),
+        &[
+            esp(CLIENT, SERVER),
+            esp(SERVER, CLIENT),
+            esp(CLIENT, SERVER),
+        ],
+    );
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].protocol, 50);
+    assert_eq!(records[0].out.packets, 2);
+    assert_eq!(records[0].inbound.packets, 1);
+    assert_eq!(records[0].state, ConnState::OTH);
+}
+
+#[test]
+fn interim_records_cumulative() {
+    let config = TrackerConfig {
+        interim: Some(10 * 1_000_000_000),
+        ..TrackerConfig::default()
+    };
+    let mut tracker = Tracker::new(config);
+    let mut records = Vec::new();
+    // One data segment every 4 s for 26 s.
+    tracker.process(ts(0), &tcp_packet(&c2s(SYN, 1000, 0, 0)));
+    for i in 0..7u32 {
+        let packet = tcp_packet(&c2s(PSH | ACK, 1001 + i * 10, 0, 10));
+        tracker.process(ts(i64::from(i) * 4000 + 1), &packet);
+        records.extend(tracker.drain_finished());
+    }
+    tracker.finish();
+    records.extend(tracker.drain_finished());
+
+    let reasons: Vec<_> = records.iter().map(|record| record.end_reason).collect();
+    assert_eq!(
+        reasons,
+        [
+            EndReason::Interim,
+            EndReason::Interim,
+            EndReason::EndOfInput
+        ]
+    );
+    // The record due at 10 s comes with the packet at 12 s, which it includes.
+    assert_eq!(records[0].out.packets, 4);
+    assert_eq!(records[1].out.packets, 6);
+    assert_eq!(records[2].out.packets, 8);
+    assert_eq!(records[2].out.stream_bytes, 70);
+    assert_eq!(tracker.stats().interim_records, 2);
+}
+
+#[test]
+fn tunnel_kept_from_first_packet() {
+    let tunnel = TunnelInfo {
+        kind: TunnelKind::Vxlan,
+        src: "192.0.2.1".parse().unwrap(),
+        dst: "192.0.2.2".parse().unwrap(),
+        id: Some(42),
+    };
+    let first = Decoded {
+        tunnel: Some(tunnel),
+        ..tcp_packet(&c2s(SYN, 1000, 0, 0))
+    };
+    let records = run_packets(
+        TrackerConfig::default(),
+        &[first, tcp_packet(&s2c(SYN | ACK, 5000, 1001, 0))],
+    );
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].tunnel, Some(tunnel));
+}
+
+/// Builds a closed connection, a lossy one across the sequence wrap, UDP and
+/// ICMP, spread over minutes so that interim records and timeouts interleave.
+fn lossy_script() -> Vec<(i64, Decoded)> {
+    let mut packets: Vec<(i64, Decoded)> = full_connection(1000, 5000)
+        .iter()
+        .enumerate()
+        .map(|(i, seg)| (i as i64 * 3_000, tcp_packet(seg)))
+        .collect();
+    packets.push((30_000, udp(CLIENT, 5353, SERVER, 53, 30)));
+    packets.push((31_000, udp(SERVER, 53, CLIENT, 5353, 90)));
+    let mut at = 40_000;
+    let segs = [
+        c2s(SYN, 0xFFFF_FF00, 0, 0),
+        s2c(SYN | ACK, 10, 0xFFFF_FF01, 0),
+        c2s(PSH | ACK, 0xFFFF_FF01, 11, 300),
+        c2s(PSH | ACK, 0x0000_0131, 11, 100),
+        c2s(PSH | ACK, 0xFFFF_FF01, 11, 300),
+        s2c(ACK, 11, 0x0000_0195, 0),
+        c2s(PSH | ACK, 0x0000_002D, 11, 100),
+    ];
+    for (i, seg) in segs.iter().enumerate() {
+        at += 7_000 * i as i64;
+        packets.push((at, tcp_packet(seg)));
+    }
+    packets.push((at + 1, icmp(CLIENT, SERVER, 8, Some(1))));
+    packets.push((at + 2, icmp(SERVER, CLIENT, 0, Some(1))));
+    packets
+}
+
+#[test]
+fn restored_tracker_continues_new_state() {
+    let packets = lossy_script();
+    let config = TrackerConfig {
+        interim: Some(5 * 1_000_000_000),
+        ..all_records()
+    };
+    let whole = run_split(config, &packets, usize::MAX);
+    assert!(
+        whole.0.iter().any(|record| record.out.missed_bytes > 0),
+        "the script loses a segment: {:?}",
+        whole.0
+    );
+    assert!(
+        whole
+            .0
+            .iter()
+            .any(|record| record.end_reason == EndReason::Interim),
+        "the script makes interim records"
+    );
+    for split in 0..=packets.len() {
+        let pieces = run_split(config, &packets, split);
+        assert_eq!(
+            pieces.0, whole.0,
+            "records differ when split before packet {split}"
+        );
+    }
 }

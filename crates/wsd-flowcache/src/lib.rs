@@ -33,9 +33,10 @@
 mod crc32;
 mod file;
 mod v1;
+mod v2;
 
 use wsd_capture::Timestamp;
-use wsd_flow::TrackerSnapshot;
+use wsd_flow::{FlowSnapshot, TrackerSnapshot};
 
 pub use file::{read_cache, write_cache};
 
@@ -43,7 +44,7 @@ pub use file::{read_cache, write_cache};
 pub const MAGIC: [u8; 8] = *b"WSDFLOWC";
 
 /// The format version this crate writes. It reads every version up to this one.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Bytes after the magic number: the format version.
 const VERSION_LEN: usize = 4;
@@ -116,14 +117,14 @@ pub fn encode(snapshot: &TrackerSnapshot, writer: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + snapshot.flows.len() * 96);
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    let header = v1::Header {
+    let header = v2::Header {
         writer: writer.to_string(),
         clock: snapshot.clock.map(Timestamp::as_nanos),
         next_serial: snapshot.next_serial,
     };
     append_postcard(&mut out, &header);
     for flow in &snapshot.flows {
-        append_postcard(&mut out, &v1::Flow::from(flow));
+        append_postcard(&mut out, &v2::Flow::from(flow));
     }
     out.extend_from_slice(&(snapshot.flows.len() as u64).to_le_bytes());
     let checksum = crc32::crc32(&out);
@@ -167,7 +168,15 @@ pub fn decode(bytes: &[u8]) -> Result<FlowCache, CacheError> {
     let count_at = bytes.len() - TRAILER_LEN;
     let count = u64::from_le_bytes(bytes[count_at..checksum_at].try_into().unwrap_or_default());
     let body_start = MAGIC.len() + VERSION_LEN;
-    decode_v1(&bytes[..count_at], body_start, count, version)
+    let body = &bytes[..count_at];
+    if version == 1 {
+        decode_body::<v1::Flow>(body, body_start, count, version, |flow| {
+            flow.to_snapshot()
+                .ok_or_else(|| format!("unknown close state {}", flow.closed))
+        })
+    } else {
+        decode_body::<v2::Flow>(body, body_start, count, version, v2::Flow::to_snapshot)
+    }
 }
 
 fn read_u32(bytes: &[u8], at: usize) -> u32 {
@@ -176,12 +185,15 @@ fn read_u32(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(word)
 }
 
-/// Decodes the body of a version 1 file: `bytes` ends before the trailer.
-fn decode_v1(
+/// Decodes the body of a file whose flows are encoded as `F`, which `convert`
+/// turns into snapshots. `bytes` ends before the trailer. The header is the same
+/// in every version so far.
+fn decode_body<F: serde::de::DeserializeOwned>(
     bytes: &[u8],
     start: usize,
     count: u64,
     version: u32,
+    convert: impl Fn(&F) -> Result<FlowSnapshot, String>,
 ) -> Result<FlowCache, CacheError> {
     let invalid = |rest: &[u8], detail: String| CacheError::Invalid {
         offset: bytes.len() - rest.len(),
@@ -194,14 +206,10 @@ fn decode_v1(
     // file size whatever the count claims.
     let mut flows = Vec::with_capacity(count.min((rest.len() / 40) as u64) as usize);
     for index in 0..count {
-        let (flow, remaining) = postcard::take_from_bytes::<v1::Flow>(rest)
+        let (flow, remaining) = postcard::take_from_bytes::<F>(rest)
             .map_err(|err| invalid(rest, format!("flow {index} of {count}: {err}")))?;
-        let snapshot = flow.to_snapshot().ok_or_else(|| {
-            invalid(
-                rest,
-                format!("flow {index}: unknown close state {}", flow.closed),
-            )
-        })?;
+        let snapshot =
+            convert(&flow).map_err(|detail| invalid(rest, format!("flow {index}: {detail}")))?;
         flows.push(snapshot);
         rest = remaining;
     }

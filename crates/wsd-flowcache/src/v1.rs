@@ -1,12 +1,13 @@
-//! Version 1 of the record encoding. Once released, these types never change:
-//! a change to what is stored is a new version with types of its own.
+//! Version 1 of the record encoding, which this crate still reads. Once
+//! released, these types never change: a change to what is stored is a new
+//! version with types of its own.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 use wsd_capture::Timestamp;
 use wsd_decode::{MacAddr, Vlans};
-use wsd_flow::{CloseState, Counters, FlowSnapshot, SideSnapshot};
+use wsd_flow::{CloseState, Counters, EndpointState, FlowSnapshot, History, SideSnapshot};
 
 /// The header that follows the magic number and the format version.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -58,27 +59,6 @@ pub struct Flow {
     pub closed: u8,
 }
 
-impl From<&SideSnapshot> for Side {
-    fn from(side: &SideSnapshot) -> Side {
-        Side {
-            ip: match side.ip {
-                IpAddr::V4(v4) => Ip::V4(v4.octets()),
-                IpAddr::V6(v6) => Ip::V6(v6.octets()),
-            },
-            port: side.port,
-            mac: side.mac.map(|mac| mac.0),
-            mac_from_own_packet: side.mac_from_own_packet,
-            packets: side.counters.packets,
-            bytes: side.counters.bytes,
-            payload_bytes: side.counters.payload_bytes,
-            ip_bytes: side.counters.ip_bytes,
-            isn: side.isn,
-            isn_from_peer_ack: side.isn_from_peer_ack,
-            fin: side.fin,
-        }
-    }
-}
-
 impl From<&Side> for SideSnapshot {
     fn from(side: &Side) -> SideSnapshot {
         SideSnapshot {
@@ -94,36 +74,44 @@ impl From<&Side> for SideSnapshot {
                 bytes: side.bytes,
                 payload_bytes: side.payload_bytes,
                 ip_bytes: side.ip_bytes,
+                ..Counters::default()
             },
             isn: side.isn,
             isn_from_peer_ack: side.isn_from_peer_ack,
             fin: side.fin,
+            // Version 1 kept no TCP states and no sequence state: see
+            // `migrate_states` and `docs/flow-cache-format.md`.
+            state: EndpointState::Inactive,
+            stream: None,
         }
     }
 }
 
-impl From<&FlowSnapshot> for Flow {
-    fn from(flow: &FlowSnapshot) -> Flow {
-        Flow {
-            protocol: flow.protocol,
-            key_vlans: flow.key_vlans,
-            vlan_ids: flow.vlans.ids,
-            vlan_count: flow.vlans.count,
-            client: Side::from(&flow.client),
-            server: Side::from(&flow.server),
-            first_ts: flow.first_ts.as_nanos(),
-            last_ts: flow.last_ts.as_nanos(),
-            touched: flow.touched.as_nanos(),
-            serial: flow.serial,
-            midstream: flow.midstream,
-            syn_seen: flow.syn_seen,
-            closed: match flow.closed {
-                CloseState::Open => 0,
-                CloseState::Fin => 1,
-                CloseState::Rst => 2,
-            },
+/// Sets the TCP endpoint states of a flow read from version 1, which did not
+/// store them, from what it did store:
+///
+/// - a side that sent a FIN is closed, and a side that sent nothing is inactive;
+/// - the client of a connection whose SYN was seen waits for the SYN-ACK until
+///   the server sent a packet, and both sides are established after that;
+/// - the sides of a connection picked up mid-stream are partial.
+fn migrate_states(snapshot: &mut FlowSnapshot) {
+    let handshake = snapshot.syn_seen;
+    let server_sent = snapshot.server.counters.packets > 0;
+    let state_of = |side: &SideSnapshot, client: bool| {
+        if side.fin {
+            EndpointState::Closed
+        } else if side.counters.packets == 0 {
+            EndpointState::Inactive
+        } else if handshake && client && !server_sent {
+            EndpointState::SynSent
+        } else if handshake {
+            EndpointState::Established
+        } else {
+            EndpointState::Partial
         }
-    }
+    };
+    snapshot.client.state = state_of(&snapshot.client, true);
+    snapshot.server.state = state_of(&snapshot.server, false);
 }
 
 impl Flow {
@@ -135,7 +123,7 @@ impl Flow {
             2 => CloseState::Rst,
             _ => return None,
         };
-        Some(FlowSnapshot {
+        let mut snapshot = FlowSnapshot {
             protocol: self.protocol,
             key_vlans: self.key_vlans,
             vlans: Vlans {
@@ -151,6 +139,12 @@ impl Flow {
             midstream: self.midstream,
             syn_seen: self.syn_seen,
             closed,
-        })
+            history: History::EMPTY,
+            tunnel: None,
+            icmp: None,
+            interim_due: None,
+        };
+        migrate_states(&mut snapshot);
+        Some(snapshot)
     }
 }

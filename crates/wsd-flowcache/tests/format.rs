@@ -4,8 +4,11 @@ use std::net::IpAddr;
 
 use proptest::prelude::*;
 use wsd_capture::Timestamp;
-use wsd_decode::{MacAddr, Vlans};
-use wsd_flow::{CloseState, Counters, FlowSnapshot, SideSnapshot, TrackerSnapshot};
+use wsd_decode::{MacAddr, TunnelInfo, TunnelKind, Vlans};
+use wsd_flow::{
+    CloseState, Counters, EndpointState, FlowSnapshot, History, IcmpDetails, SeqRange,
+    SideSnapshot, StreamState, TrackerSnapshot, MAX_HOLES,
+};
 use wsd_flowcache::{decode, encode, read_cache, write_cache, CacheError, FORMAT_VERSION};
 
 fn side(ip: IpAddr, port: u16, seed: u64) -> SideSnapshot {
@@ -19,10 +22,44 @@ fn side(ip: IpAddr, port: u16, seed: u64) -> SideSnapshot {
             bytes: seed.wrapping_mul(60),
             payload_bytes: seed.wrapping_mul(20),
             ip_bytes: seed.wrapping_mul(80),
+            ..Counters::default()
         },
         isn: (seed % 5 != 0).then_some(seed as u32 ^ 0xdead_beef),
         isn_from_peer_ack: seed % 7 == 0,
         fin: seed % 4 == 0,
+        state: [
+            EndpointState::Inactive,
+            EndpointState::SynSent,
+            EndpointState::SynAckSent,
+            EndpointState::Partial,
+            EndpointState::Established,
+            EndpointState::Closed,
+            EndpointState::Reset,
+        ][(seed % 7) as usize],
+        stream: (seed % 2 == 0).then(|| stream(seed)),
+    }
+}
+
+fn stream(seed: u64) -> StreamState {
+    let hole_count = (seed % (MAX_HOLES as u64 + 1)) as usize;
+    let mut holes = [SeqRange::default(); MAX_HOLES];
+    for (index, hole) in holes.iter_mut().take(hole_count).enumerate() {
+        let start = (seed as u32).wrapping_add(index as u32 * 1000);
+        *hole = SeqRange {
+            start,
+            end: start.wrapping_add(100),
+        };
+    }
+    StreamState {
+        next_seq: (seed as u32).wrapping_mul(7),
+        stream_bytes: seed.wrapping_mul(30),
+        dropped_hole_bytes: seed % 11,
+        holes,
+        hole_count: hole_count as u8,
+        retransmitted_packets: seed % 13,
+        retransmitted_bytes: seed % 17 * 100,
+        gaps: seed % 19,
+        zero_windows: seed % 23,
     }
 }
 
@@ -76,7 +113,30 @@ fn flow(n: u64) -> FlowSnapshot {
             1 => CloseState::Fin,
             _ => CloseState::Rst,
         },
+        history: history(["^", "ShAD", "ShADadFf", "ShADadtTgGwWFf"][(n % 4) as usize]),
+        tunnel: (n % 4 == 1).then(|| TunnelInfo {
+            kind: [TunnelKind::Vxlan, TunnelKind::Gre, TunnelKind::Teredo][(n % 3) as usize],
+            src: IpAddr::from([192, 0, 2, 10]),
+            dst: IpAddr::from([192, 0, 2, 20]),
+            id: (n % 2 == 0).then_some(n as u32 & 0xff_ffff),
+        }),
+        icmp: (n % 5 == 2).then_some(IcmpDetails {
+            icmp_type: 8,
+            code: 0,
+            echo_id: (n % 2 == 0).then_some(n as u16),
+            v6,
+        }),
+        interim_due: (n % 3 == 1)
+            .then(|| Timestamp::from_nanos(1_700_000_060_000_000_000_i64.wrapping_add(n as i64))),
     }
+}
+
+fn history(letters: &str) -> History {
+    let mut history = History::EMPTY;
+    for letter in letters.bytes() {
+        assert!(history.push(letter), "test history {letters} too long");
+    }
+    history
 }
 
 fn snapshot(count: u64) -> TrackerSnapshot {

@@ -193,21 +193,25 @@ fn config() -> impl Strategy<Value = TrackerConfig> {
         prop_oneof![3 => 1..6usize, 1 => Just(1_000_000)],
         any::<bool>(),
         any::<bool>(),
+        prop_oneof![2 => Just(None), 1 => (1..30i64).prop_map(|secs| Some(secs * 1_000_000_000))],
     )
-        .prop_map(|(max_flows, vlan_in_key, all_protocols)| TrackerConfig {
-            max_flows,
-            vlan_in_key,
-            records: if all_protocols {
-                RecordProtocols {
-                    tcp: true,
-                    udp: true,
-                    other: true,
-                }
-            } else {
-                RecordProtocols::TCP_ONLY
+        .prop_map(
+            |(max_flows, vlan_in_key, all_protocols, interim)| TrackerConfig {
+                max_flows,
+                vlan_in_key,
+                records: if all_protocols {
+                    RecordProtocols {
+                        tcp: true,
+                        udp: true,
+                        other: true,
+                    }
+                } else {
+                    RecordProtocols::TCP_ONLY
+                },
+                interim,
+                ..TrackerConfig::default()
             },
-            ..TrackerConfig::default()
-        })
+        )
 }
 
 /// Records and packet outcomes of one run.

@@ -12,7 +12,9 @@ use std::time::Instant;
 use jiff::tz::TimeZone;
 use wsd_capture::Timestamp;
 use wsd_decode::{Decoded, IpInfo, MacAddr, TcpFlags, TcpInfo, Transport, Vlans};
-use wsd_flow::{Counters, Direction, EndReason, Endpoint, FlowRecord, PacketOutcome};
+use wsd_flow::{
+    ConnState, Counters, Direction, EndReason, Endpoint, FlowRecord, History, PacketOutcome,
+};
 use wsd_logfmt::{format_flow_record, format_packet_line, LocalTimeFormatter, LogWriter};
 
 const LINES: u32 = 5_000_000;
@@ -148,15 +150,21 @@ fn flow_record() -> FlowRecord {
             bytes: 92,
             payload_bytes: 0,
             ip_bytes: 0,
+            ..Counters::default()
         },
         inbound: Counters {
             packets: 1,
             bytes: 32,
             payload_bytes: 0,
             ip_bytes: 0,
+            ..Counters::default()
         },
         midstream: false,
         syn_seen: true,
         end_reason: EndReason::Fin,
+        state: ConnState::SF,
+        history: History::EMPTY,
+        tunnel: None,
+        icmp: None,
     }
 }

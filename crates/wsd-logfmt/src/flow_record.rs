@@ -77,7 +77,7 @@ mod tests {
     use jiff::tz::TimeZone;
     use wsd_capture::Timestamp;
     use wsd_decode::{MacAddr, Vlans};
-    use wsd_flow::{Counters, EndReason};
+    use wsd_flow::{ConnState, Counters, EndReason, History};
 
     use super::*;
 
@@ -107,16 +107,22 @@ mod tests {
                 bytes: 92,
                 payload_bytes: 0,
                 ip_bytes: 0,
+                ..Counters::default()
             },
             inbound: Counters {
                 packets: 1,
                 bytes: 32,
                 payload_bytes: 0,
                 ip_bytes: 0,
+                ..Counters::default()
             },
             midstream: false,
             syn_seen: true,
             end_reason: EndReason::Fin,
+            state: ConnState::SF,
+            history: History::EMPTY,
+            tunnel: None,
+            icmp: None,
         }
     }
 
@@ -181,6 +187,7 @@ mod tests {
             bytes: u64::MAX,
             payload_bytes: 0,
             ip_bytes: 0,
+            ..Counters::default()
         };
         let text = line(&record, &mut utc_minus_8());
         assert!(text.contains(" duration=3724 "), "{text}");

@@ -91,7 +91,9 @@
 //! use jiff::tz::{self, TimeZone};
 //! use wsd_capture::Timestamp;
 //! use wsd_decode::{Decoded, IpInfo, Transport, UdpInfo};
-//! use wsd_flow::{Counters, Direction, EndReason, Endpoint, FlowRecord, PacketOutcome};
+//! use wsd_flow::{
+//!     ConnState, Counters, Direction, EndReason, Endpoint, FlowRecord, History, PacketOutcome,
+//! };
 //! use wsd_logfmt::{LocalTimeFormatter, LogWriter};
 //!
 //! let client = "192.0.2.10".parse()?;
@@ -127,11 +129,27 @@
 //!     server: Endpoint { ip: server, port: 443, mac: None },
 //!     first_ts: ts,
 //!     last_ts: ts.add_nanos(2_500_000_000),
-//!     out: Counters { packets: 5, bytes: 420, payload_bytes: 160, ip_bytes: 520 },
-//!     inbound: Counters { packets: 4, bytes: 1300, payload_bytes: 1100, ip_bytes: 1380 },
+//!     out: Counters {
+//!         packets: 5,
+//!         bytes: 420,
+//!         payload_bytes: 160,
+//!         ip_bytes: 520,
+//!         ..Counters::default()
+//!     },
+//!     inbound: Counters {
+//!         packets: 4,
+//!         bytes: 1300,
+//!         payload_bytes: 1100,
+//!         ip_bytes: 1380,
+//!         ..Counters::default()
+//!     },
 //!     midstream: false,
 //!     syn_seen: true,
 //!     end_reason: EndReason::Fin,
+//!     state: ConnState::SF,
+//!     history: History::EMPTY,
+//!     tunnel: None,
+//!     icmp: None,
 //! };
 //!
 //! // Times in flow records are local; this zone is fixed so the output is too.

@@ -346,6 +346,7 @@ mod tests {
                 icmp_type: 8,
                 code: 0,
                 v6: false,
+                echo_id: None,
             }),
             ..tcp_example()
         };
@@ -363,6 +364,7 @@ mod tests {
                 icmp_type: 135,
                 code: 0,
                 v6: true,
+                echo_id: None,
             }),
             ..tcp_example()
         };

@@ -105,7 +105,7 @@ mod tests {
     use std::net::IpAddr;
 
     use wsd_decode::{IpInfo, MacAddr, TcpFlags, TcpInfo, Transport, UdpInfo, Vlans};
-    use wsd_flow::{Anomaly, Counters, Direction, EndReason, Endpoint};
+    use wsd_flow::{Anomaly, ConnState, Counters, Direction, EndReason, Endpoint, History};
 
     use super::*;
 
@@ -131,6 +131,10 @@ mod tests {
             midstream: true,
             syn_seen: false,
             end_reason: EndReason::IdleTimeout,
+            state: ConnState::SF,
+            history: History::EMPTY,
+            tunnel: None,
+            icmp: None,
         }
     }
 
@@ -211,6 +215,7 @@ mod tests {
             bytes: u64::MAX,
             payload_bytes: u64::MAX,
             ip_bytes: u64::MAX,
+            ..Counters::default()
         };
         let mut flow = record();
         flow.protocol = 58;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
-use wsd_flow::{EndReason, Endpoint, FlowRecord};
+use wsd_flow::{ConnState, EndReason, Endpoint, FlowRecord};
 
 use common::{field, flow_lines, run_pipeline, run_wsd, shared_dir};
 
@@ -130,12 +130,40 @@ fn check_flow(case: &str, facts: &Value, record: &FlowRecord) {
             EndReason::Fin,
             "{context}: closed by FINs"
         );
+        assert_eq!(
+            record.state,
+            ConnState::SF,
+            "{context}: state after FINs from both sides"
+        );
     }
     if let Some(syn_seen) = facts.get("syn_seen").and_then(Value::as_bool) {
         assert_eq!(record.syn_seen, syn_seen, "{context}: SYN seen");
     }
-    // NOTE: the gap and retransmission counts some cases list are not tracked yet.
-    // The payload facts above still catch a count inflated by a wrapped sequence.
+    if let Some(gaps) = u64_of(facts, "gaps") {
+        let missed = record.out.missed_bytes + record.inbound.missed_bytes;
+        assert_eq!(missed > 0, gaps > 0, "{context}: {missed} bytes missed");
+    }
+    if let Some(retransmissions) = u64_of(facts, "retransmissions") {
+        assert_eq!(
+            record.out.retransmitted_packets + record.inbound.retransmitted_packets,
+            retransmissions,
+            "{context}: retransmissions"
+        );
+    }
+    // The stream bytes from sequence numbers match the summed payloads whenever
+    // the case has neither gaps nor retransmissions.
+    if u64_of(facts, "gaps") == Some(0) && u64_of(facts, "retransmissions") == Some(0) {
+        assert_eq!(
+            u64_of(facts, "orig_payload_bytes"),
+            Some(record.out.stream_bytes),
+            "{context}: originator stream bytes"
+        );
+        assert_eq!(
+            u64_of(facts, "resp_payload_bytes"),
+            Some(record.inbound.stream_bytes),
+            "{context}: responder stream bytes"
+        );
+    }
 }
 
 /// Checks every fact of one case that a single run over its file can show.

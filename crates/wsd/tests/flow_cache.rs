@@ -367,6 +367,24 @@ fn split_at(capture: &Path, count: usize, dir: &Path) -> (PathBuf, PathBuf) {
     (head, tail)
 }
 
+/// Returns the snapshot with the fields added after format version 1 cleared.
+/// Version 1 kept no history or sequence state, and loading it derives the TCP
+/// endpoint states from fewer facts.
+fn without_later_fields(snapshot: &wsd_flow::TrackerSnapshot) -> wsd_flow::TrackerSnapshot {
+    let mut snapshot = snapshot.clone();
+    for flow in &mut snapshot.flows {
+        flow.history = wsd_flow::History::EMPTY;
+        flow.tunnel = None;
+        flow.icmp = None;
+        flow.interim_due = None;
+        for side in [&mut flow.client, &mut flow.server] {
+            side.state = wsd_flow::EndpointState::Inactive;
+            side.stream = None;
+        }
+    }
+    snapshot
+}
+
 /// Golden cache files of every released format version still load and continue
 /// their flows exactly. Each was written once by `wsd -W` from the first six
 /// packets of `fixtures/captures/lossy.pcap` and is never rewritten.
@@ -394,10 +412,18 @@ fn golden_caches_continue() {
             .unwrap_or_else(|err| panic!("{}: {err}", golden.display()))
             .unwrap_or_else(|| panic!("{} is missing", golden.display()));
         assert_eq!(cache.version, version);
-        assert_eq!(
-            cache.snapshot, fresh.snapshot,
-            "version {version} restores the same state"
-        );
+        if version == wsd_flowcache::FORMAT_VERSION {
+            assert_eq!(
+                cache.snapshot, fresh.snapshot,
+                "version {version} restores the same state"
+            );
+        } else {
+            assert_eq!(
+                without_later_fields(&cache.snapshot),
+                without_later_fields(&fresh.snapshot),
+                "version {version} restores the state it kept"
+            );
+        }
         let after = stdout_of(&[
             "-R",
             golden.to_str().unwrap(),
