@@ -16,7 +16,8 @@ use std::collections::{HashMap, VecDeque};
 use wsd_capture::Timestamp;
 use wsd_decode::FragmentInfo;
 
-use crate::key::{addr_bytes, AddrBytes, FlowKey};
+use crate::key::{addr_bytes, to_ip, AddrBytes, FlowKey};
+use crate::snapshot::{DatagramSnapshot, FragmentFlowSnapshot, RestoreError};
 
 /// Maximum number of datagrams in the fragment table. A fragment of a new datagram
 /// in a full table evicts the datagram that arrived first.
@@ -288,6 +289,105 @@ impl FragmentTable {
         if complete {
             self.datagrams.remove(key);
         }
+    }
+
+    /// Saves the datagrams in the table, oldest first.
+    pub fn snapshot(&self) -> Vec<DatagramSnapshot> {
+        self.order
+            .iter()
+            .filter_map(|(created, serial, key)| {
+                let datagram = self.datagrams.get(key).filter(|d| d.serial == *serial)?;
+                Some(DatagramSnapshot {
+                    created: *created,
+                    src: to_ip(key.src, key.v6),
+                    dst: to_ip(key.dst, key.v6),
+                    id: key.id,
+                    protocol: key.protocol,
+                    first_seen: datagram.first_seen,
+                    flow: datagram.flow.map(|link| FragmentFlowSnapshot {
+                        serial: link.serial,
+                        from_a: link.from_a,
+                    }),
+                    waiting: datagram.waiting.clone(),
+                    received: datagram.received,
+                    total: datagram.total,
+                })
+            })
+            .collect()
+    }
+
+    /// Rebuilds a table from saved datagrams. `flow_key` returns the key of a
+    /// restored flow from its serial number. A link to a flow that is not restored
+    /// becomes a datagram whose later fragments are unattributed, as they would be
+    /// had the run not been split.
+    pub fn restore(
+        saved: &[DatagramSnapshot],
+        flow_key: impl Fn(u64) -> Option<FlowKey>,
+    ) -> Result<FragmentTable, RestoreError> {
+        let mut table = FragmentTable::default();
+        if saved.len() > MAX_FRAGMENT_DATAGRAMS {
+            return Err(RestoreError::InvalidDatagram {
+                index: MAX_FRAGMENT_DATAGRAMS,
+                reason: "exceeds the maximum number of datagrams",
+            });
+        }
+        let mut previous: Option<Timestamp> = None;
+        for (index, datagram) in saved.iter().enumerate() {
+            let invalid = |reason| RestoreError::InvalidDatagram { index, reason };
+            let (src, v6) = addr_bytes(datagram.src);
+            let (dst, dst_v6) = addr_bytes(datagram.dst);
+            if v6 != dst_v6 {
+                return Err(invalid("mixes IPv4 and IPv6 addresses"));
+            }
+            if datagram.waiting.len() > MAX_WAITING_FRAGMENTS {
+                return Err(invalid("has more waiting fragments than the maximum"));
+            }
+            if datagram.first_seen && !datagram.waiting.is_empty() {
+                return Err(invalid(
+                    "has waiting fragments although its first fragment was seen",
+                ));
+            }
+            if datagram.flow.is_some() && !datagram.first_seen {
+                return Err(invalid(
+                    "has a flow although its first fragment was not seen",
+                ));
+            }
+            // The expiry loop stops at the first datagram that has not timed out,
+            // so creation times must not decrease.
+            if previous.is_some_and(|previous| datagram.created < previous) {
+                return Err(invalid("was created before the datagram saved ahead of it"));
+            }
+            previous = Some(datagram.created);
+            let key = DatagramKey {
+                src,
+                dst,
+                id: datagram.id,
+                protocol: datagram.protocol,
+                v6,
+            };
+            let flow = datagram.flow.and_then(|link| {
+                flow_key(link.serial).map(|key| FlowLink {
+                    key,
+                    from_a: link.from_a,
+                    serial: link.serial,
+                })
+            });
+            let serial = table.next_serial;
+            table.next_serial += 1;
+            let restored = Datagram {
+                first_seen: datagram.first_seen,
+                flow,
+                waiting: datagram.waiting.clone(),
+                received: datagram.received,
+                total: datagram.total,
+                serial,
+            };
+            if table.datagrams.insert(key, restored).is_some() {
+                return Err(invalid("repeats the key of an earlier datagram"));
+            }
+            table.order.push_back((datagram.created, serial, key));
+        }
+        Ok(table)
     }
 
     /// Returns the creation time of the oldest datagram, for tests.

@@ -8,7 +8,7 @@ use wsd_decode::{Decoded, FragmentInfo, TcpFlags, TcpInfo, Transport};
 
 use crate::flow::{sender_looks_like_server, Flow, CLIENT, SERVER};
 use crate::fragments::{FlowLink, FragmentTable, LaterFragment, WaitingFragment};
-use crate::key::PacketKey;
+use crate::key::{FlowKey, PacketKey};
 use crate::record::{Anomaly, Direction, EndReason, FlowRecord, PacketOutcome};
 use crate::snapshot::{FlowSnapshot, RestoreError, TrackerSnapshot};
 use crate::table::{FlowTable, QueueId, QUEUE_COUNT};
@@ -233,6 +233,16 @@ impl Tracker {
             }
         }
         tracker.earliest_deadline = tracker.front_deadline();
+        let serials: std::collections::HashMap<u64, FlowKey> = tracker
+            .table
+            .occupied()
+            .map(|idx| {
+                let flow = tracker.table.get(idx);
+                (flow.serial, flow.key)
+            })
+            .collect();
+        tracker.fragments =
+            FragmentTable::restore(&snapshot.fragments, |serial| serials.get(&serial).copied())?;
         while tracker.table.len() > tracker.config.max_flows.max(1) {
             tracker.evict_one();
         }
@@ -244,9 +254,6 @@ impl Tracker {
     /// run can continue them with [`Tracker::restore`]. The flows stay in this
     /// tracker.
     pub fn snapshot(&self) -> TrackerSnapshot {
-        // TODO: save the IP fragment table too. Until the flow cache has room for it,
-        // fragments that wait for their first fragment, and the flows of datagrams
-        // whose first fragment was seen, are lost when a run is split here.
         let interim_due: std::collections::HashMap<u32, Timestamp> = self
             .interim_queue
             .iter()
@@ -269,6 +276,7 @@ impl Tracker {
             clock: self.now,
             next_serial: self.next_serial,
             flows,
+            fragments: self.fragments.snapshot(),
         }
     }
 

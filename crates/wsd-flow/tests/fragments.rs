@@ -4,8 +4,8 @@
 use wsd_capture::Timestamp;
 use wsd_decode::{decode, linktype, StopReason};
 use wsd_flow::{
-    FlowRecord, Tracker, TrackerConfig, TrackerStats, FRAGMENT_TIMEOUT, MAX_FRAGMENT_DATAGRAMS,
-    MAX_WAITING_FRAGMENTS,
+    DatagramSnapshot, Direction, FlowRecord, PacketOutcome, RestoreError, Tracker, TrackerConfig,
+    TrackerStats, FRAGMENT_TIMEOUT, MAX_FRAGMENT_DATAGRAMS, MAX_WAITING_FRAGMENTS,
 };
 
 const CLIENT_V4: [u8; 4] = [10, 0, 0, 1];
@@ -113,6 +113,46 @@ fn run_with(config: TrackerConfig, frames: &[(i64, &[u8])]) -> (Vec<FlowRecord>,
     tracker.finish();
     records.extend(tracker.drain_finished());
     (records, tracker.stats())
+}
+
+/// Runs frames like [`run_with`], but replaces the tracker before frame `split` by
+/// one restored from its snapshot. Returns the records and each frame's outcome.
+fn run_split(
+    config: TrackerConfig,
+    frames: &[(i64, &[u8])],
+    split: Option<usize>,
+) -> (Vec<FlowRecord>, Vec<PacketOutcome>) {
+    let mut tracker = Tracker::new(config);
+    let mut records = Vec::new();
+    let mut outcomes = Vec::new();
+    for (index, &(millis, frame)) in frames.iter().enumerate() {
+        if split == Some(index) {
+            tracker = Tracker::restore(config, &tracker.snapshot()).unwrap();
+            records.extend(tracker.drain_finished());
+        }
+        outcomes.push(tracker.process(ts(millis), &decode(linktype::ETHERNET, frame)));
+        records.extend(tracker.drain_finished());
+    }
+    tracker.finish();
+    records.extend(tracker.drain_finished());
+    (records, outcomes)
+}
+
+/// Asserts that a run split before every frame gives the records and outcomes of
+/// one straight run.
+fn assert_split_anywhere_matches(config: TrackerConfig, frames: &[(i64, &[u8])]) {
+    let straight = run_split(config, frames, None);
+    for split in 0..=frames.len() {
+        let restored = run_split(config, frames, Some(split));
+        assert_eq!(
+            restored.1, straight.1,
+            "outcomes, split before frame {split}"
+        );
+        assert_eq!(
+            restored.0, straight.0,
+            "records, split before frame {split}"
+        );
+    }
 }
 
 #[test]
@@ -320,4 +360,132 @@ fn evicted_waiting_fragments_are_unattributed() {
     assert_eq!(stats.fragment_datagrams_evicted, 3);
     assert_eq!(stats.fragments_unattributed, datagrams as u64);
     assert_eq!(stats.unattributed, datagrams as u64);
+}
+
+// The split tests below cover the difference that the `tracker` fuzz target found
+// before the fragment table was saved: a later fragment after the split point was
+// unattributed in the split run and counted in the straight one.
+
+#[test]
+fn split_keeps_fragments_waiting_for_first() {
+    let [first, middle, last] = syn_fragments_v4(7);
+    let frames: [(i64, &[u8]); 3] = [(0, &last), (1, &middle), (2, &first)];
+
+    assert_split_anywhere_matches(TrackerConfig::default(), &frames);
+
+    let (records, _) = run_split(TrackerConfig::default(), &frames, Some(2));
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].out.packets, 3);
+}
+
+#[test]
+fn split_keeps_link_to_first_fragment_flow() {
+    let [first, middle, last] = syn_fragments_v4(7);
+    let segment = tcp_segment(40000, 443, 0x02, 16);
+    let v6_first = ipv6_fragment(CLIENT_V6, SERVER_V6, 9, 0, true, &segment[..24]);
+    let v6_last = ipv6_fragment(CLIENT_V6, SERVER_V6, 9, 24, false, &segment[24..]);
+    let frames: [(i64, &[u8]); 5] = [
+        (0, &first),
+        (1, &v6_first),
+        (2, &middle),
+        (3, &v6_last),
+        (4, &last),
+    ];
+
+    assert_split_anywhere_matches(TrackerConfig::default(), &frames);
+
+    let (records, outcomes) = run_split(TrackerConfig::default(), &frames, Some(2));
+    assert_eq!(records.len(), 2);
+    assert!(outcomes
+        .iter()
+        .all(|outcome| outcome.direction != Direction::Unattributed));
+}
+
+#[test]
+fn split_keeps_fragment_timeout() {
+    let [_, middle, _] = syn_fragments_v4(7);
+    let [first, _, _] = syn_fragments_v4(7);
+    let [other_first, _, _] = syn_fragments_v4(8);
+    let timeout_millis = FRAGMENT_TIMEOUT / 1_000_000;
+    let frames: [(i64, &[u8]); 3] = [
+        (0, &middle),
+        (timeout_millis - 5, &other_first),
+        (timeout_millis + 10, &first),
+    ];
+
+    assert_split_anywhere_matches(TrackerConfig::default(), &frames);
+}
+
+#[test]
+fn split_with_evicted_flow_leaves_fragment_unattributed() {
+    let config = TrackerConfig {
+        max_flows: 1,
+        ..TrackerConfig::default()
+    };
+    let [first, middle, _] = syn_fragments_v4(7);
+    let other = tcp_segment(40001, 80, 0x02, 0);
+    let other_frame = ipv4_fragment(CLIENT_V4, SERVER_V4, 2, 0, false, &other);
+    let frames: [(i64, &[u8]); 3] = [(0, &first), (1, &other_frame), (2, &middle)];
+
+    assert_split_anywhere_matches(config, &frames);
+}
+
+#[test]
+fn snapshot_saves_fragment_table() {
+    let [_, middle, last] = syn_fragments_v4(7);
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    tracker.process(ts(0), &decode(linktype::ETHERNET, &middle));
+    tracker.process(ts(1), &decode(linktype::ETHERNET, &last));
+
+    let snapshot = tracker.snapshot();
+
+    assert_eq!(snapshot.fragments.len(), 1);
+    let datagram = &snapshot.fragments[0];
+    assert_eq!(datagram.created, ts(0));
+    assert_eq!(datagram.id, 7);
+    assert!(!datagram.first_seen);
+    assert_eq!(datagram.waiting.len(), 2);
+    assert_eq!(datagram.received, 12);
+    assert_eq!(datagram.total, Some(36));
+}
+
+#[test]
+fn restore_rejects_invalid_fragment_table() {
+    let [_, middle, _] = syn_fragments_v4(7);
+    let [_, other_middle, _] = syn_fragments_v4(8);
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    tracker.process(ts(0), &decode(linktype::ETHERNET, &middle));
+    tracker.process(ts(1), &decode(linktype::ETHERNET, &other_middle));
+    let valid = tracker.snapshot();
+    let config = TrackerConfig::default();
+    let with = |change: fn(&mut Vec<DatagramSnapshot>)| {
+        let mut snapshot = valid.clone();
+        change(&mut snapshot.fragments);
+        Tracker::restore(config, &snapshot).err()
+    };
+
+    assert!(Tracker::restore(config, &valid).is_ok());
+    let repeated = with(|datagrams| datagrams[1].id = datagrams[0].id);
+    assert!(matches!(
+        repeated,
+        Some(RestoreError::InvalidDatagram { index: 1, .. })
+    ));
+    let backwards = with(|datagrams| datagrams.swap(0, 1));
+    assert!(matches!(
+        backwards,
+        Some(RestoreError::InvalidDatagram { index: 1, .. })
+    ));
+    let too_many = with(|datagrams| {
+        let waiting = datagrams[0].waiting[0];
+        datagrams[0].waiting = vec![waiting; MAX_WAITING_FRAGMENTS + 1];
+    });
+    assert!(matches!(
+        too_many,
+        Some(RestoreError::InvalidDatagram { index: 0, .. })
+    ));
+    let mixed = with(|datagrams| datagrams[0].dst = CLIENT_V6.into());
+    assert!(matches!(
+        mixed,
+        Some(RestoreError::InvalidDatagram { index: 0, .. })
+    ));
 }
