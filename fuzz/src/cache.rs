@@ -89,9 +89,11 @@ fn check_same_flows(saved: &TrackerSnapshot, restored: &TrackerSnapshot) {
 
 /// Returns `flow` with the flags that have no meaning cleared: where a side's MAC
 /// address came from when it has none, and where its initial sequence number came
-/// from when it has none.
+/// from when it has none. The next interim time is cleared too, because a tracker
+/// without an interim interval drops it on restore.
 fn normalized(flow: &FlowSnapshot) -> FlowSnapshot {
     let mut flow = *flow;
+    flow.interim_due = None;
     for side in [&mut flow.client, &mut flow.server] {
         side.mac_from_own_packet &= side.mac.is_some();
         side.isn_from_peer_ack &= side.isn.is_some();

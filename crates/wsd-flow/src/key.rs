@@ -77,7 +77,11 @@ pub(crate) fn to_ip(bytes: AddrBytes, v6: bool) -> IpAddr {
 impl PacketKey {
     /// Builds the key of a decoded packet, or `None` if it has no IP layer or no
     /// transport header to key on.
-    pub fn of(packet: &Decoded, vlan_in_key: bool) -> Option<PacketKey> {
+    ///
+    /// With `other_records` false, ICMP messages are keyed by their addresses
+    /// alone and other IP protocols get no flow, as before those protocols had
+    /// records, so that packet lines and the table's contents stay the same.
+    pub fn of(packet: &Decoded, vlan_in_key: bool, other_records: bool) -> Option<PacketKey> {
         let ip = packet.ip.as_ref()?;
         let (src_port, dst_port) = match packet.transport {
             Transport::Tcp(tcp) => (tcp.src_port, tcp.dst_port),
@@ -85,13 +89,18 @@ impl PacketKey {
             // Both "ports" of an echo request and its reply are the echo
             // identifier, so the two are one flow. Other messages are grouped
             // by type and code, in Zeek's manner of ICMP ports.
+            Transport::Icmp(_) if !other_records => (0, 0),
             Transport::Icmp(icmp) => match icmp.echo_id {
                 Some(id) => (id, id),
                 None => (u16::from(icmp.icmp_type), u16::from(icmp.code)),
             },
             // Other IP protocols form one flow per address pair. A later fragment
             // or a TCP, UDP or ICMP header that did not decode has no flow.
-            Transport::None if !ip.is_later_fragment && !matches!(ip.protocol, 1 | 6 | 17 | 58) => {
+            Transport::None
+                if other_records
+                    && !ip.is_later_fragment
+                    && !matches!(ip.protocol, 1 | 6 | 17 | 58) =>
+            {
                 (0, 0)
             }
             Transport::None => return None,

@@ -71,7 +71,9 @@ pub struct TrackerConfig {
     /// on two VLANs is two flows (default true).
     pub vlan_in_key: bool,
     /// The protocols that produce records. Flows of the others are still tracked,
-    /// so their packets get a direction.
+    /// so their packets get a direction. Without `other`, ICMP flows are keyed by
+    /// their addresses alone and IP protocols other than TCP, UDP and ICMP are not
+    /// tracked, as before those records existed.
     pub records: RecordProtocols,
     /// Interval of interim records (default `None`, no interim records). A flow of
     /// a recorded protocol still open this long after its first packet is
@@ -322,7 +324,8 @@ impl Tracker {
         if let Some(fragment) = packet.fragment.filter(|fragment| !fragment.is_first()) {
             return self.process_later_fragment(ts, packet, &fragment);
         }
-        let Some(key) = PacketKey::of(packet, self.config.vlan_in_key) else {
+        let Some(key) = PacketKey::of(packet, self.config.vlan_in_key, self.config.records.other)
+        else {
             // TODO: a first fragment too short for its transport header stops here,
             // so its datagram's later fragments time out unattributed. Joining its
             // bytes with the next fragment's needs the raw bytes, which `Decoded`
