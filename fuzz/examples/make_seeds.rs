@@ -18,7 +18,7 @@ use std::fs;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
-use wirespy_fuzz::decoding::{selector_for, ETHERNET, LOOPBACK, RAW_IP, SLL};
+use wirespy_fuzz::decoding::{selector_for, CHDLC, ETHERNET, LOOPBACK, NFLOG, PPP, RAW_IP, SLL};
 use wirespy_fuzz::script::{encode_script, settings_byte};
 use wsd_capture::{FileSource, PacketSource, Timestamp};
 use wsd_flow::{Tracker, TrackerConfig};
@@ -40,11 +40,14 @@ const SCRIPT_FRAME_LEN: usize = 160;
 const CACHE_PACKETS: usize = 64;
 
 /// Decoder targets and the link types of each.
-const DECODER_TARGETS: [(&str, &[u32]); 4] = [
+const DECODER_TARGETS: [(&str, &[u32]); 7] = [
     ("decode_ethernet", ETHERNET),
     ("decode_sll", SLL),
     ("decode_raw_ip", RAW_IP),
     ("decode_loopback", LOOPBACK),
+    ("decode_ppp", PPP),
+    ("decode_chdlc", CHDLC),
+    ("decode_nflog", NFLOG),
 ];
 
 /// A packet copied from a capture.

@@ -80,10 +80,14 @@ impl Read for PieceReader {
 
 /// Reads `input` as a capture file twice, from memory and in small pieces, and checks
 /// that both readings agree and keep the reader's promises.
+///
+/// The first reading gives the reader the input's true size, so its buffer fits the
+/// input, and the second a size of 0, so its buffer starts small and grows.
 pub fn fuzz_capture(input: &[u8]) {
-    let whole = read_capture(Cursor::new(input.to_vec()), input.len());
+    let whole = read_capture(Cursor::new(input.to_vec()), input.len(), input.len());
     let piece_len = PIECE_LENGTHS[input.len() % PIECE_LENGTHS.len()].max(input.len() / MAX_PIECES);
-    let pieces = read_capture(PieceReader::new(input.to_vec(), piece_len), input.len());
+    // A size hint of 0 makes the reader start with its smallest buffer and grow it.
+    let pieces = read_capture(PieceReader::new(input.to_vec(), piece_len), input.len(), 0);
     assert_eq!(
         whole, pieces,
         "reading in pieces of {piece_len} bytes differs from reading from memory"
@@ -91,7 +95,8 @@ pub fn fuzz_capture(input: &[u8]) {
 }
 
 /// Reads a whole capture of `len` bytes from `reader`, checking after every call that
-/// the reader's promises hold.
+/// the reader's promises hold. `size_hint` is the size the reader is told, which sets
+/// the initial size of its read buffer.
 ///
 /// # Panics
 ///
@@ -99,8 +104,8 @@ pub fn fuzz_capture(input: &[u8]) {
 /// longer than [`MAX_CAPLEN`]. Also panics when its position moves backwards or past
 /// the end, when a call after the end or an error returns anything but `Ok(None)`, and
 /// when its counters disagree with the packets it returned.
-pub fn read_capture(reader: impl Read + Send + 'static, len: usize) -> Reading {
-    let mut source = match FileSource::from_reader("input".into(), reader, Some(len as u64)) {
+pub fn read_capture(reader: impl Read + Send + 'static, len: usize, size_hint: usize) -> Reading {
+    let mut source = match FileSource::from_reader("input".into(), reader, Some(size_hint as u64)) {
         Ok(source) => source,
         Err(error) => {
             return Reading {

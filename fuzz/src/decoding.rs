@@ -22,6 +22,16 @@ pub const RAW_IP: &[u32] = &[
 /// Link types of the `decode_loopback` target: BSD and OpenBSD loopback.
 pub const LOOPBACK: &[u32] = &[linktype::NULL, linktype::LOOP];
 
+/// Link types of the `decode_ppp` target: PPP, PPP in HDLC-like framing, and PPPoE
+/// sessions without an Ethernet header.
+pub const PPP: &[u32] = &[linktype::PPP, linktype::PPP_HDLC, linktype::PPP_ETHER];
+
+/// Link types of the `decode_chdlc` target: Cisco HDLC.
+pub const CHDLC: &[u32] = &[linktype::C_HDLC];
+
+/// Link types of the `decode_nflog` target: Linux netfilter NFLOG messages.
+pub const NFLOG: &[u32] = &[linktype::NFLOG];
+
 /// Splits a decoder target's input into a link type of `family` and the packet bytes.
 ///
 /// A family of one link type takes the whole input as the packet. Otherwise the first
@@ -153,7 +163,7 @@ mod tests {
 
     #[test]
     fn selector_picks_linktype() {
-        for family in [SLL, RAW_IP, LOOPBACK] {
+        for family in [SLL, RAW_IP, LOOPBACK, PPP] {
             for &linktype in family {
                 let selector = selector_for(family, linktype).expect("a selector");
                 let input = [selector, 0xab];

@@ -231,6 +231,7 @@ fn sample_snapshot() -> TrackerSnapshot {
         clock: Some(Timestamp::from_parts(BASE_SECONDS + 100, 750_000_000)),
         next_serial: 7,
         flows: vec![open, fin, rst, udp, icmp, gre, tagged],
+        fragments: Vec::new(),
     }
 }
 
@@ -253,6 +254,7 @@ fn many_flows(count: u64) -> TrackerSnapshot {
         clock: Some(Timestamp::from_parts(BASE_SECONDS + 1, 750_000_000)),
         next_serial: count,
         flows,
+        fragments: Vec::new(),
     }
 }
 

@@ -509,6 +509,15 @@ impl Flow {
         self.last_ts = self.last_ts.max(ts);
     }
 
+    /// Counts a later IP fragment that waited for its first fragment: `ip_len` IP
+    /// bytes, `data_len` of them payload of the datagram, which counts as transport
+    /// bytes and payload because the transport header is in the first fragment.
+    pub fn count_fragment(&mut self, sender: usize, ts: Timestamp, ip_len: u32, data_len: u32) {
+        self.add_counters(sender, [1, data_len, data_len, ip_len]);
+        self.first_ts = self.first_ts.min(ts);
+        self.last_ts = self.last_ts.max(ts);
+    }
+
     /// True if a SYN without ACK from `sender` with sequence number `seq` opens a
     /// new connection rather than repeating the one this flow tracks.
     pub fn is_new_syn(&self, sender: usize, seq: u32) -> bool {

@@ -54,7 +54,7 @@ pub(crate) struct PacketKey {
     pub from_a: bool,
 }
 
-fn addr_bytes(ip: IpAddr) -> (AddrBytes, bool) {
+pub(crate) fn addr_bytes(ip: IpAddr) -> (AddrBytes, bool) {
     match ip {
         IpAddr::V4(v4) => {
             let mut bytes = [0u8; 16];

@@ -62,6 +62,7 @@
 #![forbid(unsafe_code)]
 
 mod flow;
+mod fragments;
 mod key;
 mod record;
 mod shard;
@@ -71,11 +72,17 @@ mod table;
 mod tracker;
 
 pub use flow::EndpointState;
+pub use fragments::{
+    WaitingFragment, FRAGMENT_TIMEOUT, MAX_FRAGMENT_DATAGRAMS, MAX_WAITING_FRAGMENTS,
+};
 pub use record::{
     Anomaly, ConnState, Counters, Direction, EndReason, Endpoint, FlowRecord, History, IcmpDetails,
     PacketOutcome, HISTORY_CAPACITY,
 };
 pub use shard::{shard_of, RestoreOrShardError, ShardError, ShardedTracker, BATCH_PACKETS};
-pub use snapshot::{CloseState, FlowSnapshot, RestoreError, SideSnapshot, TrackerSnapshot};
+pub use snapshot::{
+    CloseState, DatagramSnapshot, FlowSnapshot, FragmentFlowSnapshot, RestoreError, SideSnapshot,
+    TrackerSnapshot,
+};
 pub use stream::{SeqRange, StreamState, MAX_HOLES};
 pub use tracker::{RecordProtocols, Tracker, TrackerConfig, TrackerStats};

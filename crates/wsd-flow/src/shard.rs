@@ -19,6 +19,7 @@
 //! which reports a flow at the packet that ends it.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
@@ -27,8 +28,10 @@ use wsd_capture::Timestamp;
 use wsd_decode::Decoded;
 
 use crate::flow::Flow;
-use crate::key::{key_ports, to_ip, vlan_pair, FlowKey};
+use crate::fragments::MAX_FRAGMENT_DATAGRAMS;
+use crate::key::{to_ip, FlowKey};
 use crate::record::FlowRecord;
+use crate::snapshot::DatagramSnapshot;
 use crate::snapshot::{RestoreError, TrackerSnapshot};
 use crate::tracker::{Tracker, TrackerConfig, TrackerStats, CLOCK_JUMP};
 
@@ -45,42 +48,36 @@ const FINISH_CHUNK: usize = 4096;
 
 /// Returns the worker, from 0 to `shards - 1`, that owns the flow of `packet`.
 ///
-/// Both directions of a flow get the same worker. The hash covers what a
-/// tracker with `config` keys flows on: the two addresses and ports (for ICMP
-/// with records of other protocols, the echo identifier or the type and code),
-/// the protocol, and the VLAN IDs if [`TrackerConfig::vlan_in_key`] is set.
-/// Packets that belong to no flow go to worker 0. `shards` of 0 is treated as 1.
+/// Both directions of a flow get the same worker. The hash covers only the two
+/// IP addresses, so every flow between two hosts, and every fragment of their
+/// IP datagrams, reaches one worker: a later fragment carries no ports, yet
+/// must count into the flow of its first fragment. Packets without an IP layer
+/// go to worker 0. `shards` of 0 is treated as 1. `config` is accepted so that
+/// the routing can follow the key settings without a change of signature.
 pub fn shard_of(packet: &Decoded, config: &TrackerConfig, shards: usize) -> usize {
+    let _ = config;
     let Some(ip) = packet.ip.as_ref() else {
         return 0;
     };
-    let Some((src_port, dst_port)) = key_ports(packet, ip, config.records.other) else {
-        return 0;
-    };
-    let vlan_ids = if config.vlan_in_key {
-        vlan_pair(packet.vlans)
-    } else {
-        [0, 0]
-    };
-    let hash = symmetric_hash(
-        endpoint_word(ip.src, src_port),
-        endpoint_word(ip.dst, dst_port),
-        ip.protocol,
-        vlan_ids,
-    );
-    scale(hash, shards)
+    scale(address_pair_hash(ip.src, ip.dst), shards)
 }
 
 /// Returns the worker that owns the flow with `key`, the same one
 /// [`shard_of`] returns for the flow's packets.
 fn shard_of_key(key: &FlowKey, shards: usize) -> usize {
-    let hash = symmetric_hash(
-        endpoint_word(to_ip(key.addr_a, key.v6), key.port_a),
-        endpoint_word(to_ip(key.addr_b, key.v6), key.port_b),
-        key.protocol,
-        key.vlan_ids,
-    );
+    let hash = address_pair_hash(to_ip(key.addr_a, key.v6), to_ip(key.addr_b, key.v6));
     scale(hash, shards)
+}
+
+/// Returns the worker that owns a saved fragmented datagram: the worker of the
+/// flows between its two addresses.
+fn shard_of_datagram(datagram: &DatagramSnapshot, shards: usize) -> usize {
+    scale(address_pair_hash(datagram.src, datagram.dst), shards)
+}
+
+/// Hashes two addresses, the same whichever of them sent the packet.
+fn address_pair_hash(a: IpAddr, b: IpAddr) -> u64 {
+    symmetric_hash(endpoint_word(a, 0), endpoint_word(b, 0), 0, [0, 0])
 }
 
 /// Folds an address and a port into one word.
@@ -223,14 +220,22 @@ impl ShardedTracker {
                 clock: snapshot.clock,
                 next_serial: snapshot.next_serial,
                 flows: Vec::new(),
+                fragments: Vec::new(),
             })
             .collect();
-        let mut positions: Vec<Vec<usize>> = vec![Vec::new(); threads];
+        let mut positions: Vec<Positions> = vec![Positions::default(); threads];
         for (index, saved) in snapshot.flows.iter().enumerate() {
             let flow = Flow::from_snapshot(index, saved)?;
             let shard = shard_of_key(&flow.key, threads);
             parts[shard].flows.push(*saved);
-            positions[shard].push(index);
+            positions[shard].flows.push(index);
+        }
+        // A datagram's flow is between the same two addresses, so it lands on
+        // the same worker, where its serial number still names the flow.
+        for (index, datagram) in snapshot.fragments.iter().enumerate() {
+            let shard = shard_of_datagram(datagram, threads);
+            parts[shard].fragments.push(datagram.clone());
+            positions[shard].datagrams.push(index);
         }
         let worker_config = worker_config(config, threads);
         let mut trackers = Vec::with_capacity(threads);
@@ -600,8 +605,8 @@ fn worker_config(config: TrackerConfig, threads: usize) -> TrackerConfig {
 
 /// Replaces the position of a flow within a worker's part of a snapshot by
 /// its position in the whole snapshot.
-fn renumber(err: RestoreError, positions: &[usize]) -> RestoreError {
-    let original = |index: usize| positions.get(index).copied().unwrap_or(index);
+fn renumber(err: RestoreError, positions: &Positions) -> RestoreError {
+    let original = |index: usize| positions.flows.get(index).copied().unwrap_or(index);
     match err {
         RestoreError::MixedAddressFamilies {
             index,
@@ -624,7 +629,19 @@ fn renumber(err: RestoreError, positions: &[usize]) -> RestoreError {
             serial,
             next_serial,
         },
+        RestoreError::InvalidDatagram { index, reason } => RestoreError::InvalidDatagram {
+            index: positions.datagrams.get(index).copied().unwrap_or(index),
+            reason,
+        },
     }
+}
+
+/// Positions in the whole snapshot of the flows and datagrams of one worker's
+/// part, to name them in errors.
+#[derive(Clone, Default)]
+struct Positions {
+    flows: Vec<usize>,
+    datagrams: Vec<usize>,
 }
 
 /// Merges the workers' snapshots into one that [`Tracker::restore`] and
@@ -632,25 +649,55 @@ fn renumber(err: RestoreError, positions: &[usize]) -> RestoreError {
 /// unique and below `next_serial`, and flows ordered by their latest packet so
 /// that every timeout queue is rebuilt front to back.
 fn merge_snapshots(clock: Option<Timestamp>, parts: Vec<TrackerSnapshot>) -> TrackerSnapshot {
-    let mut flows: Vec<(u64, usize, crate::FlowSnapshot)> = parts
-        .into_iter()
-        .enumerate()
-        .flat_map(|(number, part)| {
+    let mut datagrams: Vec<(usize, DatagramSnapshot)> = Vec::new();
+    let mut flows: Vec<(u64, usize, crate::FlowSnapshot)> = Vec::new();
+    for (number, part) in parts.into_iter().enumerate() {
+        flows.extend(
             part.flows
                 .into_iter()
-                .map(move |flow| (flow.serial, number, flow))
-        })
-        .collect();
+                .map(|flow| (flow.serial, number, flow)),
+        );
+        datagrams.extend(
+            part.fragments
+                .into_iter()
+                .map(|datagram| (number, datagram)),
+        );
+    }
     flows.sort_unstable_by_key(|(serial, number, _)| (*serial, *number));
-    for (serial, (_, _, flow)) in flows.iter_mut().enumerate() {
+    let mut new_serials = HashMap::with_capacity(flows.len());
+    for (serial, (old, number, flow)) in flows.iter_mut().enumerate() {
+        new_serials.insert((*number, *old), serial as u64);
         flow.serial = serial as u64;
     }
     let mut flows: Vec<crate::FlowSnapshot> = flows.into_iter().map(|(_, _, flow)| flow).collect();
     flows.sort_by_key(|flow| (flow.touched, flow.serial));
+    let next_serial = flows.len() as u64;
+
+    // Each worker's table holds up to the maximum, so together they can hold
+    // more than one table restores: the oldest datagrams are dropped, and their
+    // later fragments will be unattributed, as if the table had been full.
+    datagrams.sort_by_key(|(_, datagram)| datagram.created);
+    let excess = datagrams.len().saturating_sub(MAX_FRAGMENT_DATAGRAMS);
+    let fragments = datagrams
+        .into_iter()
+        .skip(excess)
+        .map(|(number, mut datagram)| {
+            if let Some(link) = &mut datagram.flow {
+                // A flow that ended is not in the snapshot; a serial past the
+                // last one keeps the datagram's fragments unattributed.
+                link.serial = new_serials
+                    .get(&(number, link.serial))
+                    .copied()
+                    .unwrap_or(next_serial);
+            }
+            datagram
+        })
+        .collect();
     TrackerSnapshot {
         clock,
-        next_serial: flows.len() as u64,
+        next_serial,
         flows,
+        fragments,
     }
 }
 

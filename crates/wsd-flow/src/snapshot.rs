@@ -10,6 +10,7 @@ use crate::flow::{
     Closed, EndpointState, Flow, FlowExtra, IsnSource, LowCounters, MacSource, PacketCounters,
     Side, CLIENT, SERVER,
 };
+use crate::fragments::WaitingFragment;
 use crate::key::FlowKey;
 use crate::record::{Counters, EndReason, Endpoint, FlowRecord, History, IcmpDetails};
 use crate::stream::StreamState;
@@ -24,6 +25,46 @@ pub struct TrackerSnapshot {
     /// The flows, each timeout queue from its front to its back, so that restoring
     /// them in this order rebuilds the same queues.
     pub flows: Vec<FlowSnapshot>,
+    /// The datagrams of the IP fragment table, oldest first.
+    pub fragments: Vec<DatagramSnapshot>,
+}
+
+/// One datagram of the IP fragment table, as saved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatagramSnapshot {
+    /// Capture clock when the datagram's first fragment of any kind arrived, which
+    /// starts its timeout.
+    pub created: Timestamp,
+    /// Source address of the fragments.
+    pub src: IpAddr,
+    /// Destination address of the fragments.
+    pub dst: IpAddr,
+    /// IP identification: 16 bits for IPv4, 32 bits for IPv6.
+    pub id: u32,
+    /// IP protocol of the datagram's payload.
+    pub protocol: u8,
+    /// True once the fragment at offset 0 was seen.
+    pub first_seen: bool,
+    /// The flow the datagram's later fragments count into, if its first fragment
+    /// was counted into one.
+    pub flow: Option<FragmentFlowSnapshot>,
+    /// Later fragments waiting for the first one, in arrival order.
+    pub waiting: Vec<WaitingFragment>,
+    /// Payload bytes of every fragment seen so far.
+    pub received: u32,
+    /// Payload length of the whole datagram, once its last fragment was seen.
+    pub total: Option<u32>,
+}
+
+/// The flow a fragmented datagram counts into, as saved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FragmentFlowSnapshot {
+    /// Serial number of the flow. A flow that is not in the snapshot has ended, and
+    /// the datagram's later fragments are then unattributed.
+    pub serial: u64,
+    /// True if the fragments were sent by the endpoint whose address and port sort
+    /// first in the flow key.
+    pub from_a: bool,
 }
 
 /// The way a TCP connection was closed, as saved.
@@ -136,6 +177,14 @@ pub enum RestoreError {
         serial: u64,
         /// The snapshot's next serial number.
         next_serial: u64,
+    },
+    /// A datagram of the fragment table is invalid.
+    #[error("fragment table entry {index} {reason}")]
+    InvalidDatagram {
+        /// Position of the datagram in the snapshot.
+        index: usize,
+        /// The problem found.
+        reason: &'static str,
     },
 }
 

@@ -4,10 +4,11 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use wsd_capture::Timestamp;
-use wsd_decode::{Decoded, TcpFlags, TcpInfo, Transport};
+use wsd_decode::{Decoded, FragmentInfo, TcpFlags, TcpInfo, Transport};
 
 use crate::flow::{sender_looks_like_server, Flow, CLIENT, SERVER};
-use crate::key::PacketKey;
+use crate::fragments::{FlowLink, FragmentTable, LaterFragment, WaitingFragment};
+use crate::key::{FlowKey, PacketKey};
 use crate::record::{Anomaly, Direction, EndReason, FlowRecord, PacketOutcome};
 use crate::snapshot::{FlowSnapshot, RestoreError, TrackerSnapshot};
 use crate::table::{FlowTable, QueueId, QUEUE_COUNT};
@@ -113,7 +114,8 @@ impl TrackerConfig {
 pub struct TrackerStats {
     /// Packets given to [`Tracker::process`].
     pub packets: u64,
-    /// Packets that belonged to no flow (no IP layer or no transport header).
+    /// Packets that belonged to no flow: no IP layer, no transport header, or a
+    /// later IP fragment that could not be matched with its first fragment.
     pub unattributed: u64,
     /// Flows created.
     pub flows_created: u64,
@@ -131,6 +133,19 @@ pub struct TrackerStats {
     /// which times out every flow open before them: a sign of a bad timestamp or
     /// of a long gap between inputs.
     pub clock_jumps: u64,
+    /// Later IP fragments counted into the flow of their datagram's first fragment.
+    pub fragments_attributed: u64,
+    /// Later IP fragments left unattributed, for any of the reasons below or because
+    /// the flow of their first fragment had ended or the input ended first.
+    pub fragments_unattributed: u64,
+    /// Later IP fragments unattributed because their first fragment did not arrive
+    /// within the fragment timeout.
+    pub fragments_timed_out: u64,
+    /// Later IP fragments unattributed because their datagram already had the
+    /// maximum number of fragments waiting for the first one.
+    pub fragments_over_limit: u64,
+    /// Datagrams evicted from a full fragment table.
+    pub fragment_datagrams_evicted: u64,
     /// Interim records reported, included in `records`.
     pub interim_records: u64,
 }
@@ -153,6 +168,7 @@ pub struct Tracker {
     next_serial: u64,
     /// A time no flow's deadline is earlier than, or `None` if the table is empty.
     earliest_deadline: Option<Timestamp>,
+    fragments: FragmentTable,
     /// Interim records due, earliest first. Entries of flows that ended are
     /// skipped when they come up.
     interim_queue: BinaryHeap<InterimEntry>,
@@ -169,6 +185,7 @@ impl Tracker {
             now: None,
             next_serial: 0,
             earliest_deadline: None,
+            fragments: FragmentTable::default(),
             interim_queue: BinaryHeap::new(),
             stats: TrackerStats::default(),
         }
@@ -218,6 +235,16 @@ impl Tracker {
             }
         }
         tracker.earliest_deadline = tracker.front_deadline();
+        let serials: std::collections::HashMap<u64, FlowKey> = tracker
+            .table
+            .occupied()
+            .map(|idx| {
+                let flow = tracker.table.get(idx);
+                (flow.serial, flow.key)
+            })
+            .collect();
+        tracker.fragments =
+            FragmentTable::restore(&snapshot.fragments, |serial| serials.get(&serial).copied())?;
         while tracker.table.len() > tracker.config.max_flows.max(1) {
             tracker.evict_one();
         }
@@ -251,6 +278,7 @@ impl Tracker {
             clock: self.now,
             next_serial: self.next_serial,
             flows,
+            fragments: self.fragments.snapshot(),
         }
     }
 
@@ -261,7 +289,16 @@ impl Tracker {
 
     /// Counters so far.
     pub fn stats(&self) -> TrackerStats {
-        self.stats
+        let mut stats = self.stats;
+        let dropped = self.fragments.dropped;
+        stats.fragments_timed_out = dropped.timed_out;
+        stats.fragment_datagrams_evicted = dropped.datagrams_evicted;
+        stats
+    }
+
+    /// Returns the number of datagrams in the IP fragment table.
+    pub fn fragment_datagrams(&self) -> usize {
+        self.fragments.len()
     }
 
     /// Number of flows in the table.
@@ -284,14 +321,33 @@ impl Tracker {
     pub fn process(&mut self, ts: Timestamp, packet: &Decoded) -> PacketOutcome {
         self.stats.packets += 1;
         self.advance_to(ts);
-        // TODO: count later IP fragments into the flow of their first fragment,
-        // through a bounded fragment table that the flow cache also saves.
+        if let Some(fragment) = packet.fragment.filter(|fragment| !fragment.is_first()) {
+            return self.process_later_fragment(ts, packet, &fragment);
+        }
         let Some(key) = PacketKey::of(packet, self.config.vlan_in_key, self.config.records.other)
         else {
+            // TODO: a first fragment too short for its transport header stops here,
+            // so its datagram's later fragments time out unattributed. Joining its
+            // bytes with the next fragment's needs the raw bytes, which `Decoded`
+            // does not carry.
             self.stats.unattributed += 1;
             return PacketOutcome::UNATTRIBUTED;
         };
         let hash = self.table.hash(&key.key);
+        let outcome = self.process_keyed(ts, packet, key, hash);
+        if let Some(fragment) = packet.fragment {
+            self.link_first_fragment(ts, packet, &fragment, key, hash);
+        }
+        outcome
+    }
+
+    fn process_keyed(
+        &mut self,
+        ts: Timestamp,
+        packet: &Decoded,
+        key: PacketKey,
+        hash: u64,
+    ) -> PacketOutcome {
         match packet.transport {
             Transport::Tcp(tcp) => self.process_tcp(ts, packet, key, hash, &tcp),
             Transport::Udp(udp) => {
@@ -387,6 +443,8 @@ impl Tracker {
             None => ts,
         };
         self.now = Some(now);
+        let expired_fragments = self.fragments.expire(now);
+        self.count_unattributed_fragments(expired_fragments);
         self.report_interim(now);
         // Nothing can expire before the earliest deadline, so most packets skip
         // looking at the queues at all.
@@ -454,7 +512,107 @@ impl Tracker {
         });
         self.stats.records += reported;
         self.earliest_deadline = None;
+        let waiting_fragments = self.fragments.clear();
+        self.count_unattributed_fragments(waiting_fragments);
         self.interim_queue.clear();
+    }
+
+    /// Notes that the first fragment of a datagram was counted into the flow of
+    /// `key`, and counts the later fragments that arrived before it into that flow.
+    fn link_first_fragment(
+        &mut self,
+        ts: Timestamp,
+        packet: &Decoded,
+        fragment: &FragmentInfo,
+        key: PacketKey,
+        hash: u64,
+    ) {
+        // When a tunnel packet was fragmented outside the tunnel, the first fragment
+        // already counted the whole inner packet from the inner headers, so the
+        // later fragments are left unattributed rather than counted twice.
+        let same_header = packet
+            .ip
+            .is_some_and(|ip| ip.src == fragment.src && ip.dst == fragment.dst);
+        let found = self.table.find(hash, &key.key).filter(|_| same_header);
+        let link = found.map(|idx| FlowLink {
+            key: key.key,
+            from_a: key.from_a,
+            serial: self.table.get(idx).serial,
+        });
+        let now = self.now.unwrap_or(ts);
+        let waiting = self
+            .fragments
+            .first(now, fragment, ip_payload_len(packet), link);
+        let evicted = self.fragments.take_evicted();
+        self.count_unattributed_fragments(evicted);
+        let Some(idx) = found else {
+            self.count_unattributed_fragments(waiting.len() as u64);
+            return;
+        };
+        let flow = self.table.get_mut(idx);
+        let sender = flow.sender(key.from_a);
+        for fragment in &waiting {
+            flow.count_fragment(sender, fragment.ts, fragment.ip_len, fragment.data_len);
+        }
+        self.stats.fragments_attributed += waiting.len() as u64;
+    }
+
+    /// Counts a fragment at a nonzero offset into the flow of its datagram's first
+    /// fragment, or keeps it in the fragment table until that fragment arrives.
+    fn process_later_fragment(
+        &mut self,
+        ts: Timestamp,
+        packet: &Decoded,
+        fragment: &FragmentInfo,
+    ) -> PacketOutcome {
+        let data_len = ip_payload_len(packet);
+        let waiting = WaitingFragment {
+            ts,
+            ip_len: packet.ip.map_or(0, |ip| ip.total_len),
+            data_len,
+        };
+        let now = self.now.unwrap_or(ts);
+        let later = self.fragments.later(now, fragment, waiting);
+        let evicted = self.fragments.take_evicted();
+        self.count_unattributed_fragments(evicted);
+
+        let link = match later {
+            LaterFragment::Flow(link) => link,
+            LaterFragment::Waiting => return PacketOutcome::UNATTRIBUTED,
+            LaterFragment::OverLimit => {
+                self.stats.fragments_over_limit += 1;
+                self.count_unattributed_fragments(1);
+                return PacketOutcome::UNATTRIBUTED;
+            }
+            LaterFragment::NotCounted => {
+                self.count_unattributed_fragments(1);
+                return PacketOutcome::UNATTRIBUTED;
+            }
+        };
+        let hash = self.table.hash(&link.key);
+        let idx = match self.table.find(hash, &link.key) {
+            Some(idx) if self.table.get(idx).serial == link.serial => idx,
+            _ => {
+                self.count_unattributed_fragments(1);
+                return PacketOutcome::UNATTRIBUTED;
+            }
+        };
+        let flow = self.table.get_mut(idx);
+        let sender = flow.sender(link.from_a);
+        flow.count(sender, packet, ts, data_len, data_len);
+        let queue = flow.queue;
+        self.touch(idx, queue);
+        self.stats.fragments_attributed += 1;
+        PacketOutcome {
+            direction: direction_of(sender),
+            ..PacketOutcome::UNATTRIBUTED
+        }
+    }
+
+    /// Counts `count` later fragments as unattributed packets.
+    fn count_unattributed_fragments(&mut self, count: u64) {
+        self.stats.unattributed += count;
+        self.stats.fragments_unattributed += count;
     }
 
     /// Returns the expired flow whose deadline comes first, across all queues.
@@ -661,6 +819,14 @@ impl Tracker {
             self.finished.push(flow.to_record(reason));
         }
     }
+}
+
+/// Returns the IP payload length of a packet: the bytes of the datagram's payload
+/// that a fragment carries.
+fn ip_payload_len(packet: &Decoded) -> u32 {
+    packet
+        .ip
+        .map_or(0, |ip| ip.total_len.saturating_sub(ip.header_len))
 }
 
 /// Returns the first of `due`, `due + interval`, `due + 2 * interval`... that

@@ -13,6 +13,7 @@
 //! | 4 | format version, little-endian `u32` (this crate writes [`FORMAT_VERSION`]) |
 //! | varies | header, postcard-encoded: writer name and version, capture clock, next serial number |
 //! | varies | the flows, each postcard-encoded, one after another |
+//! | varies | version 2 on: the IP fragment table, a postcard-encoded sequence of datagrams |
 //! | 8 | number of flows, little-endian `u64` |
 //! | 4 | CRC-32 (IEEE) of every byte before it, little-endian `u32` |
 //!
@@ -38,7 +39,7 @@ mod v1;
 mod v2;
 
 use wsd_capture::Timestamp;
-use wsd_flow::{FlowSnapshot, TrackerSnapshot};
+use wsd_flow::{DatagramSnapshot, FlowSnapshot, TrackerSnapshot};
 
 pub use file::{read_cache, write_cache};
 
@@ -128,6 +129,8 @@ pub fn encode(snapshot: &TrackerSnapshot, writer: &str) -> Vec<u8> {
     for flow in &snapshot.flows {
         append_postcard(&mut out, &v2::Flow::from(flow));
     }
+    let datagrams: Vec<v2::Datagram> = snapshot.fragments.iter().map(v2::Datagram::from).collect();
+    append_postcard(&mut out, &datagrams);
     out.extend_from_slice(&(snapshot.flows.len() as u64).to_le_bytes());
     let checksum = crc32::crc32(&out);
     out.extend_from_slice(&checksum.to_le_bytes());
@@ -172,12 +175,26 @@ pub fn decode(bytes: &[u8]) -> Result<FlowCache, CacheError> {
     let body_start = MAGIC.len() + VERSION_LEN;
     let body = &bytes[..count_at];
     if version == 1 {
-        decode_body::<v1::Flow>(body, body_start, count, version, |flow| {
-            flow.to_snapshot()
-                .ok_or_else(|| format!("unknown close state {}", flow.closed))
-        })
+        decode_body::<v1::Flow>(
+            body,
+            body_start,
+            count,
+            version,
+            |flow| {
+                flow.to_snapshot()
+                    .ok_or_else(|| format!("unknown close state {}", flow.closed))
+            },
+            |_| Ok((Vec::new(), 0)),
+        )
     } else {
-        decode_body::<v2::Flow>(body, body_start, count, version, v2::Flow::to_snapshot)
+        decode_body::<v2::Flow>(
+            body,
+            body_start,
+            count,
+            version,
+            v2::Flow::to_snapshot,
+            decode_fragments_v2,
+        )
     }
 }
 
@@ -187,8 +204,18 @@ fn read_u32(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(word)
 }
 
+/// Decodes the fragment table of a version 2 file from the bytes after the flows.
+/// Returns the datagrams and the number of bytes they took.
+fn decode_fragments_v2(rest: &[u8]) -> Result<(Vec<DatagramSnapshot>, usize), String> {
+    let (datagrams, remaining) = postcard::take_from_bytes::<Vec<v2::Datagram>>(rest)
+        .map_err(|err| format!("fragment table: {err}"))?;
+    let snapshots = datagrams.iter().map(v2::Datagram::to_snapshot).collect();
+    Ok((snapshots, rest.len() - remaining.len()))
+}
+
 /// Decodes the body of a file whose flows are encoded as `F`, which `convert`
-/// turns into snapshots. `bytes` ends before the trailer. The header is the same
+/// turns into snapshots, and whose fragment table `fragments` decodes from the
+/// bytes after the flows. `bytes` ends before the trailer. The header is the same
 /// in every version so far.
 fn decode_body<F: serde::de::DeserializeOwned>(
     bytes: &[u8],
@@ -196,6 +223,7 @@ fn decode_body<F: serde::de::DeserializeOwned>(
     count: u64,
     version: u32,
     convert: impl Fn(&F) -> Result<FlowSnapshot, String>,
+    fragments: impl Fn(&[u8]) -> Result<(Vec<DatagramSnapshot>, usize), String>,
 ) -> Result<FlowCache, CacheError> {
     let invalid = |rest: &[u8], detail: String| CacheError::Invalid {
         offset: bytes.len() - rest.len(),
@@ -215,11 +243,13 @@ fn decode_body<F: serde::de::DeserializeOwned>(
         flows.push(snapshot);
         rest = remaining;
     }
+    let (datagrams, used) = fragments(rest).map_err(|detail| invalid(rest, detail))?;
+    rest = &rest[used..];
     if !rest.is_empty() {
         return Err(invalid(
             rest,
             format!(
-                "{} bytes after the {count} flows the trailer counts",
+                "{} bytes left over after the {count} flows the trailer counts and the fragment table, if any",
                 rest.len()
             ),
         ));
@@ -231,6 +261,7 @@ fn decode_body<F: serde::de::DeserializeOwned>(
             clock: header.clock.map(Timestamp::from_nanos),
             next_serial: header.next_serial,
             flows,
+            fragments: datagrams,
         },
     })
 }

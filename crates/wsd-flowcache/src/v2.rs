@@ -1,6 +1,7 @@
 //! Version 2 of the record encoding: version 1 plus the TCP endpoint states,
 //! the sequence state of each stream, the history, and the tunnel and ICMP
-//! details of a flow. Once released, these types never change.
+//! details of a flow, and the IP fragment table after the flows. Once released,
+//! these types never change.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -8,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use wsd_capture::Timestamp;
 use wsd_decode::{MacAddr, TunnelInfo, TunnelKind, Vlans};
 use wsd_flow::{
-    CloseState, Counters, EndpointState, FlowSnapshot, History, IcmpDetails, SeqRange,
-    SideSnapshot, StreamState, MAX_HOLES,
+    CloseState, Counters, DatagramSnapshot, EndpointState, FlowSnapshot, FragmentFlowSnapshot,
+    History, IcmpDetails, SeqRange, SideSnapshot, StreamState, WaitingFragment, MAX_HOLES,
 };
 
 pub use crate::v1::Header;
@@ -86,6 +87,95 @@ pub struct Flow {
     pub icmp: Option<Icmp>,
     /// Nanoseconds since the epoch.
     pub interim_due: Option<i64>,
+}
+
+/// A later fragment waiting for its datagram's first fragment.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Waiting {
+    /// Nanoseconds since the epoch.
+    pub ts: i64,
+    pub ip_len: u32,
+    pub data_len: u32,
+}
+
+/// The flow a datagram's later fragments count into.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FragmentFlow {
+    pub serial: u64,
+    pub from_a: bool,
+}
+
+/// A datagram of the IP fragment table.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Datagram {
+    /// Nanoseconds since the epoch.
+    pub created: i64,
+    pub src: Ip,
+    pub dst: Ip,
+    pub id: u32,
+    pub protocol: u8,
+    pub first_seen: bool,
+    pub flow: Option<FragmentFlow>,
+    pub waiting: Vec<Waiting>,
+    pub received: u32,
+    pub total: Option<u32>,
+}
+
+impl From<&DatagramSnapshot> for Datagram {
+    fn from(datagram: &DatagramSnapshot) -> Datagram {
+        Datagram {
+            created: datagram.created.as_nanos(),
+            src: ip_of(datagram.src),
+            dst: ip_of(datagram.dst),
+            id: datagram.id,
+            protocol: datagram.protocol,
+            first_seen: datagram.first_seen,
+            flow: datagram.flow.map(|flow| FragmentFlow {
+                serial: flow.serial,
+                from_a: flow.from_a,
+            }),
+            waiting: datagram
+                .waiting
+                .iter()
+                .map(|fragment| Waiting {
+                    ts: fragment.ts.as_nanos(),
+                    ip_len: fragment.ip_len,
+                    data_len: fragment.data_len,
+                })
+                .collect(),
+            received: datagram.received,
+            total: datagram.total,
+        }
+    }
+}
+
+impl Datagram {
+    /// Converts to the tracker's snapshot.
+    pub fn to_snapshot(&self) -> DatagramSnapshot {
+        DatagramSnapshot {
+            created: Timestamp::from_nanos(self.created),
+            src: addr_of(&self.src),
+            dst: addr_of(&self.dst),
+            id: self.id,
+            protocol: self.protocol,
+            first_seen: self.first_seen,
+            flow: self.flow.as_ref().map(|flow| FragmentFlowSnapshot {
+                serial: flow.serial,
+                from_a: flow.from_a,
+            }),
+            waiting: self
+                .waiting
+                .iter()
+                .map(|fragment| WaitingFragment {
+                    ts: Timestamp::from_nanos(fragment.ts),
+                    ip_len: fragment.ip_len,
+                    data_len: fragment.data_len,
+                })
+                .collect(),
+            received: self.received,
+            total: self.total,
+        }
+    }
 }
 
 const STATES: [EndpointState; 7] = [

@@ -6,8 +6,9 @@ use proptest::prelude::*;
 use wsd_capture::Timestamp;
 use wsd_decode::{MacAddr, TunnelInfo, TunnelKind, Vlans};
 use wsd_flow::{
-    CloseState, Counters, EndpointState, FlowSnapshot, History, IcmpDetails, SeqRange,
-    SideSnapshot, StreamState, TrackerSnapshot, MAX_HOLES,
+    CloseState, Counters, DatagramSnapshot, EndpointState, FlowSnapshot, FragmentFlowSnapshot,
+    History, IcmpDetails, SeqRange, SideSnapshot, StreamState, TrackerSnapshot, WaitingFragment,
+    MAX_HOLES,
 };
 use wsd_flowcache::{decode, encode, read_cache, write_cache, CacheError, FORMAT_VERSION};
 
@@ -139,11 +140,49 @@ fn history(letters: &str) -> History {
     history
 }
 
+/// Builds a datagram of the fragment table. Odd seeds wait for their first
+/// fragment, and even ones link to flow `n / 2` (which the snapshot may lack).
+fn datagram(n: u64) -> DatagramSnapshot {
+    let created = Timestamp::from_nanos(1_700_000_001_000_000_000_i64.wrapping_add(n as i64));
+    let (src, dst): (IpAddr, IpAddr) = if n % 3 == 0 {
+        (
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::2".parse().unwrap(),
+        )
+    } else {
+        ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap())
+    };
+    let first_seen = n % 2 == 0;
+    let waiting = (0..if first_seen { 0 } else { n % 4 + 1 })
+        .map(|index| WaitingFragment {
+            ts: created.add_nanos(index as i64),
+            ip_len: 28 + index as u32,
+            data_len: 8,
+        })
+        .collect();
+    DatagramSnapshot {
+        created,
+        src,
+        dst,
+        id: n as u32,
+        protocol: [6, 17, 1][n as usize % 3],
+        first_seen,
+        flow: first_seen.then_some(FragmentFlowSnapshot {
+            serial: n / 2,
+            from_a: n % 4 == 0,
+        }),
+        waiting,
+        received: (n as u32).wrapping_mul(8),
+        total: (n % 5 == 0).then_some((n as u32).wrapping_mul(8).wrapping_add(16)),
+    }
+}
+
 fn snapshot(count: u64) -> TrackerSnapshot {
     TrackerSnapshot {
         clock: Some(Timestamp::from_nanos(1_700_000_002_000_000_000)),
         next_serial: count,
         flows: (0..count).map(flow).collect(),
+        fragments: (0..count.min(9)).map(datagram).collect(),
     }
 }
 
@@ -155,6 +194,14 @@ fn round_trip_keeps_everything() {
     assert_eq!(cache.version, FORMAT_VERSION);
     assert_eq!(cache.writer, "wsd 9.9.9");
     assert_eq!(cache.snapshot, original);
+}
+
+#[test]
+fn round_trip_keeps_fragment_table() {
+    let original = snapshot(9);
+    let cache = decode(&encode(&original, "w")).unwrap();
+    assert_eq!(cache.snapshot.fragments.len(), 9);
+    assert_eq!(cache.snapshot.fragments, original.fragments);
 }
 
 #[test]
@@ -301,6 +348,7 @@ proptest! {
             clock: seeds.first().map(|&s| Timestamp::from_nanos(s as i64)),
             next_serial: u64::MAX,
             flows: seeds.iter().map(|&s| flow(s)).collect(),
+            fragments: seeds.iter().map(|&s| datagram(s)).collect(),
         };
         prop_assert_eq!(decode(&encode(&original, "w")).unwrap().snapshot, original);
     }

@@ -5,14 +5,19 @@
 //! The packets are TCP segments and UDP datagrams between endpoints of a small pool, so
 //! that they often share flows. They have any flags and sequence numbers. Their times
 //! step forwards, backwards, past every timeout and past the one-day clock jump. Small
-//! tables make flows get evicted.
+//! tables make flows get evicted. One packet in five is an IP fragment of one of a few
+//! datagrams per address pair, so that the fragment table is saved with first
+//! fragments seen and later ones waiting.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use proptest::prelude::*;
 use proptest::sample::Index;
 use wsd_capture::Timestamp;
-use wsd_decode::{Decoded, IpInfo, MacAddr, TcpFlags, TcpInfo, Transport, UdpInfo, Vlans};
+use wsd_decode::{
+    Decoded, FragmentInfo, IpInfo, MacAddr, StopReason, TcpFlags, TcpInfo, Transport, UdpInfo,
+    Vlans,
+};
 use wsd_flow::{FlowRecord, PacketOutcome, RecordProtocols, Tracker, TrackerConfig};
 
 const NANOS_PER_SEC: i64 = 1_000_000_000;
@@ -151,7 +156,7 @@ fn transport(header_len: u32) -> impl Strategy<Value = (u8, Transport, u32)> {
 }
 
 fn step() -> impl Strategy<Value = Step> {
-    (addresses(), link_layer(), time_gap())
+    let unfragmented = (addresses(), link_layer(), time_gap())
         .prop_flat_map(|((src, dst), link, gap_nanos)| {
             let header_len = if src.is_ipv4() { 20 } else { 40 };
             (
@@ -186,6 +191,42 @@ fn step() -> impl Strategy<Value = Step> {
                 }
             },
         )
+        .boxed();
+    // A few identifications, offsets and flags, so that fragments of one datagram
+    // meet often, arrive in any order and complete some datagrams.
+    let fragment = (0..3u32, 0..4u16, any::<bool>());
+    prop_oneof![
+        4 => unfragmented.clone(),
+        1 => (unfragmented, fragment).prop_map(|(step, fragment)| as_fragment(step, fragment)),
+    ]
+}
+
+/// Turns a step's packet into an IP fragment of datagram `id`, at `offset_units`
+/// times 8 bytes. A later fragment loses its transport header, as decoding stops
+/// there.
+fn as_fragment(mut step: Step, (id, offset_units, more_fragments): (u32, u16, bool)) -> Step {
+    let Some(mut ip) = step.packet.ip else {
+        return step;
+    };
+    let offset = 8 * offset_units;
+    step.packet.fragment = Some(FragmentInfo {
+        src: ip.src,
+        dst: ip.dst,
+        protocol: ip.protocol,
+        id,
+        offset,
+        more_fragments,
+    });
+    if offset == 0 {
+        ip.is_first_fragment = true;
+    } else {
+        ip.is_later_fragment = true;
+        ip.total_len = ip.header_len + 8;
+        step.packet.transport = Transport::None;
+        step.packet.stop = Some(StopReason::Fragment);
+    }
+    step.packet.ip = Some(ip);
+    step
 }
 
 fn config() -> impl Strategy<Value = TrackerConfig> {

@@ -10,6 +10,9 @@ use wsd_flow::{
 use crate::run::Failure;
 
 /// The tracker of a run.
+// One `Flows` lives for the whole run, so the size of its larger variant costs
+// nothing worth a box on the packet path.
+#[allow(clippy::large_enum_variant)]
 pub enum Flows {
     /// Every flow tracked in the reading thread.
     Single(Tracker),

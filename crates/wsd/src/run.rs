@@ -138,6 +138,21 @@ impl Summary {
             stats.evicted,
             count(self.malformed_records, "unreadable capture record"),
         );
+        if stats.fragments_unattributed > 0 || stats.fragment_datagrams_evicted > 0 {
+            info!(
+                "IP fragments: {} counted into the flow of their first fragment, {} \
+                 unattributed ({} timed out, {} over the limit of {} waiting per datagram), \
+                 {} evicted from the full table of {}",
+                stats.fragments_attributed,
+                stats.fragments_unattributed,
+                stats.fragments_timed_out,
+                stats.fragments_over_limit,
+                wsd_flow::MAX_WAITING_FRAGMENTS,
+                count(stats.fragment_datagrams_evicted, "datagram"),
+                wsd_flow::MAX_FRAGMENT_DATAGRAMS,
+            );
+        }
+        debug!(?stats, "tracker statistics");
         if stats.clock_jumps > 0 {
             warn!(
                 "{} moved the capture clock forward by more than a day at once, which \
@@ -226,6 +241,7 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
             &hangup,
         );
         done_bytes += source.position();
+        debug!(file = %input.path.display(), stats = ?source.stats(), "read statistics");
         summary.malformed_records += source.stats().malformed_records;
     }
 

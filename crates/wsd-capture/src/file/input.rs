@@ -1,15 +1,21 @@
-//! A fixed-size read buffer that the record parsers borrow from.
+//! A bounded read buffer that the record parsers borrow from.
 //!
-//! The buffer is allocated once and never grows. Records are parsed in place, and the
-//! unconsumed tail is moved to the front only when a read is needed, which copies at most
-//! one partial record per refill.
+//! The buffer starts at the input's size when that is known and smaller than
+//! [`BUFFER_SIZE`], and grows up to `BUFFER_SIZE` only when a record needs more room, so
+//! a small input never allocates and zeroes the full buffer. Records are parsed in place,
+//! and the unconsumed tail is moved to the front only when a read is needed, which copies
+//! at most one partial record per refill.
 
 use std::io::{self, Read};
 use std::ops::Range;
 
-/// Size of the read buffer in bytes. It must hold the largest block the parsers keep in
-/// memory ([`MAX_BLOCK_LEN`](super::MAX_BLOCK_LEN)).
+/// Maximum size of the read buffer in bytes. It must hold the largest block the parsers
+/// keep in memory ([`MAX_BLOCK_LEN`](super::MAX_BLOCK_LEN)).
 pub(super) const BUFFER_SIZE: usize = 4 << 20;
+
+/// Minimum initial size of the read buffer in bytes, so that a wrong size hint costs
+/// few growth steps.
+const MIN_INITIAL_SIZE: usize = 4 << 10;
 
 /// Minimum free space at the end of the buffer before a read. With less room than this,
 /// the unconsumed bytes move to the front first, so reads stay large.
@@ -19,6 +25,8 @@ const MIN_READ: usize = 64 << 10;
 pub(super) struct Input {
     reader: Box<dyn Read + Send>,
     buf: Box<[u8]>,
+    /// Size up to which `buf` may grow.
+    max_len: usize,
     /// Buffer index of the first unconsumed byte.
     start: usize,
     /// Buffer index one past the last byte read.
@@ -29,16 +37,31 @@ pub(super) struct Input {
 }
 
 impl Input {
-    /// Creates an input with an empty buffer of `BUFFER_SIZE` bytes.
-    pub(super) fn new(reader: Box<dyn Read + Send>) -> Input {
-        Input::with_capacity(reader, BUFFER_SIZE)
+    /// Creates an input whose buffer may grow to `BUFFER_SIZE` bytes. `len` is the
+    /// input's size if known: the buffer starts at that size, kept between 4 KiB and
+    /// `BUFFER_SIZE`, or at `BUFFER_SIZE` when the size is unknown.
+    pub(super) fn new(reader: Box<dyn Read + Send>, len: Option<u64>) -> Input {
+        let initial = len.map_or(BUFFER_SIZE, |len| {
+            usize::try_from(len)
+                .unwrap_or(BUFFER_SIZE)
+                .max(MIN_INITIAL_SIZE)
+        });
+        Input::with_sizes(reader, initial.min(BUFFER_SIZE), BUFFER_SIZE)
     }
 
-    /// Creates an input with a buffer of `capacity` bytes, for tests of the refill logic.
+    /// Creates an input with a fixed buffer of `capacity` bytes, for tests of the
+    /// refill logic.
+    #[cfg(test)]
     pub(super) fn with_capacity(reader: Box<dyn Read + Send>, capacity: usize) -> Input {
+        Input::with_sizes(reader, capacity, capacity)
+    }
+
+    /// Creates an input with a buffer of `initial` bytes that may grow to `max_len`.
+    fn with_sizes(reader: Box<dyn Read + Send>, initial: usize, max_len: usize) -> Input {
         Input {
             reader,
-            buf: vec![0; capacity].into_boxed_slice(),
+            buf: vec![0; initial].into_boxed_slice(),
+            max_len,
             start: 0,
             end: 0,
             buf_offset: 0,
@@ -82,11 +105,14 @@ impl Input {
     ///
     /// Returns false when the stream ends first, leaving whatever it had available.
     pub(super) fn fill(&mut self, need: usize) -> io::Result<bool> {
-        if need > self.buf.len() {
+        if need > self.max_len {
             return Err(io::Error::other(format!(
                 "a record of {need} bytes does not fit the {}-byte read buffer",
-                self.buf.len()
+                self.max_len
             )));
+        }
+        if need > self.buf.len() {
+            self.grow(need);
         }
         while self.end - self.start < need {
             if self.eof {
@@ -135,6 +161,19 @@ impl Input {
     /// Consumes every available byte, so that the offset reaches the end of what was read.
     pub(super) fn consume_all(&mut self) {
         self.start = self.end;
+    }
+
+    /// Replaces the buffer with one of at least `need` bytes, at least twice the old
+    /// size and at most `max_len`, keeping the unconsumed bytes at its front.
+    fn grow(&mut self, need: usize) {
+        let len = need.max(self.buf.len().saturating_mul(2)).min(self.max_len);
+        let mut buf = vec![0; len].into_boxed_slice();
+        let unconsumed = self.end - self.start;
+        buf[..unconsumed].copy_from_slice(&self.buf[self.start..self.end]);
+        self.buf = buf;
+        self.buf_offset += self.start as u64;
+        self.start = 0;
+        self.end = unconsumed;
     }
 
     /// Moves the unconsumed bytes to the front of the buffer.
@@ -238,6 +277,33 @@ mod tests {
         let mut input = Input::with_capacity(Box::new(Cursor::new(numbered(30))), 16);
 
         assert!(input.fill(17).is_err());
+    }
+
+    #[test]
+    fn fill_grows_buffer_up_to_maximum() {
+        let data = numbered(300);
+        let mut input = Input::with_sizes(Box::new(Cursor::new(data.clone())), 16, 256);
+
+        assert!(input.fill(8).unwrap());
+        input.consume(5);
+        assert!(input.fill(200).unwrap());
+        assert_eq!(input.offset(), 5);
+        assert_eq!(&input.available()[..200], &data[5..205]);
+        assert!(input.buf.len() >= 200);
+        assert!(input.fill(257).is_err());
+    }
+
+    #[test]
+    fn new_sizes_buffer_by_input_length() {
+        let small = Input::new(Box::new(Cursor::new(numbered(10))), Some(10));
+        let medium = Input::new(Box::new(Cursor::new(numbered(10))), Some(100_000));
+        let unknown = Input::new(Box::new(Cursor::new(numbered(10))), None);
+        let huge = Input::new(Box::new(Cursor::new(numbered(10))), Some(u64::MAX));
+
+        assert_eq!(small.buf.len(), MIN_INITIAL_SIZE);
+        assert_eq!(medium.buf.len(), 100_000);
+        assert_eq!(unknown.buf.len(), BUFFER_SIZE);
+        assert_eq!(huge.buf.len(), BUFFER_SIZE);
     }
 
     #[test]

@@ -165,8 +165,9 @@ enum FormatReader {
 ///
 /// The format is detected from the magic number, never from the file name: classic pcap
 /// in either byte order with microsecond or nanosecond times, and pcapng with any number
-/// of sections and interfaces. The file is read in chunks into one buffer of a few MiB,
-/// and each [`Packet`] borrows from that buffer until the next call.
+/// of sections and interfaces. The file is read in chunks into one buffer of at most
+/// 4 MiB (smaller for a smaller input of known size), and each [`Packet`] borrows from
+/// that buffer until the next call.
 ///
 /// Damaged input ends reading early instead of failing when packets were already read:
 /// - A file cut inside a record returns every complete record, then `Ok(None)`.
@@ -278,7 +279,7 @@ impl FileSource {
         reader: Box<dyn Read + Send>,
         len: Option<u64>,
     ) -> Result<FileSource, CaptureError> {
-        let mut input = Input::new(reader);
+        let mut input = Input::new(reader, len);
         let reader = read_file_header(&path, &mut input)?;
         let mut source = FileSource {
             name: path.display().to_string(),

@@ -1,0 +1,524 @@
+//! The IP fragment table: attributes later fragments, which carry no transport
+//! header, to the flow of their datagram's first fragment, without reassembly.
+//!
+//! Fragments of one datagram share source and destination address, protocol and
+//! identification (RFC 791 for IPv4, RFC 8200 for IPv6). The table maps those fields
+//! to the flow of the first fragment (the one at offset 0) once that fragment was seen.
+//! Later fragments that arrive before it wait in the table and are counted into the
+//! flow when it comes. The table is bounded in datagrams and in waiting fragments per
+//! datagram, and an entry expires a fixed time after its first fragment of any kind
+//! arrived. Waiting fragments that expire, are evicted or exceed a bound are
+//! unattributed.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
+
+use wsd_capture::Timestamp;
+use wsd_decode::FragmentInfo;
+
+use crate::key::{addr_bytes, to_ip, AddrBytes, FlowKey};
+use crate::snapshot::{DatagramSnapshot, FragmentFlowSnapshot, RestoreError};
+
+/// Maximum number of datagrams in the fragment table. A fragment of a new datagram
+/// in a full table evicts the datagram that arrived first.
+pub const MAX_FRAGMENT_DATAGRAMS: usize = 4096;
+
+/// Maximum number of later fragments that wait for one datagram's first fragment.
+/// Later ones are unattributed at once.
+pub const MAX_WAITING_FRAGMENTS: usize = 64;
+
+/// Capture time, in nanoseconds, after which a datagram leaves the fragment table:
+/// 60 s from its first fragment of any kind. RFC 8200 (section 4.5) gives 60 s as
+/// the IPv6 reassembly time, and the table uses it for IPv4 too.
+pub const FRAGMENT_TIMEOUT: i64 = 60 * 1_000_000_000;
+
+/// The fields that identify one fragmented datagram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct DatagramKey {
+    src: AddrBytes,
+    dst: AddrBytes,
+    id: u32,
+    protocol: u8,
+    v6: bool,
+}
+
+impl DatagramKey {
+    pub(crate) fn of(fragment: &FragmentInfo) -> DatagramKey {
+        let (src, v6) = addr_bytes(fragment.src);
+        let (dst, _) = addr_bytes(fragment.dst);
+        DatagramKey {
+            src,
+            dst,
+            id: fragment.id,
+            protocol: fragment.protocol,
+            v6,
+        }
+    }
+}
+
+/// The flow a datagram's first fragment was counted into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FlowLink {
+    pub key: FlowKey,
+    /// True if the fragments were sent by endpoint `a` of the key.
+    pub from_a: bool,
+    /// The flow's serial number, so that a later flow with the same key is not taken
+    /// for it.
+    pub serial: u64,
+}
+
+/// A later fragment waiting for its datagram's first fragment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitingFragment {
+    /// Capture time.
+    pub ts: Timestamp,
+    /// IP length of the fragment, header included.
+    pub ip_len: u32,
+    /// Bytes of the datagram's payload that the fragment carries.
+    pub data_len: u32,
+}
+
+#[derive(Clone, Debug)]
+struct Datagram {
+    /// True once the first fragment was seen.
+    first_seen: bool,
+    /// The flow the fragments count into, if the first fragment was seen and its
+    /// fragments are counted.
+    flow: Option<FlowLink>,
+    waiting: Vec<WaitingFragment>,
+    /// Payload bytes of every fragment seen, the first one's included.
+    received: u32,
+    /// Payload length of the whole datagram, known from its last fragment.
+    total: Option<u32>,
+    /// Order of creation, which distinguishes a live entry from a stale one in `order`.
+    serial: u64,
+}
+
+/// The outcome of [`FragmentTable::later`] for one later fragment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LaterFragment {
+    /// Its first fragment was seen: count it into this flow.
+    Flow(FlowLink),
+    /// It waits for its first fragment.
+    Waiting,
+    /// Its datagram already has [`MAX_WAITING_FRAGMENTS`] waiting: it is unattributed.
+    OverLimit,
+    /// Its first fragment was seen, but the datagram's fragments are not counted into
+    /// a flow: it is unattributed.
+    NotCounted,
+}
+
+/// Counters of the fragment table, added to the tracker's statistics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Dropped {
+    /// Waiting fragments whose datagram timed out.
+    pub timed_out: u64,
+    /// Waiting fragments whose datagram was evicted from a full table.
+    pub evicted: u64,
+    /// Datagrams evicted from a full table.
+    pub datagrams_evicted: u64,
+}
+
+/// The fragment table. See the module documentation.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct FragmentTable {
+    datagrams: HashMap<DatagramKey, Datagram>,
+    /// Datagram keys with their creation time (the capture clock when their first
+    /// fragment of any kind arrived, which starts the timeout) and serial, oldest
+    /// first. Entries of
+    /// datagrams that were removed early stay here until they reach the front or
+    /// until `compact_order` drops them.
+    order: VecDeque<(Timestamp, u64, DatagramKey)>,
+    next_serial: u64,
+    pub dropped: Dropped,
+    /// Waiting fragments of evicted datagrams that the tracker has not yet counted
+    /// as unattributed.
+    evicted_uncounted: u64,
+}
+
+impl FragmentTable {
+    /// Returns the number of datagrams in the table.
+    pub fn len(&self) -> usize {
+        self.datagrams.len()
+    }
+
+    /// Notes that the first fragment of `fragment`'s datagram was seen, and returns
+    /// the later fragments that were waiting for it. With a `flow`, the datagram's
+    /// later fragments count into it; without one, they are unattributed.
+    pub fn first(
+        &mut self,
+        now: Timestamp,
+        fragment: &FragmentInfo,
+        data_len: u32,
+        flow: Option<FlowLink>,
+    ) -> Vec<WaitingFragment> {
+        let key = DatagramKey::of(fragment);
+        let datagram = self.entry(now, key);
+        datagram.first_seen = true;
+        datagram.flow = flow;
+        datagram.received = datagram.received.saturating_add(data_len);
+        let waiting = std::mem::take(&mut datagram.waiting);
+        self.remove_if_complete(&key);
+        waiting
+    }
+
+    /// Looks up the flow of a later fragment, or keeps the fragment until its first
+    /// fragment arrives.
+    pub fn later(
+        &mut self,
+        now: Timestamp,
+        fragment: &FragmentInfo,
+        waiting: WaitingFragment,
+    ) -> LaterFragment {
+        let key = DatagramKey::of(fragment);
+        let datagram = self.entry(now, key);
+        datagram.received = datagram.received.saturating_add(waiting.data_len);
+        if !fragment.more_fragments {
+            let end = u32::from(fragment.offset).saturating_add(waiting.data_len);
+            datagram.total = Some(end);
+        }
+        let result = match datagram.flow {
+            Some(flow) => LaterFragment::Flow(flow),
+            None if datagram.first_seen => LaterFragment::NotCounted,
+            None if datagram.waiting.len() < MAX_WAITING_FRAGMENTS => {
+                datagram.waiting.push(waiting);
+                LaterFragment::Waiting
+            }
+            None => LaterFragment::OverLimit,
+        };
+        self.remove_if_complete(&key);
+        result
+    }
+
+    /// Removes the datagrams that timed out by `now`, counting their waiting fragments.
+    /// Returns the number of fragments that became unattributed.
+    pub fn expire(&mut self, now: Timestamp) -> u64 {
+        let mut unattributed = 0;
+        while let Some(&(created, serial, key)) = self.order.front() {
+            if created.add_nanos(FRAGMENT_TIMEOUT) >= now {
+                break;
+            }
+            self.order.pop_front();
+            if self.datagrams.get(&key).is_some_and(|d| d.serial == serial) {
+                if let Some(datagram) = self.datagrams.remove(&key) {
+                    unattributed += datagram.waiting.len() as u64;
+                }
+            }
+        }
+        self.dropped.timed_out += unattributed;
+        unattributed
+    }
+
+    /// Returns the number of waiting fragments evicted since the last call, which
+    /// became unattributed.
+    pub fn take_evicted(&mut self) -> u64 {
+        std::mem::take(&mut self.evicted_uncounted)
+    }
+
+    /// Empties the table, as at the end of the input. Returns the number of waiting
+    /// fragments, which became unattributed.
+    pub fn clear(&mut self) -> u64 {
+        let unattributed = self
+            .datagrams
+            .values()
+            .map(|datagram| datagram.waiting.len() as u64)
+            .sum();
+        self.datagrams.clear();
+        self.order.clear();
+        unattributed
+    }
+
+    /// Returns the datagram of `key`, creating it (and evicting the oldest datagram
+    /// of a full table) if it is new.
+    fn entry(&mut self, now: Timestamp, key: DatagramKey) -> &mut Datagram {
+        if !self.datagrams.contains_key(&key) && self.datagrams.len() >= MAX_FRAGMENT_DATAGRAMS {
+            self.evict_oldest();
+        }
+        if self.order.len() > 2 * MAX_FRAGMENT_DATAGRAMS {
+            self.compact_order();
+        }
+        match self.datagrams.entry(key) {
+            Entry::Occupied(occupied) => occupied.into_mut(),
+            Entry::Vacant(vacant) => {
+                let serial = self.next_serial;
+                self.next_serial += 1;
+                self.order.push_back((now, serial, key));
+                vacant.insert(Datagram {
+                    first_seen: false,
+                    flow: None,
+                    waiting: Vec::new(),
+                    received: 0,
+                    total: None,
+                    serial,
+                })
+            }
+        }
+    }
+
+    fn evict_oldest(&mut self) {
+        while let Some((_, serial, key)) = self.order.pop_front() {
+            if self.datagrams.get(&key).is_some_and(|d| d.serial == serial) {
+                if let Some(datagram) = self.datagrams.remove(&key) {
+                    self.dropped.datagrams_evicted += 1;
+                    self.dropped.evicted += datagram.waiting.len() as u64;
+                    self.evicted_uncounted += datagram.waiting.len() as u64;
+                }
+                return;
+            }
+        }
+    }
+
+    /// Drops the entries of `order` whose datagram left the table early, so that
+    /// `order` stays within twice the table's bound.
+    fn compact_order(&mut self) {
+        let datagrams = &self.datagrams;
+        self.order
+            .retain(|(_, serial, key)| datagrams.get(key).is_some_and(|d| d.serial == *serial));
+    }
+
+    /// Removes a datagram whose first fragment was seen and whose fragments add up to
+    /// its whole payload. Duplicate fragments can make that happen early: later
+    /// fragments of the datagram then wait and time out as unattributed.
+    fn remove_if_complete(&mut self, key: &DatagramKey) {
+        let complete = self.datagrams.get(key).is_some_and(|datagram| {
+            datagram.first_seen
+                && datagram
+                    .total
+                    .is_some_and(|total| datagram.received >= total)
+        });
+        if complete {
+            self.datagrams.remove(key);
+        }
+    }
+
+    /// Saves the datagrams in the table, oldest first.
+    pub fn snapshot(&self) -> Vec<DatagramSnapshot> {
+        self.order
+            .iter()
+            .filter_map(|(created, serial, key)| {
+                let datagram = self.datagrams.get(key).filter(|d| d.serial == *serial)?;
+                Some(DatagramSnapshot {
+                    created: *created,
+                    src: to_ip(key.src, key.v6),
+                    dst: to_ip(key.dst, key.v6),
+                    id: key.id,
+                    protocol: key.protocol,
+                    first_seen: datagram.first_seen,
+                    flow: datagram.flow.map(|link| FragmentFlowSnapshot {
+                        serial: link.serial,
+                        from_a: link.from_a,
+                    }),
+                    waiting: datagram.waiting.clone(),
+                    received: datagram.received,
+                    total: datagram.total,
+                })
+            })
+            .collect()
+    }
+
+    /// Rebuilds a table from saved datagrams. `flow_key` returns the key of a
+    /// restored flow from its serial number. A link to a flow that is not restored
+    /// becomes a datagram whose later fragments are unattributed, as they would be
+    /// had the run not been split.
+    pub fn restore(
+        saved: &[DatagramSnapshot],
+        flow_key: impl Fn(u64) -> Option<FlowKey>,
+    ) -> Result<FragmentTable, RestoreError> {
+        let mut table = FragmentTable::default();
+        if saved.len() > MAX_FRAGMENT_DATAGRAMS {
+            return Err(RestoreError::InvalidDatagram {
+                index: MAX_FRAGMENT_DATAGRAMS,
+                reason: "exceeds the maximum number of datagrams",
+            });
+        }
+        let mut previous: Option<Timestamp> = None;
+        for (index, datagram) in saved.iter().enumerate() {
+            let invalid = |reason| RestoreError::InvalidDatagram { index, reason };
+            let (src, v6) = addr_bytes(datagram.src);
+            let (dst, dst_v6) = addr_bytes(datagram.dst);
+            if v6 != dst_v6 {
+                return Err(invalid("mixes IPv4 and IPv6 addresses"));
+            }
+            if datagram.waiting.len() > MAX_WAITING_FRAGMENTS {
+                return Err(invalid("has more waiting fragments than the maximum"));
+            }
+            if datagram.first_seen && !datagram.waiting.is_empty() {
+                return Err(invalid(
+                    "has waiting fragments although its first fragment was seen",
+                ));
+            }
+            if datagram.flow.is_some() && !datagram.first_seen {
+                return Err(invalid(
+                    "has a flow although its first fragment was not seen",
+                ));
+            }
+            // The expiry loop stops at the first datagram that has not timed out,
+            // so creation times must not decrease.
+            if previous.is_some_and(|previous| datagram.created < previous) {
+                return Err(invalid("was created before the datagram saved ahead of it"));
+            }
+            previous = Some(datagram.created);
+            let key = DatagramKey {
+                src,
+                dst,
+                id: datagram.id,
+                protocol: datagram.protocol,
+                v6,
+            };
+            let flow = datagram.flow.and_then(|link| {
+                flow_key(link.serial).map(|key| FlowLink {
+                    key,
+                    from_a: link.from_a,
+                    serial: link.serial,
+                })
+            });
+            let serial = table.next_serial;
+            table.next_serial += 1;
+            let restored = Datagram {
+                first_seen: datagram.first_seen,
+                flow,
+                waiting: datagram.waiting.clone(),
+                received: datagram.received,
+                total: datagram.total,
+                serial,
+            };
+            if table.datagrams.insert(key, restored).is_some() {
+                return Err(invalid("repeats the key of an earlier datagram"));
+            }
+            table.order.push_back((datagram.created, serial, key));
+        }
+        Ok(table)
+    }
+
+    /// Returns the creation time of the oldest datagram, for tests.
+    #[cfg(test)]
+    fn oldest(&self) -> Option<Timestamp> {
+        self.order
+            .iter()
+            .find(|(_, serial, key)| self.datagrams.get(key).is_some_and(|d| d.serial == *serial))
+            .map(|(created, _, _)| *created)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    fn fragment(id: u32, offset: u16, more_fragments: bool) -> FragmentInfo {
+        FragmentInfo {
+            src: IpAddr::from([10, 0, 0, 1]),
+            dst: IpAddr::from([10, 0, 0, 2]),
+            protocol: 6,
+            id,
+            offset,
+            more_fragments,
+        }
+    }
+
+    fn waiting(ts: Timestamp, data_len: u32) -> WaitingFragment {
+        WaitingFragment {
+            ts,
+            ip_len: data_len + 20,
+            data_len,
+        }
+    }
+
+    fn link() -> FlowLink {
+        FlowLink {
+            key: FlowKey {
+                addr_a: [0; 16],
+                addr_b: [1; 16],
+                port_a: 1,
+                port_b: 2,
+                vlan_ids: [0, 0],
+                protocol: 6,
+                v6: false,
+            },
+            from_a: true,
+            serial: 7,
+        }
+    }
+
+    const T0: Timestamp = Timestamp::from_parts(1_000, 0);
+
+    #[test]
+    fn later_fragment_waits_for_first() {
+        let mut table = FragmentTable::default();
+
+        let later = table.later(T0, &fragment(1, 8, true), waiting(T0, 8));
+        let first = table.first(T0, &fragment(1, 0, true), 8, Some(link()));
+
+        assert_eq!(later, LaterFragment::Waiting);
+        assert_eq!(first, vec![waiting(T0, 8)]);
+        assert_eq!(table.len(), 1);
+    }
+
+    #[test]
+    fn complete_datagram_leaves_table() {
+        let mut table = FragmentTable::default();
+
+        table.first(T0, &fragment(1, 0, true), 8, Some(link()));
+        let middle = table.later(T0, &fragment(1, 8, true), waiting(T0, 8));
+        let last = table.later(T0, &fragment(1, 16, false), waiting(T0, 4));
+
+        assert_eq!(middle, LaterFragment::Flow(link()));
+        assert_eq!(last, LaterFragment::Flow(link()));
+        assert_eq!(table.len(), 0);
+    }
+
+    #[test]
+    fn waiting_fragments_time_out() {
+        let mut table = FragmentTable::default();
+        table.later(T0, &fragment(1, 8, true), waiting(T0, 8));
+        table.later(T0, &fragment(1, 16, false), waiting(T0, 8));
+
+        assert_eq!(table.expire(T0.add_nanos(FRAGMENT_TIMEOUT)), 0);
+        assert_eq!(table.expire(T0.add_nanos(FRAGMENT_TIMEOUT + 1)), 2);
+        assert_eq!(table.dropped.timed_out, 2);
+        assert_eq!(table.len(), 0);
+    }
+
+    #[test]
+    fn waiting_fragments_are_bounded() {
+        let mut table = FragmentTable::default();
+        for index in 0..MAX_WAITING_FRAGMENTS {
+            let offset = 8 * (index as u16 + 1);
+            let result = table.later(T0, &fragment(1, offset, true), waiting(T0, 8));
+            assert_eq!(result, LaterFragment::Waiting);
+        }
+
+        let over = table.later(T0, &fragment(1, 1000, true), waiting(T0, 8));
+
+        assert_eq!(over, LaterFragment::OverLimit);
+    }
+
+    #[test]
+    fn full_table_evicts_oldest_datagram() {
+        let mut table = FragmentTable::default();
+        for id in 0..MAX_FRAGMENT_DATAGRAMS as u32 {
+            let ts = T0.add_nanos(i64::from(id));
+            table.later(ts, &fragment(id, 8, true), waiting(ts, 8));
+        }
+        let late = T0.add_nanos(1_000_000);
+
+        table.later(late, &fragment(u32::MAX, 8, true), waiting(late, 8));
+
+        assert_eq!(table.len(), MAX_FRAGMENT_DATAGRAMS);
+        assert_eq!(table.dropped.datagrams_evicted, 1);
+        assert_eq!(table.dropped.evicted, 1);
+        assert_eq!(table.oldest(), Some(T0.add_nanos(1)));
+    }
+
+    #[test]
+    fn order_stays_bounded_when_datagrams_complete() {
+        let mut table = FragmentTable::default();
+        for id in 0..10 * MAX_FRAGMENT_DATAGRAMS as u32 {
+            table.first(T0, &fragment(id, 0, true), 8, Some(link()));
+            table.later(T0, &fragment(id, 8, false), waiting(T0, 8));
+        }
+
+        assert_eq!(table.len(), 0);
+        assert!(table.order.len() <= 2 * MAX_FRAGMENT_DATAGRAMS + 1);
+    }
+}

@@ -1,0 +1,491 @@
+//! IP fragments counted into the flow of their datagram's first fragment, with
+//! frames built byte by byte and decoded by `wsd-decode`.
+
+use wsd_capture::Timestamp;
+use wsd_decode::{decode, linktype, StopReason};
+use wsd_flow::{
+    DatagramSnapshot, Direction, FlowRecord, PacketOutcome, RestoreError, Tracker, TrackerConfig,
+    TrackerStats, FRAGMENT_TIMEOUT, MAX_FRAGMENT_DATAGRAMS, MAX_WAITING_FRAGMENTS,
+};
+
+const CLIENT_V4: [u8; 4] = [10, 0, 0, 1];
+const SERVER_V4: [u8; 4] = [10, 0, 0, 2];
+const CLIENT_V6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+const SERVER_V6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+const TCP: u8 = 6;
+
+fn ts(millis: i64) -> Timestamp {
+    Timestamp::from_nanos(1_700_000_000_000_000_000 + millis * 1_000_000)
+}
+
+/// Builds a TCP segment of a 20-byte header and `payload_len` bytes of payload.
+fn tcp_segment(src_port: u16, dst_port: u16, flags: u8, payload_len: usize) -> Vec<u8> {
+    let mut segment = Vec::new();
+    segment.extend_from_slice(&src_port.to_be_bytes());
+    segment.extend_from_slice(&dst_port.to_be_bytes());
+    segment.extend_from_slice(&1000u32.to_be_bytes());
+    segment.extend_from_slice(&0u32.to_be_bytes());
+    segment.extend_from_slice(&[5 << 4, flags]);
+    segment.extend_from_slice(&64240u16.to_be_bytes());
+    segment.extend_from_slice(&[0, 0, 0, 0]);
+    segment.extend((0..payload_len).map(|i| i as u8));
+    segment
+}
+
+fn ethernet(ethertype: u16) -> Vec<u8> {
+    let mut frame = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
+    frame.extend_from_slice(&ethertype.to_be_bytes());
+    frame
+}
+
+/// Builds an Ethernet frame with an IPv4 fragment of `data`, whose first byte is at `offset`
+/// (a multiple of 8) in the datagram's payload.
+fn ipv4_fragment(
+    src: [u8; 4],
+    dst: [u8; 4],
+    id: u16,
+    offset: usize,
+    more: bool,
+    data: &[u8],
+) -> Vec<u8> {
+    let mut frame = ethernet(0x0800);
+    let total_len = (20 + data.len()) as u16;
+    let field = (offset / 8) as u16 | if more { 0x2000 } else { 0 };
+    frame.extend_from_slice(&[0x45, 0]);
+    frame.extend_from_slice(&total_len.to_be_bytes());
+    frame.extend_from_slice(&id.to_be_bytes());
+    frame.extend_from_slice(&field.to_be_bytes());
+    frame.extend_from_slice(&[64, TCP, 0, 0]);
+    frame.extend_from_slice(&src);
+    frame.extend_from_slice(&dst);
+    frame.extend_from_slice(data);
+    frame
+}
+
+/// Builds an Ethernet frame with an IPv6 packet carrying a fragment header and `data`.
+fn ipv6_fragment(
+    src: [u8; 16],
+    dst: [u8; 16],
+    id: u32,
+    offset: usize,
+    more: bool,
+    data: &[u8],
+) -> Vec<u8> {
+    let mut frame = ethernet(0x86dd);
+    let payload_len = (8 + data.len()) as u16;
+    frame.extend_from_slice(&[0x60, 0, 0, 0]);
+    frame.extend_from_slice(&payload_len.to_be_bytes());
+    frame.extend_from_slice(&[44, 64]);
+    frame.extend_from_slice(&src);
+    frame.extend_from_slice(&dst);
+    let field = (offset as u16) | u16::from(more);
+    frame.extend_from_slice(&[TCP, 0]);
+    frame.extend_from_slice(&field.to_be_bytes());
+    frame.extend_from_slice(&id.to_be_bytes());
+    frame.extend_from_slice(data);
+    frame
+}
+
+/// Builds the three IPv4 fragments of a 36-byte SYN segment from client to server: 24
+/// bytes at offset 0, 8 at offset 24 and the last 4 at offset 32.
+fn syn_fragments_v4(id: u16) -> [Vec<u8>; 3] {
+    let segment = tcp_segment(40000, 80, 0x02, 16);
+    [
+        ipv4_fragment(CLIENT_V4, SERVER_V4, id, 0, true, &segment[..24]),
+        ipv4_fragment(CLIENT_V4, SERVER_V4, id, 24, true, &segment[24..32]),
+        ipv4_fragment(CLIENT_V4, SERVER_V4, id, 32, false, &segment[32..]),
+    ]
+}
+
+/// Runs frames with their times (in milliseconds) through a tracker and returns its
+/// records and counters at the end.
+fn run(frames: &[(i64, &[u8])]) -> (Vec<FlowRecord>, TrackerStats) {
+    run_with(TrackerConfig::default(), frames)
+}
+
+fn run_with(config: TrackerConfig, frames: &[(i64, &[u8])]) -> (Vec<FlowRecord>, TrackerStats) {
+    let mut tracker = Tracker::new(config);
+    let mut records = Vec::new();
+    for &(millis, frame) in frames {
+        tracker.process(ts(millis), &decode(linktype::ETHERNET, frame));
+        records.extend(tracker.drain_finished());
+    }
+    tracker.finish();
+    records.extend(tracker.drain_finished());
+    (records, tracker.stats())
+}
+
+/// Runs frames like [`run_with`], but replaces the tracker before frame `split` by
+/// one restored from its snapshot. Returns the records and each frame's outcome.
+fn run_split(
+    config: TrackerConfig,
+    frames: &[(i64, &[u8])],
+    split: Option<usize>,
+) -> (Vec<FlowRecord>, Vec<PacketOutcome>) {
+    let mut tracker = Tracker::new(config);
+    let mut records = Vec::new();
+    let mut outcomes = Vec::new();
+    for (index, &(millis, frame)) in frames.iter().enumerate() {
+        if split == Some(index) {
+            tracker = Tracker::restore(config, &tracker.snapshot()).unwrap();
+            records.extend(tracker.drain_finished());
+        }
+        outcomes.push(tracker.process(ts(millis), &decode(linktype::ETHERNET, frame)));
+        records.extend(tracker.drain_finished());
+    }
+    tracker.finish();
+    records.extend(tracker.drain_finished());
+    (records, outcomes)
+}
+
+/// Asserts that a run split before every frame gives the records and outcomes of
+/// one straight run.
+fn assert_split_anywhere_matches(config: TrackerConfig, frames: &[(i64, &[u8])]) {
+    let straight = run_split(config, frames, None);
+    for split in 0..=frames.len() {
+        let restored = run_split(config, frames, Some(split));
+        assert_eq!(
+            restored.1, straight.1,
+            "outcomes, split before frame {split}"
+        );
+        assert_eq!(
+            restored.0, straight.0,
+            "records, split before frame {split}"
+        );
+    }
+}
+
+#[test]
+fn frames_decode_as_fragments() {
+    let [first, middle, last] = syn_fragments_v4(7);
+
+    let first = decode(linktype::ETHERNET, &first);
+    let middle = decode(linktype::ETHERNET, &middle);
+    let last = decode(linktype::ETHERNET, &last);
+
+    assert!(first.fragment.is_some_and(|f| f.is_first()));
+    assert_eq!(middle.stop, Some(StopReason::Fragment));
+    assert_eq!(middle.fragment.map(|f| f.offset), Some(24));
+    assert_eq!(last.fragment.map(|f| f.more_fragments), Some(false));
+}
+
+#[test]
+fn fragments_in_order_count_into_flow() {
+    let [first, middle, last] = syn_fragments_v4(7);
+
+    let (records, stats) = run(&[(0, &first), (1, &middle), (2, &last)]);
+
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].out.packets, 3);
+    assert_eq!(records[0].out.bytes, 36);
+    assert_eq!(records[0].out.ip_bytes, 36 + 3 * 20);
+    assert_eq!(records[0].last_ts, ts(2));
+    assert_eq!(stats.fragments_attributed, 2);
+    assert_eq!(stats.unattributed, 0);
+}
+
+#[test]
+fn late_first_fragment_collects_waiting() {
+    let [first, middle, last] = syn_fragments_v4(7);
+
+    let (records, stats) = run(&[(0, &last), (1, &middle), (2, &first)]);
+
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].out.packets, 3);
+    assert_eq!(records[0].out.bytes, 36);
+    assert_eq!(records[0].first_ts, ts(0));
+    assert_eq!(records[0].last_ts, ts(2));
+    assert_eq!(stats.fragments_attributed, 2);
+    assert_eq!(stats.unattributed, 0);
+}
+
+#[test]
+fn missing_first_fragment_times_out() {
+    let [_, middle, last] = syn_fragments_v4(7);
+    let timeout_millis = FRAGMENT_TIMEOUT / 1_000_000;
+    let [other_first, _, _] = syn_fragments_v4(8);
+
+    let (records, stats) = run(&[
+        (0, &middle),
+        (1, &last),
+        (timeout_millis + 10, &other_first),
+    ]);
+
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].out.packets, 1);
+    assert_eq!(stats.fragments_timed_out, 2);
+    assert_eq!(stats.fragments_unattributed, 2);
+    assert_eq!(stats.unattributed, 2);
+}
+
+#[test]
+fn first_fragment_after_timeout_is_alone() {
+    let [first, middle, _] = syn_fragments_v4(7);
+    let timeout_millis = FRAGMENT_TIMEOUT / 1_000_000;
+
+    let (records, stats) = run(&[(0, &middle), (timeout_millis + 10, &first)]);
+
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].out.packets, 1);
+    assert_eq!(stats.fragments_timed_out, 1);
+    assert_eq!(stats.unattributed, 1);
+}
+
+#[test]
+fn fragments_waiting_at_end_are_unattributed() {
+    let [_, middle, last] = syn_fragments_v4(7);
+
+    let (records, stats) = run(&[(0, &middle), (1, &last)]);
+
+    assert!(records.is_empty());
+    assert_eq!(stats.fragments_unattributed, 2);
+    assert_eq!(stats.unattributed, 2);
+    assert_eq!(stats.fragments_timed_out, 0);
+}
+
+#[test]
+fn other_identification_does_not_match() {
+    let [first, _, _] = syn_fragments_v4(7);
+    let [_, middle_of_other, _] = syn_fragments_v4(8);
+
+    let (records, stats) = run(&[(0, &first), (1, &middle_of_other)]);
+
+    assert_eq!(records[0].out.packets, 1);
+    assert_eq!(stats.fragments_attributed, 0);
+    assert_eq!(stats.unattributed, 1);
+}
+
+#[test]
+fn server_fragments_count_inbound() {
+    let syn = tcp_segment(40000, 80, 0x02, 0);
+    let syn_frame = ipv4_fragment(CLIENT_V4, SERVER_V4, 1, 0, false, &syn);
+    let reply = tcp_segment(80, 40000, 0x12, 16);
+    let reply_first = ipv4_fragment(SERVER_V4, CLIENT_V4, 9, 0, true, &reply[..24]);
+    let reply_last = ipv4_fragment(SERVER_V4, CLIENT_V4, 9, 24, false, &reply[24..]);
+
+    let (records, stats) = run(&[(0, &syn_frame), (1, &reply_last), (2, &reply_first)]);
+
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].out.packets, 1);
+    assert_eq!(records[0].inbound.packets, 2);
+    assert_eq!(records[0].inbound.bytes, 36);
+    assert_eq!(stats.fragments_attributed, 1);
+}
+
+#[test]
+fn ipv6_fragments_count_into_flow() {
+    let segment = tcp_segment(40000, 443, 0x02, 16);
+    let first = ipv6_fragment(CLIENT_V6, SERVER_V6, 0x1234_5678, 0, true, &segment[..24]);
+    let last = ipv6_fragment(CLIENT_V6, SERVER_V6, 0x1234_5678, 24, false, &segment[24..]);
+
+    let (records, stats) = run(&[(0, &last), (1, &first)]);
+
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].server.port, 443);
+    assert_eq!(records[0].out.packets, 2);
+    assert_eq!(records[0].out.bytes, 36);
+    assert_eq!(stats.fragments_attributed, 1);
+    assert_eq!(stats.unattributed, 0);
+}
+
+#[test]
+fn fragment_of_evicted_flow_is_unattributed() {
+    let config = TrackerConfig {
+        max_flows: 1,
+        ..TrackerConfig::default()
+    };
+    let [first, middle, _] = syn_fragments_v4(7);
+    let other = tcp_segment(40001, 80, 0x02, 0);
+    let other_frame = ipv4_fragment(CLIENT_V4, SERVER_V4, 2, 0, false, &other);
+
+    let (records, stats) = run_with(config, &[(0, &first), (1, &other_frame), (2, &middle)]);
+
+    assert_eq!(records.len(), 2);
+    assert_eq!(stats.evicted, 1);
+    assert_eq!(stats.fragments_attributed, 0);
+    assert_eq!(stats.fragments_unattributed, 1);
+    assert_eq!(stats.unattributed, 1);
+}
+
+#[test]
+fn waiting_fragments_over_limit_are_unattributed() {
+    let segment = tcp_segment(40000, 80, 0x02, 8 * (MAX_WAITING_FRAGMENTS + 1));
+    let mut frames = Vec::new();
+    for index in 1..=MAX_WAITING_FRAGMENTS + 1 {
+        let data = &segment[8 * index..8 * index + 8];
+        let more = 8 * index + 8 < segment.len();
+        frames.push(ipv4_fragment(
+            CLIENT_V4,
+            SERVER_V4,
+            7,
+            8 * index,
+            more,
+            data,
+        ));
+    }
+    frames.push(ipv4_fragment(
+        CLIENT_V4,
+        SERVER_V4,
+        7,
+        0,
+        true,
+        &segment[..8 * 3],
+    ));
+    let timed: Vec<(i64, &[u8])> = frames.iter().map(|f| (0, f.as_slice())).collect();
+
+    let (records, stats) = run(&timed);
+
+    let waiting_limit = MAX_WAITING_FRAGMENTS as u64;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].out.packets, waiting_limit + 1);
+    assert_eq!(stats.fragments_attributed, waiting_limit);
+    assert_eq!(stats.fragments_over_limit, 1);
+    assert_eq!(stats.unattributed, 1);
+}
+
+#[test]
+fn evicted_waiting_fragments_are_unattributed() {
+    let datagrams = MAX_FRAGMENT_DATAGRAMS + 3;
+    let frames: Vec<Vec<u8>> = (0..datagrams)
+        .map(|id| {
+            let [_, middle, _] = syn_fragments_v4(id as u16);
+            middle
+        })
+        .collect();
+    let timed: Vec<(i64, &[u8])> = frames.iter().map(|f| (0, f.as_slice())).collect();
+
+    let (records, stats) = run(&timed);
+
+    assert!(records.is_empty());
+    assert_eq!(stats.fragment_datagrams_evicted, 3);
+    assert_eq!(stats.fragments_unattributed, datagrams as u64);
+    assert_eq!(stats.unattributed, datagrams as u64);
+}
+
+// The split tests below cover the difference that the `tracker` fuzz target found
+// before the fragment table was saved: a later fragment after the split point was
+// unattributed in the split run and counted in the straight one.
+
+#[test]
+fn split_keeps_fragments_waiting_for_first() {
+    let [first, middle, last] = syn_fragments_v4(7);
+    let frames: [(i64, &[u8]); 3] = [(0, &last), (1, &middle), (2, &first)];
+
+    assert_split_anywhere_matches(TrackerConfig::default(), &frames);
+
+    let (records, _) = run_split(TrackerConfig::default(), &frames, Some(2));
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].out.packets, 3);
+}
+
+#[test]
+fn split_keeps_link_to_first_fragment_flow() {
+    let [first, middle, last] = syn_fragments_v4(7);
+    let segment = tcp_segment(40000, 443, 0x02, 16);
+    let v6_first = ipv6_fragment(CLIENT_V6, SERVER_V6, 9, 0, true, &segment[..24]);
+    let v6_last = ipv6_fragment(CLIENT_V6, SERVER_V6, 9, 24, false, &segment[24..]);
+    let frames: [(i64, &[u8]); 5] = [
+        (0, &first),
+        (1, &v6_first),
+        (2, &middle),
+        (3, &v6_last),
+        (4, &last),
+    ];
+
+    assert_split_anywhere_matches(TrackerConfig::default(), &frames);
+
+    let (records, outcomes) = run_split(TrackerConfig::default(), &frames, Some(2));
+    assert_eq!(records.len(), 2);
+    assert!(outcomes
+        .iter()
+        .all(|outcome| outcome.direction != Direction::Unattributed));
+}
+
+#[test]
+fn split_keeps_fragment_timeout() {
+    let [_, middle, _] = syn_fragments_v4(7);
+    let [first, _, _] = syn_fragments_v4(7);
+    let [other_first, _, _] = syn_fragments_v4(8);
+    let timeout_millis = FRAGMENT_TIMEOUT / 1_000_000;
+    let frames: [(i64, &[u8]); 3] = [
+        (0, &middle),
+        (timeout_millis - 5, &other_first),
+        (timeout_millis + 10, &first),
+    ];
+
+    assert_split_anywhere_matches(TrackerConfig::default(), &frames);
+}
+
+#[test]
+fn split_with_evicted_flow_leaves_fragment_unattributed() {
+    let config = TrackerConfig {
+        max_flows: 1,
+        ..TrackerConfig::default()
+    };
+    let [first, middle, _] = syn_fragments_v4(7);
+    let other = tcp_segment(40001, 80, 0x02, 0);
+    let other_frame = ipv4_fragment(CLIENT_V4, SERVER_V4, 2, 0, false, &other);
+    let frames: [(i64, &[u8]); 3] = [(0, &first), (1, &other_frame), (2, &middle)];
+
+    assert_split_anywhere_matches(config, &frames);
+}
+
+#[test]
+fn snapshot_saves_fragment_table() {
+    let [_, middle, last] = syn_fragments_v4(7);
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    tracker.process(ts(0), &decode(linktype::ETHERNET, &middle));
+    tracker.process(ts(1), &decode(linktype::ETHERNET, &last));
+
+    let snapshot = tracker.snapshot();
+
+    assert_eq!(snapshot.fragments.len(), 1);
+    let datagram = &snapshot.fragments[0];
+    assert_eq!(datagram.created, ts(0));
+    assert_eq!(datagram.id, 7);
+    assert!(!datagram.first_seen);
+    assert_eq!(datagram.waiting.len(), 2);
+    assert_eq!(datagram.received, 12);
+    assert_eq!(datagram.total, Some(36));
+}
+
+#[test]
+fn restore_rejects_invalid_fragment_table() {
+    let [_, middle, _] = syn_fragments_v4(7);
+    let [_, other_middle, _] = syn_fragments_v4(8);
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    tracker.process(ts(0), &decode(linktype::ETHERNET, &middle));
+    tracker.process(ts(1), &decode(linktype::ETHERNET, &other_middle));
+    let valid = tracker.snapshot();
+    let config = TrackerConfig::default();
+    let with = |change: fn(&mut Vec<DatagramSnapshot>)| {
+        let mut snapshot = valid.clone();
+        change(&mut snapshot.fragments);
+        Tracker::restore(config, &snapshot).err()
+    };
+
+    assert!(Tracker::restore(config, &valid).is_ok());
+    let repeated = with(|datagrams| datagrams[1].id = datagrams[0].id);
+    assert!(matches!(
+        repeated,
+        Some(RestoreError::InvalidDatagram { index: 1, .. })
+    ));
+    let backwards = with(|datagrams| datagrams.swap(0, 1));
+    assert!(matches!(
+        backwards,
+        Some(RestoreError::InvalidDatagram { index: 1, .. })
+    ));
+    let too_many = with(|datagrams| {
+        let waiting = datagrams[0].waiting[0];
+        datagrams[0].waiting = vec![waiting; MAX_WAITING_FRAGMENTS + 1];
+    });
+    assert!(matches!(
+        too_many,
+        Some(RestoreError::InvalidDatagram { index: 0, .. })
+    ));
+    let mixed = with(|datagrams| datagrams[0].dst = CLIENT_V6.into());
+    assert!(matches!(
+        mixed,
+        Some(RestoreError::InvalidDatagram { index: 0, .. })
+    ));
+}
