@@ -47,14 +47,14 @@ const FINISH_CHUNK: usize = 4096;
 ///
 /// Both directions of a flow get the same worker. The hash covers what a
 /// tracker with `config` keys flows on: the two addresses and ports (for ICMP
-/// with records of other protocols, the echo identifier or the type and code),
+/// with ICMP records, the echo identifier or the type and code),
 /// the protocol, and the VLAN IDs if [`TrackerConfig::vlan_in_key`] is set.
 /// Packets that belong to no flow go to worker 0. `shards` of 0 is treated as 1.
 pub fn shard_of(packet: &Decoded, config: &TrackerConfig, shards: usize) -> usize {
     let Some(ip) = packet.ip.as_ref() else {
         return 0;
     };
-    let Some((src_port, dst_port)) = key_ports(packet, ip, config.records.other) else {
+    let Some((src_port, dst_port)) = key_ports(packet, ip, config.records) else {
         return 0;
     };
     let vlan_ids = if config.vlan_in_key {

@@ -203,6 +203,7 @@ fn config() -> impl Strategy<Value = TrackerConfig> {
                     RecordProtocols {
                         tcp: true,
                         udp: true,
+                        icmp: true,
                         other: true,
                     }
                 } else {
