@@ -40,6 +40,7 @@ const SETTINGS_TCP_ONLY: u8 = 0x20;
 pub const ALL_PROTOCOLS: RecordProtocols = RecordProtocols {
     tcp: true,
     udp: true,
+    icmp: true,
     other: true,
 };
 

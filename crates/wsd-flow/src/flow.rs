@@ -150,10 +150,9 @@ pub(crate) struct FlowExtra {
     pub counters_high: [[u32; 4]; 2],
 }
 
-/// One tracked flow.
-// TODO: 208 bytes, so a SYN flood costs about 236 bytes per connection against
-// a goal of 200. Keeping the server side's counters out of line until the
-// server sends a packet would reach it.
+/// One tracked flow. A unit test in table.rs keeps its slot at 176 bytes or
+/// less, which the benchmark's SYN flood needs to stay under 200 bytes per
+/// tracked connection.
 #[derive(Clone, Debug)]
 pub(crate) struct Flow {
     pub key: FlowKey,

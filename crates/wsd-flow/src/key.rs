@@ -4,6 +4,8 @@ use std::net::IpAddr;
 
 use wsd_decode::{Decoded, IpInfo, Transport, Vlans};
 
+use crate::tracker::RecordProtocols;
+
 /// An address as 16 bytes: IPv4 addresses are stored in the first four.
 pub(crate) type AddrBytes = [u8; 16];
 
@@ -78,12 +80,13 @@ impl PacketKey {
     /// Builds the key of a decoded packet, or `None` if it has no IP layer or no
     /// transport header to key on.
     ///
-    /// With `other_records` false, ICMP messages are keyed by their addresses
-    /// alone and other IP protocols get no flow, as before those protocols had
-    /// records, so that packet lines and the table's contents stay the same.
-    pub fn of(packet: &Decoded, vlan_in_key: bool, other_records: bool) -> Option<PacketKey> {
+    /// Without ICMP in `records`, ICMP messages are keyed by their addresses
+    /// alone, and without other protocols in `records`, IP protocols other than
+    /// TCP, UDP, ICMP and ICMPv6 get no flow. Both are as before those protocols
+    /// had records, so that packet lines and the table's contents stay the same.
+    pub fn of(packet: &Decoded, vlan_in_key: bool, records: RecordProtocols) -> Option<PacketKey> {
         let ip = packet.ip.as_ref()?;
-        let (src_port, dst_port) = key_ports(packet, ip, other_records)?;
+        let (src_port, dst_port) = key_ports(packet, ip, records)?;
         let (src, v6) = addr_bytes(ip.src);
         let (dst, _) = addr_bytes(ip.dst);
         let vlan_ids = if vlan_in_key {
@@ -112,15 +115,19 @@ impl PacketKey {
 
 /// Returns the source and destination "ports" that key the flow of `packet`,
 /// whose IP layer is `ip`, or `None` if the packet belongs to no flow.
-/// `other_records` is as in [`PacketKey::of`].
-pub(crate) fn key_ports(packet: &Decoded, ip: &IpInfo, other_records: bool) -> Option<(u16, u16)> {
+/// `records` is as in [`PacketKey::of`].
+pub(crate) fn key_ports(
+    packet: &Decoded,
+    ip: &IpInfo,
+    records: RecordProtocols,
+) -> Option<(u16, u16)> {
     let ports = match packet.transport {
         Transport::Tcp(tcp) => (tcp.src_port, tcp.dst_port),
         Transport::Udp(udp) => (udp.src_port, udp.dst_port),
         // Both "ports" of an echo request and its reply are the echo
         // identifier, so the two are one flow. Other messages are grouped
         // by type and code, in Zeek's manner of ICMP ports.
-        Transport::Icmp(_) if !other_records => (0, 0),
+        Transport::Icmp(_) if !records.icmp => (0, 0),
         Transport::Icmp(icmp) => match icmp.echo_id {
             Some(id) => (id, id),
             None => (u16::from(icmp.icmp_type), u16::from(icmp.code)),
@@ -128,7 +135,7 @@ pub(crate) fn key_ports(packet: &Decoded, ip: &IpInfo, other_records: bool) -> O
         // Other IP protocols form one flow per address pair. A later fragment
         // or a TCP, UDP or ICMP header that did not decode has no flow.
         Transport::None
-            if other_records
+            if records.other
                 && !ip.is_later_fragment
                 && !matches!(ip.protocol, 1 | 6 | 17 | 58) =>
         {

@@ -23,18 +23,25 @@ pub(crate) enum QueueId {
     Tcp = 0,
     /// UDP conversations.
     Udp = 1,
-    /// ICMP and other IP protocols.
-    Other = 2,
+    /// ICMP and ICMPv6 flows.
+    Icmp = 2,
+    /// IP protocols other than TCP, UDP, ICMP and ICMPv6.
+    Other = 3,
     /// Connections closed by FINs or a RST, lingering for stragglers.
-    Closed = 3,
+    Closed = 4,
 }
 
 /// Number of queues.
-pub(crate) const QUEUE_COUNT: usize = 4;
+pub(crate) const QUEUE_COUNT: usize = 5;
 
 impl QueueId {
-    pub(crate) const ALL: [QueueId; QUEUE_COUNT] =
-        [QueueId::Tcp, QueueId::Udp, QueueId::Other, QueueId::Closed];
+    pub(crate) const ALL: [QueueId; QUEUE_COUNT] = [
+        QueueId::Tcp,
+        QueueId::Udp,
+        QueueId::Icmp,
+        QueueId::Other,
+        QueueId::Closed,
+    ];
 }
 
 /// One slab entry: a flow and its queue links.

@@ -19,8 +19,10 @@ const NANOS_PER_SEC: i64 = 1_000_000_000;
 pub(crate) const CLOCK_JUMP: i64 = 86_400 * NANOS_PER_SEC;
 
 /// IP protocol numbers the tracker treats specially.
+const ICMP: u8 = 1;
 const TCP: u8 = 6;
 const UDP: u8 = 17;
+const ICMPV6: u8 = 58;
 
 /// The set of IP protocols that produce flow records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,7 +31,9 @@ pub struct RecordProtocols {
     pub tcp: bool,
     /// UDP conversations.
     pub udp: bool,
-    /// ICMP, ICMPv6 and every other IP protocol.
+    /// ICMP and ICMPv6 flows.
+    pub icmp: bool,
+    /// Every IP protocol other than TCP, UDP, ICMP and ICMPv6.
     pub other: bool,
 }
 
@@ -38,6 +42,7 @@ impl RecordProtocols {
     pub const TCP_ONLY: RecordProtocols = RecordProtocols {
         tcp: true,
         udp: false,
+        icmp: false,
         other: false,
     };
 
@@ -45,6 +50,7 @@ impl RecordProtocols {
         match protocol {
             TCP => self.tcp,
             UDP => self.udp,
+            ICMP | ICMPV6 => self.icmp,
             _ => self.other,
         }
     }
@@ -57,7 +63,10 @@ pub struct TrackerConfig {
     pub tcp_idle_timeout: i64,
     /// A UDP conversation with no packet for this long is reported (default 120 s).
     pub udp_idle_timeout: i64,
-    /// An ICMP or other flow with no packet for this long is reported (default 60 s).
+    /// An ICMP or ICMPv6 flow with no packet for this long is reported (default 60 s).
+    pub icmp_idle_timeout: i64,
+    /// A flow of another IP protocol with no packet for this long is reported
+    /// (default 60 s).
     pub other_idle_timeout: i64,
     /// After FINs from both sides or a RST, a connection stays in the table this
     /// long after its latest packet, so that stragglers count into it (default 10 s:
@@ -71,9 +80,9 @@ pub struct TrackerConfig {
     /// on two VLANs is two flows (default true).
     pub vlan_in_key: bool,
     /// The protocols that produce records. Flows of the others are still tracked,
-    /// so their packets get a direction. Without `other`, ICMP flows are keyed by
-    /// their addresses alone and IP protocols other than TCP, UDP and ICMP are not
-    /// tracked, as before those records existed.
+    /// so their packets get a direction. Without `icmp`, ICMP flows are keyed by
+    /// their addresses alone. Without `other`, IP protocols other than TCP, UDP,
+    /// ICMP and ICMPv6 are not tracked. Both are as before those records existed.
     pub records: RecordProtocols,
     /// Interval of interim records (default `None`, no interim records). A flow of
     /// a recorded protocol still open this long after its first packet is
@@ -88,6 +97,7 @@ impl Default for TrackerConfig {
         TrackerConfig {
             tcp_idle_timeout: 600 * NANOS_PER_SEC,
             udp_idle_timeout: 120 * NANOS_PER_SEC,
+            icmp_idle_timeout: 60 * NANOS_PER_SEC,
             other_idle_timeout: 60 * NANOS_PER_SEC,
             linger: 10 * NANOS_PER_SEC,
             max_flows: 1_000_000,
@@ -103,6 +113,7 @@ impl TrackerConfig {
         match queue {
             QueueId::Tcp => self.tcp_idle_timeout,
             QueueId::Udp => self.udp_idle_timeout,
+            QueueId::Icmp => self.icmp_idle_timeout,
             QueueId::Other => self.other_idle_timeout,
             QueueId::Closed => self.linger,
         }
@@ -324,8 +335,7 @@ impl Tracker {
         if let Some(fragment) = packet.fragment.filter(|fragment| !fragment.is_first()) {
             return self.process_later_fragment(ts, packet, &fragment);
         }
-        let Some(key) = PacketKey::of(packet, self.config.vlan_in_key, self.config.records.other)
-        else {
+        let Some(key) = PacketKey::of(packet, self.config.vlan_in_key, self.config.records) else {
             // TODO: a first fragment too short for its transport header stops here,
             // so its datagram's later fragments time out unattributed. Joining its
             // bytes with the next fragment's needs the raw bytes, which `Decoded`
@@ -357,7 +367,8 @@ impl Tracker {
                 let len = packet
                     .ip
                     .map_or(0, |ip| ip.total_len.saturating_sub(ip.header_len));
-                self.process_other(ts, packet, key, hash, len, QueueId::Other)
+                let queue = queue_of_protocol(key.key.protocol);
+                self.process_other(ts, packet, key, hash, len, queue)
             }
         }
     }
@@ -846,9 +857,15 @@ fn queue_for(flow: &Flow) -> QueueId {
     if flow.closed != crate::flow::Closed::No {
         return QueueId::Closed;
     }
-    match flow.key.protocol {
+    queue_of_protocol(flow.key.protocol)
+}
+
+/// Returns the timeout queue of an open flow of IP protocol `protocol`.
+fn queue_of_protocol(protocol: u8) -> QueueId {
+    match protocol {
         TCP => QueueId::Tcp,
         UDP => QueueId::Udp,
+        ICMP | ICMPV6 => QueueId::Icmp,
         _ => QueueId::Other,
     }
 }

@@ -14,6 +14,7 @@ fn config() -> TrackerConfig {
         records: RecordProtocols {
             tcp: true,
             udp: true,
+            icmp: true,
             other: true,
         },
         // Short timeouts, so that many flows time out in the middle of the input.

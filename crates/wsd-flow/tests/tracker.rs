@@ -448,6 +448,7 @@ fn udp_tracked_but_not_recorded_by_default() {
         records: RecordProtocols {
             tcp: true,
             udp: true,
+            icmp: true,
             other: true,
         },
         ..TrackerConfig::default()
@@ -558,6 +559,7 @@ fn restored_tracker_continues_exactly() {
         records: RecordProtocols {
             tcp: true,
             udp: true,
+            icmp: true,
             other: true,
         },
         ..TrackerConfig::default()
@@ -620,6 +622,7 @@ fn all_records() -> TrackerConfig {
         records: RecordProtocols {
             tcp: true,
             udp: true,
+            icmp: true,
             other: true,
         },
         ..TrackerConfig::default()
@@ -891,7 +894,6 @@ fn icmp_echo_pairs_into_one_flow() {
 
 #[test]
 fn other_protocol_one_flow_per_pair() {
-    let esp = |src, dst| datagram(50, src, dst, Transport::None, 100);
     let records = run_packets(
         all_records(),
         &[
@@ -905,6 +907,136 @@ fn other_protocol_one_flow_per_pair() {
     assert_eq!(records[0].out.packets, 2);
     assert_eq!(records[0].inbound.packets, 1);
     assert_eq!(records[0].state, ConnState::OTH);
+}
+
+fn esp(src: &str, dst: &str) -> Decoded {
+    datagram(50, src, dst, Transport::None, 100)
+}
+
+fn icmpv6_echo(src: &str, dst: &str, icmp_type: u8, echo_id: u16) -> Decoded {
+    let info = IcmpInfo {
+        icmp_type,
+        code: 0,
+        v6: true,
+        echo_id: Some(echo_id),
+    };
+    datagram(58, src, dst, Transport::Icmp(info), 56)
+}
+
+/// Returns the protocols of the records finished so far, in the order they ended.
+fn finished_protocols(tracker: &mut Tracker) -> Vec<u8> {
+    tracker
+        .drain_finished()
+        .map(|record| {
+            assert_eq!(record.end_reason, EndReason::IdleTimeout, "{record:?}");
+            record.protocol
+        })
+        .collect()
+}
+
+/// Feeds an ICMP, an ICMPv6 and an ESP flow at 0 s into `tracker`, or into
+/// a tracker restored from a snapshot taken after them if `restore` is set.
+fn start_icmp_and_esp(config: TrackerConfig, restore: bool) -> Tracker {
+    let mut tracker = Tracker::new(config);
+    tracker.process(ts(0), &icmp(CLIENT, SERVER, 8, Some(7)));
+    tracker.process(ts(0), &icmpv6_echo("2001:db8::1", "2001:db8::2", 128, 9));
+    tracker.process(ts(0), &esp(CLIENT, SERVER));
+    if restore {
+        tracker = Tracker::restore(config, &tracker.snapshot()).expect("restore");
+    }
+    tracker
+}
+
+#[test]
+fn icmp_and_other_own_timeouts() {
+    // A TCP SYN from another client advances the capture clock.
+    let clock = |port| tcp_packet(&seg("10.9.9.9", port, SERVER, 80, SYN, 1, 0, 0));
+    for restore in [false, true] {
+        let config = TrackerConfig {
+            icmp_idle_timeout: 10_000_000_000,
+            other_idle_timeout: 30_000_000_000,
+            ..all_records()
+        };
+        let mut tracker = start_icmp_and_esp(config, restore);
+        tracker.process(ts(9_000), &clock(1));
+        assert_eq!(finished_protocols(&mut tracker), [], "restore {restore}");
+        tracker.process(ts(15_000), &clock(2));
+        assert_eq!(
+            finished_protocols(&mut tracker),
+            [1, 58],
+            "restore {restore}"
+        );
+        tracker.process(ts(29_000), &clock(3));
+        assert_eq!(finished_protocols(&mut tracker), [], "restore {restore}");
+        tracker.process(ts(35_000), &clock(4));
+        assert_eq!(finished_protocols(&mut tracker), [50], "restore {restore}");
+
+        let config = TrackerConfig {
+            icmp_idle_timeout: 30_000_000_000,
+            other_idle_timeout: 10_000_000_000,
+            ..all_records()
+        };
+        let mut tracker = start_icmp_and_esp(config, restore);
+        tracker.process(ts(15_000), &clock(1));
+        assert_eq!(finished_protocols(&mut tracker), [50], "restore {restore}");
+        tracker.process(ts(35_000), &clock(2));
+        assert_eq!(
+            finished_protocols(&mut tracker),
+            [1, 58],
+            "restore {restore}"
+        );
+    }
+}
+
+#[test]
+fn icmp_records_without_other() {
+    let config = TrackerConfig {
+        records: RecordProtocols {
+            tcp: false,
+            udp: false,
+            icmp: true,
+            other: false,
+        },
+        ..TrackerConfig::default()
+    };
+    let records = run_packets(
+        config,
+        &[
+            icmp(CLIENT, SERVER, 8, Some(7)),
+            esp(CLIENT, SERVER),
+            icmpv6_echo("2001:db8::1", "2001:db8::2", 128, 9),
+            esp(SERVER, CLIENT),
+        ],
+    );
+    let protocols: Vec<u8> = records.iter().map(|record| record.protocol).collect();
+    assert_eq!(protocols, [1, 58]);
+    assert_eq!(records[0].icmp.and_then(|icmp| icmp.echo_id), Some(7));
+}
+
+#[test]
+fn other_records_without_icmp() {
+    let config = TrackerConfig {
+        records: RecordProtocols {
+            tcp: false,
+            udp: false,
+            icmp: false,
+            other: true,
+        },
+        ..TrackerConfig::default()
+    };
+    let mut tracker = Tracker::new(config);
+    let echo = tracker.process(ts(0), &icmp(CLIENT, SERVER, 8, Some(7)));
+    let reply = tracker.process(ts(1), &icmp(SERVER, CLIENT, 0, Some(7)));
+    tracker.process(ts(2), &esp(CLIENT, SERVER));
+    tracker.process(ts(3), &esp(SERVER, CLIENT));
+    tracker.finish();
+    let records: Vec<_> = tracker.drain_finished().collect();
+    let protocols: Vec<u8> = records.iter().map(|record| record.protocol).collect();
+    assert_eq!(protocols, [50]);
+    assert_eq!(records[0].inbound.packets, 1);
+    // ICMP flows are still tracked, keyed by the addresses, for the directions.
+    assert_eq!(echo.direction, Direction::ToServer);
+    assert_eq!(reply.direction, Direction::ToClient);
 }
 
 #[test]

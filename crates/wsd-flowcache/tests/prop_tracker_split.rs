@@ -2,8 +2,8 @@
 //! `Tracker::snapshot`, a flow-cache file (`encode` and `decode`) and
 //! `Tracker::restore`, gives the same records and packet outcomes as one run.
 //!
-//! The packets are TCP segments and UDP datagrams between endpoints of a small pool, so
-//! that they often share flows. They have any flags and sequence numbers. Their times
+//! The packets are TCP segments, UDP datagrams, ICMP messages and ESP packets between
+//! endpoints of a small pool, so that they often share flows. They have any flags and sequence numbers. Their times
 //! step forwards, backwards, past every timeout and past the one-day clock jump. Small
 //! tables make flows get evicted. One packet in five is an IP fragment of one of a few
 //! datagrams per address pair, so that the fragment table is saved with first
@@ -15,8 +15,8 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use wsd_capture::Timestamp;
 use wsd_decode::{
-    Decoded, FragmentInfo, IpInfo, MacAddr, StopReason, TcpFlags, TcpInfo, Transport, UdpInfo,
-    Vlans,
+    Decoded, FragmentInfo, IcmpInfo, IpInfo, MacAddr, StopReason, TcpFlags, TcpInfo, Transport,
+    UdpInfo, Vlans,
 };
 use wsd_flow::{FlowRecord, PacketOutcome, RecordProtocols, Tracker, TrackerConfig};
 
@@ -152,7 +152,34 @@ fn transport(header_len: u32) -> impl Strategy<Value = (u8, Transport, u32)> {
         };
         (17, Transport::Udp(udp), header_len + datagram_len)
     });
-    prop_oneof![4 => tcp, 1 => udp]
+    // Echo requests and replies (types 8 and 0, 128 and 129 in ICMPv6) with
+    // one of two identifiers, and destination unreachable messages.
+    let v6 = header_len == 40;
+    let icmp = (0..3u8, 1..3u16, 0..100u32).prop_map(move |(kind, id, payload_len)| {
+        let (icmp_type, echo_id) = match (kind, v6) {
+            (0, false) => (8, Some(id)),
+            (1, false) => (0, Some(id)),
+            (0, true) => (128, Some(id)),
+            (1, true) => (129, Some(id)),
+            (_, false) => (3, None),
+            (_, true) => (1, None),
+        };
+        let icmp = IcmpInfo {
+            icmp_type,
+            code: 3,
+            v6,
+            echo_id,
+        };
+        let protocol = if v6 { 58 } else { 1 };
+        (
+            protocol,
+            Transport::Icmp(icmp),
+            header_len + 8 + payload_len,
+        )
+    });
+    // ESP (IP protocol 50), which the decoder leaves without a transport header.
+    let esp = (8..200u32).prop_map(move |len| (50, Transport::None, header_len + len));
+    prop_oneof![8 => tcp, 2 => udp, 1 => icmp, 1 => esp]
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -230,25 +257,38 @@ fn as_fragment(mut step: Step, (id, offset_units, more_fragments): (u32, u16, bo
 }
 
 fn config() -> impl Strategy<Value = TrackerConfig> {
+    // ICMP and other protocols each get one of three timeouts, so that their
+    // flows often leave the table in another order than they came.
+    let timeouts = proptest::sample::select(vec![30, 60, 300]);
     (
         prop_oneof![3 => 1..6usize, 1 => Just(1_000_000)],
         any::<bool>(),
-        any::<bool>(),
+        (any::<bool>(), any::<bool>(), any::<bool>()),
         prop_oneof![2 => Just(None), 1 => (1..30i64).prop_map(|secs| Some(secs * 1_000_000_000))],
+        (timeouts.clone(), timeouts),
     )
         .prop_map(
-            |(max_flows, vlan_in_key, all_protocols, interim)| TrackerConfig {
+            |(
                 max_flows,
                 vlan_in_key,
-                records: if all_protocols {
+                (beyond_tcp, icmp, other),
+                interim,
+                (icmp_secs, other_secs),
+            )| TrackerConfig {
+                max_flows,
+                vlan_in_key,
+                records: if beyond_tcp {
                     RecordProtocols {
                         tcp: true,
                         udp: true,
-                        other: true,
+                        icmp,
+                        other,
                     }
                 } else {
                     RecordProtocols::TCP_ONLY
                 },
+                icmp_idle_timeout: icmp_secs * NANOS_PER_SEC,
+                other_idle_timeout: other_secs * NANOS_PER_SEC,
                 interim,
                 ..TrackerConfig::default()
             },

@@ -218,8 +218,6 @@ fn push_vlan_list(out: &mut Vec<u8>, record: &FlowRecord) {
 
 /// Returns the keyword that starts a record of IP protocol `protocol`.
 fn flow_keyword(protocol: u8) -> &'static [u8] {
-    // TODO: the tracker reports TCP flows only. The keywords for other protocols,
-    // and which fields their records carry, are provisional until it tracks them.
     match protocol {
         6 => b"TCPFLOW",
         17 => b"UDPFLOW",

@@ -436,18 +436,18 @@ pub(crate) fn tracker_config(cli: &Cli) -> Result<TrackerConfig, Failure> {
     let icmp_idle_timeout = seconds("icmp-timeout", cli.icmp_timeout)?;
     let other_idle_timeout = seconds("other-timeout", cli.other_timeout)?;
     let wants = |class| cli.records_protocol(class);
-    // TODO: the tracker has one timeout and one record switch for ICMP and other
-    // protocols together, so ICMP takes the longer timeout and either switch.
     Ok(TrackerConfig {
         tcp_idle_timeout: seconds("idle-timeout", cli.idle_timeout)?,
         udp_idle_timeout,
-        other_idle_timeout: icmp_idle_timeout.max(other_idle_timeout),
+        icmp_idle_timeout,
+        other_idle_timeout,
         linger: seconds("linger", cli.linger)?,
         max_flows: usize::try_from(cli.max_flows).unwrap_or(usize::MAX),
         records: RecordProtocols {
             tcp: wants(ProtocolClass::Tcp),
             udp: wants(ProtocolClass::Udp),
-            other: wants(ProtocolClass::Icmp) || wants(ProtocolClass::Other),
+            icmp: wants(ProtocolClass::Icmp),
+            other: wants(ProtocolClass::Other),
         },
         vlan_in_key: !cli.no_vlan_key,
         interim: cli.interim.map(|seconds| (seconds * 1e9) as i64),
