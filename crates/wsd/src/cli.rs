@@ -126,8 +126,8 @@ pub struct Cli {
 
     /// Also write an interim record (endReason interim) for each flow still open
     /// SECONDS of capture time after its first packet, and again every SECONDS
-    /// after that. Its counters are totals since the flow started. Values below
-    /// 1 are taken as 1.
+    /// after that. Its counters are totals since the flow started. SECONDS must be
+    /// above 0 and may have a fraction.
     #[arg(long, value_name = "SECONDS", value_parser = parse_interval)]
     pub interim: Option<f64>,
 

@@ -162,8 +162,20 @@ pub fn open_output(
     inputs: &[Input],
     owner: Option<&Identity>,
 ) -> Result<Output, Failure> {
+    if let (Some(cache), Some(log)) = (&cli.rflow, &cli.logfile) {
+        if log.as_os_str() != "-" && is_same_path(cache, log) {
+            return Err(Failure::Usage(format!(
+                "{} is given as both the log file (-L) and the flow cache to load (-R); \
+                 writing the log would destroy the cache, so use two files",
+                log.display()
+            )));
+        }
+    }
     if let Some(cache) = &cli.wflow {
         reject_overlap(cache, "flow cache", "-W", inputs)?;
+        if cli.chroot.is_none() {
+            check_cache_target(cache)?;
+        }
         if let Some(log) = cli.logfile.as_ref().filter(|log| log.as_os_str() != "-") {
             if is_same_path(cache, log) {
                 return Err(Failure::Usage(format!(
@@ -241,6 +253,50 @@ fn open_generated(
 
 /// Rejects an output path that names one of the inputs, which writing it would
 /// destroy.
+/// Checks before the run that `-W PATH` can take a flow cache, so that a bad path
+/// fails at start-up instead of after the whole input was read. The cache is
+/// written to a temporary file beside PATH and renamed over it, which would
+/// replace a device, a named pipe or a symbolic link by a regular file.
+fn check_cache_target(path: &Path) -> Result<(), Failure> {
+    let reject = |problem: &str| {
+        Failure::Usage(format!(
+            "cannot use {} as the flow cache (-W): {problem}",
+            path.display()
+        ))
+    };
+    match std::fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.file_type().is_symlink() => {
+            return Err(reject(
+                "it is a symbolic link, which saving would replace; give the path it points to",
+            ));
+        }
+        Ok(metadata) if metadata.is_dir() => {
+            return Err(reject("it is a directory; give a file name inside it"));
+        }
+        Ok(metadata) if !metadata.is_file() => {
+            return Err(reject(
+                "it is not a regular file (a device, named pipe or socket), which saving \
+                 would replace; give a regular file",
+            ));
+        }
+        Ok(_) => {}
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        Err(err) => return Err(reject(&err.to_string())),
+    }
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(parent) {
+        Ok(metadata) if metadata.is_dir() => Ok(()),
+        Ok(_) => Err(reject(&format!("{} is not a directory", parent.display()))),
+        Err(err) => Err(reject(&format!(
+            "its directory {} cannot be used: {err}; create it first",
+            parent.display()
+        ))),
+    }
+}
+
 fn reject_overlap(path: &Path, role: &str, option: &str, inputs: &[Input]) -> Result<(), Failure> {
     let overlaps = inputs.iter().any(|input| {
         input

@@ -49,6 +49,22 @@ impl StartUp {
         } else {
             None
         };
+        if let Some(dir) = &cli.chroot {
+            if !dir.is_dir() {
+                return Err(Failure::Usage(format!(
+                    "the root directory for -c, {}, is not a directory or does not exist; \
+                     create it or give an existing one",
+                    dir.display()
+                )));
+            }
+        }
+        if cli.compat && cli.format != wsd::cli::Format::Text {
+            return Err(Failure::Usage(
+                "--compat writes the classic text records, so it cannot be used with \
+                 --format json; drop one of them"
+                    .to_string(),
+            ));
+        }
         let identity = privileges::resolve(cli)?;
         let pid_file = match cli.pid_file_path() {
             Some(path) => Some(PidFile::acquire(&path)?),
@@ -87,13 +103,15 @@ impl StartUp {
 }
 
 /// Installs a handler that sets the returned flag on SIGHUP, which requests a
-/// new log file, when the log rotates. Without rotation SIGHUP keeps its
-/// default action and ends the process.
+/// new log file when the log rotates and is ignored otherwise.
 fn rotate_on_hangup(output: &Output) -> Result<Arc<AtomicBool>, Failure> {
     let hangup = Arc::new(AtomicBool::new(false));
-    if output.rotates() {
-        signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hangup))
-            .map_err(|err| Failure::Other(format!("cannot install the SIGHUP handler: {err}")))?;
+    // Without rotation the flag is set but never read: SIGHUP, which a closing
+    // terminal sends, must not end a run and lose its open flows.
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hangup))
+        .map_err(|err| Failure::Other(format!("cannot install the SIGHUP handler: {err}")))?;
+    if !output.rotates() {
+        tracing::debug!("SIGHUP is ignored: the log does not rotate (rotation needs -l DIR)");
     }
     Ok(hangup)
 }

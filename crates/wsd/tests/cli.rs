@@ -627,3 +627,109 @@ fn decapsulation_option() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(flow_lines(&output.stdout).len(), 0);
 }
+
+#[test]
+fn cache_path_not_regular_file() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let input = fixture("port_reuse.pcap");
+    let directory = dir.path().to_string_lossy().into_owned();
+    let missing_dir = dir.path().join("missing/flows.cache");
+    let link = dir.path().join("link.cache");
+    std::os::unix::fs::symlink(dir.path().join("target.cache"), &link).expect("symlink");
+    let cases = [
+        (directory.as_str(), "is a directory"),
+        ("/dev/null", "not a regular file"),
+        (link.to_str().expect("UTF-8 path"), "symbolic link"),
+        (missing_dir.to_str().expect("UTF-8 path"), "create it first"),
+    ];
+    for (cache, message) in cases {
+        let output = run_wsd(&["-r", &input, "-L", "-", "-W", cache], LIMIT);
+        assert_eq!(output.status.code(), Some(2), "-W {cache}");
+        assert!(
+            stderr_of(&output).contains(message),
+            "-W {cache}: {}",
+            stderr_of(&output)
+        );
+        assert!(
+            output.stdout.is_empty(),
+            "-W {cache} read the input before failing"
+        );
+    }
+    let null = Path::new("/dev/null").metadata().expect("/dev/null");
+    assert!(std::os::unix::fs::FileTypeExt::is_char_device(
+        &null.file_type()
+    ));
+}
+
+#[test]
+fn log_same_as_loaded_cache() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let cache = dir.path().join("flows.cache");
+    let cache = cache.to_str().expect("UTF-8 path");
+    let input = fixture("port_reuse.pcap");
+    let saved = run_wsd(&["-r", &input, "-L", "/dev/null", "-W", cache], LIMIT);
+    assert_eq!(saved.status.code(), Some(0), "{}", stderr_of(&saved));
+    let before = std::fs::read(cache).expect("cache written");
+    let output = run_wsd(&["-r", &input, "-R", cache, "-L", cache], LIMIT);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr_of(&output).contains("(-R)"),
+        "{}",
+        stderr_of(&output)
+    );
+    assert_eq!(std::fs::read(cache).expect("cache kept"), before);
+}
+
+#[test]
+fn compat_with_json_rejected() {
+    let output = run_wsd(
+        &[
+            "-r",
+            &fixture("port_reuse.pcap"),
+            "-L",
+            "-",
+            "--compat",
+            "--format",
+            "json",
+        ],
+        LIMIT,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr_of(&output).contains("--compat"),
+        "{}",
+        stderr_of(&output)
+    );
+}
+
+#[test]
+fn sighup_without_rotation_ignored() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let log = dir.path().join("flows.log");
+    let capture = std::fs::read(fixture("port_reuse.pcap")).expect("fixture");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsd"))
+        .args(["-r", "-", "-L"])
+        .arg(&log)
+        .env("TZ", "UTC")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start wsd");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(&capture).expect("write the capture");
+    stdin.flush().expect("flush");
+    // The input stays open, so wsd is still running when SIGHUP arrives.
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("positive pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::HUP).expect("SIGHUP");
+    std::thread::sleep(Duration::from_millis(200));
+    drop(stdin);
+    let output = child.wait_with_output().expect("wait for wsd");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let text = std::fs::read_to_string(&log).expect("log written");
+    assert_eq!(flow_lines(text.as_bytes()).len(), 2, "{text}");
+}
