@@ -81,6 +81,9 @@ pub enum CacheError {
     /// The file does not start with the flow-cache magic number.
     #[error("not a flow cache (the file does not start with the magic number WSDFLOWC)")]
     NotACache,
+    /// The file is empty: no flow cache was ever written to it.
+    #[error("not a flow cache: the file is empty")]
+    Empty,
     /// The file is of a format version newer than this program reads.
     #[error(
         "format version {found} is newer than this program reads (up to {supported}); upgrade wsd"
@@ -151,6 +154,9 @@ fn append_postcard<T: serde::Serialize>(out: &mut Vec<u8>, value: &T) {
 /// Returns an error naming what is wrong if the bytes are not a complete, intact
 /// flow cache of a version this crate reads.
 pub fn decode(bytes: &[u8]) -> Result<FlowCache, CacheError> {
+    if bytes.is_empty() {
+        return Err(CacheError::Empty);
+    }
     if bytes.len() < MAGIC.len() || bytes[..MAGIC.len()] != MAGIC {
         return Err(CacheError::NotACache);
     }

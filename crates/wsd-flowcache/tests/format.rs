@@ -258,7 +258,7 @@ fn other_files_are_not_caches() {
         decode(b"\xd4\xc3\xb2\xa1 a pcap file"),
         Err(CacheError::NotACache)
     ));
-    assert!(matches!(decode(b""), Err(CacheError::NotACache)));
+    assert!(matches!(decode(b""), Err(CacheError::Empty)));
 }
 
 #[test]

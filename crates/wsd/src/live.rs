@@ -75,7 +75,16 @@ pub fn run_live(cli: &Cli, startup: &StartUp, diagnostics: &Diagnostics) -> Resu
         filter: (!cli.filter.is_empty()).then(|| cli.filter.join(" ")),
         ..LiveConfig::new(device)
     };
-    let mut source = LiveSource::open(&libpcap, &live_config).map_err(live_failure)?;
+    let mut source = LiveSource::open(&libpcap, &live_config).map_err(|err| match err {
+        LiveError::Open { .. } if err.to_string().contains("No such device") => Failure::Usage(
+            format!("{err}; `ip link` lists the interfaces, give one with -i"),
+        ),
+        LiveError::Open { .. } => Failure::Other(format!(
+            "{err}; check that the interface is up and that wsd runs as root or with \
+             the CAP_NET_RAW capability"
+        )),
+        other => live_failure(other),
+    })?;
     let mut tracker = load_tracker(cli, config)?;
     let mut output = open_output(cli, &[], startup.identity())?;
     let stop = stop_on_signals()?;

@@ -220,7 +220,15 @@ fn open_named(path: &Path, inputs: &[Input], time_zone: TimeZone) -> Result<Outp
         )));
     }
     let file = File::create(path).map_err(|err| {
-        Failure::Usage(format!("cannot create log file {}: {err}", path.display()))
+        let hint = if err.kind() == io::ErrorKind::NotFound {
+            "; create its directory first or give another path with -L"
+        } else {
+            "; give a path wsd may write with -L"
+        };
+        Failure::Usage(format!(
+            "cannot create log file {}: {err}{hint}",
+            path.display()
+        ))
     })?;
     Ok(Output {
         writer: log_writer(Box::new(file), time_zone),
