@@ -1,13 +1,15 @@
 //! Input files: checked before the run starts, opened in turn during it.
 
-use std::fs::Metadata;
+use std::fs::{File, Metadata};
 use std::io;
+use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use wsd_capture::FileSource;
 
-use crate::run::Failure;
+use crate::interruptible::InterruptibleReader;
+use crate::run::{stop_flag, Failure};
 
 /// An input named with `-r`, checked before the run starts.
 pub struct Input {
@@ -68,7 +70,12 @@ fn check_input(path: &Path) -> Result<Input, Failure> {
         // Standard input redirected from a file names that file, which an output
         // must not overwrite.
         input.metadata = std::fs::metadata("/dev/stdin").ok();
-        let source = FileSource::from_reader("standard input".to_string(), io::stdin(), None)
+        let stdin = io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|err| Failure::Other(format!("cannot read standard input: {err}")))?;
+        let reader = InterruptibleReader::new(File::from(stdin), stop_flag());
+        let source = FileSource::from_reader("standard input".to_string(), reader, None)
             .map_err(|err| Failure::Usage(err.to_string()))?;
         input.opened = Some(source);
         return Ok(input);
@@ -82,9 +89,21 @@ fn check_input(path: &Path) -> Result<Input, Failure> {
             path.display()
         )));
     }
+    if file_type.is_fifo() || file_type.is_socket() {
+        // Checking consumes the start of the stream, so this source is the one read.
+        let file = File::open(path).map_err(|err| {
+            Failure::Usage(format!("cannot read input {}: {err}", path.display()))
+        })?;
+        let reader = InterruptibleReader::new(file, stop_flag());
+        let source = FileSource::from_reader(path.display().to_string(), reader, None)
+            .map_err(|err| Failure::Usage(err.to_string()))?;
+        input.opened = Some(source);
+        input.metadata = Some(metadata);
+        return Ok(input);
+    }
     let source = open_file(path)?;
     input.len = source.len();
-    if file_type.is_fifo() || file_type.is_char_device() || file_type.is_socket() {
+    if file_type.is_char_device() {
         // Checking consumed the start of the stream, so this source is the one read.
         input.opened = Some(source);
     }

@@ -7,6 +7,7 @@ mod daemon;
 mod diagnostics;
 mod flows;
 mod inputs;
+mod interruptible;
 mod live;
 mod logdir;
 mod output;

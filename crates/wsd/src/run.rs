@@ -312,13 +312,20 @@ pub(crate) fn finish_flows(
 /// Sets a flag on SIGINT or SIGTERM, so that the run ends as at the end of its
 /// input. A second signal of either kind ends the process at once.
 pub(crate) fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = stop_flag();
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
             .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
             .map_err(|err| Failure::Other(format!("cannot install the signal handler: {err}")))?;
     }
     Ok(stop)
+}
+
+/// Returns the flag that SIGINT and SIGTERM set, the same one on every call, so
+/// that readers opened before the handlers are installed see it too.
+pub(crate) fn stop_flag() -> Arc<AtomicBool> {
+    static STOP: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+    Arc::clone(STOP.get_or_init(|| Arc::new(AtomicBool::new(false))))
 }
 
 /// Compiles the filter expression for `-r` files, if one was given.

@@ -733,3 +733,43 @@ fn sighup_without_rotation_ignored() {
     let text = std::fs::read_to_string(&log).expect("log written");
     assert_eq!(flow_lines(text.as_bytes()).len(), 2, "{text}");
 }
+
+#[test]
+fn sigterm_ends_stalled_pipe() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let log = dir.path().join("flows.log");
+    let capture = std::fs::read(fixture("port_reuse.pcap")).expect("fixture");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsd"))
+        .args(["-r", "-", "-L"])
+        .arg(&log)
+        .env("TZ", "UTC")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start wsd");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(&capture).expect("write the capture");
+    stdin.flush().expect("flush");
+    // The writer stays silent with the pipe open, so wsd waits for more input.
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("positive pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+    let started = Instant::now();
+    while child.try_wait().expect("wait for wsd").is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "wsd ignored SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(stdin);
+    let output = child.wait_with_output().expect("wait for wsd");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let text = std::fs::read_to_string(&log).expect("log written");
+    assert_eq!(flow_lines(text.as_bytes()).len(), 2, "{text}");
+}

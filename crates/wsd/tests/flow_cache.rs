@@ -274,8 +274,51 @@ fn not_a_cache_rejected() {
 /// and the exit status is 1.
 #[test]
 fn unwritable_cache_writes_records() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
     let dir = tempfile::tempdir().unwrap();
-    // A cache path inside a regular file cannot be created, even by root.
+    // The cache's directory exists at start-up, which checks it, and is gone
+    // when the input ends and the cache is written.
+    let cache_dir = dir.path().join("cache");
+    std::fs::create_dir(&cache_dir).unwrap();
+    let cache = cache_dir.join("wsd.cache");
+    let part1 = shared_dir().join("cases/B30_flow-across-files_part1.pcap");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsd"))
+        .args(["-r", "-", "-L", "-", "-W"])
+        .arg(&cache)
+        .env("TZ", "UTC")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&std::fs::read(&part1).unwrap()).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::fs::remove_dir_all(&cache_dir).unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot write flow cache"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|line| line.starts_with("TCPFLOW "))
+            .count(),
+        1,
+        "{stdout}"
+    );
+}
+
+/// A cache path that cannot be written is rejected before the input is read.
+#[test]
+fn cache_in_a_file_rejected_at_start() {
+    let dir = tempfile::tempdir().unwrap();
     let blocker = dir.path().join("not-a-directory");
     std::fs::write(&blocker, "").unwrap();
     let cache = blocker.join("wsd.cache");
@@ -292,17 +335,9 @@ fn unwritable_cache_writes_records() {
         LIMIT,
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("cannot write flow cache"), "{stderr}");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        stdout
-            .lines()
-            .filter(|line| line.starts_with("TCPFLOW "))
-            .count(),
-        1,
-        "{stdout}"
-    );
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("as the flow cache (-W)"), "{stderr}");
+    assert!(output.stdout.is_empty());
 }
 
 /// Flows idle past the timeout when the next file starts are reported with
