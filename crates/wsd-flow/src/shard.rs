@@ -629,6 +629,9 @@ fn renumber(err: RestoreError, positions: &Positions) -> RestoreError {
             serial,
             next_serial,
         },
+        RestoreError::EndsBeforeStart { index } => RestoreError::EndsBeforeStart {
+            index: original(index),
+        },
         RestoreError::InvalidDatagram { index, reason } => RestoreError::InvalidDatagram {
             index: positions.datagrams.get(index).copied().unwrap_or(index),
             reason,

@@ -178,6 +178,13 @@ pub enum RestoreError {
         /// The snapshot's next serial number.
         next_serial: u64,
     },
+    /// A flow's latest packet time is before its first packet time, which no
+    /// tracker saves: the first time is the minimum and the latest the maximum.
+    #[error("flow {index} ends before it starts (its latest packet time is before its first)")]
+    EndsBeforeStart {
+        /// Position of the flow in the snapshot.
+        index: usize,
+    },
     /// A datagram of the fragment table is invalid.
     #[error("fragment table entry {index} {reason}")]
     InvalidDatagram {
@@ -330,6 +337,9 @@ impl Flow {
         snapshot: &FlowSnapshot,
     ) -> Result<Flow, RestoreError> {
         let (client, server) = (&snapshot.client, &snapshot.server);
+        if snapshot.last_ts < snapshot.first_ts {
+            return Err(RestoreError::EndsBeforeStart { index });
+        }
         if client.ip.is_ipv6() != server.ip.is_ipv6() {
             return Err(RestoreError::MixedAddressFamilies {
                 index,

@@ -596,6 +596,20 @@ fn restore_rejects_duplicate_flows() {
 }
 
 #[test]
+fn restore_rejects_flow_ending_before_start() {
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    tracker.process(ts(0), &tcp_packet(&c2s(SYN, 1, 0, 0)));
+    tracker.process(ts(1), &tcp_packet(&c2s(ACK, 2, 0, 0)));
+    let mut snapshot = tracker.snapshot();
+    let flow = &mut snapshot.flows[0];
+    std::mem::swap(&mut flow.first_ts, &mut flow.last_ts);
+    assert!(matches!(
+        Tracker::restore(TrackerConfig::default(), &snapshot),
+        Err(wsd_flow::RestoreError::EndsBeforeStart { index: 0 })
+    ));
+}
+
+#[test]
 fn restore_evicts_beyond_table_limit() {
     let mut tracker = Tracker::new(TrackerConfig::default());
     for port in 1..=4u16 {
