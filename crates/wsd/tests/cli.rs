@@ -702,17 +702,17 @@ fn compat_with_json_rejected() {
     );
 }
 
-#[test]
-fn sighup_without_rotation_ignored() {
+/// Starts `wsd -r - -L LOG`, writes a capture to its standard input and leaves
+/// the pipe open, so that wsd is still waiting for input when the caller sends a
+/// signal. Returns the process and the open pipe.
+fn start_on_silent_pipe(log: &Path) -> (std::process::Child, std::process::ChildStdin) {
     use std::io::Write;
     use std::process::{Command, Stdio};
 
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let log = dir.path().join("flows.log");
     let capture = std::fs::read(fixture("port_reuse.pcap")).expect("fixture");
     let mut child = Command::new(env!("CARGO_BIN_EXE_wsd"))
         .args(["-r", "-", "-L"])
-        .arg(&log)
+        .arg(log)
         .env("TZ", "UTC")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -722,10 +722,21 @@ fn sighup_without_rotation_ignored() {
     let mut stdin = child.stdin.take().expect("stdin");
     stdin.write_all(&capture).expect("write the capture");
     stdin.flush().expect("flush");
-    // The input stays open, so wsd is still running when SIGHUP arrives.
     std::thread::sleep(Duration::from_millis(500));
+    (child, stdin)
+}
+
+fn send_signal(child: &std::process::Child, signal: rustix::process::Signal) {
     let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("positive pid");
-    rustix::process::kill_process(pid, rustix::process::Signal::HUP).expect("SIGHUP");
+    rustix::process::kill_process(pid, signal).expect("send the signal");
+}
+
+#[test]
+fn sighup_without_rotation_ignored() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let log = dir.path().join("flows.log");
+    let (child, stdin) = start_on_silent_pipe(&log);
+    send_signal(&child, rustix::process::Signal::HUP);
     std::thread::sleep(Duration::from_millis(200));
     drop(stdin);
     let output = child.wait_with_output().expect("wait for wsd");
@@ -736,30 +747,11 @@ fn sighup_without_rotation_ignored() {
 
 #[test]
 fn sigterm_ends_stalled_pipe() {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    use std::time::Instant;
-
     let dir = tempfile::tempdir().expect("temporary directory");
     let log = dir.path().join("flows.log");
-    let capture = std::fs::read(fixture("port_reuse.pcap")).expect("fixture");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wsd"))
-        .args(["-r", "-", "-L"])
-        .arg(&log)
-        .env("TZ", "UTC")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start wsd");
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(&capture).expect("write the capture");
-    stdin.flush().expect("flush");
-    // The writer stays silent with the pipe open, so wsd waits for more input.
-    std::thread::sleep(Duration::from_millis(500));
-    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("positive pid");
-    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
-    let started = Instant::now();
+    let (mut child, stdin) = start_on_silent_pipe(&log);
+    send_signal(&child, rustix::process::Signal::TERM);
+    let started = std::time::Instant::now();
     while child.try_wait().expect("wait for wsd").is_none() {
         assert!(
             started.elapsed() < Duration::from_secs(10),
