@@ -95,8 +95,8 @@ pub fn fuzz_capture(input: &[u8]) {
 }
 
 /// Reads a whole capture of `len` bytes from `reader`, checking after every call that
-/// the reader's promises hold. `size_hint` is the size the reader is told, which sets
-/// the initial size of its read buffer.
+/// the reader's promises hold. `size_hint` is the input size given to the reader, which
+/// sets the initial size of its read buffer.
 ///
 /// # Panics
 ///

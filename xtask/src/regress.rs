@@ -70,10 +70,10 @@ fn classic_output(golden: &str) -> String {
 /// Writes the `--compat` golden `path` when `compat` differs from `classic`, the
 /// golden cut down to the classic format, and removes a stale one otherwise.
 ///
-/// The cut-down golden cannot always be the old output: with only TCP records,
-/// ICMP is tracked per address pair as in earlier versions, so an ICMP error's
-/// packet line can point the other way than in the default run, where an ICMP
-/// error is a flow of its own. Such cases keep their `--compat` output in a file
+/// The cut-down golden cannot always be the old output. With only TCP records,
+/// ICMP is tracked per address pair as in earlier versions. An ICMP error's
+/// packet line can then point the other way than in the default run, where an
+/// ICMP error is a flow of its own. Such cases keep their `--compat` output in a file
 /// of its own.
 fn bless_compat_override(path: &Path, classic: &str, compat: &str) -> Result<(), String> {
     if compat == classic {

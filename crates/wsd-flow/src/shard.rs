@@ -2,16 +2,17 @@
 //!
 //! [`ShardedTracker`] gives each worker thread its own [`Tracker`] and routes
 //! every packet to the worker that owns its flow. [`shard_of`] chooses that
-//! worker from a hash of the fields the tracker keys flows on, the same in both
-//! directions, so every packet of a connection reaches one worker.
+//! worker from a hash of the packet's two IP addresses, the same in both
+//! directions, so every packet of a connection and every fragment of its IP
+//! datagrams reaches one worker.
 //!
 //! The calling thread collects packets into batches of [`BATCH_PACKETS`], one
 //! part per worker, and sends every worker its part together with the capture
 //! clock at the batch's end. Each worker processes its part and then moves its
 //! clock to that time, so at every batch boundary all workers agree on the
-//! clock. A flow therefore times out in the same batch or a later one than in a
-//! single tracker, never in another way: the set of records is the same as with
-//! one [`Tracker`], and flows open at the end are the same too.
+//! clock. A flow therefore times out in the same batch as in a single tracker or
+//! in a later one, before any later packet of its own. So the set of records is
+//! the same as with one [`Tracker`], and so are the flows open at the end.
 //!
 //! Records come back per batch. The records of one batch are sorted by end time
 //! (then start time and endpoints), so for a given input and thread count the

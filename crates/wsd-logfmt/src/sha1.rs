@@ -11,7 +11,8 @@ pub(crate) const DIGEST_LEN: usize = 20;
 /// the last one padded.
 pub(crate) const DIGEST_BASE64_LEN: usize = 28;
 
-/// Longest message [`sha1`] accepts, so that the padded message fits two blocks.
+/// Maximum length of a message that [`sha1`] accepts, so that the padded message
+/// fits two blocks.
 pub(crate) const MAX_MESSAGE_LEN: usize = 119;
 
 const BLOCK_LEN: usize = 64;
