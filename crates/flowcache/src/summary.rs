@@ -224,9 +224,20 @@ fn protocol_counts_text(summary: &Summary) -> String {
     let counts: Vec<String> = summary
         .by_protocol
         .iter()
-        .map(|(&protocol, count)| format!("{} {count}", protocol_name(protocol)))
+        .map(|(&protocol, count)| format!("{} {count}", protocol_label(protocol)))
         .collect();
     counts.join(", ")
+}
+
+/// Returns the protocol's name, or `protocol N` for one without a name, so that
+/// a count never follows a bare number.
+fn protocol_label(protocol: u8) -> String {
+    let name = protocol_name(protocol);
+    if name.bytes().all(|byte| byte.is_ascii_digit()) {
+        format!("protocol {name}")
+    } else {
+        name
+    }
 }
 
 fn write_talkers_text(out: &mut impl Write, talkers: &[Talker]) -> io::Result<()> {

@@ -491,7 +491,7 @@ fn summary_text_of_sample() {
          capture clock:  2023/11/14 22:15:00 (1700000100.750000000)\n\
          flows:          7\n  \
            by state:     open 5, fin 1, rst 1\n  \
-           by protocol:  tcp 4, udp 1, 47 1, icmpv6 1\n\
+           by protocol:  tcp 4, udp 1, protocol 47 1, icmpv6 1\n\
          first packet:   2023/11/14 22:13:20 (1700000000.250000000)\n\
          last packet:    2023/11/14 22:15:00 (1700000100.750000000)\n\
          top talkers (IP by bytes sent and received):\n  \

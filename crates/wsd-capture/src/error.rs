@@ -45,7 +45,9 @@ pub enum CaptureError {
     /// The file header declares a format version this reader does not support.
     #[error(
         "{} uses {format} version {major}.{minor}, which is not supported \
-         (supported major version: {supported_major})",
+         (supported major version: {supported_major}); if Wireshark opens it, \
+         convert it with `editcap -F pcapng {} NEW.pcapng`",
+        path.display(),
         path.display()
     )]
     UnsupportedVersion {

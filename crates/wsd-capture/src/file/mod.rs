@@ -725,6 +725,7 @@ mod tests {
             "{error:?}"
         );
         assert!(error.to_string().contains("pcap version 1.4"), "{error}");
+        assert!(error.to_string().contains("editcap -F pcapng"), "{error}");
     }
 
     #[test]
