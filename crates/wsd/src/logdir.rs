@@ -12,8 +12,9 @@ use rustix::fs::{Mode, OFlags};
 use crate::privileges::Identity;
 use crate::run::Failure;
 
-/// How many numbered names to try when the generated log name is taken.
-const NAME_ATTEMPTS: u32 = 1000;
+/// How many names to try, the plain one included, when the generated log name is
+/// taken. The numbered names have three digits, so they sort in creation order.
+const NAME_ATTEMPTS: u32 = 999;
 
 /// An open log directory that creates `HOST_YYYYMMDD_HHMMSS.log` files.
 #[derive(Debug)]
@@ -82,8 +83,9 @@ impl LogDir {
         })
     }
 
-    /// Creates a new log file named after the current local time, adding `-2`,
-    /// `-3` and so on when the name is taken, so that no log is replaced.
+    /// Creates a new log file named after the current local time, adding `_002`,
+    /// `_003` and so on when the name is taken, so that no log is replaced and
+    /// the names sort in the order the files were created.
     /// Returns the file and its path for messages.
     pub fn create_log(&self) -> Result<(File, PathBuf), Failure> {
         let now = jiff::Timestamp::now().to_zoned_datetime(self.time_zone.clone());
@@ -92,7 +94,7 @@ impl LogDir {
             let name = if attempt == 1 {
                 format!("{stem}.log")
             } else {
-                format!("{stem}-{attempt}.log")
+                format!("{stem}_{attempt:03}.log")
             };
             let path = self.path.join(&name);
             let opened = rustix::fs::openat(
@@ -219,11 +221,14 @@ mod tests {
         assert_eq!(unique.len(), 3, "{names:?}");
         let stems = names
             .iter()
-            .filter(|name| name.to_string_lossy().ends_with("-2.log"))
+            .filter(|name| name.to_string_lossy().ends_with("_002.log"))
             .count();
-        // Three files in one second take the plain name, -2 and -3; a second
+        // Three files in one second take the plain name, _002 and _003; a second
         // boundary between the calls leaves fewer suffixes.
         assert!(stems <= 1, "{names:?}");
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(sorted, names, "names sort in creation order");
     }
 
     #[test]

@@ -45,8 +45,9 @@ const WSD_DESCRIPTION: &[Block] = &[
     Block::Paragraph(
         "Records go to the file given with `-L`, to standard output with `-L -`, or \
          without `-L` to a new file <HOSTNAME>_<YYYYMMDD>_<HHMMSS>.log in the log \
-         directory (`-l`). A second run in the same second gets `-2`, `-3` and so on \
-         appended to the name, so a generated name never replaces an existing log. \
+         directory (`-l`). A second run in the same second gets `_002`, `_003` and so \
+         on appended to the name, so a generated name never replaces an existing log \
+         and the names sort in the order the logs were created. \
          `-L` <FILE> replaces <FILE> if it exists. `wsd` rejects a log file or flow \
          cache that is one of its inputs, also when the path reaches the input through \
          a symbolic or hard link.",
