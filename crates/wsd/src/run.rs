@@ -49,6 +49,10 @@ impl Failure {
     }
 }
 
+/// Number of distinct unsupported link types that get a warning. Packets of
+/// further types are only counted.
+const MAX_LINK_TYPE_WARNINGS: usize = 4;
+
 /// Totals of a run, reported once at the end.
 #[derive(Debug, Default)]
 pub struct Summary {
@@ -58,6 +62,8 @@ pub struct Summary {
     records: u64,
     malformed_records: u64,
     stopped: BTreeMap<StopReason, u64>,
+    /// Link types already warned about as unsupported.
+    unsupported_links: Vec<u32>,
     /// Drop counters of a live capture, read at its end.
     pub capture: Option<CaptureStats>,
     /// Capture time of the next `--stats` record, once the first packet set it.
@@ -65,6 +71,24 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Counts a packet whose decoding stopped early, and warns at the first packet
+    /// of a link type that is not decoded at all, for the first few such types.
+    fn count_stop(&mut self, reason: StopReason, linktype: u32) {
+        let count = self.stopped.entry(reason).or_insert(0);
+        *count += 1;
+        if reason == StopReason::UnsupportedLinkType
+            && self.unsupported_links.len() < MAX_LINK_TYPE_WARNINGS
+            && !self.unsupported_links.contains(&linktype)
+        {
+            self.unsupported_links.push(linktype);
+            warn!(
+                "link type {linktype} is not supported: its packets are counted as \
+                 {} and give no flows (see the supported link types in the README)",
+                reason.name()
+            );
+        }
+    }
+
     /// Writes a statistics record if `--stats` is given and its interval has
     /// passed by capture time `ts`; `at_end` writes one regardless.
     pub(crate) fn write_stats_due(
@@ -398,7 +422,7 @@ pub(crate) fn process_packet(
     summary.bytes += u64::from(packet.orig_len);
     let decoded = wsd_decode::decode_with(packet.linktype, packet.data, decode_options);
     if let Some(reason) = decoded.stop {
-        *summary.stopped.entry(reason).or_insert(0) += 1;
+        summary.count_stop(reason, packet.linktype);
     }
     let ts = packet.ts;
     let outcome = tracker.process(ts, &decoded)?;

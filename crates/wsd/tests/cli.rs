@@ -574,6 +574,37 @@ fn clock_jump_warned() {
     );
 }
 
+/// A capture of a link type that is not decoded gets one warning naming the
+/// type, however many packets it has.
+#[test]
+fn unsupported_link_type_warned_once() {
+    use wsd_capture::{PcapWriter, Timestamp};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("user0.pcap");
+    // Link type 147 is the first of the private DLT_USER types.
+    let mut writer =
+        PcapWriter::new(std::fs::File::create(&path).unwrap(), 147, 65535, false).unwrap();
+    for second in 0..3 {
+        let ts = Timestamp::from_nanos(1_700_000_000_000_000_000 + second * 1_000_000_000);
+        writer.write_packet(ts, &[0u8; 40], 40).unwrap();
+    }
+    writer.flush().unwrap();
+
+    let output = run_wsd(&["-r", path.to_str().unwrap(), "-L", "-"], LIMIT);
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("WARN"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains("link type 147 is not supported"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("unsupported-link-type 3"), "{stderr}");
+}
+
 /// The same connection on three VLANs of a trunk: three flows by default, one
 /// with --no-vlan-key.
 #[test]
