@@ -15,8 +15,8 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use wsd_capture::Timestamp;
 use wsd_decode::{
-    Decoded, FragmentInfo, IcmpInfo, IpInfo, MacAddr, StopReason, TcpFlags, TcpInfo, Transport,
-    UdpInfo, Vlans,
+    Decoded, FragmentHead, FragmentInfo, IcmpInfo, IpInfo, MacAddr, StopReason, TcpFlags, TcpInfo,
+    Transport, UdpInfo, Vlans,
 };
 use wsd_flow::{FlowRecord, PacketOutcome, RecordProtocols, Tracker, TrackerConfig};
 
@@ -243,6 +243,8 @@ fn as_fragment(mut step: Step, (id, offset_units, more_fragments): (u32, u16, bo
         id,
         offset,
         more_fragments,
+        data_len: 8,
+        head: FragmentHead::default(),
     });
     if offset == 0 {
         ip.is_first_fragment = true;
