@@ -56,9 +56,9 @@ fn decode_network(
 /// Stores the IP header `ip` and decodes the transport header after it.
 ///
 /// A first fragment whose own length cuts its TCP header after the first 16 bytes
-/// (long options continue in the next fragment) still decodes: those bytes hold
-/// every field a flow needs, so it takes the path of whole headers rather than
-/// waiting in a fragment table to be joined.
+/// still decodes, and its long options continue in the next fragment. Those 16
+/// bytes contain every field a flow needs, so the fragment need not wait in a
+/// fragment table to be joined.
 fn decode_transport(
     ip: IpInfo,
     payload: IpPayload<'_>,
@@ -81,9 +81,9 @@ fn decode_transport(
 }
 
 /// Returns true if `reason`, from decoding the TCP header of a first fragment, comes
-/// from the fragment's length rather than from the capture or a bad field: the IP
-/// length ends inside the 20-byte base header, or before the end that the data
-/// offset gives.
+/// from the fragment's length rather than from the capture or a bad field. That is
+/// the case when the IP length ends inside the 20-byte base header, or before the
+/// header end that the data offset gives.
 fn header_cut_by_fragment(reason: StopReason, payload: IpPayload<'_>) -> bool {
     if payload.protocol != transport::TCP {
         return false;

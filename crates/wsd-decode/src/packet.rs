@@ -362,8 +362,8 @@ pub struct FragmentInfo {
     /// so the next fragment starts at `offset + data_len`.
     pub data_len: u32,
     /// The leading bytes that a fragment table joins when a first fragment is too
-    /// short for its transport header: for a first fragment the start of its
-    /// transport header (after any IPv6 extension headers), for a later fragment the
+    /// short for its transport header. A first fragment keeps the start of its
+    /// transport header (after any IPv6 extension headers), and a later fragment the
     /// start of its data.
     pub head: FragmentHead,
 }

@@ -190,7 +190,7 @@ impl TinyFirstFragment {
     }
 
     /// Rebuilds the decoded packet with the joined `transport`, as if the fragment
-    /// had held the whole header. `fragment` holds the datagram's fields.
+    /// had contained the whole header. `fragment` contains the datagram's fields.
     pub(crate) fn decoded_with(&self, fragment: &FragmentInfo, transport: Transport) -> Decoded {
         Decoded {
             src_mac: self.src_mac,
@@ -311,12 +311,23 @@ impl FragmentTable {
         let key = DatagramKey::of(fragment);
         let datagram = self.entry(now, key);
         datagram.first_seen = true;
-        datagram.tiny_first = None;
+        // A whole first fragment makes a waiting tiny one a duplicate.
+        let dropped_tiny = datagram.tiny_first.take().is_some();
         datagram.flow = flow;
         datagram.received = datagram.received.saturating_add(data_len);
         let waiting = std::mem::take(&mut datagram.waiting);
+        self.tiny_dropped_uncounted += u64::from(dropped_tiny);
         self.remove_if_complete(&key);
         waiting
+    }
+
+    /// Removes the waiting tiny first fragment of `fragment`'s datagram, which the
+    /// tracker is about to count or reject, so that [`FragmentTable::first`] does
+    /// not count it as dropped.
+    pub fn remove_tiny_first(&mut self, fragment: &FragmentInfo) {
+        if let Some(datagram) = self.datagrams.get_mut(&DatagramKey::of(fragment)) {
+            datagram.tiny_first = None;
+        }
     }
 
     /// Keeps a tiny first fragment until the fragment that completes its transport

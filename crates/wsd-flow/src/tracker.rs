@@ -575,6 +575,7 @@ impl Tracker {
         tiny: &TinyFirstFragment,
         next: &wsd_decode::FragmentHead,
     ) -> PacketOutcome {
+        self.fragments.remove_tiny_first(fragment);
         let packet = tiny
             .join(next)
             .map(|transport| tiny.decoded_with(fragment, transport));
@@ -933,8 +934,9 @@ impl Tracker {
 }
 
 /// Returns where the transport header of a first fragment ends in its datagram's
-/// payload if it runs past the fragment, else 0. Only TCP options can: a first
-/// fragment holds the whole UDP or ICMP header it was decoded from.
+/// payload if it runs past the fragment, else 0. Only TCP options can run past it,
+/// because a first fragment contains the whole UDP or ICMP header it was decoded
+/// from.
 fn header_end(packet: &Decoded, fragment: &FragmentInfo) -> u32 {
     let Transport::Tcp(tcp) = packet.transport else {
         return 0;

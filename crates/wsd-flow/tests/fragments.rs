@@ -491,9 +491,9 @@ fn restore_rejects_invalid_fragment_table() {
 }
 
 /// Builds the three IPv4 fragments of a bare 20-byte SYN from client to server, cut
-/// as the RFC 1858 "tiny fragment" attack cuts it: 8 bytes at offset 0 (ports and
-/// sequence number), 8 at offset 8 (acknowledgment, data offset, flags, window) and
-/// the last 4 at offset 16.
+/// as in the "tiny fragment" attack of RFC 1858. The first 8 bytes (ports and
+/// sequence number) are at offset 0, the next 8 (acknowledgment, data offset, flags,
+/// window) at offset 8, and the last 4 at offset 16.
 fn tiny_syn_fragments_v4(id: u16) -> [Vec<u8>; 3] {
     let segment = tcp_segment(40000, 80, 0x02, 0);
     [
@@ -681,7 +681,7 @@ fn repeated_tiny_first_fragment_counts_once() {
 
 #[test]
 fn long_options_past_first_fragment_are_header() {
-    // A SYN with a 40-byte header: the first fragment holds 24 bytes of it, so
+    // A SYN with a 40-byte header. The first fragment contains 24 bytes of it, so
     // the 16 bytes at the start of the next fragment are options, not payload.
     let mut segment = tcp_segment(40000, 80, 0x02, 0);
     segment[12] = 10 << 4;
@@ -792,4 +792,19 @@ fn restore_rejects_tiny_first_fragment_after_first() {
         result.err(),
         Some(RestoreError::InvalidDatagram { index: 0, .. })
     ));
+}
+
+#[test]
+fn whole_first_fragment_replaces_tiny_one() {
+    let [tiny_first, _, _] = tiny_syn_fragments_v4(7);
+    // A first fragment of the same datagram that holds the whole header.
+    let segment = tcp_segment(40000, 80, 0x02, 0);
+    let whole_first = ipv4_fragment(CLIENT_V4, SERVER_V4, 7, 0, true, &segment);
+
+    let (records, stats) = run(&[(0, &tiny_first), (1, &whole_first)]);
+
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].out.packets, 1);
+    assert_eq!(stats.tiny_fragments_unjoined, 1);
+    assert_eq!(stats.unattributed, 1);
 }

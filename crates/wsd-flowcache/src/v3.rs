@@ -1,8 +1,8 @@
 //! Version 3 of the record encoding: the header and flows of version 2,
-//! unchanged, and a fragment table whose datagrams also keep what joining a
-//! first fragment too short for its transport header needs: the offset and
-//! leading bytes of each waiting fragment, the waiting tiny first fragment, and
-//! where a transport header that runs past the first fragment ends. Once
+//! unchanged, and a fragment table that also keeps what joining a first fragment
+//! too short for its transport header needs. Each waiting fragment adds its
+//! offset and leading bytes, and each datagram its waiting tiny first fragment
+//! and where a transport header that runs past the first fragment ends. Once
 //! released, these types never change.
 
 use serde::{Deserialize, Serialize};
