@@ -3,7 +3,9 @@
 //! For each capture, tshark lists every TCP segment with its `tcp.stream` index.
 //! Per stream this task derives the client and the packets and TCP segment bytes
 //! (`tcp.hdr_len + tcp.len`) each way, the quantities that a `TCPFLOW` line
-//! reports. It then runs `wsd -r FILE -L -` in UTC and pairs each stream with a
+//! reports. tshark shows a segment that it reassembled from IP fragments once,
+//! on the frame of its last fragment, so such a segment counts as many packets
+//! as it had fragments, as wsd counts them. It then runs `wsd -r FILE -L -` in UTC and pairs each stream with a
 //! record for the same two endpoints. A stream matches when its packet and byte
 //! counts equal the record's in both directions. The client is right when tshark
 //! saw a SYN or SYN-ACK and the record names the same client.
@@ -33,7 +35,7 @@ use crate::workspace_root;
 /// packet the addresses and ports are those of the innermost headers. The
 /// innermost IP version comes from `frame.protocols`, because a 4in6 or 6in4
 /// packet has both `ip.src` and `ipv6.src`.
-const TSHARK_FIELDS: [&str; 13] = [
+const TSHARK_FIELDS: [&str; 15] = [
     "frame.protocols",
     "frame.time_epoch",
     "tcp.stream",
@@ -47,6 +49,8 @@ const TSHARK_FIELDS: [&str; 13] = [
     "tcp.flags.ack",
     "tcp.hdr_len",
     "tcp.len",
+    "ip.fragment.count",
+    "ipv6.fragment.count",
 ];
 
 /// TCP segments, without the TCP headers that ICMP errors quote: tshark gives
@@ -168,6 +172,9 @@ struct Segment {
     ack: bool,
     /// TCP header with options plus payload.
     bytes: u64,
+    /// Captured packets that carried the segment: the number of IP fragments it
+    /// was reassembled from, else 1.
+    packets: u64,
 }
 
 /// One tshark TCP stream with the counts and client a `TCPFLOW` line reports.
@@ -206,7 +213,7 @@ impl TsharkStream {
         } else {
             &mut self.from_second
         };
-        counts.packets += 1;
+        counts.packets += segment.packets;
         counts.bytes += segment.bytes;
         self.first_second = self.first_second.min(segment.second);
         self.last_second = self.last_second.max(segment.second);
@@ -421,10 +428,15 @@ fn parse_tshark(text: &str) -> (Vec<TsharkStream>, usize) {
 /// Reads one line of [`TSHARK_FIELDS`] values.
 fn parse_segment(line: &str) -> Option<Segment> {
     let fields: Vec<&str> = line.split('\t').collect();
-    let [protocols, time, stream, ip_src, ip_dst, ipv6_src, ipv6_dst, src_port, dst_port, syn, ack, header_len, payload_len] =
+    let [protocols, time, stream, ip_src, ip_dst, ipv6_src, ipv6_dst, src_port, dst_port, syn, ack, header_len, payload_len, ip_fragments, ipv6_fragments] =
         fields.as_slice()
     else {
         return None;
+    };
+    let fragments = if innermost_is_ipv6(protocols) {
+        ipv6_fragments
+    } else {
+        ip_fragments
     };
     let (src_ip, dst_ip) = if innermost_is_ipv6(protocols) {
         (ipv6_src, ipv6_dst)
@@ -447,6 +459,7 @@ fn parse_segment(line: &str) -> Option<Segment> {
         syn: parse_flag(syn),
         ack: parse_flag(ack),
         bytes: header_len + payload_len,
+        packets: fragments.parse().unwrap_or(1).max(1),
     })
 }
 
@@ -768,6 +781,35 @@ mod tests {
     }
 
     #[test]
+    fn reassembled_segment_counts_its_fragments() {
+        let fields = [
+            "ppp:ip:tcp",
+            "1712909207.361129000",
+            "0",
+            "1.1.1.1",
+            "2.2.2.2",
+            "",
+            "",
+            "12345",
+            "8080",
+            "1",
+            "0",
+            "24",
+            "0",
+            "3",
+            "",
+        ];
+        let fragmented = parse_segment(&fields.join("\t")).expect("segment");
+        let mut whole_fields = fields;
+        whole_fields[13] = "";
+        let whole = parse_segment(&whole_fields.join("\t")).expect("segment");
+
+        assert_eq!(fragmented.packets, 3);
+        assert_eq!(fragmented.bytes, 24);
+        assert_eq!(whole.packets, 1);
+    }
+
+    #[test]
     fn record_line_fields() {
         let line = "TCPFLOW startTime=2018/01/03 16:37:57 sourceMac=10:c3:7b:9b:41:c9 \
                     sourceIp=172.20.1.144 sourcePort=65087 destMac=8:5b:e:6d:14:e8 \
@@ -816,6 +858,7 @@ mod tests {
             syn: true,
             ack: false,
             bytes: 20,
+            packets: 1,
         };
         let mut stream = TsharkStream::new(&segment);
         stream.add(&segment);
@@ -886,6 +929,7 @@ mod tests {
             syn: true,
             ack: true,
             bytes: 32,
+            packets: 1,
         });
         let mut record = syn_record(client, server, 100);
         record.inbound = Counts {

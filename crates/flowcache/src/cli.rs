@@ -54,9 +54,10 @@ pub struct Cli {
     pub json: bool,
 
     /// Print a summary of each file instead of its flows. It gives the writer and
-    /// format version, the capture clock, flows by state and by protocol and the
-    /// time range of the packets. It ends with the 10 IP addresses with the most
-    /// bytes sent and received and the 10 server ports with the most flows.
+    /// format version, the capture clock, flows by state and by protocol, the
+    /// time range of the packets and the datagrams in the IP fragment table. It
+    /// ends with the 10 IP addresses with the most bytes sent and received and the
+    /// 10 server ports with the most flows.
     #[arg(long)]
     pub summary: bool,
 

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use flowcache::filter::{has_ports, protocol_name, FlowFilter, FlowState};
 use serde::Serialize;
 use wsd_capture::Timestamp;
-use wsd_flow::FlowSnapshot;
+use wsd_flow::{DatagramSnapshot, FlowSnapshot};
 use wsd_flowcache::FlowCache;
 use wsd_logfmt::LocalTimeFormatter;
 
@@ -205,6 +205,13 @@ pub fn write_text(
     writeln!(out, "  by protocol:  {}", protocol_counts_text(&summary))?;
     writeln!(out, "first packet:   {}", time(summary.first_ts))?;
     writeln!(out, "last packet:    {}", time(summary.last_ts))?;
+    let fragments = &cache.snapshot.fragments;
+    writeln!(
+        out,
+        "fragment table: {} ({} with a first fragment too short for its transport header)",
+        count_text(fragments.len(), "datagram"),
+        tiny_first_count(fragments)
+    )?;
     write_talkers_text(out, &summary.talkers)?;
     write_ports_text(out, &summary.server_ports)
 }
@@ -294,6 +301,23 @@ fn flows_text(flows: u64) -> String {
     }
 }
 
+/// Returns the number of datagrams with a waiting tiny first fragment.
+fn tiny_first_count(fragments: &[DatagramSnapshot]) -> usize {
+    fragments
+        .iter()
+        .filter(|datagram| datagram.tiny_first.is_some())
+        .count()
+}
+
+/// `1 datagram`, `2 datagrams`.
+fn count_text(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
 /// The summary of one file as a JSON object.
 #[derive(Serialize)]
 struct SummaryJson<'a> {
@@ -315,6 +339,11 @@ struct SummaryJson<'a> {
     last_local: Option<String>,
     top_talkers: Vec<Talker>,
     top_server_ports: Vec<ServerPort>,
+    /// Datagrams in the IP fragment table, whatever the filters.
+    fragment_datagrams: usize,
+    /// Datagrams whose first fragment, too short for its transport header, waits
+    /// for the fragment after it.
+    tiny_first_fragments: usize,
 }
 
 /// Writes the summary of `cache` as one JSON object and a newline.
@@ -348,6 +377,8 @@ pub fn write_json(
         last_local: summary.last_ts.map(|ts| local_text(clock, ts)),
         top_talkers: summary.talkers,
         top_server_ports: summary.server_ports,
+        fragment_datagrams: cache.snapshot.fragments.len(),
+        tiny_first_fragments: tiny_first_count(&cache.snapshot.fragments),
     };
     write_json_line(out, &json)
 }

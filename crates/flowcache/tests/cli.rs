@@ -487,13 +487,14 @@ fn summary_text_of_sample() {
     let text = lines_of(&["--summary", path_str(&cache)]).join("\n");
     let expected = format!(
         "file:           {}\n\
-         writer:         test 1.0 (format version 2)\n\
+         writer:         test 1.0 (format version 3)\n\
          capture clock:  2023/11/14 22:15:00 (1700000100.750000000)\n\
          flows:          7\n  \
            by state:     open 5, fin 1, rst 1\n  \
            by protocol:  tcp 4, udp 1, protocol 47 1, icmpv6 1\n\
          first packet:   2023/11/14 22:13:20 (1700000000.250000000)\n\
          last packet:    2023/11/14 22:15:00 (1700000100.750000000)\n\
+         fragment table: 0 datagrams (0 with a first fragment too short for its transport header)\n\
          top talkers (IP by bytes sent and received):\n  \
            10.0.0.1     1760 bytes (sent 340, received 1420) in 3 flows\n  \
            10.0.0.2     1150 bytes (sent 1000, received 150) in 2 flows\n  \
@@ -524,7 +525,9 @@ fn summary_json_of_sample() {
     let summary = &summaries[0];
     assert_eq!(summary["file"], path_str(&cache));
     assert_eq!(summary["writer"], "test 1.0");
-    assert_eq!(summary["format_version"], 2);
+    assert_eq!(summary["format_version"], 3);
+    assert_eq!(summary["fragment_datagrams"], 0);
+    assert_eq!(summary["tiny_first_fragments"], 0);
     assert_eq!(summary["clock_ts"], "1700000100.750000000");
     assert_eq!(summary["clock_local"], "2023/11/14 22:15:00");
     assert_eq!(summary["next_serial"], 7);
@@ -1060,4 +1063,38 @@ fn record_line_ignores_end_reason() {
         assert_eq!(lines[0], lines[1]);
         assert_eq!(lines[0], lines[2]);
     }
+}
+
+/// Writes the cache of a tracker that saw only a first IPv4 fragment holding 8
+/// bytes of a TCP header, which waits for the fragment after it.
+fn tiny_first_fragment_cache(dir: &Path) -> PathBuf {
+    let mut packet = vec![0x45, 0, 0, 28, 0, 7, 0x20, 0, 64, 6, 0, 0];
+    packet.extend([10, 0, 0, 1, 10, 0, 0, 2]);
+    packet.extend([0x9c, 0x40, 0, 80, 0, 0, 0, 1]);
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    tracker.process(
+        Timestamp::from_nanos(1_700_000_000_000_000_000),
+        &decode(wsd_decode::linktype::RAW, &packet),
+    );
+    let snapshot = tracker.snapshot();
+    assert!(snapshot.fragments[0].tiny_first.is_some());
+    write_snapshot(dir, "tiny.cache", &snapshot)
+}
+
+#[test]
+fn summary_counts_tiny_first_fragments() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tiny_first_fragment_cache(dir.path());
+
+    let text = lines_of(&["--summary", path_str(&cache)]);
+    let summaries = json_lines_of(&["--summary", "--json", path_str(&cache)]);
+    let check = run(&["--check", path_str(&cache)]);
+
+    assert!(
+        text.contains(&"fragment table: 1 datagram (1 with a first fragment too short for its transport header)".to_string()),
+        "{text:?}"
+    );
+    assert_eq!(summaries[0]["fragment_datagrams"], 1);
+    assert_eq!(summaries[0]["tiny_first_fragments"], 1);
+    assert_eq!(check.status.code(), Some(0), "{}", stderr_text(&check));
 }

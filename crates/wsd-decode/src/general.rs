@@ -10,7 +10,7 @@ use crate::ip::{self, IpPayload};
 use crate::link::{self, NetworkLayer};
 use crate::packet::{Decoded, IpInfo, StopReason};
 use crate::state::DecodeState;
-use crate::{transport, tunnel, DecodeOptions};
+use crate::{tcp, transport, tunnel, DecodeOptions};
 
 /// Decodes one packet with every layer this crate follows.
 #[inline(never)]
@@ -40,7 +40,7 @@ fn decode_network(
     loop {
         let (ip, payload, fragment) = ip::decode_ip(network)?;
         if let Some(fields) = fragment {
-            state.record_fragment(&ip, fields);
+            state.record_fragment(&ip, fields, payload);
         }
         if ip.is_later_fragment {
             state.out.ip = Some(ip);
@@ -54,13 +54,24 @@ fn decode_network(
 }
 
 /// Stores the IP header `ip` and decodes the transport header after it.
+///
+/// A first fragment whose own length cuts its TCP header after the first 16 bytes
+/// still decodes, and its long options continue in the next fragment. Those 16
+/// bytes contain every field a flow needs, so the fragment need not wait in a
+/// fragment table to be joined.
 fn decode_transport(
     ip: IpInfo,
     payload: IpPayload<'_>,
     state: &mut DecodeState,
 ) -> Result<(), StopReason> {
     state.out.ip = Some(ip);
-    match transport::decode_transport(payload) {
+    let result = match transport::decode_transport(payload) {
+        Err(reason) if ip.is_first_fragment && header_cut_by_fragment(reason, payload) => {
+            transport::decode_transport_head(payload.protocol, payload.bytes, payload.len)
+        }
+        other => other,
+    };
+    match result {
         Ok(transport) => {
             state.out.transport = transport;
             Ok(())
@@ -69,10 +80,25 @@ fn decode_transport(
     }
 }
 
+/// Returns true if `reason`, from decoding the TCP header of a first fragment, comes
+/// from the fragment's length rather than from the capture or a bad field. That is
+/// the case when the IP length ends inside the 20-byte base header, or before the
+/// header end that the data offset gives.
+fn header_cut_by_fragment(reason: StopReason, payload: IpPayload<'_>) -> bool {
+    if payload.protocol != transport::TCP {
+        return false;
+    }
+    match reason {
+        StopReason::TruncatedTransport => payload.len < tcp::MIN_HEADER_LEN_U32,
+        StopReason::BadTcpDataOffset => true,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::test_packets::*;
-    use crate::{decode, linktype, FragmentInfo, StopReason, TunnelKind};
+    use crate::{decode, linktype, FragmentHead, FragmentInfo, StopReason, TunnelKind};
 
     /// Builds an Ethernet frame with a GRE packet whose outer IPv4 header has the given
     /// flags and fragment offset field, carrying the default TCP packet.
@@ -83,8 +109,13 @@ mod tests {
         ethernet(ETHERTYPE_IPV4, &outer)
     }
 
+    /// Returns the fragment fields of the outer header of `fragmented_gre_frame`,
+    /// whose data is the GRE packet.
     fn outer_fragment(offset: u16, more_fragments: bool) -> FragmentInfo {
+        let gre = gre_plain(ETHERTYPE_IPV4, &ipv4(PROTO_TCP, &tcp_default(100)));
         FragmentInfo {
+            data_len: u32::try_from(gre.len()).unwrap(),
+            head: FragmentHead::new(&gre),
             src: "192.0.2.1".parse().unwrap(),
             dst: "192.0.2.2".parse().unwrap(),
             protocol: PROTO_GRE,

@@ -40,6 +40,9 @@ pub(crate) struct FragmentFields {
     /// Offset in bytes.
     pub(crate) offset: u16,
     pub(crate) more_fragments: bool,
+    /// Position in the IP packet where the fragment's data starts: after the IPv4
+    /// header, or after the IPv6 fragment header.
+    pub(crate) data_start: usize,
 }
 
 /// A decoded IP header: its fields, its payload, and its fragmentation fields if it

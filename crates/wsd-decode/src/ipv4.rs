@@ -61,6 +61,7 @@ pub(crate) fn decode_ipv4(data: &[u8]) -> Result<IpLayer<'_>, StopReason> {
         id: u32::from(u16::from_be_bytes([fixed[4], fixed[5]])),
         offset: fragment_offset * 8,
         more_fragments,
+        data_start: header_len,
     });
     let payload = IpPayload::new(protocol, data, header_len, total_len);
     Ok((info, payload, fragment))

@@ -121,6 +121,7 @@ fn walk_extension_headers(
                     id: u32::from_be_bytes([header[4], header[5], header[6], header[7]]),
                     offset: fragment_offset * 8,
                     more_fragments,
+                    data_start: start + len,
                 });
             }
         }

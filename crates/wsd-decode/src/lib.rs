@@ -123,9 +123,10 @@ mod test_packets;
 use link::{LinkFields, NetworkLayer};
 
 pub use packet::{
-    Decoded, FragmentInfo, IcmpInfo, IpInfo, Layer, MacAddr, StopReason, TcpFlags, TcpInfo,
-    Transport, TunnelInfo, TunnelKind, UdpInfo, Vlans,
+    Decoded, FragmentHead, FragmentInfo, IcmpInfo, IpInfo, Layer, MacAddr, StopReason, TcpFlags,
+    TcpInfo, Transport, TunnelInfo, TunnelKind, UdpInfo, Vlans, FRAGMENT_HEAD_LEN,
 };
+pub use transport::decode_transport_head;
 
 /// Settings of [`decode_with`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

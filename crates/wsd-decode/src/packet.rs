@@ -357,6 +357,52 @@ pub struct FragmentInfo {
     pub offset: u16,
     /// The "more fragments" flag: false for the last fragment.
     pub more_fragments: bool,
+    /// Bytes of the datagram's payload that this fragment carries, from the IP
+    /// length: everything after the IPv4 header or after the IPv6 fragment header,
+    /// so the next fragment starts at `offset + data_len`.
+    pub data_len: u32,
+    /// The leading bytes that a fragment table joins when a first fragment is too
+    /// short for its transport header. A first fragment keeps the start of its
+    /// transport header (after any IPv6 extension headers), and a later fragment the
+    /// start of its data.
+    pub head: FragmentHead,
+}
+
+/// The number of leading bytes a [`FragmentHead`] keeps: the TCP header up to and
+/// including the window, the part of it that flow tracking reads.
+pub const FRAGMENT_HEAD_LEN: usize = 16;
+
+/// Up to [`FRAGMENT_HEAD_LEN`] captured bytes from the start of a fragment's
+/// transport header or data, copied so that [`Decoded`] stays `Copy` and borrows
+/// nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FragmentHead {
+    /// The bytes; only the first `len` are valid, the rest are zero.
+    pub bytes: [u8; FRAGMENT_HEAD_LEN],
+    /// Number of valid bytes, at most [`FRAGMENT_HEAD_LEN`]. Fewer when the fragment
+    /// carries fewer bytes or the capture cut it.
+    pub len: u8,
+}
+
+impl FragmentHead {
+    /// Copies the first [`FRAGMENT_HEAD_LEN`] bytes of `data`, or all of it if it
+    /// is shorter.
+    pub fn new(data: &[u8]) -> FragmentHead {
+        let mut head = FragmentHead::default();
+        let len = data.len().min(FRAGMENT_HEAD_LEN);
+        for (to, from) in head.bytes.iter_mut().zip(data) {
+            *to = *from;
+        }
+        // `len` is at most FRAGMENT_HEAD_LEN, which fits in a u8.
+        head.len = u8::try_from(len).unwrap_or(u8::MAX);
+        head
+    }
+
+    /// Returns the valid bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        let len = usize::from(self.len).min(FRAGMENT_HEAD_LEN);
+        self.bytes.get(..len).unwrap_or_default()
+    }
 }
 
 impl FragmentInfo {

@@ -1,10 +1,11 @@
 //! The state that the general decoder carries from layer to layer: the [`Decoded`]
 //! being filled, and the counters that bound nesting.
 
-use crate::ip::FragmentFields;
+use crate::bytes::len_u32;
+use crate::ip::{FragmentFields, IpPayload};
 use crate::link::{LinkOutput, NetworkLayer};
 use crate::packet::{
-    Decoded, FragmentInfo, IpInfo, MacAddr, StopReason, TunnelInfo, TunnelKind, Vlans,
+    Decoded, FragmentHead, FragmentInfo, IpInfo, MacAddr, StopReason, TunnelInfo, TunnelKind, Vlans,
 };
 use crate::{chdlc, ethernet, linktype, mpls, ppp, DecodeOptions};
 
@@ -90,7 +91,12 @@ impl DecodeState {
     /// NOTE: when both an outer and an inner header are fragments, only the outer
     /// fields are kept, so a fragment table cannot match the inner fragments.
     #[inline]
-    pub(crate) fn record_fragment(&mut self, ip: &IpInfo, fields: FragmentFields) {
+    pub(crate) fn record_fragment(
+        &mut self,
+        ip: &IpInfo,
+        fields: FragmentFields,
+        payload: IpPayload<'_>,
+    ) {
         if self.out.fragment.is_some() {
             return;
         }
@@ -101,6 +107,8 @@ impl DecodeState {
             id: fields.id,
             offset: fields.offset,
             more_fragments: fields.more_fragments,
+            data_len: ip.total_len.saturating_sub(len_u32(fields.data_start)),
+            head: FragmentHead::new(payload.bytes),
         });
     }
 }

@@ -6,6 +6,36 @@ use crate::packet::{StopReason, TcpFlags, TcpInfo};
 
 /// The length of a TCP header without options, in bytes.
 pub(crate) const MIN_HEADER_LEN: usize = 20;
+/// [`MIN_HEADER_LEN`] as a `u32`, for comparisons with IP lengths.
+pub(crate) const MIN_HEADER_LEN_U32: u32 = 20;
+
+/// The leading bytes of a TCP header that hold every field flow tracking reads:
+/// ports, sequence and acknowledgment numbers, data offset, flags and window.
+pub(crate) const HEAD_LEN: usize = 16;
+
+/// Decodes the first [`HEAD_LEN`] bytes of a TCP header whose rest may lie in a later
+/// IP fragment. `segment_len` is the length to report as the segment's; the header
+/// length comes from the data offset and may exceed it.
+pub(crate) fn decode_tcp_head(head: &[u8], segment_len: u32) -> Result<TcpInfo, StopReason> {
+    let header = head
+        .first_chunk::<HEAD_LEN>()
+        .ok_or(StopReason::TruncatedTransport)?;
+    let header_len = u32::from(header[12] >> 4) * 4;
+    if header_len < len_u32(MIN_HEADER_LEN) {
+        return Err(StopReason::BadTcpDataOffset);
+    }
+    Ok(TcpInfo {
+        src_port: u16::from_be_bytes([header[0], header[1]]),
+        dst_port: u16::from_be_bytes([header[2], header[3]]),
+        seq: u32::from_be_bytes([header[4], header[5], header[6], header[7]]),
+        ack: u32::from_be_bytes([header[8], header[9], header[10], header[11]]),
+        flags: TcpFlags(header[13]),
+        window: u16::from_be_bytes([header[14], header[15]]),
+        header_len,
+        segment_len,
+        payload_len: segment_len.saturating_sub(header_len),
+    })
+}
 
 /// Decodes a TCP header.
 ///

@@ -26,8 +26,66 @@ pub(crate) fn decode_transport(payload: IpPayload<'_>) -> Result<Transport, Stop
     }
 }
 
+/// Decodes the transport header of a fragmented datagram from its leading bytes,
+/// which a fragment table joined from a first fragment too short to hold them and
+/// the fragment after it.
+///
+/// `protocol` is the IP protocol number, `head` the bytes from the start of the
+/// transport header, and `segment_len` the transport length to report: the bytes of
+/// the header and payload that the first fragment carried. TCP needs the first 16
+/// bytes of its header (up to and including the window), and UDP, ICMP and ICMPv6
+/// their first 8 bytes. Bytes past those are ignored. The TCP data offset is checked
+/// against the 20-byte minimum only, because the header may continue past the
+/// first fragment. The payload length is `segment_len` minus the header length,
+/// or 0 when the header does not fit in it.
+///
+/// # Errors
+///
+/// Returns [`StopReason::TruncatedTransport`] if `head` is shorter than the bytes
+/// needed, [`StopReason::BadTcpDataOffset`] for a TCP data offset below 5, and
+/// [`StopReason::OtherProtocol`] for any other protocol.
+///
+/// ```
+/// use wsd_decode::{decode_transport_head, StopReason, Transport};
+///
+/// // Ports 12345 and 8080, sequence 1, acknowledgment 0, data offset 5, SYN.
+/// let head = [0x30, 0x39, 0x1f, 0x90, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff];
+/// let Ok(Transport::Tcp(tcp)) = decode_transport_head(6, &head, 8) else {
+///     panic!("expected TCP");
+/// };
+/// assert_eq!((tcp.src_port, tcp.dst_port, tcp.header_len), (12345, 8080, 20));
+/// assert_eq!((tcp.segment_len, tcp.payload_len), (8, 0));
+/// assert_eq!(
+///     decode_transport_head(6, &head[..8], 8),
+///     Err(StopReason::TruncatedTransport)
+/// );
+/// ```
+pub fn decode_transport_head(
+    protocol: u8,
+    head: &[u8],
+    segment_len: u32,
+) -> Result<Transport, StopReason> {
+    match protocol {
+        TCP => tcp::decode_tcp_head(head, segment_len).map(Transport::Tcp),
+        UDP | ICMP | ICMPV6 => {
+            let header = head
+                .first_chunk::<UDP_HEADER_LEN>()
+                .ok_or(StopReason::TruncatedTransport)?;
+            let payload = IpPayload {
+                protocol,
+                bytes: header,
+                len: segment_len,
+            };
+            decode_transport(payload)
+        }
+        _ => Err(StopReason::OtherProtocol),
+    }
+}
+
 /// Replaces [`StopReason::TruncatedTransport`] with [`StopReason::TinyFragment`] when
-/// `ip` is a first fragment whose length, rather than the capture, cuts the header.
+/// `ip` is a first fragment whose length, rather than the capture, cuts the part of
+/// the header that flow tracking reads (16 bytes of TCP, the whole UDP or ICMP
+/// header).
 #[inline]
 pub(crate) fn classify_error(
     reason: StopReason,
@@ -35,7 +93,7 @@ pub(crate) fn classify_error(
     payload: IpPayload<'_>,
 ) -> StopReason {
     let min_header_len = match payload.protocol {
-        TCP => tcp::MIN_HEADER_LEN,
+        TCP => tcp::HEAD_LEN,
         UDP => UDP_HEADER_LEN,
         ICMP | ICMPV6 => ICMP_HEADER_LEN,
         _ => 0,
@@ -94,8 +152,8 @@ fn decode_icmp(payload: IpPayload<'_>) -> Result<IcmpInfo, StopReason> {
 mod tests {
     use crate::test_packets::*;
     use crate::{
-        decode, decode_with, linktype, DecodeOptions, IcmpInfo, Layer, StopReason, Transport,
-        UdpInfo,
+        decode, decode_transport_head, decode_with, linktype, DecodeOptions, IcmpInfo, Layer,
+        StopReason, TcpFlags, Transport, UdpInfo,
     };
 
     #[test]
@@ -222,6 +280,168 @@ mod tests {
         let decoded = decode(linktype::IPV4, packet.get(..30).unwrap());
 
         assert_eq!(decoded.stop, Some(StopReason::TruncatedTransport));
+    }
+
+    #[test]
+    fn transport_head_at_every_length() {
+        let segment = tcp_default(0);
+        let datagram = udp(5353, 53, &[0; 24]);
+        let echo = [
+            8, 0, 0xf7, 0xff, 0x12, 0x34, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        let cases: [(u8, &[u8], usize); 4] = [
+            (PROTO_TCP, &segment, 16),
+            (PROTO_UDP, &datagram, 8),
+            (1, &echo, 8),
+            (58, &echo, 8),
+        ];
+        for (protocol, bytes, needed) in cases {
+            for len in 0..=bytes.len() {
+                let head = bytes.get(..len).unwrap();
+                let result = decode_transport_head(protocol, head, 8);
+
+                if len < needed {
+                    assert_eq!(
+                        result,
+                        Err(StopReason::TruncatedTransport),
+                        "protocol {protocol}, {len} bytes"
+                    );
+                } else {
+                    assert!(result.is_ok(), "protocol {protocol}, {len} bytes");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn transport_head_fields() {
+        let fields = TcpFields {
+            src_port: 12345,
+            dst_port: 8080,
+            seq: 7,
+            ack: 9,
+            flags: TcpFlags::SYN,
+            window: 1024,
+        };
+        let segment = tcp(fields, &SYN_OPTIONS, &[]);
+        let tcp = match decode_transport_head(PROTO_TCP, segment.get(..16).unwrap(), 16) {
+            Ok(Transport::Tcp(tcp)) => tcp,
+            other => panic!("expected TCP, got {other:?}"),
+        };
+        let echo = [8, 0, 0xf7, 0xff, 0x12, 0x34, 0, 1];
+        let icmp = decode_transport_head(1, &echo, 8);
+        let udp = decode_transport_head(PROTO_UDP, &udp(5353, 53, &[]), 8);
+
+        assert_eq!((tcp.src_port, tcp.dst_port), (12345, 8080));
+        assert_eq!((tcp.seq, tcp.ack, tcp.window), (7, 9, 1024));
+        assert!(tcp.flags.has(TcpFlags::SYN));
+        assert_eq!(tcp.header_len, 40);
+        assert_eq!(tcp.segment_len, 16);
+        assert_eq!(tcp.payload_len, 0);
+        assert_eq!(
+            icmp,
+            Ok(Transport::Icmp(IcmpInfo {
+                icmp_type: 8,
+                code: 0,
+                v6: false,
+                echo_id: Some(0x1234),
+            }))
+        );
+        assert_eq!(
+            udp,
+            Ok(Transport::Udp(UdpInfo {
+                src_port: 5353,
+                dst_port: 53,
+                datagram_len: 8,
+            }))
+        );
+    }
+
+    #[test]
+    fn transport_head_rejects_bad_input() {
+        let mut segment = tcp_default(0);
+        *segment.get_mut(12).unwrap() = 4 << 4;
+
+        assert_eq!(
+            decode_transport_head(PROTO_TCP, &segment, 20),
+            Err(StopReason::BadTcpDataOffset)
+        );
+        assert_eq!(
+            decode_transport_head(132, &[0; 16], 16),
+            Err(StopReason::OtherProtocol)
+        );
+    }
+
+    #[test]
+    fn first_fragment_with_16_tcp_bytes_decodes() {
+        let mut packet = ipv4(PROTO_TCP, tcp_default(0).get(..16).unwrap());
+        set_ipv4_fragment_field(&mut packet, 0x2000);
+        let decoded = decode(linktype::IPV4, &packet);
+        let tcp = expect_tcp(&decoded);
+
+        assert_eq!(decoded.stop, None);
+        assert_eq!(tcp.header_len, 20);
+        assert_eq!(tcp.segment_len, 16);
+        assert_eq!(tcp.payload_len, 0);
+    }
+
+    #[test]
+    fn first_fragment_cutting_options_decodes() {
+        // A 40-byte header whose options continue in the next fragment.
+        let segment = tcp(TcpFields::default(), &SYN_OPTIONS, &[]);
+        let mut packet = ipv4(PROTO_TCP, segment.get(..24).unwrap());
+        set_ipv4_fragment_field(&mut packet, 0x2000);
+        let decoded = decode(linktype::IPV4, &packet);
+        let tcp = expect_tcp(&decoded);
+
+        assert_eq!(decoded.stop, None);
+        assert_eq!(tcp.header_len, 40);
+        assert_eq!(tcp.segment_len, 24);
+        assert_eq!(tcp.payload_len, 0);
+    }
+
+    #[test]
+    fn whole_datagram_cutting_options_is_bad_offset() {
+        let segment = tcp(TcpFields::default(), &SYN_OPTIONS, &[]);
+        let packet = ipv4(PROTO_TCP, segment.get(..24).unwrap());
+        let decoded = decode(linktype::IPV4, &packet);
+
+        assert_eq!(decoded.stop, Some(StopReason::BadTcpDataOffset));
+    }
+
+    #[test]
+    fn fragment_head_and_data_length() {
+        let segment = tcp_default(0);
+        let mut first = ipv4(PROTO_TCP, segment.get(..8).unwrap());
+        set_ipv4_fragment_field(&mut first, 0x2000);
+        let mut later = ipv4(PROTO_TCP, segment.get(8..).unwrap());
+        set_ipv4_fragment_field(&mut later, 1);
+
+        let first = decode(linktype::IPV4, &first).fragment.unwrap();
+        let later = decode(linktype::IPV4, &later).fragment.unwrap();
+
+        assert_eq!(first.data_len, 8);
+        assert_eq!(first.head.as_bytes(), segment.get(..8).unwrap());
+        assert_eq!(later.offset, 8);
+        assert_eq!(later.data_len, 12);
+        assert_eq!(later.head.as_bytes(), segment.get(8..).unwrap());
+    }
+
+    #[test]
+    fn ipv6_fragment_head_skips_extension_headers() {
+        // A destination options header after the fragment header belongs to the
+        // fragment's data, so the data length counts it and the head starts after it.
+        let segment = tcp_default(0);
+        let mut payload = ipv6_fragment_header(60, 0, true);
+        payload.extend(ipv6_options_header(PROTO_TCP, 8));
+        payload.extend(segment.get(..8).unwrap());
+        let decoded = decode(linktype::IPV6, &ipv6(44, &payload));
+        let fragment = decoded.fragment.unwrap();
+
+        assert_eq!(decoded.stop, Some(StopReason::TinyFragment));
+        assert_eq!(fragment.data_len, 16);
+        assert_eq!(fragment.head.as_bytes(), segment.get(..8).unwrap());
+        assert_eq!(expect_ip(&decoded).protocol, PROTO_TCP);
     }
 
     #[test]

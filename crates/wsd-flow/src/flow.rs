@@ -509,10 +509,17 @@ impl Flow {
     }
 
     /// Counts a later IP fragment that waited for its first fragment: `ip_len` IP
-    /// bytes, `data_len` of them payload of the datagram, which counts as transport
-    /// bytes and payload because the transport header is in the first fragment.
-    pub fn count_fragment(&mut self, sender: usize, ts: Timestamp, ip_len: u32, data_len: u32) {
-        self.add_counters(sender, [1, data_len, data_len, ip_len]);
+    /// bytes, `data_len` of them data of the datagram, which counts as transport
+    /// bytes, and `payload` of those past the transport header.
+    pub fn count_fragment(
+        &mut self,
+        sender: usize,
+        ts: Timestamp,
+        ip_len: u32,
+        data_len: u32,
+        payload: u32,
+    ) {
+        self.add_counters(sender, [1, data_len, payload, ip_len]);
         self.first_ts = self.first_ts.min(ts);
         self.last_ts = self.last_ts.max(ts);
     }

@@ -9,12 +9,21 @@
 //! datagram, and an entry expires a fixed time after its first fragment of any kind
 //! arrived. Waiting fragments that expire, are evicted or exceed a bound are
 //! unattributed.
+//!
+//! A first fragment too short for the transport header fields a flow needs (a "tiny
+//! fragment", RFC 1858) waits in its datagram's entry with the leading bytes of its
+//! transport header. The fragment that starts where its data ends (at offset
+//! `data_len`) carries the rest: when both are in the table, the tracker joins their
+//! leading bytes, decodes the header and counts the first fragment as if it had been
+//! whole. Only those few bytes are copied, never the datagram.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 
 use wsd_capture::Timestamp;
-use wsd_decode::FragmentInfo;
+use wsd_decode::{
+    Decoded, FragmentHead, FragmentInfo, IpInfo, MacAddr, StopReason, Transport, TunnelInfo, Vlans,
+};
 
 use crate::key::{addr_bytes, to_ip, AddrBytes, FlowKey};
 use crate::snapshot::{DatagramSnapshot, FragmentFlowSnapshot, RestoreError};
@@ -65,6 +74,21 @@ pub(crate) struct FlowLink {
     /// The flow's serial number, so that a later flow with the same key is not taken
     /// for it.
     pub serial: u64,
+    /// Offset in the datagram's payload where the transport header ends when it runs
+    /// past the first fragment, else 0. Bytes of later fragments before it are
+    /// header, not payload.
+    pub header_end: u32,
+}
+
+impl FlowLink {
+    /// Returns the payload bytes of a later fragment of `data_len` bytes at `offset`:
+    /// its bytes past the end of the transport header.
+    pub fn payload_len(&self, offset: u16, data_len: u32) -> u32 {
+        let start = u32::from(offset);
+        let end = start.saturating_add(data_len);
+        let header = end.min(self.header_end).saturating_sub(start);
+        data_len - header
+    }
 }
 
 /// A later fragment waiting for its datagram's first fragment.
@@ -76,6 +100,117 @@ pub struct WaitingFragment {
     pub ip_len: u32,
     /// Bytes of the datagram's payload that the fragment carries.
     pub data_len: u32,
+    /// Offset of the fragment's data in the datagram's payload, in bytes.
+    pub offset: u16,
+    /// The first bytes of the fragment's data, which complete a tiny first fragment's
+    /// transport header when the fragment starts where that one ends.
+    pub head: FragmentHead,
+}
+
+/// A first fragment too short for its transport header, waiting for the fragment
+/// after it: what the tracker needs to count it as its flow's packet once the header
+/// is joined. The datagram's addresses and identification are in its table entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TinyFirstFragment {
+    /// Capture time.
+    pub ts: Timestamp,
+    /// Source MAC address, if the link layer has one.
+    pub src_mac: Option<MacAddr>,
+    /// Destination MAC address, if the link layer has one.
+    pub dst_mac: Option<MacAddr>,
+    /// VLAN tags of the innermost Ethernet header.
+    pub vlans: Vlans,
+    /// The outermost tunnel, if the fragment was tunnelled.
+    pub tunnel: Option<TunnelInfo>,
+    /// Transport protocol: the IP protocol after any IPv6 extension headers.
+    pub protocol: u8,
+    /// IP length of the fragment, header included.
+    pub ip_len: u32,
+    /// IP header length, IPv6 extension headers included.
+    pub ip_header_len: u32,
+    /// Bytes of the datagram's payload that the fragment carries, which is the offset
+    /// of the fragment that completes the transport header.
+    pub data_len: u32,
+    /// The start of the transport header. A join needs all of the transport bytes
+    /// the fragment carries, `ip_len - ip_header_len`.
+    pub head: FragmentHead,
+}
+
+impl TinyFirstFragment {
+    /// Returns the fragment fields and the saved form of `packet` if it is a first
+    /// fragment too short for its transport header, and its fragment fields belong to
+    /// the header that was cut. A tunnel packet whose outer header was fragmented
+    /// keeps only the outer fields, which cannot join the inner header.
+    pub(crate) fn of(ts: Timestamp, packet: &Decoded) -> Option<(FragmentInfo, TinyFirstFragment)> {
+        if packet.stop != Some(StopReason::TinyFragment) {
+            return None;
+        }
+        let fragment = packet.fragment.filter(FragmentInfo::is_first)?;
+        let ip = packet.ip?;
+        if !ip.is_first_fragment || ip.src != fragment.src || ip.dst != fragment.dst {
+            return None;
+        }
+        let tiny = TinyFirstFragment {
+            ts,
+            src_mac: packet.src_mac,
+            dst_mac: packet.dst_mac,
+            vlans: packet.vlans,
+            tunnel: packet.tunnel,
+            protocol: ip.protocol,
+            ip_len: ip.total_len,
+            ip_header_len: ip.header_len,
+            data_len: fragment.data_len,
+            head: fragment.head,
+        };
+        Some((fragment, tiny))
+    }
+
+    /// Returns the transport bytes of the fragment, from its IP lengths.
+    pub(crate) fn transport_len(&self) -> u32 {
+        self.ip_len.saturating_sub(self.ip_header_len)
+    }
+
+    /// Joins the fragment's transport bytes with `next`, the head of the fragment at
+    /// offset `data_len`, and decodes the transport header from them. Returns `None`
+    /// if the capture cut the fragment's transport bytes or the joined bytes do not
+    /// decode.
+    pub(crate) fn join(&self, next: &FragmentHead) -> Option<Transport> {
+        let own = self.head.as_bytes();
+        if u32::try_from(own.len()).ok()? != self.transport_len() {
+            return None;
+        }
+        let mut joined = [0u8; 2 * wsd_decode::FRAGMENT_HEAD_LEN];
+        let mut len = 0;
+        for (to, from) in joined.iter_mut().zip(own.iter().chain(next.as_bytes())) {
+            *to = *from;
+            len += 1;
+        }
+        let bytes = joined.get(..len)?;
+        wsd_decode::decode_transport_head(self.protocol, bytes, self.transport_len()).ok()
+    }
+
+    /// Rebuilds the decoded packet with the joined `transport`, as if the fragment
+    /// had contained the whole header. `fragment` contains the datagram's fields.
+    pub(crate) fn decoded_with(&self, fragment: &FragmentInfo, transport: Transport) -> Decoded {
+        Decoded {
+            src_mac: self.src_mac,
+            dst_mac: self.dst_mac,
+            vlans: self.vlans,
+            ip: Some(IpInfo {
+                src: fragment.src,
+                dst: fragment.dst,
+                protocol: self.protocol,
+                total_len: self.ip_len,
+                header_len: self.ip_header_len,
+                is_later_fragment: false,
+                is_first_fragment: true,
+            }),
+            transport,
+            stop: None,
+            tunnel: self.tunnel,
+            fragment: Some(*fragment),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -86,6 +221,9 @@ struct Datagram {
     /// fragments are counted.
     flow: Option<FlowLink>,
     waiting: Vec<WaitingFragment>,
+    /// A first fragment too short for its transport header, waiting for the fragment
+    /// that completes it. Boxed because few datagrams have one.
+    tiny_first: Option<Box<TinyFirstFragment>>,
     /// Payload bytes of every fragment seen, the first one's included.
     received: u32,
     /// Payload length of the whole datagram, known from its last fragment.
@@ -106,6 +244,21 @@ pub(crate) enum LaterFragment {
     /// Its first fragment was seen, but the datagram's fragments are not counted into
     /// a flow: it is unattributed.
     NotCounted,
+    /// It starts where this waiting tiny first fragment ends, so it completes that
+    /// fragment's transport header. It was added to the waiting fragments.
+    Joins(TinyFirstFragment),
+}
+
+/// The outcome of [`FragmentTable::tiny_first`] for a tiny first fragment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TinyFirst {
+    /// It waits for the fragment that completes its transport header.
+    Waiting,
+    /// The fragment with this head, which completes its transport header, is
+    /// already waiting.
+    Joins(FragmentHead),
+    /// Its datagram already has a first fragment: it is unattributed.
+    Duplicate,
 }
 
 /// Counters of the fragment table, added to the tracker's statistics.
@@ -134,6 +287,9 @@ pub(crate) struct FragmentTable {
     /// Waiting fragments of evicted datagrams that the tracker has not yet counted
     /// as unattributed.
     evicted_uncounted: u64,
+    /// Tiny first fragments of datagrams that timed out, were evicted or were
+    /// cleared, which the tracker has not yet counted as unattributed.
+    tiny_dropped_uncounted: u64,
 }
 
 impl FragmentTable {
@@ -155,11 +311,46 @@ impl FragmentTable {
         let key = DatagramKey::of(fragment);
         let datagram = self.entry(now, key);
         datagram.first_seen = true;
+        // A whole first fragment makes a waiting tiny one a duplicate.
+        let dropped_tiny = datagram.tiny_first.take().is_some();
         datagram.flow = flow;
         datagram.received = datagram.received.saturating_add(data_len);
         let waiting = std::mem::take(&mut datagram.waiting);
+        self.tiny_dropped_uncounted += u64::from(dropped_tiny);
         self.remove_if_complete(&key);
         waiting
+    }
+
+    /// Removes the waiting tiny first fragment of `fragment`'s datagram, which the
+    /// tracker is about to count or reject, so that [`FragmentTable::first`] does
+    /// not count it as dropped.
+    pub fn remove_tiny_first(&mut self, fragment: &FragmentInfo) {
+        if let Some(datagram) = self.datagrams.get_mut(&DatagramKey::of(fragment)) {
+            datagram.tiny_first = None;
+        }
+    }
+
+    /// Keeps a tiny first fragment until the fragment that completes its transport
+    /// header arrives, or returns that fragment's head if it is already waiting.
+    pub fn tiny_first(
+        &mut self,
+        now: Timestamp,
+        fragment: &FragmentInfo,
+        tiny: TinyFirstFragment,
+    ) -> TinyFirst {
+        let datagram = self.entry(now, DatagramKey::of(fragment));
+        if datagram.first_seen || datagram.tiny_first.is_some() {
+            return TinyFirst::Duplicate;
+        }
+        datagram.tiny_first = Some(Box::new(tiny));
+        let next = datagram
+            .waiting
+            .iter()
+            .find(|waiting| u32::from(waiting.offset) == tiny.data_len);
+        match next {
+            Some(next) => TinyFirst::Joins(next.head),
+            None => TinyFirst::Waiting,
+        }
     }
 
     /// Looks up the flow of a later fragment, or keeps the fragment until its first
@@ -182,7 +373,12 @@ impl FragmentTable {
             None if datagram.first_seen => LaterFragment::NotCounted,
             None if datagram.waiting.len() < MAX_WAITING_FRAGMENTS => {
                 datagram.waiting.push(waiting);
-                LaterFragment::Waiting
+                match datagram.tiny_first.as_deref() {
+                    Some(tiny) if tiny.data_len == u32::from(fragment.offset) => {
+                        LaterFragment::Joins(*tiny)
+                    }
+                    _ => LaterFragment::Waiting,
+                }
             }
             None => LaterFragment::OverLimit,
         };
@@ -202,11 +398,18 @@ impl FragmentTable {
             if self.datagrams.get(&key).is_some_and(|d| d.serial == serial) {
                 if let Some(datagram) = self.datagrams.remove(&key) {
                     unattributed += datagram.waiting.len() as u64;
+                    self.tiny_dropped_uncounted += u64::from(datagram.tiny_first.is_some());
                 }
             }
         }
         self.dropped.timed_out += unattributed;
         unattributed
+    }
+
+    /// Returns the number of tiny first fragments whose datagram timed out, was
+    /// evicted or was cleared since the last call, which became unattributed.
+    pub fn take_tiny_dropped(&mut self) -> u64 {
+        std::mem::take(&mut self.tiny_dropped_uncounted)
     }
 
     /// Returns the number of waiting fragments evicted since the last call, which
@@ -223,6 +426,11 @@ impl FragmentTable {
             .values()
             .map(|datagram| datagram.waiting.len() as u64)
             .sum();
+        self.tiny_dropped_uncounted += self
+            .datagrams
+            .values()
+            .filter(|datagram| datagram.tiny_first.is_some())
+            .count() as u64;
         self.datagrams.clear();
         self.order.clear();
         unattributed
@@ -247,6 +455,7 @@ impl FragmentTable {
                     first_seen: false,
                     flow: None,
                     waiting: Vec::new(),
+                    tiny_first: None,
                     received: 0,
                     total: None,
                     serial,
@@ -262,6 +471,7 @@ impl FragmentTable {
                     self.dropped.datagrams_evicted += 1;
                     self.dropped.evicted += datagram.waiting.len() as u64;
                     self.evicted_uncounted += datagram.waiting.len() as u64;
+                    self.tiny_dropped_uncounted += u64::from(datagram.tiny_first.is_some());
                 }
                 return;
             }
@@ -307,8 +517,10 @@ impl FragmentTable {
                     flow: datagram.flow.map(|link| FragmentFlowSnapshot {
                         serial: link.serial,
                         from_a: link.from_a,
+                        header_end: link.header_end,
                     }),
                     waiting: datagram.waiting.clone(),
+                    tiny_first: datagram.tiny_first.as_deref().copied(),
                     received: datagram.received,
                     total: datagram.total,
                 })
@@ -352,6 +564,11 @@ impl FragmentTable {
                     "has a flow although its first fragment was not seen",
                 ));
             }
+            if datagram.first_seen && datagram.tiny_first.is_some() {
+                return Err(invalid(
+                    "has a waiting tiny first fragment although its first fragment was seen",
+                ));
+            }
             // The expiry loop stops at the first datagram that has not timed out,
             // so creation times must not decrease.
             if previous.is_some_and(|previous| datagram.created < previous) {
@@ -370,6 +587,7 @@ impl FragmentTable {
                     key,
                     from_a: link.from_a,
                     serial: link.serial,
+                    header_end: link.header_end,
                 })
             });
             let serial = table.next_serial;
@@ -378,6 +596,7 @@ impl FragmentTable {
                 first_seen: datagram.first_seen,
                 flow,
                 waiting: datagram.waiting.clone(),
+                tiny_first: datagram.tiny_first.map(Box::new),
                 received: datagram.received,
                 total: datagram.total,
                 serial,
@@ -413,6 +632,8 @@ mod tests {
             id,
             offset,
             more_fragments,
+            data_len: 8,
+            head: FragmentHead::default(),
         }
     }
 
@@ -421,6 +642,8 @@ mod tests {
             ts,
             ip_len: data_len + 20,
             data_len,
+            offset: 8,
+            head: FragmentHead::default(),
         }
     }
 
@@ -437,6 +660,7 @@ mod tests {
             },
             from_a: true,
             serial: 7,
+            header_end: 0,
         }
     }
 

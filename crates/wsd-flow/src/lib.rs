@@ -73,7 +73,8 @@ mod tracker;
 
 pub use flow::EndpointState;
 pub use fragments::{
-    WaitingFragment, FRAGMENT_TIMEOUT, MAX_FRAGMENT_DATAGRAMS, MAX_WAITING_FRAGMENTS,
+    TinyFirstFragment, WaitingFragment, FRAGMENT_TIMEOUT, MAX_FRAGMENT_DATAGRAMS,
+    MAX_WAITING_FRAGMENTS,
 };
 pub use record::{
     Anomaly, ConnState, Counters, Direction, EndReason, Endpoint, FlowRecord, History, IcmpDetails,

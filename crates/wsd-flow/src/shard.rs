@@ -365,6 +365,13 @@ impl ShardedTracker {
             total.port_reuses += stats.port_reuses;
             total.max_active += stats.max_active;
             total.interim_records += stats.interim_records;
+            total.fragments_attributed += stats.fragments_attributed;
+            total.fragments_unattributed += stats.fragments_unattributed;
+            total.fragments_timed_out += stats.fragments_timed_out;
+            total.fragments_over_limit += stats.fragments_over_limit;
+            total.fragment_datagrams_evicted += stats.fragment_datagrams_evicted;
+            total.tiny_fragments_joined += stats.tiny_fragments_joined;
+            total.tiny_fragments_unjoined += stats.tiny_fragments_unjoined;
         }
         total.packets = self.packets;
         total.clock_jumps = self.clock_jumps;

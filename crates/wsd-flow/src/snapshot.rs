@@ -10,7 +10,7 @@ use crate::flow::{
     Closed, EndpointState, Flow, FlowExtra, IsnSource, LowCounters, MacSource, PacketCounters,
     Side, CLIENT, SERVER,
 };
-use crate::fragments::WaitingFragment;
+use crate::fragments::{TinyFirstFragment, WaitingFragment};
 use crate::key::FlowKey;
 use crate::record::{Counters, EndReason, Endpoint, FlowRecord, History, IcmpDetails};
 use crate::stream::StreamState;
@@ -50,6 +50,9 @@ pub struct DatagramSnapshot {
     pub flow: Option<FragmentFlowSnapshot>,
     /// Later fragments waiting for the first one, in arrival order.
     pub waiting: Vec<WaitingFragment>,
+    /// A first fragment too short for its transport header, waiting for the fragment
+    /// that completes it. Only version 3 of the flow cache saves it.
+    pub tiny_first: Option<TinyFirstFragment>,
     /// Payload bytes of every fragment seen so far.
     pub received: u32,
     /// Payload length of the whole datagram, once its last fragment was seen.
@@ -65,6 +68,9 @@ pub struct FragmentFlowSnapshot {
     /// True if the fragments were sent by the endpoint whose address and port sort
     /// first in the flow key.
     pub from_a: bool,
+    /// Offset in the datagram's payload where the transport header ends when it runs
+    /// past the first fragment, else 0. Only version 3 of the flow cache saves it.
+    pub header_end: u32,
 }
 
 /// The way a TCP connection was closed, as saved.

@@ -7,7 +7,9 @@ use wsd_capture::Timestamp;
 use wsd_decode::{Decoded, FragmentInfo, TcpFlags, TcpInfo, Transport};
 
 use crate::flow::{sender_looks_like_server, Flow, CLIENT, SERVER};
-use crate::fragments::{FlowLink, FragmentTable, LaterFragment, WaitingFragment};
+use crate::fragments::{
+    FlowLink, FragmentTable, LaterFragment, TinyFirst, TinyFirstFragment, WaitingFragment,
+};
 use crate::key::{FlowKey, PacketKey};
 use crate::record::{Anomaly, Direction, EndReason, FlowRecord, PacketOutcome};
 use crate::snapshot::{FlowSnapshot, RestoreError, TrackerSnapshot};
@@ -159,6 +161,16 @@ pub struct TrackerStats {
     pub fragment_datagrams_evicted: u64,
     /// Interim records reported, included in `records`.
     pub interim_records: u64,
+    /// First IP fragments too short for their transport header that were joined
+    /// with the fragment after them and counted into a flow.
+    pub tiny_fragments_joined: u64,
+    /// First IP fragments too short for their transport header that stayed
+    /// unattributed: the fragment after them did not arrive within the fragment
+    /// timeout or before the input ended, their datagram was evicted, the capture
+    /// cut them, the joined header did not decode, or their datagram already had a
+    /// first fragment. They count in `unattributed`, and the later fragments of
+    /// their datagram in `fragments_unattributed`.
+    pub tiny_fragments_unjoined: u64,
 }
 
 /// A scheduled interim record: its time, and the serial number and slot of the
@@ -336,10 +348,9 @@ impl Tracker {
             return self.process_later_fragment(ts, packet, &fragment);
         }
         let Some(key) = PacketKey::of(packet, self.config.vlan_in_key, self.config.records) else {
-            // TODO: a first fragment too short for its transport header stops here,
-            // so its datagram's later fragments time out unattributed. Joining its
-            // bytes with the next fragment's needs the raw bytes, which `Decoded`
-            // does not carry.
+            if let Some((fragment, tiny)) = TinyFirstFragment::of(ts, packet) {
+                return self.process_tiny_first(&fragment, tiny);
+            }
             self.stats.unattributed += 1;
             return PacketOutcome::UNATTRIBUTED;
         };
@@ -456,6 +467,7 @@ impl Tracker {
         self.now = Some(now);
         let expired_fragments = self.fragments.expire(now);
         self.count_unattributed_fragments(expired_fragments);
+        self.count_dropped_fragments();
         self.report_interim(now);
         // Nothing can expire before the earliest deadline, so most packets skip
         // looking at the queues at all.
@@ -525,7 +537,75 @@ impl Tracker {
         self.earliest_deadline = None;
         let waiting_fragments = self.fragments.clear();
         self.count_unattributed_fragments(waiting_fragments);
+        self.count_dropped_fragments();
         self.interim_queue.clear();
+    }
+
+    /// Keeps a first fragment too short for its transport header in the fragment
+    /// table, or joins it at once if the fragment after it is already waiting. The
+    /// packet is counted when its header is joined, or as unattributed when that
+    /// fails.
+    fn process_tiny_first(
+        &mut self,
+        fragment: &FragmentInfo,
+        tiny: TinyFirstFragment,
+    ) -> PacketOutcome {
+        let now = self.now.unwrap_or(tiny.ts);
+        let result = self.fragments.tiny_first(now, fragment, tiny);
+        self.count_dropped_fragments();
+        match result {
+            TinyFirst::Waiting => PacketOutcome::UNATTRIBUTED,
+            TinyFirst::Joins(next) => self.join_tiny_first(fragment, &tiny, &next),
+            TinyFirst::Duplicate => {
+                self.stats.unattributed += 1;
+                self.stats.tiny_fragments_unjoined += 1;
+                PacketOutcome::UNATTRIBUTED
+            }
+        }
+    }
+
+    /// Joins a tiny first fragment with `next`, the head of the fragment that
+    /// completes its transport header, and counts it into its flow at its own time
+    /// as if it had been whole. The datagram's waiting fragments, `next`'s among
+    /// them, then count into that flow. If the header does not decode, they are all
+    /// unattributed. Returns the first fragment's outcome.
+    fn join_tiny_first(
+        &mut self,
+        fragment: &FragmentInfo,
+        tiny: &TinyFirstFragment,
+        next: &wsd_decode::FragmentHead,
+    ) -> PacketOutcome {
+        self.fragments.remove_tiny_first(fragment);
+        let packet = tiny
+            .join(next)
+            .map(|transport| tiny.decoded_with(fragment, transport));
+        let key = packet.and_then(|packet| {
+            PacketKey::of(&packet, self.config.vlan_in_key, self.config.records)
+        });
+        let (Some(packet), Some(key)) = (packet, key) else {
+            self.stats.unattributed += 1;
+            self.stats.tiny_fragments_unjoined += 1;
+            let now = self.now.unwrap_or(tiny.ts);
+            let waiting = self.fragments.first(now, fragment, tiny.data_len, None);
+            self.count_dropped_fragments();
+            self.count_unattributed_fragments(waiting.len() as u64);
+            return PacketOutcome::UNATTRIBUTED;
+        };
+        self.stats.tiny_fragments_joined += 1;
+        let hash = self.table.hash(&key.key);
+        let outcome = self.process_keyed(tiny.ts, &packet, key, hash);
+        self.link_first_fragment(tiny.ts, &packet, fragment, key, hash);
+        outcome
+    }
+
+    /// Counts the fragments that the fragment table evicted, and the tiny first
+    /// fragments it dropped, as unattributed.
+    fn count_dropped_fragments(&mut self) {
+        let evicted = self.fragments.take_evicted();
+        self.count_unattributed_fragments(evicted);
+        let tiny = self.fragments.take_tiny_dropped();
+        self.stats.unattributed += tiny;
+        self.stats.tiny_fragments_unjoined += tiny;
     }
 
     /// Notes that the first fragment of a datagram was counted into the flow of
@@ -549,21 +629,26 @@ impl Tracker {
             key: key.key,
             from_a: key.from_a,
             serial: self.table.get(idx).serial,
+            header_end: header_end(packet, fragment),
         });
         let now = self.now.unwrap_or(ts);
-        let waiting = self
-            .fragments
-            .first(now, fragment, ip_payload_len(packet), link);
-        let evicted = self.fragments.take_evicted();
-        self.count_unattributed_fragments(evicted);
-        let Some(idx) = found else {
+        let waiting = self.fragments.first(now, fragment, fragment.data_len, link);
+        self.count_dropped_fragments();
+        let (Some(idx), Some(link)) = (found, link) else {
             self.count_unattributed_fragments(waiting.len() as u64);
             return;
         };
         let flow = self.table.get_mut(idx);
         let sender = flow.sender(key.from_a);
         for fragment in &waiting {
-            flow.count_fragment(sender, fragment.ts, fragment.ip_len, fragment.data_len);
+            let payload = link.payload_len(fragment.offset, fragment.data_len);
+            flow.count_fragment(
+                sender,
+                fragment.ts,
+                fragment.ip_len,
+                fragment.data_len,
+                payload,
+            );
         }
         self.stats.fragments_attributed += waiting.len() as u64;
     }
@@ -581,15 +666,30 @@ impl Tracker {
             ts,
             ip_len: packet.ip.map_or(0, |ip| ip.total_len),
             data_len,
+            offset: fragment.offset,
+            head: fragment.head,
         };
         let now = self.now.unwrap_or(ts);
         let later = self.fragments.later(now, fragment, waiting);
-        let evicted = self.fragments.take_evicted();
-        self.count_unattributed_fragments(evicted);
+        self.count_dropped_fragments();
 
         let link = match later {
             LaterFragment::Flow(link) => link,
             LaterFragment::Waiting => return PacketOutcome::UNATTRIBUTED,
+            LaterFragment::Joins(tiny) => {
+                let first = FragmentInfo {
+                    offset: 0,
+                    more_fragments: true,
+                    data_len: tiny.data_len,
+                    head: tiny.head,
+                    ..*fragment
+                };
+                let outcome = self.join_tiny_first(&first, &tiny, &fragment.head);
+                return PacketOutcome {
+                    direction: outcome.direction,
+                    ..PacketOutcome::UNATTRIBUTED
+                };
+            }
             LaterFragment::OverLimit => {
                 self.stats.fragments_over_limit += 1;
                 self.count_unattributed_fragments(1);
@@ -610,7 +710,8 @@ impl Tracker {
         };
         let flow = self.table.get_mut(idx);
         let sender = flow.sender(link.from_a);
-        flow.count(sender, packet, ts, data_len, data_len);
+        let payload = link.payload_len(fragment.offset, data_len);
+        flow.count(sender, packet, ts, data_len, payload);
         let queue = flow.queue;
         self.touch(idx, queue);
         self.stats.fragments_attributed += 1;
@@ -830,6 +931,22 @@ impl Tracker {
             self.finished.push(flow.to_record(reason));
         }
     }
+}
+
+/// Returns where the transport header of a first fragment ends in its datagram's
+/// payload if it runs past the fragment, else 0. Only TCP options can run past it,
+/// because a first fragment contains the whole UDP or ICMP header it was decoded
+/// from.
+fn header_end(packet: &Decoded, fragment: &FragmentInfo) -> u32 {
+    let Transport::Tcp(tcp) = packet.transport else {
+        return 0;
+    };
+    if tcp.header_len <= tcp.segment_len {
+        return 0;
+    }
+    // The transport header starts `segment_len` bytes before the fragment's end.
+    let start = fragment.data_len.saturating_sub(tcp.segment_len);
+    start.saturating_add(tcp.header_len)
 }
 
 /// Returns the IP payload length of a packet: the bytes of the datagram's payload

@@ -489,3 +489,322 @@ fn restore_rejects_invalid_fragment_table() {
         Some(RestoreError::InvalidDatagram { index: 0, .. })
     ));
 }
+
+/// Builds the three IPv4 fragments of a bare 20-byte SYN from client to server, cut
+/// as in the "tiny fragment" attack of RFC 1858. The first 8 bytes (ports and
+/// sequence number) are at offset 0, the next 8 (acknowledgment, data offset, flags,
+/// window) at offset 8, and the last 4 at offset 16.
+fn tiny_syn_fragments_v4(id: u16) -> [Vec<u8>; 3] {
+    let segment = tcp_segment(40000, 80, 0x02, 0);
+    [
+        ipv4_fragment(CLIENT_V4, SERVER_V4, id, 0, true, &segment[..8]),
+        ipv4_fragment(CLIENT_V4, SERVER_V4, id, 8, true, &segment[8..16]),
+        ipv4_fragment(CLIENT_V4, SERVER_V4, id, 16, false, &segment[16..]),
+    ]
+}
+
+/// Builds the IPv6 fragments of the same SYN, cut the same way.
+fn tiny_syn_fragments_v6(id: u32) -> [Vec<u8>; 3] {
+    let segment = tcp_segment(40000, 443, 0x02, 0);
+    [
+        ipv6_fragment(CLIENT_V6, SERVER_V6, id, 0, true, &segment[..8]),
+        ipv6_fragment(CLIENT_V6, SERVER_V6, id, 8, true, &segment[8..16]),
+        ipv6_fragment(CLIENT_V6, SERVER_V6, id, 16, false, &segment[16..]),
+    ]
+}
+
+/// Asserts that `records` is the one SYN of the tiny fragments, all three counted,
+/// the earliest at time 0.
+fn assert_tiny_syn_record(records: &[FlowRecord]) {
+    assert_eq!(records.len(), 1);
+    let record = &records[0];
+    assert_eq!(record.client.port, 40000);
+    assert_eq!(record.out.packets, 3);
+    assert_eq!(record.out.bytes, 20);
+    assert_eq!(record.out.payload_bytes, 0);
+    assert_eq!(record.inbound.packets, 0);
+    assert!(record.syn_seen);
+    assert_eq!(record.first_ts, ts(0));
+}
+
+#[test]
+fn tiny_first_fragment_decodes_as_tiny() {
+    let [first, middle, _] = tiny_syn_fragments_v4(7);
+
+    let first = decode(linktype::ETHERNET, &first);
+    let middle = decode(linktype::ETHERNET, &middle);
+
+    assert_eq!(first.stop, Some(StopReason::TinyFragment));
+    assert_eq!(first.fragment.map(|f| f.data_len), Some(8));
+    assert_eq!(middle.fragment.map(|f| f.head.len), Some(8));
+}
+
+#[test]
+fn tiny_first_fragment_in_order_joins() {
+    let [first, middle, last] = tiny_syn_fragments_v4(7);
+
+    let (records, stats) = run(&[(0, &first), (1, &middle), (2, &last)]);
+
+    assert_tiny_syn_record(&records);
+    assert_eq!(records[0].last_ts, ts(2));
+    assert_eq!(stats.tiny_fragments_joined, 1);
+    assert_eq!(stats.tiny_fragments_unjoined, 0);
+    assert_eq!(stats.fragments_attributed, 2);
+    assert_eq!(stats.unattributed, 0);
+}
+
+#[test]
+fn tiny_first_fragment_in_every_order_joins() {
+    let fragments = tiny_syn_fragments_v4(7);
+    let orders = [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ];
+    for order in orders {
+        let frames: Vec<(i64, &[u8])> = order
+            .iter()
+            .enumerate()
+            .map(|(millis, &index)| (millis as i64, fragments[index].as_slice()))
+            .collect();
+
+        let (records, stats) = run(&frames);
+
+        assert_eq!(records.len(), 1, "order {order:?}");
+        assert_eq!(records[0].out.packets, 3, "order {order:?}");
+        assert_eq!(records[0].out.payload_bytes, 0, "order {order:?}");
+        assert!(records[0].syn_seen, "order {order:?}");
+        assert_eq!(records[0].first_ts, ts(0), "order {order:?}");
+        assert_eq!(records[0].last_ts, ts(2), "order {order:?}");
+        assert_eq!(stats.tiny_fragments_joined, 1, "order {order:?}");
+        assert_eq!(stats.unattributed, 0, "order {order:?}");
+    }
+}
+
+#[test]
+fn tiny_first_fragment_over_ipv6_joins() {
+    let [first, middle, last] = tiny_syn_fragments_v6(9);
+
+    let (records, stats) = run(&[(0, &middle), (1, &first), (2, &last)]);
+
+    assert_tiny_syn_record(&records);
+    assert_eq!(records[0].server.port, 443);
+    assert_eq!(stats.tiny_fragments_joined, 1);
+}
+
+#[test]
+fn joined_fragment_gets_direction() {
+    let [first, middle, _] = tiny_syn_fragments_v4(7);
+    let mut tracker = Tracker::new(TrackerConfig::default());
+
+    let first = tracker.process(ts(0), &decode(linktype::ETHERNET, &first));
+    let middle = tracker.process(ts(1), &decode(linktype::ETHERNET, &middle));
+
+    assert_eq!(first.direction, Direction::Unattributed);
+    assert_eq!(middle.direction, Direction::ToServer);
+}
+
+#[test]
+fn tiny_first_fragment_alone_times_out() {
+    let [first, _, last] = tiny_syn_fragments_v4(7);
+    let [other_first, _, _] = syn_fragments_v4(8);
+    let timeout_millis = FRAGMENT_TIMEOUT / 1_000_000;
+
+    let (records, stats) = run(&[(0, &first), (1, &last), (timeout_millis + 10, &other_first)]);
+
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].client.port, 40000);
+    assert_eq!(records[0].out.packets, 1);
+    assert_eq!(stats.tiny_fragments_joined, 0);
+    assert_eq!(stats.tiny_fragments_unjoined, 1);
+    assert_eq!(stats.fragments_timed_out, 1);
+    assert_eq!(stats.unattributed, 2);
+}
+
+#[test]
+fn tiny_first_fragment_waiting_at_end_is_unattributed() {
+    let [first, _, last] = tiny_syn_fragments_v4(7);
+
+    let (records, stats) = run(&[(0, &first), (1, &last)]);
+
+    assert!(records.is_empty());
+    assert_eq!(stats.tiny_fragments_unjoined, 1);
+    assert_eq!(stats.fragments_unattributed, 1);
+    assert_eq!(stats.unattributed, 2);
+}
+
+#[test]
+fn tiny_first_fragment_cut_by_capture_is_unattributed() {
+    let [first, middle, last] = tiny_syn_fragments_v4(7);
+    // The capture keeps 4 of the first fragment's 8 transport bytes.
+    let cut = &first[..first.len() - 4];
+
+    let (records, stats) = run(&[(0, cut), (1, &middle), (2, &last)]);
+
+    assert!(records.is_empty());
+    assert_eq!(stats.tiny_fragments_unjoined, 1);
+    assert_eq!(stats.fragments_unattributed, 2);
+    assert_eq!(stats.unattributed, 3);
+}
+
+#[test]
+fn joined_header_that_does_not_decode_is_unattributed() {
+    let mut segment = tcp_segment(40000, 80, 0x02, 0);
+    segment[12] = 4 << 4;
+    let first = ipv4_fragment(CLIENT_V4, SERVER_V4, 7, 0, true, &segment[..8]);
+    let middle = ipv4_fragment(CLIENT_V4, SERVER_V4, 7, 8, true, &segment[8..16]);
+    let last = ipv4_fragment(CLIENT_V4, SERVER_V4, 7, 16, false, &segment[16..]);
+
+    let (records, stats) = run(&[(0, &first), (1, &middle), (2, &last)]);
+
+    assert!(records.is_empty());
+    assert_eq!(stats.tiny_fragments_unjoined, 1);
+    assert_eq!(stats.fragments_unattributed, 2);
+    assert_eq!(stats.unattributed, 3);
+}
+
+#[test]
+fn repeated_tiny_first_fragment_counts_once() {
+    let [first, middle, last] = tiny_syn_fragments_v4(7);
+
+    let (records, stats) = run(&[(0, &first), (1, &first), (2, &middle), (3, &last)]);
+
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].out.packets, 3);
+    assert_eq!(stats.tiny_fragments_joined, 1);
+    assert_eq!(stats.tiny_fragments_unjoined, 1);
+    assert_eq!(stats.unattributed, 1);
+}
+
+#[test]
+fn long_options_past_first_fragment_are_header() {
+    // A SYN with a 40-byte header. The first fragment contains 24 bytes of it, so
+    // the 16 bytes at the start of the next fragment are options, not payload.
+    let mut segment = tcp_segment(40000, 80, 0x02, 0);
+    segment[12] = 10 << 4;
+    segment.extend([1; 20]);
+    segment.extend([0x61; 8]);
+    let first = ipv4_fragment(CLIENT_V4, SERVER_V4, 7, 0, true, &segment[..24]);
+    let last = ipv4_fragment(CLIENT_V4, SERVER_V4, 7, 24, false, &segment[24..]);
+
+    let (records, _) = run(&[(0, &first), (1, &last)]);
+
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].out.bytes, 48);
+    assert_eq!(records[0].out.payload_bytes, 8);
+}
+
+#[test]
+fn split_keeps_tiny_first_fragment_in_order() {
+    let [first, middle, last] = tiny_syn_fragments_v4(7);
+    let [v6_first, v6_middle, v6_last] = tiny_syn_fragments_v6(9);
+    let frames: [(i64, &[u8]); 6] = [
+        (0, &first),
+        (1, &v6_first),
+        (2, &middle),
+        (3, &v6_middle),
+        (4, &last),
+        (5, &v6_last),
+    ];
+
+    assert_split_anywhere_matches(TrackerConfig::default(), &frames);
+
+    let (records, _) = run_split(TrackerConfig::default(), &frames, Some(2));
+    assert_eq!(records.len(), 2);
+    assert!(records.iter().all(|record| record.out.packets == 3));
+}
+
+#[test]
+fn split_keeps_tiny_first_fragment_out_of_order() {
+    let [first, middle, last] = tiny_syn_fragments_v4(7);
+    let [v6_first, v6_middle, v6_last] = tiny_syn_fragments_v6(9);
+    let frames: [(i64, &[u8]); 6] = [
+        (0, &last),
+        (1, &v6_middle),
+        (2, &middle),
+        (3, &v6_last),
+        (4, &v6_first),
+        (5, &first),
+    ];
+
+    assert_split_anywhere_matches(TrackerConfig::default(), &frames);
+
+    let (records, _) = run_split(TrackerConfig::default(), &frames, Some(3));
+    assert_eq!(records.len(), 2);
+    assert!(records.iter().all(|record| record.out.packets == 3));
+}
+
+#[test]
+fn split_keeps_tiny_first_fragment_timeout() {
+    let [first, _, _] = tiny_syn_fragments_v4(7);
+    let [_, middle, _] = tiny_syn_fragments_v4(7);
+    let [other_first, _, _] = syn_fragments_v4(8);
+    let timeout_millis = FRAGMENT_TIMEOUT / 1_000_000;
+    let frames: [(i64, &[u8]); 3] = [
+        (0, &first),
+        (timeout_millis - 5, &other_first),
+        (timeout_millis + 10, &middle),
+    ];
+
+    assert_split_anywhere_matches(TrackerConfig::default(), &frames);
+}
+
+#[test]
+fn snapshot_saves_tiny_first_fragment() {
+    let [first, _, last] = tiny_syn_fragments_v4(7);
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    tracker.process(ts(0), &decode(linktype::ETHERNET, &first));
+    tracker.process(ts(1), &decode(linktype::ETHERNET, &last));
+
+    let snapshot = tracker.snapshot();
+
+    assert_eq!(snapshot.fragments.len(), 1);
+    let datagram = &snapshot.fragments[0];
+    let tiny = datagram
+        .tiny_first
+        .expect("the tiny first fragment is saved");
+    assert!(!datagram.first_seen);
+    assert_eq!(tiny.ts, ts(0));
+    assert_eq!(tiny.data_len, 8);
+    assert_eq!(tiny.head.len, 8);
+    assert_eq!(tiny.protocol, TCP);
+    assert_eq!(datagram.waiting.len(), 1);
+    assert_eq!(datagram.waiting[0].offset, 16);
+    assert_eq!(datagram.waiting[0].head.len, 4);
+}
+
+#[test]
+fn restore_rejects_tiny_first_fragment_after_first() {
+    let [first, _, last] = tiny_syn_fragments_v4(7);
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    tracker.process(ts(0), &decode(linktype::ETHERNET, &first));
+    tracker.process(ts(1), &decode(linktype::ETHERNET, &last));
+    let mut snapshot = tracker.snapshot();
+    snapshot.fragments[0].first_seen = true;
+    snapshot.fragments[0].waiting.clear();
+
+    let result = Tracker::restore(TrackerConfig::default(), &snapshot);
+
+    assert!(matches!(
+        result.err(),
+        Some(RestoreError::InvalidDatagram { index: 0, .. })
+    ));
+}
+
+#[test]
+fn whole_first_fragment_replaces_tiny_one() {
+    let [tiny_first, _, _] = tiny_syn_fragments_v4(7);
+    // A first fragment of the same datagram that holds the whole header.
+    let segment = tcp_segment(40000, 80, 0x02, 0);
+    let whole_first = ipv4_fragment(CLIENT_V4, SERVER_V4, 7, 0, true, &segment);
+
+    let (records, stats) = run(&[(0, &tiny_first), (1, &whole_first)]);
+
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].out.packets, 1);
+    assert_eq!(stats.tiny_fragments_unjoined, 1);
+    assert_eq!(stats.unattributed, 1);
+}

@@ -13,7 +13,7 @@
 //! | 4 | format version, little-endian `u32` (this crate writes [`FORMAT_VERSION`]) |
 //! | varies | header, postcard-encoded: writer name and version, capture clock, next serial number |
 //! | varies | the flows, each postcard-encoded, one after another |
-//! | varies | version 2 on: the IP fragment table, a postcard-encoded sequence of datagrams |
+//! | varies | version 2 on: the IP fragment table, a postcard-encoded sequence of datagrams (version 3 adds what joining a tiny first fragment needs) |
 //! | 8 | number of flows, little-endian `u64` |
 //! | 4 | CRC-32 (IEEE) of every byte before it, little-endian `u32` |
 //!
@@ -37,6 +37,7 @@ mod crc32;
 mod file;
 mod v1;
 mod v2;
+mod v3;
 
 use wsd_capture::Timestamp;
 use wsd_flow::{DatagramSnapshot, FlowSnapshot, TrackerSnapshot};
@@ -47,7 +48,7 @@ pub use file::{read_cache, write_cache};
 pub const MAGIC: [u8; 8] = *b"WSDFLOWC";
 
 /// The format version this crate writes. It reads every version up to this one.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Bytes after the magic number: the format version.
 const VERSION_LEN: usize = 4;
@@ -132,7 +133,7 @@ pub fn encode(snapshot: &TrackerSnapshot, writer: &str) -> Vec<u8> {
     for flow in &snapshot.flows {
         append_postcard(&mut out, &v2::Flow::from(flow));
     }
-    let datagrams: Vec<v2::Datagram> = snapshot.fragments.iter().map(v2::Datagram::from).collect();
+    let datagrams: Vec<v3::Datagram> = snapshot.fragments.iter().map(v3::Datagram::from).collect();
     append_postcard(&mut out, &datagrams);
     out.extend_from_slice(&(snapshot.flows.len() as u64).to_le_bytes());
     let checksum = crc32::crc32(&out);
@@ -192,7 +193,7 @@ pub fn decode(bytes: &[u8]) -> Result<FlowCache, CacheError> {
             },
             |_| Ok((Vec::new(), 0)),
         )
-    } else {
+    } else if version == 2 {
         decode_body::<v2::Flow>(
             body,
             body_start,
@@ -200,6 +201,16 @@ pub fn decode(bytes: &[u8]) -> Result<FlowCache, CacheError> {
             version,
             v2::Flow::to_snapshot,
             decode_fragments_v2,
+        )
+    } else {
+        // Version 3 keeps the flows of version 2 and changes only the fragment table.
+        decode_body::<v2::Flow>(
+            body,
+            body_start,
+            count,
+            version,
+            v2::Flow::to_snapshot,
+            decode_fragments_v3,
         )
     }
 }
@@ -216,6 +227,23 @@ fn decode_fragments_v2(rest: &[u8]) -> Result<(Vec<DatagramSnapshot>, usize), St
     let (datagrams, remaining) = postcard::take_from_bytes::<Vec<v2::Datagram>>(rest)
         .map_err(|err| format!("fragment table: {err}"))?;
     let snapshots = datagrams.iter().map(v2::Datagram::to_snapshot).collect();
+    Ok((snapshots, rest.len() - remaining.len()))
+}
+
+/// Decodes the fragment table of a version 3 file from the bytes after the flows.
+/// Returns the datagrams and the number of bytes they took.
+fn decode_fragments_v3(rest: &[u8]) -> Result<(Vec<DatagramSnapshot>, usize), String> {
+    let (datagrams, remaining) = postcard::take_from_bytes::<Vec<v3::Datagram>>(rest)
+        .map_err(|err| format!("fragment table: {err}"))?;
+    let snapshots = datagrams
+        .iter()
+        .enumerate()
+        .map(|(index, datagram)| {
+            datagram
+                .to_snapshot()
+                .map_err(|detail| format!("fragment table entry {index}: {detail}"))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
     Ok((snapshots, rest.len() - remaining.len()))
 }
 

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 use wsd_capture::Timestamp;
-use wsd_decode::{MacAddr, TunnelInfo, TunnelKind, Vlans};
+use wsd_decode::{FragmentHead, MacAddr, TunnelInfo, TunnelKind, Vlans};
 use wsd_flow::{
     CloseState, Counters, DatagramSnapshot, EndpointState, FlowSnapshot, FragmentFlowSnapshot,
     History, IcmpDetails, SeqRange, SideSnapshot, StreamState, WaitingFragment, MAX_HOLES,
@@ -162,6 +162,7 @@ impl Datagram {
             flow: self.flow.as_ref().map(|flow| FragmentFlowSnapshot {
                 serial: flow.serial,
                 from_a: flow.from_a,
+                header_end: 0,
             }),
             waiting: self
                 .waiting
@@ -170,8 +171,14 @@ impl Datagram {
                     ts: Timestamp::from_nanos(fragment.ts),
                     ip_len: fragment.ip_len,
                     data_len: fragment.data_len,
+                    // Version 2 kept no offset or head, which only joining a tiny
+                    // first fragment reads, and version 2 writers kept no such
+                    // fragment.
+                    offset: 0,
+                    head: FragmentHead::default(),
                 })
                 .collect(),
+            tiny_first: None,
             received: self.received,
             total: self.total,
         }
@@ -188,7 +195,7 @@ const STATES: [EndpointState; 7] = [
     EndpointState::Reset,
 ];
 
-const TUNNEL_KINDS: [TunnelKind; 6] = [
+pub(crate) const TUNNEL_KINDS: [TunnelKind; 6] = [
     TunnelKind::Gre,
     TunnelKind::Erspan,
     TunnelKind::Vxlan,
@@ -197,14 +204,14 @@ const TUNNEL_KINDS: [TunnelKind; 6] = [
     TunnelKind::Teredo,
 ];
 
-fn ip_of(ip: IpAddr) -> Ip {
+pub(crate) fn ip_of(ip: IpAddr) -> Ip {
     match ip {
         IpAddr::V4(v4) => Ip::V4(v4.octets()),
         IpAddr::V6(v6) => Ip::V6(v6.octets()),
     }
 }
 
-fn addr_of(ip: &Ip) -> IpAddr {
+pub(crate) fn addr_of(ip: &Ip) -> IpAddr {
     match ip {
         Ip::V4(v4) => IpAddr::V4(Ipv4Addr::from(*v4)),
         Ip::V6(v6) => IpAddr::V6(Ipv6Addr::from(*v6)),

@@ -4,11 +4,11 @@ use std::net::IpAddr;
 
 use proptest::prelude::*;
 use wsd_capture::Timestamp;
-use wsd_decode::{MacAddr, TunnelInfo, TunnelKind, Vlans};
+use wsd_decode::{FragmentHead, MacAddr, TunnelInfo, TunnelKind, Vlans};
 use wsd_flow::{
     CloseState, Counters, DatagramSnapshot, EndpointState, FlowSnapshot, FragmentFlowSnapshot,
-    History, IcmpDetails, SeqRange, SideSnapshot, StreamState, TrackerSnapshot, WaitingFragment,
-    MAX_HOLES,
+    History, IcmpDetails, SeqRange, SideSnapshot, StreamState, TinyFirstFragment, TrackerSnapshot,
+    WaitingFragment, MAX_HOLES,
 };
 use wsd_flowcache::{decode, encode, read_cache, write_cache, CacheError, FORMAT_VERSION};
 
@@ -158,6 +158,8 @@ fn datagram(n: u64) -> DatagramSnapshot {
             ts: created.add_nanos(index as i64),
             ip_len: 28 + index as u32,
             data_len: 8,
+            offset: 8 * (index as u16 + 1),
+            head: FragmentHead::new(&[index as u8; 8]),
         })
         .collect();
     DatagramSnapshot {
@@ -170,10 +172,37 @@ fn datagram(n: u64) -> DatagramSnapshot {
         flow: first_seen.then_some(FragmentFlowSnapshot {
             serial: n / 2,
             from_a: n % 4 == 0,
+            header_end: if n % 3 == 0 { 24 } else { 0 },
         }),
         waiting,
+        tiny_first: (!first_seen && n % 3 == 1).then(|| tiny_first(n, created)),
         received: (n as u32).wrapping_mul(8),
         total: (n % 5 == 0).then_some((n as u32).wrapping_mul(8).wrapping_add(16)),
+    }
+}
+
+/// Builds a tiny first fragment waiting in datagram `n`, tunnelled when `n` is
+/// a multiple of 5.
+fn tiny_first(n: u64, created: Timestamp) -> TinyFirstFragment {
+    TinyFirstFragment {
+        ts: created,
+        src_mac: Some(MacAddr([2, 0, 0, 0, 0, n as u8])),
+        dst_mac: (n % 2 == 0).then_some(MacAddr([2, 0, 0, 0, 1, 0])),
+        vlans: Vlans {
+            ids: [n as u16 & 0xfff, 0],
+            count: 1,
+        },
+        tunnel: (n % 5 == 0).then(|| TunnelInfo {
+            kind: TunnelKind::Vxlan,
+            src: "192.0.2.1".parse().unwrap(),
+            dst: "192.0.2.2".parse().unwrap(),
+            id: Some(42),
+        }),
+        protocol: 6,
+        ip_len: 28,
+        ip_header_len: 20,
+        data_len: 8,
+        head: FragmentHead::new(&[0x30, 0x39, 0x1f, 0x90, 0, 0, 0, n as u8]),
     }
 }
 

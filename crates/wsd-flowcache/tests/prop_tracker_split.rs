@@ -7,7 +7,9 @@
 //! step forwards, backwards, past every timeout and past the one-day clock jump. Small
 //! tables make flows get evicted. One packet in five is an IP fragment of one of a few
 //! datagrams per address pair, so that the fragment table is saved with first
-//! fragments seen and later ones waiting.
+//! fragments seen and later ones waiting. Half of the first fragments of TCP
+//! segments are too short for the header and wait to be joined with the fragment
+//! at offset 8.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -15,8 +17,8 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use wsd_capture::Timestamp;
 use wsd_decode::{
-    Decoded, FragmentInfo, IcmpInfo, IpInfo, MacAddr, StopReason, TcpFlags, TcpInfo, Transport,
-    UdpInfo, Vlans,
+    Decoded, FragmentHead, FragmentInfo, IcmpInfo, IpInfo, MacAddr, StopReason, TcpFlags, TcpInfo,
+    Transport, UdpInfo, Vlans,
 };
 use wsd_flow::{FlowRecord, PacketOutcome, RecordProtocols, Tracker, TrackerConfig};
 
@@ -221,7 +223,7 @@ fn step() -> impl Strategy<Value = Step> {
         .boxed();
     // A few identifications, offsets and flags, so that fragments of one datagram
     // meet often, arrive in any order and complete some datagrams.
-    let fragment = (0..3u32, 0..4u16, any::<bool>());
+    let fragment = (0..3u32, 0..4u16, any::<bool>(), any::<bool>());
     prop_oneof![
         4 => unfragmented.clone(),
         1 => (unfragmented, fragment).prop_map(|(step, fragment)| as_fragment(step, fragment)),
@@ -230,30 +232,66 @@ fn step() -> impl Strategy<Value = Step> {
 
 /// Turns a step's packet into an IP fragment of datagram `id`, at `offset_units`
 /// times 8 bytes. A later fragment loses its transport header, as decoding stops
-/// there.
-fn as_fragment(mut step: Step, (id, offset_units, more_fragments): (u32, u16, bool)) -> Step {
+/// there. With `tiny`, a first fragment of a TCP segment keeps only the first 8
+/// bytes of its header and waits to be joined, as a decoded tiny fragment does.
+/// Every later fragment carries 8 data bytes: bytes 8 to 15 of its step's TCP
+/// header, or zeros, whose data offset of 0 makes the join fail.
+fn as_fragment(
+    mut step: Step,
+    (id, offset_units, more_fragments, tiny): (u32, u16, bool, bool),
+) -> Step {
     let Some(mut ip) = step.packet.ip else {
         return step;
     };
     let offset = 8 * offset_units;
-    step.packet.fragment = Some(FragmentInfo {
+    let header = tcp_header_bytes(step.packet.transport);
+    let mut fragment = FragmentInfo {
         src: ip.src,
         dst: ip.dst,
         protocol: ip.protocol,
         id,
         offset,
         more_fragments,
-    });
-    if offset == 0 {
+        data_len: ip.total_len - ip.header_len,
+        head: FragmentHead::new(&header),
+    };
+    let is_tcp = matches!(step.packet.transport, Transport::Tcp(_));
+    if offset == 0 && tiny && is_tcp {
+        ip.is_first_fragment = true;
+        ip.total_len = ip.header_len + 8;
+        fragment.data_len = 8;
+        fragment.head = FragmentHead::new(&header[..8]);
+        step.packet.transport = Transport::None;
+        step.packet.stop = Some(StopReason::TinyFragment);
+    } else if offset == 0 {
         ip.is_first_fragment = true;
     } else {
         ip.is_later_fragment = true;
         ip.total_len = ip.header_len + 8;
+        fragment.data_len = 8;
+        fragment.head = FragmentHead::new(&header[8..]);
         step.packet.transport = Transport::None;
         step.packet.stop = Some(StopReason::Fragment);
     }
+    step.packet.fragment = Some(fragment);
     step.packet.ip = Some(ip);
     step
+}
+
+/// Returns the first 16 bytes of the TCP header of `transport`, or zeros for
+/// another protocol.
+fn tcp_header_bytes(transport: Transport) -> [u8; 16] {
+    let mut bytes = [0; 16];
+    if let Transport::Tcp(tcp) = transport {
+        bytes[0..2].copy_from_slice(&tcp.src_port.to_be_bytes());
+        bytes[2..4].copy_from_slice(&tcp.dst_port.to_be_bytes());
+        bytes[4..8].copy_from_slice(&tcp.seq.to_be_bytes());
+        bytes[8..12].copy_from_slice(&tcp.ack.to_be_bytes());
+        bytes[12] = ((tcp.header_len / 4) as u8) << 4;
+        bytes[13] = tcp.flags.0;
+        bytes[14..16].copy_from_slice(&tcp.window.to_be_bytes());
+    }
+    bytes
 }
 
 fn config() -> impl Strategy<Value = TrackerConfig> {

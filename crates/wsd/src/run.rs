@@ -162,11 +162,15 @@ impl Summary {
             stats.evicted,
             count(self.malformed_records, "unreadable capture record"),
         );
-        if stats.fragments_unattributed > 0 || stats.fragment_datagrams_evicted > 0 {
+        if stats.fragments_unattributed > 0
+            || stats.fragment_datagrams_evicted > 0
+            || stats.tiny_fragments_unjoined > 0
+        {
             info!(
                 "IP fragments: {} counted into the flow of their first fragment, {} \
                  unattributed ({} timed out, {} over the limit of {} waiting per datagram), \
-                 {} evicted from the full table of {}",
+                 {} evicted from the full table of {}; first fragments too short for \
+                 their transport header: {} joined with the next fragment, {} not",
                 stats.fragments_attributed,
                 stats.fragments_unattributed,
                 stats.fragments_timed_out,
@@ -174,6 +178,8 @@ impl Summary {
                 wsd_flow::MAX_WAITING_FRAGMENTS,
                 count(stats.fragment_datagrams_evicted, "datagram"),
                 wsd_flow::MAX_FRAGMENT_DATAGRAMS,
+                stats.tiny_fragments_joined,
+                stats.tiny_fragments_unjoined,
             );
         }
         debug!(?stats, "tracker statistics");

@@ -117,6 +117,15 @@ fn split_midstream_capture() {
 }
 
 #[test]
+fn split_tiny_fragments_every_packet() {
+    // Three fragments of a SYN, the first too short for the TCP header: the cache
+    // must carry the waiting first fragment, or the fragments that join it.
+    for pieces in [2, 3] {
+        check_split(&corpus("ppp_ipv4_frag_tcp_syn.pcap"), pieces);
+    }
+}
+
+#[test]
 fn split_port_reuse_every_packet() {
     for pieces in [2, 5, 32] {
         check_split(&corpus("tcp_port_reuse.pcap"), pieces);
