@@ -406,6 +406,17 @@ impl Flow {
 
 /// Rebuilds the out-of-line state of a flow, or `None` if the flow needs none.
 fn extra_from(snapshot: &FlowSnapshot) -> Option<Box<FlowExtra>> {
+    // Without streams, tunnel or ICMP details the result is `None`, because the
+    // other fields start at their defaults, so skip building and comparing one.
+    // `set_vlans` and `set_packet_counters` add the rest later where needed.
+    let (client, server) = (&snapshot.client, &snapshot.server);
+    if client.stream.is_none()
+        && server.stream.is_none()
+        && snapshot.tunnel.is_none()
+        && snapshot.icmp.is_none()
+    {
+        return None;
+    }
     let extra = FlowExtra {
         streams: [snapshot.client.stream, snapshot.server.stream],
         tunnel: snapshot.tunnel,

@@ -232,6 +232,15 @@ impl Tracker {
         tracker.table.reserve(snapshot.flows.len());
         tracker.now = snapshot.clock;
         tracker.next_serial = snapshot.next_serial;
+        // Keys of the flows that saved datagrams link to, by serial number. Only
+        // those serials go into the map, so a cache without fragments builds none.
+        let linked_serials: std::collections::HashSet<u64> = snapshot
+            .fragments
+            .iter()
+            .filter_map(|datagram| datagram.flow.map(|flow| flow.serial))
+            .collect();
+        let mut linked_keys: std::collections::HashMap<u64, FlowKey> =
+            std::collections::HashMap::with_capacity(linked_serials.len());
         for (index, saved) in snapshot.flows.iter().enumerate() {
             if saved.serial >= snapshot.next_serial {
                 return Err(RestoreError::BadSerial {
@@ -249,6 +258,9 @@ impl Tracker {
             let first_ts = flow.first_ts;
             let serial = flow.serial;
             let protocol = flow.key.protocol;
+            if !linked_serials.is_empty() && linked_serials.contains(&serial) {
+                linked_keys.insert(serial, flow.key);
+            }
             let idx = tracker.table.insert(hash, flow, queue);
             match saved.interim_due {
                 Some(due) if tracker.interim_interval().is_some() => {
@@ -258,16 +270,9 @@ impl Tracker {
             }
         }
         tracker.earliest_deadline = tracker.front_deadline();
-        let serials: std::collections::HashMap<u64, FlowKey> = tracker
-            .table
-            .occupied()
-            .map(|idx| {
-                let flow = tracker.table.get(idx);
-                (flow.serial, flow.key)
-            })
-            .collect();
-        tracker.fragments =
-            FragmentTable::restore(&snapshot.fragments, |serial| serials.get(&serial).copied())?;
+        tracker.fragments = FragmentTable::restore(&snapshot.fragments, |serial| {
+            linked_keys.get(&serial).copied()
+        })?;
         while tracker.table.len() > tracker.config.max_flows.max(1) {
             tracker.evict_one();
         }

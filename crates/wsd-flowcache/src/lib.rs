@@ -35,12 +35,15 @@
 
 mod crc32;
 mod file;
+mod reader;
 mod v1;
 mod v2;
 mod v3;
 
 use wsd_capture::Timestamp;
 use wsd_flow::{DatagramSnapshot, FlowSnapshot, TrackerSnapshot};
+
+use crate::reader::Reader;
 
 pub use file::{read_cache, write_cache};
 
@@ -182,34 +185,35 @@ pub fn decode(bytes: &[u8]) -> Result<FlowCache, CacheError> {
     let body_start = MAGIC.len() + VERSION_LEN;
     let body = &bytes[..count_at];
     if version == 1 {
-        decode_body::<v1::Flow>(
+        decode_body(
             body,
             body_start,
             count,
             version,
-            |flow| {
+            |reader| {
+                let flow = reader.postcard::<v1::Flow>()?;
                 flow.to_snapshot()
                     .ok_or_else(|| format!("unknown close state {}", flow.closed))
             },
             |_| Ok((Vec::new(), 0)),
         )
     } else if version == 2 {
-        decode_body::<v2::Flow>(
+        decode_body(
             body,
             body_start,
             count,
             version,
-            v2::Flow::to_snapshot,
+            v2::read_flow,
             decode_fragments_v2,
         )
     } else {
         // Version 3 keeps the flows of version 2 and changes only the fragment table.
-        decode_body::<v2::Flow>(
+        decode_body(
             body,
             body_start,
             count,
             version,
-            v2::Flow::to_snapshot,
+            v2::read_flow,
             decode_fragments_v3,
         )
     }
@@ -247,41 +251,39 @@ fn decode_fragments_v3(rest: &[u8]) -> Result<(Vec<DatagramSnapshot>, usize), St
     Ok((snapshots, rest.len() - remaining.len()))
 }
 
-/// Decodes the body of a file whose flows are encoded as `F`, which `convert`
-/// turns into snapshots, and whose fragment table `fragments` decodes from the
-/// bytes after the flows. `bytes` ends before the trailer. The header is the same
-/// in every version so far.
-fn decode_body<F: serde::de::DeserializeOwned>(
+/// Decodes the body of a file whose flow records `read_flow` reads, and whose
+/// fragment table `fragments` decodes from the bytes after the flows. `bytes`
+/// ends before the trailer. The header is the same in every version so far.
+fn decode_body(
     bytes: &[u8],
     start: usize,
     count: u64,
     version: u32,
-    convert: impl Fn(&F) -> Result<FlowSnapshot, String>,
+    read_flow: impl Fn(&mut Reader<'_>) -> Result<FlowSnapshot, String>,
     fragments: impl Fn(&[u8]) -> Result<(Vec<DatagramSnapshot>, usize), String>,
 ) -> Result<FlowCache, CacheError> {
-    let invalid = |rest: &[u8], detail: String| CacheError::Invalid {
-        offset: bytes.len() - rest.len(),
-        detail,
-    };
-    let rest = &bytes[start..];
-    let (header, mut rest) = postcard::take_from_bytes::<v1::Header>(rest)
-        .map_err(|err| invalid(rest, format!("header: {err}")))?;
+    let invalid = |offset: usize, detail: String| CacheError::Invalid { offset, detail };
+    let mut reader = Reader::new(bytes, start);
+    let header = reader
+        .postcard::<v1::Header>()
+        .map_err(|err| invalid(start, format!("header: {err}")))?;
     // Each flow takes at least 40 bytes, which bounds the allocation below by the
     // file size whatever the count claims.
-    let mut flows = Vec::with_capacity(count.min((rest.len() / 40) as u64) as usize);
+    let capacity = count.min((reader.rest().len() / 40) as u64) as usize;
+    let mut flows = Vec::with_capacity(capacity);
     for index in 0..count {
-        let (flow, remaining) = postcard::take_from_bytes::<F>(rest)
-            .map_err(|err| invalid(rest, format!("flow {index} of {count}: {err}")))?;
-        let snapshot =
-            convert(&flow).map_err(|detail| invalid(rest, format!("flow {index}: {detail}")))?;
-        flows.push(snapshot);
-        rest = remaining;
+        let flow_start = reader.position();
+        let flow = read_flow(&mut reader)
+            .map_err(|err| invalid(flow_start, format!("flow {index} of {count}: {err}")))?;
+        flows.push(flow);
     }
-    let (datagrams, used) = fragments(rest).map_err(|detail| invalid(rest, detail))?;
-    rest = &rest[used..];
+    let rest = reader.rest();
+    let (datagrams, used) = fragments(rest).map_err(|detail| invalid(reader.position(), detail))?;
+    reader.skip(used);
+    let rest = reader.rest();
     if !rest.is_empty() {
         return Err(invalid(
-            rest,
+            reader.position(),
             format!(
                 "{} bytes left over after the {count} flows the trailer counts and the fragment table, if any",
                 rest.len()
