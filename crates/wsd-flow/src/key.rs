@@ -25,26 +25,21 @@ pub(crate) struct FlowKey {
     pub v6: bool,
 }
 
-/// Hashes the key as six machine words, which costs less than hashing each field
-/// with the length prefixes a derived `Hash` writes for arrays.
+/// Hashes the key as three 128-bit words. Foldhash 0.2 mixes each 128-bit write
+/// with one multiplication, so this costs less than the field-by-field hash that a
+/// derived `Hash` writes, with its length prefixes for arrays.
 impl std::hash::Hash for FlowKey {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let word = |bytes: &[u8; 16], half: usize| {
-            let mut eight = [0u8; 8];
-            eight.copy_from_slice(&bytes[half * 8..half * 8 + 8]);
-            u64::from_ne_bytes(eight)
-        };
-        state.write_u64(word(&self.addr_a, 0));
-        state.write_u64(word(&self.addr_a, 1));
-        state.write_u64(word(&self.addr_b, 0));
-        state.write_u64(word(&self.addr_b, 1));
-        state.write_u64(
-            u64::from(self.port_a) << 48
-                | u64::from(self.port_b) << 32
-                | u64::from(self.vlan_ids[0]) << 16
-                | u64::from(self.vlan_ids[1]),
+        state.write_u128(u128::from_ne_bytes(self.addr_a));
+        state.write_u128(u128::from_ne_bytes(self.addr_b));
+        state.write_u128(
+            u128::from(self.port_a) << 48
+                | u128::from(self.port_b) << 32
+                | u128::from(self.vlan_ids[0]) << 16
+                | u128::from(self.vlan_ids[1])
+                | u128::from(self.protocol) << 65
+                | u128::from(self.v6) << 64,
         );
-        state.write_u64(u64::from(self.protocol) << 1 | u64::from(self.v6));
     }
 }
 
@@ -94,7 +89,9 @@ impl PacketKey {
         } else {
             [0, 0]
         };
-        let from_a = (src, src_port) <= (dst, dst_port);
+        // Big-endian bytes compare in the order of their numbers, so one
+        // 128-bit comparison orders the addresses.
+        let from_a = (u128::from_be_bytes(src), src_port) <= (u128::from_be_bytes(dst), dst_port);
         let (addr_a, port_a, addr_b, port_b) = if from_a {
             (src, src_port, dst, dst_port)
         } else {
