@@ -105,16 +105,25 @@ const BASE64_ALPHABET: &[u8; 64] =
 
 /// Returns the standard base64 text of a SHA-1 digest, with `=` padding.
 pub(crate) fn digest_base64(digest: &[u8; DIGEST_LEN]) -> [u8; DIGEST_BASE64_LEN] {
+    let base64_char = |bits: u32, shift: u32| BASE64_ALPHABET[((bits >> shift) & 0x3f) as usize];
     let mut text = [b'='; DIGEST_BASE64_LEN];
-    for (group, chars) in digest.chunks(3).zip(text.chunks_exact_mut(4)) {
-        let bits = group.iter().enumerate().fold(0u32, |bits, (i, &byte)| {
-            bits | u32::from(byte) << (16 - 8 * i)
-        });
-        // A group of n bytes gives n + 1 characters; `=` fills the rest.
-        for (i, char) in chars.iter_mut().enumerate().take(group.len() + 1) {
-            *char = BASE64_ALPHABET[((bits >> (18 - 6 * i)) & 0x3f) as usize];
-        }
+    // Six groups of three bytes give four characters each.
+    for (group, chars) in digest.chunks_exact(3).zip(text.chunks_exact_mut(4)) {
+        let bits = u32::from(group[0]) << 16 | u32::from(group[1]) << 8 | u32::from(group[2]);
+        chars.copy_from_slice(&[
+            base64_char(bits, 18),
+            base64_char(bits, 12),
+            base64_char(bits, 6),
+            base64_char(bits, 0),
+        ]);
     }
+    // The last two bytes give three characters and the `=` already there.
+    let bits = u32::from(digest[18]) << 16 | u32::from(digest[19]) << 8;
+    text[24..27].copy_from_slice(&[
+        base64_char(bits, 18),
+        base64_char(bits, 12),
+        base64_char(bits, 6),
+    ]);
     text
 }
 
