@@ -79,6 +79,7 @@ impl PacketKey {
     /// alone, and without other protocols in `records`, IP protocols other than
     /// TCP, UDP, ICMP and ICMPv6 get no flow. Both are as before those protocols
     /// had records, so that packet lines and the table's contents stay the same.
+    #[inline]
     pub fn of(packet: &Decoded, vlan_in_key: bool, records: RecordProtocols) -> Option<PacketKey> {
         let ip = packet.ip.as_ref()?;
         let (src_port, dst_port) = key_ports(packet, ip, records)?;

@@ -442,6 +442,7 @@ impl Tracker {
 
     /// Moves the capture clock to `ts` (never backwards) and reports every flow
     /// whose timeout passed. Live capture calls this when the link is quiet.
+    #[inline]
     pub fn advance_to(&mut self, ts: Timestamp) {
         let now = match self.now {
             Some(now) if now >= ts => return,
@@ -456,7 +457,9 @@ impl Tracker {
         self.now = Some(now);
         let expired_fragments = self.fragments.expire(now);
         self.count_unattributed_fragments(expired_fragments);
-        self.report_interim(now);
+        if self.config.interim.is_some() {
+            self.report_interim(now);
+        }
         // Nothing can expire before the earliest deadline, so most packets skip
         // looking at the queues at all.
         if self
@@ -465,6 +468,12 @@ impl Tracker {
         {
             return;
         }
+        self.expire_flows(now);
+    }
+
+    /// Reports every flow whose timeout passed by `now`, earliest deadline first.
+    #[inline(never)]
+    fn expire_flows(&mut self, now: Timestamp) {
         while let Some((idx, queue)) = self.next_expiry(now) {
             let reason = self.table.get(idx).end_reason(EndReason::IdleTimeout);
             if queue != QueueId::Closed {
