@@ -62,6 +62,16 @@ pub(crate) fn addr_bytes(ip: IpAddr) -> (AddrBytes, bool) {
     }
 }
 
+/// Returns an address as the number whose big-endian bytes are its
+/// [`AddrBytes`], so that numbers compare in the order of the bytes, and
+/// whether it is an IPv6 address.
+fn addr_number(ip: IpAddr) -> (u128, bool) {
+    match ip {
+        IpAddr::V4(v4) => (u128::from(u32::from(v4)) << 96, false),
+        IpAddr::V6(v6) => (u128::from(v6), true),
+    }
+}
+
 /// Converts stored address bytes back to an address.
 pub(crate) fn to_ip(bytes: AddrBytes, v6: bool) -> IpAddr {
     if v6 {
@@ -83,24 +93,22 @@ impl PacketKey {
     pub fn of(packet: &Decoded, vlan_in_key: bool, records: RecordProtocols) -> Option<PacketKey> {
         let ip = packet.ip.as_ref()?;
         let (src_port, dst_port) = key_ports(packet, ip, records)?;
-        let (src, v6) = addr_bytes(ip.src);
-        let (dst, _) = addr_bytes(ip.dst);
+        let (src, v6) = addr_number(ip.src);
+        let (dst, _) = addr_number(ip.dst);
         let vlan_ids = if vlan_in_key {
             vlan_pair(packet.vlans)
         } else {
             [0, 0]
         };
-        // Big-endian bytes compare in the order of their numbers, so one
-        // 128-bit comparison orders the addresses.
-        let from_a = (u128::from_be_bytes(src), src_port) <= (u128::from_be_bytes(dst), dst_port);
+        let from_a = (src, src_port) <= (dst, dst_port);
         let (addr_a, port_a, addr_b, port_b) = if from_a {
             (src, src_port, dst, dst_port)
         } else {
             (dst, dst_port, src, src_port)
         };
         let key = FlowKey {
-            addr_a,
-            addr_b,
+            addr_a: addr_a.to_be_bytes(),
+            addr_b: addr_b.to_be_bytes(),
             port_a,
             port_b,
             vlan_ids,

@@ -344,7 +344,7 @@ impl Tracker {
             return PacketOutcome::UNATTRIBUTED;
         };
         let hash = self.table.hash(&key.key);
-        let outcome = self.process_keyed(ts, packet, key, hash);
+        let outcome = self.process_keyed(ts, packet, &key, hash);
         if let Some(fragment) = packet.fragment {
             self.link_first_fragment(ts, packet, &fragment, key, hash);
         }
@@ -355,7 +355,7 @@ impl Tracker {
         &mut self,
         ts: Timestamp,
         packet: &Decoded,
-        key: PacketKey,
+        key: &PacketKey,
         hash: u64,
     ) -> PacketOutcome {
         match packet.transport {
@@ -659,7 +659,7 @@ impl Tracker {
         &mut self,
         ts: Timestamp,
         packet: &Decoded,
-        key: PacketKey,
+        key: &PacketKey,
         hash: u64,
         tcp: &TcpInfo,
     ) -> PacketOutcome {
@@ -723,7 +723,7 @@ impl Tracker {
         &mut self,
         ts: Timestamp,
         packet: &Decoded,
-        key: PacketKey,
+        key: &PacketKey,
         tcp: &TcpInfo,
     ) -> (Flow, Option<Anomaly>) {
         let flags = tcp.flags;
@@ -751,7 +751,7 @@ impl Tracker {
         &mut self,
         ts: Timestamp,
         packet: &Decoded,
-        key: PacketKey,
+        key: &PacketKey,
         hash: u64,
         bytes: u32,
         queue: QueueId,
