@@ -264,10 +264,26 @@ impl Flow {
         }
     }
 
-    /// Returns the sequence state of `sender`'s stream, starting it at the
-    /// stream's first byte if needed: after the sender's SYN if it sent one,
-    /// else at its base sequence number, else at `seq`.
+    /// Returns the sequence state of `sender`'s stream, starting it at
+    /// [`Flow::stream_start`] if it has none yet.
     fn stream_mut(&mut self, sender: usize, seq: u32) -> &mut StreamState {
+        let started = self
+            .extra
+            .as_ref()
+            .is_some_and(|extra| extra.streams[sender].is_some());
+        // A started stream ignores `start`, so it is worked out only when needed.
+        let start = if started {
+            seq
+        } else {
+            self.stream_start(sender, seq)
+        };
+        let extra = self.extra.get_or_insert_with(Box::default);
+        extra.streams[sender].get_or_insert_with(|| StreamState::starting_at(start))
+    }
+
+    /// Returns the first sequence number of `sender`'s stream: after the
+    /// sender's SYN if it sent one, else its base sequence number, else `seq`.
+    fn stream_start(&self, sender: usize, seq: u32) -> u32 {
         let side = &self.sides[sender];
         // The history shows the SYN, except for a flow loaded from a cache
         // format without history, whose endpoint state still shows it.
@@ -277,15 +293,13 @@ impl Flow {
                 side.state,
                 EndpointState::SynSent | EndpointState::SynAckSent | EndpointState::Established
             );
-        let start = if sent_syn {
+        if sent_syn {
             side.isn.wrapping_add(1)
         } else if side.isn_source != IsnSource::None {
             side.isn
         } else {
             seq
-        };
-        let extra = self.extra.get_or_insert_with(Box::default);
-        extra.streams[sender].get_or_insert_with(|| StreamState::starting_at(start))
+        }
     }
 
     /// Updates the endpoint states, the history and the sequence state for a

@@ -412,6 +412,12 @@ impl FragmentTable {
         std::mem::take(&mut self.tiny_dropped_uncounted)
     }
 
+    /// Returns true if the table has no datagram and no uncounted drops, so that
+    /// moving the clock has nothing to do here.
+    pub fn is_idle(&self) -> bool {
+        self.order.is_empty() && self.evicted_uncounted == 0 && self.tiny_dropped_uncounted == 0
+    }
+
     /// Returns the number of waiting fragments evicted since the last call, which
     /// became unattributed.
     pub fn take_evicted(&mut self) -> u64 {

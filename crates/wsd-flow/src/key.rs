@@ -25,26 +25,21 @@ pub(crate) struct FlowKey {
     pub v6: bool,
 }
 
-/// Hashes the key as six machine words, which costs less than hashing each field
-/// with the length prefixes a derived `Hash` writes for arrays.
+/// Hashes the key as three 128-bit words. Foldhash 0.2 mixes each 128-bit write
+/// with one multiplication, so this costs less than the field-by-field hash that a
+/// derived `Hash` writes, with its length prefixes for arrays.
 impl std::hash::Hash for FlowKey {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let word = |bytes: &[u8; 16], half: usize| {
-            let mut eight = [0u8; 8];
-            eight.copy_from_slice(&bytes[half * 8..half * 8 + 8]);
-            u64::from_ne_bytes(eight)
-        };
-        state.write_u64(word(&self.addr_a, 0));
-        state.write_u64(word(&self.addr_a, 1));
-        state.write_u64(word(&self.addr_b, 0));
-        state.write_u64(word(&self.addr_b, 1));
-        state.write_u64(
-            u64::from(self.port_a) << 48
-                | u64::from(self.port_b) << 32
-                | u64::from(self.vlan_ids[0]) << 16
-                | u64::from(self.vlan_ids[1]),
+        state.write_u128(u128::from_ne_bytes(self.addr_a));
+        state.write_u128(u128::from_ne_bytes(self.addr_b));
+        state.write_u128(
+            u128::from(self.port_a) << 48
+                | u128::from(self.port_b) << 32
+                | u128::from(self.vlan_ids[0]) << 16
+                | u128::from(self.vlan_ids[1])
+                | u128::from(self.protocol) << 65
+                | u128::from(self.v6) << 64,
         );
-        state.write_u64(u64::from(self.protocol) << 1 | u64::from(self.v6));
     }
 }
 
@@ -67,6 +62,16 @@ pub(crate) fn addr_bytes(ip: IpAddr) -> (AddrBytes, bool) {
     }
 }
 
+/// Returns an address as the number whose big-endian bytes are its
+/// [`AddrBytes`], so that numbers compare in the order of the bytes, and
+/// whether it is an IPv6 address.
+fn addr_number(ip: IpAddr) -> (u128, bool) {
+    match ip {
+        IpAddr::V4(v4) => (u128::from(u32::from(v4)) << 96, false),
+        IpAddr::V6(v6) => (u128::from(v6), true),
+    }
+}
+
 /// Converts stored address bytes back to an address.
 pub(crate) fn to_ip(bytes: AddrBytes, v6: bool) -> IpAddr {
     if v6 {
@@ -84,11 +89,12 @@ impl PacketKey {
     /// alone, and without other protocols in `records`, IP protocols other than
     /// TCP, UDP, ICMP and ICMPv6 get no flow. Both are as before those protocols
     /// had records, so that packet lines and the table's contents stay the same.
+    #[inline]
     pub fn of(packet: &Decoded, vlan_in_key: bool, records: RecordProtocols) -> Option<PacketKey> {
         let ip = packet.ip.as_ref()?;
         let (src_port, dst_port) = key_ports(packet, ip, records)?;
-        let (src, v6) = addr_bytes(ip.src);
-        let (dst, _) = addr_bytes(ip.dst);
+        let (src, v6) = addr_number(ip.src);
+        let (dst, _) = addr_number(ip.dst);
         let vlan_ids = if vlan_in_key {
             vlan_pair(packet.vlans)
         } else {
@@ -101,8 +107,8 @@ impl PacketKey {
             (dst, dst_port, src, src_port)
         };
         let key = FlowKey {
-            addr_a,
-            addr_b,
+            addr_a: addr_a.to_be_bytes(),
+            addr_b: addr_b.to_be_bytes(),
             port_a,
             port_b,
             vlan_ids,

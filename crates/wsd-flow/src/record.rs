@@ -280,7 +280,13 @@ impl History {
 
     /// True if `letter` was recorded.
     pub fn contains(&self, letter: u8) -> bool {
-        self.as_bytes().contains(&letter)
+        // `push` keeps the bytes past `len` zero and stores no zero, so the
+        // whole array is compared, without a branch per letter.
+        letter != 0
+            && self
+                .letters
+                .iter()
+                .fold(false, |found, &byte| found | (byte == letter))
     }
 
     /// Returns the letters as bytes.

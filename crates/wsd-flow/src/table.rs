@@ -201,12 +201,35 @@ impl FlowTable {
 
     /// Moves the flow in slot `idx` to the back of `queue`.
     pub fn touch(&mut self, idx: u32, queue: QueueId) {
+        let tail = self.queues[queue as usize].tail;
+        let slot = self.slot_mut(idx);
         // Back-to-back packets of one flow find it at the back already.
-        if self.queues[queue as usize].tail == idx && self.get(idx).queue == queue {
+        if tail == idx && slot.flow.queue == queue {
             return;
         }
-        self.unlink(idx);
-        self.push_back(idx, queue);
+        // The flow's own slot is read and relinked in one access, then its old
+        // neighbours are joined. `tail` is not `idx`, so it stays the tail of
+        // `queue` when the flow leaves its old place.
+        let (old_queue, prev, next) = (slot.flow.queue as usize, slot.prev, slot.next);
+        slot.flow.queue = queue;
+        slot.prev = tail;
+        slot.next = NIL;
+        if prev == NIL {
+            self.queues[old_queue].head = next;
+        } else {
+            self.slot_mut(prev).next = next;
+        }
+        if next == NIL {
+            self.queues[old_queue].tail = prev;
+        } else {
+            self.slot_mut(next).prev = prev;
+        }
+        if tail == NIL {
+            self.queues[queue as usize].head = idx;
+        } else {
+            self.slot_mut(tail).next = idx;
+        }
+        self.queues[queue as usize].tail = idx;
     }
 
     /// Calls `each` with every flow in the order of `order`, a list of occupied
@@ -299,7 +322,95 @@ impl FlowTable {
 }
 #[cfg(test)]
 mod tests {
-    use super::Slot;
+    use super::*;
+    use wsd_capture::Timestamp;
+    use wsd_decode::Decoded;
+
+    fn flow(number: u32) -> Flow {
+        let mut addr_a = [0u8; 16];
+        addr_a[..4].copy_from_slice(&number.to_be_bytes());
+        let key = FlowKey {
+            addr_a,
+            addr_b: [0xff; 16],
+            port_a: 1,
+            port_b: 2,
+            vlan_ids: [0, 0],
+            protocol: 6,
+            v6: false,
+        };
+        Flow::new(key, true, &Decoded::default(), Timestamp::ZERO)
+    }
+
+    /// Returns the serial numbers of the flows in `queue`, front to back.
+    fn serials(table: &FlowTable, queue: QueueId) -> Vec<u64> {
+        table
+            .queue_slots(queue)
+            .map(|idx| table.get(idx).serial)
+            .collect()
+    }
+
+    /// Drives the table with a fixed pseudo-random mix of inserts, touches,
+    /// queue moves, removals and front lookups, and checks every queue against
+    /// a plain list that moves a touched flow to its back.
+    #[test]
+    fn queues_match_moving_lists() {
+        let mut table = FlowTable::new();
+        let mut model: [Vec<u64>; QUEUE_COUNT] = Default::default();
+        let mut slots_by_serial = std::collections::BTreeMap::new();
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next_serial = 0u64;
+        for step in 0..100_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let queue = QueueId::ALL[(state >> 8) as usize % 3 * 2];
+            let flows = slots_by_serial.len();
+            match state % 8 {
+                0 | 1 if flows < 50 => {
+                    let mut new_flow = flow(next_serial as u32);
+                    new_flow.serial = next_serial;
+                    let hash = table.hash(&new_flow.key);
+                    let idx = table.insert(hash, new_flow, queue);
+                    slots_by_serial.insert(next_serial, idx);
+                    model[queue as usize].push(next_serial);
+                    next_serial += 1;
+                }
+                2 if flows > 0 => {
+                    let (&serial, _) = slots_by_serial.first_key_value().expect("not empty");
+                    let idx = slots_by_serial.remove(&serial).expect("present");
+                    assert_eq!(table.remove(idx).serial, serial, "step {step}");
+                    for list in &mut model {
+                        list.retain(|&s| s != serial);
+                    }
+                }
+                3 => {
+                    for queue in QueueId::ALL {
+                        let front = table.front(queue).map(|idx| table.get(idx).serial);
+                        assert_eq!(front, model[queue as usize].first().copied(), "step {step}");
+                    }
+                }
+                _ if flows > 0 => {
+                    let pick = (state >> 20) as usize % flows;
+                    let serial = *slots_by_serial.keys().nth(pick).expect("in range");
+                    table.touch(slots_by_serial[&serial], queue);
+                    for list in &mut model {
+                        list.retain(|&s| s != serial);
+                    }
+                    model[queue as usize].push(serial);
+                }
+                _ => {}
+            }
+            if step % 1000 == 0 {
+                for queue in QueueId::ALL {
+                    assert_eq!(serials(&table, queue), model[queue as usize], "step {step}");
+                }
+            }
+        }
+        assert!(next_serial > 1_000, "only {next_serial} flows were created");
+        for queue in QueueId::ALL {
+            assert_eq!(serials(&table, queue), model[queue as usize], "{queue:?}");
+        }
+    }
 
     /// The slot is most of the memory of a tracked flow, so its size is part
     /// of the budget of 200 bytes per flow that the flood benchmark measures.

@@ -360,7 +360,7 @@ impl Tracker {
             return PacketOutcome::UNATTRIBUTED;
         };
         let hash = self.table.hash(&key.key);
-        let outcome = self.process_keyed(ts, packet, key, hash);
+        let outcome = self.process_keyed(ts, packet, &key, hash);
         if let Some(fragment) = packet.fragment {
             self.link_first_fragment(ts, packet, &fragment, key, hash);
         }
@@ -371,7 +371,7 @@ impl Tracker {
         &mut self,
         ts: Timestamp,
         packet: &Decoded,
-        key: PacketKey,
+        key: &PacketKey,
         hash: u64,
     ) -> PacketOutcome {
         match packet.transport {
@@ -458,6 +458,7 @@ impl Tracker {
 
     /// Moves the capture clock to `ts` (never backwards) and reports every flow
     /// whose timeout passed. Live capture calls this when the link is quiet.
+    #[inline]
     pub fn advance_to(&mut self, ts: Timestamp) {
         let now = match self.now {
             Some(now) if now >= ts => return,
@@ -470,10 +471,14 @@ impl Tracker {
             None => ts,
         };
         self.now = Some(now);
-        let expired_fragments = self.fragments.expire(now);
-        self.count_unattributed_fragments(expired_fragments);
-        self.count_dropped_fragments();
-        self.report_interim(now);
+        if !self.fragments.is_idle() {
+            let expired_fragments = self.fragments.expire(now);
+            self.count_unattributed_fragments(expired_fragments);
+            self.count_dropped_fragments();
+        }
+        if self.config.interim.is_some() {
+            self.report_interim(now);
+        }
         // Nothing can expire before the earliest deadline, so most packets skip
         // looking at the queues at all.
         if self
@@ -482,6 +487,12 @@ impl Tracker {
         {
             return;
         }
+        self.expire_flows(now);
+    }
+
+    /// Reports every flow whose timeout passed by `now`, earliest deadline first.
+    #[inline(never)]
+    fn expire_flows(&mut self, now: Timestamp) {
         while let Some((idx, queue)) = self.next_expiry(now) {
             let reason = self.table.get(idx).end_reason(EndReason::IdleTimeout);
             if queue != QueueId::Closed {
@@ -598,7 +609,7 @@ impl Tracker {
         };
         self.stats.tiny_fragments_joined += 1;
         let hash = self.table.hash(&key.key);
-        let outcome = self.process_keyed(tiny.ts, &packet, key, hash);
+        let outcome = self.process_keyed(tiny.ts, &packet, &key, hash);
         self.link_first_fragment(tiny.ts, &packet, fragment, key, hash);
         outcome
     }
@@ -756,7 +767,7 @@ impl Tracker {
         &mut self,
         ts: Timestamp,
         packet: &Decoded,
-        key: PacketKey,
+        key: &PacketKey,
         hash: u64,
         tcp: &TcpInfo,
     ) -> PacketOutcome {
@@ -820,7 +831,7 @@ impl Tracker {
         &mut self,
         ts: Timestamp,
         packet: &Decoded,
-        key: PacketKey,
+        key: &PacketKey,
         tcp: &TcpInfo,
     ) -> (Flow, Option<Anomaly>) {
         let flags = tcp.flags;
@@ -848,7 +859,7 @@ impl Tracker {
         &mut self,
         ts: Timestamp,
         packet: &Decoded,
-        key: PacketKey,
+        key: &PacketKey,
         hash: u64,
         bytes: u32,
         queue: QueueId,

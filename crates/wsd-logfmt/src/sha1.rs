@@ -62,30 +62,42 @@ fn compress(state: &mut [u32; 5], block: &[u8]) {
             .rotate_left(1);
     }
 
-    let [mut a, mut b, mut c, mut d, mut e] = *state;
-    for (t, &word) in schedule.iter().enumerate() {
-        let (f, k) = match t {
-            0..=19 => ((b & c) | (!b & d), 0x5a82_7999),
-            20..=39 => (b ^ c ^ d, 0x6ed9_eba1),
-            40..=59 => ((b & c) | (b & d) | (c & d), 0x8f1b_bcdc),
-            _ => (b ^ c ^ d, 0xca62_c1d6),
-        };
-        let temp = a
-            .rotate_left(5)
-            .wrapping_add(f)
-            .wrapping_add(e)
-            .wrapping_add(k)
-            .wrapping_add(word);
-        e = d;
-        d = c;
-        c = b.rotate_left(30);
-        b = a;
-        a = temp;
+    // One loop per round function, so that no round picks its function at
+    // run time. Ch and Maj use equivalent forms with fewer operations.
+    let mut working = *state;
+    for &word in &schedule[..20] {
+        let [_, b, c, d, _] = working;
+        working = round(working, d ^ (b & (c ^ d)), 0x5a82_7999, word);
+    }
+    for &word in &schedule[20..40] {
+        let [_, b, c, d, _] = working;
+        working = round(working, b ^ c ^ d, 0x6ed9_eba1, word);
+    }
+    for &word in &schedule[40..60] {
+        let [_, b, c, d, _] = working;
+        working = round(working, (b & c) | (d & (b | c)), 0x8f1b_bcdc, word);
+    }
+    for &word in &schedule[60..] {
+        let [_, b, c, d, _] = working;
+        working = round(working, b ^ c ^ d, 0xca62_c1d6, word);
     }
 
-    for (word, value) in state.iter_mut().zip([a, b, c, d, e]) {
+    for (word, value) in state.iter_mut().zip(working) {
         *word = word.wrapping_add(value);
     }
+}
+
+/// Returns the working variables (a, b, c, d, e) after one SHA-1 round with
+/// round function value `f`, constant `k` and schedule word `word`.
+#[inline(always)]
+fn round([a, b, c, d, e]: [u32; 5], f: u32, k: u32, word: u32) -> [u32; 5] {
+    let temp = a
+        .rotate_left(5)
+        .wrapping_add(f)
+        .wrapping_add(e)
+        .wrapping_add(k)
+        .wrapping_add(word);
+    [temp, a, b.rotate_left(30), c, d]
 }
 
 const BASE64_ALPHABET: &[u8; 64] =
@@ -93,16 +105,25 @@ const BASE64_ALPHABET: &[u8; 64] =
 
 /// Returns the standard base64 text of a SHA-1 digest, with `=` padding.
 pub(crate) fn digest_base64(digest: &[u8; DIGEST_LEN]) -> [u8; DIGEST_BASE64_LEN] {
+    let base64_char = |bits: u32, shift: u32| BASE64_ALPHABET[((bits >> shift) & 0x3f) as usize];
     let mut text = [b'='; DIGEST_BASE64_LEN];
-    for (group, chars) in digest.chunks(3).zip(text.chunks_exact_mut(4)) {
-        let bits = group.iter().enumerate().fold(0u32, |bits, (i, &byte)| {
-            bits | u32::from(byte) << (16 - 8 * i)
-        });
-        // A group of n bytes gives n + 1 characters; `=` fills the rest.
-        for (i, char) in chars.iter_mut().enumerate().take(group.len() + 1) {
-            *char = BASE64_ALPHABET[((bits >> (18 - 6 * i)) & 0x3f) as usize];
-        }
+    // Six groups of three bytes give four characters each.
+    for (group, chars) in digest.chunks_exact(3).zip(text.chunks_exact_mut(4)) {
+        let bits = u32::from(group[0]) << 16 | u32::from(group[1]) << 8 | u32::from(group[2]);
+        chars.copy_from_slice(&[
+            base64_char(bits, 18),
+            base64_char(bits, 12),
+            base64_char(bits, 6),
+            base64_char(bits, 0),
+        ]);
     }
+    // The last two bytes give three characters and the `=` already there.
+    let bits = u32::from(digest[18]) << 16 | u32::from(digest[19]) << 8;
+    text[24..27].copy_from_slice(&[
+        base64_char(bits, 18),
+        base64_char(bits, 12),
+        base64_char(bits, 6),
+    ]);
     text
 }
 

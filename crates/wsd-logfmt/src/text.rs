@@ -89,7 +89,21 @@ pub(crate) fn push_spaces(out: &mut Vec<u8>, count: usize) {
 }
 
 /// Appends `n` in decimal, without padding.
+#[inline]
 pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
+    // Many counters of a record are single digits, often zero, and a lone
+    // digit needs neither the length computation nor the placeholder.
+    if n < 10 {
+        out.push(b'0' + n as u8);
+    } else {
+        push_decimal(out, n);
+    }
+}
+
+/// Appends `n` in decimal, without padding. [`push_u64`] calls it for the
+/// values of two digits or more, so that only the single-digit case is inlined.
+#[inline(never)]
+fn push_decimal(out: &mut Vec<u8>, n: u64) {
     push_text(out, &Decimal(n));
 }
 

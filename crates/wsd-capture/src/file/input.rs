@@ -104,7 +104,20 @@ impl Input {
     /// Reads until at least `need` bytes are available.
     ///
     /// Returns false when the stream ends first, leaving whatever it had available.
+    #[inline]
     pub(super) fn fill(&mut self, need: usize) -> io::Result<bool> {
+        // Most calls find the bytes already in the buffer and take only this
+        // inlined test. They can skip the size check of `read_until` because the
+        // buffer never exceeds `max_len`.
+        if self.end - self.start >= need {
+            return Ok(true);
+        }
+        self.read_until(need)
+    }
+
+    /// Reads until at least `need` bytes are available; see [`Input::fill`].
+    #[inline(never)]
+    fn read_until(&mut self, need: usize) -> io::Result<bool> {
         if need > self.max_len {
             return Err(io::Error::other(format!(
                 "a record of {need} bytes does not fit the {}-byte read buffer",
