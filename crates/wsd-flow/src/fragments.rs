@@ -76,11 +76,22 @@ pub(crate) struct FlowLink {
     pub serial: u64,
     /// Offset in the datagram's payload where the transport header ends when it runs
     /// past the first fragment, else 0. Bytes of later fragments before it are
-    /// header, not payload.
+    /// header, not payload. [`INNER_PACKET_COUNTED`] marks a tunnel packet.
     pub header_end: u32,
 }
 
+/// The `header_end` of a tunnel packet fragmented outside the tunnel. Its first
+/// fragment counted the whole inner packet from the inner headers, so its later
+/// fragments count as packets of the flow but add no bytes.
+pub(crate) const INNER_PACKET_COUNTED: u32 = u32::MAX;
+
 impl FlowLink {
+    /// Returns true if later fragments add their bytes to the flow, false if the
+    /// first fragment already counted them.
+    pub fn counts_bytes(&self) -> bool {
+        self.header_end != INNER_PACKET_COUNTED
+    }
+
     /// Returns the payload bytes of a later fragment of `data_len` bytes at `offset`:
     /// its bytes past the end of the transport header.
     pub fn payload_len(&self, offset: u16, data_len: u32) -> u32 {

@@ -9,6 +9,7 @@ use wsd_decode::{Decoded, FragmentInfo, TcpFlags, TcpInfo, Transport};
 use crate::flow::{sender_looks_like_server, Flow, CLIENT, SERVER};
 use crate::fragments::{
     FlowLink, FragmentTable, LaterFragment, TinyFirst, TinyFirstFragment, WaitingFragment,
+    INNER_PACKET_COUNTED,
 };
 use crate::key::{FlowKey, PacketKey};
 use crate::record::{Anomaly, Direction, EndReason, FlowRecord, PacketOutcome};
@@ -636,16 +637,21 @@ impl Tracker {
     ) {
         // When a tunnel packet was fragmented outside the tunnel, the first fragment
         // already counted the whole inner packet from the inner headers, so the
-        // later fragments are left unattributed rather than counted twice.
+        // later fragments count as packets without bytes rather than twice.
         let same_header = packet
             .ip
             .is_some_and(|ip| ip.src == fragment.src && ip.dst == fragment.dst);
-        let found = self.table.find(hash, &key.key).filter(|_| same_header);
+        let header_end = if same_header {
+            header_end(packet, fragment)
+        } else {
+            INNER_PACKET_COUNTED
+        };
+        let found = self.table.find(hash, &key.key);
         let link = found.map(|idx| FlowLink {
             key: key.key,
             from_a: key.from_a,
             serial: self.table.get(idx).serial,
-            header_end: header_end(packet, fragment),
+            header_end,
         });
         let now = self.now.unwrap_or(ts);
         let waiting = self.fragments.first(now, fragment, fragment.data_len, link);
@@ -657,14 +663,18 @@ impl Tracker {
         let flow = self.table.get_mut(idx);
         let sender = flow.sender(key.from_a);
         for fragment in &waiting {
-            let payload = link.payload_len(fragment.offset, fragment.data_len);
-            flow.count_fragment(
-                sender,
-                fragment.ts,
-                fragment.ip_len,
-                fragment.data_len,
-                payload,
-            );
+            if link.counts_bytes() {
+                let payload = link.payload_len(fragment.offset, fragment.data_len);
+                flow.count_fragment(
+                    sender,
+                    fragment.ts,
+                    fragment.ip_len,
+                    fragment.data_len,
+                    payload,
+                );
+            } else {
+                flow.count_fragment(sender, fragment.ts, 0, 0, 0);
+            }
         }
         self.stats.fragments_attributed += waiting.len() as u64;
     }
@@ -726,8 +736,14 @@ impl Tracker {
         };
         let flow = self.table.get_mut(idx);
         let sender = flow.sender(link.from_a);
-        let payload = link.payload_len(fragment.offset, data_len);
-        flow.count(sender, packet, ts, data_len, payload);
+        if link.counts_bytes() {
+            let payload = link.payload_len(fragment.offset, data_len);
+            flow.count(sender, packet, ts, data_len, payload);
+        } else {
+            // The outer frame's MAC addresses are not the flow's, so only the
+            // packet and its time count.
+            flow.count_fragment(sender, ts, 0, 0, 0);
+        }
         let queue = flow.queue;
         self.touch(idx, queue);
         self.stats.fragments_attributed += 1;

@@ -808,3 +808,65 @@ fn whole_first_fragment_replaces_tiny_one() {
     assert_eq!(stats.tiny_fragments_unjoined, 1);
     assert_eq!(stats.unattributed, 1);
 }
+
+/// Builds the two outer fragments of an IP-in-IP packet from tunnel endpoint to
+/// tunnel endpoint, carrying a 140-byte inner IPv4 packet with a TCP segment of
+/// 100 payload bytes: the first 64 inner bytes, then the other 76.
+fn tunnel_fragments(id: u16) -> [Vec<u8>; 2] {
+    let segment = tcp_segment(40000, 80, 0x18, 100);
+    let mut inner = vec![0x45, 0, 0, 140, 0, 1, 0, 0, 64, TCP, 0, 0];
+    inner.extend_from_slice(&CLIENT_V4);
+    inner.extend_from_slice(&SERVER_V4);
+    inner.extend_from_slice(&segment);
+    let outer_src = [192, 0, 2, 1];
+    let outer_dst = [192, 0, 2, 2];
+    let mut fragments = [
+        ipv4_fragment(outer_src, outer_dst, id, 0, true, &inner[..64]),
+        ipv4_fragment(outer_src, outer_dst, id, 64, false, &inner[64..]),
+    ];
+    // The outer protocol is IP-in-IP (4), not TCP.
+    for frame in &mut fragments {
+        frame[14 + 9] = 4;
+    }
+    fragments
+}
+
+#[test]
+fn tunnel_later_fragment_counts_packet_only() {
+    let [first, later] = tunnel_fragments(9);
+
+    let (records, stats) = run(&[(0, &first), (1, &later)]);
+
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].out.packets, 2);
+    assert_eq!(records[0].out.bytes, 120);
+    assert_eq!(records[0].out.payload_bytes, 100);
+    assert_eq!(records[0].out.ip_bytes, 140);
+    assert_eq!(records[0].last_ts, ts(1));
+    assert_eq!(stats.fragments_attributed, 1);
+    assert_eq!(stats.unattributed, 0);
+}
+
+#[test]
+fn tunnel_fragment_before_first_counts_packet_only() {
+    let [first, later] = tunnel_fragments(9);
+
+    let (records, stats) = run(&[(0, &later), (1, &first)]);
+
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].out.packets, 2);
+    assert_eq!(records[0].out.bytes, 120);
+    assert_eq!(records[0].out.ip_bytes, 140);
+    assert_eq!(records[0].first_ts, ts(0));
+    assert_eq!(stats.unattributed, 0);
+}
+
+#[test]
+fn tunnel_fragments_split_anywhere() {
+    let [first, later] = tunnel_fragments(9);
+    let [first2, later2] = tunnel_fragments(10);
+
+    let frames: [(i64, &[u8]); 4] = [(0, &first), (1, &later), (2, &later2), (3, &first2)];
+
+    assert_split_anywhere_matches(TrackerConfig::default(), &frames);
+}
