@@ -4,7 +4,9 @@
 //! every packet to the worker that owns its flow. [`shard_of`] chooses that
 //! worker from a hash of the packet's two IP addresses, the same in both
 //! directions, so every packet of a connection and every fragment of its IP
-//! datagrams reaches one worker.
+//! datagrams reaches one worker. The later fragments of a tunnel packet
+//! fragmented outside the tunnel follow their first fragment to the worker of
+//! the inner flow.
 //!
 //! The calling thread collects packets into batches of [`BATCH_PACKETS`], one
 //! part per worker, and sends every worker its part together with the capture
@@ -29,12 +31,16 @@ use wsd_capture::Timestamp;
 use wsd_decode::Decoded;
 
 use crate::flow::Flow;
-use crate::fragments::MAX_FRAGMENT_DATAGRAMS;
+use crate::fragments::{INNER_PACKET_COUNTED, MAX_FRAGMENT_DATAGRAMS};
 use crate::key::{to_ip, FlowKey};
 use crate::record::FlowRecord;
 use crate::snapshot::DatagramSnapshot;
 use crate::snapshot::{RestoreError, TrackerSnapshot};
 use crate::tracker::{Tracker, TrackerConfig, TrackerStats, CLOCK_JUMP};
+
+mod tunnel_routes;
+
+use tunnel_routes::{datagram_id, TunnelRoutes};
 
 /// Packets collected before they are handed to the workers. Larger batches
 /// cost fewer channel operations, smaller ones delay records less.
@@ -188,6 +194,8 @@ pub struct ShardedTracker {
     now: Option<Timestamp>,
     clock_jumps: u64,
     packets: u64,
+    /// Workers of the later fragments of tunnel packets.
+    tunnel_routes: TunnelRoutes,
 }
 
 impl ShardedTracker {
@@ -200,7 +208,7 @@ impl ShardedTracker {
         let threads = threads.max(1);
         let worker_config = worker_config(config, threads);
         let trackers = (0..threads).map(|_| Tracker::new(worker_config)).collect();
-        ShardedTracker::start(config, trackers, None)
+        ShardedTracker::start(config, trackers, None, TunnelRoutes::default())
     }
 
     /// Starts `threads` workers that continue the flows of `snapshot`, each
@@ -225,16 +233,41 @@ impl ShardedTracker {
             })
             .collect();
         let mut positions: Vec<Positions> = vec![Positions::default(); threads];
+        // The flows of tunnel datagrams, whose addresses are not the flow's.
+        let mut tunnel_flows: HashMap<u64, Option<usize>> = snapshot
+            .fragments
+            .iter()
+            .filter_map(|datagram| datagram.flow)
+            .filter(|flow| flow.header_end == INNER_PACKET_COUNTED)
+            .map(|flow| (flow.serial, None))
+            .collect();
         for (index, saved) in snapshot.flows.iter().enumerate() {
             let flow = Flow::from_snapshot(index, saved)?;
             let shard = shard_of_key(&flow.key, threads);
+            if let Some(worker) = tunnel_flows.get_mut(&saved.serial) {
+                *worker = Some(shard);
+            }
             parts[shard].flows.push(*saved);
             positions[shard].flows.push(index);
         }
         // A datagram's flow is between the same two addresses, so it lands on
-        // the same worker, where its serial number still names the flow.
+        // the same worker, where its serial number still names the flow. A
+        // tunnel datagram goes to its inner flow's worker instead, and its later
+        // fragments are routed there.
+        let mut tunnel_routes = TunnelRoutes::default();
         for (index, datagram) in snapshot.fragments.iter().enumerate() {
-            let shard = shard_of_datagram(datagram, threads);
+            let tunnel_worker = datagram
+                .flow
+                .filter(|flow| flow.header_end == INNER_PACKET_COUNTED)
+                .and_then(|flow| tunnel_flows.get(&flow.serial).copied().flatten());
+            let shard = match tunnel_worker {
+                Some(worker) => {
+                    let id = (datagram.src, datagram.dst, datagram.id, datagram.protocol);
+                    tunnel_routes.add(id, worker);
+                    worker
+                }
+                None => shard_of_datagram(datagram, threads),
+            };
             parts[shard].fragments.push(datagram.clone());
             positions[shard].datagrams.push(index);
         }
@@ -245,13 +278,19 @@ impl ShardedTracker {
                 Tracker::restore(worker_config, part).map_err(|err| renumber(err, positions))?;
             trackers.push(tracker);
         }
-        Ok(ShardedTracker::start(config, trackers, snapshot.clock)?)
+        Ok(ShardedTracker::start(
+            config,
+            trackers,
+            snapshot.clock,
+            tunnel_routes,
+        )?)
     }
 
     fn start(
         config: TrackerConfig,
         mut trackers: Vec<Tracker>,
         clock: Option<Timestamp>,
+        tunnel_routes: TunnelRoutes,
     ) -> Result<ShardedTracker, ShardError> {
         // Flows evicted while restoring come out first, oldest first.
         let mut finished: Vec<FlowRecord> = trackers
@@ -292,6 +331,7 @@ impl ShardedTracker {
             now: clock,
             clock_jumps: 0,
             packets: 0,
+            tunnel_routes,
         })
     }
 
@@ -324,13 +364,37 @@ impl ShardedTracker {
             }
             None => self.now = Some(ts),
         }
-        let shard = shard_of(packet, &self.config, self.workers.len());
+        let shard = self.route(packet);
         self.pending[shard].push((ts, *packet));
         self.pending_len += 1;
         if self.pending_len >= BATCH_PACKETS {
             self.dispatch()?;
         }
         Ok(())
+    }
+
+    /// Returns the worker of `packet`: the one [`shard_of`] chooses, except for
+    /// the later fragments of a tunnel packet fragmented outside the tunnel,
+    /// which go to the worker of their first fragment's inner flow.
+    // NOTE: a later fragment that arrives before its tunnel packet's first
+    // fragment goes to the worker of the outer addresses and stays unattributed,
+    // where one tracker would count it.
+    fn route(&mut self, packet: &Decoded) -> usize {
+        let shards = self.workers.len();
+        let shard = shard_of(packet, &self.config, shards);
+        let Some(fragment) = packet.fragment else {
+            return shard;
+        };
+        if !fragment.is_first() {
+            return self.tunnel_routes.worker(&fragment).unwrap_or(shard);
+        }
+        let outer_shard = scale(address_pair_hash(fragment.src, fragment.dst), shards);
+        if shard == outer_shard {
+            self.tunnel_routes.remove(&fragment);
+        } else {
+            self.tunnel_routes.add(datagram_id(&fragment), shard);
+        }
+        shard
     }
 
     /// Returns the capture clock: the latest packet time or time advanced to.

@@ -335,3 +335,59 @@ fn sharded_tiny_fragments_match_single() {
         assert!(got == expected, "{first} then {second} threads");
     }
 }
+
+/// Decodes 40 IP-in-IP packets between distinct tunnel endpoints, each carrying a
+/// TCP segment between distinct inner hosts and fragmented outside the tunnel:
+/// every first fragment, then every later one. The later fragments carry only
+/// the outer addresses, which mostly choose another worker than the inner ones.
+fn tunnel_fragment_stream() -> Stream {
+    let hosts = 40u8;
+    let mut firsts = Vec::new();
+    let mut laters = Vec::new();
+    for host in 0..hosts {
+        let mut inner = vec![0x45, 0, 0, 140, 0, 1, 0, 0, 64, 6, 0, 0];
+        inner.extend_from_slice(&[10, 0, host, 1, 10, 1, host, 2]);
+        inner.extend_from_slice(&[0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18]);
+        inner.extend_from_slice(&[0xff, 0xff, 0, 0, 0, 0]);
+        inner.extend((0..100).map(|byte| byte as u8));
+        for (offset, part, list) in [
+            (0, &inner[..64], &mut firsts),
+            (64, &inner[64..], &mut laters),
+        ] {
+            let mut frame = tcp_fragment(host, offset, offset == 0, part);
+            // Outer addresses 192.0.host.1 and 192.1.host.2, protocol IP-in-IP.
+            frame[14 + 9] = 4;
+            frame[14 + 12..14 + 20].copy_from_slice(&[192, 0, host, 1, 192, 1, host, 2]);
+            list.push(frame);
+        }
+    }
+    firsts
+        .iter()
+        .chain(&laters)
+        .enumerate()
+        .map(|(index, frame)| {
+            let ts = Timestamp::from_nanos(1_700_000_000_000_000_000 + index as i64 * 1000);
+            (ts, decode(linktype::ETHERNET, frame))
+        })
+        .collect()
+}
+
+#[test]
+fn sharded_tunnel_fragments_match_single() {
+    let stream = tunnel_fragment_stream();
+    let single_records = single(config(), &stream);
+    assert_eq!(single_records.len(), 40);
+    assert!(single_records.iter().all(|record| record.out.packets == 2));
+    assert!(single_records
+        .iter()
+        .all(|record| record.out.ip_bytes == 140));
+    let expected = sorted(&single_records);
+    for threads in [2, 3, 4] {
+        let got = sorted(&sharded(config(), threads, &stream));
+        assert!(got == expected, "{threads} threads");
+    }
+    for (first, second) in [(2, 2), (2, 3), (1, 4), (3, 1)] {
+        let got = sorted(&across_snapshot(&stream, first, second));
+        assert!(got == expected, "{first} then {second} threads");
+    }
+}
