@@ -136,15 +136,35 @@ impl Summary {
 
     pub(crate) fn log(&self, tracker: &Flows) {
         let stats = tracker.stats();
+        // Fragments without a transport header are not problems: the tracker
+        // counts them into flows, so they get a clause of their own.
+        let is_fragment =
+            |reason: &StopReason| matches!(reason, StopReason::Fragment | StopReason::TinyFragment);
         let problems: Vec<String> = self
             .stopped
             .iter()
+            .filter(|(reason, _)| !is_fragment(reason))
             .map(|(reason, count)| format!("{} {count}", reason.name()))
             .collect();
         let problems = if problems.is_empty() {
             "none".to_string()
         } else {
             problems.join(", ")
+        };
+        let fragments: u64 = self
+            .stopped
+            .iter()
+            .filter(|(reason, _)| is_fragment(reason))
+            .map(|(_, count)| count)
+            .sum();
+        let fragments = if fragments > 0 {
+            format!(
+                "; IP fragments without a transport header: {} counted into flows, {} unattributed",
+                stats.fragments_attributed + stats.tiny_fragments_joined,
+                stats.fragments_unattributed + stats.tiny_fragments_unjoined,
+            )
+        } else {
+            String::new()
         };
         let drops = match self.capture {
             Some(capture) => format!(
@@ -155,7 +175,7 @@ impl Summary {
         };
         info!(
             "finished: {}, {}, {} ({} evicted from a full table), {}; packets not fully \
-             decoded: {problems}{drops}",
+             decoded: {problems}{fragments}{drops}",
             count(self.packets, "packet"),
             count(self.bytes, "byte"),
             count(self.records, "flow record"),
