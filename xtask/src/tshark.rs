@@ -4,8 +4,10 @@
 //! Per stream this task derives the client and the packets and TCP segment bytes
 //! (`tcp.hdr_len + tcp.len`) each way, the quantities that a `TCPFLOW` line
 //! reports. tshark shows a segment that it reassembled from IP fragments once,
-//! on the frame of its last fragment, so such a segment counts as many packets
-//! as it had fragments, as wsd counts them. It then runs `wsd -r FILE -L -` in UTC and pairs each stream with a
+//! on the frame of its last fragment. When the packet has one IP header, such a
+//! segment counts as many packets as it had fragments, as wsd counts them. A
+//! tunnel packet whose outer header was fragmented counts once, because wsd
+//! counts its first fragment and leaves the others unattributed. It then runs `wsd -r FILE -L -` in UTC and pairs each stream with a
 //! record for the same two endpoints. A stream matches when its packet and byte
 //! counts equal the record's in both directions. The client is right when tshark
 //! saw a SYN or SYN-ACK and the record names the same client.
@@ -438,6 +440,15 @@ fn parse_segment(line: &str) -> Option<Segment> {
     } else {
         ip_fragments
     };
+    let ip_layers = protocols
+        .split(':')
+        .filter(|layer| *layer == "ip" || *layer == "ipv6")
+        .count();
+    let packets = if ip_layers == 1 {
+        fragments.parse().unwrap_or(1).max(1)
+    } else {
+        1
+    };
     let (src_ip, dst_ip) = if innermost_is_ipv6(protocols) {
         (ipv6_src, ipv6_dst)
     } else {
@@ -459,7 +470,7 @@ fn parse_segment(line: &str) -> Option<Segment> {
         syn: parse_flag(syn),
         ack: parse_flag(ack),
         bytes: header_len + payload_len,
-        packets: fragments.parse().unwrap_or(1).max(1),
+        packets,
     })
 }
 
@@ -803,10 +814,14 @@ mod tests {
         let mut whole_fields = fields;
         whole_fields[13] = "";
         let whole = parse_segment(&whole_fields.join("\t")).expect("segment");
+        let mut tunnel_fields = fields;
+        tunnel_fields[0] = "eth:ethertype:ip:gre:eth:ethertype:ip:tcp";
+        let tunnel = parse_segment(&tunnel_fields.join("\t")).expect("segment");
 
         assert_eq!(fragmented.packets, 3);
         assert_eq!(fragmented.bytes, 24);
         assert_eq!(whole.packets, 1);
+        assert_eq!(tunnel.packets, 1);
     }
 
     #[test]
