@@ -465,9 +465,12 @@ impl Tracker {
             None => ts,
         };
         self.now = Some(now);
-        let expired_fragments = self.fragments.expire(now);
-        self.count_unattributed_fragments(expired_fragments);
-        self.count_dropped_fragments();
+        let (expired_fragments, expired_tiny) = self.fragments.expire(now);
+        if expired_fragments | expired_tiny != 0 {
+            self.count_unattributed_fragments(expired_fragments);
+            self.stats.unattributed += expired_tiny;
+            self.stats.tiny_fragments_unjoined += expired_tiny;
+        }
         self.report_interim(now);
         // Nothing can expire before the earliest deadline, so most packets skip
         // looking at the queues at all.
