@@ -87,6 +87,7 @@ impl FlowLink {
         let start = u32::from(offset);
         let end = start.saturating_add(data_len);
         let header = end.min(self.header_end).saturating_sub(start);
+        // `header` is at most `end - start`, which is at most `data_len`.
         data_len - header
     }
 }
