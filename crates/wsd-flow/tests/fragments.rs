@@ -797,7 +797,7 @@ fn restore_rejects_tiny_first_fragment_after_first() {
 #[test]
 fn whole_first_fragment_replaces_tiny_one() {
     let [tiny_first, _, _] = tiny_syn_fragments_v4(7);
-    // A first fragment of the same datagram that holds the whole header.
+    // A first fragment of the same datagram that contains the whole header.
     let segment = tcp_segment(40000, 80, 0x02, 0);
     let whole_first = ipv4_fragment(CLIENT_V4, SERVER_V4, 7, 0, true, &segment);
 
