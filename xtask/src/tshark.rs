@@ -5,15 +5,15 @@
 //! (`tcp.hdr_len + tcp.len`) each way, the quantities that a `TCPFLOW` line
 //! reports. tshark shows a segment that it reassembled from IP fragments once,
 //! on the frame of its last fragment, so such a segment counts as many packets
-//! as it had fragments, as wsd counts them. It then runs `wsd -r FILE -L -` in UTC and pairs each stream with a
-//! record for the same two endpoints. A stream matches when its packet and byte
+//! as it had fragments, as wsd counts them, also when the fragmented header is
+//! the outer one of a tunnel packet. It then runs `wsd -r FILE -L -` in UTC and
+//! pairs each stream with a record for the same two endpoints. A stream matches when its packet and byte
 //! counts equal the record's in both directions. The client is right when tshark
 //! saw a SYN or SYN-ACK and the record names the same client.
 //!
 //! Some differences are expected rather than bugs. wsd keeps VLAN IDs in its
 //! flow key, but tshark 4.0 does not, so one connection seen on several VLANs is
-//! one stream and several records. wsd does not enter tunnels, so tshark's inner
-//! connections of GRE, VXLAN or Geneve traffic have no record.
+//! one stream and several records.
 //!
 //! The output is a report, not a test. The task fails only when wsd does not
 //! build, the corpus directory cannot be listed, or tshark or wsd cannot be run
@@ -438,6 +438,7 @@ fn parse_segment(line: &str) -> Option<Segment> {
     } else {
         ip_fragments
     };
+    let packets = fragments.parse().unwrap_or(1).max(1);
     let (src_ip, dst_ip) = if innermost_is_ipv6(protocols) {
         (ipv6_src, ipv6_dst)
     } else {
@@ -459,7 +460,7 @@ fn parse_segment(line: &str) -> Option<Segment> {
         syn: parse_flag(syn),
         ack: parse_flag(ack),
         bytes: header_len + payload_len,
-        packets: fragments.parse().unwrap_or(1).max(1),
+        packets,
     })
 }
 
@@ -803,10 +804,14 @@ mod tests {
         let mut whole_fields = fields;
         whole_fields[13] = "";
         let whole = parse_segment(&whole_fields.join("\t")).expect("segment");
+        let mut tunnel_fields = fields;
+        tunnel_fields[0] = "eth:ethertype:ip:gre:eth:ethertype:ip:tcp";
+        let tunnel = parse_segment(&tunnel_fields.join("\t")).expect("segment");
 
         assert_eq!(fragmented.packets, 3);
         assert_eq!(fragmented.bytes, 24);
         assert_eq!(whole.packets, 1);
+        assert_eq!(tunnel.packets, 3);
     }
 
     #[test]

@@ -77,6 +77,12 @@
 //! [`Decoded::fragment`] contains the identification, offset and "more fragments" flag of
 //! the outermost fragmented IP header, so that a fragment table can count later
 //! fragments, which carry no transport header, into the flow of their first fragment.
+//! It also contains the fragment's data length and up to 16 of its leading bytes
+//! ([`FragmentHead`]). A first fragment too short for the transport header fields a
+//! flow needs stops with [`StopReason::TinyFragment`], and a fragment table can join
+//! its leading bytes with those of the next fragment and decode them with
+//! [`decode_transport_head`]. A first fragment that contains the first 16 bytes of a
+//! TCP header decodes as TCP even when its options continue in the next fragment.
 //!
 //! # Limits
 //!

@@ -192,13 +192,15 @@ pub enum StopReason {
     Fragment,
     /// The transport header is cut short by the capture or by the IP length.
     TruncatedTransport,
-    /// The TCP data offset is below 5 or beyond the IP payload.
+    /// The TCP data offset is below 5, or beyond the IP payload of a packet that is
+    /// not a first fragment.
     BadTcpDataOffset,
     /// An IP protocol this decoder does not parse (ESP, SCTP and so on, or a tunnel
     /// protocol when decapsulation is off).
     OtherProtocol,
-    /// A first IP fragment too short to hold the whole transport header, whose rest
-    /// follows in the next fragment (a "tiny fragment" in RFC 1858).
+    /// A first IP fragment too short for the transport header fields a flow needs
+    /// (the first 16 bytes of TCP, the whole UDP or ICMP header), whose rest follows
+    /// in the next fragment (a "tiny fragment" in RFC 1858).
     TinyFragment,
     /// A tunnel header is cut short by the capture or by the length of the packet
     /// that carries it.

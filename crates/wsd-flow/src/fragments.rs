@@ -98,6 +98,7 @@ impl FlowLink {
         let start = u32::from(offset);
         let end = start.saturating_add(data_len);
         let header = end.min(self.header_end).saturating_sub(start);
+        // `header` is at most `end - start`, which is at most `data_len`.
         data_len - header
     }
 }
@@ -398,9 +399,11 @@ impl FragmentTable {
     }
 
     /// Removes the datagrams that timed out by `now`, counting their waiting fragments.
-    /// Returns the number of fragments that became unattributed.
-    pub fn expire(&mut self, now: Timestamp) -> u64 {
+    /// Returns the numbers of later fragments and of tiny first fragments that became
+    /// unattributed.
+    pub fn expire(&mut self, now: Timestamp) -> (u64, u64) {
         let mut unattributed = 0;
+        let mut tiny_dropped = 0;
         while let Some(&(created, serial, key)) = self.order.front() {
             if created.add_nanos(FRAGMENT_TIMEOUT) >= now {
                 break;
@@ -409,16 +412,17 @@ impl FragmentTable {
             if self.datagrams.get(&key).is_some_and(|d| d.serial == serial) {
                 if let Some(datagram) = self.datagrams.remove(&key) {
                     unattributed += datagram.waiting.len() as u64;
-                    self.tiny_dropped_uncounted += u64::from(datagram.tiny_first.is_some());
+                    tiny_dropped += u64::from(datagram.tiny_first.is_some());
                 }
             }
         }
         self.dropped.timed_out += unattributed;
-        unattributed
+        (unattributed, tiny_dropped)
     }
 
-    /// Returns the number of tiny first fragments whose datagram timed out, was
-    /// evicted or was cleared since the last call, which became unattributed.
+    /// Returns the number of tiny first fragments whose datagram was evicted or
+    /// cleared, or that a whole first fragment replaced, since the last call. They
+    /// became unattributed.
     pub fn take_tiny_dropped(&mut self) -> u64 {
         std::mem::take(&mut self.tiny_dropped_uncounted)
     }
@@ -714,8 +718,8 @@ mod tests {
         table.later(T0, &fragment(1, 8, true), waiting(T0, 8));
         table.later(T0, &fragment(1, 16, false), waiting(T0, 8));
 
-        assert_eq!(table.expire(T0.add_nanos(FRAGMENT_TIMEOUT)), 0);
-        assert_eq!(table.expire(T0.add_nanos(FRAGMENT_TIMEOUT + 1)), 2);
+        assert_eq!(table.expire(T0.add_nanos(FRAGMENT_TIMEOUT)), (0, 0));
+        assert_eq!(table.expire(T0.add_nanos(FRAGMENT_TIMEOUT + 1)), (2, 0));
         assert_eq!(table.dropped.timed_out, 2);
         assert_eq!(table.len(), 0);
     }

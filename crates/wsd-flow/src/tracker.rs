@@ -473,9 +473,12 @@ impl Tracker {
         };
         self.now = Some(now);
         if !self.fragments.is_idle() {
-            let expired_fragments = self.fragments.expire(now);
-            self.count_unattributed_fragments(expired_fragments);
-            self.count_dropped_fragments();
+            let (expired_fragments, expired_tiny) = self.fragments.expire(now);
+            if expired_fragments | expired_tiny != 0 {
+                self.count_unattributed_fragments(expired_fragments);
+                self.stats.unattributed += expired_tiny;
+                self.stats.tiny_fragments_unjoined += expired_tiny;
+            }
         }
         if self.config.interim.is_some() {
             self.report_interim(now);

@@ -797,7 +797,7 @@ fn restore_rejects_tiny_first_fragment_after_first() {
 #[test]
 fn whole_first_fragment_replaces_tiny_one() {
     let [tiny_first, _, _] = tiny_syn_fragments_v4(7);
-    // A first fragment of the same datagram that holds the whole header.
+    // A first fragment of the same datagram that contains the whole header.
     let segment = tcp_segment(40000, 80, 0x02, 0);
     let whole_first = ipv4_fragment(CLIENT_V4, SERVER_V4, 7, 0, true, &segment);
 
@@ -869,4 +869,84 @@ fn tunnel_fragments_split_anywhere() {
     let frames: [(i64, &[u8]); 4] = [(0, &first), (1, &later), (2, &later2), (3, &first2)];
 
     assert_split_anywhere_matches(TrackerConfig::default(), &frames);
+}
+
+/// Builds an Ethernet frame with an IPv6 fragment from client to server whose
+/// fragment header is followed by `after` (extension headers and data), with
+/// `next_header` in the fragment header.
+fn ipv6_fragment_with(
+    id: u32,
+    offset: usize,
+    more: bool,
+    next_header: u8,
+    after: &[u8],
+) -> Vec<u8> {
+    let mut frame = ethernet(0x86dd);
+    let payload_len = (8 + after.len()) as u16;
+    frame.extend_from_slice(&[0x60, 0, 0, 0]);
+    frame.extend_from_slice(&payload_len.to_be_bytes());
+    frame.extend_from_slice(&[44, 64]);
+    frame.extend_from_slice(&CLIENT_V6);
+    frame.extend_from_slice(&SERVER_V6);
+    let field = (offset as u16) | u16::from(more);
+    frame.extend_from_slice(&[next_header, 0]);
+    frame.extend_from_slice(&field.to_be_bytes());
+    frame.extend_from_slice(&id.to_be_bytes());
+    frame.extend_from_slice(after);
+    frame
+}
+
+#[test]
+fn ipv6_options_before_tiny_header_join() {
+    // A destination options header (8 bytes) after the fragment header takes the
+    // first half of the first fragment's 16 data bytes, so the TCP header starts
+    // 8 bytes in and continues in the fragment at offset 16.
+    const DESTINATION_OPTIONS: u8 = 60;
+    let segment = tcp_segment(40000, 443, 0x02, 0);
+    let mut first_data = vec![TCP, 0, 1, 4, 0, 0, 0, 0];
+    first_data.extend_from_slice(&segment[..8]);
+    let first = ipv6_fragment_with(5, 0, true, DESTINATION_OPTIONS, &first_data);
+    let last = ipv6_fragment_with(5, 16, false, DESTINATION_OPTIONS, &segment[8..]);
+
+    for frames in [[(0, &first), (1, &last)], [(0, &last), (1, &first)]] {
+        let frames = frames.map(|(millis, frame)| (millis, frame.as_slice()));
+        let (records, stats) = run(&frames);
+
+        assert_eq!(records.len(), 1, "{stats:?}");
+        assert_eq!(records[0].server.port, 443);
+        assert_eq!(records[0].out.packets, 2);
+        assert!(records[0].syn_seen);
+        assert_eq!(stats.tiny_fragments_joined, 1);
+        assert_eq!(stats.unattributed, 0);
+    }
+}
+
+#[test]
+fn udp_header_after_options_joins() {
+    // The first fragment's 8 data bytes are all destination options, so the UDP
+    // header is entirely in the fragment at offset 8.
+    const DESTINATION_OPTIONS: u8 = 60;
+    const UDP: u8 = 17;
+    let config = TrackerConfig {
+        records: wsd_flow::RecordProtocols {
+            udp: true,
+            ..wsd_flow::RecordProtocols::TCP_ONLY
+        },
+        ..TrackerConfig::default()
+    };
+    let mut datagram = Vec::new();
+    datagram.extend_from_slice(&5353u16.to_be_bytes());
+    datagram.extend_from_slice(&53u16.to_be_bytes());
+    datagram.extend_from_slice(&[0, 12, 0, 0, 1, 2, 3, 4]);
+    let first = ipv6_fragment_with(6, 0, true, DESTINATION_OPTIONS, &[UDP, 0, 1, 4, 0, 0, 0, 0]);
+    let last = ipv6_fragment_with(6, 8, false, DESTINATION_OPTIONS, &datagram);
+
+    let (records, stats) = run_with(config, &[(0, &first), (1, &last)]);
+
+    assert_eq!(records.len(), 1, "{stats:?}");
+    assert_eq!(records[0].protocol, UDP);
+    assert_eq!(records[0].client.port, 5353);
+    assert_eq!(records[0].server.port, 53);
+    assert_eq!(records[0].out.packets, 2);
+    assert_eq!(stats.tiny_fragments_joined, 1);
 }
