@@ -56,8 +56,12 @@ pub(crate) fn decode_ip(network: NetworkLayer<'_>) -> Result<IpLayer<'_>, StopRe
     let version = first_byte >> 4;
 
     match (network.protocol, version) {
-        (NetworkProtocol::Ipv4 | NetworkProtocol::AnyIp, 4) => ipv4::decode_ipv4(network.bytes),
-        (NetworkProtocol::Ipv6 | NetworkProtocol::AnyIp, 6) => ipv6::decode_ipv6(network.bytes),
+        (NetworkProtocol::Ipv4 | NetworkProtocol::AnyIp, 4) => {
+            ipv4::decode_ipv4(network.bytes, network.bounded)
+        }
+        (NetworkProtocol::Ipv6 | NetworkProtocol::AnyIp, 6) => {
+            ipv6::decode_ipv6(network.bytes, network.bounded)
+        }
         _ => Err(StopReason::BadIpVersion),
     }
 }

@@ -19,9 +19,11 @@ const FRAGMENT_OFFSET_MASK: u16 = 0x1fff;
 /// Decodes an IPv4 header whose version field the caller has checked.
 ///
 /// A total length of 0 is taken to be the captured length, because captures of
-/// segmentation-offloaded packets on the sending host carry 0 there.
+/// segmentation-offloaded packets on the sending host carry 0 there. When
+/// `bounded`, `data` ends where the link layer says the packet ends, and a total
+/// length beyond it is cut to it.
 #[inline]
-pub(crate) fn decode_ipv4(data: &[u8]) -> Result<IpLayer<'_>, StopReason> {
+pub(crate) fn decode_ipv4(data: &[u8], bounded: bool) -> Result<IpLayer<'_>, StopReason> {
     let first_byte = *data.first().ok_or(StopReason::TruncatedIp)?;
     let header_len = usize::from(first_byte & 0x0f) * 4;
     if header_len < MIN_HEADER_LEN {
@@ -36,6 +38,7 @@ pub(crate) fn decode_ipv4(data: &[u8]) -> Result<IpLayer<'_>, StopReason> {
 
     let total_len = match u16::from_be_bytes([fixed[2], fixed[3]]) {
         0 => data.len(),
+        declared if bounded => usize::from(declared).min(data.len()),
         declared => usize::from(declared),
     };
     if total_len < header_len {

@@ -42,9 +42,10 @@ struct ChainEnd {
 ///
 /// A payload length of 0 is taken to mean the captured length, because jumbograms and
 /// captures of segmentation-offloaded packets carry 0 there. The exception is a packet
-/// with no next header, whose empty payload is real.
+/// with no next header, whose empty payload is real. When `bounded`, `data` ends
+/// where the link layer says the packet ends, and a length beyond it is cut to it.
 #[inline]
-pub(crate) fn decode_ipv6(data: &[u8]) -> Result<IpLayer<'_>, StopReason> {
+pub(crate) fn decode_ipv6(data: &[u8], bounded: bool) -> Result<IpLayer<'_>, StopReason> {
     let (fixed, rest) = data
         .split_first_chunk::<8>()
         .ok_or(StopReason::TruncatedIp)?;
@@ -59,6 +60,8 @@ pub(crate) fn decode_ipv6(data: &[u8]) -> Result<IpLayer<'_>, StopReason> {
     let next_header = fixed[6];
     let total_len = if payload_len == 0 && next_header != NO_NEXT_HEADER {
         data.len()
+    } else if bounded {
+        (FIXED_HEADER_LEN + usize::from(payload_len)).min(data.len())
     } else {
         FIXED_HEADER_LEN + usize::from(payload_len)
     };

@@ -19,12 +19,19 @@ pub(crate) enum NetworkProtocol {
 pub(crate) struct NetworkLayer<'a> {
     pub(crate) protocol: NetworkProtocol,
     pub(crate) bytes: &'a [u8],
+    /// True if the link layer gave the packet's length and `bytes` ends there, so
+    /// that an IP length beyond it is wrong rather than cut by the capture.
+    pub(crate) bounded: bool,
 }
 
 impl<'a> NetworkLayer<'a> {
     #[inline]
     pub(crate) fn new(protocol: NetworkProtocol, bytes: &'a [u8]) -> Self {
-        NetworkLayer { protocol, bytes }
+        NetworkLayer {
+            protocol,
+            bytes,
+            bounded: false,
+        }
     }
 }
 

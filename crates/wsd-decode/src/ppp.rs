@@ -66,8 +66,12 @@ pub(crate) fn decode_pppoe_session<'a>(
     if header[0] != PPPOE_VERSION_TYPE || header[1] != PPPOE_SESSION_DATA {
         return Err(StopReason::BadLinkHeader);
     }
-    let length = u16::from_be_bytes([header[4], header[5]]);
-    decode_ppp_protocol(truncate(rest, usize::from(length)), state)
+    let length = usize::from(u16::from_be_bytes([header[4], header[5]]));
+    let mut network = decode_ppp_protocol(truncate(rest, length), state)?;
+    // Unless the capture cut the frame, the PPPoE length is where the IP packet
+    // ends, whatever its own length field claims.
+    network.bounded = length <= rest.len();
+    Ok(network)
 }
 
 /// Reads the PPP protocol field and maps it to IPv4, IPv6 or MPLS. The field is one
@@ -216,6 +220,43 @@ mod tests {
 
         assert_eq!(decoded.stop, None);
         assert_eq!(expect_tcp(&decoded).payload_len, 3);
+    }
+
+    #[test]
+    fn pppoe_length_bounds_the_ip_length() {
+        // The IP header claims 6 bytes more than the PPPoE length carries, and
+        // Ethernet padding fills the frame: the PPPoE length wins.
+        let packet = tcp_v4();
+        let claimed = u16::try_from(packet.len() + 6).unwrap();
+        let mut session = pppoe_session(PPP_IPV4, &packet);
+        let ip_start = 6 + 2;
+        session
+            .get_mut(ip_start + 2..ip_start + 4)
+            .unwrap()
+            .copy_from_slice(&claimed.to_be_bytes());
+        session.extend_from_slice(&[0; 6]);
+        let decoded = decode(
+            linktype::ETHERNET,
+            &ethernet(ETHERTYPE_PPPOE_SESSION, &session),
+        );
+
+        assert_eq!(decoded.stop, None);
+        let ip = decoded.ip.unwrap();
+        assert_eq!(ip.total_len as usize, packet.len());
+        assert_eq!(expect_tcp(&decoded).payload_len, 10);
+    }
+
+    #[test]
+    fn ip_length_kept_when_pppoe_frame_cut() {
+        // A capture cut inside the PPPoE payload keeps the IP length as the wire
+        // size.
+        let packet = tcp_v4();
+        let session = pppoe_session(PPP_IPV4, &packet);
+        let mut frame = ethernet(ETHERTYPE_PPPOE_SESSION, &session);
+        frame.truncate(frame.len() - 2);
+        let decoded = decode(linktype::ETHERNET, &frame);
+
+        assert_eq!(decoded.ip.unwrap().total_len as usize, packet.len());
     }
 
     #[test]
