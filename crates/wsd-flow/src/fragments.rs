@@ -41,6 +41,12 @@ pub const MAX_WAITING_FRAGMENTS: usize = 64;
 /// the IPv6 reassembly time, and the table uses it for IPv4 too.
 pub const FRAGMENT_TIMEOUT: i64 = 60 * 1_000_000_000;
 
+/// Capture time, in nanoseconds from a datagram's first fragment of any kind, in
+/// which a fragment of a complete datagram counts as a duplicate of it. Later, it
+/// starts a new datagram with the same identification. Duplicates seen by a
+/// mirror port or a capture tool usually come within microseconds.
+pub const DUPLICATE_WINDOW: i64 = 1_000_000_000;
+
 /// The fields that identify one fragmented datagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct DatagramKey {
@@ -242,6 +248,29 @@ struct Datagram {
     total: Option<u32>,
     /// Order of creation, which distinguishes a live entry from a stale one in `order`.
     serial: u64,
+    /// Capture clock when the datagram's first fragment of any kind arrived.
+    created: Timestamp,
+}
+
+impl Datagram {
+    fn new(now: Timestamp, serial: u64) -> Datagram {
+        Datagram {
+            first_seen: false,
+            flow: None,
+            waiting: Vec::new(),
+            tiny_first: None,
+            received: 0,
+            total: None,
+            serial,
+            created: now,
+        }
+    }
+
+    /// Returns true once the first fragment was seen and the fragments add up to
+    /// the whole payload. Duplicate fragments can make that happen early.
+    fn is_complete(&self) -> bool {
+        self.first_seen && self.total.is_some_and(|total| self.received >= total)
+    }
 }
 
 /// The outcome of [`FragmentTable::later`] for one later fragment.
@@ -329,7 +358,6 @@ impl FragmentTable {
         datagram.received = datagram.received.saturating_add(data_len);
         let waiting = std::mem::take(&mut datagram.waiting);
         self.tiny_dropped_uncounted += u64::from(dropped_tiny);
-        self.remove_if_complete(&key);
         waiting
     }
 
@@ -394,7 +422,6 @@ impl FragmentTable {
             }
             None => LaterFragment::OverLimit,
         };
-        self.remove_if_complete(&key);
         result
     }
 
@@ -466,21 +493,24 @@ impl FragmentTable {
         if self.order.len() > 2 * MAX_FRAGMENT_DATAGRAMS {
             self.compact_order();
         }
+        let serial = self.next_serial;
         match self.datagrams.entry(key) {
-            Entry::Occupied(occupied) => occupied.into_mut(),
+            Entry::Occupied(occupied) => {
+                let datagram = occupied.into_mut();
+                // A complete datagram stays for its duplicates. A fragment after
+                // the duplicate window starts a new datagram that reuses the
+                // identification.
+                if datagram.is_complete() && now.nanos_since(datagram.created) > DUPLICATE_WINDOW {
+                    self.next_serial += 1;
+                    self.order.push_back((now, serial, key));
+                    *datagram = Datagram::new(now, serial);
+                }
+                datagram
+            }
             Entry::Vacant(vacant) => {
-                let serial = self.next_serial;
                 self.next_serial += 1;
                 self.order.push_back((now, serial, key));
-                vacant.insert(Datagram {
-                    first_seen: false,
-                    flow: None,
-                    waiting: Vec::new(),
-                    tiny_first: None,
-                    received: 0,
-                    total: None,
-                    serial,
-                })
+                vacant.insert(Datagram::new(now, serial))
             }
         }
     }
@@ -489,6 +519,10 @@ impl FragmentTable {
         while let Some((_, serial, key)) = self.order.pop_front() {
             if self.datagrams.get(&key).is_some_and(|d| d.serial == serial) {
                 if let Some(datagram) = self.datagrams.remove(&key) {
+                    // A complete datagram loses nothing but its duplicates.
+                    if datagram.is_complete() {
+                        return;
+                    }
                     self.dropped.datagrams_evicted += 1;
                     self.dropped.evicted += datagram.waiting.len() as u64;
                     self.evicted_uncounted += datagram.waiting.len() as u64;
@@ -505,21 +539,6 @@ impl FragmentTable {
         let datagrams = &self.datagrams;
         self.order
             .retain(|(_, serial, key)| datagrams.get(key).is_some_and(|d| d.serial == *serial));
-    }
-
-    /// Removes a datagram whose first fragment was seen and whose fragments add up to
-    /// its whole payload. Duplicate fragments can make that happen early: later
-    /// fragments of the datagram then wait and time out as unattributed.
-    fn remove_if_complete(&mut self, key: &DatagramKey) {
-        let complete = self.datagrams.get(key).is_some_and(|datagram| {
-            datagram.first_seen
-                && datagram
-                    .total
-                    .is_some_and(|total| datagram.received >= total)
-        });
-        if complete {
-            self.datagrams.remove(key);
-        }
     }
 
     /// Saves the datagrams in the table, oldest first.
@@ -621,6 +640,7 @@ impl FragmentTable {
                 received: datagram.received,
                 total: datagram.total,
                 serial,
+                created: datagram.created,
             };
             if table.datagrams.insert(key, restored).is_some() {
                 return Err(invalid("repeats the key of an earlier datagram"));
@@ -700,16 +720,43 @@ mod tests {
     }
 
     #[test]
-    fn complete_datagram_leaves_table() {
+    fn complete_datagram_keeps_duplicates() {
         let mut table = FragmentTable::default();
 
         table.first(T0, &fragment(1, 0, true), 8, Some(link()));
         let middle = table.later(T0, &fragment(1, 8, true), waiting(T0, 8));
         let last = table.later(T0, &fragment(1, 16, false), waiting(T0, 4));
+        let duplicate = table.later(T0, &fragment(1, 8, true), waiting(T0, 8));
 
         assert_eq!(middle, LaterFragment::Flow(link()));
         assert_eq!(last, LaterFragment::Flow(link()));
-        assert_eq!(table.len(), 0);
+        assert_eq!(duplicate, LaterFragment::Flow(link()));
+        assert_eq!(table.len(), 1);
+    }
+
+    #[test]
+    fn reused_id_after_window_is_new() {
+        let mut table = FragmentTable::default();
+        table.first(T0, &fragment(1, 0, true), 8, Some(link()));
+        table.later(T0, &fragment(1, 8, false), waiting(T0, 8));
+        let later = T0.add_nanos(DUPLICATE_WINDOW + 1);
+
+        let result = table.later(later, &fragment(1, 8, false), waiting(later, 8));
+
+        assert_eq!(result, LaterFragment::Waiting);
+        assert_eq!(table.len(), 1);
+    }
+
+    #[test]
+    fn evicting_complete_datagram_is_no_drop() {
+        let mut table = FragmentTable::default();
+        for id in 0..MAX_FRAGMENT_DATAGRAMS as u32 + 10 {
+            table.first(T0, &fragment(id, 0, true), 8, Some(link()));
+            table.later(T0, &fragment(id, 8, false), waiting(T0, 8));
+        }
+
+        assert_eq!(table.len(), MAX_FRAGMENT_DATAGRAMS);
+        assert_eq!(table.dropped.datagrams_evicted, 0);
     }
 
     #[test]
@@ -763,7 +810,7 @@ mod tests {
             table.later(T0, &fragment(id, 8, false), waiting(T0, 8));
         }
 
-        assert_eq!(table.len(), 0);
+        assert!(table.len() <= MAX_FRAGMENT_DATAGRAMS);
         assert!(table.order.len() <= 2 * MAX_FRAGMENT_DATAGRAMS + 1);
     }
 }

@@ -73,7 +73,7 @@ mod tracker;
 
 pub use flow::EndpointState;
 pub use fragments::{
-    TinyFirstFragment, WaitingFragment, FRAGMENT_TIMEOUT, MAX_FRAGMENT_DATAGRAMS,
+    TinyFirstFragment, WaitingFragment, DUPLICATE_WINDOW, FRAGMENT_TIMEOUT, MAX_FRAGMENT_DATAGRAMS,
     MAX_WAITING_FRAGMENTS,
 };
 pub use record::{
