@@ -115,7 +115,9 @@ impl StreamState {
                 end: old_part_end,
             };
             let filled = self.fill_holes(old);
-            let repeated = old.len() - filled;
+            // Holes opened across more than half the sequence space can overlap
+            // after the numbers wrap, so `filled` can exceed the range.
+            let repeated = old.len().saturating_sub(filled);
             if repeated > 0 {
                 self.retransmitted_bytes += u64::from(repeated);
                 if repeated == len {
@@ -226,6 +228,21 @@ mod tests {
         assert_eq!(stream.stream_bytes, 150);
         assert_eq!(stream.missed_bytes(), 0);
         assert_eq!(stream.retransmitted_packets, 0);
+    }
+
+    #[test]
+    fn overlapping_holes_do_not_overflow() {
+        // Three jumps of almost half the sequence space leave holes that overlap
+        // once the numbers wrap, and one old segment falls into two of them.
+        let mut stream = StreamState::starting_at(0);
+        stream.add_segment(0x7000_0000, 1);
+        stream.add_segment(0xE000_0000, 1);
+        stream.add_segment(0x5000_0000, 1);
+
+        let effect = stream.add_segment(0x1000_0000, 100);
+
+        assert!(!effect.retransmission);
+        assert_eq!(stream.retransmitted_bytes, 0);
     }
 
     #[test]
