@@ -167,7 +167,7 @@ impl StreamState {
                 index += 1;
                 continue;
             }
-            filled += end.wrapping_sub(start);
+            filled = end.wrapping_sub(start).saturating_add(filled);
             let below = SeqRange {
                 start: hole.start,
                 end: start,
@@ -243,6 +243,20 @@ mod tests {
 
         assert!(!effect.retransmission);
         assert_eq!(stream.retransmitted_bytes, 0);
+    }
+
+    #[test]
+    fn huge_overlapping_holes_do_not_overflow() {
+        // Holes of nearly half the sequence space each, overlapping after the
+        // wrap: one segment spanning them fills more than 2^32 bytes in sum.
+        let mut stream = StreamState::starting_at(0);
+        stream.add_segment(0x7FFF_FFF0, 1);
+        stream.add_segment(0xFFFF_FFE0, 1);
+        stream.add_segment(0x7FFF_FFD0, 1);
+
+        let effect = stream.add_segment(0x0000_0010, 0x7FFF_FF00);
+
+        assert!(!effect.retransmission);
     }
 
     #[test]
