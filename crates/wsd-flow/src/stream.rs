@@ -193,6 +193,9 @@ impl StreamState {
                 (false, false) => {
                     self.holes.copy_within(index + 1.., index);
                     self.hole_count -= 1;
+                    // Unused slots stay empty, so that equal states compare equal
+                    // and a saved state matches the one it restores.
+                    self.holes[usize::from(self.hole_count)] = SeqRange::default();
                 }
             }
         }
@@ -257,6 +260,18 @@ mod tests {
         let effect = stream.add_segment(0x0000_0010, 0x7FFF_FF00);
 
         assert!(!effect.retransmission);
+    }
+
+    #[test]
+    fn filled_hole_leaves_empty_slot() {
+        let mut stream = StreamState::starting_at(0);
+        stream.add_segment(100, 10);
+        stream.add_segment(200, 10);
+
+        stream.add_segment(0, 100);
+
+        assert_eq!(stream.open_holes().len(), 1);
+        assert_eq!(stream.holes[1], SeqRange::default());
     }
 
     #[test]
