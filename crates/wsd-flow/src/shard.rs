@@ -17,7 +17,12 @@
 //! Records come back per batch. The records of one batch are sorted by end time
 //! (then start time and endpoints), so for a given input and thread count the
 //! order is always the same; it can differ from the order of a single tracker,
-//! which reports a flow at the packet that ends it.
+//! which reports a flow at the packet that ends it. Each worker sorts its own
+//! records, and the calling thread merges the workers' sorted lists.
+//!
+//! With a [`RecordFormatter`] installed by
+//! [`ShardedTracker::format_in_workers`], the workers also format their
+//! records, and the calling thread receives bytes in the same order.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -35,6 +40,11 @@ use crate::record::FlowRecord;
 use crate::snapshot::DatagramSnapshot;
 use crate::snapshot::{RestoreError, TrackerSnapshot};
 use crate::tracker::{Tracker, TrackerConfig, TrackerStats, CLOCK_JUMP};
+
+mod lines;
+
+pub use lines::RecordFormatter;
+use lines::{write_merged, LineCursor, LinePart, OrderKey};
 
 /// Packets collected before they are handed to the workers. Larger batches
 /// cost fewer channel operations, smaller ones delay records less.
@@ -130,6 +140,10 @@ pub enum ShardError {
         /// The operating system's error message.
         reason: String,
     },
+    /// [`ShardedTracker::finish_lines`] was called before
+    /// [`ShardedTracker::format_in_workers`] installed a formatter.
+    #[error("no record formatter is installed, so the flows cannot be reported as lines")]
+    NoFormatter,
 }
 
 type Packets = Vec<(Timestamp, Decoded)>;
@@ -138,20 +152,31 @@ enum Job {
     Packets {
         packets: Packets,
         clock: Option<Timestamp>,
+        /// An empty part for the formatted records of the batch.
+        lines: LinePart,
     },
+    Format(Box<dyn RecordFormatter>),
     Snapshot,
-    Finish,
+    /// Report every open flow, formatted if `format` and the worker has a
+    /// formatter.
+    Finish {
+        format: bool,
+    },
 }
 
 enum Reply {
+    /// The records of a batch, sorted by end time: unformatted in `records`,
+    /// or formatted in `lines` once the worker has a formatter.
     Processed {
         records: Vec<FlowRecord>,
+        lines: LinePart,
         buffer: Packets,
         active: usize,
         stats: TrackerStats,
     },
     Snapshot(TrackerSnapshot),
     FinishedChunk(Vec<FlowRecord>),
+    FinishedLines(LinePart),
     Finished(TrackerStats),
 }
 
@@ -185,6 +210,14 @@ pub struct ShardedTracker {
     in_flight: usize,
     /// Records of the batches the workers replied to, in output order.
     finished: Vec<FlowRecord>,
+    /// The calling thread's copy of the formatter that the workers run, for
+    /// records that reach it unformatted.
+    formatter: Option<Box<dyn RecordFormatter>>,
+    /// Formatted records of the batches the workers replied to, one part per
+    /// worker, in output order once merged.
+    ready_lines: Vec<Vec<LinePart>>,
+    /// Emptied line parts, for the workers to reuse.
+    spare_lines: Vec<LinePart>,
     now: Option<Timestamp>,
     clock_jumps: u64,
     packets: u64,
@@ -289,6 +322,9 @@ impl ShardedTracker {
             spare: Vec::new(),
             in_flight: 0,
             finished,
+            formatter: None,
+            ready_lines: Vec::new(),
+            spare_lines: Vec::new(),
             now: clock,
             clock_jumps: 0,
             packets: 0,
@@ -339,9 +375,55 @@ impl ShardedTracker {
     }
 
     /// Takes the records of the flows finished so far, a batch at a time in
-    /// order of end time.
+    /// order of end time. Once [`ShardedTracker::format_in_workers`] installed
+    /// a formatter, there are none, because [`ShardedTracker::drain_lines`]
+    /// returns them formatted.
     pub fn drain_finished(&mut self) -> std::vec::Drain<'_, FlowRecord> {
         self.finished.drain(..)
+    }
+
+    /// Installs a clone of `formatter` in every worker, which formats the
+    /// records of its flows from now on, so that the calling thread only
+    /// writes the bytes. The records not drained yet are formatted at once. From then on
+    /// finished flows come out of [`ShardedTracker::drain_lines`] and
+    /// [`ShardedTracker::finish_lines`].
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if a worker thread stopped.
+    pub fn format_in_workers<F>(&mut self, formatter: F) -> Result<(), ShardError>
+    where
+        F: RecordFormatter + Clone + 'static,
+    {
+        for number in 0..self.workers.len() {
+            self.send(number, Job::Format(Box::new(formatter.clone())))?;
+        }
+        self.formatter = Some(Box::new(formatter));
+        let records = std::mem::take(&mut self.finished);
+        self.add_finished(records);
+        Ok(())
+    }
+
+    /// Returns true once [`ShardedTracker::format_in_workers`] installed a
+    /// formatter.
+    pub fn formats_in_workers(&self) -> bool {
+        self.formatter.is_some()
+    }
+
+    /// Passes the formatted records of the flows finished so far to `sink`, a
+    /// batch at a time in order of end time. Only a tracker with a formatter
+    /// (see [`ShardedTracker::format_in_workers`]) has any.
+    pub fn drain_lines(&mut self, mut sink: impl FnMut(&[u8])) {
+        if self.ready_lines.is_empty() {
+            return;
+        }
+        for parts in self.ready_lines.drain(..) {
+            write_merged(&parts, &mut sink);
+            for mut part in parts {
+                part.clear();
+                self.spare_lines.push(part);
+            }
+        }
     }
 
     /// Returns the number of flows in the workers' tables, as of the latest
@@ -432,7 +514,9 @@ impl ShardedTracker {
     /// Reports every flow still in the workers' tables, as
     /// [`Tracker::finish_each`] does, and stops the workers. Records of flows
     /// that finished earlier and were not drained yet come first. The
-    /// remaining flows come oldest first, merged across workers.
+    /// remaining flows come oldest first, merged across workers. The records
+    /// are never formatted, and lines not drained yet are dropped, so a tracker
+    /// with a formatter ends with [`ShardedTracker::finish_lines`] instead.
     ///
     /// # Errors
     ///
@@ -444,7 +528,7 @@ impl ShardedTracker {
             sink(record);
         }
         for number in 0..self.workers.len() {
-            self.send(number, Job::Finish)?;
+            self.send(number, Job::Finish { format: false })?;
         }
         // A k-way merge of the workers' record streams, each sorted by start time.
         let mut heads: Vec<std::vec::IntoIter<FlowRecord>> = Vec::new();
@@ -486,14 +570,93 @@ impl ShardedTracker {
         match self.receive(number)? {
             Reply::FinishedChunk(records) => Ok(records.into_iter()),
             Reply::Finished(stats) => {
-                let worker = &mut self.workers[number];
-                worker.stats = stats;
-                worker.active = 0;
+                self.finish_worker(number, stats);
                 done[number] = true;
                 Ok(Vec::new().into_iter())
             }
             _ => Err(ShardError::WorkerStopped { worker: number }),
         }
+    }
+
+    /// Reports every flow still in the workers' tables as a formatted line,
+    /// as [`ShardedTracker::finish_each`] does with records, and stops the
+    /// workers. Lines not drained yet come first.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if no formatter is installed (see
+    /// [`ShardedTracker::format_in_workers`]), or if a worker thread stopped;
+    /// the lines received before that were passed to `sink`.
+    pub fn finish_lines(&mut self, mut sink: impl FnMut(&[u8])) -> Result<(), ShardError> {
+        if self.formatter.is_none() {
+            return Err(ShardError::NoFormatter);
+        }
+        self.flush()?;
+        self.drain_lines(&mut sink);
+        let threads = self.workers.len();
+        for number in 0..threads {
+            self.send(number, Job::Finish { format: true })?;
+        }
+        // A k-way merge of the workers' lines, each stream sorted by start time.
+        let mut done = vec![false; threads];
+        let mut cursors = Vec::with_capacity(threads);
+        for number in 0..threads {
+            cursors.push(self.next_finish_lines(number, &mut done)?);
+        }
+        loop {
+            let mut earliest: Option<(usize, &OrderKey)> = None;
+            for (number, cursor) in cursors.iter().enumerate() {
+                let Some(key) = cursor.key() else {
+                    continue;
+                };
+                if earliest.is_none_or(|(_, best)| key.cmp_start(best).is_lt()) {
+                    earliest = Some((number, key));
+                }
+            }
+            let Some(number) = earliest.map(|(number, _)| number) else {
+                break;
+            };
+            sink(cursors[number].take());
+            while cursors[number].key().is_none() && !done[number] {
+                cursors[number] = self.next_finish_lines(number, &mut done)?;
+            }
+        }
+        self.join();
+        Ok(())
+    }
+
+    /// Receives the next chunk of end-of-input lines of worker `number`, or an
+    /// empty one once the worker has sent its final counters.
+    fn next_finish_lines(
+        &mut self,
+        number: usize,
+        done: &mut [bool],
+    ) -> Result<LineCursor, ShardError> {
+        match self.receive(number)? {
+            Reply::FinishedLines(part) => Ok(LineCursor::new(part)),
+            Reply::FinishedChunk(records) => {
+                let mut part = LinePart::default();
+                if let Some(formatter) = self.formatter.as_deref_mut() {
+                    for record in &records {
+                        part.push(record, formatter);
+                    }
+                }
+                Ok(LineCursor::new(part))
+            }
+            Reply::Finished(stats) => {
+                self.finish_worker(number, stats);
+                done[number] = true;
+                Ok(LineCursor::default())
+            }
+            _ => Err(ShardError::WorkerStopped { worker: number }),
+        }
+    }
+
+    /// Stores the final counters of a worker that reported all its flows.
+    fn finish_worker(&mut self, number: usize, stats: TrackerStats) {
+        let worker = &mut self.workers[number];
+        worker.stats = stats;
+        worker.active = 0;
     }
 
     fn dispatch(&mut self) -> Result<(), ShardError> {
@@ -503,11 +666,13 @@ impl ShardedTracker {
         for number in 0..self.workers.len() {
             let replacement = self.spare.pop().unwrap_or_default();
             let packets = std::mem::replace(&mut self.pending[number], replacement);
+            let lines = self.spare_lines.pop().unwrap_or_default();
             self.send(
                 number,
                 Job::Packets {
                     packets,
                     clock: self.now,
+                    lines,
                 },
             )?;
         }
@@ -517,18 +682,22 @@ impl ShardedTracker {
     }
 
     /// Waits for every worker's reply to the oldest batch in flight and
-    /// appends its records, sorted by end time.
+    /// queues its records, merged in order of end time.
     fn collect_batch(&mut self) -> Result<(), ShardError> {
-        let start = self.finished.len();
-        for number in 0..self.workers.len() {
+        let threads = self.workers.len();
+        let mut runs = Vec::with_capacity(threads);
+        let mut parts = Vec::with_capacity(threads);
+        for number in 0..threads {
             match self.receive(number)? {
                 Reply::Processed {
                     records,
+                    lines,
                     mut buffer,
                     active,
                     stats,
                 } => {
-                    self.finished.extend(records);
+                    runs.push(records);
+                    parts.push(lines);
                     buffer.clear();
                     self.spare.push(buffer);
                     let worker = &mut self.workers[number];
@@ -538,9 +707,32 @@ impl ShardedTracker {
                 _ => return Err(ShardError::WorkerStopped { worker: number }),
             }
         }
-        self.finished[start..].sort_by(end_order);
+        self.add_finished(merge_by_end(runs));
+        if parts.iter().any(|part| !part.is_empty()) {
+            self.ready_lines.push(parts);
+        } else {
+            self.spare_lines.extend(parts);
+        }
         self.in_flight -= 1;
         Ok(())
+    }
+
+    /// Queues records that are in output order: as they are, or formatted if
+    /// a formatter is installed. Workers send records unformatted only for
+    /// batches handed to them before the formatter.
+    fn add_finished(&mut self, records: Vec<FlowRecord>) {
+        if records.is_empty() {
+            return;
+        }
+        let Some(formatter) = self.formatter.as_deref_mut() else {
+            self.finished.extend(records);
+            return;
+        };
+        let mut part = self.spare_lines.pop().unwrap_or_default();
+        for record in &records {
+            part.push(record, formatter);
+        }
+        self.ready_lines.push(vec![part]);
     }
 
     fn send(&self, number: usize, job: Job) -> Result<(), ShardError> {
@@ -714,6 +906,38 @@ fn end_order(a: &FlowRecord, b: &FlowRecord) -> Ordering {
         .then_with(|| endpoint_order(a, b))
 }
 
+/// Merges the workers' records of one batch, each list sorted by
+/// [`end_order`], into one sorted list. Of equal records the lower worker's
+/// comes first, as a stable sort of the lists one after the other would put
+/// them.
+fn merge_by_end(mut runs: Vec<Vec<FlowRecord>>) -> Vec<FlowRecord> {
+    runs.retain(|run| !run.is_empty());
+    if runs.len() <= 1 {
+        return runs.pop().unwrap_or_default();
+    }
+    let total = runs.iter().map(Vec::len).sum();
+    let mut merged = Vec::with_capacity(total);
+    let mut heads: Vec<std::iter::Peekable<std::vec::IntoIter<FlowRecord>>> = runs
+        .into_iter()
+        .map(|run| run.into_iter().peekable())
+        .collect();
+    loop {
+        let mut earliest: Option<(usize, &FlowRecord)> = None;
+        for (number, head) in heads.iter_mut().enumerate() {
+            let Some(record) = head.peek() else {
+                continue;
+            };
+            if earliest.is_none_or(|(_, best)| end_order(record, best).is_lt()) {
+                earliest = Some((number, record));
+            }
+        }
+        let Some(number) = earliest.map(|(number, _)| number) else {
+            return merged;
+        };
+        merged.extend(heads[number].next());
+    }
+}
+
 /// Compares records at the end of the input by start time, as a single tracker
 /// reports them, then by endpoints.
 fn start_order(a: &FlowRecord, b: &FlowRecord) -> Ordering {
@@ -740,9 +964,14 @@ fn endpoint_order(a: &FlowRecord, b: &FlowRecord) -> Ordering {
 }
 
 fn run_worker(mut tracker: Tracker, jobs: &Receiver<Job>, replies: &SyncSender<Reply>) {
+    let mut formatter: Option<Box<dyn RecordFormatter>> = None;
     while let Ok(job) = jobs.recv() {
         let reply = match job {
-            Job::Packets { mut packets, clock } => {
+            Job::Packets {
+                mut packets,
+                clock,
+                mut lines,
+            } => {
                 for (ts, packet) in &packets {
                     tracker.process(*ts, packet);
                 }
@@ -750,35 +979,83 @@ fn run_worker(mut tracker: Tracker, jobs: &Receiver<Job>, replies: &SyncSender<R
                 if let Some(clock) = clock {
                     tracker.advance_to(clock);
                 }
+                let mut records = Vec::new();
+                match formatter.as_deref_mut() {
+                    Some(formatter) => {
+                        for record in tracker.drain_finished() {
+                            lines.push(&record, formatter);
+                        }
+                        lines.sort_by_end();
+                    }
+                    None => {
+                        records.extend(tracker.drain_finished());
+                        records.sort_by(end_order);
+                    }
+                }
                 Reply::Processed {
-                    records: tracker.drain_finished().collect(),
+                    records,
+                    lines,
                     buffer: packets,
                     active: tracker.active_flows(),
                     stats: tracker.stats(),
                 }
             }
+            Job::Format(new) => {
+                formatter = Some(new);
+                continue;
+            }
             Job::Snapshot => Reply::Snapshot(tracker.snapshot()),
-            Job::Finish => {
-                let mut chunk = Vec::with_capacity(FINISH_CHUNK);
-                let mut sent = true;
-                tracker.finish_each(|record| {
-                    chunk.push(record);
-                    if chunk.len() == FINISH_CHUNK {
-                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(FINISH_CHUNK));
-                        sent &= replies.send(Reply::FinishedChunk(full)).is_ok();
+            Job::Finish { format } => {
+                let formatter = match formatter.as_mut() {
+                    Some(formatter) if format => {
+                        Some(formatter.as_mut() as &mut dyn RecordFormatter)
                     }
-                });
-                if !chunk.is_empty() {
-                    sent &= replies.send(Reply::FinishedChunk(chunk)).is_ok();
-                }
-                if sent {
-                    let _ = replies.send(Reply::Finished(tracker.stats()));
-                }
+                    _ => None,
+                };
+                finish_worker(&mut tracker, formatter, replies);
                 return;
             }
         };
         if replies.send(reply).is_err() {
             return;
         }
+    }
+}
+
+/// Reports every flow of a worker's table in chunks, formatted if a
+/// `formatter` is given, then the worker's final counters.
+fn finish_worker(
+    tracker: &mut Tracker,
+    formatter: Option<&mut dyn RecordFormatter>,
+    replies: &SyncSender<Reply>,
+) {
+    let mut sent = true;
+    if let Some(formatter) = formatter {
+        let mut chunk = LinePart::default();
+        tracker.finish_each(|record| {
+            chunk.push(&record, formatter);
+            if chunk.len() == FINISH_CHUNK {
+                let full = std::mem::take(&mut chunk);
+                sent &= replies.send(Reply::FinishedLines(full)).is_ok();
+            }
+        });
+        if !chunk.is_empty() {
+            sent &= replies.send(Reply::FinishedLines(chunk)).is_ok();
+        }
+    } else {
+        let mut chunk = Vec::with_capacity(FINISH_CHUNK);
+        tracker.finish_each(|record| {
+            chunk.push(record);
+            if chunk.len() == FINISH_CHUNK {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(FINISH_CHUNK));
+                sent &= replies.send(Reply::FinishedChunk(full)).is_ok();
+            }
+        });
+        if !chunk.is_empty() {
+            sent &= replies.send(Reply::FinishedChunk(chunk)).is_ok();
+        }
+    }
+    if sent {
+        let _ = replies.send(Reply::Finished(tracker.stats()));
     }
 }
