@@ -165,6 +165,9 @@ enum Job {
     Finish {
         format: bool,
     },
+    /// An emptied chunk of end-of-input lines, for the worker to fill again
+    /// instead of allocating a new one.
+    Recycle(LinePart),
 }
 
 enum Reply {
@@ -624,7 +627,12 @@ impl ShardedTracker {
             };
             sink(cursors[number].take());
             while cursors[number].key().is_none() && !done[number] {
-                cursors[number] = self.next_finish_lines(number, &mut done)?;
+                let next = self.next_finish_lines(number, &mut done)?;
+                let mut used = std::mem::replace(&mut cursors[number], next).into_part();
+                used.clear();
+                // A full job channel only means that the worker allocates
+                // its next chunk, so the part is then dropped.
+                let _ = self.try_send(number, Job::Recycle(used));
             }
         }
         self.join();
@@ -748,6 +756,10 @@ impl ShardedTracker {
             .jobs
             .send(job)
             .map_err(|_| ShardError::WorkerStopped { worker: number })
+    }
+
+    fn try_send(&self, number: usize, job: Job) -> bool {
+        self.workers[number].jobs.try_send(job).is_ok()
     }
 
     fn receive(&self, number: usize) -> Result<Reply, ShardError> {
@@ -1013,6 +1025,9 @@ fn run_worker(mut tracker: Tracker, jobs: &Receiver<Job>, replies: &SyncSender<R
                 continue;
             }
             Job::Snapshot => Reply::Snapshot(tracker.snapshot()),
+            // Chunks come back only after the end of the input, for the loop
+            // in `finish_worker`.
+            Job::Recycle(_) => continue,
             Job::Finish { format } => {
                 let formatter = match formatter.as_mut() {
                     Some(formatter) if format => {
@@ -1020,7 +1035,7 @@ fn run_worker(mut tracker: Tracker, jobs: &Receiver<Job>, replies: &SyncSender<R
                     }
                     _ => None,
                 };
-                finish_worker(&mut tracker, formatter, replies);
+                finish_worker(&mut tracker, formatter, jobs, replies);
                 return;
             }
         };
@@ -1031,10 +1046,12 @@ fn run_worker(mut tracker: Tracker, jobs: &Receiver<Job>, replies: &SyncSender<R
 }
 
 /// Reports every flow of a worker's table in chunks, formatted if a
-/// `formatter` is given, then the worker's final counters.
+/// `formatter` is given, then the worker's final counters. A chunk of lines
+/// reuses a chunk that came back through `jobs` if there is one.
 fn finish_worker(
     tracker: &mut Tracker,
     formatter: Option<&mut dyn RecordFormatter>,
+    jobs: &Receiver<Job>,
     replies: &SyncSender<Reply>,
 ) {
     let mut sent = true;
@@ -1043,7 +1060,11 @@ fn finish_worker(
         tracker.finish_each(|record| {
             chunk.push(&record, formatter);
             if chunk.len() == FINISH_CHUNK {
-                let full = std::mem::take(&mut chunk);
+                let next = match jobs.try_recv() {
+                    Ok(Job::Recycle(part)) => part,
+                    _ => LinePart::default(),
+                };
+                let full = std::mem::replace(&mut chunk, next);
                 sent &= replies.send(Reply::FinishedLines(full)).is_ok();
             }
         });

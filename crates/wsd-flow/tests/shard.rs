@@ -149,6 +149,21 @@ fn sharded_lines_match_records() {
 }
 
 #[test]
+fn sharded_lines_end_of_input_in_chunks() {
+    // 20,000 flows open at the end: each worker sends several chunks of lines,
+    // and the emptied chunks go back to it for reuse.
+    let stream = flood_stream(20_000);
+    let records = sharded(config(), 2, &stream);
+    let expected: Vec<String> = records
+        .iter()
+        .map(|record| format!("{record:?}\n"))
+        .collect();
+    let lines = sharded_lines(2, &stream);
+    assert_eq!(lines.len(), 20_000);
+    assert!(lines == expected, "order or text differs");
+}
+
+#[test]
 fn sharded_lines_need_formatter() {
     let stream = flood_stream(100);
     let mut tracker = ShardedTracker::new(config(), 2).unwrap();

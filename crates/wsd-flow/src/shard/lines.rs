@@ -155,6 +155,11 @@ impl LineCursor {
         self.part.key(self.next)
     }
 
+    /// Returns the part, to be emptied and used again.
+    pub(super) fn into_part(self) -> LinePart {
+        self.part
+    }
+
     /// Returns the next line and moves past it.
     pub(super) fn take(&mut self) -> &[u8] {
         let index = self.next;
