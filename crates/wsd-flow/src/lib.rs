@@ -80,7 +80,9 @@ pub use record::{
     Anomaly, ConnState, Counters, Direction, EndReason, Endpoint, FlowRecord, History, IcmpDetails,
     PacketOutcome, HISTORY_CAPACITY,
 };
-pub use shard::{shard_of, RestoreOrShardError, ShardError, ShardedTracker, BATCH_PACKETS};
+pub use shard::{
+    shard_of, RecordFormatter, RestoreOrShardError, ShardError, ShardedTracker, BATCH_PACKETS,
+};
 pub use snapshot::{
     CloseState, DatagramSnapshot, FlowSnapshot, FragmentFlowSnapshot, RestoreError, SideSnapshot,
     TrackerSnapshot,

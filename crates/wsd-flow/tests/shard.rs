@@ -3,7 +3,8 @@
 use wsd_capture::Timestamp;
 use wsd_decode::{decode, linktype, Decoded};
 use wsd_flow::{
-    shard_of, FlowRecord, RecordProtocols, ShardedTracker, Tracker, TrackerConfig, BATCH_PACKETS,
+    shard_of, FlowRecord, RecordFormatter, RecordProtocols, ShardError, ShardedTracker, Tracker,
+    TrackerConfig, BATCH_PACKETS,
 };
 use wsd_synth::{mixed, syn_flood, Endpoint, FloodConfig, FrameBuilder, MixedConfig, TcpSegment};
 
@@ -101,6 +102,95 @@ fn sharded_mixed_matches_single() {
         assert_eq!(got.len(), expected.len(), "{threads} threads");
         assert!(sorted(&got) == sorted(&expected), "{threads} threads");
     }
+}
+
+/// Formats a record as its `Debug` text on one line.
+#[derive(Clone)]
+struct DebugLines;
+
+impl RecordFormatter for DebugLines {
+    fn format(&mut self, record: &FlowRecord, out: &mut Vec<u8>) {
+        out.extend_from_slice(format!("{record:?}\n").as_bytes());
+    }
+}
+
+/// Runs `stream` through a sharded tracker whose workers format the records,
+/// and returns the lines in output order.
+fn sharded_lines(threads: usize, stream: &[(Timestamp, Decoded)]) -> Vec<String> {
+    let mut tracker = ShardedTracker::new(config(), threads).unwrap();
+    tracker.format_in_workers(DebugLines).unwrap();
+    let mut lines = Vec::new();
+    let mut take = |line: &[u8]| lines.push(String::from_utf8(line.to_vec()).unwrap());
+    for (ts, packet) in stream {
+        tracker.process(*ts, packet).unwrap();
+        assert_eq!(tracker.drain_finished().count(), 0);
+        tracker.drain_lines(&mut take);
+    }
+    tracker.finish_lines(&mut take).unwrap();
+    lines
+}
+
+#[test]
+fn sharded_lines_match_records() {
+    let stream = mixed_stream();
+    for threads in [1, 2, 3] {
+        let records = sharded(config(), threads, &stream);
+        let expected: Vec<String> = records
+            .iter()
+            .map(|record| format!("{record:?}\n"))
+            .collect();
+        let lines = sharded_lines(threads, &stream);
+        assert_eq!(lines.len(), expected.len(), "{threads} threads");
+        assert!(
+            lines == expected,
+            "{threads} threads: order or text differs"
+        );
+    }
+}
+
+#[test]
+fn sharded_lines_end_of_input_in_chunks() {
+    // 20,000 flows open at the end: each worker sends several chunks of lines,
+    // and the emptied chunks go back to it for reuse.
+    let stream = flood_stream(20_000);
+    let records = sharded(config(), 2, &stream);
+    let expected: Vec<String> = records
+        .iter()
+        .map(|record| format!("{record:?}\n"))
+        .collect();
+    let lines = sharded_lines(2, &stream);
+    assert_eq!(lines.len(), 20_000);
+    assert!(lines == expected, "order or text differs");
+}
+
+#[test]
+fn sharded_lines_need_formatter() {
+    let stream = flood_stream(100);
+    let mut tracker = ShardedTracker::new(config(), 2).unwrap();
+    for (ts, packet) in &stream {
+        tracker.process(*ts, packet).unwrap();
+    }
+    assert_eq!(tracker.finish_lines(|_| {}), Err(ShardError::NoFormatter));
+    let mut records = 0;
+    tracker.finish_each(|_| records += 1).unwrap();
+    assert_eq!(records, 100);
+}
+
+#[test]
+fn sharded_formats_undrained_records() {
+    let stream = flood_stream(3 * BATCH_PACKETS as u32);
+    let mut tracker = ShardedTracker::new(config(), 2).unwrap();
+    for (ts, packet) in &stream {
+        tracker.process(*ts, packet).unwrap();
+    }
+    // Moving the clock past every timeout ends every flow unformatted.
+    let later = stream.last().unwrap().0.add_nanos(3_600_000_000_000);
+    tracker.advance_to(later).unwrap();
+    tracker.format_in_workers(DebugLines).unwrap();
+    assert_eq!(tracker.drain_finished().count(), 0);
+    let mut lines = 0;
+    tracker.drain_lines(|_| lines += 1);
+    assert_eq!(lines, stream.len());
 }
 
 #[test]

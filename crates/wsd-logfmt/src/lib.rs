@@ -215,4 +215,4 @@ pub use local_time::{LocalTimeFormatter, LOCAL_TIME_LEN};
 pub use options::{OutputFormat, RecordOptions};
 pub use packet_line::format_packet_line;
 pub use stats::{format_stats_json, format_stats_text, StatsRecord};
-pub use writer::LogWriter;
+pub use writer::{FlowRecordFormatter, LogWriter};

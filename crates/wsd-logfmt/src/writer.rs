@@ -70,13 +70,34 @@ impl<W: Write> LogWriter<W> {
     /// Returns the error of the underlying writer.
     pub fn write_flow_record(&mut self, record: &FlowRecord) -> io::Result<()> {
         self.line.clear();
-        match self.format {
-            OutputFormat::Text => {
-                format_flow_record_with(&mut self.line, record, &mut self.clock, &self.options)
-            }
-            OutputFormat::Json => format_flow_json(&mut self.line, record, &self.options),
-        }
+        format_record(
+            &mut self.line,
+            record,
+            &mut self.clock,
+            self.format,
+            &self.options,
+        );
         self.inner.write_all(&self.line)
+    }
+
+    /// Returns a formatter of flow records in this writer's format and with its
+    /// options, to format records in another thread.
+    pub fn record_formatter(&self) -> FlowRecordFormatter {
+        FlowRecordFormatter {
+            clock: self.clock.clone(),
+            format: self.format,
+            options: self.options,
+        }
+    }
+
+    /// Writes flow records that a [`FlowRecordFormatter`] of this writer
+    /// formatted.
+    ///
+    /// # Errors
+    ///
+    /// Returns the error of the underlying writer.
+    pub fn write_formatted(&mut self, records: &[u8]) -> io::Result<()> {
+        self.inner.write_all(records)
     }
 
     /// Writes a statistics record in the writer's format.
@@ -144,6 +165,42 @@ impl<W: Write> LogWriter<W> {
     }
 }
 
+/// A formatter of flow records in the format and with the options of a
+/// [`LogWriter`], which [`LogWriter::record_formatter`] returns. It formats
+/// the same bytes as [`LogWriter::write_flow_record`] writes.
+#[derive(Clone, Debug)]
+pub struct FlowRecordFormatter {
+    clock: LocalTimeFormatter,
+    format: OutputFormat,
+    options: RecordOptions,
+}
+
+impl FlowRecordFormatter {
+    /// Appends the flow record of `record`, with its line end, to `out`.
+    pub fn format(&mut self, record: &FlowRecord, out: &mut Vec<u8>) {
+        format_record(out, record, &mut self.clock, self.format, &self.options);
+    }
+}
+
+impl wsd_flow::RecordFormatter for FlowRecordFormatter {
+    fn format(&mut self, record: &FlowRecord, out: &mut Vec<u8>) {
+        FlowRecordFormatter::format(self, record, out);
+    }
+}
+
+fn format_record(
+    out: &mut Vec<u8>,
+    record: &FlowRecord,
+    clock: &mut LocalTimeFormatter,
+    format: OutputFormat,
+    options: &RecordOptions,
+) {
+    match format {
+        OutputFormat::Text => format_flow_record_with(out, record, clock, options),
+        OutputFormat::Json => format_flow_json(out, record, options),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::IpAddr;
@@ -203,6 +260,31 @@ mod tests {
             }),
             stop: None,
             ..Decoded::default()
+        }
+    }
+
+    #[test]
+    fn record_formatter_matches_writer() {
+        let options = RecordOptions {
+            community_id_seed: 7,
+            compat: false,
+        };
+        for format in [OutputFormat::Text, OutputFormat::Json] {
+            let mut writer = LogWriter::new(Vec::new(), LocalTimeFormatter::utc())
+                .with_format(format)
+                .with_record_options(options);
+            let mut formatter = writer.record_formatter();
+            writer
+                .write_flow_record(&record())
+                .expect("writing to a Vec succeeds");
+            let mut formatted = Vec::new();
+            formatter.format(&record(), &mut formatted);
+            assert_eq!(formatted, *writer.get_ref(), "{format:?}");
+
+            writer
+                .write_formatted(&formatted)
+                .expect("writing to a Vec succeeds");
+            assert_eq!(writer.get_ref().len(), 2 * formatted.len(), "{format:?}");
         }
     }
 

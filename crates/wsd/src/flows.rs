@@ -1,13 +1,34 @@
 //! The flow tracker of a run: one [`Tracker`] in the reading thread, or with
-//! `--threads N` above 1 a [`ShardedTracker`] with N worker threads.
+//! `--threads N` above 1 a [`ShardedTracker`] with N worker threads, which
+//! also format the records.
 
 use wsd_capture::Timestamp;
 use wsd_decode::Decoded;
 use wsd_flow::{
     FlowRecord, PacketOutcome, ShardError, ShardedTracker, Tracker, TrackerSnapshot, TrackerStats,
 };
+use wsd_logfmt::LogWriter;
 
 use crate::run::Failure;
+
+/// A finished flow: its record, or the record already formatted by a worker
+/// thread.
+pub enum Finished<'a> {
+    /// A record to format.
+    Record(&'a FlowRecord),
+    /// A formatted record, line end included.
+    Line(&'a [u8]),
+}
+
+impl Finished<'_> {
+    /// Writes the flow record to `writer`.
+    pub fn write<W: std::io::Write>(&self, writer: &mut LogWriter<W>) -> std::io::Result<()> {
+        match self {
+            Finished::Record(record) => writer.write_flow_record(record),
+            Finished::Line(line) => writer.write_formatted(line),
+        }
+    }
+}
 
 /// The tracker of a run.
 // One `Flows` lives for the whole run, so the size of its larger variant costs
@@ -46,23 +67,50 @@ impl Flows {
         }
     }
 
-    /// Takes the records of the flows finished so far.
-    pub fn drain_finished(&mut self) -> std::vec::Drain<'_, FlowRecord> {
+    /// Has the worker threads, if there are any, format the records as
+    /// `writer` does, so that the reading thread only writes them.
+    pub fn format_as<W: std::io::Write>(&mut self, writer: &LogWriter<W>) -> Result<(), Failure> {
         match self {
-            Flows::Single(tracker) => tracker.drain_finished(),
-            Flows::Sharded(tracker) => tracker.drain_finished(),
+            Flows::Single(_) => Ok(()),
+            Flows::Sharded(tracker) => tracker
+                .format_in_workers(writer.record_formatter())
+                .map_err(failure),
+        }
+    }
+
+    /// Passes the flows finished so far to `sink`.
+    pub fn drain_each(&mut self, mut sink: impl FnMut(Finished<'_>)) {
+        match self {
+            Flows::Single(tracker) => {
+                tracker
+                    .drain_finished()
+                    .for_each(|record| sink(Finished::Record(&record)));
+            }
+            Flows::Sharded(tracker) if tracker.formats_in_workers() => {
+                tracker.drain_lines(|line| sink(Finished::Line(line)));
+            }
+            Flows::Sharded(tracker) => {
+                tracker
+                    .drain_finished()
+                    .for_each(|record| sink(Finished::Record(&record)));
+            }
         }
     }
 
     /// Reports every flow still open to `sink`, oldest first, and with worker
-    /// threads also the records not drained yet.
-    pub fn finish_each(&mut self, sink: impl FnMut(FlowRecord)) -> Result<(), Failure> {
+    /// threads also the flows not drained yet.
+    pub fn finish_each(&mut self, mut sink: impl FnMut(Finished<'_>)) -> Result<(), Failure> {
         match self {
             Flows::Single(tracker) => {
-                tracker.finish_each(sink);
+                tracker.finish_each(|record| sink(Finished::Record(&record)));
                 Ok(())
             }
-            Flows::Sharded(tracker) => tracker.finish_each(sink).map_err(failure),
+            Flows::Sharded(tracker) if tracker.formats_in_workers() => tracker
+                .finish_lines(|line| sink(Finished::Line(line)))
+                .map_err(failure),
+            Flows::Sharded(tracker) => tracker
+                .finish_each(|record| sink(Finished::Record(&record)))
+                .map_err(failure),
         }
     }
 

@@ -87,6 +87,7 @@ pub fn run_live(cli: &Cli, startup: &StartUp, diagnostics: &Diagnostics) -> Resu
     })?;
     let mut tracker = load_tracker(cli, config)?;
     let mut output = open_output(cli, &[], startup.identity())?;
+    tracker.format_as(&output.writer)?;
     let stop = stop_on_signals()?;
     source.set_stop_flag(stop.clone());
     let hangup = startup.complete(cli, &output, diagnostics)?;

@@ -250,6 +250,7 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     let config = tracker_config(cli)?;
     let mut tracker = load_tracker(cli, config)?;
     let mut output = open_output(cli, &inputs, startup.identity())?;
+    tracker.format_as(&output.writer)?;
     let stop = stop_on_signals()?;
     let hangup = startup.complete(cli, &output, diagnostics)?;
     let mut summary = Summary::default();
@@ -341,10 +342,10 @@ pub(crate) fn finish_flows(
         // open is reported, so none is lost. Each record is written as it is
         // made, so a large table never needs all its records in memory at once.
         let mut write_error = None;
-        let finished = tracker.finish_each(|record| {
+        let finished = tracker.finish_each(|flow| {
             if written.is_ok() && write_error.is_none() {
                 summary.records += 1;
-                write_error = output.writer.write_flow_record(&record).err();
+                write_error = flow.write(&mut output.writer).err();
             }
         });
         if let Some(err) = write_error {
@@ -476,13 +477,14 @@ pub(crate) fn write_finished(
     output: &mut Output,
     summary: &mut Summary,
 ) -> Result<(), Failure> {
-    for record in tracker.drain_finished() {
-        summary.records += 1;
-        if let Err(err) = output.writer.write_flow_record(&record) {
-            return Err(output.write_error(err));
+    let mut result = Ok(());
+    tracker.drain_each(|flow| {
+        if result.is_ok() {
+            summary.records += 1;
+            result = flow.write(&mut output.writer);
         }
-    }
-    Ok(())
+    });
+    result.map_err(|err| output.write_error(err))
 }
 
 pub(crate) fn tracker_config(cli: &Cli) -> Result<TrackerConfig, Failure> {

@@ -133,6 +133,26 @@ fn threads_generated_same_records() {
     assert_eq!(again, two, "the order with 2 threads changes between runs");
 }
 
+#[test]
+fn threads_json_same_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("mixed.pcap");
+    write_mixed(&capture);
+    let capture = capture.to_str().unwrap();
+    let args = ["--format", "json", "-r", capture, "-L", "-"];
+    let one = stdout_of(&args);
+    assert!(
+        one.starts_with('{'),
+        "JSON records: {}",
+        &one[..one.len().min(200)]
+    );
+    let two = stdout_of(&with_threads("2", &args));
+    assert!(
+        sorted_lines(&two) == sorted_lines(&one),
+        "JSON records with 2 threads differ from one"
+    );
+}
+
 /// A capture split in pieces and run piece by piece through the cache with
 /// changing thread counts gives the records of one single-threaded run.
 #[test]
