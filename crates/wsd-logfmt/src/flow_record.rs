@@ -6,7 +6,7 @@ use wsd_flow::{Endpoint, FlowRecord, IcmpDetails};
 use wsd_capture::Timestamp;
 
 use crate::community_id::{flow_community_id, COMMUNITY_ID_LEN};
-use crate::local_time::{LocalTimeFormatter, LOCAL_TIME_LEN};
+use crate::local_time::{EpochSlot, LocalTimeFormatter, LOCAL_TIME_LEN};
 use crate::options::RecordOptions;
 use crate::text::{push_with_cursor, Cursor, SixDigits};
 
@@ -76,9 +76,9 @@ const MAX_KEYS: usize = 40;
 /// ` retransPacketsOut=`.
 const MAX_KEY_LEN: usize = 20;
 
-/// Maximum length of `seconds.micros` of a timestamp: a sign, the 10 digits
-/// of the seconds of a 64-bit nanosecond count and six decimals. Counted
-/// with room to spare as 20 digits.
+/// Maximum length of `seconds.micros` of a timestamp: a sign, the whole
+/// seconds and six decimals. The seconds of a 64-bit nanosecond count have 10
+/// digits, but [`push_epoch`] copies them as a padded 20-byte text.
 const MAX_EPOCH_LEN: usize = 1 + 20 + 1 + 6;
 
 /// Maximum length of the values of a record line, except the four names that
@@ -130,7 +130,7 @@ pub fn format_flow_record_with(
             push_classic_keys(line, record, clock, PortKeys::Ports);
         } else {
             push_classic_keys(line, record, clock, PortKeys::of(record));
-            push_extended_keys(line, record, options);
+            push_extended_keys(line, record, clock, options);
         }
         line.push(b'\n');
     });
@@ -169,11 +169,16 @@ fn push_classic_keys(
 }
 
 /// Pushes the keys that follow `bytesOut`, in the order of the documentation.
-fn push_extended_keys(line: &mut Cursor<'_>, record: &FlowRecord, options: &RecordOptions) {
+fn push_extended_keys(
+    line: &mut Cursor<'_>,
+    record: &FlowRecord,
+    clock: &mut LocalTimeFormatter,
+    options: &RecordOptions,
+) {
     line.push_slice(b" startEpoch=");
-    push_epoch(line, record.first_ts);
+    push_epoch(line, record.first_ts, clock, EpochSlot::Start);
     line.push_slice(b" endEpoch=");
-    push_epoch(line, record.last_ts);
+    push_epoch(line, record.last_ts, clock, EpochSlot::End);
     line.push_slice(b" protocol=");
     line.push_u64(u64::from(record.protocol));
     line.push_slice(b" vlans=");
@@ -216,14 +221,21 @@ fn push_extended_keys(line: &mut Cursor<'_>, record: &FlowRecord, options: &Reco
 }
 
 /// Pushes `ts` as seconds since the Unix epoch with six decimals, as
-/// [`push_epoch`](crate::json::push_epoch) appends it.
-fn push_epoch(line: &mut Cursor<'_>, ts: Timestamp) {
+/// [`push_epoch`](crate::json::push_epoch) appends it. The whole seconds come
+/// from the text that `clock` caches for `slot`.
+fn push_epoch(
+    line: &mut Cursor<'_>,
+    ts: Timestamp,
+    clock: &mut LocalTimeFormatter,
+    slot: EpochSlot,
+) {
     let micros = ts.as_nanos() / 1_000;
     if micros < 0 {
         line.push(b'-');
     }
     let magnitude = micros.unsigned_abs();
-    line.push_u64(magnitude / 1_000_000);
+    let seconds = clock.epoch_seconds(slot, magnitude / 1_000_000);
+    line.push_padded(&seconds.digits, seconds.len);
     line.push(b'.');
     line.push_text(&SixDigits((magnitude % 1_000_000) as u32));
 }
@@ -601,6 +613,45 @@ mod tests {
         assert!(text.starts_with(&expected), "{text}");
         assert_eq!(text.len(), expected.len() + COMMUNITY_ID_LEN + 1, "{text}");
         assert!(text.ends_with("=\n"), "{text}");
+    }
+
+    /// One formatter reused across records whose epoch seconds change, go
+    /// back and turn negative writes what a fresh formatter writes.
+    #[test]
+    fn epoch_cache_follows_changes() {
+        let seconds = [1_515_026_277, 1_515_026_278, 9, 1_515_026_277, -1, 0, 10];
+        let options = RecordOptions::default();
+        let mut reused = utc_minus_8();
+        for (i, &start) in seconds.iter().enumerate() {
+            let mut record = example_record();
+            record.first_ts = Timestamp::from_parts(start, 120_000_000);
+            record.last_ts = Timestamp::from_parts(seconds[seconds.len() - 1 - i], 5_000);
+
+            let mut expected = Vec::new();
+            format_flow_record_with(&mut expected, &record, &mut utc_minus_8(), &options);
+            let mut actual = Vec::new();
+            format_flow_record_with(&mut actual, &record, &mut reused, &options);
+            assert_eq!(
+                String::from_utf8(actual).expect("record lines are ASCII"),
+                String::from_utf8(expected).expect("record lines are ASCII"),
+                "record {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn epoch_text_sign_and_decimals() {
+        let mut record = example_record();
+        record.first_ts = Timestamp::from_nanos(-1_500_000_000);
+        record.last_ts = Timestamp::from_nanos(-999);
+        let mut out = Vec::new();
+        let options = RecordOptions::default();
+        format_flow_record_with(&mut out, &record, &mut utc_minus_8(), &options);
+        let text = String::from_utf8(out).expect("record lines are ASCII");
+        assert!(
+            text.contains(" startEpoch=-1.500000 endEpoch=0.000000 "),
+            "{text}"
+        );
     }
 
     #[test]

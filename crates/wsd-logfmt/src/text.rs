@@ -201,6 +201,14 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// Pushes the first `len` bytes of `padded`. Copies all of `padded`, which
+    /// costs less than a copy of variable length, so the caller must leave
+    /// room for it. Later pushes overwrite the bytes past `len`.
+    pub(crate) fn push_padded<const N: usize>(&mut self, padded: &[u8; N], len: usize) {
+        self.dst[self.pos..self.pos + N].copy_from_slice(padded);
+        self.pos += len.min(N);
+    }
+
     /// Pushes `text`, which takes exactly `text.len()` bytes.
     pub(crate) fn push_text<T: Text>(&mut self, text: &T) {
         let end = self.pos + text.len();
@@ -214,6 +222,8 @@ impl<'a> Cursor<'a> {
         // Many counters of a record are single digits, often zero.
         if n < 10 {
             self.push(b'0' + n as u8);
+        } else if n < 100 {
+            self.push_slice(&two_digits(n as u32));
         } else {
             self.push_text(&Decimal(n));
         }
