@@ -960,6 +960,10 @@ impl Tracker {
     }
 
     fn report(&mut self, idx: u32, reason: EndReason) {
+        // A flow that timed out is mostly out of the cache. Loading its
+        // separate state first overlaps those cache misses with the misses of
+        // removing it from the hash table and its timeout queue.
+        self.table.get(idx).preload_extra();
         let flow = self.table.remove(idx);
         if self.config.records.includes(flow.key.protocol) {
             self.stats.records += 1;

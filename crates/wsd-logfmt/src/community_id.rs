@@ -13,7 +13,7 @@ use std::net::IpAddr;
 
 use wsd_flow::FlowRecord;
 
-use crate::sha1::{digest_base64, sha1, DIGEST_BASE64_LEN};
+use crate::sha1::{digest_base64, sha1_padded_block, BLOCK_LEN, DIGEST_BASE64_LEN};
 
 /// Length of a version 1 Community ID text: `1:` and 28 base64 characters.
 pub const COMMUNITY_ID_LEN: usize = 2 + DIGEST_BASE64_LEN;
@@ -189,42 +189,81 @@ fn hash_tuple(
     ports: Option<(u16, u16)>,
     one_way: bool,
 ) -> CommunityId {
+    let (src_port, dst_port) = ports.unwrap_or((0, 0));
+
+    // The message, at most 2 + 16 + 16 + 2 + 4 = 40 bytes, is built in place
+    // in the one SHA-1 block that it fits with its padding. Addresses compare
+    // as big-endian numbers, which is the order of their bytes.
+    let mut block = [0u8; BLOCK_LEN];
+    block[..2].copy_from_slice(&seed.to_be_bytes());
+    let (addresses_end, swap) = match (src, dst) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            let swap = !one_way && (u32::from(dst), dst_port) < (u32::from(src), src_port);
+            let (first, second) = if swap { (dst, src) } else { (src, dst) };
+            block[2..6].copy_from_slice(&first.octets());
+            block[6..10].copy_from_slice(&second.octets());
+            (10, swap)
+        }
+        (IpAddr::V6(src), IpAddr::V6(dst)) => {
+            let swap = !one_way && (u128::from(dst), dst_port) < (u128::from(src), src_port);
+            let (first, second) = if swap { (dst, src) } else { (src, dst) };
+            block[2..18].copy_from_slice(&first.octets());
+            block[18..34].copy_from_slice(&second.octets());
+            (34, swap)
+        }
+        _ => write_mixed_addresses(&mut block, src, dst, src_port, dst_port, one_way),
+    };
+
+    // The protocol and a zero byte, which the block already holds.
+    block[addresses_end] = protocol;
+    let mut len = addresses_end + 2;
+    if ports.is_some() {
+        let (first_port, second_port) = if swap {
+            (dst_port, src_port)
+        } else {
+            (src_port, dst_port)
+        };
+        block[len..len + 2].copy_from_slice(&first_port.to_be_bytes());
+        block[len + 2..len + 4].copy_from_slice(&second_port.to_be_bytes());
+        len += 4;
+    }
+
+    let mut text = [0u8; COMMUNITY_ID_LEN];
+    text[..2].copy_from_slice(b"1:");
+    text[2..].copy_from_slice(&digest_base64(&sha1_padded_block(&mut block, len)));
+    CommunityId(text)
+}
+
+/// Writes an IPv4 and an IPv6 address after the seed in `block`, ordered
+/// unless `one_way` is set, and returns the end of the addresses and whether
+/// they were swapped. Flow records never mix versions, but the public
+/// [`community_id`] accepts any pair.
+fn write_mixed_addresses(
+    block: &mut [u8; BLOCK_LEN],
+    src: IpAddr,
+    dst: IpAddr,
+    src_port: u16,
+    dst_port: u16,
+    one_way: bool,
+) -> (usize, bool) {
     let mut src_octets = [0u8; 16];
     let mut dst_octets = [0u8; 16];
     let src_len = write_octets(&mut src_octets, src);
     let dst_len = write_octets(&mut dst_octets, dst);
     let src_addr = &src_octets[..src_len];
     let dst_addr = &dst_octets[..dst_len];
-    let (src_port, dst_port) = ports.unwrap_or((0, 0));
 
-    // Addresses compare as big-endian bytes, which is their numeric order.
-    let ordered = (src_addr, src_port) <= (dst_addr, dst_port);
-    let (first, second, first_port, second_port) = if one_way || ordered {
-        (src_addr, dst_addr, src_port, dst_port)
+    let swap = !one_way && (dst_addr, dst_port) < (src_addr, src_port);
+    let (first, second) = if swap {
+        (dst_addr, src_addr)
     } else {
-        (dst_addr, src_addr, dst_port, src_port)
+        (src_addr, dst_addr)
     };
-
-    // At most 2 + 16 + 16 + 2 + 4 = 40 bytes.
-    let mut input = [0u8; 40];
-    let mut len = 0;
-    let mut push = |bytes: &[u8]| {
-        input[len..len + bytes.len()].copy_from_slice(bytes);
-        len += bytes.len();
-    };
-    push(&seed.to_be_bytes());
-    push(first);
-    push(second);
-    push(&[protocol, 0]);
-    if ports.is_some() {
-        push(&first_port.to_be_bytes());
-        push(&second_port.to_be_bytes());
-    }
-
-    let mut text = [0u8; COMMUNITY_ID_LEN];
-    text[..2].copy_from_slice(b"1:");
-    text[2..].copy_from_slice(&digest_base64(&sha1(&input[..len])));
-    CommunityId(text)
+    let middle = 2 + first.len();
+    let end = middle + second.len();
+    block[2..middle].copy_from_slice(first);
+    block[middle..end].copy_from_slice(second);
+    (end, swap)
 }
 
 /// Writes the address's network-order bytes and returns how many.
@@ -560,6 +599,30 @@ mod tests {
             CommunityTransport::Ports(53, 5000),
         );
         assert_eq!(forward, backward);
+    }
+
+    /// An IPv4 and an IPv6 address hash as their 4 and 16 bytes, the shorter
+    /// IPv4 bytes first when they compare lower.
+    #[test]
+    fn mixed_versions_match_plain_message() {
+        let v4 = ip("10.0.0.1");
+        let v6 = ip("2001:db8::1");
+        let mut message = vec![0, 7];
+        message.extend_from_slice(&[10, 0, 0, 1]);
+        message.extend_from_slice(
+            &"2001:db8::1"
+                .parse::<std::net::Ipv6Addr>()
+                .expect("valid")
+                .octets(),
+        );
+        message.extend_from_slice(&[17, 0, 0x13, 0x88, 0, 53]);
+        let mut expected = b"1:".to_vec();
+        expected.extend_from_slice(&digest_base64(&crate::sha1::sha1(&message)));
+
+        let forward = community_id(7, v4, v6, 17, CommunityTransport::Ports(5000, 53));
+        let backward = community_id(7, v6, v4, 17, CommunityTransport::Ports(53, 5000));
+        assert_eq!(forward.as_bytes().as_slice(), expected.as_slice());
+        assert_eq!(backward.as_bytes().as_slice(), expected.as_slice());
     }
 
     #[test]

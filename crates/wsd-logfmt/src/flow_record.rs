@@ -3,11 +3,12 @@
 use wsd_decode::TunnelInfo;
 use wsd_flow::{Endpoint, FlowRecord, IcmpDetails};
 
-use crate::community_id::flow_community_id;
-use crate::json::push_epoch;
-use crate::local_time::LocalTimeFormatter;
+use wsd_capture::Timestamp;
+
+use crate::community_id::{flow_community_id, COMMUNITY_ID_LEN};
+use crate::local_time::{EpochSlot, LocalTimeFormatter, LOCAL_TIME_LEN};
 use crate::options::RecordOptions;
-use crate::text::{push_text, push_u64, Ip, Mac};
+use crate::text::{push_with_cursor, Cursor, SixDigits};
 
 /// The keys of one endpoint's fields, each with its leading space.
 struct EndpointKeys {
@@ -34,8 +35,10 @@ const DEST_KEYS: EndpointKeys = EndpointKeys {
 /// The layout is described in the [crate documentation](crate#flow-record-line).
 /// `clock` converts the flow's start time to local time.
 pub fn format_flow_record(out: &mut Vec<u8>, record: &FlowRecord, clock: &mut LocalTimeFormatter) {
-    push_classic_keys(out, record, clock, PortKeys::Ports);
-    out.push(b'\n');
+    push_with_cursor(out, max_line_len(record), |line| {
+        push_classic_keys(line, record, clock, PortKeys::Ports);
+        line.push(b'\n');
+    });
 }
 
 /// The keys written in the places of the port keys of a record line.
@@ -66,6 +69,52 @@ const UDP: u8 = 17;
 const ICMPV6: u8 = 58;
 const SCTP: u8 = 132;
 
+/// Maximum number of keys in a record line.
+const MAX_KEYS: usize = 40;
+
+/// Maximum length of a key with its leading space and its `=`, such as
+/// ` retransPacketsOut=`.
+const MAX_KEY_LEN: usize = 20;
+
+/// Maximum length of `seconds.micros` of a timestamp: a sign, the whole
+/// seconds and six decimals. The seconds of a 64-bit nanosecond count have 10
+/// digits, but [`push_epoch`] copies them as a padded 20-byte text.
+const MAX_EPOCH_LEN: usize = 1 + 20 + 1 + 6;
+
+/// Maximum length of the values of a record line, except the four names that
+/// [`max_line_len`] adds per record. The terms are the keyword, the start
+/// time, the endpoints' MAC addresses, IP addresses and ports, the duration and
+/// 16 counters, the epoch times, the protocol, two VLAN IDs, `midstream` and
+/// `synSeen`, the echo id, the tunnel addresses and id, the Community ID and
+/// the newline.
+const MAX_FIXED_VALUES_LEN: usize = "ICMPFLOW".len()
+    + LOCAL_TIME_LEN
+    + 2 * (17 + 39 + 5)
+    + 17 * 20
+    + 2 * MAX_EPOCH_LEN
+    + 3
+    + "65535,65535".len()
+    + 2 * "yes".len()
+    + 5
+    + 2 * 39
+    + 10
+    + COMMUNITY_ID_LEN
+    + 1;
+
+/// Returns an upper bound of the length of any record line of `record`.
+fn max_line_len(record: &FlowRecord) -> usize {
+    let tunnel_kind_len = record
+        .tunnel
+        .as_ref()
+        .map_or(1, |tunnel| tunnel.kind.name().len());
+    MAX_KEYS * MAX_KEY_LEN
+        + MAX_FIXED_VALUES_LEN
+        + record.state.name().len()
+        + record.history.as_bytes().len().max(1)
+        + record.end_reason.name().len()
+        + tunnel_kind_len
+}
+
 /// Appends the flow record line of `record`, newline included, to `out`: the
 /// classic keys, then unless `options.compat` is set the keys added after them.
 ///
@@ -76,92 +125,119 @@ pub fn format_flow_record_with(
     clock: &mut LocalTimeFormatter,
     options: &RecordOptions,
 ) {
-    if options.compat {
-        push_classic_keys(out, record, clock, PortKeys::Ports);
-    } else {
-        push_classic_keys(out, record, clock, PortKeys::of(record));
-        push_extended_keys(out, record, options);
-    }
-    out.push(b'\n');
+    push_with_cursor(out, max_line_len(record), |line| {
+        if options.compat {
+            push_classic_keys(line, record, clock, PortKeys::Ports);
+        } else {
+            push_classic_keys(line, record, clock, PortKeys::of(record));
+            push_extended_keys(line, record, clock, options);
+        }
+        line.push(b'\n');
+    });
 }
 
-/// Appends the keys from the keyword to `bytesOut`, with `ports` in the places
+/// Pushes the keys from the keyword to `bytesOut`, with `ports` in the places
 /// of the port keys.
 fn push_classic_keys(
-    out: &mut Vec<u8>,
+    line: &mut Cursor<'_>,
     record: &FlowRecord,
     clock: &mut LocalTimeFormatter,
     ports: PortKeys,
 ) {
-    out.extend_from_slice(flow_keyword(record.protocol));
-    out.extend_from_slice(b" startTime=");
-    out.extend_from_slice(clock.format(record.first_ts));
+    line.push_slice(flow_keyword(record.protocol));
+    line.push_slice(b" startTime=");
+    line.push_slice(clock.format(record.first_ts));
 
-    push_endpoint(out, &SOURCE_KEYS, &record.client);
+    push_endpoint(line, &SOURCE_KEYS, &record.client);
     match ports {
-        PortKeys::Ports => push_counter(out, SOURCE_KEYS.port, u64::from(record.client.port)),
-        PortKeys::Icmp(icmp) => push_counter(out, b" icmpType=", u64::from(icmp.icmp_type)),
+        PortKeys::Ports => push_counter(line, SOURCE_KEYS.port, u64::from(record.client.port)),
+        PortKeys::Icmp(icmp) => push_counter(line, b" icmpType=", u64::from(icmp.icmp_type)),
         PortKeys::Omitted => {}
     }
-    push_endpoint(out, &DEST_KEYS, &record.server);
+    push_endpoint(line, &DEST_KEYS, &record.server);
     match ports {
-        PortKeys::Ports => push_counter(out, DEST_KEYS.port, u64::from(record.server.port)),
-        PortKeys::Icmp(icmp) => push_counter(out, b" icmpCode=", u64::from(icmp.code)),
+        PortKeys::Ports => push_counter(line, DEST_KEYS.port, u64::from(record.server.port)),
+        PortKeys::Icmp(icmp) => push_counter(line, b" icmpCode=", u64::from(icmp.code)),
         PortKeys::Omitted => {}
     }
 
-    push_counter(out, b" duration=", record.duration_secs());
-    push_counter(out, b" packetsIn=", record.inbound.packets);
-    push_counter(out, b" packetsOut=", record.out.packets);
-    push_counter(out, b" bytesIn=", record.inbound.bytes);
-    push_counter(out, b" bytesOut=", record.out.bytes);
+    push_counter(line, b" duration=", record.duration_secs());
+    push_counter(line, b" packetsIn=", record.inbound.packets);
+    push_counter(line, b" packetsOut=", record.out.packets);
+    push_counter(line, b" bytesIn=", record.inbound.bytes);
+    push_counter(line, b" bytesOut=", record.out.bytes);
 }
 
-/// Appends the keys that follow `bytesOut`, in the order of the documentation.
-fn push_extended_keys(out: &mut Vec<u8>, record: &FlowRecord, options: &RecordOptions) {
-    out.extend_from_slice(b" startEpoch=");
-    push_epoch(out, record.first_ts);
-    out.extend_from_slice(b" endEpoch=");
-    push_epoch(out, record.last_ts);
-    out.extend_from_slice(b" protocol=");
-    push_u64(out, u64::from(record.protocol));
-    out.extend_from_slice(b" vlans=");
-    push_vlan_list(out, record);
+/// Pushes the keys that follow `bytesOut`, in the order of the documentation.
+fn push_extended_keys(
+    line: &mut Cursor<'_>,
+    record: &FlowRecord,
+    clock: &mut LocalTimeFormatter,
+    options: &RecordOptions,
+) {
+    line.push_slice(b" startEpoch=");
+    push_epoch(line, record.first_ts, clock, EpochSlot::Start);
+    line.push_slice(b" endEpoch=");
+    push_epoch(line, record.last_ts, clock, EpochSlot::End);
+    line.push_slice(b" protocol=");
+    line.push_u64(u64::from(record.protocol));
+    line.push_slice(b" vlans=");
+    push_vlan_list(line, record);
 
     let (inbound, outbound) = (&record.inbound, &record.out);
-    push_counter(out, b" ipBytesIn=", inbound.ip_bytes);
-    push_counter(out, b" ipBytesOut=", outbound.ip_bytes);
-    push_counter(out, b" payloadBytesIn=", inbound.payload_bytes);
-    push_counter(out, b" payloadBytesOut=", outbound.payload_bytes);
-    push_counter(out, b" streamBytesIn=", inbound.stream_bytes);
-    push_counter(out, b" streamBytesOut=", outbound.stream_bytes);
-    push_counter(out, b" missedBytesIn=", inbound.missed_bytes);
-    push_counter(out, b" missedBytesOut=", outbound.missed_bytes);
-    push_counter(out, b" retransPacketsIn=", inbound.retransmitted_packets);
-    push_counter(out, b" retransPacketsOut=", outbound.retransmitted_packets);
-    push_counter(out, b" retransBytesIn=", inbound.retransmitted_bytes);
-    push_counter(out, b" retransBytesOut=", outbound.retransmitted_bytes);
+    push_counter(line, b" ipBytesIn=", inbound.ip_bytes);
+    push_counter(line, b" ipBytesOut=", outbound.ip_bytes);
+    push_counter(line, b" payloadBytesIn=", inbound.payload_bytes);
+    push_counter(line, b" payloadBytesOut=", outbound.payload_bytes);
+    push_counter(line, b" streamBytesIn=", inbound.stream_bytes);
+    push_counter(line, b" streamBytesOut=", outbound.stream_bytes);
+    push_counter(line, b" missedBytesIn=", inbound.missed_bytes);
+    push_counter(line, b" missedBytesOut=", outbound.missed_bytes);
+    push_counter(line, b" retransPacketsIn=", inbound.retransmitted_packets);
+    push_counter(line, b" retransPacketsOut=", outbound.retransmitted_packets);
+    push_counter(line, b" retransBytesIn=", inbound.retransmitted_bytes);
+    push_counter(line, b" retransBytesOut=", outbound.retransmitted_bytes);
 
-    out.extend_from_slice(b" connState=");
-    out.extend_from_slice(record.state.name().as_bytes());
-    out.extend_from_slice(b" history=");
-    push_or_dash(out, record.history.as_bytes());
-    out.extend_from_slice(b" midstream=");
-    out.extend_from_slice(yes_no(record.midstream));
-    out.extend_from_slice(b" synSeen=");
-    out.extend_from_slice(yes_no(record.syn_seen));
-    out.extend_from_slice(b" endReason=");
-    out.extend_from_slice(record.end_reason.name().as_bytes());
+    line.push_slice(b" connState=");
+    line.push_slice(record.state.name().as_bytes());
+    line.push_slice(b" history=");
+    push_or_dash(line, record.history.as_bytes());
+    line.push_slice(b" midstream=");
+    line.push_slice(yes_no(record.midstream));
+    line.push_slice(b" synSeen=");
+    line.push_slice(yes_no(record.syn_seen));
+    line.push_slice(b" endReason=");
+    line.push_slice(record.end_reason.name().as_bytes());
 
-    out.extend_from_slice(b" echoId=");
+    line.push_slice(b" echoId=");
     match record.icmp.and_then(|icmp| icmp.echo_id) {
-        Some(id) => push_u64(out, u64::from(id)),
-        None => out.push(b'-'),
+        Some(id) => line.push_u64(u64::from(id)),
+        None => line.push(b'-'),
     }
-    push_tunnel_keys(out, record.tunnel.as_ref());
-    out.extend_from_slice(b" communityId=");
+    push_tunnel_keys(line, record.tunnel.as_ref());
+    line.push_slice(b" communityId=");
     let id = flow_community_id(options.community_id_seed, record);
-    out.extend_from_slice(id.as_bytes());
+    line.push_slice(id.as_bytes());
+}
+
+/// Pushes `ts` as seconds since the Unix epoch with six decimals, as
+/// [`push_epoch`](crate::json::push_epoch) appends it. The whole seconds come
+/// from the text that `clock` caches for `slot`.
+fn push_epoch(
+    line: &mut Cursor<'_>,
+    ts: Timestamp,
+    clock: &mut LocalTimeFormatter,
+    slot: EpochSlot,
+) {
+    let micros = ts.as_nanos() / 1_000;
+    if micros < 0 {
+        line.push(b'-');
+    }
+    let magnitude = micros.unsigned_abs();
+    let seconds = clock.epoch_seconds(slot, magnitude / 1_000_000);
+    line.push_padded(&seconds.digits, seconds.len);
+    line.push(b'.');
+    line.push_text(&SixDigits((magnitude % 1_000_000) as u32));
 }
 
 /// Returns `yes` or `no`, as `flowcache` writes flags too.
@@ -173,46 +249,46 @@ fn yes_no(flag: bool) -> &'static [u8] {
     }
 }
 
-/// Appends `text`, or `-` if it is empty.
-fn push_or_dash(out: &mut Vec<u8>, text: &[u8]) {
+/// Pushes `text`, or `-` if it is empty.
+fn push_or_dash(line: &mut Cursor<'_>, text: &[u8]) {
     if text.is_empty() {
-        out.push(b'-');
+        line.push(b'-');
     } else {
-        out.extend_from_slice(text);
+        line.push_slice(text);
     }
 }
 
-/// Appends the tunnel keys, each `-` for a flow that came through no tunnel.
-fn push_tunnel_keys(out: &mut Vec<u8>, tunnel: Option<&TunnelInfo>) {
+/// Pushes the tunnel keys, each `-` for a flow that came through no tunnel.
+fn push_tunnel_keys(line: &mut Cursor<'_>, tunnel: Option<&TunnelInfo>) {
     let Some(tunnel) = tunnel else {
-        out.extend_from_slice(b" tunnel=- tunnelSrc=- tunnelDst=- tunnelId=-");
+        line.push_slice(b" tunnel=- tunnelSrc=- tunnelDst=- tunnelId=-");
         return;
     };
-    out.extend_from_slice(b" tunnel=");
-    out.extend_from_slice(tunnel.kind.name().as_bytes());
-    out.extend_from_slice(b" tunnelSrc=");
-    push_text(out, &Ip(tunnel.src));
-    out.extend_from_slice(b" tunnelDst=");
-    push_text(out, &Ip(tunnel.dst));
-    out.extend_from_slice(b" tunnelId=");
+    line.push_slice(b" tunnel=");
+    line.push_slice(tunnel.kind.name().as_bytes());
+    line.push_slice(b" tunnelSrc=");
+    line.push_ip(tunnel.src);
+    line.push_slice(b" tunnelDst=");
+    line.push_ip(tunnel.dst);
+    line.push_slice(b" tunnelId=");
     match tunnel.id {
-        Some(id) => push_u64(out, u64::from(id)),
-        None => out.push(b'-'),
+        Some(id) => line.push_u64(u64::from(id)),
+        None => line.push(b'-'),
     }
 }
 
-/// Appends the VLAN IDs outermost first, joined by commas, or `-` for none.
-fn push_vlan_list(out: &mut Vec<u8>, record: &FlowRecord) {
+/// Pushes the VLAN IDs outermost first, joined by commas, or `-` for none.
+fn push_vlan_list(line: &mut Cursor<'_>, record: &FlowRecord) {
     let count = usize::from(record.vlans.count).min(record.vlans.ids.len());
     if count == 0 {
-        out.push(b'-');
+        line.push(b'-');
         return;
     }
     for (i, &id) in record.vlans.ids[..count].iter().enumerate() {
         if i > 0 {
-            out.push(b',');
+            line.push(b',');
         }
-        push_u64(out, u64::from(id));
+        line.push_u64(u64::from(id));
     }
 }
 
@@ -226,17 +302,17 @@ fn flow_keyword(protocol: u8) -> &'static [u8] {
     }
 }
 
-/// Appends the MAC and IP keys of one endpoint; the caller writes its port.
-fn push_endpoint(out: &mut Vec<u8>, keys: &EndpointKeys, endpoint: &Endpoint) {
-    out.extend_from_slice(keys.mac);
-    push_text(out, &Mac(endpoint.mac.unwrap_or_default()));
-    out.extend_from_slice(keys.ip);
-    push_text(out, &Ip(endpoint.ip));
+/// Pushes the MAC and IP keys of one endpoint. The caller writes its port.
+fn push_endpoint(line: &mut Cursor<'_>, keys: &EndpointKeys, endpoint: &Endpoint) {
+    line.push_slice(keys.mac);
+    line.push_mac(endpoint.mac.unwrap_or_default());
+    line.push_slice(keys.ip);
+    line.push_ip(endpoint.ip);
 }
 
-fn push_counter(out: &mut Vec<u8>, key: &[u8], value: u64) {
-    out.extend_from_slice(key);
-    push_u64(out, value);
+fn push_counter(line: &mut Cursor<'_>, key: &[u8], value: u64) {
+    line.push_slice(key);
+    line.push_u64(value);
 }
 
 #[cfg(test)]
@@ -436,6 +512,146 @@ mod tests {
         format_flow_record_with(&mut out, &example_record(), &mut utc_minus_8(), &options);
         let text = String::from_utf8(out).expect("record lines are ASCII");
         assert!(text.contains(" vlans=- "), "{text}");
+    }
+
+    /// Builds a record with every number and address at its widest.
+    fn widest_record() -> FlowRecord {
+        let widest_ip = ip("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+        let max_counters = Counters {
+            packets: u64::MAX,
+            bytes: u64::MAX,
+            payload_bytes: u64::MAX,
+            ip_bytes: u64::MAX,
+            stream_bytes: u64::MAX,
+            missed_bytes: u64::MAX,
+            retransmitted_packets: u64::MAX,
+            retransmitted_bytes: u64::MAX,
+        };
+        let mut record = example_record();
+        record.protocol = 58;
+        for endpoint in [&mut record.client, &mut record.server] {
+            endpoint.ip = widest_ip;
+            endpoint.mac = Some(MacAddr([0xff; 6]));
+            endpoint.port = u16::MAX;
+        }
+        record.first_ts = Timestamp::from_nanos(i64::MIN);
+        record.last_ts = Timestamp::from_nanos(i64::MAX);
+        record.out = max_counters;
+        record.inbound = max_counters;
+        record.vlans = Vlans {
+            ids: [u16::MAX, u16::MAX],
+            count: 2,
+        };
+        record.state = ConnState::RSTOS0;
+        while record.history.push(b'W') {}
+        record.tunnel = Some(wsd_decode::TunnelInfo {
+            kind: wsd_decode::TunnelKind::Erspan,
+            src: widest_ip,
+            dst: widest_ip,
+            id: Some(u32::MAX),
+        });
+        record.icmp = Some(IcmpDetails {
+            icmp_type: u8::MAX,
+            code: u8::MAX,
+            echo_id: Some(u16::MAX),
+            v6: true,
+        });
+        record.end_reason = EndReason::EndOfInput;
+        record
+    }
+
+    #[test]
+    fn widest_line_within_bound() {
+        let record = widest_record();
+        for (protocol, compat) in [(58, false), (6, false), (6, true), (47, false)] {
+            let mut record = record;
+            record.protocol = protocol;
+            let options = RecordOptions {
+                compat,
+                ..RecordOptions::default()
+            };
+            let mut out = Vec::new();
+            format_flow_record_with(&mut out, &record, &mut utc_minus_8(), &options);
+            let text = String::from_utf8(out).expect("record lines are ASCII");
+            assert!(text.len() <= max_line_len(&record), "{}", text.len());
+
+            let keys: Vec<&str> = text
+                .split(' ')
+                .filter_map(|field| field.split_once('=').map(|(key, _)| key))
+                .collect();
+            assert!(keys.len() <= MAX_KEYS, "{} keys", keys.len());
+            for key in keys {
+                assert!(key.len() + 2 <= MAX_KEY_LEN, "key {key}");
+            }
+        }
+    }
+
+    /// The line of a record with every value at its widest, spelled out.
+    #[test]
+    fn widest_line_byte_for_byte() {
+        let mut out = Vec::new();
+        let options = RecordOptions::default();
+        format_flow_record_with(&mut out, &widest_record(), &mut utc_minus_8(), &options);
+        let text = String::from_utf8(out).expect("record lines are ASCII");
+
+        let ip = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff";
+        let mac = "ff:ff:ff:ff:ff:ff";
+        let max = u64::MAX;
+        let expected = format!(
+            "ICMPFLOW startTime=1677/09/20 16:12:43 sourceMac={mac} sourceIp={ip} \
+             icmpType=255 destMac={mac} destIp={ip} icmpCode=255 duration=9223372036 \
+             packetsIn={max} packetsOut={max} bytesIn={max} bytesOut={max} \
+             startEpoch=-9223372036.854775 endEpoch=9223372036.854775 protocol=58 \
+             vlans=65535,65535 ipBytesIn={max} ipBytesOut={max} payloadBytesIn={max} \
+             payloadBytesOut={max} streamBytesIn={max} streamBytesOut={max} \
+             missedBytesIn={max} missedBytesOut={max} retransPacketsIn={max} \
+             retransPacketsOut={max} retransBytesIn={max} retransBytesOut={max} \
+             connState=RSTOS0 history=WWWWWWWWWWWWWWW midstream=no synSeen=yes \
+             endReason=end-of-input echoId=65535 tunnel=erspan tunnelSrc={ip} \
+             tunnelDst={ip} tunnelId=4294967295 communityId="
+        );
+        assert!(text.starts_with(&expected), "{text}");
+        assert_eq!(text.len(), expected.len() + COMMUNITY_ID_LEN + 1, "{text}");
+        assert!(text.ends_with("=\n"), "{text}");
+    }
+
+    /// One formatter reused across records whose epoch seconds change, go
+    /// back and turn negative writes what a fresh formatter writes.
+    #[test]
+    fn epoch_cache_follows_changes() {
+        let seconds = [1_515_026_277, 1_515_026_278, 9, 1_515_026_277, -1, 0, 10];
+        let options = RecordOptions::default();
+        let mut reused = utc_minus_8();
+        for (i, &start) in seconds.iter().enumerate() {
+            let mut record = example_record();
+            record.first_ts = Timestamp::from_parts(start, 120_000_000);
+            record.last_ts = Timestamp::from_parts(seconds[seconds.len() - 1 - i], 5_000);
+
+            let mut expected = Vec::new();
+            format_flow_record_with(&mut expected, &record, &mut utc_minus_8(), &options);
+            let mut actual = Vec::new();
+            format_flow_record_with(&mut actual, &record, &mut reused, &options);
+            assert_eq!(
+                String::from_utf8(actual).expect("record lines are ASCII"),
+                String::from_utf8(expected).expect("record lines are ASCII"),
+                "record {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn epoch_text_sign_and_decimals() {
+        let mut record = example_record();
+        record.first_ts = Timestamp::from_nanos(-1_500_000_000);
+        record.last_ts = Timestamp::from_nanos(-999);
+        let mut out = Vec::new();
+        let options = RecordOptions::default();
+        format_flow_record_with(&mut out, &record, &mut utc_minus_8(), &options);
+        let text = String::from_utf8(out).expect("record lines are ASCII");
+        assert!(
+            text.contains(" startEpoch=-1.500000 endEpoch=0.000000 "),
+            "{text}"
+        );
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //!
 //! Formatting allocates nothing per line once the buffer has grown to the longest
 //! line, and does not use `core::fmt`, because verbose mode writes one line per
-//! packet at millions of packets per second.
+//! packet at millions of packets per second. A flow record line first grows the
+//! buffer by an upper bound of its length, about 1.5 KB, and then cuts it back.
 //!
 //! # Flow record line
 //!

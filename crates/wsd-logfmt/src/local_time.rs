@@ -3,7 +3,7 @@
 use jiff::tz::{Offset, TimeZone};
 use wsd_capture::Timestamp;
 
-use crate::text::two_digits;
+use crate::text::{two_digits, Decimal, Text};
 
 /// Length of the text [`LocalTimeFormatter::format`] returns: `YYYY/MM/DD HH:MM:SS`.
 pub const LOCAL_TIME_LEN: usize = 19;
@@ -21,6 +21,9 @@ const SECONDS_PER_DAY: i64 = 86_400;
 ///    last lookup, so a new second needs only integer arithmetic;
 /// 3. the date text of the last local day.
 ///
+/// Flow record lines also take the decimal whole seconds of their epoch times
+/// from the formatter, which keeps the last text for start and end times.
+///
 /// Timestamps may arrive in any order: a cache miss recomputes the entry and stays
 /// correct, only slower.
 #[derive(Clone, Debug)]
@@ -33,6 +36,54 @@ pub struct LocalTimeFormatter {
     /// Local day number (days since 1970-01-01 in local time) whose date is in
     /// `text[..10]`, or `None` before the first call.
     cached_day: Option<i64>,
+    /// Decimal texts of the whole seconds of the last start and end epoch
+    /// times of flow records, which consecutive records often share.
+    epoch_seconds: [EpochSecondsText; 2],
+}
+
+/// The epoch time of a flow record that an [`EpochSecondsText`] caches.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum EpochSlot {
+    /// `startEpoch`.
+    Start = 0,
+    /// `endEpoch`.
+    End = 1,
+}
+
+/// The decimal text of a number of whole seconds, padded with zeros to
+/// [`EpochSecondsText::LEN`] bytes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EpochSecondsText {
+    seconds: u64,
+    /// The digits, then zeros.
+    pub(crate) digits: [u8; EpochSecondsText::LEN],
+    /// Number of digits.
+    pub(crate) len: usize,
+}
+
+impl EpochSecondsText {
+    /// Room for the 20 digits of `u64::MAX`.
+    pub(crate) const LEN: usize = 20;
+
+    /// The text of 0 seconds.
+    const ZERO: EpochSecondsText = EpochSecondsText {
+        seconds: 0,
+        digits: [
+            b'0', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ],
+        len: 1,
+    };
+
+    fn new(seconds: u64) -> EpochSecondsText {
+        let mut text = EpochSecondsText {
+            seconds,
+            ..EpochSecondsText::ZERO
+        };
+        let len = Decimal(seconds).len();
+        Decimal(seconds).write(&mut text.digits[..len]);
+        text.len = len;
+        text
+    }
 }
 
 /// A half-open range of Unix seconds over which a time zone's UTC offset is fixed.
@@ -65,6 +116,7 @@ impl LocalTimeFormatter {
             text: *b"0000/00/00 00:00:00",
             offset_span: OffsetSpan::EMPTY,
             cached_day: None,
+            epoch_seconds: [EpochSecondsText::ZERO; 2],
         }
     }
 
@@ -99,6 +151,16 @@ impl LocalTimeFormatter {
             self.cached_second = Some(second);
         }
         &self.text
+    }
+
+    /// Returns the decimal text of `seconds`, the whole seconds of the epoch
+    /// time in `slot` of a flow record, from a cache of one text per slot.
+    pub(crate) fn epoch_seconds(&mut self, slot: EpochSlot, seconds: u64) -> &EpochSecondsText {
+        let cached = &mut self.epoch_seconds[slot as usize];
+        if cached.seconds != seconds {
+            *cached = EpochSecondsText::new(seconds);
+        }
+        cached
     }
 
     /// Writes the local time of `unix_second` into `text`.

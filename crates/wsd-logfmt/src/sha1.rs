@@ -13,37 +13,72 @@ pub(crate) const DIGEST_BASE64_LEN: usize = 28;
 
 /// Maximum length of a message that [`sha1`] accepts, so that the padded message
 /// fits two blocks.
+#[cfg(test)]
 pub(crate) const MAX_MESSAGE_LEN: usize = 119;
-
-const BLOCK_LEN: usize = 64;
 
 /// Returns the SHA-1 digest of `message`, which is at most [`MAX_MESSAGE_LEN`]
 /// bytes long. Longer input is cut to that length, which no caller in this crate
 /// produces (the longest Community ID input is 40 bytes).
+///
+/// The Community ID builds its message in a block and calls
+/// [`sha1_padded_block`], so only tests call this general form.
+#[cfg(test)]
 pub(crate) fn sha1(message: &[u8]) -> [u8; DIGEST_LEN] {
     let message = &message[..message.len().min(MAX_MESSAGE_LEN)];
+    if message.len() <= MAX_ONE_BLOCK_LEN {
+        let mut block = [0u8; BLOCK_LEN];
+        block[..message.len()].copy_from_slice(message);
+        return sha1_padded_block(&mut block, message.len());
+    }
 
     // The padded message: the bytes, 0x80, zeros, and the bit length as a
-    // big-endian u64 at the end of the last block.
+    // big-endian u64 at the end of the second block.
     let mut padded = [0u8; 2 * BLOCK_LEN];
     padded[..message.len()].copy_from_slice(message);
     padded[message.len()] = 0x80;
-    let blocks = if message.len() + 9 <= BLOCK_LEN { 1 } else { 2 };
-    let end = blocks * BLOCK_LEN;
     let bit_len = (message.len() as u64) * 8;
-    padded[end - 8..end].copy_from_slice(&bit_len.to_be_bytes());
+    padded[2 * BLOCK_LEN - 8..].copy_from_slice(&bit_len.to_be_bytes());
 
-    let mut state: [u32; 5] = [
-        0x6745_2301,
-        0xefcd_ab89,
-        0x98ba_dcfe,
-        0x1032_5476,
-        0xc3d2_e1f0,
-    ];
-    for block in padded[..end].chunks_exact(BLOCK_LEN) {
+    let mut state = INITIAL_STATE;
+    for block in padded.chunks_exact(BLOCK_LEN) {
         compress(&mut state, block);
     }
+    digest_bytes(state)
+}
 
+/// Maximum length of a message that fits one block with its padding: the
+/// 0x80 byte and the 8-byte bit length take the other 9 bytes.
+pub(crate) const MAX_ONE_BLOCK_LEN: usize = BLOCK_LEN - 9;
+
+/// Returns the SHA-1 digest of the message in `block[..len]`, where `len` is at
+/// most [`MAX_ONE_BLOCK_LEN`] and the rest of `block` is zero. Writes the
+/// padding into `block`.
+///
+/// A caller that builds its message in place avoids the copy that [`sha1`]
+/// makes. A longer `len` is cut to [`MAX_ONE_BLOCK_LEN`].
+pub(crate) fn sha1_padded_block(block: &mut [u8; BLOCK_LEN], len: usize) -> [u8; DIGEST_LEN] {
+    let len = len.min(MAX_ONE_BLOCK_LEN);
+    block[len] = 0x80;
+    let bit_len = (len as u64) * 8;
+    block[BLOCK_LEN - 8..].copy_from_slice(&bit_len.to_be_bytes());
+
+    let mut state = INITIAL_STATE;
+    compress(&mut state, block);
+    digest_bytes(state)
+}
+
+/// Length of a SHA-1 block in bytes.
+pub(crate) const BLOCK_LEN: usize = 64;
+
+const INITIAL_STATE: [u32; 5] = [
+    0x6745_2301,
+    0xefcd_ab89,
+    0x98ba_dcfe,
+    0x1032_5476,
+    0xc3d2_e1f0,
+];
+
+fn digest_bytes(state: [u32; 5]) -> [u8; DIGEST_LEN] {
     let mut digest = [0u8; DIGEST_LEN];
     for (bytes, word) in digest.chunks_exact_mut(4).zip(state) {
         bytes.copy_from_slice(&word.to_be_bytes());
@@ -51,53 +86,96 @@ pub(crate) fn sha1(message: &[u8]) -> [u8; DIGEST_LEN] {
     digest
 }
 
-/// Applies the SHA-1 compression function to one 64-byte block.
-fn compress(state: &mut [u32; 5], block: &[u8]) {
-    let mut schedule = [0u32; 80];
-    for (word, bytes) in schedule.iter_mut().zip(block.chunks_exact(4)) {
-        *word = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+/// Returns schedule word `t` (0 to 79) from the last 16 words in `window`,
+/// where word `t` sits at index `t % 16`. Words from 16 on replace the word 16
+/// places back, which no later word needs.
+#[inline(always)]
+fn schedule_word(window: &mut [u32; 16], t: usize) -> u32 {
+    if t >= 16 {
+        // Words t - 3, t - 8, t - 14 and t - 16, modulo 16.
+        let mixed =
+            window[(t + 13) % 16] ^ window[(t + 8) % 16] ^ window[(t + 2) % 16] ^ window[t % 16];
+        window[t % 16] = mixed.rotate_left(1);
     }
-    for t in 16..80 {
-        schedule[t] = (schedule[t - 3] ^ schedule[t - 8] ^ schedule[t - 14] ^ schedule[t - 16])
-            .rotate_left(1);
-    }
-
-    // One loop per round function, so that no round picks its function at
-    // run time. Ch and Maj use equivalent forms with fewer operations.
-    let mut working = *state;
-    for &word in &schedule[..20] {
-        let [_, b, c, d, _] = working;
-        working = round(working, d ^ (b & (c ^ d)), 0x5a82_7999, word);
-    }
-    for &word in &schedule[20..40] {
-        let [_, b, c, d, _] = working;
-        working = round(working, b ^ c ^ d, 0x6ed9_eba1, word);
-    }
-    for &word in &schedule[40..60] {
-        let [_, b, c, d, _] = working;
-        working = round(working, (b & c) | (d & (b | c)), 0x8f1b_bcdc, word);
-    }
-    for &word in &schedule[60..] {
-        let [_, b, c, d, _] = working;
-        working = round(working, b ^ c ^ d, 0xca62_c1d6, word);
-    }
-
-    for (word, value) in state.iter_mut().zip(working) {
-        *word = word.wrapping_add(value);
-    }
+    window[t % 16]
 }
 
-/// Returns the working variables (a, b, c, d, e) after one SHA-1 round with
-/// round function value `f`, constant `k` and schedule word `word`.
+/// Ch, the round function of rounds 0 to 19, in a form with one operation
+/// fewer than `(b & c) | (!b & d)`.
 #[inline(always)]
-fn round([a, b, c, d, e]: [u32; 5], f: u32, k: u32, word: u32) -> [u32; 5] {
-    let temp = a
-        .rotate_left(5)
-        .wrapping_add(f)
-        .wrapping_add(e)
-        .wrapping_add(k)
-        .wrapping_add(word);
-    [temp, a, b.rotate_left(30), c, d]
+fn choose(b: u32, c: u32, d: u32) -> u32 {
+    d ^ (b & (c ^ d))
+}
+
+/// Parity, the round function of rounds 20 to 39 and 60 to 79.
+#[inline(always)]
+fn parity(b: u32, c: u32, d: u32) -> u32 {
+    b ^ c ^ d
+}
+
+/// Maj, the round function of rounds 40 to 59.
+#[inline(always)]
+fn majority(b: u32, c: u32, d: u32) -> u32 {
+    (b & c) | (d & (b | c))
+}
+
+/// One SHA-1 round `t` on the working variables named in the order (a, b, c,
+/// d, e). The new `a` goes into the variable named `e`, and the new `c` into
+/// the one named `b`. The next round therefore names the same variables in the
+/// order (e, a, b, c, d), and no value moves between variables.
+macro_rules! round {
+    ($function:ident, $k:expr, $window:ident, $t:expr, $a:ident, $b:ident, $c:ident, $d:ident, $e:ident) => {
+        $e = $a
+            .rotate_left(5)
+            .wrapping_add($function($b, $c, $d))
+            .wrapping_add($e)
+            .wrapping_add($k)
+            .wrapping_add(schedule_word(&mut $window, $t));
+        $b = $b.rotate_left(30);
+    };
+}
+
+/// Five rounds from round `t`, after which every variable has its original
+/// name again.
+macro_rules! five_rounds {
+    ($function:ident, $k:expr, $window:ident, $t:expr, $a:ident, $b:ident, $c:ident, $d:ident, $e:ident) => {
+        round!($function, $k, $window, $t, $a, $b, $c, $d, $e);
+        round!($function, $k, $window, $t + 1, $e, $a, $b, $c, $d);
+        round!($function, $k, $window, $t + 2, $d, $e, $a, $b, $c);
+        round!($function, $k, $window, $t + 3, $c, $d, $e, $a, $b);
+        round!($function, $k, $window, $t + 4, $b, $c, $d, $e, $a);
+    };
+}
+
+/// Twenty rounds from round `t`, all with one round function and constant.
+macro_rules! twenty_rounds {
+    ($function:ident, $k:expr, $window:ident, $t:expr, $a:ident, $b:ident, $c:ident, $d:ident, $e:ident) => {
+        five_rounds!($function, $k, $window, $t, $a, $b, $c, $d, $e);
+        five_rounds!($function, $k, $window, $t + 5, $a, $b, $c, $d, $e);
+        five_rounds!($function, $k, $window, $t + 10, $a, $b, $c, $d, $e);
+        five_rounds!($function, $k, $window, $t + 15, $a, $b, $c, $d, $e);
+    };
+}
+
+/// Applies the SHA-1 compression function to one 64-byte block.
+///
+/// The 80 rounds are unrolled, so every schedule index is a constant and
+/// the message schedule needs only a 16-word window.
+fn compress(state: &mut [u32; 5], block: &[u8]) {
+    let mut window = [0u32; 16];
+    for (word, bytes) in window.iter_mut().zip(block.chunks_exact(4)) {
+        *word = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    }
+
+    let [mut a, mut b, mut c, mut d, mut e] = *state;
+    twenty_rounds!(choose, 0x5a82_7999, window, 0, a, b, c, d, e);
+    twenty_rounds!(parity, 0x6ed9_eba1, window, 20, a, b, c, d, e);
+    twenty_rounds!(majority, 0x8f1b_bcdc, window, 40, a, b, c, d, e);
+    twenty_rounds!(parity, 0xca62_c1d6, window, 60, a, b, c, d, e);
+
+    for (word, value) in state.iter_mut().zip([a, b, c, d, e]) {
+        *word = word.wrapping_add(value);
+    }
 }
 
 const BASE64_ALPHABET: &[u8; 64] =
@@ -167,6 +245,69 @@ mod tests {
         for (len, expected) in cases {
             let message = vec![b'a'; len];
             assert_eq!(hex(&sha1(&message)), expected, "{len} bytes of 'a'");
+        }
+    }
+
+    /// Textbook SHA-1 of a message of at most 119 bytes, with the full 80-word
+    /// schedule and one loop over all rounds, to check the unrolled one against.
+    fn reference_sha1(message: &[u8]) -> [u8; DIGEST_LEN] {
+        let mut padded = message.to_vec();
+        padded.push(0x80);
+        while padded.len() % 64 != 56 {
+            padded.push(0);
+        }
+        padded.extend_from_slice(&((message.len() as u64) * 8).to_be_bytes());
+
+        let mut state = INITIAL_STATE;
+        for block in padded.chunks_exact(64) {
+            let mut w = [0u32; 80];
+            for (t, bytes) in block.chunks_exact(4).enumerate() {
+                w[t] = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+            }
+            for t in 16..80 {
+                w[t] = (w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16]).rotate_left(1);
+            }
+            let [mut a, mut b, mut c, mut d, mut e] = state;
+            for (t, &word) in w.iter().enumerate() {
+                let (f, k) = match t {
+                    0..=19 => ((b & c) | (!b & d), 0x5a82_7999),
+                    20..=39 => (b ^ c ^ d, 0x6ed9_eba1),
+                    40..=59 => ((b & c) | (b & d) | (c & d), 0x8f1b_bcdc),
+                    _ => (b ^ c ^ d, 0xca62_c1d6),
+                };
+                let temp = a
+                    .rotate_left(5)
+                    .wrapping_add(f)
+                    .wrapping_add(e)
+                    .wrapping_add(k)
+                    .wrapping_add(word);
+                (e, d, c, b, a) = (d, c, b.rotate_left(30), a, temp);
+            }
+            for (word, value) in state.iter_mut().zip([a, b, c, d, e]) {
+                *word = word.wrapping_add(value);
+            }
+        }
+        digest_bytes(state)
+    }
+
+    #[test]
+    fn padded_block_matches_sha1() {
+        for len in 0..=MAX_ONE_BLOCK_LEN {
+            let message: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            let mut block = [0u8; BLOCK_LEN];
+            block[..len].copy_from_slice(&message);
+            assert_eq!(
+                sha1_padded_block(&mut block, len),
+                sha1(&message),
+                "{len} bytes"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sha1_matches_reference(message in proptest::collection::vec(proptest::num::u8::ANY, 0..=MAX_MESSAGE_LEN)) {
+            proptest::prop_assert_eq!(sha1(&message), reference_sha1(&message));
         }
     }
 

@@ -8,6 +8,10 @@
 //! Constant-size copies compile to a few vector stores, where a variable-size copy
 //! calls `memcpy`, and writing in place avoids reading back bytes just stored in
 //! a stack buffer, which stalls store-to-load forwarding.
+//!
+//! A flow record line grows the output once by an upper bound of its length
+//! ([`push_with_cursor`]) and pushes every value through a [`Cursor`], which
+//! saves the growth and capacity check per value.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -167,7 +171,10 @@ impl Text for SixDigits {
 }
 
 /// A forward writer into a slice that the caller sized for the whole text.
-struct Cursor<'a> {
+///
+/// Writing past the end of the slice panics, so every caller sizes the slice
+/// for the longest text it can write.
+pub(crate) struct Cursor<'a> {
     dst: &'a mut [u8],
     pos: usize,
 }
@@ -177,12 +184,12 @@ impl<'a> Cursor<'a> {
         Cursor { dst, pos: 0 }
     }
 
-    fn push(&mut self, byte: u8) {
+    pub(crate) fn push(&mut self, byte: u8) {
         self.dst[self.pos] = byte;
         self.pos += 1;
     }
 
-    fn push_slice(&mut self, bytes: &[u8]) {
+    pub(crate) fn push_slice(&mut self, bytes: &[u8]) {
         self.dst[self.pos..self.pos + bytes.len()].copy_from_slice(bytes);
         self.pos += bytes.len();
     }
@@ -193,7 +200,122 @@ impl<'a> Cursor<'a> {
             self.push(HEX_DIGITS[usize::from((n >> (4 * digit)) & 0xf)]);
         }
     }
+
+    /// Pushes the first `len` bytes of `padded`. Copies all of `padded`, which
+    /// costs less than a copy of variable length, so the caller must leave
+    /// room for it. Later pushes overwrite the bytes past `len`.
+    pub(crate) fn push_padded<const N: usize>(&mut self, padded: &[u8; N], len: usize) {
+        self.dst[self.pos..self.pos + N].copy_from_slice(padded);
+        self.pos += len.min(N);
+    }
+
+    /// Pushes `text`, which takes exactly `text.len()` bytes.
+    pub(crate) fn push_text<T: Text>(&mut self, text: &T) {
+        let end = self.pos + text.len();
+        text.write(&mut self.dst[self.pos..end]);
+        self.pos = end;
+    }
+
+    /// Pushes `n` in decimal, without padding.
+    #[inline]
+    pub(crate) fn push_u64(&mut self, n: u64) {
+        // Many counters of a record are single digits, often zero.
+        if n < 10 {
+            self.push(b'0' + n as u8);
+        } else if n < 100 {
+            self.push_slice(&two_digits(n as u32));
+        } else {
+            self.push_text(&Decimal(n));
+        }
+    }
+
+    /// Pushes a MAC address as [`Mac`] writes it.
+    pub(crate) fn push_mac(&mut self, mac: MacAddr) {
+        // Each byte copies its three-byte table entry but moves on only past
+        // its digits and colon, and the last colon is dropped. The copies thus
+        // reach up to two bytes past the address, which later pushes overwrite.
+        for byte in mac.0 {
+            let entry = &HEX_BYTE_COLON[usize::from(byte)];
+            self.dst[self.pos..self.pos + 3].copy_from_slice(entry);
+            self.pos += 2 + usize::from(byte >= 0x10);
+        }
+        self.pos -= 1;
+    }
+
+    /// Pushes an IP address as [`Ip`] writes it.
+    pub(crate) fn push_ip(&mut self, ip: IpAddr) {
+        let IpAddr::V4(v4) = ip else {
+            self.push_text(&Ip(ip));
+            return;
+        };
+        // Each octet copies its four-byte table entry but moves on only past
+        // its digits and dot, and the last dot is dropped. The copies thus
+        // reach up to three bytes past the address, which later pushes overwrite.
+        for octet in v4.octets() {
+            let entry = &OCTET_DOT[usize::from(octet)];
+            self.dst[self.pos..self.pos + 4].copy_from_slice(entry);
+            self.pos += 2 + usize::from(octet >= 10) + usize::from(octet >= 100);
+        }
+        self.pos -= 1;
+    }
 }
+
+/// Appends text of at most `max_len` bytes that `write` pushes to a cursor.
+///
+/// The output grows by `max_len` zero bytes once, `write` fills them without a
+/// capacity check per value, and the output is cut back to what was written.
+/// `write` must not push more than `max_len` bytes, or it panics.
+pub(crate) fn push_with_cursor(
+    out: &mut Vec<u8>,
+    max_len: usize,
+    write: impl FnOnce(&mut Cursor<'_>),
+) {
+    let start = out.len();
+    out.resize(start + max_len, 0);
+    let mut cursor = Cursor::new(&mut out[start..]);
+    write(&mut cursor);
+    let len = cursor.pos;
+    out.truncate(start + len);
+}
+
+/// For each byte, its lower-case hex digits without zero padding and a colon,
+/// padded with a zero to three bytes.
+const HEX_BYTE_COLON: [[u8; 3]; 256] = {
+    let mut table = [[0u8; 3]; 256];
+    let mut i = 0;
+    while i < 256 {
+        let high = HEX_DIGITS[i >> 4];
+        let low = HEX_DIGITS[i & 0xf];
+        table[i] = if i < 0x10 {
+            [low, b':', 0]
+        } else {
+            [high, low, b':']
+        };
+        i += 1;
+    }
+    table
+};
+
+/// For each octet, its decimal digits and a dot, padded with zeros to four
+/// bytes.
+const OCTET_DOT: [[u8; 4]; 256] = {
+    let mut table = [[0u8; 4]; 256];
+    let mut i = 0;
+    while i < 256 {
+        let hundreds = b'0' + (i / 100) as u8;
+        let tens = b'0' + (i / 10 % 10) as u8;
+        let ones = b'0' + (i % 10) as u8;
+        table[i] = if i >= 100 {
+            [hundreds, tens, ones, b'.']
+        } else if i >= 10 {
+            [tens, ones, b'.', 0]
+        } else {
+            [ones, b'.', 0, 0]
+        };
+        i += 1;
+    }
+    table
+};
 
 /// Number of hex digits of `n` without leading zeros, 1 for zero.
 fn hex_len(n: u16) -> usize {
@@ -493,6 +615,91 @@ mod tests {
         fn u64_random_matches_std(n: u64) {
             proptest::prop_assert_eq!(text(|out| push_u64(out, n)), n.to_string());
         }
+    }
+
+    /// Text pushed through a cursor, with room to spare after it.
+    fn cursor_text(push: impl FnOnce(&mut Cursor<'_>)) -> String {
+        text(|out| push_with_cursor(out, 64, push))
+    }
+
+    #[test]
+    fn cursor_mac_matches_display() {
+        let mut macs = vec![
+            MacAddr([0x10, 0xc3, 0x7b, 0x9b, 0x41, 0xc9]),
+            MacAddr([0x08, 0x5b, 0x0e, 0x6d, 0x14, 0xe8]),
+            MacAddr([0; 6]),
+            MacAddr([0xff; 6]),
+        ];
+        for byte in 0..=255u8 {
+            macs.push(MacAddr([byte, 0, byte, 0xf, byte, byte]));
+        }
+        for mac in macs {
+            assert_eq!(cursor_text(|cursor| cursor.push_mac(mac)), mac.to_string());
+        }
+    }
+
+    #[test]
+    fn cursor_ipv4_matches_display() {
+        for octet in 0..=255u8 {
+            for addr in [
+                Ipv4Addr::new(octet, 0, 9, octet),
+                Ipv4Addr::new(10, octet, 100, 99),
+                Ipv4Addr::new(255, 10, octet, 1),
+            ] {
+                assert_eq!(
+                    cursor_text(|cursor| cursor.push_ip(IpAddr::V4(addr))),
+                    addr.to_string()
+                );
+            }
+        }
+    }
+
+    /// The bytes that the table copies reach past an address are overwritten
+    /// by what follows it, and cut off at the end of the text.
+    #[test]
+    fn cursor_overwrites_table_padding() {
+        let addr = IpAddr::V4(Ipv4Addr::new(1, 2, 3, 4));
+        let mac = MacAddr([1, 2, 3, 4, 5, 6]);
+        let text = cursor_text(|cursor| {
+            cursor.push_ip(addr);
+            cursor.push(b' ');
+            cursor.push_mac(mac);
+        });
+        assert_eq!(text, "1.2.3.4 1:2:3:4:5:6");
+    }
+
+    #[test]
+    fn cursor_ipv6_matches_display() {
+        for case in [
+            "::",
+            "2001:db8::1",
+            "::ffff:192.0.2.1",
+            "fe80::8a5b:eff:fe6d:14e8",
+        ] {
+            let addr: IpAddr = case.parse().expect("valid test address");
+            assert_eq!(cursor_text(|cursor| cursor.push_ip(addr)), case);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn cursor_u64_matches_std(n: u64) {
+            proptest::prop_assert_eq!(cursor_text(|cursor| cursor.push_u64(n)), n.to_string());
+        }
+    }
+
+    #[test]
+    fn cursor_u64_powers_of_ten() {
+        for power in 0..20 {
+            let p = 10u64.pow(power);
+            for n in [p - 1, p, p + 1] {
+                assert_eq!(cursor_text(|cursor| cursor.push_u64(n)), n.to_string());
+            }
+        }
+        assert_eq!(
+            cursor_text(|cursor| cursor.push_u64(u64::MAX)),
+            u64::MAX.to_string()
+        );
     }
 
     #[test]
