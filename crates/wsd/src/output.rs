@@ -305,6 +305,15 @@ fn check_cache_target(path: &Path) -> Result<(), Failure> {
     }
 }
 
+/// Rejects a `-R` cache that is one of the input captures: reading it would fail,
+/// and `--discard-bad-cache` would then rename the capture away.
+pub fn check_cache_source(cli: &Cli, inputs: &[Input]) -> Result<(), Failure> {
+    match &cli.rflow {
+        Some(cache) => reject_overlap(cache, "flow cache", "-R", inputs),
+        None => Ok(()),
+    }
+}
+
 fn reject_overlap(path: &Path, role: &str, option: &str, inputs: &[Input]) -> Result<(), Failure> {
     let overlaps = inputs.iter().any(|input| {
         input

@@ -18,7 +18,7 @@ use crate::diagnostics::Diagnostics;
 use crate::flows::Flows;
 use crate::inputs::check_inputs;
 use crate::live::{live_failure, load_libpcap, run_live};
-use crate::output::{open_output, Output};
+use crate::output::{check_cache_source, open_output, Output};
 use crate::progress::Progress;
 use crate::startup::{rotate_between_records, StartUp};
 use wsd::cli::{Cli, ProtocolClass};
@@ -248,6 +248,7 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     }
     let mut filter = file_filter(cli)?;
     let config = tracker_config(cli)?;
+    check_cache_source(cli, &inputs)?;
     let mut tracker = load_tracker(cli, config)?;
     let mut output = open_output(cli, &inputs, startup.identity())?;
     tracker.format_as(&output.writer)?;

@@ -158,6 +158,45 @@ fn bad_later_input_fails_before_reading() {
     );
 }
 
+/// `-R` naming an input capture, even with `--discard-bad-cache`, is rejected
+/// before the capture could be renamed as a bad cache.
+#[test]
+fn cache_source_equal_to_input_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("capture.pcap");
+    std::fs::copy(fixture("lossy.pcap"), &path).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let capture = path.to_str().unwrap();
+
+    let output = run_wsd(
+        &[
+            "-r",
+            capture,
+            "-R",
+            capture,
+            "--discard-bad-cache",
+            "-L",
+            "-",
+        ],
+        LIMIT,
+    );
+
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = stderr_of(&output);
+    assert!(stderr.contains("flow cache"), "{stderr}");
+    assert!(stderr.contains("also an input"), "{stderr}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the capture is untouched"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "nothing renamed"
+    );
+}
+
 #[test]
 fn output_equal_to_input_rejected() {
     let dir = tempfile::tempdir().unwrap();
