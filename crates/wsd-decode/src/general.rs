@@ -17,7 +17,10 @@ use crate::{tcp, transport, tunnel, DecodeOptions};
 pub(crate) fn decode_general(linktype: u32, data: &[u8], options: &DecodeOptions) -> Decoded {
     let mut state = DecodeState::new(options);
     let result = match link::decode_link(linktype, data, &mut state) {
-        Ok(network) => decode_network(network, &mut state),
+        Ok(mut network) => {
+            network.bounded |= options.whole_frame;
+            decode_network(network, &mut state)
+        }
         Err(reason) => Err(reason),
     };
     if let Err(reason) = result {
@@ -38,6 +41,7 @@ fn decode_network(
     state: &mut DecodeState,
 ) -> Result<(), StopReason> {
     loop {
+        let bounded = network.bounded;
         let (ip, payload, fragment) = ip::decode_ip(network)?;
         if let Some(fields) = fragment {
             state.record_fragment(&ip, fields, payload);
@@ -47,7 +51,14 @@ fn decode_network(
             return Err(StopReason::Fragment);
         }
         network = match tunnel::decode_tunnel(&ip, payload, state) {
-            Some(inner) => inner?,
+            Some(inner) => {
+                let mut inner = inner?;
+                // A bounded packet ends where its payload ends, so the packet
+                // inside does too, unless the outer packet is a first fragment
+                // whose payload holds only the start of it.
+                inner.bounded |= bounded && !ip.is_first_fragment;
+                inner
+            }
             None => return decode_transport(ip, payload, state),
         };
     }

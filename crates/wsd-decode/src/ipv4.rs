@@ -189,6 +189,36 @@ mod tests {
     }
 
     #[test]
+    fn whole_frame_caps_total_len() {
+        // The frame holds 60 bytes of a packet whose header claims 1040.
+        let packet = ipv4(PROTO_TCP, &tcp_default(1000));
+        let frame = packet.get(..60).unwrap();
+        let options = crate::DecodeOptions::new().with_whole_frame(true);
+
+        let decoded = crate::decode_with(linktype::IPV4, frame, &options);
+
+        assert_eq!(decoded.stop, None);
+        assert_eq!(expect_ip(&decoded).total_len, 60);
+        assert_eq!(expect_tcp(&decoded).payload_len, 20);
+    }
+
+    #[test]
+    fn whole_frame_caps_tunnelled_total_len() {
+        // GRE carries an inner packet that claims 1040 bytes in a 60-byte frame.
+        let inner = ipv4(PROTO_TCP, &tcp_default(1000));
+        let outer = ipv4(
+            PROTO_GRE,
+            &gre_plain(ETHERTYPE_IPV4, inner.get(..60).unwrap()),
+        );
+        let options = crate::DecodeOptions::new().with_whole_frame(true);
+
+        let decoded = crate::decode_with(linktype::IPV4, &outer, &options);
+
+        assert_eq!(decoded.stop, None);
+        assert_eq!(expect_ip(&decoded).total_len, 60);
+    }
+
+    #[test]
     fn options_cut_by_capture() {
         let packet = ipv4_with_options(PROTO_TCP, &[1; 40], &tcp_default(0));
         let decoded = decode(linktype::IPV4, packet.get(..40).unwrap());

@@ -400,4 +400,17 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn whole_frame_caps_payload_len() {
+        let packet = ipv6(PROTO_TCP, &tcp_default(1000));
+        let frame = packet.get(..80).unwrap();
+        let options = crate::DecodeOptions::new().with_whole_frame(true);
+
+        let decoded = crate::decode_with(linktype::IPV6, frame, &options);
+
+        assert_eq!(decoded.stop, None);
+        assert_eq!(expect_ip(&decoded).total_len, 80);
+        assert_eq!(expect_tcp(&decoded).payload_len, 20);
+    }
 }

@@ -144,17 +144,38 @@ pub struct DecodeOptions {
     /// datagrams. MPLS, PPPoE and PPP are always decoded, because no IP flow lies
     /// outside them. True by default.
     pub decapsulate: bool,
+    /// The captured bytes are the whole frame as it was on the wire, which the
+    /// capture's record lengths tell. An IP length beyond them is then false, and
+    /// the IP packet counts only the bytes the frame carries. When false, an IP
+    /// length beyond the captured bytes is taken as the wire size of a packet that
+    /// the capture cut. False by default.
+    pub whole_frame: bool,
 }
 
 impl DecodeOptions {
     /// Returns the default options, with decapsulation on.
     pub const fn new() -> Self {
-        DecodeOptions { decapsulate: true }
+        DecodeOptions {
+            decapsulate: true,
+            whole_frame: false,
+        }
     }
 
     /// Returns these options with decapsulation turned on or off.
     pub const fn with_decapsulate(self, decapsulate: bool) -> Self {
-        DecodeOptions { decapsulate }
+        DecodeOptions {
+            decapsulate,
+            ..self
+        }
+    }
+
+    /// Returns these options for a frame captured whole (`true`) or cut by the
+    /// capture's snapshot length.
+    pub const fn with_whole_frame(self, whole_frame: bool) -> Self {
+        DecodeOptions {
+            whole_frame,
+            ..self
+        }
     }
 }
 
@@ -209,7 +230,10 @@ pub fn decode(linktype: u32, data: &[u8]) -> Decoded {
 pub fn decode_with(linktype: u32, data: &[u8], options: &DecodeOptions) -> Decoded {
     let mut link = LinkFields::default();
     let upper = match link::decode_link(linktype, data, &mut link) {
-        Ok(network) => decode_plain_network(network, options),
+        Ok(mut network) => {
+            network.bounded |= options.whole_frame;
+            decode_plain_network(network, options)
+        }
         Err(_) if link.needs_general_decoder => None,
         Err(reason) => Some(UpperLayers::stopped(None, reason)),
     };

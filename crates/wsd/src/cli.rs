@@ -89,6 +89,13 @@ pub struct Cli {
     #[arg(long)]
     pub no_vlan_key: bool,
 
+    /// Count an IP packet at most as long as its frame when the capture contains
+    /// the whole frame. Without it, an IP length field longer than the frame counts in
+    /// full, which is right for frames that a packet broker sliced without keeping
+    /// their length, and wrong for forged length fields.
+    #[arg(long)]
+    pub cap_ip_length: bool,
+
     /// Do not follow tunnels (GRE, ERSPAN, VXLAN, Geneve, IP in IP, Teredo): account
     /// tunnelled packets to the tunnel's outer flow instead of the inner one.
     #[arg(long)]

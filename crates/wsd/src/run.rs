@@ -64,6 +64,8 @@ pub struct Summary {
     stopped: BTreeMap<StopReason, u64>,
     /// Link types already warned about as unsupported.
     unsupported_links: Vec<u32>,
+    /// Packets captured whole whose IP length field claims more than the frame.
+    ip_length_beyond_frame: u64,
     /// Drop counters of a live capture, read at its end.
     pub capture: Option<CaptureStats>,
     /// Capture time of the next `--stats` record, once the first packet set it.
@@ -200,6 +202,14 @@ impl Summary {
                 wsd_flow::MAX_FRAGMENT_DATAGRAMS,
                 stats.tiny_fragments_joined,
                 stats.tiny_fragments_unjoined,
+            );
+        }
+        if self.ip_length_beyond_frame > 0 {
+            warn!(
+                "{} captured whole claimed an IP length longer than the frame, as \
+                 after slicing by a packet broker or with a forged length field; their \
+                 records count the IP length, and --cap-ip-length counts only the frame",
+                count(self.ip_length_beyond_frame, "packet")
             );
         }
         debug!(?stats, "tracker statistics");
@@ -448,7 +458,17 @@ pub(crate) fn process_packet(
 ) -> Result<(), Failure> {
     summary.packets += 1;
     summary.bytes += u64::from(packet.orig_len);
-    let decoded = wsd_decode::decode_with(packet.linktype, packet.data, decode_options);
+    // A frame captured whole bounds the IP length that its packet may claim.
+    let whole_frame = packet.data.len() as u64 >= u64::from(packet.orig_len);
+    let options = decode_options.with_whole_frame(whole_frame && cli.cap_ip_length);
+    let decoded = wsd_decode::decode_with(packet.linktype, packet.data, &options);
+    if whole_frame
+        && decoded
+            .ip
+            .is_some_and(|ip| ip.total_len as usize > packet.data.len())
+    {
+        summary.ip_length_beyond_frame += 1;
+    }
     if let Some(reason) = decoded.stop {
         summary.count_stop(reason, packet.linktype);
     }

@@ -644,6 +644,60 @@ fn unsupported_link_type_warned_once() {
     assert!(stderr.contains("unsupported-link-type 3"), "{stderr}");
 }
 
+/// Writes 3 whole 82-byte frames whose IPv4 header claims 65,535 bytes, each a
+/// UDP datagram from 192.0.2.1:5000 to 192.0.2.2:53.
+fn write_inflated_capture(path: &Path) {
+    use wsd_capture::{PcapWriter, Timestamp};
+    let mut frame = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+    frame.extend_from_slice(&[0x45, 0, 0xff, 0xff, 0, 1, 0, 0, 64, 17, 0, 0]);
+    frame.extend_from_slice(&[192, 0, 2, 1, 192, 0, 2, 2]);
+    frame.extend_from_slice(&[0x13, 0x88, 0, 53, 0xff, 0xeb, 0, 0]);
+    frame.resize(82, 0);
+    let mut writer =
+        PcapWriter::new(std::fs::File::create(path).unwrap(), 1, 65535, false).unwrap();
+    for second in 0..3 {
+        let ts = Timestamp::from_nanos(1_700_000_000_000_000_000 + second * 1_000_000_000);
+        writer.write_packet(ts, &frame, 82).unwrap();
+    }
+    writer.flush().unwrap();
+}
+
+fn udp_lines(stdout: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter(|line| line.starts_with("UDPFLOW "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// An IP length longer than a whole frame counts in full with a warning, and
+/// only the frame's bytes with --cap-ip-length.
+#[test]
+fn ip_length_beyond_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inflated.pcap");
+    write_inflated_capture(&path);
+    let capture = path.to_str().unwrap();
+
+    let output = run_wsd(&["-r", capture, "-L", "-"], LIMIT);
+    let stderr = stderr_of(&output);
+    let lines = udp_lines(&output.stdout);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains(" ipBytesOut=196605 "), "{}", lines[0]);
+    assert!(
+        stderr.contains("3 packets captured whole claimed an IP length"),
+        "{stderr}"
+    );
+
+    let output = run_wsd(&["--cap-ip-length", "-r", capture, "-L", "-"], LIMIT);
+    let stderr = stderr_of(&output);
+    let lines = udp_lines(&output.stdout);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains(" ipBytesOut=204 "), "{}", lines[0]);
+    assert!(lines[0].contains(" bytesOut=144 "), "{}", lines[0]);
+    assert!(!stderr.contains("claimed an IP length"), "{stderr}");
+}
+
 /// The same connection on three VLANs of a trunk: three flows by default, one
 /// with --no-vlan-key.
 #[test]
