@@ -188,16 +188,25 @@ impl Summary {
             || stats.fragment_datagrams_evicted > 0
             || stats.tiny_fragments_unjoined > 0
         {
+            // The causes listed add up to the unattributed count, so that the
+            // line agrees with the summary's fragment clause.
+            let other = stats
+                .fragments_unattributed
+                .saturating_sub(stats.fragments_timed_out)
+                .saturating_sub(stats.fragments_over_limit);
             info!(
-                "IP fragments: {} counted into the flow of their first fragment, {} \
-                 unattributed ({} timed out, {} over the limit of {} waiting per datagram), \
-                 {} evicted from the full table of {}; first fragments too short for \
-                 their transport header: {} joined with the next fragment, {} not",
+                "IP fragments: later fragments {} counted into the flow of their first \
+                 fragment, {} unattributed ({} timed out, {} over the limit of {} waiting \
+                 per datagram, {} with no first fragment or flow when the input ended, \
+                 when their datagram was evicted or after their flow ended); {} evicted \
+                 from the full table of {}; first fragments too short for their transport \
+                 header: {} joined with the next fragment, {} not",
                 stats.fragments_attributed,
                 stats.fragments_unattributed,
                 stats.fragments_timed_out,
                 stats.fragments_over_limit,
                 wsd_flow::MAX_WAITING_FRAGMENTS,
+                other,
                 count(stats.fragment_datagrams_evicted, "datagram"),
                 wsd_flow::MAX_FRAGMENT_DATAGRAMS,
                 stats.tiny_fragments_joined,
