@@ -381,10 +381,15 @@ impl FileSource {
             Step::Truncated { offset } => {
                 self.input.consume_all();
                 self.stats.truncated_at = Some(offset);
+                let noun = if self.stats.records == 1 {
+                    "record"
+                } else {
+                    "records"
+                };
                 tracing::warn!(
                     file = %self.name,
                     offset,
-                    "the file ends inside the record at byte {offset}, after {} complete records",
+                    "the file ends inside the record at byte {offset}, after {} complete {noun}",
                     self.stats.records
                 );
                 self.finish();
