@@ -88,7 +88,7 @@ impl SideJson {
         SideJson {
             ip: side.ip,
             port: side.port,
-            mac: side.mac.map(|mac| mac.to_string()),
+            mac: side.mac.map(|mac| zero_padded_mac(mac.0)),
             mac_from_own_packet: side.mac_from_own_packet,
             packets: side.counters.packets,
             bytes: side.counters.bytes,
@@ -152,4 +152,11 @@ pub fn write_flow(
 pub fn write_json_line(out: &mut impl Write, value: &impl Serialize) -> io::Result<()> {
     serde_json::to_writer(&mut *out, value).map_err(io::Error::from)?;
     out.write_all(b"\n")
+}
+
+/// Returns a MAC address as six zero-padded hex pairs, as `wsd --format json`
+/// writes it, so that the two JSON outputs join on it.
+fn zero_padded_mac(bytes: [u8; 6]) -> String {
+    let pairs: Vec<String> = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    pairs.join(":")
 }

@@ -427,7 +427,7 @@ fn json_has_every_field() {
     let client = &open["client"];
     assert_eq!(client["ip"], "10.0.0.1");
     assert_eq!(client["port"], 40000);
-    assert_eq!(client["mac"], "2:0:0:0:0:1");
+    assert_eq!(client["mac"], "02:00:00:00:00:01");
     assert_eq!(client["mac_from_own_packet"], true);
     assert_eq!(client["packets"], 5);
     assert_eq!(client["bytes"], 100);
@@ -443,7 +443,7 @@ fn json_has_every_field() {
 
     let server = &open["server"];
     assert_eq!(server["ip"], "10.0.0.2");
-    assert_eq!(server["mac"], "2:0:0:0:0:2a");
+    assert_eq!(server["mac"], "02:00:00:00:00:2a");
     assert_eq!(server["mac_from_own_packet"], false);
     assert_eq!(server["isn"], 5000);
     assert_eq!(server["isn_from_peer_ack"], true);
