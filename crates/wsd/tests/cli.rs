@@ -698,6 +698,38 @@ fn ip_length_beyond_frame() {
     assert!(!stderr.contains("claimed an IP length"), "{stderr}");
 }
 
+/// A microsecond field of a second or more is read as libpcap reads it, with one
+/// warning for the file.
+#[test]
+fn long_microsecond_field_warned_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("usec.pcap");
+    // A little-endian microsecond pcap header, version 2.4, Ethernet.
+    let mut bytes = 0xa1b2_c3d4u32.to_le_bytes().to_vec();
+    bytes.extend_from_slice(&[2, 0, 4, 0]);
+    for word in [0u32, 0, 65_535, 1] {
+        bytes.extend_from_slice(&word.to_le_bytes());
+    }
+    for (second, micros) in [(0u32, 5u32), (1, 4_000_000), (2, 3_000_000)] {
+        for word in [1_700_000_000 + second, micros, 60, 60] {
+            bytes.extend_from_slice(&word.to_le_bytes());
+        }
+        bytes.extend_from_slice(&[0; 60]);
+    }
+    std::fs::write(&path, bytes).unwrap();
+
+    let output = run_wsd(&["-r", path.to_str().unwrap(), "-L", "-"], LIMIT);
+
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("WARN"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(warnings[0].contains("4000000 microseconds"), "{stderr}");
+}
+
 /// The same connection on three VLANs of a trunk: three flows by default, one
 /// with --no-vlan-key.
 #[test]

@@ -40,6 +40,8 @@ pub(super) struct PcapReader {
     nanosecond: bool,
     linktype: u32,
     snaplen: u32,
+    /// True once a record whose sub-second field is a second or more was reported.
+    long_fraction_seen: bool,
 }
 
 impl PcapReader {
@@ -76,6 +78,7 @@ impl PcapReader {
             nanosecond: header.is_nanosecond_precision(),
             linktype,
             snaplen: header.snaplen,
+            long_fraction_seen: false,
         })
     }
 
@@ -124,11 +127,25 @@ impl PcapReader {
         };
 
         let fraction = u64::from(frame.ts_usec);
-        let nanos = if self.nanosecond {
-            fraction
+        let (nanos, second, unit) = if self.nanosecond {
+            (fraction, 1_000_000_000, "nanoseconds")
         } else {
-            fraction * 1_000
+            (fraction * 1_000, 1_000_000, "microseconds")
         };
+        if fraction >= second {
+            // The time is kept as the seconds plus the whole field, as libpcap
+            // reads it, and the first such record is reported.
+            if !self.long_fraction_seen {
+                tracing::warn!(
+                    offset,
+                    "the record at byte {offset} has a sub-second time field of \
+                     {fraction} {unit}, a second or more, so its time is {} s plus \
+                     that field; later ones are not logged",
+                    frame.ts_sec
+                );
+            }
+            self.long_fraction_seen = true;
+        }
         let data_start = input.start() + RECORD_HEADER_LEN;
         let meta = PacketMeta {
             ts: Timestamp::from_parts(i64::from(frame.ts_sec), nanos),
