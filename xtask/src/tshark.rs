@@ -4,9 +4,9 @@
 //! Per stream this task derives the client and the packets and TCP segment bytes
 //! (`tcp.hdr_len + tcp.len`) each way, the quantities that a `TCPFLOW` line
 //! reports. tshark shows a segment that it reassembled from IP fragments once,
-//! on the frame of its last fragment, so such a segment counts as many packets
-//! as it had fragments, as wsd counts them, also when the fragmented header is
-//! the outer one of a tunnel packet. It then runs `wsd -r FILE -L -` in UTC and
+//! on the frame of its last fragment. Such a segment therefore counts as many
+//! packets as it had fragments, as wsd counts them, also when the fragmented
+//! header is the outer one of a tunnel packet. It then runs `wsd -r FILE -L -` in UTC and
 //! pairs each stream with a record for the same two endpoints. A stream matches when its packet and byte
 //! counts equal the record's in both directions. The client is right when tshark
 //! saw a SYN or SYN-ACK and the record names the same client.

@@ -20,8 +20,8 @@ const FRAGMENT_OFFSET_MASK: u16 = 0x1fff;
 ///
 /// A total length of 0 is taken to be the captured length, because captures of
 /// segmentation-offloaded packets on the sending host carry 0 there. When
-/// `bounded`, `data` ends where the link layer says the packet ends, and a total
-/// length beyond it is cut to it.
+/// `bounded`, `data` ends at the packet end that the link layer gives, and a
+/// total length beyond it is cut to it.
 #[inline]
 pub(crate) fn decode_ipv4(data: &[u8], bounded: bool) -> Result<IpLayer<'_>, StopReason> {
     let first_byte = *data.first().ok_or(StopReason::TruncatedIp)?;
@@ -190,7 +190,7 @@ mod tests {
 
     #[test]
     fn whole_frame_caps_total_len() {
-        // The frame holds 60 bytes of a packet whose header claims 1040.
+        // The frame contains 60 bytes of a packet whose header claims 1040.
         let packet = ipv4(PROTO_TCP, &tcp_default(1000));
         let frame = packet.get(..60).unwrap();
         let options = crate::DecodeOptions::new().with_whole_frame(true);

@@ -43,7 +43,8 @@ struct ChainEnd {
 /// A payload length of 0 is taken to mean the captured length, because jumbograms and
 /// captures of segmentation-offloaded packets carry 0 there. The exception is a packet
 /// with no next header, whose empty payload is real. When `bounded`, `data` ends
-/// where the link layer says the packet ends, and a length beyond it is cut to it.
+/// at the packet end that the link layer gives, and a length beyond it is cut to
+/// it.
 #[inline]
 pub(crate) fn decode_ipv6(data: &[u8], bounded: bool) -> Result<IpLayer<'_>, StopReason> {
     let (fixed, rest) = data

@@ -51,10 +51,10 @@ use lines::{write_merged, LineCursor, LinePart, OrderKey};
 use tunnel_routes::{datagram_id, TunnelRoutes};
 
 /// Packets collected before they are handed to the workers. Larger batches
-/// cost fewer channel operations, smaller ones delay records less and keep the
-/// batches in flight small: a batch holds about 200 bytes per packet, and with
-/// 2,048 packets instead of 8,192 the two-thread runs on the bench captures
-/// took fewer page faults (28% fewer on the mixed capture) and less CPU time.
+/// cost fewer channel operations, and smaller ones delay records less and keep
+/// the batches in flight small, at about 200 bytes per packet. With 2,048
+/// packets instead of 8,192, the two-thread runs on the bench captures took
+/// fewer page faults (28% fewer on the mixed capture) and less CPU time.
 pub const BATCH_PACKETS: usize = 2048;
 
 /// Batches sent to the workers whose replies are still pending, so that the

@@ -179,12 +179,12 @@ impl<'a> Reader<'a> {
             return Err(ReadError::InvalidVarint);
         }
 
-        let kept = if len >= 8 {
+        let masked = if len >= 8 {
             word
         } else {
             word & ((1u64 << (8 * len)) - 1)
         };
-        let mut groups = kept & 0x7f7f_7f7f_7f7f_7f7f;
+        let mut groups = masked & 0x7f7f_7f7f_7f7f_7f7f;
         groups = (groups & 0x007f_007f_007f_007f) | ((groups & 0x7f00_7f00_7f00_7f00) >> 1);
         groups = (groups & 0x0000_3fff_0000_3fff) | ((groups & 0x3fff_0000_3fff_0000) >> 2);
         let mut value = (groups & 0x0fff_ffff) | ((groups & 0x0fff_ffff_0000_0000) >> 4);

@@ -82,11 +82,11 @@ const MAX_KEY_LEN: usize = 20;
 const MAX_EPOCH_LEN: usize = 1 + 20 + 1 + 6;
 
 /// Maximum length of the values of a record line, except the four names that
-/// [`max_line_len`] adds per record. The terms are the keyword, the start
-/// time, the endpoints' MAC addresses, IP addresses and ports, the duration and
-/// 16 counters, the epoch times, the protocol, two VLAN IDs, `midstream` and
-/// `synSeen`, the echo id, the tunnel addresses and id, the Community ID and
-/// the newline.
+/// [`max_line_len`] adds per record. The terms are, in order: the keyword, the
+/// start time, the endpoints' MAC addresses, IP addresses and ports, the
+/// duration and 16 counters, and the epoch times. Then come the protocol, two
+/// VLAN IDs, `midstream` and `synSeen`, the echo id, the tunnel addresses and
+/// id, the Community ID and the newline.
 const MAX_FIXED_VALUES_LEN: usize = "ICMPFLOW".len()
     + LOCAL_TIME_LEN
     + 2 * (17 + 39 + 5)

@@ -140,15 +140,15 @@ fn threads_json_same_records() {
     write_mixed(&capture);
     let capture = capture.to_str().unwrap();
     let args = ["--format", "json", "-r", capture, "-L", "-"];
-    let one = stdout_of(&args);
+    let single = stdout_of(&args);
     assert!(
-        one.starts_with('{'),
+        single.starts_with('{'),
         "JSON records: {}",
-        &one[..one.len().min(200)]
+        &single[..single.len().min(200)]
     );
     let two = stdout_of(&with_threads("2", &args));
     assert!(
-        sorted_lines(&two) == sorted_lines(&one),
+        sorted_lines(&two) == sorted_lines(&single),
         "JSON records with 2 threads differ from one"
     );
 }
