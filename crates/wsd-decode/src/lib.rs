@@ -100,6 +100,7 @@
 mod bytes;
 mod chdlc;
 mod ethernet;
+mod frame;
 mod general;
 mod geneve;
 mod gre;
@@ -128,6 +129,7 @@ mod test_packets;
 
 use link::{LinkFields, NetworkLayer};
 
+pub use frame::{DecodeTally, FrameDecoder, StopCount};
 pub use packet::{
     Decoded, FragmentHead, FragmentInfo, IcmpInfo, IpInfo, Layer, MacAddr, StopReason, TcpFlags,
     TcpInfo, Transport, TunnelInfo, TunnelKind, UdpInfo, Vlans, FRAGMENT_HEAD_LEN,

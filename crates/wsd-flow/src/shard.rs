@@ -8,11 +8,11 @@
 //! fragmented outside the tunnel follow their first fragment to the worker of
 //! the inner flow.
 //!
-//! The calling thread collects packets into batches of [`BATCH_PACKETS`], one
-//! part per worker, and sends every worker its part together with the capture
-//! clock at the batch's end. Each worker processes its part and then moves its
-//! clock to that time, so at every batch boundary all workers agree on the
-//! clock. A flow therefore times out in the same batch as in a single tracker or
+//! The calling thread collects packets into batches of [`BATCH_PACKETS`],
+//! lists for each worker the packets of its flows, and sends every worker the
+//! same batch together with the capture clock at the batch's end. Each worker
+//! processes its packets and then moves its clock to that time, so at every
+//! batch boundary all workers agree on the clock. A flow therefore times out in the same batch as in a single tracker or
 //! in a later one, before any later packet of its own. So the set of records is
 //! the same as with one [`Tracker`], and so are the flows open at the end.
 //!
@@ -27,9 +27,10 @@
 //! records, and the calling thread receives bytes in the same order.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use wsd_capture::Timestamp;
@@ -52,14 +53,17 @@ use tunnel_routes::{datagram_id, TunnelRoutes};
 
 /// Packets collected before they are handed to the workers. Larger batches
 /// cost fewer channel operations, and smaller ones delay records less and keep
-/// the batches in flight small, at about 200 bytes per packet. With 2,048
-/// packets instead of 8,192, the two-thread runs on the bench captures took
-/// fewer page faults (28% fewer on the mixed capture) and less CPU time.
+/// the batches in flight small. With 2,048 packets instead of 8,192, the
+/// two-thread runs on the bench captures took fewer page faults (28% fewer on
+/// the mixed capture) and less CPU time.
 pub const BATCH_PACKETS: usize = 2048;
 
 /// Batches sent to the workers whose replies are still pending, so that the
-/// calling thread reads and decodes while the workers track.
-const BATCHES_IN_FLIGHT: usize = 4;
+/// calling thread reads and decodes while the workers track. The calling
+/// thread waits when this many are pending, and every wait costs a context
+/// switch: on the mixed bench capture with two workers, 16 instead of 4 cut the
+/// voluntary switches from 674 to 141 and the time by a fifth.
+const BATCHES_IN_FLIGHT: usize = 16;
 
 /// Records sent by a worker in one message at the end of the input.
 const FINISH_CHUNK: usize = 4096;
@@ -93,35 +97,25 @@ fn shard_of_datagram(datagram: &DatagramSnapshot, shards: usize) -> usize {
     scale(address_pair_hash(datagram.src, datagram.dst), shards)
 }
 
-/// Hashes two addresses, the same whichever of them sent the packet.
+/// Hashes two addresses, the same whichever of them sent the packet. It runs
+/// for every packet, so it is one XOR and one folded multiplication, whose
+/// high and low halves together depend on every bit of the XOR.
+#[inline]
 fn address_pair_hash(a: IpAddr, b: IpAddr) -> u64 {
-    symmetric_hash(endpoint_word(a, 0), endpoint_word(b, 0), 0, [0, 0])
+    let product = u128::from(address_word(a) ^ address_word(b)) * 0x9e37_79b9_7f4a_7c15;
+    (product as u64) ^ (product >> 64) as u64
 }
 
-/// Folds an address and a port into one word.
-fn endpoint_word(ip: IpAddr, port: u16) -> u64 {
+/// Folds an address into one word.
+#[inline]
+fn address_word(ip: IpAddr) -> u64 {
     match ip {
-        IpAddr::V4(v4) => u64::from(u32::from(v4)) << 16 | u64::from(port),
+        IpAddr::V4(v4) => u64::from(u32::from(v4)),
         IpAddr::V6(v6) => {
             let bits = u128::from(v6);
-            (bits as u64) ^ ((bits >> 64) as u64).rotate_left(29) ^ u64::from(port) << 48
+            (bits as u64) ^ ((bits >> 64) as u64).rotate_left(29)
         }
     }
-}
-
-/// Hashes a flow from its two endpoint words. Adding the mixed words makes the
-/// hash the same whichever endpoint sent the packet.
-fn symmetric_hash(a: u64, b: u64, protocol: u8, vlan_ids: [u16; 2]) -> u64 {
-    let extra = u64::from(protocol) << 32 | u64::from(vlan_ids[0]) << 16 | u64::from(vlan_ids[1]);
-    mix(mix(a).wrapping_add(mix(b)) ^ extra)
-}
-
-/// Mixes the bits of `x` with the SplitMix64 finalizer, so that every input bit
-/// moves the high bits that [`scale`] uses.
-fn mix(mut x: u64) -> u64 {
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
 }
 
 /// Maps a hash onto 0..shards by multiply-shift, which needs no division.
@@ -153,11 +147,33 @@ pub enum ShardError {
     NoFormatter,
 }
 
-type Packets = Vec<(Timestamp, Decoded)>;
+/// Packets that every worker reads: each processes those of its own flows.
+#[derive(Default)]
+struct Batch {
+    packets: Vec<(Timestamp, Decoded)>,
+    /// Positions in `packets` of each worker's packets.
+    owned: Vec<Vec<u32>>,
+}
+
+impl Batch {
+    /// Returns an empty batch for `shards` workers.
+    fn new(shards: usize) -> Batch {
+        Batch {
+            packets: Vec::with_capacity(BATCH_PACKETS),
+            owned: (0..shards).map(|_| Vec::new()).collect(),
+        }
+    }
+
+    /// Empties the batch, keeping its memory for the next one.
+    fn clear(&mut self) {
+        self.packets.clear();
+        self.owned.iter_mut().for_each(Vec::clear);
+    }
+}
 
 enum Job {
     Packets {
-        packets: Packets,
+        batch: Arc<Batch>,
         clock: Option<Timestamp>,
         /// An empty part for the formatted records of the batch.
         lines: LinePart,
@@ -180,7 +196,6 @@ enum Reply {
     Processed {
         records: Vec<FlowRecord>,
         lines: LinePart,
-        buffer: Packets,
         active: usize,
         stats: TrackerStats,
     },
@@ -212,15 +227,16 @@ struct Worker {
 pub struct ShardedTracker {
     config: TrackerConfig,
     workers: Vec<Worker>,
-    /// The packets of the batch being collected, one list per worker.
-    pending: Vec<Packets>,
+    /// The batch being collected, if it has packets.
+    pending: Option<Batch>,
     pending_len: usize,
-    /// Emptied packet lists that workers returned, for reuse, one pool per
-    /// worker. A worker gets its own lists back, so that a list keeps the
-    /// capacity that its worker's share of a batch needs and is not grown
-    /// again, page by page, after it served a worker with fewer packets.
-    spare: Vec<Vec<Packets>>,
-    in_flight: usize,
+    /// Batches handed to the workers whose replies are still pending, oldest
+    /// first.
+    in_flight: VecDeque<Arc<Batch>>,
+    /// Emptied batches, for reuse.
+    spare: Vec<Batch>,
+    /// Chooses the worker of each packet.
+    router: Router,
     /// Records of the batches the workers replied to, in output order.
     finished: Vec<FlowRecord>,
     /// The calling thread's copy of the formatter that the workers run, for
@@ -234,8 +250,6 @@ pub struct ShardedTracker {
     now: Option<Timestamp>,
     clock_jumps: u64,
     packets: u64,
-    /// Workers of the later fragments of tunnel packets.
-    tunnel_routes: TunnelRoutes,
 }
 
 impl ShardedTracker {
@@ -347,7 +361,7 @@ impl ShardedTracker {
             let stats = tracker.stats();
             let handle = std::thread::Builder::new()
                 .name(format!("flow-worker-{number}"))
-                .spawn(move || run_worker(tracker, &job_receiver, &reply_sender))
+                .spawn(move || run_worker(tracker, number, &job_receiver, &reply_sender))
                 .map_err(|err| ShardError::Spawn {
                     worker: number,
                     reason: err.to_string(),
@@ -363,10 +377,15 @@ impl ShardedTracker {
         Ok(ShardedTracker {
             config,
             workers,
-            pending: (0..threads).map(|_| Vec::new()).collect(),
+            pending: None,
             pending_len: 0,
-            spare: (0..threads).map(|_| Vec::new()).collect(),
-            in_flight: 0,
+            in_flight: VecDeque::with_capacity(BATCHES_IN_FLIGHT),
+            spare: Vec::new(),
+            router: Router {
+                config,
+                shards: threads,
+                tunnel_routes,
+            },
             finished,
             formatter: None,
             ready_lines: Vec::new(),
@@ -374,7 +393,6 @@ impl ShardedTracker {
             now: clock,
             clock_jumps: 0,
             packets: 0,
-            tunnel_routes,
         })
     }
 
@@ -396,6 +414,24 @@ impl ShardedTracker {
     ///
     /// Returns an error if a worker thread stopped.
     pub fn process(&mut self, ts: Timestamp, packet: &Decoded) -> Result<(), ShardError> {
+        self.tick(ts);
+        let shards = self.workers.len();
+        let batch = self
+            .pending
+            .get_or_insert_with(|| self.spare.pop().unwrap_or_else(|| Batch::new(shards)));
+        let shard = self.router.route(packet);
+        let index = batch.packets.len() as u32;
+        batch.packets.push((ts, *packet));
+        batch.owned[shard].push(index);
+        self.pending_len += 1;
+        if self.pending_len >= BATCH_PACKETS {
+            self.dispatch()?;
+        }
+        Ok(())
+    }
+
+    /// Counts a packet and moves the clock to its time `ts`, never backwards.
+    fn tick(&mut self, ts: Timestamp) {
         self.packets += 1;
         match self.now {
             Some(now) if now >= ts => {}
@@ -407,37 +443,6 @@ impl ShardedTracker {
             }
             None => self.now = Some(ts),
         }
-        let shard = self.route(packet);
-        self.pending[shard].push((ts, *packet));
-        self.pending_len += 1;
-        if self.pending_len >= BATCH_PACKETS {
-            self.dispatch()?;
-        }
-        Ok(())
-    }
-
-    /// Returns the worker of `packet`: the one [`shard_of`] chooses, except for
-    /// the later fragments of a tunnel packet fragmented outside the tunnel,
-    /// which go to the worker of their first fragment's inner flow.
-    // NOTE: a later fragment that arrives before its tunnel packet's first
-    // fragment goes to the worker of the outer addresses and stays unattributed,
-    // where one tracker would count it.
-    fn route(&mut self, packet: &Decoded) -> usize {
-        let shards = self.workers.len();
-        let shard = shard_of(packet, &self.config, shards);
-        let Some(fragment) = packet.fragment else {
-            return shard;
-        };
-        if !fragment.is_first() {
-            return self.tunnel_routes.worker(&fragment).unwrap_or(shard);
-        }
-        let outer_shard = scale(address_pair_hash(fragment.src, fragment.dst), shards);
-        if shard == outer_shard {
-            self.tunnel_routes.remove(&fragment);
-        } else {
-            self.tunnel_routes.add(datagram_id(&fragment), shard);
-        }
-        shard
     }
 
     /// Returns the capture clock: the latest packet time or time advanced to.
@@ -558,7 +563,7 @@ impl ShardedTracker {
         if self.pending_len > 0 {
             self.dispatch()?;
         }
-        while self.in_flight > 0 {
+        while !self.in_flight.is_empty() {
             self.collect_batch()?;
         }
         Ok(())
@@ -743,24 +748,28 @@ impl ShardedTracker {
     }
 
     fn dispatch(&mut self) -> Result<(), ShardError> {
-        if self.in_flight >= BATCHES_IN_FLIGHT {
+        if self.in_flight.len() >= BATCHES_IN_FLIGHT {
             self.collect_batch()?;
         }
+        // A batch without packets still carries the clock.
+        let batch = self
+            .pending
+            .take()
+            .unwrap_or_else(|| self.spare.pop().unwrap_or_else(|| Batch::new(0)));
+        let batch = Arc::new(batch);
         for number in 0..self.workers.len() {
-            let replacement = self.spare[number].pop().unwrap_or_default();
-            let packets = std::mem::replace(&mut self.pending[number], replacement);
             let lines = self.spare_lines[number].pop().unwrap_or_default();
             self.send(
                 number,
                 Job::Packets {
-                    packets,
+                    batch: Arc::clone(&batch),
                     clock: self.now,
                     lines,
                 },
             )?;
         }
         self.pending_len = 0;
-        self.in_flight += 1;
+        self.in_flight.push_back(batch);
         Ok(())
     }
 
@@ -775,19 +784,23 @@ impl ShardedTracker {
                 Reply::Processed {
                     records,
                     lines,
-                    mut buffer,
                     active,
                     stats,
                 } => {
                     runs.push(records);
                     parts.push(lines);
-                    buffer.clear();
-                    self.spare[number].push(buffer);
                     let worker = &mut self.workers[number];
                     worker.active = active;
                     worker.stats = stats;
                 }
                 _ => return Err(ShardError::WorkerStopped { worker: number }),
+            }
+        }
+        // Every worker dropped its share of the batch before it replied.
+        if let Some(Ok(mut batch)) = self.in_flight.pop_front().map(Arc::try_unwrap) {
+            if self.spare.len() < BATCHES_IN_FLIGHT {
+                batch.clear();
+                self.spare.push(batch);
             }
         }
         self.add_finished(merge_by_end(runs));
@@ -798,7 +811,6 @@ impl ShardedTracker {
                 pool.push(part);
             }
         }
-        self.in_flight -= 1;
         Ok(())
     }
 
@@ -1052,19 +1064,64 @@ fn endpoint_order(a: &FlowRecord, b: &FlowRecord) -> Ordering {
         ))
 }
 
-fn run_worker(mut tracker: Tracker, jobs: &Receiver<Job>, replies: &SyncSender<Reply>) {
+/// Chooses the worker of each packet.
+struct Router {
+    config: TrackerConfig,
+    shards: usize,
+    /// Workers of the later fragments of tunnel packets.
+    tunnel_routes: TunnelRoutes,
+}
+
+impl Router {
+    /// Returns the worker of `packet`: the one [`shard_of`] chooses, except for
+    /// the later fragments of a tunnel packet fragmented outside the tunnel,
+    /// which go to the worker of their first fragment's inner flow.
+    // NOTE: a later fragment that arrives before its tunnel packet's first
+    // fragment goes to the worker of the outer addresses and stays unattributed,
+    // where one tracker would count it.
+    #[inline]
+    fn route(&mut self, packet: &Decoded) -> usize {
+        let shards = self.shards;
+        let shard = shard_of(packet, &self.config, shards);
+        let Some(fragment) = packet.fragment else {
+            return shard;
+        };
+        if !fragment.is_first() {
+            return self.tunnel_routes.worker(&fragment).unwrap_or(shard);
+        }
+        let outer_shard = scale(address_pair_hash(fragment.src, fragment.dst), shards);
+        if shard == outer_shard {
+            self.tunnel_routes.remove(&fragment);
+        } else {
+            self.tunnel_routes.add(datagram_id(&fragment), shard);
+        }
+        shard
+    }
+}
+
+fn run_worker(
+    mut tracker: Tracker,
+    number: usize,
+    jobs: &Receiver<Job>,
+    replies: &SyncSender<Reply>,
+) {
     let mut formatter: Option<Box<dyn RecordFormatter>> = None;
     while let Ok(job) = jobs.recv() {
         let reply = match job {
             Job::Packets {
-                mut packets,
+                batch,
                 clock,
                 mut lines,
             } => {
-                for (ts, packet) in &packets {
-                    tracker.process(*ts, packet);
+                if let Some(owned) = batch.owned.get(number) {
+                    for &index in owned {
+                        if let Some((ts, packet)) = batch.packets.get(index as usize) {
+                            tracker.process(*ts, packet);
+                        }
+                    }
                 }
-                packets.clear();
+                // The calling thread reuses the batch once every worker let go.
+                drop(batch);
                 if let Some(clock) = clock {
                     tracker.advance_to(clock);
                 }
@@ -1084,7 +1141,6 @@ fn run_worker(mut tracker: Tracker, jobs: &Receiver<Job>, replies: &SyncSender<R
                 Reply::Processed {
                     records,
                     lines,
-                    buffer: packets,
                     active: tracker.active_flows(),
                     stats: tracker.stats(),
                 }

@@ -7,14 +7,13 @@ use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
 use wsd_capture::live::{select_device, CaptureStats};
 use wsd_capture::{Libpcap, LiveConfig, LiveError, LiveEvent, LiveSource};
-use wsd_decode::DecodeOptions;
 
 use crate::cache::load_tracker;
 use crate::diagnostics::Diagnostics;
 use crate::flows::Flows;
 use crate::output::{open_output, Output};
 use crate::run::{
-    combine_failures, finish_flows, process_packet, stop_on_signals, tracker_config,
+    combine_failures, finish_flows, frame_decoder, process_packet, stop_on_signals, tracker_config,
     write_finished, Failure, Summary,
 };
 use crate::startup::{rotate_between_records, StartUp};
@@ -136,13 +135,13 @@ fn capture(
     drops: &mut DropWatch,
     hangup: &AtomicBool,
 ) -> Result<(), Failure> {
-    let decode_options = DecodeOptions::new().with_decapsulate(!cli.no_decapsulate);
+    let mut decoder = frame_decoder(cli);
     let mut next_stats = Instant::now() + STATS_INTERVAL;
     let mut next_flush = Instant::now() + FLUSH_INTERVAL;
     loop {
         let idle = match source.next_event().map_err(live_failure)? {
             LiveEvent::Packet(packet) => {
-                process_packet(&packet, &decode_options, cli, tracker, output, summary)?;
+                process_packet(&packet, &mut decoder, cli, tracker, output, summary)?;
                 false
             }
             LiveEvent::Idle(now) => {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tracing::{debug, info, trace, warn, Level};
 use wsd_capture::live::CaptureStats;
 use wsd_capture::{FileSource, Packet, PacketFilter, PacketSource, Timestamp};
-use wsd_decode::{DecodeOptions, StopReason};
+use wsd_decode::{DecodeOptions, DecodeTally, FrameDecoder, StopReason};
 use wsd_flow::{RecordProtocols, TrackerConfig};
 use wsd_logfmt::StatsRecord;
 
@@ -73,11 +73,19 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Counts a packet whose decoding stopped early, and warns at the first packet
+    /// Adds what decoding counted.
+    pub(crate) fn add_tally(&mut self, tally: &DecodeTally) {
+        self.ip_length_beyond_frame += tally.ip_length_beyond_frame;
+        for stop in &tally.stops {
+            self.count_stop(stop.reason, stop.linktype, stop.frames);
+        }
+    }
+
+    /// Counts packets whose decoding stopped early, and warns at the first packet
     /// of a link type that is not decoded at all, for the first few such types.
-    fn count_stop(&mut self, reason: StopReason, linktype: u32) {
+    fn count_stop(&mut self, reason: StopReason, linktype: u32, packets: u64) {
         let count = self.stopped.entry(reason).or_insert(0);
-        *count += 1;
+        *count += packets;
         if reason == StopReason::UnsupportedLinkType
             && self.unsupported_links.len() < MAX_LINK_TYPE_WARNINGS
             && !self.unsupported_links.contains(&linktype)
@@ -425,7 +433,7 @@ fn process_source(
     hangup: &AtomicBool,
 ) -> Result<(), Failure> {
     let name = source.name().to_string();
-    let decode_options = DecodeOptions::new().with_decapsulate(!cli.no_decapsulate);
+    let mut decoder = frame_decoder(cli);
     while !stop.load(Ordering::Relaxed) {
         let packet = match source.next_packet() {
             Ok(Some(packet)) => packet,
@@ -442,7 +450,7 @@ fn process_source(
                 continue;
             }
         }
-        process_packet(&packet, &decode_options, cli, tracker, output, summary)?;
+        process_packet(&packet, &mut decoder, cli, tracker, output, summary)?;
         rotate_between_records(output, hangup, summary.packets % 1024 == 0)?;
         if progress.enabled() && summary.packets % 4096 == 0 {
             progress.update(
@@ -455,11 +463,17 @@ fn process_source(
     Ok(())
 }
 
+/// Returns the decoder of the run's frames.
+pub(crate) fn frame_decoder(cli: &Cli) -> FrameDecoder {
+    let options = DecodeOptions::new().with_decapsulate(!cli.no_decapsulate);
+    FrameDecoder::new(options, cli.cap_ip_length)
+}
+
 /// Decodes one packet, counts it into its flow and writes the records it finished
 /// and, with `-V`, its packet line.
 pub(crate) fn process_packet(
     packet: &Packet<'_>,
-    decode_options: &DecodeOptions,
+    decoder: &mut FrameDecoder,
     cli: &Cli,
     tracker: &mut Flows,
     output: &mut Output,
@@ -467,21 +481,13 @@ pub(crate) fn process_packet(
 ) -> Result<(), Failure> {
     summary.packets += 1;
     summary.bytes += u64::from(packet.orig_len);
-    // A frame captured whole bounds the IP length that its packet may claim.
-    let whole_frame = packet.data.len() as u64 >= u64::from(packet.orig_len);
-    let options = decode_options.with_whole_frame(whole_frame && cli.cap_ip_length);
-    let decoded = wsd_decode::decode_with(packet.linktype, packet.data, &options);
-    if whole_frame
-        && decoded
-            .ip
-            .is_some_and(|ip| ip.total_len as usize > packet.data.len())
-    {
-        summary.ip_length_beyond_frame += 1;
-    }
-    if let Some(reason) = decoded.stop {
-        summary.count_stop(reason, packet.linktype);
-    }
     let ts = packet.ts;
+    let decoded = decoder.decode(packet.linktype, packet.data, packet.orig_len);
+    decoder.count(packet.linktype, packet.data, packet.orig_len, &decoded);
+    if decoder.has_tally() {
+        summary.add_tally(decoder.tally());
+        decoder.clear_tally();
+    }
     let outcome = tracker.process(ts, &decoded)?;
     if tracing::enabled!(Level::TRACE) {
         trace!(packet = summary.packets, %ts, ?decoded, ?outcome, "packet");
