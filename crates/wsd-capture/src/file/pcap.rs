@@ -8,7 +8,7 @@
 
 use std::io;
 
-use pcap_parser::pcap::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_header, PcapHeader};
+use pcap_parser::pcap::{parse_pcap_header, PcapHeader};
 
 use super::input::Input;
 use super::step::{caplen_is_absurd, PacketMeta, Problem, Step};
@@ -112,21 +112,16 @@ impl PcapReader {
             return Ok(Step::Truncated { offset });
         }
 
-        let parsed = match self.order {
-            ByteOrder::Little => parse_pcap_frame(input.available()),
-            ByteOrder::Big => parse_pcap_frame_be(input.available()),
-        };
-        let frame = match parsed {
-            Ok((_, frame)) => frame,
-            Err(error) => {
-                // Unexpected, because the whole record is in the buffer.
-                let detail = super::describe_parse_error(&error);
-                let problem = Problem::InvalidRecord { detail };
-                return Ok(Step::Corrupt { offset, problem });
-            }
-        };
+        // The whole record is in the buffer, so its header is read in place.
+        let mut header = [0; RECORD_HEADER_LEN];
+        if let Some(bytes) = input.available().get(..RECORD_HEADER_LEN) {
+            header.copy_from_slice(bytes);
+        }
+        let ts_sec = self.order.u32_at(&header, 0);
+        let ts_fraction = self.order.u32_at(&header, 4);
+        let origlen = self.order.u32_at(&header, 12);
 
-        let fraction = u64::from(frame.ts_usec);
+        let fraction = u64::from(ts_fraction);
         let (nanos, second, unit) = if self.nanosecond {
             (fraction, 1_000_000_000, "nanoseconds")
         } else {
@@ -141,19 +136,19 @@ impl PcapReader {
                     "the record at byte {offset} has a sub-second time field of \
                      {fraction} {unit}, a second or more, so its time is {} s plus \
                      that field; later ones are not logged",
-                    frame.ts_sec
+                    ts_sec
                 );
             }
             self.long_fraction_seen = true;
         }
         let data_start = input.start() + RECORD_HEADER_LEN;
         let meta = PacketMeta {
-            ts: Timestamp::from_parts(i64::from(frame.ts_sec), nanos),
+            ts: Timestamp::from_parts(i64::from(ts_sec), nanos),
             linktype: self.linktype,
             data: data_start..data_start + caplen as usize,
             // A record may claim fewer bytes on the wire than it captured. The captured
             // bytes are real, so the wire length is raised to match them.
-            orig_len: frame.origlen.max(caplen),
+            orig_len: origlen.max(caplen),
         };
         input.consume(record_len);
         Ok(Step::Packet(meta))

@@ -76,8 +76,6 @@ pub(super) enum Problem {
     InvalidSectionHeader { detail: String },
     /// A section header with a major version other than 1.
     UnsupportedSectionVersion { major: u16, minor: u16 },
-    /// A record that pcap-parser rejected.
-    InvalidRecord { detail: String },
 }
 
 impl Problem {
@@ -97,7 +95,6 @@ impl Problem {
             Problem::InvalidByteOrderMagic { .. } => 10,
             Problem::InvalidSectionHeader { .. } => 11,
             Problem::UnsupportedSectionVersion { .. } => 12,
-            Problem::InvalidRecord { .. } => 13,
         };
         1 << index
     }
@@ -174,7 +171,6 @@ impl fmt::Display for Problem {
                 "section header declares pcapng version {major}.{minor}, \
                  but only major version 1 is supported"
             ),
-            Problem::InvalidRecord { detail } => write!(f, "invalid record: {detail}"),
         }
     }
 }
