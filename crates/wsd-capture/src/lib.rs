@@ -7,7 +7,10 @@
 //! captured bytes, borrowed from the reader's buffer until the next call.
 //!
 //! [`FileSource`] streams its input through a fixed buffer, so memory stays bounded on
-//! any file. Malformed input makes it skip a record or stop reading, never panic, and
+//! any file. [`FileSource::shared_buffer`] returns a [`SharedBytes`] reference to that
+//! buffer, which keeps the bytes of the packets in it valid and unchanged after the reader
+//! moves on, so other threads can use packets without copying them. While such a
+//! reference is alive, the reader continues in another buffer at its next refill. Malformed input makes it skip a record or stop reading, never panic, and
 //! property tests feed it mutated files to check this. Damaged records are counted in
 //! [`ReadStats`] and logged with `tracing`. [`PcapWriter`] writes classic pcap files, for
 //! tests and fixture generators.
@@ -50,7 +53,7 @@ mod writer;
 
 pub use error::CaptureError;
 pub use file::{
-    CaptureFormat, FileSource, ReadStats, MAX_BLOCK_LEN, MAX_CAPLEN, MAX_INTERFACES,
+    CaptureFormat, FileSource, ReadStats, SharedBytes, MAX_BLOCK_LEN, MAX_CAPLEN, MAX_INTERFACES,
     MAX_SNAPLEN_EXCESS,
 };
 pub use live::{Libpcap, LiveConfig, LiveError, LiveEvent, LiveSource, PacketFilter};

@@ -5,9 +5,21 @@
 //! a small input never allocates and zeroes the full buffer. Records are parsed in place,
 //! and the unconsumed tail is moved to the front only when a read is needed, which copies
 //! at most one partial record per refill.
+//!
+//! The buffer is reference-counted so that [`SharedBytes`] clones of it can outlive the
+//! reader's use of it. Bytes that a clone can see never change: before each write, the
+//! input checks that it holds the only reference. If a clone is alive, the input retires
+//! the buffer and continues in another one of the same size, into whose front it copies
+//! only the unconsumed bytes. That buffer is a retired one whose clones are all gone, or
+//! a new one. At most [`MAX_RETIRED`] retired buffers are kept for reuse. While no clone
+//! exists, the input never switches and reads exactly as an unshared buffer would.
 
+use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::ops::Range;
+use std::sync::Arc;
+
+use super::shared::SharedBytes;
 
 /// Maximum size of the read buffer in bytes. It must hold the largest block the parsers
 /// keep in memory ([`MAX_BLOCK_LEN`](super::MAX_BLOCK_LEN)).
@@ -21,10 +33,17 @@ const MIN_INITIAL_SIZE: usize = 4 << 10;
 /// the unconsumed bytes move to the front first, so reads stay large.
 const MIN_READ: usize = 64 << 10;
 
+/// Maximum number of retired buffers kept for reuse. A consumer that drops its clones
+/// within a few refills gets its buffers reused, so a steady run stops allocating. When
+/// the pool is full, the oldest retired buffer is released, and its memory is freed when
+/// its last clone is dropped.
+pub(super) const MAX_RETIRED: usize = 8;
+
 /// The input stream and the buffer of its unconsumed bytes.
 pub(super) struct Input {
     reader: Box<dyn Read + Send>,
-    buf: Box<[u8]>,
+    /// The read buffer. It is written only while this input holds its only reference.
+    buf: Arc<[u8]>,
     /// Size up to which `buf` may grow.
     max_len: usize,
     /// Buffer index of the first unconsumed byte.
@@ -34,6 +53,9 @@ pub(super) struct Input {
     /// Stream offset of `buf[0]`.
     buf_offset: u64,
     eof: bool,
+    /// Former read buffers that were shared when the input left them, oldest first,
+    /// all of the same size as `buf`. Empty until a buffer is shared.
+    retired: VecDeque<Arc<[u8]>>,
 }
 
 impl Input {
@@ -57,15 +79,20 @@ impl Input {
     }
 
     /// Creates an input with a buffer of `initial` bytes that may grow to `max_len`.
-    fn with_sizes(reader: Box<dyn Read + Send>, initial: usize, max_len: usize) -> Input {
+    pub(super) fn with_sizes(
+        reader: Box<dyn Read + Send>,
+        initial: usize,
+        max_len: usize,
+    ) -> Input {
         Input {
             reader,
-            buf: vec![0; initial].into_boxed_slice(),
+            buf: zeroed_buffer(initial),
             max_len,
             start: 0,
             end: 0,
             buf_offset: 0,
             eof: false,
+            retired: VecDeque::new(),
         }
     }
 
@@ -93,6 +120,13 @@ impl Input {
         let bytes = self.buf.get(range);
         debug_assert!(bytes.is_some(), "record range outside the read buffer");
         bytes.unwrap_or_default()
+    }
+
+    /// Returns a reference to the whole read buffer, the one that `bytes` reads from.
+    /// The input writes no byte of this buffer while the reference or a clone of it is
+    /// alive.
+    pub(super) fn shared(&self) -> SharedBytes {
+        SharedBytes::new(Arc::clone(&self.buf))
     }
 
     /// Marks the next `count` available bytes as consumed.
@@ -157,6 +191,7 @@ impl Input {
             if self.eof {
                 return Ok(false);
             }
+            // With nothing unconsumed, a shared buffer is left without copying a byte.
             self.read_more()?;
             let read = self.end as u64;
             if read <= remaining {
@@ -178,29 +213,45 @@ impl Input {
 
     /// Replaces the buffer with one of at least `need` bytes, at least twice the old
     /// size and at most `max_len`, keeping the unconsumed bytes at its front.
+    ///
+    /// The old buffer is only read, so its clones need no check. The retired buffers are
+    /// released, because they are smaller than the new size.
     fn grow(&mut self, need: usize) {
         let len = need.max(self.buf.len().saturating_mul(2)).min(self.max_len);
-        let mut buf = vec![0; len].into_boxed_slice();
+        let mut buf = zeroed_buffer(len);
         let unconsumed = self.end - self.start;
-        buf[..unconsumed].copy_from_slice(&self.buf[self.start..self.end]);
+        writable(&mut buf)[..unconsumed].copy_from_slice(&self.buf[self.start..self.end]);
         self.buf = buf;
+        self.retired.clear();
         self.buf_offset += self.start as u64;
         self.start = 0;
         self.end = unconsumed;
     }
 
-    /// Moves the unconsumed bytes to the front of the buffer.
+    /// Moves the unconsumed bytes to the front of the buffer, or of another buffer when
+    /// this one is shared.
     fn compact(&mut self) {
-        self.buf.copy_within(self.start..self.end, 0);
-        self.buf_offset += self.start as u64;
-        self.end -= self.start;
+        let (start, end) = (self.start, self.end);
+        match Arc::get_mut(&mut self.buf) {
+            Some(buf) => buf.copy_within(start..end, 0),
+            None => self.switch_buffer(),
+        }
+        self.buf_offset += start as u64;
+        self.end -= start;
         self.start = 0;
     }
 
     /// Performs one read into the free end of the buffer, retrying on `Interrupted`.
+    /// A shared buffer is first left for another, as `compact` does.
     fn read_more(&mut self) -> io::Result<()> {
+        if Arc::get_mut(&mut self.buf).is_none() {
+            self.compact();
+        }
+        let end = self.end;
+        let buf = writable(&mut self.buf);
+        let len = buf.len();
         loop {
-            match self.reader.read(&mut self.buf[self.end..]) {
+            match self.reader.read(&mut buf[end..]) {
                 Ok(0) => {
                     self.eof = true;
                     return Ok(());
@@ -208,7 +259,7 @@ impl Input {
                 Ok(read) => {
                     // A reader that claims more than it was given would put `end` past the
                     // buffer, so the count is clamped.
-                    self.end = (self.end + read).min(self.buf.len());
+                    self.end = (end + read).min(len);
                     return Ok(());
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
@@ -216,6 +267,47 @@ impl Input {
             }
         }
     }
+
+    /// Retires the shared buffer and continues in an unshared one of the same size with
+    /// the unconsumed bytes copied to its front. The caller moves `start` and `end`.
+    #[cold]
+    fn switch_buffer(&mut self) {
+        let mut next = self.take_free_buffer();
+        writable(&mut next)[..self.end - self.start]
+            .copy_from_slice(&self.buf[self.start..self.end]);
+        let old = std::mem::replace(&mut self.buf, next);
+        if self.retired.len() == MAX_RETIRED {
+            self.retired.pop_front();
+        }
+        self.retired.push_back(old);
+    }
+
+    /// Removes and returns the oldest retired buffer whose clones are all dropped, or
+    /// allocates a buffer when every retired one is still shared.
+    fn take_free_buffer(&mut self) -> Arc<[u8]> {
+        let free = self
+            .retired
+            .iter_mut()
+            .position(|buf| Arc::get_mut(buf).is_some());
+        match free.and_then(|index| self.retired.remove(index)) {
+            Some(buf) => buf,
+            None => zeroed_buffer(self.buf.len()),
+        }
+    }
+}
+
+/// Allocates a reference-counted buffer of `len` zero bytes, writing them in place.
+fn zeroed_buffer(len: usize) -> Arc<[u8]> {
+    std::iter::repeat_n(0, len).collect()
+}
+
+/// Returns the bytes of a buffer that the caller holds the only reference to.
+fn writable(buf: &mut Arc<[u8]>) -> &mut [u8] {
+    // Every caller has just allocated the buffer, taken it from the retired buffers after
+    // `Arc::get_mut` succeeded, or checked `Arc::get_mut` itself. A buffer that nothing
+    // else references can gain a reference only through `Input::shared`, which needs
+    // `&Input`, so none appeared since.
+    Arc::get_mut(buf).expect("read buffer is not shared")
 }
 
 #[cfg(test)]
@@ -338,6 +430,180 @@ mod tests {
         assert!(!input.skip(301).unwrap());
         assert_eq!(input.offset(), 300);
         assert!(input.available().is_empty());
+    }
+
+    /// Returns the address of the first byte of the input's current buffer.
+    fn buffer_address(input: &Input) -> usize {
+        input.buf.as_ptr().addr()
+    }
+
+    #[test]
+    fn unshared_buffer_is_never_switched() {
+        let data = numbered(1000);
+        let mut input = Input::with_capacity(Box::new(Cursor::new(data.clone())), 64);
+        let address = buffer_address(&input);
+
+        let mut offset = 0;
+        while input.fill(24).unwrap() {
+            assert_eq!(&input.available()[..24], &data[offset..offset + 24]);
+            input.consume(24);
+            if !input.skip(70).unwrap() {
+                break;
+            }
+            offset += 24 + 70;
+            assert_eq!(input.offset(), offset as u64);
+        }
+
+        assert!(offset > 900, "stopped at {offset}");
+        assert_eq!(buffer_address(&input), address);
+        assert!(input.retired.is_empty());
+    }
+
+    #[test]
+    fn refill_keeps_shared_bytes_unchanged() {
+        let data = numbered(1000);
+        let mut input = Input::with_capacity(Box::new(Cursor::new(data.clone())), 64);
+        assert!(input.fill(60).unwrap());
+        input.consume(50);
+        let shared = input.shared();
+        let before = shared.as_slice().to_vec();
+
+        assert!(input.fill(40).unwrap());
+
+        assert_eq!(shared.as_slice(), &before[..]);
+        assert_ne!(buffer_address(&input), shared.as_slice().as_ptr().addr());
+        assert_eq!(input.retired.len(), 1);
+        assert_eq!(input.offset(), 50);
+        assert_eq!(input.start(), 0);
+        assert_eq!(&input.available()[..40], &data[50..90]);
+    }
+
+    #[test]
+    fn refill_without_compaction_switches_too() {
+        // The buffer has room after the read bytes, so an unshared input would read on
+        // without moving anything.
+        let data = numbered(1000);
+        let reader = Trickle {
+            data: data.clone(),
+            pos: 0,
+            chunk: 10,
+            interrupt: false,
+        };
+        let mut input = Input::with_sizes(Box::new(reader), MIN_READ * 2, MIN_READ * 2);
+        assert!(input.fill(10).unwrap());
+        input.consume(4);
+        let shared = input.shared();
+        let before = shared.as_slice().to_vec();
+
+        assert!(input.fill(12).unwrap());
+
+        assert_eq!(shared.as_slice(), &before[..]);
+        assert_ne!(buffer_address(&input), shared.as_slice().as_ptr().addr());
+        assert_eq!(input.offset(), 4);
+        assert_eq!(&input.available()[..12], &data[4..16]);
+    }
+
+    #[test]
+    fn retired_buffer_is_reused_after_clones_drop() {
+        let data = numbered(1000);
+        let mut input = Input::with_capacity(Box::new(Cursor::new(data.clone())), 64);
+        assert!(input.fill(64).unwrap());
+        let first = input.shared();
+        let first_address = first.as_slice().as_ptr().addr();
+        input.consume(64);
+        assert!(input.fill(64).unwrap());
+        assert_ne!(buffer_address(&input), first_address);
+
+        drop(first);
+        let second = input.shared();
+        input.consume(60);
+        assert!(input.fill(64).unwrap());
+
+        assert_eq!(buffer_address(&input), first_address);
+        assert_eq!(input.retired.len(), 1);
+        assert_eq!(
+            input.retired[0].as_ptr().addr(),
+            second.as_slice().as_ptr().addr()
+        );
+        assert_eq!(input.offset(), 124);
+        assert_eq!(input.available(), &data[124..188]);
+        assert_eq!(second.as_slice(), &data[64..128]);
+    }
+
+    #[test]
+    fn retired_buffers_stay_bounded() {
+        let data = numbered(10_000);
+        let mut input = Input::with_capacity(Box::new(Cursor::new(data.clone())), 64);
+        let mut held = Vec::new();
+
+        let mut offset = 0;
+        while input.fill(48).unwrap() {
+            let shared = input.shared();
+            let snapshot = shared.as_slice().to_vec();
+            held.push((shared, snapshot));
+            assert_eq!(&input.available()[..48], &data[offset..offset + 48]);
+            input.consume(48);
+            offset += 48;
+            assert!(input.retired.len() <= MAX_RETIRED);
+        }
+
+        assert_eq!(input.retired.len(), MAX_RETIRED);
+        let mut addresses: Vec<usize> = held
+            .iter()
+            .map(|(shared, _)| shared.as_slice().as_ptr().addr())
+            .collect();
+        addresses.dedup();
+        assert!(addresses.len() > 100, "{} buffers", addresses.len());
+        for (shared, snapshot) in &held {
+            assert_eq!(shared.as_slice(), &snapshot[..]);
+        }
+        // The last fill read to the end of the stream, so it left the newest held buffer
+        // too. Only the newest retired buffers are kept; the older ones live on in `held`.
+        let retired: Vec<usize> = input
+            .retired
+            .iter()
+            .map(|buf| buf.as_ptr().addr())
+            .collect();
+        assert_eq!(retired, &addresses[addresses.len() - MAX_RETIRED..]);
+    }
+
+    #[test]
+    fn skip_with_shared_buffer_keeps_bytes() {
+        let data = numbered(1000);
+        let mut input = Input::with_capacity(Box::new(Cursor::new(data.clone())), 64);
+        assert!(input.fill(8).unwrap());
+        let shared = input.shared();
+        let before = shared.as_slice().to_vec();
+
+        assert!(input.skip(700).unwrap());
+        assert!(input.fill(8).unwrap());
+
+        assert_eq!(shared.as_slice(), &before[..]);
+        assert_eq!(input.offset(), 700);
+        assert_eq!(&input.available()[..8], &data[700..708]);
+    }
+
+    #[test]
+    fn grow_with_shared_buffer_keeps_bytes() {
+        let data = numbered(300);
+        let mut input = Input::with_sizes(Box::new(Cursor::new(data.clone())), 16, 256);
+        assert!(input.fill(16).unwrap());
+        input.consume(4);
+        let old = input.shared();
+        assert!(input.fill(16).unwrap());
+        assert_eq!(input.retired.len(), 1);
+        let before = old.as_slice().to_vec();
+        let current = input.shared();
+
+        input.consume(2);
+        assert!(input.fill(200).unwrap());
+
+        assert_eq!(old.as_slice(), &before[..]);
+        assert_eq!(current.as_slice(), &data[4..20]);
+        assert!(input.buf.len() >= 200);
+        assert!(input.retired.is_empty());
+        assert_eq!(input.offset(), 6);
+        assert_eq!(&input.available()[..200], &data[6..206]);
     }
 
     #[test]

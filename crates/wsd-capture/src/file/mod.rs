@@ -4,6 +4,7 @@ mod clock;
 mod input;
 mod pcap;
 mod pcapng;
+mod shared;
 mod step;
 #[cfg(test)]
 mod testdata;
@@ -11,6 +12,7 @@ mod testdata;
 use std::fmt;
 use std::fs::File;
 use std::io::Read;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use pcap_parser::nom;
@@ -21,6 +23,8 @@ use input::Input;
 use pcap::PcapReader;
 use pcapng::PcapNgReader;
 use step::{PacketMeta, Problem, Step};
+
+pub use shared::SharedBytes;
 
 /// Maximum captured length of a packet record, in bytes: 256 KiB, the largest snapshot
 /// length libpcap accepts. A longer record is treated as corrupt.
@@ -198,6 +202,9 @@ pub struct FileSource {
     finished: bool,
     /// One bit per kind of [`Problem`] already logged.
     warned: u32,
+    /// Buffer indices of the data of the packet last returned, empty when the last call
+    /// returned none.
+    packet_range: Range<usize>,
 }
 
 impl FileSource {
@@ -274,12 +281,79 @@ impl FileSource {
         self.len
     }
 
+    /// Returns the read buffer that the packet last returned by `next_packet` borrows
+    /// from (so `shared_buffer().range_of(packet.data)` is Some for it). Cloning is
+    /// cheap (a reference count).
+    ///
+    /// The reader never writes into a buffer while a [`SharedBytes`] of it is alive, so
+    /// another thread can keep a packet's bytes without copying them. At its next refill
+    /// the reader moves on to another buffer of the same size and copies only the bytes
+    /// of the record it has not finished to the new buffer. It takes a former buffer whose
+    /// references are all dropped, or allocates one when there is none. So each buffer
+    /// still referenced costs its full size in memory (up to 4 MiB), and a consumer that
+    /// keeps references for long makes the reader allocate a buffer per refill.
+    ///
+    /// `next_packet` borrows the source until the packet is dropped, so this method cannot
+    /// be called while the packet is in use. [`last_packet_range`](Self::last_packet_range)
+    /// gives its range afterwards, and a reference obtained earlier finds the packets
+    /// that are still in its buffer:
+    ///
+    /// ```
+    /// use std::io::Cursor;
+    /// use std::ops::Range;
+    /// use wsd_capture::{FileSource, PacketSource, PcapWriter, SharedBytes, Timestamp};
+    ///
+    /// let mut writer = PcapWriter::new(Vec::new(), 1, 65535, false)?;
+    /// for index in 0..3u8 {
+    ///     let ts = Timestamp::from_parts(1_700_000_000, u64::from(index));
+    ///     writer.write_packet(ts, &[index; 60], 60)?;
+    /// }
+    /// let bytes = writer.into_inner();
+    /// let mut source = FileSource::from_reader("example.pcap".into(), Cursor::new(bytes), None)?;
+    ///
+    /// let mut buffer = source.shared_buffer();
+    /// let mut packets: Vec<(SharedBytes, Range<usize>)> = Vec::new();
+    /// while let Some(packet) = source.next_packet()? {
+    ///     if let Some(range) = buffer.range_of(packet.data) {
+    ///         packets.push((buffer.clone(), range));
+    ///     } else {
+    ///         buffer = source.shared_buffer();
+    ///         packets.push((buffer.clone(), source.last_packet_range()));
+    ///     }
+    /// }
+    ///
+    /// assert_eq!(packets.len(), 3);
+    /// for (index, (bytes, range)) in packets.iter().enumerate() {
+    ///     assert_eq!(&bytes.as_slice()[range.clone()], &[index as u8; 60]);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shared_buffer(&self) -> SharedBytes {
+        self.input.shared()
+    }
+
+    /// Returns where the data of the packet last returned by `next_packet` lies in
+    /// [`shared_buffer`](Self::shared_buffer): the range that `range_of(packet.data)`
+    /// returns. It is empty before the first packet and after a call that returned no
+    /// packet.
+    pub fn last_packet_range(&self) -> Range<usize> {
+        self.packet_range.clone()
+    }
+
     fn start(
         path: PathBuf,
         reader: Box<dyn Read + Send>,
         len: Option<u64>,
     ) -> Result<FileSource, CaptureError> {
-        let mut input = Input::new(reader, len);
+        FileSource::start_with(path, Input::new(reader, len), len)
+    }
+
+    /// Creates a source that reads through `input`, whose buffer tests may make small.
+    fn start_with(
+        path: PathBuf,
+        mut input: Input,
+        len: Option<u64>,
+    ) -> Result<FileSource, CaptureError> {
         let reader = read_file_header(&path, &mut input)?;
         let mut source = FileSource {
             name: path.display().to_string(),
@@ -290,6 +364,7 @@ impl FileSource {
             stats: ReadStats::default(),
             finished: false,
             warned: 0,
+            packet_range: 0..0,
         };
         if matches!(source.reader, FormatReader::PcapNg(_)) {
             source.read_first_section_header()?;
@@ -460,9 +535,15 @@ impl PacketSource for FileSource {
     /// After an error or the end of the file, every later call returns `Ok(None)`.
     fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
         while !self.finished {
-            let Some(meta) = self.advance()? else {
-                continue;
+            let meta = match self.advance() {
+                Ok(Some(meta)) => meta,
+                Ok(None) => continue,
+                Err(error) => {
+                    self.packet_range = 0..0;
+                    return Err(error);
+                }
             };
+            self.packet_range = meta.data.clone();
             let data = self.input.bytes(meta.data);
             self.stats.records += 1;
             self.stats.packet_bytes += data.len() as u64;
@@ -473,6 +554,7 @@ impl PacketSource for FileSource {
                 orig_len: meta.orig_len,
             }));
         }
+        self.packet_range = 0..0;
         Ok(None)
     }
 }
