@@ -13,10 +13,14 @@ use std::sync::Arc;
 /// headers, partial records and bytes left from earlier reads. A packet's bytes are the
 /// range that [`range_of`](Self::range_of) returns for it.
 #[derive(Clone)]
-pub struct SharedBytes(Arc<[u8]>);
+pub struct SharedBytes(
+    // The bytes are boxed apart from the reference counts, so that the reader can get
+    // them zeroed from the allocator (see `input::zeroed_buffer`).
+    Arc<Box<[u8]>>,
+);
 
 impl SharedBytes {
-    pub(crate) fn new(bytes: Arc<[u8]>) -> SharedBytes {
+    pub(crate) fn new(bytes: Arc<Box<[u8]>>) -> SharedBytes {
         SharedBytes(bytes)
     }
 

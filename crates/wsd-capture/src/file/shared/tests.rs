@@ -12,7 +12,7 @@ use super::*;
 use crate::{CaptureError, PacketSource, Timestamp};
 
 fn numbered(len: usize) -> SharedBytes {
-    SharedBytes::new((0..len).map(|i| i as u8).collect())
+    SharedBytes::new(Arc::new((0..len).map(|i| i as u8).collect()))
 }
 
 #[test]
