@@ -43,7 +43,7 @@ pub(super) const MAX_RETIRED: usize = 8;
 pub(super) struct Input {
     reader: Box<dyn Read + Send>,
     /// The read buffer. It is written only while this input holds its only reference.
-    buf: Arc<[u8]>,
+    buf: Arc<Box<[u8]>>,
     /// Size up to which `buf` may grow.
     max_len: usize,
     /// Buffer index of the first unconsumed byte.
@@ -55,7 +55,7 @@ pub(super) struct Input {
     eof: bool,
     /// Former read buffers that were shared when the input left them, oldest first,
     /// all of the same size as `buf`. Empty until a buffer is shared.
-    retired: VecDeque<Arc<[u8]>>,
+    retired: VecDeque<Arc<Box<[u8]>>>,
 }
 
 impl Input {
@@ -284,7 +284,7 @@ impl Input {
 
     /// Removes and returns the oldest retired buffer whose clones are all dropped, or
     /// allocates a buffer when every retired one is still shared.
-    fn take_free_buffer(&mut self) -> Arc<[u8]> {
+    fn take_free_buffer(&mut self) -> Arc<Box<[u8]>> {
         let free = self
             .retired
             .iter_mut()
@@ -296,18 +296,25 @@ impl Input {
     }
 }
 
-/// Allocates a reference-counted buffer of `len` zero bytes, writing them in place.
-fn zeroed_buffer(len: usize) -> Arc<[u8]> {
-    std::iter::repeat_n(0, len).collect()
+/// Allocates a reference-counted buffer of `len` zero bytes.
+///
+/// The bytes sit in a `Box` of their own because `vec![0; len]` gets them from the
+/// allocator's zeroing call, which writes nothing for a large block (glibc maps fresh
+/// pages). Filling an `Arc<[u8]>` with zeros instead took about 4.2 million instructions
+/// per 4 MiB buffer under callgrind, to save one pointer load per access.
+fn zeroed_buffer(len: usize) -> Arc<Box<[u8]>> {
+    Arc::new(vec![0; len].into_boxed_slice())
 }
 
 /// Returns the bytes of a buffer that the caller holds the only reference to.
-fn writable(buf: &mut Arc<[u8]>) -> &mut [u8] {
+fn writable(buf: &mut Arc<Box<[u8]>>) -> &mut [u8] {
     // Every caller has just allocated the buffer, taken it from the retired buffers after
     // `Arc::get_mut` succeeded, or checked `Arc::get_mut` itself. A buffer that nothing
     // else references can gain a reference only through `Input::shared`, which needs
     // `&Input`, so none appeared since.
-    Arc::get_mut(buf).expect("read buffer is not shared")
+    Arc::get_mut(buf)
+        .expect("read buffer is not shared")
+        .as_mut()
 }
 
 #[cfg(test)]

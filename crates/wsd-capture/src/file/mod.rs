@@ -328,6 +328,7 @@ impl FileSource {
     /// }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[inline]
     pub fn shared_buffer(&self) -> SharedBytes {
         self.input.shared()
     }
@@ -336,6 +337,7 @@ impl FileSource {
     /// [`shared_buffer`](Self::shared_buffer): the range that `range_of(packet.data)`
     /// returns. It is empty before the first packet and after a call that returned no
     /// packet.
+    #[inline]
     pub fn last_packet_range(&self) -> Range<usize> {
         self.packet_range.clone()
     }

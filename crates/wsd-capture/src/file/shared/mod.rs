@@ -13,14 +13,19 @@ use std::sync::Arc;
 /// headers, partial records and bytes left from earlier reads. A packet's bytes are the
 /// range that [`range_of`](Self::range_of) returns for it.
 #[derive(Clone)]
-pub struct SharedBytes(Arc<[u8]>);
+pub struct SharedBytes(
+    // The bytes are boxed apart from the reference counts, so that the reader can get
+    // them zeroed from the allocator (see `input::zeroed_buffer`).
+    Arc<Box<[u8]>>,
+);
 
 impl SharedBytes {
-    pub(crate) fn new(bytes: Arc<[u8]>) -> SharedBytes {
+    pub(crate) fn new(bytes: Arc<Box<[u8]>>) -> SharedBytes {
         SharedBytes(bytes)
     }
 
     /// Returns the bytes.
+    #[inline]
     pub fn as_slice(&self) -> &[u8] {
         &self.0
     }
@@ -31,12 +36,14 @@ impl SharedBytes {
     /// It compares addresses, not contents, so equal bytes elsewhere in memory are not
     /// found. An empty `part` lies within these bytes when its address is in the range
     /// from the first byte to one past the last.
+    #[inline]
     pub fn range_of(&self, part: &[u8]) -> Option<Range<usize>> {
         self.range_of_addresses(part.as_ptr_range())
     }
 
     /// Returns where the bytes at the addresses `part` lie within these bytes, as
     /// [`range_of`](Self::range_of) does for a slice.
+    #[inline]
     fn range_of_addresses(&self, part: Range<*const u8>) -> Option<Range<usize>> {
         let whole = self.0.as_ptr_range();
         range_within(
@@ -48,6 +55,7 @@ impl SharedBytes {
 
 /// Returns the position of the address range `part` relative to the start of `whole`,
 /// or None if `part` does not lie entirely within `whole`.
+#[inline]
 fn range_within(whole: Range<usize>, part: Range<usize>) -> Option<Range<usize>> {
     if part.start < whole.start || part.end > whole.end {
         return None;

@@ -12,7 +12,7 @@ use super::*;
 use crate::{CaptureError, PacketSource, Timestamp};
 
 fn numbered(len: usize) -> SharedBytes {
-    SharedBytes::new((0..len).map(|i| i as u8).collect())
+    SharedBytes::new(Arc::new((0..len).map(|i| i as u8).collect()))
 }
 
 #[test]
@@ -413,4 +413,42 @@ proptest! {
         let held = compare_readings("random", &bytes, capacity, capacity, |index| kept[index]);
         prop_assert_eq!(held.count, sizes.len());
     }
+}
+
+#[test]
+fn other_thread_checks_packets_while_reading() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<SharedBytes>();
+
+    // The checking thread drops each packet after checking it, concurrently with the
+    // reader's checks for buffers it can reuse.
+    let bytes = varied_pcapng(false);
+    let mut source = open_with_buffer(bytes, 4_096, 4_096).unwrap();
+    let (sender, receiver) =
+        std::sync::mpsc::sync_channel::<(SharedBytes, Range<usize>, Vec<u8>)>(64);
+    let checker = std::thread::spawn(move || {
+        let mut checked = 0;
+        for (buffer, range, expected) in receiver {
+            assert_eq!(
+                buffer.as_slice()[range].to_vec(),
+                expected,
+                "packet {checked}"
+            );
+            checked += 1;
+        }
+        checked
+    });
+
+    let mut sent = 0;
+    while let Some(packet) = source.next_packet().unwrap() {
+        let copy = packet.data.to_vec();
+        let buffer = source.shared_buffer();
+        let range = source.last_packet_range();
+        sender.send((buffer, range, copy)).unwrap();
+        sent += 1;
+    }
+    drop(sender);
+
+    assert_eq!(checker.join().unwrap(), sent);
+    assert!(sent >= 240, "{sent} packets");
 }
