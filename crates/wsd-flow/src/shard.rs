@@ -98,11 +98,20 @@ fn shard_of_datagram(datagram: &DatagramSnapshot, shards: usize) -> usize {
 }
 
 /// Hashes two addresses, the same whichever of them sent the packet. It runs
-/// for every packet, so it is one XOR and one folded multiplication, whose
-/// high and low halves together depend on every bit of the XOR.
+/// for every packet, so each address gets one folded multiplication, and the
+/// sum of the two makes the hash symmetric. Mixing each address before the sum
+/// keeps pairs such as 10.0.h.1 and 10.1.h.2 apart for every h, which an XOR of
+/// the raw addresses would not.
 #[inline]
 fn address_pair_hash(a: IpAddr, b: IpAddr) -> u64 {
-    let product = u128::from(address_word(a) ^ address_word(b)) * 0x9e37_79b9_7f4a_7c15;
+    folded_multiply(address_word(a)).wrapping_add(folded_multiply(address_word(b)))
+}
+
+/// Multiplies `x` by a large odd constant and folds the 128-bit product into
+/// 64 bits, so that every input bit moves many output bits.
+#[inline]
+fn folded_multiply(x: u64) -> u64 {
+    let product = u128::from(x) * 0x9e37_79b9_7f4a_7c15;
     (product as u64) ^ (product >> 64) as u64
 }
 
