@@ -101,11 +101,16 @@ fn check_input(path: &Path) -> Result<Input, Failure> {
         input.metadata = Some(metadata);
         return Ok(input);
     }
-    let source = open_file(path)?;
-    input.len = source.len();
     if file_type.is_char_device() {
-        // Checking consumed the start of the stream, so this source is the one read.
+        // Checking consumes the start of the stream, so this source is the one read.
+        let source = open_file(path)?;
+        input.len = source.len();
         input.opened = Some(source);
+    } else {
+        // A small buffer, so that checking many files reads little of each.
+        let source =
+            FileSource::open_to_check(path).map_err(|err| Failure::Usage(err.to_string()))?;
+        input.len = source.len();
     }
     input.metadata = Some(metadata);
     Ok(input)

@@ -226,6 +226,28 @@ impl FileSource {
         FileSource::start(path.to_path_buf(), Box::new(file), len)
     }
 
+    /// Opens a capture file and reads its header as [`open`](Self::open) does, with a
+    /// read buffer of a few kilobytes that grows only for a large header block, so
+    /// that checking many files before reading them reads little of each.
+    ///
+    /// The source can still read the file, but with small reads; use
+    /// [`open`](Self::open) for that.
+    ///
+    /// # Errors
+    ///
+    /// As for [`open`](Self::open).
+    pub fn open_to_check(path: &Path) -> Result<FileSource, CaptureError> {
+        let open_error = |source| CaptureError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::open(path).map_err(open_error)?;
+        let metadata = file.metadata().map_err(open_error)?;
+        let len = metadata.is_file().then_some(metadata.len());
+        let input = Input::new(Box::new(file), Some(0));
+        FileSource::start_with(path.to_path_buf(), input, len)
+    }
+
     /// Creates a source that reads a capture from `reader`, such as standard input.
     ///
     /// `name` identifies the input in errors and log messages. `len` is the input's size
@@ -854,6 +876,9 @@ mod tests {
         let bytes = sample_pcapng(false);
         let mut file = tempfile::NamedTempFile::new().unwrap();
         file.write_all(&bytes).unwrap();
+        let checked = FileSource::open_to_check(file.path()).unwrap();
+        assert_eq!(checked.len(), Some(bytes.len() as u64));
+        assert!(checked.position() < bytes.len() as u64);
         let mut source = FileSource::open(file.path()).unwrap();
 
         assert_eq!(source.len(), Some(bytes.len() as u64));
