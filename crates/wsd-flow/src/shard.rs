@@ -220,6 +220,7 @@ impl Batch {
             stop: packet.stop,
             rare,
         });
+        debug_assert!(shard < self.owned.len(), "batch made for too few workers");
         if let Some(owned) = self.owned.get_mut(shard) {
             owned.push(index);
         }

@@ -280,6 +280,49 @@ fn quiet_link_times_out_flow() {
 }
 
 #[test]
+fn threads_report_across_quiet_gaps() {
+    if !can_capture() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let log = dir.path().join("live.log");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen on loopback");
+    let port = listener.local_addr().expect("listener address").port();
+    let filter = format!("tcp port {port}");
+    let mut args = vec![
+        "-i",
+        "lo",
+        "-F",
+        "--threads",
+        "2",
+        "--idle-timeout",
+        "1",
+        "-L",
+        log.to_str().expect("UTF-8 path"),
+    ];
+    args.extend(filter.split(' '));
+    let run = LiveRun::start(&args);
+
+    // Each connection times out during a quiet gap, while the clock alone moves
+    // the workers; the next connection's packets must still reach them.
+    let mut text = String::new();
+    for connection in 1..=3 {
+        let (client, server) = exchange(&listener);
+        let deadline = Instant::now() + WAIT;
+        while flow_lines(text.as_bytes()).len() < connection && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+            text = std::fs::read_to_string(&log).unwrap_or_default();
+        }
+        drop((client, server));
+    }
+    let (code, stderr) = run.terminate();
+
+    assert_eq!(code, Some(0), "{stderr}");
+    let after = std::fs::read_to_string(&log).expect("log written");
+    assert!(flow_lines(after.as_bytes()).len() >= 3, "{after}\n{stderr}");
+}
+
+#[test]
 fn file_filter_selects_packets() {
     if !require(has_libpcap(), "libpcap is not installed") {
         return;
