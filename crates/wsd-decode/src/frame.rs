@@ -2,7 +2,7 @@
 //! counting what a run reports about them.
 
 use crate::packet::{Decoded, StopReason};
-use crate::{decode_with, frame_addresses, DecodeOptions, FrameAddresses};
+use crate::{decode_with, DecodeOptions};
 
 /// Decodes captured frames the same way wherever they are decoded, and counts
 /// what a run's summary reports: why decoding stopped, and IP length fields
@@ -48,23 +48,11 @@ impl FrameDecoder {
     /// whose length on the wire was `orig_len`.
     #[inline]
     pub fn decode(&self, linktype: u32, data: &[u8], orig_len: u32) -> Decoded {
-        decode_with(linktype, data, &self.frame_options(data, orig_len))
-    }
-
-    /// Returns the IP addresses that [`FrameDecoder::decode`] would give the
-    /// frame, if the link and IP headers tell them; see [`frame_addresses`].
-    #[inline]
-    pub fn addresses(&self, linktype: u32, data: &[u8], orig_len: u32) -> FrameAddresses {
-        frame_addresses(linktype, data, &self.frame_options(data, orig_len))
-    }
-
-    /// Returns the options for one frame: a frame captured whole bounds its IP
-    /// length if IP lengths are capped.
-    #[inline]
-    fn frame_options(&self, data: &[u8], orig_len: u32) -> DecodeOptions {
         let whole_frame = is_whole(data, orig_len);
-        self.options
-            .with_whole_frame(whole_frame && self.cap_ip_length)
+        let options = self
+            .options
+            .with_whole_frame(whole_frame && self.cap_ip_length);
+        decode_with(linktype, data, &options)
     }
 
     /// Counts the frame that [`FrameDecoder::decode`] turned into `decoded`

@@ -127,12 +127,9 @@ mod properties;
 #[cfg(test)]
 mod test_packets;
 
-use std::net::IpAddr;
-
 use link::{LinkFields, NetworkLayer};
 
 pub use frame::{DecodeTally, FrameDecoder, StopCount};
-
 pub use packet::{
     Decoded, FragmentHead, FragmentInfo, IcmpInfo, IpInfo, Layer, MacAddr, StopReason, TcpFlags,
     TcpInfo, Transport, TunnelInfo, TunnelKind, UdpInfo, Vlans, FRAGMENT_HEAD_LEN,
@@ -284,11 +281,15 @@ impl UpperLayers {
 /// follows.
 #[inline]
 fn decode_plain_network(network: NetworkLayer<'_>, options: &DecodeOptions) -> Option<UpperLayers> {
-    let (ip, payload) = match plain_ip(network, options) {
-        PlainIp::Plain(ip, payload) => (ip, payload),
-        PlainIp::Stopped(reason) => return Some(UpperLayers::stopped(None, reason)),
-        PlainIp::NeedsGeneral => return None,
+    let (ip, payload, _) = match ip::decode_ip(network) {
+        Ok(layer) => layer,
+        Err(reason) => return Some(UpperLayers::stopped(None, reason)),
     };
+    let is_fragment = ip.is_first_fragment || ip.is_later_fragment;
+    let is_tcp = payload.protocol == transport::TCP;
+    if is_fragment || !is_tcp && tunnel::may_carry_tunnel(&payload, options.decapsulate) {
+        return None;
+    }
     let upper = match transport::decode_transport(payload) {
         Ok(transport) => UpperLayers {
             ip: Some(ip),
@@ -298,79 +299,4 @@ fn decode_plain_network(network: NetworkLayer<'_>, options: &DecodeOptions) -> O
         Err(reason) => UpperLayers::stopped(Some(ip), reason),
     };
     Some(upper)
-}
-
-/// The outcome of the fast path's IP header decoding.
-enum PlainIp<'a> {
-    /// A whole IP packet without a tunnel inside: the fast path decodes it.
-    Plain(IpInfo, ip::IpPayload<'a>),
-    /// The IP header is invalid, so the packet has no IP layer.
-    Stopped(StopReason),
-    /// A fragment, or a packet that may carry a tunnel: only the general decoder
-    /// follows it.
-    NeedsGeneral,
-}
-
-/// Decodes the IP header of the fast path, the part that [`decode_with`] and
-/// [`frame_addresses`] share, so that both take the same packets.
-#[inline]
-fn plain_ip<'a>(network: NetworkLayer<'a>, options: &DecodeOptions) -> PlainIp<'a> {
-    let (ip, payload, _) = match ip::decode_ip(network) {
-        Ok(layer) => layer,
-        Err(reason) => return PlainIp::Stopped(reason),
-    };
-    let is_fragment = ip.is_first_fragment || ip.is_later_fragment;
-    let is_tcp = payload.protocol == transport::TCP;
-    if is_fragment || !is_tcp && tunnel::may_carry_tunnel(&payload, options.decapsulate) {
-        return PlainIp::NeedsGeneral;
-    }
-    PlainIp::Plain(ip, payload)
-}
-
-/// The IP addresses of a frame, as far as they can be known without decoding it
-/// whole: the result of [`frame_addresses`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FrameAddresses {
-    /// [`decode_with`] gives the frame these source and destination addresses,
-    /// and no tunnel or fragment.
-    Ip(IpAddr, IpAddr),
-    /// [`decode_with`] gives the frame no IP layer, and no tunnel or fragment.
-    NoIp,
-    /// Unknown without a full decode, because the frame is a fragment, may
-    /// carry a tunnel, or has a link layer that only the general decoder follows.
-    Unknown,
-}
-
-/// Returns the IP addresses that [`decode_with`] would give the frame `data` of
-/// `linktype`, from the link and IP headers alone, for frames that are neither
-/// fragments nor tunnels. It runs the same code as the first part of
-/// `decode_with`, so known addresses always agree with a full decode.
-///
-/// ```
-/// use wsd_decode::{decode, frame_addresses, linktype, DecodeOptions, FrameAddresses};
-///
-/// // An IPv4 TCP SYN from 10.0.0.1 to 10.0.0.2.
-/// let packet = [
-///     0x45, 0, 0, 40, 0, 1, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
-///     0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0,
-/// ];
-/// let addresses = frame_addresses(linktype::RAW, &packet, &DecodeOptions::new());
-/// let ip = decode(linktype::RAW, &packet).ip.unwrap();
-/// assert_eq!(addresses, FrameAddresses::Ip(ip.src, ip.dst));
-/// ```
-#[inline]
-pub fn frame_addresses(linktype: u32, data: &[u8], options: &DecodeOptions) -> FrameAddresses {
-    let mut link = LinkFields::default();
-    match link::decode_link(linktype, data, &mut link) {
-        Ok(mut network) => {
-            network.bounded |= options.whole_frame;
-            match plain_ip(network, options) {
-                PlainIp::Plain(ip, _) => FrameAddresses::Ip(ip.src, ip.dst),
-                PlainIp::Stopped(_) => FrameAddresses::NoIp,
-                PlainIp::NeedsGeneral => FrameAddresses::Unknown,
-            }
-        }
-        Err(_) if link.needs_general_decoder => FrameAddresses::Unknown,
-        Err(_) => FrameAddresses::NoIp,
-    }
 }
