@@ -11,10 +11,11 @@
 //! The calling thread collects packets into batches of [`BATCH_PACKETS`],
 //! lists for each worker the packets of its flows, and sends every worker the
 //! same batch together with the capture clock at the batch's end. Each worker
-//! processes its packets and then moves its clock to that time, so at every
-//! batch boundary all workers agree on the clock. A flow therefore times out in the same batch as in a single tracker or
-//! in a later one, before any later packet of its own. So the set of records is
-//! the same as with one [`Tracker`], and so are the flows open at the end.
+//! processes its own packets and moves its clock to the time of every other
+//! packet of the batch, so its clock moves as one tracker's does: flows time out,
+//! and interim records fall due, at the same packets, late packets included. So
+//! the set of records is the same as with one [`Tracker`], and so are the flows
+//! open at the end, unless a full table evicts (see [`ShardedTracker`]).
 //!
 //! Records come back per batch. The records of one batch are sorted by end time
 //! (then start time and endpoints), so for a given input and thread count the
@@ -164,6 +165,9 @@ pub enum ShardError {
 /// Packets that every worker reads: each processes those of its own flows.
 #[derive(Default)]
 struct Batch {
+    /// The capture time of every packet, in order, which every worker's clock
+    /// follows.
+    times: Vec<Timestamp>,
     packets: Vec<Queued>,
     /// The tunnels and fragment fields of the packets that have either.
     rare: Vec<(Option<TunnelInfo>, Option<FragmentInfo>)>,
@@ -179,7 +183,6 @@ const NOT_RARE: u32 = u32::MAX;
 /// the calling thread copies, and the workers read, half the bytes per packet.
 #[derive(Clone, Copy)]
 struct Queued {
-    ts: Timestamp,
     src_mac: Option<MacAddr>,
     dst_mac: Option<MacAddr>,
     vlans: Vlans,
@@ -194,6 +197,7 @@ impl Batch {
     /// Returns an empty batch for `shards` workers.
     fn new(shards: usize) -> Batch {
         Batch {
+            times: Vec::with_capacity(BATCH_PACKETS),
             packets: Vec::with_capacity(BATCH_PACKETS),
             rare: Vec::new(),
             owned: (0..shards).map(|_| Vec::new()).collect(),
@@ -210,8 +214,8 @@ impl Batch {
             (self.rare.len() - 1) as u32
         };
         let index = self.packets.len() as u32;
+        self.times.push(ts);
         self.packets.push(Queued {
-            ts,
             src_mac: packet.src_mac,
             dst_mac: packet.dst_mac,
             vlans: packet.vlans,
@@ -226,10 +230,10 @@ impl Batch {
         }
     }
 
-    /// Returns the packet at `index` and its capture time.
+    /// Returns the packet at `index`.
     #[inline]
-    fn get(&self, index: u32) -> Option<(Timestamp, Decoded)> {
-        let queued = self.packets.get(index as usize)?;
+    fn get(&self, index: usize) -> Option<Decoded> {
+        let queued = self.packets.get(index)?;
         let (tunnel, fragment) = match queued.rare {
             NOT_RARE => (None, None),
             rare => self.rare.get(rare as usize).copied().unwrap_or_default(),
@@ -244,11 +248,28 @@ impl Batch {
             tunnel,
             fragment,
         };
-        Some((queued.ts, packet))
+        Some(packet)
+    }
+
+    /// Processes the packets of worker `number` in `tracker`, and moves its
+    /// clock to the time of every other packet, as one tracker's clock moves
+    /// with every packet. So flows time out, and interim records fall due, at
+    /// the same packets as in one tracker.
+    fn process_in(&self, number: usize, tracker: &mut Tracker) {
+        let owned = self.owned.get(number).map_or(&[][..], Vec::as_slice);
+        let mut owned = owned.iter().map(|&index| index as usize).peekable();
+        for (index, &ts) in self.times.iter().enumerate() {
+            if owned.next_if_eq(&index).is_none() {
+                tracker.advance_to(ts);
+            } else if let Some(packet) = self.get(index) {
+                tracker.process(ts, &packet);
+            }
+        }
     }
 
     /// Empties the batch, keeping its memory for the next one.
     fn clear(&mut self) {
+        self.times.clear();
         self.packets.clear();
         self.rare.clear();
         self.owned.iter_mut().for_each(Vec::clear);
@@ -1195,13 +1216,7 @@ fn run_worker(
                 clock,
                 mut lines,
             } => {
-                if let Some(owned) = batch.owned.get(number) {
-                    for &index in owned {
-                        if let Some((ts, packet)) = batch.get(index) {
-                            tracker.process(ts, &packet);
-                        }
-                    }
-                }
+                batch.process_in(number, &mut tracker);
                 // The calling thread reuses the batch once every worker let go.
                 drop(batch);
                 if let Some(clock) = clock {

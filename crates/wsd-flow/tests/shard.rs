@@ -505,3 +505,27 @@ fn sharded_packets_after_idle_ticks() {
     tracker.finish_each(|record| records.push(record)).unwrap();
     assert!(sorted(&records) == expected);
 }
+
+#[test]
+fn sharded_interim_and_late_packets_match_single() {
+    // Interim records fall due, and flows time out, by the clock of every
+    // packet, also the packets of other workers and packets that arrive late.
+    let config = TrackerConfig {
+        interim: Some(2_000_000_000),
+        ..config()
+    };
+    let mut stream = mixed_stream();
+    for (index, (ts, _)) in stream.iter_mut().enumerate() {
+        if index % 500 == 0 {
+            *ts = ts.add_nanos(-3_000_000_000);
+        }
+    }
+    let expected = single(config, &stream);
+    assert!(expected.len() > 3_000);
+    let expected = sorted(&expected);
+    for threads in [2, 3] {
+        let got = sorted(&sharded(config, threads, &stream));
+        assert_eq!(got.len(), expected.len(), "{threads} threads");
+        assert!(got == expected, "{threads} threads");
+    }
+}
