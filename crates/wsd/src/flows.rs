@@ -55,6 +55,15 @@ impl Flows {
         }
     }
 
+    /// Waits until the worker threads, if there are any, have processed every
+    /// packet so far, so that their records and counters are complete.
+    pub fn flush(&mut self) -> Result<(), Failure> {
+        match self {
+            Flows::Single(_) => Ok(()),
+            Flows::Sharded(tracker) => tracker.flush().map_err(failure),
+        }
+    }
+
     /// Moves the capture clock to `now` without a packet, so that idle flows
     /// time out on a quiet link.
     pub fn advance_to(&mut self, now: Timestamp) -> Result<(), Failure> {

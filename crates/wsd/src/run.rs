@@ -15,7 +15,7 @@ use wsd_logfmt::StatsRecord;
 
 use crate::cache::{load_tracker, save_tracker};
 use crate::diagnostics::Diagnostics;
-use crate::flows::Flows;
+use crate::flows::{Finished, Flows};
 use crate::inputs::check_inputs;
 use crate::live::{live_failure, load_libpcap, run_live};
 use crate::output::{check_cache_source, open_output, Output};
@@ -109,18 +109,36 @@ impl Summary {
         ts: Timestamp,
         at_end: bool,
     ) -> Result<(), Failure> {
-        let Some(seconds) = cli.stats else {
+        if !self.stats_due(cli, ts, at_end) {
             return Ok(());
+        }
+        self.write_stats(tracker, output, ts)
+    }
+
+    /// Returns true if `--stats` is given and its interval has passed by capture
+    /// time `ts`, or `at_end`, and then moves on to the next interval.
+    fn stats_due(&mut self, cli: &Cli, ts: Timestamp, at_end: bool) -> bool {
+        let Some(seconds) = cli.stats else {
+            return false;
         };
         let interval = ((seconds * 1e9) as i64).max(1);
         let next = *self.next_stats.get_or_insert(ts.add_nanos(interval));
         if !at_end && ts < next {
-            return Ok(());
+            return false;
         }
         // Skip the intervals without packets, keeping records on the same grid.
         let behind = ts.nanos_since(next).max(0) / interval;
         self.next_stats = Some(next.add_nanos((behind + 1) * interval));
+        true
+    }
 
+    /// Writes a statistics record of capture time `ts`.
+    fn write_stats(
+        &self,
+        tracker: &Flows,
+        output: &mut Output,
+        ts: Timestamp,
+    ) -> Result<(), Failure> {
         let problems: Vec<(&str, u64)> = self
             .stopped
             .iter()
@@ -373,11 +391,11 @@ pub(crate) fn finish_flows(
         let finished = tracker.finish_each(|flow| {
             if written.is_ok() && write_error.is_none() {
                 summary.records += 1;
-                write_error = flow.write(&mut output.writer).err();
+                write_error = write_record(output, &flow).err();
             }
         });
-        if let Some(err) = write_error {
-            written = Err(output.write_error(err));
+        if let Some(failure) = write_error {
+            written = Err(failure);
         }
         written = written.and(finished);
     }
@@ -494,8 +512,12 @@ pub(crate) fn process_packet(
     }
     write_finished(tracker, output, summary)?;
     // Checked here so that a run without --stats skips the call per packet.
-    if cli.stats.is_some() {
-        summary.write_stats_due(cli, tracker, output, ts, false)?;
+    if cli.stats.is_some() && summary.stats_due(cli, ts, false) {
+        // Worker threads run behind, so they catch up and their records are
+        // written first, and the statistics count every packet before them.
+        tracker.flush()?;
+        write_finished(tracker, output, summary)?;
+        summary.write_stats(tracker, output, ts)?;
     }
     if let (true, Some(outcome)) = (cli.verbose, outcome) {
         if let Err(err) = output.writer.write_packet_line(ts, &decoded, &outcome) {
@@ -517,10 +539,22 @@ pub(crate) fn write_finished(
     tracker.drain_each(|flow| {
         if result.is_ok() {
             summary.records += 1;
-            result = flow.write(&mut output.writer);
+            result = write_record(output, &flow);
         }
     });
-    result.map_err(|err| output.write_error(err))
+    result
+}
+
+/// Writes one finished flow, first rotating the log if it has reached
+/// `--rotate-size`. A burst of records, such as a batch from the worker threads
+/// or the flows open at the end, is then split as single records are. A new log
+/// is opened only for a record, so none is left empty.
+fn write_record(output: &mut Output, flow: &Finished<'_>) -> Result<(), Failure> {
+    if output.over_size_limit() {
+        output.rotate_if_due(false)?;
+    }
+    flow.write(&mut output.writer)
+        .map_err(|err| output.write_error(err))
 }
 
 pub(crate) fn tracker_config(cli: &Cli) -> Result<TrackerConfig, Failure> {

@@ -134,6 +134,76 @@ fn threads_generated_same_records() {
 }
 
 #[test]
+fn threads_same_stats_and_interim_records() {
+    // Periodic statistics count every packet and record before their time, and
+    // interim records fall due at the same packets, whatever the thread count.
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("mixed.pcap");
+    write_mixed(&capture);
+    let capture = capture.to_str().unwrap();
+    let args = ["--stats", "5", "--interim", "3", "-r", capture, "-L", "-"];
+    let single = stdout_of(&args);
+    let stats = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|line| line.starts_with("STATS"))
+            .map(str::to_string)
+            .collect()
+    };
+    let single_stats = stats(&single);
+    assert!(single_stats.len() >= 10, "a record every 5 s of a minute");
+    assert!(single_stats
+        .iter()
+        .any(|line| !line.contains(" records=0 ")));
+    for threads in ["2", "3"] {
+        let other = stdout_of(&with_threads(threads, &args));
+        assert_eq!(stats(&other), single_stats, "{threads} threads");
+        assert!(
+            sorted_lines(&other) == sorted_lines(&single),
+            "{threads} threads"
+        );
+    }
+}
+
+#[test]
+fn threads_rotate_by_size() {
+    // A batch of records from the workers, and the flows open at the end, are
+    // split over logs by --rotate-size as single records are.
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("mixed.pcap");
+    write_mixed(&capture);
+    let capture = capture.to_str().unwrap();
+    let mut all_records = Vec::new();
+    for threads in ["1", "2"] {
+        let logs = dir.path().join(format!("logs{threads}"));
+        std::fs::create_dir(&logs).unwrap();
+        let logs_arg = logs.to_str().unwrap();
+        let args = ["-r", capture, "-l", logs_arg, "--rotate-size", "64K"];
+        stdout_of(&with_threads(threads, &args));
+        let mut sizes = Vec::new();
+        let mut records = String::new();
+        for entry in std::fs::read_dir(&logs).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            assert!(text.ends_with('\n'), "a log ends mid-record");
+            sizes.push(text.len());
+            records.push_str(&text);
+        }
+        sizes.sort_unstable();
+        assert!(sizes.len() >= 10, "{threads} threads: {sizes:?}");
+        let over: Vec<&usize> = sizes.iter().filter(|&&size| size >= 64 * 1024).collect();
+        assert!(
+            over.len() + 1 >= sizes.len(),
+            "{threads} threads: {sizes:?}"
+        );
+        assert!(
+            sizes.iter().all(|&size| size < 64 * 1024 + 2048),
+            "{sizes:?}"
+        );
+        all_records.push(records);
+    }
+    assert!(sorted_lines(&all_records[0]) == sorted_lines(&all_records[1]));
+}
+
+#[test]
 fn threads_json_same_records() {
     let dir = tempfile::tempdir().unwrap();
     let capture = dir.path().join("mixed.pcap");
