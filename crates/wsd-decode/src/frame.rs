@@ -108,7 +108,7 @@ pub struct DecodeTally {
 /// Frames of one link type whose decoding stopped for one reason.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StopCount {
-    /// Why decoding stopped.
+    /// The reason decoding stopped.
     pub reason: StopReason,
     /// The frames' `LINKTYPE_*` number.
     pub linktype: u32,

@@ -12,10 +12,11 @@
 //! lists for each worker the packets of its flows, and sends every worker the
 //! same batch together with the capture clock at the batch's end. Each worker
 //! processes its own packets and moves its clock to the time of every other
-//! packet of the batch, so its clock moves as one tracker's does: flows time out,
-//! and interim records fall due, at the same packets, late packets included. So
-//! the set of records is the same as with one [`Tracker`], and so are the flows
-//! open at the end, unless a full table evicts (see [`ShardedTracker`]).
+//! packet of the batch, so its clock moves as one tracker's does. Flows time
+//! out, and interim records fall due, at the same packets, late packets
+//! included. So the set of records is the same as with one [`Tracker`], and so
+//! are the flows open at the end, unless a full table evicts (see
+//! [`ShardedTracker`]).
 //!
 //! Records come back per batch. The records of one batch are sorted by end time
 //! (then start time and endpoints), so for a given input and thread count the

@@ -484,8 +484,8 @@ fn sharded_tunnel_fragments_match_single() {
 
 #[test]
 fn sharded_packets_after_idle_ticks() {
-    // Clock moves without packets, as on a quiet live link, send batches that
-    // carry only the clock; the packets after them must still reach their
+    // A clock moved without packets, as on a quiet live link, sends batches
+    // that carry only the clock. The packets after them must still reach their
     // workers.
     let stream = mixed_stream();
     let expected = sorted(&single(config(), &stream));

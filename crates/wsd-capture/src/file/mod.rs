@@ -216,13 +216,7 @@ impl FileSource {
     /// when it is not a capture file, and [`CaptureError::UnsupportedVersion`] or
     /// [`CaptureError::Malformed`] when its header is invalid.
     pub fn open(path: &Path) -> Result<FileSource, CaptureError> {
-        let open_error = |source| CaptureError::Open {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = File::open(path).map_err(open_error)?;
-        let metadata = file.metadata().map_err(open_error)?;
-        let len = metadata.is_file().then_some(metadata.len());
+        let (file, len) = open_capture(path)?;
         FileSource::start(path.to_path_buf(), Box::new(file), len)
     }
 
@@ -237,13 +231,7 @@ impl FileSource {
     ///
     /// As for [`open`](Self::open).
     pub fn open_to_check(path: &Path) -> Result<FileSource, CaptureError> {
-        let open_error = |source| CaptureError::Open {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = File::open(path).map_err(open_error)?;
-        let metadata = file.metadata().map_err(open_error)?;
-        let len = metadata.is_file().then_some(metadata.len());
+        let (file, len) = open_capture(path)?;
         let input = Input::new(Box::new(file), Some(0));
         FileSource::start_with(path.to_path_buf(), input, len)
     }
@@ -549,6 +537,18 @@ impl FileSource {
             "finished reading the file"
         );
     }
+}
+
+/// Opens the file at `path` and returns it with its size if it is a regular file.
+fn open_capture(path: &Path) -> Result<(File, Option<u64>), CaptureError> {
+    let open_error = |source| CaptureError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(open_error)?;
+    let metadata = file.metadata().map_err(open_error)?;
+    let len = metadata.is_file().then_some(metadata.len());
+    Ok((file, len))
 }
 
 impl PacketSource for FileSource {
