@@ -405,7 +405,7 @@ impl FileSource {
                 path,
                 found: format!(
                     "the file ends inside the pcapng section header block, after {} bytes",
-                    self.input.offset()
+                    self.input.offset() + self.input.available().len() as u64
                 ),
             }),
             Step::Corrupt {
@@ -781,6 +781,7 @@ mod tests {
             found.contains("ends inside the pcapng section header"),
             "{found}"
         );
+        assert!(found.contains("after 20 bytes"), "{found}");
     }
 
     #[test]
