@@ -486,6 +486,9 @@ impl FileSource {
                 self.stop(offset, &problem);
             }
             Step::Corrupt { offset, problem } => {
+                // The block where reading stops is unreadable, as an abandoned
+                // record is.
+                self.stats.malformed_records += 1;
                 if self.stats.records == 0 {
                     self.stats.stopped_at = Some(offset);
                     self.finished = true;

@@ -302,6 +302,7 @@ fn corrupt_framing_after_packets_stops() {
         assert_eq!(packets.len(), 1);
         assert_eq!(source.stats().stopped_at, Some(offset));
         assert_eq!(source.stats().truncated_at, None);
+        assert_eq!(source.stats().malformed_records, 1);
     }
 }
 
