@@ -10,7 +10,8 @@
 //! any file. [`FileSource::shared_buffer`] returns a [`SharedBytes`] reference to that
 //! buffer, which keeps the bytes of the packets in it valid and unchanged after the reader
 //! moves on, so other threads can use packets without copying them. While such a
-//! reference is alive, the reader continues in another buffer at its next refill. Malformed input makes it skip a record or stop reading, never panic, and
+//! reference is alive, the reader continues in another buffer at its next refill.
+//! Malformed input makes it skip a record or stop reading, never panic, and
 //! property tests feed it mutated files to check this. Damaged records are counted in
 //! [`ReadStats`] and logged with `tracing`. [`PcapWriter`] writes classic pcap files, for
 //! tests and fixture generators.

@@ -335,7 +335,6 @@ pub struct ShardedTracker {
     workers: Vec<Worker>,
     /// The batch being collected, if it has packets.
     pending: Option<Batch>,
-    pending_len: usize,
     /// Batches handed to the workers whose replies are still pending, oldest
     /// first.
     in_flight: VecDeque<Arc<Batch>>,
@@ -484,7 +483,6 @@ impl ShardedTracker {
             config,
             workers,
             pending: None,
-            pending_len: 0,
             in_flight: VecDeque::with_capacity(BATCHES_IN_FLIGHT),
             spare: Vec::new(),
             router: Router {
@@ -520,22 +518,6 @@ impl ShardedTracker {
     ///
     /// Returns an error if a worker thread stopped.
     pub fn process(&mut self, ts: Timestamp, packet: &Decoded) -> Result<(), ShardError> {
-        self.tick(ts);
-        let shards = self.workers.len();
-        let batch = self
-            .pending
-            .get_or_insert_with(|| self.spare.pop().unwrap_or_else(|| Batch::new(shards)));
-        let shard = self.router.route(packet);
-        batch.push(ts, packet, shard);
-        self.pending_len += 1;
-        if self.pending_len >= BATCH_PACKETS {
-            self.dispatch()?;
-        }
-        Ok(())
-    }
-
-    /// Counts a packet and moves the clock to its time `ts`, never backwards.
-    fn tick(&mut self, ts: Timestamp) {
         self.packets += 1;
         match self.now {
             Some(now) if now >= ts => {}
@@ -547,6 +529,16 @@ impl ShardedTracker {
             }
             None => self.now = Some(ts),
         }
+        let shards = self.workers.len();
+        let batch = self
+            .pending
+            .get_or_insert_with(|| self.spare.pop().unwrap_or_else(|| Batch::new(shards)));
+        let shard = self.router.route(packet);
+        batch.push(ts, packet, shard);
+        if batch.times.len() >= BATCH_PACKETS {
+            self.dispatch()?;
+        }
+        Ok(())
     }
 
     /// Returns the capture clock: the latest packet time or time advanced to.
@@ -664,7 +656,7 @@ impl ShardedTracker {
     ///
     /// Returns an error if a worker thread stopped.
     pub fn flush(&mut self) -> Result<(), ShardError> {
-        if self.pending_len > 0 {
+        if self.pending.is_some() {
             self.dispatch()?;
         }
         while !self.in_flight.is_empty() {
@@ -872,7 +864,6 @@ impl ShardedTracker {
                 },
             )?;
         }
-        self.pending_len = 0;
         self.in_flight.push_back(batch);
         Ok(())
     }

@@ -240,6 +240,31 @@ fn loopback_connection_exact_counts() {
     );
 }
 
+/// Starts wsd on `lo` with an idle timeout of 1 s, the options `extra`, its log
+/// at `log` and a filter for the port of the returned listener.
+fn start_quiet_link(log: &Path, extra: &[&str]) -> (LiveRun, TcpListener) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen on loopback");
+    let port = listener.local_addr().expect("listener address").port();
+    let filter = format!("tcp port {port}");
+    let mut args = vec!["-i", "lo", "-F", "--idle-timeout", "1"];
+    args.extend_from_slice(extra);
+    args.extend(["-L", log.to_str().expect("UTF-8 path")]);
+    args.extend(filter.split(' '));
+    (LiveRun::start(&args), listener)
+}
+
+/// Reads the log at `log` until it has `count` flow records or the wait ends,
+/// and returns its text.
+fn wait_for_flows(log: &Path, count: usize) -> String {
+    let deadline = Instant::now() + WAIT;
+    let mut text = std::fs::read_to_string(log).unwrap_or_default();
+    while flow_lines(text.as_bytes()).len() < count && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        text = std::fs::read_to_string(log).unwrap_or_default();
+    }
+    text
+}
+
 #[test]
 fn quiet_link_times_out_flow() {
     if !can_capture() {
@@ -247,29 +272,11 @@ fn quiet_link_times_out_flow() {
     }
     let dir = tempfile::tempdir().expect("temporary directory");
     let log = dir.path().join("live.log");
-    let listener = TcpListener::bind("127.0.0.1:0").expect("listen on loopback");
-    let port = listener.local_addr().expect("listener address").port();
-    let filter = format!("tcp port {port}");
-    let mut args = vec![
-        "-i",
-        "lo",
-        "-F",
-        "--idle-timeout",
-        "1",
-        "-L",
-        log.to_str().expect("UTF-8 path"),
-    ];
-    args.extend(filter.split(' '));
-    let run = LiveRun::start(&args);
+    let (run, listener) = start_quiet_link(&log, &[]);
 
     let (client, server) = exchange(&listener);
     // No packet follows, so only the clock can end the flow.
-    let deadline = Instant::now() + WAIT;
-    let mut text = String::new();
-    while flow_lines(text.as_bytes()).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-        text = std::fs::read_to_string(&log).unwrap_or_default();
-    }
+    let text = wait_for_flows(&log, 1);
     let (code, stderr) = run.terminate();
     drop((client, server));
 
@@ -286,33 +293,13 @@ fn threads_report_across_quiet_gaps() {
     }
     let dir = tempfile::tempdir().expect("temporary directory");
     let log = dir.path().join("live.log");
-    let listener = TcpListener::bind("127.0.0.1:0").expect("listen on loopback");
-    let port = listener.local_addr().expect("listener address").port();
-    let filter = format!("tcp port {port}");
-    let mut args = vec![
-        "-i",
-        "lo",
-        "-F",
-        "--threads",
-        "2",
-        "--idle-timeout",
-        "1",
-        "-L",
-        log.to_str().expect("UTF-8 path"),
-    ];
-    args.extend(filter.split(' '));
-    let run = LiveRun::start(&args);
+    let (run, listener) = start_quiet_link(&log, &["--threads", "2"]);
 
     // Each connection times out during a quiet gap, while the clock alone moves
-    // the workers; the next connection's packets must still reach them.
-    let mut text = String::new();
+    // the workers. The next connection's packets must still reach them.
     for connection in 1..=3 {
         let (client, server) = exchange(&listener);
-        let deadline = Instant::now() + WAIT;
-        while flow_lines(text.as_bytes()).len() < connection && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
-            text = std::fs::read_to_string(&log).unwrap_or_default();
-        }
+        wait_for_flows(&log, connection);
         drop((client, server));
     }
     let (code, stderr) = run.terminate();
