@@ -75,6 +75,10 @@ const BATCHES_IN_FLIGHT: usize = 16;
 /// per message, the flood bench capture peaked 53 MB higher than with 1,024.
 const FINISH_CHUNK: usize = 1024;
 
+/// Bytes of formatted lines after which a worker sends an end-of-input chunk
+/// early. Such a chunk fits the line parts that the worker reuses from its batches.
+const FINISH_CHUNK_BYTES: usize = 128 << 10;
+
 /// Returns the worker, from 0 to `shards - 1`, that owns the flow of `packet`.
 ///
 /// Both directions of a flow get the same worker. The hash covers only the two
@@ -287,9 +291,10 @@ enum Job {
     Format(Box<dyn RecordFormatter>),
     Snapshot,
     /// Report every open flow, formatted if `format` and the worker has a
-    /// formatter.
+    /// formatter. The emptied line parts in `spare` carry the first chunks.
     Finish {
         format: bool,
+        spare: Vec<LinePart>,
     },
     /// An emptied chunk of end-of-input lines, for the worker to fill again
     /// instead of allocating a new one.
@@ -707,7 +712,13 @@ impl ShardedTracker {
             sink(record);
         }
         for number in 0..self.workers.len() {
-            self.send(number, Job::Finish { format: false })?;
+            self.send(
+                number,
+                Job::Finish {
+                    format: false,
+                    spare: Vec::new(),
+                },
+            )?;
         }
         // A k-way merge of the workers' record streams, each sorted by start time.
         let mut heads: Vec<std::vec::IntoIter<FlowRecord>> = Vec::new();
@@ -774,7 +785,14 @@ impl ShardedTracker {
         self.drain_lines(&mut sink);
         let threads = self.workers.len();
         for number in 0..threads {
-            self.send(number, Job::Finish { format: true })?;
+            let spare = std::mem::take(&mut self.spare_lines[number]);
+            self.send(
+                number,
+                Job::Finish {
+                    format: true,
+                    spare,
+                },
+            )?;
         }
         // A k-way merge of the workers' lines, each stream sorted by start time.
         let mut done = vec![false; threads];
@@ -854,7 +872,9 @@ impl ShardedTracker {
         });
         let batch = Arc::new(batch);
         for number in 0..self.workers.len() {
-            let lines = self.spare_lines[number].pop().unwrap_or_default();
+            let lines = self.spare_lines[number]
+                .pop()
+                .unwrap_or_else(LinePart::with_room);
             self.send(
                 number,
                 Job::Packets {
@@ -1242,14 +1262,14 @@ fn run_worker(
             // Chunks come back only after the end of the input, for the loop
             // in `finish_worker`.
             Job::Recycle(_) => continue,
-            Job::Finish { format } => {
+            Job::Finish { format, spare } => {
                 let formatter = match formatter.as_mut() {
                     Some(formatter) if format => {
                         Some(formatter.as_mut() as &mut dyn RecordFormatter)
                     }
                     _ => None,
                 };
-                finish_worker(&mut tracker, formatter, jobs, replies);
+                finish_worker(&mut tracker, formatter, spare, jobs, replies);
                 return;
             }
         };
@@ -1261,22 +1281,24 @@ fn run_worker(
 
 /// Reports every flow of a worker's table in chunks, formatted if a
 /// `formatter` is given, then the worker's final counters. A chunk of lines
-/// reuses a chunk that came back through `jobs` if there is one.
+/// reuses a chunk that came back through `jobs` if there is one, else one of
+/// the emptied parts in `spare`.
 fn finish_worker(
     tracker: &mut Tracker,
     formatter: Option<&mut dyn RecordFormatter>,
+    mut spare: Vec<LinePart>,
     jobs: &Receiver<Job>,
     replies: &SyncSender<Reply>,
 ) {
     let mut sent = true;
     if let Some(formatter) = formatter {
-        let mut chunk = LinePart::default();
+        let mut chunk = spare.pop().unwrap_or_else(LinePart::with_room);
         tracker.finish_each(|record| {
             chunk.push(&record, formatter);
-            if chunk.len() == FINISH_CHUNK {
+            if chunk.len() == FINISH_CHUNK || chunk.byte_len() >= FINISH_CHUNK_BYTES {
                 let next = match jobs.try_recv() {
                     Ok(Job::Recycle(part)) => part,
-                    _ => LinePart::default(),
+                    _ => spare.pop().unwrap_or_else(LinePart::with_room),
                 };
                 let full = std::mem::replace(&mut chunk, next);
                 sent &= replies.send(Reply::FinishedLines(full)).is_ok();

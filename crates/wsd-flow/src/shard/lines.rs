@@ -56,6 +56,11 @@ impl OrderKey {
     }
 }
 
+/// Bytes of lines that a new part has room for: the lines of a batch, or an
+/// end-of-input chunk, without growing. Growing copies the lines into fresh
+/// pages.
+pub(super) const PART_BYTES: usize = 192 << 10;
+
 /// One formatted record: its order key and its bytes in [`LinePart::bytes`].
 struct Line {
     key: OrderKey,
@@ -75,6 +80,14 @@ pub(super) struct LinePart {
 }
 
 impl LinePart {
+    /// Returns an empty part with room for [`PART_BYTES`] bytes of lines.
+    pub(super) fn with_room() -> LinePart {
+        LinePart {
+            lines: Vec::new(),
+            bytes: Vec::with_capacity(PART_BYTES),
+        }
+    }
+
     /// Formats `record` at the end of the part.
     pub(super) fn push(&mut self, record: &FlowRecord, formatter: &mut dyn RecordFormatter) {
         let start = self.bytes.len();
@@ -93,6 +106,11 @@ impl LinePart {
 
     pub(super) fn len(&self) -> usize {
         self.lines.len()
+    }
+
+    /// Length of the formatted lines in bytes.
+    pub(super) fn byte_len(&self) -> usize {
+        self.bytes.len()
     }
 
     pub(super) fn is_empty(&self) -> bool {
