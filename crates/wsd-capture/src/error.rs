@@ -67,7 +67,13 @@ pub enum CaptureError {
     ///
     /// Corruption found after packets were returned ends the file with a warning instead,
     /// and [`ReadStats::stopped_at`](crate::ReadStats::stopped_at) records where.
-    #[error("{} is corrupt at byte {offset}: {detail}", path.display())]
+    #[error(
+        "{} is corrupt at byte {offset}: {detail}; no packet could be read, so check that \
+         the file is a complete copy, and if Wireshark opens it, convert it with \
+         `editcap -F pcapng {} NEW.pcapng`",
+        path.display(),
+        path.display()
+    )]
     Malformed {
         /// The file.
         path: PathBuf,

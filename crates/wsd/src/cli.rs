@@ -52,6 +52,7 @@ pub struct Cli {
     /// Diagnostic detail on standard error: 0 shows information, warnings and
     /// errors; 1 and 2 add debug messages; 3 and above add per-packet traces.
     #[arg(short = 'd', long = "debug", value_name = "0-9", default_value_t = 0,
+          allow_negative_numbers = true,
           value_parser = clap::value_parser!(u8).range(0..=9))]
     pub debug: u8,
 
@@ -82,7 +83,8 @@ pub struct Cli {
     /// a closed connection still lingering, else the flow idle longest, is reported
     /// and removed. With --threads N, each worker has N-th of the table for the
     /// flows of its host pairs, so it can fill up before the whole would.
-    #[arg(long, value_name = "N", default_value_t = 1_000_000, value_parser = parse_max_flows)]
+    #[arg(long, value_name = "N", default_value_t = 1_000_000, allow_negative_numbers = true,
+          value_parser = parse_max_flows)]
     pub max_flows: u64,
 
     /// Leave VLAN IDs out of the flow key, so that one connection seen on several
@@ -106,7 +108,7 @@ pub struct Cli {
     /// writes records; 1 tracks everything in the main thread. Above 1, the records
     /// are the same as with one thread but can come out in another order, and -V
     /// cannot be used.
-    #[arg(long, value_name = "N", default_value_t = 1,
+    #[arg(long, value_name = "N", default_value_t = 1, allow_negative_numbers = true,
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: u16,
 
@@ -123,7 +125,8 @@ pub struct Cli {
 
     /// Seed of the Community ID flow hash, from 0 to 65535. Monitors that share a
     /// seed give the same flow the same ID.
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u16).range(0..=65_535))]
     pub community_id_seed: u16,
 
     /// Protocols that produce flow records, as a comma-separated list of tcp, udp,
@@ -136,13 +139,15 @@ pub struct Cli {
     /// SECONDS of capture time after its first packet, and again every SECONDS
     /// after that. Its counters are totals since the flow started. SECONDS must be
     /// above 0 and may have a fraction.
-    #[arg(long, value_name = "SECONDS", value_parser = parse_interval)]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true,
+          value_parser = parse_interval)]
     pub interim: Option<f64>,
 
     /// Also write a statistics record every SECONDS of capture time, and one at the
     /// end: packets, bytes, flows active and reported, evictions and decode
     /// problems by reason, in the format of the flow records.
-    #[arg(long, value_name = "SECONDS", value_parser = parse_interval)]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true,
+          value_parser = parse_interval)]
     pub stats: Option<f64>,
 
     /// Report a UDP conversation with no packet for SECONDS of capture time.
@@ -193,6 +198,7 @@ pub struct Cli {
     /// flow records use, through two levels of tunnels, and no payload.
     #[arg(short = 's', long = "snaplen", value_name = "BYTES",
           default_value_t = wsd_capture::LiveConfig::DEFAULT_SNAPLEN,
+          allow_negative_numbers = true,
           value_parser = clap::value_parser!(u32).range(64..=262_144))]
     pub snaplen: u32,
 
@@ -204,6 +210,7 @@ pub struct Cli {
     /// Size of the kernel capture buffer in MiB (default: libpcap's default). A larger
     /// buffer rides out longer bursts without dropping packets.
     #[arg(short = 'B', long = "buffer-size", value_name = "MIB",
+          allow_negative_numbers = true,
           value_parser = clap::value_parser!(u32).range(1..=2047))]
     pub buffer_size: Option<u32>,
 
@@ -256,13 +263,14 @@ pub struct Cli {
 
     /// Start a new log file in the log directory every SECONDS of wall-clock time
     /// (at least 1). SIGHUP starts a new log file at any time.
-    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true,
+          value_parser = parse_rotate_interval)]
     pub rotate_interval: Option<u64>,
 
     /// Start a new log file in the log directory once the current one reaches BYTES
     /// (at least 1; K, M and G multiply by 1024, 1024² and 1024³). The check runs
     /// after each packet's lines, so a file can exceed BYTES by those lines.
-    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    #[arg(long, value_name = "BYTES", allow_negative_numbers = true, value_parser = parse_size)]
     pub rotate_size: Option<u64>,
 
     /// Append diagnostics to FILE, opened before the chroot. In daemon mode they
@@ -334,6 +342,15 @@ fn parse_max_flows(value: &str) -> Result<u64, String> {
         Ok(0) => Err("the flow table needs room for at least 1 flow".to_string()),
         Ok(n) => Ok(n),
         Err(_) => Err(format!("{value} is not a whole number of flows")),
+    }
+}
+
+fn parse_rotate_interval(value: &str) -> Result<u64, String> {
+    match value.parse::<u64>() {
+        Ok(seconds) if seconds > 0 => Ok(seconds),
+        _ => Err(format!(
+            "{value} is not a whole number of seconds of at least 1"
+        )),
     }
 }
 

@@ -289,6 +289,34 @@ fn version_and_help() {
     }
 }
 
+/// A negative number for a numeric option is rejected as that option's invalid
+/// value, not taken for an unknown option with a hint to write `-- -1`, which
+/// would make it a filter expression.
+#[test]
+fn negative_numbers_invalid_values() {
+    for option in [
+        "--debug",
+        "--max-flows",
+        "--threads",
+        "--community-id-seed",
+        "--interim",
+        "--stats",
+        "--snaplen",
+        "--buffer-size",
+        "--rotate-interval",
+        "--rotate-size",
+    ] {
+        let output = run_wsd(&[option, "-1", "-r", "x.pcap", "-L", "-"], LIMIT);
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(2), "{option}: {stderr}");
+        assert!(
+            stderr.contains(&format!("invalid value '-1' for '{option} <")),
+            "{option}: {stderr}"
+        );
+        assert!(!stderr.contains("-- -1"), "{option}: {stderr}");
+    }
+}
+
 #[test]
 fn bad_usage_exit_two() {
     let output = run_wsd(&["-d", "12", "-r", "x"], LIMIT);

@@ -340,6 +340,11 @@ fn corrupt_first_section_header_is_error() {
         matches!(error, CaptureError::Malformed { offset: 0, .. }),
         "{error:?}"
     );
+    // The message gives the next step as well as the defect.
+    let message = error.to_string();
+    assert!(message.contains("is corrupt at byte 0"), "{message}");
+    assert!(message.contains("complete copy"), "{message}");
+    assert!(message.contains("editcap -F pcapng"), "{message}");
 
     // An option whose length overruns a block that is otherwise consistent.
     let mut bytes = PcapNgBuilder::new(false).build();
