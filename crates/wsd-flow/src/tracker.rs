@@ -13,7 +13,7 @@ use crate::fragments::{
 };
 use crate::key::{FlowKey, PacketKey};
 use crate::record::{Anomaly, Direction, EndReason, FlowRecord, PacketOutcome};
-use crate::snapshot::{FlowSnapshot, RestoreError, TrackerSnapshot};
+use crate::snapshot::{DatagramSnapshot, FlowSnapshot, RestoreError, TrackerSnapshot};
 use crate::table::{FlowTable, QueueId, QUEUE_COUNT};
 
 const NANOS_PER_SEC: i64 = 1_000_000_000;
@@ -229,20 +229,39 @@ impl Tracker {
         config: TrackerConfig,
         snapshot: &TrackerSnapshot,
     ) -> Result<Tracker, RestoreError> {
+        Tracker::restore_part(
+            config,
+            snapshot,
+            snapshot.flows.iter().enumerate(),
+            snapshot.flows.len(),
+            &snapshot.fragments,
+        )
+    }
+
+    /// Creates a tracker that continues some flows of `snapshot`: the `count`
+    /// flows that `flows` yields with their positions in `snapshot.flows`, which
+    /// errors name, and the datagrams `fragments`. It takes the clock and the
+    /// next serial number from `snapshot`.
+    pub(crate) fn restore_part<'a>(
+        config: TrackerConfig,
+        snapshot: &TrackerSnapshot,
+        flows: impl Iterator<Item = (usize, &'a FlowSnapshot)>,
+        count: usize,
+        fragments: &[DatagramSnapshot],
+    ) -> Result<Tracker, RestoreError> {
         let mut tracker = Tracker::new(config);
-        tracker.table.reserve(snapshot.flows.len());
+        tracker.table.reserve(count);
         tracker.now = snapshot.clock;
         tracker.next_serial = snapshot.next_serial;
         // Keys of the flows that saved datagrams link to, by serial number. Only
         // those serials go into the map, so a cache without fragments builds none.
-        let linked_serials: std::collections::HashSet<u64> = snapshot
-            .fragments
+        let linked_serials: std::collections::HashSet<u64> = fragments
             .iter()
             .filter_map(|datagram| datagram.flow.map(|flow| flow.serial))
             .collect();
         let mut linked_keys: std::collections::HashMap<u64, FlowKey> =
             std::collections::HashMap::with_capacity(linked_serials.len());
-        for (index, saved) in snapshot.flows.iter().enumerate() {
+        for (index, saved) in flows {
             if saved.serial >= snapshot.next_serial {
                 return Err(RestoreError::BadSerial {
                     index,
@@ -271,9 +290,8 @@ impl Tracker {
             }
         }
         tracker.earliest_deadline = tracker.front_deadline();
-        tracker.fragments = FragmentTable::restore(&snapshot.fragments, |serial| {
-            linked_keys.get(&serial).copied()
-        })?;
+        tracker.fragments =
+            FragmentTable::restore(fragments, |serial| linked_keys.get(&serial).copied())?;
         while tracker.table.len() > tracker.config.max_flows.max(1) {
             tracker.evict_one();
         }

@@ -3,8 +3,8 @@
 use wsd_capture::Timestamp;
 use wsd_decode::{decode, linktype, Decoded};
 use wsd_flow::{
-    shard_of, FlowRecord, RecordFormatter, RecordProtocols, ShardError, ShardedTracker, Tracker,
-    TrackerConfig, BATCH_PACKETS,
+    shard_of, FlowRecord, RecordFormatter, RecordProtocols, RestoreError, RestoreOrShardError,
+    ShardError, ShardedTracker, Tracker, TrackerConfig, BATCH_PACKETS,
 };
 use wsd_synth::{mixed, syn_flood, Endpoint, FloodConfig, FrameBuilder, MixedConfig, TcpSegment};
 
@@ -321,6 +321,46 @@ fn sharded_snapshot_continues_flows() {
         let got = sorted(&across_snapshot(&stream, first, second));
         assert_eq!(got.len(), expected.len(), "{first} then {second} threads");
         assert!(got == expected, "{first} then {second} threads");
+    }
+}
+
+/// A restore error with worker threads names the flow's position in the
+/// whole snapshot, as with one thread, although each worker restores only
+/// its own flows.
+#[test]
+fn sharded_restore_error_positions() {
+    let stream = mixed_stream();
+    let mut tracker = Tracker::new(config());
+    for (ts, packet) in &stream[..stream.len() / 2] {
+        tracker.process(*ts, packet);
+    }
+    let snapshot = tracker.snapshot();
+    let len = snapshot.flows.len();
+    assert!(len > 20, "only {len} flows");
+
+    let mut duplicated = snapshot.clone();
+    duplicated.flows.push(snapshot.flows[len / 2]);
+    let mut bad_serial = snapshot.clone();
+    bad_serial.flows[len - 3].serial = snapshot.next_serial;
+    for threads in [1, 2, 3] {
+        let restored = ShardedTracker::restore(config(), &duplicated, threads);
+        assert!(
+            matches!(
+                restored,
+                Err(RestoreOrShardError::Restore(RestoreError::DuplicateFlow { index }))
+                    if index == len
+            ),
+            "{threads} threads"
+        );
+        let restored = ShardedTracker::restore(config(), &bad_serial, threads);
+        assert!(
+            matches!(
+                restored,
+                Err(RestoreOrShardError::Restore(RestoreError::BadSerial { index, .. }))
+                    if index == len - 3
+            ),
+            "{threads} threads"
+        );
     }
 }
 

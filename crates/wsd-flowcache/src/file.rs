@@ -1,12 +1,15 @@
 //! Reading and atomically replacing flow-cache files.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use wsd_flow::TrackerSnapshot;
 
-use crate::{decode, encode, CacheError, FlowCache};
+use crate::{decode, encode_into, CacheError, ChecksumWriter, FlowCache};
+
+/// Size of the buffer between the encoder and the cache file.
+const WRITE_BUFFER: usize = 256 << 10;
 
 /// Reads the flow cache at `path`, or returns `Ok(None)` if there is no file.
 ///
@@ -44,9 +47,8 @@ pub fn write_cache(
     snapshot: &TrackerSnapshot,
     writer: &str,
 ) -> Result<(), CacheError> {
-    let bytes = encode(snapshot, writer);
     let temp = temp_path(path);
-    let result = write_and_sync(&temp, &bytes).and_then(|()| {
+    let result = write_and_sync(&temp, snapshot, writer).and_then(|()| {
         fs::rename(&temp, path).map_err(|source| CacheError::Io {
             operation: format!("renaming {} to {}", temp.display(), path.display()),
             source,
@@ -106,18 +108,29 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
-fn write_and_sync(temp: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+/// Writes the cache of `snapshot` to `temp` through a buffer, one flow at a
+/// time, and flushes it to disk.
+fn write_and_sync(temp: &Path, snapshot: &TrackerSnapshot, writer: &str) -> Result<(), CacheError> {
     let io_error = |operation: &str| {
         let operation = format!("{operation} {}", temp.display());
         move |source| CacheError::Io { operation, source }
     };
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .open(temp)
         .map_err(io_error("creating"))?;
-    file.write_all(bytes).map_err(io_error("writing"))?;
+    let mut out = ChecksumWriter::new(BufWriter::with_capacity(WRITE_BUFFER, file));
+    encode_into(snapshot, writer, &mut out).map_err(io_error("writing"))?;
+    let (mut buffered, checksum) = out.finish();
+    buffered
+        .write_all(&checksum.to_le_bytes())
+        .map_err(io_error("writing"))?;
+    let file = buffered
+        .into_inner()
+        .map_err(|err| err.into_error())
+        .map_err(io_error("writing"))?;
     file.sync_all().map_err(io_error("flushing to disk"))?;
     Ok(())
 }

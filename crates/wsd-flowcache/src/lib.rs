@@ -40,6 +40,8 @@ mod v1;
 mod v2;
 mod v3;
 
+use std::io::{self, Write};
+
 use wsd_capture::Timestamp;
 use wsd_flow::{DatagramSnapshot, FlowSnapshot, TrackerSnapshot};
 
@@ -124,31 +126,84 @@ pub enum CacheError {
 
 /// Encodes a snapshot as a flow-cache file in the current format version.
 pub fn encode(snapshot: &TrackerSnapshot, writer: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + snapshot.flows.len() * 96);
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    let mut out = ChecksumWriter::new(Vec::with_capacity(64 + snapshot.flows.len() * 96));
+    // NOTE: writing into a Vec has no failure case.
+    encode_into(snapshot, writer, &mut out).expect("writing into a Vec cannot fail");
+    let (mut bytes, checksum) = out.finish();
+    bytes.extend_from_slice(&checksum.to_le_bytes());
+    bytes
+}
+
+/// Writes the flow-cache encoding of `snapshot` to `out`, without the closing
+/// checksum, one flow at a time, so that the encoding never needs to be held
+/// in memory whole.
+pub(crate) fn encode_into(
+    snapshot: &TrackerSnapshot,
+    writer: &str,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    out.write_all(&MAGIC)?;
+    out.write_all(&FORMAT_VERSION.to_le_bytes())?;
     let header = v2::Header {
         writer: writer.to_string(),
         clock: snapshot.clock.map(Timestamp::as_nanos),
         next_serial: snapshot.next_serial,
     };
-    append_postcard(&mut out, &header);
+    let mut scratch = Vec::with_capacity(256);
+    write_postcard(out, &mut scratch, &header)?;
     for flow in &snapshot.flows {
-        append_postcard(&mut out, &v2::Flow::from(flow));
+        write_postcard(out, &mut scratch, &v2::Flow::from(flow))?;
     }
     let datagrams: Vec<v3::Datagram> = snapshot.fragments.iter().map(v3::Datagram::from).collect();
-    append_postcard(&mut out, &datagrams);
-    out.extend_from_slice(&(snapshot.flows.len() as u64).to_le_bytes());
-    let checksum = crc32::crc32(&out);
-    out.extend_from_slice(&checksum.to_le_bytes());
-    out
+    write_postcard(out, &mut scratch, &datagrams)?;
+    out.write_all(&(snapshot.flows.len() as u64).to_le_bytes())
 }
 
-fn append_postcard<T: serde::Serialize>(out: &mut Vec<u8>, value: &T) {
+/// Encodes `value` with postcard into `scratch`, which it reuses, and writes it
+/// to `out`.
+fn write_postcard<T: serde::Serialize>(
+    out: &mut impl Write,
+    scratch: &mut Vec<u8>,
+    value: &T,
+) -> io::Result<()> {
+    scratch.clear();
     // NOTE: serializing plain structs of integers, arrays, options and strings
     // into a growable Vec has no failure case in postcard.
-    let encoded = postcard::to_extend(value, std::mem::take(out));
-    *out = encoded.expect("postcard encodes plain data into a Vec");
+    let encoded = postcard::to_extend(value, std::mem::take(scratch));
+    *scratch = encoded.expect("postcard encodes plain data into a Vec");
+    out.write_all(scratch)
+}
+
+/// A writer that computes the CRC-32 of everything written through it.
+pub(crate) struct ChecksumWriter<W> {
+    inner: W,
+    hasher: crc32fast::Hasher,
+}
+
+impl<W: Write> ChecksumWriter<W> {
+    pub(crate) fn new(inner: W) -> ChecksumWriter<W> {
+        ChecksumWriter {
+            inner,
+            hasher: crc32fast::Hasher::new(),
+        }
+    }
+
+    /// Returns the inner writer and the checksum of the bytes written.
+    pub(crate) fn finish(self) -> (W, u32) {
+        (self.inner, self.hasher.finalize())
+    }
+}
+
+impl<W: Write> Write for ChecksumWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.hasher.update(&buf[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Decodes a flow-cache file of any supported format version.

@@ -298,6 +298,21 @@ fn missing_file_is_none() {
         .is_none());
 }
 
+/// The file that `write_cache` streams out is byte for byte the encoding that
+/// `encode` builds in memory, checksum included, also when the flows fill
+/// several write buffers.
+#[test]
+fn written_file_equals_encoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wsd.cache");
+    for count in [0, 1, 7, 20_000] {
+        let saved = snapshot(count);
+        write_cache(&path, &saved, "w").unwrap();
+        let written = std::fs::read(&path).unwrap();
+        assert!(written == encode(&saved, "w"), "{count} flows");
+    }
+}
+
 #[test]
 fn write_replaces_whole_file() {
     let dir = tempfile::tempdir().unwrap();
