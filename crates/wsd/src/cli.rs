@@ -215,7 +215,8 @@ pub struct Cli {
     pub buffer_size: Option<u32>,
 
     /// Load unfinished flows from the flow cache FILE before reading, to continue
-    /// the connections of an earlier run. A missing FILE means no flows.
+    /// the connections of an earlier run. A missing FILE means no flows, but its
+    /// directory must exist.
     #[arg(short = 'R', long = "rflow", value_name = "FILE")]
     pub rflow: Option<PathBuf>,
 

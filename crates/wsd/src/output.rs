@@ -291,27 +291,49 @@ fn check_cache_target(path: &Path) -> Result<(), Failure> {
         Err(err) if err.kind() == io::ErrorKind::NotFound => {}
         Err(err) => return Err(reject(&err.to_string())),
     }
+    check_cache_directory(path, "-W")
+}
+
+/// Checks that the directory of the flow cache `path`, given with `option`,
+/// exists, so that a mistyped path fails at the start rather than when the
+/// cache is saved or, for `-R`, by starting with no flows every run.
+fn check_cache_directory(path: &Path, option: &str) -> Result<(), Failure> {
     let parent = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    match std::fs::metadata(parent) {
-        Ok(metadata) if metadata.is_dir() => Ok(()),
-        Ok(_) => Err(reject(&format!("{} is not a directory", parent.display()))),
-        Err(err) => Err(reject(&format!(
+    let problem = match std::fs::metadata(parent) {
+        Ok(metadata) if metadata.is_dir() => return Ok(()),
+        Ok(_) => format!("{} is not a directory", parent.display()),
+        Err(err) => format!(
             "its directory {} cannot be used: {err}; create it first",
             parent.display()
-        ))),
-    }
+        ),
+    };
+    Err(Failure::Usage(format!(
+        "cannot use {} as the flow cache ({option}): {problem}",
+        path.display()
+    )))
 }
 
 /// Rejects a `-R` cache that is one of the input captures: reading it would fail,
 /// and `--discard-bad-cache` would then rename the capture away.
 pub fn check_cache_source(cli: &Cli, inputs: &[Input]) -> Result<(), Failure> {
-    match &cli.rflow {
-        Some(cache) => reject_overlap(cache, "flow cache", "-R", inputs),
-        None => Ok(()),
+    let Some(cache) = &cli.rflow else {
+        return Ok(());
+    };
+    reject_overlap(cache, "flow cache", "-R", inputs)?;
+    // A missing cache file starts a series with no flows, but a missing
+    // directory is a wrong path. The cache is loaded before any chroot, so the
+    // path is checked as given.
+    let missing = matches!(
+        std::fs::symlink_metadata(cache),
+        Err(err) if err.kind() == io::ErrorKind::NotFound
+    );
+    if missing {
+        check_cache_directory(cache, "-R")?;
     }
+    Ok(())
 }
 
 fn reject_overlap(path: &Path, role: &str, option: &str, inputs: &[Input]) -> Result<(), Failure> {

@@ -188,6 +188,31 @@ fn missing_cache_starts_empty() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("does not exist yet"));
 }
 
+/// A cache in a directory that does not exist is a wrong path, not the first
+/// run of a series, so the run stops before reading anything.
+#[test]
+fn cache_in_missing_directory_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("no-such-dir").join("wsd.cache");
+    let capture = corpus("tcp_port_reuse.pcap");
+    let output = run_wsd(
+        &[
+            "-R",
+            cache.to_str().unwrap(),
+            "-r",
+            capture.to_str().unwrap(),
+            "-L",
+            "-",
+        ],
+        LIMIT,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("as the flow cache (-R)"), "{stderr}");
+    assert!(stderr.contains("create it first"), "{stderr}");
+    assert!(output.stdout.is_empty());
+}
+
 fn damaged_cache_rejected(contents: &[u8], expected_message: &str) {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("wsd.cache");
