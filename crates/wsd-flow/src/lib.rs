@@ -88,4 +88,4 @@ pub use snapshot::{
     TrackerSnapshot,
 };
 pub use stream::{SeqRange, StreamState, MAX_HOLES};
-pub use tracker::{RecordProtocols, Tracker, TrackerConfig, TrackerStats};
+pub use tracker::{RecordProtocols, Tracker, TrackerConfig, TrackerRestorer, TrackerStats};

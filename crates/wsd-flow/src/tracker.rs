@@ -249,60 +249,29 @@ impl Tracker {
         count: usize,
         fragments: &[DatagramSnapshot],
     ) -> Result<Tracker, RestoreError> {
-        let mut tracker = Tracker::new(config);
-        tracker.table.reserve(count);
-        tracker.now = snapshot.clock;
-        tracker.next_serial = snapshot.next_serial;
-        // Keys of the flows that saved datagrams link to, by serial number. Only
-        // those serials go into the map, so a cache without fragments builds none.
-        let linked_serials: std::collections::HashSet<u64> = fragments
-            .iter()
-            .filter_map(|datagram| datagram.flow.map(|flow| flow.serial))
-            .collect();
-        let mut linked_keys: std::collections::HashMap<u64, FlowKey> =
-            std::collections::HashMap::with_capacity(linked_serials.len());
+        let mut restorer =
+            TrackerRestorer::new(config, snapshot.clock, snapshot.next_serial, count);
         for (index, saved) in flows {
-            if saved.serial >= snapshot.next_serial {
-                return Err(RestoreError::BadSerial {
-                    index,
-                    serial: saved.serial,
-                    next_serial: snapshot.next_serial,
-                });
-            }
-            let flow = Flow::from_snapshot(index, saved)?;
-            let hash = tracker.table.hash(&flow.key);
-            if tracker.table.find(hash, &flow.key).is_some() {
-                return Err(RestoreError::DuplicateFlow { index });
-            }
-            let queue = queue_for(&flow);
-            let first_ts = flow.first_ts;
-            let serial = flow.serial;
-            let protocol = flow.key.protocol;
-            if !linked_serials.is_empty() && linked_serials.contains(&serial) {
-                linked_keys.insert(serial, flow.key);
-            }
-            let idx = tracker.table.insert(hash, flow, queue);
-            match saved.interim_due {
-                Some(due) if tracker.interim_interval().is_some() => {
-                    tracker.interim_queue.push(Reverse((due, serial, idx)));
-                }
-                _ => tracker.schedule_restored_interim(idx, serial, protocol, first_ts),
-            }
+            restorer.add(index, saved)?;
         }
-        tracker.earliest_deadline = tracker.front_deadline();
-        tracker.fragments =
-            FragmentTable::restore(fragments, |serial| linked_keys.get(&serial).copied())?;
-        while tracker.table.len() > tracker.config.max_flows.max(1) {
-            tracker.evict_one();
-        }
-        tracker.stats.max_active = tracker.table.len() as u64;
-        Ok(tracker)
+        restorer.finish(fragments)
     }
 
     /// Saves every flow still in the table, and the capture clock, so that a later
     /// run can continue them with [`Tracker::restore`]. The flows stay in this
     /// tracker.
     pub fn snapshot(&self) -> TrackerSnapshot {
+        let (mut snapshot, flows) = self.snapshot_lazily();
+        snapshot.flows = flows.collect();
+        snapshot
+    }
+
+    /// Saves this tracker as [`Tracker::snapshot`] does, but leaves the flows
+    /// out of the returned snapshot and yields them one by one from the iterator,
+    /// in the same order. A caller that writes each flow as it comes, such as a
+    /// flow-cache writer, then needs no second copy of a large table, at over
+    /// 500 bytes a saved flow.
+    pub fn snapshot_lazily(&self) -> (TrackerSnapshot, impl Iterator<Item = FlowSnapshot> + '_) {
         let interim_due: std::collections::HashMap<u32, Timestamp> = self
             .interim_queue
             .iter()
@@ -313,20 +282,20 @@ impl Tracker {
             })
             .map(|&Reverse((due, _, idx))| (idx, due))
             .collect();
-        let flows: Vec<FlowSnapshot> = QueueId::ALL
+        let flows = QueueId::ALL
             .iter()
             .flat_map(|&queue| self.table.queue_slots(queue))
-            .map(|idx| FlowSnapshot {
+            .map(move |idx| FlowSnapshot {
                 interim_due: interim_due.get(&idx).copied(),
                 ..self.table.get(idx).snapshot()
-            })
-            .collect();
-        TrackerSnapshot {
+            });
+        let snapshot = TrackerSnapshot {
             clock: self.now,
             next_serial: self.next_serial,
-            flows,
+            flows: Vec::new(),
             fragments: self.fragments.snapshot(),
-        }
+        };
+        (snapshot, flows)
     }
 
     /// Returns the settings this tracker runs with.
@@ -987,6 +956,106 @@ impl Tracker {
             self.stats.records += 1;
             self.finished.push(flow.to_record(reason));
         }
+    }
+}
+
+/// Builds a [`Tracker`] from saved flows added one at a time, for a caller that
+/// decodes a flow cache as it goes instead of holding every saved flow at once.
+///
+/// [`Tracker::restore`] does the same from a whole [`TrackerSnapshot`]. Add the
+/// flows in the order of the snapshot's `flows`, then pass its datagrams to
+/// [`TrackerRestorer::finish`].
+pub struct TrackerRestorer {
+    tracker: Tracker,
+}
+
+impl TrackerRestorer {
+    /// Starts a tracker with the settings `config`, the capture clock `clock`
+    /// and the next serial number `next_serial` of a snapshot, with room for
+    /// `count` flows.
+    pub fn new(
+        config: TrackerConfig,
+        clock: Option<Timestamp>,
+        next_serial: u64,
+        count: usize,
+    ) -> TrackerRestorer {
+        let mut tracker = Tracker::new(config);
+        tracker.table.reserve(count);
+        tracker.now = clock;
+        tracker.next_serial = next_serial;
+        TrackerRestorer { tracker }
+    }
+
+    /// Adds the saved flow `saved`, at position `index` of the snapshot's
+    /// flows, which errors name.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if the flow mixes address families, repeats the key of
+    /// a flow added before, ends before it starts or has a serial number not
+    /// below the next one.
+    pub fn add(&mut self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
+        let tracker = &mut self.tracker;
+        if saved.serial >= tracker.next_serial {
+            return Err(RestoreError::BadSerial {
+                index,
+                serial: saved.serial,
+                next_serial: tracker.next_serial,
+            });
+        }
+        let flow = Flow::from_snapshot(index, saved)?;
+        let hash = tracker.table.hash(&flow.key);
+        if tracker.table.find(hash, &flow.key).is_some() {
+            return Err(RestoreError::DuplicateFlow { index });
+        }
+        let queue = queue_for(&flow);
+        let first_ts = flow.first_ts;
+        let serial = flow.serial;
+        let protocol = flow.key.protocol;
+        let idx = tracker.table.insert(hash, flow, queue);
+        match saved.interim_due {
+            Some(due) if tracker.interim_interval().is_some() => {
+                tracker.interim_queue.push(Reverse((due, serial, idx)));
+            }
+            _ => tracker.schedule_restored_interim(idx, serial, protocol, first_ts),
+        }
+        Ok(())
+    }
+
+    /// Restores the IP fragment table from the snapshot's datagrams `fragments`
+    /// and returns the tracker. Flows beyond the table's limit are evicted and
+    /// reported, as a full table would.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if a datagram is invalid.
+    pub fn finish(self, fragments: &[DatagramSnapshot]) -> Result<Tracker, RestoreError> {
+        let mut tracker = self.tracker;
+        tracker.earliest_deadline = tracker.front_deadline();
+        // Keys of the flows that saved datagrams link to, by serial number. Only
+        // those serials go into the map, so a cache without fragments builds none.
+        // Of two flows with one serial, the one added last wins.
+        let linked_serials: std::collections::HashSet<u64> = fragments
+            .iter()
+            .filter_map(|datagram| datagram.flow.map(|flow| flow.serial))
+            .collect();
+        let mut linked_keys: std::collections::HashMap<u64, FlowKey> =
+            std::collections::HashMap::with_capacity(linked_serials.len());
+        if !linked_serials.is_empty() {
+            for idx in tracker.table.occupied() {
+                let flow = tracker.table.get(idx);
+                if linked_serials.contains(&flow.serial) {
+                    linked_keys.insert(flow.serial, flow.key);
+                }
+            }
+        }
+        tracker.fragments =
+            FragmentTable::restore(fragments, |serial| linked_keys.get(&serial).copied())?;
+        while tracker.table.len() > tracker.config.max_flows.max(1) {
+            tracker.evict_one();
+        }
+        tracker.stats.max_active = tracker.table.len() as u64;
+        Ok(tracker)
     }
 }
 

@@ -4,9 +4,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use wsd_flow::TrackerSnapshot;
+use wsd_flow::{FlowSnapshot, TrackerSnapshot};
 
-use crate::{decode, encode_into, CacheError, ChecksumWriter, FlowCache};
+use crate::{decode, decode_each, encode_into, CacheError, CacheItem, ChecksumWriter, FlowCache};
 
 /// Size of the buffer between the encoder and the cache file.
 const WRITE_BUFFER: usize = 256 << 10;
@@ -18,17 +18,39 @@ const WRITE_BUFFER: usize = 256 << 10;
 /// Returns an error if the file exists but cannot be read or is not an intact
 /// flow cache of a supported version.
 pub fn read_cache(path: &Path) -> Result<Option<FlowCache>, CacheError> {
-    let bytes = match fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(CacheError::Io {
-                operation: format!("reading {}", path.display()),
-                source,
-            })
-        }
-    };
-    decode(&bytes).map(Some)
+    match read_bytes(path)? {
+        Some(bytes) => decode(&bytes).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Reads the flow cache at `path` as [`read_cache`] does, but passes the header
+/// and each flow to `receive` as [`decode_each`] does. Returns `Ok(None)`
+/// without calling `receive` if there is no file.
+///
+/// # Errors
+///
+/// As for [`read_cache`] and [`decode_each`].
+pub fn read_cache_each(
+    path: &Path,
+    receive: impl FnMut(CacheItem) -> Result<(), String>,
+) -> Result<Option<FlowCache>, CacheError> {
+    match read_bytes(path)? {
+        Some(bytes) => decode_each(&bytes, receive).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Reads the whole file at `path`, or returns `Ok(None)` if there is none.
+fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>, CacheError> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(CacheError::Io {
+            operation: format!("reading {}", path.display()),
+            source,
+        }),
+    }
 }
 
 /// Writes `snapshot` to `path` so that the file is replaced whole or not at all.
@@ -47,12 +69,30 @@ pub fn write_cache(
     snapshot: &TrackerSnapshot,
     writer: &str,
 ) -> Result<(), CacheError> {
+    write_cache_lazily(path, snapshot, snapshot.flows.iter().copied(), writer).map(|_| ())
+}
+
+/// Writes the cache of `snapshot` to `path` as [`write_cache`] does, but with
+/// the flows that `flows` yields instead of those in `snapshot`, so that they
+/// can come one by one from [`wsd_flow::Tracker::snapshot_lazily`]. Returns the
+/// number of flows written.
+///
+/// # Errors
+///
+/// As for [`write_cache`].
+pub fn write_cache_lazily(
+    path: &Path,
+    snapshot: &TrackerSnapshot,
+    flows: impl Iterator<Item = FlowSnapshot>,
+    writer: &str,
+) -> Result<u64, CacheError> {
     let temp = temp_path(path);
-    let result = write_and_sync(&temp, snapshot, writer).and_then(|()| {
+    let result = write_and_sync(&temp, snapshot, flows, writer).and_then(|count| {
         fs::rename(&temp, path).map_err(|source| CacheError::Io {
             operation: format!("renaming {} to {}", temp.display(), path.display()),
             source,
-        })
+        })?;
+        Ok(count)
     });
     if result.is_err() {
         let _ = fs::remove_file(&temp);
@@ -60,7 +100,7 @@ pub fn write_cache(
     }
     sync_directory(path);
     remove_stale_temp_files(path);
-    Ok(())
+    result
 }
 
 /// Removes temporary files that writers of this cache left behind when they were
@@ -108,9 +148,15 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
-/// Writes the cache of `snapshot` to `temp` through a buffer, one flow at a
-/// time, and flushes it to disk.
-fn write_and_sync(temp: &Path, snapshot: &TrackerSnapshot, writer: &str) -> Result<(), CacheError> {
+/// Writes the cache of `snapshot` with the flows of `flows` to `temp` through a
+/// buffer, one flow at a time, and flushes it to disk. Returns the number of
+/// flows written.
+fn write_and_sync(
+    temp: &Path,
+    snapshot: &TrackerSnapshot,
+    flows: impl Iterator<Item = FlowSnapshot>,
+    writer: &str,
+) -> Result<u64, CacheError> {
     let io_error = |operation: &str| {
         let operation = format!("{operation} {}", temp.display());
         move |source| CacheError::Io { operation, source }
@@ -122,7 +168,7 @@ fn write_and_sync(temp: &Path, snapshot: &TrackerSnapshot, writer: &str) -> Resu
         .open(temp)
         .map_err(io_error("creating"))?;
     let mut out = ChecksumWriter::new(BufWriter::with_capacity(WRITE_BUFFER, file));
-    encode_into(snapshot, writer, &mut out).map_err(io_error("writing"))?;
+    let count = encode_into(snapshot, flows, writer, &mut out).map_err(io_error("writing"))?;
     let (mut buffered, checksum) = out.finish();
     buffered
         .write_all(&checksum.to_le_bytes())
@@ -132,7 +178,7 @@ fn write_and_sync(temp: &Path, snapshot: &TrackerSnapshot, writer: &str) -> Resu
         .map_err(|err| err.into_error())
         .map_err(io_error("writing"))?;
     file.sync_all().map_err(io_error("flushing to disk"))?;
-    Ok(())
+    Ok(count)
 }
 
 /// Syncs the directory of `path` so that a rename in it is durable. Failure only

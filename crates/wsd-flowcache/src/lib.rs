@@ -47,7 +47,7 @@ use wsd_flow::{DatagramSnapshot, FlowSnapshot, TrackerSnapshot};
 
 use crate::reader::Reader;
 
-pub use file::{read_cache, write_cache};
+pub use file::{read_cache, read_cache_each, write_cache, write_cache_lazily};
 
 /// The magic number that starts every flow-cache file.
 pub const MAGIC: [u8; 8] = *b"WSDFLOWC";
@@ -69,6 +69,30 @@ pub struct FlowCache {
     pub writer: String,
     /// The saved tracker state.
     pub snapshot: TrackerSnapshot,
+}
+
+/// One part of a flow cache, as [`decode_each`] passes it on.
+// Items are passed one at a time and never stored together, so boxing the
+// large flow would only add an allocation per flow.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum CacheItem {
+    /// The header, which comes first.
+    Header {
+        /// The format version the file was written in.
+        version: u32,
+        /// Name and version of the program that wrote it.
+        writer: String,
+        /// The capture clock when the flows were saved.
+        clock: Option<Timestamp>,
+        /// The creation number the next new flow gets.
+        next_serial: u64,
+        /// The number of flows that follow, bounded by what the file's size
+        /// can hold, to reserve room with.
+        flows: usize,
+    },
+    /// A saved flow and its position among the flows.
+    Flow(usize, FlowSnapshot),
 }
 
 /// The reason a flow cache could not be read or written.
@@ -114,6 +138,13 @@ pub enum CacheError {
         /// Checksum of the contents.
         computed: u32,
     },
+    /// The receiver of [`decode_each`] rejected the contents, which decode but
+    /// are inconsistent, for example two flows with one key.
+    #[error("inconsistent contents: {detail}")]
+    Rejected {
+        /// The problem found.
+        detail: String,
+    },
     /// The contents do not decode, although the checksum matched.
     #[error("invalid contents at byte {offset}: {detail}")]
     Invalid {
@@ -127,21 +158,24 @@ pub enum CacheError {
 /// Encodes a snapshot as a flow-cache file in the current format version.
 pub fn encode(snapshot: &TrackerSnapshot, writer: &str) -> Vec<u8> {
     let mut out = ChecksumWriter::new(Vec::with_capacity(64 + snapshot.flows.len() * 96));
+    let flows = snapshot.flows.iter().copied();
     // NOTE: writing into a Vec has no failure case.
-    encode_into(snapshot, writer, &mut out).expect("writing into a Vec cannot fail");
+    encode_into(snapshot, flows, writer, &mut out).expect("writing into a Vec cannot fail");
     let (mut bytes, checksum) = out.finish();
     bytes.extend_from_slice(&checksum.to_le_bytes());
     bytes
 }
 
-/// Writes the flow-cache encoding of `snapshot` to `out`, without the closing
-/// checksum, one flow at a time, so that the encoding never needs to be held
-/// in memory whole.
+/// Writes the flow-cache encoding of `snapshot` with the flows of `flows`, not
+/// those of `snapshot`, to `out`, without the closing checksum. It writes one
+/// flow at a time, so that neither the encoding nor the flows need to be held in
+/// memory whole. Returns the number of flows written.
 pub(crate) fn encode_into(
     snapshot: &TrackerSnapshot,
+    flows: impl Iterator<Item = FlowSnapshot>,
     writer: &str,
     out: &mut impl Write,
-) -> io::Result<()> {
+) -> io::Result<u64> {
     out.write_all(&MAGIC)?;
     out.write_all(&FORMAT_VERSION.to_le_bytes())?;
     let header = v2::Header {
@@ -151,12 +185,15 @@ pub(crate) fn encode_into(
     };
     let mut scratch = Vec::with_capacity(256);
     write_postcard(out, &mut scratch, &header)?;
-    for flow in &snapshot.flows {
-        write_postcard(out, &mut scratch, &v2::Flow::from(flow))?;
+    let mut count = 0u64;
+    for flow in flows {
+        write_postcard(out, &mut scratch, &v2::Flow::from(&flow))?;
+        count += 1;
     }
     let datagrams: Vec<v3::Datagram> = snapshot.fragments.iter().map(v3::Datagram::from).collect();
     write_postcard(out, &mut scratch, &datagrams)?;
-    out.write_all(&(snapshot.flows.len() as u64).to_le_bytes())
+    out.write_all(&count.to_le_bytes())?;
+    Ok(count)
 }
 
 /// Encodes `value` with postcard into `scratch`, which it reuses, and writes it
@@ -213,6 +250,34 @@ impl<W: Write> Write for ChecksumWriter<W> {
 /// Returns an error naming what is wrong if the bytes are not a complete, intact
 /// flow cache of a version this crate reads.
 pub fn decode(bytes: &[u8]) -> Result<FlowCache, CacheError> {
+    let mut flows = Vec::new();
+    let mut cache = decode_each(bytes, |item| {
+        match item {
+            CacheItem::Header { flows: count, .. } => flows.reserve_exact(count),
+            CacheItem::Flow(_, flow) => flows.push(flow),
+        }
+        Ok(())
+    })?;
+    cache.snapshot.flows = flows;
+    Ok(cache)
+}
+
+/// Decodes a flow-cache file of any supported format version as [`decode`]
+/// does, but passes the header and each flow to `receive` as it decodes them,
+/// instead of collecting the flows. The returned cache has no flows.
+///
+/// The checksum is checked before anything is passed on, so `receive` gets
+/// flows of intact files only. An error found after some flows, in a later
+/// flow or the fragment table, still makes the whole file invalid.
+///
+/// # Errors
+///
+/// As for [`decode`], and [`CacheError::Rejected`] with the text of the first
+/// error that `receive` returns.
+pub fn decode_each(
+    bytes: &[u8],
+    mut receive: impl FnMut(CacheItem) -> Result<(), String>,
+) -> Result<FlowCache, CacheError> {
     if bytes.is_empty() {
         return Err(CacheError::Empty);
     }
@@ -251,6 +316,7 @@ pub fn decode(bytes: &[u8]) -> Result<FlowCache, CacheError> {
                     .ok_or_else(|| format!("unknown close state {}", flow.closed))
             },
             |_| Ok((Vec::new(), 0)),
+            &mut receive,
         )
     } else if version == 2 {
         decode_body(
@@ -260,6 +326,7 @@ pub fn decode(bytes: &[u8]) -> Result<FlowCache, CacheError> {
             version,
             v2::read_flow,
             decode_fragments_v2,
+            &mut receive,
         )
     } else {
         // Version 3 keeps the flows of version 2 and changes only the fragment table.
@@ -270,6 +337,7 @@ pub fn decode(bytes: &[u8]) -> Result<FlowCache, CacheError> {
             version,
             v2::read_flow,
             decode_fragments_v3,
+            &mut receive,
         )
     }
 }
@@ -316,21 +384,32 @@ fn decode_body(
     version: u32,
     read_flow: impl Fn(&mut Reader<'_>) -> Result<FlowSnapshot, String>,
     fragments: impl Fn(&[u8]) -> Result<(Vec<DatagramSnapshot>, usize), String>,
+    receive: &mut dyn FnMut(CacheItem) -> Result<(), String>,
 ) -> Result<FlowCache, CacheError> {
     let invalid = |offset: usize, detail: String| CacheError::Invalid { offset, detail };
+    let rejected = |detail: String| CacheError::Rejected { detail };
     let mut reader = Reader::new(bytes, start);
     let header = reader
         .postcard::<v1::Header>()
         .map_err(|err| invalid(start, format!("header: {err}")))?;
-    // Each flow takes at least 40 bytes, which bounds the allocation below by the
-    // file size whatever the count claims.
+    let clock = header.clock.map(Timestamp::from_nanos);
+    // Each flow takes at least 40 bytes, which bounds the room reserved with the
+    // count by the file size, whatever the count claims.
     let capacity = count.min((reader.rest().len() / 40) as u64) as usize;
-    let mut flows = Vec::with_capacity(capacity);
+    receive(CacheItem::Header {
+        version,
+        writer: header.writer.clone(),
+        clock,
+        next_serial: header.next_serial,
+        flows: capacity,
+    })
+    .map_err(rejected)?;
     for index in 0..count {
         let flow_start = reader.position();
         let flow = read_flow(&mut reader)
             .map_err(|err| invalid(flow_start, format!("flow {index} of {count}: {err}")))?;
-        flows.push(flow);
+        // A count that fits the file fits usize.
+        receive(CacheItem::Flow(index as usize, flow)).map_err(rejected)?;
     }
     let rest = reader.rest();
     let (datagrams, used) = fragments(rest).map_err(|detail| invalid(reader.position(), detail))?;
@@ -349,9 +428,9 @@ fn decode_body(
         version,
         writer: header.writer,
         snapshot: TrackerSnapshot {
-            clock: header.clock.map(Timestamp::from_nanos),
+            clock,
             next_serial: header.next_serial,
-            flows,
+            flows: Vec::new(),
             fragments: datagrams,
         },
     })

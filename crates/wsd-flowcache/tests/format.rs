@@ -10,7 +10,10 @@ use wsd_flow::{
     History, IcmpDetails, SeqRange, SideSnapshot, StreamState, TinyFirstFragment, TrackerSnapshot,
     WaitingFragment, MAX_HOLES,
 };
-use wsd_flowcache::{decode, encode, read_cache, write_cache, CacheError, FORMAT_VERSION};
+use wsd_flowcache::{
+    decode, decode_each, encode, read_cache, write_cache, write_cache_lazily, CacheError,
+    CacheItem, FORMAT_VERSION,
+};
 
 fn side(ip: IpAddr, port: u16, seed: u64) -> SideSnapshot {
     SideSnapshot {
@@ -311,6 +314,77 @@ fn written_file_equals_encoding() {
         let written = std::fs::read(&path).unwrap();
         assert!(written == encode(&saved, "w"), "{count} flows");
     }
+}
+
+/// Decoding flow by flow passes the header first, then every flow with its
+/// position, and returns the rest of what `decode` returns.
+#[test]
+fn decode_each_passes_every_flow() {
+    let saved = snapshot(50);
+    let bytes = encode(&saved, "w");
+    let mut items = Vec::new();
+    let cache = decode_each(&bytes, |item| {
+        items.push(item);
+        Ok(())
+    })
+    .unwrap();
+    assert!(cache.snapshot.flows.is_empty());
+    assert_eq!(cache.snapshot.fragments, saved.fragments);
+    assert_eq!(cache.snapshot.clock, saved.clock);
+    assert_eq!(items.len(), 51);
+    assert!(matches!(
+        &items[0],
+        CacheItem::Header { writer, next_serial: 50, flows: 50, .. } if writer == "w"
+    ));
+    for (position, item) in items[1..].iter().enumerate() {
+        match item {
+            CacheItem::Flow(index, flow) => {
+                assert_eq!(*index, position);
+                assert_eq!(*flow, saved.flows[position]);
+            }
+            other => panic!("expected flow {position}, got {other:?}"),
+        }
+    }
+}
+
+/// An error of the receiver stops decoding at that flow and comes back as
+/// inconsistent contents with its text.
+#[test]
+fn decode_each_receiver_error() {
+    let bytes = encode(&snapshot(10), "w");
+    let mut seen = 0;
+    let error = decode_each(&bytes, |item| match item {
+        CacheItem::Flow(3, _) => Err("flow 3 is unwanted".to_string()),
+        _ => {
+            seen += 1;
+            Ok(())
+        }
+    })
+    .unwrap_err();
+    assert_eq!(seen, 4, "the header and flows 0 to 2");
+    assert!(matches!(error, CacheError::Rejected { .. }), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "inconsistent contents: flow 3 is unwanted"
+    );
+}
+
+/// Writing from an iterator of flows gives the file that writing the whole
+/// snapshot gives, and counts the flows.
+#[test]
+fn lazy_write_equals_whole_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole.cache");
+    let lazy = dir.path().join("lazy.cache");
+    let saved = snapshot(300);
+    write_cache(&whole, &saved, "w").unwrap();
+    let header = TrackerSnapshot {
+        flows: Vec::new(),
+        ..saved.clone()
+    };
+    let count = write_cache_lazily(&lazy, &header, saved.flows.iter().copied(), "w").unwrap();
+    assert_eq!(count, 300);
+    assert!(std::fs::read(&whole).unwrap() == std::fs::read(&lazy).unwrap());
 }
 
 #[test]

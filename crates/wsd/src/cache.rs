@@ -3,7 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use tracing::{info, warn};
-use wsd_flow::{RestoreOrShardError, ShardedTracker, Tracker, TrackerConfig, TrackerSnapshot};
+use wsd_flow::{
+    RestoreOrShardError, ShardedTracker, Tracker, TrackerConfig, TrackerRestorer, TrackerSnapshot,
+};
+use wsd_flowcache::{CacheItem, FlowCache};
 
 use crate::flows::Flows;
 
@@ -19,20 +22,24 @@ pub fn load_tracker(cli: &Cli, config: TrackerConfig) -> Result<Flows, Failure> 
     let Some(path) = &cli.rflow else {
         return new_flows(cli, config);
     };
-    let loaded = match wsd_flowcache::read_cache(path) {
-        Ok(None) => Ok(None),
-        Ok(Some(cache)) => match restore_flows(cli, config, &cache.snapshot)? {
-            Ok(tracker) => Ok(Some((tracker, cache))),
-            Err(reason) => Err(reason),
-        },
-        Err(err) => Err(err.to_string()),
+    let loaded = if cli.threads <= 1 {
+        restore_single(path, config)
+    } else {
+        match wsd_flowcache::read_cache(path) {
+            Ok(None) => Ok(None),
+            Ok(Some(cache)) => match restore_sharded(cli, config, &cache.snapshot)? {
+                Ok(tracker) => Ok(Some((tracker, cache.snapshot.flows.len(), cache))),
+                Err(reason) => Err(reason),
+            },
+            Err(err) => Err(err.to_string()),
+        }
     };
     match loaded {
-        Ok(Some((tracker, cache))) => {
+        Ok(Some((tracker, flows, cache))) => {
             info!(
                 file = %path.display(),
                 "loaded {} from the flow cache (written by {}, format version {})",
-                crate::run::count(cache.snapshot.flows.len() as u64, "flow"),
+                crate::run::count(flows as u64, "flow"),
                 cache.writer,
                 cache.version
             );
@@ -69,19 +76,57 @@ fn new_flows(cli: &Cli, config: TrackerConfig) -> Result<Flows, Failure> {
         .map_err(|err| Failure::Other(format!("cannot start flow tracking: {err}")))
 }
 
-/// Restores the flows of a cache. The inner error is the reason, as text, why
-/// the cache's contents are inconsistent; the outer one a failure to start the
-/// worker threads, which is no fault of the cache.
-fn restore_flows(
+/// Loads the cache at `path` into one tracker, restoring each flow as it is
+/// decoded, so that the saved flows are never all in memory beside the table.
+/// Returns the tracker, the number of flows and the cache without its flows, or
+/// the reason, as text, why the cache cannot be loaded.
+fn restore_single(
+    path: &Path,
+    config: TrackerConfig,
+) -> Result<Option<(Flows, usize, FlowCache)>, String> {
+    let mut restorer: Option<TrackerRestorer> = None;
+    let mut flows = 0;
+    let read = wsd_flowcache::read_cache_each(path, |item| match item {
+        CacheItem::Header {
+            clock,
+            next_serial,
+            flows: count,
+            ..
+        } => {
+            restorer = Some(TrackerRestorer::new(config, clock, next_serial, count));
+            Ok(())
+        }
+        CacheItem::Flow(index, flow) => {
+            flows += 1;
+            match restorer.as_mut() {
+                Some(restorer) => restorer.add(index, &flow).map_err(|err| err.to_string()),
+                None => Err("a flow comes before the header".to_string()),
+            }
+        }
+    });
+    let cache = match read {
+        Ok(Some(cache)) => cache,
+        Ok(None) => return Ok(None),
+        Err(err) => return Err(err.to_string()),
+    };
+    // Every decoded file passes its header on first.
+    let Some(restorer) = restorer else {
+        return Err("the cache has no header".to_string());
+    };
+    let tracker = restorer
+        .finish(&cache.snapshot.fragments)
+        .map_err(|err| format!("inconsistent contents: {err}"))?;
+    Ok(Some((Flows::Single(tracker), flows, cache)))
+}
+
+/// Restores the flows of a cache into worker threads. The inner error is the
+/// reason, as text, why the cache's contents are inconsistent. The outer one is
+/// a failure to start the worker threads, which is no fault of the cache.
+fn restore_sharded(
     cli: &Cli,
     config: TrackerConfig,
     snapshot: &TrackerSnapshot,
 ) -> Result<Result<Flows, String>, Failure> {
-    if cli.threads <= 1 {
-        return Ok(Tracker::restore(config, snapshot)
-            .map(Flows::Single)
-            .map_err(|err| format!("inconsistent contents: {err}")));
-    }
     match ShardedTracker::restore(config, snapshot, usize::from(cli.threads)) {
         Ok(tracker) => Ok(Ok(Flows::Sharded(tracker))),
         Err(RestoreOrShardError::Restore(err)) => Ok(Err(format!("inconsistent contents: {err}"))),
@@ -119,13 +164,25 @@ pub fn save_tracker(cli: &Cli, tracker: &mut Flows) -> Result<(), Failure> {
     let Some(path) = &cli.wflow else {
         return Ok(());
     };
-    let snapshot = tracker.snapshot()?;
-    match wsd_flowcache::write_cache(path, &snapshot, WRITER) {
-        Ok(()) => {
+    // One tracker hands its flows to the writer one by one, so that a large
+    // table is never copied whole.
+    let written = match tracker {
+        Flows::Single(tracker) => {
+            let (snapshot, flows) = tracker.snapshot_lazily();
+            wsd_flowcache::write_cache_lazily(path, &snapshot, flows, WRITER)
+        }
+        Flows::Sharded(_) => {
+            let snapshot = tracker.snapshot()?;
+            wsd_flowcache::write_cache(path, &snapshot, WRITER)
+                .map(|()| snapshot.flows.len() as u64)
+        }
+    };
+    match written {
+        Ok(count) => {
             info!(
                 file = %path.display(),
                 "saved {} to the flow cache",
-                crate::run::count(snapshot.flows.len() as u64, "unfinished flow")
+                crate::run::count(count, "unfinished flow")
             );
             Ok(())
         }
@@ -133,7 +190,7 @@ pub fn save_tracker(cli: &Cli, tracker: &mut Flows) -> Result<(), Failure> {
             "cannot write flow cache {}: {err}; its {} unfinished flows were written to the log \
              as records instead",
             path.display(),
-            snapshot.flows.len()
+            tracker.active_flows()
         ))),
     }
 }

@@ -213,6 +213,56 @@ fn cache_in_missing_directory_rejected() {
     assert!(output.stdout.is_empty());
 }
 
+/// A cache whose flows decode but contradict each other is rejected with the
+/// position of the flow at fault, whether one thread restores the flows as they
+/// are decoded or worker threads restore them from the whole snapshot.
+#[test]
+fn inconsistent_cache_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("wsd.cache");
+    let capture = corpus("mixed_skype.pcap");
+    let capture = capture.to_str().unwrap();
+    let saved = run_wsd(
+        &[
+            "-r",
+            capture,
+            "-W",
+            cache.to_str().unwrap(),
+            "-L",
+            "/dev/null",
+        ],
+        LIMIT,
+    );
+    assert_eq!(saved.status.code(), Some(0));
+    let mut loaded = wsd_flowcache::read_cache(&cache).unwrap().unwrap();
+    let flows = loaded.snapshot.flows.len();
+    assert!(flows >= 2, "only {flows} flows saved");
+    loaded.snapshot.flows.push(loaded.snapshot.flows[flows / 2]);
+    wsd_flowcache::write_cache(&cache, &loaded.snapshot, "test").unwrap();
+
+    let expected =
+        format!("inconsistent contents: flow {flows} repeats the key of an earlier flow");
+    for threads in ["1", "2"] {
+        let output = run_wsd(
+            &[
+                "--threads",
+                threads,
+                "-R",
+                cache.to_str().unwrap(),
+                "-r",
+                capture,
+                "-L",
+                "-",
+            ],
+            LIMIT,
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{threads} threads: {stderr}");
+        assert!(stderr.contains(&expected), "{threads} threads: {stderr}");
+        assert!(output.stdout.is_empty(), "{threads} threads");
+    }
+}
+
 fn damaged_cache_rejected(contents: &[u8], expected_message: &str) {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("wsd.cache");
