@@ -423,3 +423,80 @@ fn reject_overlap(path: &Path, role: &str, option: &str, inputs: &[Input]) -> Re
 fn log_writer(inner: Box<dyn Write>, time_zone: TimeZone) -> LogWriter<LogSink> {
     LogWriter::new(LogSink::new(inner), LocalTimeFormatter::new(time_zone))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A log that accepts `room` bytes and then fails as a full disk does.
+    struct FullAfter {
+        room: usize,
+    }
+
+    impl Write for FullAfter {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::from(io::ErrorKind::StorageFull));
+            }
+            let accepted = buf.len().min(self.room);
+            self.room -= accepted;
+            Ok(accepted)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn output_with_room(room: usize) -> Output {
+        Output {
+            writer: log_writer(Box::new(FullAfter { room }), TimeZone::UTC),
+            name: "full.log".to_string(),
+            rotation: None,
+            failed: false,
+            buffered_record_ends: VecDeque::new(),
+        }
+    }
+
+    /// Records that only partly or never left the output buffer before the
+    /// write error count as buffered, so the summary does not call them
+    /// written.
+    #[test]
+    fn buffered_records_after_write_error() {
+        let mut output = output_with_room(300_500);
+        let record = [b'x'; 1000];
+        let mut accepted = 0u64;
+        let error = loop {
+            match output.writer.write_formatted(&record) {
+                Ok(()) => {
+                    output.record_written();
+                    accepted += 1;
+                }
+                Err(err) => break output.write_error(err),
+            }
+            assert!(accepted < 10_000, "the log never failed");
+        };
+        assert!(output.has_failed());
+        assert!(
+            error.message().contains("free space there"),
+            "{}",
+            error.message()
+        );
+        // 300 whole records fit into the room; the 301st only in part.
+        assert!(accepted > 300, "{accepted} records accepted");
+        assert_eq!(output.buffered_records(), accepted - 300);
+    }
+
+    #[test]
+    fn no_buffered_records_after_flush() {
+        let mut output = output_with_room(usize::MAX);
+        for _ in 0..10 {
+            output.writer.write_formatted(b"record\n").unwrap();
+            output.record_written();
+        }
+        assert_eq!(output.buffered_records(), 10);
+        output.writer.flush().unwrap();
+        assert_eq!(output.buffered_records(), 0);
+        assert!(!output.has_failed());
+    }
+}
