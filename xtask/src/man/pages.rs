@@ -66,9 +66,8 @@ const WSD_DESCRIPTION: &[Block] = &[
          terminal a progress line shows while reading.",
     ),
     Block::Paragraph(
-        "SIGINT or SIGTERM ends a run as the end of its input does: the records are \
-         flushed and the open flows are saved to the `-W` cache, or reported. A second \
-         signal ends the process at once, and the records not yet written are lost.",
+        "At the end of the input, and on a first SIGINT or SIGTERM, the records are \
+         flushed and the open flows are saved to the `-W` cache, or reported.",
     ),
     Block::Paragraph(
         "Without `-r`, `wsd` captures live from the interface given with `-i`, or else \
