@@ -13,6 +13,9 @@ use clap::{ArgAction, Parser};
 /// the reason it ended and its Community ID. Records are TCPFLOW-style key=value
 /// lines or, with --format json, JSON Lines. With -V it also writes one line per
 /// packet.
+///
+/// SIGINT or SIGTERM ends a run as the end of its input does. A second SIGINT or
+/// SIGTERM ends the process at once, and the records not yet written are lost.
 #[derive(Debug, Parser)]
 #[command(
     name = "wsd",
@@ -138,16 +141,17 @@ pub struct Cli {
     /// Also write an interim record (endReason interim) for each flow still open
     /// SECONDS of capture time after its first packet, and again every SECONDS
     /// after that. Its counters are totals since the flow started. SECONDS must be
-    /// above 0 and may have a fraction.
+    /// at least 1 second and may have a fraction.
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true,
-          value_parser = parse_interval)]
+          value_parser = parse_interim)]
     pub interim: Option<f64>,
 
     /// Also write a statistics record every SECONDS of capture time, and one at the
     /// end: packets, bytes, flows active and reported, evictions and decode
-    /// problems by reason, in the format of the flow records.
+    /// problems by reason, in the format of the flow records. SECONDS may have a
+    /// fraction, counted in whole nanoseconds, and must be at least 0.000000001.
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true,
-          value_parser = parse_interval)]
+          value_parser = parse_stats)]
     pub stats: Option<f64>,
 
     /// Report a UDP conversation with no packet for SECONDS of capture time.
@@ -263,7 +267,10 @@ pub struct Cli {
     pub pid_file: Option<PathBuf>,
 
     /// Start a new log file in the log directory every SECONDS of wall-clock time
-    /// (at least 1). SIGHUP starts a new log file at any time.
+    /// (at least 1). SIGHUP also starts a new log file: after the packet being
+    /// processed, or within 250 ms on a quiet link of a live capture. With -r -
+    /// it waits while the pipe is idle, and a SIGHUP during the end-of-input
+    /// records starts none.
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true,
           value_parser = parse_rotate_interval)]
     pub rotate_interval: Option<u64>,
@@ -295,15 +302,22 @@ fn parse_size(value: &str) -> Result<u64, String> {
         Some((index, 'G' | 'g')) => (&value[..index], 1u64 << 30),
         _ => (value, 1),
     };
-    let invalid = || {
+    let too_large = || {
         format!(
-            "{value} is not a size in bytes: expected a whole number such as 1048576, 1024K or 1M"
+            "{value} is too large: the maximum is {} bytes, or {}K, {}M or {}G",
+            u64::MAX,
+            u64::MAX >> 10,
+            u64::MAX >> 20,
+            u64::MAX >> 30
         )
     };
     match digits.parse::<u64>() {
         Ok(0) => Err("the size must be at least 1 byte".to_string()),
-        Ok(n) => n.checked_mul(unit).ok_or_else(invalid),
-        Err(_) => Err(invalid()),
+        Ok(n) => n.checked_mul(unit).ok_or_else(too_large),
+        Err(err) if is_overflow(&err) => Err(too_large()),
+        Err(_) => Err(format!(
+            "{value} is not a size in bytes: expected a whole number such as 1048576, 1024K or 1M"
+        )),
     }
 }
 
@@ -329,12 +343,50 @@ pub enum ProtocolClass {
     Other,
 }
 
-fn parse_interval(value: &str) -> Result<f64, String> {
-    match value.parse::<f64>() {
-        Ok(seconds) if seconds > 0.0 && seconds <= 1e9 => Ok(seconds),
-        _ => Err(format!(
-            "{value} is not a number of seconds from 0 (exclusive) to 1000000000"
-        )),
+/// Largest interval of `--interim` and `--stats`, in seconds: about 31 years.
+const MAX_INTERVAL_SECONDS: f64 = 1e9;
+
+/// Smallest `--interim` interval, in seconds. The tracker schedules interim
+/// records at least a second apart.
+const MIN_INTERIM_SECONDS: f64 = 1.0;
+
+/// Smallest `--stats` interval, in seconds: one nanosecond, the resolution of the
+/// capture clock.
+const MIN_STATS_SECONDS: f64 = 1e-9;
+
+fn parse_interim(value: &str) -> Result<f64, String> {
+    parse_interval(value, MIN_INTERIM_SECONDS, "1 second")
+}
+
+fn parse_stats(value: &str) -> Result<f64, String> {
+    parse_interval(
+        value,
+        MIN_STATS_SECONDS,
+        "0.000000001 seconds (1 nanosecond)",
+    )
+}
+
+/// Parses a number of seconds from `min` (spelled `min_text` in messages) to
+/// `MAX_INTERVAL_SECONDS`.
+fn parse_interval(value: &str, min: f64, min_text: &str) -> Result<f64, String> {
+    let Ok(seconds) = value.parse::<f64>() else {
+        return Err(format!(
+            "{value} is not a number of seconds: expected a number from {min_text} to \
+             1000000000, such as 60 or 2.5"
+        ));
+    };
+    if seconds.is_nan() {
+        Err(format!("{value} is not a number of seconds"))
+    } else if seconds < min {
+        Err(format!(
+            "{value} seconds is below the minimum of {min_text}"
+        ))
+    } else if seconds > MAX_INTERVAL_SECONDS {
+        Err(format!(
+            "{value} seconds is above the maximum of 1000000000 seconds"
+        ))
+    } else {
+        Ok(seconds)
     }
 }
 
@@ -342,6 +394,10 @@ fn parse_max_flows(value: &str) -> Result<u64, String> {
     match value.parse::<u64>() {
         Ok(0) => Err("the flow table needs room for at least 1 flow".to_string()),
         Ok(n) => Ok(n),
+        Err(err) if is_overflow(&err) => Err(format!(
+            "{value} flows is too large: the maximum is {}",
+            u64::MAX
+        )),
         Err(_) => Err(format!("{value} is not a whole number of flows")),
     }
 }
@@ -349,10 +405,20 @@ fn parse_max_flows(value: &str) -> Result<u64, String> {
 fn parse_rotate_interval(value: &str) -> Result<u64, String> {
     match value.parse::<u64>() {
         Ok(seconds) if seconds > 0 => Ok(seconds),
+        Err(err) if is_overflow(&err) => Err(format!(
+            "{value} seconds is too large: the maximum is {}",
+            u64::MAX
+        )),
         _ => Err(format!(
             "{value} is not a whole number of seconds of at least 1"
         )),
     }
+}
+
+/// True if `err` rejected a string of digits only for being above the type's
+/// maximum.
+fn is_overflow(err: &std::num::ParseIntError) -> bool {
+    *err.kind() == std::num::IntErrorKind::PosOverflow
 }
 
 /// Pid file of a daemon when `--pid-file` is not given.

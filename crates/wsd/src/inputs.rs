@@ -53,7 +53,8 @@ pub fn check_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, Failure> {
     let stdin_count = paths.iter().filter(|path| path.as_os_str() == "-").count();
     if stdin_count > 1 {
         return Err(Failure::Usage(format!(
-            "standard input can be read only once, but -r - was given {stdin_count} times"
+            "standard input can be read only once, but -r - was given {stdin_count} times; \
+             give -r - once, and save any other capture to a file to name with -r FILE"
         )));
     }
     paths.iter().map(|path| check_input(path)).collect()

@@ -1,6 +1,7 @@
 //! The record destination: standard output, a named file, or a new file in the
 //! log directory.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -19,6 +20,9 @@ use wsd::cli::{Cli, Format};
 /// Size of the output buffer: large enough that writes cost little per record.
 const OUTPUT_BUFFER: usize = 256 * 1024;
 
+/// Name of standard output in messages.
+const STDOUT_NAME: &str = "standard output";
+
 /// The log being written, and its name for messages.
 pub struct Output {
     /// The record writer.
@@ -27,20 +31,40 @@ pub struct Output {
     pub name: String,
     /// The log directory and limits, for logs that rotate.
     rotation: Option<Rotation>,
+    /// True once a write to the log failed. Records made after that are not
+    /// written.
+    failed: bool,
+    /// Offsets in the current log's byte stream where the records still in the
+    /// output buffer end, oldest first.
+    buffered_record_ends: VecDeque<u64>,
 }
 
 /// The buffered destination of records, counting the bytes written to it.
 pub struct LogSink {
-    inner: BufWriter<Box<dyn Write>>,
+    inner: BufWriter<DeliveryCounter>,
+    /// Bytes written since the log was opened, or since a failed rotation reset
+    /// the count, for `--rotate-size`.
     written: u64,
+    /// Bytes written since the log was opened, buffered or not.
+    accepted: u64,
 }
 
 impl LogSink {
     fn new(inner: Box<dyn Write>) -> LogSink {
+        let inner = DeliveryCounter {
+            inner,
+            delivered: 0,
+        };
         LogSink {
             inner: BufWriter::with_capacity(OUTPUT_BUFFER, inner),
             written: 0,
+            accepted: 0,
         }
+    }
+
+    /// Returns the bytes that left the output buffer for the file or pipe.
+    fn delivered(&self) -> u64 {
+        self.inner.get_ref().delivered
     }
 }
 
@@ -48,6 +72,25 @@ impl Write for LogSink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let written = self.inner.write(buf)?;
         self.written += written as u64;
+        self.accepted += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The unbuffered log, counting the bytes it accepted.
+struct DeliveryCounter {
+    inner: Box<dyn Write>,
+    delivered: u64,
+}
+
+impl Write for DeliveryCounter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.delivered += written as u64;
         Ok(written)
     }
 
@@ -77,14 +120,53 @@ impl Output {
         };
         Output {
             writer: self.writer.with_format(format).with_record_options(options),
-            name: self.name,
-            rotation: self.rotation,
+            ..self
         }
     }
 
-    /// Returns the failure for a write error on this output.
-    pub fn write_error(&self, err: io::Error) -> Failure {
-        Failure::Other(format!("cannot write to {}: {err}", self.name))
+    /// Returns the failure for a write error on this output, and marks the
+    /// output as failed.
+    pub fn write_error(&mut self, err: io::Error) -> Failure {
+        self.failed = true;
+        let next_step = if self.rotation.is_some() {
+            "free space there, or give another log directory with -l DIR"
+        } else if self.name == STDOUT_NAME {
+            "check what reads standard output, or choose a log with -L FILE or -l DIR"
+        } else {
+            "free space there, or choose another log with -L FILE or -l DIR"
+        };
+        Failure::Other(format!("cannot write to {}: {err}; {next_step}", self.name))
+    }
+
+    /// True once a write to the log failed.
+    pub fn has_failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Notes that a whole record was written to the output buffer, so that
+    /// [`Output::buffered_records`] can tell whether it reached the log.
+    pub fn record_written(&mut self) {
+        self.buffered_record_ends
+            .push_back(self.writer.get_ref().accepted);
+        self.forget_delivered_records();
+    }
+
+    /// Returns the number of records written to the output buffer that have
+    /// not reached the log yet. After a write error they are lost.
+    pub fn buffered_records(&mut self) -> u64 {
+        self.forget_delivered_records();
+        self.buffered_record_ends.len() as u64
+    }
+
+    fn forget_delivered_records(&mut self) {
+        let delivered = self.writer.get_ref().delivered();
+        while self
+            .buffered_record_ends
+            .front()
+            .is_some_and(|&end| end <= delivered)
+        {
+            self.buffered_record_ends.pop_front();
+        }
     }
 
     /// True if this log rotates on SIGHUP, by time or by size.
@@ -138,6 +220,8 @@ impl Output {
 
         // Flushing first keeps every record of the old log in it.
         self.writer.flush().map_err(|err| self.write_error(err))?;
+        // Every record reached the old log, and the new one counts from 0.
+        self.buffered_record_ends.clear();
         let old = std::mem::replace(self.writer.get_mut(), LogSink::new(Box::new(file)));
         drop(old);
 
@@ -205,8 +289,10 @@ fn open_stdout(time_zone: TimeZone) -> Result<Output, Failure> {
     // opens /dev/null in its place at start-up, so records then go nowhere.
     Ok(Output {
         writer: log_writer(Box::new(io::stdout()), time_zone),
-        name: "standard output".to_string(),
+        name: STDOUT_NAME.to_string(),
         rotation: None,
+        failed: false,
+        buffered_record_ends: VecDeque::new(),
     })
 }
 
@@ -234,6 +320,8 @@ fn open_named(path: &Path, inputs: &[Input], time_zone: TimeZone) -> Result<Outp
         writer: log_writer(Box::new(file), time_zone),
         name: path.display().to_string(),
         rotation: None,
+        failed: false,
+        buffered_record_ends: VecDeque::new(),
     })
 }
 
@@ -256,6 +344,8 @@ fn open_generated(
             max_bytes: cli.rotate_size,
             opened: Instant::now(),
         }),
+        failed: false,
+        buffered_record_ends: VecDeque::new(),
     })
 }
 
@@ -354,4 +444,81 @@ fn reject_overlap(path: &Path, role: &str, option: &str, inputs: &[Input]) -> Re
 
 fn log_writer(inner: Box<dyn Write>, time_zone: TimeZone) -> LogWriter<LogSink> {
     LogWriter::new(LogSink::new(inner), LocalTimeFormatter::new(time_zone))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A log that accepts `room` bytes and then fails as a full disk does.
+    struct FullAfter {
+        room: usize,
+    }
+
+    impl Write for FullAfter {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::from(io::ErrorKind::StorageFull));
+            }
+            let accepted = buf.len().min(self.room);
+            self.room -= accepted;
+            Ok(accepted)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn output_with_room(room: usize) -> Output {
+        Output {
+            writer: log_writer(Box::new(FullAfter { room }), TimeZone::UTC),
+            name: "full.log".to_string(),
+            rotation: None,
+            failed: false,
+            buffered_record_ends: VecDeque::new(),
+        }
+    }
+
+    /// Records that only partly or never left the output buffer before the
+    /// write error count as buffered, so the summary does not call them
+    /// written.
+    #[test]
+    fn buffered_records_after_write_error() {
+        let mut output = output_with_room(300_500);
+        let record = [b'x'; 1000];
+        let mut accepted = 0u64;
+        let error = loop {
+            match output.writer.write_formatted(&record) {
+                Ok(()) => {
+                    output.record_written();
+                    accepted += 1;
+                }
+                Err(err) => break output.write_error(err),
+            }
+            assert!(accepted < 10_000, "the log never failed");
+        };
+        assert!(output.has_failed());
+        assert!(
+            error.message().contains("free space there"),
+            "{}",
+            error.message()
+        );
+        // 300 whole records fit into the room; the 301st only in part.
+        assert!(accepted > 300, "{accepted} records accepted");
+        assert_eq!(output.buffered_records(), accepted - 300);
+    }
+
+    #[test]
+    fn no_buffered_records_after_flush() {
+        let mut output = output_with_room(usize::MAX);
+        for _ in 0..10 {
+            output.writer.write_formatted(b"record\n").unwrap();
+            output.record_written();
+        }
+        assert_eq!(output.buffered_records(), 10);
+        output.writer.flush().unwrap();
+        assert_eq!(output.buffered_records(), 0);
+        assert!(!output.has_failed());
+    }
 }

@@ -59,7 +59,11 @@ pub struct Summary {
     /// Packets read so far.
     pub packets: u64,
     bytes: u64,
+    /// Flow records written to the log; at the end of the run, only those that
+    /// left the output buffer.
     records: u64,
+    /// Flow records made but not written because writing the log failed.
+    records_not_written: u64,
     malformed_records: u64,
     stopped: BTreeMap<StopReason, u64>,
     /// Link types already warned about as unsupported.
@@ -201,12 +205,20 @@ impl Summary {
             ),
             None => String::new(),
         };
+        let records = if self.records_not_written > 0 {
+            format!(
+                "{} written and {} not written because writing the log failed",
+                count(self.records, "flow record"),
+                self.records_not_written
+            )
+        } else {
+            count(self.records, "flow record")
+        };
         info!(
-            "finished: {}, {}, {} ({} evicted from a full table), {}; packets not fully \
-             decoded: {problems}{fragments}{drops}",
+            "finished: {}, {}, {records} ({} evicted from a full table), {}; packets not \
+             fully decoded: {problems}{fragments}{drops}",
             count(self.packets, "packet"),
             count(self.bytes, "byte"),
-            count(self.records, "flow record"),
             stats.evicted,
             count(self.malformed_records, "unreadable capture record"),
         );
@@ -389,13 +401,12 @@ pub(crate) fn finish_flows(
         // made, so a large table never needs all its records in memory at once.
         let mut write_error = None;
         let finished = tracker.finish_each(|flow| {
-            if written.is_ok() && write_error.is_none() {
-                summary.records += 1;
-                write_error = write_record(output, &flow).err();
+            if let Err(failure) = write_counted(output, &flow, summary) {
+                write_error.get_or_insert(failure);
             }
         });
         if let Some(failure) = write_error {
-            written = Err(failure);
+            written = written.and(Err(failure));
         }
         written = written.and(finished);
     }
@@ -403,6 +414,11 @@ pub(crate) fn finish_flows(
     let written = written
         .and_then(|()| summary.write_stats_due(cli, tracker, output, clock, true))
         .and_then(|()| output.writer.flush().map_err(|err| output.write_error(err)));
+    // After a failed write, the records still in the output buffer never reach
+    // the log. After a successful flush there are none.
+    let unwritten = output.buffered_records();
+    summary.records -= unwritten;
+    summary.records_not_written += unwritten;
     (saved, written)
 }
 
@@ -537,11 +553,31 @@ pub(crate) fn write_finished(
 ) -> Result<(), Failure> {
     let mut result = Ok(());
     tracker.drain_each(|flow| {
+        let written = write_counted(output, &flow, summary);
         if result.is_ok() {
-            summary.records += 1;
-            result = write_record(output, &flow);
+            result = written;
         }
     });
+    result
+}
+
+/// Writes one finished flow and counts it as written, or, once writing the log
+/// has failed, counts it as not written. Returns the failure of this write.
+fn write_counted(
+    output: &mut Output,
+    flow: &Finished<'_>,
+    summary: &mut Summary,
+) -> Result<(), Failure> {
+    if output.has_failed() {
+        summary.records_not_written += 1;
+        return Ok(());
+    }
+    let result = write_record(output, flow);
+    if result.is_ok() {
+        summary.records += 1;
+    } else {
+        summary.records_not_written += 1;
+    }
     result
 }
 
@@ -554,7 +590,9 @@ fn write_record(output: &mut Output, flow: &Finished<'_>) -> Result<(), Failure>
         output.rotate_if_due(false)?;
     }
     flow.write(&mut output.writer)
-        .map_err(|err| output.write_error(err))
+        .map_err(|err| output.write_error(err))?;
+    output.record_written();
+    Ok(())
 }
 
 pub(crate) fn tracker_config(cli: &Cli) -> Result<TrackerConfig, Failure> {

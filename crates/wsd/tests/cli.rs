@@ -245,13 +245,36 @@ fn write_failure_exit_one() {
     if !Path::new("/dev/full").exists() {
         panic!("/dev/full is needed to simulate a full disk");
     }
-    let output = run_wsd(&["-r", &fixture("lossy.pcap"), "-L", "/dev/full"], LIMIT);
-    assert_eq!(output.status.code(), Some(1), "{}", stderr_of(&output));
-    assert!(
-        stderr_of(&output).contains("cannot write to /dev/full"),
-        "{}",
-        stderr_of(&output)
-    );
+    for threads in ["1", "2"] {
+        let output = run_wsd(
+            &[
+                "-r",
+                &fixture("lossy.pcap"),
+                "-L",
+                "/dev/full",
+                "--threads",
+                threads,
+            ],
+            LIMIT,
+        );
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(1), "{threads}: {stderr}");
+        assert!(
+            stderr.contains("cannot write to /dev/full: No space left on device"),
+            "{threads}: {stderr}"
+        );
+        assert!(
+            stderr.contains("free space there, or choose another log with -L FILE or -l DIR"),
+            "{threads}: {stderr}"
+        );
+        // No byte reached /dev/full, so no record counts as written.
+        assert!(
+            stderr.contains(
+                "0 flow records written and 5 not written because writing the log failed"
+            ),
+            "{threads}: {stderr}"
+        );
+    }
 }
 
 #[test]
@@ -315,6 +338,109 @@ fn negative_numbers_invalid_values() {
         );
         assert!(!stderr.contains("-- -1"), "{option}: {stderr}");
     }
+}
+
+/// Runs `wsd` with `option value` on a fixture, returning the exit status and
+/// standard error.
+fn run_with_option(option: &str, value: &str) -> (Option<i32>, String) {
+    let output = run_wsd(
+        &[
+            option,
+            value,
+            "-r",
+            &fixture("lossy.pcap"),
+            "-L",
+            "/dev/null",
+        ],
+        LIMIT,
+    );
+    (output.status.code(), stderr_of(&output))
+}
+
+/// An interim interval below 1 second would be scheduled as 1 second, so it
+/// is rejected with the value and the minimum.
+#[test]
+fn interim_below_one_second_rejected() {
+    for value in ["0.5", "0.01", "1e-9", "0"] {
+        let (status, stderr) = run_with_option("--interim", value);
+        assert_eq!(status, Some(2), "{value}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{value} seconds is below the minimum of 1 second")),
+            "{value}: {stderr}"
+        );
+    }
+    for value in ["1", "1.5", "1000000000"] {
+        let (status, stderr) = run_with_option("--interim", value);
+        assert_eq!(status, Some(0), "{value}: {stderr}");
+    }
+    let (status, stderr) = run_with_option("--interim", "1000000001");
+    assert_eq!(status, Some(2), "{stderr}");
+    assert!(stderr.contains("above the maximum"), "{stderr}");
+    let (status, stderr) = run_with_option("--interim", "soon");
+    assert_eq!(status, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("soon is not a number of seconds"),
+        "{stderr}"
+    );
+}
+
+/// Statistics intervals are counted in nanoseconds, so fractions of a second
+/// are kept and only values below 1 ns are rejected.
+#[test]
+fn stats_below_one_nanosecond_rejected() {
+    for value in ["1e-10", "0"] {
+        let (status, stderr) = run_with_option("--stats", value);
+        assert_eq!(status, Some(2), "{value}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "{value} seconds is below the minimum of 0.000000001 seconds"
+            )),
+            "{value}: {stderr}"
+        );
+    }
+    let output = run_wsd(
+        &["--stats", "0.5", "-r", &fixture("lossy.pcap"), "-L", "-"],
+        LIMIT,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    let stats = text
+        .lines()
+        .filter(|line| line.starts_with("STATS"))
+        .count();
+    assert!(stats >= 2, "{text}");
+}
+
+/// Numbers beyond the range of their type are called too large, with the
+/// maximum, not a malformed number.
+#[test]
+fn too_large_numbers_name_maximum() {
+    let (status, stderr) = run_with_option("--max-flows", "99999999999999999999");
+    assert_eq!(status, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("too large: the maximum is 18446744073709551615"),
+        "{stderr}"
+    );
+    for value in ["99999999999G", "99999999999999999999"] {
+        let (status, stderr) = run_with_option("--rotate-size", value);
+        assert_eq!(status, Some(2), "{value}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "{value} is too large: the maximum is 18446744073709551615 bytes"
+            )),
+            "{value}: {stderr}"
+        );
+        assert!(stderr.contains("17179869183G"), "{value}: {stderr}");
+    }
+    let (status, stderr) = run_with_option("--rotate-size", "12X");
+    assert_eq!(status, Some(2), "{stderr}");
+    assert!(stderr.contains("is not a size in bytes"), "{stderr}");
+    let (status, stderr) = run_with_option("--rotate-interval", "99999999999999999999");
+    assert_eq!(status, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("too large: the maximum is 18446744073709551615"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -424,11 +550,9 @@ fn bad_stdin_leaves_log_untouched() {
 fn stdin_twice_rejected() {
     let output = run_wsd(&["-r", "-", "-r", "-", "-L", "-"], LIMIT);
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr_of(&output).contains("only once"),
-        "{}",
-        stderr_of(&output)
-    );
+    let stderr = stderr_of(&output);
+    assert!(stderr.contains("only once"), "{stderr}");
+    assert!(stderr.contains("give -r - once"), "{stderr}");
 }
 
 #[test]

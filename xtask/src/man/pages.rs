@@ -66,9 +66,8 @@ const WSD_DESCRIPTION: &[Block] = &[
          terminal a progress line shows while reading.",
     ),
     Block::Paragraph(
-        "SIGINT or SIGTERM ends a run as the end of its input does: the records are \
-         flushed and the open flows are saved to the `-W` cache, or reported. A second \
-         signal ends the process at once.",
+        "At the end of the input, and on a first SIGINT or SIGTERM, the records are \
+         flushed and the open flows are saved to the `-W` cache, or reported.",
     ),
     Block::Paragraph(
         "Without `-r`, `wsd` captures live from the interface given with `-i`, or else \
@@ -91,7 +90,11 @@ const WSD_DESCRIPTION: &[Block] = &[
         "SIGHUP closes the current log in the log directory and opens a new one with a \
          new generated name; `--rotate-interval` and `--rotate-size` do the same by time \
          and by size. A rotation happens between two records after the old log is \
-         flushed, so no record is lost or split. Logs named with `-L` do not rotate.",
+         flushed, so no record is lost or split. A SIGHUP is acted on between two \
+         packets: on a quiet link within the 250 ms read timeout of a live capture, \
+         but with `-r -` only when the next packet arrives. A SIGHUP that arrives \
+         while the records at the end of the input are written starts no new log. \
+         Logs named with `-L` do not rotate.",
     ),
     Block::Paragraph(
         "A live capture (a run without `-r`) detaches from the terminal unless `-F` is \

@@ -115,11 +115,18 @@ impl fmt::Display for Problem {
             Problem::UnknownInterface {
                 interface,
                 described,
-            } => write!(
-                f,
-                "packet names interface {interface}, but the section describes \
-                 {described} interfaces"
-            ),
+            } => {
+                let noun = if *described == 1 {
+                    "interface"
+                } else {
+                    "interfaces"
+                };
+                write!(
+                    f,
+                    "packet names interface {interface}, but the section describes \
+                     {described} {noun}"
+                )
+            }
             Problem::InvalidInterface { interface } => write!(
                 f,
                 "packet names interface {interface}, whose description block is invalid"
@@ -179,4 +186,32 @@ impl fmt::Display for Problem {
 /// more than `MAX_SNAPLEN_EXCESS` above a non-zero snapshot length.
 pub(super) fn caplen_is_absurd(caplen: u32, snaplen: u32) -> bool {
     caplen > MAX_CAPLEN || (snaplen != 0 && caplen > snaplen.saturating_add(MAX_SNAPLEN_EXCESS))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Problem;
+
+    #[test]
+    fn unknown_interface_count_agrees() {
+        let message = |described| {
+            Problem::UnknownInterface {
+                interface: 3,
+                described,
+            }
+            .to_string()
+        };
+        assert_eq!(
+            message(1),
+            "packet names interface 3, but the section describes 1 interface"
+        );
+        assert_eq!(
+            message(2),
+            "packet names interface 3, but the section describes 2 interfaces"
+        );
+        assert_eq!(
+            message(0),
+            "packet names interface 3, but the section describes 0 interfaces"
+        );
+    }
 }
