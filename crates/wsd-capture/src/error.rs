@@ -1,7 +1,7 @@
 //! Errors of the capture-file reader.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// An error that stops a [`FileSource`](crate::FileSource) from opening or reading a file.
 ///
@@ -45,10 +45,9 @@ pub enum CaptureError {
     /// The file header declares a format version this reader does not support.
     #[error(
         "{} uses {format} version {major}.{minor}, which is not supported \
-         (supported major version: {supported_major}); if Wireshark opens it, \
-         convert it with `editcap -F pcapng {} NEW.pcapng`",
+         (supported major version: {supported_major}); if Wireshark opens it, {}",
         path.display(),
-        path.display()
+        convert_advice(path)
     )]
     UnsupportedVersion {
         /// The file.
@@ -69,10 +68,9 @@ pub enum CaptureError {
     /// and [`ReadStats::stopped_at`](crate::ReadStats::stopped_at) records where.
     #[error(
         "{} is corrupt at byte {offset}: {detail}; no packet could be read, so check that \
-         the file is a complete copy, and if Wireshark opens it, convert it with \
-         `editcap -F pcapng {} NEW.pcapng`",
+         the file is a complete copy, and if Wireshark opens it, {}",
         path.display(),
-        path.display()
+        convert_advice(path)
     )]
     Malformed {
         /// The file.
@@ -110,5 +108,77 @@ impl CaptureError {
             | CaptureError::UnsupportedVersion { path, .. }
             | CaptureError::Malformed { path, .. } => path,
         }
+    }
+}
+
+/// Returns how to convert the capture at `path` with editcap: with its path,
+/// quoted for a shell where needed, when it names a file, or else, as for
+/// standard input, through a saved copy.
+fn convert_advice(path: &Path) -> String {
+    if path.is_file() {
+        format!(
+            "convert it with `editcap -F pcapng {} NEW.pcapng`",
+            shell_quoted(path)
+        )
+    } else {
+        "save it to a file and convert that with `editcap -F pcapng FILE NEW.pcapng`".to_string()
+    }
+}
+
+/// Returns `path` as a shell word: as it is when it has only characters that
+/// no shell treats specially, else in single quotes.
+fn shell_quoted(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./+-,:@%=".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        return text.into_owned();
+    }
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quoting_of_paths() {
+        assert_eq!(shell_quoted(Path::new("/data/a-1.pcap")), "/data/a-1.pcap");
+        assert_eq!(
+            shell_quoted(Path::new("my capture.pcap")),
+            "'my capture.pcap'"
+        );
+        assert_eq!(shell_quoted(Path::new("it's.pcap")), "'it'\\''s.pcap'");
+        assert_eq!(shell_quoted(Path::new("")), "''");
+    }
+
+    /// Standard input gets the advice to save a copy, not a command naming it.
+    #[test]
+    fn convert_advice_for_stdin() {
+        let error = CaptureError::Malformed {
+            path: PathBuf::from("standard input"),
+            offset: 0,
+            detail: "block length 29 is invalid".to_string(),
+        };
+        let message = error.to_string();
+        assert!(message.contains("save it to a file"), "{message}");
+        assert!(!message.contains("pcapng standard input"), "{message}");
+    }
+
+    /// A file's path goes into the command, quoted when it has a space.
+    #[test]
+    fn convert_advice_for_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old capture.pcap");
+        std::fs::write(&path, b"x").unwrap();
+        let error = CaptureError::UnsupportedVersion {
+            path: path.clone(),
+            format: "pcap",
+            major: 1,
+            minor: 0,
+            supported_major: 2,
+        };
+        let message = error.to_string();
+        let expected = format!("`editcap -F pcapng '{}' NEW.pcapng`", path.display());
+        assert!(message.contains(&expected), "{message}");
     }
 }

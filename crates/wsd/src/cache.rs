@@ -9,6 +9,7 @@ use wsd_flow::{
 use wsd_flowcache::{CacheItem, FlowCache};
 
 use crate::flows::Flows;
+use crate::output::check_cache_to_load;
 
 use crate::run::Failure;
 use wsd::cli::Cli;
@@ -22,6 +23,7 @@ pub fn load_tracker(cli: &Cli, config: TrackerConfig) -> Result<Flows, Failure> 
     let Some(path) = &cli.rflow else {
         return new_flows(cli, config);
     };
+    check_cache_to_load(path)?;
     let loaded = if cli.threads <= 1 {
         restore_single(path, config)
     } else {

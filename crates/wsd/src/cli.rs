@@ -55,7 +55,7 @@ pub struct Cli {
     /// Diagnostic detail on standard error: 0 shows information, warnings and
     /// errors; 1 and 2 add debug messages; 3 and above add per-packet traces.
     #[arg(short = 'd', long = "debug", value_name = "0-9", default_value_t = 0,
-          allow_negative_numbers = true,
+          allow_hyphen_values = true,
           value_parser = clap::value_parser!(u8).range(0..=9))]
     pub debug: u8,
 
@@ -68,7 +68,7 @@ pub struct Cli {
         long,
         value_name = "SECONDS",
         default_value_t = 600.0,
-        allow_negative_numbers = true
+        allow_hyphen_values = true
     )]
     pub idle_timeout: f64,
 
@@ -78,7 +78,7 @@ pub struct Cli {
         long,
         value_name = "SECONDS",
         default_value_t = 10.0,
-        allow_negative_numbers = true
+        allow_hyphen_values = true
     )]
     pub linger: f64,
 
@@ -86,7 +86,7 @@ pub struct Cli {
     /// a closed connection still lingering, else the flow idle longest, is reported
     /// and removed. With --threads N, each worker has N-th of the table for the
     /// flows of its host pairs, so it can fill up before the whole would.
-    #[arg(long, value_name = "N", default_value_t = 1_000_000, allow_negative_numbers = true,
+    #[arg(long, value_name = "N", default_value_t = 1_000_000, allow_hyphen_values = true,
           value_parser = parse_max_flows)]
     pub max_flows: u64,
 
@@ -111,7 +111,7 @@ pub struct Cli {
     /// writes records; 1 tracks everything in the main thread. Above 1, the records
     /// are the same as with one thread but can come out in another order, and -V
     /// cannot be used.
-    #[arg(long, value_name = "N", default_value_t = 1, allow_negative_numbers = true,
+    #[arg(long, value_name = "N", default_value_t = 1, allow_hyphen_values = true,
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: u16,
 
@@ -128,7 +128,7 @@ pub struct Cli {
 
     /// Seed of the Community ID flow hash, from 0 to 65535. Monitors that share a
     /// seed give the same flow the same ID.
-    #[arg(long, value_name = "N", default_value_t = 0, allow_negative_numbers = true,
+    #[arg(long, value_name = "N", default_value_t = 0, allow_hyphen_values = true,
           value_parser = clap::value_parser!(u16).range(0..=65_535))]
     pub community_id_seed: u16,
 
@@ -142,7 +142,7 @@ pub struct Cli {
     /// SECONDS of capture time after its first packet, and again every SECONDS
     /// after that. Its counters are totals since the flow started. SECONDS must be
     /// at least 1 second and may have a fraction.
-    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true,
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true,
           value_parser = parse_interim)]
     pub interim: Option<f64>,
 
@@ -150,7 +150,7 @@ pub struct Cli {
     /// end: packets, bytes, flows active and reported, evictions and decode
     /// problems by reason, in the format of the flow records. SECONDS may have a
     /// fraction, counted in whole nanoseconds, and must be at least 0.000000001.
-    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true,
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true,
           value_parser = parse_stats)]
     pub stats: Option<f64>,
 
@@ -159,7 +159,7 @@ pub struct Cli {
         long,
         value_name = "SECONDS",
         default_value_t = 120.0,
-        allow_negative_numbers = true
+        allow_hyphen_values = true
     )]
     pub udp_timeout: f64,
 
@@ -168,7 +168,7 @@ pub struct Cli {
         long,
         value_name = "SECONDS",
         default_value_t = 60.0,
-        allow_negative_numbers = true
+        allow_hyphen_values = true
     )]
     pub icmp_timeout: f64,
 
@@ -178,7 +178,7 @@ pub struct Cli {
         long,
         value_name = "SECONDS",
         default_value_t = 60.0,
-        allow_negative_numbers = true
+        allow_hyphen_values = true
     )]
     pub other_timeout: f64,
 
@@ -202,7 +202,7 @@ pub struct Cli {
     /// flow records use, through two levels of tunnels, and no payload.
     #[arg(short = 's', long = "snaplen", value_name = "BYTES",
           default_value_t = wsd_capture::LiveConfig::DEFAULT_SNAPLEN,
-          allow_negative_numbers = true,
+          allow_hyphen_values = true,
           value_parser = clap::value_parser!(u32).range(64..=262_144))]
     pub snaplen: u32,
 
@@ -214,7 +214,7 @@ pub struct Cli {
     /// Size of the kernel capture buffer in MiB (default: libpcap's default). A larger
     /// buffer rides out longer bursts without dropping packets.
     #[arg(short = 'B', long = "buffer-size", value_name = "MIB",
-          allow_negative_numbers = true,
+          allow_hyphen_values = true,
           value_parser = clap::value_parser!(u32).range(1..=2047))]
     pub buffer_size: Option<u32>,
 
@@ -267,18 +267,17 @@ pub struct Cli {
     pub pid_file: Option<PathBuf>,
 
     /// Start a new log file in the log directory every SECONDS of wall-clock time
-    /// (at least 1). SIGHUP also starts a new log file: after the packet being
-    /// processed, or within 250 ms on a quiet link of a live capture. With -r -
-    /// it waits while the pipe is idle, and a SIGHUP during the end-of-input
-    /// records starts none.
-    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true,
+    /// (at least 1). SIGHUP also starts a new log file: after the packet or
+    /// end-of-input record being written, or within 250 ms on a quiet link of a
+    /// live capture. With -r - it waits while the pipe is idle.
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true,
           value_parser = parse_rotate_interval)]
     pub rotate_interval: Option<u64>,
 
     /// Start a new log file in the log directory once the current one reaches BYTES
     /// (at least 1; K, M and G multiply by 1024, 1024² and 1024³). The check runs
     /// after each packet's lines, so a file can exceed BYTES by those lines.
-    #[arg(long, value_name = "BYTES", allow_negative_numbers = true, value_parser = parse_size)]
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true, value_parser = parse_size)]
     pub rotate_size: Option<u64>,
 
     /// Append diagnostics to FILE, opened before the chroot. In daemon mode they

@@ -118,7 +118,7 @@ pub fn run_live(cli: &Cli, startup: &StartUp, diagnostics: &Diagnostics) -> Resu
         info!("stopped by a signal: finishing open flows");
     }
     summary.capture = read_stats(&mut source, &mut drops);
-    let (saved, written) = finish_flows(cli, &mut tracker, &mut output, &mut summary);
+    let (saved, written) = finish_flows(cli, &mut tracker, &mut output, &mut summary, &hangup);
     summary.log(&tracker);
     combine_failures(result.and(written), saved, cli.wflow.is_some())
 }

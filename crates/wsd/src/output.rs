@@ -412,10 +412,13 @@ pub fn check_cache_source(cli: &Cli, inputs: &[Input]) -> Result<(), Failure> {
     let Some(cache) = &cli.rflow else {
         return Ok(());
     };
-    reject_overlap(cache, "flow cache", "-R", inputs)?;
-    // A missing cache file starts a series with no flows, but a missing
-    // directory is a wrong path. The cache is loaded before any chroot, so the
-    // path is checked as given.
+    reject_overlap(cache, "flow cache", "-R", inputs)
+}
+
+/// Rejects a `-R` cache that is missing together with its directory. A missing
+/// cache file starts a series with no flows, but a missing directory is a wrong
+/// path. The cache is loaded before any chroot, so the path is checked as given.
+pub fn check_cache_to_load(cache: &Path) -> Result<(), Failure> {
     let missing = matches!(
         std::fs::symlink_metadata(cache),
         Err(err) if err.kind() == io::ErrorKind::NotFound

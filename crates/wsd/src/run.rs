@@ -358,7 +358,7 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     if stop.load(Ordering::Relaxed) {
         info!("stopped by a signal: finishing as at the end of the input");
     }
-    let (saved, written) = finish_flows(cli, &mut tracker, &mut output, &mut summary);
+    let (saved, written) = finish_flows(cli, &mut tracker, &mut output, &mut summary, &hangup);
     summary.log(&tracker);
     // The pid file goes last, once the summary is out.
     drop(startup);
@@ -392,6 +392,7 @@ pub(crate) fn finish_flows(
     tracker: &mut Flows,
     output: &mut Output,
     summary: &mut Summary,
+    hangup: &AtomicBool,
 ) -> (Result<(), Failure>, Result<(), Failure>) {
     let saved = save_tracker(cli, tracker);
     let mut written = write_finished(tracker, output, summary);
@@ -401,6 +402,12 @@ pub(crate) fn finish_flows(
         // made, so a large table never needs all its records in memory at once.
         let mut write_error = None;
         let finished = tracker.finish_each(|flow| {
+            // A SIGHUP starts a new log between these records too, since
+            // writing a large table can take a while. A failed rotation marks
+            // the log as failed, so the record then counts as not written.
+            if let Err(failure) = rotate_between_records(output, hangup, false) {
+                write_error.get_or_insert(failure);
+            }
             if let Err(failure) = write_counted(output, &flow, summary) {
                 write_error.get_or_insert(failure);
             }
@@ -625,4 +632,59 @@ pub(crate) fn tracker_config(cli: &Cli) -> Result<TrackerConfig, Failure> {
         vlan_in_key: !cli.no_vlan_key,
         interim: cli.interim.map(|seconds| (seconds * 1e9) as i64),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use wsd_flow::Tracker;
+    use wsd_synth::{Endpoint, FrameBuilder, TcpSegment};
+
+    /// Flow lines in each log of `dir`, oldest log first.
+    fn flow_lines_per_log(dir: &std::path::Path) -> Vec<usize> {
+        let mut logs: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        logs.sort();
+        logs.iter()
+            .map(|log| {
+                let text = std::fs::read_to_string(log).unwrap();
+                text.lines()
+                    .filter(|line| line.starts_with("TCPFLOW "))
+                    .count()
+            })
+            .collect()
+    }
+
+    /// A SIGHUP that comes while the flows still open at the end are reported
+    /// starts a new log between those records.
+    #[test]
+    fn hangup_rotates_during_end_of_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let logdir = dir.path().to_str().unwrap();
+        let cli = Cli::parse_from(["wsd", "-l", logdir, "-r", "unused.pcap"]);
+        let mut output = open_output(&cli, &[], None).unwrap();
+        let mut tracker = Flows::Single(Tracker::new(tracker_config(&cli).unwrap()));
+        let mut frames = FrameBuilder::new();
+        for host in 1..=3u8 {
+            let client = Endpoint::v4([10, 0, 0, host], 40_000);
+            let server = Endpoint::v4([10, 0, 1, 1], 80);
+            let frame = frames.tcp(client, server, &TcpSegment::syn(1));
+            let packet = wsd_decode::decode(wsd_decode::linktype::ETHERNET, &frame);
+            let ts = Timestamp::from_nanos(1_700_000_000_000_000_000 + i64::from(host));
+            tracker.process(ts, &packet).unwrap();
+        }
+        let mut summary = Summary::default();
+        let hangup = AtomicBool::new(true);
+
+        let (saved, written) = finish_flows(&cli, &mut tracker, &mut output, &mut summary, &hangup);
+
+        assert!(saved.is_ok());
+        assert!(written.is_ok());
+        assert!(!hangup.load(Ordering::Relaxed), "the SIGHUP was handled");
+        assert_eq!(summary.records, 3);
+        assert_eq!(flow_lines_per_log(dir.path()), [0, 3]);
+    }
 }

@@ -338,6 +338,21 @@ fn negative_numbers_invalid_values() {
         );
         assert!(!stderr.contains("-- -1"), "{option}: {stderr}");
     }
+    // Values that do not read as plain numbers, with a unit or without a
+    // leading digit, are the option's invalid values too.
+    for (option, value) in [
+        ("--rotate-size", "-1K"),
+        ("--stats", "-.5"),
+        ("--interim", "-.5"),
+    ] {
+        let output = run_wsd(&[option, value, "-r", "x.pcap", "-L", "-"], LIMIT);
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(2), "{option} {value}: {stderr}");
+        assert!(
+            stderr.contains(&format!("invalid value '{value}' for '{option} <")),
+            "{option} {value}: {stderr}"
+        );
+    }
 }
 
 /// Runs `wsd` with `option value` on a fixture, returning the exit status and

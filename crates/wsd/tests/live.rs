@@ -265,6 +265,35 @@ fn wait_for_flows(log: &Path, count: usize) -> String {
     text
 }
 
+/// A live capture stops at start-up on a `-R` cache whose directory does not
+/// exist, as a run over files does, instead of starting with no flows.
+#[test]
+fn cache_in_missing_directory_stops_live_run() {
+    if !can_capture() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let cache = dir.path().join("no-such-dir").join("wsd.cache");
+    let log = dir.path().join("live.log");
+    let output = run_wsd(
+        &[
+            "-F",
+            "-i",
+            "lo",
+            "-R",
+            cache.to_str().unwrap(),
+            "-L",
+            log.to_str().unwrap(),
+            "port",
+            "9",
+        ],
+        LIMIT,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("as the flow cache (-R)"), "{stderr}");
+}
+
 #[test]
 fn quiet_link_times_out_flow() {
     if !can_capture() {

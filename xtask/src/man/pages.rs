@@ -91,10 +91,10 @@ const WSD_DESCRIPTION: &[Block] = &[
          new generated name; `--rotate-interval` and `--rotate-size` do the same by time \
          and by size. A rotation happens between two records after the old log is \
          flushed, so no record is lost or split. A SIGHUP is acted on between two \
-         packets: on a quiet link within the 250 ms read timeout of a live capture, \
-         but with `-r -` only when the next packet arrives. A SIGHUP that arrives \
-         while the records at the end of the input are written starts no new log. \
-         Logs named with `-L` do not rotate.",
+         packets, and between the records written at the end of the input: on a \
+         quiet link within the 250 ms read timeout of a live capture, but with \
+         `-r -` only when the next packet arrives. Logs named with `-L` do not \
+         rotate.",
     ),
     Block::Paragraph(
         "A live capture (a run without `-r`) detaches from the terminal unless `-F` is \

@@ -336,11 +336,20 @@ fn corpus_packets_lie_in_shared_buffers() {
             Ok(source) => source,
             Err(error) => {
                 // Files with an invalid header fail the same way with any buffer.
+                // The advice at the end names the file only for a file.
+                let without_advice = |message: String| match message.find("if Wireshark") {
+                    Some(at) => message[..at].to_string(),
+                    None => message,
+                };
                 let shared = open_with_buffer(bytes, 4_096, BUFFER_SIZE).unwrap_err();
                 let expected = error
                     .to_string()
                     .replace(&path.display().to_string(), "input");
-                assert_eq!(shared.to_string(), expected, "{name}");
+                assert_eq!(
+                    without_advice(shared.to_string()),
+                    without_advice(expected),
+                    "{name}"
+                );
                 continue;
             }
         };
