@@ -188,31 +188,6 @@ fn missing_cache_starts_empty() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("does not exist yet"));
 }
 
-/// A cache in a directory that does not exist is a wrong path, not the first
-/// run of a series, so the run stops before reading anything.
-#[test]
-fn cache_in_missing_directory_rejected() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = dir.path().join("no-such-dir").join("wsd.cache");
-    let capture = corpus("tcp_port_reuse.pcap");
-    let output = run_wsd(
-        &[
-            "-R",
-            cache.to_str().unwrap(),
-            "-r",
-            capture.to_str().unwrap(),
-            "-L",
-            "-",
-        ],
-        LIMIT,
-    );
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("as the flow cache (-R)"), "{stderr}");
-    assert!(stderr.contains("create it first"), "{stderr}");
-    assert!(output.stdout.is_empty());
-}
-
 /// A cache whose flows decode but contradict each other is rejected with the
 /// position of the flow at fault, whether one thread restores the flows as they
 /// are decoded or worker threads restore them from the whole snapshot.
@@ -399,29 +374,39 @@ fn unwritable_cache_writes_records() {
     );
 }
 
-/// A cache path that cannot be written is rejected before the input is read.
+/// A cache path in a directory that cannot be used is rejected before the
+/// input is read: a file in the place of the directory for `-W`, and a
+/// directory that does not exist for `-R`, where a missing directory is a
+/// wrong path rather than the first run of a series.
 #[test]
-fn cache_in_a_file_rejected_at_start() {
+fn cache_in_bad_directory_rejected_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let blocker = dir.path().join("not-a-directory");
     std::fs::write(&blocker, "").unwrap();
-    let cache = blocker.join("wsd.cache");
     let part1 = shared_dir().join("cases/B30_flow-across-files_part1.pcap");
-    let output = run_wsd(
-        &[
-            "-W",
-            cache.to_str().unwrap(),
-            "-r",
-            part1.to_str().unwrap(),
-            "-L",
-            "-",
-        ],
-        LIMIT,
-    );
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("as the flow cache (-W)"), "{stderr}");
-    assert!(output.stdout.is_empty());
+    for (option, cache) in [
+        ("-W", blocker.join("wsd.cache")),
+        ("-R", dir.path().join("no-such-dir").join("wsd.cache")),
+    ] {
+        let output = run_wsd(
+            &[
+                option,
+                cache.to_str().unwrap(),
+                "-r",
+                part1.to_str().unwrap(),
+                "-L",
+                "-",
+            ],
+            LIMIT,
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{option}: {stderr}");
+        assert!(
+            stderr.contains(&format!("as the flow cache ({option})")),
+            "{option}: {stderr}"
+        );
+        assert!(output.stdout.is_empty(), "{option}");
+    }
 }
 
 /// Flows idle past the timeout when the next file starts are reported with
