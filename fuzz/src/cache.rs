@@ -1,6 +1,7 @@
 //! Reading flow-cache files and restoring trackers from them.
 
-use wsd_flow::{FlowSnapshot, Tracker, TrackerConfig, TrackerSnapshot};
+use wsd_flow::{FlowSnapshot, Tracker, TrackerConfig, TrackerRestorer, TrackerSnapshot};
+use wsd_flowcache::CacheItem;
 
 use crate::script::ALL_PROTOCOLS;
 
@@ -46,6 +47,7 @@ fn check_cache(input: &[u8]) {
             records: ALL_PROTOCOLS,
             ..TrackerConfig::default()
         };
+        check_restore_each(input, config, &cache.snapshot);
         let Ok(mut tracker) = Tracker::restore(config, &cache.snapshot) else {
             // Restoring checks the snapshot alone, so it fails for every table size.
             return;
@@ -61,6 +63,54 @@ fn check_cache(input: &[u8]) {
             cache.snapshot.flows.len(),
             "a tracker restored with max_flows {max_flows} did not report every flow once"
         );
+    }
+}
+
+/// Checks that restoring the flows of `input` one by one as they are decoded, as
+/// `wsd -R` does with one thread, ends as restoring the whole decoded `snapshot`
+/// does: with the same error text, or with a tracker that saves the same state.
+fn check_restore_each(input: &[u8], config: TrackerConfig, snapshot: &TrackerSnapshot) {
+    let mut restorer: Option<TrackerRestorer> = None;
+    let decoded = wsd_flowcache::decode_each(input, |item| match item {
+        CacheItem::Header {
+            clock,
+            next_serial,
+            flows,
+            ..
+        } => {
+            restorer = Some(TrackerRestorer::new(config, clock, next_serial, flows));
+            Ok(())
+        }
+        CacheItem::Flow(index, flow) => restorer
+            .as_mut()
+            .expect("the header comes first")
+            .add(index, &flow)
+            .map_err(|err| err.to_string()),
+    });
+    let streamed = match decoded {
+        Ok(cache) => restorer
+            .expect("a decoded cache has a header")
+            .finish(&cache.snapshot.fragments)
+            .map_err(|err| err.to_string()),
+        Err(wsd_flowcache::CacheError::Rejected { detail }) => Err(detail),
+        Err(err) => panic!("a cache that decodes whole failed flow by flow: {err}"),
+    };
+    match (Tracker::restore(config, snapshot), streamed) {
+        (Ok(whole), Ok(each)) => assert_eq!(
+            whole.snapshot(),
+            each.snapshot(),
+            "restoring flow by flow saved another state"
+        ),
+        (Err(whole), Err(each)) => assert_eq!(
+            whole.to_string(),
+            each,
+            "restoring flow by flow failed otherwise"
+        ),
+        (whole, each) => panic!(
+            "restoring whole gave {:?}, flow by flow {:?}",
+            whole.map(|_| ()),
+            each.map(|_| ())
+        ),
     }
 }
 
