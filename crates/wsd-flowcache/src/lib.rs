@@ -288,7 +288,13 @@ pub fn decode_each(
         return Err(CacheError::Truncated { len: bytes.len() });
     }
     let version = read_u32(bytes, MAGIC.len());
-    if version == 0 || version > FORMAT_VERSION {
+    if version == 0 {
+        return Err(CacheError::Invalid {
+            offset: MAGIC.len(),
+            detail: "format version 0 does not exist; versions start at 1".to_string(),
+        });
+    }
+    if version > FORMAT_VERSION {
         return Err(CacheError::UnsupportedVersion {
             found: version,
             supported: FORMAT_VERSION,

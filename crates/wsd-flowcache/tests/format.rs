@@ -284,6 +284,19 @@ fn future_version_rejected() {
     }
 }
 
+/// Version 0 was never written, so it is invalid rather than too new.
+#[test]
+fn version_zero_invalid() {
+    let mut bytes = encode(&snapshot(1), "w");
+    bytes[8..12].copy_from_slice(&0u32.to_le_bytes());
+    let error = decode(&bytes).unwrap_err();
+    assert!(
+        matches!(error, CacheError::Invalid { offset: 8, .. }),
+        "{error:?}"
+    );
+    assert!(!error.to_string().contains("newer"), "{error}");
+}
+
 #[test]
 fn other_files_are_not_caches() {
     assert!(matches!(

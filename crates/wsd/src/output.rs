@@ -105,6 +105,9 @@ struct Rotation {
     interval: Option<Duration>,
     max_bytes: Option<u64>,
     opened: Instant,
+    /// True while new logs cannot be created, so that the error is logged once
+    /// and not at every try.
+    failing: bool,
 }
 
 impl Output {
@@ -128,7 +131,9 @@ impl Output {
     /// output as failed.
     pub fn write_error(&mut self, err: io::Error) -> Failure {
         self.failed = true;
-        let next_step = if self.rotation.is_some() {
+        let next_step = if err.kind() == io::ErrorKind::BrokenPipe {
+            "check what reads the log, or choose a log with -L FILE or -l DIR"
+        } else if self.rotation.is_some() {
             "free space there, or give another log directory with -l DIR"
         } else if self.name == STDOUT_NAME {
             "check what reads standard output, or choose a log with -L FILE or -l DIR"
@@ -187,8 +192,12 @@ impl Output {
     /// reached. Call it only between records, so that none is split.
     ///
     /// A new log that cannot be created is logged as an error, and records keep
-    /// going to the current one until the next rotation is due.
+    /// going to the current one until the next rotation is due. Once writing the
+    /// log failed, no new log is opened, since no record goes to it.
     pub fn rotate_if_due(&mut self, hangup: bool) -> Result<(), Failure> {
+        if self.failed {
+            return Ok(());
+        }
         let Some(rotation) = &mut self.rotation else {
             return Ok(());
         };
@@ -203,25 +212,37 @@ impl Output {
         }
 
         rotation.opened = Instant::now();
+        // Flushing first keeps every record of the old log in it, and a log
+        // that cannot be flushed gets no successor.
+        if let Err(err) = self.writer.flush() {
+            return Err(self.write_error(err));
+        }
+        // Every record reached the old log, and the new one counts from 0.
+        self.buffered_record_ends.clear();
+        let Some(rotation) = &mut self.rotation else {
+            return Ok(());
+        };
         let (file, path) = match rotation.dir.create_log() {
             Ok(created) => created,
             Err(failure) => {
-                tracing::error!(
-                    "cannot rotate {}: {}; records keep going to it",
-                    self.name,
-                    failure.message()
-                );
+                if rotation.failing {
+                    tracing::debug!("cannot rotate {}: {}", self.name, failure.message());
+                } else {
+                    tracing::error!(
+                        "cannot rotate {}: {}; records keep going to it, and this \
+                         error is not repeated until a new log can be opened",
+                        self.name,
+                        failure.message()
+                    );
+                }
+                rotation.failing = true;
                 // The next try comes after another --rotate-size bytes, not
                 // at every packet.
                 self.writer.get_mut().written = 0;
                 return Ok(());
             }
         };
-
-        // Flushing first keeps every record of the old log in it.
-        self.writer.flush().map_err(|err| self.write_error(err))?;
-        // Every record reached the old log, and the new one counts from 0.
-        self.buffered_record_ends.clear();
+        rotation.failing = false;
         let old = std::mem::replace(self.writer.get_mut(), LogSink::new(Box::new(file)));
         drop(old);
 
@@ -343,6 +364,7 @@ fn open_generated(
             interval: cli.rotate_interval.map(Duration::from_secs),
             max_bytes: cli.rotate_size,
             opened: Instant::now(),
+            failing: false,
         }),
         failed: false,
         buffered_record_ends: VecDeque::new(),
@@ -418,15 +440,17 @@ pub fn check_cache_source(cli: &Cli, inputs: &[Input]) -> Result<(), Failure> {
 /// Rejects a `-R` cache that is missing together with its directory. A missing
 /// cache file starts a series with no flows, but a missing directory is a wrong
 /// path. The cache is loaded before any chroot, so the path is checked as given.
+/// A directory in its place is rejected too, since it can be neither loaded nor
+/// moved aside with `--discard-bad-cache`.
 pub fn check_cache_to_load(cache: &Path) -> Result<(), Failure> {
-    let missing = matches!(
-        std::fs::symlink_metadata(cache),
-        Err(err) if err.kind() == io::ErrorKind::NotFound
-    );
-    if missing {
-        check_cache_directory(cache, "-R")?;
+    match std::fs::metadata(cache) {
+        Ok(metadata) if metadata.is_dir() => Err(Failure::Usage(format!(
+            "cannot use {} as the flow cache (-R): it is a directory; give a file name inside it",
+            cache.display()
+        ))),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => check_cache_directory(cache, "-R"),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 fn reject_overlap(path: &Path, role: &str, option: &str, inputs: &[Input]) -> Result<(), Failure> {
@@ -481,6 +505,34 @@ mod tests {
             failed: false,
             buffered_record_ends: VecDeque::new(),
         }
+    }
+
+    /// Once writing the log failed, neither SIGHUP nor the size limit opens a
+    /// new log: on a full disk each try would only leave an empty file.
+    #[test]
+    fn failed_log_not_rotated() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = LogDir::open(dir.path(), TimeZone::UTC, None).unwrap();
+        let mut output = Output {
+            rotation: Some(Rotation {
+                dir: logs,
+                interval: None,
+                max_bytes: Some(1),
+                opened: Instant::now(),
+                failing: false,
+            }),
+            ..output_with_room(0)
+        };
+        let record = [b'x'; 1000];
+        let written = output.writer.write_formatted(&record);
+        let flushed = written.and_then(|()| output.writer.flush());
+        let error = flushed.unwrap_err();
+        let _ = output.write_error(error);
+        for hangup in [true, false, true] {
+            assert!(output.rotate_if_due(hangup).is_ok());
+        }
+        let files = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(files, 0, "no log was opened");
     }
 
     /// Records that only partly or never left the output buffer before the

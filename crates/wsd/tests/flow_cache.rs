@@ -375,9 +375,9 @@ fn unwritable_cache_writes_records() {
 }
 
 /// A cache path in a directory that cannot be used is rejected before the
-/// input is read: a file in the place of the directory for `-W`, and a
-/// directory that does not exist for `-R`, where a missing directory is a
-/// wrong path rather than the first run of a series.
+/// input is read: a file in the place of the directory for `-W`, and for `-R`
+/// a directory that does not exist, which is a wrong path rather than the first
+/// run of a series, or a directory in the place of the file.
 #[test]
 fn cache_in_bad_directory_rejected_at_start() {
     let dir = tempfile::tempdir().unwrap();
@@ -387,6 +387,7 @@ fn cache_in_bad_directory_rejected_at_start() {
     for (option, cache) in [
         ("-W", blocker.join("wsd.cache")),
         ("-R", dir.path().join("no-such-dir").join("wsd.cache")),
+        ("-R", dir.path().to_path_buf()),
     ] {
         let output = run_wsd(
             &[
