@@ -374,10 +374,10 @@ fn unwritable_cache_writes_records() {
     );
 }
 
-/// A cache path in a directory that cannot be used is rejected before the
-/// input is read: a file in the place of the directory for `-W`, and for `-R`
-/// a directory that does not exist, which is a wrong path rather than the first
-/// run of a series, or a directory in the place of the file.
+/// A cache path that cannot be used is rejected before the input is read. For
+/// `-W` that is a file in the place of the directory. For `-R` it is a missing
+/// directory, a wrong path rather than the first run of a series, or a
+/// directory in the place of the file.
 #[test]
 fn cache_in_bad_directory_rejected_at_start() {
     let dir = tempfile::tempdir().unwrap();
