@@ -198,7 +198,7 @@ impl Output {
         if self.failed {
             return Ok(());
         }
-        let Some(rotation) = &mut self.rotation else {
+        let Some(rotation) = &self.rotation else {
             return Ok(());
         };
         let by_size = rotation
@@ -211,7 +211,6 @@ impl Output {
             return Ok(());
         }
 
-        rotation.opened = Instant::now();
         // Flushing first keeps every record of the old log in it, and a log
         // that cannot be flushed gets no successor.
         if let Err(err) = self.writer.flush() {
@@ -222,6 +221,7 @@ impl Output {
         let Some(rotation) = &mut self.rotation else {
             return Ok(());
         };
+        rotation.opened = Instant::now();
         let (file, path) = match rotation.dir.create_log() {
             Ok(created) => created,
             Err(failure) => {

@@ -314,10 +314,11 @@ fn version_and_help() {
 
 /// A negative number for a numeric option is rejected as that option's invalid
 /// value, not taken for an unknown option with a hint to write `-- -1`, which
-/// would make it a filter expression.
+/// would make it a filter expression. Values with a unit or without a leading
+/// digit are included, since they do not read as plain numbers.
 #[test]
 fn negative_numbers_invalid_values() {
-    for option in [
+    let plain = [
         "--debug",
         "--max-flows",
         "--threads",
@@ -328,30 +329,21 @@ fn negative_numbers_invalid_values() {
         "--buffer-size",
         "--rotate-interval",
         "--rotate-size",
-    ] {
-        let output = run_wsd(&[option, "-1", "-r", "x.pcap", "-L", "-"], LIMIT);
-        let stderr = stderr_of(&output);
-        assert_eq!(output.status.code(), Some(2), "{option}: {stderr}");
-        assert!(
-            stderr.contains(&format!("invalid value '-1' for '{option} <")),
-            "{option}: {stderr}"
-        );
-        assert!(!stderr.contains("-- -1"), "{option}: {stderr}");
-    }
-    // Values that do not read as plain numbers, with a unit or without a
-    // leading digit, are the option's invalid values too.
-    for (option, value) in [
+    ]
+    .map(|option| (option, "-1"));
+    let other = [
         ("--rotate-size", "-1K"),
         ("--stats", "-.5"),
         ("--interim", "-.5"),
-    ] {
-        let output = run_wsd(&[option, value, "-r", "x.pcap", "-L", "-"], LIMIT);
-        let stderr = stderr_of(&output);
-        assert_eq!(output.status.code(), Some(2), "{option} {value}: {stderr}");
+    ];
+    for (option, value) in plain.into_iter().chain(other) {
+        let (status, stderr) = run_with_option(option, value);
+        assert_eq!(status, Some(2), "{option} {value}: {stderr}");
         assert!(
             stderr.contains(&format!("invalid value '{value}' for '{option} <")),
             "{option} {value}: {stderr}"
         );
+        assert!(!stderr.contains("-- -"), "{option} {value}: {stderr}");
     }
 }
 
