@@ -44,8 +44,7 @@ use crate::flow::Flow;
 use crate::fragments::{INNER_PACKET_COUNTED, MAX_FRAGMENT_DATAGRAMS};
 use crate::key::{to_ip, FlowKey};
 use crate::record::FlowRecord;
-use crate::snapshot::DatagramSnapshot;
-use crate::snapshot::{RestoreError, TrackerSnapshot};
+use crate::snapshot::{DatagramSnapshot, FlowSnapshot, RestoreError, TrackerSnapshot};
 use crate::tracker::{Tracker, TrackerConfig, TrackerStats, CLOCK_JUMP};
 
 mod lines;
@@ -74,6 +73,11 @@ const BATCHES_IN_FLIGHT: usize = 16;
 /// bounds the memory of the end of the input: with two workers and 4,096 records
 /// per message, the flood bench capture peaked 53 MB higher than with 1,024.
 const FINISH_CHUNK: usize = 1024;
+
+/// Saved flows sent by a worker in one message of a snapshot. Up to
+/// [`BATCHES_IN_FLIGHT`] messages wait in a worker's reply channel, about 9 MB
+/// at over 500 bytes a saved flow.
+const SNAPSHOT_CHUNK: usize = 1024;
 
 /// Bytes of formatted lines after which a worker sends an end-of-input chunk
 /// early. Such a chunk fits the line parts that the worker reuses from its batches.
@@ -310,7 +314,14 @@ enum Reply {
         active: usize,
         stats: TrackerStats,
     },
-    Snapshot(TrackerSnapshot),
+    /// The first reply to [`Job::Snapshot`]: the worker's snapshot without
+    /// its flows, and the serial numbers of the flows, ascending. The flows
+    /// follow in chunks, in order of [`Tracker::snapshot_in_time_order`].
+    SnapshotHead {
+        head: TrackerSnapshot,
+        serials: Vec<u64>,
+    },
+    SnapshotFlows(Vec<FlowSnapshot>),
     FinishedChunk(Vec<FlowRecord>),
     FinishedLines(LinePart),
     Finished(TrackerStats),
@@ -684,25 +695,82 @@ impl ShardedTracker {
     /// [`Tracker::snapshot`] does for one tracker. The flows stay in the
     /// workers.
     ///
-    /// The flows get new serial numbers, in creation order within each worker,
-    /// because the workers number their flows independently.
+    /// The snapshot is one that [`Tracker::restore`] and
+    /// [`ShardedTracker::restore`] with any thread count accept. The flows get
+    /// new serial numbers, in creation order within each worker, because the
+    /// workers number their flows independently, and come in order of their
+    /// latest packet, so that every timeout queue is rebuilt front to back.
     ///
     /// # Errors
     ///
     /// Returns an error if a worker thread stopped.
     pub fn snapshot(&mut self) -> Result<TrackerSnapshot, ShardError> {
+        let (mut snapshot, flows) = self.snapshot_lazily()?;
+        snapshot.flows = flows.collect::<Result<_, _>>()?;
+        Ok(snapshot)
+    }
+
+    /// Saves the flows of every worker as [`ShardedTracker::snapshot`] does,
+    /// but leaves them out of the returned snapshot and yields them one by one
+    /// as the workers send them, in the same order. A caller that writes each
+    /// flow as it comes, such as a flow-cache writer, then never holds all the
+    /// saved flows, at over 500 bytes each, but about 40 bytes a flow for
+    /// their order and serial numbers.
+    ///
+    /// Dropping the iterator early discards the flows not taken yet.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if a worker thread stopped, here or as an item of the
+    /// iterator, which then ends.
+    pub fn snapshot_lazily(&mut self) -> Result<(TrackerSnapshot, SnapshotFlows<'_>), ShardError> {
         self.flush()?;
-        let mut parts = Vec::with_capacity(self.workers.len());
-        for number in 0..self.workers.len() {
+        let threads = self.workers.len();
+        for number in 0..threads {
             self.send(number, Job::Snapshot)?;
         }
-        for number in 0..self.workers.len() {
-            match self.receive(number)? {
-                Reply::Snapshot(snapshot) => parts.push(snapshot),
-                _ => return Err(ShardError::WorkerStopped { worker: number }),
+        let mut streams = Vec::with_capacity(threads);
+        let mut datagrams = Vec::new();
+        for number in 0..threads {
+            match self.receive(number) {
+                Ok(Reply::SnapshotHead { head, serials }) => {
+                    datagrams.extend(
+                        head.fragments
+                            .into_iter()
+                            .map(|datagram| (number, datagram)),
+                    );
+                    streams.push(FlowStream::new(serials));
+                }
+                // The workers that replied already send their flows, which
+                // the iterator's drop discards.
+                reply => {
+                    let flows = SnapshotFlows {
+                        tracker: self,
+                        streams,
+                        failed: true,
+                    };
+                    drop(flows);
+                    return Err(match reply {
+                        Err(err) => err,
+                        Ok(_) => ShardError::WorkerStopped { worker: number },
+                    });
+                }
             }
         }
-        Ok(merge_snapshots(self.now, parts))
+        let next_serial = number_flows(&mut streams);
+        let fragments = merge_datagrams(datagrams, &streams, next_serial);
+        let snapshot = TrackerSnapshot {
+            clock: self.now,
+            next_serial,
+            flows: Vec::new(),
+            fragments,
+        };
+        let flows = SnapshotFlows {
+            tracker: self,
+            streams,
+            failed: false,
+        };
+        Ok((snapshot, flows))
     }
 
     /// Reports every flow still in the workers' tables, as
@@ -1035,63 +1103,199 @@ fn renumber(err: RestoreError, datagrams: &[usize]) -> RestoreError {
     }
 }
 
-/// Merges the workers' snapshots into one that [`Tracker::restore`] and
-/// [`ShardedTracker::restore`] with any thread count accept: serial numbers
-/// unique and below `next_serial`, and flows ordered by their latest packet so
-/// that every timeout queue is rebuilt front to back.
-fn merge_snapshots(clock: Option<Timestamp>, parts: Vec<TrackerSnapshot>) -> TrackerSnapshot {
-    let mut datagrams: Vec<(usize, DatagramSnapshot)> = Vec::new();
-    let mut flows: Vec<(u64, usize, crate::FlowSnapshot)> = Vec::new();
-    for (number, part) in parts.into_iter().enumerate() {
-        flows.extend(
-            part.flows
-                .into_iter()
-                .map(|flow| (flow.serial, number, flow)),
-        );
-        datagrams.extend(
-            part.fragments
-                .into_iter()
-                .map(|datagram| (number, datagram)),
-        );
-    }
-    flows.sort_unstable_by_key(|(serial, number, _)| (*serial, *number));
-    let mut new_serials = HashMap::with_capacity(flows.len());
-    for (serial, (old, number, flow)) in flows.iter_mut().enumerate() {
-        new_serials.insert((*number, *old), serial as u64);
-        flow.serial = serial as u64;
-    }
-    let mut flows: Vec<crate::FlowSnapshot> = flows.into_iter().map(|(_, _, flow)| flow).collect();
-    // The serial numbers are unique now, so an unstable sort gives the one
-    // order, without the scratch copy of half the flows that a stable sort takes.
-    flows.sort_unstable_by_key(|flow| (flow.touched, flow.serial));
-    let next_serial = flows.len() as u64;
+/// The saved flows of all workers, merged into the order of one snapshot as
+/// the workers send them. Returned by [`ShardedTracker::snapshot_lazily`].
+pub struct SnapshotFlows<'a> {
+    tracker: &'a mut ShardedTracker,
+    /// One stream per worker.
+    streams: Vec<FlowStream>,
+    /// True once an item was an error, after which the iterator ends.
+    failed: bool,
+}
 
+/// The saved flows of one worker while they arrive.
+struct FlowStream {
+    /// The worker's serial numbers of its flows, ascending.
+    serials: Vec<u64>,
+    /// The merged snapshot's serial number of each entry of `serials`.
+    new_serials: Vec<u64>,
+    /// Flows the worker has still to send.
+    pending: usize,
+    /// The flows received and not merged yet.
+    chunk: std::vec::IntoIter<FlowSnapshot>,
+    /// The worker's next flow in merge order, if taken from `chunk`.
+    next: Option<FlowSnapshot>,
+}
+
+impl FlowStream {
+    fn new(serials: Vec<u64>) -> FlowStream {
+        FlowStream {
+            pending: serials.len(),
+            new_serials: Vec::new(),
+            serials,
+            chunk: Vec::new().into_iter(),
+            next: None,
+        }
+    }
+
+    /// Returns the merged snapshot's serial number of the worker's flow
+    /// `serial`, if the worker saved such a flow.
+    fn renumber(&self, serial: u64) -> Option<u64> {
+        let position = self.serials.binary_search(&serial).ok()?;
+        self.new_serials.get(position).copied()
+    }
+}
+
+impl SnapshotFlows<'_> {
+    /// Takes the next flow of worker `number` from its chunk, receiving the
+    /// next chunk when this one is used up. Leaves none once the worker sent
+    /// all its flows.
+    fn refill(&mut self, number: usize) -> Result<(), ShardError> {
+        let stream = &mut self.streams[number];
+        loop {
+            if let Some(flow) = stream.chunk.next() {
+                stream.next = Some(flow);
+                return Ok(());
+            }
+            if stream.pending == 0 {
+                return Ok(());
+            }
+            match self.tracker.receive(number)? {
+                Reply::SnapshotFlows(flows) => {
+                    stream.pending = stream.pending.saturating_sub(flows.len());
+                    stream.chunk = flows.into_iter();
+                }
+                _ => return Err(ShardError::WorkerStopped { worker: number }),
+            }
+        }
+    }
+}
+
+impl Iterator for SnapshotFlows<'_> {
+    type Item = Result<FlowSnapshot, ShardError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        for number in 0..self.streams.len() {
+            if self.streams[number].next.is_none() {
+                if let Err(err) = self.refill(number) {
+                    self.failed = true;
+                    return Some(Err(err));
+                }
+            }
+        }
+        // Each worker sends its flows by latest packet, then serial number.
+        // Across workers, equal times are ordered by the new serial numbers,
+        // which follow the old ones and then the worker's number.
+        let (number, _) = self
+            .streams
+            .iter()
+            .enumerate()
+            .filter_map(|(number, stream)| stream.next.as_ref().map(|flow| (number, flow)))
+            .min_by_key(|&(number, flow)| (flow.touched, flow.serial, number))?;
+        let stream = &mut self.streams[number];
+        let mut flow = stream.next.take()?;
+        // Every flow a worker sends has a serial number from its list.
+        flow.serial = stream.renumber(flow.serial).unwrap_or(flow.serial);
+        Some(Ok(flow))
+    }
+}
+
+impl Drop for SnapshotFlows<'_> {
+    fn drop(&mut self) {
+        // A worker that still has flows to send would block on its full reply
+        // channel, so the rest is received and dropped.
+        for number in 0..self.streams.len() {
+            while self.streams[number].pending > 0 {
+                match self.tracker.receive(number) {
+                    Ok(Reply::SnapshotFlows(flows)) => {
+                        let stream = &mut self.streams[number];
+                        stream.pending = stream.pending.saturating_sub(flows.len());
+                    }
+                    _ => break,
+                }
+            }
+        }
+    }
+}
+
+/// Numbers the flows of all workers from 0 in order of their old serial
+/// numbers, then the worker's number, so that each worker's flows keep their
+/// creation order. Returns the number of flows, the merged snapshot's next
+/// serial number.
+fn number_flows(streams: &mut [FlowStream]) -> u64 {
+    let mut positions = vec![0usize; streams.len()];
+    for stream in streams.iter_mut() {
+        stream.new_serials = Vec::with_capacity(stream.serials.len());
+    }
+    let mut next = 0u64;
+    loop {
+        let lowest = streams
+            .iter()
+            .zip(&positions)
+            .enumerate()
+            .filter_map(|(number, (stream, &position))| {
+                stream.serials.get(position).map(|&serial| (serial, number))
+            })
+            .min();
+        let Some((_, number)) = lowest else {
+            return next;
+        };
+        streams[number].new_serials.push(next);
+        positions[number] += 1;
+        next += 1;
+    }
+}
+
+/// Merges the workers' datagrams into one fragment table, oldest first, with
+/// their flows' serial numbers replaced by the merged snapshot's.
+fn merge_datagrams(
+    mut datagrams: Vec<(usize, DatagramSnapshot)>,
+    streams: &[FlowStream],
+    next_serial: u64,
+) -> Vec<DatagramSnapshot> {
     // Each worker's table holds up to the maximum, so together they can hold
     // more than one table restores: the oldest datagrams are dropped, and their
     // later fragments will be unattributed, as if the table had been full.
     datagrams.sort_by_key(|(_, datagram)| datagram.created);
     let excess = datagrams.len().saturating_sub(MAX_FRAGMENT_DATAGRAMS);
-    let fragments = datagrams
+    datagrams
         .into_iter()
         .skip(excess)
         .map(|(number, mut datagram)| {
             if let Some(link) = &mut datagram.flow {
                 // A flow that ended is not in the snapshot; a serial past the
                 // last one keeps the datagram's fragments unattributed.
-                link.serial = new_serials
-                    .get(&(number, link.serial))
-                    .copied()
+                link.serial = streams
+                    .get(number)
+                    .and_then(|stream| stream.renumber(link.serial))
                     .unwrap_or(next_serial);
             }
             datagram
         })
-        .collect();
-    TrackerSnapshot {
-        clock,
-        next_serial,
-        flows,
-        fragments,
+        .collect()
+}
+
+/// Sends a worker's snapshot as [`Reply::SnapshotHead`] and chunks of
+/// [`Reply::SnapshotFlows`]. Returns false if the calling thread is gone.
+fn send_snapshot(tracker: &Tracker, replies: &SyncSender<Reply>) -> bool {
+    let (head, serials, flows) = tracker.snapshot_in_time_order();
+    if replies.send(Reply::SnapshotHead { head, serials }).is_err() {
+        return false;
     }
+    let mut chunk = Vec::with_capacity(SNAPSHOT_CHUNK);
+    for flow in flows {
+        chunk.push(flow);
+        if chunk.len() == SNAPSHOT_CHUNK {
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(SNAPSHOT_CHUNK));
+            if replies.send(Reply::SnapshotFlows(full)).is_err() {
+                return false;
+            }
+        }
+    }
+    chunk.is_empty() || replies.send(Reply::SnapshotFlows(chunk)).is_ok()
 }
 
 /// Compares records of one batch by end time, then start time and endpoints.
@@ -1239,7 +1443,12 @@ fn run_worker(
                 formatter = Some(new);
                 continue;
             }
-            Job::Snapshot => Reply::Snapshot(tracker.snapshot()),
+            Job::Snapshot => {
+                if !send_snapshot(&tracker, replies) {
+                    return;
+                }
+                continue;
+            }
             // Chunks come back only after the end of the input, for the loop
             // in `finish_worker`.
             Job::Recycle(_) => continue,
@@ -1303,5 +1512,23 @@ fn finish_worker(
     }
     if sent {
         let _ = replies.send(Reply::Finished(tracker.stats()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flows_numbered_by_serial_then_worker() {
+        let mut streams = vec![
+            FlowStream::new(vec![0, 2, 5]),
+            FlowStream::new(vec![1, 2, 3]),
+        ];
+        assert_eq!(number_flows(&mut streams), 6);
+        assert_eq!(streams[0].new_serials, [0, 2, 5]);
+        assert_eq!(streams[1].new_serials, [1, 3, 4]);
+        assert_eq!(streams[1].renumber(2), Some(3));
+        assert_eq!(streams[0].renumber(3), None);
     }
 }

@@ -272,6 +272,48 @@ impl Tracker {
     /// flow-cache writer, then needs no second copy of a large table, at over
     /// 500 bytes a saved flow.
     pub fn snapshot_lazily(&self) -> (TrackerSnapshot, impl Iterator<Item = FlowSnapshot> + '_) {
+        let slots = QueueId::ALL
+            .iter()
+            .flat_map(|&queue| self.table.queue_slots(queue));
+        self.snapshot_of_slots(slots)
+    }
+
+    /// Saves this tracker as [`Tracker::snapshot_lazily`] does, but yields the
+    /// flows in order of the capture-clock time of their latest packet, then of
+    /// their serial numbers, across all timeout queues: the order in which
+    /// several trackers' flows are merged into one snapshot. The order takes 24
+    /// bytes a flow while the iterator lives.
+    ///
+    /// Also returns the serial numbers of the flows, in ascending order.
+    pub(crate) fn snapshot_in_time_order(
+        &self,
+    ) -> (
+        TrackerSnapshot,
+        Vec<u64>,
+        impl Iterator<Item = FlowSnapshot> + '_,
+    ) {
+        let mut order: Vec<(Timestamp, u64, u32)> = QueueId::ALL
+            .iter()
+            .flat_map(|&queue| self.table.queue_slots(queue))
+            .map(|idx| {
+                let flow = self.table.get(idx);
+                (flow.touched, flow.serial, idx)
+            })
+            .collect();
+        // Serial numbers are unique, so no two entries are equal.
+        order.sort_unstable();
+        let mut serials: Vec<u64> = order.iter().map(|&(_, serial, _)| serial).collect();
+        serials.sort_unstable();
+        let (snapshot, flows) = self.snapshot_of_slots(order.into_iter().map(|(_, _, idx)| idx));
+        (snapshot, serials, flows)
+    }
+
+    /// Returns the snapshot without its flows, and the flows of `slots` in
+    /// their order.
+    fn snapshot_of_slots<'a>(
+        &'a self,
+        slots: impl Iterator<Item = u32> + 'a,
+    ) -> (TrackerSnapshot, impl Iterator<Item = FlowSnapshot> + 'a) {
         let interim_due: std::collections::HashMap<u32, Timestamp> = self
             .interim_queue
             .iter()
@@ -282,13 +324,10 @@ impl Tracker {
             })
             .map(|&Reverse((due, _, idx))| (idx, due))
             .collect();
-        let flows = QueueId::ALL
-            .iter()
-            .flat_map(|&queue| self.table.queue_slots(queue))
-            .map(move |idx| FlowSnapshot {
-                interim_due: interim_due.get(&idx).copied(),
-                ..self.table.get(idx).snapshot()
-            });
+        let flows = slots.map(move |idx| FlowSnapshot {
+            interim_due: interim_due.get(&idx).copied(),
+            ..self.table.get(idx).snapshot()
+        });
         let snapshot = TrackerSnapshot {
             clock: self.now,
             next_serial: self.next_serial,

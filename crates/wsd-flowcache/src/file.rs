@@ -1,12 +1,15 @@
 //! Reading and atomically replacing flow-cache files.
 
+use std::convert::Infallible;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use wsd_flow::{FlowSnapshot, TrackerSnapshot};
 
-use crate::{decode, decode_each, encode_into, CacheError, CacheItem, ChecksumWriter, FlowCache};
+use crate::{
+    decode, decode_each, encode_into, CacheError, CacheItem, ChecksumWriter, EncodeError, FlowCache,
+};
 
 /// Size of the buffer between the encoder and the cache file.
 const WRITE_BUFFER: usize = 256 << 10;
@@ -86,6 +89,25 @@ pub fn write_cache_lazily(
     flows: impl Iterator<Item = FlowSnapshot>,
     writer: &str,
 ) -> Result<u64, CacheError> {
+    write_cache_each(path, snapshot, flows.map(Ok::<_, Infallible>), writer)
+}
+
+/// Writes the cache of `snapshot` to `path` as [`write_cache_lazily`] does,
+/// with flows that can fail to come, such as those of
+/// [`wsd_flow::ShardedTracker::snapshot_lazily`]. At the first error among the
+/// flows, the write stops and `path` is left as it was. Returns the number of
+/// flows written.
+///
+/// # Errors
+///
+/// As for [`write_cache`], and [`CacheError::Flows`] with the text of the first
+/// error among the flows.
+pub fn write_cache_each<E: std::fmt::Display>(
+    path: &Path,
+    snapshot: &TrackerSnapshot,
+    flows: impl Iterator<Item = Result<FlowSnapshot, E>>,
+    writer: &str,
+) -> Result<u64, CacheError> {
     let temp = temp_path(path);
     let result = write_and_sync(&temp, snapshot, flows, writer).and_then(|count| {
         fs::rename(&temp, path).map_err(|source| CacheError::Io {
@@ -151,10 +173,10 @@ fn temp_path(path: &Path) -> PathBuf {
 /// Writes the cache of `snapshot` with the flows of `flows` to `temp` through a
 /// buffer, one flow at a time, and flushes it to disk. Returns the number of
 /// flows written.
-fn write_and_sync(
+fn write_and_sync<E: std::fmt::Display>(
     temp: &Path,
     snapshot: &TrackerSnapshot,
-    flows: impl Iterator<Item = FlowSnapshot>,
+    flows: impl Iterator<Item = Result<FlowSnapshot, E>>,
     writer: &str,
 ) -> Result<u64, CacheError> {
     let io_error = |operation: &str| {
@@ -168,7 +190,10 @@ fn write_and_sync(
         .open(temp)
         .map_err(io_error("creating"))?;
     let mut out = ChecksumWriter::new(BufWriter::with_capacity(WRITE_BUFFER, file));
-    let count = encode_into(snapshot, flows, writer, &mut out).map_err(io_error("writing"))?;
+    let count = encode_into(snapshot, flows, writer, &mut out).map_err(|err| match err {
+        EncodeError::Io(source) => io_error("writing")(source),
+        EncodeError::Flows(detail) => CacheError::Flows { detail },
+    })?;
     let (mut buffered, checksum) = out.finish();
     buffered
         .write_all(&checksum.to_le_bytes())

@@ -40,6 +40,7 @@ mod v1;
 mod v2;
 mod v3;
 
+use std::convert::Infallible;
 use std::io::{self, Write};
 
 use wsd_capture::Timestamp;
@@ -47,7 +48,7 @@ use wsd_flow::{DatagramSnapshot, FlowSnapshot, TrackerSnapshot};
 
 use crate::reader::Reader;
 
-pub use file::{read_cache, read_cache_each, write_cache, write_cache_lazily};
+pub use file::{read_cache, read_cache_each, write_cache, write_cache_each, write_cache_lazily};
 
 /// The magic number that starts every flow-cache file.
 pub const MAGIC: [u8; 8] = *b"WSDFLOWC";
@@ -145,6 +146,12 @@ pub enum CacheError {
         /// The problem found.
         detail: String,
     },
+    /// The flows to save could not all be taken, so no cache was written.
+    #[error("the flows to save could not be taken: {detail}")]
+    Flows {
+        /// Why the flows ran out.
+        detail: String,
+    },
     /// The contents do not decode, although the checksum matched.
     #[error("invalid contents at byte {offset}: {detail}")]
     Invalid {
@@ -158,8 +165,8 @@ pub enum CacheError {
 /// Encodes a snapshot as a flow-cache file in the current format version.
 pub fn encode(snapshot: &TrackerSnapshot, writer: &str) -> Vec<u8> {
     let mut out = ChecksumWriter::new(Vec::with_capacity(64 + snapshot.flows.len() * 96));
-    let flows = snapshot.flows.iter().copied();
-    // NOTE: writing into a Vec has no failure case.
+    let flows = snapshot.flows.iter().copied().map(Ok::<_, Infallible>);
+    // NOTE: writing into a Vec has no failure case, and the flows have none.
     encode_into(snapshot, flows, writer, &mut out).expect("writing into a Vec cannot fail");
     let (mut bytes, checksum) = out.finish();
     bytes.extend_from_slice(&checksum.to_le_bytes());
@@ -170,12 +177,12 @@ pub fn encode(snapshot: &TrackerSnapshot, writer: &str) -> Vec<u8> {
 /// those of `snapshot`, to `out`, without the closing checksum. It writes one
 /// flow at a time, so that neither the encoding nor the flows need to be held in
 /// memory whole. Returns the number of flows written.
-pub(crate) fn encode_into(
+pub(crate) fn encode_into<E: std::fmt::Display>(
     snapshot: &TrackerSnapshot,
-    flows: impl Iterator<Item = FlowSnapshot>,
+    flows: impl Iterator<Item = Result<FlowSnapshot, E>>,
     writer: &str,
     out: &mut impl Write,
-) -> io::Result<u64> {
+) -> Result<u64, EncodeError> {
     out.write_all(&MAGIC)?;
     out.write_all(&FORMAT_VERSION.to_le_bytes())?;
     let header = v2::Header {
@@ -187,6 +194,7 @@ pub(crate) fn encode_into(
     write_postcard(out, &mut scratch, &header)?;
     let mut count = 0u64;
     for flow in flows {
+        let flow = flow.map_err(|err| EncodeError::Flows(err.to_string()))?;
         write_postcard(out, &mut scratch, &v2::Flow::from(&flow))?;
         count += 1;
     }
@@ -194,6 +202,21 @@ pub(crate) fn encode_into(
     write_postcard(out, &mut scratch, &datagrams)?;
     out.write_all(&count.to_le_bytes())?;
     Ok(count)
+}
+
+/// The failure of [`encode_into`].
+#[derive(Debug)]
+pub(crate) enum EncodeError {
+    /// Writing failed.
+    Io(io::Error),
+    /// An item of the flows was this error.
+    Flows(String),
+}
+
+impl From<io::Error> for EncodeError {
+    fn from(err: io::Error) -> EncodeError {
+        EncodeError::Io(err)
+    }
 }
 
 /// Encodes `value` with postcard into `scratch`, which it reuses, and writes it

@@ -11,8 +11,8 @@ use wsd_flow::{
     WaitingFragment, MAX_HOLES,
 };
 use wsd_flowcache::{
-    decode, decode_each, encode, read_cache, write_cache, write_cache_lazily, CacheError,
-    CacheItem, FORMAT_VERSION,
+    decode, decode_each, encode, read_cache, write_cache, write_cache_each, write_cache_lazily,
+    CacheError, CacheItem, FORMAT_VERSION,
 };
 
 fn side(ip: IpAddr, port: u16, seed: u64) -> SideSnapshot {
@@ -425,6 +425,31 @@ fn failed_write_keeps_old_cache() {
     let err = write_cache(&path, &snapshot(9), "w").unwrap_err();
     assert!(err.to_string().contains("creating"), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+/// A flow that fails to come stops the write, and the old cache stays.
+#[test]
+fn failed_flow_keeps_old_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wsd.cache");
+    write_cache(&path, &snapshot(3), "w").unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let saved = snapshot(9);
+    let flows = saved.flows.iter().enumerate().map(|(index, flow)| {
+        if index == 5 {
+            Err("worker gone")
+        } else {
+            Ok(*flow)
+        }
+    });
+    let err = write_cache_each(&path, &saved, flows, "w").unwrap_err();
+    assert!(
+        matches!(&err, CacheError::Flows { detail } if detail == "worker gone"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
 }
 
 #[test]

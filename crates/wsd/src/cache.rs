@@ -166,18 +166,21 @@ pub fn save_tracker(cli: &Cli, tracker: &mut Flows) -> Result<(), Failure> {
     let Some(path) = &cli.wflow else {
         return Ok(());
     };
-    // One tracker hands its flows to the writer one by one, so that a large
-    // table is never copied whole.
+    // The flows reach the writer one by one, so that a large table is never
+    // copied whole.
     let written = match tracker {
         Flows::Single(tracker) => {
             let (snapshot, flows) = tracker.snapshot_lazily();
             wsd_flowcache::write_cache_lazily(path, &snapshot, flows, WRITER)
         }
-        Flows::Sharded(_) => {
-            let snapshot = tracker.snapshot()?;
-            wsd_flowcache::write_cache(path, &snapshot, WRITER)
-                .map(|()| snapshot.flows.len() as u64)
-        }
+        // Saving waits for the workers, so the records of flows that finished
+        // meanwhile are ready to write after it.
+        Flows::Sharded(tracker) => match tracker.snapshot_lazily() {
+            Ok((snapshot, flows)) => {
+                wsd_flowcache::write_cache_each(path, &snapshot, flows, WRITER)
+            }
+            Err(err) => return Err(Failure::Other(format!("flow tracking failed: {err}"))),
+        },
     };
     match written {
         Ok(count) => {

@@ -4,9 +4,7 @@
 
 use wsd_capture::Timestamp;
 use wsd_decode::Decoded;
-use wsd_flow::{
-    FlowRecord, PacketOutcome, ShardError, ShardedTracker, Tracker, TrackerSnapshot, TrackerStats,
-};
+use wsd_flow::{FlowRecord, PacketOutcome, ShardError, ShardedTracker, Tracker, TrackerStats};
 use wsd_logfmt::LogWriter;
 
 use crate::run::Failure;
@@ -120,15 +118,6 @@ impl Flows {
             Flows::Sharded(tracker) => tracker
                 .finish_each(|record| sink(Finished::Record(&record)))
                 .map_err(failure),
-        }
-    }
-
-    /// Saves the open flows for the flow cache. With worker threads, records
-    /// of flows that finished meanwhile become ready to drain.
-    pub fn snapshot(&mut self) -> Result<TrackerSnapshot, Failure> {
-        match self {
-            Flows::Single(tracker) => Ok(tracker.snapshot()),
-            Flows::Sharded(tracker) => tracker.snapshot().map_err(failure),
         }
     }
 
