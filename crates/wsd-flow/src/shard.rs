@@ -29,7 +29,7 @@
 //! records, and the calling thread receives bytes in the same order.
 
 use std::cmp::Ordering;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
@@ -40,12 +40,10 @@ use wsd_decode::{
     Decoded, FragmentInfo, IpInfo, MacAddr, StopReason, Transport, TunnelInfo, Vlans,
 };
 
-use crate::flow::Flow;
 use crate::fragments::{INNER_PACKET_COUNTED, MAX_FRAGMENT_DATAGRAMS};
-use crate::key::{to_ip, FlowKey};
 use crate::record::FlowRecord;
 use crate::snapshot::{DatagramSnapshot, FlowSnapshot, RestoreError, TrackerSnapshot};
-use crate::tracker::{Tracker, TrackerConfig, TrackerStats, CLOCK_JUMP};
+use crate::tracker::{Tracker, TrackerConfig, TrackerRestorer, TrackerStats, CLOCK_JUMP};
 
 mod lines;
 mod tunnel_routes;
@@ -75,8 +73,8 @@ const BATCHES_IN_FLIGHT: usize = 16;
 const FINISH_CHUNK: usize = 1024;
 
 /// Saved flows sent by a worker in one message of a snapshot. Up to
-/// [`BATCHES_IN_FLIGHT`] messages wait in a worker's reply channel, about 9 MB
-/// at over 500 bytes a saved flow.
+/// [`BATCHES_IN_FLIGHT`] messages wait in a worker's reply channel: 17 times
+/// 1,024 flows of 536 bytes, about 9 MB.
 const SNAPSHOT_CHUNK: usize = 1024;
 
 /// Bytes of formatted lines after which a worker sends an end-of-input chunk
@@ -97,13 +95,6 @@ pub fn shard_of(packet: &Decoded, config: &TrackerConfig, shards: usize) -> usiz
         return 0;
     };
     scale(address_pair_hash(ip.src, ip.dst), shards)
-}
-
-/// Returns the worker that owns the flow with `key`, the same one
-/// [`shard_of`] returns for the flow's packets.
-fn shard_of_key(key: &FlowKey, shards: usize) -> usize {
-    let hash = address_pair_hash(to_ip(key.addr_a, key.v6), to_ip(key.addr_b, key.v6));
-    scale(hash, shards)
 }
 
 /// Returns the worker that owns a saved fragmented datagram: the worker of the
@@ -398,77 +389,17 @@ impl ShardedTracker {
         snapshot: &TrackerSnapshot,
         threads: usize,
     ) -> Result<ShardedTracker, RestoreOrShardError> {
-        let threads = threads.max(1);
-        // Each worker restores its flows straight from `snapshot`, picked by
-        // the worker numbers noted here. A copy of each share would double the
-        // memory of a large cache while it loads, at over 500 bytes a flow.
-        let mut worker_of_flow: Vec<usize> = Vec::with_capacity(snapshot.flows.len());
-        let mut flow_counts = vec![0usize; threads];
-        let mut fragments: Vec<Vec<DatagramSnapshot>> = vec![Vec::new(); threads];
-        // Positions in the whole snapshot of each worker's datagrams.
-        let mut positions: Vec<Vec<usize>> = vec![Vec::new(); threads];
-        // The flows of tunnel datagrams, whose addresses are not the flow's.
-        let mut tunnel_flows: HashMap<u64, Option<usize>> = snapshot
-            .fragments
-            .iter()
-            .filter_map(|datagram| datagram.flow)
-            .filter(|flow| flow.header_end == INNER_PACKET_COUNTED)
-            .map(|flow| (flow.serial, None))
-            .collect();
-        for (index, saved) in snapshot.flows.iter().enumerate() {
-            let flow = Flow::from_snapshot(index, saved)?;
-            let shard = shard_of_key(&flow.key, threads);
-            if let Some(worker) = tunnel_flows.get_mut(&saved.serial) {
-                *worker = Some(shard);
-            }
-            worker_of_flow.push(shard);
-            flow_counts[shard] += 1;
-        }
-        // A datagram's flow is between the same two addresses, so it lands on
-        // the same worker, where its serial number still names the flow. A
-        // tunnel datagram goes to its inner flow's worker instead, and its later
-        // fragments are routed there.
-        let mut tunnel_routes = TunnelRoutes::default();
-        for (index, datagram) in snapshot.fragments.iter().enumerate() {
-            let tunnel_worker = datagram
-                .flow
-                .filter(|flow| flow.header_end == INNER_PACKET_COUNTED)
-                .and_then(|flow| tunnel_flows.get(&flow.serial).copied().flatten());
-            let shard = match tunnel_worker {
-                Some(worker) => {
-                    let id = (datagram.src, datagram.dst, datagram.id, datagram.protocol);
-                    tunnel_routes.add(id, worker);
-                    worker
-                }
-                None => shard_of_datagram(datagram, threads),
-            };
-            fragments[shard].push(datagram.clone());
-            positions[shard].push(index);
-        }
-        let worker_config = worker_config(config, threads);
-        let mut trackers = Vec::with_capacity(threads);
-        for (number, positions) in positions.iter().enumerate() {
-            let flows = snapshot
-                .flows
-                .iter()
-                .enumerate()
-                .filter(|&(index, _)| worker_of_flow[index] == number);
-            let tracker = Tracker::restore_part(
-                worker_config,
-                snapshot,
-                flows,
-                flow_counts[number],
-                &fragments[number],
-            )
-            .map_err(|err| renumber(err, positions))?;
-            trackers.push(tracker);
-        }
-        Ok(ShardedTracker::start(
+        let mut restorer = ShardedRestorer::new(
             config,
-            trackers,
             snapshot.clock,
-            tunnel_routes,
-        )?)
+            snapshot.next_serial,
+            snapshot.flows.len(),
+            threads,
+        );
+        for (index, saved) in snapshot.flows.iter().enumerate() {
+            restorer.add(index, saved)?;
+        }
+        restorer.finish(&snapshot.fragments)
     }
 
     fn start(
@@ -713,9 +644,9 @@ impl ShardedTracker {
     /// Saves the flows of every worker as [`ShardedTracker::snapshot`] does,
     /// but leaves them out of the returned snapshot and yields them one by one
     /// as the workers send them, in the same order. A caller that writes each
-    /// flow as it comes, such as a flow-cache writer, then never holds all the
-    /// saved flows, at over 500 bytes each, but about 40 bytes a flow for
-    /// their order and serial numbers.
+    /// flow as it comes, such as a flow-cache writer, then never keeps all the
+    /// saved flows in memory, at over 500 bytes each, but about 40 bytes a
+    /// flow for their order and serial numbers.
     ///
     /// Dropping the iterator early discards the flows not taken yet.
     ///
@@ -1068,6 +999,141 @@ impl Drop for ShardedTracker {
             worker.replies = closed_replies;
         }
         self.join();
+    }
+}
+
+/// Builds a [`ShardedTracker`] from saved flows added one at a time, as
+/// [`TrackerRestorer`] builds a [`Tracker`], for a caller that decodes a flow
+/// cache as it goes instead of holding every saved flow at once. Each flow goes
+/// straight to the table of the worker that owns its address pair.
+///
+/// Add the flows in the order of the snapshot's `flows`, then pass its
+/// datagrams to [`ShardedRestorer::finish`], which starts the workers.
+pub struct ShardedRestorer {
+    config: TrackerConfig,
+    clock: Option<Timestamp>,
+    /// One restorer per worker.
+    restorers: Vec<TrackerRestorer>,
+    /// The worker of every flow added, by serial number, for the datagrams of
+    /// tunnel packets: their addresses are the tunnel's, not the flow's.
+    workers_by_serial: Vec<(u64, usize)>,
+}
+
+impl ShardedRestorer {
+    /// Starts the tables of `threads` workers (at least one) with the settings
+    /// `config`, the capture clock `clock` and the next serial number
+    /// `next_serial` of a snapshot of `count` flows.
+    pub fn new(
+        config: TrackerConfig,
+        clock: Option<Timestamp>,
+        next_serial: u64,
+        count: usize,
+        threads: usize,
+    ) -> ShardedRestorer {
+        let threads = threads.max(1);
+        // The address pairs spread evenly, so each table gets room for its
+        // share and grows if it takes more.
+        let share = count.div_ceil(threads);
+        let restorers = (0..threads)
+            .map(|_| {
+                TrackerRestorer::new(worker_config(config, threads), clock, next_serial, share)
+            })
+            .collect();
+        ShardedRestorer {
+            config,
+            clock,
+            restorers,
+            workers_by_serial: Vec::with_capacity(count),
+        }
+    }
+
+    /// Adds the saved flow `saved`, at position `index` of the snapshot's
+    /// flows, to the table of the worker that owns it.
+    ///
+    /// # Errors
+    ///
+    /// As for [`TrackerRestorer::add`].
+    pub fn add(&mut self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
+        // The hash is symmetric, so the client and server addresses give the
+        // worker of the flow's key.
+        let worker = scale(
+            address_pair_hash(saved.client.ip, saved.server.ip),
+            self.restorers.len(),
+        );
+        self.restorers[worker].add(index, saved)?;
+        self.workers_by_serial.push((saved.serial, worker));
+        Ok(())
+    }
+
+    /// Restores the IP fragment table from the snapshot's datagrams
+    /// `fragments`, each in the worker of its flows, and starts the workers.
+    ///
+    /// # Errors
+    ///
+    /// Returns the error of [`TrackerRestorer::finish`], with the position of
+    /// the datagram in `fragments`, or an error if a thread cannot be started.
+    pub fn finish(
+        mut self,
+        fragments: &[DatagramSnapshot],
+    ) -> Result<ShardedTracker, RestoreOrShardError> {
+        let threads = self.restorers.len();
+        let tunnel_datagram = |datagram: &DatagramSnapshot| {
+            datagram
+                .flow
+                .filter(|flow| flow.header_end == INNER_PACKET_COUNTED)
+        };
+        if fragments
+            .iter()
+            .any(|datagram| tunnel_datagram(datagram).is_some())
+        {
+            self.workers_by_serial.sort_unstable();
+        }
+
+        let mut shares: Vec<Vec<DatagramSnapshot>> = vec![Vec::new(); threads];
+        // Positions in `fragments` of each worker's datagrams.
+        let mut positions: Vec<Vec<usize>> = vec![Vec::new(); threads];
+        // A datagram's flow is between the same two addresses, so it lands on
+        // the same worker, where its serial number still names the flow. A
+        // tunnel datagram goes to its inner flow's worker instead, and its later
+        // fragments are routed there.
+        let mut tunnel_routes = TunnelRoutes::default();
+        for (index, datagram) in fragments.iter().enumerate() {
+            let tunnel_worker = tunnel_datagram(datagram).and_then(|flow| {
+                let found = self
+                    .workers_by_serial
+                    .binary_search_by_key(&flow.serial, |&(serial, _)| serial);
+                found
+                    .ok()
+                    .map(|position| self.workers_by_serial[position].1)
+            });
+            let worker = match tunnel_worker {
+                Some(worker) => {
+                    let id = (datagram.src, datagram.dst, datagram.id, datagram.protocol);
+                    tunnel_routes.add(id, worker);
+                    worker
+                }
+                None => shard_of_datagram(datagram, threads),
+            };
+            shares[worker].push(datagram.clone());
+            positions[worker].push(index);
+        }
+        drop(self.workers_by_serial);
+
+        let mut trackers = Vec::with_capacity(threads);
+        for ((restorer, share), positions) in
+            self.restorers.into_iter().zip(&shares).zip(&positions)
+        {
+            let tracker = restorer
+                .finish(share)
+                .map_err(|err| renumber(err, positions))?;
+            trackers.push(tracker);
+        }
+        Ok(ShardedTracker::start(
+            self.config,
+            trackers,
+            self.clock,
+            tunnel_routes,
+        )?)
     }
 }
 

@@ -229,32 +229,16 @@ impl Tracker {
         config: TrackerConfig,
         snapshot: &TrackerSnapshot,
     ) -> Result<Tracker, RestoreError> {
-        Tracker::restore_part(
+        let mut restorer = TrackerRestorer::new(
             config,
-            snapshot,
-            snapshot.flows.iter().enumerate(),
+            snapshot.clock,
+            snapshot.next_serial,
             snapshot.flows.len(),
-            &snapshot.fragments,
-        )
-    }
-
-    /// Creates a tracker that continues some flows of `snapshot`: the `count`
-    /// flows that `flows` yields with their positions in `snapshot.flows`, which
-    /// errors name, and the datagrams `fragments`. It takes the clock and the
-    /// next serial number from `snapshot`.
-    pub(crate) fn restore_part<'a>(
-        config: TrackerConfig,
-        snapshot: &TrackerSnapshot,
-        flows: impl Iterator<Item = (usize, &'a FlowSnapshot)>,
-        count: usize,
-        fragments: &[DatagramSnapshot],
-    ) -> Result<Tracker, RestoreError> {
-        let mut restorer =
-            TrackerRestorer::new(config, snapshot.clock, snapshot.next_serial, count);
-        for (index, saved) in flows {
+        );
+        for (index, saved) in snapshot.flows.iter().enumerate() {
             restorer.add(index, saved)?;
         }
-        restorer.finish(fragments)
+        restorer.finish(&snapshot.fragments)
     }
 
     /// Saves every flow still in the table, and the capture clock, so that a later

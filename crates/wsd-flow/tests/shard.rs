@@ -364,6 +364,35 @@ fn sharded_restore_error_positions() {
     }
 }
 
+/// With two faults, worker threads report the first in the snapshot's order,
+/// as one thread does, whichever workers the two flows belong to.
+#[test]
+fn sharded_restore_first_fault_wins() {
+    let stream = mixed_stream();
+    let mut tracker = Tracker::new(config());
+    for (ts, packet) in &stream[..stream.len() / 2] {
+        tracker.process(*ts, packet);
+    }
+    let mut snapshot = tracker.snapshot();
+    let len = snapshot.flows.len();
+    assert!(len > 20, "only {len} flows");
+    snapshot.flows.push(snapshot.flows[0]);
+    for index in [len / 3, len - 1] {
+        snapshot.flows[index].serial = snapshot.next_serial;
+        for threads in [1, 2, 3] {
+            let restored = ShardedTracker::restore(config(), &snapshot, threads);
+            assert!(
+                matches!(
+                    restored,
+                    Err(RestoreOrShardError::Restore(RestoreError::BadSerial { index: at, .. }))
+                        if at == len / 3
+                ),
+                "{threads} threads"
+            );
+        }
+    }
+}
+
 #[test]
 fn sharded_snapshot_serials_unique() {
     let stream = mixed_stream();

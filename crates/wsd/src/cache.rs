@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use tracing::{info, warn};
 use wsd_flow::{
-    RestoreOrShardError, ShardedTracker, Tracker, TrackerConfig, TrackerRestorer, TrackerSnapshot,
+    RestoreError, RestoreOrShardError, ShardedRestorer, ShardedTracker, Tracker, TrackerConfig,
+    TrackerRestorer,
 };
 use wsd_flowcache::{CacheItem, FlowCache};
 
@@ -24,19 +25,7 @@ pub fn load_tracker(cli: &Cli, config: TrackerConfig) -> Result<Flows, Failure> 
         return new_flows(cli, config);
     };
     check_cache_to_load(path)?;
-    let loaded = if cli.threads <= 1 {
-        restore_single(path, config)
-    } else {
-        match wsd_flowcache::read_cache(path) {
-            Ok(None) => Ok(None),
-            Ok(Some(cache)) => match restore_sharded(cli, config, &cache.snapshot)? {
-                Ok(tracker) => Ok(Some((tracker, cache.snapshot.flows.len(), cache))),
-                Err(reason) => Err(reason),
-            },
-            Err(err) => Err(err.to_string()),
-        }
-    };
-    match loaded {
+    match restore(path, config, usize::from(cli.threads))? {
         Ok(Some((tracker, flows, cache))) => {
             info!(
                 file = %path.display(),
@@ -78,15 +67,30 @@ fn new_flows(cli: &Cli, config: TrackerConfig) -> Result<Flows, Failure> {
         .map_err(|err| Failure::Other(format!("cannot start flow tracking: {err}")))
 }
 
-/// Loads the cache at `path` into one tracker, restoring each flow as it is
-/// decoded, so that the saved flows are never all in memory beside the table.
-/// Returns the tracker, the number of flows and the cache without its flows, or
-/// the reason, as text, why the cache cannot be loaded.
-fn restore_single(
+/// The tracker being restored from a cache, with one thread or more.
+// A run has one, so boxing the larger variant would gain nothing.
+#[allow(clippy::large_enum_variant)]
+enum Restoring {
+    Single(TrackerRestorer),
+    Sharded(ShardedRestorer),
+}
+
+/// A restored tracker, the number of its flows and the cache without them, or
+/// none when there is no cache file.
+type Restored = Option<(Flows, usize, FlowCache)>;
+
+/// Loads the cache at `path` into a tracker with `threads` threads, restoring
+/// each flow as it is decoded, so that the saved flows are never all in memory
+/// beside the tables. Returns the tracker, the number of flows and the cache
+/// without its flows, or in the inner error the reason, as text, why the cache
+/// cannot be loaded. The outer error is a failure to start the worker threads,
+/// which is no fault of the cache.
+fn restore(
     path: &Path,
     config: TrackerConfig,
-) -> Result<Option<(Flows, usize, FlowCache)>, String> {
-    let mut restorer: Option<TrackerRestorer> = None;
+    threads: usize,
+) -> Result<Result<Restored, String>, Failure> {
+    let mut restoring: Option<Restoring> = None;
     let mut flows = 0;
     let read = wsd_flowcache::read_cache_each(path, |item| match item {
         CacheItem::Header {
@@ -95,45 +99,47 @@ fn restore_single(
             flows: count,
             ..
         } => {
-            restorer = Some(TrackerRestorer::new(config, clock, next_serial, count));
+            restoring = Some(if threads <= 1 {
+                Restoring::Single(TrackerRestorer::new(config, clock, next_serial, count))
+            } else {
+                let restorer = ShardedRestorer::new(config, clock, next_serial, count, threads);
+                Restoring::Sharded(restorer)
+            });
             Ok(())
         }
         CacheItem::Flow(index, flow) => {
             flows += 1;
-            match restorer.as_mut() {
-                Some(restorer) => restorer.add(index, &flow).map_err(|err| err.to_string()),
-                None => Err("a flow comes before the header".to_string()),
-            }
+            let added = match restoring.as_mut() {
+                Some(Restoring::Single(restorer)) => restorer.add(index, &flow),
+                Some(Restoring::Sharded(restorer)) => restorer.add(index, &flow),
+                None => return Err("a flow comes before the header".to_string()),
+            };
+            added.map_err(|err| err.to_string())
         }
     });
     let cache = match read {
         Ok(Some(cache)) => cache,
-        Ok(None) => return Ok(None),
-        Err(err) => return Err(err.to_string()),
+        Ok(None) => return Ok(Ok(None)),
+        Err(err) => return Ok(Err(err.to_string())),
     };
+    let inconsistent = |err: RestoreError| format!("inconsistent contents: {err}");
+    let fragments = &cache.snapshot.fragments;
     // Every decoded file passes its header on first.
-    let Some(restorer) = restorer else {
-        return Err("the cache has no header".to_string());
+    let tracker = match restoring {
+        None => return Ok(Err("the cache has no header".to_string())),
+        Some(Restoring::Single(restorer)) => match restorer.finish(fragments) {
+            Ok(tracker) => Flows::Single(tracker),
+            Err(err) => return Ok(Err(inconsistent(err))),
+        },
+        Some(Restoring::Sharded(restorer)) => match restorer.finish(fragments) {
+            Ok(tracker) => Flows::Sharded(tracker),
+            Err(RestoreOrShardError::Restore(err)) => return Ok(Err(inconsistent(err))),
+            Err(err) => {
+                return Err(Failure::Other(format!("cannot start flow tracking: {err}")));
+            }
+        },
     };
-    let tracker = restorer
-        .finish(&cache.snapshot.fragments)
-        .map_err(|err| format!("inconsistent contents: {err}"))?;
-    Ok(Some((Flows::Single(tracker), flows, cache)))
-}
-
-/// Restores the flows of a cache into worker threads. The inner error is the
-/// reason, as text, why the cache's contents are inconsistent. The outer one is
-/// a failure to start the worker threads, which is no fault of the cache.
-fn restore_sharded(
-    cli: &Cli,
-    config: TrackerConfig,
-    snapshot: &TrackerSnapshot,
-) -> Result<Result<Flows, String>, Failure> {
-    match ShardedTracker::restore(config, snapshot, usize::from(cli.threads)) {
-        Ok(tracker) => Ok(Ok(Flows::Sharded(tracker))),
-        Err(RestoreOrShardError::Restore(err)) => Ok(Err(format!("inconsistent contents: {err}"))),
-        Err(err) => Err(Failure::Other(format!("cannot start flow tracking: {err}"))),
-    }
+    Ok(Ok(Some((tracker, flows, cache))))
 }
 
 /// Renames a bad cache to `NAME.bad-SECONDS` beside it, SECONDS being the Unix
