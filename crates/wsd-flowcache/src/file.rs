@@ -2,13 +2,15 @@
 
 use std::convert::Infallible;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use wsd_flow::{FlowSnapshot, TrackerSnapshot};
 
+use crate::body::{read_up_to, Body};
 use crate::{
-    decode, decode_each, encode_into, CacheError, CacheItem, ChecksumWriter, EncodeError, FlowCache,
+    check_frame, decode, decode_each, decode_versioned, encode_into, read_u32, read_u64,
+    CacheError, CacheItem, ChecksumWriter, EncodeError, FlowCache, MAGIC,
 };
 
 /// Size of the buffer between the encoder and the cache file.
@@ -31,16 +33,91 @@ pub fn read_cache(path: &Path) -> Result<Option<FlowCache>, CacheError> {
 /// and each flow to `receive` as [`decode_each`] does. Returns `Ok(None)`
 /// without calling `receive` if there is no file.
 ///
+/// A regular file is read twice, for its checksum and then as it is decoded,
+/// in a window of a few hundred KiB, so that memory does not grow with its
+/// size. Other files, such as pipes, are read whole first.
+///
 /// # Errors
 ///
 /// As for [`read_cache`] and [`decode_each`].
 pub fn read_cache_each(
     path: &Path,
-    receive: impl FnMut(CacheItem) -> Result<(), String>,
+    mut receive: impl FnMut(CacheItem) -> Result<(), String>,
 ) -> Result<Option<FlowCache>, CacheError> {
-    match read_bytes(path)? {
-        Some(bytes) => decode_each(&bytes, receive).map(Some),
-        None => Ok(None),
+    let io_error = |source| CacheError::Io {
+        operation: format!("reading {}", path.display()),
+        source,
+    };
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(io_error(source)),
+    };
+    let metadata = file.metadata().map_err(io_error)?;
+    let len = match usize::try_from(metadata.len()) {
+        Ok(len) if metadata.is_file() => len,
+        _ => {
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes).map_err(io_error)?;
+            return decode_each(&bytes, receive).map(Some);
+        }
+    };
+    let mut head = [0u8; FRAME_HEAD_LEN];
+    let head_len = read_up_to(&mut file, &mut head).map_err(io_error)?;
+    let version = check_frame(len, &head[..head_len])?;
+
+    // The whole file is checked before any flow is passed on, as in memory.
+    file.seek(SeekFrom::Start(0)).map_err(io_error)?;
+    let checksum_at = len - 4;
+    let mut hasher = crc32fast::Hasher::new();
+    let mut chunk = vec![0u8; CHECK_CHUNK];
+    let mut checked = 0;
+    let mut trailer = [0u8; 12];
+    while checked < len {
+        let want = (len - checked).min(CHECK_CHUNK);
+        let read = read_up_to(&mut file, &mut chunk[..want]).map_err(io_error)?;
+        if read == 0 {
+            break;
+        }
+        let bytes = &chunk[..read];
+        hasher.update(&bytes[..checksum_at.saturating_sub(checked).min(read)]);
+        keep_tail(&mut trailer, bytes);
+        checked += read;
+    }
+    if checked < len {
+        // The file was cut while it was read.
+        return Err(CacheError::Truncated { len: checked });
+    }
+    let stored = read_u32(&trailer, 8);
+    let computed = hasher.finalize();
+    if stored != computed {
+        return Err(CacheError::ChecksumMismatch { stored, computed });
+    }
+    let count = read_u64(&trailer, 0);
+
+    let body_start = MAGIC.len() + 4;
+    file.seek(SeekFrom::Start(body_start as u64))
+        .map_err(io_error)?;
+    let name = path.display().to_string();
+    let mut body = Body::streamed(&mut file, name, body_start, len - 12);
+    decode_versioned(&mut body, version, count, &mut receive).map(Some)
+}
+
+/// Bytes read for the magic number and the format version.
+const FRAME_HEAD_LEN: usize = MAGIC.len() + 4;
+
+/// Bytes read at a time to compute the checksum.
+const CHECK_CHUNK: usize = 256 << 10;
+
+/// Moves the last bytes of `bytes` into the end of `tail`, so that after the
+/// last chunk `tail` contains the file's last bytes.
+fn keep_tail(tail: &mut [u8; 12], bytes: &[u8]) {
+    let len = tail.len();
+    if bytes.len() >= len {
+        tail.copy_from_slice(&bytes[bytes.len() - len..]);
+    } else {
+        tail.copy_within(bytes.len().., 0);
+        tail[len - bytes.len()..].copy_from_slice(bytes);
     }
 }
 

@@ -33,6 +33,7 @@
 
 #![forbid(unsafe_code)]
 
+mod body;
 mod crc32;
 mod file;
 mod reader;
@@ -46,6 +47,7 @@ use std::io::{self, Write};
 use wsd_capture::Timestamp;
 use wsd_flow::{DatagramSnapshot, FlowSnapshot, TrackerSnapshot};
 
+use crate::body::Body;
 use crate::reader::Reader;
 
 pub use file::{read_cache, read_cache_each, write_cache, write_cache_each, write_cache_lazily};
@@ -60,6 +62,8 @@ pub const FORMAT_VERSION: u32 = 3;
 const VERSION_LEN: usize = 4;
 /// Bytes of the trailer: flow count and checksum.
 const TRAILER_LEN: usize = 12;
+/// Bytes of the shortest file: magic number, version and trailer.
+const FRAME_LEN: usize = MAGIC.len() + VERSION_LEN + TRAILER_LEN;
 
 /// A decoded flow-cache file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -149,7 +153,7 @@ pub enum CacheError {
     /// The flows to save could not all be taken, so no cache was written.
     #[error("the flows to save could not be taken: {detail}")]
     Flows {
-        /// Why the flows ran out.
+        /// The error that stopped the flows.
         detail: String,
     },
     /// The contents do not decode, although the checksum matched.
@@ -301,16 +305,37 @@ pub fn decode_each(
     bytes: &[u8],
     mut receive: impl FnMut(CacheItem) -> Result<(), String>,
 ) -> Result<FlowCache, CacheError> {
-    if bytes.is_empty() {
+    let version = check_frame(bytes.len(), bytes)?;
+    let checksum_at = bytes.len() - 4;
+    let stored = read_u32(bytes, checksum_at);
+    let computed = crc32::crc32(&bytes[..checksum_at]);
+    if stored != computed {
+        return Err(CacheError::ChecksumMismatch { stored, computed });
+    }
+    let count_at = bytes.len() - TRAILER_LEN;
+    let count = read_u64(bytes, count_at);
+    decode_versioned(
+        &mut Body::whole(&bytes[..count_at]),
+        version,
+        count,
+        &mut receive,
+    )
+}
+
+/// Checks the fixed parts at the start of a file of `len` bytes whose first
+/// bytes are `head` (the magic number and the format version, or all of a
+/// shorter file), and returns the format version.
+pub(crate) fn check_frame(len: usize, head: &[u8]) -> Result<u32, CacheError> {
+    if len == 0 {
         return Err(CacheError::Empty);
     }
-    if bytes.len() < MAGIC.len() || bytes[..MAGIC.len()] != MAGIC {
+    if len < MAGIC.len() || head.get(..MAGIC.len()) != Some(&MAGIC[..]) {
         return Err(CacheError::NotACache);
     }
-    if bytes.len() < MAGIC.len() + VERSION_LEN + TRAILER_LEN {
-        return Err(CacheError::Truncated { len: bytes.len() });
+    if len < FRAME_LEN || head.len() < MAGIC.len() + VERSION_LEN {
+        return Err(CacheError::Truncated { len });
     }
-    let version = read_u32(bytes, MAGIC.len());
+    let version = read_u32(head, MAGIC.len());
     if version == 0 {
         return Err(CacheError::Invalid {
             offset: MAGIC.len(),
@@ -323,16 +348,18 @@ pub fn decode_each(
             supported: FORMAT_VERSION,
         });
     }
-    let checksum_at = bytes.len() - 4;
-    let stored = read_u32(bytes, checksum_at);
-    let computed = crc32::crc32(&bytes[..checksum_at]);
-    if stored != computed {
-        return Err(CacheError::ChecksumMismatch { stored, computed });
-    }
-    let count_at = bytes.len() - TRAILER_LEN;
-    let count = u64::from_le_bytes(bytes[count_at..checksum_at].try_into().unwrap_or_default());
+    Ok(version)
+}
+
+/// Decodes the header, the `count` flows and the fragment table of `body`, a
+/// file of format `version` whose frame and checksum were checked.
+pub(crate) fn decode_versioned(
+    body: &mut Body<'_>,
+    version: u32,
+    count: u64,
+    receive: &mut dyn FnMut(CacheItem) -> Result<(), String>,
+) -> Result<FlowCache, CacheError> {
     let body_start = MAGIC.len() + VERSION_LEN;
-    let body = &bytes[..count_at];
     if version == 1 {
         decode_body(
             body,
@@ -345,7 +372,7 @@ pub fn decode_each(
                     .ok_or_else(|| format!("unknown close state {}", flow.closed))
             },
             |_| Ok((Vec::new(), 0)),
-            &mut receive,
+            receive,
         )
     } else if version == 2 {
         decode_body(
@@ -355,7 +382,7 @@ pub fn decode_each(
             version,
             v2::read_flow,
             decode_fragments_v2,
-            &mut receive,
+            receive,
         )
     } else {
         // Version 3 keeps the flows of version 2 and changes only the fragment table.
@@ -366,15 +393,21 @@ pub fn decode_each(
             version,
             v2::read_flow,
             decode_fragments_v3,
-            &mut receive,
+            receive,
         )
     }
 }
 
-fn read_u32(bytes: &[u8], at: usize) -> u32 {
+pub(crate) fn read_u32(bytes: &[u8], at: usize) -> u32 {
     let mut word = [0u8; 4];
     word.copy_from_slice(&bytes[at..at + 4]);
     u32::from_le_bytes(word)
+}
+
+pub(crate) fn read_u64(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(word)
 }
 
 /// Decodes the fragment table of a version 2 file from the bytes after the flows.
@@ -407,7 +440,7 @@ fn decode_fragments_v3(rest: &[u8]) -> Result<(Vec<DatagramSnapshot>, usize), St
 /// fragment table `fragments` decodes from the bytes after the flows. `bytes`
 /// ends before the trailer. The header is the same in every version so far.
 fn decode_body(
-    bytes: &[u8],
+    body: &mut Body<'_>,
     start: usize,
     count: u64,
     version: u32,
@@ -417,14 +450,13 @@ fn decode_body(
 ) -> Result<FlowCache, CacheError> {
     let invalid = |offset: usize, detail: String| CacheError::Invalid { offset, detail };
     let rejected = |detail: String| CacheError::Rejected { detail };
-    let mut reader = Reader::new(bytes, start);
-    let header = reader
-        .postcard::<v1::Header>()
+    let (header, mut at) = body
+        .decode(start, |reader| reader.postcard::<v1::Header>())?
         .map_err(|err| invalid(start, format!("header: {err}")))?;
     let clock = header.clock.map(Timestamp::from_nanos);
     // Each flow takes at least 40 bytes, which bounds the room reserved with the
     // count by the file size, whatever the count claims.
-    let capacity = count.min((reader.rest().len() / 40) as u64) as usize;
+    let capacity = count.min((body.len_after(at) / 40) as u64) as usize;
     receive(CacheItem::Header {
         version,
         writer: header.writer.clone(),
@@ -434,22 +466,22 @@ fn decode_body(
     })
     .map_err(rejected)?;
     for index in 0..count {
-        let flow_start = reader.position();
-        let flow = read_flow(&mut reader)
+        let flow_start = at;
+        let (flow, next) = body
+            .decode(at, &read_flow)?
             .map_err(|err| invalid(flow_start, format!("flow {index} of {count}: {err}")))?;
+        at = next;
         // A count that fits the file fits usize.
         receive(CacheItem::Flow(index as usize, flow)).map_err(rejected)?;
     }
-    let rest = reader.rest();
-    let (datagrams, used) = fragments(rest).map_err(|detail| invalid(reader.position(), detail))?;
-    reader.skip(used);
-    let rest = reader.rest();
-    if !rest.is_empty() {
+    let rest = body.rest(at)?;
+    let (datagrams, used) = fragments(rest).map_err(|detail| invalid(at, detail))?;
+    let left = rest.len().saturating_sub(used);
+    if left > 0 {
         return Err(invalid(
-            reader.position(),
+            at + used,
             format!(
-                "{} bytes left over after the {count} flows the trailer counts and the fragment table, if any",
-                rest.len()
+                "{left} bytes left over after the {count} flows the trailer counts and the fragment table, if any"
             ),
         ));
     }

@@ -11,8 +11,8 @@ use wsd_flow::{
     WaitingFragment, MAX_HOLES,
 };
 use wsd_flowcache::{
-    decode, decode_each, encode, read_cache, write_cache, write_cache_each, write_cache_lazily,
-    CacheError, CacheItem, FORMAT_VERSION,
+    decode, decode_each, encode, read_cache, read_cache_each, write_cache, write_cache_each,
+    write_cache_lazily, CacheError, CacheItem, FORMAT_VERSION,
 };
 
 fn side(ip: IpAddr, port: u16, seed: u64) -> SideSnapshot {
@@ -450,6 +450,73 @@ fn failed_flow_keeps_old_cache() {
     assert_eq!(std::fs::read(&path).unwrap(), before);
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+}
+
+/// Replaces the checksum at the end of `bytes` with the correct one.
+fn fix_checksum(bytes: &mut [u8]) {
+    let at = bytes.len() - 4;
+    let checksum = crc32fast::hash(&bytes[..at]);
+    bytes[at..].copy_from_slice(&checksum.to_le_bytes());
+}
+
+/// Returns every item `read_cache_each` passes on for `bytes` written to a
+/// file, and its result, as text.
+fn read_each_from_file(dir: &std::path::Path, bytes: &[u8]) -> Vec<String> {
+    let path = dir.join("each.cache");
+    std::fs::write(&path, bytes).unwrap();
+    let mut items = Vec::new();
+    let result = read_cache_each(&path, |item| {
+        items.push(format!("{item:?}"));
+        Ok(())
+    });
+    items.push(format!("{result:?}"));
+    items
+}
+
+/// Returns every item `decode_each` passes on for `bytes`, and its result
+/// wrapped as `read_cache_each` wraps it, as text.
+fn decode_each_in_memory(bytes: &[u8]) -> Vec<String> {
+    let mut items = Vec::new();
+    let result = decode_each(bytes, |item| {
+        items.push(format!("{item:?}"));
+        Ok(())
+    });
+    items.push(format!("{:?}", result.map(Some)));
+    items
+}
+
+/// A file read in a moving window gives the items and the error that the
+/// same bytes give whole in memory, also when the contents are wrong.
+#[test]
+fn read_each_matches_decode_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = encode(&snapshot(8_000), "w");
+    assert!(bytes.len() > 1 << 20, "only {} bytes", bytes.len());
+    let len = bytes.len();
+    let mut cases: Vec<(String, Vec<u8>)> = vec![("intact".to_string(), bytes.clone())];
+    for (name, at) in [
+        ("count", len - 12),
+        ("middle", len / 2),
+        ("late", len - 300),
+    ] {
+        let mut changed = bytes.clone();
+        changed[at] ^= 0x5a;
+        cases.push((format!("{name} changed, checksum broken"), changed.clone()));
+        fix_checksum(&mut changed);
+        cases.push((format!("{name} changed, checksum fixed"), changed));
+    }
+    let mut cut = bytes[..len / 3].to_vec();
+    cases.push(("cut".to_string(), cut.clone()));
+    fix_checksum(&mut cut);
+    cases.push(("cut, checksum fixed".to_string(), cut));
+    cases.push(("header only".to_string(), bytes[..20].to_vec()));
+    cases.push(("empty".to_string(), Vec::new()));
+    for (name, case) in &cases {
+        let read = read_each_from_file(dir.path(), case);
+        let decoded = decode_each_in_memory(case);
+        assert_eq!(read.len(), decoded.len(), "{name}");
+        assert!(read == decoded, "{name}: {:?}", read.last());
+    }
 }
 
 #[test]
