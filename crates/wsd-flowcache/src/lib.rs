@@ -48,7 +48,7 @@ use wsd_capture::Timestamp;
 use wsd_flow::{DatagramSnapshot, FlowSnapshot, TrackerSnapshot};
 
 use crate::body::Body;
-use crate::reader::Reader;
+use crate::reader::{postcard_problem, Reader};
 
 pub use file::{read_cache, read_cache_each, write_cache, write_cache_each, write_cache_lazily};
 
@@ -414,7 +414,7 @@ pub(crate) fn read_u64(bytes: &[u8], at: usize) -> u64 {
 /// Returns the datagrams and the number of bytes they took.
 fn decode_fragments_v2(rest: &[u8]) -> Result<(Vec<DatagramSnapshot>, usize), String> {
     let (datagrams, remaining) = postcard::take_from_bytes::<Vec<v2::Datagram>>(rest)
-        .map_err(|err| format!("fragment table: {err}"))?;
+        .map_err(|err| format!("fragment table: {}", postcard_problem(&err)))?;
     let snapshots = datagrams.iter().map(v2::Datagram::to_snapshot).collect();
     Ok((snapshots, rest.len() - remaining.len()))
 }
@@ -423,7 +423,7 @@ fn decode_fragments_v2(rest: &[u8]) -> Result<(Vec<DatagramSnapshot>, usize), St
 /// Returns the datagrams and the number of bytes they took.
 fn decode_fragments_v3(rest: &[u8]) -> Result<(Vec<DatagramSnapshot>, usize), String> {
     let (datagrams, remaining) = postcard::take_from_bytes::<Vec<v3::Datagram>>(rest)
-        .map_err(|err| format!("fragment table: {err}"))?;
+        .map_err(|err| format!("fragment table: {}", postcard_problem(&err)))?;
     let snapshots = datagrams
         .iter()
         .enumerate()

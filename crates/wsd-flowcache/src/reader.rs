@@ -46,6 +46,25 @@ impl fmt::Display for ReadError {
     }
 }
 
+/// Returns what postcard's decoder found wrong, in the words of [`ReadError`]
+/// where the two overlap, instead of postcard's own messages.
+pub(crate) fn postcard_problem(err: &postcard::Error) -> String {
+    match err {
+        postcard::Error::DeserializeUnexpectedEnd => ReadError::UnexpectedEnd.to_string(),
+        postcard::Error::DeserializeBadVarint => ReadError::InvalidVarint.to_string(),
+        postcard::Error::DeserializeBadUtf8 => ReadError::InvalidUtf8.to_string(),
+        postcard::Error::DeserializeBadBool => "invalid bool byte".to_string(),
+        postcard::Error::DeserializeBadOption => "invalid option tag".to_string(),
+        postcard::Error::DeserializeBadChar => "invalid character".to_string(),
+        // Serde reports an enum variant or a value out of its type's range
+        // through a custom error, which postcard names only as such.
+        postcard::Error::DeserializeBadEnum | postcard::Error::SerdeDeCustom => {
+            "a value outside the range of its field".to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
 impl From<ReadError> for String {
     fn from(err: ReadError) -> String {
         err.to_string()
@@ -84,7 +103,7 @@ impl<'a> Reader<'a> {
     pub fn postcard<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, String> {
         let rest = self.rest();
         let (value, remaining) =
-            postcard::take_from_bytes::<T>(rest).map_err(|err| err.to_string())?;
+            postcard::take_from_bytes::<T>(rest).map_err(|err| postcard_problem(&err))?;
         self.skip(rest.len() - remaining.len());
         Ok(value)
     }
@@ -295,6 +314,33 @@ const fn last_byte_max(bits: u32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    enum Choice {
+        First,
+        Second,
+    }
+
+    #[test]
+    fn postcard_errors_in_plain_words() {
+        let err = postcard::from_bytes::<bool>(&[2]).unwrap_err();
+        assert_eq!(postcard_problem(&err), "invalid bool byte");
+        let err = postcard::from_bytes::<u32>(&[0x80]).unwrap_err();
+        assert_eq!(postcard_problem(&err), "unexpected end of data");
+        let err = postcard::from_bytes::<Choice>(&[7]).unwrap_err();
+        assert_eq!(
+            postcard_problem(&err),
+            "a value outside the range of its field"
+        );
+        assert!(matches!(
+            postcard::from_bytes::<Choice>(&[1]),
+            Ok(Choice::Second)
+        ));
+        assert!(matches!(
+            postcard::from_bytes::<Choice>(&[0]),
+            Ok(Choice::First)
+        ));
+    }
 
     fn encoded<T: serde::Serialize>(value: &T) -> Vec<u8> {
         postcard::to_stdvec(value).expect("postcard encodes plain data")
