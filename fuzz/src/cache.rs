@@ -14,14 +14,42 @@ const MAX_FLOWS: [usize; 2] = [1_000_000, 2];
 /// contents would otherwise go untested.
 pub fn fuzz_flowcache(input: &[u8]) {
     check_cache(input);
+    check_read_each(input);
     if let Some(body_len) = input.len().checked_sub(4) {
         let mut fixed = input.to_vec();
         let checksum = crc32(&input[..body_len]);
         fixed[body_len..].copy_from_slice(&checksum.to_le_bytes());
         if fixed != input {
             check_cache(&fixed);
+            check_read_each(&fixed);
         }
     }
+}
+
+/// Checks that reading `input` from a file, as `wsd -R` does, passes on the
+/// same items and ends with the same result as decoding it in memory.
+fn check_read_each(input: &[u8]) {
+    let path = std::env::temp_dir().join(format!("wirespy-fuzz-{}.cache", std::process::id()));
+    std::fs::write(&path, input).expect("the temporary directory takes a file");
+    let mut from_file = Vec::new();
+    let read = wsd_flowcache::read_cache_each(&path, |item| {
+        from_file.push(format!("{item:?}"));
+        Ok(())
+    });
+    let mut in_memory = Vec::new();
+    let decoded = wsd_flowcache::decode_each(input, |item| {
+        in_memory.push(format!("{item:?}"));
+        Ok(())
+    });
+    assert_eq!(
+        from_file, in_memory,
+        "reading the file passed on other items"
+    );
+    assert_eq!(
+        format!("{read:?}"),
+        format!("{:?}", decoded.map(Some)),
+        "reading the file ended otherwise"
+    );
 }
 
 /// Decodes `input` as a flow-cache file and, if it decodes, checks that it encodes back
