@@ -571,18 +571,14 @@ impl FragmentTable {
     /// Rebuilds a table from saved datagrams. `flow_key` returns the key of a
     /// restored flow from its serial number. A link to a flow that is not restored
     /// becomes a datagram whose later fragments are unattributed, as they would be
-    /// had the run not been split.
+    /// had the run not been split. Beyond [`MAX_FRAGMENT_DATAGRAMS`], such as in a
+    /// snapshot of several workers' tables, the oldest datagrams are evicted as
+    /// from a full table.
     pub fn restore(
         saved: &[DatagramSnapshot],
         flow_key: impl Fn(u64) -> Option<FlowKey>,
     ) -> Result<FragmentTable, RestoreError> {
         let mut table = FragmentTable::default();
-        if saved.len() > MAX_FRAGMENT_DATAGRAMS {
-            return Err(RestoreError::InvalidDatagram {
-                index: MAX_FRAGMENT_DATAGRAMS,
-                reason: "exceeds the maximum number of datagrams",
-            });
-        }
         let mut previous: Option<Timestamp> = None;
         for (index, datagram) in saved.iter().enumerate() {
             let invalid = |reason| RestoreError::InvalidDatagram { index, reason };
@@ -646,6 +642,9 @@ impl FragmentTable {
                 return Err(invalid("repeats the key of an earlier datagram"));
             }
             table.order.push_back((datagram.created, serial, key));
+        }
+        while table.datagrams.len() > MAX_FRAGMENT_DATAGRAMS {
+            table.evict_oldest();
         }
         Ok(table)
     }

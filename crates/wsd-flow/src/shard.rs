@@ -40,7 +40,7 @@ use wsd_decode::{
     Decoded, FragmentInfo, IpInfo, MacAddr, StopReason, Transport, TunnelInfo, Vlans,
 };
 
-use crate::fragments::{INNER_PACKET_COUNTED, MAX_FRAGMENT_DATAGRAMS};
+use crate::fragments::INNER_PACKET_COUNTED;
 use crate::record::FlowRecord;
 use crate::snapshot::{DatagramSnapshot, FlowSnapshot, RestoreError, TrackerSnapshot};
 use crate::tracker::{Tracker, TrackerConfig, TrackerRestorer, TrackerStats, CLOCK_JUMP};
@@ -645,8 +645,9 @@ impl ShardedTracker {
     /// but leaves them out of the returned snapshot and yields them one by one
     /// as the workers send them, in the same order. A caller that writes each
     /// flow as it comes, such as a flow-cache writer, then never keeps all the
-    /// saved flows in memory, at over 500 bytes each, but about 40 bytes a
-    /// flow for their order and serial numbers.
+    /// saved flows in memory, at over 500 bytes each, but 40 bytes a flow for
+    /// their order and serial numbers and up to about 9 MB of chunks in flight
+    /// per worker.
     ///
     /// Dropping the iterator early discards the flows not taken yet.
     ///
@@ -1119,14 +1120,36 @@ impl ShardedRestorer {
         }
         drop(self.workers_by_serial);
 
+        // One table checks that creation times never decrease across all the
+        // datagrams, and each worker's table sees only its share.
+        let mut first_fault = fragments
+            .windows(2)
+            .position(|pair| pair[1].created < pair[0].created)
+            .map(|before| RestoreError::InvalidDatagram {
+                index: before + 1,
+                reason: "was created before the datagram saved ahead of it",
+            });
         let mut trackers = Vec::with_capacity(threads);
         for ((restorer, share), positions) in
             self.restorers.into_iter().zip(&shares).zip(&positions)
         {
-            let tracker = restorer
-                .finish(share)
-                .map_err(|err| renumber(err, positions))?;
-            trackers.push(tracker);
+            match restorer.finish(share) {
+                Ok(tracker) => trackers.push(tracker),
+                // The fault one table would find first is the one earliest in
+                // the snapshot, whichever worker found it.
+                Err(err) => {
+                    let err = renumber(err, positions);
+                    if first_fault
+                        .as_ref()
+                        .is_none_or(|fault| datagram_index(&err) < datagram_index(fault))
+                    {
+                        first_fault = Some(err);
+                    }
+                }
+            }
+        }
+        if let Some(fault) = first_fault {
+            return Err(fault.into());
         }
         Ok(ShardedTracker::start(
             self.config,
@@ -1153,6 +1176,15 @@ fn worker_config(config: TrackerConfig, threads: usize) -> TrackerConfig {
     TrackerConfig {
         max_flows: config.max_flows.max(1).div_ceil(threads),
         ..config
+    }
+}
+
+/// Returns the position of the datagram that `err` names, or the largest
+/// position for an error about no datagram.
+fn datagram_index(err: &RestoreError) -> usize {
+    match err {
+        RestoreError::InvalidDatagram { index, .. } => *index,
+        _ => usize::MAX,
     }
 }
 
@@ -1317,19 +1349,34 @@ fn number_flows(streams: &mut [FlowStream]) -> u64 {
 
 /// Merges the workers' datagrams into one fragment table, oldest first, with
 /// their flows' serial numbers replaced by the merged snapshot's.
+///
+/// Each worker's table holds up to the maximum, so together they can hold
+/// more: all are kept, and a tracker restoring them with fewer tables evicts
+/// the oldest, as a full table would. Two workers hold a datagram of the same
+/// key when a later fragment of a tunnel packet arrived before its first
+/// fragment: the later one waits in the worker of the outer addresses,
+/// unattributed as that worker counts it, and only the first fragment's
+/// datagram, which links the inner flow, is kept.
 fn merge_datagrams(
     mut datagrams: Vec<(usize, DatagramSnapshot)>,
     streams: &[FlowStream],
     next_serial: u64,
 ) -> Vec<DatagramSnapshot> {
-    // Each worker's table holds up to the maximum, so together they can hold
-    // more than one table restores: the oldest datagrams are dropped, and their
-    // later fragments will be unattributed, as if the table had been full.
     datagrams.sort_by_key(|(_, datagram)| datagram.created);
-    let excess = datagrams.len().saturating_sub(MAX_FRAGMENT_DATAGRAMS);
+    let key =
+        |datagram: &DatagramSnapshot| (datagram.src, datagram.dst, datagram.id, datagram.protocol);
+    let linked: std::collections::HashSet<_> = datagrams
+        .iter()
+        .filter(|(_, datagram)| datagram.first_seen)
+        .map(|(_, datagram)| key(datagram))
+        .collect();
+    let mut waiting = std::collections::HashSet::new();
     datagrams
         .into_iter()
-        .skip(excess)
+        .filter(|(_, datagram)| {
+            datagram.first_seen
+                || (!linked.contains(&key(datagram)) && waiting.insert(key(datagram)))
+        })
         .map(|(number, mut datagram)| {
             if let Some(link) = &mut datagram.flow {
                 // A flow that ended is not in the snapshot; a serial past the

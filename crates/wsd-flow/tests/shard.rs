@@ -636,3 +636,141 @@ fn sharded_interim_and_late_packets_match_single() {
         assert!(got == expected, "{threads} threads");
     }
 }
+
+/// The tunnel packets of [`tunnel_fragment_stream`] with every later fragment
+/// first, at the same packet times: each later fragment waits in the worker of
+/// the outer addresses while its first fragment goes to the inner flow's.
+fn reordered_tunnel_fragment_stream() -> Stream {
+    let mut stream = tunnel_fragment_stream();
+    let times: Vec<Timestamp> = stream.iter().map(|(ts, _)| *ts).collect();
+    let half = stream.len() / 2;
+    stream.rotate_left(half);
+    for (entry, ts) in stream.iter_mut().zip(times) {
+        entry.0 = ts;
+    }
+    stream
+}
+
+#[test]
+fn sharded_reordered_tunnel_fragments_reload() {
+    let stream = reordered_tunnel_fragment_stream();
+    for saved_with in [2, 3] {
+        let mut tracker = ShardedTracker::new(config(), saved_with).unwrap();
+        for (ts, packet) in &stream {
+            tracker.process(*ts, packet).unwrap();
+        }
+        let snapshot = tracker.snapshot().unwrap();
+        assert!(!snapshot.fragments.is_empty(), "{saved_with} threads");
+        let restored = Tracker::restore(config(), &snapshot);
+        assert!(
+            restored.is_ok(),
+            "{saved_with} threads: {:?}",
+            restored.err()
+        );
+        for threads in [2, 3] {
+            let restored = ShardedTracker::restore(config(), &snapshot, threads);
+            assert!(restored.is_ok(), "{saved_with} then {threads} threads");
+        }
+    }
+}
+
+/// Builds an Ethernet frame with an IPv4 fragment of datagram `id` from
+/// 10.0.x.y to 10.1.x.y, x and y taken from `id`.
+fn numbered_fragment(id: u16, offset: usize, more: bool, data: &[u8]) -> Vec<u8> {
+    let mut frame = tcp_fragment(0, offset, more, data);
+    let [high, low] = id.to_be_bytes();
+    frame[14 + 4..14 + 6].copy_from_slice(&id.to_be_bytes());
+    frame[14 + 12..14 + 20].copy_from_slice(&[10, 0, high, low, 10, 1, high, low]);
+    frame
+}
+
+/// More datagrams in flight at a save than one table holds, but fewer than
+/// three workers' tables hold, are all carried through the snapshot.
+#[test]
+fn sharded_snapshot_keeps_all_datagrams() {
+    let segment = [
+        0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0,
+    ];
+    let datagrams = 6_000u16;
+    let mut stream = Vec::new();
+    for (step, offset, more, part) in [(0, 0, true, &segment[..]), (1, 24, false, &[7; 8][..])] {
+        for id in 0..datagrams {
+            let ts = 1_700_000_000_000_000_000 + (step * 10_000 + i64::from(id)) * 1000;
+            let frame = numbered_fragment(id, offset, more, part);
+            stream.push((
+                Timestamp::from_nanos(ts),
+                decode(linktype::ETHERNET, &frame),
+            ));
+        }
+    }
+    let expected = sorted(&sharded(config(), 3, &stream));
+    assert_eq!(expected.len(), usize::from(datagrams));
+    let got = sorted(&across_snapshot(&stream, 3, 3));
+    assert!(got == expected);
+    // One table evicts the oldest datagrams beyond its size, as a full table.
+    assert_eq!(across_snapshot(&stream, 3, 1).len(), usize::from(datagrams));
+}
+
+/// With two faulty datagrams, worker threads name the first, as one table
+/// does, whichever workers hold them.
+#[test]
+fn sharded_restore_first_datagram_fault() {
+    let stream = tiny_fragment_stream();
+    let mut tracker = Tracker::new(config());
+    for (ts, packet) in &stream[..30] {
+        tracker.process(*ts, packet);
+    }
+    let snapshot = tracker.snapshot();
+    let count = snapshot.fragments.len();
+    assert!(count > 5, "only {count} datagrams");
+    for first in 0..count {
+        for second in first + 1..count {
+            let mut faulty = snapshot.clone();
+            for index in [first, second] {
+                faulty.fragments[index].first_seen = false;
+                faulty.fragments[index].flow = Some(wsd_flow::FragmentFlowSnapshot {
+                    serial: 0,
+                    from_a: true,
+                    header_end: 0,
+                });
+            }
+            let single = Tracker::restore(config(), &faulty).err();
+            assert!(single.is_some(), "{first} and {second}");
+            for threads in [2, 3] {
+                let sharded = match ShardedTracker::restore(config(), &faulty, threads) {
+                    Err(RestoreOrShardError::Restore(err)) => Some(err),
+                    _ => None,
+                };
+                assert_eq!(sharded, single, "{first} and {second}, {threads} threads");
+            }
+        }
+    }
+}
+
+/// Datagrams saved out of creation order are rejected by worker threads too,
+/// although each worker's share can be in order.
+#[test]
+fn sharded_restore_datagram_order() {
+    let stream = tiny_fragment_stream();
+    let mut tracker = Tracker::new(config());
+    for (ts, packet) in &stream[..30] {
+        tracker.process(*ts, packet);
+    }
+    let snapshot = tracker.snapshot();
+    for later in 1..snapshot.fragments.len() {
+        let mut swapped = snapshot.clone();
+        swapped.fragments.swap(later - 1, later);
+        if swapped.fragments[later - 1].created == swapped.fragments[later].created {
+            continue;
+        }
+        let single = Tracker::restore(config(), &swapped).err();
+        assert!(single.is_some(), "swap before {later}");
+        for threads in [2, 3] {
+            let sharded = match ShardedTracker::restore(config(), &swapped, threads) {
+                Err(RestoreOrShardError::Restore(err)) => Some(err),
+                _ => None,
+            };
+            assert_eq!(sharded, single, "swap before {later}, {threads} threads");
+        }
+    }
+}
