@@ -48,8 +48,9 @@ pub struct Cli {
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
 
-    /// Print one JSON object per line: each flow with every saved field, or with
-    /// --summary, one summary per file.
+    /// Print one JSON object per line: each flow with its saved fields, except
+    /// the TCP sequence tracking and the time of the next interim record, or
+    /// with --summary, one summary per file.
     #[arg(long)]
     pub json: bool,
 

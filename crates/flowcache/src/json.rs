@@ -1,4 +1,5 @@
-//! The JSON listing: one object per cached flow, with every saved field.
+//! The JSON listing: one object per cached flow, with its saved fields except
+//! the TCP sequence tracking and the time of the next interim record.
 //!
 //! Times are strings, because a JSON number read as a 64-bit float keeps only
 //! about 16 digits, too few for nanoseconds since the epoch.

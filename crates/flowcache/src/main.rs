@@ -9,7 +9,8 @@
 //!   for it at the end of its input (`UDPFLOW`, `ICMPFLOW` or `IPFLOW` for other
 //!   protocols), then ` state=open|fin|rst`, ` midstream=yes|no` and ` lastTime=`
 //!   with the local time of the flow's latest packet;
-//! - with `--json`, one JSON object per flow with every saved field;
+//! - with `--json`, one JSON object per flow with its saved fields, except the
+//!   TCP sequence tracking and the time of the next interim record;
 //! - with `--summary`, one block per file (one JSON object with `--json`): writer,
 //!   format version, capture clock, flows by state and protocol, time range, top
 //!   talkers and top server ports;

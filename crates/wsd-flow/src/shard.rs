@@ -409,6 +409,7 @@ impl ShardedTracker {
         tunnel_routes: TunnelRoutes,
     ) -> Result<ShardedTracker, ShardError> {
         // Flows evicted while restoring come out first, oldest first.
+        // TODO: hand these records out while the cache loads, not all at once.
         let mut finished: Vec<FlowRecord> = trackers
             .iter_mut()
             .flat_map(|tracker| tracker.drain_finished().collect::<Vec<_>>())

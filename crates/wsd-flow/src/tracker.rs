@@ -923,7 +923,10 @@ impl Tracker {
         }
         flow.serial = self.next_serial;
         flow.touched = self.now.unwrap_or(flow.first_ts);
-        self.next_serial += 1;
+        // NOTE: only a hand-made cache brings the counter near its end, since
+        // a run creates far fewer than 2^64 flows. It then wraps, which can
+        // repeat serial numbers but cannot fail.
+        self.next_serial = self.next_serial.wrapping_add(1);
         self.stats.flows_created += 1;
         self.lower_deadline(flow.touched, queue);
         let (serial, protocol, first_ts) = (flow.serial, flow.key.protocol, flow.first_ts);

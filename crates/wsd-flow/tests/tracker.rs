@@ -583,6 +583,28 @@ fn restored_tracker_continues_exactly() {
     }
 }
 
+/// A hand-made snapshot whose next serial number is the largest one still
+/// lets new flows start.
+#[test]
+fn restore_with_last_serial_number() {
+    let snapshot = wsd_flow::TrackerSnapshot {
+        clock: Some(ts(0)),
+        next_serial: u64::MAX,
+        flows: Vec::new(),
+        fragments: Vec::new(),
+    };
+    let mut tracker = Tracker::restore(TrackerConfig::default(), &snapshot).unwrap();
+    tracker.process(ts(1), &tcp_packet(&c2s(SYN, 1, 0, 0)));
+    tracker.process(ts(2), &tcp_packet(&s2c(SYN | ACK, 9, 2, 0)));
+    tracker.process(
+        ts(3),
+        &tcp_packet(&seg("10.0.0.9", 41_000, "10.0.0.2", 80, SYN, 5, 0, 0)),
+    );
+    assert_eq!(tracker.active_flows(), 2);
+    tracker.finish();
+    assert_eq!(tracker.drain_finished().count(), 2);
+}
+
 #[test]
 fn restore_rejects_duplicate_flows() {
     let mut tracker = Tracker::new(TrackerConfig::default());

@@ -16,7 +16,7 @@ use crate::run::{
     combine_failures, finish_flows, frame_decoder, process_packet, stop_on_signals, tracker_config,
     write_finished, Failure, Summary,
 };
-use crate::startup::{rotate_between_records, StartUp};
+use crate::startup::{catch_hangup, rotate_between_records, StartUp};
 use wsd::cli::Cli;
 
 /// Environment variable naming the libpcap file to load instead of the usual
@@ -84,12 +84,15 @@ pub fn run_live(cli: &Cli, startup: &StartUp, diagnostics: &Diagnostics) -> Resu
         )),
         other => live_failure(other),
     })?;
+    // A signal while a large cache loads ends the run as at the end of its
+    // input, or, for SIGHUP, is ignored, instead of killing the process.
+    let stop = stop_on_signals()?;
+    source.set_stop_flag(stop.clone());
+    let hangup = catch_hangup()?;
     let mut tracker = load_tracker(cli, config)?;
     let mut output = open_output(cli, &[], startup.identity())?;
     tracker.format_as(&output.writer)?;
-    let stop = stop_on_signals()?;
-    source.set_stop_flag(stop.clone());
-    let hangup = startup.complete(cli, &output, diagnostics)?;
+    startup.complete(cli, &output, diagnostics, &hangup)?;
     info!(
         interface = source.device(),
         linktype = source.linktype(),

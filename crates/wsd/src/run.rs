@@ -20,7 +20,7 @@ use crate::inputs::check_inputs;
 use crate::live::{live_failure, load_libpcap, run_live};
 use crate::output::{check_cache_source, open_output, Output};
 use crate::progress::Progress;
-use crate::startup::{rotate_between_records, StartUp};
+use crate::startup::{catch_hangup, rotate_between_records, StartUp};
 use wsd::cli::{Cli, ProtocolClass};
 
 /// How a run failed, which decides the exit status.
@@ -306,11 +306,14 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     let mut filter = file_filter(cli)?;
     let config = tracker_config(cli)?;
     check_cache_source(cli, &inputs)?;
+    // A signal while a large cache loads ends the run as at the end of its
+    // input, or, for SIGHUP, is ignored, instead of killing the process.
+    let stop = stop_on_signals()?;
+    let hangup = catch_hangup()?;
     let mut tracker = load_tracker(cli, config)?;
     let mut output = open_output(cli, &inputs, startup.identity())?;
     tracker.format_as(&output.writer)?;
-    let stop = stop_on_signals()?;
-    let hangup = startup.complete(cli, &output, diagnostics)?;
+    startup.complete(cli, &output, diagnostics, &hangup)?;
     let mut summary = Summary::default();
     let total_bytes = inputs.iter().filter_map(|input| input.len).sum();
     // Records on the terminal would mix with the progress line.

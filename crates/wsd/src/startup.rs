@@ -82,15 +82,21 @@ impl StartUp {
         self.identity.as_ref()
     }
 
-    /// Installs the SIGHUP handler for a rotating `output`, drops privileges
-    /// and, for a daemon, detaches. Returns the flag that SIGHUP sets.
+    /// Readies the flag `hangup` that SIGHUP sets (see [`catch_hangup`]) for a
+    /// rotating `output`, drops privileges and, for a daemon, detaches.
     pub fn complete(
         &self,
         cli: &Cli,
         output: &Output,
         diagnostics: &Diagnostics,
-    ) -> Result<Arc<AtomicBool>, Failure> {
-        let hangup = rotate_on_hangup(output)?;
+        hangup: &AtomicBool,
+    ) -> Result<(), Failure> {
+        // The log was just opened, so a SIGHUP that came before has no log to
+        // close.
+        hangup.store(false, Ordering::Relaxed);
+        if !output.rotates() {
+            tracing::debug!("SIGHUP is ignored: the log does not rotate (rotation needs -l DIR)");
+        }
         privileges::drop_privileges(cli, self.identity.as_ref())?;
         privileges::warn_if_staying_root(cli);
         if let Some(null) = &self.null {
@@ -98,21 +104,20 @@ impl StartUp {
             diagnostics.detach_stderr();
             crate::daemon::detach(null)?;
         }
-        Ok(hangup)
+        Ok(())
     }
 }
 
 /// Installs a handler that sets the returned flag on SIGHUP, which requests a
-/// new log file when the log rotates and is ignored otherwise.
-fn rotate_on_hangup(output: &Output) -> Result<Arc<AtomicBool>, Failure> {
+/// new log file when the log rotates and is ignored otherwise. It is installed
+/// before the flow cache loads, which can take seconds, so that a SIGHUP then
+/// does not end the process.
+pub fn catch_hangup() -> Result<Arc<AtomicBool>, Failure> {
     let hangup = Arc::new(AtomicBool::new(false));
     // Without rotation the flag is set but never read: SIGHUP, which a closing
     // terminal sends, must not end a run and lose its open flows.
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hangup))
         .map_err(|err| Failure::Other(format!("cannot install the SIGHUP handler: {err}")))?;
-    if !output.rotates() {
-        tracing::debug!("SIGHUP is ignored: the log does not rotate (rotation needs -l DIR)");
-    }
     Ok(hangup)
 }
 

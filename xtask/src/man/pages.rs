@@ -279,8 +279,9 @@ const FLOWCACHE_SECTIONS: &[Section] = &[
                 "Local time of the flow's latest packet, in the format of `startTime`.",
             ),
             Block::Paragraph(
-                "With `--json` each flow is one JSON object per line, with every saved \
-                 field. Times are strings: keys ending in `_ts` are UTC seconds since the \
+                "With `--json` each flow is one JSON object per line, with its saved \
+                 fields except the TCP sequence tracking and the time of the next interim \
+                 record. Times are strings: keys ending in `_ts` are UTC seconds since the \
                  epoch with nine decimals, and keys ending in `_local` are local time.",
             ),
         ],
