@@ -1,5 +1,6 @@
 //! Input files: checked before the run starts, opened in turn during it.
 
+use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::io;
 use std::os::fd::AsFd;
@@ -57,7 +58,31 @@ pub fn check_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, Failure> {
              give -r - once, and save any other capture to a file to name with -r FILE"
         )));
     }
-    paths.iter().map(|path| check_input(path)).collect()
+    let inputs: Vec<Input> = paths
+        .iter()
+        .map(|path| check_input(path))
+        .collect::<Result<_, _>>()?;
+    // A file read twice counts its packets twice. That can be meant, to replay
+    // a capture, so it gets a warning and is not rejected.
+    let mut seen: HashMap<(u64, u64), &Path> = HashMap::new();
+    for input in &inputs {
+        let Some(metadata) = input
+            .metadata
+            .as_ref()
+            .filter(|metadata| metadata.is_file())
+        else {
+            continue;
+        };
+        if let Some(first) = seen.insert((metadata.dev(), metadata.ino()), &input.path) {
+            tracing::warn!(
+                "input {} is the same file as {}, so its packets count twice; \
+                 give each capture once unless a replay is meant",
+                input.path.display(),
+                first.display()
+            );
+        }
+    }
+    Ok(inputs)
 }
 
 fn check_input(path: &Path) -> Result<Input, Failure> {

@@ -123,6 +123,30 @@ fn missing_input_exit_two() {
     );
 }
 
+/// One capture named twice, also through a link, counts its packets twice,
+/// which a warning says before the run.
+#[test]
+fn same_input_twice_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("again.pcap");
+    std::os::unix::fs::symlink(fixture("lossy.pcap"), &link).unwrap();
+    let output = run_wsd(
+        &[
+            "-r",
+            &fixture("lossy.pcap"),
+            "-r",
+            link.to_str().unwrap(),
+            "-L",
+            "-",
+        ],
+        LIMIT,
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = stderr_of(&output);
+    assert!(stderr.contains("is the same file as"), "{stderr}");
+    assert!(stderr.contains("again.pcap"), "{stderr}");
+}
+
 #[test]
 fn not_a_capture_exit_two() {
     let dir = tempfile::tempdir().unwrap();

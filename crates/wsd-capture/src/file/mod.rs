@@ -524,8 +524,9 @@ impl FileSource {
         tracing::warn!(
             file = %self.name,
             offset,
-            "stopped reading at byte {offset}, after {} records: {problem}",
-            self.stats.records
+            "stopped reading at byte {offset}, after {} record{}: {problem}",
+            self.stats.records,
+            if self.stats.records == 1 { "" } else { "s" }
         );
         self.finished = true;
     }
