@@ -646,9 +646,9 @@ impl ShardedTracker {
     /// but leaves them out of the returned snapshot and yields them one by one
     /// as the workers send them, in the same order. A caller that writes each
     /// flow as it comes, such as a flow-cache writer, then never keeps all the
-    /// saved flows in memory, at over 500 bytes each, but 40 bytes a flow for
-    /// their order and serial numbers and up to about 9 MB of chunks in flight
-    /// per worker.
+    /// saved flows in memory, at over 500 bytes each. It needs 40 bytes a flow
+    /// for their order and serial numbers, and up to about 9 MB per worker for
+    /// the chunks in flight.
     ///
     /// Dropping the iterator early discards the flows not taken yet.
     ///
@@ -1122,7 +1122,7 @@ impl ShardedRestorer {
         drop(self.workers_by_serial);
 
         // One table checks that creation times never decrease across all the
-        // datagrams, and each worker's table sees only its share.
+        // datagrams, but each worker's table gets only its share.
         let mut first_fault = fragments
             .windows(2)
             .position(|pair| pair[1].created < pair[0].created)

@@ -264,9 +264,9 @@ impl Tracker {
 
     /// Saves this tracker as [`Tracker::snapshot_lazily`] does, but yields the
     /// flows in order of the capture-clock time of their latest packet, then of
-    /// their serial numbers, across all timeout queues: the order in which
-    /// several trackers' flows are merged into one snapshot. The order takes 24
-    /// bytes a flow while the iterator lives.
+    /// their serial numbers, across all timeout queues. Several trackers' flows
+    /// are merged into one snapshot in this order. The order takes 24 bytes a
+    /// flow while the iterator lives.
     ///
     /// Also returns the serial numbers of the flows, in ascending order.
     pub(crate) fn snapshot_in_time_order(
@@ -923,9 +923,9 @@ impl Tracker {
         }
         flow.serial = self.next_serial;
         flow.touched = self.now.unwrap_or(flow.first_ts);
-        // NOTE: only a hand-made cache brings the counter near its end, since
-        // a run creates far fewer than 2^64 flows. It then wraps, which can
-        // repeat serial numbers but cannot fail.
+        // NOTE: a cache restores the counter unchecked, so a hand-made one can
+        // bring it to its end. It then wraps, which can repeat serial numbers
+        // but cannot fail.
         self.next_serial = self.next_serial.wrapping_add(1);
         self.stats.flows_created += 1;
         self.lower_deadline(flow.touched, queue);

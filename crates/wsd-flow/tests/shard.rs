@@ -637,9 +637,10 @@ fn sharded_interim_and_late_packets_match_single() {
     }
 }
 
-/// The tunnel packets of [`tunnel_fragment_stream`] with every later fragment
-/// first, at the same packet times: each later fragment waits in the worker of
-/// the outer addresses while its first fragment goes to the inner flow's.
+/// Returns the tunnel packets of [`tunnel_fragment_stream`] with every later
+/// fragment first, at the same packet times. Each later fragment then waits in
+/// the worker of the outer addresses, and its first fragment goes to the inner
+/// flow's worker.
 fn reordered_tunnel_fragment_stream() -> Stream {
     let mut stream = tunnel_fragment_stream();
     let times: Vec<Timestamp> = stream.iter().map(|(ts, _)| *ts).collect();

@@ -124,7 +124,7 @@ fn missing_input_exit_two() {
 }
 
 /// One capture named twice, also through a link, counts its packets twice,
-/// which a warning says before the run.
+/// and a warning before the run names both paths.
 #[test]
 fn same_input_twice_warns() {
     let dir = tempfile::tempdir().unwrap();
