@@ -664,6 +664,7 @@ impl ShardedTracker {
         }
         let mut streams = Vec::with_capacity(threads);
         let mut datagrams = Vec::new();
+        let mut failure = None;
         for number in 0..threads {
             match self.receive(number) {
                 Ok(Reply::SnapshotHead { head, serials }) => {
@@ -674,21 +675,24 @@ impl ShardedTracker {
                     );
                     streams.push(FlowStream::new(serials));
                 }
-                // The workers that replied already send their flows, which
-                // the iterator's drop discards.
                 reply => {
-                    let flows = SnapshotFlows {
-                        tracker: self,
-                        streams,
-                        failed: true,
-                    };
-                    drop(flows);
-                    return Err(match reply {
+                    streams.push(FlowStream::new(Vec::new()));
+                    failure.get_or_insert(match reply {
                         Err(err) => err,
                         Ok(_) => ShardError::WorkerStopped { worker: number },
                     });
                 }
             }
+        }
+        if let Some(failure) = failure {
+            // The workers that replied already send their flows, which the
+            // iterator's drop discards.
+            drop(SnapshotFlows {
+                tracker: self,
+                streams,
+                failed: true,
+            });
+            return Err(failure);
         }
         let next_serial = number_flows(&mut streams);
         let fragments = merge_datagrams(datagrams, &streams, next_serial);
