@@ -11,7 +11,7 @@ mod testdata;
 
 use std::fmt;
 use std::fs::File;
-use std::io::Read;
+use std::io::{self, Read};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -158,6 +158,10 @@ pub struct ReadStats {
     pub truncated_at: Option<u64>,
     /// Offset of the corrupt record or block where reading stopped early, if any.
     pub stopped_at: Option<u64>,
+    /// File headers of further captures found after the first one's records, as
+    /// in captures joined end to end with `cat`. Reading goes on with their
+    /// packets.
+    pub joined_files: u64,
 }
 
 enum FormatReader {
@@ -441,6 +445,10 @@ impl FileSource {
             FormatReader::PcapNg(reader) => reader.next(&mut self.input),
         };
         let step = match step {
+            Ok(Step::NextFile { offset }) => self.start_next_file(offset),
+            other => other,
+        };
+        let step = match step {
             Ok(step) => step,
             Err(source) => {
                 self.finished = true;
@@ -454,7 +462,7 @@ impl FileSource {
 
         match step {
             Step::Packet(meta) => return Ok(Some(meta)),
-            Step::Block => {}
+            Step::Block | Step::NextFile { .. } => {}
             Step::SkippedBlock => self.stats.skipped_blocks += 1,
             Step::Ignored { offset, problem } => {
                 self.stats.skipped_blocks += 1;
@@ -504,6 +512,48 @@ impl FileSource {
         Ok(None)
     }
 
+    /// Switches to a reader of the capture whose file header starts at `offset`,
+    /// which [`starts_capture`] recognized. A classic pcap header is read here,
+    /// and a pcapng section header by the new reader's first step.
+    fn start_next_file(&mut self, offset: u64) -> io::Result<Step> {
+        let is_pcapng = self
+            .input
+            .available()
+            .get(..4)
+            .is_some_and(|magic| ByteOrder::Little.u32_at(magic, 0) == pcap_parser::SHB_MAGIC);
+        let reader = if is_pcapng {
+            FormatReader::PcapNg(PcapNgReader::new())
+        } else {
+            if !self.input.fill(pcap::HEADER_LEN)? {
+                return Ok(Step::Truncated { offset });
+            }
+            let header = self.input.available().get(..pcap::HEADER_LEN);
+            match header.map(PcapReader::from_header) {
+                Some(Ok(reader)) => {
+                    self.input.consume(pcap::HEADER_LEN);
+                    FormatReader::Pcap(reader)
+                }
+                // Not reached: `starts_capture` checked the magic and the version.
+                _ => return Ok(Step::Truncated { offset }),
+            }
+        };
+        self.reader = reader;
+        self.stats.joined_files += 1;
+        let format = self.format();
+        if self.stats.joined_files == 1 {
+            tracing::info!(
+                file = %self.name,
+                offset,
+                "another capture ({format}) starts at byte {offset}, as where captures \
+                 are joined end to end; reading goes on with its packets, and later ones \
+                 are logged at debug level"
+            );
+        } else {
+            tracing::debug!(file = %self.name, offset, "another capture ({format}) starts");
+        }
+        Ok(Step::Block)
+    }
+
     fn warn_once(&mut self, offset: u64, problem: &Problem, action: &str) {
         let bit = problem.kind_bit();
         if self.warned & bit != 0 {
@@ -538,6 +588,7 @@ impl FileSource {
             records = self.stats.records,
             malformed_records = self.stats.malformed_records,
             skipped_blocks = self.stats.skipped_blocks,
+            joined_files = self.stats.joined_files,
             "finished reading the file"
         );
     }
@@ -654,6 +705,29 @@ fn read_file_header(path: &Path, input: &mut Input) -> Result<FormatReader, Capt
     }
 }
 
+/// Returns true if `head`, the next bytes of the input, starts the file header
+/// of another capture. That is a classic pcap header of major version 2, in
+/// either byte order and time unit, or, if `pcapng` is set, a pcapng section
+/// header with a valid byte-order magic. A pcap record that matched would have
+/// a time in 2055, and a pcapng block a type that no format defines.
+fn starts_capture(head: &[u8], pcapng: bool) -> bool {
+    if head.len() < 12 {
+        return false;
+    }
+    match ByteOrder::Little.u32_at(head, 0) {
+        0xa1b2_c3d4 | 0xa1b2_3c4d => {
+            u16::from_le_bytes([head[4], head[5]]) == pcap::SUPPORTED_MAJOR
+        }
+        0xd4c3_b2a1 | 0x4d3c_b2a1 => {
+            u16::from_be_bytes([head[4], head[5]]) == pcap::SUPPORTED_MAJOR
+        }
+        pcap_parser::SHB_MAGIC if pcapng => {
+            pcapng::section_byte_order(ByteOrder::Little.u32_at(head, 8)).is_some()
+        }
+        _ => false,
+    }
+}
+
 fn read_pcap_header(path: &Path, input: &mut Input) -> Result<PcapReader, CaptureError> {
     let filled = input
         .fill(pcap::HEADER_LEN)
@@ -760,6 +834,68 @@ mod tests {
             .simple(&[3; 40], 40)
             .obsolete(1, 1_700_000_001_000_000_000, &[4; 10], 10)
             .build()
+    }
+
+    /// A packet's time, link type, captured bytes and wire length.
+    type Owned = (crate::Timestamp, u32, Vec<u8>, u32);
+
+    /// Returns every packet of `bytes` and the reader's counters at the end.
+    fn all_packets(bytes: &[u8]) -> (Vec<Owned>, ReadStats) {
+        let mut source = open_bytes(bytes).unwrap();
+        let mut packets = Vec::new();
+        while let Some(packet) = source.next_packet().unwrap() {
+            let data = packet.data.to_vec();
+            packets.push((packet.ts, packet.linktype, data, packet.orig_len));
+        }
+        (packets, source.stats().clone())
+    }
+
+    /// Captures joined end to end, as `cat` joins them, read as the captures one
+    /// after the other, whatever their formats, byte orders and time units.
+    #[test]
+    fn joined_captures_read_in_turn() {
+        let parts = [
+            sample_pcap(false, false),
+            sample_pcapng(true),
+            sample_pcap(true, true),
+            sample_pcapng(false),
+            sample_pcap(false, true),
+        ];
+        let mut expected = Vec::new();
+        for part in &parts {
+            let (packets, stats) = all_packets(part);
+            assert_eq!(stats.joined_files, 0);
+            expected.extend(packets);
+        }
+        let (packets, stats) = all_packets(&parts.concat());
+        assert_eq!(packets, expected);
+        assert_eq!(stats.joined_files, 4);
+        assert_eq!(stats.malformed_records, 0);
+        assert_eq!(stats.stopped_at, None);
+
+        // A second header cut short ends the input as a cut record does.
+        let mut cut = parts[0].clone();
+        cut.extend_from_slice(&parts[2][..20]);
+        let (packets, stats) = all_packets(&cut);
+        assert_eq!(packets.len(), 4);
+        assert_eq!(stats.truncated_at, Some(parts[0].len() as u64));
+    }
+
+    /// A record whose first bytes look like a file header in all but the
+    /// version stays a record.
+    #[test]
+    fn header_lookalike_record_stays_record() {
+        let records = [PcapRecord {
+            secs: 0xa1b2_c3d4,
+            fraction: 7,
+            caplen: 4,
+            orig_len: 4,
+            data: vec![9; 4],
+        }];
+        let bytes = pcap_file(false, false, 1, 65535, &records);
+        let (packets, stats) = all_packets(&bytes);
+        assert_eq!(packets.len(), 1);
+        assert_eq!(stats.joined_files, 0);
     }
 
     #[test]

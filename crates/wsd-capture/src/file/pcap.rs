@@ -99,6 +99,9 @@ impl PcapReader {
             return Ok(end_or_truncated(input, offset));
         }
 
+        if super::starts_capture(input.available(), true) {
+            return Ok(Step::NextFile { offset });
+        }
         let caplen = self.order.u32_at(input.available(), 8);
         if caplen_is_absurd(caplen, self.snaplen) {
             let snaplen = self.snaplen;

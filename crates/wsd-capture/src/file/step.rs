@@ -30,6 +30,10 @@ pub(super) enum Step {
     Ignored { offset: u64, problem: Problem },
     /// A packet record skipped because it is malformed. Reading goes on after it.
     Malformed { offset: u64, problem: Problem },
+    /// The file header of another capture starts at `offset`, as where captures
+    /// were joined end to end. Nothing was consumed: the caller switches to a
+    /// reader of that capture.
+    NextFile { offset: u64 },
     /// The input ended cleanly between records.
     End,
     /// The input ended inside the record or block that starts at `offset`.

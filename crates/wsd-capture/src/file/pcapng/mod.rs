@@ -136,6 +136,11 @@ impl PcapNgReader {
         }
 
         let head = input.available();
+        // A section header is part of this capture: only a classic pcap file
+        // header starts another.
+        if super::starts_capture(head, false) {
+            return Ok(Step::NextFile { offset });
+        }
         if self.order.u32_at(head, 0) == SHB_MAGIC {
             // A section header sets the byte order of its own fields and of its section.
             let magic = ByteOrder::Little.u32_at(head, 8);
