@@ -202,6 +202,32 @@ pub fn write_cache_each<E: std::fmt::Display>(
     result
 }
 
+/// Checks that a cache can be saved at `path` by creating and removing the
+/// temporary file that [`write_cache`] writes first. Call it at start, after
+/// any change of user or root directory. A directory that cannot be written to
+/// is then found before the input is read, not when the flows are lost.
+///
+/// # Errors
+///
+/// Returns [`CacheError::Io`] if the temporary file cannot be created or
+/// removed, for example for lack of permission or a read-only filesystem.
+pub fn check_writable(path: &Path) -> Result<(), CacheError> {
+    let temp = temp_path(path);
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&temp)
+        .map_err(|source| CacheError::Io {
+            operation: format!("creating {}", temp.display()),
+            source,
+        })?;
+    fs::remove_file(&temp).map_err(|source| CacheError::Io {
+        operation: format!("removing {}", temp.display()),
+        source,
+    })
+}
+
 /// Removes temporary files that writers of this cache left behind when they were
 /// killed mid-write. A file is stale when the process named in it no longer runs;
 /// without `/proc` to tell, nothing is removed.

@@ -50,7 +50,9 @@ use wsd_flow::{DatagramSnapshot, FlowSnapshot, TrackerSnapshot};
 use crate::body::Body;
 use crate::reader::{postcard_problem, Reader};
 
-pub use file::{read_cache, read_cache_each, write_cache, write_cache_each, write_cache_lazily};
+pub use file::{
+    check_writable, read_cache, read_cache_each, write_cache, write_cache_each, write_cache_lazily,
+};
 
 /// The magic number that starts every flow-cache file.
 pub const MAGIC: [u8; 8] = *b"WSDFLOWC";

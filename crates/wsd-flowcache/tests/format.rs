@@ -11,8 +11,8 @@ use wsd_flow::{
     WaitingFragment, MAX_HOLES,
 };
 use wsd_flowcache::{
-    decode, decode_each, encode, read_cache, read_cache_each, write_cache, write_cache_each,
-    write_cache_lazily, CacheError, CacheItem, FORMAT_VERSION,
+    check_writable, decode, decode_each, encode, read_cache, read_cache_each, write_cache,
+    write_cache_each, write_cache_lazily, CacheError, CacheItem, FORMAT_VERSION,
 };
 
 fn side(ip: IpAddr, port: u16, seed: u64) -> SideSnapshot {
@@ -425,6 +425,30 @@ fn failed_write_keeps_old_cache() {
     let err = write_cache(&path, &snapshot(9), "w").unwrap_err();
     assert!(err.to_string().contains("creating"), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+/// The check before a run leaves the directory and an existing cache as they
+/// were, and fails where the write would.
+#[test]
+fn check_writable_leaves_no_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wsd.cache");
+    check_writable(&path).unwrap();
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    write_cache(&path, &snapshot(3), "w").unwrap();
+    let before = std::fs::read(&path).unwrap();
+    check_writable(&path).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+    let err = check_writable(&dir.path().join("missing").join("wsd.cache")).unwrap_err();
+    assert!(err.to_string().contains("creating"), "{err}");
+    let temp = dir
+        .path()
+        .join(format!(".wsd.cache.tmp-{}", std::process::id()));
+    std::fs::create_dir(&temp).unwrap();
+    let err = check_writable(&path).unwrap_err();
+    assert!(matches!(err, CacheError::Io { .. }), "{err}");
 }
 
 /// A flow that fails to come stops the write, and the old cache stays.

@@ -406,6 +406,34 @@ fn check_cache_target(path: &Path) -> Result<(), Failure> {
     check_cache_directory(path, "-W")
 }
 
+/// Checks that the `-W` cache can be saved by the run's final user, inside its
+/// final root directory, so that a cache that cannot be saved stops the run
+/// before it reads any input. With `-c` the path is resolved inside the new
+/// root, so only this check sees it.
+pub fn check_cache_saving(cli: &Cli, identity: Option<&Identity>) -> Result<(), Failure> {
+    let Some(cache) = &cli.wflow else {
+        return Ok(());
+    };
+    if cli.chroot.is_some() {
+        check_cache_target(cache)?;
+    }
+    wsd_flowcache::check_writable(cache).map_err(|err| {
+        let user = identity
+            .map(|identity| format!(" for {}", identity.name))
+            .unwrap_or_default();
+        let root = cli
+            .chroot
+            .as_ref()
+            .map(|dir| format!(" (a path inside the new root {})", dir.display()))
+            .unwrap_or_default();
+        Failure::Usage(format!(
+            "cannot use {}{root} as the flow cache (-W): {err}; make its directory \
+             writable{user} or give another path",
+            cache.display()
+        ))
+    })
+}
+
 /// Checks that the directory of the flow cache `path`, given with `option`,
 /// exists, so that a mistyped path fails at the start rather than when the
 /// cache is saved or, for `-R`, by starting with no flows every run.

@@ -12,7 +12,7 @@ use tracing::info;
 
 use crate::daemon::NullDevice;
 use crate::diagnostics::Diagnostics;
-use crate::output::Output;
+use crate::output::{check_cache_saving, Output};
 use crate::pidfile::PidFile;
 use crate::privileges::{self, Identity};
 use crate::run::Failure;
@@ -83,7 +83,8 @@ impl StartUp {
     }
 
     /// Readies the flag `hangup` that SIGHUP sets (see [`catch_hangup`]) for a
-    /// rotating `output`, drops privileges and, for a daemon, detaches.
+    /// rotating `output`, drops privileges, checks that the `-W` cache can be
+    /// saved and, for a daemon, detaches.
     pub fn complete(
         &self,
         cli: &Cli,
@@ -99,6 +100,7 @@ impl StartUp {
         }
         privileges::drop_privileges(cli, self.identity.as_ref())?;
         privileges::warn_if_staying_root(cli);
+        check_cache_saving(cli, self.identity.as_ref())?;
         if let Some(null) = &self.null {
             info!("wsd v{} starting in daemon mode", env!("CARGO_PKG_VERSION"));
             diagnostics.detach_stderr();

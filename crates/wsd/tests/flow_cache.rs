@@ -410,6 +410,74 @@ fn cache_in_bad_directory_rejected_at_start() {
     }
 }
 
+/// A `-W` cache that the run could not save, because the user it runs as may
+/// not create files in the directory, stops the run before it reads any input.
+/// As root the test drops to the user nobody inside a new root, where the path
+/// is resolved. Otherwise the directory is made read-only.
+#[test]
+fn unwritable_cache_directory_rejected_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let part1 = shared_dir().join("cases/B30_flow-across-files_part1.pcap");
+    let part1 = part1.to_str().unwrap();
+    if !is_root() {
+        use std::os::unix::fs::PermissionsExt;
+        let locked = dir.path().join("locked");
+        std::fs::create_dir(&locked).unwrap();
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
+        let cache = locked.join("wsd.cache");
+        let output = run_wsd(
+            &["-W", cache.to_str().unwrap(), "-r", part1, "-L", "-"],
+            LIMIT,
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("make its directory writable"), "{stderr}");
+        assert!(output.stdout.is_empty());
+        return;
+    }
+    let nobody = privdrop::reexports::nix::unistd::User::from_name("nobody")
+        .expect("read the user database")
+        .expect("user nobody exists");
+    let jail = dir.path().join("jail");
+    std::fs::create_dir(&jail).unwrap();
+    let run = |cache: &str| {
+        run_wsd(
+            &[
+                "-u",
+                "nobody",
+                "-c",
+                jail.to_str().unwrap(),
+                "-W",
+                cache,
+                "-r",
+                part1,
+                "-L",
+                "-",
+            ],
+            LIMIT,
+        )
+    };
+    let output = run("/wsd.cache");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("inside the new root"), "{stderr}");
+    assert!(stderr.contains("writable for user nobody"), "{stderr}");
+    assert!(output.stdout.is_empty(), "no input is read");
+
+    let owned = jail.join("cache");
+    std::fs::create_dir(&owned).unwrap();
+    std::os::unix::fs::chown(&owned, Some(nobody.uid.as_raw()), None).unwrap();
+    let output = run("/cache/wsd.cache");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let saved = wsd_flowcache::read_cache(&owned.join("wsd.cache")).unwrap();
+    assert!(saved.is_some_and(|cache| !cache.snapshot.flows.is_empty()));
+}
+
 /// Flows idle past the timeout when the next file starts are reported with
 /// their real last packet time before the new packets.
 #[test]
