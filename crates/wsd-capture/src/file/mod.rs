@@ -445,24 +445,18 @@ impl FileSource {
             FormatReader::PcapNg(reader) => reader.next(&mut self.input),
         };
         let step = match step {
-            Ok(Step::NextFile { offset }) => self.start_next_file(offset),
-            other => other,
-        };
-        let step = match step {
             Ok(step) => step,
-            Err(source) => {
-                self.finished = true;
-                return Err(CaptureError::Read {
-                    path: self.path.clone(),
-                    offset: self.input.offset(),
-                    source,
-                });
-            }
+            Err(source) => return Err(self.read_error(source)),
         };
 
         match step {
             Step::Packet(meta) => return Ok(Some(meta)),
-            Step::Block | Step::NextFile { .. } => {}
+            Step::Block => {}
+            Step::NextFile { offset } => {
+                if let Err(source) = self.start_next_file(offset) {
+                    return Err(self.read_error(source));
+                }
+            }
             Step::SkippedBlock => self.stats.skipped_blocks += 1,
             Step::Ignored { offset, problem } => {
                 self.stats.skipped_blocks += 1;
@@ -473,22 +467,7 @@ impl FileSource {
                 self.warn_once(offset, &problem, "skipped a malformed packet record");
             }
             Step::End => self.finish(),
-            Step::Truncated { offset } => {
-                self.input.consume_all();
-                self.stats.truncated_at = Some(offset);
-                let noun = if self.stats.records == 1 {
-                    "record"
-                } else {
-                    "records"
-                };
-                tracing::warn!(
-                    file = %self.name,
-                    offset,
-                    "the file ends inside the record at byte {offset}, after {} complete {noun}",
-                    self.stats.records
-                );
-                self.finish();
-            }
+            Step::Truncated { offset } => self.truncated(offset),
             Step::Abandoned { offset, problem } => {
                 self.stats.malformed_records += 1;
                 self.stop(offset, &problem);
@@ -512,10 +491,38 @@ impl FileSource {
         Ok(None)
     }
 
+    /// Ends reading after a failed read from the input.
+    fn read_error(&mut self, source: io::Error) -> CaptureError {
+        self.finished = true;
+        CaptureError::Read {
+            path: self.path.clone(),
+            offset: self.input.offset(),
+            source,
+        }
+    }
+
+    /// Ends reading at the record or block at `offset`, which the input cuts short.
+    fn truncated(&mut self, offset: u64) {
+        self.input.consume_all();
+        self.stats.truncated_at = Some(offset);
+        let noun = if self.stats.records == 1 {
+            "record"
+        } else {
+            "records"
+        };
+        tracing::warn!(
+            file = %self.name,
+            offset,
+            "the file ends inside the record at byte {offset}, after {} complete {noun}",
+            self.stats.records
+        );
+        self.finish();
+    }
+
     /// Switches to a reader of the capture whose file header starts at `offset`,
     /// which [`starts_capture`] recognized. A classic pcap header is read here,
     /// and a pcapng section header by the new reader's first step.
-    fn start_next_file(&mut self, offset: u64) -> io::Result<Step> {
+    fn start_next_file(&mut self, offset: u64) -> io::Result<()> {
         let is_pcapng = self
             .input
             .available()
@@ -525,7 +532,8 @@ impl FileSource {
             FormatReader::PcapNg(PcapNgReader::new())
         } else {
             if !self.input.fill(pcap::HEADER_LEN)? {
-                return Ok(Step::Truncated { offset });
+                self.truncated(offset);
+                return Ok(());
             }
             let header = self.input.available().get(..pcap::HEADER_LEN);
             match header.map(PcapReader::from_header) {
@@ -534,7 +542,10 @@ impl FileSource {
                     FormatReader::Pcap(reader)
                 }
                 // Not reached: `starts_capture` checked the magic and the version.
-                _ => return Ok(Step::Truncated { offset }),
+                _ => {
+                    self.truncated(offset);
+                    return Ok(());
+                }
             }
         };
         self.reader = reader;
@@ -551,7 +562,7 @@ impl FileSource {
         } else {
             tracing::debug!(file = %self.name, offset, "another capture ({format}) starts");
         }
-        Ok(Step::Block)
+        Ok(())
     }
 
     fn warn_once(&mut self, offset: u64, problem: &Problem, action: &str) {
@@ -854,12 +865,16 @@ mod tests {
     /// after the other, whatever their formats, byte orders and time units.
     #[test]
     fn joined_captures_read_in_turn() {
+        // A time zone offset in the header, which libpcap leaves at 0.
+        let mut zoned = sample_pcap(true, false);
+        zoned[8..12].copy_from_slice(&(-3600i32).to_be_bytes());
         let parts = [
             sample_pcap(false, false),
             sample_pcapng(true),
             sample_pcap(true, true),
             sample_pcapng(false),
             sample_pcap(false, true),
+            zoned,
         ];
         let mut expected = Vec::new();
         for part in &parts {
@@ -869,7 +884,7 @@ mod tests {
         }
         let (packets, stats) = all_packets(&parts.concat());
         assert_eq!(packets, expected);
-        assert_eq!(stats.joined_files, 4);
+        assert_eq!(stats.joined_files, 5);
         assert_eq!(stats.malformed_records, 0);
         assert_eq!(stats.stopped_at, None);
 

@@ -137,8 +137,9 @@ impl PcapNgReader {
 
         let head = input.available();
         // A section header is part of this capture: only a classic pcap file
-        // header starts another.
-        if super::starts_capture(head, false) {
+        // header starts another. Its magic, read as a block type in either byte
+        // order, is above the section header's type, as few block types are.
+        if self.order.u32_at(head, 0) > SHB_MAGIC && super::starts_capture(head, false) {
             return Ok(Step::NextFile { offset });
         }
         if self.order.u32_at(head, 0) == SHB_MAGIC {
