@@ -5,7 +5,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use wsd_capture::{FileSource, PacketSource};
-use wsd_flow::{Tracker, TrackerConfig};
+use wsd_flow::{Tracker, TrackerConfig, TrackerRestorer};
+use wsd_flowcache::CacheItem;
 
 use super::measure::{median, range};
 use crate::generate::Capture;
@@ -26,15 +27,23 @@ pub enum CacheStep {
     Read,
     /// `Tracker::restore`: the table rebuilt from the decoded snapshot.
     Restore,
+    /// Saving as `wsd -W` does: `Tracker::snapshot_lazily` into
+    /// `wsd_flowcache::write_cache_lazily`, one flow at a time.
+    SaveStreamed,
+    /// Loading as `wsd -R` does: `wsd_flowcache::read_cache_each` into a
+    /// `TrackerRestorer`, one flow at a time.
+    LoadStreamed,
 }
 
 impl CacheStep {
-    const ALL: [CacheStep; 5] = [
+    const ALL: [CacheStep; 7] = [
         CacheStep::Snapshot,
         CacheStep::Encode,
         CacheStep::Write,
         CacheStep::Read,
         CacheStep::Restore,
+        CacheStep::SaveStreamed,
+        CacheStep::LoadStreamed,
     ];
 
     /// Returns the call timed, as shown in the report.
@@ -45,6 +54,12 @@ impl CacheStep {
             CacheStep::Write => "`write_cache` (encode, write, fsync, rename)",
             CacheStep::Read => "`read_cache` (read, CRC-32, decode)",
             CacheStep::Restore => "`Tracker::restore`",
+            CacheStep::SaveStreamed => {
+                "saving as `wsd -W` does: `snapshot_lazily` into `write_cache_lazily`"
+            }
+            CacheStep::LoadStreamed => {
+                "loading as `wsd -R` does: `read_cache_each` into `TrackerRestorer`"
+            }
         }
     }
 }
@@ -131,7 +146,7 @@ fn save_and_load(
     tracker: &Tracker,
     config: TrackerConfig,
     path: &Path,
-) -> Result<[f64; 5], String> {
+) -> Result<[f64; 7], String> {
     let clock = Instant::now();
     let snapshot = tracker.snapshot();
     let snapshot_secs = clock.elapsed().as_secs_f64();
@@ -157,18 +172,69 @@ fn save_and_load(
         .map_err(|err| format!("cannot restore the flow cache {}: {err}", path.display()))?;
     let restore_secs = clock.elapsed().as_secs_f64();
 
-    if restored.active_flows() != tracker.active_flows() {
-        return Err(format!(
-            "the restored tracker has {} flows, the saved one {}",
-            restored.active_flows(),
-            tracker.active_flows()
-        ));
-    }
+    check_restored(&restored, tracker)?;
+    drop(cache);
+    drop(restored);
+
+    let clock = Instant::now();
+    let (head, flows) = tracker.snapshot_lazily();
+    wsd_flowcache::write_cache_lazily(path, &head, flows, WRITER)
+        .map_err(|err| format!("cannot write the flow cache {}: {err}", path.display()))?;
+    let save_streamed_secs = clock.elapsed().as_secs_f64();
+
+    let clock = Instant::now();
+    let restored = load_streamed(path, config)?;
+    let load_streamed_secs = clock.elapsed().as_secs_f64();
+    check_restored(&restored, tracker)?;
+
     Ok([
         snapshot_secs,
         encode_secs,
         write_secs,
         read_secs,
         restore_secs,
+        save_streamed_secs,
+        load_streamed_secs,
     ])
+}
+
+/// Loads the cache at `path` flow by flow, as `wsd -R` does with one thread.
+fn load_streamed(path: &Path, config: TrackerConfig) -> Result<Tracker, String> {
+    let failed = |err: &dyn std::fmt::Display| {
+        format!("cannot load the flow cache {}: {err}", path.display())
+    };
+    let mut restorer = None;
+    let cache = wsd_flowcache::read_cache_each(path, |item| match item {
+        CacheItem::Header {
+            clock,
+            next_serial,
+            flows,
+            ..
+        } => {
+            restorer = Some(TrackerRestorer::new(config, clock, next_serial, flows));
+            Ok(())
+        }
+        CacheItem::Flow(index, flow) => match restorer.as_mut() {
+            Some(restorer) => restorer.add(index, &flow).map_err(|err| err.to_string()),
+            None => Err("a flow comes before the header".to_string()),
+        },
+    })
+    .map_err(|err| failed(&err))?
+    .ok_or_else(|| failed(&"the file vanished"))?;
+    let restorer = restorer.ok_or_else(|| failed(&"the cache has no header"))?;
+    restorer
+        .finish(&cache.snapshot.fragments)
+        .map_err(|err| failed(&err))
+}
+
+/// Checks that `restored` tracks as many flows as `saved`.
+fn check_restored(restored: &Tracker, saved: &Tracker) -> Result<(), String> {
+    if restored.active_flows() != saved.active_flows() {
+        return Err(format!(
+            "the restored tracker has {} flows, the saved one {}",
+            restored.active_flows(),
+            saved.active_flows()
+        ));
+    }
+    Ok(())
 }

@@ -242,8 +242,9 @@ fn write_cache(out: &mut String, results: &Results) {
     let (restore, _) = cache.summary(CacheStep::Restore);
     let _ = writeln!(
         out,
-        "\nLoading the cache as `wsd -R` does, `read_cache` then `Tracker::restore`, \
-         takes {} in all.\n",
+        "\nThe first five steps hold every flow in memory at once: loading that way, \
+         `read_cache` then `Tracker::restore`, takes {} in all. `wsd` saves and loads \
+         one flow at a time, as the last two rows do.\n",
         seconds(read + restore)
     );
 }
