@@ -205,7 +205,7 @@ pub fn write_cache_each<E: std::fmt::Display>(
 /// Checks that a cache can be saved at `path` by creating and removing the
 /// temporary file that [`write_cache`] writes first. Call it at start, after
 /// any change of user or root directory. A directory that cannot be written to
-/// is then found before the input is read, not when the flows are lost.
+/// is then found before the input is read, not when the flows are to be saved.
 ///
 /// # Errors
 ///
@@ -213,15 +213,10 @@ pub fn write_cache_each<E: std::fmt::Display>(
 /// removed, for example for lack of permission or a read-only filesystem.
 pub fn check_writable(path: &Path) -> Result<(), CacheError> {
     let temp = temp_path(path);
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&temp)
-        .map_err(|source| CacheError::Io {
-            operation: format!("creating {}", temp.display()),
-            source,
-        })?;
+    create_temp(&temp).map_err(|source| CacheError::Io {
+        operation: format!("creating {}", temp.display()),
+        source,
+    })?;
     fs::remove_file(&temp).map_err(|source| CacheError::Io {
         operation: format!("removing {}", temp.display()),
         source,
@@ -264,6 +259,21 @@ fn remove_stale_temp_files(path: &Path) {
     }
 }
 
+/// Creates the temporary file `temp` as a new file. A file or link already
+/// there, from an earlier process with the same id or from another user, is
+/// removed first rather than written through. So a link planted in a shared
+/// directory cannot make the writer truncate the file it points to.
+fn create_temp(temp: &Path) -> io::Result<File> {
+    let create = || OpenOptions::new().write(true).create_new(true).open(temp);
+    match create() {
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+            fs::remove_file(temp)?;
+            create()
+        }
+        other => other,
+    }
+}
+
 /// `.NAME.tmp-PID` beside `path`.
 fn temp_path(path: &Path) -> PathBuf {
     let name = path
@@ -286,12 +296,7 @@ fn write_and_sync<E: std::fmt::Display>(
         let operation = format!("{operation} {}", temp.display());
         move |source| CacheError::Io { operation, source }
     };
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(temp)
-        .map_err(io_error("creating"))?;
+    let file = create_temp(temp).map_err(io_error("creating"))?;
     let mut out = ChecksumWriter::new(BufWriter::with_capacity(WRITE_BUFFER, file));
     let count = encode_into(snapshot, flows, writer, &mut out).map_err(|err| match err {
         EncodeError::Io(source) => io_error("writing")(source),

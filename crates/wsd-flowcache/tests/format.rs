@@ -451,6 +451,27 @@ fn check_writable_leaves_no_trace() {
     assert!(matches!(err, CacheError::Io { .. }), "{err}");
 }
 
+/// A link planted where the temporary file goes is replaced, not written
+/// through: the file it points to keeps its contents.
+#[test]
+fn planted_link_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wsd.cache");
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "keep").unwrap();
+    let temp = dir
+        .path()
+        .join(format!(".wsd.cache.tmp-{}", std::process::id()));
+    std::os::unix::fs::symlink(&victim, &temp).unwrap();
+    check_writable(&path).unwrap();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+
+    std::os::unix::fs::symlink(&victim, &temp).unwrap();
+    write_cache(&path, &snapshot(3), "w").unwrap();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+    assert_eq!(read_cache(&path).unwrap().unwrap().snapshot, snapshot(3));
+}
+
 /// A flow that fails to come stops the write, and the old cache stays.
 #[test]
 fn failed_flow_keeps_old_cache() {

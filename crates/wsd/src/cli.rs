@@ -30,7 +30,8 @@ use clap::{ArgAction, Parser};
 )]
 pub struct Cli {
     /// Read packets from FILE (pcap or pcapng); repeat to read several files in order
-    /// as one stream, or use - for standard input.
+    /// as one stream, or use - for standard input. Captures joined end to end, as cat
+    /// joins them, are read in turn.
     #[arg(short = 'r', long = "read", value_name = "FILE")]
     pub read: Vec<PathBuf>,
 

@@ -156,11 +156,7 @@ fn check_writable(dir: &OwnedFd, path: &Path, owner: &Identity) -> Result<(), Fa
             path.display()
         ))
     })?;
-    let mode = stat.st_mode;
-    let by_owner = owner.uid.is_none_or(|uid| uid.as_raw() == stat.st_uid) && mode & 0o300 == 0o300;
-    let by_group = owner.gid.as_raw() == stat.st_gid && mode & 0o030 == 0o030;
-    let by_other = mode & 0o003 == 0o003;
-    if by_owner || by_group || by_other {
+    if crate::privileges::may_write(stat.st_mode, stat.st_uid, stat.st_gid, owner) {
         return Ok(());
     }
     Err(Failure::Usage(format!(

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,7 @@ use wsd_logfmt::{LocalTimeFormatter, LogWriter, OutputFormat, RecordOptions};
 
 use crate::inputs::{is_same_file, is_same_path, Input};
 use crate::logdir::LogDir;
-use crate::privileges::Identity;
+use crate::privileges::{self, Identity};
 use crate::run::Failure;
 use wsd::cli::{Cli, Format};
 
@@ -278,9 +279,6 @@ pub fn open_output(
     }
     if let Some(cache) = &cli.wflow {
         reject_overlap(cache, "flow cache", "-W", inputs)?;
-        if cli.chroot.is_none() {
-            check_cache_target(cache)?;
-        }
         if let Some(log) = cli.logfile.as_ref().filter(|log| log.as_os_str() != "-") {
             if is_same_path(cache, log) {
                 return Err(Failure::Usage(format!(
@@ -406,17 +404,76 @@ fn check_cache_target(path: &Path) -> Result<(), Failure> {
     check_cache_directory(path, "-W")
 }
 
-/// Checks that the `-W` cache can be saved by the run's final user, inside its
-/// final root directory, so that a cache that cannot be saved stops the run
-/// before it reads any input. With `-c` the path is resolved inside the new
-/// root, so only this check sees it.
+/// Checks, before anything is opened, created or moved, that the `-W` cache
+/// can be saved: by the user privileges are dropped to (`owner`), at the path
+/// inside the `-c` root if one is given. The directory's permission bits are
+/// checked for `owner`, and the writer's temporary file is created and removed
+/// by the current user.
+pub fn check_cache_early(cli: &Cli, owner: Option<&Identity>) -> Result<(), Failure> {
+    let Some(cache) = &cli.wflow else {
+        return Ok(());
+    };
+    let target = match &cli.chroot {
+        Some(root) => root.join(cache.strip_prefix("/").unwrap_or(cache)),
+        None => cache.clone(),
+    };
+    let unusable = |problem: String| {
+        let inside = cli
+            .chroot
+            .as_ref()
+            .map(|root| {
+                format!(
+                    " (the -W path {} inside the new root {})",
+                    cache.display(),
+                    root.display()
+                )
+            })
+            .unwrap_or_default();
+        Failure::Usage(format!(
+            "cannot use {}{inside} as the flow cache (-W): {problem}",
+            target.display()
+        ))
+    };
+    check_cache_target(&target)?;
+    let parent = directory_of(&target);
+    let user = owner.and_then(|owner| owner.uid.map(|uid| (uid, owner)));
+    if let (Some((uid, owner)), Ok(dir)) = (user, std::fs::metadata(parent)) {
+        if !privileges::may_write(dir.mode(), dir.uid(), dir.gid(), owner) {
+            return Err(unusable(format!(
+                "its directory {} is not writable by {}, which privileges are dropped to; \
+                 make it writable for that user or give another path",
+                parent.display(),
+                owner.name
+            )));
+        }
+        let replaced = std::fs::symlink_metadata(&target).ok();
+        if let Some(file) = replaced.filter(|_| dir.mode() & 0o1000 != 0) {
+            let uid = uid.as_raw();
+            if file.uid() != uid && dir.uid() != uid {
+                return Err(unusable(format!(
+                    "{} has the sticky bit, and the cache there belongs to another user, \
+                     so {} cannot replace it; remove the old cache or give another path",
+                    parent.display(),
+                    owner.name
+                )));
+            }
+        }
+    }
+    wsd_flowcache::check_writable(&target).map_err(|err| {
+        unusable(format!(
+            "{err}; make its directory writable or give another path"
+        ))
+    })
+}
+
+/// Checks that the `-W` cache can still be saved once privileges are dropped
+/// and any chroot is entered, by creating and removing the writer's temporary
+/// file as the final user. Permission bits miss access lists and read-only
+/// mounts, which this check catches before any input is read.
 pub fn check_cache_saving(cli: &Cli, identity: Option<&Identity>) -> Result<(), Failure> {
     let Some(cache) = &cli.wflow else {
         return Ok(());
     };
-    if cli.chroot.is_some() {
-        check_cache_target(cache)?;
-    }
     wsd_flowcache::check_writable(cache).map_err(|err| {
         let user = identity
             .map(|identity| format!(" for {}", identity.name))
@@ -434,14 +491,19 @@ pub fn check_cache_saving(cli: &Cli, identity: Option<&Identity>) -> Result<(), 
     })
 }
 
+/// Returns the directory that `path` is in: `.` for a bare file name.
+fn directory_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
 /// Checks that the directory of the flow cache `path`, given with `option`,
 /// exists, so that a mistyped path fails at the start rather than when the
 /// cache is saved or, for `-R`, by starting with no flows every run.
 fn check_cache_directory(path: &Path, option: &str) -> Result<(), Failure> {
-    let parent = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
+    let parent = directory_of(path);
     let problem = match std::fs::metadata(parent) {
         Ok(metadata) if metadata.is_dir() => return Ok(()),
         Ok(_) => format!("{} is not a directory", parent.display()),

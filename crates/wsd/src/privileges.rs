@@ -143,3 +143,13 @@ pub fn warn_if_staying_root(cli: &Cli) {
         );
     }
 }
+
+/// Returns true if `owner` may create files in a directory with the permission
+/// bits `mode`, owned by `uid` and `gid`, as far as those bits tell: as its
+/// owner, through its group or as anyone.
+pub fn may_write(mode: u32, uid: u32, gid: u32, owner: &Identity) -> bool {
+    let by_owner = owner.uid.is_none_or(|user| user.as_raw() == uid) && mode & 0o300 == 0o300;
+    let by_group = owner.gid.as_raw() == gid && mode & 0o030 == 0o030;
+    let by_other = mode & 0o003 == 0o003;
+    by_owner || by_group || by_other
+}

@@ -12,7 +12,7 @@ use tracing::info;
 
 use crate::daemon::NullDevice;
 use crate::diagnostics::Diagnostics;
-use crate::output::{check_cache_saving, Output};
+use crate::output::{check_cache_early, check_cache_saving, Output};
 use crate::pidfile::PidFile;
 use crate::privileges::{self, Identity};
 use crate::run::Failure;
@@ -66,6 +66,7 @@ impl StartUp {
             ));
         }
         let identity = privileges::resolve(cli)?;
+        check_cache_early(cli, identity.as_ref())?;
         let pid_file = match cli.pid_file_path() {
             Some(path) => Some(PidFile::acquire(&path)?),
             None => None,

@@ -411,9 +411,9 @@ fn cache_in_bad_directory_rejected_at_start() {
 }
 
 /// A `-W` cache that the run could not save, because the user it runs as may
-/// not create files in the directory, stops the run before it reads any input.
-/// As root the test drops to the user nobody inside a new root, where the path
-/// is resolved. Otherwise the directory is made read-only.
+/// not create files in the directory, stops the run before it reads any input
+/// or opens its log. As root the test drops to the user nobody inside a new
+/// root, where the path is resolved. Otherwise the directory is made read-only.
 #[test]
 fn unwritable_cache_directory_rejected_at_start() {
     let dir = tempfile::tempdir().unwrap();
@@ -440,6 +440,8 @@ fn unwritable_cache_directory_rejected_at_start() {
         .expect("user nobody exists");
     let jail = dir.path().join("jail");
     std::fs::create_dir(&jail).unwrap();
+    let log = dir.path().join("earlier.log");
+    std::fs::write(&log, "an earlier log\n").unwrap();
     let run = |cache: &str| {
         run_wsd(
             &[
@@ -452,7 +454,7 @@ fn unwritable_cache_directory_rejected_at_start() {
                 "-r",
                 part1,
                 "-L",
-                "-",
+                log.to_str().unwrap(),
             ],
             LIMIT,
         )
@@ -461,8 +463,27 @@ fn unwritable_cache_directory_rejected_at_start() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("inside the new root"), "{stderr}");
-    assert!(stderr.contains("writable for user nobody"), "{stderr}");
-    assert!(output.stdout.is_empty(), "no input is read");
+    assert!(stderr.contains("not writable by user nobody"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "an earlier log\n",
+        "the log is left as it was"
+    );
+
+    // In a directory with the sticky bit, a cache of another user cannot be
+    // replaced, though a new file can be created beside it.
+    let sticky = jail.join("sticky");
+    std::fs::create_dir(&sticky).unwrap();
+    std::fs::set_permissions(
+        &sticky,
+        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+    )
+    .unwrap();
+    std::fs::write(sticky.join("wsd.cache"), "").unwrap();
+    let output = run("/sticky/wsd.cache");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("sticky bit"), "{stderr}");
 
     let owned = jail.join("cache");
     std::fs::create_dir(&owned).unwrap();

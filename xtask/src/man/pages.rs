@@ -110,7 +110,8 @@ const WSD_DESCRIPTION: &[Block] = &[
         "`-u`, `-g` and `-c` also apply to file runs. The inputs, the `-R` cache and \
          the log directory are opened before the drop, and new logs are created in the \
          open log directory, so rotation works inside the chroot. Paths of `-W` are \
-         resolved inside the chroot. The pid file is removed at exit if the user after \
+         resolved inside the chroot, and checked at start for the user after the \
+         drop. The pid file is removed at exit if the user after \
          the drop may remove it, and emptied otherwise.",
     ),
 ];
@@ -132,7 +133,8 @@ const WSD_SECTIONS: &[Section] = &[
                 "2",
                 "Bad usage, or a problem found before the first packet: an invalid filter \
                  expression, an input that is missing or not a pcap or pcapng capture, a flow cache that cannot be \
-                 loaded, a log that cannot be created, or an output that names an input. \
+                 loaded, a `-W` cache that cannot be saved, a log that cannot be \
+                 created, or an output that names an input. \
                  A capture damaged after its start is read up to the damage with a \
                  warning and does not change the exit status.",
             ),
@@ -185,7 +187,9 @@ const WSD_SECTIONS: &[Section] = &[
                 ".<NAME>.tmp-<PID>",
                 "Temporary file beside the flow cache <NAME> while `-W` writes it. It is \
                  renamed over the cache when complete, so a crash leaves either the old \
-                 cache or the new one.",
+                 cache or the new one. At start `wsd` also creates and removes it, as \
+                 the user and in the root directory of the run, to check that the cache \
+                 can be saved.",
             ),
         ],
     },

@@ -158,9 +158,9 @@ pub struct ReadStats {
     pub truncated_at: Option<u64>,
     /// Offset of the corrupt record or block where reading stopped early, if any.
     pub stopped_at: Option<u64>,
-    /// File headers of further captures found after the first one's records, as
-    /// in captures joined end to end with `cat`. Reading goes on with their
-    /// packets.
+    /// Switches to another capture joined end to end, as `cat` joins them: a
+    /// classic pcap file header after any records or blocks, or a pcapng section
+    /// header after pcap records. A new section in a pcapng file is not counted.
     pub joined_files: u64,
 }
 
@@ -173,9 +173,12 @@ enum FormatReader {
 ///
 /// The format is detected from the magic number, never from the file name: classic pcap
 /// in either byte order with microsecond or nanosecond times, and pcapng with any number
-/// of sections and interfaces. The file is read in chunks into one buffer of at most
-/// 4 MiB (smaller for a smaller input of known size), and each [`Packet`] borrows from
-/// that buffer until the next call.
+/// of sections and interfaces. Captures joined end to end, as `cat` joins them, are read
+/// in turn. Where a record or block should start, a classic pcap file header, or a pcapng
+/// section header after pcap records, switches to a reader of that capture.
+/// [`ReadStats::joined_files`] counts the switches. The file is read in chunks into one
+/// buffer of at most 4 MiB (smaller for a smaller input of known size), and each
+/// [`Packet`] borrows from that buffer until the next call.
 ///
 /// Damaged input ends reading early instead of failing when packets were already read:
 /// - A file cut inside a record returns every complete record, then `Ok(None)`.
@@ -267,7 +270,8 @@ impl FileSource {
         &self.name
     }
 
-    /// Returns the format detected from the file's magic number.
+    /// Returns the format of the capture being read: the file's, or after a switch to
+    /// a capture joined to it, that capture's.
     pub fn format(&self) -> CaptureFormat {
         match &self.reader {
             FormatReader::Pcap(reader) => CaptureFormat::Pcap {
@@ -543,6 +547,7 @@ impl FileSource {
                 }
                 // Not reached: `starts_capture` checked the magic and the version.
                 _ => {
+                    debug_assert!(false, "a recognized pcap header failed to parse");
                     self.truncated(offset);
                     return Ok(());
                 }
@@ -555,12 +560,16 @@ impl FileSource {
             tracing::info!(
                 file = %self.name,
                 offset,
-                "another capture ({format}) starts at byte {offset}, as where captures \
-                 are joined end to end; reading goes on with its packets, and later ones \
-                 are logged at debug level"
+                "another capture starts at byte {offset}, in the format {format}: \
+                 captures joined end to end are read in turn, and later joins are \
+                 logged at debug level"
             );
         } else {
-            tracing::debug!(file = %self.name, offset, "another capture ({format}) starts");
+            tracing::debug!(
+                file = %self.name,
+                offset,
+                "another capture starts, in the format {format}"
+            );
         }
         Ok(())
     }
@@ -716,28 +725,42 @@ fn read_file_header(path: &Path, input: &mut Input) -> Result<FormatReader, Capt
     }
 }
 
-/// Returns true if `head`, the next bytes of the input, starts the file header
-/// of another capture. That is a classic pcap header of major version 2, in
-/// either byte order and time unit, or, if `pcapng` is set, a pcapng section
-/// header with a valid byte-order magic. A pcap record that matched would have
-/// a time in 2055, and a pcapng block a type that no format defines.
+/// Returns true if `head`, at least the next [`NEXT_FILE_PROBE`] bytes of the
+/// input, starts the file header of another capture. That is a classic pcap
+/// header of version 2.4, in either byte order and time unit, whose accuracy
+/// field is 0, as libpcap writes it. If `pcapng` is set, it can also be a
+/// pcapng section header with a valid byte-order magic.
+///
+/// A pcap record that matched would have a wire length of 0 where the accuracy
+/// field is, and a sub-second field equal to the version, besides a time equal
+/// to a magic number. A pcapng block that matched would need a length equal to
+/// the version, followed by a zero field.
+// NOTE: pcap files of version 2.3 or with a nonzero accuracy field are not
+// recognized, and reading stops at their header as at any corrupt record.
 fn starts_capture(head: &[u8], pcapng: bool) -> bool {
-    if head.len() < 12 {
+    let Some(head) = head.get(..NEXT_FILE_PROBE) else {
         return false;
-    }
-    match ByteOrder::Little.u32_at(head, 0) {
-        0xa1b2_c3d4 | 0xa1b2_3c4d => {
-            u16::from_le_bytes([head[4], head[5]]) == pcap::SUPPORTED_MAJOR
+    };
+    let order = match ByteOrder::Little.u32_at(head, 0) {
+        0xa1b2_c3d4 | 0xa1b2_3c4d => ByteOrder::Little,
+        0xd4c3_b2a1 | 0x4d3c_b2a1 => ByteOrder::Big,
+        pcap_parser::SHB_MAGIC => {
+            return pcapng
+                && pcapng::section_byte_order(ByteOrder::Little.u32_at(head, 8)).is_some();
         }
-        0xd4c3_b2a1 | 0x4d3c_b2a1 => {
-            u16::from_be_bytes([head[4], head[5]]) == pcap::SUPPORTED_MAJOR
-        }
-        pcap_parser::SHB_MAGIC if pcapng => {
-            pcapng::section_byte_order(ByteOrder::Little.u32_at(head, 8)).is_some()
-        }
-        _ => false,
-    }
+        _ => return false,
+    };
+    let version = order.u32_at(head, 4);
+    let expected = match order {
+        ByteOrder::Little => u32::from(pcap::SUPPORTED_MAJOR) | 4 << 16,
+        ByteOrder::Big => u32::from(pcap::SUPPORTED_MAJOR) << 16 | 4,
+    };
+    version == expected && order.u32_at(head, 12) == 0
 }
+
+/// Bytes that [`starts_capture`] reads: up to the accuracy field of a classic
+/// pcap file header.
+const NEXT_FILE_PROBE: usize = 16;
 
 fn read_pcap_header(path: &Path, input: &mut Input) -> Result<PcapReader, CaptureError> {
     let filled = input
@@ -896,21 +919,52 @@ mod tests {
         assert_eq!(stats.truncated_at, Some(parts[0].len() as u64));
     }
 
-    /// A record whose first bytes look like a file header in all but the
-    /// version stays a record.
+    /// Records whose time equals a magic number stay records: one of them is a
+    /// time in 2011. So does a pcapng block of a local type that equals one.
     #[test]
-    fn header_lookalike_record_stays_record() {
-        let records = [PcapRecord {
-            secs: 0xa1b2_c3d4,
-            fraction: 7,
-            caplen: 4,
-            orig_len: 4,
-            data: vec![9; 4],
-        }];
-        let bytes = pcap_file(false, false, 1, 65535, &records);
+    fn header_lookalikes_stay_records() {
+        let record = |secs, fraction, caplen: u32| PcapRecord {
+            secs,
+            fraction,
+            caplen,
+            orig_len: 60,
+            data: vec![9; caplen as usize],
+        };
+        let records = [
+            record(0x4d3c_b2a0, 0, 4),
+            record(0x4d3c_b2a1, 0x200, 4),
+            record(0xa1b2_c3d4, 7, 4),
+            // The sub-second field equals the version, read in the other byte
+            // order, but the wire length is not 0.
+            record(0x4d3c_b2a1, 0x0400_0200, 0),
+            record(0x4d3c_b2a2, 0, 4),
+        ];
+        let bytes = pcap_file(false, true, 1, 65535, &records);
         let (packets, stats) = all_packets(&bytes);
-        assert_eq!(packets.len(), 1);
+        assert_eq!(packets.len(), records.len());
         assert_eq!(stats.joined_files, 0);
+
+        let bytes = PcapNgBuilder::new(false)
+            .interface(1, 65535, None, None)
+            .enhanced(0, 1_700_000_000_000_000, &[1; 20], 60)
+            .block(0xd4c3_b2a1, &[0; 500])
+            .enhanced(0, 1_700_000_000_000_001, &[2; 20], 60)
+            .build();
+        let (packets, stats) = all_packets(&bytes);
+        assert_eq!(packets.len(), 2);
+        assert_eq!(stats.joined_files, 0);
+    }
+
+    /// A classic pcap header cut short after pcapng blocks ends the input as a
+    /// cut block does.
+    #[test]
+    fn header_cut_after_pcapng() {
+        let mut bytes = sample_pcapng(false);
+        let blocks = bytes.len() as u64;
+        bytes.extend_from_slice(&sample_pcap(false, false)[..20]);
+        let (packets, stats) = all_packets(&bytes);
+        assert_eq!(packets.len(), all_packets(&sample_pcapng(false)).0.len());
+        assert_eq!(stats.truncated_at, Some(blocks));
     }
 
     #[test]

@@ -135,13 +135,16 @@ impl PcapNgReader {
             return Ok(end_or_truncated(input, offset));
         }
 
-        let head = input.available();
         // A section header is part of this capture: only a classic pcap file
         // header starts another. Its magic, read as a block type in either byte
         // order, is above the section header's type, as few block types are.
-        if self.order.u32_at(head, 0) > SHB_MAGIC && super::starts_capture(head, false) {
+        if self.order.u32_at(input.available(), 0) > SHB_MAGIC
+            && input.fill(super::NEXT_FILE_PROBE)?
+            && super::starts_capture(input.available(), false)
+        {
             return Ok(Step::NextFile { offset });
         }
+        let head = input.available();
         if self.order.u32_at(head, 0) == SHB_MAGIC {
             // A section header sets the byte order of its own fields and of its section.
             let magic = ByteOrder::Little.u32_at(head, 8);
