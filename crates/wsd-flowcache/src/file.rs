@@ -259,6 +259,63 @@ fn remove_stale_temp_files(path: &Path) {
     }
 }
 
+/// The lock of a flow cache, held until it is dropped. See [`lock_cache`].
+#[derive(Debug)]
+pub struct CacheLock {
+    _file: File,
+}
+
+/// Locks the flow cache at `path`, so that two processes cannot continue one
+/// series of captures at once: both would load the same flows, and the one
+/// that saved last would replace the flows of the other.
+///
+/// The lock is an exclusive `flock` on the file `.NAME.lock` beside the cache.
+/// That file is created if it is missing and never removed, because removing
+/// it could let two processes lock two different files. A link in its place is
+/// not followed. The lock ends when the returned value is dropped or the
+/// process exits.
+///
+/// # Errors
+///
+/// Returns [`CacheError::Locked`] if another process holds the lock, and
+/// [`CacheError::Io`] if the lock file cannot be opened or locked.
+pub fn lock_cache(path: &Path) -> Result<CacheLock, CacheError> {
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "flowcache".to_string());
+    let lock = path.with_file_name(format!(".{name}.lock"));
+    let io_error = |operation: &str, source| CacheError::Io {
+        operation: format!("{operation} {}", lock.display()),
+        source,
+    };
+    let no_follow = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
+    let opened = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(no_follow)
+        .open(&lock);
+    // A lock file that another user created may be readable only, which is
+    // enough for a lock.
+    let file = match opened {
+        Err(err) if err.kind() == io::ErrorKind::PermissionDenied => OpenOptions::new()
+            .read(true)
+            .custom_flags(no_follow)
+            .open(&lock),
+        other => other,
+    }
+    .map_err(|source| io_error("opening the lock file", source))?;
+    match file.try_lock() {
+        Ok(()) => Ok(CacheLock { _file: file }),
+        Err(fs::TryLockError::WouldBlock) => Err(CacheError::Locked { lock }),
+        Err(fs::TryLockError::Error(source)) => Err(io_error("locking", source)),
+    }
+}
+
 /// Creates the temporary file `temp` as a new file. A file or link already
 /// there, from an earlier process with the same id or from another user, is
 /// removed first rather than written through. So a link planted in a shared

@@ -51,7 +51,8 @@ use crate::body::Body;
 use crate::reader::{postcard_problem, Reader};
 
 pub use file::{
-    check_writable, read_cache, read_cache_each, write_cache, write_cache_each, write_cache_lazily,
+    check_writable, lock_cache, read_cache, read_cache_each, write_cache, write_cache_each,
+    write_cache_lazily, CacheLock,
 };
 
 /// The magic number that starts every flow-cache file.
@@ -123,7 +124,8 @@ pub enum CacheError {
     Empty,
     /// The file is of a format version newer than this program reads.
     #[error(
-        "format version {found} is newer than this program reads (up to {supported}); upgrade wsd"
+        "format version {found} is newer than this program reads (up to {supported}): \
+         upgrade wsd, or, if no newer version wrote the file, it is damaged"
     )]
     UnsupportedVersion {
         /// The version in the file.
@@ -151,6 +153,12 @@ pub enum CacheError {
     Rejected {
         /// The problem found.
         detail: String,
+    },
+    /// Another process holds the lock of the cache (see [`lock_cache`]).
+    #[error("another process is using it: it holds the lock file {}", lock.display())]
+    Locked {
+        /// The lock file.
+        lock: std::path::PathBuf,
     },
     /// The flows to save could not all be taken, so no cache was written.
     #[error("the flows to save could not be taken: {detail}")]

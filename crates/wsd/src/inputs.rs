@@ -34,9 +34,9 @@ impl Input {
         }
     }
 
-    /// Opens the file now, for a run that changes its root directory before
-    /// reading.
-    pub fn open_before_chroot(&mut self) -> Result<(), Failure> {
+    /// Opens the file now, for a run that drops privileges or changes its root
+    /// directory before reading.
+    pub fn open_before_drop(&mut self) -> Result<(), Failure> {
         if self.opened.is_none() {
             self.opened = Some(open_file(&self.path)?);
         }

@@ -408,10 +408,14 @@ fn check_cache_target(path: &Path) -> Result<(), Failure> {
 /// can be saved: by the user privileges are dropped to (`owner`), at the path
 /// inside the `-c` root if one is given. The directory's permission bits are
 /// checked for `owner`, and the writer's temporary file is created and removed
-/// by the current user.
-pub fn check_cache_early(cli: &Cli, owner: Option<&Identity>) -> Result<(), Failure> {
+/// by the current user. Then the cache is locked for the run (see
+/// [`wsd_flowcache::lock_cache`]), and the lock is returned.
+pub fn check_cache_early(
+    cli: &Cli,
+    owner: Option<&Identity>,
+) -> Result<Option<wsd_flowcache::CacheLock>, Failure> {
     let Some(cache) = &cli.wflow else {
-        return Ok(());
+        return Ok(None);
     };
     let target = match &cli.chroot {
         Some(root) => root.join(cache.strip_prefix("/").unwrap_or(cache)),
@@ -434,7 +438,14 @@ pub fn check_cache_early(cli: &Cli, owner: Option<&Identity>) -> Result<(), Fail
             target.display()
         ))
     };
-    check_cache_target(&target)?;
+    check_cache_target(&target).map_err(|failure| match (failure, &cli.chroot) {
+        (Failure::Usage(message), Some(root)) => Failure::Usage(format!(
+            "{message} (with -c, the -W path {} is looked up inside {})",
+            cache.display(),
+            root.display()
+        )),
+        (failure, _) => failure,
+    })?;
     let parent = directory_of(&target);
     let user = owner.and_then(|owner| owner.uid.map(|uid| (uid, owner)));
     if let (Some((uid, owner)), Ok(dir)) = (user, std::fs::metadata(parent)) {
@@ -463,7 +474,15 @@ pub fn check_cache_early(cli: &Cli, owner: Option<&Identity>) -> Result<(), Fail
         unusable(format!(
             "{err}; make its directory writable or give another path"
         ))
-    })
+    })?;
+    wsd_flowcache::lock_cache(&target)
+        .map(Some)
+        .map_err(|err| match err {
+            wsd_flowcache::CacheError::Locked { .. } => unusable(format!(
+                "{err}, such as another run of wsd; wait for it to end, or give another path"
+            )),
+            err => unusable(err.to_string()),
+        })
 }
 
 /// Checks that the `-W` cache can still be saved once privileges are dropped

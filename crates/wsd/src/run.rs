@@ -298,9 +298,11 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
         return run_live(cli, &startup, diagnostics);
     }
     let mut inputs = check_inputs(&cli.read)?;
-    if cli.chroot.is_some() {
+    // Inputs that only root may read, or that a chroot hides, are opened
+    // before privileges are dropped.
+    if cli.chroot.is_some() || cli.user.is_some() || cli.group.is_some() {
         for input in &mut inputs {
-            input.open_before_chroot()?;
+            input.open_before_drop()?;
         }
     }
     let mut filter = file_filter(cli)?;

@@ -26,6 +26,8 @@ pub struct StartUp {
     identity: Option<Identity>,
     /// Kept until the end of the run: the lock is released when it is dropped.
     _pid_file: Option<PidFile>,
+    /// The lock of the `-W` cache, held until the end of the run.
+    _cache_lock: Option<wsd_flowcache::CacheLock>,
 }
 
 impl StartUp {
@@ -66,7 +68,7 @@ impl StartUp {
             ));
         }
         let identity = privileges::resolve(cli)?;
-        check_cache_early(cli, identity.as_ref())?;
+        let cache_lock = check_cache_early(cli, identity.as_ref())?;
         let pid_file = match cli.pid_file_path() {
             Some(path) => Some(PidFile::acquire(&path)?),
             None => None,
@@ -75,6 +77,7 @@ impl StartUp {
             null,
             identity,
             _pid_file: pid_file,
+            _cache_lock: cache_lock,
         })
     }
 

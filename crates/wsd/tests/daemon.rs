@@ -653,6 +653,38 @@ fn numeric_ids_dropped_to() {
     assert_eq!(flow_lines(&output.stdout).len(), 2, "{stderr}");
 }
 
+/// Inputs are opened before privileges are dropped, also without a chroot, so
+/// that a capture only root may read is read by a run that drops to another
+/// user.
+#[test]
+fn root_only_input_read_after_drop() {
+    if !running_as_root("root_only_input_read_after_drop") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let capture = dir.path().join("root-only.pcap");
+    std::fs::copy(fixture("port_reuse.pcap"), &capture).expect("copy the capture");
+    let output = run_wsd(
+        &[
+            "-r",
+            capture.to_str().expect("UTF-8 path"),
+            "-r",
+            &fixture("port_reuse.pcap"),
+            "-L",
+            "-",
+            "-u",
+            "54321",
+            "-g",
+            "54322",
+        ],
+        LIMIT,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("uid=54321 gid=54322"), "{stderr}");
+    assert_eq!(flow_lines(&output.stdout).len(), 4, "{stderr}");
+}
+
 #[test]
 fn numeric_user_needs_group() {
     let output = run_wsd(

@@ -499,6 +499,51 @@ fn unwritable_cache_directory_rejected_at_start() {
     assert!(saved.is_some_and(|cache| !cache.snapshot.flows.is_empty()));
 }
 
+/// Two runs cannot continue one series at once. While one run has the `-W`
+/// cache locked, a second run with that cache stops at start. Once the first
+/// ends, the next run goes ahead.
+#[test]
+fn cache_locked_while_in_use() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("wsd.cache");
+    let part1 = shared_dir().join("cases/B30_flow-across-files_part1.pcap");
+    let mut first = Command::new(env!("CARGO_BIN_EXE_wsd"))
+        .args(["-r", "-", "-L", "/dev/null", "-W"])
+        .arg(&cache)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = first.stdin.take().unwrap();
+    stdin.write_all(&std::fs::read(&part1).unwrap()).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+
+    let args = [
+        "-W",
+        cache.to_str().unwrap(),
+        "-r",
+        part1.to_str().unwrap(),
+        "-L",
+        "/dev/null",
+    ];
+    let second = run_wsd(&args, LIMIT);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("another process is using it"), "{stderr}");
+
+    drop(stdin);
+    let first = first.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert_eq!(first.status.code(), Some(0), "{stderr}");
+    let third = run_wsd(&args, LIMIT);
+    let stderr = String::from_utf8_lossy(&third.stderr);
+    assert_eq!(third.status.code(), Some(0), "{stderr}");
+}
+
 /// Flows idle past the timeout when the next file starts are reported with
 /// their real last packet time before the new packets.
 #[test]

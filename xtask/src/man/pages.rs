@@ -184,6 +184,12 @@ const WSD_SECTIONS: &[Section] = &[
                  `--discard-bad-cache`; <SECONDS> is the Unix time of the move.",
             ),
             Block::Item(
+                ".<NAME>.lock",
+                "Lock file beside the flow cache <NAME>. A run with `-W` holds an \
+                 exclusive lock on it until it exits, so that a second run on the same \
+                 cache stops at start. It is created if missing and never removed.",
+            ),
+            Block::Item(
                 ".<NAME>.tmp-<PID>",
                 "Temporary file beside the flow cache <NAME> while `-W` writes it. It is \
                  renamed over the cache when complete, so a crash leaves either the old \

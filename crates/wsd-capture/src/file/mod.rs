@@ -474,7 +474,7 @@ impl FileSource {
             Step::Truncated { offset } => self.truncated(offset),
             Step::Abandoned { offset, problem } => {
                 self.stats.malformed_records += 1;
-                self.stop(offset, &problem);
+                self.resync_or_stop(offset, &problem)?;
             }
             Step::Corrupt { offset, problem } => {
                 // The block where reading stops is unreadable, as an abandoned
@@ -489,7 +489,61 @@ impl FileSource {
                         detail: problem.to_string(),
                     });
                 }
-                self.stop(offset, &problem);
+                self.resync_or_stop(offset, &problem)?;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Goes on after damage at `offset` with another capture joined after it, if
+    /// one follows, and else ends reading there.
+    // NOTE: a pcap capture cut inside a record's data takes in the next
+    // capture's header as part of that record. The next capture's bytes are then
+    // read as records that do not decode, and its packets are lost.
+    fn resync_or_stop(&mut self, offset: u64, problem: &Problem) -> Result<(), CaptureError> {
+        // The search starts one byte after the damage.
+        let found = match self.input.skip(1) {
+            Ok(true) => self.find_capture_header(),
+            Ok(false) => Ok(None),
+            Err(source) => Err(source),
+        };
+        let found = match found {
+            Ok(found) => found,
+            Err(source) => return Err(self.read_error(source)),
+        };
+        let Some(next) = found else {
+            self.input.consume_all();
+            self.stop(offset, problem);
+            return Ok(());
+        };
+        tracing::warn!(
+            file = %self.name,
+            offset,
+            "damaged data at byte {offset}: {problem}. Another capture starts at byte \
+             {next}, and reading goes on with it"
+        );
+        if let Err(source) = self.start_next_file(next) {
+            return Err(self.read_error(source));
+        }
+        Ok(())
+    }
+
+    /// Consumes the input up to the next file header of a capture, and returns
+    /// its stream offset, or none if the input ends first.
+    fn find_capture_header(&mut self) -> io::Result<Option<u64>> {
+        while self.input.fill(NEXT_FILE_PROBE)? {
+            let available = self.input.available();
+            let candidates = available.len() + 1 - NEXT_FILE_PROBE;
+            let hit = (0..candidates).find(|&at| {
+                matches!(available[at], 0xd4 | 0xa1 | 0x4d | 0x0a)
+                    && starts_capture(&available[at..], true)
+            });
+            match hit {
+                Some(at) => {
+                    self.input.consume(at);
+                    return Ok(Some(self.input.offset()));
+                }
+                None => self.input.consume(candidates),
             }
         }
         Ok(None)
@@ -917,6 +971,33 @@ mod tests {
         let (packets, stats) = all_packets(&cut);
         assert_eq!(packets.len(), 4);
         assert_eq!(stats.truncated_at, Some(parts[0].len() as u64));
+    }
+
+    /// A capture cut short and joined to another loses only the cut record:
+    /// reading goes on with the capture after it, whether the cut fell in a
+    /// record header or in a pcapng block.
+    #[test]
+    fn cut_capture_then_next_read() {
+        let next = sample_pcap(true, true);
+        let (next_packets, _) = all_packets(&next);
+        let pcap = sample_pcap(false, false);
+        let pcapng = sample_pcapng(false);
+        for (name, first, cut) in [
+            ("record header", &pcap, pcap.len() - 30),
+            ("pcapng block", &pcapng, pcapng.len() - 10),
+        ] {
+            let mut joined = first[..cut].to_vec();
+            joined.extend_from_slice(&next);
+            let (packets, stats) = all_packets(&joined);
+            assert!(packets.len() >= next_packets.len(), "{name}");
+            assert_eq!(
+                packets[packets.len() - next_packets.len()..],
+                next_packets[..],
+                "{name}"
+            );
+            assert_eq!(stats.joined_files, 1, "{name}");
+            assert_eq!(stats.stopped_at, None, "{name}");
+        }
     }
 
     /// Records whose time equals a magic number stay records: one of them is a
