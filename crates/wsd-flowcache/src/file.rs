@@ -308,7 +308,15 @@ pub fn lock_cache(path: &Path) -> Result<CacheLock, CacheError> {
             .open(&lock),
         other => other,
     }
-    .map_err(|source| io_error("opening the lock file", source))?;
+    .map_err(|source| {
+        let loop_error = rustix::io::Errno::LOOP.raw_os_error();
+        if source.raw_os_error() == Some(loop_error) {
+            let detail = "it is a symbolic link, which is not followed; remove it";
+            io_error("opening the lock file", io::Error::other(detail))
+        } else {
+            io_error("opening the lock file", source)
+        }
+    })?;
     match file.try_lock() {
         Ok(()) => Ok(CacheLock { _file: file }),
         Err(fs::TryLockError::WouldBlock) => Err(CacheError::Locked { lock }),

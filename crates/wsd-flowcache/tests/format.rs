@@ -11,8 +11,8 @@ use wsd_flow::{
     WaitingFragment, MAX_HOLES,
 };
 use wsd_flowcache::{
-    check_writable, decode, decode_each, encode, read_cache, read_cache_each, write_cache,
-    write_cache_each, write_cache_lazily, CacheError, CacheItem, FORMAT_VERSION,
+    check_writable, decode, decode_each, encode, lock_cache, read_cache, read_cache_each,
+    write_cache, write_cache_each, write_cache_lazily, CacheError, CacheItem, FORMAT_VERSION,
 };
 
 fn side(ip: IpAddr, port: u16, seed: u64) -> SideSnapshot {
@@ -470,6 +470,26 @@ fn planted_link_not_followed() {
     write_cache(&path, &snapshot(3), "w").unwrap();
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
     assert_eq!(read_cache(&path).unwrap().unwrap().snapshot, snapshot(3));
+}
+
+/// A second lock of one cache fails while the first is held, and a link in
+/// the place of the lock file is neither followed nor replaced.
+#[test]
+fn lock_exclusive_and_unfollowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wsd.cache");
+    let held = lock_cache(&path).unwrap();
+    let err = lock_cache(&path).unwrap_err();
+    assert!(matches!(err, CacheError::Locked { .. }), "{err}");
+    drop(held);
+    lock_cache(&path).unwrap();
+
+    let linked = dir.path().join("linked.cache");
+    let target = dir.path().join("target");
+    std::os::unix::fs::symlink(&target, dir.path().join(".linked.cache.lock")).unwrap();
+    let err = lock_cache(&linked).unwrap_err();
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    assert!(!target.exists());
 }
 
 /// A flow that fails to come stops the write, and the old cache stays.

@@ -61,7 +61,20 @@ pub fn check_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, Failure> {
     let inputs: Vec<Input> = paths
         .iter()
         .map(|path| check_input(path))
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, _>>()
+        .map_err(|failure| match failure {
+            Failure::Usage(message) if paths.len() > 1 => {
+                let others = match paths.len() - 1 {
+                    1 => "the other input".to_string(),
+                    count => format!("the other {count} inputs"),
+                };
+                Failure::Usage(format!(
+                    "{message}. No input was read: fix that input, or leave it out to \
+                     read {others}"
+                ))
+            }
+            failure => failure,
+        })?;
     // A file read twice counts its packets twice. That can be meant, to replay
     // a capture, so it gets a warning and is not rejected.
     let mut seen: HashMap<(u64, u64), &Path> = HashMap::new();

@@ -297,6 +297,9 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     if cli.read.is_empty() {
         return run_live(cli, &startup, diagnostics);
     }
+    // Opening a named pipe, or reading the file header of `-r -`, can wait for
+    // a writer, and a SIGHUP from log rotation then must not end the run.
+    let hangup = catch_hangup()?;
     let mut inputs = check_inputs(&cli.read)?;
     // Inputs that only root may read, or that a chroot hides, are opened
     // before privileges are dropped.
@@ -311,7 +314,6 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     // A signal while a large cache loads ends the run as at the end of its
     // input, or, for SIGHUP, is ignored, instead of killing the process.
     let stop = stop_on_signals()?;
-    let hangup = catch_hangup()?;
     let mut tracker = load_tracker(cli, config)?;
     let mut output = open_output(cli, &inputs, startup.identity())?;
     tracker.format_as(&output.writer)?;

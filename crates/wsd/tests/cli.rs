@@ -1104,3 +1104,60 @@ fn sigterm_ends_stalled_pipe() {
     let text = std::fs::read_to_string(&log).expect("log written");
     assert_eq!(flow_lines(text.as_bytes()).len(), 2, "{text}");
 }
+
+/// A SIGHUP while `-r -` waits for its file header, as log rotation can send
+/// to a run on a quiet pipe, does not end the run.
+#[test]
+fn hangup_before_header_ignored() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsd"))
+        .args(["-r", "-", "-L", "-"])
+        .env("TZ", "UTC")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let status = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::thread::sleep(Duration::from_millis(100));
+    let mut stdin = child.stdin.take().unwrap();
+    // The write fails if the signal ended the run, and the status shows it.
+    let _ = stdin.write_all(&std::fs::read(fixture("lossy.pcap")).unwrap());
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(flow_lines(&output.stdout).len(), 5, "{stderr}");
+}
+
+/// One input that is not a capture stops a run of several before any is
+/// read, and the message says how to read the others.
+#[test]
+fn bad_input_among_several_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.pcap");
+    std::fs::write(&bad, "abcdefghij").unwrap();
+    let output = run_wsd(
+        &[
+            "-r",
+            &fixture("lossy.pcap"),
+            "-r",
+            bad.to_str().unwrap(),
+            "-L",
+            "-",
+        ],
+        LIMIT,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("No input was read"), "{stderr}");
+    assert!(stderr.contains("read the other input"), "{stderr}");
+    assert!(output.stdout.is_empty());
+}

@@ -162,6 +162,9 @@ pub struct ReadStats {
     /// classic pcap file header after any records or blocks, or a pcapng section
     /// header after pcap records. A new section in a pcapng file is not counted.
     pub joined_files: u64,
+    /// Bytes passed over after damage, in searches for another capture's file
+    /// header.
+    pub skipped_bytes: u64,
 }
 
 enum FormatReader {
@@ -516,12 +519,20 @@ impl FileSource {
             self.stop(offset, problem);
             return Ok(());
         };
-        tracing::warn!(
-            file = %self.name,
-            offset,
-            "damaged data at byte {offset}: {problem}. Another capture starts at byte \
-             {next}, and reading goes on with it"
-        );
+        let skipped = next - offset;
+        self.stats.skipped_bytes += skipped;
+        if self.stats.skipped_bytes == skipped {
+            tracing::warn!(
+                file = %self.name,
+                offset,
+                "damaged data at byte {offset}: {problem}. Reading goes on at byte \
+                 {next}, {skipped} bytes later, where the file header of another capture \
+                 was found; such a header can also be part of a packet's data. Later \
+                 skips are logged at debug level"
+            );
+        } else {
+            tracing::debug!(file = %self.name, offset, skipped, "damaged data skipped");
+        }
         if let Err(source) = self.start_next_file(next) {
             return Err(self.read_error(source));
         }
@@ -663,6 +674,7 @@ impl FileSource {
             malformed_records = self.stats.malformed_records,
             skipped_blocks = self.stats.skipped_blocks,
             joined_files = self.stats.joined_files,
+            skipped_bytes = self.stats.skipped_bytes,
             "finished reading the file"
         );
     }
@@ -997,6 +1009,7 @@ mod tests {
             );
             assert_eq!(stats.joined_files, 1, "{name}");
             assert_eq!(stats.stopped_at, None, "{name}");
+            assert!(stats.skipped_bytes > 0, "{name}");
         }
     }
 
