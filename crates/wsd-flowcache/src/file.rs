@@ -305,13 +305,14 @@ pub fn lock_cache(path: &Path) -> Result<CacheLock, CacheError> {
         Err(err) if err.kind() == io::ErrorKind::PermissionDenied => OpenOptions::new()
             .read(true)
             .custom_flags(no_follow)
-            .open(&lock),
+            .open(&lock)
+            .map_err(|_| err),
         other => other,
     }
     .map_err(|source| {
         let loop_error = rustix::io::Errno::LOOP.raw_os_error();
         if source.raw_os_error() == Some(loop_error) {
-            let detail = "it is a symbolic link, which is not followed; remove it";
+            let detail = "it is a symbolic link, which is not followed";
             io_error("opening the lock file", io::Error::other(detail))
         } else {
             io_error("opening the lock file", source)

@@ -470,19 +470,24 @@ pub fn check_cache_early(
             }
         }
     }
+    // The lock comes first: the check below replaces the temporary file of this
+    // process id, which a run that holds the lock in another namespace may use.
+    let lock = wsd_flowcache::lock_cache(&target).map_err(|err| match err {
+        wsd_flowcache::CacheError::Locked { lock } => Failure::Busy(format!(
+            "cannot use {} as the flow cache (-W): another process, probably another \
+             run of wsd, has locked it (lock file {}); wait for that run to end, or give \
+             another path",
+            target.display(),
+            lock.display()
+        )),
+        err => unusable(format!("{err}; fix that, or give another path")),
+    })?;
     wsd_flowcache::check_writable(&target).map_err(|err| {
         unusable(format!(
             "{err}; make its directory writable or give another path"
         ))
     })?;
-    wsd_flowcache::lock_cache(&target)
-        .map(Some)
-        .map_err(|err| match err {
-            wsd_flowcache::CacheError::Locked { .. } => unusable(format!(
-                "{err}, such as another run of wsd; wait for it to end, or give another path"
-            )),
-            err => unusable(err.to_string()),
-        })
+    Ok(Some(lock))
 }
 
 /// Checks that the `-W` cache can still be saved once privileges are dropped

@@ -30,6 +30,9 @@ pub enum Failure {
     Usage(String),
     /// Any other failure, such as an output write error: exit status 1.
     Other(String),
+    /// A resource that another process is using, such as a locked flow cache:
+    /// exit status 75, for a run that a wrapper should retry later.
+    Busy(String),
 }
 
 impl Failure {
@@ -38,13 +41,14 @@ impl Failure {
         match self {
             Failure::Usage(_) => 2,
             Failure::Other(_) => 1,
+            Failure::Busy(_) => 75,
         }
     }
 
     /// Returns the message for the user.
     pub fn message(&self) -> &str {
         match self {
-            Failure::Usage(message) | Failure::Other(message) => message,
+            Failure::Usage(message) | Failure::Other(message) | Failure::Busy(message) => message,
         }
     }
 }
@@ -304,6 +308,9 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     // Inputs that only root may read, or that a chroot hides, are opened
     // before privileges are dropped.
     if cli.chroot.is_some() || cli.user.is_some() || cli.group.is_some() {
+        // Every input is then open at once, so a long list needs the file limit
+        // raised to its maximum.
+        raise_open_file_limit();
         for input in &mut inputs {
             input.open_before_drop()?;
         }
@@ -370,6 +377,25 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     // The pid file goes last, once the summary is out.
     drop(startup);
     combine_failures(result.and(written), saved, cli.wflow.is_some())
+}
+
+/// Raises the soft limit on open files to the hard limit. A failure leaves the
+/// limit as it was, and opening too many inputs then says so.
+fn raise_open_file_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+
+    let limit = getrlimit(Resource::Nofile);
+    if let (Some(current), Some(maximum)) = (limit.current, limit.maximum) {
+        if current < maximum {
+            let raised = Rlimit {
+                current: Some(maximum),
+                maximum: Some(maximum),
+            };
+            if let Err(err) = setrlimit(Resource::Nofile, raised) {
+                debug!("cannot raise the open file limit from {current} to {maximum}: {err}");
+            }
+        }
+    }
 }
 
 /// Returns the outcome of a run from the outcome of reading and writing and that

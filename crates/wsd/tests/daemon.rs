@@ -661,15 +661,22 @@ fn root_only_input_read_after_drop() {
     if !running_as_root("root_only_input_read_after_drop") {
         return;
     }
+    use std::os::unix::fs::PermissionsExt;
+
     let dir = tempfile::tempdir().expect("temporary directory");
     let capture = dir.path().join("root-only.pcap");
     std::fs::copy(fixture("port_reuse.pcap"), &capture).expect("copy the capture");
+    let only_root = |path: &std::path::Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+    only_root(&capture, 0o600);
+    only_root(dir.path(), 0o700);
     let output = run_wsd(
         &[
             "-r",
-            capture.to_str().expect("UTF-8 path"),
-            "-r",
             &fixture("port_reuse.pcap"),
+            "-r",
+            capture.to_str().expect("UTF-8 path"),
             "-L",
             "-",
             "-u",

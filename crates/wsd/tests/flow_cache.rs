@@ -520,7 +520,18 @@ fn cache_locked_while_in_use() {
     let mut stdin = first.stdin.take().unwrap();
     stdin.write_all(&std::fs::read(&part1).unwrap()).unwrap();
     stdin.flush().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The run locks the cache as it starts, right after it creates the lock
+    // file. Locking it here to find out could make that run fail instead.
+    let lock = dir.path().join(".wsd.cache.lock");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !lock.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first run made no lock file"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
 
     let args = [
         "-W",
@@ -532,8 +543,8 @@ fn cache_locked_while_in_use() {
     ];
     let second = run_wsd(&args, LIMIT);
     let stderr = String::from_utf8_lossy(&second.stderr);
-    assert_eq!(second.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("another process is using it"), "{stderr}");
+    assert_eq!(second.status.code(), Some(75), "{stderr}");
+    assert!(stderr.contains("has locked it"), "{stderr}");
 
     drop(stdin);
     let first = first.wait_with_output().unwrap();

@@ -136,7 +136,13 @@ const WSD_SECTIONS: &[Section] = &[
                  loaded, a `-W` cache that cannot be saved, a log that cannot be \
                  created, or an output that names an input. \
                  A capture damaged after its start is read up to the damage with a \
-                 warning and does not change the exit status.",
+                 warning, and past it when another capture's header follows, and \
+                 does not change the exit status.",
+            ),
+            Block::Item(
+                "75",
+                "Another process, usually another run of `wsd`, has the `-W` flow cache \
+                 locked. Nothing was read or written; run again later.",
             ),
         ],
     },
@@ -187,7 +193,8 @@ const WSD_SECTIONS: &[Section] = &[
                 ".<NAME>.lock",
                 "Lock file beside the flow cache <NAME>. A run with `-W` holds an \
                  exclusive lock on it until it exits, so that a second run on the same \
-                 cache stops at start. It is created if missing and never removed.",
+                 cache stops at start with exit status 75. It is created if missing and \
+                 never removed.",
             ),
             Block::Item(
                 ".<NAME>.tmp-<PID>",

@@ -18,11 +18,11 @@ use std::path::{Path, PathBuf};
 use pcap_parser::nom;
 use pcap_parser::PcapError;
 
-use crate::{CaptureError, Packet, PacketSource};
+use crate::{CaptureError, Packet, PacketSource, Timestamp};
 use input::Input;
 use pcap::PcapReader;
 use pcapng::PcapNgReader;
-use step::{PacketMeta, Problem, Step};
+use step::{caplen_is_absurd, PacketMeta, Problem, Step};
 
 pub use shared::SharedBytes;
 
@@ -160,7 +160,8 @@ pub struct ReadStats {
     pub stopped_at: Option<u64>,
     /// Switches to another capture joined end to end, as `cat` joins them: a
     /// classic pcap file header after any records or blocks, or a pcapng section
-    /// header after pcap records. A new section in a pcapng file is not counted.
+    /// header after pcap records or found after damage. A new section that
+    /// follows the blocks of a pcapng file is not counted.
     pub joined_files: u64,
     /// Bytes passed over after damage, in searches for another capture's file
     /// header.
@@ -192,6 +193,9 @@ enum FormatReader {
 /// - A pcapng block whose length is not a multiple of 4 or differs from its trailing
 ///   copy ends the file there. So does a section header, interface description or packet
 ///   block longer than [`MAX_BLOCK_LEN`].
+/// - In both of the cases above, reading goes on instead if another capture's file
+///   header follows later in the input and passes the checks that it starts a capture
+///   joined to this one. [`ReadStats::skipped_bytes`] counts the bytes passed over.
 ///
 /// Each of these logs one `tracing` warning with `file` and `offset` fields and is
 /// recorded in [`ReadStats`]. Malformed pcapng packet blocks are skipped, counted, and
@@ -212,6 +216,9 @@ pub struct FileSource {
     finished: bool,
     /// One bit per kind of [`Problem`] already logged.
     warned: u32,
+    /// Time of the packet last returned, which a capture found after damage
+    /// must be close to.
+    last_time: Option<Timestamp>,
     /// Buffer indices of the data of the packet last returned, empty when the last call
     /// returned none.
     packet_range: Range<usize>,
@@ -387,6 +394,7 @@ impl FileSource {
             stats: ReadStats::default(),
             finished: false,
             warned: 0,
+            last_time: None,
             packet_range: 0..0,
         };
         if matches!(source.reader, FormatReader::PcapNg(_)) {
@@ -457,7 +465,10 @@ impl FileSource {
         };
 
         match step {
-            Step::Packet(meta) => return Ok(Some(meta)),
+            Step::Packet(meta) => {
+                self.last_time = Some(meta.ts);
+                return Ok(Some(meta));
+            }
             Step::Block => {}
             Step::NextFile { offset } => {
                 if let Err(source) = self.start_next_file(offset) {
@@ -504,6 +515,16 @@ impl FileSource {
     // capture's header as part of that record. The next capture's bytes are then
     // read as records that do not decode, and its packets are lost.
     fn resync_or_stop(&mut self, offset: u64, problem: &Problem) -> Result<(), CaptureError> {
+        // A search of a pipe can take long, so the damage is reported first.
+        let first = self.stats.skipped_bytes == 0;
+        if first {
+            tracing::warn!(
+                file = %self.name,
+                offset,
+                "damaged data at byte {offset}: {problem}. Searching the rest of the \
+                 input for another capture joined after it"
+            );
+        }
         // The search starts one byte after the damage.
         let found = match self.input.skip(1) {
             Ok(true) => self.find_capture_header(),
@@ -521,14 +542,12 @@ impl FileSource {
         };
         let skipped = next - offset;
         self.stats.skipped_bytes += skipped;
-        if self.stats.skipped_bytes == skipped {
+        if first {
             tracing::warn!(
                 file = %self.name,
                 offset,
-                "damaged data at byte {offset}: {problem}. Reading goes on at byte \
-                 {next}, {skipped} bytes later, where the file header of another capture \
-                 was found; such a header can also be part of a packet's data. Later \
-                 skips are logged at debug level"
+                "reading goes on at byte {next}, {skipped} bytes after the damage, where \
+                 another capture starts; later damage is logged at debug level"
             );
         } else {
             tracing::debug!(file = %self.name, offset, skipped, "damaged data skipped");
@@ -539,8 +558,9 @@ impl FileSource {
         Ok(())
     }
 
-    /// Consumes the input up to the next file header of a capture, and returns
-    /// its stream offset, or none if the input ends first.
+    /// Consumes the input up to the next file header of a capture that
+    /// [`FileSource::confirms_capture`] accepts, and returns its stream offset,
+    /// or none if the input ends first.
     fn find_capture_header(&mut self) -> io::Result<Option<u64>> {
         while self.input.fill(NEXT_FILE_PROBE)? {
             let available = self.input.available();
@@ -549,15 +569,66 @@ impl FileSource {
                 matches!(available[at], 0xd4 | 0xa1 | 0x4d | 0x0a)
                     && starts_capture(&available[at..], true)
             });
-            match hit {
-                Some(at) => {
-                    self.input.consume(at);
-                    return Ok(Some(self.input.offset()));
-                }
-                None => self.input.consume(candidates),
+            let Some(at) = hit else {
+                self.input.consume(candidates);
+                continue;
+            };
+            self.input.consume(at);
+            if self.confirms_capture()? {
+                return Ok(Some(self.input.offset()));
             }
+            self.input.consume(1);
         }
         Ok(None)
+    }
+
+    /// Returns true if the file header that starts the available bytes is
+    /// followed by what its capture should hold, so that a capture carried in a
+    /// packet's data is less likely to be taken for one joined to the input. A
+    /// pcap header needs a first record whose lengths fit its snapshot length
+    /// and whose time is within a day of the last packet read. A pcapng section
+    /// header needs its block length repeated at its end.
+    // NOTE: a capture carried in a packet whose first record is within a day
+    // of the traffic still passes.
+    fn confirms_capture(&mut self) -> io::Result<bool> {
+        const RECORD_END: usize = pcap::HEADER_LEN + 16;
+        const DAY: i64 = 86_400 * 1_000_000_000;
+        let head = self.input.available();
+        if ByteOrder::Little.u32_at(head, 0) == pcap_parser::SHB_MAGIC {
+            let Some(order) = pcapng::section_byte_order(ByteOrder::Little.u32_at(head, 8)) else {
+                return Ok(false);
+            };
+            let len = order.u32_at(head, 4);
+            if len % 4 != 0 || !(28..=MAX_BLOCK_LEN).contains(&len) {
+                return Ok(false);
+            }
+            let len = len as usize;
+            if !self.input.fill(len)? {
+                return Ok(false);
+            }
+            return Ok(order.u32_at(self.input.available(), len - 4) == len as u32);
+        }
+        // A header at the very end holds no packet, so it can do no harm.
+        if !self.input.fill(RECORD_END)? {
+            return Ok(true);
+        }
+        let Ok(reader) = PcapReader::from_header(self.input.available()) else {
+            return Ok(false);
+        };
+        let record = &self.input.available()[pcap::HEADER_LEN..RECORD_END];
+        let order = if reader.is_big_endian() {
+            ByteOrder::Big
+        } else {
+            ByteOrder::Little
+        };
+        let caplen = order.u32_at(record, 8);
+        let fits =
+            !caplen_is_absurd(caplen, reader.snaplen()) && order.u32_at(record, 12) >= caplen;
+        let time = Timestamp::from_parts(i64::from(order.u32_at(record, 0)), 0);
+        let near = self
+            .last_time
+            .is_none_or(|last| time.nanos_since(last).unsigned_abs() <= DAY as u64);
+        Ok(fits && near)
     }
 
     /// Ends reading after a failed read from the input.
@@ -1001,16 +1072,55 @@ mod tests {
             let mut joined = first[..cut].to_vec();
             joined.extend_from_slice(&next);
             let (packets, stats) = all_packets(&joined);
-            assert!(packets.len() >= next_packets.len(), "{name}");
-            assert_eq!(
-                packets[packets.len() - next_packets.len()..],
-                next_packets[..],
-                "{name}"
-            );
+            let (mut expected, _) = all_packets(&first[..cut]);
+            expected.extend(next_packets.iter().cloned());
+            assert_eq!(packets, expected, "{name}");
             assert_eq!(stats.joined_files, 1, "{name}");
             assert_eq!(stats.stopped_at, None, "{name}");
             assert!(stats.skipped_bytes > 0, "{name}");
         }
+    }
+
+    /// A capture carried in a packet's data after damage is not taken for one
+    /// joined to the input when its first record is far from the traffic's time.
+    #[test]
+    fn carried_capture_not_joined() {
+        let carried = pcap_file(
+            false,
+            false,
+            1,
+            65535,
+            &[PcapRecord {
+                secs: 4_102_444_800,
+                fraction: 0,
+                caplen: 20,
+                orig_len: 20,
+                data: vec![6; 20],
+            }],
+        );
+        let record = |secs, caplen: u32, data: Vec<u8>| PcapRecord {
+            secs,
+            fraction: 0,
+            caplen,
+            orig_len: caplen.max(60),
+            data,
+        };
+        let bytes = pcap_file(
+            false,
+            false,
+            1,
+            65535,
+            &[
+                record(1_700_000_000, 20, vec![1; 20]),
+                // A captured length beyond the maximum: reading cannot go past.
+                record(1_700_000_001, 0x7fff_ffff, vec![]),
+                record(1_700_000_002, carried.len() as u32, carried.clone()),
+            ],
+        );
+        let (packets, stats) = all_packets(&bytes);
+        assert_eq!(packets.len(), 1);
+        assert_eq!(stats.joined_files, 0);
+        assert!(stats.stopped_at.is_some());
     }
 
     /// Records whose time equals a magic number stay records: one of them is a

@@ -82,6 +82,11 @@ impl PcapReader {
         })
     }
 
+    /// Returns the snapshot length of the file header.
+    pub(super) fn snaplen(&self) -> u32 {
+        self.snaplen
+    }
+
     /// Returns true for the big-endian byte order.
     pub(super) fn is_big_endian(&self) -> bool {
         self.order == ByteOrder::Big
