@@ -608,7 +608,7 @@ impl FileSource {
             }
             return Ok(order.u32_at(self.input.available(), len - 4) == len as u32);
         }
-        // A header at the very end holds no packet, so it can do no harm.
+        // A header at the very end has no packet after it, so it can do no harm.
         if !self.input.fill(RECORD_END)? {
             return Ok(true);
         }
