@@ -218,7 +218,8 @@ pub struct FileSource {
     warned: u32,
     /// Time of the packet last returned, which a capture found after damage
     /// must be close to.
-    last_time: Option<Timestamp>,
+    /// Meaningful once [`ReadStats::records`] is above 0.
+    last_time: Timestamp,
     /// Buffer indices of the data of the packet last returned, empty when the last call
     /// returned none.
     packet_range: Range<usize>,
@@ -394,7 +395,7 @@ impl FileSource {
             stats: ReadStats::default(),
             finished: false,
             warned: 0,
-            last_time: None,
+            last_time: Timestamp::from_nanos(0),
             packet_range: 0..0,
         };
         if matches!(source.reader, FormatReader::PcapNg(_)) {
@@ -465,10 +466,7 @@ impl FileSource {
         };
 
         match step {
-            Step::Packet(meta) => {
-                self.last_time = Some(meta.ts);
-                return Ok(Some(meta));
-            }
+            Step::Packet(meta) => return Ok(Some(meta)),
             Step::Block => {}
             Step::NextFile { offset } => {
                 if let Err(source) = self.start_next_file(offset) {
@@ -625,9 +623,8 @@ impl FileSource {
         let fits =
             !caplen_is_absurd(caplen, reader.snaplen()) && order.u32_at(record, 12) >= caplen;
         let time = Timestamp::from_parts(i64::from(order.u32_at(record, 0)), 0);
-        let near = self
-            .last_time
-            .is_none_or(|last| time.nanos_since(last).unsigned_abs() <= DAY as u64);
+        let near = self.stats.records == 0
+            || time.nanos_since(self.last_time).unsigned_abs() <= DAY as u64;
         Ok(fits && near)
     }
 
@@ -780,6 +777,7 @@ impl PacketSource for FileSource {
                 }
             };
             self.packet_range = meta.data.clone();
+            self.last_time = meta.ts;
             let data = self.input.bytes(meta.data);
             self.stats.records += 1;
             self.stats.packet_bytes += data.len() as u64;
