@@ -266,7 +266,7 @@ pub struct CacheLock {
 }
 
 /// Locks the flow cache at `path`, so that two processes cannot continue one
-/// series of captures at once: both would load the same flows, and the one
+/// series of captures at once. Both would load the same flows, and the one
 /// that saved last would replace the flows of the other.
 ///
 /// The lock is an exclusive `flock` on the file `.NAME.lock` beside the cache.

@@ -154,7 +154,7 @@ pub enum CacheError {
         /// The problem found.
         detail: String,
     },
-    /// Another process holds the lock of the cache (see [`lock_cache`]).
+    /// Another process has locked the cache (see [`lock_cache`]).
     #[error("another process is using it: it holds the lock file {}", lock.display())]
     Locked {
         /// The lock file.

@@ -478,10 +478,10 @@ fn planted_link_not_followed() {
 fn lock_exclusive_and_unfollowed() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("wsd.cache");
-    let held = lock_cache(&path).unwrap();
+    let first_lock = lock_cache(&path).unwrap();
     let err = lock_cache(&path).unwrap_err();
     assert!(matches!(err, CacheError::Locked { .. }), "{err}");
-    drop(held);
+    drop(first_lock);
     lock_cache(&path).unwrap();
 
     let linked = dir.path().join("linked.cache");

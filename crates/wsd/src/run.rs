@@ -380,7 +380,8 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
 }
 
 /// Raises the soft limit on open files to the hard limit. A failure leaves the
-/// limit as it was, and opening too many inputs then fails with its own error.
+/// limit as it was, and an input that then finds no free descriptor is
+/// reported with the system's error.
 fn raise_open_file_limit() {
     use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 

@@ -1138,7 +1138,7 @@ fn hangup_before_header_ignored() {
 }
 
 /// One input that is not a capture stops a run of several before any is
-/// read, and the message says how to read the others.
+/// read, and the message explains how to read the others.
 #[test]
 fn bad_input_among_several_explained() {
     let dir = tempfile::tempdir().unwrap();

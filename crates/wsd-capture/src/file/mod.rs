@@ -523,21 +523,19 @@ impl FileSource {
                  input for another capture joined after it"
             );
         }
+
         // The search starts one byte after the damage.
-        let found = match self.input.skip(1) {
+        let searched = match self.input.skip(1) {
             Ok(true) => self.find_capture_header(),
-            Ok(false) => Ok(None),
-            Err(source) => Err(source),
+            other => other.map(|_| None),
         };
-        let found = match found {
-            Ok(found) => found,
-            Err(source) => return Err(self.read_error(source)),
-        };
+        let found = searched.map_err(|source| self.read_error(source))?;
         let Some(next) = found else {
             self.input.consume_all();
             self.stop(offset, problem);
             return Ok(());
         };
+
         let skipped = next - offset;
         self.stats.skipped_bytes += skipped;
         if first {
@@ -550,10 +548,8 @@ impl FileSource {
         } else {
             tracing::debug!(file = %self.name, offset, skipped, "damaged data skipped");
         }
-        if let Err(source) = self.start_next_file(next) {
-            return Err(self.read_error(source));
-        }
-        Ok(())
+        self.start_next_file(next)
+            .map_err(|source| self.read_error(source))
     }
 
     /// Consumes the input up to the next file header of a capture that
@@ -591,21 +587,11 @@ impl FileSource {
     fn confirms_capture(&mut self) -> io::Result<bool> {
         const RECORD_END: usize = pcap::HEADER_LEN + 16;
         const DAY: i64 = 86_400 * 1_000_000_000;
-        let head = self.input.available();
-        if ByteOrder::Little.u32_at(head, 0) == pcap_parser::SHB_MAGIC {
-            let Some(order) = pcapng::section_byte_order(ByteOrder::Little.u32_at(head, 8)) else {
-                return Ok(false);
-            };
-            let len = order.u32_at(head, 4);
-            if len % 4 != 0 || !(28..=MAX_BLOCK_LEN).contains(&len) {
-                return Ok(false);
-            }
-            let len = len as usize;
-            if !self.input.fill(len)? {
-                return Ok(false);
-            }
-            return Ok(order.u32_at(self.input.available(), len - 4) == len as u32);
+
+        if ByteOrder::Little.u32_at(self.input.available(), 0) == pcap_parser::SHB_MAGIC {
+            return self.confirms_section();
         }
+
         // A header at the very end has no packet after it, so it can do no harm.
         if !self.input.fill(RECORD_END)? {
             return Ok(true);
@@ -613,6 +599,7 @@ impl FileSource {
         let Ok(reader) = PcapReader::from_header(self.input.available()) else {
             return Ok(false);
         };
+
         let record = &self.input.available()[pcap::HEADER_LEN..RECORD_END];
         let order = if reader.is_big_endian() {
             ByteOrder::Big
@@ -626,6 +613,25 @@ impl FileSource {
         let near = self.stats.records == 0
             || time.nanos_since(self.last_time).unsigned_abs() <= DAY as u64;
         Ok(fits && near)
+    }
+
+    /// Returns true if the pcapng section header that starts the available bytes
+    /// has a valid length, repeated at the end of the block.
+    fn confirms_section(&mut self) -> io::Result<bool> {
+        let head = self.input.available();
+        let Some(order) = pcapng::section_byte_order(ByteOrder::Little.u32_at(head, 8)) else {
+            return Ok(false);
+        };
+        let len = order.u32_at(head, 4);
+        if len % 4 != 0 || !(pcapng::SECTION_HEADER_MIN_LEN..=MAX_BLOCK_LEN).contains(&len) {
+            return Ok(false);
+        }
+
+        let len = len as usize;
+        if !self.input.fill(len)? {
+            return Ok(false);
+        }
+        Ok(order.u32_at(self.input.available(), len - 4) == len as u32)
     }
 
     /// Ends reading after a failed read from the input.

@@ -35,7 +35,7 @@ const OPB_TYPE: u32 = 2;
 const MIN_BLOCK_LEN: u32 = 12;
 
 /// Length of a section header block without options.
-const SECTION_HEADER_MIN_LEN: u32 = 28;
+pub(super) const SECTION_HEADER_MIN_LEN: u32 = 28;
 
 /// Offset of the options in a section header block.
 const SECTION_OPTIONS_OFFSET: usize = 24;
