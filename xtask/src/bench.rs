@@ -130,8 +130,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
         ..report::Results::default()
     };
     for capture in &captures {
+        let cache = match capture.kind {
+            Kind::Flood => Some(generate::open_flows_cache(&wsd, capture, &dir)?),
+            _ => None,
+        };
         println!("timing commands on {}", capture.kind.name());
-        let jobs = measure::jobs_for(&tools, &wsd, capture, &empty);
+        let jobs = measure::jobs_for(&tools, &wsd, capture, &empty, cache.as_deref());
         let series = measure::run_rounds(&tools, &jobs, options.runs)?;
         results.commands.push((capture.clone(), series));
     }

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use wsd_capture::{PcapWriter, Timestamp};
@@ -183,6 +184,30 @@ pub fn ensure_empty(dir: &Path) -> Result<PathBuf, String> {
         .map_err(|err| format!("cannot build an empty capture: {err}"))?;
     fs::write(&path, writer.into_inner())
         .map_err(|err| format!("cannot write {}: {err}", path.display()))?;
+    Ok(path)
+}
+
+/// Writes the flow cache that `wsd` saves at the end of `capture` into `dir`,
+/// and returns its path. It is written anew on every run, because its format
+/// follows the build of `wsd`.
+pub fn open_flows_cache(wsd: &Path, capture: &Capture, dir: &Path) -> Result<PathBuf, String> {
+    let path = dir.join(format!("{}.cache", capture.kind.name()));
+    let status = Command::new(wsd)
+        .arg("-r")
+        .arg(&capture.path)
+        .args(["-L", "/dev/null", "-W"])
+        .arg(&path)
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|err| format!("cannot run {}: {err}", wsd.display()))?;
+    if !status.success() {
+        return Err(format!(
+            "{} could not save the flows of {} to {} ({status})",
+            wsd.display(),
+            capture.path.display(),
+            path.display()
+        ));
+    }
     Ok(path)
 }
 

@@ -81,8 +81,8 @@ pub use record::{
     PacketOutcome, HISTORY_CAPACITY,
 };
 pub use shard::{
-    shard_of, RecordFormatter, RestoreOrShardError, ShardError, ShardedRestorer, ShardedTracker,
-    SnapshotFlows, BATCH_PACKETS,
+    shard_of, RecordFormatter, RestoreOrShardError, ShardError, ShardedOverLimit, ShardedRestorer,
+    ShardedTracker, SnapshotFlows, BATCH_PACKETS,
 };
 pub use snapshot::{
     CloseState, DatagramSnapshot, FlowSnapshot, FragmentFlowSnapshot, RestoreError, SideSnapshot,

@@ -1079,9 +1079,30 @@ impl ShardedRestorer {
     /// Returns the error of [`TrackerRestorer::finish`], with the position of
     /// the datagram in `fragments`, or an error if a thread cannot be started.
     pub fn finish(
-        mut self,
+        self,
         fragments: &[DatagramSnapshot],
     ) -> Result<ShardedTracker, RestoreOrShardError> {
+        let mut tables = self.finish_over_limit(fragments)?;
+        for tracker in &mut tables.trackers {
+            tracker.evict_surplus(usize::MAX);
+        }
+        Ok(tables.start()?)
+    }
+
+    /// Restores the IP fragment tables as [`ShardedRestorer::finish`] does, but
+    /// returns the workers' tables before the workers start, with the flows
+    /// beyond each table's limit still in it. The caller evicts them a chunk at
+    /// a time with [`ShardedOverLimit::evict_surplus`], then starts the
+    /// workers.
+    ///
+    /// # Errors
+    ///
+    /// Returns the error of [`TrackerRestorer::finish`], with the position of
+    /// the datagram in `fragments`.
+    pub fn finish_over_limit(
+        mut self,
+        fragments: &[DatagramSnapshot],
+    ) -> Result<ShardedOverLimit, RestoreError> {
         let threads = self.restorers.len();
         let tunnel_datagram = |datagram: &DatagramSnapshot| {
             datagram
@@ -1138,7 +1159,7 @@ impl ShardedRestorer {
         for ((restorer, share), positions) in
             self.restorers.into_iter().zip(&shares).zip(&positions)
         {
-            match restorer.finish(share) {
+            match restorer.finish_over_limit(share) {
                 Ok(tracker) => trackers.push(tracker),
                 // The fault one table would find first is the one earliest in
                 // the snapshot, whichever worker found it.
@@ -1154,14 +1175,58 @@ impl ShardedRestorer {
             }
         }
         if let Some(fault) = first_fault {
-            return Err(fault.into());
+            return Err(fault);
         }
-        Ok(ShardedTracker::start(
-            self.config,
+        Ok(ShardedOverLimit {
+            config: self.config,
             trackers,
-            self.clock,
+            clock: self.clock,
             tunnel_routes,
-        )?)
+        })
+    }
+}
+
+/// The workers' tables restored from a snapshot, before the workers start,
+/// which can contain more flows than their limits (see
+/// [`ShardedRestorer::finish_over_limit`]).
+pub struct ShardedOverLimit {
+    config: TrackerConfig,
+    trackers: Vec<Tracker>,
+    clock: Option<Timestamp>,
+    tunnel_routes: TunnelRoutes,
+}
+
+impl ShardedOverLimit {
+    /// Evicts at most `max` of the flows beyond its limit from each table, as
+    /// [`Tracker::evict_surplus`] does, and returns their records in order of
+    /// end time, or `None` once no table is over its limit. Flows of a
+    /// protocol without records leave no record, so the list can be empty.
+    pub fn evict_surplus(&mut self, max: usize) -> Option<Vec<FlowRecord>> {
+        let mut evicted = 0;
+        let runs = self
+            .trackers
+            .iter_mut()
+            .map(|tracker| {
+                evicted += tracker.evict_surplus(max);
+                let mut run: Vec<FlowRecord> = tracker.drain_finished().collect();
+                run.sort_by(end_order);
+                run
+            })
+            .collect();
+        (evicted > 0).then(|| merge_by_end(runs))
+    }
+
+    /// Starts the worker threads. The records of flows still beyond a table's
+    /// limit come out of the tracker first, in order of end time.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if a thread cannot be started.
+    pub fn start(mut self) -> Result<ShardedTracker, ShardError> {
+        for tracker in &mut self.trackers {
+            tracker.evict_surplus(usize::MAX);
+        }
+        ShardedTracker::start(self.config, self.trackers, self.clock, self.tunnel_routes)
     }
 }
 

@@ -918,7 +918,7 @@ impl Tracker {
     }
 
     fn insert(&mut self, hash: u64, mut flow: Flow, queue: QueueId) -> u32 {
-        if self.table.len() >= self.config.max_flows.max(1) {
+        if self.table.len() >= self.limit() {
             self.evict_one();
         }
         flow.serial = self.next_serial;
@@ -937,7 +937,23 @@ impl Tracker {
     }
 
     /// Evicts the closed flow that lingered longest, else the flow idle longest.
-    fn evict_one(&mut self) {
+    /// Returns the maximum number of flows in the table.
+    fn limit(&self) -> usize {
+        self.config.max_flows.max(1)
+    }
+
+    /// Evicts at most `max` of the flows beyond the table's limit, as a full
+    /// table evicts, and returns how many it evicted. Their records join the
+    /// finished flows. Only a tracker restored with
+    /// [`TrackerRestorer::finish_over_limit`] can hold more flows than its
+    /// limit, so for any other this returns 0.
+    pub fn evict_surplus(&mut self, max: usize) -> usize {
+        let surplus = self.table.len().saturating_sub(self.limit()).min(max);
+        (0..surplus).take_while(|_| self.evict_one()).count()
+    }
+
+    /// Evicts one flow, or returns false if the table is empty.
+    fn evict_one(&mut self) -> bool {
         let victim = self.table.front(QueueId::Closed).or_else(|| {
             QueueId::ALL[..QUEUE_COUNT - 1]
                 .iter()
@@ -947,10 +963,12 @@ impl Tracker {
                     (flow.touched, flow.serial)
                 })
         });
-        if let Some(idx) = victim {
-            self.stats.evicted += 1;
-            self.report(idx, EndReason::Evicted);
-        }
+        let Some(idx) = victim else {
+            return false;
+        };
+        self.stats.evicted += 1;
+        self.report(idx, EndReason::Evicted);
+        true
     }
 
     fn touch(&mut self, idx: u32, queue: QueueId) {
@@ -1056,6 +1074,24 @@ impl TrackerRestorer {
     ///
     /// Returns an error if a datagram is invalid.
     pub fn finish(self, fragments: &[DatagramSnapshot]) -> Result<Tracker, RestoreError> {
+        let mut tracker = self.finish_over_limit(fragments)?;
+        tracker.evict_surplus(usize::MAX);
+        Ok(tracker)
+    }
+
+    /// Restores the IP fragment table as [`TrackerRestorer::finish`] does, but
+    /// leaves the flows beyond the table's limit in the table. The caller then
+    /// evicts them a chunk at a time with [`Tracker::evict_surplus`] and writes
+    /// each chunk's records, so that a cache much larger than the table never
+    /// has all their records in memory at once.
+    ///
+    /// # Errors
+    ///
+    /// As for [`TrackerRestorer::finish`].
+    pub fn finish_over_limit(
+        self,
+        fragments: &[DatagramSnapshot],
+    ) -> Result<Tracker, RestoreError> {
         let mut tracker = self.tracker;
         tracker.earliest_deadline = tracker.front_deadline();
         // Keys of the flows that saved datagrams link to, by serial number. Only
@@ -1077,10 +1113,7 @@ impl TrackerRestorer {
         }
         tracker.fragments =
             FragmentTable::restore(fragments, |serial| linked_keys.get(&serial).copied())?;
-        while tracker.table.len() > tracker.config.max_flows.max(1) {
-            tracker.evict_one();
-        }
-        tracker.stats.max_active = tracker.table.len() as u64;
+        tracker.stats.max_active = tracker.table.len().min(tracker.limit()) as u64;
         Ok(tracker)
     }
 }

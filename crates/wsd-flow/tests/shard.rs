@@ -4,7 +4,7 @@ use wsd_capture::Timestamp;
 use wsd_decode::{decode, linktype, Decoded};
 use wsd_flow::{
     shard_of, FlowRecord, RecordFormatter, RecordProtocols, RestoreError, RestoreOrShardError,
-    ShardError, ShardedTracker, Tracker, TrackerConfig, BATCH_PACKETS,
+    ShardError, ShardedRestorer, ShardedTracker, Tracker, TrackerConfig, BATCH_PACKETS,
 };
 use wsd_synth::{mixed, syn_flood, Endpoint, FloodConfig, FrameBuilder, MixedConfig, TcpSegment};
 
@@ -322,6 +322,54 @@ fn sharded_snapshot_continues_flows() {
         assert_eq!(got.len(), expected.len(), "{first} then {second} threads");
         assert!(got == expected, "{first} then {second} threads");
     }
+}
+
+/// Worker tables restored over their limits give up their surplus a chunk at
+/// a time, each chunk in order of end time, with the records that evicting it
+/// all at once gives.
+#[test]
+fn sharded_restore_evicts_surplus_in_chunks() {
+    let stream = flood_stream(3_000);
+    let mut tracker = Tracker::new(config());
+    for (ts, packet) in &stream {
+        tracker.process(*ts, packet);
+    }
+    let snapshot = tracker.snapshot();
+    let limited = TrackerConfig {
+        max_flows: 1_000,
+        ..config()
+    };
+    let restorer = || {
+        let flows = snapshot.flows.len();
+        let mut restorer =
+            ShardedRestorer::new(limited, snapshot.clock, snapshot.next_serial, flows, 2);
+        for (index, saved) in snapshot.flows.iter().enumerate() {
+            restorer.add(index, saved).unwrap();
+        }
+        restorer
+    };
+    let mut whole = restorer().finish(&snapshot.fragments).unwrap();
+    let expected: Vec<FlowRecord> = whole.drain_finished().collect();
+    assert_eq!(expected.len(), 2_000);
+
+    let mut tables = restorer().finish_over_limit(&snapshot.fragments).unwrap();
+    let mut got = Vec::new();
+    let mut chunks = 0;
+    while let Some(chunk) = tables.evict_surplus(100) {
+        assert!(chunk.len() <= 200, "{} records in one chunk", chunk.len());
+        assert!(chunk
+            .windows(2)
+            .all(|pair| pair[0].last_ts <= pair[1].last_ts));
+        got.extend(chunk);
+        chunks += 1;
+    }
+    assert!(chunks >= 10, "{chunks} chunks");
+    let mut tracker = tables.start().unwrap();
+    assert_eq!(tracker.drain_finished().count(), 0);
+    tracker.flush().unwrap();
+    assert_eq!(tracker.active_flows(), 1_000);
+    assert_eq!(tracker.stats().evicted, 2_000);
+    assert!(sorted(&got) == sorted(&expected));
 }
 
 /// A restore error with worker threads names the flow's position in the

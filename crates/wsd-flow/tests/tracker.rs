@@ -9,6 +9,7 @@ use wsd_decode::{
 };
 use wsd_flow::{
     Anomaly, ConnState, Direction, EndReason, FlowRecord, RecordProtocols, Tracker, TrackerConfig,
+    TrackerRestorer,
 };
 
 const SYN: u8 = TcpFlags::SYN;
@@ -650,6 +651,52 @@ fn restore_evicts_beyond_table_limit() {
     assert_eq!(evicted.len(), 1);
     assert_eq!(evicted[0].client.port, 1);
     assert_eq!(restored.active_flows(), 3);
+}
+
+/// A tracker restored over its limit gives up its surplus a chunk at a time,
+/// with the same records in the same order as evicting it all in `finish`.
+#[test]
+fn restore_evicts_surplus_in_chunks() {
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    for port in 1..=50u16 {
+        tracker.process(
+            ts(i64::from(port)),
+            &tcp_packet(&seg(CLIENT, port, SERVER, 80, SYN, 1, 0, 0)),
+        );
+    }
+    let snapshot = tracker.snapshot();
+    let config = TrackerConfig {
+        max_flows: 8,
+        ..TrackerConfig::default()
+    };
+    let restorer = || {
+        let mut restorer = TrackerRestorer::new(config, snapshot.clock, snapshot.next_serial, 50);
+        for (index, saved) in snapshot.flows.iter().enumerate() {
+            restorer.add(index, saved).unwrap();
+        }
+        restorer
+    };
+    let mut whole = restorer().finish(&[]).unwrap();
+    let expected: Vec<FlowRecord> = whole.drain_finished().collect();
+    assert_eq!(expected.len(), 42);
+
+    let mut chunked = restorer().finish_over_limit(&[]).unwrap();
+    assert_eq!(chunked.active_flows(), 50);
+    let mut got = Vec::new();
+    loop {
+        let evicted = chunked.evict_surplus(5);
+        let chunk: Vec<FlowRecord> = chunked.drain_finished().collect();
+        assert_eq!(chunk.len(), evicted);
+        assert!(evicted <= 5);
+        if evicted == 0 {
+            break;
+        }
+        got.extend(chunk);
+    }
+    assert!(got == expected);
+    assert_eq!(chunked.active_flows(), 8);
+    assert_eq!(chunked.stats().evicted, 42);
+    assert_eq!(chunked.stats().max_active, 8);
 }
 
 /// Returns the default settings with records for every protocol.

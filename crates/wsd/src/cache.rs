@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use tracing::{info, warn};
 use wsd_flow::{
-    RestoreError, RestoreOrShardError, ShardedRestorer, ShardedTracker, Tracker, TrackerConfig,
-    TrackerRestorer,
+    FlowRecord, RestoreError, ShardedOverLimit, ShardedRestorer, ShardedTracker, Tracker,
+    TrackerConfig, TrackerRestorer,
 };
 use wsd_flowcache::{CacheItem, FlowCache};
 
@@ -18,14 +18,57 @@ use wsd::cli::Cli;
 /// Name and version written into flow caches.
 const WRITER: &str = concat!("wsd ", env!("CARGO_PKG_VERSION"));
 
+/// Flows evicted at a time from a cache larger than the table, so that only
+/// their records are held at once, not those of the whole surplus.
+const EVICTION_CHUNK: usize = 4096;
+
+/// The tracker of a run as loaded, before the flows beyond the table's limit
+/// are evicted and the worker threads start.
+pub enum Loaded {
+    /// A tracker in the reading thread, which can contain more flows than its
+    /// limit.
+    Single(Tracker),
+    /// The tables of the worker threads, which can contain more flows than
+    /// their limits.
+    Sharded(ShardedOverLimit),
+    /// A tracker with no flows yet.
+    Empty(Flows),
+}
+
+impl Loaded {
+    /// Evicts the flows beyond the table's limit a chunk at a time, passing
+    /// each record to `write` as it comes, and returns the tracker ready for
+    /// the first packet.
+    pub fn start(self, mut write: impl FnMut(&FlowRecord)) -> Result<Flows, Failure> {
+        match self {
+            Loaded::Single(mut tracker) => {
+                while tracker.evict_surplus(EVICTION_CHUNK) > 0 {
+                    tracker.drain_finished().for_each(|record| write(&record));
+                }
+                Ok(Flows::Single(tracker))
+            }
+            Loaded::Sharded(mut tables) => {
+                while let Some(records) = tables.evict_surplus(EVICTION_CHUNK) {
+                    records.iter().for_each(&mut write);
+                }
+                tables
+                    .start()
+                    .map(Flows::Sharded)
+                    .map_err(|err| Failure::Other(format!("cannot start flow tracking: {err}")))
+            }
+            Loaded::Empty(flows) => Ok(flows),
+        }
+    }
+}
+
 /// Creates the tracker, with `--threads` workers, continuing the flows of the
 /// `-R` cache if one is given.
-pub fn load_tracker(cli: &Cli, config: TrackerConfig) -> Result<Flows, Failure> {
+pub fn load_tracker(cli: &Cli, config: TrackerConfig) -> Result<Loaded, Failure> {
     let Some(path) = &cli.rflow else {
-        return new_flows(cli, config);
+        return new_flows(cli, config).map(Loaded::Empty);
     };
     check_cache_to_load(path)?;
-    match restore(path, config, usize::from(cli.threads))? {
+    match restore(path, config, usize::from(cli.threads)) {
         Ok(Some((tracker, flows, cache))) => {
             info!(
                 file = %path.display(),
@@ -38,7 +81,7 @@ pub fn load_tracker(cli: &Cli, config: TrackerConfig) -> Result<Flows, Failure> 
         }
         Ok(None) => {
             info!(file = %path.display(), "flow cache does not exist yet; starting with no flows");
-            new_flows(cli, config)
+            new_flows(cli, config).map(Loaded::Empty)
         }
         Err(reason) if cli.discard_bad_cache => {
             let aside = set_aside(path)?;
@@ -47,7 +90,7 @@ pub fn load_tracker(cli: &Cli, config: TrackerConfig) -> Result<Flows, Failure> 
                 "cannot load the flow cache ({reason}); moved it to {} and starting with no flows",
                 aside.display()
             );
-            new_flows(cli, config)
+            new_flows(cli, config).map(Loaded::Empty)
         }
         Err(reason) => Err(Failure::Usage(format!(
             "cannot load flow cache {}: {reason}. The file was left as it is; rerun with \
@@ -77,19 +120,13 @@ enum Restoring {
 
 /// A restored tracker, the number of its flows and the cache without them, or
 /// none when there is no cache file.
-type Restored = Option<(Flows, usize, FlowCache)>;
+type Restored = Option<(Loaded, usize, FlowCache)>;
 
 /// Loads the cache at `path` into a tracker with `threads` threads, restoring
 /// each flow as it is decoded, so that the saved flows are never all in memory
 /// beside the tables. Returns the tracker, the number of flows and the cache
-/// without its flows, or in the inner error the reason, as text, why the cache
-/// cannot be loaded. The outer error is a failure to start the worker threads,
-/// which is no fault of the cache.
-fn restore(
-    path: &Path,
-    config: TrackerConfig,
-    threads: usize,
-) -> Result<Result<Restored, String>, Failure> {
+/// without its flows, or the reason, as text, why the cache cannot be loaded.
+fn restore(path: &Path, config: TrackerConfig, threads: usize) -> Result<Restored, String> {
     let mut restoring: Option<Restoring> = None;
     let mut flows = 0;
     let read = wsd_flowcache::read_cache_each(path, |item| match item {
@@ -117,29 +154,26 @@ fn restore(
             added.map_err(|err| err.to_string())
         }
     });
-    let cache = match read {
-        Ok(Some(cache)) => cache,
-        Ok(None) => return Ok(Ok(None)),
-        Err(err) => return Ok(Err(err.to_string())),
+    let Some(cache) = read.map_err(|err| err.to_string())? else {
+        return Ok(None);
     };
     let inconsistent = |err: RestoreError| format!("inconsistent contents: {err}");
     let fragments = &cache.snapshot.fragments;
     // Every decoded file passes its header on first.
     let tracker = match restoring {
-        None => return Ok(Err("the cache has no header".to_string())),
-        Some(Restoring::Single(restorer)) => match restorer.finish(fragments) {
-            Ok(tracker) => Flows::Single(tracker),
-            Err(err) => return Ok(Err(inconsistent(err))),
-        },
-        Some(Restoring::Sharded(restorer)) => match restorer.finish(fragments) {
-            Ok(tracker) => Flows::Sharded(tracker),
-            Err(RestoreOrShardError::Restore(err)) => return Ok(Err(inconsistent(err))),
-            Err(err) => {
-                return Err(Failure::Other(format!("cannot start flow tracking: {err}")));
-            }
-        },
+        None => return Err("the cache has no header".to_string()),
+        Some(Restoring::Single(restorer)) => Loaded::Single(
+            restorer
+                .finish_over_limit(fragments)
+                .map_err(inconsistent)?,
+        ),
+        Some(Restoring::Sharded(restorer)) => Loaded::Sharded(
+            restorer
+                .finish_over_limit(fragments)
+                .map_err(inconsistent)?,
+        ),
     };
-    Ok(Ok(Some((tracker, flows, cache))))
+    Ok(Some((tracker, flows, cache)))
 }
 
 /// Renames a bad cache to `NAME.bad-SECONDS` beside it, SECONDS being the Unix

@@ -13,8 +13,8 @@ use crate::diagnostics::Diagnostics;
 use crate::flows::Flows;
 use crate::output::{open_output, Output};
 use crate::run::{
-    combine_failures, finish_flows, frame_decoder, process_packet, stop_on_signals, tracker_config,
-    write_finished, Failure, Summary,
+    combine_failures, finish_flows, frame_decoder, process_packet, start_flows, stop_on_signals,
+    tracker_config, write_finished, Failure, Summary,
 };
 use crate::startup::{catch_hangup, rotate_between_records, StartUp};
 use wsd::cli::Cli;
@@ -89,10 +89,11 @@ pub fn run_live(cli: &Cli, startup: &StartUp, diagnostics: &Diagnostics) -> Resu
     let stop = stop_on_signals()?;
     source.set_stop_flag(stop.clone());
     let hangup = catch_hangup()?;
-    let mut tracker = load_tracker(cli, config)?;
+    let loaded = load_tracker(cli, config)?;
     let mut output = open_output(cli, &[], startup.identity())?;
-    tracker.format_as(&output.writer)?;
     startup.complete(cli, &output, diagnostics, &hangup)?;
+    let mut summary = Summary::default();
+    let (mut tracker, mut result) = start_flows(loaded, &mut output, &mut summary)?;
     info!(
         interface = source.device(),
         linktype = source.linktype(),
@@ -102,10 +103,7 @@ pub fn run_live(cli: &Cli, startup: &StartUp, diagnostics: &Diagnostics) -> Resu
         "capturing"
     );
 
-    let mut summary = Summary::default();
     let mut drops = DropWatch::default();
-    // Flows evicted while restoring a cache larger than the table come out first.
-    let mut result = write_finished(&mut tracker, &mut output, &mut summary);
     if result.is_ok() {
         result = capture(
             &mut source,

@@ -13,7 +13,7 @@ use wsd_decode::{DecodeOptions, DecodeTally, FrameDecoder, StopReason};
 use wsd_flow::{RecordProtocols, TrackerConfig};
 use wsd_logfmt::StatsRecord;
 
-use crate::cache::{load_tracker, save_tracker};
+use crate::cache::{load_tracker, save_tracker, Loaded};
 use crate::diagnostics::Diagnostics;
 use crate::flows::{Finished, Flows};
 use crate::inputs::check_inputs;
@@ -321,11 +321,11 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     // A signal while a large cache loads ends the run as at the end of its
     // input, or, for SIGHUP, is ignored, instead of killing the process.
     let stop = stop_on_signals()?;
-    let mut tracker = load_tracker(cli, config)?;
+    let loaded = load_tracker(cli, config)?;
     let mut output = open_output(cli, &inputs, startup.identity())?;
-    tracker.format_as(&output.writer)?;
     startup.complete(cli, &output, diagnostics, &hangup)?;
     let mut summary = Summary::default();
+    let (mut tracker, mut result) = start_flows(loaded, &mut output, &mut summary)?;
     let total_bytes = inputs.iter().filter_map(|input| input.len).sum();
     // Records on the terminal would mix with the progress line.
     let records_on_terminal = cli
@@ -335,9 +335,6 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
         && std::io::stdout().is_terminal();
     let mut progress = Progress::new(total_bytes, !records_on_terminal);
     let mut done_bytes = 0;
-
-    // Flows evicted while restoring a cache larger than the table come out first.
-    let mut result = write_finished(&mut tracker, &mut output, &mut summary);
 
     for input in &mut inputs {
         if result.is_err() || stop.load(Ordering::Relaxed) {
@@ -582,6 +579,27 @@ pub(crate) fn process_packet(
         }
     }
     Ok(())
+}
+
+/// Starts the tracker of a run and has the worker threads, if there are any,
+/// format its records as `output` does. The flows that a cache larger than the
+/// table brings beyond its limit are evicted first, and their records written
+/// as they come, so that they are never all held at once. Returns the tracker
+/// and the result of writing those records.
+pub(crate) fn start_flows(
+    loaded: Loaded,
+    output: &mut Output,
+    summary: &mut Summary,
+) -> Result<(Flows, Result<(), Failure>), Failure> {
+    let mut result = Ok(());
+    let mut tracker = loaded.start(|record| {
+        let written = write_counted(output, &Finished::Record(record), summary);
+        if result.is_ok() {
+            result = written;
+        }
+    })?;
+    tracker.format_as(&output.writer)?;
+    Ok((tracker, result))
 }
 
 // Called for every packet, nearly always with nothing to write, so the call

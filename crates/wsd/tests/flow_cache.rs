@@ -168,6 +168,70 @@ fn split_case_files_one_record() {
     );
 }
 
+/// A cache with more flows than `--max-flows` allows reports its surplus as
+/// evicted first, then, at the end of the input, the flows that fit the table.
+#[test]
+fn cache_over_limit_reports_surplus_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = split(&corpus("mixed_echo_500conns.pcap"), 2, dir.path());
+    let cache = dir.path().join("wsd.cache");
+    let cache = cache.to_str().unwrap();
+    stdout_of(&[
+        "-r",
+        paths[0].to_str().unwrap(),
+        "-L",
+        "/dev/null",
+        "-W",
+        cache,
+    ]);
+
+    let empty = dir.path().join("empty.pcap");
+    let writer = PcapWriter::new(std::fs::File::create(&empty).unwrap(), 1, 65_535, true);
+    writer.unwrap().flush().unwrap();
+    let empty = empty.to_str().unwrap();
+    let loaded = run_wsd(&["-R", cache, "-r", empty, "-L", "/dev/null"], LIMIT);
+    let stderr = String::from_utf8_lossy(&loaded.stderr);
+    let saved: usize = stderr
+        .split("loaded ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("no flow count in the summary: {stderr}"));
+    assert!(saved > 20, "only {saved} flows saved");
+
+    for threads in ["1", "2"] {
+        let args = [
+            "--threads",
+            threads,
+            "--max-flows",
+            "4",
+            "-R",
+            cache,
+            "-r",
+            empty,
+            "-L",
+            "-",
+        ];
+        let out = stdout_of(&args);
+        let reasons: Vec<&str> = out
+            .lines()
+            .map(|line| common::field(line, "endReason"))
+            .collect();
+        assert_eq!(reasons.len(), saved, "{threads} threads:\n{out}");
+
+        // Both directions of a flow go to one worker, so with two workers a
+        // worker's share of the table can stay unused.
+        let evicted = reasons.iter().take_while(|&&r| r == "evicted").count();
+        let remaining = &reasons[evicted..];
+        assert!(!remaining.is_empty(), "{threads} threads:\n{out}");
+        assert!(remaining.len() <= 4, "{threads} threads:\n{out}");
+        assert!(
+            remaining.iter().all(|&r| r == "end-of-input"),
+            "{threads} threads:\n{out}"
+        );
+    }
+}
+
 #[test]
 fn missing_cache_starts_empty() {
     let dir = tempfile::tempdir().unwrap();

@@ -41,6 +41,14 @@ pub enum Role {
     Empty,
     /// `wsd --max-flows N` on the capture.
     MaxFlows(u64),
+    /// `wsd --threads T --max-flows N -R CACHE` on a capture without packets,
+    /// `CACHE` holding the flows open at the end of the capture.
+    LoadCache {
+        /// The flows the table holds.
+        max: u64,
+        /// The number of threads.
+        threads: u16,
+    },
 }
 
 impl Role {
@@ -55,6 +63,9 @@ impl Role {
             Role::PacketLines => "wsd -V -r FILE -L /dev/null".to_string(),
             Role::Empty => "wsd -r empty.pcap -L /dev/null".to_string(),
             Role::MaxFlows(max) => format!("wsd --max-flows {max} -r FILE -L /dev/null"),
+            Role::LoadCache { max, threads } => format!(
+                "wsd --threads {threads} --max-flows {max} -R CACHE -r empty.pcap -L /dev/null"
+            ),
         }
     }
 }
@@ -160,8 +171,15 @@ fn tcpdump_version(tcpdump: &Path) -> Option<String> {
 
 /// Lists the commands to time on `capture`: the baselines, `wsd` with flow records
 /// only (text and JSON), in one thread and in [`WORKER_THREADS`] worker threads,
-/// and with packet lines, and on the flood the memory comparisons.
-pub fn jobs_for(tools: &Tools, wsd: &Path, capture: &Capture, empty: &Path) -> Vec<Job> {
+/// and with packet lines, and on the flood the memory comparisons, loading
+/// `cache` among them if it is given.
+pub fn jobs_for(
+    tools: &Tools,
+    wsd: &Path,
+    capture: &Capture,
+    empty: &Path,
+    cache: Option<&Path>,
+) -> Vec<Job> {
     let file = capture.path.as_os_str().to_owned();
     let null = OsString::from("/dev/null");
     let job = |role: Role, program: &Path, args: &[&OsString]| Job {
@@ -181,9 +199,9 @@ pub fn jobs_for(tools: &Tools, wsd: &Path, capture: &Capture, empty: &Path) -> V
         jobs.push(job(Role::Tcpdump, tcpdump, &[&r, &file, &w, &null]));
     }
     jobs.push(job(Role::Records, wsd, &[&r, &file, &l, &null]));
-    let threads = OsString::from("--threads");
+    let threads_flag = OsString::from("--threads");
     let workers = OsString::from(WORKER_THREADS.to_string());
-    let args = [&threads, &workers, &r, &file, &l, &null];
+    let args = [&threads_flag, &workers, &r, &file, &l, &null];
     jobs.push(job(Role::Threads(WORKER_THREADS), wsd, &args));
     let (format, json) = (OsString::from("--format"), OsString::from("json"));
     let args = [&format, &json, &r, &file, &l, &null];
@@ -198,6 +216,28 @@ pub fn jobs_for(tools: &Tools, wsd: &Path, capture: &Capture, empty: &Path) -> V
             let value = OsString::from(max.to_string());
             let args = [&max_flows, &value, &r, &file, &l, &null];
             jobs.push(job(Role::MaxFlows(max), wsd, &args));
+        }
+        if let Some(cache) = cache {
+            let cache = cache.as_os_str().to_owned();
+            let max = (capture.stats.tcp_connections / 100).max(1);
+            let value = OsString::from(max.to_string());
+            let big_r = OsString::from("-R");
+            for threads in [1, WORKER_THREADS] {
+                let count = OsString::from(threads.to_string());
+                let args = [
+                    &threads_flag,
+                    &count,
+                    &max_flows,
+                    &value,
+                    &big_r,
+                    &cache,
+                    &r,
+                    &empty,
+                    &l,
+                    &null,
+                ];
+                jobs.push(job(Role::LoadCache { max, threads }, wsd, &args));
+            }
         }
     }
     jobs

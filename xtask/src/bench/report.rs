@@ -191,11 +191,15 @@ fn write_memory(out: &mut String, results: &Results) {
         .filter_map(|one| match one.role {
             Role::Empty => Some((0, one)),
             Role::Records => Some((connections, one)),
-            Role::MaxFlows(max) => Some((max.min(connections), one)),
+            Role::MaxFlows(max) | Role::LoadCache { max, .. } => Some((max.min(connections), one)),
             _ => None,
         })
         .collect();
     rows.sort_by_key(|(flows, _)| *flows);
+    let loaded = rows.iter().find_map(|(_, one)| match one.role {
+        Role::LoadCache { max, .. } => Some(max),
+        _ => None,
+    });
     for (flows, one) in rows {
         let (fastest, slowest) = one.range_secs();
         let _ = writeln!(
@@ -210,6 +214,17 @@ fn write_memory(out: &mut String, results: &Results) {
         );
     }
     out.push('\n');
+    if let Some(max) = loaded {
+        let _ = writeln!(
+            out,
+            "`CACHE` holds the {} flows that `wsd -W` saved at the end of the flood. \
+             Loading them into a table of {} evicts and reports all but {} of them \
+             before the first packet.\n",
+            thousands(connections),
+            thousands(max),
+            thousands(max)
+        );
+    }
 }
 
 fn write_cache(out: &mut String, results: &Results) {
