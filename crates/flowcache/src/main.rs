@@ -21,6 +21,14 @@
 //! and the summary; a flow must meet all of them. Flows are listed in the order
 //! the file stores them, which is the order of the tracker's timeout queues.
 //!
+//! Each file is read with `read_cache_each`, which verifies the checksum of the
+//! whole file before it passes on the first flow. Flows are then listed, added to
+//! the summary or restored one by one as they are decoded, so the listing's memory
+//! does not grow with the number of flows. The tracker of `--check` grows with
+//! them, and the summary with its distinct addresses and server ports. A file
+//! whose flows fail to decode after its checksum matched can thus have some of
+//! its flows listed before its error is reported.
+//!
 //! Each file that is missing or not a valid flow cache is reported on standard
 //! error as `flowcache: FILE: reason`, and the other files are still read. The
 //! exit status is 0 on success, 2 on bad usage or if any file failed, and 1 if
@@ -40,10 +48,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use flowcache::cli::Cli;
 use flowcache::filter::FlowFilter;
-use wsd_flow::{Tracker, TrackerConfig};
-use wsd_flowcache::FlowCache;
+use wsd_flow::{FlowSnapshot, TrackerConfig, TrackerRestorer};
+use wsd_flowcache::{CacheError, CacheItem, FlowCache};
 use wsd_logfmt::LocalTimeFormatter;
 
+use crate::summary::Summary;
 use crate::text::TextLister;
 
 /// Exit status on success.
@@ -88,6 +97,15 @@ impl Mode {
     }
 }
 
+/// The reason the processing of one file stopped early.
+#[derive(Debug)]
+enum Failure {
+    /// The file is missing or not a valid flow cache, for the reason given.
+    BadFile(String),
+    /// Writing the output failed.
+    Output(io::Error),
+}
+
 /// Writer of each file's flows or summary to `out`, in the format of `mode`.
 struct Printer<W: Write> {
     out: W,
@@ -99,42 +117,137 @@ struct Printer<W: Write> {
 }
 
 impl<W: Write> Printer<W> {
-    fn print(&mut self, file: &str, cache: &FlowCache) -> io::Result<()> {
+    /// Reads the flow cache at `path`, named `file` in the output, and writes
+    /// its flows or its summary in the format of `mode`.
+    fn print(&mut self, path: &Path, file: &str) -> Result<(), Failure> {
         match self.mode {
-            Mode::List => self.list(cache),
-            Mode::ListJson => self.list_json(file, cache),
-            Mode::Summary => {
-                if self.files_printed > 0 {
-                    self.out.write_all(b"\n")?;
-                }
-                summary::write_text(&mut self.out, file, cache, &self.filter, &mut self.clock)
-            }
-            Mode::SummaryJson => {
-                summary::write_json(&mut self.out, file, cache, &self.filter, &mut self.clock)
-            }
-            Mode::Check => Ok(()),
+            Mode::List => self.list(path),
+            Mode::ListJson => self.list_json(path, file),
+            Mode::Summary | Mode::SummaryJson => self.summarize(path, file),
+            Mode::Check => check(path),
         }?;
         self.files_printed += 1;
         Ok(())
     }
 
-    fn list(&mut self, cache: &FlowCache) -> io::Result<()> {
-        for flow in &cache.snapshot.flows {
-            if self.filter.matches(flow) {
-                self.lister
-                    .write_flow(&mut self.out, flow, &mut self.clock)?;
+    fn list(&mut self, path: &Path) -> Result<(), Failure> {
+        let Printer {
+            out,
+            filter,
+            clock,
+            lister,
+            ..
+        } = self;
+        read_flows(path, |flow| {
+            if filter.matches(&flow) {
+                lister.write_flow(out, &flow, clock)?;
             }
-        }
+            Ok(())
+        })?;
         Ok(())
     }
 
-    fn list_json(&mut self, file: &str, cache: &FlowCache) -> io::Result<()> {
-        for flow in &cache.snapshot.flows {
-            if self.filter.matches(flow) {
-                json::write_flow(&mut self.out, file, flow, &mut self.clock)?;
+    fn list_json(&mut self, path: &Path, file: &str) -> Result<(), Failure> {
+        let Printer {
+            out, filter, clock, ..
+        } = self;
+        read_flows(path, |flow| {
+            if filter.matches(&flow) {
+                json::write_flow(out, file, &flow, clock)?;
             }
-        }
+            Ok(())
+        })?;
         Ok(())
+    }
+
+    /// Adds up the figures of the cache at `path` flow by flow, then writes
+    /// them as a text block or a JSON object.
+    fn summarize(&mut self, path: &Path, file: &str) -> Result<(), Failure> {
+        let mut summary = Summary::new(self.filter);
+        let cache = read_flows(path, |flow| {
+            summary.add(&flow);
+            Ok(())
+        })?;
+        let (out, clock) = (&mut self.out, &mut self.clock);
+        let written = if self.mode == Mode::SummaryJson {
+            summary::write_json(out, file, &cache, &summary, clock)
+        } else {
+            if self.files_printed > 0 {
+                out.write_all(b"\n").map_err(Failure::Output)?;
+            }
+            summary::write_text(out, file, &cache, &summary, clock)
+        };
+        written.map_err(Failure::Output)
+    }
+}
+
+/// Reads the flow cache at `path` and passes each flow to `write` as it is
+/// decoded. Returns the cache without its flows.
+///
+/// The first error of `write` stops the reading and is returned as
+/// [`Failure::Output`], because it is no fault of the file.
+fn read_flows(
+    path: &Path,
+    mut write: impl FnMut(FlowSnapshot) -> io::Result<()>,
+) -> Result<FlowCache, Failure> {
+    let mut write_error = None;
+    let read = wsd_flowcache::read_cache_each(path, |item| {
+        let CacheItem::Flow(_, flow) = item else {
+            return Ok(());
+        };
+        write(flow).map_err(|err| {
+            let reason = err.to_string();
+            write_error = Some(err);
+            reason
+        })
+    });
+    if let Some(err) = write_error {
+        return Err(Failure::Output(err));
+    }
+    cache_or_reason(read)
+}
+
+/// Restores the flow cache at `path` into a tracker flow by flow, as `wsd -R`
+/// does, to find contents that decode but are inconsistent.
+fn check(path: &Path) -> Result<(), Failure> {
+    let mut restorer = None;
+    let read = wsd_flowcache::read_cache_each(path, |item| match item {
+        CacheItem::Header {
+            clock,
+            next_serial,
+            flows,
+            ..
+        } => {
+            let config = TrackerConfig::default();
+            restorer = Some(TrackerRestorer::new(config, clock, next_serial, flows));
+            Ok(())
+        }
+        // `read_cache_each` reports an error returned here as `inconsistent
+        // contents: ERROR`, the message the fragment table's errors get below.
+        CacheItem::Flow(index, flow) => match restorer.as_mut() {
+            Some(restorer) => restorer.add(index, &flow).map_err(|err| err.to_string()),
+            None => Err("a flow comes before the header".to_string()),
+        },
+    });
+    let cache = cache_or_reason(read)?;
+    // Every decoded file passes its header on first.
+    let Some(restorer) = restorer else {
+        return Err(Failure::BadFile("the cache has no header".to_string()));
+    };
+    // `finish` would then evict the flows beyond the table's limit into
+    // records, which nothing here reads. Evicting checks nothing more.
+    match restorer.finish_over_limit(&cache.snapshot.fragments) {
+        Ok(_) => Ok(()),
+        Err(err) => Err(Failure::BadFile(format!("inconsistent contents: {err}"))),
+    }
+}
+
+/// Returns the cache that `read_cache_each` read, or the reason it could not.
+fn cache_or_reason(read: Result<Option<FlowCache>, CacheError>) -> Result<FlowCache, Failure> {
+    match read {
+        Ok(Some(cache)) => Ok(cache),
+        Ok(None) => Err(Failure::BadFile("no such file".to_string())),
+        Err(err) => Err(Failure::BadFile(err.to_string())),
     }
 }
 
@@ -153,11 +266,12 @@ fn run(cli: &Cli) -> u8 {
 
     for path in &cli.files {
         let file = path.display().to_string();
-        let written = match load(path, mode == Mode::Check) {
-            Ok(cache) => printer.print(&file, &cache),
-            Err(reason) => {
+        let written = match printer.print(path, &file) {
+            Ok(()) => Ok(()),
+            Err(Failure::Output(err)) => Err(err),
+            Err(Failure::BadFile(reason)) => {
                 any_file_failed = true;
-                // Flushing first keeps the earlier files' lines ahead of the
+                // Flushing first keeps the lines printed so far ahead of the
                 // message when both streams go to one terminal.
                 let flushed = printer.out.flush();
                 report(&format!("{file}: {reason}"));
@@ -177,22 +291,6 @@ fn run(cli: &Cli) -> u8 {
     } else {
         EXIT_SUCCESS
     }
-}
-
-/// Reads the flow cache at `path`; with `restore`, also restores it into a
-/// tracker, as `wsd -R` does, to find contents that decode but are inconsistent.
-fn load(path: &Path, restore: bool) -> Result<FlowCache, String> {
-    let cache = match wsd_flowcache::read_cache(path) {
-        Ok(Some(cache)) => cache,
-        Ok(None) => return Err("no such file".to_string()),
-        Err(err) => return Err(err.to_string()),
-    };
-    if restore {
-        if let Err(err) = Tracker::restore(TrackerConfig::default(), &cache.snapshot) {
-            return Err(format!("inconsistent contents: {err}"));
-        }
-    }
-    Ok(cache)
 }
 
 /// Returns the exit status after a failed write to standard output. A closed

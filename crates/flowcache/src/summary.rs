@@ -1,5 +1,7 @@
-//! The summary of one cache file, as a text block or as one JSON object.
+//! The summary of one cache file, added up flow by flow as the file is decoded,
+//! then written as a text block or as one JSON object.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -17,10 +19,18 @@ use crate::text::{epoch_text, local_text};
 /// Number of entries in each top list.
 const TOP_COUNT: usize = 10;
 
-/// Bytes and flows of one IP address, over every flow it is a side of.
+/// One IP address and its traffic, as the top list shows it.
 #[derive(Clone, Copy, Debug, Serialize)]
 struct Talker {
     ip: IpAddr,
+    #[serde(flatten)]
+    traffic: Traffic,
+}
+
+/// Bytes and flows of one IP address, over every flow it is a side of. The
+/// summary's table maps each address to it, so it leaves the address out.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+struct Traffic {
     /// Bytes of its flows in both directions: the bytes it sent plus the bytes
     /// it received, except that a flow with itself counts once.
     bytes: u64,
@@ -63,42 +73,51 @@ impl StateCounts {
     }
 }
 
-/// The figures of one cache file, over the flows that pass the filter.
-struct Summary {
+/// The figures of one cache file, over the flows that pass the filter, added up
+/// one flow at a time. Its memory grows with the distinct addresses and server
+/// ports of those flows, not with their number.
+pub struct Summary {
+    filter: FlowFilter,
     flows: u64,
     flows_in_file: u64,
     by_state: StateCounts,
     by_protocol: BTreeMap<u8, u64>,
     first_ts: Option<Timestamp>,
     last_ts: Option<Timestamp>,
-    talkers: Vec<Talker>,
-    server_ports: Vec<ServerPort>,
+    talkers: HashMap<IpAddr, Traffic>,
+    /// Flows by protocol number and server port.
+    server_ports: HashMap<(u8, u16), u64>,
 }
 
 impl Summary {
-    fn new(flows: &[FlowSnapshot], filter: &FlowFilter) -> Summary {
-        let mut summary = Summary {
+    /// Creates an empty summary of the flows that pass `filter`.
+    pub fn new(filter: FlowFilter) -> Summary {
+        Summary {
+            filter,
             flows: 0,
-            flows_in_file: flows.len() as u64,
+            flows_in_file: 0,
             by_state: StateCounts::default(),
             by_protocol: BTreeMap::new(),
             first_ts: None,
             last_ts: None,
-            talkers: Vec::new(),
-            server_ports: Vec::new(),
-        };
-        let mut talkers: HashMap<IpAddr, Talker> = HashMap::new();
-        let mut ports: HashMap<(u8, u16), u64> = HashMap::new();
-        for flow in flows.iter().filter(|flow| filter.matches(flow)) {
-            summary.count(flow);
-            add_talkers(&mut talkers, flow);
-            if has_ports(flow.protocol) {
-                *ports.entry((flow.protocol, flow.server.port)).or_default() += 1;
-            }
+            talkers: HashMap::new(),
+            server_ports: HashMap::new(),
         }
-        summary.talkers = top_talkers(talkers);
-        summary.server_ports = top_server_ports(ports);
-        summary
+    }
+
+    /// Adds the next flow of the file, which counts in the figures if it passes
+    /// the filter.
+    pub fn add(&mut self, flow: &FlowSnapshot) {
+        self.flows_in_file += 1;
+        if !self.filter.matches(flow) {
+            return;
+        }
+        self.count(flow);
+        add_talkers(&mut self.talkers, flow);
+        if has_ports(flow.protocol) {
+            let port = (flow.protocol, flow.server.port);
+            *self.server_ports.entry(port).or_default() += 1;
+        }
     }
 
     fn count(&mut self, flow: &FlowSnapshot) {
@@ -115,7 +134,7 @@ impl Summary {
 
 /// Adds the bytes of `flow` to both of its addresses. A flow between an address
 /// and itself counts once, with every byte both sent and received.
-fn add_talkers(talkers: &mut HashMap<IpAddr, Talker>, flow: &FlowSnapshot) {
+fn add_talkers(talkers: &mut HashMap<IpAddr, Traffic>, flow: &FlowSnapshot) {
     let (client, server) = (&flow.client, &flow.server);
     let total = client.counters.bytes.saturating_add(server.counters.bytes);
     if client.ip == server.ip {
@@ -128,19 +147,13 @@ fn add_talkers(talkers: &mut HashMap<IpAddr, Talker>, flow: &FlowSnapshot) {
 }
 
 fn add_talker(
-    talkers: &mut HashMap<IpAddr, Talker>,
+    talkers: &mut HashMap<IpAddr, Traffic>,
     ip: IpAddr,
     bytes: u64,
     sent: u64,
     received: u64,
 ) {
-    let talker = talkers.entry(ip).or_insert(Talker {
-        ip,
-        bytes: 0,
-        bytes_sent: 0,
-        bytes_received: 0,
-        flows: 0,
-    });
+    let talker = talkers.entry(ip).or_default();
     talker.bytes = talker.bytes.saturating_add(bytes);
     talker.bytes_sent = talker.bytes_sent.saturating_add(sent);
     talker.bytes_received = talker.bytes_received.saturating_add(received);
@@ -148,21 +161,19 @@ fn add_talker(
 }
 
 /// Returns the talkers with the most bytes, ties broken by address.
-fn top_talkers(talkers: HashMap<IpAddr, Talker>) -> Vec<Talker> {
-    let mut talkers: Vec<Talker> = talkers.into_values().collect();
-    talkers.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.ip.cmp(&b.ip)));
-    talkers.truncate(TOP_COUNT);
-    talkers
+fn top_talkers(talkers: &HashMap<IpAddr, Traffic>) -> Vec<Talker> {
+    let talkers = talkers.iter().map(|(&ip, &traffic)| Talker { ip, traffic });
+    top_of(talkers, |a, b| {
+        b.traffic.bytes.cmp(&a.traffic.bytes).then(a.ip.cmp(&b.ip))
+    })
 }
 
 /// Returns the server ports with the most flows, ties broken by protocol number
 /// and port.
-fn top_server_ports(ports: HashMap<(u8, u16), u64>) -> Vec<ServerPort> {
-    let mut ports: Vec<((u8, u16), u64)> = ports.into_iter().collect();
-    ports.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    ports
+fn top_server_ports(ports: &HashMap<(u8, u16), u64>) -> Vec<ServerPort> {
+    let ports = ports.iter().map(|(&key, &flows)| (key, flows));
+    top_of(ports, |a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)))
         .into_iter()
-        .take(TOP_COUNT)
         .map(|((protocol, port), flows)| ServerPort {
             protocol: protocol_name(protocol),
             port,
@@ -171,15 +182,30 @@ fn top_server_ports(ports: HashMap<(u8, u16), u64>) -> Vec<ServerPort> {
         .collect()
 }
 
-/// Writes the summary of `cache` as a text block.
+/// Returns the first `TOP_COUNT` of `items` in the order `order`, as sorting
+/// them all and keeping the first would, but without a copy of every item.
+/// `order` must rank no two items as equal, or ties come out in any order.
+fn top_of<T>(items: impl Iterator<Item = T>, order: impl Fn(&T, &T) -> Ordering) -> Vec<T> {
+    let mut top: Vec<T> = Vec::with_capacity(TOP_COUNT + 1);
+    for item in items {
+        if top.len() == TOP_COUNT && order(&item, &top[TOP_COUNT - 1]).is_ge() {
+            continue;
+        }
+        let at = top.partition_point(|kept| order(kept, &item).is_lt());
+        top.insert(at, item);
+        top.truncate(TOP_COUNT);
+    }
+    top
+}
+
+/// Writes `summary`, of the flows of `cache`, as a text block.
 pub fn write_text(
     out: &mut impl Write,
     file: &str,
     cache: &FlowCache,
-    filter: &FlowFilter,
+    summary: &Summary,
     clock: &mut LocalTimeFormatter,
 ) -> io::Result<()> {
-    let summary = Summary::new(&cache.snapshot.flows, filter);
     let mut time = |ts: Option<Timestamp>| match ts {
         Some(ts) => format!("{} ({})", local_text(clock, ts), epoch_text(ts)),
         None => "none".to_string(),
@@ -192,7 +218,7 @@ pub fn write_text(
         cache.writer, cache.version
     )?;
     writeln!(out, "capture clock:  {}", time(cache.snapshot.clock))?;
-    if filter.is_empty() {
+    if summary.filter.is_empty() {
         writeln!(out, "flows:          {}", summary.flows)?;
     } else {
         writeln!(
@@ -201,8 +227,8 @@ pub fn write_text(
             summary.flows, summary.flows_in_file
         )?;
     }
-    writeln!(out, "  by state:     {}", state_counts_text(&summary))?;
-    writeln!(out, "  by protocol:  {}", protocol_counts_text(&summary))?;
+    writeln!(out, "  by state:     {}", state_counts_text(summary))?;
+    writeln!(out, "  by protocol:  {}", protocol_counts_text(summary))?;
     writeln!(out, "first packet:   {}", time(summary.first_ts))?;
     writeln!(out, "last packet:    {}", time(summary.last_ts))?;
     let fragments = &cache.snapshot.fragments;
@@ -212,8 +238,8 @@ pub fn write_text(
         count_text(fragments.len(), "datagram"),
         tiny_first_count(fragments)
     )?;
-    write_talkers_text(out, &summary.talkers)?;
-    write_ports_text(out, &summary.server_ports)
+    write_talkers_text(out, &top_talkers(&summary.talkers))?;
+    write_ports_text(out, &top_server_ports(&summary.server_ports))
 }
 
 fn state_counts_text(summary: &Summary) -> String {
@@ -259,7 +285,7 @@ fn write_talkers_text(out: &mut impl Write, talkers: &[Talker]) -> io::Result<()
         .unwrap_or(0);
     let bytes_width = talkers
         .iter()
-        .map(|talker| talker.bytes.to_string().len())
+        .map(|talker| talker.traffic.bytes.to_string().len())
         .max()
         .unwrap_or(0);
     for talker in talkers {
@@ -267,10 +293,10 @@ fn write_talkers_text(out: &mut impl Write, talkers: &[Talker]) -> io::Result<()
             out,
             "  {:<ip_width$}  {:>bytes_width$} bytes (sent {}, received {}) in {}",
             talker.ip.to_string(),
-            talker.bytes,
-            talker.bytes_sent,
-            talker.bytes_received,
-            flows_text(talker.flows)
+            talker.traffic.bytes,
+            talker.traffic.bytes_sent,
+            talker.traffic.bytes_received,
+            flows_text(talker.traffic.flows)
         )?;
     }
     Ok(())
@@ -346,15 +372,14 @@ struct SummaryJson<'a> {
     tiny_first_fragments: usize,
 }
 
-/// Writes the summary of `cache` as one JSON object and a newline.
+/// Writes `summary`, of the flows of `cache`, as one JSON object and a newline.
 pub fn write_json(
     out: &mut impl Write,
     file: &str,
     cache: &FlowCache,
-    filter: &FlowFilter,
+    summary: &Summary,
     clock: &mut LocalTimeFormatter,
 ) -> io::Result<()> {
-    let summary = Summary::new(&cache.snapshot.flows, filter);
     let clock_ts = cache.snapshot.clock;
     let json = SummaryJson {
         file,
@@ -375,10 +400,42 @@ pub fn write_json(
         first_local: summary.first_ts.map(|ts| local_text(clock, ts)),
         last_ts: summary.last_ts.map(epoch_text),
         last_local: summary.last_ts.map(|ts| local_text(clock, ts)),
-        top_talkers: summary.talkers,
-        top_server_ports: summary.server_ports,
+        top_talkers: top_talkers(&summary.talkers),
+        top_server_ports: top_server_ports(&summary.server_ports),
         fragment_datagrams: cache.snapshot.fragments.len(),
         tiny_first_fragments: tiny_first_count(&cache.snapshot.fragments),
     };
     write_json_line(out, &json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sorts `items` by `order` and keeps the first `TOP_COUNT`.
+    fn sorted_top(
+        mut items: Vec<(u64, u32)>,
+        order: fn(&(u64, u32), &(u64, u32)) -> Ordering,
+    ) -> Vec<(u64, u32)> {
+        items.sort_by(order);
+        items.truncate(TOP_COUNT);
+        items
+    }
+
+    #[test]
+    fn top_of_matches_full_sort() {
+        // Most bytes first, ties broken by the unique second field.
+        let order = |a: &(u64, u32), b: &(u64, u32)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+        for len in [0, 1, 9, 10, 11, 100, 1000] {
+            // Multiplying by an odd constant scatters the counts, and the
+            // remainder by 37 repeats them, so ties are broken by the second field.
+            let items: Vec<(u64, u32)> = (0..len)
+                .map(|n: u32| (u64::from(n.wrapping_mul(2_654_435_761) % 37), n))
+                .collect();
+            let top = top_of(items.iter().copied(), order);
+            assert_eq!(top, sorted_top(items.clone(), order), "{len} items");
+            let reversed = top_of(items.iter().rev().copied(), order);
+            assert_eq!(reversed, top, "{len} items in reverse");
+        }
+    }
 }

@@ -625,6 +625,246 @@ fn summary_with_filter() {
     assert_eq!(summary["first_ts"], "1700000020.250000000");
 }
 
+/// Builds a snapshot of `count` flows of several protocols, states, addresses
+/// and ports, over more than one 256 KiB read window of the file.
+fn varied_flows(count: u64) -> TrackerSnapshot {
+    let flows = (0..count)
+        .map(|n| {
+            let protocol = [6, 6, 6, 17, 17, 1, 58, 47][(n % 8) as usize];
+            let (client, server) = match protocol {
+                58 => (
+                    format!("2001:db8::{:x}", n % 97),
+                    "2001:db8::1:0".to_string(),
+                ),
+                _ => (
+                    format!("10.0.{}.{}", n % 7, n % 251),
+                    format!("192.0.2.{}", n % 13),
+                ),
+            };
+            let has_ports = protocol == 6 || protocol == 17;
+            let client_port = if has_ports {
+                1024 + (n % 50_000) as u16
+            } else {
+                0
+            };
+            let server_port = if has_ports {
+                [80, 443, 53, 22, 8080][(n % 5) as usize]
+            } else {
+                0
+            };
+            let start = (n * 7 % 1000) as i64;
+            let mut flow = flow(
+                n,
+                protocol,
+                side(&client, client_port, 1 + n % 9, n * 31 % 5000),
+                side(&server, server_port, n % 4, n * 17 % 9000),
+                (start, start + (n % 50) as i64),
+            );
+            if protocol == 6 {
+                flow.closed =
+                    [CloseState::Open, CloseState::Fin, CloseState::Rst][(n % 3) as usize];
+            }
+            // A flow between a server and itself, which counts once among the
+            // top talkers.
+            if protocol == 47 && n % 3 == 0 {
+                flow.client.ip = flow.server.ip;
+            }
+            flow
+        })
+        .collect();
+    TrackerSnapshot {
+        clock: Some(Timestamp::from_parts(BASE_SECONDS + 1100, 0)),
+        next_serial: count,
+        flows,
+        fragments: Vec::new(),
+    }
+}
+
+/// The figures that `--summary --json` should give for the flows of `snapshot`
+/// that `keep` accepts, counted here without the tool's code.
+fn expected_summary(snapshot: &TrackerSnapshot, keep: impl Fn(&FlowSnapshot) -> bool) -> Value {
+    let matching: Vec<&FlowSnapshot> = snapshot.flows.iter().filter(|flow| keep(flow)).collect();
+    let state_count =
+        |state: CloseState| matching.iter().filter(|flow| flow.closed == state).count();
+    let mut by_protocol = serde_json::Map::new();
+    for flow in &matching {
+        let name = match flow.protocol {
+            6 => "tcp".to_string(),
+            17 => "udp".to_string(),
+            1 => "icmp".to_string(),
+            58 => "icmpv6".to_string(),
+            other => other.to_string(),
+        };
+        let count = by_protocol.entry(name).or_insert(Value::from(0));
+        *count = Value::from(count.as_u64().unwrap() + 1);
+    }
+
+    // Bytes in both directions, sent, received and flows of each address.
+    let mut talkers: std::collections::HashMap<IpAddr, [u64; 4]> = Default::default();
+    for flow in &matching {
+        let (up, down) = (flow.client.counters.bytes, flow.server.counters.bytes);
+        let mut add = |ip: IpAddr, sent: u64, received: u64| {
+            let talker = talkers.entry(ip).or_default();
+            talker[0] += up + down;
+            talker[1] += sent;
+            talker[2] += received;
+            talker[3] += 1;
+        };
+        if flow.client.ip == flow.server.ip {
+            add(flow.client.ip, up + down, up + down);
+        } else {
+            add(flow.client.ip, up, down);
+            add(flow.server.ip, down, up);
+        }
+    }
+    let mut talkers: Vec<(IpAddr, [u64; 4])> = talkers.into_iter().collect();
+    talkers.sort_by_key(|&(ip, figures)| (std::cmp::Reverse(figures[0]), ip));
+    let top_talkers: Vec<Value> = talkers
+        .iter()
+        .take(10)
+        .map(|(ip, figures)| {
+            serde_json::json!({"ip": ip.to_string(), "bytes": figures[0],
+                               "bytes_sent": figures[1], "bytes_received": figures[2],
+                               "flows": figures[3]})
+        })
+        .collect();
+
+    let mut ports: std::collections::HashMap<(u8, u16), u64> = Default::default();
+    for flow in matching
+        .iter()
+        .filter(|flow| flow.protocol == 6 || flow.protocol == 17)
+    {
+        *ports.entry((flow.protocol, flow.server.port)).or_default() += 1;
+    }
+    let mut ports: Vec<((u8, u16), u64)> = ports.into_iter().collect();
+    ports.sort_by_key(|&(key, flows)| (std::cmp::Reverse(flows), key));
+    let top_server_ports: Vec<Value> = ports
+        .iter()
+        .take(10)
+        .map(|&((protocol, port), flows)| {
+            let protocol = if protocol == 6 { "tcp" } else { "udp" };
+            serde_json::json!({"protocol": protocol, "port": port, "flows": flows})
+        })
+        .collect();
+
+    let epoch = |ts: Timestamp| {
+        format!(
+            "{}.{:09}",
+            ts.as_nanos() / 1_000_000_000,
+            ts.as_nanos() % 1_000_000_000
+        )
+    };
+    serde_json::json!({
+        "flows": matching.len(),
+        "flows_in_file": snapshot.flows.len(),
+        "by_state": {"open": state_count(CloseState::Open), "fin": state_count(CloseState::Fin),
+                     "rst": state_count(CloseState::Rst)},
+        "by_protocol": by_protocol,
+        "first_ts": matching.iter().map(|flow| flow.first_ts).min().map(epoch),
+        "last_ts": matching.iter().map(|flow| flow.last_ts).max().map(epoch),
+        "top_talkers": top_talkers,
+        "top_server_ports": top_server_ports,
+    })
+}
+
+/// Filter options and a test of the flows they keep.
+type FilterCase = (&'static [&'static str], fn(&FlowSnapshot) -> bool);
+
+#[test]
+fn summary_of_large_cache_adds_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = varied_flows(20_000);
+    let cache = write_snapshot(dir.path(), "varied.cache", &snapshot);
+    assert!(std::fs::metadata(&cache).unwrap().len() > 512 * 1024);
+    let cases: [FilterCase; 4] = [
+        (&[], |_| true),
+        (&["--protocol", "tcp", "--state", "open"], |flow| {
+            flow.protocol == 6 && flow.closed == CloseState::Open
+        }),
+        (&["--port", "443"], |flow| {
+            flow.client.port == 443 || flow.server.port == 443
+        }),
+        (&["--protocol", "47"], |flow| flow.protocol == 47),
+    ];
+    for (filter, keep) in cases {
+        let mut args = vec!["--summary", "--json"];
+        args.extend_from_slice(filter);
+        args.push(path_str(&cache));
+        let summary = &json_lines_of(&args)[0];
+        let expected = expected_summary(&snapshot, keep);
+        for (key, value) in expected.as_object().unwrap() {
+            assert_eq!(&summary[key], value, "{key} with {filter:?}");
+        }
+    }
+}
+
+#[test]
+fn listing_of_large_cache_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = varied_flows(20_000);
+    let cache = write_snapshot(dir.path(), "varied.cache", &snapshot);
+
+    let serials: Vec<u64> = json_lines_of(&["--json", path_str(&cache)])
+        .iter()
+        .map(|flow| flow["serial"].as_u64().expect("serial is a number"))
+        .collect();
+    assert_eq!(serials, (0..20_000).collect::<Vec<u64>>());
+
+    let lines = lines_of(&["--state", "rst", path_str(&cache)]);
+    let rst_flows = snapshot
+        .flows
+        .iter()
+        .filter(|flow| flow.closed == CloseState::Rst)
+        .count();
+    assert_eq!(lines.len(), rst_flows);
+    assert!(lines.iter().all(|line| line.contains(" state=rst ")));
+}
+
+/// Raises the flow count in the trailer of the cache at `path` by one and
+/// writes the matching checksum, so that the file passes its checksum but ends
+/// before its last flow.
+fn claim_one_more_flow(path: &Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let count_at = bytes.len() - 12;
+    let mut count = [0u8; 8];
+    count.copy_from_slice(&bytes[count_at..count_at + 8]);
+    let count = u64::from_le_bytes(count) + 1;
+    bytes[count_at..count_at + 8].copy_from_slice(&count.to_le_bytes());
+    let checksum_at = bytes.len() - 4;
+    let checksum = crc32fast::hash(&bytes[..checksum_at]);
+    bytes[checksum_at..].copy_from_slice(&checksum.to_le_bytes());
+    std::fs::write(path, &bytes).unwrap();
+}
+
+#[test]
+fn decode_error_after_listed_flows() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = write_snapshot(dir.path(), "short.cache", &many_flows(3000));
+    claim_one_more_flow(&cache);
+    let sample = sample_cache(dir.path());
+    let message_start = format!("flowcache: {}: invalid contents at byte ", cache.display());
+
+    // The flows before the error are listed, then the file is reported and
+    // the next file is still read.
+    let output = run(&[path_str(&cache), path_str(&sample)]);
+    assert_eq!(output.status.code(), Some(2));
+    let listed = stdout_text(&output);
+    assert_eq!(listed.lines().count(), 3000 + 7);
+    let message = stderr_text(&output);
+    assert!(message.starts_with(&message_start), "{message}");
+    assert!(message.contains(": flow 3000 of 3001: "), "{message}");
+    assert_eq!(message.lines().count(), 1, "{message}");
+
+    // A summary is written only once the whole file is read.
+    let output = run(&["--summary", path_str(&cache)]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    assert!(stderr_text(&output).starts_with(&message_start));
+
+    let message = check_failure(&cache);
+    assert!(message.starts_with(&message_start), "{message}");
+}
+
 #[test]
 fn filter_by_host() {
     let dir = tempfile::tempdir().unwrap();
@@ -862,6 +1102,28 @@ fn check_rejects_inconsistent_contents() {
 
     // Listing shows what the file contains without restoring it.
     assert_eq!(lines_of(&[path_str(&cache)]).len(), 7);
+}
+
+#[test]
+fn check_rejects_inconsistent_fragment_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = tiny_first_fragment_cache(dir.path());
+    let mut snapshot = wsd_flowcache::read_cache(&tiny).unwrap().unwrap().snapshot;
+    // The expiry of datagrams needs their creation times in order.
+    let mut older = snapshot.fragments[0].clone();
+    older.id += 1;
+    older.created = older.created.add_nanos(-1);
+    snapshot.fragments.push(older);
+    let cache = write_snapshot(dir.path(), "fragments.cache", &snapshot);
+
+    let message = check_failure(&cache);
+    assert!(
+        message.ends_with(
+            ": inconsistent contents: fragment table entry 1 was created before the \
+             datagram saved ahead of it\n"
+        ),
+        "{message}"
+    );
 }
 
 #[test]

@@ -267,7 +267,9 @@ const FLOWCACHE_DESCRIPTION: &[Block] = &[
     ),
     Block::Paragraph(
         "A file that is missing or not a valid flow cache is reported on standard error as \
-         `flowcache:` <FILE>`:` <reason>, and the other files are still read.",
+         `flowcache:` <FILE>`:` <reason>, and the other files are still read. Each flow is \
+         printed as it is decoded, after the checksum of the whole file matched, so a file \
+         whose flows then fail to decode can have some of them listed before its error.",
     ),
 ];
 
