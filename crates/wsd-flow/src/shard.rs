@@ -277,6 +277,8 @@ impl Batch {
 }
 
 enum Job {
+    /// The worker's table, which its thread waits for before any other job.
+    Start(Box<Tracker>),
     Packets {
         batch: Arc<Batch>,
         clock: Option<Timestamp>,
@@ -374,7 +376,8 @@ impl ShardedTracker {
         let threads = threads.max(1);
         let worker_config = worker_config(config, threads);
         let trackers = (0..threads).map(|_| Tracker::new(worker_config)).collect();
-        ShardedTracker::start(config, trackers, None, TunnelRoutes::default())
+        let workers = spawn_workers(threads)?;
+        ShardedTracker::start(config, trackers, None, TunnelRoutes::default(), workers)
     }
 
     /// Starts `threads` workers that continue the flows of `snapshot`, each
@@ -402,40 +405,35 @@ impl ShardedTracker {
         restorer.finish(&snapshot.fragments)
     }
 
+    /// Hands one table of `trackers` to each of the `workers` that
+    /// [`spawn_workers`] started.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if a worker thread stopped.
     fn start(
         config: TrackerConfig,
         mut trackers: Vec<Tracker>,
         clock: Option<Timestamp>,
         tunnel_routes: TunnelRoutes,
+        mut workers: Vec<Worker>,
     ) -> Result<ShardedTracker, ShardError> {
-        // Flows evicted while restoring come out first, oldest first.
-        // TODO: hand these records out while the cache loads, not all at once.
+        // Flows evicted while restoring come out first, oldest first. A caller
+        // that evicted them in chunks with `ShardedOverLimit` left none.
         let mut finished: Vec<FlowRecord> = trackers
             .iter_mut()
             .flat_map(|tracker| tracker.drain_finished().collect::<Vec<_>>())
             .collect();
         finished.sort_by(end_order);
         let threads = trackers.len();
-        let mut workers = Vec::with_capacity(threads);
-        for (number, tracker) in trackers.into_iter().enumerate() {
-            let (jobs, job_receiver) = sync_channel(BATCHES_IN_FLIGHT + 1);
-            let (reply_sender, replies) = sync_channel(BATCHES_IN_FLIGHT + 1);
-            let active = tracker.active_flows();
-            let stats = tracker.stats();
-            let handle = std::thread::Builder::new()
-                .name(format!("flow-worker-{number}"))
-                .spawn(move || run_worker(tracker, number, &job_receiver, &reply_sender))
-                .map_err(|err| ShardError::Spawn {
-                    worker: number,
-                    reason: err.to_string(),
-                })?;
-            workers.push(Worker {
-                jobs,
-                replies,
-                handle: Some(handle),
-                active,
-                stats,
-            });
+        debug_assert_eq!(threads, workers.len(), "one worker per table");
+        for (number, (worker, tracker)) in workers.iter_mut().zip(trackers).enumerate() {
+            worker.active = tracker.active_flows();
+            worker.stats = tracker.stats();
+            worker
+                .jobs
+                .send(Job::Start(Box::new(tracker)))
+                .map_err(|_| ShardError::WorkerStopped { worker: number })?;
         }
         Ok(ShardedTracker {
             config,
@@ -1089,20 +1087,21 @@ impl ShardedRestorer {
         Ok(tables.start()?)
     }
 
-    /// Restores the IP fragment tables as [`ShardedRestorer::finish`] does, but
-    /// returns the workers' tables before the workers start, with the flows
-    /// beyond each table's limit still in it. The caller evicts them a chunk at
-    /// a time with [`ShardedOverLimit::evict_surplus`], then starts the
-    /// workers.
+    /// Restores the IP fragment tables as [`ShardedRestorer::finish`] does, and
+    /// starts the worker threads, but keeps the workers' tables until
+    /// [`ShardedOverLimit::start`], with the flows beyond each table's limit
+    /// still in it. The caller evicts them a chunk at a time with
+    /// [`ShardedOverLimit::evict_surplus`] in between. A thread that cannot
+    /// be started thus fails here, before any record is out.
     ///
     /// # Errors
     ///
     /// Returns the error of [`TrackerRestorer::finish`], with the position of
-    /// the datagram in `fragments`.
+    /// the datagram in `fragments`, or an error if a thread cannot be started.
     pub fn finish_over_limit(
         mut self,
         fragments: &[DatagramSnapshot],
-    ) -> Result<ShardedOverLimit, RestoreError> {
+    ) -> Result<ShardedOverLimit, RestoreOrShardError> {
         let threads = self.restorers.len();
         let tunnel_datagram = |datagram: &DatagramSnapshot| {
             datagram
@@ -1175,32 +1174,37 @@ impl ShardedRestorer {
             }
         }
         if let Some(fault) = first_fault {
-            return Err(fault);
+            return Err(fault.into());
         }
+        let workers = spawn_workers(threads)?;
         Ok(ShardedOverLimit {
             config: self.config,
             trackers,
             clock: self.clock,
             tunnel_routes,
+            workers,
         })
     }
 }
 
-/// The workers' tables restored from a snapshot, before the workers start,
-/// which can contain more flows than their limits (see
-/// [`ShardedRestorer::finish_over_limit`]).
+/// The workers' tables restored from a snapshot, before the worker threads
+/// get them, which can contain more flows than their limits (see
+/// [`ShardedRestorer::finish_over_limit`]). Dropping it ends the threads.
 pub struct ShardedOverLimit {
     config: TrackerConfig,
     trackers: Vec<Tracker>,
     clock: Option<Timestamp>,
     tunnel_routes: TunnelRoutes,
+    /// The started threads, waiting for their tables.
+    workers: Vec<Worker>,
 }
 
 impl ShardedOverLimit {
-    /// Evicts at most `max` of the flows beyond its limit from each table, as
-    /// [`Tracker::evict_surplus`] does, and returns their records in order of
-    /// end time, or `None` once no table is over its limit. Flows of a
-    /// protocol without records leave no record, so the list can be empty.
+    /// Evicts at most `max` (at least one) of the flows beyond its limit from
+    /// each table, as [`Tracker::evict_surplus`] does, and returns their
+    /// records in order of end time, or `None` once no table is over its
+    /// limit. Flows of a protocol without records leave no record, so the list
+    /// can be empty.
     pub fn evict_surplus(&mut self, max: usize) -> Option<Vec<FlowRecord>> {
         let mut evicted = 0;
         let runs = self
@@ -1216,17 +1220,24 @@ impl ShardedOverLimit {
         (evicted > 0).then(|| merge_by_end(runs))
     }
 
-    /// Starts the worker threads. The records of flows still beyond a table's
-    /// limit come out of the tracker first, in order of end time.
+    /// Hands the tables to the worker threads. The records of flows still
+    /// beyond a table's limit come out of the tracker first, in order of end
+    /// time.
     ///
     /// # Errors
     ///
-    /// Returns an error if a thread cannot be started.
+    /// Returns an error if a worker thread stopped.
     pub fn start(mut self) -> Result<ShardedTracker, ShardError> {
         for tracker in &mut self.trackers {
             tracker.evict_surplus(usize::MAX);
         }
-        ShardedTracker::start(self.config, self.trackers, self.clock, self.tunnel_routes)
+        ShardedTracker::start(
+            self.config,
+            self.trackers,
+            self.clock,
+            self.tunnel_routes,
+            self.workers,
+        )
     }
 }
 
@@ -1582,6 +1593,39 @@ impl Router {
     }
 }
 
+/// Starts `threads` worker threads, each waiting for its table.
+///
+/// # Errors
+///
+/// Returns an error if a thread cannot be started. The threads started before
+/// it end when the error return drops their channels.
+fn spawn_workers(threads: usize) -> Result<Vec<Worker>, ShardError> {
+    let mut workers = Vec::with_capacity(threads);
+    for number in 0..threads {
+        let (jobs, job_receiver) = sync_channel(BATCHES_IN_FLIGHT + 1);
+        let (reply_sender, replies) = sync_channel(BATCHES_IN_FLIGHT + 1);
+        let handle = std::thread::Builder::new()
+            .name(format!("flow-worker-{number}"))
+            .spawn(move || {
+                if let Ok(Job::Start(tracker)) = job_receiver.recv() {
+                    run_worker(*tracker, number, &job_receiver, &reply_sender);
+                }
+            })
+            .map_err(|err| ShardError::Spawn {
+                worker: number,
+                reason: err.to_string(),
+            })?;
+        workers.push(Worker {
+            jobs,
+            replies,
+            handle: Some(handle),
+            active: 0,
+            stats: TrackerStats::default(),
+        });
+    }
+    Ok(workers)
+}
+
 fn run_worker(
     mut tracker: Tracker,
     number: usize,
@@ -1633,8 +1677,8 @@ fn run_worker(
                 continue;
             }
             // Chunks come back only after the end of the input, for the loop
-            // in `finish_worker`.
-            Job::Recycle(_) => continue,
+            // in `finish_worker`, and a table comes only as the first job.
+            Job::Recycle(_) | Job::Start(_) => continue,
             Job::Finish { format, spare } => {
                 let formatter = match formatter.as_mut() {
                     Some(formatter) if format => {

@@ -918,9 +918,9 @@ impl Tracker {
     }
 
     fn insert(&mut self, hash: u64, mut flow: Flow, queue: QueueId) -> u32 {
-        if self.table.len() >= self.limit() {
-            self.evict_one();
-        }
+        // A table restored over its limit and not yet evicted gives up its
+        // whole surplus here.
+        while self.table.len() >= self.limit() && self.evict_one() {}
         flow.serial = self.next_serial;
         flow.touched = self.now.unwrap_or(flow.first_ts);
         // NOTE: a cache restores the counter unchecked, so a hand-made one can
@@ -942,13 +942,17 @@ impl Tracker {
         self.config.max_flows.max(1)
     }
 
-    /// Evicts at most `max` of the flows beyond the table's limit, as a full
-    /// table evicts, and returns how many it evicted. Their records join the
-    /// finished flows. Only a tracker restored with
-    /// [`TrackerRestorer::finish_over_limit`] can hold more flows than its
+    /// Evicts at most `max` (at least one) of the flows beyond the table's
+    /// limit, as a full table evicts, and returns how many it evicted. Their
+    /// records join the finished flows. Only a tracker restored with
+    /// [`TrackerRestorer::finish_over_limit`] can contain more flows than its
     /// limit, so for any other this returns 0.
     pub fn evict_surplus(&mut self, max: usize) -> usize {
-        let surplus = self.table.len().saturating_sub(self.limit()).min(max);
+        let surplus = self
+            .table
+            .len()
+            .saturating_sub(self.limit())
+            .min(max.max(1));
         (0..surplus).take_while(|_| self.evict_one()).count()
     }
 
@@ -1083,7 +1087,8 @@ impl TrackerRestorer {
     /// leaves the flows beyond the table's limit in the table. The caller then
     /// evicts them a chunk at a time with [`Tracker::evict_surplus`] and writes
     /// each chunk's records, so that a cache much larger than the table never
-    /// has all their records in memory at once.
+    /// has all their records in memory at once. A new flow before that evicts
+    /// the whole surplus at once.
     ///
     /// # Errors
     ///

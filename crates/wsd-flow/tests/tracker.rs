@@ -682,7 +682,9 @@ fn restore_evicts_surplus_in_chunks() {
 
     let mut chunked = restorer().finish_over_limit(&[]).unwrap();
     assert_eq!(chunked.active_flows(), 50);
-    let mut got = Vec::new();
+    // A limit of 0 still evicts one flow, so that a loop until 0 ends.
+    assert_eq!(chunked.evict_surplus(0), 1);
+    let mut got: Vec<FlowRecord> = chunked.drain_finished().collect();
     loop {
         let evicted = chunked.evict_surplus(5);
         let chunk: Vec<FlowRecord> = chunked.drain_finished().collect();
@@ -697,6 +699,16 @@ fn restore_evicts_surplus_in_chunks() {
     assert_eq!(chunked.active_flows(), 8);
     assert_eq!(chunked.stats().evicted, 42);
     assert_eq!(chunked.stats().max_active, 8);
+
+    // A new flow before the surplus is evicted evicts all of it.
+    let mut unevicted = restorer().finish_over_limit(&[]).unwrap();
+    unevicted.process(
+        ts(100),
+        &tcp_packet(&seg(CLIENT, 1000, SERVER, 80, SYN, 1, 0, 0)),
+    );
+    assert_eq!(unevicted.active_flows(), 8);
+    assert_eq!(unevicted.stats().evicted, 43);
+    assert_eq!(unevicted.stats().max_active, 8);
 }
 
 /// Returns the default settings with records for every protocol.

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use tracing::{info, warn};
 use wsd_flow::{
-    FlowRecord, RestoreError, ShardedOverLimit, ShardedRestorer, ShardedTracker, Tracker,
-    TrackerConfig, TrackerRestorer,
+    FlowRecord, RestoreError, RestoreOrShardError, ShardedOverLimit, ShardedRestorer,
+    ShardedTracker, Tracker, TrackerConfig, TrackerRestorer,
 };
 use wsd_flowcache::{CacheItem, FlowCache};
 
@@ -18,12 +18,13 @@ use wsd::cli::Cli;
 /// Name and version written into flow caches.
 const WRITER: &str = concat!("wsd ", env!("CARGO_PKG_VERSION"));
 
-/// Flows evicted at a time from a cache larger than the table, so that only
-/// their records are held at once, not those of the whole surplus.
+/// Flows evicted from each table at a time when a cache has more flows than the
+/// tables allow, so that only their records are in memory at once, not those of
+/// the whole surplus.
 const EVICTION_CHUNK: usize = 4096;
 
 /// The tracker of a run as loaded, before the flows beyond the table's limit
-/// are evicted and the worker threads start.
+/// are evicted and the worker threads get their tables.
 pub enum Loaded {
     /// A tracker in the reading thread, which can contain more flows than its
     /// limit.
@@ -68,7 +69,7 @@ pub fn load_tracker(cli: &Cli, config: TrackerConfig) -> Result<Loaded, Failure>
         return new_flows(cli, config).map(Loaded::Empty);
     };
     check_cache_to_load(path)?;
-    match restore(path, config, usize::from(cli.threads)) {
+    match restore(path, config, usize::from(cli.threads))? {
         Ok(Some((tracker, flows, cache))) => {
             info!(
                 file = %path.display(),
@@ -125,8 +126,14 @@ type Restored = Option<(Loaded, usize, FlowCache)>;
 /// Loads the cache at `path` into a tracker with `threads` threads, restoring
 /// each flow as it is decoded, so that the saved flows are never all in memory
 /// beside the tables. Returns the tracker, the number of flows and the cache
-/// without its flows, or the reason, as text, why the cache cannot be loaded.
-fn restore(path: &Path, config: TrackerConfig, threads: usize) -> Result<Restored, String> {
+/// without its flows, or in the inner error the reason, as text, why the cache
+/// cannot be loaded. The outer error is a failure to start the worker threads,
+/// which is no fault of the cache.
+fn restore(
+    path: &Path,
+    config: TrackerConfig,
+    threads: usize,
+) -> Result<Result<Restored, String>, Failure> {
     let mut restoring: Option<Restoring> = None;
     let mut flows = 0;
     let read = wsd_flowcache::read_cache_each(path, |item| match item {
@@ -154,26 +161,31 @@ fn restore(path: &Path, config: TrackerConfig, threads: usize) -> Result<Restore
             added.map_err(|err| err.to_string())
         }
     });
-    let Some(cache) = read.map_err(|err| err.to_string())? else {
-        return Ok(None);
+    let cache = match read {
+        Ok(Some(cache)) => cache,
+        Ok(None) => return Ok(Ok(None)),
+        Err(err) => return Ok(Err(err.to_string())),
     };
     let inconsistent = |err: RestoreError| format!("inconsistent contents: {err}");
     let fragments = &cache.snapshot.fragments;
     // Every decoded file passes its header on first.
     let tracker = match restoring {
-        None => return Err("the cache has no header".to_string()),
-        Some(Restoring::Single(restorer)) => Loaded::Single(
-            restorer
-                .finish_over_limit(fragments)
-                .map_err(inconsistent)?,
-        ),
-        Some(Restoring::Sharded(restorer)) => Loaded::Sharded(
-            restorer
-                .finish_over_limit(fragments)
-                .map_err(inconsistent)?,
-        ),
+        None => return Ok(Err("the cache has no header".to_string())),
+        Some(Restoring::Single(restorer)) => match restorer.finish_over_limit(fragments) {
+            Ok(tracker) => Loaded::Single(tracker),
+            Err(err) => return Ok(Err(inconsistent(err))),
+        },
+        // The threads start here, before the privileges are dropped and before
+        // any record of the surplus is written.
+        Some(Restoring::Sharded(restorer)) => match restorer.finish_over_limit(fragments) {
+            Ok(tables) => Loaded::Sharded(tables),
+            Err(RestoreOrShardError::Restore(err)) => return Ok(Err(inconsistent(err))),
+            Err(err) => {
+                return Err(Failure::Other(format!("cannot start flow tracking: {err}")));
+            }
+        },
     };
-    Ok(Some((tracker, flows, cache)))
+    Ok(Ok(Some((tracker, flows, cache))))
 }
 
 /// Renames a bad cache to `NAME.bad-SECONDS` beside it, SECONDS being the Unix
