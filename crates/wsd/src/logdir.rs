@@ -46,7 +46,7 @@ impl LogDir {
         }
         let created = !path.exists();
         std::fs::create_dir_all(path).map_err(|err| {
-            Failure::Usage(format!(
+            Failure::CannotCreate(format!(
                 "cannot create log directory {}: {err}; choose another with -l DIR or write to a file with -L FILE",
                 path.display()
             ))
@@ -57,7 +57,7 @@ impl LogDir {
             Mode::empty(),
         )
         .map_err(|err| {
-            Failure::Usage(format!(
+            Failure::CannotCreate(format!(
                 "cannot open log directory {}: {err}",
                 path.display()
             ))
@@ -110,8 +110,9 @@ impl LogDir {
                 }
                 Err(rustix::io::Errno::EXIST) => continue,
                 Err(err) => {
-                    return Err(Failure::Usage(format!(
-                        "cannot create log file {}: {}",
+                    return Err(Failure::CannotCreate(format!(
+                        "cannot create log file {}: {}; make the log directory writable, \
+                         free space there, or choose another with -l DIR",
                         path.display(),
                         io::Error::from(err)
                     )))
@@ -151,7 +152,7 @@ impl LogDir {
 /// Access control lists are not read.
 fn check_writable(dir: &OwnedFd, path: &Path, owner: &Identity) -> Result<(), Failure> {
     let stat = rustix::fs::fstat(dir).map_err(|err| {
-        Failure::Usage(format!(
+        Failure::CannotCreate(format!(
             "cannot read log directory {}: {err}",
             path.display()
         ))
@@ -159,7 +160,7 @@ fn check_writable(dir: &OwnedFd, path: &Path, owner: &Identity) -> Result<(), Fa
     if crate::privileges::may_write(stat.st_mode, stat.st_uid, stat.st_gid, owner) {
         return Ok(());
     }
-    Err(Failure::Usage(format!(
+    Err(Failure::CannotCreate(format!(
         "log directory {} is not writable by {}, which privileges are dropped to; \
          make it writable for that user, or give -l a directory that does not exist yet \
          so that wsd creates it for that user",

@@ -330,7 +330,7 @@ fn open_named(path: &Path, inputs: &[Input], time_zone: TimeZone) -> Result<Outp
         } else {
             "; give a path wsd may write with -L"
         };
-        Failure::Usage(format!(
+        Failure::CannotCreate(format!(
             "cannot create log file {}: {err}{hint}",
             path.display()
         ))
@@ -433,7 +433,7 @@ pub fn check_cache_early(
                 )
             })
             .unwrap_or_default();
-        Failure::Usage(format!(
+        Failure::CannotCreate(format!(
             "cannot use {}{inside} as the flow cache (-W): {problem}",
             target.display()
         ))
@@ -507,7 +507,7 @@ pub fn check_cache_saving(cli: &Cli, identity: Option<&Identity>) -> Result<(), 
             .as_ref()
             .map(|dir| format!(" (a path inside the new root {})", dir.display()))
             .unwrap_or_default();
-        Failure::Usage(format!(
+        Failure::CannotCreate(format!(
             "cannot use {}{root} as the flow cache (-W): {err}; make its directory \
              writable{user} or give another path",
             cache.display()

@@ -33,6 +33,10 @@ pub enum Failure {
     /// A resource that another process is using, such as a locked flow cache:
     /// exit status 75, for a run that a wrapper should retry later.
     Busy(String),
+    /// A log or flow cache that the system does not let this run create, such
+    /// as in a directory without write permission: exit status 73. A wrapper
+    /// should retry the run once that is fixed.
+    CannotCreate(String),
 }
 
 impl Failure {
@@ -42,13 +46,17 @@ impl Failure {
             Failure::Usage(_) => 2,
             Failure::Other(_) => 1,
             Failure::Busy(_) => 75,
+            Failure::CannotCreate(_) => 73,
         }
     }
 
     /// Returns the message for the user.
     pub fn message(&self) -> &str {
         match self {
-            Failure::Usage(message) | Failure::Other(message) | Failure::Busy(message) => message,
+            Failure::Usage(message)
+            | Failure::Other(message)
+            | Failure::Busy(message)
+            | Failure::CannotCreate(message) => message,
         }
     }
 }
@@ -506,6 +514,7 @@ fn process_source(
 ) -> Result<(), Failure> {
     let name = source.name().to_string();
     let mut decoder = frame_decoder(cli);
+    let mut first_packet = true;
     while !stop.load(Ordering::Relaxed) {
         let packet = match source.next_packet() {
             Ok(Some(packet)) => packet,
@@ -517,6 +526,10 @@ fn process_source(
                 break;
             }
         };
+        if first_packet {
+            first_packet = false;
+            warn_if_before_clock(&name, packet.ts, tracker.now());
+        }
         if let Some(filter) = filter.as_deref_mut() {
             if !filter.matches(&packet).map_err(live_failure)? {
                 continue;
@@ -533,6 +546,51 @@ fn process_source(
         }
     }
     Ok(())
+}
+
+/// How far the first packet of an input may lie before the capture clock
+/// without a warning: captures of one recorder can overlap by a little.
+const EARLY_START_NANOS: i64 = 60 * 1_000_000_000;
+
+/// Warns when the input `name` starts at `start`, well before the capture
+/// clock `clock` that the inputs before it or the flow cache left. Its
+/// packets then count as late ones, and the flows they close are reported
+/// only once the clock passes their timeouts, which is easy to miss when
+/// files are read out of order.
+fn warn_if_before_clock(name: &str, start: Timestamp, clock: Option<Timestamp>) {
+    let Some(clock) = clock else {
+        return;
+    };
+    let behind = clock.nanos_since(start);
+    if behind <= EARLY_START_NANOS {
+        return;
+    }
+    // Whole seconds in UTC, or the raw time where jiff's range ends.
+    let utc = |ts: Timestamp| {
+        jiff::Timestamp::from_second(ts.secs())
+            .map_or_else(|_| ts.to_string(), |time| time.to_string())
+    };
+    warn!(
+        file = %name,
+        "the first packet ({}) is {} before the capture clock ({}) that the inputs \
+         before it or the flow cache left, so its packets count as late ones and the \
+         flows they close wait for the clock to pass their timeouts; read captures in \
+         the order they were taken",
+        utc(start),
+        rough_duration(behind / 1_000_000_000),
+        utc(clock)
+    );
+}
+
+/// Returns `seconds` in the largest whole unit up to days, such as `3 hours`.
+fn rough_duration(seconds: i64) -> String {
+    let (amount, unit) = match seconds {
+        ..120 => (seconds, "second"),
+        120..7_200 => (seconds / 60, "minute"),
+        7_200..172_800 => (seconds / 3_600, "hour"),
+        _ => (seconds / 86_400, "day"),
+    };
+    count(amount.unsigned_abs(), unit)
 }
 
 /// Returns the decoder of the run's frames.
@@ -688,6 +746,17 @@ pub(crate) fn tracker_config(cli: &Cli) -> Result<TrackerConfig, Failure> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn rough_duration_units() {
+        assert_eq!(super::rough_duration(61), "61 seconds");
+        assert_eq!(super::rough_duration(120), "2 minutes");
+        assert_eq!(super::rough_duration(7_199), "119 minutes");
+        assert_eq!(super::rough_duration(7_200), "2 hours");
+        assert_eq!(super::rough_duration(86_400), "24 hours");
+        assert_eq!(super::rough_duration(172_800), "2 days");
+    }
+
     use super::*;
     use clap::Parser;
     use wsd_flow::Tracker;

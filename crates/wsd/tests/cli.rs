@@ -1161,3 +1161,30 @@ fn bad_input_among_several_explained() {
     assert!(stderr.contains("read the other input"), "{stderr}");
     assert!(output.stdout.is_empty());
 }
+
+/// A log that cannot be created ends the run with 73, which a wrapper retries
+/// once the directory is fixed, not with 2, which it reads as a bad capture.
+#[test]
+fn uncreatable_log_exit_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("missing").join("wsd.log");
+    let output = run_wsd(
+        &["-r", &fixture("lossy.pcap"), "-L", log.to_str().unwrap()],
+        LIMIT,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(73), "{stderr}");
+    assert!(stderr.contains("cannot create log file"), "{stderr}");
+    assert!(stderr.contains("create its directory first"), "{stderr}");
+
+    // A log directory that is a file cannot hold logs: that stays a usage error.
+    let file = dir.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    let output = run_wsd(
+        &["-r", &fixture("lossy.pcap"), "-l", file.to_str().unwrap()],
+        LIMIT,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is not a directory"), "{stderr}");
+}

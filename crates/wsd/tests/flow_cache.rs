@@ -232,6 +232,58 @@ fn cache_over_limit_reports_surplus_first() {
     }
 }
 
+/// Copies the packets of `capture` into `out`, each `shift` nanoseconds later.
+fn shifted_copy(capture: &Path, shift: i64, out: &Path) {
+    let mut source = FileSource::open(capture).unwrap();
+    let mut packets = Vec::new();
+    while let Some(packet) = source.next_packet().unwrap() {
+        let ts = packet.ts.add_nanos(shift);
+        packets.push((ts, packet.linktype, packet.data.to_vec(), packet.orig_len));
+    }
+    let file = std::io::BufWriter::new(std::fs::File::create(out).unwrap());
+    let mut writer = PcapWriter::new(file, packets[0].1, 262_144, true).unwrap();
+    for (ts, _, data, orig_len) in &packets {
+        writer.write_packet(*ts, data, *orig_len).unwrap();
+    }
+    writer.flush().unwrap();
+}
+
+/// An input that starts well before the capture clock left by the inputs or
+/// the cache before it gets a warning that names it. Inputs in order get none.
+#[test]
+fn input_before_clock_warned() {
+    let dir = tempfile::tempdir().unwrap();
+    let early = corpus("mixed_echo_500conns.pcap");
+    let early = early.to_str().unwrap();
+    let late = dir.path().join("late.pcap");
+    shifted_copy(Path::new(early), 86_400 * 1_000_000_000, &late);
+    let late = late.to_str().unwrap();
+    let warning = "before the capture clock";
+
+    let output = run_wsd(&["-r", early, "-r", late, "-L", "/dev/null"], LIMIT);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains(warning), "{stderr}");
+
+    let output = run_wsd(&["-r", late, "-r", early, "-L", "/dev/null"], LIMIT);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|line| line.contains(warning))
+        .unwrap_or_else(|| panic!("no warning: {stderr}"));
+    assert!(line.contains("is 24 hours before"), "{line}");
+    assert!(line.contains("mixed_echo_500conns.pcap"), "{line}");
+
+    // The clock of a flow cache counts as well.
+    let cache = dir.path().join("wsd.cache");
+    let cache = cache.to_str().unwrap();
+    stdout_of(&["-r", late, "-L", "/dev/null", "-W", cache]);
+    let output = run_wsd(&["-R", cache, "-r", early, "-L", "/dev/null"], LIMIT);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(warning), "{stderr}");
+}
+
 #[test]
 fn missing_cache_starts_empty() {
     let dir = tempfile::tempdir().unwrap();
@@ -525,7 +577,8 @@ fn unwritable_cache_directory_rejected_at_start() {
     };
     let output = run("/wsd.cache");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    // 73 (cannot create), which a wrapper retries once the directory is fixed.
+    assert_eq!(output.status.code(), Some(73), "{stderr}");
     assert!(stderr.contains("inside the new root"), "{stderr}");
     assert!(stderr.contains("not writable by user nobody"), "{stderr}");
     assert_eq!(
@@ -546,7 +599,7 @@ fn unwritable_cache_directory_rejected_at_start() {
     std::fs::write(sticky.join("wsd.cache"), "").unwrap();
     let output = run("/sticky/wsd.cache");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(output.status.code(), Some(73), "{stderr}");
     assert!(stderr.contains("sticky bit"), "{stderr}");
 
     let owned = jail.join("cache");

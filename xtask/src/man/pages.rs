@@ -133,11 +133,18 @@ const WSD_SECTIONS: &[Section] = &[
                 "2",
                 "Bad usage, or a problem found before the first packet: an invalid filter \
                  expression, an input that is missing or not a pcap or pcapng capture, a flow cache that cannot be \
-                 loaded, a `-W` cache that cannot be saved, a log that cannot be \
-                 created, or an output that names an input. \
+                 loaded, a `-W` path that is not a regular file, or an output that \
+                 names an input. \
                  A capture damaged after its start is read up to the damage with a \
                  warning, and past it when another capture's header follows, and \
                  does not change the exit status.",
+            ),
+            Block::Item(
+                "73",
+                "The system does not let `wsd` create the log or save the `-W` flow \
+                 cache, for example a directory that the user it runs as may not \
+                 write, a read-only file system or a missing log directory. Found at \
+                 start, before anything is read; run again once that is fixed.",
             ),
             Block::Item(
                 "75",
