@@ -216,10 +216,10 @@ pub struct FileSource {
     finished: bool,
     /// One bit per kind of [`Problem`] already logged.
     warned: u32,
-    /// Time of the packet last returned, which a capture found after damage
-    /// must be close to.
-    /// Meaningful once [`ReadStats::records`] is above 0.
-    last_time: Timestamp,
+    /// Time of the last packet returned whose record had a trusted time (see
+    /// [`PacketMeta::trusted_time`]), which a capture found after damage must be
+    /// close to. None until such a packet is returned.
+    time_anchor: Option<Timestamp>,
     /// Buffer indices of the data of the packet last returned, empty when the last call
     /// returned none.
     packet_range: Range<usize>,
@@ -395,7 +395,7 @@ impl FileSource {
             stats: ReadStats::default(),
             finished: false,
             warned: 0,
-            last_time: Timestamp::from_nanos(0),
+            time_anchor: None,
             packet_range: 0..0,
         };
         if matches!(source.reader, FormatReader::PcapNg(_)) {
@@ -580,8 +580,9 @@ impl FileSource {
     /// followed by what its capture should hold, so that a capture carried in a
     /// packet's data is less likely to be taken for one joined to the input. A
     /// pcap header needs a first record whose lengths fit its snapshot length
-    /// and whose time is within a day of the last packet read. A pcapng section
-    /// header needs its block length repeated at its end.
+    /// and whose time is within a day of the last packet read with a trusted
+    /// time (see [`PacketMeta::trusted_time`]). A pcapng section header needs
+    /// its block length repeated at its end.
     // NOTE: a capture carried in a packet whose first record is within a day
     // of the traffic still passes.
     fn confirms_capture(&mut self) -> io::Result<bool> {
@@ -610,8 +611,9 @@ impl FileSource {
         let fits =
             !caplen_is_absurd(caplen, reader.snaplen()) && order.u32_at(record, 12) >= caplen;
         let time = Timestamp::from_parts(i64::from(order.u32_at(record, 0)), 0);
-        let near = self.stats.records == 0
-            || time.nanos_since(self.last_time).unsigned_abs() <= DAY as u64;
+        let near = self
+            .time_anchor
+            .is_none_or(|anchor| time.nanos_since(anchor).unsigned_abs() <= DAY as u64);
         Ok(fits && near)
     }
 
@@ -783,7 +785,9 @@ impl PacketSource for FileSource {
                 }
             };
             self.packet_range = meta.data.clone();
-            self.last_time = meta.ts;
+            if meta.trusted_time {
+                self.time_anchor = Some(meta.ts);
+            }
             let data = self.input.bytes(meta.data);
             self.stats.records += 1;
             self.stats.packet_bytes += data.len() as u64;
@@ -1125,6 +1129,106 @@ mod tests {
         assert_eq!(packets.len(), 1);
         assert_eq!(stats.joined_files, 0);
         assert!(stats.stopped_at.is_some());
+    }
+
+    /// A record read from misaligned bytes after a cut does not anchor the date
+    /// check of the capture found after damage. A capture of the same day after
+    /// it is read, and one from another day is still passed over.
+    #[test]
+    fn garbage_record_not_time_anchor() {
+        let record = |secs, fraction, caplen: u32, orig_len, data: Vec<u8>| PcapRecord {
+            secs,
+            fraction,
+            caplen,
+            orig_len,
+            data,
+        };
+        // The next capture's first record contains, at the start of its data, a
+        // record header dated 1970 whose captured length ends in the middle of
+        // the 0xff bytes of the second record.
+        let next_capture = |garbage_fraction, garbage_orig_len: u32, secs| {
+            let mut garbage = Vec::new();
+            for field in [0, garbage_fraction, 16 + 4, garbage_orig_len] {
+                garbage.extend_from_slice(&field.to_le_bytes());
+            }
+            pcap_file(
+                false,
+                false,
+                1,
+                65535,
+                &[
+                    record(secs, 0, 16, 60, garbage),
+                    record(secs + 1, 0, 24, 60, vec![0xff; 24]),
+                ],
+            )
+        };
+        let same_day = next_capture(0, 0, 1_700_000_010);
+        let (same_day_packets, _) = all_packets(&same_day);
+        // The last record claims 60 bytes but contains 20, so it takes in the
+        // 24-byte file header and the 16-byte record header of the capture
+        // joined after it.
+        let cut = pcap_file(
+            false,
+            false,
+            1,
+            65535,
+            &[
+                record(1_700_000_000, 0, 20, 60, vec![1; 20]),
+                record(1_700_000_001, 0, 60, 60, vec![2; 20]),
+            ],
+        );
+
+        // Sub-second field over a second, wire length below the captured
+        // length, or both.
+        for (fraction, orig_len) in [(2_831_155_200, 0), (2_831_155_200, 60), (0, 0)] {
+            let case = format!("fraction {fraction}, wire length {orig_len}");
+            let joined = [
+                cut.clone(),
+                next_capture(fraction, orig_len, 1_700_000_010),
+                same_day.clone(),
+            ]
+            .concat();
+            let (packets, stats) = all_packets(&joined);
+            assert_eq!(packets.len(), 3 + same_day_packets.len(), "{case}");
+            // The garbage record is dated on the first day of 1970.
+            assert!(packets[2].0.secs() < 86_400, "{case}: {:?}", packets[2].0);
+            assert_eq!(&packets[3..], &same_day_packets[..], "{case}");
+            assert_eq!(stats.malformed_records, 1, "{case}");
+            assert_eq!(stats.joined_files, 1, "{case}");
+            assert_eq!(stats.stopped_at, None, "{case}");
+
+            let other_day = next_capture(0, 0, 4_102_444_800);
+            let joined = [
+                cut.clone(),
+                next_capture(fraction, orig_len, 1_700_000_010),
+                other_day,
+            ]
+            .concat();
+            let (packets, stats) = all_packets(&joined);
+            assert_eq!(packets.len(), 3, "{case}");
+            assert_eq!(stats.joined_files, 0, "{case}");
+            assert!(stats.stopped_at.is_some(), "{case}");
+        }
+    }
+
+    /// pcapng simple packet blocks have no time of their own, so the epoch they
+    /// get before any dated packet does not anchor the date check either.
+    #[test]
+    fn simple_packets_not_time_anchor() {
+        let pcapng = PcapNgBuilder::new(false)
+            .interface(1, 65535, None, None)
+            .simple(&[3; 40], 40)
+            .simple(&[4; 40], 40)
+            .build();
+        let next = sample_pcap(false, false);
+        let mut joined = pcapng[..pcapng.len() - 10].to_vec();
+        joined.extend_from_slice(&next);
+
+        let (packets, stats) = all_packets(&joined);
+        assert_eq!(packets.len(), 1 + all_packets(&next).0.len());
+        assert_eq!(packets[0].0, crate::Timestamp::ZERO);
+        assert_eq!(stats.joined_files, 1);
+        assert_eq!(stats.stopped_at, None);
     }
 
     /// Records whose time equals a magic number stay records: one of them is a

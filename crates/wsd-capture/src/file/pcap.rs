@@ -164,6 +164,7 @@ impl PcapReader {
             // A record may claim fewer bytes on the wire than it captured. The captured
             // bytes are real, so the wire length is raised to match them.
             orig_len: origlen.max(caplen),
+            trusted_time: fraction < second && origlen >= caplen,
         };
         input.consume(record_len);
         Ok(Step::Packet(meta))

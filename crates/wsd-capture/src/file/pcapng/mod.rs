@@ -333,6 +333,7 @@ impl PcapNgReader {
             data: data_start..data_start + caplen as usize,
             // The captured bytes are real even when the block claims a shorter packet.
             orig_len: orig_len.max(caplen),
+            trusted_time: orig_len >= caplen,
         })
     }
 
@@ -373,6 +374,8 @@ impl PcapNgReader {
             linktype: interface.linktype,
             data: data_start..data_start + caplen as usize,
             orig_len,
+            // The block has no time, so it gets the previous packet's or the epoch.
+            trusted_time: false,
         })
     }
 
