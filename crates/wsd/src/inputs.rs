@@ -6,6 +6,7 @@ use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use wsd_capture::FileSource;
 
@@ -113,9 +114,7 @@ fn check_input(path: &Path) -> Result<Input, Failure> {
             .as_fd()
             .try_clone_to_owned()
             .map_err(|err| Failure::Other(format!("cannot read standard input: {err}")))?;
-        let reader = InterruptibleReader::new(File::from(stdin), stop_flag());
-        let source = FileSource::from_reader("standard input".to_string(), reader, None)
-            .map_err(|err| Failure::Usage(err.to_string()))?;
+        let source = open_stream("standard input".to_string(), File::from(stdin))?;
         input.opened = Some(source);
         return Ok(input);
     }
@@ -133,9 +132,7 @@ fn check_input(path: &Path) -> Result<Input, Failure> {
         let file = File::open(path).map_err(|err| {
             Failure::Usage(format!("cannot read input {}: {err}", path.display()))
         })?;
-        let reader = InterruptibleReader::new(file, stop_flag());
-        let source = FileSource::from_reader(path.display().to_string(), reader, None)
-            .map_err(|err| Failure::Usage(err.to_string()))?;
+        let source = open_stream(path.display().to_string(), file)?;
         input.opened = Some(source);
         input.metadata = Some(metadata);
         return Ok(input);
@@ -153,6 +150,18 @@ fn check_input(path: &Path) -> Result<Input, Failure> {
     }
     input.metadata = Some(metadata);
     Ok(input)
+}
+
+/// Opens a pipe or socket as a source whose reads a signal can end. The source
+/// takes an end of input that the stop flag causes for a stop, not for a capture
+/// cut short.
+fn open_stream(name: String, file: File) -> Result<FileSource, Failure> {
+    let stop = stop_flag();
+    let reader = InterruptibleReader::new(file, Arc::clone(&stop));
+    let mut source = FileSource::from_reader(name, reader, None)
+        .map_err(|err| Failure::Usage(err.to_string()))?;
+    source.set_stop_flag(stop);
+    Ok(source)
 }
 
 fn open_file(path: &Path) -> Result<FileSource, Failure> {

@@ -1041,14 +1041,16 @@ fn compat_with_json_rejected() {
     );
 }
 
-/// Starts `wsd -r - -L LOG`, writes a capture to its standard input and leaves
+/// Starts `wsd -r - -L LOG`, writes `capture` to its standard input and leaves
 /// the pipe open, so that wsd is still waiting for input when the caller sends a
 /// signal. Returns the process and the open pipe.
-fn start_on_silent_pipe(log: &Path) -> (std::process::Child, std::process::ChildStdin) {
+fn start_on_silent_pipe(
+    log: &Path,
+    capture: &[u8],
+) -> (std::process::Child, std::process::ChildStdin) {
     use std::io::Write;
     use std::process::{Command, Stdio};
 
-    let capture = std::fs::read(fixture("port_reuse.pcap")).expect("fixture");
     let mut child = Command::new(env!("CARGO_BIN_EXE_wsd"))
         .args(["-r", "-", "-L"])
         .arg(log)
@@ -1059,7 +1061,7 @@ fn start_on_silent_pipe(log: &Path) -> (std::process::Child, std::process::Child
         .spawn()
         .expect("start wsd");
     let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(&capture).expect("write the capture");
+    stdin.write_all(capture).expect("write the capture");
     stdin.flush().expect("flush");
     std::thread::sleep(Duration::from_millis(500));
     (child, stdin)
@@ -1074,7 +1076,8 @@ fn send_signal(child: &std::process::Child, signal: rustix::process::Signal) {
 fn sighup_without_rotation_ignored() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let log = dir.path().join("flows.log");
-    let (child, stdin) = start_on_silent_pipe(&log);
+    let capture = std::fs::read(fixture("port_reuse.pcap")).expect("fixture");
+    let (child, stdin) = start_on_silent_pipe(&log, &capture);
     send_signal(&child, rustix::process::Signal::HUP);
     std::thread::sleep(Duration::from_millis(200));
     drop(stdin);
@@ -1088,7 +1091,8 @@ fn sighup_without_rotation_ignored() {
 fn sigterm_ends_stalled_pipe() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let log = dir.path().join("flows.log");
-    let (mut child, stdin) = start_on_silent_pipe(&log);
+    let capture = std::fs::read(fixture("port_reuse.pcap")).expect("fixture");
+    let (mut child, stdin) = start_on_silent_pipe(&log, &capture);
     send_signal(&child, rustix::process::Signal::TERM);
     let started = std::time::Instant::now();
     while child.try_wait().expect("wait for wsd").is_none() {
@@ -1103,6 +1107,24 @@ fn sigterm_ends_stalled_pipe() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
     let text = std::fs::read_to_string(&log).expect("log written");
     assert_eq!(flow_lines(text.as_bytes()).len(), 2, "{text}");
+}
+
+/// A SIGINT while `-r -` waits for the rest of a record ends the run without
+/// the warning that the capture is cut short, because the data did not end.
+#[test]
+fn sigint_inside_record_not_truncation() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let log = dir.path().join("flows.log");
+    let capture = std::fs::read(fixture("port_reuse.pcap")).expect("fixture");
+    let (child, stdin) = start_on_silent_pipe(&log, &capture[..capture.len() - 10]);
+    send_signal(&child, rustix::process::Signal::INT);
+    let output = child.wait_with_output().expect("wait for wsd");
+    drop(stdin);
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("stopped by a signal"), "{stderr}");
+    assert!(!stderr.contains("ends inside the record"), "{stderr}");
+    assert!(!stderr.contains("WARN"), "{stderr}");
 }
 
 /// A SIGHUP while `-r -` waits for its file header, as log rotation can send

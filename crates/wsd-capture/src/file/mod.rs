@@ -14,6 +14,8 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use pcap_parser::nom;
 use pcap_parser::PcapError;
@@ -185,7 +187,9 @@ enum FormatReader {
 /// [`Packet`] borrows from that buffer until the next call.
 ///
 /// Damaged input ends reading early instead of failing when packets were already read:
-/// - A file cut inside a record returns every complete record, then `Ok(None)`.
+/// - A file cut inside a record returns every complete record, then `Ok(None)`. An
+///   input that ends there because of the flag of [`FileSource::set_stop_flag`] is
+///   not reported as cut.
 /// - A captured length above [`MAX_CAPLEN`], or above the snapshot length by more than
 ///   [`MAX_SNAPLEN_EXCESS`], ends a classic pcap file there, because nothing after it can
 ///   be located. A pcapng packet block with such a length is only skipped, because its
@@ -223,6 +227,8 @@ pub struct FileSource {
     /// Buffer indices of the data of the packet last returned, empty when the last call
     /// returned none.
     packet_range: Range<usize>,
+    /// Flag set by [`FileSource::set_stop_flag`], if any.
+    stop: Option<Arc<AtomicBool>>,
 }
 
 impl FileSource {
@@ -268,6 +274,20 @@ impl FileSource {
         len: Option<u64>,
     ) -> Result<FileSource, CaptureError> {
         FileSource::start(PathBuf::from(name), Box::new(reader), len)
+    }
+
+    /// Sets the stop flag that the reader given to [`from_reader`](Self::from_reader)
+    /// obeys by returning the end of input once the flag is set, such as a flag that a
+    /// signal handler sets.
+    ///
+    /// The source then takes an end of input found while the flag is set for a stop,
+    /// not for the end of the data. A record or block cut short there ends reading
+    /// without the warning that the file ends inside it, and leaves
+    /// [`ReadStats::truncated_at`] unset. The source reads the flag only then.
+    // NOTE: a record that the data really cuts short just as the flag is set is
+    // not reported either.
+    pub fn set_stop_flag(&mut self, flag: Arc<AtomicBool>) {
+        self.stop = Some(flag);
     }
 
     /// Returns the file path or the name given to [`from_reader`](Self::from_reader).
@@ -397,6 +417,7 @@ impl FileSource {
             warned: 0,
             time_anchor: None,
             packet_range: 0..0,
+            stop: None,
         };
         if matches!(source.reader, FormatReader::PcapNg(_)) {
             source.read_first_section_header()?;
@@ -649,6 +670,19 @@ impl FileSource {
     /// Ends reading at the record or block at `offset`, which the input cuts short.
     fn truncated(&mut self, offset: u64) {
         self.input.consume_all();
+        if self
+            .stop
+            .as_ref()
+            .is_some_and(|stop| stop.load(Ordering::Relaxed))
+        {
+            tracing::debug!(
+                file = %self.name,
+                offset,
+                "reading stopped by the stop flag inside the record at byte {offset}"
+            );
+            self.finish();
+            return;
+        }
         self.stats.truncated_at = Some(offset);
         let noun = if self.stats.records == 1 {
             "record"
@@ -1564,6 +1598,77 @@ mod tests {
             warnings[1]
         );
         assert!(warnings[1].contains("file=input"), "{}", warnings[1]);
+    }
+
+    /// Returns its bytes, then sets the stop flag and returns the end of input,
+    /// as a reader of a pipe does when a signal stops the run.
+    struct StopAtEnd {
+        bytes: Cursor<Vec<u8>>,
+        stop: Arc<AtomicBool>,
+    }
+
+    impl Read for StopAtEnd {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let read = self.bytes.read(out)?;
+            if read == 0 {
+                self.stop.store(true, Ordering::Relaxed);
+            }
+            Ok(read)
+        }
+    }
+
+    /// Reads `bytes` through [`StopAtEnd`], passing its flag to the source if
+    /// `set_flag` is true. Returns the packet count, the counters and the
+    /// warnings logged.
+    fn read_until_stopped(bytes: &[u8], set_flag: bool) -> (usize, ReadStats, Vec<String>) {
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader = StopAtEnd {
+            bytes: Cursor::new(bytes.to_vec()),
+            stop: Arc::clone(&stop),
+        };
+        let mut source = FileSource::from_reader("input".into(), reader, None).unwrap();
+        if set_flag {
+            source.set_stop_flag(stop);
+        }
+        let mut records = 0;
+        let warnings = logged_warnings(|| {
+            while source.next_packet().unwrap().is_some() {
+                records += 1;
+            }
+        });
+        (records, source.stats().clone(), warnings)
+    }
+
+    /// A stop flag that ends the input inside a record ends reading without the
+    /// truncation warning, which the same cut without the flag logs.
+    #[test]
+    fn stop_inside_record_not_truncation() {
+        let bytes = sample_pcap(false, false);
+        let cut = &bytes[..bytes.len() - 10];
+        let last_record = 24 + (16 + 20) + (16 + 21) + (16 + 22);
+
+        let (records, stats, warnings) = read_until_stopped(cut, true);
+        assert_eq!(records, 3);
+        assert_eq!(stats.truncated_at, None);
+        assert_eq!(stats.stopped_at, None);
+        assert!(warnings.is_empty(), "{warnings:#?}");
+
+        let (records, stats, warnings) = read_until_stopped(cut, false);
+        assert_eq!(records, 3);
+        assert_eq!(stats.truncated_at, Some(last_record));
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(
+            warnings[0].contains("ends inside the record"),
+            "{}",
+            warnings[0]
+        );
+
+        // A pcapng block cut short is a record cut short too.
+        let bytes = sample_pcapng(true);
+        let (records, stats, warnings) = read_until_stopped(&bytes[..bytes.len() - 10], true);
+        assert_eq!(records, 3);
+        assert_eq!(stats.truncated_at, None);
+        assert!(warnings.is_empty(), "{warnings:#?}");
     }
 
     proptest! {
