@@ -2,10 +2,10 @@
 //! log directory.
 
 use std::collections::VecDeque;
-use std::fs::File;
+use std::fs::{File, Metadata};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use jiff::tz::TimeZone;
@@ -260,16 +260,29 @@ impl Output {
     }
 }
 
-/// Opens the log `-L` or `-l` names, after checking that it destroys no input
-/// and is not the flow cache. `owner` is the user that privileges are dropped
-/// to, who must be able to create logs in the log directory.
-pub fn open_output(
-    cli: &Cli,
-    inputs: &[Input],
-    owner: Option<&Identity>,
-) -> Result<Output, Failure> {
-    if let (Some(cache), Some(log)) = (&cli.rflow, &cli.logfile) {
-        if log.as_os_str() != "-" && is_same_path(cache, log) {
+/// Rejects outputs that would destroy an input or each other: a flow cache or
+/// log file that is one of the `-r` inputs, and a log file that is also a flow
+/// cache. With `-c`, the `-W` path is compared as it is inside the new root.
+/// Only paths are looked up, so this runs before the `-W` cache is locked. A
+/// lock file is never removed, and a run rejected here leaves none.
+pub fn check_output_paths(cli: &Cli) -> Result<(), Failure> {
+    let inputs: Vec<Metadata> = cli
+        .read
+        .iter()
+        .filter_map(|path| {
+            // Standard input redirected from a file names that file.
+            let path = if path.as_os_str() == "-" {
+                Path::new("/dev/stdin")
+            } else {
+                path
+            };
+            std::fs::metadata(path).ok()
+        })
+        .collect();
+    let log = cli.logfile.as_ref().filter(|log| log.as_os_str() != "-");
+    if let Some(cache) = &cli.rflow {
+        reject_overlap_with(cache, "flow cache", "-R", &inputs)?;
+        if let Some(log) = log.filter(|log| is_same_path(cache, log)) {
             return Err(Failure::Usage(format!(
                 "{} is given as both the log file (-L) and the flow cache to load (-R); \
                  writing the log would destroy the cache, so use two files",
@@ -277,17 +290,29 @@ pub fn open_output(
             )));
         }
     }
-    if let Some(cache) = &cli.wflow {
-        reject_overlap(cache, "flow cache", "-W", inputs)?;
-        if let Some(log) = cli.logfile.as_ref().filter(|log| log.as_os_str() != "-") {
-            if is_same_path(cache, log) {
-                return Err(Failure::Usage(format!(
-                    "{} is given as both the log file (-L) and the flow cache (-W); use two files",
-                    log.display()
-                )));
-            }
+    if let Some(cache) = cache_target(cli) {
+        reject_overlap_with(&cache, "flow cache", "-W", &inputs)?;
+        if let Some(log) = log.filter(|log| is_same_path(&cache, log)) {
+            return Err(Failure::Usage(format!(
+                "{} is given as both the log file (-L) and the flow cache (-W); use two files",
+                log.display()
+            )));
         }
     }
+    if let Some(log) = log {
+        reject_overlap_with(log, "log file", "-L", &inputs)?;
+    }
+    Ok(())
+}
+
+/// Opens the log `-L` or `-l` names. `owner` is the user that privileges are
+/// dropped to, who must be able to create logs in the log directory. The paths
+/// of the log and the caches must have passed [`check_output_paths`].
+pub fn open_output(
+    cli: &Cli,
+    inputs: &[Input],
+    owner: Option<&Identity>,
+) -> Result<Output, Failure> {
     // Loaded once, before a chroot can hide the zone files.
     let time_zone = TimeZone::system();
     let rotating = cli.rotate_interval.is_some() || cli.rotate_size.is_some();
@@ -369,8 +394,6 @@ fn open_generated(
     })
 }
 
-/// Rejects an output path that names one of the inputs, which writing it would
-/// destroy.
 /// Checks before the run that `-W PATH` can take a flow cache, so that a bad path
 /// fails at start-up instead of after the whole input was read. The cache is
 /// written to a temporary file beside PATH and renamed over it, which would
@@ -414,12 +437,8 @@ pub fn check_cache_early(
     cli: &Cli,
     owner: Option<&Identity>,
 ) -> Result<Option<wsd_flowcache::CacheLock>, Failure> {
-    let Some(cache) = &cli.wflow else {
+    let (Some(cache), Some(target)) = (&cli.wflow, cache_target(cli)) else {
         return Ok(None);
-    };
-    let target = match &cli.chroot {
-        Some(root) => root.join(cache.strip_prefix("/").unwrap_or(cache)),
-        None => cache.clone(),
     };
     let unusable = |problem: String| {
         let inside = cli
@@ -488,6 +507,17 @@ pub fn check_cache_early(
         ))
     })?;
     Ok(Some(lock))
+}
+
+/// Returns the path where the `-W` cache is saved, as seen before a chroot: the
+/// path as given, or with `-c` that path inside the new root.
+fn cache_target(cli: &Cli) -> Option<PathBuf> {
+    let cache = cli.wflow.as_ref()?;
+    let target = match &cli.chroot {
+        Some(root) => root.join(cache.strip_prefix("/").unwrap_or(cache)),
+        None => cache.clone(),
+    };
+    Some(target)
 }
 
 /// Checks that the `-W` cache can still be saved once privileges are dropped
@@ -567,13 +597,25 @@ pub fn check_cache_to_load(cache: &Path) -> Result<(), Failure> {
     }
 }
 
+/// Rejects an output path that names one of the inputs, which writing it would
+/// destroy.
 fn reject_overlap(path: &Path, role: &str, option: &str, inputs: &[Input]) -> Result<(), Failure> {
-    let overlaps = inputs.iter().any(|input| {
-        input
-            .metadata
-            .as_ref()
-            .is_some_and(|metadata| is_same_file(path, metadata))
-    });
+    let inputs: Vec<Metadata> = inputs
+        .iter()
+        .filter_map(|input| input.metadata.clone())
+        .collect();
+    reject_overlap_with(path, role, option, &inputs)
+}
+
+/// Rejects an output path, given with `option`, that names the file of one of
+/// `inputs`, which writing it would destroy.
+fn reject_overlap_with(
+    path: &Path,
+    role: &str,
+    option: &str,
+    inputs: &[Metadata],
+) -> Result<(), Failure> {
+    let overlaps = inputs.iter().any(|metadata| is_same_file(path, metadata));
     if overlaps {
         return Err(Failure::Usage(format!(
             "{role} {} is also an input file; choose another name with {option}",

@@ -630,6 +630,75 @@ fn cache_over_input_or_log_rejected() {
     );
 }
 
+/// Names of the lock files (`.NAME.lock`) in `dir`.
+fn lock_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with('.') && name.ends_with(".lock"))
+        .collect()
+}
+
+/// A run rejected because an output would overwrite an input or the other
+/// output stops before it locks its `-W` cache, since a lock file is never
+/// removed once it exists.
+#[test]
+fn rejected_paths_leave_no_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = copy_fixture(dir.path(), "lossy.pcap");
+    let input = input.to_str().unwrap();
+    let cache = dir.path().join("flows.cache");
+    let cache = cache.to_str().unwrap();
+    let other = dir.path().join("other.cache");
+    let other = other.to_str().unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (&["-W", input, "-L", "-"], "flow cache"),
+        (&["-W", cache, "-L", cache], "(-W)"),
+        (&["-R", cache, "-W", other, "-L", cache], "(-R)"),
+        (&["-R", input, "-W", other, "-L", "-"], "with -R"),
+        (&["-W", other, "-L", input], "with -L"),
+    ];
+    for (options, message) in cases {
+        let mut args = vec!["-r", input];
+        args.extend_from_slice(options);
+        let output = run_wsd(&args, LIMIT);
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert_eq!(lock_files(dir.path()), Vec::<String>::new(), "{args:?}");
+    }
+}
+
+/// With `-c`, the `-W` cache is saved inside the new root, so it is compared
+/// with the inputs there. The run stops before any chroot, so it needs no
+/// privileges.
+#[test]
+fn chroot_cache_over_input_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let input = copy_fixture(&data, "lossy.pcap");
+    let before = std::fs::read(&input).unwrap();
+    let output = run_wsd(
+        &[
+            "-c",
+            dir.path().to_str().unwrap(),
+            "-r",
+            input.to_str().unwrap(),
+            "-W",
+            "/data/lossy.pcap",
+            "-L",
+            "/dev/null",
+        ],
+        LIMIT,
+    );
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is also an input file"), "{stderr}");
+    assert_eq!(lock_files(&data), Vec::<String>::new());
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+}
+
 #[test]
 fn generated_logs_never_replaced() {
     let dir = tempfile::tempdir().unwrap();
