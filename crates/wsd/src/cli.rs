@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PathBufValueParser, TypedValueParser};
 use clap::{ArgAction, Parser};
 
 /// Passive network sniffer that writes one compact record per flow.
@@ -222,13 +223,13 @@ pub struct Cli {
     /// Load unfinished flows from the flow cache FILE before reading, to continue
     /// the connections of an earlier run. A missing FILE means no flows, but its
     /// directory must exist.
-    #[arg(short = 'R', long = "rflow", value_name = "FILE")]
+    #[arg(short = 'R', long = "rflow", value_name = "FILE", value_parser = cache_path_parser())]
     pub rflow: Option<PathBuf>,
 
     /// Save the flows still open at the end to the flow cache FILE instead of
     /// reporting them, so that the next run with -R continues them. Usually the same
     /// FILE as -R.
-    #[arg(short = 'W', long = "wflow", value_name = "FILE")]
+    #[arg(short = 'W', long = "wflow", value_name = "FILE", value_parser = cache_path_parser())]
     pub wflow: Option<PathBuf>,
 
     /// If the -R flow cache cannot be loaded, rename it to FILE.bad-SECONDS (SECONDS
@@ -292,6 +293,21 @@ pub struct Cli {
     /// alike, and needs libpcap in both cases.
     #[arg(value_name = "FILTER", trailing_var_arg = true)]
     pub filter: Vec<String>,
+}
+
+/// Returns the parser of flow-cache paths, which rejects `-`. For `-r` and `-L`,
+/// `-` means standard input or output, but a cache is read with its checksum
+/// first and replaced by renaming a new file over it, which needs a file.
+fn cache_path_parser() -> impl TypedValueParser<Value = PathBuf> {
+    PathBufValueParser::new().try_map(|path| {
+        if path.as_os_str() == "-" {
+            return Err(
+                "the flow cache must be a file, not standard input or output; give a file \
+                 name such as flows.cache (./- for a file named -)",
+            );
+        }
+        Ok(path)
+    })
 }
 
 /// Parses a byte count with an optional K, M or G suffix (powers of 1024).

@@ -699,6 +699,32 @@ fn chroot_cache_over_input_rejected() {
     assert_eq!(std::fs::read(&input).unwrap(), before);
 }
 
+/// `-` is standard input or output for `-r` and `-L`, but a flow cache must
+/// be a file, so `-R -` and `-W -` are usage errors, not a file named `-`.
+#[test]
+fn dash_cache_path_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    for option in ["-R", "-W"] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_wsd"))
+            .args(["-r", &fixture("lossy.pcap"), "-L", "/dev/null", option, "-"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(2), "{option} -: {stderr}");
+        assert!(
+            stderr.contains("the flow cache must be a file"),
+            "{option} -: {stderr}"
+        );
+        assert!(
+            stderr.contains("such as flows.cache"),
+            "{option} -: {stderr}"
+        );
+        let files = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(files, 0, "{option} - created a file");
+    }
+}
+
 #[test]
 fn generated_logs_never_replaced() {
     let dir = tempfile::tempdir().unwrap();
