@@ -44,7 +44,8 @@ Examples:
     after_help = AFTER_HELP
 )]
 pub struct Cli {
-    /// Flow-cache files to read, in order.
+    /// Flow-cache files to read, in order. - reads standard input, and ./- a file
+    /// named -.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
 

@@ -29,6 +29,9 @@
 //! whose flows fail to decode after its checksum matched can thus have some of
 //! its flows listed before its error is reported.
 //!
+//! The file `-` is standard input, read through `/dev/stdin`, and named
+//! `standard input` in messages.
+//!
 //! Each file that is missing or not a valid flow cache is reported on standard
 //! error as `flowcache: FILE: reason`, and the other files are still read. The
 //! exit status is 0 on success, 2 on bad usage or if any file failed, and 1 if
@@ -64,6 +67,13 @@ const EXIT_BAD_INPUT: u8 = 2;
 
 /// Size of the output buffer, large enough that a write costs little per line.
 const OUTPUT_BUFFER: usize = 64 * 1024;
+
+/// The file argument that means standard input.
+const STDIN_ARGUMENT: &str = "-";
+
+/// The path through which standard input is read. Opening it gives the reader a
+/// file of its own, which it reads whole when it is a pipe.
+const STDIN_PATH: &str = "/dev/stdin";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -263,10 +273,27 @@ fn run(cli: &Cli) -> u8 {
         files_printed: 0,
     };
     let mut any_file_failed = false;
+    let stdin_count = cli
+        .files
+        .iter()
+        .filter(|path| path.as_os_str() == STDIN_ARGUMENT)
+        .count();
+    if stdin_count > 1 {
+        report(&format!(
+            "standard input can be read only once, but - was given {stdin_count} times; \
+             give - once"
+        ));
+        return EXIT_BAD_INPUT;
+    }
 
     for path in &cli.files {
         let file = path.display().to_string();
-        let written = match printer.print(path, &file) {
+        let (source, name) = if file == STDIN_ARGUMENT {
+            (Path::new(STDIN_PATH), "standard input")
+        } else {
+            (path.as_path(), file.as_str())
+        };
+        let written = match printer.print(source, &file) {
             Ok(()) => Ok(()),
             Err(Failure::Output(err)) => Err(err),
             Err(Failure::BadFile(reason)) => {
@@ -274,7 +301,7 @@ fn run(cli: &Cli) -> u8 {
                 // Flushing first keeps the lines printed so far ahead of the
                 // message when both streams go to one terminal.
                 let flushed = printer.out.flush();
-                report(&format!("{file}: {reason}"));
+                report(&format!("{name}: {reason}"));
                 flushed
             }
         };

@@ -1360,3 +1360,79 @@ fn summary_counts_tiny_first_fragments() {
     assert_eq!(summaries[0]["tiny_first_fragments"], 1);
     assert_eq!(check.status.code(), Some(0), "{}", stderr_text(&check));
 }
+
+/// Runs `flowcache` in UTC with `args` and `bytes` on standard input through a
+/// pipe.
+fn run_with_piped_stdin(args: &[&str], bytes: &[u8]) -> Output {
+    use std::io::Write;
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flowcache"))
+        .args(args)
+        .env("TZ", "UTC")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("flowcache starts");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    // A rejected run exits without reading, which closes the pipe.
+    let _ = stdin.write_all(bytes);
+    drop(stdin);
+    child.wait_with_output().expect("flowcache ends")
+}
+
+/// `-` reads the cache from standard input, both from a pipe and from a
+/// redirected file, and names it `standard input` in messages.
+#[test]
+fn dash_reads_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = sample_cache(dir.path());
+    let bytes = std::fs::read(&cache).unwrap();
+
+    let piped = run_with_piped_stdin(&["-"], &bytes);
+    assert_eq!(piped.status.code(), Some(0), "{}", stderr_text(&piped));
+    let lines: Vec<String> = stdout_text(&piped).lines().map(str::to_string).collect();
+    assert_eq!(lines, sample_lines(&[0, 1, 2, 3, 4, 5, 6]));
+
+    let redirected = Command::new(env!("CARGO_BIN_EXE_flowcache"))
+        .args(["--summary", "-"])
+        .env("TZ", "UTC")
+        .stdin(std::fs::File::open(&cache).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(redirected.status.code(), Some(0));
+    let summary = stdout_text(&redirected);
+    assert!(summary.starts_with("file:           -\n"), "{summary}");
+    let by_path = stdout_text(&run(&["--summary", path_str(&cache)]));
+    assert_eq!(
+        summary.lines().skip(1).collect::<Vec<_>>(),
+        by_path.lines().skip(1).collect::<Vec<_>>()
+    );
+
+    let mut corrupt = bytes.clone();
+    let middle = corrupt.len() / 2;
+    corrupt[middle] ^= 0x40;
+    let output = run_with_piped_stdin(&["--check", "-"], &corrupt);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr_text(&output);
+    assert!(
+        message.starts_with("flowcache: standard input: checksum mismatch"),
+        "{message}"
+    );
+}
+
+/// Standard input can be read only once, so `-` given twice is rejected
+/// before anything is read.
+#[test]
+fn dash_twice_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(sample_cache(dir.path())).unwrap();
+    let output = run_with_piped_stdin(&["-", "-"], &bytes);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    let message = stderr_text(&output);
+    assert!(
+        message.contains("standard input can be read only once"),
+        "{message}"
+    );
+}
