@@ -70,7 +70,8 @@ pub struct Cli {
         long,
         value_name = "SECONDS",
         default_value_t = 600.0,
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        value_parser = parse_timeout
     )]
     pub idle_timeout: f64,
 
@@ -80,7 +81,8 @@ pub struct Cli {
         long,
         value_name = "SECONDS",
         default_value_t = 10.0,
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        value_parser = parse_timeout
     )]
     pub linger: f64,
 
@@ -161,7 +163,8 @@ pub struct Cli {
         long,
         value_name = "SECONDS",
         default_value_t = 120.0,
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        value_parser = parse_timeout
     )]
     pub udp_timeout: f64,
 
@@ -170,7 +173,8 @@ pub struct Cli {
         long,
         value_name = "SECONDS",
         default_value_t = 60.0,
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        value_parser = parse_timeout
     )]
     pub icmp_timeout: f64,
 
@@ -180,7 +184,8 @@ pub struct Cli {
         long,
         value_name = "SECONDS",
         default_value_t = 60.0,
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        value_parser = parse_timeout
     )]
     pub other_timeout: f64,
 
@@ -403,6 +408,20 @@ fn parse_interval(value: &str, min: f64, min_text: &str) -> Result<f64, String> 
         ))
     } else {
         Ok(seconds)
+    }
+}
+
+/// Largest idle timeout or linger time, in seconds: about 31 years, so that the
+/// time in nanoseconds fits an `i64`.
+const MAX_TIMEOUT_SECONDS: f64 = 1e9;
+
+/// Parses the seconds of an idle timeout or of `--linger`, from 0 to
+/// `MAX_TIMEOUT_SECONDS`. Clap puts the value as typed and the option's name
+/// before the message.
+fn parse_timeout(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(seconds) if (0.0..=MAX_TIMEOUT_SECONDS).contains(&seconds) => Ok(seconds),
+        _ => Err("expected a number of seconds from 0 to 1000000000".to_string()),
     }
 }
 

@@ -353,6 +353,11 @@ fn negative_numbers_invalid_values() {
         "--buffer-size",
         "--rotate-interval",
         "--rotate-size",
+        "--idle-timeout",
+        "--linger",
+        "--udp-timeout",
+        "--icmp-timeout",
+        "--other-timeout",
     ]
     .map(|option| (option, "-1"));
     let other = [
@@ -722,6 +727,34 @@ fn dash_cache_path_rejected() {
         );
         let files = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(files, 0, "{option} - created a file");
+    }
+}
+
+/// The seconds of the idle timeouts and `--linger` are checked as they are
+/// parsed, so the message shows the value as typed and the accepted range.
+#[test]
+fn timeout_values_echoed_as_typed() {
+    let options = [
+        "--idle-timeout",
+        "--linger",
+        "--udp-timeout",
+        "--icmp-timeout",
+        "--other-timeout",
+    ];
+    for option in options {
+        for value in ["abc", "1e30", "-1", "1000000001", "NaN", "inf", ""] {
+            let (status, stderr) = run_with_option(option, value);
+            assert_eq!(status, Some(2), "{option} {value}: {stderr}");
+            let expected = format!(
+                "invalid value '{value}' for '{option} <SECONDS>': expected a number of \
+                 seconds from 0 to 1000000000"
+            );
+            assert!(stderr.contains(&expected), "{option} {value}: {stderr}");
+        }
+        for value in ["0", "2.5", "1e9"] {
+            let (status, stderr) = run_with_option(option, value);
+            assert_eq!(status, Some(0), "{option} {value}: {stderr}");
+        }
     }
 }
 
