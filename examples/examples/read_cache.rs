@@ -22,10 +22,24 @@ use std::error::Error;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use wsd_flow::{CloseState, SideSnapshot};
 
-fn main() -> Result<(), Box<dyn Error>> {
+// Returning the error from `main` would print it with `Debug`, as
+// `ChecksumMismatch { stored: .., computed: .. }`, so it is printed here with
+// `Display`.
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("read_cache: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn Error>> {
     let Some(path) = std::env::args_os().nth(1).map(PathBuf::from) else {
         return Err("usage: read_cache CACHE".into());
     };
