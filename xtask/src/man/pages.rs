@@ -55,8 +55,10 @@ const WSD_DESCRIPTION: &[Block] = &[
     Block::Paragraph(
         "The flow cache continues connections across runs: `-R` <FILE> loads the flows \
          that an earlier run saved with `-W` <FILE>, so that a series of capture files \
-         read one run at a time gives the same records as one run over all of them. A \
-         missing `-R` file means no flows. A cache that cannot be loaded stops the run \
+         read one run at a time gives the same flow records as one run over all of \
+         them. Statistics records (`--stats`) are not carried over: each run writes its \
+         own, with counts since that run started and one at its end. A missing `-R` \
+         file means no flows. A cache that cannot be loaded stops the run \
          with exit status 2 and is left untouched, unless `--discard-bad-cache` is given.",
     ),
     Block::Paragraph(
