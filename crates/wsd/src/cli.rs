@@ -37,13 +37,8 @@ pub struct Cli {
     pub read: Vec<PathBuf>,
 
     /// Write records to FILE (- for standard output) instead of a new file in the
-    /// log directory, so -l cannot be given with it.
-    #[arg(
-        short = 'L',
-        long = "logfile",
-        value_name = "FILE",
-        conflicts_with = "logdir"
-    )]
+    /// log directory; -l is then ignored.
+    #[arg(short = 'L', long = "logfile", value_name = "FILE")]
     pub logfile: Option<PathBuf>,
 
     /// Directory for log files named HOSTNAME_YYYYMMDD_HHMMSS.log, created if missing.

@@ -758,33 +758,6 @@ fn timeout_values_echoed_as_typed() {
     }
 }
 
-/// `-L FILE` replaces the log directory, so `-l` given with it is an error
-/// instead of being ignored.
-#[test]
-fn log_file_with_log_directory_rejected() {
-    let dir = tempfile::tempdir().unwrap();
-    let logdir = dir.path().join("logs");
-    let output = run_wsd(
-        &[
-            "-r",
-            &fixture("lossy.pcap"),
-            "-L",
-            "-",
-            "-l",
-            logdir.to_str().unwrap(),
-        ],
-        LIMIT,
-    );
-    let stderr = stderr_of(&output);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("'--logfile <FILE>' cannot be used with '--logdir <DIR>'"),
-        "{stderr}"
-    );
-    assert!(output.stdout.is_empty(), "records were written");
-    assert!(!logdir.exists(), "the log directory was created");
-}
-
 #[test]
 fn generated_logs_never_replaced() {
     let dir = tempfile::tempdir().unwrap();
