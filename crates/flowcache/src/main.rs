@@ -29,7 +29,7 @@
 //! whose flows fail to decode after its checksum matched can thus have some of
 //! its flows listed before its error is reported.
 //!
-//! The file `-` is standard input, read through `/dev/stdin`, and named
+//! The file `-` is standard input, read whole from descriptor 0, and named
 //! `standard input` in messages.
 //!
 //! Each file that is missing or not a valid flow cache is reported on standard
@@ -44,7 +44,7 @@ mod json;
 mod summary;
 mod text;
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -71,8 +71,8 @@ const OUTPUT_BUFFER: usize = 64 * 1024;
 /// The file argument that means standard input.
 const STDIN_ARGUMENT: &str = "-";
 
-/// The path through which standard input is read. Opening it gives the reader a
-/// file of its own, which it reads whole when it is a pipe.
+/// The path that stands for standard input. It is never opened: standard
+/// input is read from descriptor 0, which also works for a socket.
 const STDIN_PATH: &str = "/dev/stdin";
 
 fn main() -> ExitCode {
@@ -201,7 +201,7 @@ fn read_flows(
     mut write: impl FnMut(FlowSnapshot) -> io::Result<()>,
 ) -> Result<FlowCache, Failure> {
     let mut write_error = None;
-    let read = wsd_flowcache::read_cache_each(path, |item| {
+    let read = read_cache_each(path, |item| {
         let CacheItem::Flow(_, flow) = item else {
             return Ok(());
         };
@@ -221,7 +221,7 @@ fn read_flows(
 /// does, to find contents that decode but are inconsistent.
 fn check(path: &Path) -> Result<(), Failure> {
     let mut restorer = None;
-    let read = wsd_flowcache::read_cache_each(path, |item| match item {
+    let read = read_cache_each(path, |item| match item {
         CacheItem::Header {
             clock,
             next_serial,
@@ -250,6 +250,26 @@ fn check(path: &Path) -> Result<(), Failure> {
         Ok(_) => Ok(()),
         Err(err) => Err(Failure::BadFile(format!("inconsistent contents: {err}"))),
     }
+}
+
+/// Reads the flow cache at `path` as [`wsd_flowcache::read_cache_each`] does,
+/// except that [`STDIN_PATH`] reads standard input whole.
+fn read_cache_each(
+    path: &Path,
+    receive: impl FnMut(CacheItem) -> Result<(), String>,
+) -> Result<Option<FlowCache>, CacheError> {
+    if path != Path::new(STDIN_PATH) {
+        return wsd_flowcache::read_cache_each(path, receive);
+    }
+    let mut bytes = Vec::new();
+    io::stdin()
+        .lock()
+        .read_to_end(&mut bytes)
+        .map_err(|source| CacheError::Io {
+            operation: "reading standard input".to_string(),
+            source,
+        })?;
+    wsd_flowcache::decode_each(&bytes, receive).map(Some)
 }
 
 /// Returns the cache that `read_cache_each` read, or the reason it could not.

@@ -1409,6 +1409,21 @@ fn dash_reads_standard_input() {
         by_path.lines().skip(1).collect::<Vec<_>>()
     );
 
+    // A socket cannot be opened again through /dev/stdin, so standard input is
+    // read from its descriptor.
+    let (mut ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let writer = std::thread::spawn({
+        let bytes = bytes.clone();
+        move || std::io::Write::write_all(&mut ours, &bytes)
+    });
+    let socket = Command::new(env!("CARGO_BIN_EXE_flowcache"))
+        .args(["--check", "-"])
+        .stdin(std::os::fd::OwnedFd::from(theirs))
+        .output()
+        .unwrap();
+    writer.join().unwrap().unwrap();
+    assert_eq!(socket.status.code(), Some(0), "{}", stderr_text(&socket));
+
     let mut corrupt = bytes.clone();
     let middle = corrupt.len() / 2;
     corrupt[middle] ^= 0x40;

@@ -111,8 +111,8 @@ impl LogDir {
                 Err(rustix::io::Errno::EXIST) => continue,
                 Err(err) => {
                     return Err(Failure::CannotCreate(format!(
-                        "cannot create log file {}: {}; make the log directory writable, \
-                         free space there, or choose another with -l DIR",
+                        "cannot create log file {}: {}; make the log directory writable \
+                         or free space there",
                         path.display(),
                         io::Error::from(err)
                     )))

@@ -424,7 +424,10 @@ fn check_cache_target(path: &Path) -> Result<(), Failure> {
         Err(err) if err.kind() == io::ErrorKind::NotFound => {}
         Err(err) => return Err(reject(&err.to_string())),
     }
+    // A directory the cache cannot be saved in is a problem of the system, as
+    // for a log that cannot be created, so the status is the same: 73.
     check_cache_directory(path, "-W")
+        .map_err(|failure| Failure::CannotCreate(failure.message().to_string()))
 }
 
 /// Checks, before anything is opened, created or moved, that the `-W` cache

@@ -1103,15 +1103,21 @@ fn cache_path_not_regular_file() {
     let missing_dir = dir.path().join("missing/flows.cache");
     let link = dir.path().join("link.cache");
     std::os::unix::fs::symlink(dir.path().join("target.cache"), &link).expect("symlink");
+    // A wrong path is a usage error (2), and a missing directory a path the
+    // system cannot create the cache in (73), as for a log.
     let cases = [
-        (directory.as_str(), "is a directory"),
-        ("/dev/null", "not a regular file"),
-        (link.to_str().expect("UTF-8 path"), "symbolic link"),
-        (missing_dir.to_str().expect("UTF-8 path"), "create it first"),
+        (directory.as_str(), "is a directory", 2),
+        ("/dev/null", "not a regular file", 2),
+        (link.to_str().expect("UTF-8 path"), "symbolic link", 2),
+        (
+            missing_dir.to_str().expect("UTF-8 path"),
+            "create it first",
+            73,
+        ),
     ];
-    for (cache, message) in cases {
+    for (cache, message, status) in cases {
         let output = run_wsd(&["-r", &input, "-L", "-", "-W", cache], LIMIT);
-        assert_eq!(output.status.code(), Some(2), "-W {cache}");
+        assert_eq!(output.status.code(), Some(status), "-W {cache}");
         assert!(
             stderr_of(&output).contains(message),
             "-W {cache}: {}",

@@ -145,7 +145,7 @@ const WSD_SECTIONS: &[Section] = &[
                 "73",
                 "The system does not let `wsd` create the log or save the `-W` flow \
                  cache, for example a directory that the user it runs as may not \
-                 write, a read-only file system or a missing log directory. Found at \
+                 write, a read-only file system or a missing directory. Found at \
                  start, before anything is read; run again once that is fixed.",
             ),
             Block::Item(
