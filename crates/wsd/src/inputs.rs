@@ -176,15 +176,29 @@ pub fn is_same_file(path: &Path, metadata: &Metadata) -> bool {
 }
 
 /// True if two paths name the same file: the same device and inode when both
-/// exist, else the same absolute path.
+/// exist, else the same path once their directories are resolved.
 pub fn is_same_path(a: &Path, b: &Path) -> bool {
     if let Ok(metadata) = std::fs::metadata(a) {
         if std::fs::metadata(b).is_ok() {
             return is_same_file(b, &metadata);
         }
     }
-    match (std::path::absolute(a), std::path::absolute(b)) {
-        (Ok(a), Ok(b)) => a == b,
+    match (resolved(a), resolved(b)) {
+        (Some(a), Some(b)) => a == b,
         _ => false,
     }
+}
+
+/// Returns `path` with its directory resolved, links and `..` included, where
+/// that directory exists, else `path` made absolute. So `sub/../c.cache` and
+/// `c.cache` compare equal before either file exists.
+fn resolved(path: &Path) -> Option<PathBuf> {
+    let in_directory = path.file_name().and_then(|name| {
+        let parent = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        parent.canonicalize().ok().map(|dir| dir.join(name))
+    });
+    in_directory.or_else(|| std::path::absolute(path).ok())
 }
