@@ -90,7 +90,7 @@ pub fn run_live(cli: &Cli, startup: &StartUp, diagnostics: &Diagnostics) -> Resu
     source.set_stop_flag(stop.clone());
     let hangup = catch_hangup()?;
     let loaded = load_tracker(cli, config)?;
-    let mut output = open_output(cli, &[], startup.identity())?;
+    let mut output = open_output(cli, startup.identity())?;
     startup.complete(cli, &output, diagnostics, &hangup)?;
     let mut summary = Summary::default();
     let (mut tracker, mut result) = start_flows(loaded, &mut output, &mut summary)?;

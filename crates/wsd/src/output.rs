@@ -12,7 +12,7 @@ use jiff::tz::TimeZone;
 use tracing::info;
 use wsd_logfmt::{LocalTimeFormatter, LogWriter, OutputFormat, RecordOptions};
 
-use crate::inputs::{is_same_file, is_same_path, Input};
+use crate::inputs::{is_same_file, is_same_path};
 use crate::logdir::LogDir;
 use crate::privileges::{self, Identity};
 use crate::run::Failure;
@@ -281,7 +281,7 @@ pub fn check_output_paths(cli: &Cli) -> Result<(), Failure> {
         .collect();
     let log = cli.logfile.as_ref().filter(|log| log.as_os_str() != "-");
     if let Some(cache) = &cli.rflow {
-        reject_overlap_with(cache, "flow cache", "-R", &inputs)?;
+        reject_overlap(cache, "flow cache", "-R", &inputs)?;
         if let Some(log) = log.filter(|log| is_same_path(cache, log)) {
             return Err(Failure::Usage(format!(
                 "{} is given as both the log file (-L) and the flow cache to load (-R); \
@@ -291,7 +291,7 @@ pub fn check_output_paths(cli: &Cli) -> Result<(), Failure> {
         }
     }
     if let Some(cache) = cache_target(cli) {
-        reject_overlap_with(&cache, "flow cache", "-W", &inputs)?;
+        reject_overlap(&cache, "flow cache", "-W", &inputs)?;
         if let Some(log) = log.filter(|log| is_same_path(&cache, log)) {
             return Err(Failure::Usage(format!(
                 "{} is given as both the log file (-L) and the flow cache (-W); use two files",
@@ -300,7 +300,7 @@ pub fn check_output_paths(cli: &Cli) -> Result<(), Failure> {
         }
     }
     if let Some(log) = log {
-        reject_overlap_with(log, "log file", "-L", &inputs)?;
+        reject_overlap(log, "log file", "-L", &inputs)?;
     }
     Ok(())
 }
@@ -308,11 +308,7 @@ pub fn check_output_paths(cli: &Cli) -> Result<(), Failure> {
 /// Opens the log `-L` or `-l` names. `owner` is the user that privileges are
 /// dropped to, who must be able to create logs in the log directory. The paths
 /// of the log and the caches must have passed [`check_output_paths`].
-pub fn open_output(
-    cli: &Cli,
-    inputs: &[Input],
-    owner: Option<&Identity>,
-) -> Result<Output, Failure> {
+pub fn open_output(cli: &Cli, owner: Option<&Identity>) -> Result<Output, Failure> {
     // Loaded once, before a chroot can hide the zone files.
     let time_zone = TimeZone::system();
     let rotating = cli.rotate_interval.is_some() || cli.rotate_size.is_some();
@@ -322,7 +318,7 @@ pub fn open_output(
                 .to_string(),
         )),
         Some(path) if path.as_os_str() == "-" => open_stdout(time_zone),
-        Some(path) => open_named(path, inputs, time_zone),
+        Some(path) => open_named(path, time_zone),
         None => open_generated(cli, owner, time_zone),
     }
     .map(|output| output.with_settings(cli))
@@ -341,8 +337,7 @@ fn open_stdout(time_zone: TimeZone) -> Result<Output, Failure> {
 }
 
 /// Opens `-L FILE`, replacing an existing file.
-fn open_named(path: &Path, inputs: &[Input], time_zone: TimeZone) -> Result<Output, Failure> {
-    reject_overlap(path, "log file", "-L", inputs)?;
+fn open_named(path: &Path, time_zone: TimeZone) -> Result<Output, Failure> {
     if path.is_dir() {
         return Err(Failure::Usage(format!(
             "log file {} is a directory; give a file name with -L, or use -l to choose the log directory",
@@ -575,15 +570,6 @@ fn check_cache_directory(path: &Path, option: &str) -> Result<(), Failure> {
     )))
 }
 
-/// Rejects a `-R` cache that is one of the input captures: reading it would fail,
-/// and `--discard-bad-cache` would then rename the capture away.
-pub fn check_cache_source(cli: &Cli, inputs: &[Input]) -> Result<(), Failure> {
-    let Some(cache) = &cli.rflow else {
-        return Ok(());
-    };
-    reject_overlap(cache, "flow cache", "-R", inputs)
-}
-
 /// Rejects a `-R` cache that is missing together with its directory. A missing
 /// cache file starts a series with no flows, but a missing directory is a wrong
 /// path. The cache is loaded before any chroot, so the path is checked as given.
@@ -600,19 +586,9 @@ pub fn check_cache_to_load(cache: &Path) -> Result<(), Failure> {
     }
 }
 
-/// Rejects an output path that names one of the inputs, which writing it would
-/// destroy.
-fn reject_overlap(path: &Path, role: &str, option: &str, inputs: &[Input]) -> Result<(), Failure> {
-    let inputs: Vec<Metadata> = inputs
-        .iter()
-        .filter_map(|input| input.metadata.clone())
-        .collect();
-    reject_overlap_with(path, role, option, &inputs)
-}
-
 /// Rejects an output path, given with `option`, that names the file of one of
 /// `inputs`, which writing it would destroy.
-fn reject_overlap_with(
+fn reject_overlap(
     path: &Path,
     role: &str,
     option: &str,

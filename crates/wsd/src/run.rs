@@ -18,7 +18,7 @@ use crate::diagnostics::Diagnostics;
 use crate::flows::{Finished, Flows};
 use crate::inputs::check_inputs;
 use crate::live::{live_failure, load_libpcap, run_live};
-use crate::output::{check_cache_source, open_output, Output};
+use crate::output::{open_output, Output};
 use crate::progress::Progress;
 use crate::startup::{catch_hangup, rotate_between_records, StartUp};
 use wsd::cli::{Cli, ProtocolClass};
@@ -325,12 +325,11 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     }
     let mut filter = file_filter(cli)?;
     let config = tracker_config(cli)?;
-    check_cache_source(cli, &inputs)?;
     // A signal while a large cache loads ends the run as at the end of its
     // input, or, for SIGHUP, is ignored, instead of killing the process.
     let stop = stop_on_signals()?;
     let loaded = load_tracker(cli, config)?;
-    let mut output = open_output(cli, &inputs, startup.identity())?;
+    let mut output = open_output(cli, startup.identity())?;
     startup.complete(cli, &output, diagnostics, &hangup)?;
     let mut summary = Summary::default();
     let (mut tracker, mut result) = start_flows(loaded, &mut output, &mut summary)?;
@@ -639,10 +638,9 @@ pub(crate) fn process_packet(
     Ok(())
 }
 
-/// Starts the tracker of a run and has the worker threads, if there are any,
-/// format its records as `output` does. The flows that a cache larger than the
-/// table brings beyond its limit are evicted first, and their records written
-/// as they come, so that they are never all held at once. Returns the tracker
+/// Starts the tracker of a run, with the worker threads, if any, formatting as
+/// `output` does. First the flows of the cache beyond the table's limit are
+/// evicted and their records written a chunk at a time. Returns the tracker
 /// and the result of writing those records.
 pub(crate) fn start_flows(
     loaded: Loaded,
@@ -786,7 +784,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let logdir = dir.path().to_str().unwrap();
         let cli = Cli::parse_from(["wsd", "-l", logdir, "-r", "unused.pcap"]);
-        let mut output = open_output(&cli, &[], None).unwrap();
+        let mut output = open_output(&cli, None).unwrap();
         let mut tracker = Flows::Single(Tracker::new(tracker_config(&cli).unwrap()));
         let mut frames = FrameBuilder::new();
         for host in 1..=3u8 {

@@ -615,47 +615,31 @@ fn cache_over_input_or_log_rejected() {
     );
     assert_eq!(std::fs::read(&input).unwrap(), before);
 
+    // The same file as log and cache, also named two ways before it exists.
     let log = dir.path().join("out.log");
-    let output = run_wsd(
-        &[
-            "-r",
-            input.to_str().unwrap(),
-            "-W",
-            log.to_str().unwrap(),
-            "-L",
-            log.to_str().unwrap(),
-        ],
-        LIMIT,
-    );
-    assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
-    assert!(
-        stderr_of(&output).contains("both the log file"),
-        "{}",
-        stderr_of(&output)
-    );
-
-    // The same file named two ways, before either exists.
     let sub = dir.path().join("sub");
     std::fs::create_dir(&sub).unwrap();
     let roundabout = sub.join("..").join("twice.cache");
     let direct = dir.path().join("twice.cache");
-    let output = run_wsd(
-        &[
-            "-r",
-            input.to_str().unwrap(),
-            "-W",
-            roundabout.to_str().unwrap(),
-            "-L",
-            direct.to_str().unwrap(),
-        ],
-        LIMIT,
-    );
-    assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
-    assert!(
-        stderr_of(&output).contains("both the log file"),
-        "{}",
-        stderr_of(&output)
-    );
+    for (cache, log) in [(&log, &log), (&roundabout, &direct)] {
+        let output = run_wsd(
+            &[
+                "-r",
+                input.to_str().unwrap(),
+                "-W",
+                cache.to_str().unwrap(),
+                "-L",
+                log.to_str().unwrap(),
+            ],
+            LIMIT,
+        );
+        assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
+        assert!(
+            stderr_of(&output).contains("both the log file"),
+            "{}",
+            stderr_of(&output)
+        );
+    }
     assert!(!direct.exists(), "nothing is written");
 }
 
