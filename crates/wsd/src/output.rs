@@ -260,9 +260,10 @@ impl Output {
     }
 }
 
-/// Rejects outputs that would destroy an input or each other: a flow cache or
-/// log file that is one of the `-r` inputs, and a log file that is also a flow
-/// cache. With `-c`, the `-W` path is compared as it is inside the new root.
+/// Rejects outputs that would destroy an input or each other. No flow cache,
+/// log file, pid file or diagnostics file may be one of the `-r` inputs, and
+/// no two of them may be one file, except the `-R` and `-W` caches. With `-c`,
+/// the `-W` path is compared as it is inside the new root.
 /// Only paths are looked up, so this runs before the `-W` cache is locked. A
 /// lock file is never removed, and a run rejected here leaves none.
 pub fn check_output_paths(cli: &Cli) -> Result<(), Failure> {
@@ -301,6 +302,40 @@ pub fn check_output_paths(cli: &Cli) -> Result<(), Failure> {
     }
     if let Some(log) = log {
         reject_overlap(log, "log file", "-L", &inputs)?;
+    }
+    check_side_files(cli, log.map(PathBuf::as_path), &inputs)
+}
+
+/// Rejects a pid file or diagnostics file that is an input or another file of
+/// the run. The pid file is removed at exit, which would take a log with it,
+/// and diagnostics appended to a flow cache make it unreadable.
+fn check_side_files(cli: &Cli, log: Option<&Path>, inputs: &[Metadata]) -> Result<(), Failure> {
+    let pid_file = cli.pid_file_path();
+    let cache = cache_target(cli);
+    let side_files = [
+        (pid_file.as_deref(), "pid file", "-P"),
+        (cli.diag_file.as_deref(), "diagnostics file", "--diag-file"),
+    ];
+    for (index, &(path, role, option)) in side_files.iter().enumerate() {
+        let Some(path) = path else {
+            continue;
+        };
+        reject_overlap(path, role, option, inputs)?;
+        let earlier = side_files[..index].iter().copied();
+        let others = [
+            (log, "log file", "-L"),
+            (cli.rflow.as_deref(), "flow cache to load", "-R"),
+            (cache.as_deref(), "flow cache", "-W"),
+        ];
+        for (other, other_role, other_option) in earlier.chain(others) {
+            if other.is_some_and(|other| is_same_path(path, other)) {
+                return Err(Failure::Usage(format!(
+                    "{} is given as both the {role} ({option}) and the {other_role} \
+                     ({other_option}); use two files",
+                    path.display()
+                )));
+            }
+        }
     }
     Ok(())
 }

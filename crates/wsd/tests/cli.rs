@@ -643,6 +643,62 @@ fn cache_over_input_or_log_rejected() {
     assert!(!direct.exists(), "nothing is written");
 }
 
+/// A pid file or diagnostics file named like an input, a log or a flow cache
+/// is rejected. The pid file is removed at exit, which took a log of the same
+/// name with it, and diagnostics appended to a cache make it unreadable.
+#[test]
+fn side_file_overlap_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = copy_fixture(dir.path(), "lossy.pcap");
+    let input = input.to_str().unwrap();
+    let cache = dir.path().join("flows.cache");
+    std::fs::write(&cache, b"not touched").unwrap();
+    let cache = cache.to_str().unwrap();
+    let log = dir.path().join("out.log");
+    let log = log.to_str().unwrap();
+    let other = dir.path().join("other.txt");
+    let other = other.to_str().unwrap();
+
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["-P", log, "-L", log],
+            "the pid file (-P) and the log file (-L)",
+        ),
+        (&["-P", input, "-L", log], "pid file"),
+        (
+            &["-P", cache, "-W", cache, "-L", log],
+            "and the flow cache (-W)",
+        ),
+        (
+            &["--diag-file", cache, "-R", cache, "-L", log],
+            "and the flow cache to load (-R)",
+        ),
+        (
+            &["--diag-file", log, "-L", log],
+            "(--diag-file) and the log file (-L)",
+        ),
+        (&["--diag-file", input, "-L", log], "diagnostics file"),
+        (
+            &["-P", other, "--diag-file", other, "-L", log],
+            "and the pid file (-P)",
+        ),
+    ];
+    for (options, message) in cases {
+        let mut args = vec!["-r", input];
+        args.extend_from_slice(options);
+        let output = run_wsd(&args, LIMIT);
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+
+        // The diagnostics file is opened first, so it can be there, but empty.
+        let written = std::fs::read(log).unwrap_or_default();
+        assert!(written.is_empty(), "{args:?}: nothing is written");
+        let _ = std::fs::remove_file(log);
+        assert_eq!(std::fs::read(cache).unwrap(), b"not touched", "{args:?}");
+    }
+}
+
 /// Names of the lock files (`.NAME.lock`) in `dir`.
 fn lock_files(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
