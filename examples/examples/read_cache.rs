@@ -9,8 +9,8 @@
 //! still open:
 //!
 //! ```text
-//! flows.cache: written by wsd 0.1.0 in format version 1, flows: 1
-//! tcp 192.168.1.2:51000 -> 10.0.0.2:443 out 1 packets 20 bytes, in 0 packets 0 bytes, open
+//! flows.cache: written by wsd 0.1.0 in format version 3, flows: 1
+//! tcp 192.168.1.2:51000 -> 10.0.0.2:443 out 1 packet 20 bytes, in 0 packets 0 bytes, open
 //! ```
 //!
 //! The `flowcache` tool shows the same flows in more detail; this example shows
@@ -88,8 +88,7 @@ fn endpoint(side: &SideSnapshot) -> SocketAddr {
 
 /// Formats what a side sent.
 fn counters(side: &SideSnapshot) -> String {
-    format!(
-        "{} packets {} bytes",
-        side.counters.packets, side.counters.bytes
-    )
+    let packets = side.counters.packets;
+    let noun = if packets == 1 { "packet" } else { "packets" };
+    format!("{packets} {noun} {} bytes", side.counters.bytes)
 }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use wsd_capture::Timestamp;
 use wsd_flow::{Tracker, TrackerConfig};
 
 /// Returns the path of the built `read_cache` example.
@@ -49,4 +50,43 @@ fn corrupt_cache_error_readable() {
     );
     assert!(!stderr.contains("ChecksumMismatch"), "{stderr}");
     assert!(output.stdout.is_empty());
+}
+
+/// Returns an Ethernet frame of a TCP SYN from 192.168.1.2:51000 to 10.0.0.2:443.
+fn syn_frame() -> Vec<u8> {
+    let mut frame = vec![0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00];
+    // IPv4: 40 bytes in all, TTL 64, protocol 6, no checksum.
+    frame.extend_from_slice(&[0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0]);
+    frame.extend_from_slice(&[192, 168, 1, 2, 10, 0, 0, 2]);
+    // TCP: ports 51000 and 443, sequence number 1, SYN, window 65535.
+    frame.extend_from_slice(&[0xc7, 0x38, 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0]);
+    frame.extend_from_slice(&[0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
+    frame
+}
+
+/// A cache with one open flow of one packet is listed with the format version
+/// it was written in and a count in the singular.
+#[test]
+fn one_flow_listed() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let cache = dir.path().join("flows.cache");
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    let packet = wsd_decode::decode(1, &syn_frame());
+    tracker.process(Timestamp::from_nanos(1_700_000_000_000_000_000), &packet);
+    wsd_flowcache::write_cache(&cache, &tracker.snapshot(), "test 1.0").expect("cache written");
+
+    let output = Command::new(example_program())
+        .arg(&cache)
+        .output()
+        .expect("read_cache runs");
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let expected = format!(
+        "{}: written by test 1.0 in format version {}, flows: 1\n\
+         tcp 192.168.1.2:51000 -> 10.0.0.2:443 out 1 packet 20 bytes, in 0 packets 0 bytes, open\n",
+        cache.display(),
+        wsd_flowcache::FORMAT_VERSION
+    );
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout, expected);
 }
