@@ -103,7 +103,10 @@ pub fn drop_privileges(cli: &Cli, identity: Option<&Identity>) -> Result<(), Fai
     }
     let mut drop = PrivDrop::default();
     if let Some(dir) = &cli.chroot {
-        drop = drop.chroot(dir);
+        // privdrop enters the directory before it calls chroot with the same
+        // path, so a relative path would then name a directory inside it.
+        let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+        drop = drop.chroot(absolute);
     }
     if let Some(identity) = identity {
         // Numbers resolved above go to privdrop, which then skips its own
@@ -120,9 +123,16 @@ pub fn drop_privileges(cli: &Cli, identity: Option<&Identity>) -> Result<(), Fai
             .as_ref()
             .map(|dir| format!(" with root directory {}", dir.display()))
             .unwrap_or_default();
-        let target = identity.map(|identity| format!(" to {}", identity.name)).unwrap_or_default();
+        let target = identity
+            .map(|identity| format!(" to {}", identity.name))
+            .unwrap_or_default();
+        let hint = if rustix::process::geteuid().is_root() {
+            "check that the -u and -g names exist and that the -c directory can be entered"
+        } else {
+            "wsd must start as root to use -u, -g or -c"
+        };
         Failure::Other(format!(
-            "cannot drop privileges{target}{chroot}: {err}; wsd must start as root to use -u, -g or -c"
+            "cannot drop privileges{target}{chroot}: {err}; {hint}"
         ))
     })?;
     info!(

@@ -768,6 +768,38 @@ fn chroot_cache_over_input_rejected() {
     assert_eq!(std::fs::read(&input).unwrap(), before);
 }
 
+/// A relative `-c` directory is taken from the working directory. As root the
+/// run drops into it; otherwise the message says that root is needed.
+#[test]
+fn relative_chroot_entered() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("jail")).unwrap();
+    let input = copy_fixture(dir.path(), "lossy.pcap");
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wsd"))
+        .args([
+            "-c",
+            "jail",
+            "-r",
+            input.to_str().unwrap(),
+            "-L",
+            "/dev/null",
+        ])
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&output);
+    let is_root = rustix::process::geteuid().is_root();
+    if is_root {
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        assert!(stderr.contains("dropped privileges"), "{stderr}");
+    } else {
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("must start as root"), "{stderr}");
+    }
+}
+
 /// `-` is standard input or output for `-r` and `-L`, but a flow cache must
 /// be a file, so `-R -` and `-W -` are usage errors, not a file named `-`.
 #[test]
