@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fs::{File, Metadata};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -52,9 +52,27 @@ pub struct LogSink {
 
 impl LogSink {
     fn new(inner: Box<dyn Write>) -> LogSink {
+        LogSink::with_file(inner, None)
+    }
+
+    /// Returns a sink that writes to the log `file`. A regular file is kept
+    /// whole after a failed write: the partial line the write left is cut off.
+    fn file(file: File) -> LogSink {
+        let is_regular = file.metadata().is_ok_and(|metadata| metadata.is_file());
+        let handle = if is_regular {
+            file.try_clone().ok()
+        } else {
+            None
+        };
+        LogSink::with_file(Box::new(file), handle)
+    }
+
+    fn with_file(inner: Box<dyn Write>, file: Option<File>) -> LogSink {
         let inner = DeliveryCounter {
             inner,
             delivered: 0,
+            line_end: 0,
+            file,
         };
         LogSink {
             inner: BufWriter::with_capacity(OUTPUT_BUFFER, inner),
@@ -86,11 +104,48 @@ impl Write for LogSink {
 struct DeliveryCounter {
     inner: Box<dyn Write>,
     delivered: u64,
+    /// Bytes delivered up to the end of the last whole line.
+    line_end: u64,
+    /// The log, when it is a regular file, for cutting off a partial line.
+    file: Option<File>,
+}
+
+impl DeliveryCounter {
+    /// Cuts the log back to its last whole line after a failed write, such as
+    /// one on a full disk, so that the log ends with a complete record. A file
+    /// that cannot be cut keeps the partial line.
+    fn cut_partial_line(&mut self) {
+        if self.delivered == self.line_end {
+            return;
+        }
+        let Some(mut file) = self.file.as_ref() else {
+            return;
+        };
+        // The clone shares the file offset of the log, so later writes, if
+        // any, continue at the cut instead of leaving a hole.
+        let cut = file.set_len(self.line_end).is_ok()
+            && file.seek(SeekFrom::Start(self.line_end)).is_ok();
+        if cut {
+            self.delivered = self.line_end;
+        }
+    }
 }
 
 impl Write for DeliveryCounter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let written = self.inner.write(buf)?;
+        let written = match self.inner.write(buf) {
+            Ok(written) => written,
+            Err(err) => {
+                if err.kind() != io::ErrorKind::Interrupted {
+                    self.cut_partial_line();
+                }
+                return Err(err);
+            }
+        };
+        let delivered = buf.get(..written).unwrap_or_default();
+        if let Some(last) = delivered.iter().rposition(|&byte| byte == b'\n') {
+            self.line_end = self.delivered + last as u64 + 1;
+        }
         self.delivered += written as u64;
         Ok(written)
     }
@@ -244,7 +299,7 @@ impl Output {
             }
         };
         rotation.failing = false;
-        let old = std::mem::replace(self.writer.get_mut(), LogSink::new(Box::new(file)));
+        let old = std::mem::replace(self.writer.get_mut(), LogSink::file(file));
         drop(old);
 
         let reason = if hangup {
@@ -363,7 +418,7 @@ fn open_stdout(time_zone: TimeZone) -> Result<Output, Failure> {
     // NOTE: a closed standard output cannot be detected here: the Rust runtime
     // opens /dev/null in its place at start-up, so records then go nowhere.
     Ok(Output {
-        writer: log_writer(Box::new(io::stdout()), time_zone),
+        writer: log_writer(LogSink::new(Box::new(io::stdout())), time_zone),
         name: STDOUT_NAME.to_string(),
         rotation: None,
         failed: false,
@@ -391,7 +446,7 @@ fn open_named(path: &Path, time_zone: TimeZone) -> Result<Output, Failure> {
         ))
     })?;
     Ok(Output {
-        writer: log_writer(Box::new(file), time_zone),
+        writer: log_writer(LogSink::file(file), time_zone),
         name: path.display().to_string(),
         rotation: None,
         failed: false,
@@ -410,7 +465,7 @@ fn open_generated(
     let (file, path) = dir.create_log()?;
     info!(file = %path.display(), "writing records");
     Ok(Output {
-        writer: log_writer(Box::new(file), time_zone),
+        writer: log_writer(LogSink::file(file), time_zone),
         name: path.display().to_string(),
         rotation: Some(Rotation {
             dir,
@@ -639,8 +694,8 @@ fn reject_overlap(
     Ok(())
 }
 
-fn log_writer(inner: Box<dyn Write>, time_zone: TimeZone) -> LogWriter<LogSink> {
-    LogWriter::new(LogSink::new(inner), LocalTimeFormatter::new(time_zone))
+fn log_writer(sink: LogSink, time_zone: TimeZone) -> LogWriter<LogSink> {
+    LogWriter::new(sink, LocalTimeFormatter::new(time_zone))
 }
 
 #[cfg(test)]
@@ -669,12 +724,69 @@ mod tests {
 
     fn output_with_room(room: usize) -> Output {
         Output {
-            writer: log_writer(Box::new(FullAfter { room }), TimeZone::UTC),
+            writer: log_writer(LogSink::new(Box::new(FullAfter { room })), TimeZone::UTC),
             name: "full.log".to_string(),
             rotation: None,
             failed: false,
             buffered_record_ends: VecDeque::new(),
         }
+    }
+
+    /// A log file that accepts `room` bytes and then fails as a full disk does.
+    struct FileFullAfter {
+        file: File,
+        room: usize,
+    }
+
+    impl Write for FileFullAfter {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::from(io::ErrorKind::StorageFull));
+            }
+            let accepted = self.file.write(&buf[..buf.len().min(self.room)])?;
+            self.room -= accepted;
+            Ok(accepted)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A write that fails in the middle of a line leaves the log file cut back
+    /// to its last whole line, and the cut record does not count as delivered.
+    #[test]
+    fn failed_write_cuts_partial_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.log");
+        let file = File::create(&path).unwrap();
+        let inner = FileFullAfter {
+            file: file.try_clone().unwrap(),
+            room: 2500,
+        };
+        let mut output = Output {
+            writer: log_writer(
+                LogSink::with_file(Box::new(inner), Some(file)),
+                TimeZone::UTC,
+            ),
+            ..output_with_room(0)
+        };
+        let line = [[b'x'; 999].as_slice(), b"\n"].concat();
+        let error = loop {
+            match output.writer.write_formatted(&line) {
+                Ok(()) => output.record_written(),
+                Err(error) => break error,
+            }
+            if let Err(error) = output.writer.flush() {
+                break error;
+            }
+        };
+        let _ = output.write_error(error);
+
+        let written = std::fs::read(&path).unwrap();
+        assert_eq!(written.len(), 2000);
+        assert_eq!(written.last(), Some(&b'\n'));
+        assert_eq!(output.buffered_records(), 1, "the third record was cut");
     }
 
     /// Once writing the log failed, neither SIGHUP nor the size limit opens a

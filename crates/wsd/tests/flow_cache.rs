@@ -966,7 +966,8 @@ impl Drop for Mount {
 }
 
 /// A filesystem that fills up in the middle of a run: the run stops with exit
-/// status 1 and a clear message, and the open flows reach the cache elsewhere.
+/// status 1 and a clear message, the log ends with a whole line, and the open
+/// flows reach the cache elsewhere.
 /// As root the test mounts a 64 KiB tmpfs; otherwise /dev/full is used instead, which
 /// fails every write with the same error.
 #[test]
@@ -1012,6 +1013,12 @@ fn filesystem_fills_midway() {
     assert!(stderr.contains("No space left on device"), "{stderr}");
     assert!(stderr.contains("saved to the flow cache"), "{stderr}");
     assert!(wsd_flowcache::read_cache(&cache).unwrap().is_some());
+    if _mount.is_some() {
+        // The partial line of the failed write is cut off.
+        let written = std::fs::read(&log).unwrap();
+        assert!(written.len() > 1000, "the log has lines before the failure");
+        assert_eq!(written.last(), Some(&b'\n'));
+    }
 }
 
 /// A run killed at any moment, also while it replaces the cache, leaves either
