@@ -101,27 +101,6 @@ impl Input {
         self.buf_offset + self.start as u64
     }
 
-    /// Stream offset of the byte at buffer index `index`.
-    pub(super) fn offset_of(&self, index: usize) -> u64 {
-        self.buf_offset + index as u64
-    }
-
-    /// Makes the bytes from stream offset `offset` on unconsumed again, if they are
-    /// still in the buffer and `offset` is not past the first unconsumed byte.
-    /// Returns false, changing nothing, otherwise.
-    pub(super) fn rewind_to(&mut self, offset: u64) -> bool {
-        let Some(index) = offset.checked_sub(self.buf_offset) else {
-            return false;
-        };
-        match usize::try_from(index) {
-            Ok(index) if index <= self.start => {
-                self.start = index;
-                true
-            }
-            _ => false,
-        }
-    }
-
     /// Buffer index of the first unconsumed byte, the base for ranges passed to `bytes`.
     pub(super) fn start(&self) -> usize {
         self.start
@@ -632,25 +611,6 @@ mod tests {
         assert!(input.retired.is_empty());
         assert_eq!(input.offset(), 6);
         assert_eq!(&input.available()[..200], &data[6..206]);
-    }
-
-    #[test]
-    fn rewind_only_within_buffer() {
-        let data = numbered(100);
-        let mut input = Input::with_sizes(Box::new(Cursor::new(data)), 64, 64);
-        assert!(input.fill(40).unwrap());
-        input.consume(30);
-        assert!(!input.rewind_to(31), "past the first unconsumed byte");
-        assert!(input.rewind_to(10));
-        assert_eq!(input.offset(), 10);
-        assert_eq!(input.available()[0], 10);
-
-        // Compaction drops the consumed bytes, which can then not be returned to.
-        input.consume(40);
-        assert!(input.fill(40).unwrap());
-        assert!(input.offset_of(0) > 10);
-        assert!(!input.rewind_to(10));
-        assert_eq!(input.offset(), 50);
     }
 
     #[test]

@@ -224,13 +224,6 @@ pub struct FileSource {
     /// [`PacketMeta::trusted_time`]), which a capture found after damage must be
     /// close to. None until such a packet is returned.
     time_anchor: Option<Timestamp>,
-    /// Stream offset of the data of the last packet of the current capture whose
-    /// record had a trusted time, where the search after damage in a classic pcap
-    /// capture starts. None until such a packet is returned.
-    trusted_data_at: Option<u64>,
-    /// Whether damage was found before, so that later damage is logged at debug
-    /// level.
-    damaged: bool,
     /// Buffer indices of the data of the packet last returned, empty when the last call
     /// returned none.
     packet_range: Range<usize>,
@@ -423,8 +416,6 @@ impl FileSource {
             finished: false,
             warned: 0,
             time_anchor: None,
-            trusted_data_at: None,
-            damaged: false,
             packet_range: 0..0,
             stop: None,
         };
@@ -513,7 +504,7 @@ impl FileSource {
                 self.warn_once(offset, &problem, "skipped a malformed packet record");
             }
             Step::End => self.finish(),
-            Step::Truncated { offset } => self.truncated_or_joined(offset)?,
+            Step::Truncated { offset } => self.truncated(offset),
             Step::Abandoned { offset, problem } => {
                 self.stats.malformed_records += 1;
                 self.resync_or_stop(offset, &problem)?;
@@ -539,18 +530,12 @@ impl FileSource {
 
     /// Goes on after damage at `offset` with another capture joined after it, if
     /// one follows, and else ends reading there.
-    ///
-    /// A classic pcap capture cut inside a record's data takes in the start of
-    /// the capture joined after it as part of that record, and the damage shows
-    /// only at a later record. So in a pcap capture the search starts at the
-    /// data of the last packet with a trusted time, where that is still in the
-    /// read buffer, instead of after the damage.
-    // NOTE: the cut packet, and any read out of place after it, have already
-    // been returned with wrong contents.
+    // NOTE: a pcap capture cut inside a record's data takes in the next
+    // capture's header as part of that record. The next capture's bytes are then
+    // read as records that do not decode, and its packets are lost.
     fn resync_or_stop(&mut self, offset: u64, problem: &Problem) -> Result<(), CaptureError> {
         // A search of a pipe can take long, so the damage is reported first.
-        let first = !self.damaged;
-        self.damaged = true;
+        let first = self.stats.skipped_bytes == 0;
         if first {
             tracing::warn!(
                 file = %self.name,
@@ -560,13 +545,10 @@ impl FileSource {
             );
         }
 
-        // Otherwise the search starts one byte after the damage.
-        let searched = match self.rewind_for_search(offset) {
-            true => self.find_capture_header(),
-            false => match self.input.skip(1) {
-                Ok(true) => self.find_capture_header(),
-                other => other.map(|_| None),
-            },
+        // The search starts one byte after the damage.
+        let searched = match self.input.skip(1) {
+            Ok(true) => self.find_capture_header(),
+            other => other.map(|_| None),
         };
         let found = searched.map_err(|source| self.read_error(source))?;
         let Some(next) = found else {
@@ -575,18 +557,9 @@ impl FileSource {
             return Ok(());
         };
 
-        let skipped = next.saturating_sub(offset);
+        let skipped = next - offset;
         self.stats.skipped_bytes += skipped;
-        if first && next < offset {
-            tracing::warn!(
-                file = %self.name,
-                offset,
-                "reading goes on at byte {next}, {} bytes before the damage, where \
-                 another capture starts inside a record that was cut short; later \
-                 damage is logged at debug level",
-                offset - next
-            );
-        } else if first {
+        if first {
             tracing::warn!(
                 file = %self.name,
                 offset,
@@ -598,45 +571,6 @@ impl FileSource {
         }
         self.start_next_file(next)
             .map_err(|source| self.read_error(source))
-    }
-
-    /// Moves the input back to the data of the last packet with a trusted time in
-    /// a classic pcap capture, before the damage or cut record at `offset`, if
-    /// those bytes are still in the read buffer. Returns whether it did.
-    fn rewind_for_search(&mut self, offset: u64) -> bool {
-        matches!(self.reader, FormatReader::Pcap(_))
-            && self
-                .trusted_data_at
-                .is_some_and(|at| at < offset && self.input.rewind_to(at))
-    }
-
-    /// Ends reading at a record that runs past the end of the input at
-    /// `offset`, unless it is a classic pcap record that took in the start of
-    /// a capture joined after it. Reading then goes on with that capture.
-    fn truncated_or_joined(&mut self, offset: u64) -> Result<(), CaptureError> {
-        let stopping = self
-            .stop
-            .as_ref()
-            .is_some_and(|stop| stop.load(Ordering::Relaxed));
-        if !stopping && self.rewind_for_search(offset) {
-            let found = self
-                .find_capture_header()
-                .map_err(|source| self.read_error(source))?;
-            if let Some(next) = found {
-                tracing::warn!(
-                    file = %self.name,
-                    offset,
-                    "the record at byte {offset} runs past the end of the input, and \
-                     another capture starts at byte {next} inside it: the record was \
-                     cut short, and reading goes on with that capture"
-                );
-                return self
-                    .start_next_file(next)
-                    .map_err(|source| self.read_error(source));
-            }
-        }
-        self.truncated(offset);
-        Ok(())
     }
 
     /// Consumes the input up to the next file header of a capture that
@@ -795,8 +729,6 @@ impl FileSource {
             }
         };
         self.reader = reader;
-        // A search after damage in the new capture must start inside it.
-        self.trusted_data_at = None;
         self.stats.joined_files += 1;
         let format = self.format();
         if self.stats.joined_files == 1 {
@@ -889,7 +821,6 @@ impl PacketSource for FileSource {
             self.packet_range = meta.data.clone();
             if meta.trusted_time {
                 self.time_anchor = Some(meta.ts);
-                self.trusted_data_at = Some(self.input.offset_of(meta.data.start));
             }
             let data = self.input.bytes(meta.data);
             self.stats.records += 1;
@@ -1192,38 +1123,6 @@ mod tests {
         }
     }
 
-    /// A pcap capture cut inside a record's data takes in the start of the
-    /// capture joined after it as that record's data. The search after the
-    /// damage that follows goes back into that record, so the joined capture
-    /// is read whole, and only the cut record comes out wrong.
-    #[test]
-    fn cut_record_data_then_next_read() {
-        let first = sample_pcap(false, false);
-        let (first_packets, _) = all_packets(&first);
-        // Read from the middle of the next file header, a big-endian one gives
-        // a record that runs past the end of the input, and a little-endian one
-        // a captured length over the snapshot length.
-        for big_endian in [true, false] {
-            let next = sample_pcap(big_endian, true);
-            let (next_packets, _) = all_packets(&next);
-            // The last record has 23 bytes of data, and 13 of them are left.
-            let mut joined = first[..first.len() - 10].to_vec();
-            joined.extend_from_slice(&next);
-
-            let (packets, stats) = all_packets(&joined);
-            let case = format!("big-endian {big_endian}: {stats:?}");
-            assert_eq!(packets.len(), 8, "{case}");
-            assert_eq!(&packets[..3], &first_packets[..3], "{case}");
-            assert_eq!(packets[3].2[..13], first_packets[3].2[..13], "{case}");
-            assert_eq!(packets[3].2[13..], next[..10], "{case}");
-            assert_eq!(&packets[4..], &next_packets[..], "{case}");
-            assert_eq!(stats.joined_files, 1, "{case}");
-            assert_eq!(stats.skipped_bytes, 0, "{case}");
-            assert_eq!(stats.truncated_at, None, "{case}");
-            assert_eq!(stats.stopped_at, None, "{case}");
-        }
-    }
-
     /// A capture carried in a packet's data after damage is not taken for one
     /// joined to the input when its first record is far from the traffic's time.
     #[test]
@@ -1280,15 +1179,13 @@ mod tests {
         };
         // The next capture's first record contains, at the start of its data, a
         // record header dated 1970 whose captured length ends in the middle of
-        // the 0xff bytes of the second record. Its magic number is damaged, so
-        // that the search after the damage finds no capture inside the cut
-        // record and goes on to the capture after it.
-        let damaged_capture = |garbage_fraction, garbage_orig_len: u32, secs| {
+        // the 0xff bytes of the second record.
+        let next_capture = |garbage_fraction, garbage_orig_len: u32, secs| {
             let mut garbage = Vec::new();
             for field in [0, garbage_fraction, 16 + 4, garbage_orig_len] {
                 garbage.extend_from_slice(&field.to_le_bytes());
             }
-            let mut capture = pcap_file(
+            pcap_file(
                 false,
                 false,
                 1,
@@ -1297,15 +1194,9 @@ mod tests {
                     record(secs, 0, 16, 60, garbage),
                     record(secs + 1, 0, 24, 60, vec![0xff; 24]),
                 ],
-            );
-            capture[..4].fill(0);
-            capture
+            )
         };
-        let next_capture = |secs| {
-            let records = [record(secs, 0, 24, 60, vec![0xee; 24])];
-            pcap_file(false, false, 1, 65535, &records)
-        };
-        let same_day = next_capture(1_700_000_010);
+        let same_day = next_capture(0, 0, 1_700_000_010);
         let (same_day_packets, _) = all_packets(&same_day);
         // The last record claims 60 bytes but contains 20, so it takes in the
         // 24-byte file header and the 16-byte record header of the capture
@@ -1327,7 +1218,7 @@ mod tests {
             let case = format!("fraction {fraction}, wire length {orig_len}");
             let joined = [
                 cut.clone(),
-                damaged_capture(fraction, orig_len, 1_700_000_010),
+                next_capture(fraction, orig_len, 1_700_000_010),
                 same_day.clone(),
             ]
             .concat();
@@ -1340,10 +1231,10 @@ mod tests {
             assert_eq!(stats.joined_files, 1, "{case}");
             assert_eq!(stats.stopped_at, None, "{case}");
 
-            let other_day = next_capture(4_102_444_800);
+            let other_day = next_capture(0, 0, 4_102_444_800);
             let joined = [
                 cut.clone(),
-                damaged_capture(fraction, orig_len, 1_700_000_010),
+                next_capture(fraction, orig_len, 1_700_000_010),
                 other_day,
             ]
             .concat();
