@@ -32,6 +32,13 @@ fn main() {
             .map(|path| std::path::absolute(&path).unwrap_or(path));
     }
 
+    // Before the diagnostics file is opened, which must not be another file
+    // of the run, and before a daemon detaches, so that the error reaches the
+    // terminal.
+    if let Err(failure) = output::check_output_paths(&cli) {
+        report(failure.message());
+        std::process::exit(failure.exit_code());
+    }
     if cli.detaches() && !daemon::is_child() {
         std::process::exit(daemon::launch());
     }

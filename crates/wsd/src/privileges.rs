@@ -127,7 +127,8 @@ pub fn drop_privileges(cli: &Cli, identity: Option<&Identity>) -> Result<(), Fai
             .map(|identity| format!(" to {}", identity.name))
             .unwrap_or_default();
         let hint = if rustix::process::geteuid().is_root() {
-            "check that the -u and -g names exist and that the -c directory can be entered"
+            "check that the -c directory can be entered and that wsd has the capabilities \
+             CAP_SYS_CHROOT, CAP_SETUID and CAP_SETGID"
         } else {
             "wsd must start as root to use -u, -g or -c"
         };

@@ -12,7 +12,7 @@ use tracing::info;
 
 use crate::daemon::NullDevice;
 use crate::diagnostics::Diagnostics;
-use crate::output::{check_cache_early, check_cache_saving, check_output_paths, Output};
+use crate::output::{check_cache_early, check_cache_saving, Output};
 use crate::pidfile::PidFile;
 use crate::privileges::{self, Identity};
 use crate::run::Failure;
@@ -68,7 +68,6 @@ impl StartUp {
             ));
         }
         let identity = privileges::resolve(cli)?;
-        check_output_paths(cli)?;
         let cache_lock = check_cache_early(cli, identity.as_ref())?;
         let pid_file = match cli.pid_file_path() {
             Some(path) => Some(PidFile::acquire(&path)?),

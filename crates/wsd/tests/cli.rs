@@ -691,12 +691,38 @@ fn side_file_overlap_rejected() {
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(message), "{args:?}: {stderr}");
 
-        // The diagnostics file is opened first, so it can be there, but empty.
-        let written = std::fs::read(log).unwrap_or_default();
-        assert!(written.is_empty(), "{args:?}: nothing is written");
-        let _ = std::fs::remove_file(log);
+        assert!(!Path::new(log).exists(), "{args:?}: no log is written");
         assert_eq!(std::fs::read(cache).unwrap(), b"not touched", "{args:?}");
     }
+}
+
+/// A diagnostics file that is an input or a flow cache is rejected before it
+/// is opened, so that no warning lands in it first: an unknown `TZ` makes one.
+#[test]
+fn diag_file_over_input_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = copy_fixture(dir.path(), "lossy.pcap");
+    let input = input.to_str().unwrap();
+    let cache = dir.path().join("flows.cache");
+    std::fs::write(&cache, b"not touched").unwrap();
+    let cache = cache.to_str().unwrap();
+    let before = std::fs::read(input).unwrap();
+
+    for (target, extra) in [(input, None), (cache, Some(["-R", cache]))] {
+        let mut args = vec!["-r", input, "--diag-file", target, "-L", "/dev/null"];
+        args.extend(extra.iter().flatten());
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_wsd"))
+            .args(&args)
+            .env("TZ", "Nowhere/Bogus")
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("diagnostics file"), "{args:?}: {stderr}");
+    }
+    assert_eq!(std::fs::read(input).unwrap(), before);
+    assert_eq!(std::fs::read(cache).unwrap(), b"not touched");
 }
 
 /// Names of the lock files (`.NAME.lock`) in `dir`.
