@@ -1,5 +1,6 @@
 //! The flow cache: loading it before the first packet and saving it at the end.
 
+use std::io;
 use std::path::{Path, PathBuf};
 
 use tracing::{info, warn};
@@ -189,7 +190,9 @@ fn restore(
 }
 
 /// Renames a bad cache to `NAME.bad-SECONDS` beside it, SECONDS being the Unix
-/// time. Only a regular file is moved.
+/// time, or to `NAME.bad-SECONDS-N` with the first N from 2 on that is free, so
+/// that a cache set aside earlier in the same second is kept. Only a regular
+/// file is moved.
 fn set_aside(path: &Path) -> Result<PathBuf, Failure> {
     if !path.is_file() {
         return Err(Failure::Usage(format!(
@@ -200,10 +203,25 @@ fn set_aside(path: &Path) -> Result<PathBuf, Failure> {
     let seconds = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs());
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".bad-{seconds}"));
-    let aside = path.with_file_name(name);
-    std::fs::rename(path, &aside).map_err(|err| {
+    let name = path.file_name().unwrap_or_default();
+    let mut result = Err(io::Error::from(io::ErrorKind::AlreadyExists));
+    let mut aside = PathBuf::new();
+    for number in 1..=MAX_ASIDE_NAMES {
+        let mut candidate = name.to_os_string();
+        match number {
+            1 => candidate.push(format!(".bad-{seconds}")),
+            _ => candidate.push(format!(".bad-{seconds}-{number}")),
+        }
+        aside = path.with_file_name(candidate);
+        result = rename_without_replacing(path, &aside);
+        let name_in_use = result
+            .as_ref()
+            .is_err_and(|err| err.kind() == io::ErrorKind::AlreadyExists);
+        if !name_in_use {
+            break;
+        }
+    }
+    result.map_err(|err| {
         Failure::Other(format!(
             "cannot move flow cache {} aside to {}: {err}",
             path.display(),
@@ -211,6 +229,26 @@ fn set_aside(path: &Path) -> Result<PathBuf, Failure> {
         ))
     })?;
     Ok(aside)
+}
+
+/// Names tried for a cache set aside in one second.
+const MAX_ASIDE_NAMES: u32 = 1000;
+
+/// Renames `from` to `to` unless `to` exists, which gives an error of kind
+/// `AlreadyExists`. A file system that cannot rename without replacing gets a
+/// check for `to` before a plain rename.
+fn rename_without_replacing(from: &Path, to: &Path) -> io::Result<()> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
+            if std::fs::symlink_metadata(to).is_ok() {
+                return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+            }
+            std::fs::rename(from, to)
+        }
+        Err(errno) => Err(errno.into()),
+    }
 }
 
 /// Writes the `-W` cache if one is given.

@@ -404,6 +404,52 @@ fn damaged_cache_rejected(contents: &[u8], expected_message: &str) {
     );
 }
 
+/// A bad cache set aside in the same second as an earlier one gets a name of
+/// its own, so the earlier copy is kept.
+#[test]
+fn bad_cache_aside_keeps_earlier() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("wsd.cache");
+    let capture = corpus("tcp_port_reuse.pcap");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // Copies set aside this second and the next, whichever the run falls in.
+    let earlier: Vec<PathBuf> = (now..now + 3)
+        .map(|seconds| dir.path().join(format!("wsd.cache.bad-{seconds}")))
+        .collect();
+    for path in &earlier {
+        std::fs::write(path, b"set aside before").unwrap();
+    }
+    std::fs::write(&cache, b"not a cache either").unwrap();
+
+    let args = [
+        "-R",
+        cache.to_str().unwrap(),
+        "--discard-bad-cache",
+        "-r",
+        capture.to_str().unwrap(),
+        "-L",
+        "/dev/null",
+    ];
+    let output = run_wsd(&args, LIMIT);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    for path in &earlier {
+        assert_eq!(std::fs::read(path).unwrap(), b"set aside before");
+    }
+    let aside: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| !earlier.contains(path) && path != &cache)
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert_eq!(std::fs::read(&aside[0]).unwrap(), b"not a cache either");
+    let name = aside[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.ends_with("-2"), "{name}");
+}
+
 /// Returns a valid cache with one open flow, from the first half of a case capture.
 fn valid_cache() -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
