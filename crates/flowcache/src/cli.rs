@@ -45,7 +45,7 @@ Examples:
 )]
 pub struct Cli {
     /// Flow-cache files to read, in order. - reads standard input, and ./- a file
-    /// named -.
+    /// named -. Standard input, a pipe or a device is read whole first, up to 1 GiB.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
 

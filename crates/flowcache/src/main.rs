@@ -44,7 +44,7 @@ mod json;
 mod summary;
 mod text;
 
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -253,7 +253,7 @@ fn check(path: &Path) -> Result<(), Failure> {
 }
 
 /// Reads the flow cache at `path` as [`wsd_flowcache::read_cache_each`] does,
-/// except that [`STDIN_PATH`] reads standard input whole.
+/// except that [`STDIN_PATH`] reads standard input whole, up to 1 GiB.
 fn read_cache_each(
     path: &Path,
     receive: impl FnMut(CacheItem) -> Result<(), String>,
@@ -261,15 +261,8 @@ fn read_cache_each(
     if path != Path::new(STDIN_PATH) {
         return wsd_flowcache::read_cache_each(path, receive);
     }
-    let mut bytes = Vec::new();
-    io::stdin()
-        .lock()
-        .read_to_end(&mut bytes)
-        .map_err(|source| CacheError::Io {
-            operation: "reading standard input".to_string(),
-            source,
-        })?;
-    wsd_flowcache::decode_each(&bytes, receive).map(Some)
+    wsd_flowcache::read_cache_each_from(&mut io::stdin().lock(), "standard input", receive)
+        .map(Some)
 }
 
 /// Returns the cache that `read_cache_each` read, or the reason it could not.

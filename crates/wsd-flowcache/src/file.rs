@@ -35,7 +35,8 @@ pub fn read_cache(path: &Path) -> Result<Option<FlowCache>, CacheError> {
 ///
 /// A regular file is read twice, for its checksum and then as it is decoded,
 /// in a window of a few hundred KiB, so that memory does not grow with its
-/// size. Other files, such as pipes, are read whole first.
+/// size. Other files, such as pipes, are read whole first, up to 1 GiB, and
+/// rejected at once unless they start with the magic number.
 ///
 /// # Errors
 ///
@@ -57,9 +58,8 @@ pub fn read_cache_each(
     let len = match usize::try_from(metadata.len()) {
         Ok(len) if metadata.is_file() => len,
         _ => {
-            let mut bytes = Vec::new();
-            file.read_to_end(&mut bytes).map_err(io_error)?;
-            return decode_each(&bytes, receive).map(Some);
+            let name = path.display().to_string();
+            return read_cache_each_from(&mut file, &name, receive).map(Some);
         }
     };
     let mut head = [0u8; FRAME_HEAD_LEN];
@@ -123,14 +123,80 @@ fn keep_tail(tail: &mut [u8; 12], bytes: &[u8]) {
 
 /// Reads the whole file at `path`, or returns `Ok(None)` if there is none.
 fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>, CacheError> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(CacheError::Io {
-            operation: format!("reading {}", path.display()),
-            source,
-        }),
+    let io_error = |source| CacheError::Io {
+        operation: format!("reading {}", path.display()),
+        source,
+    };
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(io_error(source)),
+    };
+    let metadata = file.metadata().map_err(io_error)?;
+    if !metadata.is_file() {
+        let name = path.display().to_string();
+        return read_stream(&mut file, &name, MAX_STREAMED_LEN).map(Some);
     }
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    file.read_to_end(&mut bytes).map_err(io_error)?;
+    Ok(Some(bytes))
+}
+
+/// Largest flow cache read from a file that is not a regular one, such as a
+/// pipe: 1 GiB is about ten million flows.
+const MAX_STREAMED_LEN: u64 = 1 << 30;
+
+/// Reads a flow cache from `reader`, such as standard input or a pipe, and
+/// passes the header and each flow to `receive` as [`read_cache_each`] does.
+/// `name` names the source in errors.
+///
+/// The stream is read whole before it is decoded, up to 1 GiB, and is rejected
+/// at once unless it starts with the magic number. So a device such as
+/// `/dev/zero`, or an endless stream, ends with an error instead of filling
+/// memory.
+///
+/// # Errors
+///
+/// As for [`read_cache_each`], and an I/O error for a stream over 1 GiB.
+pub fn read_cache_each_from(
+    reader: &mut dyn Read,
+    name: &str,
+    receive: impl FnMut(CacheItem) -> Result<(), String>,
+) -> Result<FlowCache, CacheError> {
+    let bytes = read_stream(reader, name, MAX_STREAMED_LEN)?;
+    decode_each(&bytes, receive)
+}
+
+/// Reads a flow cache whole from `reader`, which has no known length, after
+/// checking its magic number, and reads at most `limit` bytes.
+fn read_stream(reader: &mut dyn Read, name: &str, limit: u64) -> Result<Vec<u8>, CacheError> {
+    let io_error = |source| CacheError::Io {
+        operation: format!("reading {name}"),
+        source,
+    };
+    let mut head = [0u8; MAGIC.len()];
+    let head_len = read_up_to(reader, &mut head).map_err(io_error)?;
+    if head_len == 0 {
+        return Err(CacheError::Empty);
+    }
+    if head_len < MAGIC.len() || head != MAGIC {
+        return Err(CacheError::NotACache);
+    }
+    let mut bytes = head.to_vec();
+    reader
+        .take((limit + 1).saturating_sub(MAGIC.len() as u64))
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    if bytes.len() as u64 > limit {
+        return Err(io_error(io::Error::new(
+            io::ErrorKind::FileTooLarge,
+            format!(
+                "a flow cache read from a pipe or device is limited to {limit} bytes; \
+                 copy it into a file first"
+            ),
+        )));
+    }
+    Ok(bytes)
 }
 
 /// Writes `snapshot` to `path` so that the file is replaced whole or not at all.
@@ -389,5 +455,54 @@ fn sync_directory(path: &Path) {
     };
     if let Ok(dir) = File::open(dir) {
         let _ = dir.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use wsd_flow::{Tracker, TrackerConfig};
+
+    use super::*;
+
+    fn cache_bytes() -> Vec<u8> {
+        crate::encode(
+            &Tracker::new(TrackerConfig::default()).snapshot(),
+            "test 1.0",
+        )
+    }
+
+    /// An endless stream of zeros, as `/dev/zero` gives, fails at its first
+    /// bytes.
+    #[test]
+    fn endless_zeros_not_a_cache() {
+        let result = read_stream(&mut io::repeat(0), "zeros", MAX_STREAMED_LEN);
+        assert!(matches!(result, Err(CacheError::NotACache)), "{result:?}");
+    }
+
+    /// A stream that starts as a cache but goes on past the limit ends with an
+    /// error instead of filling memory.
+    #[test]
+    fn endless_cache_stream_limited() {
+        let bytes = cache_bytes();
+        let limit = bytes.len() as u64 + 100;
+        let mut endless = bytes.as_slice().chain(io::repeat(0));
+        let result = read_stream(&mut endless, "stream", limit);
+        let Err(CacheError::Io { source, .. }) = result else {
+            panic!("expected an I/O error, got {result:?}");
+        };
+        assert_eq!(source.kind(), io::ErrorKind::FileTooLarge);
+    }
+
+    /// A whole cache from a stream decodes as from a file, and an empty
+    /// stream is an empty file.
+    #[test]
+    fn cache_stream_decoded() {
+        let bytes = cache_bytes();
+        let cache = read_cache_each_from(&mut bytes.as_slice(), "stream", |_| Ok(())).unwrap();
+        assert_eq!(cache.writer, "test 1.0");
+        let empty = read_cache_each_from(&mut io::empty(), "stream", |_| Ok(()));
+        assert!(matches!(empty, Err(CacheError::Empty)), "{empty:?}");
     }
 }

@@ -227,7 +227,7 @@ pub struct Cli {
 
     /// Load unfinished flows from the flow cache FILE before reading, to continue
     /// the connections of an earlier run. A missing FILE means no flows, but its
-    /// directory must exist.
+    /// directory must exist. FILE must be a regular file, not a device or pipe.
     #[arg(short = 'R', long = "rflow", value_name = "FILE", value_parser = cache_path_parser())]
     pub rflow: Option<PathBuf>,
 
@@ -238,7 +238,8 @@ pub struct Cli {
     pub wflow: Option<PathBuf>,
 
     /// If the -R flow cache cannot be loaded, rename it to FILE.bad-SECONDS (SECONDS
-    /// being the Unix time) and start with no flows instead of stopping.
+    /// being the Unix time, with -2, -3 and so on added if that name is taken) and
+    /// start with no flows instead of stopping.
     #[arg(long, requires = "rflow")]
     pub discard_bad_cache: bool,
 

@@ -663,12 +663,20 @@ fn check_cache_directory(path: &Path, option: &str) -> Result<(), Failure> {
 /// Rejects a `-R` cache that is missing together with its directory. A missing
 /// cache file starts a series with no flows, but a missing directory is a wrong
 /// path. The cache is loaded before any chroot, so the path is checked as given.
-/// A directory in its place is rejected too, since it can be neither loaded nor
-/// moved aside with `--discard-bad-cache`.
+/// A directory, device, named pipe or socket in its place is rejected too,
+/// since it cannot be loaded as a file nor moved aside with
+/// `--discard-bad-cache`.
 pub fn check_cache_to_load(cache: &Path) -> Result<(), Failure> {
     match std::fs::metadata(cache) {
         Ok(metadata) if metadata.is_dir() => Err(Failure::Usage(format!(
             "cannot use {} as the flow cache (-R): it is a directory; give a file name inside it",
+            cache.display()
+        ))),
+        // A device such as /dev/zero would be read until memory runs out, and
+        // a named pipe would block the start until a writer comes.
+        Ok(metadata) if !metadata.is_file() => Err(Failure::Usage(format!(
+            "cannot use {} as the flow cache (-R): it is not a regular file (a device, named \
+             pipe or socket); give a cache file that wsd -W wrote",
             cache.display()
         ))),
         Err(err) if err.kind() == io::ErrorKind::NotFound => check_cache_directory(cache, "-R"),

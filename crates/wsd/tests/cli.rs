@@ -725,6 +725,37 @@ fn diag_file_over_input_untouched() {
     assert_eq!(std::fs::read(cache).unwrap(), b"not touched");
 }
 
+/// A `-R` cache that is a device or a named pipe is rejected before it is
+/// opened: `/dev/zero` was read until memory ran out, and a named pipe
+/// blocked the start until a writer came.
+#[test]
+fn cache_to_load_not_regular_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = copy_fixture(dir.path(), "lossy.pcap");
+    let fifo = dir.path().join("cache.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+
+    for cache in [Path::new("/dev/zero"), fifo.as_path()] {
+        let cache = cache.to_str().unwrap();
+        let args = [
+            "-r",
+            input.to_str().unwrap(),
+            "-R",
+            cache,
+            "-L",
+            "/dev/null",
+        ];
+        let output = run_wsd(&args, LIMIT);
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(2), "{cache}: {stderr}");
+        assert!(stderr.contains("not a regular file"), "{cache}: {stderr}");
+    }
+}
+
 /// Names of the lock files (`.NAME.lock`) in `dir`.
 fn lock_files(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)

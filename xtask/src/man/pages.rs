@@ -196,7 +196,9 @@ const WSD_SECTIONS: &[Section] = &[
             Block::Item(
                 "<FILE>.bad-<SECONDS>",
                 "A flow cache that could not be loaded, moved aside by \
-                 `--discard-bad-cache`; <SECONDS> is the Unix time of the move.",
+                 `--discard-bad-cache`; <SECONDS> is the Unix time of the move. A \
+                 second cache moved aside in the same second gets -2 after it, the \
+                 next -3, and so on.",
             ),
             Block::Item(
                 ".<NAME>.lock",
