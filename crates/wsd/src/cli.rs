@@ -152,8 +152,9 @@ pub struct Cli {
 
     /// Also write a statistics record every SECONDS of capture time, and one at the
     /// end: packets, bytes, flows active and reported, evictions and decode
-    /// problems by reason, in the format of the flow records. SECONDS may have a
-    /// fraction, counted in whole nanoseconds, and must be at least 0.000000001.
+    /// problems by reason, in the format of the flow records. A live capture writes
+    /// them while no packet arrives too. SECONDS may have a fraction, counted in
+    /// whole nanoseconds, and must be at least 0.000000001.
     #[arg(long, value_name = "SECONDS", allow_hyphen_values = true,
           value_parser = parse_stats)]
     pub stats: Option<f64>,

@@ -315,6 +315,37 @@ fn quiet_link_times_out_flow() {
     assert_eq!(flow_lines(after.as_bytes()).len(), 1, "{after}");
 }
 
+/// On a link without any packet, --stats records still come every interval,
+/// so that their absence can tell that a sensor stopped.
+#[test]
+fn quiet_link_writes_stats() {
+    if !can_capture() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let log = dir.path().join("live.log");
+    let (run, _listener) = start_quiet_link(&log, &["--stats", "1"]);
+
+    let deadline = Instant::now() + WAIT;
+    let stats_lines = || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.lines()
+            .filter(|line| line.starts_with("STATS "))
+            .count()
+    };
+    while stats_lines() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let during = stats_lines();
+    let (code, stderr) = run.terminate();
+
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        during >= 2,
+        "{during} statistics records before the end\n{stderr}"
+    );
+}
+
 #[test]
 fn threads_report_across_quiet_gaps() {
     if !can_capture() {
