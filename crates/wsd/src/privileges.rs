@@ -145,13 +145,19 @@ pub fn drop_privileges(cli: &Cli, identity: Option<&Identity>) -> Result<(), Fai
     Ok(())
 }
 
-/// Warns when a live capture keeps running as root.
+/// Warns when a live capture, or a run with `-c`, keeps running as root.
 pub fn warn_if_staying_root(cli: &Cli) {
-    if cli.is_live() && cli.user.is_none() && rustix::process::geteuid().is_root() {
+    if cli.user.is_some() || !rustix::process::geteuid().is_root() {
+        return;
+    }
+    if cli.is_live() {
         warn!(
             "running as root for the whole capture; give -u USER (and -g GROUP, -c DIR) \
              to drop privileges once the interface and the log directory are open"
         );
+    } else if cli.chroot.is_some() {
+        // Root can leave a chroot, so the new root alone confines little.
+        warn!("running as root inside the new root of -c; give -u USER to drop privileges too");
     }
 }
 

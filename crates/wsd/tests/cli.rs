@@ -826,7 +826,8 @@ fn chroot_cache_over_input_rejected() {
 }
 
 /// A relative `-c` directory is taken from the working directory. As root the
-/// run drops into it; otherwise the message says that root is needed.
+/// run drops into it, with a warning that it stays root without `-u`;
+/// otherwise the message says that root is needed.
 #[test]
 fn relative_chroot_entered() {
     let dir = tempfile::tempdir().unwrap();
@@ -851,6 +852,10 @@ fn relative_chroot_entered() {
     if is_root {
         assert_eq!(output.status.code(), Some(0), "{stderr}");
         assert!(stderr.contains("dropped privileges"), "{stderr}");
+        assert!(
+            stderr.contains("running as root inside the new root"),
+            "{stderr}"
+        );
     } else {
         assert_eq!(output.status.code(), Some(1), "{stderr}");
         assert!(stderr.contains("must start as root"), "{stderr}");

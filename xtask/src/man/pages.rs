@@ -126,7 +126,8 @@ const WSD_SECTIONS: &[Section] = &[
             Block::Item(
                 "1",
                 "A failure during the run, such as a log or flow cache that could not be \
-                 written, or an interface that could not be opened for capture, or \
+                 written, or an interface that exists but could not be opened for \
+                 capture (no permission, or down), or \
                  libpcap missing when a live capture or a filter needs it. When the cache cannot be written, the open flows are written to \
                  the log as records instead, so none is lost. When the log cannot be \
                  written, the open flows are still saved to the `-W` cache.",
@@ -134,9 +135,10 @@ const WSD_SECTIONS: &[Section] = &[
             Block::Item(
                 "2",
                 "Bad usage, or a problem found before the first packet: an invalid filter \
-                 expression, an input that is missing or not a pcap or pcapng capture, a flow cache that cannot be \
-                 loaded, a `-W` path that is not a regular file, or an output that \
-                 names an input. \
+                 expression, an interface that does not exist, an input that is missing \
+                 or not a pcap or pcapng capture, a flow cache that cannot be \
+                 loaded, a `-R` or `-W` path that is not a regular file, or an output \
+                 that names an input or another output. \
                  A capture damaged after its start is read up to the damage with a \
                  warning, and past it when another capture's header follows, and \
                  does not change the exit status.",
