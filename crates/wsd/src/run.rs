@@ -77,6 +77,8 @@ pub struct Summary {
     /// Flow records made but not written because writing the log failed.
     records_not_written: u64,
     malformed_records: u64,
+    /// Input bytes passed over after damage, whose packets are lost.
+    skipped_bytes: u64,
     stopped: BTreeMap<StopReason, u64>,
     /// Link types already warned about as unsupported.
     unsupported_links: Vec<u32>,
@@ -226,9 +228,16 @@ impl Summary {
         } else {
             count(self.records, "flow record")
         };
+        let skipped = match self.skipped_bytes {
+            0 => String::new(),
+            bytes => format!(
+                " and {} of input passed over after damage",
+                count(bytes, "byte")
+            ),
+        };
         info!(
-            "finished: {}, {}, {records} ({} evicted from a full table), {}; packets not \
-             fully decoded: {problems}{fragments}{drops}",
+            "finished: {}, {}, {records} ({} evicted from a full table), {}{skipped}; \
+             packets not fully decoded: {problems}{fragments}{drops}",
             count(self.packets, "packet"),
             count(self.bytes, "byte"),
             stats.evicted,
@@ -370,6 +379,7 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
         done_bytes += source.position();
         debug!(file = %input.path.display(), stats = ?source.stats(), "read statistics");
         summary.malformed_records += source.stats().malformed_records;
+        summary.skipped_bytes += source.stats().skipped_bytes;
     }
 
     progress.clear();

@@ -98,6 +98,10 @@ fn huge_record_length_ends_file() {
         stderr.contains("1 unreadable capture record"),
         "no count of the corrupt record in: {stderr}"
     );
+    assert!(
+        stderr.contains("bytes of input passed over after damage"),
+        "no count of the bytes after the damage in: {stderr}"
+    );
 }
 
 fn pcapng_block(block_type: u32, body: &[u8]) -> Vec<u8> {

@@ -166,7 +166,7 @@ pub struct ReadStats {
     /// follows the blocks of a pcapng file is not counted.
     pub joined_files: u64,
     /// Bytes passed over after damage, in searches for another capture's file
-    /// header.
+    /// header, up to the capture found or to the end of the input.
     pub skipped_bytes: u64,
 }
 
@@ -553,6 +553,8 @@ impl FileSource {
         let found = searched.map_err(|source| self.read_error(source))?;
         let Some(next) = found else {
             self.input.consume_all();
+            // The search passed over everything after the damage.
+            self.stats.skipped_bytes += self.input.offset().saturating_sub(offset);
             self.stop(offset, problem);
             return Ok(());
         };
@@ -1162,7 +1164,9 @@ mod tests {
         let (packets, stats) = all_packets(&bytes);
         assert_eq!(packets.len(), 1);
         assert_eq!(stats.joined_files, 0);
-        assert!(stats.stopped_at.is_some());
+        let stopped_at = stats.stopped_at.expect("reading stopped at the damage");
+        // The search passed over everything from the damage to the end.
+        assert_eq!(stats.skipped_bytes, bytes.len() as u64 - stopped_at);
     }
 
     /// A record read from misaligned bytes after a cut does not anchor the date
