@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use clap::{ArgAction, Parser};
+use clap::{ArgAction, Parser, ValueEnum};
 
 use crate::filter::{FlowFilter, FlowState, ProtocolFilter};
 
@@ -30,6 +30,15 @@ Examples:
   flowcache --summary a.cache b.cache          one summary block per file
   flowcache --check wsd.cache                  exit status 0 if wsd -R loads it";
 
+/// The output formats of `--format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Text lines, the default.
+    Text,
+    /// One JSON object per line, as --json gives.
+    Json,
+}
+
 /// Lists, summarizes and checks wirespy flow-cache files.
 ///
 /// A flow cache contains the flows that wsd -W saved unfinished at the end of a run,
@@ -54,6 +63,10 @@ pub struct Cli {
     /// with --summary, one summary per file.
     #[arg(long)]
     pub json: bool,
+
+    /// Output format, as wsd's --format names it: text, or json as --json gives.
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with_all = ["json", "check"])]
+    pub format: Option<Format>,
 
     /// Print a summary of each file instead of its flows. It gives the writer and
     /// format version, the capture clock, flows by state and by protocol, the

@@ -49,7 +49,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use flowcache::cli::Cli;
+use flowcache::cli::{Cli, Format};
 use flowcache::filter::FlowFilter;
 use wsd_flow::{FlowSnapshot, TrackerConfig, TrackerRestorer};
 use wsd_flowcache::{CacheError, CacheItem, FlowCache};
@@ -97,7 +97,8 @@ enum Mode {
 
 impl Mode {
     fn of(cli: &Cli) -> Mode {
-        match (cli.check, cli.summary, cli.json) {
+        let json = cli.json || cli.format == Some(Format::Json);
+        match (cli.check, cli.summary, json) {
             (true, _, _) => Mode::Check,
             (false, true, true) => Mode::SummaryJson,
             (false, true, false) => Mode::Summary,

@@ -396,6 +396,28 @@ fn times_follow_tz() {
     assert_eq!(first["first_ts"], "1700000000.250000000");
 }
 
+/// `--format json` and `--format text` give what `--json` and no option give,
+/// and `--format` with `--json` is a usage error.
+#[test]
+fn format_option_as_wsd_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = sample_cache(dir.path());
+    let cache = path_str(&cache);
+    assert_eq!(
+        lines_of(&["--format", "json", cache]),
+        lines_of(&["--json", cache])
+    );
+    assert_eq!(
+        lines_of(&["--format", "json", "--summary", cache]),
+        lines_of(&["--json", "--summary", cache])
+    );
+    assert_eq!(lines_of(&["--format", "text", cache]), lines_of(&[cache]));
+
+    let both = run(&["--format", "json", "--json", cache]);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(stderr_text(&both).contains("cannot be used with"));
+}
+
 #[test]
 fn json_has_every_field() {
     let dir = tempfile::tempdir().unwrap();
