@@ -73,6 +73,7 @@ impl LogSink {
             delivered: 0,
             line_end: 0,
             file,
+            failed: None,
         };
         LogSink {
             inner: BufWriter::with_capacity(OUTPUT_BUFFER, inner),
@@ -108,6 +109,10 @@ struct DeliveryCounter {
     line_end: u64,
     /// The log, when it is a regular file, for cutting off a partial line.
     file: Option<File>,
+    /// The kind of the error that failed a write to the regular file `file`.
+    /// Later writes fail the same way without touching the file, so that the
+    /// rest of a cut line cannot follow the cut.
+    failed: Option<io::ErrorKind>,
 }
 
 impl DeliveryCounter {
@@ -133,10 +138,14 @@ impl DeliveryCounter {
 
 impl Write for DeliveryCounter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(kind) = self.failed {
+            return Err(io::Error::new(kind, "an earlier write to the log failed"));
+        }
         let written = match self.inner.write(buf) {
             Ok(written) => written,
             Err(err) => {
-                if err.kind() != io::ErrorKind::Interrupted {
+                if err.kind() != io::ErrorKind::Interrupted && self.file.is_some() {
+                    self.failed = Some(err.kind());
                     self.cut_partial_line();
                 }
                 return Err(err);
@@ -335,7 +344,16 @@ pub fn check_output_paths(cli: &Cli) -> Result<(), Failure> {
             std::fs::metadata(path).ok()
         })
         .collect();
-    let log = cli.logfile.as_ref().filter(|log| log.as_os_str() != "-");
+    // Standard output redirected to a file names that file, which the checks
+    // below then protect as they protect `-L FILE`.
+    let stdout = std::fs::read_link("/proc/self/fd/1").unwrap_or_else(|_| "/dev/stdout".into());
+    let log = match cli.logfile.as_ref() {
+        Some(log) if log.as_os_str() == "-" => {
+            let is_file = std::fs::metadata(&stdout).is_ok_and(|metadata| metadata.is_file());
+            is_file.then_some(&stdout)
+        }
+        other => other,
+    };
     if let Some(cache) = &cli.rflow {
         reject_overlap(cache, "flow cache", "-R", &inputs)?;
         if let Some(log) = log.filter(|log| is_same_path(cache, log)) {
@@ -790,6 +808,15 @@ mod tests {
             }
         };
         let _ = output.write_error(error);
+        // Room again, as the cut frees some: the rest of the cut line in the
+        // output buffer must not follow the cut.
+        let counter = output.writer.get_mut().inner.get_mut();
+        let file = counter.file.as_ref().unwrap().try_clone().unwrap();
+        counter.inner = Box::new(FileFullAfter {
+            file,
+            room: usize::MAX,
+        });
+        assert!(output.writer.flush().is_err());
 
         let written = std::fs::read(&path).unwrap();
         assert_eq!(written.len(), 2000);

@@ -756,6 +756,33 @@ fn cache_to_load_not_regular_rejected() {
     }
 }
 
+/// `-L -` with standard output redirected to a file is checked as that file:
+/// a pid file or `-W` cache of the same name is rejected, and the records
+/// already in the file stay.
+#[test]
+fn redirected_stdout_log_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = copy_fixture(dir.path(), "lossy.pcap");
+    let log = dir.path().join("records.log");
+    std::fs::write(&log, b"earlier records\n").unwrap();
+    let log_arg = log.to_str().unwrap();
+
+    for (option, message) in [("-P", "the pid file (-P)"), ("-W", "the flow cache (-W)")] {
+        let stdout = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        let args = ["-r", input.to_str().unwrap(), "-L", "-", option, log_arg];
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_wsd"))
+            .args(args)
+            .stdout(stdout)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert_eq!(std::fs::read(&log).unwrap(), b"earlier records\n");
+    }
+}
+
 /// Names of the lock files (`.NAME.lock`) in `dir`.
 fn lock_files(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
