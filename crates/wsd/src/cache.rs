@@ -242,6 +242,8 @@ fn rename_without_replacing(from: &Path, to: &Path) -> io::Result<()> {
     match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
         Ok(()) => Ok(()),
         Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
+            // NOTE: a file created at `to` between this check and the rename
+            // is replaced.
             if std::fs::symlink_metadata(to).is_ok() {
                 return Err(io::Error::from(io::ErrorKind::AlreadyExists));
             }
