@@ -191,8 +191,21 @@ pub fn is_same_path(a: &Path, b: &Path) -> bool {
 
 /// Returns `path` with its directory resolved, links and `..` included, where
 /// that directory exists, else `path` made absolute. So `sub/../c.cache` and
-/// `c.cache` compare equal before either file exists.
+/// `c.cache` compare equal before either file exists. A symbolic link to a
+/// file that does not exist yet resolves to that file, which writing through
+/// the link would create.
 fn resolved(path: &Path) -> Option<PathBuf> {
+    let mut path = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        let Ok(target) = std::fs::read_link(&path) else {
+            break;
+        };
+        // An absolute target replaces the directory in `join`.
+        path = match path.parent() {
+            Some(parent) => parent.join(target),
+            None => target,
+        };
+    }
     let in_directory = path.file_name().and_then(|name| {
         let parent = match path.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
@@ -200,5 +213,8 @@ fn resolved(path: &Path) -> Option<PathBuf> {
         };
         parent.canonicalize().ok().map(|dir| dir.join(name))
     });
-    in_directory.or_else(|| std::path::absolute(path).ok())
+    in_directory.or_else(|| std::path::absolute(&path).ok())
 }
+
+/// Symbolic links followed in a row, as the kernel's limit for a path.
+const MAX_LINKS: usize = 40;

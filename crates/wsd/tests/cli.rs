@@ -783,6 +783,32 @@ fn redirected_stdout_log_checked() {
     }
 }
 
+/// A symbolic link to a file that does not exist yet names that file: as a
+/// log beside a `-W` cache of the link's target, saving the cache would
+/// replace the log that the run wrote through the link.
+#[test]
+fn dangling_link_output_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = copy_fixture(dir.path(), "lossy.pcap");
+    let target = dir.path().join("target.x");
+    let link = dir.path().join("link.log");
+    std::os::unix::fs::symlink("target.x", &link).unwrap();
+    let (target, link) = (target.to_str().unwrap(), link.to_str().unwrap());
+
+    for options in [
+        ["-L", link, "-W", target],
+        ["-L", target, "--diag-file", link],
+    ] {
+        let mut args = vec!["-r", input.to_str().unwrap()];
+        args.extend(options);
+        let output = run_wsd(&args, LIMIT);
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("is given as both"), "{args:?}: {stderr}");
+        assert!(!Path::new(target).exists(), "{args:?}: nothing is written");
+    }
+}
+
 /// Names of the lock files (`.NAME.lock`) in `dir`.
 fn lock_files(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
