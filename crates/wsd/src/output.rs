@@ -2,7 +2,7 @@
 //! log directory.
 
 use std::collections::VecDeque;
-use std::fs::{File, Metadata};
+use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -452,23 +452,62 @@ fn open_named(path: &Path, time_zone: TimeZone) -> Result<Output, Failure> {
             path.display()
         )));
     }
-    let file = File::create(path).map_err(|err| {
-        let hint = if err.kind() == io::ErrorKind::NotFound {
-            "; create its directory first or give another path with -L"
-        } else {
-            "; give a path wsd may write with -L"
-        };
-        Failure::CannotCreate(format!(
-            "cannot create log file {}: {err}{hint}",
-            path.display()
-        ))
-    })?;
+    // Opened without truncating, so that a log another run is writing keeps
+    // its records until the lock below is taken.
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|err| {
+            let hint = if err.kind() == io::ErrorKind::NotFound {
+                "; create its directory first or give another path with -L"
+            } else {
+                "; give a path wsd may write with -L"
+            };
+            Failure::CannotCreate(format!(
+                "cannot create log file {}: {err}{hint}",
+                path.display()
+            ))
+        })?;
+    lock_and_empty(&file, path)?;
     Ok(Output {
         writer: log_writer(LogSink::file(file), time_zone),
         name: path.display().to_string(),
         rotation: None,
         failed: false,
         buffered_record_ends: VecDeque::new(),
+    })
+}
+
+/// Locks the regular log file `file` at `path` for this run and empties it. A
+/// second run given the same `-L FILE` would otherwise replace the records of
+/// the first. Devices such as `/dev/null`, which many runs share, are neither
+/// locked nor emptied.
+fn lock_and_empty(file: &File, path: &Path) -> Result<(), Failure> {
+    let is_regular = file.metadata().is_ok_and(|metadata| metadata.is_file());
+    if !is_regular {
+        return Ok(());
+    }
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(Failure::Busy(format!(
+                "log file {} is in use by another run of wsd; give another log with -L \
+                 or run again once that run has ended",
+                path.display()
+            )));
+        }
+        // A file system without locks still gets its log.
+        Err(std::fs::TryLockError::Error(err)) => {
+            tracing::debug!(file = %path.display(), "cannot lock the log file: {err}");
+        }
+    }
+    file.set_len(0).map_err(|err| {
+        Failure::Other(format!(
+            "cannot empty log file {}: {err}; give a path wsd may write with -L",
+            path.display()
+        ))
     })
 }
 

@@ -153,7 +153,8 @@ const WSD_SECTIONS: &[Section] = &[
             Block::Item(
                 "75",
                 "Another process, usually another run of `wsd`, has the `-W` flow cache \
-                 locked. Nothing was read or written; run again later.",
+                 locked, or is writing the `-L` log file. Nothing was written; run again \
+                 later.",
             ),
         ],
     },
