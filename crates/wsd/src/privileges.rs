@@ -136,11 +136,17 @@ pub fn drop_privileges(cli: &Cli, identity: Option<&Identity>) -> Result<(), Fai
             "cannot drop privileges{target}{chroot}: {err}; {hint}"
         ))
     })?;
+    // With -c alone, only the root directory changed.
+    let action = if identity.is_some() {
+        "dropped privileges"
+    } else {
+        "changed the root directory"
+    };
     info!(
         uid = rustix::process::getuid().as_raw(),
         gid = rustix::process::getgid().as_raw(),
         root = cli.chroot.as_ref().map(|dir| dir.display().to_string()),
-        "dropped privileges"
+        "{action}"
     );
     Ok(())
 }

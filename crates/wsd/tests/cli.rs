@@ -944,7 +944,8 @@ fn relative_chroot_entered() {
     let is_root = rustix::process::geteuid().is_root();
     if is_root {
         assert_eq!(output.status.code(), Some(0), "{stderr}");
-        assert!(stderr.contains("dropped privileges"), "{stderr}");
+        assert!(stderr.contains("changed the root directory"), "{stderr}");
+        assert!(!stderr.contains("dropped privileges"), "{stderr}");
         assert!(
             stderr.contains("running as root inside the new root"),
             "{stderr}"
