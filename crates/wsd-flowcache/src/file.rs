@@ -45,16 +45,10 @@ pub fn read_cache_each(
     path: &Path,
     mut receive: impl FnMut(CacheItem) -> Result<(), String>,
 ) -> Result<Option<FlowCache>, CacheError> {
-    let io_error = |source| CacheError::Io {
-        operation: format!("reading {}", path.display()),
-        source,
+    let io_error = |source| reading_error(path, source);
+    let Some((mut file, metadata)) = open_cache(path)? else {
+        return Ok(None);
     };
-    let mut file = match File::open(path) {
-        Ok(file) => file,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(io_error(source)),
-    };
-    let metadata = file.metadata().map_err(io_error)?;
     let len = match usize::try_from(metadata.len()) {
         Ok(len) if metadata.is_file() => len,
         _ => {
@@ -121,24 +115,40 @@ fn keep_tail(tail: &mut [u8; 12], bytes: &[u8]) {
     }
 }
 
-/// Reads the whole file at `path`, or returns `Ok(None)` if there is none.
-fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>, CacheError> {
-    let io_error = |source| CacheError::Io {
-        operation: format!("reading {}", path.display()),
-        source,
-    };
-    let mut file = match File::open(path) {
+/// Opens the file at `path` for reading and returns it with its metadata, or
+/// `Ok(None)` if there is no file.
+fn open_cache(path: &Path) -> Result<Option<(File, fs::Metadata)>, CacheError> {
+    let file = match File::open(path) {
         Ok(file) => file,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(io_error(source)),
+        Err(source) => return Err(reading_error(path, source)),
     };
-    let metadata = file.metadata().map_err(io_error)?;
+    let metadata = file
+        .metadata()
+        .map_err(|source| reading_error(path, source))?;
+    Ok(Some((file, metadata)))
+}
+
+/// Returns the error of a failed read of the cache at `path`.
+fn reading_error(path: &Path, source: io::Error) -> CacheError {
+    CacheError::Io {
+        operation: format!("reading {}", path.display()),
+        source,
+    }
+}
+
+/// Reads the whole file at `path`, or returns `Ok(None)` if there is none.
+fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>, CacheError> {
+    let Some((mut file, metadata)) = open_cache(path)? else {
+        return Ok(None);
+    };
     if !metadata.is_file() {
         let name = path.display().to_string();
         return read_stream(&mut file, &name, MAX_STREAMED_LEN).map(Some);
     }
     let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
-    file.read_to_end(&mut bytes).map_err(io_error)?;
+    file.read_to_end(&mut bytes)
+        .map_err(|source| reading_error(path, source))?;
     Ok(Some(bytes))
 }
 

@@ -733,11 +733,11 @@ fn cache_to_load_not_regular_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let input = copy_fixture(dir.path(), "lossy.pcap");
     let fifo = dir.path().join("cache.fifo");
-    let made = std::process::Command::new("mkfifo")
+    let mkfifo = std::process::Command::new("mkfifo")
         .arg(&fifo)
         .status()
         .unwrap();
-    assert!(made.success());
+    assert!(mkfifo.success());
 
     for cache in [Path::new("/dev/zero"), fifo.as_path()] {
         let cache = cache.to_str().unwrap();
@@ -920,7 +920,7 @@ fn chroot_cache_over_input_rejected() {
 
 /// A relative `-c` directory is taken from the working directory. As root the
 /// run drops into it, with a warning that it stays root without `-u`;
-/// otherwise the message says that root is needed.
+/// otherwise it fails with a message that root is needed.
 #[test]
 fn relative_chroot_entered() {
     let dir = tempfile::tempdir().unwrap();
