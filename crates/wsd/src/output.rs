@@ -346,12 +346,9 @@ pub fn check_output_paths(cli: &Cli) -> Result<(), Failure> {
         .collect();
     // Standard output redirected to a file names that file, which the checks
     // below then protect as they protect `-L FILE`.
-    let stdout = std::fs::read_link("/proc/self/fd/1").unwrap_or_else(|_| "/dev/stdout".into());
+    let stdout = stdout_file();
     let log = match cli.logfile.as_ref() {
-        Some(log) if log.as_os_str() == "-" => {
-            let is_file = std::fs::metadata(&stdout).is_ok_and(|metadata| metadata.is_file());
-            is_file.then_some(&stdout)
-        }
+        Some(log) if log.as_os_str() == "-" => stdout.as_ref(),
         other => other,
     };
     if let Some(cache) = &cli.rflow {
@@ -377,6 +374,22 @@ pub fn check_output_paths(cli: &Cli) -> Result<(), Failure> {
         reject_overlap(log, "log file", "-L", &inputs)?;
     }
     check_side_files(cli, log.map(PathBuf::as_path), &inputs)
+}
+
+/// Returns the path of the regular file that standard output writes to, if
+/// it writes to one. The path comes from `/proc/self/fd/1` and counts only if
+/// it names the same file as descriptor 1, so that a pipe's `pipe:[N]` never
+/// matches a file of that name.
+fn stdout_file() -> Option<PathBuf> {
+    use std::os::fd::AsFd;
+    let stat = rustix::fs::fstat(io::stdout().as_fd()).ok()?;
+    if !rustix::fs::FileType::from_raw_mode(stat.st_mode).is_file() {
+        return None;
+    }
+    let path = std::fs::read_link("/proc/self/fd/1").ok()?;
+    let metadata = std::fs::metadata(&path).ok()?;
+    let same = metadata.dev() == stat.st_dev && metadata.ino() == stat.st_ino;
+    same.then_some(path)
 }
 
 /// Rejects a pid file or diagnostics file that is an input or another file of
@@ -493,8 +506,8 @@ fn lock_and_empty(file: &File, path: &Path) -> Result<(), Failure> {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
             return Err(Failure::Busy(format!(
-                "log file {} is in use by another run of wsd; give another log with -L \
-                 or run again once that run has ended",
+                "log file {} is locked by another process, usually another run of wsd; \
+                 give another log with -L or run again once that run has ended",
                 path.display()
             )));
         }

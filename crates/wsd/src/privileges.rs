@@ -118,23 +118,25 @@ pub fn drop_privileges(cli: &Cli, identity: Option<&Identity>) -> Result<(), Fai
         drop = drop.group(identity.gid.as_raw().to_string());
     }
     drop.apply().map_err(|err| {
-        let chroot = cli
-            .chroot
-            .as_ref()
-            .map(|dir| format!(" with root directory {}", dir.display()))
-            .unwrap_or_default();
-        let target = identity
-            .map(|identity| format!(" to {}", identity.name))
-            .unwrap_or_default();
+        let root = cli.chroot.as_ref().map(|dir| dir.display().to_string());
         let hint = if rustix::process::geteuid().is_root() {
             "check that the -c directory can be entered and that wsd has the capabilities \
              CAP_SYS_CHROOT, CAP_SETUID and CAP_SETGID"
         } else {
             "wsd must start as root to use -u, -g or -c"
         };
-        Failure::Other(format!(
-            "cannot drop privileges{target}{chroot}: {err}; {hint}"
-        ))
+        let action = match (identity, root) {
+            (Some(identity), Some(root)) => {
+                format!(
+                    "drop privileges to {} with root directory {root}",
+                    identity.name
+                )
+            }
+            (Some(identity), None) => format!("drop privileges to {}", identity.name),
+            // With -c alone, only the root directory is changed.
+            (None, root) => format!("change the root directory to {}", root.unwrap_or_default()),
+        };
+        Failure::Other(format!("cannot {action}: {err}; {hint}"))
     })?;
     // With -c alone, only the root directory changed.
     let action = if identity.is_some() {

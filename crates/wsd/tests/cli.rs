@@ -809,42 +809,34 @@ fn dangling_link_output_rejected() {
     }
 }
 
-/// A second run given the `-L FILE` of a run still writing it stops with exit
-/// status 75 and leaves that log alone, instead of emptying it.
+/// A run given an `-L FILE` that another process holds locked, as a run
+/// writing it does, stops with exit status 75 and leaves the log as it is,
+/// instead of emptying it.
 #[test]
 fn log_in_use_busy() {
-    use std::io::Write as _;
-    use std::process::{Command, Stdio};
-
     let dir = tempfile::tempdir().unwrap();
     let input = copy_fixture(dir.path(), "lossy.pcap");
     let log = dir.path().join("shared.log");
-    let log_arg = log.to_str().unwrap();
+    std::fs::write(&log, b"earlier records\n").unwrap();
+    let holder = std::fs::File::open(&log).unwrap();
+    holder.lock().unwrap();
 
-    // The first run reads standard input, which stays open until the end.
-    let mut first = Command::new(env!("CARGO_BIN_EXE_wsd"))
-        .args(["-r", "-", "-L", log_arg])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = first.stdin.take().unwrap();
-    stdin.write_all(&std::fs::read(&input).unwrap()).unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !log.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // The lock follows the creation of the file at once.
-    std::thread::sleep(Duration::from_millis(300));
+    let output = run_wsd(
+        &["-r", input.to_str().unwrap(), "-L", log.to_str().unwrap()],
+        LIMIT,
+    );
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(75), "{stderr}");
+    assert!(stderr.contains("locked by another process"), "{stderr}");
+    assert_eq!(std::fs::read(&log).unwrap(), b"earlier records\n");
 
-    let second = run_wsd(&["-r", input.to_str().unwrap(), "-L", log_arg], LIMIT);
-    drop(stdin);
-    let status = first.wait().unwrap();
-
-    let stderr = stderr_of(&second);
-    assert_eq!(second.status.code(), Some(75), "{stderr}");
-    assert!(stderr.contains("in use by another run"), "{stderr}");
-    assert!(status.success());
+    // Once the lock is released, the next run replaces the log.
+    drop(holder);
+    let output = run_wsd(
+        &["-r", input.to_str().unwrap(), "-L", log.to_str().unwrap()],
+        LIMIT,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
     let written = std::fs::read_to_string(&log).unwrap();
     assert_eq!(flow_lines(written.as_bytes()).len(), 5, "{written}");
 }
