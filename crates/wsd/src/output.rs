@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fs::{File, Metadata, OpenOptions};
-use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -123,14 +123,11 @@ impl DeliveryCounter {
         if self.delivered == self.line_end {
             return;
         }
-        let Some(mut file) = self.file.as_ref() else {
+        let Some(file) = self.file.as_ref() else {
             return;
         };
-        // The clone shares the file offset of the log, so later writes, if
-        // any, continue at the cut instead of leaving a hole.
-        let cut = file.set_len(self.line_end).is_ok()
-            && file.seek(SeekFrom::Start(self.line_end)).is_ok();
-        if cut {
+        // No write follows the cut (see `failed`), so the offset may stay.
+        if file.set_len(self.line_end).is_ok() {
             self.delivered = self.line_end;
         }
     }

@@ -18,6 +18,14 @@ fn fixture(name: &str) -> String {
         .into_owned()
 }
 
+/// Returns a command that runs wsd without the caller's diagnostic filter,
+/// for tests that set its working directory, environment or streams.
+fn wsd_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wsd"));
+    command.env_remove("RUST_LOG");
+    command
+}
+
 fn stderr_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -711,10 +719,9 @@ fn diag_file_over_input_untouched() {
     for (target, extra) in [(input, None), (cache, Some(["-R", cache]))] {
         let mut args = vec!["-r", input, "--diag-file", target, "-L", "/dev/null"];
         args.extend(extra.iter().flatten());
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_wsd"))
+        let output = wsd_command()
             .args(&args)
             .env("TZ", "Nowhere/Bogus")
-            .env_remove("RUST_LOG")
             .output()
             .unwrap();
         let stderr = stderr_of(&output);
@@ -770,12 +777,7 @@ fn redirected_stdout_log_checked() {
     for (option, message) in [("-P", "the pid file (-P)"), ("-W", "the flow cache (-W)")] {
         let stdout = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
         let args = ["-r", input.to_str().unwrap(), "-L", "-", option, log_arg];
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_wsd"))
-            .args(args)
-            .stdout(stdout)
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap();
+        let output = wsd_command().args(args).stdout(stdout).output().unwrap();
         let stderr = stderr_of(&output);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(message), "{args:?}: {stderr}");
@@ -911,15 +913,15 @@ fn chroot_cache_over_input_rejected() {
 }
 
 /// A relative `-c` directory is taken from the working directory. As root the
-/// run drops into it, with a warning that it stays root without `-u`;
-/// otherwise it fails with a message that root is needed.
+/// run enters it and warns that it stays root without `-u`. Otherwise it fails
+/// with a message that root is needed.
 #[test]
 fn relative_chroot_entered() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("jail")).unwrap();
     let input = copy_fixture(dir.path(), "lossy.pcap");
 
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wsd"))
+    let output = wsd_command()
         .args([
             "-c",
             "jail",
@@ -929,7 +931,6 @@ fn relative_chroot_entered() {
             "/dev/null",
         ])
         .current_dir(dir.path())
-        .env_remove("RUST_LOG")
         .output()
         .unwrap();
     let stderr = stderr_of(&output);
