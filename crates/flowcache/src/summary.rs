@@ -245,7 +245,7 @@ pub fn write_text(
 fn state_counts_text(summary: &Summary) -> String {
     let counts: Vec<String> = FlowState::ALL
         .iter()
-        .map(|&state| format!("{} {}", state.name(), summary.by_state.get(state)))
+        .map(|&state| format!("{}: {}", state.name(), summary.by_state.get(state)))
         .collect();
     counts.join(", ")
 }
@@ -257,13 +257,13 @@ fn protocol_counts_text(summary: &Summary) -> String {
     let counts: Vec<String> = summary
         .by_protocol
         .iter()
-        .map(|(&protocol, count)| format!("{} {count}", protocol_label(protocol)))
+        .map(|(&protocol, count)| format!("{}: {count}", protocol_label(protocol)))
         .collect();
     counts.join(", ")
 }
 
 /// Returns the protocol's name, or `protocol N` for one without a name, so that
-/// a count never follows a bare number.
+/// a bare number never reads as a count.
 fn protocol_label(protocol: u8) -> String {
     let name = protocol_name(protocol);
     if name.bytes().all(|byte| byte.is_ascii_digit()) {

@@ -512,8 +512,8 @@ fn summary_text_of_sample() {
          writer:         test 1.0 (format version 3)\n\
          capture clock:  2023/11/14 22:15:00 (1700000100.750000000)\n\
          flows:          7\n  \
-           by state:     open 5, fin 1, rst 1\n  \
-           by protocol:  tcp 4, udp 1, protocol 47 1, icmpv6 1\n\
+           by state:     open: 5, fin: 1, rst: 1\n  \
+           by protocol:  tcp: 4, udp: 1, protocol 47: 1, icmpv6: 1\n\
          first packet:   2023/11/14 22:13:20 (1700000000.250000000)\n\
          last packet:    2023/11/14 22:15:00 (1700000100.750000000)\n\
          fragment table: 0 datagrams (0 with a first fragment too short for its transport header)\n\
@@ -635,10 +635,10 @@ fn summary_with_filter() {
         "{text}"
     );
     assert!(
-        text.contains("by state:     open 2, fin 1, rst 1\n"),
+        text.contains("by state:     open: 2, fin: 1, rst: 1\n"),
         "{text}"
     );
-    assert!(text.contains("by protocol:  tcp 4\n"), "{text}");
+    assert!(text.contains("by protocol:  tcp: 4\n"), "{text}");
     assert!(!text.contains("53/udp"), "{text}");
 
     let summary = &json_lines_of(&["--summary", "--json", "--state", "rst", path_str(&cache)])[0];
@@ -1093,7 +1093,12 @@ fn check_rejects_other_files() {
     assert!(message.ends_with(": no such file\n"), "{message}");
 
     let message = check_failure(dir.path());
-    assert!(message.contains("failed"), "{message}");
+    assert!(
+        message.contains("it is a directory, not a flow cache"),
+        "{message}"
+    );
+    let name = path_str(dir.path());
+    assert_eq!(message.matches(name).count(), 1, "{message}");
 }
 
 #[test]

@@ -126,6 +126,10 @@ fn open_cache(path: &Path) -> Result<Option<(File, fs::Metadata)>, CacheError> {
     let metadata = file
         .metadata()
         .map_err(|source| reading_error(path, source))?;
+    // Opening a directory succeeds, and only its read fails.
+    if metadata.is_dir() {
+        return Err(CacheError::Directory);
+    }
     Ok(Some((file, metadata)))
 }
 
@@ -481,6 +485,14 @@ mod tests {
             &Tracker::new(TrackerConfig::default()).snapshot(),
             "test 1.0",
         )
+    }
+
+    /// A directory is named as one, instead of failing at its first read.
+    #[test]
+    fn directory_not_a_cache() {
+        let dir = std::env::temp_dir();
+        let result = read_bytes(&dir);
+        assert!(matches!(result, Err(CacheError::Directory)), "{result:?}");
     }
 
     /// An endless stream of zeros, as `/dev/zero` gives, fails at its first

@@ -116,6 +116,9 @@ pub enum CacheError {
         #[source]
         source: std::io::Error,
     },
+    /// The path names a directory.
+    #[error("it is a directory, not a flow cache; give the path of a cache file")]
+    Directory,
     /// The file does not start with the flow-cache magic number.
     #[error("not a flow cache (the file does not start with the magic number WSDFLOWC)")]
     NotACache,
