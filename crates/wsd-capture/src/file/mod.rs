@@ -168,6 +168,10 @@ pub struct ReadStats {
     /// Bytes passed over after damage, in searches for another capture's file
     /// header, up to the capture found or to the end of the input.
     pub skipped_bytes: u64,
+    /// Packets whose time lies outside the range of [`Timestamp`], before
+    /// 1677-09-21 or after 2262-04-11, and was set to the nearest limit. Only a
+    /// pcapng interface's time resolution and offset can give such times.
+    pub clamped_times: u64,
 }
 
 enum FormatReader {
@@ -751,6 +755,29 @@ impl FileSource {
         Ok(())
     }
 
+    /// Counts a packet time clamped to the limit `ts`, and warns at the first.
+    #[cold]
+    fn count_clamped_time(&mut self, ts: Timestamp) {
+        self.stats.clamped_times += 1;
+        if self.stats.clamped_times > 1 {
+            return;
+        }
+        let limit = if ts.as_nanos() < 0 {
+            "before 1677-09-21"
+        } else {
+            "after 2262-04-11"
+        };
+        tracing::warn!(
+            file = %self.name,
+            packet = self.stats.records + 1,
+            "packet {} has a time {limit}, outside the range of times this program \
+             stores, so that date stands in for it; the time resolution or offset of its \
+             pcapng interface is likely damaged. Later packets with such times are \
+             counted but not logged",
+            self.stats.records + 1
+        );
+    }
+
     fn warn_once(&mut self, offset: u64, problem: &Problem, action: &str) {
         let bit = problem.kind_bit();
         if self.warned & bit != 0 {
@@ -787,6 +814,7 @@ impl FileSource {
             skipped_blocks = self.stats.skipped_blocks,
             joined_files = self.stats.joined_files,
             skipped_bytes = self.stats.skipped_bytes,
+            clamped_times = self.stats.clamped_times,
             "finished reading the file"
         );
     }
@@ -821,7 +849,9 @@ impl PacketSource for FileSource {
                 }
             };
             self.packet_range = meta.data.clone();
-            if meta.trusted_time {
+            if meta.ts.as_nanos() == i64::MIN || meta.ts.as_nanos() == i64::MAX {
+                self.count_clamped_time(meta.ts);
+            } else if meta.trusted_time {
                 self.time_anchor = Some(meta.ts);
             }
             let data = self.input.bytes(meta.data);

@@ -97,6 +97,25 @@ fn tsoffset_follows_section_byte_order() {
 }
 
 #[test]
+fn out_of_range_times_counted() {
+    let bytes = PcapNgBuilder::new(false)
+        .interface(1, 0, Some(6), Some(i64::MIN))
+        .interface(1, 0, Some(0), None)
+        .enhanced(0, 2_000_000, &[0; 4], 4)
+        .enhanced(1, u64::MAX, &[1; 4], 4)
+        .enhanced(1, 1_700_000_000, &[2; 4], 4)
+        .build();
+    let mut source = open(bytes).unwrap();
+    let packets = read_all(&mut source);
+
+    assert_eq!(packets.len(), 3);
+    assert_eq!(packets[0].ts, Timestamp::from_nanos(i64::MIN));
+    assert_eq!(packets[1].ts, Timestamp::from_nanos(i64::MAX));
+    assert_eq!(packets[2].ts, ts(1_700_000_000, 0));
+    assert_eq!(source.stats().clamped_times, 2);
+}
+
+#[test]
 fn new_section_restarts_interface_list() {
     let bytes = PcapNgBuilder::new(false)
         .interface(1, 0, None, None)
