@@ -235,14 +235,6 @@ impl Summary {
                 count(bytes, "byte")
             ),
         };
-        info!(
-            "finished: {}, {}, {records} ({} evicted from a full table), {}{skipped}; \
-             packets not fully decoded: {problems}{fragments}{drops}",
-            count(self.packets, "packet"),
-            count(self.bytes, "byte"),
-            stats.evicted,
-            count(self.malformed_records, "unreadable capture record"),
-        );
         if stats.fragments_unattributed > 0
             || stats.fragment_datagrams_evicted > 0
             || stats.tiny_fragments_unjoined > 0
@@ -288,6 +280,16 @@ impl Summary {
                 count(stats.clock_jumps, "packet")
             );
         }
+        // The summary line comes after the rest of this report, so that a script
+        // finds it on the last line of a run that ends without an error.
+        info!(
+            "finished: {}, {}, {records} ({} evicted from a full table), {}{skipped}; \
+             packets not fully decoded: {problems}{fragments}{drops}",
+            count(self.packets, "packet"),
+            count(self.bytes, "byte"),
+            stats.evicted,
+            count(self.malformed_records, "unreadable capture record"),
+        );
     }
 }
 

@@ -1244,6 +1244,8 @@ fn ip_length_beyond_frame() {
         stderr.contains("3 packets captured whole claimed an IP length"),
         "{stderr}"
     );
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(last.contains(" INFO finished: "), "{stderr}");
 
     let output = run_wsd(&["--cap-ip-length", "-r", capture, "-L", "-"], LIMIT);
     let stderr = stderr_of(&output);
@@ -1284,6 +1286,38 @@ fn long_microsecond_field_warned_once() {
         .collect();
     assert_eq!(warnings.len(), 1, "{stderr}");
     assert!(warnings[0].contains("4000000 microseconds"), "{stderr}");
+}
+
+/// A jump of the capture clock by more than a day is warned about before the
+/// summary line, which stays the last line of the run.
+#[test]
+fn clock_jump_warned_before_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jump.pcap");
+    // A little-endian microsecond pcap header, version 2.4, Ethernet.
+    let mut bytes = 0xa1b2_c3d4u32.to_le_bytes().to_vec();
+    bytes.extend_from_slice(&[2, 0, 4, 0]);
+    for word in [0u32, 0, 65_535, 1] {
+        bytes.extend_from_slice(&word.to_le_bytes());
+    }
+    for second in [1_700_000_000u32, 1_700_000_001, 1_700_200_000] {
+        for word in [second, 0, 60, 60] {
+            bytes.extend_from_slice(&word.to_le_bytes());
+        }
+        bytes.extend_from_slice(&[0; 60]);
+    }
+    std::fs::write(&path, bytes).unwrap();
+
+    let output = run_wsd(&["-r", path.to_str().unwrap(), "-L", "-"], LIMIT);
+
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("1 packet moved the capture clock forward by more than a day"),
+        "{stderr}"
+    );
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(last.contains(" INFO finished: 3 packets, "), "{stderr}");
 }
 
 /// The same connection on three VLANs of a trunk: three flows by default, one
