@@ -1256,25 +1256,34 @@ fn ip_length_beyond_frame() {
     assert!(!stderr.contains("claimed an IP length"), "{stderr}");
 }
 
+/// Writes a little-endian microsecond pcap file, version 2.4, Ethernet, with a
+/// 60-byte frame of zeros at each (seconds, microseconds) of `times`.
+fn write_zero_frames(path: &Path, times: &[(u32, u32)]) {
+    let mut bytes = 0xa1b2_c3d4u32.to_le_bytes().to_vec();
+    bytes.extend_from_slice(&[2, 0, 4, 0]);
+    for word in [0u32, 0, 65_535, 1] {
+        bytes.extend_from_slice(&word.to_le_bytes());
+    }
+    for &(seconds, micros) in times {
+        for word in [seconds, micros, 60, 60] {
+            bytes.extend_from_slice(&word.to_le_bytes());
+        }
+        bytes.extend_from_slice(&[0; 60]);
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
 /// A microsecond field of a second or more is read as libpcap reads it, with one
 /// warning for the file.
 #[test]
 fn long_microsecond_field_warned_once() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("usec.pcap");
-    // A little-endian microsecond pcap header, version 2.4, Ethernet.
-    let mut bytes = 0xa1b2_c3d4u32.to_le_bytes().to_vec();
-    bytes.extend_from_slice(&[2, 0, 4, 0]);
-    for word in [0u32, 0, 65_535, 1] {
-        bytes.extend_from_slice(&word.to_le_bytes());
-    }
-    for (second, micros) in [(0u32, 5u32), (1, 4_000_000), (2, 3_000_000)] {
-        for word in [1_700_000_000 + second, micros, 60, 60] {
-            bytes.extend_from_slice(&word.to_le_bytes());
-        }
-        bytes.extend_from_slice(&[0; 60]);
-    }
-    std::fs::write(&path, bytes).unwrap();
+    let start = 1_700_000_000;
+    write_zero_frames(
+        &path,
+        &[(start, 5), (start + 1, 4_000_000), (start + 2, 3_000_000)],
+    );
 
     let output = run_wsd(&["-r", path.to_str().unwrap(), "-L", "-"], LIMIT);
 
@@ -1294,19 +1303,10 @@ fn long_microsecond_field_warned_once() {
 fn clock_jump_warned_before_summary() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("jump.pcap");
-    // A little-endian microsecond pcap header, version 2.4, Ethernet.
-    let mut bytes = 0xa1b2_c3d4u32.to_le_bytes().to_vec();
-    bytes.extend_from_slice(&[2, 0, 4, 0]);
-    for word in [0u32, 0, 65_535, 1] {
-        bytes.extend_from_slice(&word.to_le_bytes());
-    }
-    for second in [1_700_000_000u32, 1_700_000_001, 1_700_200_000] {
-        for word in [second, 0, 60, 60] {
-            bytes.extend_from_slice(&word.to_le_bytes());
-        }
-        bytes.extend_from_slice(&[0; 60]);
-    }
-    std::fs::write(&path, bytes).unwrap();
+    write_zero_frames(
+        &path,
+        &[(1_700_000_000, 0), (1_700_000_001, 0), (1_700_200_000, 0)],
+    );
 
     let output = run_wsd(&["-r", path.to_str().unwrap(), "-L", "-"], LIMIT);
 
