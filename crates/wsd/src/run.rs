@@ -79,6 +79,8 @@ pub struct Summary {
     malformed_records: u64,
     /// Input bytes passed over after damage, whose packets are lost.
     skipped_bytes: u64,
+    /// Packets whose time was out of range and set to the nearest date stored.
+    clamped_times: u64,
     stopped: BTreeMap<StopReason, u64>,
     /// Link types already warned about as unsupported.
     unsupported_links: Vec<u32>,
@@ -228,13 +230,19 @@ impl Summary {
         } else {
             count(self.records, "flow record")
         };
-        let skipped = match self.skipped_bytes {
+        let mut damage = match self.skipped_bytes {
             0 => String::new(),
             bytes => format!(
                 " and {} of input passed over after damage",
                 count(bytes, "byte")
             ),
         };
+        if self.clamped_times > 0 {
+            damage.push_str(&format!(
+                ", {} out of range",
+                count(self.clamped_times, "packet time")
+            ));
+        }
         if stats.fragments_unattributed > 0
             || stats.fragment_datagrams_evicted > 0
             || stats.tiny_fragments_unjoined > 0
@@ -281,9 +289,9 @@ impl Summary {
             );
         }
         // The summary line comes after the rest of this report, so that a script
-        // finds it on the last line of a run that ends without an error.
+        // finds it last, unless the run fails or cannot remove its pid file.
         info!(
-            "finished: {}, {}, {records} ({} evicted from a full table), {}{skipped}; \
+            "finished: {}, {}, {records} ({} evicted from a full table), {}{damage}; \
              packets not fully decoded: {problems}{fragments}{drops}",
             count(self.packets, "packet"),
             count(self.bytes, "byte"),
@@ -382,6 +390,7 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
         debug!(file = %input.path.display(), stats = ?source.stats(), "read statistics");
         summary.malformed_records += source.stats().malformed_records;
         summary.skipped_bytes += source.stats().skipped_bytes;
+        summary.clamped_times += source.stats().clamped_times;
     }
 
     progress.clear();

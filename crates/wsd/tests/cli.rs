@@ -1273,6 +1273,55 @@ fn write_zero_frames(path: &Path, times: &[(u32, u32)]) {
     std::fs::write(path, bytes).unwrap();
 }
 
+/// Packet times out of range are warned about at the first, and counted in the
+/// summary line.
+#[test]
+fn out_of_range_times_in_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("offset.pcapng");
+    let block = |kind: u32, mut body: Vec<u8>| {
+        body.resize(body.len().next_multiple_of(4), 0);
+        let len = (body.len() + 12) as u32;
+        let mut bytes = [kind.to_le_bytes(), len.to_le_bytes()].concat();
+        bytes.extend_from_slice(&body);
+        bytes.extend_from_slice(&len.to_le_bytes());
+        bytes
+    };
+    // A section header, little-endian, version 1.0, of unknown length.
+    let mut header = 0x1a2b_3c4du32.to_le_bytes().to_vec();
+    header.extend_from_slice(&[1, 0, 0, 0]);
+    header.extend_from_slice(&[0xff; 8]);
+    let mut bytes = block(0x0a0d_0d0a, header);
+    // An Ethernet interface whose if_tsoffset (option 14) is -2^63 seconds.
+    let mut interface = vec![1, 0, 0, 0, 0, 0, 0, 0, 14, 0, 8, 0];
+    interface.extend_from_slice(&i64::MIN.to_le_bytes());
+    interface.extend_from_slice(&[0; 4]);
+    bytes.extend_from_slice(&block(1, interface));
+    for _ in 0..2 {
+        let mut packet = Vec::new();
+        for word in [0u32, 0, 1, 60, 60] {
+            packet.extend_from_slice(&word.to_le_bytes());
+        }
+        packet.extend_from_slice(&[0; 60]);
+        bytes.extend_from_slice(&block(6, packet));
+    }
+    std::fs::write(&path, bytes).unwrap();
+
+    let output = run_wsd(&["-r", path.to_str().unwrap(), "-L", "-"], LIMIT);
+
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("packet 1 has a time before 1677-09-21"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("packet 2 has a time"), "{stderr}");
+    assert!(
+        stderr.contains("capture records, 2 packet times out of range;"),
+        "{stderr}"
+    );
+}
+
 /// A microsecond field of a second or more is read as libpcap reads it, with one
 /// warning for the file.
 #[test]

@@ -53,7 +53,14 @@ impl InterfaceClock {
     }
 
     /// Converts a tick count to a timestamp, saturating at the limits of [`Timestamp`].
+    #[cfg(test)]
     pub(super) fn timestamp(&self, ticks: u64) -> Timestamp {
+        self.checked_timestamp(ticks).0
+    }
+
+    /// Converts a tick count to a timestamp, saturating at the limits of [`Timestamp`],
+    /// and returns whether it saturated.
+    pub(super) fn checked_timestamp(&self, ticks: u64) -> (Timestamp, bool) {
         let ticks = u128::from(ticks);
         // Each product is below 2^64 × 10^9 < 2^94, so none overflows u128.
         let nanos = match self.scale {
@@ -64,7 +71,7 @@ impl InterfaceClock {
         // `nanos` is below 2^94 and the offset below 2^94 in magnitude, so the sum fits i128.
         let total = nanos as i128 + self.offset_nanos;
         let clamped = total.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
-        Timestamp::from_nanos(clamped as i64)
+        (Timestamp::from_nanos(clamped as i64), clamped != total)
     }
 }
 

@@ -169,8 +169,9 @@ pub struct ReadStats {
     /// header, up to the capture found or to the end of the input.
     pub skipped_bytes: u64,
     /// Packets whose time lies outside the range of [`Timestamp`], before
-    /// 1677-09-21 or after 2262-04-11, and was set to the nearest limit. Only a
-    /// pcapng interface's time resolution and offset can give such times.
+    /// 1677-09-21 00:12:43 or after 2262-04-11 23:47:16 UTC, and was set to the
+    /// nearest limit. Only a pcapng interface's time resolution and offset can give
+    /// such times.
     pub clamped_times: u64,
 }
 
@@ -849,7 +850,7 @@ impl PacketSource for FileSource {
                 }
             };
             self.packet_range = meta.data.clone();
-            if meta.ts.as_nanos() == i64::MIN || meta.ts.as_nanos() == i64::MAX {
+            if meta.clamped_time {
                 self.count_clamped_time(meta.ts);
             } else if meta.trusted_time {
                 self.time_anchor = Some(meta.ts);
@@ -1295,6 +1296,27 @@ mod tests {
         let (packets, stats) = all_packets(&joined);
         assert_eq!(packets.len(), 1 + all_packets(&next).0.len());
         assert_eq!(packets[0].0, crate::Timestamp::ZERO);
+        assert_eq!(stats.joined_files, 1);
+        assert_eq!(stats.stopped_at, None);
+    }
+
+    /// A packet time out of range does not anchor the date check, so a capture
+    /// found after damage is still read.
+    #[test]
+    fn clamped_times_not_time_anchor() {
+        let pcapng = PcapNgBuilder::new(false)
+            .interface(1, 65535, None, Some(i64::MIN))
+            .enhanced(0, 1, &[3; 40], 40)
+            .enhanced(0, 2, &[4; 40], 40)
+            .build();
+        let next = sample_pcap(false, false);
+        let mut joined = pcapng[..pcapng.len() - 10].to_vec();
+        joined.extend_from_slice(&next);
+
+        let (packets, stats) = all_packets(&joined);
+        assert_eq!(packets.len(), 1 + all_packets(&next).0.len());
+        assert_eq!(packets[0].0, crate::Timestamp::from_nanos(i64::MIN));
+        assert_eq!(stats.clamped_times, 1);
         assert_eq!(stats.joined_files, 1);
         assert_eq!(stats.stopped_at, None);
     }

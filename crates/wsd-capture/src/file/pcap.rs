@@ -165,6 +165,8 @@ impl PcapReader {
             // bytes are real, so the wire length is raised to match them.
             orig_len: origlen.max(caplen),
             trusted_time: fraction < second && origlen >= caplen,
+            // Classic pcap times, of at most 2^32 seconds, all fit.
+            clamped_time: false,
         };
         input.consume(record_len);
         Ok(Step::Packet(meta))

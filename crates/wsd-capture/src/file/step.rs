@@ -21,6 +21,9 @@ pub(super) struct PacketMeta {
     // NOTE: a misaligned record without either defect still sets that anchor. In a
     // nanosecond pcap file, about a quarter of random sub-second fields are valid.
     pub trusted_time: bool,
+    /// True when the record's own time lies outside the range of [`Timestamp`], and
+    /// `ts` is the nearest limit instead.
+    pub clamped_time: bool,
 }
 
 /// The outcome of one call to a format reader's `next`.

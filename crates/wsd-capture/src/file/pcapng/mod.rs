@@ -324,7 +324,7 @@ impl PcapNgReader {
             return Step::Malformed { offset, problem };
         }
 
-        let ts = interface.clock.timestamp(ticks);
+        let (ts, clamped_time) = interface.clock.checked_timestamp(ticks);
         self.last_ts = ts;
         let data_start = base + PACKET_DATA_OFFSET;
         Step::Packet(PacketMeta {
@@ -334,6 +334,7 @@ impl PcapNgReader {
             // The captured bytes are real even when the block claims a shorter packet.
             orig_len: orig_len.max(caplen),
             trusted_time: orig_len >= caplen,
+            clamped_time,
         })
     }
 
@@ -376,6 +377,8 @@ impl PcapNgReader {
             orig_len,
             // The block has no time, so it gets the previous packet's or the epoch.
             trusted_time: false,
+            // The time of the packet before, which was counted then.
+            clamped_time: false,
         })
     }
 

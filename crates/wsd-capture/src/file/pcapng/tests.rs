@@ -102,16 +102,19 @@ fn out_of_range_times_counted() {
         .interface(1, 0, Some(6), Some(i64::MIN))
         .interface(1, 0, Some(0), None)
         .enhanced(0, 2_000_000, &[0; 4], 4)
+        // A simple packet takes the time of the packet before, which counted.
+        .simple(&[3; 40], 40)
         .enhanced(1, u64::MAX, &[1; 4], 4)
         .enhanced(1, 1_700_000_000, &[2; 4], 4)
         .build();
     let mut source = open(bytes).unwrap();
     let packets = read_all(&mut source);
 
-    assert_eq!(packets.len(), 3);
+    assert_eq!(packets.len(), 4);
     assert_eq!(packets[0].ts, Timestamp::from_nanos(i64::MIN));
-    assert_eq!(packets[1].ts, Timestamp::from_nanos(i64::MAX));
-    assert_eq!(packets[2].ts, ts(1_700_000_000, 0));
+    assert_eq!(packets[1].ts, Timestamp::from_nanos(i64::MIN));
+    assert_eq!(packets[2].ts, Timestamp::from_nanos(i64::MAX));
+    assert_eq!(packets[3].ts, ts(1_700_000_000, 0));
     assert_eq!(source.stats().clamped_times, 2);
 }
 
