@@ -62,10 +62,12 @@ const WSD_DESCRIPTION: &[Block] = &[
          with exit status 2 and is left untouched, unless `--discard-bad-cache` is given.",
     ),
     Block::Paragraph(
-        "Diagnostics go to standard error. The last line of a run counts packets, bytes, \
-         flow records (and how many of them a full table evicted), unreadable capture \
-         records and the packets that could not be fully decoded, by reason. On a \
-         terminal a progress line shows while reading.",
+        "Diagnostics go to standard error. The summary line of a run, which starts with \
+         `finished:`, counts packets, bytes, flow records (and how many of them a full \
+         table evicted), unreadable capture records and the packets that could not be \
+         fully decoded, by reason. It comes after the other diagnostics of the run, \
+         except a warning that the pid file could not be removed and the error of a \
+         run that fails. On a terminal a progress line shows while reading.",
     ),
     Block::Paragraph(
         "At the end of the input, and on a first SIGINT or SIGTERM, the records are \
