@@ -189,7 +189,12 @@ fn read_stream(reader: &mut dyn Read, name: &str, limit: u64) -> Result<Vec<u8>,
         source,
     };
     let mut head = [0u8; MAGIC.len()];
-    let head_len = read_up_to(reader, &mut head).map_err(io_error)?;
+    let head_len = match read_up_to(reader, &mut head) {
+        Ok(len) => len,
+        // Standard input can be a directory, which only fails when read.
+        Err(err) if err.kind() == io::ErrorKind::IsADirectory => return Err(CacheError::Directory),
+        Err(err) => return Err(io_error(err)),
+    };
     if head_len == 0 {
         return Err(CacheError::Empty);
     }
@@ -487,11 +492,16 @@ mod tests {
         )
     }
 
-    /// A directory is named as one, instead of failing at its first read.
+    /// A directory is named as one, instead of failing at its first read, also
+    /// when it is read as a stream.
     #[test]
     fn directory_not_a_cache() {
         let dir = std::env::temp_dir();
         let result = read_bytes(&dir);
+        assert!(matches!(result, Err(CacheError::Directory)), "{result:?}");
+
+        let mut opened = File::open(&dir).unwrap();
+        let result = read_stream(&mut opened, "a directory", MAX_STREAMED_LEN);
         assert!(matches!(result, Err(CacheError::Directory)), "{result:?}");
     }
 
