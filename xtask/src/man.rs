@@ -112,7 +112,9 @@ fn render(page: &Page) -> io::Result<Vec<u8>> {
     Roff::new().to_writer(&mut out)?;
     out.extend_from_slice(title_line(&page.command).as_bytes());
     append_without_preamble(&mut out, |w| man.render_name_section(w))?;
-    append_without_preamble(&mut out, |w| man.render_synopsis_section(w))?;
+    let mut synopsis = Vec::new();
+    append_without_preamble(&mut synopsis, |w| man.render_synopsis_section(w))?;
+    out.extend_from_slice(mark_repeated_operands(&page.command, &synopsis).as_bytes());
     append_without_preamble(&mut out, |w| man.render_description_section(w))?;
     append_roff(&mut out, &blocks_roff(page.description))?;
     append_without_preamble(&mut out, |w| man.render_options_section(w))?;
@@ -124,6 +126,24 @@ fn render(page: &Page) -> io::Result<Vec<u8>> {
     }
     append_without_preamble(&mut out, |w| man.render_version_section(w))?;
     Ok(out)
+}
+
+/// Returns the SYNOPSIS section with `...` after each operand that may be given
+/// more than once, which clap_mangen 0.2 leaves out.
+fn mark_repeated_operands(command: &clap::Command, synopsis: &[u8]) -> String {
+    let mut text = String::from_utf8_lossy(synopsis).into_owned();
+    for arg in command.get_positionals() {
+        if !matches!(arg.get_action(), clap::ArgAction::Append) {
+            continue;
+        }
+        for name in arg.get_value_names().unwrap_or_default() {
+            // A required operand is in angle brackets, an optional one in square.
+            for operand in [format!("<\\fI{name}\\fR>"), format!("[\\fI{name}\\fR]")] {
+                text = text.replace(&format!("{operand} "), &format!("{operand}... "));
+            }
+        }
+    }
+    text
 }
 
 /// Returns the `.TH` line: title, section 1, no date, source and manual.

@@ -42,9 +42,9 @@ pub enum Format {
 /// Lists, summarizes and checks wirespy flow-cache files.
 ///
 /// A flow cache contains the flows that wsd -W saved unfinished at the end of a run,
-/// for wsd -R to continue. By default each cached flow is printed as the TCPFLOW
-/// line wsd would write for it (UDPFLOW, ICMPFLOW or IPFLOW for other protocols),
-/// followed by the keys below.
+/// for wsd -R to continue. By default each cached flow is printed as the start of
+/// the TCPFLOW line wsd would write for it (UDPFLOW, ICMPFLOW or IPFLOW for other
+/// protocols), its keys from startTime to bytesOut, followed by the keys below.
 #[derive(Debug, Parser)]
 #[command(
     name = "flowcache",

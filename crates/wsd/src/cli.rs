@@ -241,7 +241,7 @@ pub struct Cli {
     /// If the -R flow cache cannot be loaded, rename it to FILE.bad-SECONDS (SECONDS
     /// being the Unix time, with -2, -3 and so on added if that name is taken) and
     /// start with no flows instead of stopping.
-    #[arg(long, requires = "rflow")]
+    #[arg(long)]
     pub discard_bad_cache: bool,
 
     /// Change the root directory to DIR once the inputs, the log directory and the

@@ -317,6 +317,15 @@ pub fn count(n: u64, noun: &str) -> String {
 /// pid file, the inputs, the flow cache to load, the log directory. Then
 /// privileges are dropped and, for a daemon, the process detaches.
 pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
+    // Checked here rather than by the parser, whose message would name -R by its
+    // long form only.
+    if cli.discard_bad_cache && cli.rflow.is_none() {
+        return Err(Failure::Usage(
+            "--discard-bad-cache sets aside a flow cache that cannot be loaded, but no \
+             cache is given: add -R FILE"
+                .to_string(),
+        ));
+    }
     if cli.threads > 1 && cli.verbose {
         return Err(Failure::Usage(format!(
             "-V cannot be used with --threads {}: packet lines need every packet's flow \

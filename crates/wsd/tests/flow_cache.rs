@@ -1120,3 +1120,24 @@ fn kill_during_write_keeps_a_whole_cache() {
         );
     }
 }
+
+/// --discard-bad-cache without -R is a usage error that names -R.
+#[test]
+fn discard_without_cache_rejected() {
+    let capture = corpus("tcp_port_reuse.pcap");
+    let args = [
+        "--discard-bad-cache",
+        "-r",
+        capture.to_str().unwrap(),
+        "-L",
+        "-",
+    ];
+    let output = run_wsd(&args, LIMIT);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no cache is given: add -R FILE"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "no packet is read");
+}

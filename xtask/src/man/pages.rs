@@ -65,9 +65,12 @@ const WSD_DESCRIPTION: &[Block] = &[
         "Diagnostics go to standard error. The summary line of a run, which starts with \
          `finished:`, counts packets, bytes, flow records (and how many of them a full \
          table evicted), unreadable capture records and the packets that could not be \
-         fully decoded, by reason. It comes after the other diagnostics of the run, \
-         except a warning that the pid file could not be removed and the error of a \
-         run that fails. On a terminal a progress line shows while reading.",
+         fully decoded, by reason. Only when there are any, it also counts the records \
+         not written after a failed write, the bytes of input passed over after damage, \
+         the packet times out of range, the IP fragments without a transport header and \
+         the packets that a live capture dropped. It comes after the other diagnostics \
+         of the run, except a warning that the pid file could not be removed and the \
+         error of a run that fails. On a terminal a progress line shows while reading.",
     ),
     Block::Paragraph(
         "At the end of the input, and on a first SIGINT or SIGTERM, the records are \
@@ -295,10 +298,10 @@ const FLOWCACHE_SECTIONS: &[Section] = &[
         heading: "OUTPUT",
         blocks: &[
             Block::Paragraph(
-                "A listed flow is the record line that `wsd` would write for it if its \
-                 input ended now: `TCPFLOW` for TCP, and `UDPFLOW`, `ICMPFLOW` or `IPFLOW` \
-                 for the flows of other protocols that the cache also keeps. Three keys \
-                 follow:",
+                "A listed flow is the start of the record line that `wsd` would write for \
+                 it if its input ended now, its keys from `startTime` to `bytesOut`: \
+                 `TCPFLOW` for TCP, and `UDPFLOW`, `ICMPFLOW` or `IPFLOW` for the flows of \
+                 other protocols that the cache also keeps. Three keys follow:",
             ),
             Block::Item(
                 "`state=open`|`fin`|`rst`",

@@ -546,7 +546,8 @@ impl FileSource {
                 file = %self.name,
                 offset,
                 "damaged data at byte {offset}: {problem}. Searching the rest of the \
-                 input for another capture joined after it"
+                 input for another capture joined after it, whose first packet is within \
+                 a day of the last one read"
             );
         }
 
