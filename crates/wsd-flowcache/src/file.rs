@@ -191,7 +191,8 @@ fn read_stream(reader: &mut dyn Read, name: &str, limit: u64) -> Result<Vec<u8>,
     let mut head = [0u8; MAGIC.len()];
     let head_len = match read_up_to(reader, &mut head) {
         Ok(len) => len,
-        // Standard input can be a directory, which only fails when read.
+        // A directory, also one on standard input, opens without error and fails
+        // only here, at its first read.
         Err(err) if err.kind() == io::ErrorKind::IsADirectory => return Err(CacheError::Directory),
         Err(err) => return Err(io_error(err)),
     };

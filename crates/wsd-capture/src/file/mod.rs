@@ -773,7 +773,7 @@ impl FileSource {
             file = %self.name,
             packet = self.stats.records + 1,
             "packet {} has a time {limit}, outside the range of times this program \
-             stores, so that date stands in for it; the time resolution or offset of its \
+             stores, so that date stands in for it. The time resolution or offset of its \
              pcapng interface is likely damaged. Later packets with such times are \
              counted but not logged",
             self.stats.records + 1
