@@ -1,7 +1,7 @@
 //! Flow tracking spread over worker threads.
 //!
-//! [`ShardedTracker`] gives each worker thread its own [`Tracker`] and routes
-//! every packet to the worker that owns its flow. [`shard_of`] chooses that
+//! [`ShardedTracker`] splits the flows over several [`Tracker`] tables, one
+//! per worker, and routes every packet to the worker that owns its flow. [`shard_of`] chooses that
 //! worker from a hash of the packet's two IP addresses, the same in both
 //! directions, so every packet of a connection and every fragment of its IP
 //! datagrams reaches one worker. The later fragments of a tunnel packet
@@ -9,12 +9,15 @@
 //! the inner flow.
 //!
 //! The calling thread collects packets into batches of [`BATCH_PACKETS`],
-//! lists for each worker the packets of its flows, and sends every worker the
-//! same batch together with the capture clock at the batch's end. Each worker
-//! processes its own packets and moves its clock to the time of every other
-//! packet of the batch, so its clock moves as one tracker's does. Flows time
-//! out, and interim records fall due, at the same packets, late packets
-//! included. So the set of records is the same as with one [`Tracker`], and so
+//! lists for each worker table the packets of its flows, and posts the batch
+//! with the capture clock at its end. Each table's share of a batch is
+//! processed by whichever thread is free: one of the `threads - 1` helper
+//! threads, or the calling thread between its batches once many shares wait.
+//! So `threads` threads share the reading and the tracking. A table's shares
+//! are processed one at a time, in batch order. A share processes the table's
+//! own packets and moves its clock to the time of every other packet of the
+//! batch, so its clock moves as one tracker's does. Flows time out, and
+//! interim records fall due, at the same packets, late packets included. So the set of records is the same as with one [`Tracker`], and so
 //! are the flows open at the end, unless a full table evicts (see
 //! [`ShardedTracker`]).
 //!
@@ -45,8 +48,11 @@ use crate::record::FlowRecord;
 use crate::snapshot::{DatagramSnapshot, FlowSnapshot, RestoreError, TrackerSnapshot};
 use crate::tracker::{Tracker, TrackerConfig, TrackerRestorer, TrackerStats, CLOCK_JUMP};
 
+mod board;
 mod lines;
 mod tunnel_routes;
+
+use board::Board;
 
 pub use lines::RecordFormatter;
 use lines::{write_merged, LineCursor, LinePart, OrderKey};
@@ -59,11 +65,12 @@ use tunnel_routes::{datagram_id, TunnelRoutes};
 /// the mixed capture) and less CPU time.
 pub const BATCH_PACKETS: usize = 2048;
 
-/// Batches sent to the workers whose replies are still pending, so that the
-/// calling thread reads and decodes while the workers track. The calling
-/// thread waits when this many are pending, and every wait costs a context
-/// switch: on the mixed bench capture with two workers, 16 instead of 4 cut the
-/// voluntary switches from 674 to 141 and the time by a fifth.
+/// Batches posted whose records are not collected yet, so that the calling
+/// thread reads and decodes while the helper threads track. When this many
+/// are in flight, the calling thread processes shares until the oldest batch
+/// is done. With worker threads that waited for their jobs on channels, 16
+/// instead of 4 cut the voluntary context switches from 674 to 141 on the
+/// mixed bench capture, and the time by a fifth.
 const BATCHES_IN_FLIGHT: usize = 16;
 
 /// Records sent by a worker in one message at the end of the input. Up to
@@ -277,15 +284,6 @@ impl Batch {
 }
 
 enum Job {
-    /// The worker's table, which its thread waits for before any other job.
-    Start(Box<Tracker>),
-    Packets {
-        batch: Arc<Batch>,
-        clock: Option<Timestamp>,
-        /// An empty part for the formatted records of the batch.
-        lines: LinePart,
-    },
-    Format(Box<dyn RecordFormatter>),
     Snapshot,
     /// Report every open flow, formatted if `format` and the worker has a
     /// formatter. The emptied line parts in `spare` carry the first chunks.
@@ -299,14 +297,6 @@ enum Job {
 }
 
 enum Reply {
-    /// The records of a batch, sorted by end time: unformatted in `records`,
-    /// or formatted in `lines` once the worker has a formatter.
-    Processed {
-        records: Vec<FlowRecord>,
-        lines: LinePart,
-        active: usize,
-        stats: TrackerStats,
-    },
     /// The first reply to [`Job::Snapshot`]: the worker's snapshot without
     /// its flows, and the serial numbers of the flows, ascending. The flows
     /// follow in chunks, in order of [`Tracker::snapshot_in_time_order`].
@@ -364,6 +354,17 @@ pub struct ShardedTracker {
     now: Option<Timestamp>,
     clock_jumps: u64,
     packets: u64,
+    /// The shares of the batches in flight, and the tables.
+    board: Arc<Board>,
+    /// The threads that process shares beside the calling thread.
+    helpers: Vec<JoinHandle<()>>,
+}
+
+/// The threads of a [`ShardedTracker`] and their board.
+struct Crew {
+    workers: Vec<Worker>,
+    board: Arc<Board>,
+    helpers: Vec<JoinHandle<()>>,
 }
 
 impl ShardedTracker {
@@ -376,8 +377,8 @@ impl ShardedTracker {
         let threads = threads.max(1);
         let worker_config = worker_config(config, threads);
         let trackers = (0..threads).map(|_| Tracker::new(worker_config)).collect();
-        let workers = spawn_workers(threads)?;
-        ShardedTracker::start(config, trackers, None, TunnelRoutes::default(), workers)
+        let crew = spawn_workers(threads)?;
+        ShardedTracker::start(config, trackers, None, TunnelRoutes::default(), crew)
     }
 
     /// Starts `threads` workers that continue the flows of `snapshot`, each
@@ -416,8 +417,11 @@ impl ShardedTracker {
         mut trackers: Vec<Tracker>,
         clock: Option<Timestamp>,
         tunnel_routes: TunnelRoutes,
-        mut workers: Vec<Worker>,
+        mut crew: Crew,
     ) -> Result<ShardedTracker, ShardError> {
+        let mut workers = std::mem::take(&mut crew.workers);
+        let helpers = std::mem::take(&mut crew.helpers);
+        let board = Arc::clone(&crew.board);
         // Flows evicted while restoring come out first, oldest first. A caller
         // that evicted them in chunks with `ShardedOverLimit` left none.
         let mut finished: Vec<FlowRecord> = trackers
@@ -430,10 +434,7 @@ impl ShardedTracker {
         for (number, (worker, tracker)) in workers.iter_mut().zip(trackers).enumerate() {
             worker.active = tracker.active_flows();
             worker.stats = tracker.stats();
-            worker
-                .jobs
-                .send(Job::Start(Box::new(tracker)))
-                .map_err(|_| ShardError::WorkerStopped { worker: number })?;
+            board.install(number, tracker);
         }
         Ok(ShardedTracker {
             config,
@@ -453,6 +454,8 @@ impl ShardedTracker {
             now: clock,
             clock_jumps: 0,
             packets: 0,
+            board,
+            helpers,
         })
     }
 
@@ -523,8 +526,13 @@ impl ShardedTracker {
     where
         F: RecordFormatter + Clone + 'static,
     {
+        // Every share so far is processed first, so that each batch's
+        // records are either all formatted or none.
+        self.flush()?;
         for number in 0..self.workers.len() {
-            self.send(number, Job::Format(Box::new(formatter.clone())))?;
+            if let Some(core) = self.board.core(number).as_mut() {
+                core.formatter = Some(Box::new(formatter.clone()));
+            }
         }
         self.formatter = Some(Box::new(formatter));
         let records = std::mem::take(&mut self.finished);
@@ -884,20 +892,20 @@ impl ShardedTracker {
             self.spare.pop().unwrap_or_else(|| Batch::new(shards))
         });
         let batch = Arc::new(batch);
-        for number in 0..self.workers.len() {
-            let lines = self.spare_lines[number]
-                .pop()
-                .unwrap_or_else(LinePart::with_room);
-            self.send(
-                number,
-                Job::Packets {
-                    batch: Arc::clone(&batch),
-                    clock: self.now,
-                    lines,
-                },
-            )?;
-        }
+        let lines = self
+            .spare_lines
+            .iter_mut()
+            .map(|pool| pool.pop().unwrap_or_else(LinePart::with_room))
+            .collect();
+        self.board.post(Arc::clone(&batch), self.now, lines);
         self.in_flight.push_back(batch);
+        // The calling thread processes a share once half the shares of the
+        // batches in flight wait. With two tables on the mixed bench capture,
+        // starting at 1, 2, 4, 8 and 16 waiting shares took 258, 261, 210, 191
+        // and 188 ms (medians of 8 rounds): a calling thread that helps early
+        // leaves the helper thread without shares.
+        let shares = self.workers.len() * BATCHES_IN_FLIGHT;
+        self.board.help_if_behind((shares / 2) as u64);
         Ok(())
     }
 
@@ -907,22 +915,11 @@ impl ShardedTracker {
         let threads = self.workers.len();
         let mut runs = Vec::with_capacity(threads);
         let mut parts = Vec::with_capacity(threads);
-        for number in 0..threads {
-            match self.receive(number)? {
-                Reply::Processed {
-                    records,
-                    lines,
-                    active,
-                    stats,
-                } => {
-                    runs.push(records);
-                    parts.push(lines);
-                    let worker = &mut self.workers[number];
-                    worker.active = active;
-                    worker.stats = stats;
-                }
-                _ => return Err(ShardError::WorkerStopped { worker: number }),
-            }
+        for (worker, processed) in self.workers.iter_mut().zip(self.board.collect()?) {
+            runs.push(processed.records);
+            parts.push(processed.lines);
+            worker.active = processed.active;
+            worker.stats = processed.stats;
         }
         // Every worker dropped its share of the batch before it replied.
         if let Some(Ok(mut batch)) = self.in_flight.pop_front().map(Arc::try_unwrap) {
@@ -980,6 +977,10 @@ impl ShardedTracker {
 
     /// Waits for the worker threads to end.
     fn join(&mut self) {
+        self.board.close();
+        for helper in self.helpers.drain(..) {
+            let _ = helper.join();
+        }
         for worker in &mut self.workers {
             if let Some(handle) = worker.handle.take() {
                 // A worker that panicked has already lost its flows, and the
@@ -1176,13 +1177,13 @@ impl ShardedRestorer {
         if let Some(fault) = first_fault {
             return Err(fault.into());
         }
-        let workers = spawn_workers(threads)?;
+        let crew = spawn_workers(threads)?;
         Ok(ShardedOverLimit {
             config: self.config,
             trackers,
             clock: self.clock,
             tunnel_routes,
-            workers,
+            crew,
         })
     }
 }
@@ -1196,7 +1197,7 @@ pub struct ShardedOverLimit {
     clock: Option<Timestamp>,
     tunnel_routes: TunnelRoutes,
     /// The started threads, waiting for their tables.
-    workers: Vec<Worker>,
+    crew: Crew,
 }
 
 impl ShardedOverLimit {
@@ -1236,7 +1237,7 @@ impl ShardedOverLimit {
             self.trackers,
             self.clock,
             self.tunnel_routes,
-            self.workers,
+            self.crew,
         )
     }
 }
@@ -1593,29 +1594,55 @@ impl Router {
     }
 }
 
-/// Starts `threads` worker threads, each waiting for its table.
+/// Starts `threads` worker threads, which wait for jobs on their tables, and
+/// one helper thread fewer, which process shares of batches with the calling
+/// thread.
 ///
 /// # Errors
 ///
 /// Returns an error if a thread cannot be started. The threads started before
-/// it end when the error return drops their channels.
-fn spawn_workers(threads: usize) -> Result<Vec<Worker>, ShardError> {
-    let mut workers = Vec::with_capacity(threads);
+/// it end when the error return drops their channels and closes the board.
+fn spawn_workers(threads: usize) -> Result<Crew, ShardError> {
+    let board = Board::new(threads);
+    let mut crew = Crew {
+        workers: Vec::with_capacity(threads),
+        board: Arc::clone(&board),
+        helpers: Vec::new(),
+    };
+    for number in 0..threads.saturating_sub(1) {
+        let board = Arc::clone(&board);
+        let spawned = std::thread::Builder::new()
+            .name(format!("flow-helper-{number}"))
+            .spawn(move || board.help());
+        match spawned {
+            Ok(handle) => crew.helpers.push(handle),
+            Err(err) => {
+                crew.close();
+                return Err(ShardError::Spawn {
+                    worker: number,
+                    reason: err.to_string(),
+                });
+            }
+        }
+    }
     for number in 0..threads {
         let (jobs, job_receiver) = sync_channel(BATCHES_IN_FLIGHT + 1);
         let (reply_sender, replies) = sync_channel(BATCHES_IN_FLIGHT + 1);
-        let handle = std::thread::Builder::new()
+        let board = Arc::clone(&board);
+        let spawned = std::thread::Builder::new()
             .name(format!("flow-worker-{number}"))
-            .spawn(move || {
-                if let Ok(Job::Start(tracker)) = job_receiver.recv() {
-                    run_worker(*tracker, number, &job_receiver, &reply_sender);
-                }
-            })
-            .map_err(|err| ShardError::Spawn {
-                worker: number,
-                reason: err.to_string(),
-            })?;
-        workers.push(Worker {
+            .spawn(move || run_worker(&board, number, &job_receiver, &reply_sender));
+        let handle = match spawned {
+            Ok(handle) => handle,
+            Err(err) => {
+                crew.close();
+                return Err(ShardError::Spawn {
+                    worker: number,
+                    reason: err.to_string(),
+                });
+            }
+        };
+        crew.workers.push(Worker {
             jobs,
             replies,
             handle: Some(handle),
@@ -1623,75 +1650,58 @@ fn spawn_workers(threads: usize) -> Result<Vec<Worker>, ShardError> {
             stats: TrackerStats::default(),
         });
     }
-    Ok(workers)
+    Ok(crew)
 }
 
-fn run_worker(
-    mut tracker: Tracker,
-    number: usize,
-    jobs: &Receiver<Job>,
-    replies: &SyncSender<Reply>,
-) {
-    let mut formatter: Option<Box<dyn RecordFormatter>> = None;
+impl Crew {
+    /// Ends the helper threads. The worker threads end when their channels
+    /// are dropped.
+    fn close(&mut self) {
+        if self.helpers.is_empty() {
+            return;
+        }
+        self.board.close();
+        for helper in self.helpers.drain(..) {
+            let _ = helper.join();
+        }
+    }
+}
+
+impl Drop for Crew {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Runs the jobs of worker `number` on its table on `board`.
+fn run_worker(board: &Board, number: usize, jobs: &Receiver<Job>, replies: &SyncSender<Reply>) {
     while let Ok(job) = jobs.recv() {
-        let reply = match job {
-            Job::Packets {
-                batch,
-                clock,
-                mut lines,
-            } => {
-                batch.process_in(number, &mut tracker);
-                // The calling thread reuses the batch once every worker let go.
-                drop(batch);
-                if let Some(clock) = clock {
-                    tracker.advance_to(clock);
-                }
-                let mut records = Vec::new();
-                match formatter.as_deref_mut() {
-                    Some(formatter) => {
-                        for record in tracker.drain_finished() {
-                            lines.push(&record, formatter);
-                        }
-                        lines.sort_by_end();
-                    }
-                    None => {
-                        records.extend(tracker.drain_finished());
-                        records.sort_by(end_order);
-                    }
-                }
-                Reply::Processed {
-                    records,
-                    lines,
-                    active: tracker.active_flows(),
-                    stats: tracker.stats(),
-                }
-            }
-            Job::Format(new) => {
-                formatter = Some(new);
-                continue;
-            }
+        match job {
             Job::Snapshot => {
-                if !send_snapshot(&tracker, replies) {
+                let core = board.core(number);
+                let Some(core) = core.as_ref() else {
+                    return;
+                };
+                if !send_snapshot(&core.tracker, replies) {
                     return;
                 }
-                continue;
             }
             // Chunks come back only after the end of the input, for the loop
-            // in `finish_worker`, and a table comes only as the first job.
-            Job::Recycle(_) | Job::Start(_) => continue,
+            // in `finish_worker`.
+            Job::Recycle(_) => {}
             Job::Finish { format, spare } => {
-                let formatter = match formatter.as_mut() {
+                let Some(mut core) = board.core(number).take() else {
+                    return;
+                };
+                let formatter = match core.formatter.as_mut() {
                     Some(formatter) if format => {
                         Some(formatter.as_mut() as &mut dyn RecordFormatter)
                     }
                     _ => None,
                 };
-                finish_worker(&mut tracker, formatter, spare, jobs, replies);
+                finish_worker(&mut core.tracker, formatter, spare, jobs, replies);
                 return;
             }
-        };
-        if replies.send(reply).is_err() {
-            return;
         }
     }
 }

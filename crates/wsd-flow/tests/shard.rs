@@ -130,6 +130,40 @@ fn sharded_lines(threads: usize, stream: &[(Timestamp, Decoded)]) -> Vec<String>
     lines
 }
 
+/// Panics on every record it formats.
+#[derive(Clone)]
+struct PanickingFormatter;
+
+impl RecordFormatter for PanickingFormatter {
+    fn format(&mut self, _: &FlowRecord, _: &mut Vec<u8>) {
+        panic!("a formatter that always fails");
+    }
+}
+
+/// A share of a batch that panics, in a helper thread or in the calling
+/// thread, fails the tracker with an error: the calling thread neither
+/// panics nor waits for the share forever.
+#[test]
+fn sharded_panicking_share_is_an_error() {
+    let stream = mixed_stream();
+    for threads in [1, 2] {
+        let mut tracker = ShardedTracker::new(config(), threads).unwrap();
+        tracker.format_in_workers(PanickingFormatter).unwrap();
+        let mut result = Ok(());
+        for (ts, packet) in &stream {
+            result = tracker.process(*ts, packet);
+            if result.is_err() {
+                break;
+            }
+        }
+        let result = result.and_then(|()| tracker.flush());
+        assert!(
+            matches!(result, Err(ShardError::WorkerStopped { .. })),
+            "{threads} threads: {result:?}"
+        );
+    }
+}
+
 #[test]
 fn sharded_lines_match_records() {
     let stream = mixed_stream();

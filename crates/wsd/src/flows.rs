@@ -1,6 +1,6 @@
 //! The flow tracker of a run: one [`Tracker`] in the reading thread, or with
-//! `--threads N` above 1 a [`ShardedTracker`] with N worker threads, which
-//! also format the records.
+//! `--threads N` above 1 a [`ShardedTracker`] whose N tables N threads track,
+//! the reading thread among them, which also format the records.
 
 use wsd_capture::Timestamp;
 use wsd_decode::Decoded;

@@ -1,0 +1,315 @@
+//! The shares of the batches, which any tracking thread may process.
+//!
+//! Every batch has one share per worker table: the packets of that table's
+//! flows. A table's shares must be processed in batch order, one at a time,
+//! but by whichever thread is free. The helper threads process shares as soon
+//! as batches are posted, and the calling thread processes one between its
+//! batches whenever the shares wait, so that the reading and the tracking
+//! spread over the processors without a thread more than there are tables.
+//! The results wait on the board until the calling thread collects them, a
+//! whole batch at a time.
+
+use std::collections::VecDeque;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use wsd_capture::Timestamp;
+
+use super::lines::{LinePart, RecordFormatter};
+use super::{end_order, Batch, ShardError};
+use crate::record::FlowRecord;
+use crate::tracker::{Tracker, TrackerStats};
+
+/// One worker table and its formatter.
+pub(super) struct Core {
+    pub(super) tracker: Tracker,
+    pub(super) formatter: Option<Box<dyn RecordFormatter>>,
+}
+
+/// The result of one share: the records of the flows it finished, sorted by
+/// end time, unformatted in `records` or formatted in `lines`, and the
+/// table's counters after it.
+pub(super) struct Processed {
+    pub(super) records: Vec<FlowRecord>,
+    pub(super) lines: LinePart,
+    pub(super) active: usize,
+    pub(super) stats: TrackerStats,
+}
+
+/// A batch on the board, until every table has processed its share.
+struct Posted {
+    batch: Arc<Batch>,
+    /// The capture clock at the end of the batch.
+    clock: Option<Timestamp>,
+    /// An empty part per table for the formatted records of its share.
+    lines: Vec<Option<LinePart>>,
+}
+
+/// The progress of one table.
+#[derive(Default)]
+struct Table {
+    /// True while a thread processes a share of this table.
+    busy: bool,
+    /// The number of the next batch whose share this table processes.
+    next: u64,
+    /// Results of processed shares, oldest first, not collected yet.
+    results: VecDeque<Processed>,
+}
+
+struct State {
+    /// Batches from number `first` on, not yet processed by every table.
+    posted: VecDeque<Posted>,
+    first: u64,
+    /// Batches posted so far.
+    count: u64,
+    tables: Vec<Table>,
+    /// Set when the tracker is dropped, to end the helper threads.
+    closed: bool,
+    /// The table whose share failed to finish, if one did.
+    failed: Option<usize>,
+}
+
+impl State {
+    /// Returns the table with the oldest share that no thread processes.
+    fn waiting_table(&self) -> Option<usize> {
+        self.tables
+            .iter()
+            .enumerate()
+            .filter(|(_, table)| !table.busy && table.next < self.count)
+            .min_by_key(|(_, table)| table.next)
+            .map(|(number, _)| number)
+    }
+
+    /// Returns the number of shares that wait for a thread.
+    fn waiting_shares(&self) -> u64 {
+        self.tables
+            .iter()
+            .map(|table| self.count - table.next - u64::from(table.busy))
+            .sum()
+    }
+
+    /// True once every table's result for the oldest uncollected batch is in.
+    fn batch_ready(&self) -> bool {
+        self.tables.iter().all(|table| !table.results.is_empty())
+    }
+}
+
+/// The shared work of a [`ShardedTracker`](super::ShardedTracker)'s threads.
+pub(super) struct Board {
+    state: Mutex<State>,
+    /// Wakes the helper threads when a share waits or the board closes.
+    work: Condvar,
+    /// Wakes the calling thread when a share is done or failed.
+    done: Condvar,
+    /// The tables, each locked by the thread that processes its share, and by
+    /// the worker threads between batches.
+    cores: Vec<Mutex<Option<Core>>>,
+}
+
+impl Board {
+    /// Returns an empty board for `tables` tables, which
+    /// [`Board::install`] fills.
+    pub(super) fn new(tables: usize) -> Arc<Board> {
+        let state = State {
+            posted: VecDeque::new(),
+            first: 0,
+            count: 0,
+            tables: (0..tables).map(|_| Table::default()).collect(),
+            closed: false,
+            failed: None,
+        };
+        Arc::new(Board {
+            state: Mutex::new(state),
+            work: Condvar::new(),
+            done: Condvar::new(),
+            cores: (0..tables).map(|_| Mutex::new(None)).collect(),
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Locks table `number`.
+    pub(super) fn core(&self, number: usize) -> MutexGuard<'_, Option<Core>> {
+        self.cores[number]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Puts `tracker` in as table `number`.
+    pub(super) fn install(&self, number: usize, tracker: Tracker) {
+        *self.core(number) = Some(Core {
+            tracker,
+            formatter: None,
+        });
+    }
+
+    /// Posts `batch`, with the capture clock at its end and an empty line
+    /// part per table, and wakes a helper thread.
+    pub(super) fn post(&self, batch: Arc<Batch>, clock: Option<Timestamp>, lines: Vec<LinePart>) {
+        let mut state = self.state();
+        state.posted.push_back(Posted {
+            batch,
+            clock,
+            lines: lines.into_iter().map(Some).collect(),
+        });
+        state.count += 1;
+        drop(state);
+        self.work.notify_one();
+    }
+
+    /// Processes one waiting share in the calling thread if at least `at`
+    /// shares wait.
+    pub(super) fn help_if_behind(&self, at: u64) {
+        let state = self.state();
+        if state.waiting_shares() >= at {
+            let _ = self.process_one(state);
+        }
+    }
+
+    /// Waits until every table has processed its share of the oldest
+    /// uncollected batch, processing waiting shares meanwhile, and returns
+    /// the results, one per table.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if a share failed.
+    pub(super) fn collect(&self) -> Result<Vec<Processed>, ShardError> {
+        let mut state = self.state();
+        loop {
+            if let Some(worker) = state.failed {
+                return Err(ShardError::WorkerStopped { worker });
+            }
+            if state.batch_ready() {
+                let results = state
+                    .tables
+                    .iter_mut()
+                    .filter_map(|table| table.results.pop_front())
+                    .collect();
+                return Ok(results);
+            }
+            let (next, processed) = self.process_one(state);
+            state = next;
+            if !processed {
+                state = self
+                    .done
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        }
+    }
+
+    /// Runs the loop of a helper thread: processes waiting shares until the
+    /// board closes.
+    pub(super) fn help(&self) {
+        let mut state = self.state();
+        loop {
+            if state.closed {
+                return;
+            }
+            let (next, processed) = self.process_one(state);
+            state = next;
+            if !processed {
+                state = self
+                    .work
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        }
+    }
+
+    /// Closes the board, so that the helper threads end.
+    pub(super) fn close(&self) {
+        self.state().closed = true;
+        self.work.notify_all();
+    }
+
+    /// Processes the oldest waiting share, if any, with the board unlocked
+    /// meanwhile. Returns the board locked again, and true if a share was
+    /// processed or failed: the board may then have changed, so the caller
+    /// looks at it again before it waits.
+    fn process_one<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+    ) -> (MutexGuard<'a, State>, bool) {
+        let Some(number) = state.waiting_table() else {
+            return (state, false);
+        };
+        let table = &mut state.tables[number];
+        table.busy = true;
+        let index = (table.next - state.first) as usize;
+        let posted = &mut state.posted[index];
+        let batch = Arc::clone(&posted.batch);
+        let clock = posted.clock;
+        let lines = posted.lines[number].take().unwrap_or_default();
+        drop(state);
+
+        // A share that panics fails the tracker, as a worker thread that
+        // stopped did, instead of ending the calling thread that helped.
+        let processed = self.core(number).as_mut().and_then(|core| {
+            panic::catch_unwind(AssertUnwindSafe(|| {
+                process_share(core, number, &batch, clock, lines)
+            }))
+            .ok()
+        });
+        drop(batch);
+
+        let mut state = self.state();
+        let Some(processed) = processed else {
+            // The table stays busy, so no thread takes its shares again.
+            state.failed = Some(number);
+            self.done.notify_all();
+            return (state, true);
+        };
+        let table = &mut state.tables[number];
+        table.busy = false;
+        table.next += 1;
+        table.results.push_back(processed);
+        let oldest = state.tables.iter().map(|table| table.next).min();
+        while oldest.is_some_and(|oldest| oldest > state.first) {
+            state.posted.pop_front();
+            state.first += 1;
+        }
+        self.done.notify_one();
+        if state.waiting_shares() > 0 {
+            self.work.notify_one();
+        }
+        (state, true)
+    }
+}
+
+/// Processes the share of table `number` in `batch`, then moves the clock to
+/// `clock`, and returns the records of the flows that finished.
+fn process_share(
+    core: &mut Core,
+    number: usize,
+    batch: &Batch,
+    clock: Option<Timestamp>,
+    mut lines: LinePart,
+) -> Processed {
+    let tracker = &mut core.tracker;
+    batch.process_in(number, tracker);
+    if let Some(clock) = clock {
+        tracker.advance_to(clock);
+    }
+    let mut records = Vec::new();
+    match core.formatter.as_deref_mut() {
+        Some(formatter) => {
+            for record in tracker.drain_finished() {
+                lines.push(&record, formatter);
+            }
+            lines.sort_by_end();
+        }
+        None => {
+            records.extend(tracker.drain_finished());
+            records.sort_by(end_order);
+        }
+    }
+    Processed {
+        records,
+        lines,
+        active: tracker.active_flows(),
+        stats: tracker.stats(),
+    }
+}
