@@ -513,6 +513,13 @@ impl ShardedTracker {
         self.finished.drain(..)
     }
 
+    /// Returns true if finished flows wait in
+    /// [`ShardedTracker::drain_finished`] or [`ShardedTracker::drain_lines`].
+    #[inline]
+    pub fn has_finished(&self) -> bool {
+        !self.finished.is_empty() || !self.ready_lines.is_empty()
+    }
+
     /// Installs a clone of `formatter` in every worker, which formats the
     /// records of its flows from now on, so that the calling thread only
     /// writes the bytes. The records not drained yet are formatted at once. From then on

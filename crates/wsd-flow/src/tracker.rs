@@ -355,6 +355,12 @@ impl Tracker {
         self.finished.drain(..)
     }
 
+    /// Returns true if records wait in [`Tracker::drain_finished`].
+    #[inline]
+    pub fn has_finished(&self) -> bool {
+        !self.finished.is_empty()
+    }
+
     /// Processes one packet captured at `ts`: first reports the flows whose
     /// timeout passed by then, then counts the packet into its flow.
     pub fn process(&mut self, ts: Timestamp, packet: &Decoded) -> PacketOutcome {

@@ -85,6 +85,15 @@ impl Flows {
         }
     }
 
+    /// Returns true if finished flows wait for [`Flows::drain_each`].
+    #[inline]
+    pub fn has_finished(&self) -> bool {
+        match self {
+            Flows::Single(tracker) => tracker.has_finished(),
+            Flows::Sharded(tracker) => tracker.has_finished(),
+        }
+    }
+
     /// Passes the flows finished so far to `sink`.
     pub fn drain_each(&mut self, mut sink: impl FnMut(Finished<'_>)) {
         match self {

@@ -696,6 +696,9 @@ pub(crate) fn write_finished(
     output: &mut Output,
     summary: &mut Summary,
 ) -> Result<(), Failure> {
+    if !tracker.has_finished() {
+        return Ok(());
+    }
     let mut result = Ok(());
     tracker.drain_each(|flow| {
         let written = write_counted(output, &flow, summary);
