@@ -913,22 +913,40 @@ impl ShardedTracker {
         // leaves the helper thread without shares.
         let shares = self.workers.len() * BATCHES_IN_FLIGHT;
         self.board.help_if_behind((shares / 2) as u64);
+        // The records of every batch done so far go out now rather than when
+        // the batches in flight run out, so that they are not held back while
+        // the input is slow.
+        while !self.in_flight.is_empty() {
+            let Some(results) = self.board.try_collect() else {
+                break;
+            };
+            self.accept_batch(results);
+        }
         Ok(())
     }
 
     /// Waits for every worker's reply to the oldest batch in flight and
     /// queues its records, merged in order of end time.
     fn collect_batch(&mut self) -> Result<(), ShardError> {
+        let results = self.board.collect()?;
+        self.accept_batch(results);
+        Ok(())
+    }
+
+    /// Queues the records of the oldest batch in flight from `results`, one
+    /// per table, merged in order of end time.
+    fn accept_batch(&mut self, results: Vec<board::Processed>) {
         let threads = self.workers.len();
         let mut runs = Vec::with_capacity(threads);
         let mut parts = Vec::with_capacity(threads);
-        for (worker, processed) in self.workers.iter_mut().zip(self.board.collect()?) {
+        for (worker, processed) in self.workers.iter_mut().zip(results) {
             runs.push(processed.records);
             parts.push(processed.lines);
             worker.active = processed.active;
             worker.stats = processed.stats;
         }
-        // Every worker dropped its share of the batch before it replied.
+        // The board and every thread that processed a share let go of the
+        // batch before the last result came in.
         if let Some(Ok(mut batch)) = self.in_flight.pop_front().map(Arc::try_unwrap) {
             if self.spare.len() < BATCHES_IN_FLIGHT {
                 batch.clear();
@@ -943,7 +961,6 @@ impl ShardedTracker {
                 pool.push(part);
             }
         }
-        Ok(())
     }
 
     /// Queues records that are in output order: as they are, or formatted if

@@ -104,6 +104,25 @@ fn sharded_mixed_matches_single() {
     }
 }
 
+/// The records of a batch come out as soon as every table has processed its
+/// share, not when the batches in flight run out. With one table, the calling
+/// thread processes a share once 8 wait, so the first batch is done when the
+/// ninth is handed over. Before, records waited until 16 batches were in flight.
+#[test]
+fn sharded_records_out_after_batch() {
+    let stream = mixed_stream();
+    assert!(
+        stream.len() > 16 * BATCH_PACKETS,
+        "the capture spans 16 batches"
+    );
+    let mut tracker = ShardedTracker::new(config(), 1).unwrap();
+    let first_out = stream.iter().position(|(ts, packet)| {
+        tracker.process(*ts, packet).unwrap();
+        tracker.drain_finished().count() > 0
+    });
+    assert_eq!(first_out, Some(9 * BATCH_PACKETS - 1));
+}
+
 /// Formats a record as its `Debug` text on one line.
 #[derive(Clone)]
 struct DebugLines;

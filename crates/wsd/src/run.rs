@@ -333,6 +333,7 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
             cli.threads
         )));
     }
+    warn_if_more_threads_than_processors(cli.threads);
     let startup = StartUp::begin(cli)?;
     if cli.read.is_empty() {
         return run_live(cli, &startup, diagnostics);
@@ -411,6 +412,21 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     // The pid file goes last, once the summary is out.
     drop(startup);
     combine_failures(result.and(written), saved, cli.wflow.is_some())
+}
+
+/// Warns when `--threads` asks for more threads than the processors that the
+/// process may use: the threads then take turns on them, and the run gets
+/// slower as the count grows.
+fn warn_if_more_threads_than_processors(threads: u16) {
+    let Ok(processors) = std::thread::available_parallelism() else {
+        return;
+    };
+    if usize::from(threads) > processors.get() {
+        warn!(
+            "--threads {threads} runs more threads than the {processors} processors this \
+             process may use, which can slow the run down; --threads {processors} uses them all"
+        );
+    }
 }
 
 /// Raises the soft limit on open files to the hard limit. A failure leaves the

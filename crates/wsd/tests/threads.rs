@@ -300,6 +300,36 @@ fn threads_with_verbose_rejected() {
     assert!(output.stdout.is_empty());
 }
 
+/// More threads than processors run, with a warning that names both counts.
+#[test]
+fn threads_above_processors_warned() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("mixed.pcap");
+    write_mixed(&capture);
+    let capture = capture.to_str().unwrap();
+    let processors = std::thread::available_parallelism().unwrap().get();
+    let over = (processors + 1).to_string();
+    let output = run_wsd(&["--threads", &over, "-r", capture, "-L", "-"], LIMIT);
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let warning = format!("--threads {over} runs more threads than the {processors} processors");
+    assert!(stderr.contains(&warning), "{stderr}");
+
+    let output = run_wsd(
+        &[
+            "--threads",
+            &processors.to_string(),
+            "-r",
+            capture,
+            "-L",
+            "-",
+        ],
+        LIMIT,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("more threads than"), "{stderr}");
+}
+
 #[test]
 fn threads_zero_rejected() {
     let output = run_wsd(&["--threads", "0", "-r", "x.pcap", "-L", "-"], LIMIT);

@@ -92,6 +92,14 @@ impl State {
     fn batch_ready(&self) -> bool {
         self.tables.iter().all(|table| !table.results.is_empty())
     }
+
+    /// Takes every table's result for the oldest uncollected batch.
+    fn take_batch(&mut self) -> Vec<Processed> {
+        self.tables
+            .iter_mut()
+            .filter_map(|table| table.results.pop_front())
+            .collect()
+    }
 }
 
 /// The shared work of a [`ShardedTracker`](super::ShardedTracker)'s threads.
@@ -168,6 +176,13 @@ impl Board {
         }
     }
 
+    /// Returns the results of the oldest uncollected batch, one per table, if
+    /// every table has processed its share of it.
+    pub(super) fn try_collect(&self) -> Option<Vec<Processed>> {
+        let mut state = self.state();
+        state.batch_ready().then(|| state.take_batch())
+    }
+
     /// Waits until every table has processed its share of the oldest
     /// uncollected batch, processing waiting shares meanwhile, and returns
     /// the results, one per table.
@@ -182,12 +197,7 @@ impl Board {
                 return Err(ShardError::WorkerStopped { worker });
             }
             if state.batch_ready() {
-                let results = state
-                    .tables
-                    .iter_mut()
-                    .filter_map(|table| table.results.pop_front())
-                    .collect();
-                return Ok(results);
+                return Ok(state.take_batch());
             }
             let (next, processed) = self.process_one(state);
             state = next;
