@@ -1,35 +1,40 @@
-//! Flow tracking spread over worker threads.
+//! Flow tracking spread over threads.
 //!
 //! [`ShardedTracker`] splits the flows over several [`Tracker`] tables, one
-//! per worker, and routes every packet to the worker that owns its flow. [`shard_of`] chooses that
-//! worker from a hash of the packet's two IP addresses, the same in both
-//! directions, so every packet of a connection and every fragment of its IP
-//! datagrams reaches one worker. The later fragments of a tunnel packet
-//! fragmented outside the tunnel follow their first fragment to the worker of
-//! the inner flow.
+//! per worker, and routes every packet to the worker that owns its flow.
+//! [`shard_of`] chooses that worker from a hash of the packet's two IP
+//! addresses, the same in both directions, so every packet of a connection and
+//! every fragment of its IP datagrams reaches one worker. The later fragments
+//! of a tunnel packet fragmented outside the tunnel follow their first
+//! fragment to the worker of the inner flow.
 //!
 //! The calling thread collects packets into batches of [`BATCH_PACKETS`],
-//! lists for each worker table the packets of its flows, and posts the batch
-//! with the capture clock at its end. Each table's share of a batch is
-//! processed by whichever thread is free: one of the `threads - 1` helper
-//! threads, or the calling thread between its batches once many shares wait.
-//! So `threads` threads share the reading and the tracking. A table's shares
-//! are processed one at a time, in batch order. A share processes the table's
-//! own packets and moves its clock to the time of every other packet of the
-//! batch, so its clock moves as one tracker's does. Flows time out, and
-//! interim records fall due, at the same packets, late packets included. So the set of records is the same as with one [`Tracker`], and so
+//! lists for each table the packets of its flows, and posts the batch with the
+//! capture clock at its end. Each table's share of a batch is processed by
+//! whichever thread takes it first: a helper thread, of which there are one
+//! fewer than the tables or the processors, whichever is less, or the calling
+//! thread. The calling thread processes one share after each batch it posts
+//! once half the shares of 16 batches wait, and when 16 batches are in flight
+//! it processes shares until the oldest batch is done. So as many threads as
+//! there are processors share the reading and the tracking.
+//!
+//! A table's shares are processed one at a time, in batch order. A share
+//! processes the table's own packets and moves its clock to the time of every
+//! other packet of the batch, so its clock moves as one tracker's does. Flows
+//! time out, and interim records fall due, at the same packets, late packets
+//! included. So the set of records is the same as with one [`Tracker`], and so
 //! are the flows open at the end, unless a full table evicts (see
 //! [`ShardedTracker`]).
 //!
 //! Records come back per batch. The records of one batch are sorted by end time
 //! (then start time and endpoints), so for a given input and thread count the
 //! order is always the same; it can differ from the order of a single tracker,
-//! which reports a flow at the packet that ends it. Each worker sorts its own
-//! records, and the calling thread merges the workers' sorted lists.
+//! which reports a flow at the packet that ends it. Each share sorts its
+//! table's records, and the calling thread merges the tables' sorted lists.
 //!
 //! With a [`RecordFormatter`] installed by
-//! [`ShardedTracker::format_in_workers`], the workers also format their
-//! records, and the calling thread receives bytes in the same order.
+//! [`ShardedTracker::format_in_workers`], each share also formats its records,
+//! and the calling thread receives bytes in the same order.
 
 use std::cmp::Ordering;
 use std::collections::VecDeque;
@@ -149,8 +154,10 @@ fn scale(hash: u64, shards: usize) -> usize {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ShardError {
-    /// A worker thread ended before the tracker stopped it, so its flows are lost.
-    #[error("flow worker thread {worker} stopped unexpectedly")]
+    /// The tracking of a worker's table failed, so its flows are lost: a share
+    /// of a batch panicked, or the worker's thread ended before the tracker
+    /// stopped it.
+    #[error("tracking in flow table {worker} failed: a thread panicked or stopped")]
     WorkerStopped {
         /// The worker's number, from 0.
         worker: usize,
@@ -318,13 +325,14 @@ struct Worker {
     stats: TrackerStats,
 }
 
-/// Tracks flows in several worker threads, each with its own [`Tracker`].
+/// Tracks flows in several worker tables, each a [`Tracker`], which helper
+/// threads and the calling thread process.
 ///
 /// Use it as a [`Tracker`]: feed packets with [`ShardedTracker::process`], take
 /// records with [`ShardedTracker::drain_finished`], and end with
 /// [`ShardedTracker::finish_each`] or save with [`ShardedTracker::snapshot`].
-/// Records arrive a few batches after their flows end, because the workers run
-/// behind the calling thread.
+/// Records arrive a batch or more after their flows end, because the tables
+/// take their packets a batch at a time.
 ///
 /// Every worker's table has room for `max_flows / threads` flows, rounded up, so a
 /// full table evicts a flow of the same worker, which is not always the flow a
@@ -906,11 +914,11 @@ impl ShardedTracker {
             .collect();
         self.board.post(Arc::clone(&batch), self.now, lines);
         self.in_flight.push_back(batch);
-        // The calling thread processes a share once half the shares of the
-        // batches in flight wait. With two tables on the mixed bench capture,
-        // starting at 1, 2, 4, 8 and 16 waiting shares took 258, 261, 210, 191
-        // and 188 ms (medians of 8 rounds): a calling thread that helps early
-        // leaves the helper thread without shares.
+        // The calling thread processes a share once half the shares of 16
+        // batches wait. With two tables on the mixed bench capture, on a
+        // 2-processor Intel Xeon, starting at 1, 2, 4, 8 and 16 waiting shares
+        // took 258, 261, 210, 191 and 188 ms (medians of 8 rounds): a calling
+        // thread that helps early leaves the helper thread without shares.
         let shares = self.workers.len() * BATCHES_IN_FLIGHT;
         self.board.help_if_behind((shares / 2) as u64);
         // The records of every batch done so far go out now rather than when
@@ -1633,7 +1641,11 @@ fn spawn_workers(threads: usize) -> Result<Crew, ShardError> {
         board: Arc::clone(&board),
         helpers: Vec::new(),
     };
-    for number in 0..threads.saturating_sub(1) {
+    // More helpers than processors only take turns on them and contend for
+    // the board.
+    let processors = std::thread::available_parallelism().map_or(threads, |count| count.get());
+    let helpers = threads.min(processors).saturating_sub(1);
+    for number in 0..helpers {
         let board = Arc::clone(&board);
         let spawned = std::thread::Builder::new()
             .name(format!("flow-helper-{number}"))

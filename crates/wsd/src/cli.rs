@@ -111,11 +111,11 @@ pub struct Cli {
     #[arg(long)]
     pub no_decapsulate: bool,
 
-    /// Track flows in N threads, from 1 to 1024: N-1 helper threads, and the main
-    /// thread when they fall behind, track the flows split over N tables, while
-    /// the main thread reads, decodes and writes; 1 does everything in the main
-    /// thread. Above 1, the records are the same as with one thread but can come
-    /// out in another order, and -V cannot be used.
+    /// Split the flows over N tables, from 1 to 1024, which helper threads, and the
+    /// main thread when they fall behind, track while the main thread reads,
+    /// decodes and writes: N-1 helpers, but at most one fewer than the processors.
+    /// 1 does everything in the main thread. Above 1, the records are the same as
+    /// with one thread but can come out in another order, and -V cannot be used.
     #[arg(long, value_name = "N", default_value_t = 1, allow_hyphen_values = true,
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: u16,

@@ -414,17 +414,18 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     combine_failures(result.and(written), saved, cli.wflow.is_some())
 }
 
-/// Warns when `--threads` asks for more threads than the processors that the
-/// process may use: the threads then take turns on them, and the run gets
-/// slower as the count grows.
+/// Warns when `--threads` asks for more tables than the processors that the
+/// process may use: the extra tables get no thread of their own, and every
+/// table looks at every packet's time, so the run gets slower as the count
+/// grows.
 fn warn_if_more_threads_than_processors(threads: u16) {
     let Ok(processors) = std::thread::available_parallelism() else {
         return;
     };
     if usize::from(threads) > processors.get() {
         warn!(
-            "--threads {threads} runs more threads than the {processors} processors this \
-             process may use, which can slow the run down; --threads {processors} uses them all"
+            "--threads {threads} is more than the {processors} processors this process may \
+             use, which slows the run down; --threads {processors} uses them all"
         );
     }
 }

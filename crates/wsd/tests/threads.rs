@@ -300,7 +300,7 @@ fn threads_with_verbose_rejected() {
     assert!(output.stdout.is_empty());
 }
 
-/// More threads than processors run, with a warning that names both counts.
+/// More tables than processors work, with a warning that names both counts.
 #[test]
 fn threads_above_processors_warned() {
     let dir = tempfile::tempdir().unwrap();
@@ -312,7 +312,7 @@ fn threads_above_processors_warned() {
     let output = run_wsd(&["--threads", &over, "-r", capture, "-L", "-"], LIMIT);
     assert_eq!(output.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let warning = format!("--threads {over} runs more threads than the {processors} processors");
+    let warning = format!("--threads {over} is more than the {processors} processors");
     assert!(stderr.contains(&warning), "{stderr}");
 
     let output = run_wsd(
@@ -327,7 +327,7 @@ fn threads_above_processors_warned() {
         LIMIT,
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!stderr.contains("more threads than"), "{stderr}");
+    assert!(!stderr.contains("is more than the"), "{stderr}");
 }
 
 #[test]

@@ -3,11 +3,11 @@
 //! Every batch has one share per worker table: the packets of that table's
 //! flows. A table's shares must be processed in batch order, one at a time,
 //! but by whichever thread is free. The helper threads process shares as soon
-//! as batches are posted, and the calling thread processes one between its
-//! batches whenever the shares wait, so that the reading and the tracking
-//! spread over the processors without a thread more than there are tables.
-//! The results wait on the board until the calling thread collects them, a
-//! whole batch at a time.
+//! as batches are posted. The calling thread processes shares between its
+//! batches once many wait, and instead of sleeping while it waits for the
+//! oldest batch: it sleeps only when every waiting share belongs to a table
+//! that another thread is busy with. The results wait on the board until the
+//! calling thread collects them, a whole batch at a time.
 
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
@@ -43,6 +43,8 @@ struct Posted {
     clock: Option<Timestamp>,
     /// An empty part per table for the formatted records of its share.
     lines: Vec<Option<LinePart>>,
+    /// Tables that have not processed their share yet.
+    remaining: usize,
 }
 
 /// The progress of one table.
@@ -62,7 +64,15 @@ struct State {
     first: u64,
     /// Batches posted so far.
     count: u64,
+    /// Batches whose results the calling thread took.
+    collected: u64,
     tables: Vec<Table>,
+    /// The tables that have a share waiting and no thread on them, each once,
+    /// in the order their shares began to wait. A table goes to the back
+    /// after each share, so the tables take turns.
+    ready: VecDeque<usize>,
+    /// Shares posted and not taken by a thread yet.
+    waiting: u64,
     /// Set when the tracker is dropped, to end the helper threads.
     closed: bool,
     /// The table whose share failed to finish, if one did.
@@ -70,31 +80,14 @@ struct State {
 }
 
 impl State {
-    /// Returns the table with the oldest share that no thread processes.
-    fn waiting_table(&self) -> Option<usize> {
-        self.tables
-            .iter()
-            .enumerate()
-            .filter(|(_, table)| !table.busy && table.next < self.count)
-            .min_by_key(|(_, table)| table.next)
-            .map(|(number, _)| number)
-    }
-
-    /// Returns the number of shares that wait for a thread.
-    fn waiting_shares(&self) -> u64 {
-        self.tables
-            .iter()
-            .map(|table| self.count - table.next - u64::from(table.busy))
-            .sum()
-    }
-
     /// True once every table's result for the oldest uncollected batch is in.
     fn batch_ready(&self) -> bool {
-        self.tables.iter().all(|table| !table.results.is_empty())
+        self.first > self.collected
     }
 
     /// Takes every table's result for the oldest uncollected batch.
     fn take_batch(&mut self) -> Vec<Processed> {
+        self.collected += 1;
         self.tables
             .iter_mut()
             .filter_map(|table| table.results.pop_front())
@@ -122,7 +115,10 @@ impl Board {
             posted: VecDeque::new(),
             first: 0,
             count: 0,
+            collected: 0,
             tables: (0..tables).map(|_| Table::default()).collect(),
+            ready: VecDeque::with_capacity(tables),
+            waiting: 0,
             closed: false,
             failed: None,
         };
@@ -157,12 +153,24 @@ impl Board {
     /// part per table, and wakes a helper thread.
     pub(super) fn post(&self, batch: Arc<Batch>, clock: Option<Timestamp>, lines: Vec<LinePart>) {
         let mut state = self.state();
+        let tables = state.tables.len();
         state.posted.push_back(Posted {
             batch,
             clock,
             lines: lines.into_iter().map(Some).collect(),
+            remaining: tables,
         });
+        // The tables that had processed every share so far have one waiting
+        // now. The others are busy or already in the queue.
+        let posted = state.count;
         state.count += 1;
+        state.waiting += tables as u64;
+        for number in 0..tables {
+            let table = &state.tables[number];
+            if !table.busy && table.next == posted {
+                state.ready.push_back(number);
+            }
+        }
         drop(state);
         self.work.notify_one();
     }
@@ -171,7 +179,7 @@ impl Board {
     /// shares wait.
     pub(super) fn help_if_behind(&self, at: u64) {
         let state = self.state();
-        if state.waiting_shares() >= at {
+        if state.waiting >= at {
             let _ = self.process_one(state);
         }
     }
@@ -243,12 +251,14 @@ impl Board {
         &'a self,
         mut state: MutexGuard<'a, State>,
     ) -> (MutexGuard<'a, State>, bool) {
-        let Some(number) = state.waiting_table() else {
+        let Some(number) = state.ready.pop_front() else {
             return (state, false);
         };
+        state.waiting -= 1;
         let table = &mut state.tables[number];
         table.busy = true;
-        let index = (table.next - state.first) as usize;
+        let sequence = table.next;
+        let index = (sequence - state.first) as usize;
         let posted = &mut state.posted[index];
         let batch = Arc::clone(&posted.batch);
         let clock = posted.clock;
@@ -272,17 +282,27 @@ impl Board {
             self.done.notify_all();
             return (state, true);
         };
+        let count = state.count;
         let table = &mut state.tables[number];
         table.busy = false;
         table.next += 1;
         table.results.push_back(processed);
-        let oldest = state.tables.iter().map(|table| table.next).min();
-        while oldest.is_some_and(|oldest| oldest > state.first) {
+        if table.next < count {
+            state.ready.push_back(number);
+        }
+        // Batches before this one may have left the board meanwhile.
+        let index = (sequence - state.first) as usize;
+        state.posted[index].remaining -= 1;
+        while state
+            .posted
+            .front()
+            .is_some_and(|posted| posted.remaining == 0)
+        {
             state.posted.pop_front();
             state.first += 1;
         }
         self.done.notify_one();
-        if state.waiting_shares() > 0 {
+        if !state.ready.is_empty() {
             self.work.notify_one();
         }
         (state, true)
