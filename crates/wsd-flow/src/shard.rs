@@ -15,8 +15,9 @@
 //! fewer than the tables or the processors, whichever is less, or the calling
 //! thread. The calling thread processes one share after each batch it posts
 //! once half the shares of 16 batches wait, and when 16 batches are in flight
-//! it processes shares until the oldest batch is done. So as many threads as
-//! there are processors share the reading and the tracking.
+//! it processes shares until the oldest batch is done. Without helpers, it
+//! processes every share of a batch as soon as it posts it. So up to as many
+//! threads as there are processors share the reading and the tracking.
 //!
 //! A table's shares are processed one at a time, in batch order. A share
 //! processes the table's own packets and moves its clock to the time of every
@@ -914,13 +915,19 @@ impl ShardedTracker {
             .collect();
         self.board.post(Arc::clone(&batch), self.now, lines);
         self.in_flight.push_back(batch);
-        // The calling thread processes a share once half the shares of 16
-        // batches wait. With two tables on the mixed bench capture, on a
-        // 2-processor Intel Xeon, starting at 1, 2, 4, 8 and 16 waiting shares
-        // took 258, 261, 210, 191 and 188 ms (medians of 8 rounds): a calling
-        // thread that helps early leaves the helper thread without shares.
-        let shares = self.workers.len() * BATCHES_IN_FLIGHT;
-        self.board.help_if_behind((shares / 2) as u64);
+        if self.helpers.is_empty() {
+            // No other thread would take the shares, so they are processed at
+            // once and the batch's records go out with it.
+            self.board.process_waiting();
+        } else {
+            // The calling thread processes a share once half the shares of 16
+            // batches wait. With two tables on the mixed bench capture, on a
+            // 2-processor Intel Xeon, starting at 1, 2, 4, 8 and 16 waiting
+            // shares took 258, 261, 210, 191 and 188 ms (medians of 8 rounds).
+            // A calling thread that helps early leaves the helper without shares.
+            let shares = self.workers.len() * BATCHES_IN_FLIGHT;
+            self.board.help_if_behind((shares / 2) as u64);
+        }
         // The records of every batch done so far go out now rather than when
         // the batches in flight run out, so that they are not held back while
         // the input is slow.
@@ -1627,8 +1634,8 @@ impl Router {
 }
 
 /// Starts `threads` worker threads, which wait for jobs on their tables, and
-/// one helper thread fewer, which process shares of batches with the calling
-/// thread.
+/// the helper threads, which process shares of batches with the calling
+/// thread: one fewer than `threads` or than the processors, whichever is less.
 ///
 /// # Errors
 ///

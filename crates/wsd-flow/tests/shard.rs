@@ -105,9 +105,9 @@ fn sharded_mixed_matches_single() {
 }
 
 /// The records of a batch come out as soon as every table has processed its
-/// share, not when the batches in flight run out. With one table, the calling
-/// thread processes a share once 8 wait, so the first batch is done when the
-/// ninth is handed over. Before, records waited until 16 batches were in flight.
+/// share, not when the batches in flight run out. One table has no helper
+/// thread, so the calling thread processes each share as it hands the batch
+/// over, and the first record comes out at the last packet of its batch.
 #[test]
 fn sharded_records_out_after_batch() {
     let stream = mixed_stream();
@@ -115,12 +115,20 @@ fn sharded_records_out_after_batch() {
         stream.len() > 16 * BATCH_PACKETS,
         "the capture spans 16 batches"
     );
+    let mut single = Tracker::new(config());
+    let first_record = stream.iter().position(|(ts, packet)| {
+        single.process(*ts, packet);
+        single.drain_finished().count() > 0
+    });
+    let first_record = first_record.expect("the capture finishes flows");
+
     let mut tracker = ShardedTracker::new(config(), 1).unwrap();
     let first_out = stream.iter().position(|(ts, packet)| {
         tracker.process(*ts, packet).unwrap();
         tracker.drain_finished().count() > 0
     });
-    assert_eq!(first_out, Some(9 * BATCH_PACKETS - 1));
+    let batch_end = (first_record / BATCH_PACKETS + 1) * BATCH_PACKETS - 1;
+    assert_eq!(first_out, Some(batch_end));
 }
 
 /// Formats a record as its `Debug` text on one line.

@@ -414,8 +414,8 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     combine_failures(result.and(written), saved, cli.wflow.is_some())
 }
 
-/// Warns when `--threads` asks for more tables than the processors that the
-/// process may use: the extra tables get no thread of their own, and every
+/// Warns when `--threads` gives more tables than the processors that the
+/// process may use. The extra tables get no thread of their own, and every
 /// table looks at every packet's time, so the run gets slower as the count
 /// grows.
 fn warn_if_more_threads_than_processors(threads: u16) {
@@ -424,8 +424,9 @@ fn warn_if_more_threads_than_processors(threads: u16) {
     };
     if usize::from(threads) > processors.get() {
         warn!(
-            "--threads {threads} is more than the {processors} processors this process may \
-             use, which slows the run down; --threads {processors} uses them all"
+            "--threads {threads} is more than the {} this process may use, which can slow \
+             the run down; --threads {processors} uses them all",
+            count(processors.get() as u64, "processor")
         );
     }
 }

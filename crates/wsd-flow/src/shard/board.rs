@@ -165,14 +165,22 @@ impl Board {
         let posted = state.count;
         state.count += 1;
         state.waiting += tables as u64;
+        let queued = state.ready.len();
         for number in 0..tables {
             let table = &state.tables[number];
             if !table.busy && table.next == posted {
                 state.ready.push_back(number);
             }
         }
+        let newly_ready = state.ready.len() - queued;
         drop(state);
-        self.work.notify_one();
+        // A helper wakes for each table with a share to take, so that on many
+        // processors the tables start together.
+        if newly_ready > 1 {
+            self.work.notify_all();
+        } else {
+            self.work.notify_one();
+        }
     }
 
     /// Processes one waiting share in the calling thread if at least `at`
@@ -182,6 +190,11 @@ impl Board {
         if state.waiting >= at {
             let _ = self.process_one(state);
         }
+    }
+
+    /// Processes every waiting share in the calling thread.
+    pub(super) fn process_waiting(&self) {
+        self.work_until(&self.done, |state| state.ready.is_empty().then_some(()));
     }
 
     /// Returns the results of the oldest uncollected batch, one per table, if
@@ -199,40 +212,37 @@ impl Board {
     ///
     /// Returns an error if a share failed.
     pub(super) fn collect(&self) -> Result<Vec<Processed>, ShardError> {
-        let mut state = self.state();
-        loop {
+        self.work_until(&self.done, |state| {
             if let Some(worker) = state.failed {
-                return Err(ShardError::WorkerStopped { worker });
+                Some(Err(ShardError::WorkerStopped { worker }))
+            } else {
+                state.batch_ready().then(|| Ok(state.take_batch()))
             }
-            if state.batch_ready() {
-                return Ok(state.take_batch());
-            }
-            let (next, processed) = self.process_one(state);
-            state = next;
-            if !processed {
-                state = self
-                    .done
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner);
-            }
-        }
+        })
     }
 
     /// Runs the loop of a helper thread: processes waiting shares until the
     /// board closes.
     pub(super) fn help(&self) {
+        self.work_until(&self.work, |state| state.closed.then_some(()));
+    }
+
+    /// Processes waiting shares until `finished` returns a value, and returns
+    /// it. Sleeps on `wake` while no share waits for a thread.
+    fn work_until<T>(
+        &self,
+        wake: &Condvar,
+        mut finished: impl FnMut(&mut State) -> Option<T>,
+    ) -> T {
         let mut state = self.state();
         loop {
-            if state.closed {
-                return;
+            if let Some(value) = finished(&mut state) {
+                return value;
             }
             let (next, processed) = self.process_one(state);
             state = next;
             if !processed {
-                state = self
-                    .work
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner);
+                state = wake.wait(state).unwrap_or_else(PoisonError::into_inner);
             }
         }
     }
