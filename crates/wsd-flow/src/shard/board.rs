@@ -150,7 +150,7 @@ impl Board {
     }
 
     /// Posts `batch`, with the capture clock at its end and an empty line
-    /// part per table, and wakes a helper thread.
+    /// part per table, and wakes the helper threads.
     pub(super) fn post(&self, batch: Arc<Batch>, clock: Option<Timestamp>, lines: Vec<LinePart>) {
         let mut state = self.state();
         let tables = state.tables.len();
@@ -174,8 +174,8 @@ impl Board {
         }
         let newly_ready = state.ready.len() - queued;
         drop(state);
-        // A helper wakes for each table with a share to take, so that on many
-        // processors the tables start together.
+        // Every helper wakes when several tables have a share to take, so that
+        // on many processors the tables start together.
         if newly_ready > 1 {
             self.work.notify_all();
         } else {
