@@ -1016,10 +1016,7 @@ impl ShardedTracker {
 
     /// Waits for the worker threads to end.
     fn join(&mut self) {
-        self.board.close();
-        for helper in self.helpers.drain(..) {
-            let _ = helper.join();
-        }
+        end_helpers(&self.board, &mut self.helpers);
         for worker in &mut self.workers {
             if let Some(handle) = worker.handle.take() {
                 // A worker that panicked has already lost its flows, and the
@@ -1657,16 +1654,9 @@ fn spawn_workers(threads: usize) -> Result<Crew, ShardError> {
         let spawned = std::thread::Builder::new()
             .name(format!("flow-helper-{number}"))
             .spawn(move || board.help());
-        match spawned {
-            Ok(handle) => crew.helpers.push(handle),
-            Err(err) => {
-                crew.close();
-                return Err(ShardError::Spawn {
-                    worker: number,
-                    reason: err.to_string(),
-                });
-            }
-        }
+        // An error return drops the crew, which ends the threads started.
+        let handle = spawned.map_err(|err| spawn_error(number, &err))?;
+        crew.helpers.push(handle);
     }
     for number in 0..threads {
         let (jobs, job_receiver) = sync_channel(BATCHES_IN_FLIGHT + 1);
@@ -1675,16 +1665,7 @@ fn spawn_workers(threads: usize) -> Result<Crew, ShardError> {
         let spawned = std::thread::Builder::new()
             .name(format!("flow-worker-{number}"))
             .spawn(move || run_worker(&board, number, &job_receiver, &reply_sender));
-        let handle = match spawned {
-            Ok(handle) => handle,
-            Err(err) => {
-                crew.close();
-                return Err(ShardError::Spawn {
-                    worker: number,
-                    reason: err.to_string(),
-                });
-            }
-        };
+        let handle = spawned.map_err(|err| spawn_error(number, &err))?;
         crew.workers.push(Worker {
             jobs,
             replies,
@@ -1696,23 +1677,32 @@ fn spawn_workers(threads: usize) -> Result<Crew, ShardError> {
     Ok(crew)
 }
 
-impl Crew {
-    /// Ends the helper threads. The worker threads end when their channels
-    /// are dropped.
-    fn close(&mut self) {
-        if self.helpers.is_empty() {
-            return;
-        }
-        self.board.close();
-        for helper in self.helpers.drain(..) {
-            let _ = helper.join();
-        }
+/// Returns the error of thread `number` that could not be started.
+fn spawn_error(number: usize, err: &std::io::Error) -> ShardError {
+    ShardError::Spawn {
+        worker: number,
+        reason: err.to_string(),
+    }
+}
+
+/// Closes `board` and waits for the `helpers` to end. Without helpers the
+/// board stays open: a crew whose threads a tracker took over is dropped
+/// while the tracker still uses the board.
+fn end_helpers(board: &Board, helpers: &mut Vec<JoinHandle<()>>) {
+    if helpers.is_empty() {
+        return;
+    }
+    board.close();
+    for helper in helpers.drain(..) {
+        let _ = helper.join();
     }
 }
 
 impl Drop for Crew {
+    /// Ends the helper threads. The worker threads end when their channels
+    /// are dropped.
     fn drop(&mut self) {
-        self.close();
+        end_helpers(&self.board, &mut self.helpers);
     }
 }
 
