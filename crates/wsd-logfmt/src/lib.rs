@@ -193,7 +193,7 @@
 //! [`PacketOutcome`]: wsd_flow::PacketOutcome
 //! [`FlowRecord`]: wsd_flow::FlowRecord
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod community_id;
 mod flow_json;
