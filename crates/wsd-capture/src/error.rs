@@ -38,7 +38,7 @@ pub enum CaptureError {
     NotACapture {
         /// The file.
         path: PathBuf,
-        /// Description of what the file contains instead, such as `the file is empty`.
+        /// Description of what the file contains instead, such as `it is empty`.
         found: String,
     },
 

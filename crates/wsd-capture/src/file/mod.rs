@@ -901,10 +901,10 @@ fn read_file_header(path: &Path, input: &mut Input) -> Result<FormatReader, Capt
     input.fill(4).map_err(read_error)?;
     let head = input.available();
     match head.len() {
-        0 => return Err(not_a_capture("the file is empty".to_string())),
+        0 => return Err(not_a_capture("it is empty".to_string())),
         1..=3 => {
             return Err(not_a_capture(format!(
-                "the file is only {} bytes long, too short for a file header",
+                "it is only {} bytes long, too short for a file header",
                 head.len()
             )))
         }
@@ -921,7 +921,7 @@ fn read_file_header(path: &Path, input: &mut Input) -> Result<FormatReader, Capt
             let head = input.available();
             if head.len() < 12 {
                 return Err(not_a_capture(format!(
-                    "the file is only {} bytes long, too short for a pcapng section header",
+                    "it is only {} bytes long, too short for a pcapng section header",
                     head.len()
                 )));
             }
@@ -987,7 +987,7 @@ fn read_pcap_header(path: &Path, input: &mut Input) -> Result<PcapReader, Captur
         return Err(CaptureError::NotACapture {
             path: path.to_path_buf(),
             found: format!(
-                "the file is only {} bytes long, too short for the {}-byte pcap file header",
+                "it is only {} bytes long, too short for the {}-byte pcap file header",
                 input.available().len(),
                 pcap::HEADER_LEN
             ),
@@ -1372,7 +1372,7 @@ mod tests {
 
     #[test]
     fn empty_and_short_inputs_are_not_captures() {
-        assert_eq!(not_a_capture_text(&[]), "the file is empty");
+        assert_eq!(not_a_capture_text(&[]), "it is empty");
         assert!(not_a_capture_text(&[0xd4, 0xc3, 0xb2]).contains("only 3 bytes long"));
 
         let header = sample_pcap(false, false);
