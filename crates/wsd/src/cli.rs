@@ -16,7 +16,8 @@ use clap::{ArgAction, Parser};
 /// packet.
 ///
 /// SIGINT or SIGTERM ends a run as the end of its input does. A second SIGINT or
-/// SIGTERM ends the process at once, and the records not yet written are lost.
+/// SIGTERM ends the process at once with status 1, and the records not yet
+/// written are lost.
 #[derive(Debug, Parser)]
 #[command(
     name = "wsd",

@@ -516,15 +516,56 @@ pub(crate) fn finish_flows(
 }
 
 /// Sets a flag on SIGINT or SIGTERM, so that the run ends as at the end of its
-/// input. A second signal of either kind ends the process at once.
+/// input. A second signal of either kind ends the process at once with status 1,
+/// after saying so on standard error.
 pub(crate) fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
+    static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     let stop = stop_flag();
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
-            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
-            .map_err(|err| Failure::Other(format!("cannot install the signal handler: {err}")))?;
-    }
+    INSTALLED
+        .get_or_init(|| install_stop_handlers(&stop).map_err(|err| err.to_string()))
+        .clone()
+        .map_err(|err| Failure::Other(format!("cannot install the signal handler: {err}")))?;
     Ok(stop)
+}
+
+/// Installs the handlers of [`stop_on_signals`]. Each signal sets `stop` and
+/// writes a byte to a socket, and a thread counts the bytes, because a handler
+/// can do little more. The thread still runs when the reading thread waits on
+/// a blocked write, which is when a second signal is needed.
+fn install_stop_handlers(stop: &Arc<AtomicBool>) -> std::io::Result<()> {
+    let (mut counted, notify) = std::os::unix::net::UnixStream::pair()?;
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(stop))?;
+        signal_hook::low_level::pipe::register(signal, notify.try_clone()?)?;
+    }
+    std::thread::Builder::new()
+        .name("signals".to_string())
+        .spawn(move || {
+            let mut byte = [0u8];
+            let mut signals = 0;
+            while std::io::Read::read(&mut counted, &mut byte).is_ok_and(|read| read == 1) {
+                signals += 1;
+                if signals == 2 {
+                    end_at_second_signal();
+                }
+            }
+        })?;
+    Ok(())
+}
+
+/// Ends the process at a second SIGINT or SIGTERM. The message goes to standard
+/// error first, unless that blocks too: the process ends within a second anyway.
+fn end_at_second_signal() -> ! {
+    std::thread::spawn(|| {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        std::process::exit(1);
+    });
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        b"wsd: a second SIGINT or SIGTERM ended the run at once: the records not yet \
+          written are lost, and the -W cache, if any, was not saved\n",
+    );
+    std::process::exit(1);
 }
 
 /// Returns the flag that SIGINT and SIGTERM set, the same one on every call, so

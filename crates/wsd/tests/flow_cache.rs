@@ -992,6 +992,66 @@ fn sigterm_saves_like_end_of_input() {
     assert!(!saved.snapshot.flows.is_empty(), "open flows were saved");
 }
 
+/// A second SIGTERM while the log waits on a full pipe ends the process at
+/// once with status 1 and a message, and saves no cache.
+#[test]
+fn second_signal_ends_blocked_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("wsd.cache");
+    let capture = dir.path().join("refused.pcap");
+    syn_capture(&capture, 20_000, 1_000_000, true);
+    let args = [
+        "-W",
+        cache.to_str().unwrap(),
+        "-r",
+        capture.to_str().unwrap(),
+        "-L",
+        "-",
+    ];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wsd"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // Read the first record, then leave the pipe to fill up so that wsd blocks.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert!(line.starts_with("TCPFLOW "), "{line}");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "wsd ended at the first signal, although its log was blocked"
+    );
+
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "wsd ignored the second SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("a second SIGINT or SIGTERM ended the run at once"),
+        "{stderr}"
+    );
+    assert!(!cache.exists(), "a cache was saved");
+}
+
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .map(|status| {
