@@ -335,9 +335,9 @@ struct Worker {
 /// Records arrive a batch or more after their flows end, because the tables
 /// take their packets a batch at a time.
 ///
-/// Every worker's table has room for `max_flows / threads` flows, rounded up, so a
-/// full table evicts a flow of the same worker, which is not always the flow a
-/// single tracker would evict.
+/// The workers' tables share `max_flows` as evenly as whole numbers allow (each
+/// at least one flow), so a full table evicts a flow of the same worker, which
+/// is not always the flow a single tracker would evict.
 pub struct ShardedTracker {
     config: TrackerConfig,
     workers: Vec<Worker>,
@@ -384,8 +384,9 @@ impl ShardedTracker {
     /// Returns an error if a thread cannot be started.
     pub fn new(config: TrackerConfig, threads: usize) -> Result<ShardedTracker, ShardError> {
         let threads = threads.max(1);
-        let worker_config = worker_config(config, threads);
-        let trackers = (0..threads).map(|_| Tracker::new(worker_config)).collect();
+        let trackers = (0..threads)
+            .map(|worker| Tracker::new(worker_config(config, threads, worker)))
+            .collect();
         let crew = spawn_workers(threads)?;
         ShardedTracker::start(config, trackers, None, TunnelRoutes::default(), crew)
     }
@@ -1076,8 +1077,9 @@ impl ShardedRestorer {
         // share and grows if it takes more.
         let share = count.div_ceil(threads);
         let restorers = (0..threads)
-            .map(|_| {
-                TrackerRestorer::new(worker_config(config, threads), clock, next_serial, share)
+            .map(|worker| {
+                let config = worker_config(config, threads, worker);
+                TrackerRestorer::new(config, clock, next_serial, share)
             })
             .collect();
         ShardedRestorer {
@@ -1290,9 +1292,16 @@ pub enum RestoreOrShardError {
     Shard(#[from] ShardError),
 }
 
-fn worker_config(config: TrackerConfig, threads: usize) -> TrackerConfig {
+/// Returns the settings of table `worker` of `threads`. The tables' limits add
+/// up to `config.max_flows`: each has its quotient by the number of tables, and
+/// the first tables one more for the remainder. Every table has room for at
+/// least one flow.
+fn worker_config(config: TrackerConfig, threads: usize, worker: usize) -> TrackerConfig {
+    let threads = threads.max(1);
+    let max_flows = config.max_flows.max(1);
+    let extra = usize::from(worker < max_flows % threads);
     TrackerConfig {
-        max_flows: config.max_flows.max(1).div_ceil(threads),
+        max_flows: (max_flows / threads + extra).max(1),
         ..config
     }
 }

@@ -385,6 +385,31 @@ fn sharded_snapshot_continues_flows() {
     }
 }
 
+/// The tables' limits add up to `max_flows`, also when it does not divide by
+/// the number of tables, so a flood never has more flows open at once.
+#[test]
+fn sharded_limits_add_up_to_max() {
+    let stream = flood_stream(2_000);
+    for (max_flows, threads) in [(10, 3), (1_000, 7), (5, 4)] {
+        let limited = TrackerConfig {
+            max_flows,
+            ..config()
+        };
+        let mut tracker = ShardedTracker::new(limited, threads).unwrap();
+        for (ts, packet) in &stream {
+            tracker.process(*ts, packet).unwrap();
+        }
+        tracker.flush().unwrap();
+        let open = tracker.active_flows();
+        assert_eq!(open, max_flows, "{max_flows} flows over {threads} tables");
+        assert_eq!(
+            tracker.stats().evicted as usize,
+            stream.len() - max_flows,
+            "{max_flows} flows over {threads} tables"
+        );
+    }
+}
+
 /// Worker tables restored over their limits give up their surplus a chunk at
 /// a time, each chunk in order of end time, with the records that evicting it
 /// all at once gives.
