@@ -481,6 +481,9 @@ pub(crate) fn finish_flows(
     hangup: &AtomicBool,
 ) -> (Result<(), Failure>, Result<(), Failure>) {
     let saved = save_tracker(cli, tracker);
+    if saved.is_ok() && cli.wflow.is_some() {
+        CACHE_SAVED.store(true, Ordering::Release);
+    }
     let mut written = write_finished(tracker, output, summary);
     if saved.is_err() || cli.wflow.is_none() {
         // Without a cache, or when it could not be written, every flow still
@@ -553,6 +556,10 @@ fn install_stop_handlers(stop: &Arc<AtomicBool>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// True once the `-W` cache is saved at the end of the run, so that a second
+/// signal after that says so.
+static CACHE_SAVED: AtomicBool = AtomicBool::new(false);
+
 /// Ends the process at a second SIGINT or SIGTERM. The message goes to standard
 /// error first, unless that blocks too: the process ends within a second anyway.
 fn end_at_second_signal() -> ! {
@@ -560,11 +567,16 @@ fn end_at_second_signal() -> ! {
         std::thread::sleep(std::time::Duration::from_secs(1));
         std::process::exit(1);
     });
-    let _ = std::io::Write::write_all(
-        &mut std::io::stderr(),
+    let message: &[u8] = if CACHE_SAVED.load(Ordering::Acquire) {
+        b"wsd: a second SIGINT or SIGTERM ended the run at once, after the -W cache \
+          was saved: the records not yet written are lost, and the last line of the \
+          log may be cut\n"
+    } else {
         b"wsd: a second SIGINT or SIGTERM ended the run at once: the records not yet \
-          written are lost, and the -W cache, if any, was not saved\n",
-    );
+          written are lost, the last line of the log may be cut, and the -W cache, \
+          if any, was not saved\n"
+    };
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), message);
     std::process::exit(1);
 }
 

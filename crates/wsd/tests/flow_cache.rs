@@ -1046,10 +1046,60 @@ fn second_signal_ends_blocked_run() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("a second SIGINT or SIGTERM ended the run at once"),
+        stderr.contains("a second SIGINT or SIGTERM ended the run at once:"),
         "{stderr}"
     );
+    assert!(stderr.contains("was not saved"), "{stderr}");
     assert!(!cache.exists(), "a cache was saved");
+}
+
+/// A second SIGTERM after the cache was saved, while the last records wait on
+/// a full pipe, says that the cache was saved, and the cache is complete.
+#[test]
+fn second_signal_after_cache_saved() {
+    use std::io::BufRead;
+
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("wsd.cache");
+    let capture = dir.path().join("refused.pcap");
+    // Refused connections linger for 10 s, so 400 of them 100 ms apart give
+    // about 300 records: more than a pipe takes, less than the log's buffer.
+    // So the first write of the log comes after the cache is saved.
+    syn_capture(&capture, 400, 100_000_000, true);
+    let args = [
+        "-W",
+        cache.to_str().unwrap(),
+        "-r",
+        capture.to_str().unwrap(),
+        "-L",
+        "-",
+    ];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wsd"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut text = String::new();
+    while !text.contains("to the flow cache") {
+        let read = stderr.read_line(&mut text).unwrap();
+        assert!(read > 0, "wsd ended before saving the cache: {text}");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    for _ in 0..2 {
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+
+    std::io::Read::read_to_string(&mut stderr, &mut text).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{text}");
+    assert!(text.contains("after the -W cache was saved"), "{text}");
+    let saved = wsd_flowcache::read_cache(&cache).unwrap();
+    assert!(saved.is_some(), "the cache is missing");
 }
 
 fn is_root() -> bool {
