@@ -22,6 +22,8 @@ pub(crate) fn decode_transport(payload: IpPayload<'_>) -> Result<Transport, Stop
         TCP => decode_tcp(payload).map(Transport::Tcp),
         UDP => decode_udp(payload).map(Transport::Udp),
         ICMP | ICMPV6 => decode_icmp(payload).map(Transport::Icmp),
+        // TODO: decode SCTP's ports, so that SCTP flows are keyed by port and
+        // their Community ID matches other monitors'.
         _ => Err(StopReason::OtherProtocol),
     }
 }

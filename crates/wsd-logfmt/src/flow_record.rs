@@ -56,7 +56,9 @@ impl PortKeys {
     /// Returns the port keys of `record` in the extended format.
     fn of(record: &FlowRecord) -> PortKeys {
         match (record.protocol, record.icmp) {
-            (TCP | UDP | SCTP, _) => PortKeys::Ports,
+            // SCTP flows are keyed by address pair, as other protocols whose
+            // ports the decoder does not read, so they have no ports to show.
+            (TCP | UDP, _) => PortKeys::Ports,
             (ICMP | ICMPV6, Some(icmp)) => PortKeys::Icmp(icmp),
             _ => PortKeys::Omitted,
         }
@@ -67,7 +69,6 @@ const ICMP: u8 = 1;
 const TCP: u8 = 6;
 const UDP: u8 = 17;
 const ICMPV6: u8 = 58;
-const SCTP: u8 = 132;
 
 /// Maximum number of keys in a record line.
 const MAX_KEYS: usize = 40;
@@ -456,6 +457,21 @@ mod tests {
             let text = line(&record, &mut utc_minus_8());
             assert!(text.starts_with(keyword), "protocol {protocol}: {text}");
         }
+    }
+
+    #[test]
+    fn sctp_line_without_ports() {
+        let mut record = example_record();
+        record.protocol = 132;
+        record.client.port = 0;
+        record.server.port = 0;
+        let mut out = Vec::new();
+        let options = RecordOptions::default();
+        format_flow_record_with(&mut out, &record, &mut utc_minus_8(), &options);
+        let text = String::from_utf8(out).expect("record lines are ASCII");
+        assert!(text.starts_with("IPFLOW "), "{text}");
+        assert!(!text.contains(" sourcePort="), "{text}");
+        assert!(!text.contains(" destPort="), "{text}");
     }
 
     #[test]
