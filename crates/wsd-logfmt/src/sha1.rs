@@ -171,8 +171,7 @@ fn compress(state: &mut [u32; 5], block: &[u8]) {
         *word = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
     }
     #[cfg(target_arch = "x86_64")]
-    if sha_instructions::available() {
-        sha_instructions::compress(state, &window);
+    if sha_instructions::compress(state, &window) {
         return;
     }
     compress_words(state, window);
@@ -204,20 +203,26 @@ mod sha_instructions {
     };
 
     /// True if the processor has the instructions [`compress`] needs.
-    pub(super) fn available() -> bool {
+    fn available() -> bool {
         std::arch::is_x86_feature_detected!("sha") && std::arch::is_x86_feature_detected!("sse4.1")
     }
 
-    /// Applies the compression function to the block `words`. Call it only
-    /// where [`available`] returned true.
-    pub(super) fn compress(state: &mut [u32; 5], words: &[u32; 16]) {
-        // SAFETY: the caller checked that the processor has the SHA and
-        // SSE4.1 instructions, which are all that `compress_with` needs
-        // beyond the SSE2 of every x86-64 processor.
+    /// Applies the compression function to the block `words` and returns
+    /// true, or returns false without a change where the processor lacks the
+    /// instructions. The standard library caches what the processor has, so
+    /// the check costs a load and a test.
+    pub(super) fn compress(state: &mut [u32; 5], words: &[u32; 16]) -> bool {
+        if !available() {
+            return false;
+        }
+        // SAFETY: the processor has the SHA and SSE4.1 instructions, checked
+        // above, which are all that `compress_with` needs beyond the SSE2 of
+        // every x86-64 processor.
         #[allow(unsafe_code)]
         unsafe {
             compress_with(state, words);
         }
+        true
     }
 
     /// Four schedule words, the first in the highest lane as the
@@ -440,6 +445,18 @@ mod tests {
             *word = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
         }
         words
+    }
+
+    /// On an x86-64 processor that reports the SHA extensions, `compress` uses
+    /// them, so the property test below checks them and not the portable
+    /// rounds twice.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn sha_instructions_used_where_reported() {
+        let reported = std::arch::is_x86_feature_detected!("sha")
+            && std::arch::is_x86_feature_detected!("sse4.1");
+        let mut state = INITIAL_STATE;
+        assert_eq!(sha_instructions::compress(&mut state, &[0; 16]), reported);
     }
 
     proptest::proptest! {

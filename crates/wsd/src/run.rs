@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use tracing::{debug, info, trace, warn, Level};
+use tracing::{debug, error, info, trace, warn, Level};
 use wsd_capture::live::CaptureStats;
 use wsd_capture::{FileSource, Packet, PacketFilter, PacketSource, Timestamp};
 use wsd_decode::{DecodeOptions, DecodeTally, FrameDecoder, StopReason};
@@ -356,7 +356,7 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     let config = tracker_config(cli)?;
     // A signal while a large cache loads ends the run as at the end of its
     // input, or, for SIGHUP, is ignored, instead of killing the process.
-    let stop = stop_on_signals()?;
+    let stop = stop_on_signals(cli.detaches())?;
     let loaded = load_tracker(cli, config)?;
     let mut output = open_output(cli, startup.identity())?;
     startup.complete(cli, &output, diagnostics, &hangup)?;
@@ -520,12 +520,13 @@ pub(crate) fn finish_flows(
 
 /// Sets a flag on SIGINT or SIGTERM, so that the run ends as at the end of its
 /// input. A second signal of either kind ends the process at once with status 1,
-/// after saying so on standard error.
-pub(crate) fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
+/// after saying so on standard error, or through the log of diagnostics when
+/// `in_daemon` (standard error is then /dev/null).
+pub(crate) fn stop_on_signals(in_daemon: bool) -> Result<Arc<AtomicBool>, Failure> {
     static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     let stop = stop_flag();
     INSTALLED
-        .get_or_init(|| install_stop_handlers(&stop).map_err(|err| err.to_string()))
+        .get_or_init(|| install_stop_handlers(&stop, in_daemon).map_err(|err| err.to_string()))
         .clone()
         .map_err(|err| Failure::Other(format!("cannot install the signal handler: {err}")))?;
     Ok(stop)
@@ -535,7 +536,7 @@ pub(crate) fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
 /// writes a byte to a socket, and a thread counts the bytes, because a handler
 /// can do little more. The thread still runs when the reading thread waits on
 /// a blocked write, which is when a second signal is needed.
-fn install_stop_handlers(stop: &Arc<AtomicBool>) -> std::io::Result<()> {
+fn install_stop_handlers(stop: &Arc<AtomicBool>, in_daemon: bool) -> std::io::Result<()> {
     let (mut counted, notify) = std::os::unix::net::UnixStream::pair()?;
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(stop))?;
@@ -549,7 +550,7 @@ fn install_stop_handlers(stop: &Arc<AtomicBool>) -> std::io::Result<()> {
             while std::io::Read::read(&mut counted, &mut byte).is_ok_and(|read| read == 1) {
                 signals += 1;
                 if signals == 2 {
-                    end_at_second_signal();
+                    end_at_second_signal(in_daemon);
                 }
             }
         })?;
@@ -560,24 +561,36 @@ fn install_stop_handlers(stop: &Arc<AtomicBool>) -> std::io::Result<()> {
 /// signal after that says so.
 static CACHE_SAVED: AtomicBool = AtomicBool::new(false);
 
-/// Ends the process at a second SIGINT or SIGTERM. The message goes to standard
-/// error first, unless that blocks too: the process ends within a second anyway.
-fn end_at_second_signal() -> ! {
-    std::thread::spawn(|| {
+/// Ends the process at a second SIGINT or SIGTERM, with `_exit`, which neither
+/// flushes nor waits for a lock. The message goes out first, unless that blocks
+/// too: a thread, if one can be started, ends the process a second later anyway.
+fn end_at_second_signal(in_daemon: bool) -> ! {
+    let _ = std::thread::Builder::new().spawn(|| {
         std::thread::sleep(std::time::Duration::from_secs(1));
-        std::process::exit(1);
+        signal_hook::low_level::exit(1);
     });
-    let message: &[u8] = if CACHE_SAVED.load(Ordering::Acquire) {
-        b"wsd: a second SIGINT or SIGTERM ended the run at once, after the -W cache \
-          was saved: the records not yet written are lost, and the last line of the \
-          log may be cut\n"
+    let message = if CACHE_SAVED.load(Ordering::Acquire) {
+        "a second SIGINT or SIGTERM ended the run at once, after the -W cache was \
+         saved: the records not yet written are lost, and the last line of the log \
+         may be cut"
     } else {
-        b"wsd: a second SIGINT or SIGTERM ended the run at once: the records not yet \
-          written are lost, the last line of the log may be cut, and the -W cache, \
-          if any, was not saved\n"
+        "a second SIGINT or SIGTERM ended the run at once: the records not yet \
+         written are lost, the last line of the log may be cut, and the -W cache, \
+         if any, was not saved"
     };
-    let _ = std::io::Write::write_all(&mut std::io::stderr(), message);
-    std::process::exit(1);
+    if in_daemon {
+        error!("{message}");
+    } else {
+        // A progress line on the terminal is cleared first.
+        let clear: &[u8] = if std::io::stderr().is_terminal() {
+            b"\r\x1b[K"
+        } else {
+            b""
+        };
+        let line = [clear, b"wsd: ", message.as_bytes(), b"\n"].concat();
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), &line);
+    }
+    signal_hook::low_level::exit(1);
 }
 
 /// Returns the flag that SIGINT and SIGTERM set, the same one on every call, so

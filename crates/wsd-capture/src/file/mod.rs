@@ -904,8 +904,11 @@ fn read_file_header(path: &Path, input: &mut Input) -> Result<FormatReader, Capt
         0 => return Err(not_a_capture("it is empty".to_string())),
         1..=3 => {
             return Err(not_a_capture(format!(
-                "it is only {} bytes long, too short for a file header",
-                head.len()
+                "it is only {} long, too short for a file header",
+                match head.len() {
+                    1 => "1 byte".to_string(),
+                    len => format!("{len} bytes"),
+                }
             )))
         }
         _ => {}
@@ -1374,6 +1377,7 @@ mod tests {
     fn empty_and_short_inputs_are_not_captures() {
         assert_eq!(not_a_capture_text(&[]), "it is empty");
         assert!(not_a_capture_text(&[0xd4, 0xc3, 0xb2]).contains("only 3 bytes long"));
+        assert!(not_a_capture_text(&[0xd4]).contains("only 1 byte long"));
 
         let header = sample_pcap(false, false);
         let found = not_a_capture_text(&header[..20]);
