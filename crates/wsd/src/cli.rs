@@ -90,7 +90,8 @@ pub struct Cli {
     /// Maximum number of flows tracked at once, at least 1. When the table is full,
     /// a closed connection still lingering, else the flow idle longest, is reported
     /// and removed. With --threads N, each worker has N-th of the table for the
-    /// flows of its host pairs, so it can fill up before the whole would.
+    /// flows of its host pairs, so it can fill up before the whole would, and the
+    /// maximum must be at least N.
     #[arg(long, value_name = "N", default_value_t = 1_000_000, allow_hyphen_values = true,
           value_parser = parse_max_flows)]
     pub max_flows: u64,

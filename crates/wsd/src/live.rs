@@ -86,7 +86,7 @@ pub fn run_live(cli: &Cli, startup: &StartUp, diagnostics: &Diagnostics) -> Resu
     })?;
     // A signal while a large cache loads ends the run as at the end of its
     // input, or, for SIGHUP, is ignored, instead of killing the process.
-    let stop = stop_on_signals(cli.detaches())?;
+    let stop = stop_on_signals(cli.detaches() || cli.diag_file.is_some())?;
     source.set_stop_flag(stop.clone());
     let hangup = catch_hangup()?;
     let loaded = load_tracker(cli, config)?;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use tracing::{debug, error, info, trace, warn, Level};
@@ -333,6 +333,13 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
             cli.threads
         )));
     }
+    if cli.threads > 1 && cli.max_flows < u64::from(cli.threads) {
+        return Err(Failure::Usage(format!(
+            "--max-flows {} is less than --threads {}, but each thread's flow table needs \
+             room for at least one flow; give --max-flows {} or more, or fewer threads",
+            cli.max_flows, cli.threads, cli.threads
+        )));
+    }
     warn_if_more_threads_than_processors(cli.threads);
     let startup = StartUp::begin(cli)?;
     if cli.read.is_empty() {
@@ -356,7 +363,7 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     let config = tracker_config(cli)?;
     // A signal while a large cache loads ends the run as at the end of its
     // input, or, for SIGHUP, is ignored, instead of killing the process.
-    let stop = stop_on_signals(cli.detaches())?;
+    let stop = stop_on_signals(cli.detaches() || cli.diag_file.is_some())?;
     let loaded = load_tracker(cli, config)?;
     let mut output = open_output(cli, startup.identity())?;
     startup.complete(cli, &output, diagnostics, &hangup)?;
@@ -480,9 +487,17 @@ pub(crate) fn finish_flows(
     summary: &mut Summary,
     hangup: &AtomicBool,
 ) -> (Result<(), Failure>, Result<(), Failure>) {
+    if cli.wflow.is_some() {
+        CACHE_STATE.store(CACHE_SAVING, Ordering::Release);
+    }
     let saved = save_tracker(cli, tracker);
-    if saved.is_ok() && cli.wflow.is_some() {
-        CACHE_SAVED.store(true, Ordering::Release);
+    if cli.wflow.is_some() {
+        let state = if saved.is_ok() {
+            CACHE_SAVED
+        } else {
+            CACHE_NOT_SAVED
+        };
+        CACHE_STATE.store(state, Ordering::Release);
     }
     let mut written = write_finished(tracker, output, summary);
     if saved.is_err() || cli.wflow.is_none() {
@@ -519,14 +534,17 @@ pub(crate) fn finish_flows(
 }
 
 /// Sets a flag on SIGINT or SIGTERM, so that the run ends as at the end of its
-/// input. A second signal of either kind ends the process at once with status 1,
-/// after saying so on standard error, or through the log of diagnostics when
-/// `in_daemon` (standard error is then /dev/null).
-pub(crate) fn stop_on_signals(in_daemon: bool) -> Result<Arc<AtomicBool>, Failure> {
+/// input. A second signal of either kind ends the process at once with status 1.
+///
+/// Before that, a message goes to standard error, or is logged as an error
+/// when `logged`: for a daemon, whose standard error is /dev/null, or a run
+/// with a diagnostics file. The error reaches standard error too while that is
+/// attached.
+pub(crate) fn stop_on_signals(logged: bool) -> Result<Arc<AtomicBool>, Failure> {
     static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     let stop = stop_flag();
     INSTALLED
-        .get_or_init(|| install_stop_handlers(&stop, in_daemon).map_err(|err| err.to_string()))
+        .get_or_init(|| install_stop_handlers(&stop, logged).map_err(|err| err.to_string()))
         .clone()
         .map_err(|err| Failure::Other(format!("cannot install the signal handler: {err}")))?;
     Ok(stop)
@@ -536,7 +554,7 @@ pub(crate) fn stop_on_signals(in_daemon: bool) -> Result<Arc<AtomicBool>, Failur
 /// writes a byte to a socket, and a thread counts the bytes, because a handler
 /// can do little more. The thread still runs when the reading thread waits on
 /// a blocked write, which is when a second signal is needed.
-fn install_stop_handlers(stop: &Arc<AtomicBool>, in_daemon: bool) -> std::io::Result<()> {
+fn install_stop_handlers(stop: &Arc<AtomicBool>, logged: bool) -> std::io::Result<()> {
     let (mut counted, notify) = std::os::unix::net::UnixStream::pair()?;
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(stop))?;
@@ -550,35 +568,56 @@ fn install_stop_handlers(stop: &Arc<AtomicBool>, in_daemon: bool) -> std::io::Re
             while std::io::Read::read(&mut counted, &mut byte).is_ok_and(|read| read == 1) {
                 signals += 1;
                 if signals == 2 {
-                    end_at_second_signal(in_daemon);
+                    end_at_second_signal(logged);
                 }
             }
         })?;
     Ok(())
 }
 
-/// True once the `-W` cache is saved at the end of the run, so that a second
-/// signal after that says so.
-static CACHE_SAVED: AtomicBool = AtomicBool::new(false);
+/// How far saving the `-W` cache at the end of the run got, one of the
+/// `CACHE_` states, so that the message of a second signal reports what
+/// became of the cache.
+static CACHE_STATE: AtomicU8 = AtomicU8::new(CACHE_NOT_SAVED);
+
+/// The cache was not saved (yet): an earlier file stays as it was.
+const CACHE_NOT_SAVED: u8 = 0;
+
+/// The cache is being saved. The new file may already have replaced the old
+/// one, because the rename comes before the directory is synced and the save
+/// is logged.
+const CACHE_SAVING: u8 = 1;
+
+/// The cache was saved.
+const CACHE_SAVED: u8 = 2;
 
 /// Ends the process at a second SIGINT or SIGTERM, with `_exit`, which neither
 /// flushes nor waits for a lock. The message goes out first, unless that blocks
 /// too: a thread, if one can be started, ends the process a second later anyway.
-fn end_at_second_signal(in_daemon: bool) -> ! {
+fn end_at_second_signal(logged: bool) -> ! {
     let _ = std::thread::Builder::new().spawn(|| {
         std::thread::sleep(std::time::Duration::from_secs(1));
         signal_hook::low_level::exit(1);
     });
-    let message = if CACHE_SAVED.load(Ordering::Acquire) {
-        "a second SIGINT or SIGTERM ended the run at once, after the -W cache was \
-         saved: the records not yet written are lost, and the last line of the log \
-         may be cut"
-    } else {
-        "a second SIGINT or SIGTERM ended the run at once: the records not yet \
-         written are lost, the last line of the log may be cut, and the -W cache, \
-         if any, was not saved"
+    let message = match CACHE_STATE.load(Ordering::Acquire) {
+        CACHE_SAVED => {
+            "a second SIGINT or SIGTERM ended the run at once, after the -W cache was \
+             saved: the records not yet written are lost, and the last line of the \
+             record log may be cut"
+        }
+        CACHE_SAVING => {
+            "a second SIGINT or SIGTERM ended the run at once while the -W cache was \
+             being saved, so it may already hold this run's open flows (flowcache \
+             --summary shows its capture clock): the records not yet written are \
+             lost, and the last line of the record log may be cut"
+        }
+        _ => {
+            "a second SIGINT or SIGTERM ended the run at once: the records not yet \
+             written are lost, the last line of the record log may be cut, and the \
+             -W cache, if any, was not saved"
+        }
     };
-    if in_daemon {
+    if logged {
         error!("{message}");
     } else {
         // A progress line on the terminal is cleared first.

@@ -1534,6 +1534,25 @@ fn send_signal(child: &std::process::Child, signal: rustix::process::Signal) {
     rustix::process::kill_process(pid, signal).expect("send the signal");
 }
 
+/// Each thread's table needs room for a flow, so --max-flows below --threads
+/// is a usage error that names the smallest value that works.
+#[test]
+fn max_flows_below_threads_rejected() {
+    let output = wsd_command()
+        .args(["--threads", "4", "--max-flows", "2", "-r"])
+        .arg(fixture("port_reuse.pcap"))
+        .args(["-L", "/dev/null"])
+        .output()
+        .expect("run wsd");
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--max-flows 2 is less than --threads 4"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("give --max-flows 4 or more"), "{stderr}");
+}
+
 #[test]
 fn sighup_without_rotation_ignored() {
     let dir = tempfile::tempdir().expect("temporary directory");

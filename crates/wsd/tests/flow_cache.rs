@@ -993,68 +993,146 @@ fn sigterm_saves_like_end_of_input() {
 }
 
 /// A second SIGTERM while the log waits on a full pipe ends the process at
-/// once with status 1 and a message, and saves no cache.
+/// once with status 1 and a message, and saves no cache. With a diagnostics
+/// file, the message goes there too.
 #[test]
 fn second_signal_ends_blocked_run() {
+    for with_diag_file in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("wsd.cache");
+        let capture = dir.path().join("refused.pcap");
+        let diag = dir.path().join("diag.log");
+        syn_capture(&capture, 20_000, 1_000_000, true);
+        let mut args = vec![
+            "-W",
+            cache.to_str().unwrap(),
+            "-r",
+            capture.to_str().unwrap(),
+            "-L",
+            "-",
+        ];
+        if with_diag_file {
+            args.extend(["--diag-file", diag.to_str().unwrap()]);
+        }
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wsd"))
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+
+        // Read the first record, then leave the pipe to fill up so that wsd blocks.
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+        assert!(line.starts_with("TCPFLOW "), "{line}");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "wsd ended at the first signal, although its log was blocked"
+        );
+
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "wsd ignored the second SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert_eq!(status.code(), Some(1), "{stderr}");
+        let message = "a second SIGINT or SIGTERM ended the run at once:";
+        assert!(stderr.contains(message), "{stderr}");
+        assert!(stderr.contains("was not saved"), "{stderr}");
+        assert!(!cache.exists(), "a cache was saved");
+        if with_diag_file {
+            let logged = std::fs::read_to_string(&diag).unwrap();
+            assert!(logged.contains(message), "diagnostics file: {logged}");
+        }
+    }
+}
+
+/// A second SIGTERM while the cache is being saved, here blocked on logging
+/// the save to a full standard error, reports that the cache may hold the open
+/// flows, and the cache is indeed complete.
+#[test]
+fn second_signal_while_cache_saved() {
+    use std::io::Write;
+    use std::os::fd::AsFd;
+
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("wsd.cache");
-    let capture = dir.path().join("refused.pcap");
-    syn_capture(&capture, 20_000, 1_000_000, true);
+    let capture = dir.path().join("open.pcap");
+    syn_capture(&capture, 500, 1_000_000, false);
+    let log = dir.path().join("flows.log");
+
+    // Standard error is a pipe filled up in advance, so logging the save blocks.
+    let (mut reader, mut writer) = std::io::pipe().unwrap();
+    let flags = rustix::fs::fcntl_getfl(writer.as_fd()).unwrap();
+    rustix::fs::fcntl_setfl(writer.as_fd(), flags | rustix::fs::OFlags::NONBLOCK).unwrap();
+    let mut filled = 0;
+    while writer.write(&[b'.'; 4096]).is_ok_and(|written| written > 0) {
+        filled += 1;
+    }
+    assert!(filled > 0, "the pipe took nothing");
+    rustix::fs::fcntl_setfl(writer.as_fd(), flags).unwrap();
+
     let args = [
         "-W",
         cache.to_str().unwrap(),
         "-r",
         capture.to_str().unwrap(),
         "-L",
-        "-",
+        log.to_str().unwrap(),
     ];
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wsd"))
         .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stderr(writer)
         .spawn()
         .unwrap();
-
-    // Read the first record, then leave the pipe to fill up so that wsd blocks.
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
-    assert!(line.starts_with("TCPFLOW "), "{line}");
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
-    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "wsd ended at the first signal, although its log was blocked"
-    );
-
-    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
     let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
+    while !cache.exists() {
         assert!(
-            started.elapsed() < std::time::Duration::from_secs(10),
-            "wsd ignored the second SIGTERM"
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the cache was never written"
         );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
 
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert_eq!(status.code(), Some(1), "{stderr}");
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    for _ in 0..2 {
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Draining the pipe lets the blocked writes, and then the message, through.
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut text).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{text}");
     assert!(
-        stderr.contains("a second SIGINT or SIGTERM ended the run at once:"),
-        "{stderr}"
+        text.contains("while the -W cache was being saved"),
+        "{}",
+        text.trim_start_matches('.')
     );
-    assert!(stderr.contains("was not saved"), "{stderr}");
-    assert!(!cache.exists(), "a cache was saved");
+    let saved = wsd_flowcache::read_cache(&cache)
+        .unwrap()
+        .expect("cache written");
+    assert_eq!(saved.snapshot.flows.len(), 500);
 }
 
 /// A second SIGTERM after the cache was saved, while the last records wait on
-/// a full pipe, says that the cache was saved, and the cache is complete.
+/// a full pipe, reports that the cache was saved, and the cache is complete.
 #[test]
 fn second_signal_after_cache_saved() {
     use std::io::BufRead;
