@@ -53,7 +53,9 @@ fn main() {
 
     warn_about_time_zone();
 
-    if let Err(failure) = run::run(&cli, &diagnostics) {
+    let result = run::run(&cli, &diagnostics);
+    run::hold_if_ending();
+    if let Err(failure) = result {
         if in_daemon {
             // Standard error may already be /dev/null: syslog gets it too.
             tracing::error!("{}", failure.message());

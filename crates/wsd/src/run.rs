@@ -575,6 +575,18 @@ fn install_stop_handlers(stop: &Arc<AtomicBool>, logged: bool) -> std::io::Resul
     Ok(())
 }
 
+/// Set when a second signal ends the process, so that a run finishing at the
+/// same moment does not exit first with the status of a complete run.
+static ENDING: AtomicBool = AtomicBool::new(false);
+
+/// Waits for ever once a second signal is ending the process, which then ends
+/// within a second with status 1. Called before the process exits after a run.
+pub(crate) fn hold_if_ending() {
+    while ENDING.load(Ordering::SeqCst) {
+        std::thread::park();
+    }
+}
+
 /// How far saving the `-W` cache at the end of the run got, one of the
 /// `CACHE_` states, so that the message of a second signal reports what
 /// became of the cache.
@@ -595,6 +607,7 @@ const CACHE_SAVED: u8 = 2;
 /// flushes nor waits for a lock. The message goes out first, unless that blocks
 /// too: a thread, if one can be started, ends the process a second later anyway.
 fn end_at_second_signal(logged: bool) -> ! {
+    ENDING.store(true, Ordering::SeqCst);
     let _ = std::thread::Builder::new().spawn(|| {
         std::thread::sleep(std::time::Duration::from_secs(1));
         signal_hook::low_level::exit(1);

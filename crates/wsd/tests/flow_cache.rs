@@ -1111,11 +1111,13 @@ fn second_signal_while_cache_saved() {
     std::thread::sleep(std::time::Duration::from_millis(300));
 
     let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
-    for _ in 0..2 {
-        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
     // Draining the pipe lets the blocked writes, and then the message, through.
+    // The wait gives the signal thread time to take the second signal, and
+    // stays well below the second after which it ends the process anyway.
+    std::thread::sleep(std::time::Duration::from_millis(400));
     let mut text = String::new();
     std::io::Read::read_to_string(&mut reader, &mut text).unwrap();
     let status = child.wait().unwrap();
