@@ -1027,26 +1027,15 @@ fn second_signal_ends_blocked_run() {
         std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
         assert!(line.starts_with("TCPFLOW "), "{line}");
         std::thread::sleep(std::time::Duration::from_millis(500));
-        let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
-        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        terminate(&child);
         std::thread::sleep(std::time::Duration::from_millis(300));
         assert!(
             child.try_wait().unwrap().is_none(),
             "wsd ended at the first signal, although its log was blocked"
         );
 
-        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
-        let started = std::time::Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                started.elapsed() < std::time::Duration::from_secs(10),
-                "wsd ignored the second SIGTERM"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        };
+        terminate(&child);
+        let status = wait_at_most(&mut child, 10);
 
         let mut stderr = String::new();
         std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
@@ -1110,10 +1099,9 @@ fn second_signal_while_cache_saved() {
     }
     std::thread::sleep(std::time::Duration::from_millis(300));
 
-    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
-    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    terminate(&child);
     std::thread::sleep(std::time::Duration::from_millis(100));
-    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    terminate(&child);
     // Draining the pipe lets the blocked writes, and then the message, through.
     // The wait gives the signal thread time to take the second signal, and
     // stays well below the second after which it ends the process anyway.
@@ -1168,9 +1156,8 @@ fn second_signal_after_cache_saved() {
         assert!(read > 0, "wsd ended before saving the cache: {text}");
     }
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
     for _ in 0..2 {
-        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        terminate(&child);
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
 
@@ -1180,6 +1167,27 @@ fn second_signal_after_cache_saved() {
     assert!(text.contains("after the -W cache was saved"), "{text}");
     let saved = wsd_flowcache::read_cache(&cache).unwrap();
     assert!(saved.is_some(), "the cache is missing");
+}
+
+/// Sends SIGTERM to `child`.
+fn terminate(child: &std::process::Child) {
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+}
+
+/// Waits for `child` to end, failing the test after `seconds`.
+fn wait_at_most(child: &mut std::process::Child, seconds: u64) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(seconds),
+            "wsd did not end within {seconds} s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 fn is_root() -> bool {
