@@ -1056,9 +1056,6 @@ fn second_signal_ends_blocked_run() {
 /// flows, and the cache is indeed complete.
 #[test]
 fn second_signal_while_cache_saved() {
-    use std::io::Write;
-    use std::os::fd::AsFd;
-
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("wsd.cache");
     let capture = dir.path().join("open.pcap");
@@ -1066,15 +1063,7 @@ fn second_signal_while_cache_saved() {
     let log = dir.path().join("flows.log");
 
     // Standard error is a pipe filled up in advance, so logging the save blocks.
-    let (mut reader, mut writer) = std::io::pipe().unwrap();
-    let flags = rustix::fs::fcntl_getfl(writer.as_fd()).unwrap();
-    rustix::fs::fcntl_setfl(writer.as_fd(), flags | rustix::fs::OFlags::NONBLOCK).unwrap();
-    let mut filled = 0;
-    while writer.write(&[b'.'; 4096]).is_ok_and(|written| written > 0) {
-        filled += 1;
-    }
-    assert!(filled > 0, "the pipe took nothing");
-    rustix::fs::fcntl_setfl(writer.as_fd(), flags).unwrap();
+    let (mut reader, writer) = full_pipe();
 
     let args = [
         "-W",
@@ -1167,6 +1156,52 @@ fn second_signal_after_cache_saved() {
     assert!(text.contains("after the -W cache was saved"), "{text}");
     let saved = wsd_flowcache::read_cache(&cache).unwrap();
     assert!(saved.is_some(), "the cache is missing");
+}
+
+/// A second SIGTERM ends the process within a few seconds even when the log
+/// and standard error are both full pipes, so that the message cannot be
+/// written.
+#[test]
+fn second_signal_ends_run_without_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("refused.pcap");
+    syn_capture(&capture, 20_000, 1_000_000, true);
+    let (_log_reader, log_writer) = full_pipe();
+    let (_stderr_reader, stderr_writer) = full_pipe();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wsd"))
+        .args(["-r", capture.to_str().unwrap(), "-L", "-"])
+        .stdout(log_writer)
+        .stderr(stderr_writer)
+        .spawn()
+        .unwrap();
+
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "wsd ended on a full log"
+    );
+    terminate(&child);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    terminate(&child);
+    let status = wait_at_most(&mut child, 10);
+    assert_eq!(status.code(), Some(1));
+}
+
+/// Returns a pipe whose buffer is full, so that the next write to it blocks.
+fn full_pipe() -> (std::io::PipeReader, std::io::PipeWriter) {
+    use std::io::Write;
+    use std::os::fd::AsFd;
+
+    let (reader, mut writer) = std::io::pipe().unwrap();
+    let flags = rustix::fs::fcntl_getfl(writer.as_fd()).unwrap();
+    rustix::fs::fcntl_setfl(writer.as_fd(), flags | rustix::fs::OFlags::NONBLOCK).unwrap();
+    let mut filled = 0;
+    while writer.write(&[b'.'; 4096]).is_ok_and(|written| written > 0) {
+        filled += 1;
+    }
+    assert!(filled > 0, "the pipe took nothing");
+    rustix::fs::fcntl_setfl(writer.as_fd(), flags).unwrap();
+    (reader, writer)
 }
 
 /// Sends SIGTERM to `child`.
