@@ -2,8 +2,9 @@
 //! as a Community ID needs: one short message hashed on the stack, no allocation.
 //!
 //! Where the processor has the SHA extensions, a block takes a third of the
-//! time of the portable rounds: 58 ns against 170 ns in a loop. On the bench's
-//! mixed capture, with a record per eight packets, `wsd` took 2% less time.
+//! time of the portable rounds: 58 ns against 170 ns in a loop of 2 million
+//! blocks on an Intel Xeon. On the bench's mixed capture, with a record per
+//! eight packets, `wsd` took 2% less time there.
 //! Calling those instructions is the one use of `unsafe` outside the libpcap
 //! binding.
 //!

@@ -1008,18 +1008,11 @@ fn second_signal_ends_blocked_run() {
             cache.to_str().unwrap(),
             "-r",
             capture.to_str().unwrap(),
-            "-L",
-            "-",
         ];
         if with_diag_file {
             args.extend(["--diag-file", diag.to_str().unwrap()]);
         }
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wsd"))
-            .args(&args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_log_to_pipe(&args);
 
         // Read the first record, then leave the pipe to fill up so that wsd blocks.
         let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
@@ -1128,15 +1121,8 @@ fn second_signal_after_cache_saved() {
         cache.to_str().unwrap(),
         "-r",
         capture.to_str().unwrap(),
-        "-L",
-        "-",
     ];
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wsd"))
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_log_to_pipe(&args);
 
     let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut text = String::new();
@@ -1202,6 +1188,18 @@ fn full_pipe() -> (std::io::PipeReader, std::io::PipeWriter) {
     assert!(filled > 0, "the pipe took nothing");
     rustix::fs::fcntl_setfl(writer.as_fd(), flags).unwrap();
     (reader, writer)
+}
+
+/// Starts wsd with `args`, writing its log (`-L -`) and its standard error to
+/// pipes.
+fn spawn_log_to_pipe(args: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_wsd"))
+        .args(args)
+        .args(["-L", "-"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 /// Sends SIGTERM to `child`.
