@@ -1,8 +1,10 @@
 //! A bounded read buffer that the record parsers borrow from.
 //!
-//! The buffer starts at the input's size when that is known and smaller than
-//! [`BUFFER_SIZE`], and grows up to `BUFFER_SIZE` only when a record needs more room, so
-//! a small input never allocates and zeroes the full buffer. Records are parsed in place,
+//! The buffer starts at [`INITIAL_SIZE`], or at the input's size when that is known and
+//! smaller, and grows up to [`BUFFER_SIZE`] only when a record needs more room. A buffer
+//! that small stays in the processor's cache, so the bytes that a read copies in are
+//! still there when the records are parsed, and a small input never allocates and zeroes
+//! a large buffer. Records are parsed in place,
 //! and the unconsumed tail is moved to the front only when a read is needed, which copies
 //! at most one partial record per refill.
 //!
@@ -24,6 +26,14 @@ use super::shared::SharedBytes;
 /// Maximum size of the read buffer in bytes. It must hold the largest block the parsers
 /// keep in memory ([`MAX_BLOCK_LEN`](super::MAX_BLOCK_LEN)).
 pub(super) const BUFFER_SIZE: usize = 4 << 20;
+
+/// Initial size of the read buffer in bytes, for an input of this size or more.
+///
+/// On the mixed benchmark capture, `wsd` took about 4% less time with a 128 KiB buffer
+/// than with one of 4 MiB (median ratio 0.964 over 30 interleaved pairs of runs). Its
+/// parsing loop fell from 9.6% to 7.1% of the samples, because a read of 4 MiB no longer
+/// fits the second-level cache. Buffers of 256 KiB and 512 KiB gained less.
+const INITIAL_SIZE: usize = 128 << 10;
 
 /// Minimum initial size of the read buffer in bytes, so that a wrong size hint costs
 /// few growth steps.
@@ -61,14 +71,14 @@ pub(super) struct Input {
 impl Input {
     /// Creates an input whose buffer may grow to `BUFFER_SIZE` bytes. `len` is the
     /// input's size if known: the buffer starts at that size, kept between 4 KiB and
-    /// `BUFFER_SIZE`, or at `BUFFER_SIZE` when the size is unknown.
+    /// `INITIAL_SIZE`, or at `INITIAL_SIZE` when the size is unknown.
     pub(super) fn new(reader: Box<dyn Read + Send>, len: Option<u64>) -> Input {
-        let initial = len.map_or(BUFFER_SIZE, |len| {
+        let initial = len.map_or(INITIAL_SIZE, |len| {
             usize::try_from(len)
-                .unwrap_or(BUFFER_SIZE)
-                .max(MIN_INITIAL_SIZE)
+                .unwrap_or(INITIAL_SIZE)
+                .clamp(MIN_INITIAL_SIZE, INITIAL_SIZE)
         });
-        Input::with_sizes(reader, initial.min(BUFFER_SIZE), BUFFER_SIZE)
+        Input::with_sizes(reader, initial, BUFFER_SIZE)
     }
 
     /// Creates an input with a fixed buffer of `capacity` bytes, for tests of the
@@ -409,13 +419,15 @@ mod tests {
     fn new_sizes_buffer_by_input_length() {
         let small = Input::new(Box::new(Cursor::new(numbered(10))), Some(10));
         let medium = Input::new(Box::new(Cursor::new(numbered(10))), Some(100_000));
+        let large = Input::new(Box::new(Cursor::new(numbered(10))), Some(300_000_000));
         let unknown = Input::new(Box::new(Cursor::new(numbered(10))), None);
         let huge = Input::new(Box::new(Cursor::new(numbered(10))), Some(u64::MAX));
 
         assert_eq!(small.buf.len(), MIN_INITIAL_SIZE);
         assert_eq!(medium.buf.len(), 100_000);
-        assert_eq!(unknown.buf.len(), BUFFER_SIZE);
-        assert_eq!(huge.buf.len(), BUFFER_SIZE);
+        assert_eq!(large.buf.len(), INITIAL_SIZE);
+        assert_eq!(unknown.buf.len(), INITIAL_SIZE);
+        assert_eq!(huge.buf.len(), INITIAL_SIZE);
     }
 
     #[test]
