@@ -6,10 +6,7 @@ use wsd_capture::Timestamp;
 use wsd_decode::{Decoded, MacAddr, TcpFlags, TcpInfo, Transport};
 use wsd_flow::{Direction, PacketOutcome};
 
-use crate::text::{
-    push_i64, push_left_aligned, push_right_aligned, push_spaces, push_text, push_u64, Decimal, Ip,
-    Mac, SixDigits,
-};
+use crate::text::{push_with_cursor, Cursor, Ip, Mac, SixDigits, Text};
 
 /// Minimum width of a MAC address column.
 const MAC_WIDTH: usize = 17;
@@ -17,6 +14,12 @@ const MAC_WIDTH: usize = 17;
 const IP_WIDTH: usize = 16;
 /// Minimum width of a port column.
 const PORT_WIDTH: usize = 5;
+
+/// Upper bound of a packet line's length without its anomaly. The widest time,
+/// MACs, IPv6 addresses, ports and TCP fields take 239 bytes with the spaces and
+/// the newline. The rest is room for the cursor's fixed-size copies, which
+/// write past the end of a value.
+const MAX_LINE_LEN: usize = 256;
 
 /// The flag characters in the order they appear, each with its bit.
 const FLAG_CHARS: [(u8, u8); 8] = [
@@ -50,49 +53,61 @@ pub fn format_packet_line(
         Transport::Icmp(_) => (None, None),
         Transport::None => return false,
     };
+    let anomaly = outcome.anomaly.map(|anomaly| anomaly.reason().as_bytes());
+    let max_len = MAX_LINE_LEN + anomaly.map_or(0, |reason| 3 + reason.len());
 
-    push_timestamp(out, ts);
-    out.push(b' ');
-    push_right_aligned(out, MAC_WIDTH, &Mac(mac_or_zero(decoded.src_mac)));
-    out.extend_from_slice(b"->");
-    push_left_aligned(out, MAC_WIDTH, &Mac(mac_or_zero(decoded.dst_mac)));
+    push_with_cursor(out, max_len, |line| {
+        push_timestamp(line, ts);
+        line.push(b' ');
+        let src_mac = mac_or_zero(decoded.src_mac);
+        line.push_spaces(MAC_WIDTH.saturating_sub(Mac(src_mac).len()));
+        line.push_mac(src_mac);
+        line.push_slice(b"->");
+        let dst_mac = mac_or_zero(decoded.dst_mac);
+        line.push_mac(dst_mac);
+        line.push_spaces(MAC_WIDTH.saturating_sub(Mac(dst_mac).len()));
 
-    out.push(b' ');
-    push_address(out, ip.src, src_port);
-    out.push(b' ');
-    out.extend_from_slice(direction_arrow(outcome.direction));
-    out.push(b' ');
-    push_address(out, ip.dst, dst_port);
-    out.push(b' ');
+        line.push(b' ');
+        push_address(line, ip.src, src_port);
+        line.push(b' ');
+        line.push_slice(direction_arrow(outcome.direction));
+        line.push(b' ');
+        push_address(line, ip.dst, dst_port);
+        line.push(b' ');
 
-    match decoded.transport {
-        Transport::Tcp(tcp) => push_tcp_fields(out, &tcp, outcome),
-        Transport::Udp(_) => out.extend_from_slice(b"UDP"),
-        Transport::Icmp(icmp) => {
-            out.extend_from_slice(b"ICMP type: ");
-            push_u64(out, u64::from(icmp.icmp_type));
-            out.extend_from_slice(b" code: ");
-            push_u64(out, u64::from(icmp.code));
+        match decoded.transport {
+            Transport::Tcp(tcp) => push_tcp_fields(line, &tcp, outcome),
+            Transport::Udp(_) => line.push_slice(b"UDP"),
+            Transport::Icmp(icmp) => {
+                line.push_slice(b"ICMP type: ");
+                line.push_u64(u64::from(icmp.icmp_type));
+                line.push_slice(b" code: ");
+                line.push_u64(u64::from(icmp.code));
+            }
+            // Unreachable, because packets without a transport header returned early.
+            Transport::None => {}
         }
-        // Unreachable, because packets without a transport header returned early.
-        Transport::None => {}
-    }
 
-    if let Some(anomaly) = outcome.anomaly {
-        out.extend_from_slice(b" - ");
-        out.extend_from_slice(anomaly.reason().as_bytes());
-    }
-    out.push(b'\n');
+        if let Some(reason) = anomaly {
+            line.push_slice(b" - ");
+            line.push_slice(reason);
+        }
+        line.push(b'\n');
+    });
     true
 }
 
-/// Appends `[seconds.micros]`, with the microseconds truncated.
-fn push_timestamp(out: &mut Vec<u8>, ts: Timestamp) {
-    out.push(b'[');
-    push_i64(out, ts.secs());
-    out.push(b'.');
-    push_text(out, &SixDigits(ts.subsec_micros()));
-    out.push(b']');
+/// Pushes `[seconds.micros]`, with the microseconds truncated.
+fn push_timestamp(line: &mut Cursor<'_>, ts: Timestamp) {
+    line.push(b'[');
+    let secs = ts.secs();
+    if secs < 0 {
+        line.push(b'-');
+    }
+    line.push_u64(secs.unsigned_abs());
+    line.push(b'.');
+    line.push_text(&SixDigits(ts.subsec_micros()));
+    line.push(b']');
 }
 
 /// Returns the MAC address, or all zeros for link types without one.
@@ -100,16 +115,20 @@ fn mac_or_zero(mac: Option<MacAddr>) -> MacAddr {
     mac.unwrap_or_default()
 }
 
-/// Appends an IP address right-aligned, then `:port` with the port left-aligned,
+/// Pushes an IP address right-aligned, then `:port` with the port left-aligned,
 /// or blanks of the same width when there is no port.
-fn push_address(out: &mut Vec<u8>, ip: IpAddr, port: Option<u16>) {
-    push_right_aligned(out, IP_WIDTH, &Ip(ip));
+fn push_address(line: &mut Cursor<'_>, ip: IpAddr, port: Option<u16>) {
+    line.push_spaces(IP_WIDTH.saturating_sub(Ip(ip).len()));
+    line.push_ip(ip);
     match port {
         Some(port) => {
-            out.push(b':');
-            push_left_aligned(out, PORT_WIDTH, &Decimal(u64::from(port)));
+            line.push(b':');
+            let start = line.position();
+            line.push_u64(u64::from(port));
+            let digits = line.position() - start;
+            line.push_spaces(PORT_WIDTH.saturating_sub(digits));
         }
-        None => push_spaces(out, 1 + PORT_WIDTH),
+        None => line.push_spaces(1 + PORT_WIDTH),
     }
 }
 
@@ -121,26 +140,26 @@ fn direction_arrow(direction: Direction) -> &'static [u8] {
     }
 }
 
-/// Appends `TCP [flags] win: N seq: S (+rel) ack: A (+rel)`.
-fn push_tcp_fields(out: &mut Vec<u8>, tcp: &TcpInfo, outcome: &PacketOutcome) {
-    out.extend_from_slice(b"TCP [");
+/// Pushes `TCP [flags] win: N seq: S (+rel) ack: A (+rel)`.
+fn push_tcp_fields(line: &mut Cursor<'_>, tcp: &TcpInfo, outcome: &PacketOutcome) {
+    line.push_slice(b"TCP [");
     for (bit, flag_char) in FLAG_CHARS {
         let symbol = if tcp.flags.has(bit) { flag_char } else { b'.' };
-        out.push(symbol);
+        line.push(symbol);
     }
-    out.extend_from_slice(b"] win: ");
-    push_u64(out, u64::from(tcp.window));
+    line.push_slice(b"] win: ");
+    line.push_u64(u64::from(tcp.window));
 
-    out.extend_from_slice(b" seq: ");
-    push_u64(out, u64::from(tcp.seq));
-    out.extend_from_slice(b" (+");
-    push_u64(out, u64::from(outcome.rel_seq));
+    line.push_slice(b" seq: ");
+    line.push_u64(u64::from(tcp.seq));
+    line.push_slice(b" (+");
+    line.push_u64(u64::from(outcome.rel_seq));
 
-    out.extend_from_slice(b") ack: ");
-    push_u64(out, u64::from(tcp.ack));
-    out.extend_from_slice(b" (+");
-    push_u64(out, u64::from(outcome.rel_ack));
-    out.push(b')');
+    line.push_slice(b") ack: ");
+    line.push_u64(u64::from(tcp.ack));
+    line.push_slice(b" (+");
+    line.push_u64(u64::from(outcome.rel_ack));
+    line.push(b')');
 }
 
 #[cfg(test)]
@@ -290,6 +309,38 @@ mod tests {
                 "flags {flags:#04x}: {text}"
             );
         }
+    }
+
+    #[test]
+    fn widest_line_fits() {
+        let widest = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff";
+        let decoded = Decoded {
+            src_mac: Some(MacAddr([0xff; 6])),
+            dst_mac: Some(MacAddr([0xff; 6])),
+            ip: Some(ip_layer(widest, widest, 6)),
+            transport: Transport::Tcp(TcpInfo {
+                seq: u32::MAX,
+                ack: u32::MAX,
+                window: u16::MAX,
+                ..tcp_header(u16::MAX, u16::MAX, 0xff)
+            }),
+            ..tcp_example()
+        };
+        let outcome = PacketOutcome {
+            anomaly: Some(Anomaly::SynAckWithoutSyn),
+            ..to_server(u32::MAX, u32::MAX)
+        };
+        let ts = Timestamp::from_nanos(i64::MIN);
+        let text = line(ts, &decoded, &outcome);
+
+        let expected = format!(
+            "[{}.{:06}] ff:ff:ff:ff:ff:ff->ff:ff:ff:ff:ff:ff {widest}:65535 -> \
+             {widest}:65535 TCP [FSRPAUEC] win: 65535 seq: 4294967295 (+4294967295) \
+             ack: 4294967295 (+4294967295) - SYN-ACK without SYN\n",
+            ts.secs(),
+            ts.subsec_micros()
+        );
+        assert_eq!(text, expected);
     }
 
     #[test]
