@@ -158,6 +158,17 @@ pub fn check_decoded(decoded: &Decoded) {
                 "UDP datagram length is not the IP payload length: {decoded:?}"
             );
         }
+        Transport::Sctp(sctp) => {
+            assert!(
+                sctp.packet_len >= 12,
+                "SCTP packet shorter than its common header: {decoded:?}"
+            );
+            assert_eq!(
+                Some(sctp.packet_len),
+                ip_payload,
+                "SCTP packet length is not the IP payload length: {decoded:?}"
+            );
+        }
         Transport::Icmp(_) => {
             assert!(
                 decoded.ip.is_some(),

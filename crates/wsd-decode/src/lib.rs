@@ -3,8 +3,8 @@
 //! The wirespy pipeline is capture (`wsd-capture`) → **decode** → flow tracking
 //! (`wsd-flow`) → formatting (`wsd-logfmt`). This crate is the second step. [`decode`]
 //! takes the link type of a capture and the captured bytes of one packet. It returns a
-//! [`Decoded`] with the MAC addresses, VLAN tags, IP header and TCP, UDP or ICMP header
-//! fields that were intact, plus the [`StopReason`] if decoding ended early.
+//! [`Decoded`] with the MAC addresses, VLAN tags, IP header and TCP, UDP, SCTP or ICMP
+//! header fields that were intact, plus the [`StopReason`] if decoding ended early.
 //!
 //! ```
 //! use wsd_decode::{decode, linktype, TcpFlags, Transport};
@@ -53,8 +53,8 @@
 //! when the capture was cut: [`IpInfo::total_len`] is the IP length,
 //! [`TcpInfo::segment_len`] is that length minus the IP header, and
 //! [`TcpInfo::payload_len`] is the segment length minus the TCP header. Link-layer
-//! padding after the IP length is ignored. For a first fragment the TCP and UDP lengths
-//! cover that fragment only.
+//! padding after the IP length is ignored. For a first fragment the TCP, UDP and SCTP
+//! lengths cover that fragment only.
 //!
 //! # Encapsulations and tunnels
 //!
@@ -131,8 +131,8 @@ use link::{LinkFields, NetworkLayer};
 
 pub use frame::{DecodeTally, FrameDecoder, StopCount};
 pub use packet::{
-    Decoded, FragmentHead, FragmentInfo, IcmpInfo, IpInfo, Layer, MacAddr, StopReason, TcpFlags,
-    TcpInfo, Transport, TunnelInfo, TunnelKind, UdpInfo, Vlans, FRAGMENT_HEAD_LEN,
+    Decoded, FragmentHead, FragmentInfo, IcmpInfo, IpInfo, Layer, MacAddr, SctpInfo, StopReason,
+    TcpFlags, TcpInfo, Transport, TunnelInfo, TunnelKind, UdpInfo, Vlans, FRAGMENT_HEAD_LEN,
 };
 pub use transport::decode_transport_head;
 

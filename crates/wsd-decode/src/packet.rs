@@ -114,6 +114,19 @@ pub struct UdpInfo {
     pub datagram_len: u32,
 }
 
+/// The fields of the SCTP common header (RFC 9260, section 3.1) that flow
+/// tracking and logging use. The verification tag, the checksum and the chunks
+/// are not read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SctpInfo {
+    /// Source port.
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// SCTP packet length in bytes (common header plus chunks), from the IP length.
+    pub packet_len: u32,
+}
+
 /// The ICMP or ICMPv6 header fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IcmpInfo {
@@ -138,6 +151,8 @@ pub enum Transport {
     Tcp(TcpInfo),
     /// A UDP datagram.
     Udp(UdpInfo),
+    /// An SCTP packet.
+    Sctp(SctpInfo),
     /// An ICMP or ICMPv6 message.
     Icmp(IcmpInfo),
 }
@@ -149,7 +164,7 @@ pub enum Layer {
     Link,
     /// The IPv4 or IPv6 header, options or extension headers.
     Ip,
-    /// The TCP, UDP or ICMP header.
+    /// The TCP, UDP, SCTP or ICMP header.
     Transport,
     /// A tunnel header (GRE, ERSPAN, VXLAN, Geneve, Teredo), or the limit on nested
     /// encapsulations.
@@ -195,12 +210,12 @@ pub enum StopReason {
     /// The TCP data offset is below 5, or beyond the IP payload of a packet that is
     /// not a first fragment.
     BadTcpDataOffset,
-    /// An IP protocol this decoder does not parse (ESP, SCTP and so on, or a tunnel
+    /// An IP protocol this decoder does not parse (ESP, IGMP and so on, or a tunnel
     /// protocol when decapsulation is off).
     OtherProtocol,
     /// A first IP fragment too short for the transport header fields a flow needs
-    /// (the first 16 bytes of TCP, the whole UDP or ICMP header), whose rest follows
-    /// in the next fragment (a "tiny fragment" in RFC 1858).
+    /// (the first 16 bytes of TCP, the whole UDP, SCTP or ICMP header), whose rest
+    /// follows in the next fragment (a "tiny fragment" in RFC 1858).
     TinyFragment,
     /// A tunnel header is cut short by the capture or by the length of the packet
     /// that carries it.

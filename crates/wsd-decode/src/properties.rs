@@ -42,6 +42,7 @@ fn templates() -> Vec<(u32, Vec<u8>)> {
     chain.extend(tcp(TcpFields::default(), &SYN_OPTIONS, &[]));
     let tcp_v6 = ipv6(0, &chain);
     let udp_v4 = ipv4(PROTO_UDP, &udp(53, 5353, &[0; 12]));
+    let sctp_v6 = ipv6(PROTO_SCTP, &sctp(2905, 36412, &[0; 16]));
     let icmp_v6 = ipv6(58, &[128, 0, 0, 0, 0, 1, 0, 1]);
     let mut null_v6 = 30u32.to_le_bytes().to_vec();
     null_v6.extend_from_slice(&icmp_v6);
@@ -60,6 +61,7 @@ fn templates() -> Vec<(u32, Vec<u8>)> {
         (linktype::NULL, null_v6),
         (linktype::RAW, tcp_v4.clone()),
         (linktype::IPV6, tcp_v6.clone()),
+        (linktype::IPV6, sctp_v6),
     ];
     templates.extend(encapsulation_templates(&tcp_v4, &tcp_v6));
     templates
@@ -195,6 +197,10 @@ fn check_consistent(linktype: u32, captured: usize, decoded: &Decoded) {
         Transport::Udp(udp) => {
             assert!(udp.datagram_len >= 8, "{decoded:?}");
             assert_eq!(Some(udp.datagram_len), ip_payload, "{decoded:?}");
+        }
+        Transport::Sctp(sctp) => {
+            assert!(sctp.packet_len >= 12, "{decoded:?}");
+            assert_eq!(Some(sctp.packet_len), ip_payload, "{decoded:?}");
         }
         Transport::Icmp(_) => assert!(ip_payload >= Some(4), "{decoded:?}"),
         Transport::None => {}

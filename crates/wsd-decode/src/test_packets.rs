@@ -46,6 +46,7 @@ pub(crate) const PROTO_TCP: u8 = 6;
 pub(crate) const PROTO_UDP: u8 = 17;
 pub(crate) const PROTO_IPV6_IN_IP: u8 = 41;
 pub(crate) const PROTO_GRE: u8 = 47;
+pub(crate) const PROTO_SCTP: u8 = 132;
 pub(crate) const PPP_IPV4: u16 = 0x0021;
 pub(crate) const PPP_IPV6: u16 = 0x0057;
 
@@ -225,6 +226,17 @@ pub(crate) fn udp(src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<u8> {
     datagram.extend_from_slice(&[0, 0]);
     datagram.extend_from_slice(payload);
     datagram
+}
+
+/// Builds an SCTP packet: the common header with verification tag 0x01020304 and
+/// a zero checksum, which the decoder does not verify, then `chunks`.
+pub(crate) fn sctp(src_port: u16, dst_port: u16, chunks: &[u8]) -> Vec<u8> {
+    let mut packet = Vec::new();
+    packet.extend_from_slice(&src_port.to_be_bytes());
+    packet.extend_from_slice(&dst_port.to_be_bytes());
+    packet.extend_from_slice(&[1, 2, 3, 4, 0, 0, 0, 0]);
+    packet.extend_from_slice(chunks);
+    packet
 }
 
 /// TCP options of a typical SYN: MSS, SACK permitted, timestamps, NOP and window scale,

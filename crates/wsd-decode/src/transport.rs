@@ -1,17 +1,20 @@
-//! Transport-layer dispatch, with the UDP and ICMP decoders.
+//! Transport-layer dispatch, with the UDP, SCTP and ICMP decoders.
 
 use crate::bytes::len_u32;
 use crate::ip::IpPayload;
-use crate::packet::{IcmpInfo, IpInfo, StopReason, Transport, UdpInfo};
+use crate::packet::{IcmpInfo, IpInfo, SctpInfo, StopReason, Transport, UdpInfo};
 use crate::tcp::{self, decode_tcp};
 
 const ICMP: u8 = 1;
 pub(crate) const TCP: u8 = 6;
 pub(crate) const UDP: u8 = 17;
 const ICMPV6: u8 = 58;
+const SCTP: u8 = 132;
 
 /// The length of a UDP header.
 pub(crate) const UDP_HEADER_LEN: usize = 8;
+/// The length of the SCTP common header: ports, verification tag and checksum.
+const SCTP_HEADER_LEN: usize = 12;
 /// The type, code and checksum that start every ICMP and ICMPv6 message.
 const ICMP_HEADER_LEN: usize = 4;
 
@@ -22,8 +25,7 @@ pub(crate) fn decode_transport(payload: IpPayload<'_>) -> Result<Transport, Stop
         TCP => decode_tcp(payload).map(Transport::Tcp),
         UDP => decode_udp(payload).map(Transport::Udp),
         ICMP | ICMPV6 => decode_icmp(payload).map(Transport::Icmp),
-        // TODO: decode SCTP's ports, so that SCTP flows are keyed by port and
-        // their Community ID matches other monitors'.
+        SCTP => decode_sctp(payload).map(Transport::Sctp),
         _ => Err(StopReason::OtherProtocol),
     }
 }
@@ -35,10 +37,10 @@ pub(crate) fn decode_transport(payload: IpPayload<'_>) -> Result<Transport, Stop
 /// `protocol` is the IP protocol number, `head` the bytes from the start of the
 /// transport header, and `segment_len` the transport length to report: the bytes of
 /// the header and payload that the first fragment carried. TCP needs the first 16
-/// bytes of its header (up to and including the window), and UDP, ICMP and ICMPv6
-/// their first 8 bytes. Bytes past those are ignored. The TCP data offset is checked
-/// against the 20-byte minimum only, because the header may continue past the
-/// first fragment. The payload length is `segment_len` minus the header length,
+/// bytes of its header (up to and including the window), SCTP its 12-byte common
+/// header, and UDP, ICMP and ICMPv6 their first 8 bytes. Bytes past those are
+/// ignored. The TCP data offset is checked against the 20-byte minimum only,
+/// because the header may continue past the first fragment. The payload length is `segment_len` minus the header length,
 /// or 0 when the header does not fit in it.
 ///
 /// # Errors
@@ -67,27 +69,25 @@ pub fn decode_transport_head(
     head: &[u8],
     segment_len: u32,
 ) -> Result<Transport, StopReason> {
-    match protocol {
-        TCP => tcp::decode_tcp_head(head, segment_len).map(Transport::Tcp),
-        UDP | ICMP | ICMPV6 => {
-            let header = head
-                .first_chunk::<UDP_HEADER_LEN>()
-                .ok_or(StopReason::TruncatedTransport)?;
-            let payload = IpPayload {
-                protocol,
-                bytes: header,
-                len: segment_len,
-            };
-            decode_transport(payload)
-        }
-        _ => Err(StopReason::OtherProtocol),
-    }
+    let needed = match protocol {
+        TCP => return tcp::decode_tcp_head(head, segment_len).map(Transport::Tcp),
+        UDP | ICMP | ICMPV6 => UDP_HEADER_LEN,
+        SCTP => SCTP_HEADER_LEN,
+        _ => return Err(StopReason::OtherProtocol),
+    };
+    let header = head.get(..needed).ok_or(StopReason::TruncatedTransport)?;
+    let payload = IpPayload {
+        protocol,
+        bytes: header,
+        len: segment_len,
+    };
+    decode_transport(payload)
 }
 
 /// Replaces [`StopReason::TruncatedTransport`] with [`StopReason::TinyFragment`] when
 /// `ip` is a first fragment whose length, rather than the capture, cuts the part of
-/// the header that flow tracking reads (16 bytes of TCP, the whole UDP or ICMP
-/// header).
+/// the header that flow tracking reads (16 bytes of TCP, the whole UDP, SCTP or
+/// ICMP header).
 #[inline]
 pub(crate) fn classify_error(
     reason: StopReason,
@@ -98,6 +98,7 @@ pub(crate) fn classify_error(
         TCP => tcp::HEAD_LEN,
         UDP => UDP_HEADER_LEN,
         ICMP | ICMPV6 => ICMP_HEADER_LEN,
+        SCTP => SCTP_HEADER_LEN,
         _ => 0,
     };
     let cut_by_fragmentation = payload.len < len_u32(min_header_len);
@@ -120,6 +121,21 @@ pub(crate) fn decode_udp(payload: IpPayload<'_>) -> Result<UdpInfo, StopReason> 
         src_port: u16::from_be_bytes([header[0], header[1]]),
         dst_port: u16::from_be_bytes([header[2], header[3]]),
         datagram_len: payload.len,
+    })
+}
+
+/// Decodes the ports of an SCTP common header. The packet length comes from the IP
+/// header, as for UDP. The checksum is not verified and the chunks are not read.
+#[inline]
+fn decode_sctp(payload: IpPayload<'_>) -> Result<SctpInfo, StopReason> {
+    let header = payload
+        .bytes
+        .first_chunk::<SCTP_HEADER_LEN>()
+        .ok_or(StopReason::TruncatedTransport)?;
+    Ok(SctpInfo {
+        src_port: u16::from_be_bytes([header[0], header[1]]),
+        dst_port: u16::from_be_bytes([header[2], header[3]]),
+        packet_len: payload.len,
     })
 }
 
@@ -155,7 +171,7 @@ mod tests {
     use crate::test_packets::*;
     use crate::{
         decode, decode_transport_head, decode_with, linktype, DecodeOptions, IcmpInfo, Layer,
-        StopReason, TcpFlags, Transport, UdpInfo,
+        SctpInfo, StopReason, TcpFlags, Transport, UdpInfo,
     };
 
     #[test]
@@ -253,12 +269,107 @@ mod tests {
     }
 
     #[test]
-    fn sctp_is_other_protocol() {
-        let decoded = decode(linktype::IPV4, &ipv4(132, &[0; 12]));
+    fn esp_is_other_protocol() {
+        let decoded = decode(linktype::IPV4, &ipv4(50, &[0; 12]));
 
         assert_eq!(decoded.stop, Some(StopReason::OtherProtocol));
         assert!(!StopReason::OtherProtocol.is_malformed());
-        assert_eq!(expect_ip(&decoded).protocol, 132);
+        assert_eq!(expect_ip(&decoded).protocol, 50);
+    }
+
+    #[test]
+    fn sctp_ports_and_length() {
+        // One 20-byte DATA chunk: type, flags, length, TSN, stream, sequence,
+        // payload protocol and 4 bytes of user data.
+        let chunk = [0, 3, 0, 20, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4];
+        let packet = ipv4(PROTO_SCTP, &sctp(2905, 36412, &chunk));
+        let decoded = decode(linktype::ETHERNET, &ethernet(ETHERTYPE_IPV4, &packet));
+
+        assert_eq!(decoded.stop, None);
+        assert_eq!(
+            decoded.transport,
+            Transport::Sctp(SctpInfo {
+                src_port: 2905,
+                dst_port: 36412,
+                packet_len: 32,
+            })
+        );
+    }
+
+    #[test]
+    fn sctp_over_ipv6() {
+        let decoded = decode(linktype::IPV6, &ipv6(PROTO_SCTP, &sctp(3868, 3868, &[])));
+
+        assert_eq!(decoded.stop, None);
+        assert_eq!(
+            decoded.transport,
+            Transport::Sctp(SctpInfo {
+                src_port: 3868,
+                dst_port: 3868,
+                packet_len: 12,
+            })
+        );
+    }
+
+    #[test]
+    fn sctp_header_cut_by_capture() {
+        let packet = ipv4(PROTO_SCTP, &sctp(1, 2, &[0; 16]));
+        let decoded = decode(linktype::IPV4, packet.get(..31).unwrap());
+
+        assert_eq!(decoded.stop, Some(StopReason::TruncatedTransport));
+        assert!(StopReason::TruncatedTransport.is_malformed());
+        assert_eq!(expect_ip(&decoded).protocol, PROTO_SCTP);
+        assert_eq!(decoded.transport, Transport::None);
+    }
+
+    #[test]
+    fn sctp_header_cut_by_ip_length() {
+        // The IP length leaves 8 bytes, the ports and the verification tag.
+        let decoded = decode(
+            linktype::IPV4,
+            &ipv4(PROTO_SCTP, sctp(1, 2, &[]).get(..8).unwrap()),
+        );
+
+        assert_eq!(decoded.stop, Some(StopReason::TruncatedTransport));
+        assert_eq!(decoded.transport, Transport::None);
+    }
+
+    #[test]
+    fn tiny_sctp_first_fragment_is_named() {
+        let mut packet = ipv4(PROTO_SCTP, sctp(1, 2, &[]).get(..8).unwrap());
+        set_ipv4_fragment_field(&mut packet, 0x2000);
+        let decoded = decode(linktype::IPV4, &packet);
+
+        assert_eq!(decoded.stop, Some(StopReason::TinyFragment));
+        assert_eq!(decoded.transport, Transport::None);
+        assert_eq!(decoded.fragment.unwrap().head.as_bytes().len(), 8);
+    }
+
+    #[test]
+    fn sctp_first_fragment_decodes() {
+        let mut packet = ipv4(PROTO_SCTP, &sctp(2905, 36412, &[0; 24]));
+        set_ipv4_fragment_field(&mut packet, 0x2000);
+        let decoded = decode(linktype::IPV4, &packet);
+
+        assert_eq!(decoded.stop, None);
+        assert_eq!(
+            decoded.transport,
+            Transport::Sctp(SctpInfo {
+                src_port: 2905,
+                dst_port: 36412,
+                packet_len: 36,
+            })
+        );
+    }
+
+    #[test]
+    fn later_sctp_fragment_has_no_header() {
+        let mut packet = ipv4(PROTO_SCTP, &sctp(2905, 36412, &[0; 24]));
+        set_ipv4_fragment_field(&mut packet, 3);
+        let decoded = decode(linktype::IPV4, &packet);
+
+        assert_eq!(decoded.stop, Some(StopReason::Fragment));
+        assert_eq!(decoded.transport, Transport::None);
     }
 
     #[test]
@@ -288,12 +399,14 @@ mod tests {
     fn transport_head_at_every_length() {
         let segment = tcp_default(0);
         let datagram = udp(5353, 53, &[0; 24]);
+        let sctp_packet = sctp(2905, 36412, &[0; 16]);
         let echo = [
             8, 0, 0xf7, 0xff, 0x12, 0x34, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         ];
-        let cases: [(u8, &[u8], usize); 4] = [
+        let cases: [(u8, &[u8], usize); 5] = [
             (PROTO_TCP, &segment, 16),
             (PROTO_UDP, &datagram, 8),
+            (PROTO_SCTP, &sctp_packet, 12),
             (1, &echo, 8),
             (58, &echo, 8),
         ];
@@ -333,6 +446,7 @@ mod tests {
         let echo = [8, 0, 0xf7, 0xff, 0x12, 0x34, 0, 1];
         let icmp = decode_transport_head(1, &echo, 8);
         let udp = decode_transport_head(PROTO_UDP, &udp(5353, 53, &[]), 8);
+        let sctp = decode_transport_head(PROTO_SCTP, &sctp(2905, 36412, &[0; 4]), 40);
 
         assert_eq!((tcp.src_port, tcp.dst_port), (12345, 8080));
         assert_eq!((tcp.seq, tcp.ack, tcp.window), (7, 9, 1024));
@@ -357,6 +471,14 @@ mod tests {
                 datagram_len: 8,
             }))
         );
+        assert_eq!(
+            sctp,
+            Ok(Transport::Sctp(SctpInfo {
+                src_port: 2905,
+                dst_port: 36412,
+                packet_len: 40,
+            }))
+        );
     }
 
     #[test]
@@ -369,7 +491,7 @@ mod tests {
             Err(StopReason::BadTcpDataOffset)
         );
         assert_eq!(
-            decode_transport_head(132, &[0; 16], 16),
+            decode_transport_head(50, &[0; 16], 16),
             Err(StopReason::OtherProtocol)
         );
     }

@@ -87,8 +87,9 @@ impl PacketKey {
     ///
     /// Without ICMP in `records`, ICMP messages are keyed by their addresses
     /// alone, and without other protocols in `records`, IP protocols other than
-    /// TCP, UDP, ICMP and ICMPv6 get no flow. Both are as before those protocols
-    /// had records, so that packet lines and the table's contents stay the same.
+    /// TCP, UDP, ICMP and ICMPv6 get no flow, SCTP included. Both are as before
+    /// those protocols had records, so that packet lines and the table's
+    /// contents stay the same.
     #[inline]
     pub fn of(packet: &Decoded, vlan_in_key: bool, records: RecordProtocols) -> Option<PacketKey> {
         let ip = packet.ip.as_ref()?;
@@ -138,12 +139,16 @@ pub(crate) fn key_ports(
             Some(id) => (id, id),
             None => (u16::from(icmp.icmp_type), u16::from(icmp.code)),
         },
+        // SCTP records are records of other protocols, and without them SCTP
+        // is not tracked, as before its ports were decoded.
+        Transport::Sctp(sctp) if records.other => (sctp.src_port, sctp.dst_port),
+        Transport::Sctp(_) => return None,
         // Other IP protocols form one flow per address pair. A later fragment
-        // or a TCP, UDP or ICMP header that did not decode has no flow.
+        // or a TCP, UDP, SCTP or ICMP header that did not decode has no flow.
         Transport::None
             if records.other
                 && !ip.is_later_fragment
-                && !matches!(ip.protocol, 1 | 6 | 17 | 58) =>
+                && !matches!(ip.protocol, 1 | 6 | 17 | 58 | 132) =>
         {
             (0, 0)
         }

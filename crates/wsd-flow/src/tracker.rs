@@ -396,6 +396,10 @@ impl Tracker {
             Transport::Udp(udp) => {
                 self.process_other(ts, packet, key, hash, udp.datagram_len, QueueId::Udp)
             }
+            Transport::Sctp(sctp) => {
+                let queue = queue_of_protocol(key.key.protocol);
+                self.process_other(ts, packet, key, hash, sctp.packet_len, queue)
+            }
             Transport::Icmp(_) | Transport::None => {
                 let len = packet
                     .ip
@@ -909,8 +913,10 @@ impl Tracker {
         };
         let flow = self.table.get_mut(idx);
         let sender = flow.sender(key.from_a);
+        // The UDP header and the SCTP common header are not payload.
         let header = match packet.transport {
             Transport::Udp(_) => 8,
+            Transport::Sctp(_) => 12,
             _ => 0,
         };
         let payload = bytes.saturating_sub(header);
@@ -1173,7 +1179,9 @@ fn queue_for(flow: &Flow) -> QueueId {
     queue_of_protocol(flow.key.protocol)
 }
 
-/// Returns the timeout queue of an open flow of IP protocol `protocol`.
+/// Returns the timeout queue of an open flow of IP protocol `protocol`. SCTP
+/// takes the queue of the other protocols, whose records include it, so that
+/// `other_idle_timeout` applies to it.
 fn queue_of_protocol(protocol: u8) -> QueueId {
     match protocol {
         TCP => QueueId::Tcp,

@@ -950,3 +950,88 @@ fn udp_header_after_options_joins() {
     assert_eq!(records[0].out.packets, 2);
     assert_eq!(stats.tiny_fragments_joined, 1);
 }
+
+/// Returns the default settings with records for every protocol.
+fn all_records() -> TrackerConfig {
+    TrackerConfig {
+        records: wsd_flow::RecordProtocols {
+            tcp: true,
+            udp: true,
+            icmp: true,
+            other: true,
+        },
+        ..TrackerConfig::default()
+    }
+}
+
+/// Builds a 32-byte SCTP packet from port 2905 to 36412: the 12-byte common
+/// header and a DATA chunk with 4 bytes of user data.
+fn sctp_packet() -> Vec<u8> {
+    let mut packet = Vec::new();
+    packet.extend_from_slice(&2905u16.to_be_bytes());
+    packet.extend_from_slice(&36412u16.to_be_bytes());
+    packet.extend_from_slice(&[1, 2, 3, 4, 0, 0, 0, 0]);
+    packet.extend_from_slice(&[0, 3, 0, 20, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    packet.extend_from_slice(&[0xaa; 4]);
+    packet
+}
+
+#[test]
+fn tiny_sctp_first_fragment_joins() {
+    // The first fragment contains the ports and the verification tag, 8 of the
+    // 12 bytes of the common header.
+    const SCTP: u8 = 132;
+    let packet = sctp_packet();
+    let first = ipv6_fragment_with(9, 0, true, SCTP, &packet[..8]);
+    let last = ipv6_fragment_with(9, 8, false, SCTP, &packet[8..]);
+    assert_eq!(
+        decode(linktype::ETHERNET, &first).stop,
+        Some(StopReason::TinyFragment)
+    );
+
+    for frames in [[(0, &first), (1, &last)], [(0, &last), (1, &first)]] {
+        let frames = frames.map(|(millis, frame)| (millis, frame.as_slice()));
+        let (records, stats) = run_with(all_records(), &frames);
+
+        assert_eq!(records.len(), 1, "{stats:?}");
+        assert_eq!(records[0].protocol, SCTP);
+        assert_eq!(records[0].client.port, 2905);
+        assert_eq!(records[0].server.port, 36412);
+        assert_eq!(records[0].out.packets, 2);
+        assert_eq!(records[0].out.bytes, 32);
+        assert_eq!(stats.tiny_fragments_joined, 1);
+        assert_eq!(stats.unattributed, 0);
+    }
+}
+
+#[test]
+fn later_sctp_fragment_counts_into_flow() {
+    const SCTP: u8 = 132;
+    let packet = sctp_packet();
+    let first = ipv6_fragment_with(10, 0, true, SCTP, &packet[..16]);
+    let last = ipv6_fragment_with(10, 16, false, SCTP, &packet[16..]);
+
+    let (records, stats) = run_with(all_records(), &[(0, &first), (1, &last)]);
+
+    assert_eq!(records.len(), 1, "{stats:?}");
+    assert_eq!(records[0].client.port, 2905);
+    assert_eq!(records[0].out.packets, 2);
+    assert_eq!(records[0].out.bytes, 32);
+    assert_eq!(stats.fragments_attributed, 1);
+    assert_eq!(stats.unattributed, 0);
+}
+
+#[test]
+fn untracked_tiny_sctp_fragment_unjoined() {
+    const SCTP: u8 = 132;
+    let packet = sctp_packet();
+    let first = ipv6_fragment_with(11, 0, true, SCTP, &packet[..8]);
+    let last = ipv6_fragment_with(11, 8, false, SCTP, &packet[8..]);
+
+    let (records, stats) = run(&[(0, &first), (1, &last)]);
+
+    assert!(records.is_empty(), "{records:?}");
+    assert_eq!(stats.tiny_fragments_joined, 0);
+    assert_eq!(stats.tiny_fragments_unjoined, 1);
+    assert_eq!(stats.unattributed, 2);
+}

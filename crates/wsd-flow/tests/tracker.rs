@@ -4,8 +4,8 @@ use std::net::IpAddr;
 
 use wsd_capture::Timestamp;
 use wsd_decode::{
-    Decoded, IcmpInfo, IpInfo, MacAddr, TcpFlags, TcpInfo, Transport, TunnelInfo, TunnelKind,
-    UdpInfo, Vlans,
+    Decoded, IcmpInfo, IpInfo, MacAddr, SctpInfo, StopReason, TcpFlags, TcpInfo, Transport,
+    TunnelInfo, TunnelKind, UdpInfo, Vlans,
 };
 use wsd_flow::{
     Anomaly, ConnState, Direction, EndReason, FlowRecord, RecordProtocols, Tracker, TrackerConfig,
@@ -1006,6 +1006,167 @@ fn other_protocol_one_flow_per_pair() {
 
 fn esp(src: &str, dst: &str) -> Decoded {
     datagram(50, src, dst, Transport::None, 100)
+}
+
+/// Returns an SCTP packet with `chunks` bytes after its 12-byte common header.
+fn sctp(src: &str, sport: u16, dst: &str, dport: u16, chunks: u16) -> Decoded {
+    let info = SctpInfo {
+        src_port: sport,
+        dst_port: dport,
+        packet_len: 12 + u32::from(chunks),
+    };
+    let mut packet = datagram(132, src, dst, Transport::Sctp(info), chunks);
+    let ip = packet.ip.as_mut().expect("an IP layer");
+    ip.total_len = ip.header_len + info.packet_len;
+    packet
+}
+
+#[test]
+fn sctp_directions_one_flow() {
+    let records = run_packets(
+        all_records(),
+        &[
+            sctp(CLIENT, 2905, SERVER, 36412, 20),
+            sctp(SERVER, 36412, CLIENT, 2905, 16),
+            sctp(CLIENT, 2905, SERVER, 36412, 48),
+        ],
+    );
+    assert_eq!(records.len(), 1, "{records:?}");
+    let record = &records[0];
+    assert_eq!(record.protocol, 132);
+    assert_eq!(record.client.ip.to_string(), CLIENT);
+    assert_eq!(record.client.port, 2905);
+    assert_eq!(record.server.ip.to_string(), SERVER);
+    assert_eq!(record.server.port, 36412);
+    assert_eq!(record.out.packets, 2);
+    assert_eq!(record.inbound.packets, 1);
+    // Bytes are the SCTP packet, payload bytes its chunks.
+    assert_eq!(record.out.bytes, 12 + 20 + 12 + 48);
+    assert_eq!(record.out.payload_bytes, 20 + 48);
+    assert_eq!(record.inbound.bytes, 12 + 16);
+    assert_eq!(record.inbound.payload_bytes, 16);
+    assert_eq!(record.state, ConnState::OTH);
+    assert_eq!(record.history.as_str(), "");
+}
+
+#[test]
+fn sctp_associations_split_by_port() {
+    let records = run_packets(
+        all_records(),
+        &[
+            sctp(CLIENT, 2905, SERVER, 36412, 20),
+            sctp(CLIENT, 2906, SERVER, 36412, 20),
+            sctp(SERVER, 36412, CLIENT, 2906, 16),
+            sctp(SERVER, 36412, CLIENT, 2905, 16),
+        ],
+    );
+    assert_eq!(records.len(), 2, "{records:?}");
+    let ports: Vec<(u16, u16)> = records
+        .iter()
+        .map(|record| (record.client.port, record.server.port))
+        .collect();
+    assert_eq!(ports, [(2905, 36412), (2906, 36412)]);
+    for record in &records {
+        assert_eq!(record.out.packets, 1, "{record:?}");
+        assert_eq!(record.inbound.packets, 1, "{record:?}");
+    }
+}
+
+#[test]
+fn sctp_untracked_without_other_records() {
+    let config = TrackerConfig {
+        records: RecordProtocols {
+            tcp: true,
+            udp: true,
+            icmp: true,
+            other: false,
+        },
+        ..TrackerConfig::default()
+    };
+    let mut tracker = Tracker::new(config);
+    let outcome = tracker.process(ts(0), &sctp(CLIENT, 2905, SERVER, 36412, 20));
+    tracker.finish();
+
+    assert_eq!(outcome.direction, Direction::Unattributed);
+    assert_eq!(tracker.stats().flows_created, 0);
+    assert_eq!(tracker.stats().unattributed, 1);
+    assert_eq!(tracker.drain_finished().count(), 0);
+}
+
+#[test]
+fn cut_sctp_header_has_no_flow() {
+    let mut packet = datagram(132, CLIENT, SERVER, Transport::None, 0);
+    packet.stop = Some(StopReason::TruncatedTransport);
+    let mut tracker = Tracker::new(all_records());
+    let outcome = tracker.process(ts(0), &packet);
+    tracker.finish();
+
+    assert_eq!(outcome.direction, Direction::Unattributed);
+    assert_eq!(tracker.stats().flows_created, 0);
+    assert_eq!(tracker.stats().unattributed, 1);
+    assert_eq!(tracker.drain_finished().count(), 0);
+}
+
+#[test]
+fn sctp_takes_other_timeout() {
+    let config = TrackerConfig {
+        udp_idle_timeout: 100_000_000_000,
+        other_idle_timeout: 10_000_000_000,
+        ..all_records()
+    };
+    // A TCP SYN from another client advances the capture clock.
+    let clock = |port| tcp_packet(&seg("10.9.9.9", port, SERVER, 80, SYN, 1, 0, 0));
+    for restore in [false, true] {
+        let mut tracker = Tracker::new(config);
+        tracker.process(ts(0), &sctp(CLIENT, 2905, SERVER, 36412, 20));
+        if restore {
+            tracker = Tracker::restore(config, &tracker.snapshot()).expect("restore");
+        }
+        tracker.process(ts(9_000), &clock(1));
+        assert_eq!(finished_protocols(&mut tracker), [], "restore {restore}");
+        tracker.process(ts(11_000), &clock(2));
+        assert_eq!(finished_protocols(&mut tracker), [132], "restore {restore}");
+    }
+}
+
+#[test]
+fn restored_sctp_flow_continues() {
+    let mut tracker = Tracker::new(all_records());
+    tracker.process(ts(0), &sctp(CLIENT, 2905, SERVER, 36412, 20));
+    let mut restored = Tracker::restore(all_records(), &tracker.snapshot()).expect("restore");
+    let outcome = restored.process(ts(1), &sctp(SERVER, 36412, CLIENT, 2905, 16));
+    restored.finish();
+    let records: Vec<_> = restored.drain_finished().collect();
+
+    assert_eq!(outcome.direction, Direction::ToClient);
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].client.port, 2905);
+    assert_eq!(records[0].server.port, 36412);
+    assert_eq!(records[0].out.packets, 1);
+    assert_eq!(records[0].inbound.packets, 1);
+}
+
+/// An SCTP flow saved with ports 0 and 0, as versions that did not decode SCTP
+/// saved it, still restores. It matches no new packet and ends on its own.
+#[test]
+fn sctp_flow_without_ports_restores() {
+    let mut tracker = Tracker::new(all_records());
+    tracker.process(ts(0), &sctp(CLIENT, 2905, SERVER, 36412, 20));
+    let mut snapshot = tracker.snapshot();
+    snapshot.flows[0].client.port = 0;
+    snapshot.flows[0].server.port = 0;
+    let mut restored = Tracker::restore(all_records(), &snapshot).expect("restore");
+    restored.process(ts(1), &sctp(CLIENT, 2905, SERVER, 36412, 20));
+    restored.finish();
+    let records: Vec<_> = restored.drain_finished().collect();
+
+    let ports: Vec<(u16, u16)> = records
+        .iter()
+        .map(|record| (record.client.port, record.server.port))
+        .collect();
+    assert_eq!(ports, [(0, 0), (2905, 36412)]);
+    assert_eq!(records[0].out.packets, 1);
+    assert_eq!(records[1].out.packets, 1);
 }
 
 fn icmpv6_echo(src: &str, dst: &str, icmp_type: u8, echo_id: u16) -> Decoded {

@@ -158,9 +158,7 @@ pub fn flow_community_id(seed: u16, record: &FlowRecord) -> CommunityId {
             CommunityTransport::Ports(record.client.port, record.server.port)
         }
         // NOTE: an ICMP record without its message type hashes like a protocol
-        // without ports, which matches no other monitor's ID. An SCTP record
-        // hashes ports 0 and 0, because the decoder does not read SCTP's ports,
-        // so its ID matches no other monitor's either.
+        // without ports, which matches no other monitor's ID.
         _ => CommunityTransport::None,
     };
     community_id(

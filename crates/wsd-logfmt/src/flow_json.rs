@@ -364,6 +364,25 @@ mod tests {
     }
 
     #[test]
+    fn sctp_ports_and_community_id() {
+        let mut flow = record();
+        flow.protocol = 132;
+        flow.client.ip = ip("192.168.170.8");
+        flow.client.port = 7;
+        flow.server.ip = ip("192.168.170.56");
+        flow.server.port = 7;
+        let value = parse(&flow, &RecordOptions::default());
+
+        assert_eq!(value["protocol_name"], "other");
+        assert_eq!(value["protocol"], 132);
+        assert_eq!(value["src_port"], 7);
+        assert_eq!(value["dst_port"], 7);
+        assert!(value["icmp_type"].is_null());
+        // The SCTP flow of the Community ID specification's baseline.
+        assert_eq!(value["community_id"], "1:MP2EtRCAUIZvTw6MxJHLV7N7JDs=");
+    }
+
+    #[test]
     fn ipv6_and_seed() {
         let mut flow = record();
         flow.client.ip = ip("2001:db8::1");

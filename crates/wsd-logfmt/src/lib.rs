@@ -57,8 +57,8 @@
 //! VLANs, IP, payload, stream, missed and retransmitted byte counts, connection
 //! state and history, the end reason, the ICMP echo id, the tunnel and the
 //! [`CommunityId`]. In `ICMPFLOW` lines `icmpType` and `icmpCode` take the places
-//! of the port keys, and `IPFLOW` lines have no port keys. The repository's
-//! `docs/flow-records.md` lists every key.
+//! of the port keys, and `IPFLOW` lines have no port keys unless they are SCTP's
+//! (protocol 132). The repository's `docs/flow-records.md` lists every key.
 //!
 //! # JSON Lines
 //!
@@ -68,8 +68,8 @@
 //!
 //! # Per-packet line
 //!
-//! In verbose mode, one line per packet that has a TCP, UDP or ICMP (or ICMPv6)
-//! header, ending in `\n`, for example:
+//! In verbose mode, one line per packet that has a TCP, UDP, SCTP or ICMP (or
+//! ICMPv6) header, ending in `\n`, for example:
 //!
 //! ```text
 //! [1515026248.970290] 10:c3:7b:9b:41:c9->8:5b:e:6d:14:e8       172.20.1.144:65085 ->    23.72.109.149:443   TCP [....A...] win: 16425 seq: 2704739503 (+1) ack: 1911183578 (+1)
@@ -87,7 +87,7 @@
 //! 4. A space, the direction within the flow, and a space: `->` client to server,
 //!    `<-` server to client, `??` not attributed to a flow.
 //! 5. The destination IP and port, laid out as the source.
-//! 6. A space and the protocol: `TCP`, `UDP` or `ICMP` (ICMPv6 too).
+//! 6. A space and the protocol: `TCP`, `UDP`, `SCTP` or `ICMP` (ICMPv6 too).
 //! 7. For TCP: ` [FSRPAUEC]`, one character per flag (FIN, SYN, RST, PSH, ACK, URG,
 //!    ECE, CWR) with `.` for a clear flag, then
 //!    ` win: W seq: S (+RS) ack: A (+RA)`. `W` is the unscaled receive window,
@@ -98,7 +98,9 @@
 //!    ` - no handshake seen`.
 //!
 //! ICMP has no ports, so the `:port` columns are blank, 6 spaces each, and the
-//! columns after them stay aligned. A value wider than its column (an IPv6
+//! columns after them stay aligned. An SCTP packet that the tracker attributes
+//! to no flow gets no line, because a tracker leaves SCTP packets unattributed
+//! only when it does not follow SCTP. A value wider than its column (an IPv6
 //! address longer than 16 characters) widens the column instead of being cut.
 //!
 //! # Example

@@ -1,4 +1,4 @@
-//! The per-packet line, written for each TCP, UDP or ICMP packet in verbose mode.
+//! The per-packet line, written for each TCP, UDP, SCTP or ICMP packet in verbose mode.
 
 use std::net::IpAddr;
 
@@ -35,9 +35,9 @@ const FLAG_CHARS: [(u8, u8); 8] = [
 
 /// Appends the packet line of one packet, newline included, to `out`.
 ///
-/// Returns false and appends nothing if the packet has no IP layer or no TCP, UDP
-/// or ICMP header. The layout is described in the
-/// [crate documentation](crate#per-packet-line).
+/// Returns false and appends nothing if the packet has no IP layer or no TCP, UDP,
+/// SCTP or ICMP header, or if it is an SCTP packet that `outcome` attributes to no
+/// flow. The layout is described in the [crate documentation](crate#per-packet-line).
 pub fn format_packet_line(
     out: &mut Vec<u8>,
     ts: Timestamp,
@@ -50,6 +50,12 @@ pub fn format_packet_line(
     let (src_port, dst_port) = match decoded.transport {
         Transport::Tcp(tcp) => (Some(tcp.src_port), Some(tcp.dst_port)),
         Transport::Udp(udp) => (Some(udp.src_port), Some(udp.dst_port)),
+        // The tracker leaves SCTP packets unattributed only when it does not
+        // track SCTP, because other protocols produce no records. They then get
+        // no line, as before SCTP was decoded, so that `--compat` output stays
+        // the same.
+        Transport::Sctp(_) if outcome.direction == Direction::Unattributed => return false,
+        Transport::Sctp(sctp) => (Some(sctp.src_port), Some(sctp.dst_port)),
         Transport::Icmp(_) => (None, None),
         Transport::None => return false,
     };
@@ -78,6 +84,7 @@ pub fn format_packet_line(
         match decoded.transport {
             Transport::Tcp(tcp) => push_tcp_fields(line, &tcp, outcome),
             Transport::Udp(_) => line.push_slice(b"UDP"),
+            Transport::Sctp(_) => line.push_slice(b"SCTP"),
             Transport::Icmp(icmp) => {
                 line.push_slice(b"ICMP type: ");
                 line.push_u64(u64::from(icmp.icmp_type));
@@ -164,7 +171,7 @@ fn push_tcp_fields(line: &mut Cursor<'_>, tcp: &TcpInfo, outcome: &PacketOutcome
 
 #[cfg(test)]
 mod tests {
-    use wsd_decode::{IcmpInfo, IpInfo, UdpInfo, Vlans};
+    use wsd_decode::{IcmpInfo, IpInfo, SctpInfo, UdpInfo, Vlans};
     use wsd_flow::Anomaly;
 
     use super::*;
@@ -256,6 +263,43 @@ mod tests {
         let expected = "[1515026248.684504] 10:c3:7b:9b:41:c9->8:5b:e:6d:14:e8       \
                         172.20.1.144:58410 ->    192.168.10.20:53    UDP\n";
         assert_eq!(line(ts, &decoded, &to_server(0, 0)), expected);
+    }
+
+    fn sctp_example() -> Decoded {
+        Decoded {
+            ip: Some(ip_layer("172.20.1.144", "172.20.1.3", 132)),
+            transport: Transport::Sctp(SctpInfo {
+                src_port: 2905,
+                dst_port: 36412,
+                packet_len: 48,
+            }),
+            ..tcp_example()
+        }
+    }
+
+    #[test]
+    fn sctp_line_has_ports() {
+        let ts = Timestamp::from_parts(1_515_026_248, 684_504_999);
+        let expected = "[1515026248.684504] 10:c3:7b:9b:41:c9->8:5b:e:6d:14:e8       \
+                        172.20.1.144:2905  <-       172.20.1.3:36412 SCTP\n";
+        let outcome = PacketOutcome {
+            direction: Direction::ToClient,
+            ..to_server(0, 0)
+        };
+        assert_eq!(line(ts, &sctp_example(), &outcome), expected);
+    }
+
+    #[test]
+    fn no_line_for_untracked_sctp() {
+        let mut out = Vec::new();
+        let written = format_packet_line(
+            &mut out,
+            example_ts(),
+            &sctp_example(),
+            &PacketOutcome::UNATTRIBUTED,
+        );
+        assert!(!written);
+        assert!(out.is_empty());
     }
 
     #[test]

@@ -143,6 +143,36 @@ impl FrameBuilder {
         pad_to_minimum(out);
     }
 
+    /// Builds an Ethernet frame carrying an SCTP packet: the common header with
+    /// `verification_tag`, then one DATA chunk (RFC 9260, section 3.3.1) with TSN 1,
+    /// stream 0 and `data_len` bytes of user data, padded to a multiple of 4 bytes.
+    /// The checksum is left 0, because `wsd` does not verify it.
+    pub fn sctp(
+        &mut self,
+        src: Endpoint,
+        dst: Endpoint,
+        verification_tag: u32,
+        data_len: u16,
+    ) -> Vec<u8> {
+        let chunk_len = 16 + data_len;
+        let padded_len = usize::from(chunk_len).next_multiple_of(4);
+        let mut frame = Vec::new();
+        self.write_ip_header(&mut frame, src, dst, 132, 12 + padded_len);
+        frame.extend_from_slice(&src.port.to_be_bytes());
+        frame.extend_from_slice(&dst.port.to_be_bytes());
+        frame.extend_from_slice(&verification_tag.to_be_bytes());
+        frame.extend_from_slice(&[0, 0, 0, 0]);
+        // Chunk type 0 (DATA) with the B and E flags of an unfragmented message.
+        frame.extend_from_slice(&[0, 0x03]);
+        frame.extend_from_slice(&chunk_len.to_be_bytes());
+        // TSN 1, stream identifier 0, stream sequence number 0, payload protocol 0.
+        frame.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+        extend_payload(&mut frame, usize::from(data_len));
+        frame.resize(frame.len() + padded_len - usize::from(chunk_len), 0);
+        pad_to_minimum(&mut frame);
+        frame
+    }
+
     /// Clears `out` and writes the Ethernet header, the VLAN tags and an IP header
     /// announcing `payload_len` bytes of `protocol` after it.
     fn write_ip_header(
@@ -275,6 +305,25 @@ mod tests {
 
         FrameBuilder::new().write_udp(&mut reused, client6, server6, 30);
         assert_eq!(reused, FrameBuilder::new().udp(client6, server6, 30));
+    }
+
+    #[test]
+    fn sctp_frame_layout() {
+        let client = Endpoint::v4([10, 0, 0, 1], 2905);
+        let server = Endpoint::v4([10, 0, 0, 2], 36412);
+        let frame = FrameBuilder::new().sctp(client, server, 0x0102_0304, 5);
+        let ip = &frame[14..34];
+        let sctp = &frame[34..];
+
+        // 12 bytes of common header and a 21-byte chunk padded to 24 bytes.
+        assert_eq!(frame.len(), 14 + 20 + 12 + 24);
+        assert_eq!(ip[9], 132);
+        assert_eq!(u16::from_be_bytes([ip[2], ip[3]]), 20 + 12 + 24);
+        assert_eq!(sctp[..4], [0x0b, 0x59, 0x8e, 0x3c]);
+        assert_eq!(sctp[4..8], [1, 2, 3, 4]);
+        assert_eq!(u16::from_be_bytes([sctp[14], sctp[15]]), 16 + 5);
+        assert_eq!(sctp[28..33], [0, 1, 2, 3, 4]);
+        assert_eq!(sctp[33..], [0, 0, 0]);
     }
 
     #[test]

@@ -140,8 +140,8 @@ pub struct Cli {
     pub community_id_seed: u16,
 
     /// Protocols that produce flow records, as a comma-separated list of tcp, udp,
-    /// icmp and other (every IP protocol but those three). Default: all of them,
-    /// or tcp with --compat.
+    /// icmp and other (every IP protocol but those three, SCTP among them).
+    /// Default: all of them, or tcp with --compat.
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_enum)]
     pub protocols: Option<Vec<ProtocolClass>>,
 
@@ -182,8 +182,8 @@ pub struct Cli {
     )]
     pub icmp_timeout: f64,
 
-    /// Report a flow of another IP protocol with no packet for SECONDS of capture
-    /// time.
+    /// Report a flow of another IP protocol, such as an SCTP association, with no
+    /// packet for SECONDS of capture time.
     #[arg(
         long,
         value_name = "SECONDS",
@@ -365,7 +365,7 @@ pub enum ProtocolClass {
     Udp,
     /// ICMP and ICMPv6 exchanges.
     Icmp,
-    /// Every other IP protocol.
+    /// Every other IP protocol, SCTP among them.
     Other,
 }
 
