@@ -93,8 +93,8 @@ pub struct Cli {
     #[arg(long, value_enum, value_name = "STATE")]
     pub state: Option<FlowState>,
 
-    /// Keep only flows of this IP protocol: tcp, udp, icmp (ICMP and ICMPv6) or a
-    /// protocol number from 0 to 255.
+    /// Keep only flows of this IP protocol: tcp, udp, sctp, icmp (ICMP and ICMPv6)
+    /// or a protocol number from 0 to 255.
     #[arg(long, value_name = "PROTOCOL", value_parser = ProtocolFilter::parse)]
     pub protocol: Option<ProtocolFilter>,
 

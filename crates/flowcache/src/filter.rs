@@ -9,6 +9,7 @@ const ICMP: u8 = 1;
 const TCP: u8 = 6;
 const UDP: u8 = 17;
 const ICMPV6: u8 = 58;
+const SCTP: u8 = 132;
 
 /// The state of a cached flow, as printed and filtered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -53,13 +54,14 @@ pub fn protocol_name(protocol: u8) -> String {
         UDP => "udp".to_string(),
         ICMP => "icmp".to_string(),
         ICMPV6 => "icmpv6".to_string(),
+        SCTP => "sctp".to_string(),
         other => other.to_string(),
     }
 }
 
 /// Returns true if flows of IP protocol `protocol` have ports.
 pub fn has_ports(protocol: u8) -> bool {
-    protocol == TCP || protocol == UDP
+    matches!(protocol, TCP | UDP | SCTP)
 }
 
 /// The value of `--protocol`.
@@ -72,14 +74,18 @@ pub enum ProtocolFilter {
 }
 
 impl ProtocolFilter {
-    /// Parses `tcp`, `udp`, `icmp` (any case) or a protocol number from 0 to 255.
+    /// Parses `tcp`, `udp`, `sctp`, `icmp` (any case) or a protocol number from 0
+    /// to 255.
     pub fn parse(text: &str) -> Result<ProtocolFilter, String> {
         match text.to_ascii_lowercase().as_str() {
             "tcp" => Ok(ProtocolFilter::Number(TCP)),
             "udp" => Ok(ProtocolFilter::Number(UDP)),
+            "sctp" => Ok(ProtocolFilter::Number(SCTP)),
             "icmp" => Ok(ProtocolFilter::Icmp),
             number => number.parse().map(ProtocolFilter::Number).map_err(|_| {
-                format!("expected tcp, udp, icmp or a protocol number from 0 to 255, not {text:?}")
+                format!(
+                    "expected tcp, udp, sctp, icmp or a protocol number from 0 to 255, not {text:?}"
+                )
             }),
         }
     }
@@ -151,13 +157,17 @@ mod tests {
         assert_eq!(ProtocolFilter::parse("tcp"), Ok(ProtocolFilter::Number(6)));
         assert_eq!(ProtocolFilter::parse("UDP"), Ok(ProtocolFilter::Number(17)));
         assert_eq!(ProtocolFilter::parse("icmp"), Ok(ProtocolFilter::Icmp));
+        assert_eq!(
+            ProtocolFilter::parse("Sctp"),
+            Ok(ProtocolFilter::Number(132))
+        );
         assert_eq!(ProtocolFilter::parse("47"), Ok(ProtocolFilter::Number(47)));
         assert_eq!(ProtocolFilter::parse("0"), Ok(ProtocolFilter::Number(0)));
     }
 
     #[test]
     fn protocol_out_of_range_rejected() {
-        for text in ["256", "-1", "", "sctp", "6.0"] {
+        for text in ["256", "-1", "", "esp", "6.0"] {
             let error = ProtocolFilter::parse(text).expect_err(text);
             assert!(error.contains("protocol number"), "{text}: {error}");
         }
@@ -175,6 +185,17 @@ mod tests {
     fn names_of_protocols() {
         assert_eq!(protocol_name(6), "tcp");
         assert_eq!(protocol_name(58), "icmpv6");
+        assert_eq!(protocol_name(132), "sctp");
         assert_eq!(protocol_name(47), "47");
+    }
+
+    #[test]
+    fn ports_of_protocols() {
+        for protocol in [6, 17, 132] {
+            assert!(has_ports(protocol), "{protocol}");
+        }
+        for protocol in [1, 47, 58] {
+            assert!(!has_ports(protocol), "{protocol}");
+        }
     }
 }

@@ -983,7 +983,7 @@ fn invalid_filter_values_rejected() {
     let cache = sample_cache(dir.path());
     let cache = path_str(&cache);
     let cases: [&[&str]; 5] = [
-        &["--protocol", "sctp", cache],
+        &["--protocol", "esp", cache],
         &["--protocol", "256", cache],
         &["--state", "closed", cache],
         &["--host", "10.0.0", cache],
