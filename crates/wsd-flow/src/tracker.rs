@@ -916,7 +916,7 @@ impl Tracker {
         // The UDP header and the SCTP common header are not payload.
         let header = match packet.transport {
             Transport::Udp(_) => 8,
-            Transport::Sctp(_) => 12,
+            Transport::Sctp(_) => SCTP_HEADER_LEN,
             _ => 0,
         };
         let payload = bytes.saturating_sub(header);
@@ -1135,20 +1135,25 @@ impl TrackerRestorer {
     }
 }
 
+/// Length of the SCTP common header, which is not payload.
+const SCTP_HEADER_LEN: u32 = 12;
+
 /// Returns where the transport header of a first fragment ends in its datagram's
-/// payload if it runs past the fragment, else 0. Only TCP options can run past it,
-/// because a first fragment contains the whole UDP or ICMP header it was decoded
-/// from.
+/// payload if it runs past the fragment, else 0. TCP options and the last 4 bytes
+/// of the 12-byte SCTP common header can run past it. A first fragment carries at
+/// least 8 bytes, so it contains the whole UDP or ICMP header it was decoded from.
 fn header_end(packet: &Decoded, fragment: &FragmentInfo) -> u32 {
-    let Transport::Tcp(tcp) = packet.transport else {
-        return 0;
+    let (header_len, transport_len) = match packet.transport {
+        Transport::Tcp(tcp) => (tcp.header_len, tcp.segment_len),
+        Transport::Sctp(sctp) => (SCTP_HEADER_LEN, sctp.packet_len),
+        _ => return 0,
     };
-    if tcp.header_len <= tcp.segment_len {
+    if header_len <= transport_len {
         return 0;
     }
-    // The transport header starts `segment_len` bytes before the fragment's end.
-    let start = fragment.data_len.saturating_sub(tcp.segment_len);
-    start.saturating_add(tcp.header_len)
+    // The transport header starts `transport_len` bytes before the fragment's end.
+    let start = fragment.data_len.saturating_sub(transport_len);
+    start.saturating_add(header_len)
 }
 
 /// Returns the IP payload length of a packet: the bytes of the datagram's payload

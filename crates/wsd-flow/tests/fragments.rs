@@ -999,6 +999,7 @@ fn tiny_sctp_first_fragment_joins() {
         assert_eq!(records[0].server.port, 36412);
         assert_eq!(records[0].out.packets, 2);
         assert_eq!(records[0].out.bytes, 32);
+        assert_eq!(records[0].out.payload_bytes, 20);
         assert_eq!(stats.tiny_fragments_joined, 1);
         assert_eq!(stats.unattributed, 0);
     }
@@ -1017,6 +1018,7 @@ fn later_sctp_fragment_counts_into_flow() {
     assert_eq!(records[0].client.port, 2905);
     assert_eq!(records[0].out.packets, 2);
     assert_eq!(records[0].out.bytes, 32);
+    assert_eq!(records[0].out.payload_bytes, 20);
     assert_eq!(stats.fragments_attributed, 1);
     assert_eq!(stats.unattributed, 0);
 }
