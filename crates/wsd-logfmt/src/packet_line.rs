@@ -104,16 +104,18 @@ pub fn format_packet_line(
     true
 }
 
-/// Pushes `[seconds.micros]`, with the microseconds truncated.
+/// Pushes `[seconds.micros]`, with the microseconds truncated toward zero, so
+/// that a time before 1970 reads as `startEpoch` gives it.
 fn push_timestamp(line: &mut Cursor<'_>, ts: Timestamp) {
     line.push(b'[');
-    let secs = ts.secs();
-    if secs < 0 {
+    let micros = ts.as_nanos() / 1_000;
+    if micros < 0 {
         line.push(b'-');
     }
-    line.push_u64(secs.unsigned_abs());
+    let magnitude = micros.unsigned_abs();
+    line.push_u64(magnitude / 1_000_000);
     line.push(b'.');
-    line.push_text(&SixDigits(ts.subsec_micros()));
+    line.push_text(&SixDigits((magnitude % 1_000_000) as u32));
     line.push(b']');
 }
 
@@ -374,17 +376,28 @@ mod tests {
             anomaly: Some(Anomaly::SynAckWithoutSyn),
             ..to_server(u32::MAX, u32::MAX)
         };
-        let ts = Timestamp::from_nanos(i64::MIN);
-        let text = line(ts, &decoded, &outcome);
+        let text = line(Timestamp::from_nanos(i64::MIN), &decoded, &outcome);
 
         let expected = format!(
-            "[{}.{:06}] ff:ff:ff:ff:ff:ff->ff:ff:ff:ff:ff:ff {widest}:65535 -> \
+            "[-9223372036.854775] ff:ff:ff:ff:ff:ff->ff:ff:ff:ff:ff:ff {widest}:65535 -> \
              {widest}:65535 TCP [FSRPAUEC] win: 65535 seq: 4294967295 (+4294967295) \
-             ack: 4294967295 (+4294967295) - SYN-ACK without SYN\n",
-            ts.secs(),
-            ts.subsec_micros()
+             ack: 4294967295 (+4294967295) - SYN-ACK without SYN\n"
         );
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn times_before_1970_truncated_toward_zero() {
+        let cases = [
+            (-1_999_999_999_999_000_000, "[-1999999999.999000] "),
+            (-500_000_001, "[-0.500000] "),
+            (-999, "[0.000000] "),
+        ];
+        for (nanos, expected) in cases {
+            let ts = Timestamp::from_nanos(nanos);
+            let text = line(ts, &tcp_example(), &to_server(1, 1));
+            assert!(text.starts_with(expected), "{nanos}: {text}");
+        }
     }
 
     #[test]
