@@ -100,8 +100,10 @@ pub fn community_id(
 /// A request or reply type maps to (its type, its counterpart's type), so that
 /// an echo request and its echo reply hash alike. Any other type maps to (type,
 /// code) and is one-way. `protocol` selects the ICMPv4 (1) or ICMPv6 (58) table;
-/// other protocols use the ICMPv4 table. The tables are those of the
-/// specification's reference script, taken from Zeek's ICMP analyzer.
+/// other protocols use the ICMPv4 table. The tables are those of pycommunityid,
+/// the implementation that the specification recommends, which follow Zeek's ICMP
+/// analyzer. Unlike the specification's smaller script, they pair a router
+/// advertisement with a router solicitation both ways.
 pub fn icmp_ports(protocol: u8, icmp_type: u8, code: u8) -> (u16, u16, bool) {
     let counterpart = if protocol == ICMPV6 {
         icmpv6_counterpart(icmp_type)
@@ -122,7 +124,8 @@ fn icmpv4_counterpart(icmp_type: u8) -> Option<u8> {
         14 => Some(13),
         15 => Some(16), // information request -> information reply
         16 => Some(15),
-        10 => Some(9),  // router solicitation -> router advertisement (not back)
+        10 => Some(9), // router solicitation -> router advertisement
+        9 => Some(10),
         17 => Some(18), // address mask request -> address mask reply
         18 => Some(17),
         _ => None,
@@ -538,14 +541,39 @@ mod tests {
         assert_eq!(icmp_ports(1, 0, 0), (0, 8, false));
         assert_eq!(icmp_ports(58, 128, 0), (128, 129, false));
         assert_eq!(icmp_ports(58, 144, 0), (144, 145, false));
+        assert_eq!(icmp_ports(1, 10, 0), (10, 9, false));
+        assert_eq!(icmp_ports(1, 9, 0), (9, 10, false));
     }
 
     #[test]
     fn icmp_one_way_maps_code() {
         assert_eq!(icmp_ports(1, 3, 13), (3, 13, true));
-        // Router advertisement has no counterpart in the ICMPv4 table.
-        assert_eq!(icmp_ports(1, 9, 0), (9, 0, true));
+        assert_eq!(icmp_ports(1, 11, 0), (11, 0, true));
         assert_eq!(icmp_ports(58, 1, 4), (1, 4, true));
+    }
+
+    /// A router advertisement and the solicitation it answers share an ID. The
+    /// value is the SHA-1 of the specification's byte layout, computed apart
+    /// with Python's hashlib: seed 0, 192.0.2.1, 192.0.2.10, protocol 1, a zero
+    /// byte, and the ports 9 and 10.
+    #[test]
+    fn router_advertisement_pairs_with_solicitation() {
+        let advertisement = CommunityTransport::Icmp {
+            icmp_type: 9,
+            code: 0,
+        };
+        let solicitation = CommunityTransport::Icmp {
+            icmp_type: 10,
+            code: 0,
+        };
+        let router = ip("192.0.2.1");
+        let host = ip("192.0.2.10");
+
+        let advertised = community_id(0, router, host, 1, advertisement);
+        let solicited = community_id(0, host, router, 1, solicitation);
+
+        assert_eq!(advertised.as_str(), "1:fH/ziIc8jMmjCmEgRC+dKA87iaE=");
+        assert_eq!(solicited.as_str(), "1:fH/ziIc8jMmjCmEgRC+dKA87iaE=");
     }
 
     /// A one-way message keeps its direction, so the two directions differ.

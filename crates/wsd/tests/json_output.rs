@@ -44,8 +44,9 @@ fn json_records(captures: &[PathBuf], extra: &[&str], statuses: &[i32]) -> Vec<V
         .collect()
 }
 
-/// Returns the counterpart of an ICMP request or reply type, as the Community
-/// ID specification's reference script maps them (from Zeek's ICMP analyzer).
+/// Returns the counterpart of an ICMP request or reply type, as pycommunityid,
+/// the Community ID implementation that the specification recommends, maps
+/// them (from Zeek's ICMP analyzer).
 fn icmp_counterpart(protocol: u8, icmp_type: u8) -> Option<u8> {
     let table: &[(u8, u8)] = if protocol == 58 {
         &[
@@ -71,6 +72,7 @@ fn icmp_counterpart(protocol: u8, icmp_type: u8) -> Option<u8> {
             (15, 16),
             (16, 15),
             (10, 9),
+            (9, 10),
             (17, 18),
             (18, 17),
         ]
