@@ -552,7 +552,7 @@ mod tests {
         assert_eq!(icmp_ports(58, 1, 4), (1, 4, true));
     }
 
-    /// A router advertisement and the solicitation it answers share an ID. The
+    /// A router advertisement and the solicitation it replies to share an ID. The
     /// value is the SHA-1 of the specification's byte layout, computed apart
     /// with Python's hashlib: seed 0, 192.0.2.1, 192.0.2.10, protocol 1, a zero
     /// byte, and the ports 9 and 10.

@@ -148,7 +148,9 @@ fn connect_syslog(path: &Path) -> Result<UnixDatagram, String> {
         .map_err(|err| format!("cannot create a socket for syslog: {err}"))?;
     socket.connect(path).map_err(|err| {
         format!(
-            "cannot connect to syslog at {}: {err}; start a syslog daemon, or send diagnostics to a file with --diag-file FILE",
+            "cannot connect to syslog at {}: {err}; start a syslog daemon, send diagnostics \
+             to a file with --diag-file FILE, or stay in the foreground with -F to see them \
+             on standard error",
             path.display()
         )
     })?;
@@ -294,5 +296,6 @@ mod tests {
         let dir = tempfile::tempdir().expect("temporary directory");
         let err = connect_syslog(&dir.path().join("none")).expect_err("no socket");
         assert!(err.contains("--diag-file"), "{err}");
+        assert!(err.contains("-F"), "{err}");
     }
 }
