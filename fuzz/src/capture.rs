@@ -81,8 +81,9 @@ impl Read for PieceReader {
 /// Reads `input` as a capture file twice, from memory and in small pieces, and checks
 /// that both readings agree and keep the reader's promises.
 ///
-/// The first reading gives the reader the input's true size, so its buffer fits the
-/// input, and the second a size of 0, so its buffer starts small and grows.
+/// The first reading gives the reader the input's true size, so its buffer fits an
+/// input of up to 128 KiB, and the second a size of 0, so its buffer starts small and
+/// grows.
 pub fn fuzz_capture(input: &[u8]) {
     let whole = read_capture(Cursor::new(input.to_vec()), input.len(), input.len());
     let piece_len = PIECE_LENGTHS[input.len() % PIECE_LENGTHS.len()].max(input.len() / MAX_PIECES);

@@ -40,8 +40,9 @@ pub(crate) fn decode_transport(payload: IpPayload<'_>) -> Result<Transport, Stop
 /// bytes of its header (up to and including the window), SCTP its 12-byte common
 /// header, and UDP, ICMP and ICMPv6 their first 8 bytes. Bytes past those are
 /// ignored. The TCP data offset is checked against the 20-byte minimum only,
-/// because the header may continue past the first fragment. The payload length is `segment_len` minus the header length,
-/// or 0 when the header does not fit in it.
+/// because the header may continue past the first fragment. The payload length
+/// is `segment_len` minus the header length, or 0 when the header does not fit
+/// in it.
 ///
 /// # Errors
 ///

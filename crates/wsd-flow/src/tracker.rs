@@ -26,6 +26,7 @@ const ICMP: u8 = 1;
 const TCP: u8 = 6;
 const UDP: u8 = 17;
 const ICMPV6: u8 = 58;
+const SCTP: u8 = 132;
 
 /// The set of IP protocols that produce flow records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -370,7 +371,11 @@ impl Tracker {
             return self.process_later_fragment(ts, packet, &fragment);
         }
         let Some(key) = PacketKey::of(packet, self.config.vlan_in_key, self.config.records) else {
-            if let Some((fragment, tiny)) = TinyFirstFragment::of(ts, packet) {
+            // An untracked SCTP datagram has no flow to join, so its tiny first
+            // fragment need not wait for the rest of its header.
+            let tiny = TinyFirstFragment::of(ts, packet)
+                .filter(|(_, tiny)| tiny.protocol != SCTP || self.config.records.other);
+            if let Some((fragment, tiny)) = tiny {
                 return self.process_tiny_first(&fragment, tiny);
             }
             self.stats.unattributed += 1;

@@ -1023,17 +1023,30 @@ fn later_sctp_fragment_counts_into_flow() {
     assert_eq!(stats.unattributed, 0);
 }
 
+/// Without records of other protocols SCTP is not tracked, so a tiny first
+/// fragment counts as unattributed at once instead of waiting to be joined.
 #[test]
-fn untracked_tiny_sctp_fragment_unjoined() {
+fn untracked_tiny_sctp_fragment_not_kept() {
     const SCTP: u8 = 132;
     let packet = sctp_packet();
     let first = ipv6_fragment_with(11, 0, true, SCTP, &packet[..8]);
     let last = ipv6_fragment_with(11, 8, false, SCTP, &packet[8..]);
 
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    let outcome = tracker.process(
+        Timestamp::from_parts(0, 0),
+        &decode(linktype::ETHERNET, &first),
+    );
+
+    assert_eq!(outcome, PacketOutcome::UNATTRIBUTED);
+    assert_eq!(tracker.stats().unattributed, 1);
+    assert_eq!(tracker.stats().tiny_fragments_unjoined, 0);
+    assert!(tracker.snapshot().fragments.is_empty());
+
     let (records, stats) = run(&[(0, &first), (1, &last)]);
 
     assert!(records.is_empty(), "{records:?}");
     assert_eq!(stats.tiny_fragments_joined, 0);
-    assert_eq!(stats.tiny_fragments_unjoined, 1);
+    assert_eq!(stats.tiny_fragments_unjoined, 0);
     assert_eq!(stats.unattributed, 2);
 }
