@@ -114,13 +114,10 @@ pub(crate) fn classify_error(
 /// not from the UDP length field.
 #[inline]
 pub(crate) fn decode_udp(payload: IpPayload<'_>) -> Result<UdpInfo, StopReason> {
-    let header = payload
-        .bytes
-        .first_chunk::<UDP_HEADER_LEN>()
-        .ok_or(StopReason::TruncatedTransport)?;
+    let (src_port, dst_port) = leading_ports::<UDP_HEADER_LEN>(&payload)?;
     Ok(UdpInfo {
-        src_port: u16::from_be_bytes([header[0], header[1]]),
-        dst_port: u16::from_be_bytes([header[2], header[3]]),
+        src_port,
+        dst_port,
         datagram_len: payload.len,
     })
 }
@@ -129,15 +126,30 @@ pub(crate) fn decode_udp(payload: IpPayload<'_>) -> Result<UdpInfo, StopReason> 
 /// header, as for UDP. The checksum is not verified and the chunks are not read.
 #[inline]
 fn decode_sctp(payload: IpPayload<'_>) -> Result<SctpInfo, StopReason> {
-    let header = payload
-        .bytes
-        .first_chunk::<SCTP_HEADER_LEN>()
-        .ok_or(StopReason::TruncatedTransport)?;
+    let (src_port, dst_port) = leading_ports::<SCTP_HEADER_LEN>(&payload)?;
     Ok(SctpInfo {
-        src_port: u16::from_be_bytes([header[0], header[1]]),
-        dst_port: u16::from_be_bytes([header[2], header[3]]),
+        src_port,
+        dst_port,
         packet_len: payload.len,
     })
+}
+
+/// Returns the source and destination ports that start a transport header of
+/// `HEADER_LEN` bytes, or an error if the captured bytes do not hold the whole
+/// header.
+#[inline]
+fn leading_ports<const HEADER_LEN: usize>(
+    payload: &IpPayload<'_>,
+) -> Result<(u16, u16), StopReason> {
+    let [src_high, src_low, dst_high, dst_low] = *payload
+        .bytes
+        .get(..HEADER_LEN)
+        .and_then(<[u8]>::first_chunk::<4>)
+        .ok_or(StopReason::TruncatedTransport)?;
+    Ok((
+        u16::from_be_bytes([src_high, src_low]),
+        u16::from_be_bytes([dst_high, dst_low]),
+    ))
 }
 
 /// Decodes the type and code of an ICMP message (protocol 1) or an ICMPv6 message

@@ -6,16 +6,14 @@
 
 mod common;
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
-use wsd_capture::{PcapWriter, Timestamp};
+use wsd_capture::Timestamp;
 use wsd_synth::{Endpoint, FrameBuilder, TcpSegment};
 
-use common::run_wsd;
+use common::{run_wsd, write_ethernet_pcap};
 
 const FIN: u8 = 0x01;
 const SYN: u8 = 0x02;
@@ -49,24 +47,16 @@ fn server() -> Endpoint {
 
 /// Writes `segments` as an Ethernet pcap to `path`, one millisecond apart.
 fn write_capture(path: &Path, segments: &[(Side, TcpSegment)]) {
-    let file = File::create(path).expect("create the capture file");
-    let mut writer = PcapWriter::new(BufWriter::new(file), 1, 65_535, false).expect("pcap header");
     let mut builder = FrameBuilder::new();
-    for (index, (side, segment)) in segments.iter().enumerate() {
+    let frames = segments.iter().enumerate().map(|(index, (side, segment))| {
         let frame = match side {
             Client => builder.tcp(client(), server(), segment),
             Server => builder.tcp(server(), client(), segment),
         };
         let ts = Timestamp::from_parts(START_SECS, index as u64 * 1_000_000);
-        let length = u32::try_from(frame.len()).expect("frames are short");
-        writer
-            .write_packet(ts, &frame, length)
-            .expect("write a packet");
-    }
-    writer
-        .into_inner()
-        .into_inner()
-        .expect("flush the capture file");
+        (ts, frame)
+    });
+    write_ethernet_pcap(path, frames);
 }
 
 /// Runs `wsd --format json` on a capture of `segments` and returns the one flow

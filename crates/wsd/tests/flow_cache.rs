@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use wsd_capture::{FileSource, PacketSource, PcapWriter};
 
-use common::{run_wsd, shared_dir};
+use common::{run_wsd, shared_dir, wsd_stdout};
 
 const LIMIT: Duration = Duration::from_secs(300);
 
@@ -42,14 +42,7 @@ fn split(capture: &Path, pieces: usize, dir: &Path) -> Vec<PathBuf> {
 }
 
 fn stdout_of(args: &[&str]) -> String {
-    let output = run_wsd(args, LIMIT);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "wsd {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+    wsd_stdout(args, LIMIT)
 }
 
 /// Checks that `capture` split into `pieces` gives the same output chained

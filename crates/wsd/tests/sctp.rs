@@ -6,16 +6,14 @@
 
 mod common;
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
-use wsd_capture::{PcapWriter, Timestamp};
+use wsd_capture::Timestamp;
 use wsd_synth::{Endpoint, FrameBuilder};
 
-use common::{field, run_wsd};
+use common::{field, write_ethernet_pcap, wsd_stdout};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -70,35 +68,20 @@ fn packets() -> Vec<Packet> {
 /// Writes `packets` as an Ethernet pcap to `path`, one millisecond apart from
 /// `first_index` on.
 fn write_capture(path: &Path, packets: &[Packet], first_index: usize) {
-    let file = File::create(path).expect("create the capture file");
-    let mut writer = PcapWriter::new(BufWriter::new(file), 1, 65_535, false).expect("pcap header");
     let mut builder = FrameBuilder::new();
-    for (index, &(src, dst, data_len)) in packets.iter().enumerate() {
-        let frame = builder.sctp(src, dst, 0x1234_5678, data_len);
-        let millis = (first_index + index) as u64;
-        let ts = Timestamp::from_parts(START_SECS, millis * 1_000_000);
-        let length = u32::try_from(frame.len()).expect("frames are short");
-        writer
-            .write_packet(ts, &frame, length)
-            .expect("write a packet");
-    }
-    writer
-        .into_inner()
-        .into_inner()
-        .expect("flush the capture file");
+    let frames = packets
+        .iter()
+        .enumerate()
+        .map(|(index, &(src, dst, data_len))| {
+            let millis = (first_index + index) as u64;
+            let ts = Timestamp::from_parts(START_SECS, millis * 1_000_000);
+            (ts, builder.sctp(src, dst, 0x1234_5678, data_len))
+        });
+    write_ethernet_pcap(path, frames);
 }
 
-/// Runs `wsd` with `args` and returns its standard output, after checking that
-/// it exits with 0.
 fn stdout_of(args: &[&str]) -> String {
-    let output = run_wsd(args, LIMIT);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "wsd {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("wsd writes UTF-8")
+    wsd_stdout(args, LIMIT)
 }
 
 fn ipflow_lines(text: &str) -> Vec<&str> {

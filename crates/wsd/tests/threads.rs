@@ -12,20 +12,13 @@ use std::time::Duration;
 use wsd_capture::PcapWriter;
 use wsd_synth::{mixed, syn_flood, FloodConfig, MixedConfig};
 
-use common::{run_wsd, shared_dir};
+use common::{run_wsd, shared_dir, wsd_stdout};
 
 const LIMIT: Duration = Duration::from_secs(300);
 
 /// Runs `wsd` and returns its standard output, failing on a non-zero exit.
 fn stdout_of(args: &[&str]) -> String {
-    let output = run_wsd(args, LIMIT);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "wsd {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+    wsd_stdout(args, LIMIT)
 }
 
 fn sorted_lines(text: &str) -> Vec<&str> {

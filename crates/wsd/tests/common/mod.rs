@@ -3,12 +3,13 @@
 
 #![allow(dead_code)]
 
-use std::io::Read;
+use std::fs::File;
+use std::io::{BufWriter, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use wsd_capture::{FileSource, PacketSource};
+use wsd_capture::{FileSource, PacketSource, PcapWriter, Timestamp};
 use wsd_decode::decode;
 use wsd_flow::{FlowRecord, Tracker, TrackerConfig};
 
@@ -87,6 +88,36 @@ pub fn run_wsd(args: &[&str], limit: Duration) -> Output {
         stdout: stdout.join().expect("stdout reader"),
         stderr: stderr.join().expect("stderr reader"),
     }
+}
+
+/// Runs `wsd` with `args` and returns its standard output, after checking that
+/// it exits with 0 within `limit`.
+pub fn wsd_stdout(args: &[&str], limit: Duration) -> String {
+    let output = run_wsd(args, limit);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "wsd {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("wsd writes UTF-8")
+}
+
+/// Writes `frames`, Ethernet frames with their capture times, as a pcap file
+/// at `path`.
+pub fn write_ethernet_pcap(path: &Path, frames: impl IntoIterator<Item = (Timestamp, Vec<u8>)>) {
+    let file = File::create(path).expect("create the capture file");
+    let mut writer = PcapWriter::new(BufWriter::new(file), 1, 65_535, false).expect("pcap header");
+    for (ts, frame) in frames {
+        let length = u32::try_from(frame.len()).expect("frames are short");
+        writer
+            .write_packet(ts, &frame, length)
+            .expect("write a packet");
+    }
+    writer
+        .into_inner()
+        .into_inner()
+        .expect("flush the capture file");
 }
 
 fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
