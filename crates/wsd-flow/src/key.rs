@@ -101,7 +101,12 @@ impl PacketKey {
         } else {
             [0, 0]
         };
-        let from_a = (src, src_port) <= (dst, dst_port);
+        // An ICMP message other than an echo request or reply goes one way, so its
+        // key keeps the sender first, as Zeek's one-way ICMP connections do. Two
+        // hosts that send each other the same message, such as port unreachable
+        // (type 3, code 3), then get a flow each instead of sharing one.
+        let one_way = matches!(packet.transport, Transport::Icmp(icmp) if icmp.echo_id.is_none());
+        let from_a = (one_way && records.icmp) || (src, src_port) <= (dst, dst_port);
         let (addr_a, port_a, addr_b, port_b) = if from_a {
             (src, src_port, dst, dst_port)
         } else {

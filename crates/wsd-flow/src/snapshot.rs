@@ -14,6 +14,7 @@ use crate::fragments::{TinyFirstFragment, WaitingFragment};
 use crate::key::FlowKey;
 use crate::record::{Counters, EndReason, Endpoint, FlowRecord, History, IcmpDetails};
 use crate::stream::StreamState;
+use crate::tracker::RecordProtocols;
 
 /// Everything a [`crate::Tracker`] needs to continue where another one stopped.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -205,7 +206,9 @@ impl FlowSnapshot {
     /// Builds the record this flow would be reported with now, for inspection
     /// tools that show cached flows without restoring a tracker.
     pub fn to_record(&self, end_reason: EndReason) -> FlowRecord {
-        if let Ok(flow) = Flow::from_snapshot(0, self) {
+        // The record does not depend on the order of the key, so the protocols
+        // passed here do not matter.
+        if let Ok(flow) = Flow::from_snapshot(0, self, RecordProtocols::TCP_ONLY) {
             return flow.to_record(end_reason);
         }
         // A flow mixing address families cannot be restored. Show its saved
@@ -338,9 +341,12 @@ impl Flow {
     }
 
     /// Rebuilds a flow from a snapshot, checking what a corrupt snapshot could break.
+    /// `records` are the protocols with records, which decide how an ICMP flow is
+    /// keyed, as in [`PacketKey::of`](crate::key::PacketKey::of).
     pub(crate) fn from_snapshot(
         index: usize,
         snapshot: &FlowSnapshot,
+        records: RecordProtocols,
     ) -> Result<Flow, RestoreError> {
         let (client, server) = (&snapshot.client, &snapshot.server);
         if snapshot.last_ts < snapshot.first_ts {
@@ -355,7 +361,9 @@ impl Flow {
         }
         let client_end = (addr_bytes(client.ip), client.port);
         let server_end = (addr_bytes(server.ip), server.port);
-        let client_is_a = client_end <= server_end;
+        // A one-way ICMP message keeps its sender, the client, first.
+        let one_way = records.icmp && snapshot.icmp.is_some_and(|icmp| icmp.echo_id.is_none());
+        let client_is_a = one_way || client_end <= server_end;
         let (a, b) = if client_is_a {
             (client_end, server_end)
         } else {

@@ -1068,7 +1068,7 @@ impl TrackerRestorer {
                 next_serial: tracker.next_serial,
             });
         }
-        let flow = Flow::from_snapshot(index, saved)?;
+        let flow = Flow::from_snapshot(index, saved, tracker.config.records)?;
         let hash = tracker.table.hash(&flow.key);
         if tracker.table.find(hash, &flow.key).is_some() {
             return Err(RestoreError::DuplicateFlow { index });

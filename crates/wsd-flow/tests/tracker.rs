@@ -987,6 +987,56 @@ fn icmp_echo_pairs_into_one_flow() {
     assert_eq!(unreachable.icmp.map(|icmp| icmp.icmp_type), Some(3));
 }
 
+fn port_unreachable(src: &str, dst: &str) -> Decoded {
+    let info = IcmpInfo {
+        icmp_type: 3,
+        code: 3,
+        v6: false,
+        echo_id: None,
+    };
+    datagram(1, src, dst, Transport::Icmp(info), 56)
+}
+
+/// Port unreachable is type 3, code 3, so without a directional key the
+/// messages of both hosts would share one flow.
+#[test]
+fn one_way_icmp_flow_per_sender() {
+    let records = run_packets(
+        all_records(),
+        &[
+            port_unreachable(SERVER, CLIENT),
+            port_unreachable(CLIENT, SERVER),
+            port_unreachable(SERVER, CLIENT),
+        ],
+    );
+
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[0].client.ip.to_string(), SERVER);
+    assert_eq!(records[0].out.packets, 2);
+    assert_eq!(records[0].inbound.packets, 0);
+    assert_eq!(records[1].client.ip.to_string(), CLIENT);
+    assert_eq!(records[1].out.packets, 1);
+    assert_eq!(records[1].inbound.packets, 0);
+}
+
+/// A restored one-way flow keeps its sender first in its key, so the sender's
+/// next message continues it.
+#[test]
+fn one_way_icmp_flow_restored() {
+    let mut tracker = Tracker::new(all_records());
+    tracker.process(ts(0), &port_unreachable(SERVER, CLIENT));
+    let snapshot = tracker.snapshot();
+
+    let mut tracker = Tracker::restore(all_records(), &snapshot).expect("restore");
+    tracker.process(ts(1), &port_unreachable(SERVER, CLIENT));
+    tracker.finish();
+    let records: Vec<FlowRecord> = tracker.drain_finished().collect();
+
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].client.ip.to_string(), SERVER);
+    assert_eq!(records[0].out.packets, 2);
+}
+
 #[test]
 fn other_protocol_one_flow_per_pair() {
     let records = run_packets(
