@@ -93,7 +93,7 @@ impl PacketKey {
     #[inline]
     pub fn of(packet: &Decoded, vlan_in_key: bool, records: RecordProtocols) -> Option<PacketKey> {
         let ip = packet.ip.as_ref()?;
-        let (src_port, dst_port) = key_ports(packet, ip, records)?;
+        let (src_port, dst_port, one_way) = key_ports(packet, ip, records)?;
         let (src, v6) = addr_number(ip.src);
         let (dst, _) = addr_number(ip.dst);
         let vlan_ids = if vlan_in_key {
@@ -101,12 +101,7 @@ impl PacketKey {
         } else {
             [0, 0]
         };
-        // An ICMP message other than an echo request or reply goes one way, so its
-        // key keeps the sender first, as Zeek's one-way ICMP connections do. Two
-        // hosts that send each other the same message, such as port unreachable
-        // (type 3, code 3), then get a flow each instead of sharing one.
-        let one_way = matches!(packet.transport, Transport::Icmp(icmp) if icmp.echo_id.is_none());
-        let from_a = (one_way && records.icmp) || (src, src_port) <= (dst, dst_port);
+        let from_a = one_way || (src, src_port) <= (dst, dst_port);
         let (addr_a, port_a, addr_b, port_b) = if from_a {
             (src, src_port, dst, dst_port)
         } else {
@@ -126,27 +121,31 @@ impl PacketKey {
 }
 
 /// Returns the source and destination "ports" that key the flow of `packet`,
-/// whose IP layer is `ip`, or `None` if the packet belongs to no flow.
+/// whose IP layer is `ip`, and whether the flow goes one way, so that its key
+/// keeps the sender first. Returns `None` if the packet belongs to no flow.
 /// `records` is as in [`PacketKey::of`].
 pub(crate) fn key_ports(
     packet: &Decoded,
     ip: &IpInfo,
     records: RecordProtocols,
-) -> Option<(u16, u16)> {
+) -> Option<(u16, u16, bool)> {
     let ports = match packet.transport {
-        Transport::Tcp(tcp) => (tcp.src_port, tcp.dst_port),
-        Transport::Udp(udp) => (udp.src_port, udp.dst_port),
+        Transport::Tcp(tcp) => (tcp.src_port, tcp.dst_port, false),
+        Transport::Udp(udp) => (udp.src_port, udp.dst_port, false),
         // Both "ports" of an echo request and its reply are the echo
         // identifier, so the two are one flow. Other messages are grouped
-        // by type and code, in Zeek's manner of ICMP ports.
-        Transport::Icmp(_) if !records.icmp => (0, 0),
+        // by type and code, in Zeek's manner of ICMP ports, and go one way,
+        // as Zeek's one-way ICMP connections do. Two hosts that send each
+        // other the same message, such as port unreachable (type 3, code 3),
+        // then get a flow each instead of sharing one.
+        Transport::Icmp(_) if !records.icmp => (0, 0, false),
         Transport::Icmp(icmp) => match icmp.echo_id {
-            Some(id) => (id, id),
-            None => (u16::from(icmp.icmp_type), u16::from(icmp.code)),
+            Some(id) => (id, id, false),
+            None => (u16::from(icmp.icmp_type), u16::from(icmp.code), true),
         },
         // SCTP records are records of other protocols, and without them SCTP
         // is not tracked, as before its ports were decoded.
-        Transport::Sctp(sctp) if records.other => (sctp.src_port, sctp.dst_port),
+        Transport::Sctp(sctp) if records.other => (sctp.src_port, sctp.dst_port, false),
         Transport::Sctp(_) => return None,
         // Other IP protocols form one flow per address pair. A later fragment
         // or a TCP, UDP, SCTP or ICMP header that did not decode has no flow.
@@ -155,7 +154,7 @@ pub(crate) fn key_ports(
                 && !ip.is_later_fragment
                 && !matches!(ip.protocol, 1 | 6 | 17 | 58 | 132) =>
         {
-            (0, 0)
+            (0, 0, false)
         }
         Transport::None => return None,
     };
