@@ -117,6 +117,11 @@ impl Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // A snapshot length of 0 sets no limit, so only the maximum applies.
+            Problem::AbsurdCaplen { caplen, snaplen: 0 } => write!(
+                f,
+                "captured length {caplen} is invalid: the maximum is {MAX_CAPLEN} bytes"
+            ),
             Problem::AbsurdCaplen { caplen, snaplen } => write!(
                 f,
                 "captured length {caplen} is invalid: the maximum is {MAX_CAPLEN} bytes, \
@@ -205,6 +210,20 @@ pub(super) fn caplen_is_absurd(caplen: u32, snaplen: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::Problem;
+
+    #[test]
+    fn absurd_caplen_names_its_limits() {
+        let message = |caplen, snaplen| Problem::AbsurdCaplen { caplen, snaplen }.to_string();
+        assert_eq!(
+            message(300_000, 0),
+            "captured length 300000 is invalid: the maximum is 262144 bytes"
+        );
+        assert_eq!(
+            message(70_000, 1500),
+            "captured length 70000 is invalid: the maximum is 262144 bytes, \
+             and at most 65536 bytes above the snapshot length 1500"
+        );
+    }
 
     #[test]
     fn unknown_interface_count_agrees() {
