@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::cache::{CacheStep, CacheTimes};
 use super::machine::Machine;
-use super::measure::{median, Role, Series, WORKER_THREADS};
+use super::measure::{median, range, Role, Series, WORKER_THREADS};
 use super::phases::{Phases, Step};
 use crate::generate::{Capture, Kind};
 
@@ -34,6 +34,7 @@ pub fn render(results: &Results) -> String {
     write_provenance(&mut out, results);
     write_captures(&mut out, results);
     write_commands(&mut out, results);
+    write_speedup(&mut out, results);
     write_memory(&mut out, results);
     write_cache(&mut out, results);
     write_phases(&mut out, results);
@@ -149,6 +150,49 @@ fn write_commands(out: &mut String, results: &Results) {
                 ratio(one, tcpdump),
             );
         }
+    }
+    out.push('\n');
+}
+
+/// Writes how many times faster `--threads` ran than one thread: the time of
+/// one thread divided by the threaded time of the same round, because both
+/// runs of a round see the same load on a shared machine.
+fn write_speedup(out: &mut String, results: &Results) {
+    let rows: Vec<(Kind, Vec<f64>)> = results
+        .commands
+        .iter()
+        .filter_map(|(capture, series)| {
+            let single = series.iter().find(|s| s.role == Role::Records)?;
+            let threads = series
+                .iter()
+                .find(|s| s.role == Role::Threads(WORKER_THREADS))?;
+            Some((capture.kind, round_ratios(single, threads)))
+        })
+        .filter(|(_, ratios)| !ratios.is_empty())
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "### Speed-up of {WORKER_THREADS} threads
+"
+    );
+    let _ = writeln!(
+        out,
+        "The time of `wsd -r FILE -L /dev/null` divided by the time of \
+         `wsd --threads {WORKER_THREADS} -r FILE -L /dev/null` in the same round.\n"
+    );
+    let _ = writeln!(out, "| capture | median | lowest–highest |");
+    let _ = writeln!(out, "| --- | ---: | ---: |");
+    for (kind, ratios) in rows {
+        let (lowest, highest) = range(&ratios);
+        let _ = writeln!(
+            out,
+            "| {} | {:.2} | {lowest:.2}–{highest:.2} |",
+            kind.name(),
+            median(&ratios)
+        );
     }
     out.push('\n');
 }
@@ -310,13 +354,17 @@ fn ratio(series: &Series, baseline: Option<&Series>) -> String {
     let Some(baseline) = baseline else {
         return "–".to_string();
     };
-    let ratios: Vec<f64> = series
+    format!("{:.2}", median(&round_ratios(series, baseline)))
+}
+
+/// Returns `series`' time divided by `baseline`'s time, one ratio per round.
+fn round_ratios(series: &Series, baseline: &Series) -> Vec<f64> {
+    series
         .samples
         .iter()
         .zip(&baseline.samples)
         .map(|(sample, base)| sample.secs / base.secs)
-        .collect();
-    format!("{:.2}", median(&ratios))
+        .collect()
 }
 
 fn seconds(secs: f64) -> String {
@@ -386,6 +434,48 @@ mod tests {
 
         assert_eq!(ratio(&wsd, Some(&cat)), "3.00");
         assert_eq!(ratio(&wsd, None), "–");
+    }
+
+    #[test]
+    fn speedup_uses_ratios_of_rounds() {
+        let capture = Capture {
+            kind: Kind::Mixed,
+            path: "mixed.pcap".into(),
+            file_bytes: 1,
+            stats: Default::default(),
+        };
+        // The medians, 3.0 and 2.0, would give 1.50.
+        let one = series(Role::Records, &[2.0, 3.0, 4.0]);
+        let two = series(Role::Threads(WORKER_THREADS), &[1.0, 2.0, 2.5]);
+        let results = Results {
+            commands: vec![(capture, vec![one, two])],
+            ..Results::default()
+        };
+        let mut out = String::new();
+
+        write_speedup(&mut out, &results);
+
+        assert!(out.contains("| mixed | 1.60 | 1.50–2.00 |"), "{out}");
+    }
+
+    #[test]
+    fn speedup_left_out_without_threads() {
+        let capture = Capture {
+            kind: Kind::Bulk,
+            path: "bulk.pcap".into(),
+            file_bytes: 1,
+            stats: Default::default(),
+        };
+        let one = series(Role::Records, &[2.0]);
+        let results = Results {
+            commands: vec![(capture, vec![one])],
+            ..Results::default()
+        };
+        let mut out = String::new();
+
+        write_speedup(&mut out, &results);
+
+        assert_eq!(out, "");
     }
 
     #[test]
