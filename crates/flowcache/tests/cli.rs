@@ -509,7 +509,7 @@ fn summary_text_of_sample() {
     let text = lines_of(&["--summary", path_str(&cache)]).join("\n");
     let expected = format!(
         "file:           {}\n\
-         writer:         test 1.0 (format version 3)\n\
+         writer:         test 1.0 (format version 4)\n\
          capture clock:  2023/11/14 22:15:00 (1700000100.750000000)\n\
          flows:          7\n  \
            by state:     open: 5, fin: 1, rst: 1\n  \
@@ -547,7 +547,7 @@ fn summary_json_of_sample() {
     let summary = &summaries[0];
     assert_eq!(summary["file"], path_str(&cache));
     assert_eq!(summary["writer"], "test 1.0");
-    assert_eq!(summary["format_version"], 3);
+    assert_eq!(summary["format_version"], 4);
     assert_eq!(summary["fragment_datagrams"], 0);
     assert_eq!(summary["tiny_first_fragments"], 0);
     assert_eq!(summary["clock_ts"], "1700000100.750000000");

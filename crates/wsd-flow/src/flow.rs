@@ -382,15 +382,30 @@ impl Flow {
         if tcp.payload_len > 0 {
             // A SYN takes the first sequence number, so its payload starts after it.
             let data_seq = tcp.seq.wrapping_add(u32::from(syn));
-            let stream = self.stream_mut(sender, data_seq);
-            let effect = stream.add_segment(data_seq, tcp.payload_len);
-            let (gaps, retransmissions) = (stream.gaps, stream.retransmitted_packets);
-            if effect.gap {
-                self.note_counted(sender, b'G', gaps);
-            }
-            if effect.retransmission {
-                self.note_counted(sender, b'T', retransmissions);
-            }
+            self.add_payload(sender, data_seq, tcp.payload_len);
+        }
+    }
+
+    /// Accounts `len` payload bytes of a later IP fragment of a TCP segment
+    /// from `sender`, starting at sequence number `seq` in its stream.
+    pub fn track_payload(&mut self, sender: usize, seq: u32, len: u32) {
+        if len > 0 {
+            self.add_payload(sender, seq, len);
+        }
+    }
+
+    /// Accounts `len` payload bytes, at least one, from `sender` starting at
+    /// sequence number `seq`. Inlined because every segment with payload runs it.
+    #[inline(always)]
+    fn add_payload(&mut self, sender: usize, seq: u32, len: u32) {
+        let stream = self.stream_mut(sender, seq);
+        let effect = stream.add_segment(seq, len);
+        let (gaps, retransmissions) = (stream.gaps, stream.retransmitted_packets);
+        if effect.gap {
+            self.note_counted(sender, b'G', gaps);
+        }
+        if effect.retransmission {
+            self.note_counted(sender, b'T', retransmissions);
         }
     }
 

@@ -84,6 +84,10 @@ pub(crate) struct FlowLink {
     /// past the first fragment, else 0. Bytes of later fragments before it are
     /// header, not payload. [`INNER_PACKET_COUNTED`] marks a tunnel packet.
     pub header_end: u32,
+    /// For a TCP segment, the sequence number that offset 0 of the datagram's
+    /// payload would have, so that a later fragment's payload at offset `o`
+    /// starts at sequence number `stream_base + o`.
+    pub stream_base: Option<u32>,
 }
 
 /// The `header_end` of a tunnel packet fragmented outside the tunnel. Its first
@@ -106,6 +110,14 @@ impl FlowLink {
         let header = end.min(self.header_end).saturating_sub(start);
         // `header` is at most `end - start`, which is at most `data_len`.
         data_len - header
+    }
+
+    /// Returns the sequence number of the first of the `payload` payload bytes
+    /// of a later fragment of `data_len` bytes at `offset`, if the datagram is a
+    /// TCP segment. The payload bytes are the fragment's last ones.
+    pub fn payload_seq(&self, offset: u16, data_len: u32, payload: u32) -> Option<u32> {
+        let start = u32::from(offset).wrapping_add(data_len - payload.min(data_len));
+        self.stream_base.map(|base| base.wrapping_add(start))
     }
 }
 
@@ -558,6 +570,7 @@ impl FragmentTable {
                         serial: link.serial,
                         from_a: link.from_a,
                         header_end: link.header_end,
+                        stream_base: link.stream_base,
                     }),
                     waiting: datagram.waiting.clone(),
                     tiny_first: datagram.tiny_first.as_deref().copied(),
@@ -624,6 +637,7 @@ impl FragmentTable {
                     from_a: link.from_a,
                     serial: link.serial,
                     header_end: link.header_end,
+                    stream_base: link.stream_base,
                 })
             });
             let serial = table.next_serial;
@@ -701,6 +715,7 @@ mod tests {
             from_a: true,
             serial: 7,
             header_end: 0,
+            stream_base: None,
         }
     }
 

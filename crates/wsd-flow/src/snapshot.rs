@@ -72,6 +72,10 @@ pub struct FragmentFlowSnapshot {
     /// Offset in the datagram's payload where the transport header ends when it runs
     /// past the first fragment, else 0. Only version 3 of the flow cache saves it.
     pub header_end: u32,
+    /// For a TCP segment, the sequence number that offset 0 of the datagram's
+    /// payload would have, which places later fragments in the stream. Only
+    /// version 4 of the flow cache saves it.
+    pub stream_base: Option<u32>,
 }
 
 /// The way a TCP connection was closed, as saved.

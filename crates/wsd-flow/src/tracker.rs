@@ -680,9 +680,14 @@ impl Tracker {
             from_a: key.from_a,
             serial: self.table.get(idx).serial,
             header_end,
+            stream_base: if same_header {
+                stream_base(packet, fragment)
+            } else {
+                None
+            },
         });
         let now = self.now.unwrap_or(ts);
-        let waiting = self.fragments.first(now, fragment, fragment.data_len, link);
+        let mut waiting = self.fragments.first(now, fragment, fragment.data_len, link);
         self.count_dropped_fragments();
         let (Some(idx), Some(link)) = (found, link) else {
             self.count_unattributed_fragments(waiting.len() as u64);
@@ -690,6 +695,9 @@ impl Tracker {
         };
         let flow = self.table.get_mut(idx);
         let sender = flow.sender(key.from_a);
+        // Fragments that arrived out of order reach the stream in order, so that
+        // they do not show as a gap that they fill themselves.
+        waiting.sort_by_key(|fragment| fragment.offset);
         for fragment in &waiting {
             if link.counts_bytes() {
                 let payload = link.payload_len(fragment.offset, fragment.data_len);
@@ -700,6 +708,9 @@ impl Tracker {
                     fragment.data_len,
                     payload,
                 );
+                if let Some(seq) = link.payload_seq(fragment.offset, fragment.data_len, payload) {
+                    flow.track_payload(sender, seq, payload);
+                }
             } else {
                 flow.count_fragment(sender, fragment.ts, 0, 0, 0);
             }
@@ -767,6 +778,9 @@ impl Tracker {
         if link.counts_bytes() {
             let payload = link.payload_len(fragment.offset, data_len);
             flow.count(sender, packet, ts, data_len, payload);
+            if let Some(seq) = link.payload_seq(fragment.offset, data_len, payload) {
+                flow.track_payload(sender, seq, payload);
+            }
         } else {
             // The outer frame's MAC addresses are not the flow's, so only the
             // packet and its time count.
@@ -1159,6 +1173,23 @@ fn header_end(packet: &Decoded, fragment: &FragmentInfo) -> u32 {
     // The transport header starts `transport_len` bytes before the fragment's end.
     let start = fragment.data_len.saturating_sub(transport_len);
     start.saturating_add(header_len)
+}
+
+/// Returns, for the first fragment of a TCP segment, the sequence number that
+/// offset 0 of the datagram's payload would have: the segment's first payload
+/// byte lies past any IPv6 extension headers and the TCP header.
+fn stream_base(packet: &Decoded, fragment: &FragmentInfo) -> Option<u32> {
+    let Transport::Tcp(tcp) = packet.transport else {
+        return None;
+    };
+    // A SYN takes the first sequence number, so its payload starts after it.
+    let syn = u32::from(tcp.flags.has(TcpFlags::SYN));
+    // The TCP header starts `segment_len` bytes before the fragment's end.
+    let payload_start = fragment
+        .data_len
+        .wrapping_sub(tcp.segment_len)
+        .wrapping_add(tcp.header_len);
+    Some(tcp.seq.wrapping_add(syn).wrapping_sub(payload_start))
 }
 
 /// Returns the IP payload length of a packet: the bytes of the datagram's payload

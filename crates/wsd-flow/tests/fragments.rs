@@ -679,6 +679,90 @@ fn repeated_tiny_first_fragment_counts_once() {
     assert_eq!(stats.unattributed, 1);
 }
 
+/// Builds the three IPv4 fragments of an 84-byte segment from client to server
+/// that carries 64 payload bytes from sequence number 1000, then a whole segment
+/// of 10 payload bytes that follows it in the stream.
+fn data_fragments_then_segment(id: u16) -> [Vec<u8>; 4] {
+    let segment = tcp_segment(40000, 80, 0x18, 64);
+    let mut next = tcp_segment(40000, 80, 0x18, 10);
+    next[4..8].copy_from_slice(&1064u32.to_be_bytes());
+    // Offset 0 without more fragments is an unfragmented packet.
+    let whole = ipv4_fragment(CLIENT_V4, SERVER_V4, id + 1, 0, false, &next);
+    [
+        ipv4_fragment(CLIENT_V4, SERVER_V4, id, 0, true, &segment[..24]),
+        ipv4_fragment(CLIENT_V4, SERVER_V4, id, 24, true, &segment[24..48]),
+        ipv4_fragment(CLIENT_V4, SERVER_V4, id, 48, false, &segment[48..]),
+        whole,
+    ]
+}
+
+#[test]
+fn fragmented_segment_leaves_no_gap() {
+    let [first, middle, last, next] = data_fragments_then_segment(7);
+    // Fragments that wait for the first one reach the stream in order. Once the
+    // first has arrived, a fragment ahead of a missing one opens a hole that the
+    // missing one fills, as a segment that overtakes another does.
+    let orders: [([&[u8]; 3], bool); 6] = [
+        ([&first, &middle, &last], false),
+        ([&first, &last, &middle], true),
+        ([&middle, &first, &last], false),
+        ([&middle, &last, &first], false),
+        ([&last, &first, &middle], true),
+        ([&last, &middle, &first], false),
+    ];
+
+    for (order, gap) in orders {
+        let (records, _) = run(&[(0, order[0]), (1, order[1]), (2, order[2]), (3, &next)]);
+
+        assert_eq!(records.len(), 1);
+        let record = &records[0];
+        assert_eq!(record.out.payload_bytes, 74);
+        assert_eq!(record.out.stream_bytes, 74);
+        assert_eq!(record.out.missed_bytes, 0);
+        assert_eq!(
+            record.history.contains(b'G'),
+            gap,
+            "history {}",
+            record.history
+        );
+    }
+}
+
+#[test]
+fn repeated_fragmented_segment_is_retransmission() {
+    let [first, middle, last, _] = data_fragments_then_segment(7);
+    let [first_again, middle_again, last_again, _] = data_fragments_then_segment(8);
+
+    let (records, _) = run(&[
+        (0, &first),
+        (1, &middle),
+        (2, &last),
+        (3, &first_again),
+        (4, &middle_again),
+        (5, &last_again),
+    ]);
+
+    assert_eq!(records.len(), 1);
+    let record = &records[0];
+    assert_eq!(record.out.stream_bytes, 64);
+    assert_eq!(record.out.missed_bytes, 0);
+    assert_eq!(record.out.retransmitted_bytes, 64);
+    assert_eq!(record.out.retransmitted_packets, 3);
+    assert!(record.history.contains(b'T'), "history {}", record.history);
+}
+
+#[test]
+fn split_keeps_fragment_stream_position() {
+    let [first, middle, last, next] = data_fragments_then_segment(7);
+    let frames: [(i64, &[u8]); 4] = [(0, &first), (1, &last), (2, &middle), (3, &next)];
+
+    assert_split_anywhere_matches(TrackerConfig::default(), &frames);
+
+    let (records, _) = run_split(TrackerConfig::default(), &frames, Some(2));
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].out.missed_bytes, 0);
+}
+
 #[test]
 fn long_options_past_first_fragment_are_header() {
     // A SYN with a 40-byte header. The first fragment contains 24 bytes of it, so

@@ -869,6 +869,7 @@ fn sharded_restore_first_datagram_fault() {
                     serial: 0,
                     from_a: true,
                     header_end: 0,
+                    stream_base: None,
                 });
             }
             let single = Tracker::restore(config(), &faulty).err();

@@ -13,7 +13,7 @@
 //! | 4 | format version, little-endian `u32` (this crate writes [`FORMAT_VERSION`]) |
 //! | varies | header, postcard-encoded: writer name and version, capture clock, next serial number |
 //! | varies | the flows, each postcard-encoded, one after another |
-//! | varies | version 2 on: the IP fragment table, a postcard-encoded sequence of datagrams (version 3 adds what joining a tiny first fragment needs) |
+//! | varies | version 2 on: the IP fragment table, a postcard-encoded sequence of datagrams (version 3 adds what joining a tiny first fragment needs, version 4 where a fragmented TCP segment's later fragments lie in the stream) |
 //! | 8 | number of flows, little-endian `u64` |
 //! | 4 | CRC-32 (IEEE) of every byte before it, little-endian `u32` |
 //!
@@ -40,6 +40,7 @@ mod reader;
 mod v1;
 mod v2;
 mod v3;
+mod v4;
 
 use std::convert::Infallible;
 use std::io::{self, Write};
@@ -59,7 +60,7 @@ pub use file::{
 pub const MAGIC: [u8; 8] = *b"WSDFLOWC";
 
 /// The format version this crate writes. It reads every version up to this one.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 /// Bytes after the magic number: the format version.
 const VERSION_LEN: usize = 4;
@@ -215,7 +216,7 @@ pub(crate) fn encode_into<E: std::fmt::Display>(
         write_postcard(out, &mut scratch, &v2::Flow::from(&flow))?;
         count += 1;
     }
-    let datagrams: Vec<v3::Datagram> = snapshot.fragments.iter().map(v3::Datagram::from).collect();
+    let datagrams: Vec<v4::Datagram> = snapshot.fragments.iter().map(v4::Datagram::from).collect();
     write_postcard(out, &mut scratch, &datagrams)?;
     out.write_all(&count.to_le_bytes())?;
     Ok(count)
@@ -397,8 +398,9 @@ pub(crate) fn decode_versioned(
             decode_fragments_v2,
             receive,
         )
-    } else {
-        // Version 3 keeps the flows of version 2 and changes only the fragment table.
+    } else if version == 3 {
+        // Versions 3 and 4 keep the flows of version 2 and change only the
+        // fragment table.
         decode_body(
             body,
             body_start,
@@ -406,6 +408,16 @@ pub(crate) fn decode_versioned(
             version,
             v2::read_flow,
             decode_fragments_v3,
+            receive,
+        )
+    } else {
+        decode_body(
+            body,
+            body_start,
+            count,
+            version,
+            v2::read_flow,
+            decode_fragments_v4,
             receive,
         )
     }
@@ -443,6 +455,23 @@ fn decode_fragments_v3(rest: &[u8]) -> Result<(Vec<DatagramSnapshot>, usize), St
         .map(|(index, datagram)| {
             datagram
                 .to_snapshot()
+                .map_err(|detail| format!("fragment table entry {index}: {detail}"))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok((snapshots, rest.len() - remaining.len()))
+}
+
+/// Decodes the fragment table of a version 4 file from the bytes after the flows.
+/// Returns the datagrams and the number of bytes they took.
+fn decode_fragments_v4(rest: &[u8]) -> Result<(Vec<DatagramSnapshot>, usize), String> {
+    let (datagrams, remaining) = postcard::take_from_bytes::<Vec<v4::Datagram>>(rest)
+        .map_err(|err| format!("fragment table: {}", postcard_problem(&err)))?;
+    let snapshots = datagrams
+        .into_iter()
+        .enumerate()
+        .map(|(index, datagram)| {
+            datagram
+                .into_snapshot()
                 .map_err(|detail| format!("fragment table entry {index}: {detail}"))
         })
         .collect::<Result<Vec<_>, String>>()?;

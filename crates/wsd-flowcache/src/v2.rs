@@ -164,6 +164,7 @@ impl Datagram {
                 serial: flow.serial,
                 from_a: flow.from_a,
                 header_end: 0,
+                stream_base: None,
             }),
             waiting: self
                 .waiting

@@ -135,6 +135,7 @@ impl Datagram {
                 serial: flow.serial,
                 from_a: flow.from_a,
                 header_end: flow.header_end,
+                stream_base: None,
             }),
             waiting,
             tiny_first,

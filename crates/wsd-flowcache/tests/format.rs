@@ -176,6 +176,7 @@ fn datagram(n: u64) -> DatagramSnapshot {
             serial: n / 2,
             from_a: n % 4 == 0,
             header_end: if n % 3 == 0 { 24 } else { 0 },
+            stream_base: (n % 2 == 0).then_some((n as u32).wrapping_mul(0x9e37_79b9)),
         }),
         waiting,
         tiny_first: (!first_seen && n % 3 == 1).then(|| tiny_first(n, created)),

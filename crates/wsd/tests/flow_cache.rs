@@ -818,7 +818,9 @@ fn golden_caches_continue() {
             .unwrap_or_else(|err| panic!("{}: {err}", golden.display()))
             .unwrap_or_else(|| panic!("{} is missing", golden.display()));
         assert_eq!(cache.version, version);
-        if version == wsd_flowcache::FORMAT_VERSION {
+        // Version 4 changed only the fragment table, and this capture has no
+        // fragments, so a version 3 cache restores the same state.
+        if version >= 3 {
             assert_eq!(
                 cache.snapshot, fresh.snapshot,
                 "version {version} restores the same state"
@@ -838,7 +840,7 @@ fn golden_caches_continue() {
             "-L",
             "-",
         ]);
-        if version == wsd_flowcache::FORMAT_VERSION {
+        if version >= 3 {
             assert_eq!(
                 format!("{before}{after}"),
                 whole,
