@@ -8,7 +8,7 @@ use wsd_flow::{
     FlowRecord, RestoreError, RestoreOrShardError, ShardedOverLimit, ShardedRestorer,
     ShardedTracker, Tracker, TrackerConfig, TrackerRestorer,
 };
-use wsd_flowcache::{CacheItem, FlowCache};
+use wsd_flowcache::{CacheError, CacheItem, FlowCache};
 
 use crate::flows::Flows;
 use crate::output::check_cache_to_load;
@@ -165,6 +165,7 @@ fn restore(
     let cache = match read {
         Ok(Some(cache)) => cache,
         Ok(None) => return Ok(Ok(None)),
+        Err(err @ CacheError::Io { .. }) => return Err(unreadable_cache(path, &err)),
         Err(err) => return Ok(Err(err.to_string())),
     };
     let inconsistent = |err: RestoreError| format!("inconsistent contents: {err}");
@@ -187,6 +188,22 @@ fn restore(
         },
     };
     Ok(Ok(Some((tracker, flows, cache))))
+}
+
+/// Returns the failure of a cache file that could not be opened or read. The
+/// file may be sound, so it is never moved aside, even with
+/// `--discard-bad-cache`.
+fn unreadable_cache(path: &Path, err: &CacheError) -> Failure {
+    let advice = match err {
+        CacheError::Io { source, .. } if source.kind() == io::ErrorKind::PermissionDenied => {
+            "make it readable by the user wsd runs as"
+        }
+        _ => "check the disk and run again",
+    };
+    Failure::Usage(format!(
+        "cannot load flow cache {}: {err}. The file was left as it is; {advice}",
+        path.display()
+    ))
 }
 
 /// Renames a bad cache to `NAME.bad-SECONDS` beside it, SECONDS being the Unix
@@ -290,5 +307,39 @@ pub fn save_tracker(cli: &Cli, tracker: &mut Flows) -> Result<(), Failure> {
             path.display(),
             crate::run::count(tracker.active_flows() as u64, "unfinished flow")
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io_error(kind: io::ErrorKind) -> CacheError {
+        CacheError::Io {
+            operation: "reading /var/lib/wsd/flows.cache".to_string(),
+            source: io::Error::from(kind),
+        }
+    }
+
+    #[test]
+    fn unreadable_cache_names_permission() {
+        let path = Path::new("/var/lib/wsd/flows.cache");
+
+        let failure = unreadable_cache(path, &io_error(io::ErrorKind::PermissionDenied));
+
+        assert_eq!(failure.exit_code(), 2);
+        let message = failure.message();
+        assert!(message.contains("permission denied"), "{message}");
+        assert!(message.contains("make it readable"), "{message}");
+        assert!(!message.contains("--discard-bad-cache"), "{message}");
+    }
+
+    #[test]
+    fn unreadable_cache_other_error() {
+        let path = Path::new("/var/lib/wsd/flows.cache");
+
+        let failure = unreadable_cache(path, &io_error(io::ErrorKind::Other));
+
+        assert!(failure.message().contains("check the disk"));
     }
 }

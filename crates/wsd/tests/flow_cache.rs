@@ -1367,3 +1367,29 @@ fn discard_without_cache_rejected() {
     );
     assert!(output.stdout.is_empty(), "no packet is read");
 }
+
+/// A cache file that cannot be read is not a damaged cache: the run stops with
+/// the read error, and `--discard-bad-cache` does not move the file aside.
+/// Reading `/proc/self/mem` from its start fails with an I/O error, even for
+/// root, which reads files of any permission.
+#[test]
+fn unreadable_cache_not_moved_aside() {
+    let capture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/captures/lossy.pcap");
+    let capture = capture.to_str().unwrap();
+    for extra in [&[][..], &["--discard-bad-cache"][..]] {
+        let mut args = vec!["-R", "/proc/self/mem", "-r", capture, "-L", "-"];
+        args.extend(extra);
+
+        let output = run_wsd(&args, LIMIT);
+
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{extra:?}: {stderr}");
+        assert!(stderr.contains("Input/output error"), "{extra:?}: {stderr}");
+        assert!(stderr.contains("left as it is"), "{extra:?}: {stderr}");
+        assert!(
+            !stderr.contains("--discard-bad-cache"),
+            "{extra:?}: {stderr}"
+        );
+        assert!(output.stdout.is_empty(), "{extra:?}: no packet is read");
+    }
+}
