@@ -384,6 +384,32 @@ impl Flow {
             let data_seq = tcp.seq.wrapping_add(u32::from(syn));
             self.add_payload(sender, data_seq, tcp.payload_len);
         }
+        if fin {
+            let fin_seq = tcp
+                .seq
+                .wrapping_add(u32::from(syn))
+                .wrapping_add(tcp.payload_len);
+            self.reach_fin(sender, fin_seq);
+        }
+    }
+
+    /// Accounts the bytes of `sender`'s stream before its FIN at `fin_seq` that
+    /// no captured segment carried, such as a lost last segment, as missed.
+    fn reach_fin(&mut self, sender: usize, fin_seq: u32) {
+        let started = self
+            .extra
+            .as_ref()
+            .is_some_and(|extra| extra.streams[sender].is_some());
+        // A stream without payload so far gets its state only if bytes are
+        // missing, so that most connections without data need none.
+        if !started && fin_seq.wrapping_sub(self.stream_start(sender, fin_seq)) as i32 <= 0 {
+            return;
+        }
+        let stream = self.stream_mut(sender, fin_seq);
+        if stream.reach(fin_seq) {
+            let gaps = stream.gaps;
+            self.note_counted(sender, b'G', gaps);
+        }
     }
 
     /// Accounts `len` payload bytes of a later IP fragment of a TCP segment

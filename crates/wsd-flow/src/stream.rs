@@ -138,6 +138,24 @@ impl StreamState {
         effect
     }
 
+    /// Moves the end of the stream to `end`, the sequence number of a FIN,
+    /// which follows every byte of the stream. Bytes before it that no segment
+    /// carried form a hole. Returns true if one opened.
+    pub(crate) fn reach(&mut self, end: u32) -> bool {
+        let ahead = seq_diff(end, self.next_seq);
+        if ahead <= 0 {
+            return false;
+        }
+        self.gaps += 1;
+        self.open_hole(SeqRange {
+            start: self.next_seq,
+            end,
+        });
+        self.stream_bytes += ahead as u64;
+        self.next_seq = end;
+        true
+    }
+
     fn open_hole(&mut self, hole: SeqRange) {
         if usize::from(self.hole_count) == MAX_HOLES {
             // Give up on the lowest hole: it is the least likely to be filled.

@@ -333,6 +333,54 @@ fn lost_segment_history() {
     assert_eq!(record["history"], "ShADGaFf");
 }
 
+/// Returns a connection whose client sends 50 bytes and then 200 that the
+/// capture lacks, before its FIN. The server acknowledges all 250 bytes.
+fn lost_last_segment() -> Vec<(Side, TcpSegment)> {
+    let mut segments = handshake();
+    segments.push((
+        Client,
+        TcpSegment::new(PSH | ACK, CLIENT_ISN + 1, SERVER_ISN + 1, 50),
+    ));
+    segments.push((
+        Server,
+        TcpSegment::new(ACK, SERVER_ISN + 1, CLIENT_ISN + 251, 0),
+    ));
+    segments.extend(close(CLIENT_ISN + 251, SERVER_ISN + 1));
+    segments
+}
+
+#[test]
+fn lost_last_segment_counts_missed() {
+    let record = flow_record(&lost_last_segment());
+
+    // The FIN's sequence number shows where the client's stream ends.
+    assert_eq!(count(&record, "stream_bytes_out"), 250);
+    assert_eq!(count(&record, "missed_bytes_out"), 200);
+    assert_eq!(count(&record, "payload_bytes_out"), 50);
+    assert_eq!(count(&record, "missed_bytes_in"), 0);
+    assert_eq!(record["history"], "ShADaFGf");
+    assert_eq!(record["conn_state"], "SF");
+}
+
+#[test]
+fn data_after_fin_fills_hole() {
+    // The last 200 bytes come after the FIN, as when the capture reorders them.
+    let mut segments = lost_last_segment();
+    segments.insert(
+        segments.len() - 1,
+        (
+            Client,
+            TcpSegment::new(PSH | ACK, CLIENT_ISN + 51, SERVER_ISN + 1, 200),
+        ),
+    );
+
+    let record = flow_record(&segments);
+
+    assert_eq!(count(&record, "stream_bytes_out"), 250);
+    assert_eq!(count(&record, "missed_bytes_out"), 0);
+    assert_eq!(count(&record, "payload_bytes_out"), 250);
+}
+
 #[test]
 fn retransmission_counts_once() {
     // The client sends its 100 bytes twice before the server acknowledges them.
