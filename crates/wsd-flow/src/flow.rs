@@ -304,7 +304,7 @@ impl Flow {
 
     /// Updates the endpoint states, the history and the sequence state for a
     /// TCP segment from `sender`.
-    fn track_tcp(&mut self, sender: usize, tcp: &TcpInfo) {
+    fn track_tcp(&mut self, sender: usize, tcp: &TcpInfo, continues: bool) {
         let flags = tcp.flags;
         let syn = flags.has(TcpFlags::SYN);
         let ack = flags.has(TcpFlags::ACK);
@@ -367,9 +367,11 @@ impl Flow {
         if rst {
             self.note(sender, b'R');
         }
+        // The first fragment of a segment is no pure ACK: its payload, if it
+        // has none itself, comes in the later fragments.
         if tcp.payload_len > 0 {
             self.note(sender, b'D');
-        } else if ack && !syn && !fin && !rst {
+        } else if ack && !syn && !fin && !rst && !continues {
             self.note(sender, b'A');
         }
 
@@ -416,6 +418,7 @@ impl Flow {
     /// from `sender`, starting at sequence number `seq` in its stream.
     pub fn track_payload(&mut self, sender: usize, seq: u32, len: u32) {
         if len > 0 {
+            self.note(sender, b'D');
             self.add_payload(sender, seq, len);
         }
     }
@@ -593,9 +596,11 @@ impl Flow {
     }
 
     /// Updates the sequence bases and the connection state for a TCP segment.
+    /// `continues` is true for the first IP fragment of a segment, whose later
+    /// fragments carry the rest of it.
     ///
     /// Returns true if a SYN-ACK changed an initial sequence number seen before.
-    pub fn update_tcp(&mut self, sender: usize, tcp: &TcpInfo) -> bool {
+    pub fn update_tcp(&mut self, sender: usize, tcp: &TcpInfo, continues: bool) -> bool {
         let flags = tcp.flags;
         let mut new_isn = false;
         let side = &mut self.sides[sender];
@@ -627,7 +632,7 @@ impl Flow {
         } else if self.closed == Closed::No && self.sides[CLIENT].fin && self.sides[SERVER].fin {
             self.closed = Closed::Fin;
         }
-        self.track_tcp(sender, tcp);
+        self.track_tcp(sender, tcp, continues);
         new_isn
     }
 

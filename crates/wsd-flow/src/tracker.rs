@@ -865,7 +865,10 @@ impl Tracker {
         let flow = self.table.get_mut(idx);
         let sender = flow.sender(key.from_a);
         flow.count(sender, packet, ts, tcp.segment_len, tcp.payload_len);
-        if flow.update_tcp(sender, tcp) && sender == SERVER && anomaly.is_none() {
+        let continues = packet
+            .fragment
+            .is_some_and(|fragment| fragment.is_first() && fragment.more_fragments);
+        if flow.update_tcp(sender, tcp, continues) && sender == SERVER && anomaly.is_none() {
             anomaly = Some(Anomaly::SynAckNewIsn);
         }
         let (rel_seq, rel_ack) = flow.relative(sender, tcp);

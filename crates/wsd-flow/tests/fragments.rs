@@ -764,6 +764,23 @@ fn split_keeps_fragment_stream_position() {
 }
 
 #[test]
+fn payload_in_later_fragments_is_data() {
+    // The first fragment ends inside the TCP header, so all 64 payload bytes
+    // come in the second one.
+    let segment = tcp_segment(40000, 80, 0x18, 64);
+    let first = ipv4_fragment(CLIENT_V4, SERVER_V4, 7, 0, true, &segment[..16]);
+    let last = ipv4_fragment(CLIENT_V4, SERVER_V4, 7, 16, false, &segment[16..]);
+
+    for frames in [[(0, &first), (1, &last)], [(0, &last), (1, &first)]] {
+        let (records, _) = run(&frames.map(|(millis, frame)| (millis, frame.as_slice())));
+
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].out.payload_bytes, 64);
+        assert_eq!(records[0].history.as_str(), "D");
+    }
+}
+
+#[test]
 fn long_options_past_first_fragment_are_header() {
     // A SYN with a 40-byte header. The first fragment contains 24 bytes of it, so
     // the 16 bytes at the start of the next fragment are options, not payload.
