@@ -283,8 +283,9 @@ impl Summary {
         debug!(?stats, "tracker statistics");
         if stats.clock_jumps > 0 {
             warn!(
-                "{} moved the capture clock forward by more than a day at once, which \
-                 timed out every flow open before; check the capture's timestamps",
+                "{} moved the capture clock forward by more than a day at once, so the \
+                 flows open before timed out unless their timeout is longer; check the \
+                 capture's timestamps",
                 count(stats.clock_jumps, "packet")
             );
         }
