@@ -137,7 +137,9 @@ fn capture(
     hangup: &AtomicBool,
 ) -> Result<(), Failure> {
     let mut decoder = frame_decoder(cli);
-    let mut next_stats = Instant::now() + STATS_INTERVAL;
+    // The counters are read at once, so that the first --stats records show
+    // them rather than `-`.
+    let mut next_stats = Instant::now();
     let mut next_flush = Instant::now() + FLUSH_INTERVAL;
     loop {
         let idle = match source.next_event().map_err(live_failure)? {

@@ -337,6 +337,7 @@ fn quiet_link_writes_stats() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let during = stats_lines();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
     let (code, stderr) = run.terminate();
 
     assert_eq!(code, Some(0), "{stderr}");
@@ -344,6 +345,12 @@ fn quiet_link_writes_stats() {
         during >= 2,
         "{during} statistics records before the end\n{stderr}"
     );
+    // The drop counters are read from the start of the capture.
+    let first = text
+        .lines()
+        .find(|line| line.starts_with("STATS "))
+        .unwrap();
+    assert!(!first.contains("captureDrops=-"), "{first}");
 }
 
 #[test]
