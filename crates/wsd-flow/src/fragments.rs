@@ -32,6 +32,8 @@ use crate::snapshot::{DatagramSnapshot, FragmentFlowSnapshot, RestoreError};
 /// in a full table evicts the datagram that arrived first.
 pub const MAX_FRAGMENT_DATAGRAMS: usize = 4096;
 
+const TCP: u8 = 6;
+
 /// Maximum number of later fragments that wait for one datagram's first fragment.
 /// Later ones are unattributed at once.
 pub const MAX_WAITING_FRAGMENTS: usize = 64;
@@ -637,7 +639,8 @@ impl FragmentTable {
                     from_a: link.from_a,
                     serial: link.serial,
                     header_end: link.header_end,
-                    stream_base: link.stream_base,
+                    // Only a TCP flow has a stream to place fragments in.
+                    stream_base: link.stream_base.filter(|_| key.protocol == TCP),
                 })
             });
             let serial = table.next_serial;

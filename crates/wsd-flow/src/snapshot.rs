@@ -52,7 +52,7 @@ pub struct DatagramSnapshot {
     /// Later fragments waiting for the first one, in arrival order.
     pub waiting: Vec<WaitingFragment>,
     /// A first fragment too short for its transport header, waiting for the fragment
-    /// that completes it. Only version 3 of the flow cache saves it.
+    /// that completes it. The flow cache saves it from version 3 on.
     pub tiny_first: Option<TinyFirstFragment>,
     /// Payload bytes of every fragment seen so far.
     pub received: u32,
@@ -70,11 +70,12 @@ pub struct FragmentFlowSnapshot {
     /// first in the flow key.
     pub from_a: bool,
     /// Offset in the datagram's payload where the transport header ends when it runs
-    /// past the first fragment, else 0. Only version 3 of the flow cache saves it.
+    /// past the first fragment, else 0. The flow cache saves it from version 3 on.
     pub header_end: u32,
     /// For a TCP segment, the sequence number that offset 0 of the datagram's
-    /// payload would have, which places later fragments in the stream. Only
-    /// version 4 of the flow cache saves it.
+    /// payload would have, which places later fragments in the stream. The
+    /// flow cache saves it from version 4 on, and restoring ignores it for a
+    /// flow that is not TCP.
     pub stream_base: Option<u32>,
 }
 

@@ -665,10 +665,11 @@ impl Tracker {
     ) {
         // When a tunnel packet was fragmented outside the tunnel, the first fragment
         // already counted the whole inner packet from the inner headers, so the
-        // later fragments count as packets without bytes rather than twice.
-        let same_header = packet
-            .ip
-            .is_some_and(|ip| ip.src == fragment.src && ip.dst == fragment.dst);
+        // later fragments count as packets without bytes rather than twice. The
+        // inner header is then no fragment, even when its addresses are the outer ones.
+        let same_header = packet.ip.is_some_and(|ip| {
+            ip.is_first_fragment && ip.src == fragment.src && ip.dst == fragment.dst
+        });
         let header_end = if same_header {
             header_end(packet, fragment)
         } else {

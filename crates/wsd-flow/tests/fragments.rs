@@ -4,8 +4,8 @@
 use wsd_capture::Timestamp;
 use wsd_decode::{decode, linktype, StopReason};
 use wsd_flow::{
-    DatagramSnapshot, Direction, FlowRecord, PacketOutcome, RestoreError, Tracker, TrackerConfig,
-    TrackerStats, FRAGMENT_TIMEOUT, MAX_FRAGMENT_DATAGRAMS, MAX_WAITING_FRAGMENTS,
+    DatagramSnapshot, Direction, FlowRecord, PacketOutcome, RecordProtocols, RestoreError, Tracker,
+    TrackerConfig, TrackerStats, FRAGMENT_TIMEOUT, MAX_FRAGMENT_DATAGRAMS, MAX_WAITING_FRAGMENTS,
 };
 
 const CLIENT_V4: [u8; 4] = [10, 0, 0, 1];
@@ -48,6 +48,19 @@ fn ipv4_fragment(
     more: bool,
     data: &[u8],
 ) -> Vec<u8> {
+    ipv4_fragment_of(TCP, src, dst, id, offset, more, data)
+}
+
+/// Builds an IPv4 fragment as [`ipv4_fragment`] does, of a datagram of `protocol`.
+fn ipv4_fragment_of(
+    protocol: u8,
+    src: [u8; 4],
+    dst: [u8; 4],
+    id: u16,
+    offset: usize,
+    more: bool,
+    data: &[u8],
+) -> Vec<u8> {
     let mut frame = ethernet(0x0800);
     let total_len = (20 + data.len()) as u16;
     let field = (offset / 8) as u16 | if more { 0x2000 } else { 0 };
@@ -55,7 +68,7 @@ fn ipv4_fragment(
     frame.extend_from_slice(&total_len.to_be_bytes());
     frame.extend_from_slice(&id.to_be_bytes());
     frame.extend_from_slice(&field.to_be_bytes());
-    frame.extend_from_slice(&[64, TCP, 0, 0]);
+    frame.extend_from_slice(&[64, protocol, 0, 0]);
     frame.extend_from_slice(&src);
     frame.extend_from_slice(&dst);
     frame.extend_from_slice(data);
@@ -761,6 +774,128 @@ fn split_keeps_fragment_stream_position() {
     let (records, _) = run_split(TrackerConfig::default(), &frames, Some(2));
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].out.missed_bytes, 0);
+}
+
+/// Runs `frames` and returns the one record's stream bytes, missed bytes and
+/// retransmitted packets from the client.
+fn client_stream(frames: &[&[u8]]) -> (u64, u64, u64) {
+    let timed: Vec<(i64, &[u8])> = (0..).zip(frames.iter().copied()).collect();
+    let (records, _) = run(&timed);
+    assert_eq!(records.len(), 1);
+    let out = &records[0].out;
+    (
+        out.stream_bytes,
+        out.missed_bytes,
+        out.retransmitted_packets,
+    )
+}
+
+/// Returns a whole segment from client to server with `payload_len` bytes from
+/// sequence number `seq`.
+fn next_segment(seq: u32, payload_len: usize) -> Vec<u8> {
+    let mut segment = tcp_segment(40000, 80, 0x18, payload_len);
+    segment[4..8].copy_from_slice(&seq.to_be_bytes());
+    ipv4_fragment(CLIENT_V4, SERVER_V4, 99, 0, false, &segment)
+}
+
+#[test]
+fn fragmented_syn_payload_follows_syn() {
+    // The SYN takes sequence number 1000, so its 64 payload bytes start at 1001.
+    let segment = tcp_segment(40000, 80, 0x02, 64);
+    let first = ipv4_fragment(CLIENT_V4, SERVER_V4, 7, 0, true, &segment[..24]);
+    let last = ipv4_fragment(CLIENT_V4, SERVER_V4, 7, 24, false, &segment[24..]);
+
+    let stream = client_stream(&[&first, &last, &next_segment(1065, 10)]);
+
+    assert_eq!(stream, (74, 0, 0));
+}
+
+#[test]
+fn long_header_fragment_payload_in_stream() {
+    // A 40-byte header, of which the first fragment carries 24 bytes.
+    let mut segment = tcp_segment(40000, 80, 0x18, 0);
+    segment[12] = 10 << 4;
+    segment.extend([1; 20]);
+    segment.extend([0x61; 64]);
+    let first = ipv4_fragment(CLIENT_V4, SERVER_V4, 7, 0, true, &segment[..24]);
+    let last = ipv4_fragment(CLIENT_V4, SERVER_V4, 7, 24, false, &segment[24..]);
+
+    let stream = client_stream(&[&first, &last, &next_segment(1064, 10)]);
+
+    assert_eq!(stream, (74, 0, 0));
+}
+
+#[test]
+fn ipv6_options_before_tcp_not_payload() {
+    // A destination options header of 8 bytes follows the fragment header and
+    // precedes the TCP header in the datagram's payload.
+    let mut data = vec![TCP, 0, 1, 4, 0, 0, 0, 0];
+    data.extend(tcp_segment(40000, 80, 0x18, 64));
+    let mut first = ipv6_fragment(CLIENT_V6, SERVER_V6, 9, 0, true, &data[..48]);
+    let mut last = ipv6_fragment(CLIENT_V6, SERVER_V6, 9, 48, false, &data[48..]);
+    // The fragment header's next header is the destination options header.
+    for frame in [&mut first, &mut last] {
+        frame[14 + 40] = 60;
+    }
+    let mut next = tcp_segment(40000, 80, 0x18, 10);
+    next[4..8].copy_from_slice(&1064u32.to_be_bytes());
+    let next = ipv6_fragment(CLIENT_V6, SERVER_V6, 10, 0, false, &next);
+
+    let stream = client_stream(&[&first, &last, &next]);
+
+    assert_eq!(stream, (74, 0, 0));
+}
+
+#[test]
+fn ipip_fragments_with_inner_addresses() {
+    // An IP-in-IP packet between the two hosts of its inner TCP segment,
+    // fragmented outside the tunnel.
+    let segment = tcp_segment(40000, 80, 0x18, 64);
+    let inner = &ipv4_fragment(CLIENT_V4, SERVER_V4, 5, 0, false, &segment)[14..];
+    let first = ipv4_fragment_of(4, CLIENT_V4, SERVER_V4, 7, 0, true, &inner[..56]);
+    let last = ipv4_fragment_of(4, CLIENT_V4, SERVER_V4, 7, 56, false, &inner[56..]);
+
+    let (records, _) = run(&[(0, &first), (1, &last)]);
+
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].out.packets, 2);
+    assert_eq!(records[0].out.payload_bytes, 64);
+    assert_eq!(records[0].out.stream_bytes, 64);
+    assert_eq!(records[0].out.retransmitted_packets, 0);
+}
+
+#[test]
+fn stream_position_ignored_for_udp() {
+    // A UDP datagram of 8 header and 56 payload bytes in two fragments.
+    let mut datagram = vec![0x9c, 0x40, 0, 53, 0, 64, 0, 0];
+    datagram.extend([7; 56]);
+    let first = ipv4_fragment_of(17, CLIENT_V4, SERVER_V4, 7, 0, true, &datagram[..32]);
+    let last = ipv4_fragment_of(17, CLIENT_V4, SERVER_V4, 7, 32, false, &datagram[32..]);
+    let config = TrackerConfig {
+        records: RecordProtocols {
+            tcp: true,
+            udp: true,
+            icmp: true,
+            other: true,
+        },
+        ..TrackerConfig::default()
+    };
+    // The last fragment comes twice, as from a mirror port.
+    let (straight, _) = run_with(config, &[(0, &first), (1, &last), (2, &last)]);
+
+    // A cache that gives the UDP datagram a stream position, as a crafted one can.
+    let mut tracker = Tracker::new(config);
+    tracker.process(ts(0), &decode(linktype::ETHERNET, &first));
+    let mut snapshot = tracker.snapshot();
+    snapshot.fragments[0].flow.as_mut().unwrap().stream_base = Some(123_456);
+    let mut restored = Tracker::restore(config, &snapshot).unwrap();
+    restored.process(ts(1), &decode(linktype::ETHERNET, &last));
+    restored.process(ts(2), &decode(linktype::ETHERNET, &last));
+    restored.finish();
+    let records: Vec<FlowRecord> = restored.drain_finished().collect();
+
+    assert_eq!(records.len(), 1);
+    assert_eq!(records, straight);
 }
 
 #[test]

@@ -117,15 +117,15 @@ impl Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            // A snapshot length of 0 sets no limit, so only the maximum applies.
-            Problem::AbsurdCaplen { caplen, snaplen: 0 } => write!(
+            // Only the limit that the length breaks is named.
+            Problem::AbsurdCaplen { caplen, .. } if *caplen > MAX_CAPLEN => write!(
                 f,
                 "captured length {caplen} is invalid: the maximum is {MAX_CAPLEN} bytes"
             ),
             Problem::AbsurdCaplen { caplen, snaplen } => write!(
                 f,
-                "captured length {caplen} is invalid: the maximum is {MAX_CAPLEN} bytes, \
-                 and at most {MAX_SNAPLEN_EXCESS} bytes above the snapshot length {snaplen}"
+                "captured length {caplen} is invalid: it may exceed the snapshot length \
+                 {snaplen} by at most {MAX_SNAPLEN_EXCESS} bytes"
             ),
             Problem::CaplenBeyondBlock { caplen, room } => write!(
                 f,
@@ -219,9 +219,13 @@ mod tests {
             "captured length 300000 is invalid: the maximum is 262144 bytes"
         );
         assert_eq!(
+            message(300_000, 262_144),
+            "captured length 300000 is invalid: the maximum is 262144 bytes"
+        );
+        assert_eq!(
             message(70_000, 1500),
-            "captured length 70000 is invalid: the maximum is 262144 bytes, \
-             and at most 65536 bytes above the snapshot length 1500"
+            "captured length 70000 is invalid: it may exceed the snapshot length 1500 \
+             by at most 65536 bytes"
         );
     }
 
