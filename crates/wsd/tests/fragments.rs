@@ -192,3 +192,35 @@ fn run_with_cache(capture: &Path, flags: &[&str], cache: &Path) -> String {
     args.extend(["-r", &*capture, "-L", "-"]);
     wsd_stdout(&args, LIMIT)
 }
+
+/// A golden version 4 cache that `wsd -W` wrote once after the first four
+/// packets of [`fragmented_connection`], up to the data segment's first
+/// fragment, continues like one run. It pins where the cache keeps the
+/// segment's position in the stream.
+#[test]
+fn golden_fragment_cache_continues() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let golden = root.join("fixtures/cache/v4-fragmented-first4.cache");
+    let cache = wsd_flowcache::read_cache(&golden).unwrap().unwrap();
+    assert_eq!(cache.version, 4);
+    let link = cache.snapshot.fragments[0].flow.unwrap();
+    // The segment's payload starts at 1001, after the 20-byte TCP header.
+    assert_eq!(link.stream_base, Some(1001 - 20));
+    assert_eq!(link.header_end, 0);
+
+    let dir = tempfile::tempdir().unwrap();
+    let frames = fragmented_connection();
+    let whole = dir.path().join("whole.pcap");
+    let tail = dir.path().join("tail.pcap");
+    write_ethernet_pcap(&whole, frames.clone());
+    write_ethernet_pcap(&tail, frames[4..].to_vec());
+    let expected = wsd_stdout(&["-r", &whole.to_string_lossy(), "-L", "-"], LIMIT);
+    let copy = dir.path().join("flows.cache");
+    std::fs::copy(&golden, &copy).unwrap();
+
+    let after = run_with_cache(&tail, &["-R"], &copy);
+
+    let records = flow_lines(expected.as_bytes());
+    assert_eq!(records.len(), 1);
+    assert_eq!(flow_lines(after.as_bytes()), records);
+}
