@@ -681,11 +681,7 @@ impl Tracker {
             from_a: key.from_a,
             serial: self.table.get(idx).serial,
             header_end,
-            stream_base: if same_header {
-                stream_base(packet, fragment)
-            } else {
-                None
-            },
+            stream_base: stream_base(packet, fragment).filter(|_| same_header),
         });
         let now = self.now.unwrap_or(ts);
         let mut waiting = self.fragments.first(now, fragment, fragment.data_len, link);

@@ -447,31 +447,28 @@ fn decode_fragments_v2(rest: &[u8]) -> Result<(Vec<DatagramSnapshot>, usize), St
 /// Decodes the fragment table of a version 3 file from the bytes after the flows.
 /// Returns the datagrams and the number of bytes they took.
 fn decode_fragments_v3(rest: &[u8]) -> Result<(Vec<DatagramSnapshot>, usize), String> {
-    let (datagrams, remaining) = postcard::take_from_bytes::<Vec<v3::Datagram>>(rest)
-        .map_err(|err| format!("fragment table: {}", postcard_problem(&err)))?;
-    let snapshots = datagrams
-        .iter()
-        .enumerate()
-        .map(|(index, datagram)| {
-            datagram
-                .to_snapshot()
-                .map_err(|detail| format!("fragment table entry {index}: {detail}"))
-        })
-        .collect::<Result<Vec<_>, String>>()?;
-    Ok((snapshots, rest.len() - remaining.len()))
+    decode_fragment_table(rest, |datagram: v3::Datagram| datagram.to_snapshot())
 }
 
-/// Decodes the fragment table of a version 4 file from the bytes after the flows.
-/// Returns the datagrams and the number of bytes they took.
+/// Decodes the fragment table of a version 4 file as [`decode_fragments_v3`]
+/// does.
 fn decode_fragments_v4(rest: &[u8]) -> Result<(Vec<DatagramSnapshot>, usize), String> {
-    let (datagrams, remaining) = postcard::take_from_bytes::<Vec<v4::Datagram>>(rest)
+    decode_fragment_table(rest, v4::Datagram::into_snapshot)
+}
+
+/// Decodes a fragment table of datagrams of type `D` from the bytes after the
+/// flows, and converts each with `to_snapshot`, whose error names the entry.
+fn decode_fragment_table<D: serde::de::DeserializeOwned>(
+    rest: &[u8],
+    to_snapshot: impl Fn(D) -> Result<DatagramSnapshot, String>,
+) -> Result<(Vec<DatagramSnapshot>, usize), String> {
+    let (datagrams, remaining) = postcard::take_from_bytes::<Vec<D>>(rest)
         .map_err(|err| format!("fragment table: {}", postcard_problem(&err)))?;
     let snapshots = datagrams
         .into_iter()
         .enumerate()
         .map(|(index, datagram)| {
-            datagram
-                .into_snapshot()
+            to_snapshot(datagram)
                 .map_err(|detail| format!("fragment table entry {index}: {detail}"))
         })
         .collect::<Result<Vec<_>, String>>()?;
