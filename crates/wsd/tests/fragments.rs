@@ -204,7 +204,8 @@ fn golden_fragment_cache_continues() {
     let cache = wsd_flowcache::read_cache(&golden).unwrap().unwrap();
     assert_eq!(cache.version, 4);
     let link = cache.snapshot.fragments[0].flow.unwrap();
-    // The segment's payload starts at 1001, after the 20-byte TCP header.
+    // The payload starts at 1001 after a 20-byte TCP header, so offset 0 of the
+    // datagram's payload has sequence number 981.
     assert_eq!(link.stream_base, Some(1001 - 20));
     assert_eq!(link.header_end, 0);
 

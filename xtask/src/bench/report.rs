@@ -445,10 +445,10 @@ mod tests {
             stats: Default::default(),
         };
         // The medians, 3.0 and 2.0, would give 1.50.
-        let one = series(Role::Records, &[2.0, 3.0, 4.0]);
-        let two = series(Role::Threads(WORKER_THREADS), &[1.0, 2.0, 2.5]);
+        let single = series(Role::Records, &[2.0, 3.0, 4.0]);
+        let threads = series(Role::Threads(WORKER_THREADS), &[1.0, 2.0, 2.5]);
         let results = Results {
-            commands: vec![(capture, vec![one, two])],
+            commands: vec![(capture, vec![single, threads])],
             ..Results::default()
         };
         let mut out = String::new();
@@ -466,9 +466,9 @@ mod tests {
             file_bytes: 1,
             stats: Default::default(),
         };
-        let one = series(Role::Records, &[2.0]);
+        let single = series(Role::Records, &[2.0]);
         let results = Results {
-            commands: vec![(capture, vec![one])],
+            commands: vec![(capture, vec![single])],
             ..Results::default()
         };
         let mut out = String::new();
