@@ -287,12 +287,15 @@ impl Flow {
         let side = &self.sides[sender];
         // The history shows the SYN, except for a flow loaded from a cache
         // format without history, whose endpoint state still shows it.
+        // A peer's SYN-ACK answers a SYN, also one that the capture missed, and
+        // gave the base from its acknowledgment.
         let sent_syn = self.history.contains(case_for(sender, b'S'))
             || self.history.contains(case_for(sender, b'H'))
             || matches!(
                 side.state,
                 EndpointState::SynSent | EndpointState::SynAckSent | EndpointState::Established
-            );
+            )
+            || self.history.contains(case_for(1 - sender, b'H'));
         if sent_syn {
             side.isn.wrapping_add(1)
         } else if side.isn_source != IsnSource::None {
@@ -367,8 +370,9 @@ impl Flow {
         if rst {
             self.note(sender, b'R');
         }
-        // The first fragment of a segment is no pure ACK: its payload, if it
-        // has none itself, comes in the later fragments.
+        // A first fragment that ends with the TCP header is no pure ACK: its
+        // payload comes in the later fragments.
+        let continues = continues && tcp.header_len <= tcp.segment_len;
         if tcp.payload_len > 0 {
             self.note(sender, b'D');
         } else if ack && !syn && !fin && !rst && !continues {
@@ -386,7 +390,9 @@ impl Flow {
             let data_seq = tcp.seq.wrapping_add(u32::from(syn));
             self.add_payload(sender, data_seq, tcp.payload_len);
         }
-        if fin {
+        // The side's first FIN or RST ends its stream, so a later FIN moves
+        // nothing.
+        if fin && !matches!(state, EndpointState::Closed | EndpointState::Reset) {
             let fin_seq = tcp
                 .seq
                 .wrapping_add(u32::from(syn))

@@ -898,21 +898,62 @@ fn stream_position_ignored_for_udp() {
     assert_eq!(records, straight);
 }
 
+/// Returns the two IPv4 fragments of a segment from client to server with a
+/// 40-byte header and `payload_len` payload bytes, the first fragment carrying
+/// `first_len` bytes.
+fn long_header_fragments(flags: u8, payload_len: usize, first_len: usize) -> [Vec<u8>; 2] {
+    let mut segment = tcp_segment(40000, 80, flags, 0);
+    segment[12] = 10 << 4;
+    segment.extend([1; 20]);
+    segment.resize(segment.len() + payload_len, 0x61);
+    [
+        ipv4_fragment(CLIENT_V4, SERVER_V4, 7, 0, true, &segment[..first_len]),
+        ipv4_fragment(
+            CLIENT_V4,
+            SERVER_V4,
+            7,
+            first_len,
+            false,
+            &segment[first_len..],
+        ),
+    ]
+}
+
+/// Runs both orders of two fragments and returns each record's history.
+fn histories(first: &[u8], last: &[u8]) -> Vec<String> {
+    [[first, last], [last, first]]
+        .iter()
+        .map(|frames| {
+            let (records, _) = run(&[(0, frames[0]), (1, frames[1])]);
+            assert_eq!(records.len(), 1);
+            records[0].history.to_string()
+        })
+        .collect()
+}
+
 #[test]
 fn payload_in_later_fragments_is_data() {
-    // The first fragment ends inside the TCP header, so all 64 payload bytes
+    // The first fragment ends with the 40-byte header, so the 64 payload bytes
     // come in the second one.
-    let segment = tcp_segment(40000, 80, 0x18, 64);
-    let first = ipv4_fragment(CLIENT_V4, SERVER_V4, 7, 0, true, &segment[..16]);
-    let last = ipv4_fragment(CLIENT_V4, SERVER_V4, 7, 16, false, &segment[16..]);
+    let [first, last] = long_header_fragments(0x18, 64, 40);
 
-    for frames in [[(0, &first), (1, &last)], [(0, &last), (1, &first)]] {
-        let (records, _) = run(&frames.map(|(millis, frame)| (millis, frame.as_slice())));
+    assert_eq!(histories(&first, &last), ["D", "D"]);
+}
 
-        assert_eq!(records.len(), 1);
-        assert_eq!(records[0].out.payload_bytes, 64);
-        assert_eq!(records[0].history.as_str(), "D");
-    }
+#[test]
+fn header_past_first_fragment_then_data() {
+    // The first fragment ends inside the header, which cannot tell whether
+    // payload follows, so the segment also shows as an ACK.
+    let [first, last] = long_header_fragments(0x18, 64, 24);
+
+    assert_eq!(histories(&first, &last), ["AD", "AD"]);
+}
+
+#[test]
+fn fragmented_pure_ack_is_ack() {
+    let [first, last] = long_header_fragments(0x10, 0, 24);
+
+    assert_eq!(histories(&first, &last), ["A", "A"]);
 }
 
 #[test]

@@ -382,6 +382,53 @@ fn data_after_fin_fills_hole() {
 }
 
 #[test]
+fn synack_first_stream_after_lost_syn() {
+    // The capture lacks the client's SYN, so the SYN-ACK gives the client's ISN.
+    for payload in [0, 100] {
+        let mut segments = handshake();
+        segments.remove(0);
+        if payload > 0 {
+            segments.push((
+                Client,
+                TcpSegment::new(PSH | ACK, CLIENT_ISN + 1, SERVER_ISN + 1, payload),
+            ));
+        }
+        segments.extend(close(CLIENT_ISN + 1 + u32::from(payload), SERVER_ISN + 1));
+
+        let record = flow_record(&segments);
+
+        assert_eq!(count(&record, "stream_bytes_out"), u64::from(payload));
+        assert_eq!(count(&record, "missed_bytes_out"), 0, "{payload} bytes");
+    }
+}
+
+#[test]
+fn fin_after_end_moves_nothing() {
+    // After 50 bytes, the client ends its stream with a RST or a FIN, then
+    // sends a FIN 200 bytes further on.
+    for end in [RST | ACK, FIN | ACK] {
+        let mut segments = handshake();
+        segments.push((
+            Client,
+            TcpSegment::new(PSH | ACK, CLIENT_ISN + 1, SERVER_ISN + 1, 50),
+        ));
+        segments.push((
+            Client,
+            TcpSegment::new(end, CLIENT_ISN + 51, SERVER_ISN + 1, 0),
+        ));
+        segments.push((
+            Client,
+            TcpSegment::new(FIN | ACK, CLIENT_ISN + 251, SERVER_ISN + 1, 0),
+        ));
+
+        let record = flow_record(&segments);
+
+        assert_eq!(count(&record, "stream_bytes_out"), 50, "flags {end:#x}");
+        assert_eq!(count(&record, "missed_bytes_out"), 0, "flags {end:#x}");
+    }
+}
+
+#[test]
 fn retransmission_counts_once() {
     // The client sends its 100 bytes twice before the server acknowledges them.
     let mut segments = handshake();
