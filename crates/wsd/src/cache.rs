@@ -196,7 +196,7 @@ fn restore(
 fn unreadable_cache(path: &Path, err: &CacheError) -> Failure {
     let advice = match err {
         CacheError::Io { source, .. } if source.kind() == io::ErrorKind::PermissionDenied => {
-            "make it readable by the user wsd runs as"
+            "let the user wsd runs as read it and search its directories"
         }
         _ => "check the disk and run again",
     };
@@ -330,7 +330,7 @@ mod tests {
         assert_eq!(failure.exit_code(), 2);
         let message = failure.message();
         assert!(message.contains("permission denied"), "{message}");
-        assert!(message.contains("make it readable"), "{message}");
+        assert!(message.contains("search its directories"), "{message}");
         assert!(!message.contains("--discard-bad-cache"), "{message}");
     }
 
