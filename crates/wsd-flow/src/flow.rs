@@ -287,8 +287,8 @@ impl Flow {
         let side = &self.sides[sender];
         // The history shows the SYN, except for a flow loaded from a cache
         // format without history, whose endpoint state still shows it.
-        // A peer's SYN-ACK answers a SYN, also one that the capture missed, and
-        // gave the base from its acknowledgment.
+        // A peer's SYN-ACK acknowledges a SYN, also one that the capture
+        // missed, and its acknowledgment number gave the base.
         let sent_syn = self.history.contains(case_for(sender, b'S'))
             || self.history.contains(case_for(sender, b'H'))
             || matches!(

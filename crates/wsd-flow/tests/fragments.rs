@@ -4,8 +4,8 @@
 use wsd_capture::Timestamp;
 use wsd_decode::{decode, linktype, StopReason};
 use wsd_flow::{
-    DatagramSnapshot, Direction, FlowRecord, PacketOutcome, RecordProtocols, RestoreError, Tracker,
-    TrackerConfig, TrackerStats, FRAGMENT_TIMEOUT, MAX_FRAGMENT_DATAGRAMS, MAX_WAITING_FRAGMENTS,
+    DatagramSnapshot, Direction, FlowRecord, PacketOutcome, RestoreError, Tracker, TrackerConfig,
+    TrackerStats, FRAGMENT_TIMEOUT, MAX_FRAGMENT_DATAGRAMS, MAX_WAITING_FRAGMENTS,
 };
 
 const CLIENT_V4: [u8; 4] = [10, 0, 0, 1];
@@ -831,12 +831,9 @@ fn ipv6_options_before_tcp_not_payload() {
     // precedes the TCP header in the datagram's payload.
     let mut data = vec![TCP, 0, 1, 4, 0, 0, 0, 0];
     data.extend(tcp_segment(40000, 80, 0x18, 64));
-    let mut first = ipv6_fragment(CLIENT_V6, SERVER_V6, 9, 0, true, &data[..48]);
-    let mut last = ipv6_fragment(CLIENT_V6, SERVER_V6, 9, 48, false, &data[48..]);
-    // The fragment header's next header is the destination options header.
-    for frame in [&mut first, &mut last] {
-        frame[14 + 40] = 60;
-    }
+    const DESTINATION_OPTIONS: u8 = 60;
+    let first = ipv6_fragment_with(9, 0, true, DESTINATION_OPTIONS, &data[..48]);
+    let last = ipv6_fragment_with(9, 48, false, DESTINATION_OPTIONS, &data[48..]);
     let mut next = tcp_segment(40000, 80, 0x18, 10);
     next[4..8].copy_from_slice(&1064u32.to_be_bytes());
     let next = ipv6_fragment(CLIENT_V6, SERVER_V6, 10, 0, false, &next);
@@ -871,15 +868,7 @@ fn stream_position_ignored_for_udp() {
     datagram.extend([7; 56]);
     let first = ipv4_fragment_of(17, CLIENT_V4, SERVER_V4, 7, 0, true, &datagram[..32]);
     let last = ipv4_fragment_of(17, CLIENT_V4, SERVER_V4, 7, 32, false, &datagram[32..]);
-    let config = TrackerConfig {
-        records: RecordProtocols {
-            tcp: true,
-            udp: true,
-            icmp: true,
-            other: true,
-        },
-        ..TrackerConfig::default()
-    };
+    let config = all_records();
     // The last fragment comes twice, as from a mirror port.
     let (straight, _) = run_with(config, &[(0, &first), (1, &last), (2, &last)]);
 

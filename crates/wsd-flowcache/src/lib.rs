@@ -388,36 +388,21 @@ pub(crate) fn decode_versioned(
             |_| Ok((Vec::new(), 0)),
             receive,
         )
-    } else if version == 2 {
-        decode_body(
-            body,
-            body_start,
-            count,
-            version,
-            v2::read_flow,
-            decode_fragments_v2,
-            receive,
-        )
-    } else if version == 3 {
-        // Versions 3 and 4 keep the flows of version 2 and change only the
-        // fragment table.
-        decode_body(
-            body,
-            body_start,
-            count,
-            version,
-            v2::read_flow,
-            decode_fragments_v3,
-            receive,
-        )
     } else {
+        // Versions 2 to 4 share the flows of version 2 and differ only in the
+        // fragment table.
+        let fragments: FragmentDecoder = match version {
+            2 => decode_fragments_v2,
+            3 => decode_fragments_v3,
+            _ => decode_fragments_v4,
+        };
         decode_body(
             body,
             body_start,
             count,
             version,
             v2::read_flow,
-            decode_fragments_v4,
+            fragments,
             receive,
         )
     }
@@ -434,6 +419,10 @@ pub(crate) fn read_u64(bytes: &[u8], at: usize) -> u64 {
     word.copy_from_slice(&bytes[at..at + 8]);
     u64::from_le_bytes(word)
 }
+
+/// A decoder of one format version's fragment table: from the bytes after the
+/// flows, it returns the datagrams and the number of bytes they took.
+type FragmentDecoder = fn(&[u8]) -> Result<(Vec<DatagramSnapshot>, usize), String>;
 
 /// Decodes the fragment table of a version 2 file from the bytes after the flows.
 /// Returns the datagrams and the number of bytes they took.
