@@ -34,12 +34,15 @@
 //! table's records, and the calling thread merges the tables' sorted lists.
 //!
 //! With a [`RecordFormatter`] installed by
-//! [`ShardedTracker::format_in_workers`], each share also formats its records,
-//! and the calling thread receives bytes in the same order.
+//! [`ShardedTracker::format_in_workers`], the records come back as bytes in the
+//! same order. The thread that processes a share formats its records while few
+//! shares wait, and leaves them to the calling thread while the helpers are
+//! behind, so that the formatting goes to the thread with time for it.
 
 use std::cmp::Ordering;
 use std::collections::VecDeque;
 use std::net::IpAddr;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -531,9 +534,10 @@ impl ShardedTracker {
     }
 
     /// Installs a clone of `formatter` in every worker, which formats the
-    /// records of its flows from now on, so that the calling thread only
-    /// writes the bytes. The records not drained yet are formatted at once. From then on
-    /// finished flows come out of [`ShardedTracker::drain_lines`] and
+    /// records of its flows from now on, while the calling thread formats
+    /// those that the helpers leave to it when they are behind. The records
+    /// not drained yet are formatted at once. From then on finished flows come
+    /// out of [`ShardedTracker::drain_lines`] and
     /// [`ShardedTracker::finish_lines`].
     ///
     /// # Errors
@@ -936,7 +940,7 @@ impl ShardedTracker {
             let Some(results) = self.board.try_collect() else {
                 break;
             };
-            self.accept_batch(results);
+            self.accept_batch(results)?;
         }
         Ok(())
     }
@@ -945,17 +949,33 @@ impl ShardedTracker {
     /// queues its records, merged in order of end time.
     fn collect_batch(&mut self) -> Result<(), ShardError> {
         let results = self.board.collect()?;
-        self.accept_batch(results);
-        Ok(())
+        self.accept_batch(results)
     }
 
     /// Queues the records of the oldest batch in flight from `results`, one
     /// per table, merged in order of end time.
-    fn accept_batch(&mut self, results: Vec<board::Processed>) {
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if formatting the records of a share panicked.
+    fn accept_batch(&mut self, results: Vec<board::Processed>) -> Result<(), ShardError> {
         let threads = self.workers.len();
         let mut runs = Vec::with_capacity(threads);
         let mut parts = Vec::with_capacity(threads);
-        for (worker, processed) in self.workers.iter_mut().zip(results) {
+        for (number, (worker, mut processed)) in self.workers.iter_mut().zip(results).enumerate() {
+            // A share left unformatted while the helpers were behind. A
+            // formatter that panics here fails the tracker as in a share.
+            if let Some(formatter) = self.formatter.as_deref_mut() {
+                let formatted = panic::catch_unwind(AssertUnwindSafe(|| {
+                    for record in processed.records.drain(..) {
+                        processed.lines.push(&record, formatter);
+                    }
+                }));
+                if formatted.is_err() {
+                    self.board.fail(number);
+                    return Err(ShardError::WorkerStopped { worker: number });
+                }
+            }
             runs.push(processed.records);
             parts.push(processed.lines);
             worker.active = processed.active;
@@ -977,6 +997,7 @@ impl ShardedTracker {
                 pool.push(part);
             }
         }
+        Ok(())
     }
 
     /// Queues records that are in output order: as they are, or formatted if
@@ -1795,8 +1816,75 @@ fn finish_worker(
 }
 
 #[cfg(test)]
+#[path = "../tests/common/sharding.rs"]
+mod sharding;
+
+#[cfg(test)]
 mod tests {
+    use super::sharding::{mixed_stream, process_all, DebugLines, PanickingFormatter};
     use super::*;
+
+    fn short_timeouts() -> TrackerConfig {
+        TrackerConfig {
+            tcp_idle_timeout: 20_000_000_000,
+            udp_idle_timeout: 5_000_000_000,
+            ..TrackerConfig::default()
+        }
+    }
+
+    /// A formatter that panics in the calling thread fails the tracker as it
+    /// does in a share, and the tracker stays failed.
+    #[test]
+    fn calling_thread_formatter_panic_is_an_error() {
+        let stream = mixed_stream();
+        let mut tracker = ShardedTracker::new(short_timeouts(), 2).unwrap();
+        tracker.board.leave_unformatted(0);
+        tracker.board.leave_unformatted(1);
+        tracker.format_in_workers(PanickingFormatter).unwrap();
+        let result = process_all(&mut tracker, &stream);
+        assert!(
+            matches!(result, Err(ShardError::WorkerStopped { .. })),
+            "{result:?}"
+        );
+        assert!(tracker.flush().is_err(), "the tracker stays failed");
+    }
+
+    /// The records of one table formatted by the calling thread merge with
+    /// the lines that the other table's thread formatted, in the order of the
+    /// unformatted records.
+    #[test]
+    fn calling_thread_formats_left_records_in_order() {
+        let stream = mixed_stream();
+        let mut plain = ShardedTracker::new(short_timeouts(), 2).unwrap();
+        let mut expected = Vec::new();
+        for (ts, packet) in &stream {
+            plain.process(*ts, packet).unwrap();
+            expected.extend(plain.drain_finished().map(|record| format!("{record:?}\n")));
+        }
+        // The flows that ended during the input, whose records pass through
+        // the merging of shares.
+        plain.flush().unwrap();
+        expected.extend(plain.drain_finished().map(|record| format!("{record:?}\n")));
+        let during_input = expected.len();
+        plain
+            .finish_each(|record| expected.push(format!("{record:?}\n")))
+            .unwrap();
+        assert!(during_input > 500, "flows end during the input");
+
+        let mut tracker = ShardedTracker::new(short_timeouts(), 2).unwrap();
+        tracker.board.leave_unformatted(1);
+        tracker.format_in_workers(DebugLines).unwrap();
+        let mut lines = Vec::new();
+        let mut take = |line: &[u8]| lines.push(String::from_utf8(line.to_vec()).unwrap());
+        for (ts, packet) in &stream {
+            tracker.process(*ts, packet).unwrap();
+            assert_eq!(tracker.drain_finished().count(), 0);
+            tracker.drain_lines(&mut take);
+        }
+        tracker.finish_lines(&mut take).unwrap();
+        assert_eq!(lines.len(), expected.len());
+        assert!(lines == expected, "order or text differs");
+    }
 
     #[test]
     fn flows_numbered_by_serial_then_worker() {

@@ -6,7 +6,12 @@ use wsd_flow::{
     shard_of, FlowRecord, RecordFormatter, RecordProtocols, RestoreError, RestoreOrShardError,
     ShardError, ShardedRestorer, ShardedTracker, Tracker, TrackerConfig, BATCH_PACKETS,
 };
-use wsd_synth::{mixed, syn_flood, Endpoint, FloodConfig, FrameBuilder, MixedConfig, TcpSegment};
+use wsd_synth::{syn_flood, Endpoint, FloodConfig, FrameBuilder, TcpSegment};
+
+#[path = "common/sharding.rs"]
+mod sharding;
+
+use sharding::{mixed_stream, process_all, DebugLines, PanickingFormatter};
 
 type Stream = Vec<(Timestamp, Decoded)>;
 
@@ -23,24 +28,6 @@ fn config() -> TrackerConfig {
         udp_idle_timeout: 5_000_000_000,
         ..TrackerConfig::default()
     }
-}
-
-/// Decodes a small mixed capture: a few thousand TCP and UDP flows over a minute,
-/// some IPv6 and some VLAN-tagged.
-fn mixed_stream() -> Stream {
-    let config = MixedConfig {
-        tcp_connections: 5_000,
-        udp_conversations: 1_200,
-        duration_secs: 60,
-        ..MixedConfig::default()
-    };
-    let mut stream = Vec::new();
-    mixed(&config, |ts, frame| {
-        stream.push((ts, decode(linktype::ETHERNET, frame)));
-        Ok::<(), ()>(())
-    })
-    .expect("collecting frames cannot fail");
-    stream
 }
 
 fn flood_stream(connections: u32) -> Stream {
@@ -131,16 +118,6 @@ fn sharded_records_out_after_batch() {
     assert_eq!(first_out, Some(batch_end));
 }
 
-/// Formats a record as its `Debug` text on one line.
-#[derive(Clone)]
-struct DebugLines;
-
-impl RecordFormatter for DebugLines {
-    fn format(&mut self, record: &FlowRecord, out: &mut Vec<u8>) {
-        out.extend_from_slice(format!("{record:?}\n").as_bytes());
-    }
-}
-
 /// Runs `stream` through a sharded tracker whose workers format the records,
 /// and returns the lines in output order.
 fn sharded_lines(threads: usize, stream: &[(Timestamp, Decoded)]) -> Vec<String> {
@@ -157,16 +134,6 @@ fn sharded_lines(threads: usize, stream: &[(Timestamp, Decoded)]) -> Vec<String>
     lines
 }
 
-/// Panics on every record it formats.
-#[derive(Clone)]
-struct PanickingFormatter;
-
-impl RecordFormatter for PanickingFormatter {
-    fn format(&mut self, _: &FlowRecord, _: &mut Vec<u8>) {
-        panic!("a formatter that always fails");
-    }
-}
-
 /// A share of a batch that panics, in a helper thread or in the calling
 /// thread, fails the tracker with an error: the calling thread neither
 /// panics nor waits for the share forever.
@@ -176,14 +143,7 @@ fn sharded_panicking_share_is_an_error() {
     for threads in [1, 2] {
         let mut tracker = ShardedTracker::new(config(), threads).unwrap();
         tracker.format_in_workers(PanickingFormatter).unwrap();
-        let mut result = Ok(());
-        for (ts, packet) in &stream {
-            result = tracker.process(*ts, packet);
-            if result.is_err() {
-                break;
-            }
-        }
-        let result = result.and_then(|()| tracker.flush());
+        let result = process_all(&mut tracker, &stream);
         assert!(
             matches!(result, Err(ShardError::WorkerStopped { .. })),
             "{threads} threads: {result:?}"

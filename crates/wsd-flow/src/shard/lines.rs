@@ -2,8 +2,9 @@
 //!
 //! Formatting a record costs more than tracking the packets of a short flow, so
 //! a [`ShardedTracker`](super::ShardedTracker) with a [`RecordFormatter`] has
-//! each worker format its own records and sort them. The calling thread then
-//! only merges the workers' sorted lines and writes them.
+//! each worker format its own records and sort them, unless the helper threads
+//! are behind the calling thread, which then formats them. The calling thread
+//! merges the workers' sorted lines and writes them.
 
 use std::cmp::Ordering;
 use std::net::IpAddr;
