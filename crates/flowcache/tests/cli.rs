@@ -874,7 +874,8 @@ fn decode_error_after_listed_flows() {
     assert_eq!(listed.lines().count(), 3000 + 7);
     let message = stderr_text(&output);
     assert!(message.starts_with(&message_start), "{message}");
-    assert!(message.contains(": flow 3000 of 3001: "), "{message}");
+    // Flows are numbered from 1 in messages: the claimed one past the 3,000 listed.
+    assert!(message.contains(": flow 3001 of 3001: "), "{message}");
     assert_eq!(message.lines().count(), 1, "{message}");
 
     // A summary is written only once the whole file is read.
@@ -1146,7 +1147,7 @@ fn check_rejects_inconsistent_fragment_table() {
     let message = check_failure(&cache);
     assert!(
         message.ends_with(
-            ": inconsistent contents: fragment table entry 1 was created before the \
+            ": inconsistent contents: fragment table entry 2 was created before the \
              datagram saved ahead of it\n"
         ),
         "{message}"

@@ -159,11 +159,14 @@ pub struct FlowSnapshot {
 }
 
 /// The reason a snapshot cannot be restored.
+///
+/// The fields give positions from 0, and the messages number flows and
+/// datagrams from 1, as a reader counts them.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RestoreError {
     /// A flow mixes an IPv4 and an IPv6 address.
-    #[error("flow {index} mixes IPv4 and IPv6 addresses ({client} and {server})")]
+    #[error("flow {} mixes IPv4 and IPv6 addresses ({client} and {server})", index + 1)]
     MixedAddressFamilies {
         /// Position of the flow in the snapshot.
         index: usize,
@@ -173,14 +176,15 @@ pub enum RestoreError {
         server: IpAddr,
     },
     /// Two flows have the same key.
-    #[error("flow {index} repeats the key of an earlier flow")]
+    #[error("flow {} repeats the key of an earlier flow", index + 1)]
     DuplicateFlow {
         /// Position of the flow in the snapshot.
         index: usize,
     },
     /// A flow's serial number is not below the snapshot's next serial number.
     #[error(
-        "flow {index} has serial number {serial}, not below the next serial number {next_serial}"
+        "flow {} has serial number {serial}, not below the next serial number {next_serial}",
+        index + 1
     )]
     BadSerial {
         /// Position of the flow in the snapshot.
@@ -192,13 +196,16 @@ pub enum RestoreError {
     },
     /// A flow's latest packet time is before its first packet time, which no
     /// tracker saves: the first time is the minimum and the latest the maximum.
-    #[error("flow {index} ends before it starts (its latest packet time is before its first)")]
+    #[error(
+        "flow {} ends before it starts (its latest packet time is before its first)",
+        index + 1
+    )]
     EndsBeforeStart {
         /// Position of the flow in the snapshot.
         index: usize,
     },
     /// A datagram of the fragment table is invalid.
-    #[error("fragment table entry {index} {reason}")]
+    #[error("fragment table entry {} {reason}", index + 1)]
     InvalidDatagram {
         /// Position of the datagram in the snapshot.
         index: usize,

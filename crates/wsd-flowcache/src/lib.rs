@@ -458,7 +458,7 @@ fn decode_fragment_table<D: serde::de::DeserializeOwned>(
         .enumerate()
         .map(|(index, datagram)| {
             to_snapshot(datagram)
-                .map_err(|detail| format!("fragment table entry {index}: {detail}"))
+                .map_err(|detail| format!("fragment table entry {}: {detail}", index + 1))
         })
         .collect::<Result<Vec<_>, String>>()?;
     Ok((snapshots, rest.len() - remaining.len()))
@@ -497,7 +497,7 @@ fn decode_body(
         let flow_start = at;
         let (flow, next) = body
             .decode(at, &read_flow)?
-            .map_err(|err| invalid(flow_start, format!("flow {index} of {count}: {err}")))?;
+            .map_err(|err| invalid(flow_start, format!("flow {} of {count}: {err}", index + 1)))?;
         at = next;
         // A count that fits the file fits usize.
         receive(CacheItem::Flow(index as usize, flow)).map_err(rejected)?;

@@ -324,8 +324,9 @@ fn inconsistent_cache_rejected() {
     loaded.snapshot.flows.push(loaded.snapshot.flows[flows / 2]);
     wsd_flowcache::write_cache(&cache, &loaded.snapshot, "test").unwrap();
 
-    let expected =
-        format!("inconsistent contents: flow {flows} repeats the key of an earlier flow");
+    // The copy is the last flow, and messages number flows from 1.
+    let copy = flows + 1;
+    let expected = format!("inconsistent contents: flow {copy} repeats the key of an earlier flow");
     for threads in ["1", "2"] {
         let output = run_wsd(
             &[
