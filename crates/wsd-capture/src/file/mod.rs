@@ -692,10 +692,12 @@ impl FileSource {
             return;
         }
         self.stats.truncated_at = Some(offset);
+        // A pcapng file can end inside a block that holds no packet, such as
+        // an interface description, so the message counts packets.
         let noun = if self.stats.records == 1 {
-            "record"
+            "packet"
         } else {
-            "records"
+            "packets"
         };
         tracing::warn!(
             file = %self.name,
@@ -1730,6 +1732,30 @@ mod tests {
         assert_eq!(records, 3);
         assert_eq!(stats.truncated_at, None);
         assert!(warnings.is_empty(), "{warnings:#?}");
+    }
+
+    /// The warning for a file cut short counts the packets read, also when a
+    /// pcapng file ends inside a block that holds no packet.
+    #[test]
+    fn cut_pcapng_counts_packets() {
+        let bytes = sample_pcapng(false);
+        let section_len = u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
+        let inside_interface = &bytes[..section_len + 8];
+        let (records, _, warnings) = read_until_stopped(inside_interface, false);
+        assert_eq!(records, 0);
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        let expected =
+            format!("ends inside the record at byte {section_len}, after 0 complete packets");
+        assert!(warnings[0].contains(&expected), "{}", warnings[0]);
+
+        let (records, _, warnings) = read_until_stopped(&bytes[..bytes.len() - 10], false);
+        assert_eq!(records, 3);
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(
+            warnings[0].contains("after 3 complete packets"),
+            "{}",
+            warnings[0]
+        );
     }
 
     proptest! {
