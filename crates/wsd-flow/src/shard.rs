@@ -370,6 +370,10 @@ pub struct ShardedTracker {
     board: Arc<Board>,
     /// The threads that process shares beside the calling thread.
     helpers: Vec<JoinHandle<()>>,
+    /// Records of shares that the calling thread formatted, counted before
+    /// each share's records are formatted.
+    #[cfg(test)]
+    formatted_here: usize,
 }
 
 /// The threads of a [`ShardedTracker`] and their board.
@@ -469,6 +473,8 @@ impl ShardedTracker {
             packets: 0,
             board,
             helpers,
+            #[cfg(test)]
+            formatted_here: 0,
         })
     }
 
@@ -547,8 +553,8 @@ impl ShardedTracker {
     where
         F: RecordFormatter + Clone + 'static,
     {
-        // Every share so far is processed first, so that each batch's
-        // records are either all formatted or none.
+        // Every share so far is processed first, so that the records not
+        // formatted yet are all in `finished`, in output order.
         self.flush()?;
         for number in 0..self.workers.len() {
             if let Some(core) = self.board.core(number).as_mut() {
@@ -557,8 +563,7 @@ impl ShardedTracker {
         }
         self.formatter = Some(Box::new(formatter));
         let records = std::mem::take(&mut self.finished);
-        self.add_finished(records);
-        Ok(())
+        self.add_finished(records)
     }
 
     /// Returns true once [`ShardedTracker::format_in_workers`] installed a
@@ -881,9 +886,7 @@ impl ShardedTracker {
             Reply::FinishedChunk(records) => {
                 let mut part = LinePart::default();
                 if let Some(formatter) = self.formatter.as_deref_mut() {
-                    for record in &records {
-                        part.push(record, formatter);
-                    }
+                    format_here(formatter, &records, &mut part, &self.board, number)?;
                 }
                 Ok(LineCursor::new(part))
             }
@@ -937,7 +940,7 @@ impl ShardedTracker {
         // the batches in flight run out, so that they are not held back while
         // the input is slow.
         while !self.in_flight.is_empty() {
-            let Some(results) = self.board.try_collect() else {
+            let Some(results) = self.board.try_collect()? else {
                 break;
             };
             self.accept_batch(results)?;
@@ -959,28 +962,6 @@ impl ShardedTracker {
     ///
     /// Returns an error if formatting the records of a share panicked.
     fn accept_batch(&mut self, results: Vec<board::Processed>) -> Result<(), ShardError> {
-        let threads = self.workers.len();
-        let mut runs = Vec::with_capacity(threads);
-        let mut parts = Vec::with_capacity(threads);
-        for (number, (worker, mut processed)) in self.workers.iter_mut().zip(results).enumerate() {
-            // A share left unformatted while the helpers were behind. A
-            // formatter that panics here fails the tracker as in a share.
-            if let Some(formatter) = self.formatter.as_deref_mut() {
-                let formatted = panic::catch_unwind(AssertUnwindSafe(|| {
-                    for record in processed.records.drain(..) {
-                        processed.lines.push(&record, formatter);
-                    }
-                }));
-                if formatted.is_err() {
-                    self.board.fail(number);
-                    return Err(ShardError::WorkerStopped { worker: number });
-                }
-            }
-            runs.push(processed.records);
-            parts.push(processed.lines);
-            worker.active = processed.active;
-            worker.stats = processed.stats;
-        }
         // The board and every thread that processed a share let go of the
         // batch before the last result came in.
         if let Some(Ok(mut batch)) = self.in_flight.pop_front().map(Arc::try_unwrap) {
@@ -989,7 +970,31 @@ impl ShardedTracker {
                 self.spare.push(batch);
             }
         }
-        self.add_finished(merge_by_end(runs));
+        let threads = self.workers.len();
+        let mut runs = Vec::with_capacity(threads);
+        let mut parts = Vec::with_capacity(threads);
+        for (number, (worker, mut processed)) in self.workers.iter_mut().zip(results).enumerate() {
+            // A share left unformatted while the helpers were behind.
+            if let Some(formatter) = self.formatter.as_deref_mut() {
+                #[cfg(test)]
+                {
+                    self.formatted_here += processed.records.len();
+                }
+                let records = std::mem::take(&mut processed.records);
+                format_here(
+                    formatter,
+                    &records,
+                    &mut processed.lines,
+                    &self.board,
+                    number,
+                )?;
+            }
+            runs.push(processed.records);
+            parts.push(processed.lines);
+            worker.active = processed.active;
+            worker.stats = processed.stats;
+        }
+        self.add_finished(merge_by_end(runs))?;
         if parts.iter().any(|part| !part.is_empty()) {
             self.ready_lines.push(parts);
         } else {
@@ -1001,21 +1006,24 @@ impl ShardedTracker {
     }
 
     /// Queues records that are in output order: as they are, or formatted if
-    /// a formatter is installed. Workers send records unformatted only for
-    /// batches handed to them before the formatter.
-    fn add_finished(&mut self, records: Vec<FlowRecord>) {
+    /// a formatter is installed, as the records finished before
+    /// [`ShardedTracker::format_in_workers`] are.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if the formatter panicked.
+    fn add_finished(&mut self, records: Vec<FlowRecord>) -> Result<(), ShardError> {
         if records.is_empty() {
-            return;
+            return Ok(());
         }
         let Some(formatter) = self.formatter.as_deref_mut() else {
             self.finished.extend(records);
-            return;
+            return Ok(());
         };
         let mut part = self.spare_lines[0].pop().unwrap_or_default();
-        for record in &records {
-            part.push(record, formatter);
-        }
+        format_here(formatter, &records, &mut part, &self.board, 0)?;
         self.ready_lines.push(vec![part]);
+        Ok(())
     }
 
     fn send(&self, number: usize, job: Job) -> Result<(), ShardError> {
@@ -1568,6 +1576,31 @@ fn end_order(a: &FlowRecord, b: &FlowRecord) -> Ordering {
         .then_with(|| endpoint_order(a, b))
 }
 
+/// Formats `records` at the end of `part` in the calling thread. A formatter
+/// that panics fails table `table` of `board`, as a share that panics does,
+/// instead of ending the calling thread.
+///
+/// # Errors
+///
+/// Returns an error if the formatter panicked.
+fn format_here(
+    formatter: &mut dyn RecordFormatter,
+    records: &[FlowRecord],
+    part: &mut LinePart,
+    board: &Board,
+    table: usize,
+) -> Result<(), ShardError> {
+    let formatted = panic::catch_unwind(AssertUnwindSafe(|| {
+        for record in records {
+            part.push(record, formatter);
+        }
+    }));
+    formatted.map_err(|_| {
+        board.fail(table);
+        ShardError::WorkerStopped { worker: table }
+    })
+}
+
 /// Merges the workers' records of one batch, each list sorted by
 /// [`end_order`], into one sorted list. Of equal records the lower worker's
 /// comes first, as a stable sort of the lists one after the other would put
@@ -1821,7 +1854,7 @@ mod sharding;
 
 #[cfg(test)]
 mod tests {
-    use super::sharding::{mixed_stream, process_all, DebugLines, PanickingFormatter};
+    use super::sharding::{mixed_stream, process_all, DebugLines};
     use super::*;
 
     fn short_timeouts() -> TrackerConfig {
@@ -1832,20 +1865,45 @@ mod tests {
         }
     }
 
+    /// Panics on the tenth record it formats, and formats the others as
+    /// `DebugLines` does.
+    #[derive(Clone, Default)]
+    struct PanicsOnce {
+        formatted: usize,
+    }
+
+    impl RecordFormatter for PanicsOnce {
+        fn format(&mut self, record: &FlowRecord, out: &mut Vec<u8>) {
+            self.formatted += 1;
+            assert_ne!(self.formatted, 10, "a formatter that fails once");
+            DebugLines.format(record, out);
+        }
+    }
+
     /// A formatter that panics in the calling thread fails the tracker as it
-    /// does in a share, and the tracker stays failed.
+    /// does in a share, and the tracker stays failed, although the formatter
+    /// would format the later records.
     #[test]
     fn calling_thread_formatter_panic_is_an_error() {
         let stream = mixed_stream();
         let mut tracker = ShardedTracker::new(short_timeouts(), 2).unwrap();
         tracker.board.leave_unformatted(0);
         tracker.board.leave_unformatted(1);
-        tracker.format_in_workers(PanickingFormatter).unwrap();
+        tracker.format_in_workers(PanicsOnce::default()).unwrap();
         let result = process_all(&mut tracker, &stream);
         assert!(
             matches!(result, Err(ShardError::WorkerStopped { .. })),
             "{result:?}"
         );
+        assert!(tracker.formatted_here > 0, "the calling thread formatted");
+
+        // Every later batch fails too, and no line comes out.
+        let later = stream.iter().take(2 * BATCH_PACKETS);
+        let failed = later.filter(|(ts, packet)| tracker.process(*ts, packet).is_err());
+        assert!(failed.count() >= 2, "each batch handed over fails");
+        let mut lines = 0;
+        tracker.drain_lines(|_| lines += 1);
+        assert_eq!(lines, 0);
         assert!(tracker.flush().is_err(), "the tracker stays failed");
     }
 
@@ -1882,8 +1940,13 @@ mod tests {
             tracker.drain_lines(&mut take);
         }
         tracker.finish_lines(&mut take).unwrap();
+        assert!(tracker.formatted_here > 0, "the calling thread formatted");
         assert_eq!(lines.len(), expected.len());
-        assert!(lines == expected, "order or text differs");
+        let differs = lines
+            .iter()
+            .zip(&expected)
+            .position(|(got, want)| got != want);
+        assert_eq!(differs, None, "the first line that differs");
     }
 
     #[test]

@@ -24,8 +24,9 @@ use crate::tracker::{Tracker, TrackerStats};
 /// its records. On the mixed bench capture, with two tables on a 2-processor
 /// Intel Xeon, limits of 1, 2 and 3 took 0.979, 0.987 and 0.977 times as long
 /// as formatting every share, and 0.973, 0.976 and 0.943 times with JSON
-/// (medians of 12 rounds). A limit of 0 took 1.08 times as long with JSON,
-/// because the calling thread then formats every record.
+/// (medians of 12 rounds). Those differences are within the spread of the
+/// rounds, so the middle limit is used. A limit of 0 took 1.08 times as long
+/// with JSON, because the calling thread then formats every record.
 const FORMAT_BELOW_WAITING: u64 = 2;
 
 /// One worker table and its formatter.
@@ -65,6 +66,9 @@ struct Table {
     next: u64,
     /// Results of processed shares, oldest first, not collected yet.
     results: VecDeque<Processed>,
+    /// True once the table failed: it stays busy, and a share that was in
+    /// progress then gives no result.
+    failed: bool,
 }
 
 struct State {
@@ -183,7 +187,7 @@ impl Board {
     }
 
     /// Posts `batch`, with the capture clock at its end and an empty line
-    /// part per table, and wakes the helper threads.
+    /// part per table, and wakes the sleeping helper threads.
     pub(super) fn post(&self, batch: Arc<Batch>, clock: Option<Timestamp>, lines: Vec<LinePart>) {
         let mut state = self.state();
         let tables = state.tables.len();
@@ -239,9 +243,16 @@ impl Board {
 
     /// Returns the results of the oldest uncollected batch, one per table, if
     /// every table has processed its share of it.
-    pub(super) fn try_collect(&self) -> Option<Vec<Processed>> {
+    ///
+    /// # Errors
+    ///
+    /// Returns an error once a table failed.
+    pub(super) fn try_collect(&self) -> Result<Option<Vec<Processed>>, ShardError> {
         let mut state = self.state();
-        state.batch_ready().then(|| state.take_batch())
+        if let Some(worker) = state.failed {
+            return Err(ShardError::WorkerStopped { worker });
+        }
+        Ok(state.batch_ready().then(|| state.take_batch()))
     }
 
     /// Waits until every table has processed its share of the oldest
@@ -321,9 +332,10 @@ impl Board {
     }
 
     fn mark_failed(state: &mut State, number: usize) {
-        state.failed = Some(number);
+        state.failed.get_or_insert(number);
         if let Some(table) = state.tables.get_mut(number) {
             table.busy = true;
+            table.failed = true;
         }
         state.ready.retain(|&ready| ready != number);
     }
@@ -380,6 +392,11 @@ impl Board {
             self.done.notify_all();
             return (state, true);
         };
+        // The table failed while this share was in progress, because its
+        // thread could not use an earlier result.
+        if state.tables[number].failed {
+            return (state, true);
+        }
         let count = state.count;
         let table = &mut state.tables[number];
         table.busy = false;
@@ -489,8 +506,41 @@ mod tests {
         post_empty_batch(&board);
         // Only the helper can process the share: this thread never does.
         wait_until("the helper processed the share", || {
-            board.try_collect().is_some()
+            board.try_collect().is_ok_and(|results| results.is_some())
         });
+        board.close();
+        helper.join().expect("the helper thread ends");
+    }
+
+    /// A table that fails while a helper processes its share takes no result
+    /// from that share, and no thread takes its later shares.
+    #[test]
+    fn failed_table_not_processed_again() {
+        let board = board_with_one_table();
+        let helper = thread::spawn({
+            let board = Arc::clone(&board);
+            move || board.help()
+        });
+
+        // Holding the table keeps the helper inside the share it took.
+        let table = board.core(0);
+        post_empty_batch(&board);
+        post_empty_batch(&board);
+        wait_until("the helper took the first share", || {
+            let state = board.state();
+            state.waiting == 1 && state.tables[0].busy
+        });
+        board.fail(0);
+        drop(table);
+        wait_until("the helper sleeps", || board.state().sleeping_helpers == 1);
+
+        let state = board.state();
+        assert_eq!(state.tables[0].next, 0, "no share counted as done");
+        assert!(state.tables[0].results.is_empty());
+        assert!(state.ready.is_empty());
+        assert_eq!(state.waiting, 1, "the second share was never taken");
+        drop(state);
+        assert!(board.try_collect().is_err());
         board.close();
         helper.join().expect("the helper thread ends");
     }

@@ -1,4 +1,5 @@
-//! Finished flows formatted in the worker threads, and their output order.
+//! Finished flows formatted by the threads that track them or by the calling
+//! thread, and their output order.
 //!
 //! Formatting a record costs more than tracking the packets of a short flow, so
 //! a [`ShardedTracker`](super::ShardedTracker) with a [`RecordFormatter`] has

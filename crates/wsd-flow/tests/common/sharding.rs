@@ -2,6 +2,9 @@
 //! by its unit tests and the integration tests. The including module provides
 //! `FlowRecord`, `RecordFormatter`, `ShardError` and `ShardedTracker`.
 
+// Each of the two users needs only some of the items.
+#![allow(dead_code)]
+
 use wsd_capture::Timestamp;
 use wsd_decode::{decode, linktype, Decoded};
 use wsd_synth::{mixed, MixedConfig};
