@@ -802,7 +802,7 @@ impl FileSource {
         tracing::warn!(
             file = %self.name,
             offset,
-            "stopped reading at byte {offset}, after {} record{}: {problem}",
+            "stopped reading at byte {offset}, after {} packet{}: {problem}",
             self.stats.records,
             if self.stats.records == 1 { "" } else { "s" }
         );
@@ -1204,6 +1204,16 @@ mod tests {
         let stopped_at = stats.stopped_at.expect("reading stopped at the damage");
         // The search passed over everything from the damage to the end.
         assert_eq!(stats.skipped_bytes, bytes.len() as u64 - stopped_at);
+
+        // The warning counts the packets read before the damage.
+        let warnings = logged_warnings(|| {
+            all_packets(&bytes);
+        });
+        let expected = format!("stopped reading at byte {stopped_at}, after 1 packet:");
+        assert!(
+            warnings.iter().any(|warning| warning.contains(&expected)),
+            "{warnings:#?}"
+        );
     }
 
     /// A record read from misaligned bytes after a cut does not anchor the date
