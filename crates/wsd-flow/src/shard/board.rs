@@ -23,10 +23,11 @@ use crate::tracker::{Tracker, TrackerStats};
 /// Shares waiting per table below which the thread that takes a share formats
 /// its records. On the mixed bench capture, with two tables on a 2-processor
 /// Intel Xeon, limits of 1, 2 and 3 took 0.979, 0.987 and 0.977 times as long
-/// as formatting every share, and 0.973, 0.976 and 0.943 times with JSON
-/// (medians of 12 rounds). Those differences are within the spread of the
-/// rounds, so the middle limit is used. A limit of 0 took 1.08 times as long
-/// with JSON, because the calling thread then formats every record.
+/// as formatting every share (medians of 12 rounds). With JSON, they took
+/// 0.973, 0.976 and 0.943 times as long. Those differences are within the
+/// spread of the rounds, so the middle limit is used. A limit of 0 took 1.08
+/// times as long with JSON, because the calling thread then formats every
+/// record.
 const FORMAT_BELOW_WAITING: u64 = 2;
 
 /// One worker table and its formatter.
@@ -495,21 +496,36 @@ mod tests {
         board.post(batch, None, vec![LinePart::default()]);
     }
 
+    fn start_helper(board: &Arc<Board>) -> thread::JoinHandle<()> {
+        let board = Arc::clone(board);
+        thread::spawn(move || board.help())
+    }
+
+    fn stop_helper(board: &Board, helper: thread::JoinHandle<()>) {
+        board.close();
+        helper.join().expect("the helper thread ends");
+    }
+
+    /// Waits until the helper is inside a share of the only table, with
+    /// `waiting` shares left behind it.
+    fn wait_for_helper_in_share(board: &Board, waiting: u64) {
+        wait_until("the helper took a share", || {
+            let state = board.state();
+            state.waiting == waiting && state.tables[0].busy
+        });
+    }
+
     #[test]
     fn sleeping_helper_wakes_for_posted_share() {
         let board = board_with_one_table();
-        let helper = thread::spawn({
-            let board = Arc::clone(&board);
-            move || board.help()
-        });
+        let helper = start_helper(&board);
         wait_until("the helper sleeps", || board.state().sleeping_helpers == 1);
         post_empty_batch(&board);
         // Only the helper can process the share: this thread never does.
         wait_until("the helper processed the share", || {
             board.try_collect().is_ok_and(|results| results.is_some())
         });
-        board.close();
-        helper.join().expect("the helper thread ends");
+        stop_helper(&board, helper);
     }
 
     /// A table that fails while a helper processes its share takes no result
@@ -517,19 +533,13 @@ mod tests {
     #[test]
     fn failed_table_not_processed_again() {
         let board = board_with_one_table();
-        let helper = thread::spawn({
-            let board = Arc::clone(&board);
-            move || board.help()
-        });
+        let helper = start_helper(&board);
 
         // Holding the table keeps the helper inside the share it took.
         let table = board.core(0);
         post_empty_batch(&board);
         post_empty_batch(&board);
-        wait_until("the helper took the first share", || {
-            let state = board.state();
-            state.waiting == 1 && state.tables[0].busy
-        });
+        wait_for_helper_in_share(&board, 1);
         board.fail(0);
         drop(table);
         wait_until("the helper sleeps", || board.state().sleeping_helpers == 1);
@@ -541,25 +551,18 @@ mod tests {
         assert_eq!(state.waiting, 1, "the second share was never taken");
         drop(state);
         assert!(board.try_collect().is_err());
-        board.close();
-        helper.join().expect("the helper thread ends");
+        stop_helper(&board, helper);
     }
 
     #[test]
     fn sleeping_caller_wakes_when_helper_finishes() {
         let board = board_with_one_table();
-        let helper = thread::spawn({
-            let board = Arc::clone(&board);
-            move || board.help()
-        });
+        let helper = start_helper(&board);
 
         // Holding the table keeps the helper inside the share it took.
         let table = board.core(0);
         post_empty_batch(&board);
-        wait_until("the helper took the share", || {
-            let state = board.state();
-            state.waiting == 0 && state.tables[0].busy
-        });
+        wait_for_helper_in_share(&board, 0);
 
         let (sender, results) = mpsc::channel();
         let caller = thread::spawn({
@@ -578,8 +581,7 @@ mod tests {
             Ok(Ok(1)),
             "the caller collects the helper's result"
         );
-        board.close();
-        helper.join().expect("the helper thread ends");
+        stop_helper(&board, helper);
         caller.join().expect("the calling thread ends");
     }
 }
