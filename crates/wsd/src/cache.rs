@@ -300,12 +300,11 @@ pub fn save_tracker(cli: &Cli, tracker: &mut Flows) -> Result<(), Failure> {
             );
             Ok(())
         }
+        // The caller adds where the flows went instead, once it has written
+        // them.
         Err(err) => Err(Failure::Other(format!(
-            "cannot write flow cache {}: {err}; {} were written to the log as records instead, \
-             and the old cache was left as it was. In a series, remove this log, make room \
-             or fix the permissions, and read the same capture again from the old cache",
-            path.display(),
-            crate::run::count(tracker.active_flows() as u64, "unfinished flow")
+            "cannot write flow cache {}: {err}; the old cache was left as it was",
+            path.display()
         ))),
     }
 }

@@ -59,6 +59,16 @@ impl Failure {
             | Failure::CannotCreate(message) => message,
         }
     }
+
+    /// Returns the same kind of failure with `more` added to its message.
+    pub(crate) fn extended(self, more: &str) -> Failure {
+        match self {
+            Failure::Usage(message) => Failure::Usage(message + more),
+            Failure::Other(message) => Failure::Other(message + more),
+            Failure::Busy(message) => Failure::Busy(message + more),
+            Failure::CannotCreate(message) => Failure::CannotCreate(message + more),
+        }
+    }
 }
 
 /// Number of distinct unsupported link types that get a warning. Packets of
@@ -473,7 +483,13 @@ pub(crate) fn combine_failures(
             "{}; the flows still open were saved to the flow cache",
             failure.message()
         ))),
-        (Err(failure), _) => Err(failure),
+        // Both failed, so the flows still open reached neither the log nor
+        // the cache, and the message names both failures.
+        (Err(failure), Err(unsaved)) => Err(failure.extended(&format!(
+            "; the flows still open were not saved either: {}",
+            unsaved.message()
+        ))),
+        (Err(failure), Ok(())) => Err(failure),
     }
 }
 
@@ -501,6 +517,7 @@ pub(crate) fn finish_flows(
         CACHE_STATE.store(state, Ordering::Release);
     }
     let mut written = write_finished(tracker, output, summary);
+    let unsaved = tracker.active_flows() as u64;
     if saved.is_err() || cli.wflow.is_none() {
         // Without a cache, or when it could not be written, every flow still
         // open is reported, so none is lost. Each record is written as it is
@@ -526,6 +543,18 @@ pub(crate) fn finish_flows(
     let written = written
         .and_then(|()| summary.write_stats_due(cli, tracker, output, clock, true))
         .and_then(|()| output.writer.flush().map_err(|err| output.write_error(err)));
+    // Once the records have reached the log, the cache's failure adds where
+    // the flows went. A log that failed too is reported with it.
+    let saved = match (saved, &written) {
+        (Err(failure), Ok(())) => Err(failure.extended(&format!(
+            ", and {} {} written to the log as records instead. In a series, remove this \
+             log, make room or fix the permissions, and read the same capture again from the \
+             old cache",
+            count(unsaved, "unfinished flow"),
+            if unsaved == 1 { "was" } else { "were" }
+        ))),
+        (saved, _) => saved,
+    };
     // After a failed write, the records still in the output buffer never reach
     // the log. After a successful flush there are none.
     let unwritten = output.buffered_records();
@@ -914,6 +943,25 @@ pub(crate) fn tracker_config(cli: &Cli) -> Result<TrackerConfig, Failure> {
 
 #[cfg(test)]
 mod tests {
+
+    /// A log and a cache that both fail give one message that names both,
+    /// with the exit status of the first failure.
+    #[test]
+    fn both_failures_reported() {
+        let log = Failure::CannotCreate("cannot write to /dev/full".to_string());
+        let cache = Failure::Other("cannot write the flow cache c.cache".to_string());
+        let combined = super::combine_failures(Err(log), Err(cache), true).unwrap_err();
+        assert_eq!(combined.exit_code(), 73);
+        assert_eq!(
+            combined.message(),
+            "cannot write to /dev/full; the flows still open were not saved either: \
+             cannot write the flow cache c.cache"
+        );
+
+        let log = Failure::Other("cannot write to /dev/full".to_string());
+        let saved = super::combine_failures(Err(log), Ok(()), true).unwrap_err();
+        assert!(saved.message().ends_with("were saved to the flow cache"));
+    }
 
     #[test]
     fn rough_duration_units() {

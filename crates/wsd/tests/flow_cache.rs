@@ -487,20 +487,20 @@ fn not_a_cache_rejected() {
 
 /// When the cache cannot be written, the open flows go to the log as records
 /// and the exit status is 1.
-#[test]
-fn unwritable_cache_writes_records() {
+/// Runs `wsd -r - -L LOG -W CACHE` on the first part of a flow split over two
+/// files, and removes the cache's directory before the input ends: it exists
+/// at start-up, which checks it, and is gone when the cache is written.
+fn run_with_cache_dir_gone(log: &str) -> std::process::Output {
     use std::io::Write;
     use std::process::{Command, Stdio};
 
     let dir = tempfile::tempdir().unwrap();
-    // The cache's directory exists at start-up, which checks it, and is gone
-    // when the input ends and the cache is written.
     let cache_dir = dir.path().join("cache");
     std::fs::create_dir(&cache_dir).unwrap();
     let cache = cache_dir.join("wsd.cache");
     let part1 = shared_dir().join("cases/B30_flow-across-files_part1.pcap");
     let mut child = Command::new(env!("CARGO_BIN_EXE_wsd"))
-        .args(["-r", "-", "-L", "-", "-W"])
+        .args(["-r", "-", "-L", log, "-W"])
         .arg(&cache)
         .env("TZ", "UTC")
         .stdin(Stdio::piped())
@@ -514,11 +514,33 @@ fn unwritable_cache_writes_records() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     std::fs::remove_dir_all(&cache_dir).unwrap();
     drop(stdin);
-    let output = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
 
+/// When both the log and the cache fail, the message reports that the open
+/// flows were saved nowhere, and does not claim that they reached the log.
+#[test]
+fn failed_log_and_cache_both_reported() {
+    let output = run_with_cache_dir_gone("/dev/full");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot write to /dev/full"), "{stderr}");
+    assert!(
+        stderr.contains("the flows still open were not saved either: cannot write flow cache"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("as records instead"), "{stderr}");
+}
+
+#[test]
+fn unwritable_cache_writes_records() {
+    let output = run_with_cache_dir_gone("-");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cannot write flow cache"), "{stderr}");
+    let instead = "the old cache was left as it was, and 1 unfinished flow was written to the \
+                   log as records instead";
+    assert!(stderr.contains(instead), "{stderr}");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
         stdout
