@@ -129,8 +129,15 @@ impl FlowFilter {
                 return false;
             }
         }
+        // A flow of a protocol without ports has port 0, as in the help,
+        // although an ICMP echo flow keeps its identifier in its ports.
         if let Some(port) = self.port {
-            if client.port != port && server.port != port {
+            let ports = if has_ports(flow.protocol) {
+                (client.port, server.port)
+            } else {
+                (0, 0)
+            };
+            if ports.0 != port && ports.1 != port {
                 return false;
             }
         }

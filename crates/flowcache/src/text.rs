@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use flowcache::filter::FlowState;
 use wsd_capture::Timestamp;
 use wsd_flow::{EndReason, FlowRecord, FlowSnapshot};
-use wsd_logfmt::{format_flow_record, LocalTimeFormatter};
+use wsd_logfmt::{format_flow_record_start, LocalTimeFormatter};
 
 /// Returns the record that `wsd` would write for `flow` if its input ended now.
 ///
@@ -60,7 +60,7 @@ impl TextLister {
         clock: &mut LocalTimeFormatter,
     ) -> io::Result<()> {
         self.line.clear();
-        format_flow_record(&mut self.line, &record_of(flow), clock);
+        format_flow_record_start(&mut self.line, &record_of(flow), clock);
         if self.line.last() == Some(&b'\n') {
             self.line.pop();
         }

@@ -14,7 +14,7 @@ use wsd_flow::{
     CloseState, Counters, EndReason, EndpointState, FlowSnapshot, History, SideSnapshot, Tracker,
     TrackerConfig, TrackerSnapshot,
 };
-use wsd_logfmt::{format_flow_record, LocalTimeFormatter};
+use wsd_logfmt::{format_flow_record_start, LocalTimeFormatter};
 
 /// Runs `flowcache` with `args` in time zone `tz`.
 fn run_in_zone(args: &[&str], tz: &str) -> Output {
@@ -281,11 +281,11 @@ const SAMPLE_LINES: [&str; 7] = [
      packetsIn=1 packetsOut=1 bytesIn=120 bytesOut=40 state=open midstream=no \
      lastTime=2023/11/14 22:13:26",
     "ICMPFLOW startTime=2023/11/14 22:13:27 sourceMac=0:0:0:0:0:0 sourceIp=2001:db8::1 \
-     sourcePort=0 destMac=0:0:0:0:0:0 destIp=2001:db8::2 destPort=0 duration=1 \
+     destMac=0:0:0:0:0:0 destIp=2001:db8::2 duration=1 \
      packetsIn=2 packetsOut=2 bytesIn=128 bytesOut=128 state=open midstream=no \
      lastTime=2023/11/14 22:13:28",
     "IPFLOW startTime=2023/11/14 22:13:29 sourceMac=0:0:0:0:0:0 sourceIp=10.0.0.5 \
-     sourcePort=0 destMac=0:0:0:0:0:0 destIp=10.0.0.6 destPort=0 duration=0 \
+     destMac=0:0:0:0:0:0 destIp=10.0.0.6 duration=0 \
      packetsIn=0 packetsOut=3 bytesIn=0 bytesOut=300 state=open midstream=no \
      lastTime=2023/11/14 22:13:29",
     "TCPFLOW startTime=2023/11/14 22:13:23 sourceMac=0:0:0:0:0:0 sourceIp=10.1.0.1 \
@@ -328,7 +328,7 @@ fn listing_matches_wsd_records() {
             .filter(|record| record.protocol == 6)
         {
             let mut line = Vec::new();
-            format_flow_record(&mut line, &record, &mut clock);
+            format_flow_record_start(&mut line, &record, &mut clock);
             expected.push(String::from_utf8(line).unwrap().trim_end().to_string());
         }
         expected.sort();
@@ -918,6 +918,43 @@ fn filter_by_port() {
     assert_eq!(lines_of(&["--port", "0", cache]), sample_lines(&[4, 5]));
 }
 
+/// An ICMP echo flow keeps its identifier in its ports. Its line has the ICMP
+/// type and code where wsd writes them, and `--port` treats it as a flow
+/// without ports, which has port 0.
+#[test]
+fn echo_flow_listed_without_ports() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut echo = flow(
+        0,
+        1,
+        side("10.0.0.1", 7, 1, 84),
+        side("10.0.0.2", 7, 1, 84),
+        (1, 2),
+    );
+    echo.icmp = Some(wsd_flow::IcmpDetails {
+        icmp_type: 8,
+        code: 0,
+        echo_id: Some(7),
+        v6: false,
+    });
+    let snapshot = TrackerSnapshot {
+        clock: Some(Timestamp::from_parts(BASE_SECONDS + 3, 0)),
+        next_serial: 1,
+        flows: vec![echo],
+        fragments: Vec::new(),
+    };
+    let cache = write_snapshot(dir.path(), "echo.cache", &snapshot);
+    let cache = path_str(&cache);
+
+    let lines = lines_of(&[cache]);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let keys = "sourceIp=10.0.0.1 icmpType=8 destMac=0:0:0:0:0:0 destIp=10.0.0.2 icmpCode=0";
+    assert!(lines[0].contains(keys), "{}", lines[0]);
+    assert!(!lines[0].contains("Port="), "{}", lines[0]);
+    assert_eq!(lines_of(&["--port", "0", cache]), lines);
+    assert!(lines_of(&["--port", "7", cache]).is_empty());
+}
+
 #[test]
 fn filter_by_state() {
     let dir = tempfile::tempdir().unwrap();
@@ -1347,7 +1384,7 @@ fn record_line_ignores_end_reason() {
         let mut lines = Vec::new();
         for reason in [EndReason::EndOfInput, EndReason::Fin, EndReason::Rst] {
             let mut line = Vec::new();
-            format_flow_record(&mut line, &flow.to_record(reason), &mut clock);
+            format_flow_record_start(&mut line, &flow.to_record(reason), &mut clock);
             lines.push(line);
         }
         assert_eq!(lines[0], lines[1]);

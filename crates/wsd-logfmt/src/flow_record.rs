@@ -41,6 +41,23 @@ pub fn format_flow_record(out: &mut Vec<u8>, record: &FlowRecord, clock: &mut Lo
     });
 }
 
+/// Appends the start of the flow record line that `wsd` writes for `record`
+/// without `--compat`: the keys up to `bytesOut`, newline included. An ICMP
+/// record has `icmpType` and `icmpCode` in the places of the port keys, and a
+/// record of another protocol without ports has no port keys.
+///
+/// `clock` converts the flow's start time to local time.
+pub fn format_flow_record_start(
+    out: &mut Vec<u8>,
+    record: &FlowRecord,
+    clock: &mut LocalTimeFormatter,
+) {
+    push_with_cursor(out, max_line_len(record), |line| {
+        push_classic_keys(line, record, clock, PortKeys::of(record));
+        line.push(b'\n');
+    });
+}
+
 /// The keys written in the places of the port keys of a record line.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum PortKeys {

@@ -213,7 +213,7 @@ pub use community_id::{
     community_id, flow_community_id, icmp_ports, CommunityId, CommunityTransport, COMMUNITY_ID_LEN,
 };
 pub use flow_json::format_flow_json;
-pub use flow_record::{format_flow_record, format_flow_record_with};
+pub use flow_record::{format_flow_record, format_flow_record_start, format_flow_record_with};
 pub use local_time::{LocalTimeFormatter, LOCAL_TIME_LEN};
 pub use options::{OutputFormat, RecordOptions};
 pub use packet_line::format_packet_line;
