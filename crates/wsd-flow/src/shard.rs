@@ -1021,6 +1021,8 @@ impl ShardedTracker {
             return Ok(());
         };
         let mut part = self.spare_lines[0].pop().unwrap_or_default();
+        // These records come from every table, so a failure is reported as
+        // that of table 0.
         format_here(formatter, &records, &mut part, &self.board, 0)?;
         self.ready_lines.push(vec![part]);
         Ok(())

@@ -483,12 +483,10 @@ pub(crate) fn combine_failures(
             "{}; the flows still open were saved to the flow cache",
             failure.message()
         ))),
-        // Both failed, so the flows still open reached neither the log nor
-        // the cache, and the message names both failures.
-        (Err(failure), Err(unsaved)) => Err(failure.extended(&format!(
-            "; the flows still open were not saved either: {}",
-            unsaved.message()
-        ))),
+        // The cache's failure tells where the flows still open went instead.
+        (Err(failure), Err(unsaved)) => {
+            Err(failure.extended(&format!("; also {}", unsaved.message())))
+        }
         (Err(failure), Ok(())) => Err(failure),
     }
 }
@@ -543,15 +541,18 @@ pub(crate) fn finish_flows(
     let written = written
         .and_then(|()| summary.write_stats_due(cli, tracker, output, clock, true))
         .and_then(|()| output.writer.flush().map_err(|err| output.write_error(err)));
-    // Once the records have reached the log, the cache's failure adds where
-    // the flows went. A log that failed too is reported with it.
+    // The cache's failure adds where the flows still open went instead, once
+    // writing them to the log has succeeded or failed.
+    let flows = count(unsaved, "unfinished flow");
+    let verb = if unsaved == 1 { "was" } else { "were" };
     let saved = match (saved, &written) {
         (Err(failure), Ok(())) => Err(failure.extended(&format!(
-            ", and {} {} written to the log as records instead. In a series, remove this \
-             log, make room or fix the permissions, and read the same capture again from the \
-             old cache",
-            count(unsaved, "unfinished flow"),
-            if unsaved == 1 { "was" } else { "were" }
+            ", and {flows} {verb} written to the log as records instead. In a series, remove \
+             this log, make room or fix the permissions, and read the same capture again from \
+             the old cache"
+        ))),
+        (Err(failure), Err(_)) => Err(failure.extended(&format!(
+            ", and the log failed too, so {flows} {verb} saved nowhere"
         ))),
         (saved, _) => saved,
     };
@@ -944,18 +945,17 @@ pub(crate) fn tracker_config(cli: &Cli) -> Result<TrackerConfig, Failure> {
 #[cfg(test)]
 mod tests {
 
-    /// A log and a cache that both fail give one message that names both,
+    /// A run and a cache that both fail give one message that names both,
     /// with the exit status of the first failure.
     #[test]
     fn both_failures_reported() {
-        let log = Failure::CannotCreate("cannot write to /dev/full".to_string());
+        let run = Failure::CannotCreate("cannot open second.pcap".to_string());
         let cache = Failure::Other("cannot write the flow cache c.cache".to_string());
-        let combined = super::combine_failures(Err(log), Err(cache), true).unwrap_err();
+        let combined = super::combine_failures(Err(run), Err(cache), true).unwrap_err();
         assert_eq!(combined.exit_code(), 73);
         assert_eq!(
             combined.message(),
-            "cannot write to /dev/full; the flows still open were not saved either: \
-             cannot write the flow cache c.cache"
+            "cannot open second.pcap; also cannot write the flow cache c.cache"
         );
 
         let log = Failure::Other("cannot write to /dev/full".to_string());

@@ -485,8 +485,6 @@ fn not_a_cache_rejected() {
     damaged_cache_rejected(b"timestamp,src,dst\n", "not a flow cache");
 }
 
-/// When the cache cannot be written, the open flows go to the log as records
-/// and the exit status is 1.
 /// Runs `wsd -r - -L LOG -W CACHE` on the first part of a flow split over two
 /// files, and removes the cache's directory before the input ends: it exists
 /// at start-up, which checks it, and is gone when the cache is written.
@@ -526,12 +524,16 @@ fn failed_log_and_cache_both_reported() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cannot write to /dev/full"), "{stderr}");
     assert!(
-        stderr.contains("the flows still open were not saved either: cannot write flow cache"),
+        stderr.contains("; also cannot write flow cache"),
         "{stderr}"
     );
+    let nowhere = "and the log failed too, so 1 unfinished flow was saved nowhere";
+    assert!(stderr.contains(nowhere), "{stderr}");
     assert!(!stderr.contains("as records instead"), "{stderr}");
 }
 
+/// When the cache cannot be written, the open flows go to the log as records
+/// and the exit status is 1.
 #[test]
 fn unwritable_cache_writes_records() {
     let output = run_with_cache_dir_gone("-");
