@@ -1005,9 +1005,9 @@ impl ShardedTracker {
         Ok(())
     }
 
-    /// Queues records that are in output order: as they are, or formatted if
-    /// a formatter is installed, as the records finished before
-    /// [`ShardedTracker::format_in_workers`] are.
+    /// Queues records that are in output order, such as those finished before
+    /// [`ShardedTracker::format_in_workers`]: as they are, or formatted if a
+    /// formatter is installed.
     ///
     /// # Errors
     ///
@@ -1913,7 +1913,7 @@ mod tests {
     /// the lines that the other table's thread formatted, in the order of the
     /// unformatted records.
     #[test]
-    fn calling_thread_formats_left_records_in_order() {
+    fn caller_formats_left_records_in_order() {
         let stream = mixed_stream();
         let mut plain = ShardedTracker::new(short_timeouts(), 2).unwrap();
         let mut expected = Vec::new();

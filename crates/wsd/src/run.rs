@@ -483,7 +483,7 @@ pub(crate) fn combine_failures(
             "{}; the flows still open were saved to the flow cache",
             failure.message()
         ))),
-        // The cache's failure tells where the flows still open went instead.
+        // The cache's failure names where the flows still open went instead.
         (Err(failure), Err(unsaved)) => {
             Err(failure.extended(&format!("; also {}", unsaved.message())))
         }
