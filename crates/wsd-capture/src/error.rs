@@ -42,6 +42,25 @@ pub enum CaptureError {
         found: String,
     },
 
+    /// The file starts with the magic number of a pcap or pcapng capture but ends
+    /// inside its file header, so no packet could be read. It is usually a capture
+    /// still being written, or an incomplete copy.
+    #[error(
+        "{} is cut short: it ends inside its {header}, after {len} {unit}; no packet \
+         could be read, so read it again once it is complete, or check that it is a \
+         complete copy",
+        path.display(),
+        unit = if *len == 1 { "byte" } else { "bytes" }
+    )]
+    CutShort {
+        /// The file.
+        path: PathBuf,
+        /// The header that the file ends inside, such as `24-byte pcap file header`.
+        header: &'static str,
+        /// The length of the file in bytes.
+        len: u64,
+    },
+
     /// The file header declares a format version this reader does not support.
     #[error(
         "{} uses {format} version {major}.{minor}, which is not supported \
@@ -94,6 +113,7 @@ impl CaptureError {
             CaptureError::Open { .. }
             | CaptureError::Read { .. }
             | CaptureError::NotACapture { .. }
+            | CaptureError::CutShort { .. }
             | CaptureError::UnsupportedVersion { .. }
             | CaptureError::Malformed { .. } => true,
         }
@@ -105,6 +125,7 @@ impl CaptureError {
             CaptureError::Open { path, .. }
             | CaptureError::Read { path, .. }
             | CaptureError::NotACapture { path, .. }
+            | CaptureError::CutShort { path, .. }
             | CaptureError::UnsupportedVersion { path, .. }
             | CaptureError::Malformed { path, .. } => path,
         }

@@ -140,8 +140,9 @@ const WSD_SECTIONS: &[Section] = &[
             Block::Item(
                 "2",
                 "Bad usage, or a problem found before the first packet: an invalid filter \
-                 expression, an interface that does not exist, an input that is missing \
-                 or not a pcap or pcapng capture, a flow cache that cannot be \
+                 expression, an interface that does not exist, an input that is missing, \
+                 not a pcap or pcapng capture or cut short inside its file header, a \
+                 flow cache that cannot be \
                  loaded, a `-R` or `-W` path that is not a regular file, or an output \
                  that names an input or another output. \
                  A capture damaged after its start is read up to the damage with a \

@@ -447,12 +447,10 @@ impl FileSource {
         let path = self.path.clone();
         match step {
             Step::Block => Ok(()),
-            Step::End | Step::Truncated { .. } => Err(CaptureError::NotACapture {
+            Step::End | Step::Truncated { .. } => Err(CaptureError::CutShort {
                 path,
-                found: format!(
-                    "the file ends inside the pcapng section header block, after {} bytes",
-                    self.input.offset() + self.input.available().len() as u64
-                ),
+                header: "pcapng section header block",
+                len: self.input.offset() + self.input.available().len() as u64,
             }),
             Step::Corrupt {
                 problem: Problem::UnsupportedSectionVersion { major, minor },
@@ -925,10 +923,11 @@ fn read_file_header(path: &Path, input: &mut Input) -> Result<FormatReader, Capt
             input.fill(12).map_err(read_error)?;
             let head = input.available();
             if head.len() < 12 {
-                return Err(not_a_capture(format!(
-                    "it is only {} bytes long, too short for a pcapng section header",
-                    head.len()
-                )));
+                return Err(CaptureError::CutShort {
+                    path: path.to_path_buf(),
+                    header: "pcapng section header block",
+                    len: head.len() as u64,
+                });
             }
             let byte_order_magic = ByteOrder::Little.u32_at(head, 8);
             if pcapng::section_byte_order(byte_order_magic).is_none() {
@@ -989,13 +988,10 @@ fn read_pcap_header(path: &Path, input: &mut Input) -> Result<PcapReader, Captur
             source,
         })?;
     if !filled {
-        return Err(CaptureError::NotACapture {
+        return Err(CaptureError::CutShort {
             path: path.to_path_buf(),
-            found: format!(
-                "it is only {} bytes long, too short for the {}-byte pcap file header",
-                input.available().len(),
-                pcap::HEADER_LEN
-            ),
+            header: "24-byte pcap file header",
+            len: input.available().len() as u64,
         });
     }
 
@@ -1051,6 +1047,18 @@ mod tests {
 
     fn open_bytes(bytes: &[u8]) -> Result<FileSource, CaptureError> {
         FileSource::from_reader("input".into(), Cursor::new(bytes.to_vec()), None)
+    }
+
+    /// Returns the header that `bytes` end inside and their length, from the
+    /// error of opening them.
+    fn cut_short(bytes: &[u8]) -> (&'static str, u64) {
+        match open_bytes(bytes) {
+            Err(CaptureError::CutShort { path, header, len }) => {
+                assert_eq!(path, Path::new("input"));
+                (header, len)
+            }
+            other => panic!("expected CutShort for {bytes:02x?}, got {other:?}"),
+        }
     }
 
     fn not_a_capture_text(bytes: &[u8]) -> String {
@@ -1390,26 +1398,29 @@ mod tests {
         assert_eq!(not_a_capture_text(&[]), "it is empty");
         assert!(not_a_capture_text(&[0xd4, 0xc3, 0xb2]).contains("only 3 bytes long"));
         assert!(not_a_capture_text(&[0xd4]).contains("only 1 byte long"));
+    }
 
+    #[test]
+    fn cut_file_headers_are_cut_short() {
         let header = sample_pcap(false, false);
-        let found = not_a_capture_text(&header[..20]);
-        assert!(
-            found.contains("too short for the 24-byte pcap file header"),
-            "{found}"
+        assert_eq!(cut_short(&header[..20]), ("24-byte pcap file header", 20));
+        let section = sample_pcapng(false);
+        assert_eq!(
+            cut_short(&section[..10]),
+            ("pcapng section header block", 10)
+        );
+        assert_eq!(
+            cut_short(&section[..20]),
+            ("pcapng section header block", 20)
         );
 
-        let section = sample_pcapng(false);
-        let found = not_a_capture_text(&section[..10]);
+        let message = open_bytes(&section[..20]).err().unwrap().to_string();
+        assert!(message.starts_with("input is cut short"), "{message}");
         assert!(
-            found.contains("too short for a pcapng section header"),
-            "{found}"
+            message.contains("ends inside its pcapng section header block, after 20 bytes"),
+            "{message}"
         );
-        let found = not_a_capture_text(&section[..20]);
-        assert!(
-            found.contains("ends inside the pcapng section header"),
-            "{found}"
-        );
-        assert!(found.contains("after 20 bytes"), "{found}");
+        assert!(message.contains("complete copy"), "{message}");
     }
 
     #[test]
