@@ -161,7 +161,7 @@ fn check_writable(dir: &OwnedFd, path: &Path, owner: &Identity) -> Result<(), Fa
         return Ok(());
     }
     Err(Failure::CannotCreate(format!(
-        "log directory {} is not writable by {}, which privileges are dropped to; \
+        "log directory {} is not writable by {}, the user that wsd runs as after -u; \
          make it writable for that user, or give -l a directory that does not exist yet \
          so that wsd creates it for that user",
         path.display(),
