@@ -161,11 +161,11 @@ fn check_writable(dir: &OwnedFd, path: &Path, owner: &Identity) -> Result<(), Fa
         return Ok(());
     }
     Err(Failure::CannotCreate(format!(
-        "log directory {} is not writable by {}, the user that wsd runs as after -u; \
-         make it writable for that user, or give -l a directory that does not exist yet \
-         so that wsd creates it for that user",
+        "log directory {} is not writable by {owner}, which wsd runs as after -u or -g; \
+         make it writable for {owner}, or give -l a directory that does not exist yet \
+         so that wsd creates it with that owner",
         path.display(),
-        owner.name
+        owner = owner.name
     )))
 }
 

@@ -625,10 +625,10 @@ pub fn check_cache_early(
     if let (Some((uid, owner)), Ok(dir)) = (user, std::fs::metadata(parent)) {
         if !privileges::may_write(dir.mode(), dir.uid(), dir.gid(), owner) {
             return Err(unusable(format!(
-                "its directory {} is not writable by {}, the user that wsd runs as after -u; \
-                 make it writable for that user or give another path",
+                "its directory {} is not writable by {owner}, which wsd runs as after -u or \
+                 -g; make it writable for {owner} or give another path",
                 parent.display(),
-                owner.name
+                owner = owner.name
             )));
         }
         let replaced = std::fs::symlink_metadata(&target).ok();
