@@ -45,13 +45,7 @@ pub enum CaptureError {
     /// The file starts with the magic number of a pcap or pcapng capture but ends
     /// inside its file header, so no packet could be read. It is usually a capture
     /// still being written, or an incomplete copy.
-    #[error(
-        "{} is cut short: it ends inside its {header}, after {len} {unit}; no packet \
-         could be read, so read it again once it is complete, or check that it is a \
-         complete copy",
-        path.display(),
-        unit = if *len == 1 { "byte" } else { "bytes" }
-    )]
+    #[error("{}", cut_short_message(path, header, *len, *declared))]
     CutShort {
         /// The file.
         path: PathBuf,
@@ -59,6 +53,9 @@ pub enum CaptureError {
         header: &'static str,
         /// The length of the file in bytes.
         len: u64,
+        /// The length in bytes that the header gives for itself, if the file
+        /// holds that field: a pcapng section header block's total length.
+        declared: Option<u64>,
     },
 
     /// The file header declares a format version this reader does not support.
@@ -103,7 +100,7 @@ pub enum CaptureError {
 
 impl CaptureError {
     /// Returns true when the input is at fault: the file is missing, unreadable, not a
-    /// capture, of an unsupported version or corrupt.
+    /// capture, cut short inside its file header, of an unsupported version or corrupt.
     ///
     /// A program can map these to its "bad input" exit status. Every current variant is an
     /// input error, and the method exists so that callers need not change when a variant
@@ -130,6 +127,21 @@ impl CaptureError {
             | CaptureError::Malformed { path, .. } => path,
         }
     }
+}
+
+/// Returns the message of [`CaptureError::CutShort`].
+fn cut_short_message(path: &Path, header: &str, len: u64, declared: Option<u64>) -> String {
+    let unit = if len == 1 { "byte" } else { "bytes" };
+    let of_declared = match declared {
+        Some(declared) => format!(" of the {declared} it declares"),
+        None => String::new(),
+    };
+    format!(
+        "{} is cut short: it ends inside its {header}, after {len} {unit}{of_declared}; \
+         no packet could be read, so if the file is still being written, read it again \
+         once it is complete, and otherwise check that it is a complete, undamaged copy",
+        path.display()
+    )
 }
 
 /// Returns how to convert the capture at `path` with editcap: with its path,

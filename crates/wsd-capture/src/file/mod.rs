@@ -242,7 +242,8 @@ impl FileSource {
     /// # Errors
     ///
     /// [`CaptureError::Open`] when the file cannot be opened, [`CaptureError::NotACapture`]
-    /// when it is not a capture file, and [`CaptureError::UnsupportedVersion`] or
+    /// when it is not a capture file, [`CaptureError::CutShort`] when it ends inside its
+    /// file header, and [`CaptureError::UnsupportedVersion`] or
     /// [`CaptureError::Malformed`] when its header is invalid.
     pub fn open(path: &Path) -> Result<FileSource, CaptureError> {
         let (file, len) = open_capture(path)?;
@@ -451,6 +452,7 @@ impl FileSource {
                 path,
                 header: "pcapng section header block",
                 len: self.input.offset() + self.input.available().len() as u64,
+                declared: section_header_length(self.input.available()),
             }),
             Step::Corrupt {
                 problem: Problem::UnsupportedSectionVersion { major, minor },
@@ -927,6 +929,7 @@ fn read_file_header(path: &Path, input: &mut Input) -> Result<FormatReader, Capt
                     path: path.to_path_buf(),
                     header: "pcapng section header block",
                     len: head.len() as u64,
+                    declared: None,
                 });
             }
             let byte_order_magic = ByteOrder::Little.u32_at(head, 8);
@@ -940,6 +943,14 @@ fn read_file_header(path: &Path, input: &mut Input) -> Result<FormatReader, Capt
         }
         _ => Err(not_a_capture(describe_magic(head))),
     }
+}
+
+/// Returns the total length that the pcapng section header block at the start
+/// of `head` gives for itself, in the byte order of its byte-order magic, if
+/// `head` holds both fields.
+fn section_header_length(head: &[u8]) -> Option<u64> {
+    let order = pcapng::section_byte_order(ByteOrder::Little.u32_at(head.get(..12)?, 8))?;
+    Some(u64::from(order.u32_at(head, 4)))
 }
 
 /// Returns true if `head`, at least the next [`NEXT_FILE_PROBE`] bytes of the
@@ -992,6 +1003,7 @@ fn read_pcap_header(path: &Path, input: &mut Input) -> Result<PcapReader, Captur
             path: path.to_path_buf(),
             header: "24-byte pcap file header",
             len: input.available().len() as u64,
+            declared: None,
         });
     }
 
@@ -1053,7 +1065,9 @@ mod tests {
     /// error of opening them.
     fn cut_short(bytes: &[u8]) -> (&'static str, u64) {
         match open_bytes(bytes) {
-            Err(CaptureError::CutShort { path, header, len }) => {
+            Err(CaptureError::CutShort {
+                path, header, len, ..
+            }) => {
                 assert_eq!(path, Path::new("input"));
                 (header, len)
             }
@@ -1416,11 +1430,28 @@ mod tests {
 
         let message = open_bytes(&section[..20]).err().unwrap().to_string();
         assert!(message.starts_with("input is cut short"), "{message}");
+        let declared = u32::from_le_bytes(section[4..8].try_into().unwrap());
         assert!(
-            message.contains("ends inside its pcapng section header block, after 20 bytes"),
+            message.contains(&format!(
+                "ends inside its pcapng section header block, after 20 bytes of the \
+                 {declared} it declares"
+            )),
             "{message}"
         );
-        assert!(message.contains("complete copy"), "{message}");
+        assert!(message.contains("still being written"), "{message}");
+        assert!(message.contains("undamaged copy"), "{message}");
+
+        // A section header that declares more than the whole file.
+        let mut whole = section.clone();
+        whole[4..8].copy_from_slice(&(1u32 << 20).to_le_bytes());
+        let message = open_bytes(&whole).err().unwrap().to_string();
+        assert!(
+            message.contains(&format!(
+                "after {} bytes of the 1048576 it declares",
+                whole.len()
+            )),
+            "{message}"
+        );
     }
 
     #[test]
