@@ -279,9 +279,9 @@ pub struct Cli {
     pub pid_file: Option<PathBuf>,
 
     /// Start a new log file in the log directory every SECONDS of wall-clock time
-    /// (at least 1). SIGHUP also starts a new log file: after the packet or
-    /// end-of-input record being written, or within 250 ms on a quiet link of a
-    /// live capture. With -r - it waits while the pipe is idle.
+    /// (at least 1), within 250 ms. SIGHUP also starts a new log file: after the
+    /// packet or end-of-input record being written, or within 250 ms on a quiet
+    /// link of a live capture. With -r - both wait while the pipe is idle.
     #[arg(long, value_name = "SECONDS", allow_hyphen_values = true,
           value_parser = parse_rotate_interval)]
     pub rotate_interval: Option<u64>,

@@ -92,6 +92,7 @@ pub fn run_live(cli: &Cli, startup: &StartUp, diagnostics: &Diagnostics) -> Resu
     let loaded = load_tracker(cli, config)?;
     let mut output = open_output(cli, startup.identity())?;
     startup.complete(cli, &output, diagnostics, &hangup)?;
+    crate::ticks::start();
     let mut summary = Summary::default();
     let (mut tracker, mut result) = start_flows(loaded, &mut output, &mut summary)?;
     info!(
@@ -141,6 +142,7 @@ fn capture(
     // them rather than `-`.
     let mut next_stats = Instant::now();
     let mut next_flush = Instant::now() + FLUSH_INTERVAL;
+    let mut seen_tick = crate::ticks::count();
     loop {
         let idle = match source.next_event().map_err(live_failure)? {
             LiveEvent::Packet(packet) => {
@@ -157,9 +159,16 @@ fn capture(
             }
             LiveEvent::End => return Ok(()),
         };
-        // A quiet link reads the clock at every read timeout, so SIGHUP and
-        // --rotate-interval take effect within one timeout.
-        rotate_between_records(output, hangup, idle || summary.packets % 1024 == 0)?;
+        // The log's age is checked at every tick of the coarse clock while
+        // packets arrive, and at every read timeout of a quiet link.
+        let tick = crate::ticks::count();
+        let ticked = tick != seen_tick;
+        seen_tick = tick;
+        rotate_between_records(
+            output,
+            hangup,
+            idle || ticked || summary.packets % 1024 == 0,
+        )?;
         let now = Instant::now();
         if idle || now >= next_flush {
             // Flushing an empty buffer makes no system call, so a quiet link costs

@@ -16,6 +16,7 @@ mod privileges;
 mod progress;
 mod run;
 mod startup;
+mod ticks;
 
 use std::io::Write;
 

@@ -378,6 +378,7 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     let loaded = load_tracker(cli, config)?;
     let mut output = open_output(cli, startup.identity())?;
     startup.complete(cli, &output, diagnostics, &hangup)?;
+    crate::ticks::start();
     let mut summary = Summary::default();
     let (mut tracker, mut result) = start_flows(loaded, &mut output, &mut summary)?;
     let total_bytes = inputs.iter().filter_map(|input| input.len).sum();
@@ -711,6 +712,10 @@ fn process_source(
     let name = source.name().to_string();
     let mut decoder = frame_decoder(cli);
     let mut first_packet = true;
+    // A pipe or other stream without a size can deliver packets slowly, so its
+    // records are flushed at each tick rather than once the buffer fills.
+    let stream = source.len().is_none();
+    let mut seen_tick = crate::ticks::count();
     while !stop.load(Ordering::Relaxed) {
         let packet = match source.next_packet() {
             Ok(Some(packet)) => packet,
@@ -732,7 +737,21 @@ fn process_source(
             }
         }
         process_packet(&packet, &mut decoder, cli, tracker, output, summary)?;
-        rotate_between_records(output, hangup, summary.packets % 1024 == 0)?;
+        let tick = crate::ticks::count();
+        let ticked = tick != seen_tick;
+        if ticked {
+            seen_tick = tick;
+            if stream {
+                // NOTE: records of the packets before an idle spell of the
+                // stream wait for its next packet, since the read blocks.
+                output
+                    .writer
+                    .flush()
+                    .map_err(|err| output.write_error(err))?;
+            }
+        }
+        // Every 1,024 packets too, in case the clock thread could not start.
+        rotate_between_records(output, hangup, ticked || summary.packets % 1024 == 0)?;
         if progress.enabled() && summary.packets % 4096 == 0 {
             progress.update(
                 done_bytes + source.position(),

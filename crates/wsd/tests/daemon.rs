@@ -207,6 +207,51 @@ fn sighup_rotates_without_loss() {
     }
 }
 
+/// A log rotates by age while packets keep arriving, far fewer than the 1,024
+/// packets between two looks at the clock that a busy link gives.
+#[test]
+fn interval_rotation_while_packets_arrive() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let logs = dir.path().join("logs");
+    let (child, mut feed) = start(&[
+        "-l",
+        logs.to_str().expect("UTF-8 path"),
+        "--rotate-interval",
+        "1",
+    ]);
+    // Three seconds of one connection every 100 ms: 60 packets.
+    for _ in 0..30 {
+        feed.refused(1);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    finish(child, feed);
+
+    let files = logs_in_order(&logs);
+    assert!(files.len() >= 2, "{files:?}");
+    let records: usize = files.iter().map(|file| records_of(file).len()).sum();
+    assert_eq!(records, 30, "every record once, across {files:?}");
+}
+
+/// The records of a capture that a pipe delivers slowly reach the log while
+/// `wsd` still runs, not only once its output buffer fills or the pipe closes.
+#[test]
+fn piped_records_reach_log_promptly() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let log = dir.path().join("wsd.log");
+    let (child, mut feed) = start(&["-L", log.to_str().expect("UTF-8 path")]);
+    // 200 records take about 120 KB, far less than the output buffer, so
+    // without a flush none would reach the file before the end.
+    let mut written = 0;
+    while written < 200 && std::fs::read(&log).map_or(true, |bytes| flow_lines(&bytes).is_empty()) {
+        feed.refused(1);
+        written += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(written < 200, "no record reached the log while wsd ran");
+    finish(child, feed);
+    assert_eq!(records_of(&log).len(), written);
+}
+
 #[test]
 fn size_rotation_loses_no_record() {
     let dir = tempfile::tempdir().expect("temporary directory");
