@@ -129,7 +129,8 @@ pub struct Cli {
 
     /// Write what earlier versions wrote, for parsers that expect exactly that:
     /// text records with only the classic keys (startTime to bytesOut), and only
-    /// for TCP unless --protocols is given.
+    /// for TCP unless --protocols is given. Cannot be used with --interim or
+    /// --stats, whose lines that format has no way to mark.
     #[arg(long)]
     pub compat: bool,
 

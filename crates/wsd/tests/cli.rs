@@ -1503,6 +1503,33 @@ fn compat_with_json_rejected() {
     );
 }
 
+/// Interim records and STATS lines have no place in the classic format, whose
+/// parsers would count an interim record as another flow.
+#[test]
+fn compat_with_interim_or_stats_rejected() {
+    for (option, value) in [("--interim", "10"), ("--stats", "60")] {
+        let output = run_wsd(
+            &[
+                "-r",
+                &fixture("port_reuse.pcap"),
+                "-L",
+                "-",
+                "--compat",
+                option,
+                value,
+            ],
+            LIMIT,
+        );
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(2), "{option}: {stderr}");
+        assert!(
+            stderr.contains(&format!("--compat cannot be used with {option}")),
+            "{option}: {stderr}"
+        );
+        assert!(output.stdout.is_empty(), "{option}: records were written");
+    }
+}
+
 /// Starts `wsd -r - -L LOG`, writes `capture` to its standard input and leaves
 /// the pipe open, so that wsd is still waiting for input when the caller sends a
 /// signal. Returns the process and the open pipe.
