@@ -664,6 +664,55 @@ pub fn check_cache_early(
     Ok(Some(lock))
 }
 
+/// Locks the `-R` cache for the run, unless it is the `-W` cache, which
+/// [`check_cache_early`] locks. While a run that continues the series from
+/// that cache holds its lock, its flows would be reported twice: by this run
+/// at its end, and by the other run once it saves them. A lock file that
+/// cannot be created, as beside a cache on a read-only file system, is no
+/// error, because no run can save that cache either.
+pub fn lock_read_cache(cli: &Cli) -> Result<Option<wsd_flowcache::CacheLock>, Failure> {
+    let Some(cache) = &cli.rflow else {
+        return Ok(None);
+    };
+    if cache_target(cli).is_some_and(|target| same_place(cache, &target)) {
+        return Ok(None);
+    }
+    match wsd_flowcache::lock_cache(cache) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(wsd_flowcache::CacheError::Locked { lock }) => Err(Failure::Busy(format!(
+            "cannot read {} as the flow cache (-R): another process, probably a run of wsd \
+             that continues the same series, has locked it (lock file {}), and its flows \
+             would be reported twice, by this run and when that run saves them; wait for \
+             that run to end",
+            cache.display(),
+            lock.display()
+        ))),
+        Err(err) => {
+            tracing::debug!(
+                "reading the flow cache {} without a lock: {err}",
+                cache.display()
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// Returns true if `a` and `b` name the same entry of the same directory,
+/// whatever path leads to that directory.
+fn same_place(a: &Path, b: &Path) -> bool {
+    let place = |path: &Path| {
+        let parent = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        Some((
+            std::fs::canonicalize(parent).ok()?,
+            path.file_name()?.to_owned(),
+        ))
+    };
+    matches!((place(a), place(b)), (Some(a), Some(b)) if a == b)
+}
+
 /// Returns the path where the `-W` cache is saved, as seen before a chroot: the
 /// path as given, or with `-c` that path inside the new root.
 fn cache_target(cli: &Cli) -> Option<PathBuf> {

@@ -12,7 +12,7 @@ use tracing::info;
 
 use crate::daemon::NullDevice;
 use crate::diagnostics::Diagnostics;
-use crate::output::{check_cache_early, check_cache_saving, Output};
+use crate::output::{check_cache_early, check_cache_saving, lock_read_cache, Output};
 use crate::pidfile::PidFile;
 use crate::privileges::{self, Identity};
 use crate::run::Failure;
@@ -28,6 +28,9 @@ pub struct StartUp {
     _pid_file: Option<PidFile>,
     /// The lock of the `-W` cache, held until the end of the run.
     _cache_lock: Option<wsd_flowcache::CacheLock>,
+    /// The lock of the `-R` cache if it is another file, held until the end of
+    /// the run.
+    _read_lock: Option<wsd_flowcache::CacheLock>,
 }
 
 impl StartUp {
@@ -69,6 +72,7 @@ impl StartUp {
         }
         let identity = privileges::resolve(cli)?;
         let cache_lock = check_cache_early(cli, identity.as_ref())?;
+        let read_lock = lock_read_cache(cli)?;
         let pid_file = match cli.pid_file_path() {
             Some(path) => Some(PidFile::acquire(&path)?),
             None => None,
@@ -78,6 +82,7 @@ impl StartUp {
             identity,
             _pid_file: pid_file,
             _cache_lock: cache_lock,
+            _read_lock: read_lock,
         })
     }
 

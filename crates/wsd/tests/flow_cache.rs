@@ -433,10 +433,12 @@ fn bad_cache_aside_keeps_earlier() {
     for path in &earlier {
         assert_eq!(std::fs::read(path).unwrap(), b"set aside before");
     }
+    // The run's lock file of the cache stays beside it.
+    let lock = dir.path().join(".wsd.cache.lock");
     let aside: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|entry| entry.unwrap().path())
-        .filter(|path| !earlier.contains(path) && path != &cache)
+        .filter(|path| !earlier.contains(path) && path != &cache && path != &lock)
         .collect();
     assert_eq!(aside.len(), 1, "{aside:?}");
     assert_eq!(std::fs::read(&aside[0]).unwrap(), b"not a cache either");
@@ -734,6 +736,50 @@ fn cache_locked_while_in_use() {
     let third = run_wsd(&args, LIMIT);
     let stderr = String::from_utf8_lossy(&third.stderr);
     assert_eq!(third.status.code(), Some(0), "{stderr}");
+}
+
+/// A run that only reads a cache stops at start while another run holds the
+/// cache's lock, since both would report its flows. A run that reads and
+/// saves one cache, named by two spellings of its path, does not lock itself
+/// out.
+#[test]
+fn read_cache_locked_while_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("wsd.cache");
+    let cache = cache.to_str().unwrap();
+    let part1 = shared_dir().join("cases/B30_flow-across-files_part1.pcap");
+    let part1 = part1.to_str().unwrap();
+    stdout_of(&["-W", cache, "-r", part1, "-L", "-"]);
+    let other = dir.path().join("other.cache");
+    let other = other.to_str().unwrap();
+
+    let lock = wsd_flowcache::lock_cache(Path::new(cache)).unwrap();
+    for args in [
+        vec!["-R", cache, "-r", part1, "-L", "/dev/null"],
+        vec!["-R", cache, "-W", other, "-r", part1, "-L", "/dev/null"],
+    ] {
+        let output = run_wsd(&args, LIMIT);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(75), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("cannot read") && stderr.contains("(-R)"),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains("reported twice"), "{args:?}: {stderr}");
+    }
+    drop(lock);
+
+    let same = dir.path().join(".").join("wsd.cache");
+    let same = same.to_str().unwrap();
+    let output = run_wsd(
+        &["-R", same, "-W", cache, "-r", part1, "-L", "/dev/null"],
+        LIMIT,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let output = run_wsd(&["-R", cache, "-r", part1, "-L", "/dev/null"], LIMIT);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
 }
 
 /// Flows idle past the timeout when the next file starts are reported with

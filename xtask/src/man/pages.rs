@@ -158,8 +158,8 @@ const WSD_SECTIONS: &[Section] = &[
             ),
             Block::Item(
                 "75",
-                "Another process, usually another run of `wsd`, has the `-W` flow cache \
-                 locked: nothing was read or written. Or it holds the lock of the `-L` log \
+                "Another process, usually another run of `wsd`, has the `-R` or `-W` flow \
+                 cache locked: nothing was read or written. Or it holds the lock of the `-L` log \
                  file: the run stops before it reads any packet, after loading the `-R` \
                  cache. Run again later.",
             ),
