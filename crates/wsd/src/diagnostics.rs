@@ -7,7 +7,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, IsTerminal, Write};
 use std::os::unix::net::UnixDatagram;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -44,7 +44,14 @@ struct Shared {
 enum Destination {
     None,
     Syslog(UnixDatagram),
-    File(File),
+    /// The `--diag-file`, with its path for the message when a write fails,
+    /// and the syslog socket of a daemon that can take over then, if it could
+    /// be connected at start-up.
+    File {
+        file: File,
+        path: PathBuf,
+        fallback: Option<UnixDatagram>,
+    },
 }
 
 impl Diagnostics {
@@ -65,7 +72,18 @@ impl Diagnostics {
                 .append(true)
                 .open(path)
                 .map_err(|err| format!("cannot open diagnostics file {}: {err}", path.display()))?;
-            Destination::File(file)
+            // A daemon's messages reach nothing else once the file fails, so
+            // syslog is connected now, before a chroot can hide its socket.
+            let fallback = if daemon {
+                connect_syslog(Path::new(SYSLOG_SOCKET)).ok()
+            } else {
+                None
+            };
+            Destination::File {
+                file,
+                path: path.to_path_buf(),
+                fallback,
+            }
         } else if daemon {
             Destination::Syslog(connect_syslog(Path::new(SYSLOG_SOCKET))?)
         } else {
@@ -107,11 +125,15 @@ impl Diagnostics {
         self.shared.stderr_attached.store(false, Ordering::SeqCst);
     }
 
-    /// Sends one formatted message to every destination. Write errors are
-    /// dropped: a diagnostic that cannot be shown must not stop the run.
+    /// Sends one formatted message to every destination. A diagnostic that
+    /// cannot be shown must not stop the run, so write errors are dropped.
+    /// The first failed write to the `--diag-file` is the exception: an error
+    /// reports it on standard error, if attached, and to syslog, which then
+    /// takes the file's place if a daemon could connect to it.
     fn deliver(&self, level: Level, message: &[u8]) {
         let shared = &self.shared;
-        if shared.stderr_attached.load(Ordering::SeqCst) {
+        let stderr_attached = shared.stderr_attached.load(Ordering::SeqCst);
+        if stderr_attached {
             let mut stderr = io::stderr().lock();
             if shared.terminal {
                 let _ = stderr.write_all(b"\r\x1b[K");
@@ -130,13 +152,43 @@ impl Diagnostics {
                 // restarting; the socket cannot be reconnected after a chroot.
                 let _ = socket.send(&line);
             }
-            Destination::File(file) => {
+            Destination::File {
+                file,
+                path,
+                fallback,
+            } => {
                 let mut line = now
                     .strftime("%Y-%m-%dT%H:%M:%S%:z ")
                     .to_string()
                     .into_bytes();
                 line.extend_from_slice(message);
-                let _ = file.write_all(&line);
+                let Err(err) = file.write_all(&line) else {
+                    return;
+                };
+                let instead = if fallback.is_some() {
+                    "this and later messages go to syslog instead"
+                } else if stderr_attached {
+                    "later messages go to standard error only"
+                } else {
+                    "later messages are lost"
+                };
+                let notice = format!(
+                    "ERROR cannot write to the diagnostics file {}: {err}; {instead}\n",
+                    path.display()
+                );
+                if stderr_attached {
+                    let _ = io::stderr().lock().write_all(notice.as_bytes());
+                }
+                *destination = match fallback.take() {
+                    Some(socket) => {
+                        let pid = std::process::id();
+                        let _ =
+                            socket.send(&syslog_line(Level::ERROR, &now, pid, notice.as_bytes()));
+                        let _ = socket.send(&syslog_line(level, &now, pid, message));
+                        Destination::Syslog(socket)
+                    }
+                    None => Destination::None,
+                };
             }
         }
     }
@@ -289,6 +341,51 @@ mod tests {
             )),
             "{text}"
         );
+    }
+
+    /// A diagnostics file that cannot be written hands over to syslog, with an
+    /// error that reports the failure, and the message that failed is not lost.
+    #[test]
+    fn failed_diag_file_falls_back_to_syslog() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let socket = dir.path().join("log");
+        let server = UnixDatagram::bind(&socket).expect("bind a stand-in syslog socket");
+        let full = OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("open /dev/full");
+
+        let diagnostics = Diagnostics {
+            shared: Arc::new(Shared {
+                stderr_attached: AtomicBool::new(false),
+                terminal: false,
+                destination: Mutex::new(Destination::File {
+                    file: full,
+                    path: PathBuf::from("/dev/full"),
+                    fallback: Some(connect_syslog(&socket).expect("connect")),
+                }),
+                time_zone: TimeZone::UTC,
+            }),
+        };
+
+        for message in [&b"WARN first\n"[..], b"WARN second\n"] {
+            let mut writer = diagnostics.make_writer_for_level(Level::WARN);
+            writer.write_all(message).expect("buffered");
+        }
+
+        let mut received = Vec::new();
+        let mut datagram = [0u8; 512];
+        for _ in 0..3 {
+            let len = server.recv(&mut datagram).expect("a datagram");
+            received.push(String::from_utf8_lossy(&datagram[..len]).into_owned());
+        }
+        assert!(
+            received[0].contains("cannot write to the diagnostics file /dev/full"),
+            "{received:?}"
+        );
+        assert!(received[0].contains("go to syslog instead"), "{received:?}");
+        assert!(received[1].ends_with("WARN first"), "{received:?}");
+        assert!(received[2].ends_with("WARN second"), "{received:?}");
     }
 
     #[test]
