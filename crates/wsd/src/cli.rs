@@ -210,12 +210,13 @@ pub struct Cli {
     #[arg(short = 'F', long = "foreground")]
     pub foreground: bool,
 
-    /// Capture at most BYTES of each packet live. The default keeps every header
-    /// flow records use, through two levels of tunnels, and no payload.
+    /// Capture at most BYTES of each packet live, from 64 to 262144, or 0 for
+    /// 262144 as with tcpdump. The default keeps every header flow records use,
+    /// through two levels of tunnels, and no payload.
     #[arg(short = 's', long = "snaplen", value_name = "BYTES",
           default_value_t = wsd_capture::LiveConfig::DEFAULT_SNAPLEN,
           allow_hyphen_values = true,
-          value_parser = clap::value_parser!(u32).range(64..=262_144))]
+          value_parser = parse_snaplen)]
     pub snaplen: u32,
 
     /// Do not put the interface into promiscuous mode, so that only traffic to and
@@ -431,6 +432,19 @@ fn parse_timeout(value: &str) -> Result<f64, String> {
     }
 }
 
+/// Largest `-s` value, the maximum that libpcap captures and that `-s 0` means.
+const MAX_SNAPLEN: u32 = 262_144;
+
+fn parse_snaplen(value: &str) -> Result<u32, String> {
+    match value.parse::<u32>() {
+        Ok(0) => Ok(MAX_SNAPLEN),
+        Ok(bytes) if (64..=MAX_SNAPLEN).contains(&bytes) => Ok(bytes),
+        _ => Err(format!(
+            "expected a number of bytes from 64 to {MAX_SNAPLEN}, or 0 for {MAX_SNAPLEN}"
+        )),
+    }
+}
+
 fn parse_max_flows(value: &str) -> Result<u64, String> {
     match value.parse::<u64>() {
         Ok(0) => Err("the flow table needs room for at least 1 flow".to_string()),
@@ -492,5 +506,20 @@ impl Cli {
             None if self.detaches() => Some(PathBuf::from(DEFAULT_PID_FILE)),
             None => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snaplen_zero_means_maximum() {
+        assert_eq!(parse_snaplen("0"), Ok(MAX_SNAPLEN));
+        assert_eq!(parse_snaplen("64"), Ok(64));
+        assert_eq!(parse_snaplen("262144"), Ok(262_144));
+        assert!(parse_snaplen("63").is_err());
+        assert!(parse_snaplen("262145").is_err());
+        assert!(parse_snaplen("-1").is_err());
     }
 }

@@ -337,6 +337,9 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
                 .to_string(),
         ));
     }
+    if cli.wflow.is_some() {
+        CACHE_STATE.store(CACHE_NOT_SAVED, Ordering::Release);
+    }
     if cli.threads > 1 && cli.verbose {
         return Err(Failure::Usage(format!(
             "-V cannot be used with --threads {}: packet lines need every packet's flow \
@@ -639,10 +642,13 @@ pub(crate) fn hold_if_ending() {
 /// How far saving the `-W` cache at the end of the run got, one of the
 /// `CACHE_` states, so that the message of a second signal reports what
 /// became of the cache.
-static CACHE_STATE: AtomicU8 = AtomicU8::new(CACHE_NOT_SAVED);
+static CACHE_STATE: AtomicU8 = AtomicU8::new(CACHE_NONE);
 
 /// The cache was not saved (yet): an earlier file stays as it was.
 const CACHE_NOT_SAVED: u8 = 0;
+
+/// The run has no `-W` cache.
+const CACHE_NONE: u8 = 3;
 
 /// The cache is being saved. The new file may already have replaced the old
 /// one, because the rename comes before the directory is synced and the save
@@ -673,10 +679,14 @@ fn end_at_second_signal(logged: bool) -> ! {
              --summary shows its capture clock): the records not yet written are \
              lost, and the last line of the record log may be cut"
         }
-        _ => {
+        CACHE_NOT_SAVED => {
             "a second SIGINT or SIGTERM ended the run at once: the records not yet \
              written are lost, the last line of the record log may be cut, and the \
-             -W cache, if any, was not saved"
+             -W cache was not saved, so an earlier cache file there stays as it was"
+        }
+        _ => {
+            "a second SIGINT or SIGTERM ended the run at once: the records not yet \
+             written are lost, and the last line of the record log may be cut"
         }
     };
     if logged {
@@ -710,7 +720,23 @@ fn file_filter(cli: &Cli) -> Result<Option<PacketFilter>, Failure> {
     let expression = cli.filter.join(" ");
     PacketFilter::new(&libpcap, &expression)
         .map(Some)
-        .map_err(live_failure)
+        .map_err(|err| match filter_names_file(&cli.filter) {
+            Some(file) => live_failure(err).extended(&format!(
+                "; {file} is a file, but the filter starts at the first word that is not \
+                 an option: to read that file too, give it its own -r, and put every option \
+                 before the filter"
+            )),
+            None => live_failure(err),
+        })
+}
+
+/// Returns the first word of the filter `words` if it names an existing file,
+/// as when a second capture was given without its own `-r`.
+fn filter_names_file(words: &[String]) -> Option<&str> {
+    let first = words.first()?;
+    std::path::Path::new(first)
+        .is_file()
+        .then_some(first.as_str())
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -1503,6 +1503,28 @@ fn compat_with_json_rejected() {
     );
 }
 
+/// A second capture given without its own `-r` becomes the start of the
+/// filter, and the error about the filter's syntax then names that file.
+#[test]
+fn file_in_filter_named() {
+    let second = fixture("lossy.pcap");
+    let output = run_wsd(
+        &[
+            "-r",
+            &fixture("port_reuse.pcap"),
+            &second,
+            "-L",
+            "/dev/null",
+        ],
+        LIMIT,
+    );
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("invalid filter expression"), "{stderr}");
+    assert!(stderr.contains(&format!("{second} is a file")), "{stderr}");
+    assert!(stderr.contains("give it its own -r"), "{stderr}");
+}
+
 /// Interim records and STATS lines have no place in the classic format, whose
 /// parsers would count an interim record as another flow.
 #[test]
