@@ -117,7 +117,7 @@ fn push_icmp(object: &mut JsonObject<'_>, icmp: Option<&IcmpDetails>) {
     }
 }
 
-fn push_ip(object: &mut JsonObject<'_>, name: &str, ip: IpAddr) {
+pub(crate) fn push_ip(object: &mut JsonObject<'_>, name: &str, ip: IpAddr) {
     let out = object.key(name);
     out.push(b'"');
     push_text(out, &Ip(ip));
@@ -148,7 +148,7 @@ fn push_endpoint(object: &mut JsonObject<'_>, prefix: &str, endpoint: &Endpoint)
 
 /// Returns a MAC address as six zero-padded lower-case hex bytes, such as
 /// `08:5b:0e:6d:14:e8`.
-fn zero_padded_mac(bytes: [u8; 6]) -> [u8; 17] {
+pub(crate) fn zero_padded_mac(bytes: [u8; 6]) -> [u8; 17] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut text = [b':'; 17];
     for (i, byte) in bytes.into_iter().enumerate() {

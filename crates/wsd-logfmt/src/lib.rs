@@ -63,8 +63,9 @@
 //! # JSON Lines
 //!
 //! With [`OutputFormat::Json`], [`LogWriter`] writes each flow record as one JSON
-//! object per line ([`format_flow_json`]), with every field of the record. Packet
-//! lines stay text.
+//! object per line ([`format_flow_json`]), with every field of the record, and
+//! each packet line as one too ([`format_packet_json`]), so that every line of
+//! the log is JSON.
 //!
 //! # Per-packet line
 //!
@@ -203,6 +204,7 @@ mod flow_record;
 mod json;
 mod local_time;
 mod options;
+mod packet_json;
 mod packet_line;
 mod sha1;
 mod stats;
@@ -216,6 +218,7 @@ pub use flow_json::format_flow_json;
 pub use flow_record::{format_flow_record, format_flow_record_start, format_flow_record_with};
 pub use local_time::{LocalTimeFormatter, LOCAL_TIME_LEN};
 pub use options::{OutputFormat, RecordOptions};
+pub use packet_json::format_packet_json;
 pub use packet_line::format_packet_line;
 pub use stats::{format_stats_json, format_stats_text, StatsRecord};
 pub use writer::{FlowRecordFormatter, LogWriter};

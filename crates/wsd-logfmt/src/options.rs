@@ -6,7 +6,7 @@ pub enum OutputFormat {
     /// `key=value` lines that start with a keyword such as `TCPFLOW`.
     #[default]
     Text,
-    /// JSON Lines: one JSON object per record. Packet lines stay text.
+    /// JSON Lines: one JSON object per record and per packet line.
     Json,
 }
 

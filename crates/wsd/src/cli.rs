@@ -123,7 +123,7 @@ pub struct Cli {
     pub threads: u16,
 
     /// Format of flow records: text writes TCPFLOW key=value lines, json writes
-    /// JSON Lines, one object per record. Packet lines (-V) stay text in both.
+    /// JSON Lines, one object per record. Packet lines (-V) follow it too.
     #[arg(long, value_name = "FORMAT", value_enum, default_value_t = Format::Text)]
     pub format: Format,
 

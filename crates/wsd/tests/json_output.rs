@@ -162,6 +162,57 @@ fn corpus_captures() -> Vec<PathBuf> {
     captures
 }
 
+/// With `-V`, every line of a JSON log is JSON: one packet object for each
+/// text packet line, in the same order and with the same fields, and the
+/// flow records as without `-V`.
+#[test]
+fn packet_lines_in_json() {
+    for capture in corpus_captures() {
+        let capture_path = capture.to_str().expect("capture paths are UTF-8");
+        let values = json_records(std::slice::from_ref(&capture), &["-V"], &[0, 2]);
+        let text = run_wsd(&["-V", "-r", capture_path, "-L", "-"], LIMIT);
+        let text = String::from_utf8(text.stdout).expect("UTF-8 log");
+        let text_packets: Vec<&str> = text.lines().filter(|line| line.starts_with('[')).collect();
+        let packets: Vec<&Value> = values
+            .iter()
+            .filter(|value| value["type"] == "packet")
+            .collect();
+        assert_eq!(packets.len(), text_packets.len(), "{capture_path}");
+        for (packet, line) in packets.iter().zip(&text_packets) {
+            let epoch = line
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .expect("time in brackets");
+            // serde_json's float parsing can be one unit in the last place off.
+            let text_epoch: f64 = epoch.parse().expect("epoch seconds");
+            let json_epoch = packet["time_epoch"].as_f64().expect("epoch seconds");
+            let ulp = f64::EPSILON * text_epoch.abs().max(1.0);
+            assert!(
+                (json_epoch - text_epoch).abs() <= 2.0 * ulp,
+                "{line} against {json_epoch}"
+            );
+            let src_ip = packet["src_ip"].as_str().expect("source address");
+            assert!(line.contains(src_ip), "{line} against {packet}");
+            let arrow = match packet["direction"].as_str() {
+                Some("to_server") => " -> ",
+                Some("to_client") => " <- ",
+                _ => " ?? ",
+            };
+            assert!(line.contains(arrow), "{line} against {packet}");
+            if packet["protocol_name"] == "tcp" {
+                assert!(line.contains(&format!("seq: {} ", packet["seq"])), "{line}");
+            }
+        }
+        let flows = values
+            .iter()
+            .filter(|value| value["type"] == "flow")
+            .count();
+        let without_packets = json_records(std::slice::from_ref(&capture), &[], &[0, 2]);
+        assert_eq!(flows, without_packets.len(), "{capture_path}");
+    }
+}
+
 #[test]
 fn base64_helper_matches_rfc_4648() {
     assert_eq!(standard_base64(b"foobar"), "Zm9vYmFy");
