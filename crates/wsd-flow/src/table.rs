@@ -106,10 +106,7 @@ impl FlowTable {
         let slots = &self.slots;
         let hasher = &self.hasher;
         self.index
-            .reserve(additional, |&i| match slots.get(i as usize) {
-                Some(Some(slot)) => hasher.hash_one(slot.flow.key),
-                _ => 0,
-            });
+            .reserve(additional, |&i| slot_hash(slots, hasher, i));
     }
 
     /// Finds the slot of the flow with `key`, whose hash is `hash`.
@@ -181,10 +178,7 @@ impl FlowTable {
         let slots = &self.slots;
         let hasher = &self.hasher;
         self.index
-            .insert_unique(hash, idx, |&i| match slots.get(i as usize) {
-                Some(Some(slot)) => hasher.hash_one(slot.flow.key),
-                _ => 0,
-            });
+            .insert_unique(hash, idx, |&i| slot_hash(slots, hasher, i));
         self.len += 1;
         self.push_back(idx, queue);
         idx
@@ -207,10 +201,7 @@ impl FlowTable {
         for (idx, slot) in slots.iter().enumerate() {
             if let Some(slot) = slot {
                 let hash = hasher.hash_one(slot.flow.key);
-                index.insert_unique(hash, idx as u32, |&i| match slots.get(i as usize) {
-                    Some(Some(slot)) => hasher.hash_one(slot.flow.key),
-                    _ => 0,
-                });
+                index.insert_unique(hash, idx as u32, |&i| slot_hash(slots, hasher, i));
             }
         }
         self.index = index;
@@ -352,6 +343,15 @@ impl FlowTable {
         }
     }
 }
+/// Returns the hash of the key of the flow in slot `idx` of `slots`, which the
+/// hash index needs when it moves its entries, or 0 for an empty slot.
+fn slot_hash(slots: &[Option<Slot>], hasher: &foldhash::fast::RandomState, idx: u32) -> u64 {
+    match slots.get(idx as usize) {
+        Some(Some(slot)) => hasher.hash_one(slot.flow.key),
+        _ => 0,
+    }
+}
+
 /// Returns the number of flows a rebuilt hash index makes room for, with
 /// `flows` flows in a table of `slots` slots: see [`FlowTable::grow_index`].
 fn index_room(flows: usize, slots: usize) -> usize {

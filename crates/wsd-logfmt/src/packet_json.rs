@@ -6,18 +6,7 @@ use wsd_flow::{Direction, PacketOutcome};
 
 use crate::flow_json::{protocol_name, push_ip, zero_padded_mac};
 use crate::json::{push_epoch, push_rfc3339_utc, JsonObject};
-
-/// The TCP flag letters in the order of the text line, each with its bit.
-const FLAG_LETTERS: [(u8, u8); 8] = [
-    (wsd_decode::TcpFlags::FIN, b'F'),
-    (wsd_decode::TcpFlags::SYN, b'S'),
-    (wsd_decode::TcpFlags::RST, b'R'),
-    (wsd_decode::TcpFlags::PSH, b'P'),
-    (wsd_decode::TcpFlags::ACK, b'A'),
-    (wsd_decode::TcpFlags::URG, b'U'),
-    (wsd_decode::TcpFlags::ECE, b'E'),
-    (wsd_decode::TcpFlags::CWR, b'C'),
-];
+use crate::packet_line::{line_fields, FLAG_CHARS};
 
 /// Appends the packet line of one packet as a JSON object and a newline to
 /// `out`, with the fields of [`format_packet_line`](crate::format_packet_line).
@@ -30,18 +19,8 @@ pub fn format_packet_json(
     decoded: &Decoded,
     outcome: &PacketOutcome,
 ) -> bool {
-    let Some(ip) = decoded.ip else {
+    let Some((ip, ports)) = line_fields(decoded, outcome) else {
         return false;
-    };
-    let ports = match decoded.transport {
-        Transport::Tcp(tcp) => Some((tcp.src_port, tcp.dst_port)),
-        Transport::Udp(udp) => Some((udp.src_port, udp.dst_port)),
-        // As in the text line: SCTP packets of a tracker that does not
-        // follow SCTP get no line.
-        Transport::Sctp(_) if outcome.direction == Direction::Unattributed => return false,
-        Transport::Sctp(sctp) => Some((sctp.src_port, sctp.dst_port)),
-        Transport::Icmp(_) => None,
-        Transport::None => return false,
     };
 
     let mut object = JsonObject::begin(out);
@@ -74,7 +53,7 @@ pub fn format_packet_json(
         Transport::Tcp(tcp) => {
             let mut flags = [0u8; 8];
             let mut count = 0;
-            for (bit, letter) in FLAG_LETTERS {
+            for (bit, letter) in FLAG_CHARS {
                 if tcp.flags.has(bit) {
                     flags[count] = letter;
                     count += 1;

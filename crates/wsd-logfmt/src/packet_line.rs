@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use wsd_capture::Timestamp;
-use wsd_decode::{Decoded, MacAddr, TcpFlags, TcpInfo, Transport};
+use wsd_decode::{Decoded, IpInfo, MacAddr, TcpFlags, TcpInfo, Transport};
 use wsd_flow::{Direction, PacketOutcome};
 
 use crate::text::{push_with_cursor, Cursor, Ip, Mac, SixDigits, Text};
@@ -22,7 +22,7 @@ const PORT_WIDTH: usize = 5;
 const MAX_LINE_LEN: usize = 256;
 
 /// The flag characters in the order they appear, each with its bit.
-const FLAG_CHARS: [(u8, u8); 8] = [
+pub(crate) const FLAG_CHARS: [(u8, u8); 8] = [
     (TcpFlags::FIN, b'F'),
     (TcpFlags::SYN, b'S'),
     (TcpFlags::RST, b'R'),
@@ -44,20 +44,12 @@ pub fn format_packet_line(
     decoded: &Decoded,
     outcome: &PacketOutcome,
 ) -> bool {
-    let Some(ip) = decoded.ip else {
+    let Some((ip, ports)) = line_fields(decoded, outcome) else {
         return false;
     };
-    let (src_port, dst_port) = match decoded.transport {
-        Transport::Tcp(tcp) => (Some(tcp.src_port), Some(tcp.dst_port)),
-        Transport::Udp(udp) => (Some(udp.src_port), Some(udp.dst_port)),
-        // The tracker leaves SCTP packets unattributed only when it does not
-        // track SCTP, because other protocols produce no records. They then get
-        // no line, as before SCTP was decoded, so that `--compat` output stays
-        // the same.
-        Transport::Sctp(_) if outcome.direction == Direction::Unattributed => return false,
-        Transport::Sctp(sctp) => (Some(sctp.src_port), Some(sctp.dst_port)),
-        Transport::Icmp(_) => (None, None),
-        Transport::None => return false,
+    let (src_port, dst_port) = match ports {
+        Some((src, dst)) => (Some(src), Some(dst)),
+        None => (None, None),
     };
     let anomaly = outcome.anomaly.map(|anomaly| anomaly.reason().as_bytes());
     let max_len = MAX_LINE_LEN + anomaly.map_or(0, |reason| 3 + reason.len());
@@ -102,6 +94,28 @@ pub fn format_packet_line(
         line.push(b'\n');
     });
     true
+}
+
+/// Returns the IP layer of a packet that gets a packet line, with its source and
+/// destination ports if its protocol has them, or `None` if it gets no line.
+pub(crate) fn line_fields(
+    decoded: &Decoded,
+    outcome: &PacketOutcome,
+) -> Option<(IpInfo, Option<(u16, u16)>)> {
+    let ip = decoded.ip?;
+    let ports = match decoded.transport {
+        Transport::Tcp(tcp) => Some((tcp.src_port, tcp.dst_port)),
+        Transport::Udp(udp) => Some((udp.src_port, udp.dst_port)),
+        // The tracker leaves SCTP packets unattributed only when it does not
+        // track SCTP, because other protocols produce no records. They then get
+        // no line, as before SCTP was decoded, so that `--compat` output stays
+        // the same.
+        Transport::Sctp(_) if outcome.direction == Direction::Unattributed => return None,
+        Transport::Sctp(sctp) => Some((sctp.src_port, sctp.dst_port)),
+        Transport::Icmp(_) => None,
+        Transport::None => return None,
+    };
+    Some((ip, ports))
 }
 
 /// Pushes `[seconds.micros]`, with the microseconds truncated toward zero, so

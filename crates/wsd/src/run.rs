@@ -354,23 +354,6 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
             cli.max_flows, cli.threads, cli.threads
         )));
     }
-    if cli.compat && cli.interim.is_some() {
-        return Err(Failure::Usage(
-            "--compat cannot be used with --interim: its records have only the classic \
-             keys, with no endReason to mark an interim record, so a parser of that \
-             format would count a flow once for each interim record; drop --interim or \
-             --compat"
-                .to_string(),
-        ));
-    }
-    if cli.compat && cli.stats.is_some() {
-        return Err(Failure::Usage(
-            "--compat cannot be used with --stats: earlier versions wrote no STATS \
-             lines, so a parser of their format does not expect them; drop --stats or \
-             --compat"
-                .to_string(),
-        ));
-    }
     warn_if_more_threads_than_processors(cli.threads);
     let startup = StartUp::begin(cli)?;
     if cli.read.is_empty() {

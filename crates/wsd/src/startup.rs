@@ -70,6 +70,23 @@ impl StartUp {
                     .to_string(),
             ));
         }
+        if cli.compat && cli.interim.is_some() {
+            return Err(Failure::Usage(
+                "--compat cannot be used with --interim: its records have only the classic \
+                 keys, with no endReason to mark an interim record, so a parser of that \
+                 format would count a flow once for each interim record; drop --interim or \
+                 --compat"
+                    .to_string(),
+            ));
+        }
+        if cli.compat && cli.stats.is_some() {
+            return Err(Failure::Usage(
+                "--compat cannot be used with --stats: earlier versions wrote no STATS \
+                 lines, so a parser of their format does not expect them; drop --stats or \
+                 --compat"
+                    .to_string(),
+            ));
+        }
         let identity = privileges::resolve(cli)?;
         let cache_lock = check_cache_early(cli, identity.as_ref())?;
         let read_lock = lock_read_cache(cli)?;
