@@ -343,6 +343,7 @@ impl FlowTable {
         }
     }
 }
+
 /// Returns the hash of the key of the flow in slot `idx` of `slots`, which the
 /// hash index needs when it moves its entries, or 0 for an empty slot.
 fn slot_hash(slots: &[Option<Slot>], hasher: &foldhash::fast::RandomState, idx: u32) -> u64 {

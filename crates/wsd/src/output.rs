@@ -665,16 +665,17 @@ pub fn check_cache_early(
 }
 
 /// Locks the `-R` cache for the run, unless it is the `-W` cache, which
-/// [`check_cache_early`] locks. While a run that continues the series from
-/// that cache holds its lock, its flows would be reported twice: by this run
-/// at its end, and by the other run once it saves them. A lock file that
-/// cannot be created, as beside a cache on a read-only file system, is no
-/// error, because no run can save that cache either.
+/// [`check_cache_early`] locks, or not a regular file, which loading then
+/// reports. While a run that continues the series from that cache holds its
+/// lock, its flows would be reported twice: by this run at its end, and by the
+/// other run once it saves them. A lock file that cannot be created, as beside
+/// a cache on a read-only file system, is no error, because no run can save
+/// that cache either.
 pub fn lock_read_cache(cli: &Cli) -> Result<Option<wsd_flowcache::CacheLock>, Failure> {
     let Some(cache) = &cli.rflow else {
         return Ok(None);
     };
-    if cache_target(cli).is_some_and(|target| same_place(cache, &target)) {
+    if !cache.is_file() || cache_target(cli).is_some_and(|target| same_place(cache, &target)) {
         return Ok(None);
     }
     match wsd_flowcache::lock_cache(cache) {

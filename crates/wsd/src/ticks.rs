@@ -12,9 +12,8 @@ const TICK: Duration = Duration::from_millis(250);
 
 static TICKS: AtomicU64 = AtomicU64::new(0);
 
-/// Starts the thread that counts ticks, once per process. Call it after the
-/// process detached, since a thread does not survive the fork. If the thread
-/// cannot start, the count stays 0 and a warning is logged.
+/// Starts the thread that counts ticks, once per process. If the thread cannot
+/// start, the count stays 0 and a warning is logged.
 pub fn start() {
     static STARTED: Once = Once::new();
     STARTED.call_once(|| {

@@ -780,6 +780,16 @@ fn read_cache_locked_while_in_use() {
     let output = run_wsd(&["-R", cache, "-r", part1, "-L", "/dev/null"], LIMIT);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
+
+    // A -R path that is no cache file is rejected without a lock file.
+    let sub = dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let output = run_wsd(&["-R", sub.to_str().unwrap(), "-r", part1], LIMIT);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        !dir.path().join(".sub.lock").exists(),
+        "a lock file was made"
+    );
 }
 
 /// Flows idle past the timeout when the next file starts are reported with
@@ -901,9 +911,12 @@ fn golden_caches_continue() {
                 "version {version} restores the state it kept"
             );
         }
+        // A copy, because a run locks its -R cache with a file beside it.
+        let copy = dir.path().join(format!("v{version}.cache"));
+        std::fs::copy(&golden, &copy).unwrap();
         let after = stdout_of(&[
             "-R",
-            golden.to_str().unwrap(),
+            copy.to_str().unwrap(),
             "-r",
             tail.to_str().unwrap(),
             "-L",
