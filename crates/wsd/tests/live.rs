@@ -315,6 +315,42 @@ fn quiet_link_times_out_flow() {
     assert_eq!(flow_lines(after.as_bytes()).len(), 1, "{after}");
 }
 
+/// The packets captured before SIGTERM are all counted, also those that the
+/// kernel still holds when the signal comes.
+#[test]
+fn packets_before_sigterm_counted() {
+    if !can_capture() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let log = dir.path().join("live.log");
+    let receiver = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind on loopback");
+    let port = receiver.local_addr().expect("receiver address").port();
+    let filter = format!("udp dst port {port}");
+    let mut args = vec!["-i", "lo", "-F", "-L", log.to_str().expect("UTF-8 path")];
+    args.extend(filter.split(' '));
+    let run = LiveRun::start(&args);
+
+    // Each datagram comes from a port of its own, so each is one flow.
+    let senders: Vec<std::net::UdpSocket> = (0..80)
+        .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a sender"))
+        .collect();
+    for sender in &senders {
+        sender
+            .send_to(b"x", ("127.0.0.1", port))
+            .expect("send on loopback");
+    }
+    let (code, stderr) = run.terminate();
+
+    assert_eq!(code, Some(0), "{stderr}");
+    let text = std::fs::read_to_string(&log).expect("log written");
+    let records = text
+        .lines()
+        .filter(|line| line.starts_with("UDPFLOW "))
+        .count();
+    assert_eq!(records, 80, "{text}\n{stderr}");
+}
+
 /// On a link without any packet, --stats records still come every interval,
 /// so that their absence can tell that a sensor stopped.
 #[test]

@@ -96,7 +96,13 @@ pub struct LiveSource {
     /// onto the capture clock.
     latest: Option<(Timestamp, Instant)>,
     stop: Arc<AtomicBool>,
+    /// Once the stop flag is seen: the system time then, and when reading the
+    /// packets captured before it gives up.
+    draining: Option<(Timestamp, Instant)>,
 }
+
+/// How long the packets captured before a stop request may take to read.
+const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for LiveSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -160,6 +166,7 @@ impl LiveSource {
             nanosecond_timestamps,
             latest: None,
             stop: Arc::new(AtomicBool::new(false)),
+            draining: None,
         })
     }
 
@@ -173,9 +180,10 @@ impl LiveSource {
         self.linktype
     }
 
-    /// Returns the flag that ends the capture: once it is set, the next read
-    /// timeout ends [`LiveSource::next_event`] and [`PacketSource::next_packet`]
-    /// with the end of the input. A signal handler may set it.
+    /// Returns the flag that ends the capture: once it is set,
+    /// [`LiveSource::next_event`] and [`PacketSource::next_packet`] return the
+    /// packets captured before, for at most a second, then the end of the
+    /// input. A signal handler may set it.
     pub fn stop_flag(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.stop)
     }
@@ -187,7 +195,16 @@ impl LiveSource {
 
     /// Waits up to the read timeout for the next packet.
     pub fn next_event(&mut self) -> Result<LiveEvent<'_>, LiveError> {
-        if self.stop.load(Ordering::Relaxed) {
+        // After a stop request, the packets that the kernel and libpcap already
+        // hold are still read, up to the first one captured after the request
+        // or the first read that finds none, for at most DRAIN_LIMIT.
+        if self.draining.is_none() && self.stop.load(Ordering::Relaxed) {
+            self.draining = Some((system_time(), Instant::now() + DRAIN_LIMIT));
+        }
+        if self
+            .draining
+            .is_some_and(|(_, give_up)| Instant::now() >= give_up)
+        {
             return Ok(LiveEvent::End);
         }
         let status = self.handle.next().map_err(|message| LiveError::Read {
@@ -196,6 +213,7 @@ impl LiveSource {
         })?;
         match status {
             NextStatus::Packet => {}
+            NextStatus::Timeout if self.draining.is_some() => return Ok(LiveEvent::End),
             NextStatus::Timeout => return Ok(LiveEvent::Idle(self.capture_clock())),
             NextStatus::End => return Ok(LiveEvent::End),
         }
@@ -208,6 +226,9 @@ impl LiveSource {
             raw.fraction.saturating_mul(1000)
         };
         let ts = Timestamp::from_parts(raw.secs, fraction);
+        if self.draining.is_some_and(|(requested, _)| ts > requested) {
+            return Ok(LiveEvent::End);
+        }
         self.latest = Some((ts, Instant::now()));
         Ok(LiveEvent::Packet(Packet {
             ts,
@@ -250,7 +271,8 @@ impl LiveSource {
 impl PacketSource for LiveSource {
     type Error = LiveError;
 
-    /// Waits for the next packet. Returns `Ok(None)` once the stop flag is set.
+    /// Waits for the next packet. Returns `Ok(None)` once the stop flag is set
+    /// and the packets captured before it are read.
     fn next_packet(&mut self) -> Result<Option<Packet<'_>>, LiveError> {
         // Each read timeout ends one call of `next_event`, so the loop only checks
         // the stop flag again. The packet is fetched by a second call because a
