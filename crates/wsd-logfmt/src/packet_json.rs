@@ -168,6 +168,7 @@ mod tests {
             &packet(Transport::Tcp(tcp), 6),
             &outcome(Direction::ToClient, Some(Anomaly::NoHandshake)),
         );
+
         assert_eq!(value["type"], "packet");
         assert_eq!(value["time"], "2018-01-04T00:37:28.970290Z");
         assert_eq!(value["time_epoch"].as_f64(), Some(1_515_026_248.970_29));
@@ -180,6 +181,7 @@ mod tests {
         assert_eq!(value["dst_ip"], "2001:db8::1");
         assert_eq!(value["src_port"], 65085);
         assert_eq!(value["dst_port"], 443);
+
         assert_eq!(value["tcp_flags"], "SA");
         assert_eq!(value["window"], 16425);
         assert_eq!(value["seq"], 2_704_739_503u64);
