@@ -261,6 +261,14 @@ impl Output {
             return Ok(());
         }
         let Some(rotation) = &self.rotation else {
+            if hangup {
+                tracing::warn!(
+                    "SIGHUP ignored: {} is a log named with -L, which does not rotate, so \
+                     records keep going to it even if it was moved or removed; give a log \
+                     directory with -l DIR to start a new log on SIGHUP",
+                    self.name
+                );
+            }
             return Ok(());
         };
         let by_size = rotation

@@ -252,6 +252,24 @@ fn piped_records_reach_log_promptly() {
     assert_eq!(records_of(&log).len(), written);
 }
 
+/// SIGHUP cannot rotate a log named with `-L`, and a warning says so instead
+/// of nothing, for an operator whose logrotate moved the file.
+#[test]
+fn sighup_with_named_log_warned() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let log = dir.path().join("wsd.log");
+    let (child, mut feed) = start(&["-L", log.to_str().expect("UTF-8 path")]);
+    feed.refused(5);
+    wait_until_read(&child, feed.bytes);
+    signal(&child, Signal::HUP);
+    feed.refused(5);
+    let stderr = finish(child, feed);
+
+    assert!(stderr.contains("SIGHUP ignored"), "{stderr}");
+    assert!(stderr.contains("-l DIR"), "{stderr}");
+    assert_eq!(records_of(&log).len(), 10);
+}
+
 #[test]
 fn size_rotation_loses_no_record() {
     let dir = tempfile::tempdir().expect("temporary directory");
