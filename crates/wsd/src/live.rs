@@ -89,6 +89,7 @@ pub fn run_live(cli: &Cli, startup: &StartUp, diagnostics: &Diagnostics) -> Resu
     let stop = stop_on_signals(cli.detaches() || cli.diag_file.is_some())?;
     source.set_stop_flag(stop.clone());
     let hangup = catch_hangup()?;
+    crate::startup::catch_progress_request()?;
     let loaded = load_tracker(cli, config)?;
     let mut output = open_output(cli, startup.identity())?;
     startup.complete(cli, &output, diagnostics, &hangup)?;
@@ -164,6 +165,9 @@ fn capture(
         let tick = crate::ticks::count();
         let ticked = tick != seen_tick;
         seen_tick = tick;
+        if ticked && crate::startup::progress_requested() {
+            summary.log_progress(tracker);
+        }
         rotate_between_records(
             output,
             hangup,

@@ -192,6 +192,18 @@ impl Summary {
             .map_err(|err| output.write_error(err))
     }
 
+    /// Logs how far the run got, for SIGUSR1: packets and bytes read, flow
+    /// records written and flows open.
+    pub(crate) fn log_progress(&self, tracker: &Flows) {
+        info!(
+            "progress: {} packets, {} bytes, {} flow records written, {} flows open",
+            self.packets,
+            self.bytes,
+            self.records,
+            tracker.active_flows()
+        );
+    }
+
     pub(crate) fn log(&self, tracker: &Flows) {
         let stats = tracker.stats();
         // Fragments without a transport header are not problems: the tracker
@@ -362,6 +374,7 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     // Opening a named pipe, or reading the file header of `-r -`, can wait for
     // a writer, and a SIGHUP from log rotation then must not end the run.
     let hangup = catch_hangup()?;
+    crate::startup::catch_progress_request()?;
     let mut inputs = check_inputs(&cli.read)?;
     // Inputs that only root may read, or that a chroot hides, are opened
     // before privileges are dropped.
@@ -767,6 +780,9 @@ fn process_source(
         let ticked = tick != seen_tick;
         if ticked {
             seen_tick = tick;
+            if crate::startup::progress_requested() {
+                summary.log_progress(tracker);
+            }
             if stream {
                 // NOTE: records of the packets before an idle spell of the
                 // stream wait for its next packet, since the read blocks.

@@ -149,6 +149,26 @@ pub fn catch_hangup() -> Result<Arc<AtomicBool>, Failure> {
     Ok(hangup)
 }
 
+/// Set by SIGUSR1, whose default action would end the process and lose its
+/// open flows: the packet loops then log how far the run got.
+static PROGRESS: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+
+/// Makes SIGUSR1 request a progress message (see [`progress_requested`])
+/// instead of ending the process, as tcpdump prints its counts on it.
+pub fn catch_progress_request() -> Result<(), Failure> {
+    let flag = PROGRESS.get_or_init(|| Arc::new(AtomicBool::new(false)));
+    signal_hook::flag::register(signal_hook::consts::SIGUSR1, Arc::clone(flag))
+        .map(|_| ())
+        .map_err(|err| Failure::Other(format!("cannot install the SIGUSR1 handler: {err}")))
+}
+
+/// Returns true once after each SIGUSR1.
+pub fn progress_requested() -> bool {
+    PROGRESS
+        .get()
+        .is_some_and(|flag| flag.load(Ordering::Relaxed) && flag.swap(false, Ordering::Relaxed))
+}
+
 /// Rotates the log between two records when SIGHUP came or the size limit is
 /// reached, and also when `check_clock` is set and the time limit is reached.
 /// Callers set `check_clock` only now and then, since reading the clock for

@@ -252,7 +252,7 @@ fn piped_records_reach_log_promptly() {
     assert_eq!(records_of(&log).len(), written);
 }
 
-/// SIGHUP cannot rotate a log named with `-L`, and a warning says so instead
+/// SIGHUP cannot rotate a log named with `-L`, and a warning reports that instead
 /// of nothing, for an operator whose logrotate moved the file.
 #[test]
 fn sighup_with_named_log_warned() {
@@ -268,6 +268,29 @@ fn sighup_with_named_log_warned() {
     assert!(stderr.contains("SIGHUP ignored"), "{stderr}");
     assert!(stderr.contains("-l DIR"), "{stderr}");
     assert_eq!(records_of(&log).len(), 10);
+}
+
+/// SIGUSR1 logs how far the run got, as tcpdump prints its counts, instead
+/// of ending the process with its default action and losing the open flows.
+#[test]
+fn sigusr1_logs_progress() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let log = dir.path().join("wsd.log");
+    let (child, mut feed) = start(&["-L", log.to_str().expect("UTF-8 path")]);
+    feed.refused(5);
+    wait_until_read(&child, feed.bytes);
+    signal(&child, Signal::USR1);
+    // The request is taken at the next tick of the coarse clock, between
+    // two packets, so packets keep coming for a while.
+    for _ in 0..10 {
+        feed.refused(1);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stderr = finish(child, feed);
+
+    assert!(stderr.contains("progress: "), "{stderr}");
+    assert!(stderr.contains("flows open"), "{stderr}");
+    assert_eq!(records_of(&log).len(), 15);
 }
 
 #[test]
