@@ -432,7 +432,7 @@ fn parse_timeout(value: &str) -> Result<f64, String> {
     }
 }
 
-/// Largest `-s` value, the maximum that libpcap captures and that `-s 0` means.
+/// Largest `-s` value, which `-s 0` also means, as it does for tcpdump 4.99.
 const MAX_SNAPLEN: u32 = 262_144;
 
 fn parse_snaplen(value: &str) -> Result<u32, String> {

@@ -150,11 +150,12 @@ pub fn catch_hangup() -> Result<Arc<AtomicBool>, Failure> {
 }
 
 /// Set by SIGUSR1, whose default action would end the process and lose its
-/// open flows: the packet loops then log how far the run got.
+/// open flows. The packet loops then log how far the run got.
 static PROGRESS: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
 
 /// Makes SIGUSR1 request a progress message (see [`progress_requested`])
-/// instead of ending the process, as tcpdump prints its counts on it.
+/// instead of ending the process. tcpdump 4.99 prints its counts on SIGUSR1
+/// too, according to its tcpdump(8) page.
 pub fn catch_progress_request() -> Result<(), Failure> {
     let flag = PROGRESS.get_or_init(|| Arc::new(AtomicBool::new(false)));
     signal_hook::flag::register(signal_hook::consts::SIGUSR1, Arc::clone(flag))

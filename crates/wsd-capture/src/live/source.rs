@@ -96,8 +96,8 @@ pub struct LiveSource {
     /// onto the capture clock.
     latest: Option<(Timestamp, Instant)>,
     stop: Arc<AtomicBool>,
-    /// Once the stop flag is seen: the system time then, and when reading the
-    /// packets captured before it gives up.
+    /// The system time when the stop flag was first seen, and the moment
+    /// after which reading the packets captured before it gives up.
     draining: Option<(Timestamp, Instant)>,
 }
 
