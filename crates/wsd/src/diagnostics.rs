@@ -71,7 +71,17 @@ impl Diagnostics {
                 .create(true)
                 .append(true)
                 .open(path)
-                .map_err(|err| format!("cannot open diagnostics file {}: {err}", path.display()))?;
+                .map_err(|err| {
+                    let advice = if err.kind() == io::ErrorKind::NotFound {
+                        "create its directory first or give another path with --diag-file"
+                    } else {
+                        "give a path wsd may write with --diag-file"
+                    };
+                    format!(
+                        "cannot open diagnostics file {}: {err}; {advice}",
+                        path.display()
+                    )
+                })?;
             // A daemon's messages reach nothing else once the file fails, so
             // syslog is connected now, before a chroot can hide its socket.
             let fallback = if daemon {

@@ -36,7 +36,8 @@ fn main() {
     // Before the diagnostics file is opened, which must not be another file
     // of the run, and before a daemon detaches, so that the error reaches the
     // terminal.
-    if let Err(failure) = output::check_output_paths(&cli) {
+    let checked = startup::check_options(&cli).and_then(|()| output::check_output_paths(&cli));
+    if let Err(failure) = checked {
         report(failure.message());
         std::process::exit(failure.exit_code());
     }

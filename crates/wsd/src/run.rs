@@ -311,6 +311,19 @@ impl Summary {
                 count(stats.clock_jumps, "packet")
             );
         }
+        if stats.clock_steps_back > 0 {
+            let verb = if stats.clock_steps_back == 1 {
+                "was"
+            } else {
+                "were"
+            };
+            warn!(
+                "{} {verb} dated more than a day before the capture clock, and the \
+                 records of their flows start at those dates; check the capture's \
+                 timestamps",
+                count(stats.clock_steps_back, "packet")
+            );
+        }
         // The summary line comes after the rest of this report, so that a script
         // finds it last, unless the run fails or cannot remove its pid file.
         info!(

@@ -18,6 +18,57 @@ use crate::privileges::{self, Identity};
 use crate::run::Failure;
 use wsd::cli::Cli;
 
+/// Checks the options against each other, and that the `-c` directory exists,
+/// before the diagnostics are set up and before a daemon starts, so that such
+/// an error reaches the terminal even when syslog cannot be reached.
+pub fn check_options(cli: &Cli) -> Result<(), Failure> {
+    let logs_to_stdout = cli
+        .logfile
+        .as_deref()
+        .is_some_and(|path| path.as_os_str() == "-");
+    if cli.detaches() && logs_to_stdout {
+        return Err(Failure::Usage(
+            "-L - writes records to standard output, which a daemon closes; give a file \
+             with -L FILE, a directory with -l DIR, or stay in the foreground with -F"
+                .to_string(),
+        ));
+    }
+    if let Some(dir) = &cli.chroot {
+        if !dir.is_dir() {
+            return Err(Failure::Usage(format!(
+                "the root directory for -c, {}, is not a directory or does not exist; \
+                 create it or give an existing one",
+                dir.display()
+            )));
+        }
+    }
+    if cli.compat && cli.format != wsd::cli::Format::Text {
+        return Err(Failure::Usage(
+            "--compat writes the classic text records, so it cannot be used with \
+             --format json; drop one of them"
+                .to_string(),
+        ));
+    }
+    if cli.compat && cli.interim.is_some() {
+        return Err(Failure::Usage(
+            "--compat cannot be used with --interim: its records have only the classic \
+             keys, with no endReason to mark an interim record, so a parser of that \
+             format would count a flow once for each interim record; drop --interim or \
+             --compat"
+                .to_string(),
+        ));
+    }
+    if cli.compat && cli.stats.is_some() {
+        return Err(Failure::Usage(
+            "--compat cannot be used with --stats: earlier versions wrote no STATS \
+             lines, so a parser of their format does not expect them; drop --stats or \
+             --compat"
+                .to_string(),
+        ));
+    }
+    Ok(())
+}
+
 /// The resources of start-up that the run keeps until its end. Dropping it
 /// removes the pid file.
 pub struct StartUp {
@@ -34,59 +85,14 @@ pub struct StartUp {
 }
 
 impl StartUp {
-    /// Checks the options of a daemon, looks up the `-u` and `-g` ids and locks
-    /// the pid file.
+    /// Looks up the `-u` and `-g` ids and locks the caches and the pid file.
+    /// [`check_options`] has checked the options before.
     pub fn begin(cli: &Cli) -> Result<StartUp, Failure> {
-        let detaches = cli.detaches() && crate::daemon::is_child();
-        let logs_to_stdout = cli
-            .logfile
-            .as_deref()
-            .is_some_and(|path| path.as_os_str() == "-");
-        if detaches && logs_to_stdout {
-            return Err(Failure::Usage(
-                "-L - writes records to standard output, which a daemon closes; give a file \
-                 with -L FILE, a directory with -l DIR, or stay in the foreground with -F"
-                    .to_string(),
-            ));
-        }
-        let null = if detaches {
+        let null = if cli.detaches() && crate::daemon::is_child() {
             Some(NullDevice::open()?)
         } else {
             None
         };
-        if let Some(dir) = &cli.chroot {
-            if !dir.is_dir() {
-                return Err(Failure::Usage(format!(
-                    "the root directory for -c, {}, is not a directory or does not exist; \
-                     create it or give an existing one",
-                    dir.display()
-                )));
-            }
-        }
-        if cli.compat && cli.format != wsd::cli::Format::Text {
-            return Err(Failure::Usage(
-                "--compat writes the classic text records, so it cannot be used with \
-                 --format json; drop one of them"
-                    .to_string(),
-            ));
-        }
-        if cli.compat && cli.interim.is_some() {
-            return Err(Failure::Usage(
-                "--compat cannot be used with --interim: its records have only the classic \
-                 keys, with no endReason to mark an interim record, so a parser of that \
-                 format would count a flow once for each interim record; drop --interim or \
-                 --compat"
-                    .to_string(),
-            ));
-        }
-        if cli.compat && cli.stats.is_some() {
-            return Err(Failure::Usage(
-                "--compat cannot be used with --stats: earlier versions wrote no STATS \
-                 lines, so a parser of their format does not expect them; drop --stats or \
-                 --compat"
-                    .to_string(),
-            ));
-        }
         let identity = privileges::resolve(cli)?;
         let cache_lock = check_cache_early(cli, identity.as_ref())?;
         let read_lock = lock_read_cache(cli)?;

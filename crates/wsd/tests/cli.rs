@@ -1273,6 +1273,45 @@ fn write_zero_frames(path: &Path, times: &[(u32, u32)]) {
     std::fs::write(path, bytes).unwrap();
 }
 
+/// A packet dated more than a day before the capture clock is warned about, with
+/// one thread or two, since its flow's record starts at that date. A packet an
+/// hour early is not.
+#[test]
+fn clock_step_back_warned() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("back.pcap");
+    write_zero_frames(
+        &path,
+        &[
+            (1_700_200_000, 0),
+            (1_700_200_001, 0),
+            (1_700_000_000, 0),
+            (1_700_196_400, 0),
+            (1_700_200_002, 0),
+        ],
+    );
+
+    for threads in ["1", "2"] {
+        let args = [
+            "--threads",
+            threads,
+            "-r",
+            path.to_str().unwrap(),
+            "-L",
+            "-",
+        ];
+        let output = run_wsd(&args, LIMIT);
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        assert!(
+            stderr.contains("1 packet was dated more than a day before the capture clock"),
+            "--threads {threads}: {stderr}"
+        );
+        let last = stderr.lines().last().unwrap_or_default();
+        assert!(last.contains(" INFO finished: 5 packets, "), "{stderr}");
+    }
+}
+
 /// Packet times out of range are warned about at the first, and counted in the
 /// summary line.
 #[test]
@@ -1550,6 +1589,68 @@ fn compat_with_interim_or_stats_rejected() {
         );
         assert!(output.stdout.is_empty(), "{option}: records were written");
     }
+}
+
+/// Options that contradict each other are reported before anything is set up,
+/// so that no failure to reach syslog or to open the diagnostics file hides
+/// them. `-L -` without `-r` or `-i` would start a daemon, which closes
+/// standard output.
+#[test]
+fn option_conflicts_reported_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing").join("diag.log");
+    let missing = missing.to_str().unwrap();
+    let cases: [(&[&str], &str); 2] = [
+        (
+            &["-L", "-", "--diag-file", missing],
+            "which a daemon closes",
+        ),
+        (
+            &[
+                "-i",
+                "lo",
+                "-F",
+                "--compat",
+                "--stats",
+                "60",
+                "--diag-file",
+                missing,
+            ],
+            "--compat cannot be used with --stats",
+        ),
+    ];
+    for (args, message) in cases {
+        let output = run_wsd(args, LIMIT);
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(!stderr.contains("diagnostics file"), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+}
+
+/// A diagnostics file that cannot be created is named with what to do.
+#[test]
+fn unopenable_diag_file_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing").join("diag.log");
+    let output = run_wsd(
+        &[
+            "-r",
+            &fixture("port_reuse.pcap"),
+            "-L",
+            "/dev/null",
+            "--diag-file",
+            missing.to_str().unwrap(),
+        ],
+        LIMIT,
+    );
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot open diagnostics file"), "{stderr}");
+    assert!(
+        stderr.contains("create its directory first or give another path with --diag-file"),
+        "{stderr}"
+    );
 }
 
 /// Starts `wsd -r - -L LOG`, writes `capture` to its standard input and leaves
