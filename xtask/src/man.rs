@@ -112,9 +112,7 @@ fn render(page: &Page) -> io::Result<Vec<u8>> {
     Roff::new().to_writer(&mut out)?;
     out.extend_from_slice(title_line(&page.command).as_bytes());
     append_without_preamble(&mut out, |w| man.render_name_section(w))?;
-    let mut synopsis = Vec::new();
-    append_without_preamble(&mut synopsis, |w| man.render_synopsis_section(w))?;
-    out.extend_from_slice(mark_repeated_operands(&page.command, &synopsis).as_bytes());
+    out.extend_from_slice(synopsis(&page.command).as_bytes());
     append_without_preamble(&mut out, |w| man.render_description_section(w))?;
     append_roff(&mut out, &blocks_roff(page.description))?;
     append_without_preamble(&mut out, |w| man.render_options_section(w))?;
@@ -128,21 +126,55 @@ fn render(page: &Page) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Returns the SYNOPSIS section with `...` after each operand that may be given
-/// more than once, which clap_mangen 0.2 leaves out.
-fn mark_repeated_operands(command: &clap::Command, synopsis: &[u8]) -> String {
-    let mut text = String::from_utf8_lossy(synopsis).into_owned();
-    for arg in command.get_positionals() {
-        if !matches!(arg.get_action(), clap::ArgAction::Append) {
-            continue;
-        }
-        for name in arg.get_value_names().unwrap_or_default() {
-            // A required operand is in angle brackets, an optional one in square.
-            for operand in [format!("<\\fI{name}\\fR>"), format!("[\\fI{name}\\fR]")] {
-                text = text.replace(&format!("{operand} "), &format!("{operand}... "));
+/// Returns the SYNOPSIS section: each option by its short name, or its long
+/// name when it has none, with the name of its value, then the operands.
+/// `...` follows what may be given more than once. clap_mangen 0.2 writes the
+/// options without their values and leaves out the `...`.
+fn synopsis(command: &clap::Command) -> String {
+    let escape = |text: &str| text.replace('-', "\\-");
+    // Left-aligned and without hyphenation, and with an unbreakable space
+    // between an option and its value, so that lines break only between items.
+    let name = escape(command.get_name());
+    let mut text = format!(".SH SYNOPSIS\n.nh\n.ad l\n\\fB{name}\\fR");
+    let repeated = |arg: &clap::Arg| matches!(arg.get_action(), clap::ArgAction::Append);
+    // Building adds the help option, which clap makes on its own.
+    let mut command = command.clone();
+    command.build();
+    let options = command
+        .get_arguments()
+        .filter(|arg| !arg.is_positional())
+        .chain(command.get_positionals());
+    for arg in options.filter(|arg| !arg.is_hide_set()) {
+        let values = arg.get_value_names().unwrap_or_default();
+        let item = if arg.is_positional() {
+            let names: Vec<String> = values
+                .iter()
+                .map(|name| format!("\\fI{}\\fR", escape(name)))
+                .collect();
+            if arg.is_required_set() {
+                format!("<{}>", names.join(" "))
+            } else {
+                format!("[{}]", names.join(" "))
             }
+        } else {
+            let name = match (arg.get_short(), arg.get_long()) {
+                (Some(short), _) => format!("\\fB\\-{short}\\fR"),
+                (None, Some(long)) => format!("\\fB\\-\\-{}\\fR", escape(long)),
+                (None, None) => continue,
+            };
+            let takes_value = arg.get_action().takes_values();
+            match values.first() {
+                Some(value) if takes_value => format!("[{name}\\ \\fI{}\\fR]", escape(value)),
+                _ => format!("[{name}]"),
+            }
+        };
+        text.push(' ');
+        text.push_str(&item);
+        if repeated(arg) {
+            text.push_str("...");
         }
     }
+    text.push_str("\n.ad\n.hy\n");
     text
 }
 
@@ -293,6 +325,33 @@ mod tests {
             let preambles = text.matches(".ds Aq").count();
             assert_eq!(preambles, 2, "{}: one .ie/.el preamble", page.file_name);
         }
+    }
+
+    #[test]
+    fn synopsis_names_option_values() {
+        let command = clap::Command::new("tool")
+            .arg(clap::Arg::new("read").short('r').value_name("FILE"))
+            .arg(
+                clap::Arg::new("max-flows")
+                    .long("max-flows")
+                    .value_name("N"),
+            )
+            .arg(
+                clap::Arg::new("quiet")
+                    .short('q')
+                    .action(clap::ArgAction::SetTrue),
+            )
+            .arg(
+                clap::Arg::new("filter")
+                    .value_name("FILTER")
+                    .action(clap::ArgAction::Append),
+            );
+        assert_eq!(
+            synopsis(&command),
+            ".SH SYNOPSIS\n.nh\n.ad l\n\\fBtool\\fR [\\fB\\-r\\fR\\ \\fIFILE\\fR] \
+             [\\fB\\-\\-max\\-flows\\fR\\ \\fIN\\fR] [\\fB\\-q\\fR] \
+             [\\fB\\-h\\fR] [\\fIFILTER\\fR]...\n.ad\n.hy\n"
+        );
     }
 
     #[test]
