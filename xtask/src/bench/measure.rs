@@ -33,6 +33,9 @@ pub enum Role {
     /// `wsd --threads N -r FILE -L /dev/null`: flow records, with flows
     /// tracked in N worker threads.
     Threads(u16),
+    /// Two runs of `wsd -r FILE -L /dev/null` started at once, timed until
+    /// both end: how much of two processors the machine gives in that round.
+    Pair,
     /// `wsd --format json -r FILE -L /dev/null`: flow records as JSON Lines.
     JsonRecords,
     /// `wsd -V -r FILE -L /dev/null`: flow records and a line per packet.
@@ -59,6 +62,7 @@ impl Role {
             Role::Tcpdump => "tcpdump -r FILE -w /dev/null".to_string(),
             Role::Records => "wsd -r FILE -L /dev/null".to_string(),
             Role::Threads(threads) => format!("wsd --threads {threads} -r FILE -L /dev/null"),
+            Role::Pair => "two of wsd -r FILE -L /dev/null at once".to_string(),
             Role::JsonRecords => "wsd --format json -r FILE -L /dev/null".to_string(),
             Role::PacketLines => "wsd -V -r FILE -L /dev/null".to_string(),
             Role::Empty => "wsd -r empty.pcap -L /dev/null".to_string(),
@@ -203,6 +207,9 @@ pub fn jobs_for(
     let workers = OsString::from(WORKER_THREADS.to_string());
     let args = [&threads_flag, &workers, &r, &file, &l, &null];
     jobs.push(job(Role::Threads(WORKER_THREADS), wsd, &args));
+    if matches!(capture.kind, Kind::Mixed | Kind::Flood) {
+        jobs.push(job(Role::Pair, wsd, &[&r, &file, &l, &null]));
+    }
     let (format, json) = (OsString::from("--format"), OsString::from("json"));
     let args = [&format, &json, &r, &file, &l, &null];
     jobs.push(job(Role::JsonRecords, wsd, &args));
@@ -269,6 +276,9 @@ pub fn run_rounds(tools: &Tools, jobs: &[Job], runs: usize) -> Result<Vec<Series
 
 /// Runs `job` once, with output discarded, and measures it.
 fn run_once(tools: &Tools, job: &Job) -> Result<Sample, String> {
+    if job.role == Role::Pair {
+        return run_pair(job);
+    }
     let mut command = match &tools.time {
         Some(time) => {
             // A report left from an earlier run must not pass for this run's.
@@ -309,6 +319,45 @@ fn run_once(tools: &Tools, job: &Job) -> Result<Sample, String> {
         None => None,
     };
     Ok(Sample { secs, max_rss_kib })
+}
+
+/// Starts two processes of `job` at once and measures the time until both
+/// have ended. Memory is not measured.
+fn run_pair(job: &Job) -> Result<Sample, String> {
+    let start = || {
+        Command::new(&job.program)
+            .args(&job.args)
+            .env("TZ", "UTC")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|err| format!("cannot run {}: {err}", job.program.display()))
+    };
+
+    let started = Instant::now();
+    let first = start()?;
+    let second = start()?;
+    let outputs = [first.wait_with_output(), second.wait_with_output()];
+    let secs = started.elapsed().as_secs_f64();
+
+    for output in outputs {
+        let output =
+            output.map_err(|err| format!("cannot wait for {}: {err}", job.program.display()))?;
+        if !output.status.success() {
+            return Err(format!(
+                "`{}` failed with {}: {}",
+                job.role.label(),
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+    }
+    Ok(Sample {
+        secs,
+        max_rss_kib: None,
+    })
 }
 
 /// Reads the maximum resident set size, in KiB, from a GNU time report of

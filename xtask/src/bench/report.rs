@@ -158,7 +158,7 @@ fn write_commands(out: &mut String, results: &Results) {
 /// one thread divided by the threaded time of the same round, because both
 /// runs of a round see the same load on a shared machine.
 fn write_speedup(out: &mut String, results: &Results) {
-    let rows: Vec<(Kind, Vec<f64>)> = results
+    let rows: Vec<(Kind, Vec<f64>, Vec<f64>)> = results
         .commands
         .iter()
         .filter_map(|(capture, series)| {
@@ -166,9 +166,14 @@ fn write_speedup(out: &mut String, results: &Results) {
             let threads = series
                 .iter()
                 .find(|s| s.role == Role::Threads(WORKER_THREADS))?;
-            Some((capture.kind, round_ratios(single, threads)))
+            // Two runs at once did twice the work of one run.
+            let shares = match series.iter().find(|s| s.role == Role::Pair) {
+                Some(pair) => round_ratios(single, pair).iter().map(|r| 2.0 * r).collect(),
+                None => Vec::new(),
+            };
+            Some((capture.kind, round_ratios(single, threads), shares))
         })
-        .filter(|(_, ratios)| !ratios.is_empty())
+        .filter(|(_, ratios, _)| !ratios.is_empty())
         .collect();
     if rows.is_empty() {
         return;
@@ -181,15 +186,29 @@ fn write_speedup(out: &mut String, results: &Results) {
     let _ = writeln!(
         out,
         "The time of `wsd -r FILE -L /dev/null` divided by the time of \
-         `wsd --threads {WORKER_THREADS} -r FILE -L /dev/null` in the same round.\n"
+         `wsd --threads {WORKER_THREADS} -r FILE -L /dev/null` in the same round. \
+         The machine's share is what two processes got in the same round: twice \
+         the time of one run divided by the time of two runs started at once, \
+         2.00 when each ran as fast as alone. The host of a virtual machine can \
+         take the second processor for other work, and then two threads have \
+         less than two processors to work with too.\n"
     );
-    let _ = writeln!(out, "| capture | median | lowest–highest |");
-    let _ = writeln!(out, "| --- | ---: | ---: |");
-    for (kind, ratios) in rows {
+    let _ = writeln!(
+        out,
+        "| capture | median | lowest–highest | machine's share, median | lowest–highest |"
+    );
+    let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: |");
+    for (kind, ratios, shares) in rows {
         let (lowest, highest) = range(&ratios);
+        let share_cells = if shares.is_empty() {
+            "– | –".to_string()
+        } else {
+            let (low, high) = range(&shares);
+            format!("{:.2} | {low:.2}–{high:.2}", median(&shares))
+        };
         let _ = writeln!(
             out,
-            "| {} | {:.2} | {lowest:.2}–{highest:.2} |",
+            "| {} | {:.2} | {lowest:.2}–{highest:.2} | {share_cells} |",
             kind.name(),
             median(&ratios)
         );
@@ -455,7 +474,36 @@ mod tests {
 
         write_speedup(&mut out, &results);
 
-        assert!(out.contains("| mixed | 1.60 | 1.50–2.00 |"), "{out}");
+        assert!(
+            out.contains("| mixed | 1.60 | 1.50–2.00 | – | – |"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn speedup_shows_machine_share() {
+        let capture = Capture {
+            kind: Kind::Flood,
+            path: "flood.pcap".into(),
+            file_bytes: 1,
+            stats: Default::default(),
+        };
+        let single = series(Role::Records, &[2.0, 3.0, 4.0]);
+        let threads = series(Role::Threads(WORKER_THREADS), &[1.0, 2.0, 2.5]);
+        // Shares of 2 × 2/2.5, 2 × 3/3 and 2 × 4/8: 1.60, 2.00 and 1.00.
+        let pair = series(Role::Pair, &[2.5, 3.0, 8.0]);
+        let results = Results {
+            commands: vec![(capture, vec![single, threads, pair])],
+            ..Results::default()
+        };
+        let mut out = String::new();
+
+        write_speedup(&mut out, &results);
+
+        assert!(
+            out.contains("| flood | 1.60 | 1.50–2.00 | 1.60 | 1.00–2.00 |"),
+            "{out}"
+        );
     }
 
     #[test]
