@@ -132,10 +132,11 @@ fn render(page: &Page) -> io::Result<Vec<u8>> {
 /// options without their values and leaves out the `...`.
 fn synopsis(command: &clap::Command) -> String {
     let escape = |text: &str| text.replace('-', "\\-");
-    // Left-aligned and without hyphenation, and with an unbreakable space
-    // between an option and its value, so that lines break only between items.
+    // Left-aligned, with an unbreakable space between an option and its value
+    // and `\%` before each item against hyphenation, so that lines break only
+    // between items. The page's own hyphenation setting stays as it was.
     let name = escape(command.get_name());
-    let mut text = format!(".SH SYNOPSIS\n.nh\n.ad l\n\\fB{name}\\fR");
+    let mut text = format!(".SH SYNOPSIS\n.ad l\n\\fB{name}\\fR");
     let repeated = |arg: &clap::Arg| matches!(arg.get_action(), clap::ArgAction::Append);
     // Building adds the help option, which clap makes on its own.
     let mut command = command.clone();
@@ -168,13 +169,13 @@ fn synopsis(command: &clap::Command) -> String {
                 _ => format!("[{name}]"),
             }
         };
-        text.push(' ');
+        text.push_str(" \\%");
         text.push_str(&item);
         if repeated(arg) {
             text.push_str("...");
         }
     }
-    text.push_str("\n.ad\n.hy\n");
+    text.push_str("\n.ad\n");
     text
 }
 
@@ -348,9 +349,9 @@ mod tests {
             );
         assert_eq!(
             synopsis(&command),
-            ".SH SYNOPSIS\n.nh\n.ad l\n\\fBtool\\fR [\\fB\\-r\\fR\\ \\fIFILE\\fR] \
-             [\\fB\\-\\-max\\-flows\\fR\\ \\fIN\\fR] [\\fB\\-q\\fR] \
-             [\\fB\\-h\\fR] [\\fIFILTER\\fR]...\n.ad\n.hy\n"
+            ".SH SYNOPSIS\n.ad l\n\\fBtool\\fR \\%[\\fB\\-r\\fR\\ \\fIFILE\\fR] \
+             \\%[\\fB\\-\\-max\\-flows\\fR\\ \\fIN\\fR] \\%[\\fB\\-q\\fR] \
+             \\%[\\fB\\-h\\fR] \\%[\\fIFILTER\\fR]...\n.ad\n"
         );
     }
 

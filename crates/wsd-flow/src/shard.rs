@@ -365,7 +365,6 @@ pub struct ShardedTracker {
     spare_lines: Vec<Vec<LinePart>>,
     now: Option<Timestamp>,
     clock_jumps: u64,
-    clock_steps_back: u64,
     packets: u64,
     /// The shares of the batches in flight, and the tables.
     board: Arc<Board>,
@@ -471,7 +470,6 @@ impl ShardedTracker {
             spare_lines: (0..threads).map(|_| Vec::new()).collect(),
             now: clock,
             clock_jumps: 0,
-            clock_steps_back: 0,
             packets: 0,
             board,
             helpers,
@@ -500,11 +498,7 @@ impl ShardedTracker {
     pub fn process(&mut self, ts: Timestamp, packet: &Decoded) -> Result<(), ShardError> {
         self.packets += 1;
         match self.now {
-            Some(now) if now >= ts => {
-                if now.nanos_since(ts) > CLOCK_JUMP {
-                    self.clock_steps_back += 1;
-                }
-            }
+            Some(now) if now >= ts => {}
             Some(now) => {
                 if ts.nanos_since(now) > CLOCK_JUMP {
                     self.clock_jumps += 1;
@@ -625,7 +619,6 @@ impl ShardedTracker {
         }
         total.packets = self.packets;
         total.clock_jumps = self.clock_jumps;
-        total.clock_steps_back = self.clock_steps_back;
         total
     }
 

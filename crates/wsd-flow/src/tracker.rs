@@ -148,9 +148,6 @@ pub struct TrackerStats {
     /// which times out every flow open before them: a sign of a bad timestamp or
     /// of a long gap between inputs.
     pub clock_jumps: u64,
-    /// Packets dated more than a day before the capture clock, which move the
-    /// start of their flow back to them: a sign of a bad timestamp.
-    pub clock_steps_back: u64,
     /// Later IP fragments counted into the flow of their datagram's first fragment.
     pub fragments_attributed: u64,
     /// Later IP fragments left unattributed, for any of the reasons below or because
@@ -490,12 +487,7 @@ impl Tracker {
     #[inline]
     pub fn advance_to(&mut self, ts: Timestamp) {
         let now = match self.now {
-            Some(now) if now >= ts => {
-                if now.nanos_since(ts) > CLOCK_JUMP {
-                    self.stats.clock_steps_back += 1;
-                }
-                return;
-            }
+            Some(now) if now >= ts => return,
             Some(now) => {
                 if ts.nanos_since(now) > CLOCK_JUMP {
                     self.stats.clock_jumps += 1;

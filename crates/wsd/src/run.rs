@@ -91,6 +91,9 @@ pub struct Summary {
     skipped_bytes: u64,
     /// Packets whose time was out of range and set to the nearest date stored.
     clamped_times: u64,
+    /// Packets dated more than a day before the previous packet of the same
+    /// input.
+    steps_back: u64,
     stopped: BTreeMap<StopReason, u64>,
     /// Link types already warned about as unsupported.
     unsupported_links: Vec<u32>,
@@ -311,17 +314,15 @@ impl Summary {
                 count(stats.clock_jumps, "packet")
             );
         }
-        if stats.clock_steps_back > 0 {
-            let verb = if stats.clock_steps_back == 1 {
-                "was"
-            } else {
-                "were"
+        if self.steps_back > 0 {
+            let (verb, record) = match self.steps_back {
+                1 => ("was", "a flow record may start at that date"),
+                _ => ("were", "flow records may start at those dates"),
             };
             warn!(
-                "{} {verb} dated more than a day before the capture clock, and the \
-                 records of their flows start at those dates; check the capture's \
-                 timestamps",
-                count(stats.clock_steps_back, "packet")
+                "{} {verb} dated more than a day before the previous packet of the same \
+                 input, so {record}; check the capture's timestamps",
+                count(self.steps_back, "packet")
             );
         }
         // The summary line comes after the rest of this report, so that a script
@@ -353,31 +354,8 @@ pub fn count(n: u64, noun: &str) -> String {
 /// pid file, the inputs, the flow cache to load, the log directory. Then
 /// privileges are dropped and, for a daemon, the process detaches.
 pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
-    // Checked here rather than by the parser, whose message would name -R by its
-    // long form only.
-    if cli.discard_bad_cache && cli.rflow.is_none() {
-        return Err(Failure::Usage(
-            "--discard-bad-cache sets aside a flow cache that cannot be loaded, but no \
-             cache is given: add -R FILE"
-                .to_string(),
-        ));
-    }
     if cli.wflow.is_some() {
         CACHE_STATE.store(CACHE_NOT_SAVED, Ordering::Release);
-    }
-    if cli.threads > 1 && cli.verbose {
-        return Err(Failure::Usage(format!(
-            "-V cannot be used with --threads {}: packet lines need every packet's flow \
-             state in capture order, which only one thread has; drop --threads or -V",
-            cli.threads
-        )));
-    }
-    if cli.threads > 1 && cli.max_flows < u64::from(cli.threads) {
-        return Err(Failure::Usage(format!(
-            "--max-flows {} is less than --threads {}, but each thread's flow table needs \
-             room for at least one flow; give --max-flows {} or more, or fewer threads",
-            cli.max_flows, cli.threads, cli.threads
-        )));
     }
     warn_if_more_threads_than_processors(cli.threads);
     let startup = StartUp::begin(cli)?;
@@ -768,6 +746,7 @@ fn process_source(
     // records are flushed at each tick rather than once the buffer fills.
     let stream = source.len().is_none();
     let mut seen_tick = crate::ticks::count();
+    let mut previous_ts = None;
     while !stop.load(Ordering::Relaxed) {
         let packet = match source.next_packet() {
             Ok(Some(packet)) => packet,
@@ -788,6 +767,12 @@ fn process_source(
                 continue;
             }
         }
+        if previous_ts
+            .is_some_and(|previous: Timestamp| previous.nanos_since(packet.ts) > STEP_BACK_NANOS)
+        {
+            summary.steps_back += 1;
+        }
+        previous_ts = Some(packet.ts);
         process_packet(&packet, &mut decoder, cli, tracker, output, summary)?;
         let tick = crate::ticks::count();
         let ticked = tick != seen_tick;
@@ -817,6 +802,10 @@ fn process_source(
     }
     Ok(())
 }
+
+/// How far a packet may lie before the previous packet of the same input
+/// without a warning. A larger step back is a sign of a bad timestamp.
+const STEP_BACK_NANOS: i64 = 86_400 * 1_000_000_000;
 
 /// How far the first packet of an input may lie before the capture clock
 /// without a warning: captures of one recorder can overlap by a little.

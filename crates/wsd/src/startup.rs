@@ -33,6 +33,7 @@ pub fn check_options(cli: &Cli) -> Result<(), Failure> {
                 .to_string(),
         ));
     }
+
     if let Some(dir) = &cli.chroot {
         if !dir.is_dir() {
             return Err(Failure::Usage(format!(
@@ -42,6 +43,33 @@ pub fn check_options(cli: &Cli) -> Result<(), Failure> {
             )));
         }
     }
+
+    // Checked here rather than by the parser, whose message would name -R by its
+    // long form only.
+    if cli.discard_bad_cache && cli.rflow.is_none() {
+        return Err(Failure::Usage(
+            "--discard-bad-cache sets aside a flow cache that cannot be loaded, but no \
+             cache is given: add -R FILE"
+                .to_string(),
+        ));
+    }
+
+    if cli.threads > 1 && cli.verbose {
+        return Err(Failure::Usage(format!(
+            "-V cannot be used with --threads {}: packet lines need every packet's flow \
+             state in capture order, which only one thread has; drop --threads or -V",
+            cli.threads
+        )));
+    }
+
+    if cli.threads > 1 && cli.max_flows < u64::from(cli.threads) {
+        return Err(Failure::Usage(format!(
+            "--max-flows {} is less than --threads {}, but each thread's flow table needs \
+             room for at least one flow; give --max-flows {} or more, or fewer threads",
+            cli.max_flows, cli.threads, cli.threads
+        )));
+    }
+
     if cli.compat && cli.format != wsd::cli::Format::Text {
         return Err(Failure::Usage(
             "--compat writes the classic text records, so it cannot be used with \
@@ -49,6 +77,7 @@ pub fn check_options(cli: &Cli) -> Result<(), Failure> {
                 .to_string(),
         ));
     }
+
     if cli.compat && cli.interim.is_some() {
         return Err(Failure::Usage(
             "--compat cannot be used with --interim: its records have only the classic \
@@ -58,6 +87,7 @@ pub fn check_options(cli: &Cli) -> Result<(), Failure> {
                 .to_string(),
         ));
     }
+
     if cli.compat && cli.stats.is_some() {
         return Err(Failure::Usage(
             "--compat cannot be used with --stats: earlier versions wrote no STATS \
@@ -66,6 +96,7 @@ pub fn check_options(cli: &Cli) -> Result<(), Failure> {
                 .to_string(),
         ));
     }
+
     Ok(())
 }
 

@@ -1273,42 +1273,43 @@ fn write_zero_frames(path: &Path, times: &[(u32, u32)]) {
     std::fs::write(path, bytes).unwrap();
 }
 
-/// A packet dated more than a day before the capture clock is warned about, with
-/// one thread or two, since its flow's record starts at that date. A packet an
-/// hour early is not.
+/// A packet dated more than a day before the previous packet of its input is
+/// warned about, with one thread or two, since its flow's record may start at
+/// that date. A packet an hour early is not, and neither is a second input
+/// that starts a day before the first one, which has a warning of its own.
 #[test]
 fn clock_step_back_warned() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("back.pcap");
+    let back = dir.path().join("back.pcap");
     write_zero_frames(
-        &path,
+        &back,
         &[
             (1_700_200_000, 0),
             (1_700_200_001, 0),
+            (1_700_196_401, 0),
             (1_700_000_000, 0),
-            (1_700_196_400, 0),
             (1_700_200_002, 0),
         ],
     );
+    let earlier = dir.path().join("earlier.pcap");
+    write_zero_frames(&earlier, &[(1_699_000_000, 0), (1_699_000_001, 0)]);
+    let (back, earlier) = (back.to_str().unwrap(), earlier.to_str().unwrap());
 
     for threads in ["1", "2"] {
-        let args = [
-            "--threads",
-            threads,
-            "-r",
-            path.to_str().unwrap(),
-            "-L",
-            "-",
-        ];
+        let args = ["--threads", threads, "-r", back, "-r", earlier, "-L", "-"];
         let output = run_wsd(&args, LIMIT);
         let stderr = stderr_of(&output);
         assert_eq!(output.status.code(), Some(0), "{stderr}");
         assert!(
-            stderr.contains("1 packet was dated more than a day before the capture clock"),
+            stderr.contains("1 packet was dated more than a day before the previous packet"),
+            "--threads {threads}: {stderr}"
+        );
+        assert!(
+            stderr.contains("before the capture clock"),
             "--threads {threads}: {stderr}"
         );
         let last = stderr.lines().last().unwrap_or_default();
-        assert!(last.contains(" INFO finished: 5 packets, "), "{stderr}");
+        assert!(last.contains(" INFO finished: 7 packets, "), "{stderr}");
     }
 }
 
@@ -1600,7 +1601,7 @@ fn option_conflicts_reported_first() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing").join("diag.log");
     let missing = missing.to_str().unwrap();
-    let cases: [(&[&str], &str); 2] = [
+    let cases: [(&[&str], &str); 5] = [
         (
             &["-L", "-", "--diag-file", missing],
             "which a daemon closes",
@@ -1617,6 +1618,27 @@ fn option_conflicts_reported_first() {
                 missing,
             ],
             "--compat cannot be used with --stats",
+        ),
+        (
+            &[
+                "-i",
+                "lo",
+                "-F",
+                "--threads",
+                "2",
+                "-V",
+                "--diag-file",
+                missing,
+            ],
+            "-V cannot be used with --threads 2",
+        ),
+        (
+            &["--discard-bad-cache", "--diag-file", missing],
+            "no cache is given: add -R FILE",
+        ),
+        (
+            &["--threads", "4", "--max-flows", "2", "--diag-file", missing],
+            "--max-flows 2 is less than --threads 4",
         ),
     ];
     for (args, message) in cases {
