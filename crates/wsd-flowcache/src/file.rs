@@ -351,6 +351,16 @@ pub struct CacheLock {
     _file: File,
 }
 
+/// Returns the lock file of the flow cache at `path`, `.NAME.lock` beside it,
+/// which [`lock_cache`] locks.
+pub fn lock_file_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "flowcache".to_string());
+    path.with_file_name(format!(".{name}.lock"))
+}
+
 /// Locks the flow cache at `path`, so that two processes cannot continue one
 /// series of captures at once. Both would load the same flows, and the one
 /// that saved last would replace the flows of the other.
@@ -368,11 +378,7 @@ pub struct CacheLock {
 pub fn lock_cache(path: &Path) -> Result<CacheLock, CacheError> {
     use std::os::unix::fs::OpenOptionsExt;
 
-    let name = path
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "flowcache".to_string());
-    let lock = path.with_file_name(format!(".{name}.lock"));
+    let lock = lock_file_path(path);
     let io_error = |operation: &str, source| CacheError::Io {
         operation: format!("{operation} {}", lock.display()),
         source,

@@ -673,8 +673,8 @@ pub fn check_cache_early(
 }
 
 /// Locks the `-R` cache for the run, unless it is the `-W` cache, which
-/// [`check_cache_early`] locks, or not a regular file, which loading then
-/// reports. While a run that continues the series from that cache holds its
+/// [`check_cache_early`] locks, not a regular file, which loading then
+/// reports, or missing without a lock file beside it. While a run that continues the series from that cache holds its
 /// lock, its flows would be reported twice: by this run at its end, and by the
 /// other run once it saves them. A lock file that cannot be created, as beside
 /// a cache on a read-only file system, is no error, because no run can save
@@ -683,7 +683,15 @@ pub fn lock_read_cache(cli: &Cli) -> Result<Option<wsd_flowcache::CacheLock>, Fa
     let Some(cache) = &cli.rflow else {
         return Ok(None);
     };
-    if !cache.is_file() || cache_target(cli).is_some_and(|target| same_place(cache, &target)) {
+    // A cache that does not exist yet may be one that a running `-W` run will
+    // save, which then holds its lock file. Without a lock file no run holds it,
+    // and none is created beside a path that names no cache.
+    let exists = cache.exists();
+    let unlocked = !exists && !wsd_flowcache::lock_file_path(cache).is_file();
+    if (exists && !cache.is_file())
+        || unlocked
+        || cache_target(cli).is_some_and(|target| same_place(cache, &target))
+    {
         return Ok(None);
     }
     match wsd_flowcache::lock_cache(cache) {

@@ -790,6 +790,38 @@ fn read_cache_locked_while_in_use() {
         !dir.path().join(".sub.lock").exists(),
         "a lock file was made"
     );
+
+    // A cache that a running -W run has not saved yet is locked too, and a
+    // missing cache without a lock file gets none.
+    let unsaved = dir.path().join("unsaved.cache");
+    let lock = wsd_flowcache::lock_cache(&unsaved).unwrap();
+    let args = [
+        "-R",
+        unsaved.to_str().unwrap(),
+        "-r",
+        part1,
+        "-L",
+        "/dev/null",
+    ];
+    let output = run_wsd(&args, LIMIT);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(75), "{stderr}");
+    drop(lock);
+    let missing = dir.path().join("missing.cache");
+    let args = [
+        "-R",
+        missing.to_str().unwrap(),
+        "-r",
+        part1,
+        "-L",
+        "/dev/null",
+    ];
+    let output = run_wsd(&args, LIMIT);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        !dir.path().join(".missing.cache.lock").exists(),
+        "a lock file was made"
+    );
 }
 
 /// Flows idle past the timeout when the next file starts are reported with
