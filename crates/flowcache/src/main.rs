@@ -270,7 +270,9 @@ fn read_cache_each(
 fn cache_or_reason(read: Result<Option<FlowCache>, CacheError>) -> Result<FlowCache, Failure> {
     match read {
         Ok(Some(cache)) => Ok(cache),
-        Ok(None) => Err(Failure::BadFile("no such file".to_string())),
+        Ok(None) => Err(Failure::BadFile(
+            "no such file; give the path of a cache that `wsd -W` saved".to_string(),
+        )),
         Err(err) => Err(Failure::BadFile(err.to_string())),
     }
 }

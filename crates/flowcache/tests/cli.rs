@@ -1128,7 +1128,10 @@ fn check_rejects_other_files() {
 
     let missing = dir.path().join("missing.cache");
     let message = check_failure(&missing);
-    assert!(message.ends_with(": no such file\n"), "{message}");
+    assert!(
+        message.ends_with(": no such file; give the path of a cache that `wsd -W` saved\n"),
+        "{message}"
+    );
 
     let message = check_failure(dir.path());
     assert!(
@@ -1261,7 +1264,10 @@ fn bad_file_among_good_ones() {
     assert_eq!(messages.len(), 2, "{messages:?}");
     assert_eq!(
         messages[0],
-        format!("flowcache: {}: no such file", missing.display())
+        format!(
+            "flowcache: {}: no such file; give the path of a cache that `wsd -W` saved",
+            missing.display()
+        )
     );
     assert!(
         messages[1].starts_with(&format!(

@@ -120,8 +120,11 @@ impl LogDir {
             }
         }
         Err(Failure::Usage(format!(
-            "cannot create a new log file in {}: {stem}.log and {NAME_ATTEMPTS} numbered variants exist",
-            self.path.display()
+            "cannot create a new log file in {}: {stem}.log and its {} numbered variants \
+             ({stem}_002.log to {stem}_{NAME_ATTEMPTS:03}.log) exist; rotate less often with \
+             a larger --rotate-size or --rotate-interval",
+            self.path.display(),
+            NAME_ATTEMPTS - 1
         )))
     }
 

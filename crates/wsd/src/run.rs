@@ -199,11 +199,11 @@ impl Summary {
     /// records written and flows open.
     pub(crate) fn log_progress(&self, tracker: &Flows) {
         info!(
-            "progress: {} packets, {} bytes, {} flow records written, {} flows open",
-            self.packets,
-            self.bytes,
-            self.records,
-            tracker.active_flows()
+            "progress: {}, {}, {} written, {} open",
+            count(self.packets, "packet"),
+            count(self.bytes, "byte"),
+            count(self.records, "flow record"),
+            count(tracker.active_flows() as u64, "flow"),
         );
     }
 
