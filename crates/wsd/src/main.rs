@@ -64,6 +64,11 @@ fn main() {
         } else {
             report(failure.message());
         }
+        if let run::Failure::Stopped { signal, .. } = failure {
+            // Ending by the signal lets a shell loop around wsd stop too. If
+            // that fails, the exit status is the one a shell shows for it.
+            let _ = signal_hook::low_level::emulate_default_handler(signal);
+        }
         std::process::exit(failure.exit_code());
     }
 }

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tracing::{debug, error, info, trace, warn, Level};
@@ -37,6 +38,14 @@ pub enum Failure {
     /// as in a directory without write permission: exit status 73. A wrapper
     /// should retry the run once that is fixed.
     CannotCreate(String),
+    /// SIGINT or SIGTERM stopped the run before the end of a capture file:
+    /// the process ends by that signal once the run is finished, as the shell
+    /// expects of a command that it stopped.
+    Stopped {
+        /// The signal's number.
+        signal: i32,
+        message: String,
+    },
 }
 
 impl Failure {
@@ -47,6 +56,7 @@ impl Failure {
             Failure::Other(_) => 1,
             Failure::Busy(_) => 75,
             Failure::CannotCreate(_) => 73,
+            Failure::Stopped { signal, .. } => 128 + signal,
         }
     }
 
@@ -56,7 +66,8 @@ impl Failure {
             Failure::Usage(message)
             | Failure::Other(message)
             | Failure::Busy(message)
-            | Failure::CannotCreate(message) => message,
+            | Failure::CannotCreate(message)
+            | Failure::Stopped { message, .. } => message,
         }
     }
 
@@ -67,6 +78,10 @@ impl Failure {
             Failure::Other(message) => Failure::Other(message + more),
             Failure::Busy(message) => Failure::Busy(message + more),
             Failure::CannotCreate(message) => Failure::CannotCreate(message + more),
+            Failure::Stopped { signal, message } => Failure::Stopped {
+                signal,
+                message: message + more,
+            },
         }
     }
 }
@@ -398,8 +413,16 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     let mut progress = Progress::new(total_bytes, !records_on_terminal);
     let mut done_bytes = 0;
 
-    for input in &mut inputs {
-        if result.is_err() || stop.load(Ordering::Relaxed) {
+    // The first input not read to its end because of a signal: a capture file
+    // stopped in, or any input after the one that was being read. A stream
+    // stopped in is not counted, because a signal is how a pipe's run ends.
+    let mut unread = None;
+    for (index, input) in inputs.iter_mut().enumerate() {
+        if result.is_err() {
+            break;
+        }
+        if stop.load(Ordering::Relaxed) {
+            unread = Some(index);
             break;
         }
         let mut source = match input.open() {
@@ -427,6 +450,10 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
         summary.malformed_records += source.stats().malformed_records;
         summary.skipped_bytes += source.stats().skipped_bytes;
         summary.clamped_times += source.stats().clamped_times;
+        if stop.load(Ordering::Relaxed) && input.len.is_some() {
+            unread = Some(index);
+            break;
+        }
     }
 
     progress.clear();
@@ -437,7 +464,38 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     summary.log(&tracker);
     // The pid file goes last, once the summary is out.
     drop(startup);
-    combine_failures(result.and(written), saved, cli.wflow.is_some())
+    let outcome = combine_failures(result.and(written), saved, cli.wflow.is_some());
+    match unread {
+        Some(index) if outcome.is_ok() => Err(stopped_before_end(cli, &inputs[index].path)),
+        _ => outcome,
+    }
+}
+
+/// Returns the failure of a run that a signal stopped before the end of the
+/// input `path`, with what its log and cache then hold.
+fn stopped_before_end(cli: &Cli, path: &Path) -> Failure {
+    let signal = stop_signal();
+    let name = match signal {
+        signal_hook::consts::SIGINT => "SIGINT",
+        _ => "SIGTERM",
+    };
+    let (flows, cache) = if cli.wflow.is_some() {
+        (
+            "and the -W cache the flows open then",
+            ", with the cache it started from",
+        )
+    } else {
+        ("the flows open then included", "")
+    };
+    Failure::Stopped {
+        signal,
+        message: format!(
+            "{name} stopped the run before the end of {}: the log has the records of the \
+             packets read before the signal, {flows}; to account for the rest, read that \
+             capture again from the start{cache}",
+            path.display()
+        ),
+    }
 }
 
 /// Warns when `--threads` gives more tables than the processors that the
@@ -595,7 +653,9 @@ pub(crate) fn stop_on_signals(logged: bool) -> Result<Arc<AtomicBool>, Failure> 
 /// a blocked write, which is when a second signal is needed.
 fn install_stop_handlers(stop: &Arc<AtomicBool>, logged: bool) -> std::io::Result<()> {
     let (mut counted, notify) = std::os::unix::net::UnixStream::pair()?;
+    let number = STOP_SIGNAL.get_or_init(|| Arc::new(AtomicUsize::new(0)));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_usize(signal, Arc::clone(number), signal as usize)?;
         signal_hook::flag::register(signal, Arc::clone(stop))?;
         signal_hook::low_level::pipe::register(signal, notify.try_clone()?)?;
     }
@@ -612,6 +672,21 @@ fn install_stop_handlers(stop: &Arc<AtomicBool>, logged: bool) -> std::io::Resul
             }
         })?;
     Ok(())
+}
+
+/// The number of the last SIGINT or SIGTERM, set by [`install_stop_handlers`].
+static STOP_SIGNAL: std::sync::OnceLock<Arc<AtomicUsize>> = std::sync::OnceLock::new();
+
+/// Returns the number of the last SIGINT or SIGTERM received, or that of
+/// SIGTERM if none was.
+fn stop_signal() -> i32 {
+    let number = STOP_SIGNAL
+        .get()
+        .map_or(0, |number| number.load(Ordering::SeqCst));
+    match i32::try_from(number) {
+        Ok(number) if number > 0 => number,
+        _ => signal_hook::consts::SIGTERM,
+    }
 }
 
 /// Set when a second signal ends the process, so that a run finishing at the

@@ -1682,11 +1682,23 @@ fn start_on_silent_pipe(
     log: &Path,
     capture: &[u8],
 ) -> (std::process::Child, std::process::ChildStdin) {
+    start_on_silent_pipe_then(log, capture, &[])
+}
+
+/// Does what [`start_on_silent_pipe`] does, with the inputs `more` after
+/// standard input.
+fn start_on_silent_pipe_then(
+    log: &Path,
+    capture: &[u8],
+    more: &[&str],
+) -> (std::process::Child, std::process::ChildStdin) {
     use std::io::Write;
     use std::process::{Command, Stdio};
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_wsd"))
-        .args(["-r", "-", "-L"])
+        .args(["-r", "-"])
+        .args(more.iter().flat_map(|path| ["-r", path]))
+        .arg("-L")
         .arg(log)
         .env("TZ", "UTC")
         .stdin(Stdio::piped())
@@ -1758,6 +1770,32 @@ fn sigterm_ends_stalled_pipe() {
     drop(stdin);
     let output = child.wait_with_output().expect("wait for wsd");
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let text = std::fs::read_to_string(&log).expect("log written");
+    assert_eq!(flow_lines(text.as_bytes()).len(), 2, "{text}");
+}
+
+/// SIGTERM ends a run on a pipe with status 0, because a signal is how such a
+/// run ends, but a run with a capture file still unread after the pipe ends by
+/// the signal and names that file.
+#[test]
+fn sigterm_with_file_unread_ends_by_signal() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let log = dir.path().join("flows.log");
+    let capture = std::fs::read(fixture("port_reuse.pcap")).expect("fixture");
+    let later = fixture("lossy.pcap");
+    let (child, stdin) = start_on_silent_pipe_then(&log, &capture, &[&later]);
+    send_signal(&child, rustix::process::Signal::TERM);
+    let output = child.wait_with_output().expect("wait for wsd");
+    drop(stdin);
+
+    let stderr = stderr_of(&output);
+    let signal = rustix::process::Signal::TERM.as_raw();
+    assert_eq!(output.status.signal(), Some(signal), "{stderr}");
+    let message = format!("SIGTERM stopped the run before the end of {later}");
+    assert!(stderr.contains(&message), "{stderr}");
+    assert!(stderr.contains("the flows open then included"), "{stderr}");
     let text = std::fs::read_to_string(&log).expect("log written");
     assert_eq!(flow_lines(text.as_bytes()).len(), 2, "{text}");
 }

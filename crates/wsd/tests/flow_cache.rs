@@ -1050,8 +1050,10 @@ fn syn_capture(path: &Path, count: u32, spacing: i64, refused: bool) {
     writer.flush().unwrap();
 }
 
-/// SIGTERM in the middle of a long run ends it as the end of the input does:
-/// exit status 0, records flushed, and the open flows saved with -W.
+/// SIGTERM in the middle of a capture file ends the run as the end of the
+/// input does, with the records flushed and the open flows saved with -W, and
+/// the process then ends by the signal, with a message that says what the log
+/// and the cache hold, so that a shell loop around it stops too.
 #[test]
 fn sigterm_saves_like_end_of_input() {
     let dir = tempfile::tempdir().unwrap();
@@ -1088,10 +1090,22 @@ fn sigterm_saves_like_end_of_input() {
     std::io::Read::read_to_string(&mut stdout, &mut text).unwrap();
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&output.status),
+        Some(rustix::process::Signal::TERM.as_raw()),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("stopped by a signal"),
         "the signal came mid-run: {stderr}"
+    );
+    assert!(
+        stderr.contains("SIGTERM stopped the run before the end of"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the -W cache the flows open then"),
+        "{stderr}"
     );
     assert!(text.ends_with('\n'), "the last record is complete");
     assert!(text

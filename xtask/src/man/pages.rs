@@ -74,7 +74,9 @@ const WSD_DESCRIPTION: &[Block] = &[
     ),
     Block::Paragraph(
         "At the end of the input, and on a first SIGINT or SIGTERM, the records are \
-         flushed and the open flows are saved to the `-W` cache, or reported.",
+         flushed and the open flows are saved to the `-W` cache, or reported. When \
+         the signal stopped the reading of a capture file, `wsd` then says so and \
+         ends by that signal, so that a shell loop around it stops too.",
     ),
     Block::Paragraph(
         "Without `-r`, `wsd` captures live from the interface given with `-i`, or else \
@@ -164,6 +166,13 @@ const WSD_SECTIONS: &[Section] = &[
                  cache locked: nothing was read or written. Or it holds the lock of the `-L` log \
                  file: the run stops before it reads any packet, after loading the `-R` \
                  cache. Run again later.",
+            ),
+            Block::Item(
+                "130, 143",
+                "As the shell shows it: SIGINT or SIGTERM stopped the reading of a \
+                 capture file, and `wsd` ended by that signal after flushing the records \
+                 and saving the `-W` cache. The capture was read only in part. A run on \
+                 a pipe ends with 0 instead.",
             ),
         ],
     },
