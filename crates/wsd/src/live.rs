@@ -165,8 +165,8 @@ fn capture(
         let tick = crate::ticks::count();
         let ticked = tick != seen_tick;
         seen_tick = tick;
-        if ticked && crate::startup::progress_requested() {
-            summary.log_progress(tracker);
+        if ticked {
+            summary.on_tick(tracker, cli.max_flows);
         }
         rotate_between_records(
             output,

@@ -109,6 +109,8 @@ pub struct Summary {
     /// Packets dated more than a day before the previous packet of the same
     /// input.
     steps_back: u64,
+    /// Whether the warning that the flow table is full was logged.
+    warned_full_table: bool,
     stopped: BTreeMap<StopReason, u64>,
     /// Link types already warned about as unsupported.
     unsupported_links: Vec<u32>,
@@ -210,15 +212,34 @@ impl Summary {
             .map_err(|err| output.write_error(err))
     }
 
+    /// Does what is due at a tick of the coarse clock: logs the progress that
+    /// SIGUSR1 requested, and warns once when the flow table first evicted a
+    /// flow to make room.
+    pub(crate) fn on_tick(&mut self, tracker: &Flows, max_flows: u64) {
+        if crate::startup::progress_requested() {
+            self.log_progress(tracker);
+        }
+        if !self.warned_full_table && tracker.stats().evicted > 0 {
+            self.warned_full_table = true;
+            warn!(
+                "the flow table is full (--max-flows {max_flows}): each new flow now \
+                 evicts the flow idle the longest, a closed one first, which is reported \
+                 early with endReason=evicted while its later packets start a new flow; \
+                 raise --max-flows if memory allows"
+            );
+        }
+    }
+
     /// Logs how far the run got, for SIGUSR1: packets and bytes read, flow
-    /// records written and flows open.
+    /// records written, flows open and flows evicted from a full table.
     pub(crate) fn log_progress(&self, tracker: &Flows) {
         info!(
-            "progress: {}, {}, {} written, {} open",
+            "progress: {}, {}, {} written, {} open, {} evicted from a full table",
             count(self.packets, "packet"),
             count(self.bytes, "byte"),
             count(self.records, "flow record"),
             count(tracker.active_flows() as u64, "flow"),
+            tracker.stats().evicted,
         );
     }
 
@@ -853,9 +874,7 @@ fn process_source(
         let ticked = tick != seen_tick;
         if ticked {
             seen_tick = tick;
-            if crate::startup::progress_requested() {
-                summary.log_progress(tracker);
-            }
+            summary.on_tick(tracker, cli.max_flows);
             if stream {
                 // NOTE: records of the packets before an idle spell of the
                 // stream wait for its next packet, since the read blocks.

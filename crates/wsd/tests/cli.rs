@@ -1800,6 +1800,55 @@ fn sigterm_with_file_unread_ends_by_signal() {
     assert_eq!(flow_lines(text.as_bytes()).len(), 2, "{text}");
 }
 
+/// The first eviction from a full flow table is warned about at the next tick
+/// of the coarse clock, while the run goes on, and the summary counts it.
+#[test]
+fn full_table_warned_during_run() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let capture = std::fs::read(fixture("lossy.pcap")).expect("fixture");
+    // The last record again, to be sent after a pause: 16 bytes of header,
+    // then the captured length that the header gives.
+    let mut last = 24;
+    let mut start = 24;
+    while last < capture.len() {
+        let caplen = u32::from_le_bytes(capture[last + 8..last + 12].try_into().unwrap());
+        start = last;
+        last += 16 + caplen as usize;
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsd"))
+        .args(["--max-flows", "1", "-r", "-", "-L", "/dev/null"])
+        .env("TZ", "UTC")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start wsd");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(&capture).expect("write the capture");
+    stdin.flush().expect("flush");
+    std::thread::sleep(Duration::from_millis(600));
+    stdin.write_all(&capture[start..]).expect("write a record");
+    stdin.flush().expect("flush");
+    std::thread::sleep(Duration::from_millis(300));
+    drop(stdin);
+    let output = child.wait_with_output().expect("wait for wsd");
+
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let warning = stderr
+        .lines()
+        .position(|line| line.contains("the flow table is full (--max-flows 1)"));
+    let summary = stderr.lines().position(|line| line.contains("finished: "));
+    assert!(warning.is_some(), "{stderr}");
+    assert!(warning < summary, "{stderr}");
+    assert!(
+        !stderr.contains("(0 evicted from a full table)"),
+        "{stderr}"
+    );
+}
+
 /// A SIGINT while `-r -` waits for the rest of a record ends the run without
 /// the warning that the capture is cut short, because the data did not end.
 #[test]
