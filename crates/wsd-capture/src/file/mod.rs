@@ -214,6 +214,9 @@ enum FormatReader {
 /// pcapng simple packet blocks carry no time, so each gets the time of the packet
 /// before it, or the epoch when it is the first. A pcapng time beyond the range of
 /// [`Timestamp`](crate::Timestamp) (the years 1678 to 2262) saturates at its limit.
+/// A pcapng interface whose `if_tsresol` sets a unit finer than 10^-19 or 2^-63
+/// seconds, in which a 64-bit timestamp cannot count one second, is skipped with a
+/// warning as an invalid interface description, and its packets count as malformed.
 pub struct FileSource {
     path: PathBuf,
     /// `path` as text, for messages.
@@ -1713,6 +1716,52 @@ mod tests {
             warnings[1]
         );
         assert!(warnings[1].contains("file=input"), "{}", warnings[1]);
+    }
+
+    #[test]
+    fn too_fine_resolution_warning_names_interface() {
+        let builder = PcapNgBuilder::new(false).interface(1, 0, None, None);
+        let interface_offset = builder.offset();
+        let bytes = builder
+            .interface(1, 0, Some(0xff), None)
+            .interface(1, 0, Some(30), None)
+            .enhanced(1, 1, &[1; 4], 4)
+            .enhanced(0, 2, &[0; 4], 4)
+            .build();
+
+        let mut records = 0;
+        let warnings = logged_warnings(|| {
+            let mut source = open_bytes(&bytes).unwrap();
+            while source.next_packet().unwrap().is_some() {
+                records += 1;
+            }
+        });
+
+        assert_eq!(records, 1);
+        // One warning for the two interfaces, one for the packet of interface 1.
+        assert_eq!(warnings.len(), 2, "{warnings:#?}");
+        let warning = &warnings[0];
+        assert!(warning.contains("file=input"), "{warning}");
+        assert!(
+            warning.contains(&format!("offset={interface_offset}")),
+            "{warning}"
+        );
+        assert!(
+            warning.contains("interface 1 has an invalid if_tsresol 0xff"),
+            "{warning}"
+        );
+        assert!(warning.contains("2^-127 seconds"), "{warning}");
+        assert!(warning.contains("finer than 2^-63 seconds"), "{warning}");
+        assert!(
+            warning.contains("packets of this interface are skipped"),
+            "{warning}"
+        );
+        assert!(warning.contains("Correct the option"), "{warning}");
+        assert!(
+            warnings[1].contains("packet names interface 1, whose description block is invalid"),
+            "{}",
+            warnings[1]
+        );
     }
 
     /// Returns its bytes, then sets the stop flag and returns the end of input,

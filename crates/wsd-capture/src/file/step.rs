@@ -3,6 +3,7 @@
 use std::fmt;
 use std::ops::Range;
 
+use super::clock::{MAX_BINARY_EXPONENT, MAX_DECIMAL_EXPONENT};
 use super::{MAX_BLOCK_LEN, MAX_CAPLEN, MAX_INTERFACES, MAX_SNAPLEN_EXCESS};
 use crate::Timestamp;
 
@@ -70,6 +71,9 @@ pub(super) enum Problem {
     InvalidInterface { interface: u32 },
     /// An interface description block that pcap-parser rejected.
     InvalidInterfaceBlock { detail: String },
+    /// An interface whose `if_tsresol` sets a tick shorter than 10^-19 or 2^-63 seconds,
+    /// which 64-bit timestamps cannot count.
+    UnusableTimeResolution { interface: u32, tsresol: u8 },
     /// The section already describes `MAX_INTERFACES` interfaces.
     TooManyInterfaces,
     /// A block shorter than the fixed fields of its type.
@@ -109,6 +113,7 @@ impl Problem {
             Problem::InvalidByteOrderMagic { .. } => 10,
             Problem::InvalidSectionHeader { .. } => 11,
             Problem::UnsupportedSectionVersion { .. } => 12,
+            Problem::UnusableTimeResolution { .. } => 13,
         };
         1 << index
     }
@@ -152,6 +157,23 @@ impl fmt::Display for Problem {
             ),
             Problem::InvalidInterfaceBlock { detail } => {
                 write!(f, "invalid interface description block: {detail}")
+            }
+            Problem::UnusableTimeResolution { interface, tsresol } => {
+                let (base, max) = if tsresol & 0x80 != 0 {
+                    (2, MAX_BINARY_EXPONENT)
+                } else {
+                    (10, MAX_DECIMAL_EXPONENT)
+                };
+                write!(
+                    f,
+                    "interface {interface} has an invalid if_tsresol {tsresol:#04x}: its \
+                     unit of {base}^-{} seconds is finer than {base}^-{max} seconds, the \
+                     finest unit in which a 64-bit timestamp can count one second. The \
+                     packets of this interface are skipped, because their times would be \
+                     wrong. Correct the option to the resolution that the capture program \
+                     used",
+                    tsresol & 0x7f
+                )
             }
             Problem::TooManyInterfaces => write!(
                 f,
@@ -226,6 +248,33 @@ mod tests {
             message(70_000, 1500),
             "captured length 70000 is invalid: it may exceed the snapshot length 1500 \
              by at most 65536 bytes"
+        );
+    }
+
+    #[test]
+    fn unusable_resolution_names_unit() {
+        let message = |tsresol| {
+            Problem::UnusableTimeResolution {
+                interface: 2,
+                tsresol,
+            }
+            .to_string()
+        };
+        let decimal = message(30);
+        assert!(
+            decimal.starts_with(
+                "interface 2 has an invalid if_tsresol 0x1e: its unit of 10^-30 seconds \
+                 is finer than 10^-19 seconds, "
+            ),
+            "{decimal}"
+        );
+        let binary = message(0xff);
+        assert!(
+            binary.starts_with(
+                "interface 2 has an invalid if_tsresol 0xff: its unit of 2^-127 seconds \
+                 is finer than 2^-63 seconds, "
+            ),
+            "{binary}"
         );
     }
 

@@ -66,8 +66,8 @@ struct Interface {
     /// Snapshot length, 0 for no limit.
     snaplen: u32,
     clock: InterfaceClock,
-    /// False when pcap-parser rejected the description block. The entry keeps the
-    /// numbering of later interfaces intact.
+    /// False when pcap-parser rejected the description block or its time resolution is
+    /// unusable. The entry keeps the numbering of later interfaces intact.
     valid: bool,
 }
 
@@ -79,7 +79,9 @@ impl Interface {
         valid: false,
     };
 
-    fn from_block(idb: &InterfaceDescriptionBlock<'_>, order: ByteOrder) -> Interface {
+    /// Creates the interface that a description block describes, or returns `None` when
+    /// its `if_tsresol` is too fine for 64-bit timestamps (see [`InterfaceClock::new`]).
+    fn from_block(idb: &InterfaceDescriptionBlock<'_>, order: ByteOrder) -> Option<Interface> {
         // pcap-parser 0.17 decodes if_tsoffset as little-endian in every section, so the
         // option is read here in the section's byte order. The if_tsresol byte has no
         // byte order, and pcap-parser's value (6 when absent) is used as it is.
@@ -92,13 +94,13 @@ impl Interface {
             .and_then(|value| <[u8; 8]>::try_from(value).ok())
             .map_or(0, |raw| order.i64_from(raw));
 
-        Interface {
+        Some(Interface {
             // pcap-parser stores the 16-bit link type field in an i32.
             linktype: u32::from(idb.linktype.0 as u16),
             snaplen: idb.snaplen,
-            clock: InterfaceClock::new(idb.if_tsresol, tsoffset),
+            clock: InterfaceClock::new(idb.if_tsresol, tsoffset)?,
             valid: true,
-        }
+        })
     }
 }
 
@@ -268,18 +270,21 @@ impl PcapNgReader {
             }
             Err(error) => Err(describe_parse_error(&error)),
         };
-        match checked {
-            Ok(idb) => {
-                self.interfaces
-                    .push(Interface::from_block(&idb, self.order));
-                Step::Block
-            }
-            Err(detail) => {
-                self.interfaces.push(Interface::INVALID);
-                let problem = Problem::InvalidInterfaceBlock { detail };
-                Step::Ignored { offset, problem }
-            }
-        }
+        let problem = match checked {
+            Ok(idb) => match Interface::from_block(&idb, self.order) {
+                Some(interface) => {
+                    self.interfaces.push(interface);
+                    return Step::Block;
+                }
+                None => Problem::UnusableTimeResolution {
+                    interface: self.interfaces.len() as u32,
+                    tsresol: idb.if_tsresol,
+                },
+            },
+            Err(detail) => Problem::InvalidInterfaceBlock { detail },
+        };
+        self.interfaces.push(Interface::INVALID);
+        Step::Ignored { offset, problem }
     }
 
     /// Reads an enhanced or an obsolete packet block. Both have the interface, time,

@@ -437,6 +437,38 @@ fn invalid_interface_keeps_numbering() {
 }
 
 #[test]
+fn too_fine_resolution_skips_interface() {
+    let bytes = PcapNgBuilder::new(false)
+        // 10^-30 s and 2^-127 s: a 64-bit count of either cannot reach one second.
+        .interface(1, 0, Some(30), None)
+        .interface(1, 0, Some(0xff), None)
+        // 10^-12 s, 2^-32 s, and the finest usable units, 10^-19 s and 2^-63 s.
+        .interface(113, 0, Some(12), None)
+        .interface(113, 0, Some(0xa0), None)
+        .interface(113, 0, Some(19), None)
+        .interface(113, 0, Some(0xbf), None)
+        .enhanced(0, T0 * 1_000_000, &[0; 4], 4)
+        .enhanced(1, T0 << 32, &[1; 4], 4)
+        .enhanced(2, 1_000_000 * 1_000_000_000_000 + 5_000, &[2; 4], 4)
+        .enhanced(3, (T0 << 32) + (1 << 31), &[3; 4], 4)
+        .enhanced(4, 15 * 1_000_000_000_000_000_000, &[4; 4], 4)
+        .enhanced(5, 3 << 62, &[5; 4], 4)
+        .build();
+    let mut source = open(bytes).unwrap();
+    let packets = read_all(&mut source);
+
+    assert_eq!(packets.len(), 4);
+    assert_eq!(packets[0].data, vec![2; 4]);
+    assert_eq!(packets[0].ts, ts(1_000_000, 5));
+    assert_eq!(packets[1].ts, ts(1_700_000_000, 500_000_000));
+    assert_eq!(packets[2].ts, ts(1, 500_000_000));
+    assert_eq!(packets[3].ts, ts(1, 500_000_000));
+    assert_eq!(source.stats().skipped_blocks, 2);
+    assert_eq!(source.stats().malformed_records, 2);
+    assert_eq!(source.stats().clamped_times, 0);
+}
+
+#[test]
 fn interfaces_over_limit_are_skipped() {
     let mut builder = PcapNgBuilder::new(false);
     for _ in 0..=MAX_INTERFACES {
