@@ -1152,15 +1152,6 @@ mod tests {
             .collect()
     }
 
-    /// The shortest `--linger` is one nanosecond of capture time, not 0.
-    #[test]
-    fn shortest_linger_is_one_nanosecond() {
-        let cli = Cli::parse_from(["wsd", "-r", "unused.pcap", "--linger", "1e-9"]);
-        assert_eq!(tracker_config(&cli).unwrap().linger, 1);
-        let cli = Cli::parse_from(["wsd", "-r", "unused.pcap", "--linger", "0.25"]);
-        assert_eq!(tracker_config(&cli).unwrap().linger, 250_000_000);
-    }
-
     /// A SIGHUP that comes while the flows still open at the end are reported
     /// starts a new log between those records.
     #[test]

@@ -41,7 +41,7 @@ impl Feed {
     }
 
     /// Writes `count` connections that a RST refuses, so that each is finished
-    /// and reported at the next connection's SYN with --linger 0.001.
+    /// and reported at once with --linger 0.
     fn refused(&mut self, count: u32) {
         let server = Endpoint::v4([10, 2, 0, 1], 80);
         for _ in 0..count {
@@ -81,7 +81,7 @@ impl Feed {
 /// Starts `wsd -r -` with `args`, reading a capture from a pipe.
 fn start(args: &[&str]) -> (Child, Feed) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_wsd"))
-        .args(["-r", "-", "--linger", "0.001"])
+        .args(["-r", "-", "--linger", "0"])
         .args(args)
         .env("TZ", "UTC")
         .env_remove("RUST_LOG")
@@ -634,7 +634,7 @@ fn daemon_on_loopback() {
         "--diag-file",
         diag.to_str().expect("UTF-8 path"),
         "--linger",
-        "0.001",
+        "0",
         "tcp",
         "port",
         &port,
