@@ -77,7 +77,9 @@ pub struct Cli {
     pub idle_timeout: f64,
 
     /// Keep a connection closed by FINs or a RST for SECONDS of capture time after
-    /// its latest packet, so that late packets count into it.
+    /// its latest packet, so that late packets count into it. A time shorter than
+    /// the delay of its last ACK, such as 0, reports it before that ACK, which
+    /// then starts a flow of its own.
     #[arg(
         long,
         value_name = "SECONDS",
