@@ -352,8 +352,11 @@ pub struct CacheLock {
 }
 
 /// Returns the lock file of the flow cache at `path`, `.NAME.lock` beside it,
-/// which [`lock_cache`] locks.
+/// which [`lock_cache`] locks. For a cache that exists, `path` is resolved
+/// first, so that a symbolic link to the cache names the cache's own lock.
 pub fn lock_file_path(path: &Path) -> PathBuf {
+    let resolved = fs::canonicalize(path).ok();
+    let path = resolved.as_deref().unwrap_or(path);
     let name = path
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())

@@ -110,6 +110,13 @@ fn check_input(path: &Path) -> Result<Input, Failure> {
         // Standard input redirected from a file names that file, which an output
         // must not overwrite.
         input.metadata = std::fs::metadata("/dev/stdin").ok();
+        // A file given on standard input counts as a file: its size shows the
+        // progress, and a signal that stops it before its end is reported.
+        input.len = input
+            .metadata
+            .as_ref()
+            .filter(|metadata| metadata.is_file())
+            .map(|metadata| metadata.len());
         let stdin = io::stdin()
             .as_fd()
             .try_clone_to_owned()

@@ -222,9 +222,9 @@ impl Summary {
         if !self.warned_full_table && tracker.stats().evicted > 0 {
             self.warned_full_table = true;
             warn!(
-                "the flow table is full (--max-flows {max_flows}): each new flow now \
-                 evicts the flow idle the longest, a closed one first, which is reported \
-                 early with endReason=evicted while its later packets start a new flow; \
+                "the flow table is full (--max-flows {max_flows}), so flows are evicted \
+                 to make room: the flow idle the longest, a closed one first, is reported \
+                 early with endReason=evicted, and its later packets start a new flow; \
                  raise --max-flows if memory allows"
             );
         }
@@ -434,16 +434,16 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     let mut progress = Progress::new(total_bytes, !records_on_terminal);
     let mut done_bytes = 0;
 
-    // The first input not read to its end because of a signal: a capture file
-    // stopped in, or any input after the one that was being read. A stream
-    // stopped in is not counted, because a signal is how a pipe's run ends.
+    // The first capture file not read to its end because of a signal. Streams
+    // are not counted, because a signal is how a run on a pipe ends.
     let mut unread = None;
     for (index, input) in inputs.iter_mut().enumerate() {
         if result.is_err() {
             break;
         }
         if stop.load(Ordering::Relaxed) {
-            unread = Some(index);
+            let file = inputs[index..].iter().position(|input| input.len.is_some());
+            unread = file.map(|offset| index + offset);
             break;
         }
         let mut source = match input.open() {
@@ -471,7 +471,9 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
         summary.malformed_records += source.stats().malformed_records;
         summary.skipped_bytes += source.stats().skipped_bytes;
         summary.clamped_times += source.stats().clamped_times;
-        if stop.load(Ordering::Relaxed) && input.len.is_some() {
+        // A signal during the last packet's records leaves a file read whole.
+        let consumed = source.position();
+        if stop.load(Ordering::Relaxed) && input.len.is_some_and(|len| consumed < len) {
             unread = Some(index);
             break;
         }
@@ -486,15 +488,43 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     // The pid file goes last, once the summary is out.
     drop(startup);
     let outcome = combine_failures(result.and(written), saved, cli.wflow.is_some());
-    match unread {
-        Some(index) if outcome.is_ok() => Err(stopped_before_end(cli, &inputs[index].path)),
-        _ => outcome,
+    match (unread, outcome) {
+        (Some(index), Ok(())) => Err(stopped_before_end(cli, &inputs[index..])),
+        // The failure keeps its status, and its message names what was not read.
+        (Some(index), Err(failure)) => Err(failure.extended(&format!(
+            "; also, a signal stopped the run before the end of {}, which was read \
+             only in part",
+            input_name(&inputs[index].path)
+        ))),
+        (None, outcome) => outcome,
+    }
+}
+
+/// Returns the name of the input `path` in messages: `standard input` for `-`.
+fn input_name(path: &Path) -> String {
+    if path.as_os_str() == "-" {
+        "standard input".to_string()
+    } else {
+        path.display().to_string()
     }
 }
 
 /// Returns the failure of a run that a signal stopped before the end of the
-/// input `path`, with what its log and cache then hold.
-fn stopped_before_end(cli: &Cli, path: &Path) -> Failure {
+/// first of `unread`, the inputs from there on, with what its log and cache
+/// then hold.
+fn stopped_before_end(cli: &Cli, unread: &[crate::inputs::Input]) -> Failure {
+    let path = &unread[0].path;
+    let (later, then) = match unread.len() - 1 {
+        0 => (String::new(), ""),
+        1 => (
+            format!(" and {}, which was not read", input_name(&unread[1].path)),
+            ", then the input after it",
+        ),
+        more => (
+            format!(" and the {more} inputs after it, which were not read"),
+            ", then the inputs after it",
+        ),
+    };
     let signal = stop_signal();
     let name = match signal {
         signal_hook::consts::SIGINT => "SIGINT",
@@ -511,10 +541,10 @@ fn stopped_before_end(cli: &Cli, path: &Path) -> Failure {
     Failure::Stopped {
         signal,
         message: format!(
-            "{name} stopped the run before the end of {}: the log has the records of the \
-             packets read before the signal, {flows}; to account for the rest, read that \
-             capture again from the start{cache}",
-            path.display()
+            "{name} stopped the run before the end of {}{later}: the log has the records \
+             of the packets read before the signal, {flows}; to account for the rest, \
+             read that capture again from the start{cache}{then}",
+            input_name(path)
         ),
     }
 }

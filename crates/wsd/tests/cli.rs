@@ -1775,8 +1775,8 @@ fn sigterm_ends_stalled_pipe() {
 }
 
 /// SIGTERM ends a run on a pipe with status 0, because a signal is how such a
-/// run ends, but a run with a capture file still unread after the pipe ends by
-/// the signal and names that file.
+/// run ends, but a run with capture files still unread after the pipe ends by
+/// the signal and names them.
 #[test]
 fn sigterm_with_file_unread_ends_by_signal() {
     use std::os::unix::process::ExitStatusExt;
@@ -1785,7 +1785,8 @@ fn sigterm_with_file_unread_ends_by_signal() {
     let log = dir.path().join("flows.log");
     let capture = std::fs::read(fixture("port_reuse.pcap")).expect("fixture");
     let later = fixture("lossy.pcap");
-    let (child, stdin) = start_on_silent_pipe_then(&log, &capture, &[&later]);
+    let last = fixture("tagged_v6.pcap");
+    let (child, stdin) = start_on_silent_pipe_then(&log, &capture, &[&later, &last]);
     send_signal(&child, rustix::process::Signal::TERM);
     let output = child.wait_with_output().expect("wait for wsd");
     drop(stdin);
@@ -1793,8 +1794,9 @@ fn sigterm_with_file_unread_ends_by_signal() {
     let stderr = stderr_of(&output);
     let signal = rustix::process::Signal::TERM.as_raw();
     assert_eq!(output.status.signal(), Some(signal), "{stderr}");
-    let message = format!("SIGTERM stopped the run before the end of {later}");
+    let message = format!("SIGTERM stopped the run before the end of {later} and {last}");
     assert!(stderr.contains(&message), "{stderr}");
+    assert!(stderr.contains("then the input after it"), "{stderr}");
     assert!(stderr.contains("the flows open then included"), "{stderr}");
     let text = std::fs::read_to_string(&log).expect("log written");
     assert_eq!(flow_lines(text.as_bytes()).len(), 2, "{text}");

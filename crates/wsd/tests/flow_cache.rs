@@ -791,6 +791,16 @@ fn read_cache_locked_while_in_use() {
         "a lock file was made"
     );
 
+    // A link to a locked cache finds the cache's own lock.
+    let link = dir.path().join("link.cache");
+    std::os::unix::fs::symlink(cache, &link).unwrap();
+    let lock = wsd_flowcache::lock_cache(Path::new(cache)).unwrap();
+    let args = ["-R", link.to_str().unwrap(), "-r", part1, "-L", "/dev/null"];
+    let output = run_wsd(&args, LIMIT);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(75), "{stderr}");
+    drop(lock);
+
     // A cache that a running -W run has not saved yet is locked too, and a
     // missing cache without a lock file gets none.
     let unsaved = dir.path().join("unsaved.cache");
@@ -1052,7 +1062,7 @@ fn syn_capture(path: &Path, count: u32, spacing: i64, refused: bool) {
 
 /// SIGTERM in the middle of a capture file ends the run as the end of the
 /// input does, with the records flushed and the open flows saved with -W, and
-/// the process then ends by the signal, with a message that says what the log
+/// the process then ends by the signal, with a message that names what the log
 /// and the cache hold, so that a shell loop around it stops too.
 #[test]
 fn sigterm_saves_like_end_of_input() {
@@ -1060,16 +1070,21 @@ fn sigterm_saves_like_end_of_input() {
     let cache = dir.path().join("wsd.cache");
     let capture = dir.path().join("refused.pcap");
     syn_capture(&capture, 600_000, 1_000_000, true);
-    let args = [
-        "-W",
-        cache.to_str().unwrap(),
-        "-r",
-        capture.to_str().unwrap(),
-        "-L",
-        "-",
-    ];
+    // The capture named with -r, and given on standard input.
+    for input in [capture.to_str().unwrap(), "-"] {
+        let _ = std::fs::remove_file(&cache);
+        sigterm_mid_file(&capture, &cache, input);
+    }
+}
+
+/// Runs `wsd -W CACHE -r INPUT -L -` with `capture` on standard input, sends
+/// SIGTERM once records come, and checks what [`sigterm_saves_like_end_of_input`]
+/// expects.
+fn sigterm_mid_file(capture: &Path, cache: &Path, input: &str) {
+    let args = ["-W", cache.to_str().unwrap(), "-r", input, "-L", "-"];
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wsd"))
         .args(args)
+        .stdin(std::fs::File::open(capture).unwrap())
         .env("TZ", "UTC")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -1111,10 +1126,94 @@ fn sigterm_saves_like_end_of_input() {
     assert!(text
         .lines()
         .all(|line| line.starts_with("TCPFLOW ") && line.contains(" communityId=1:")));
-    let saved = wsd_flowcache::read_cache(&cache)
+    let saved = wsd_flowcache::read_cache(cache)
         .unwrap()
         .expect("cache written");
     assert!(!saved.snapshot.flows.is_empty(), "open flows were saved");
+}
+
+/// A signal while the records of a capture's last packet wait on a blocked log
+/// does not count the capture as read in part: the file was read to its end,
+/// so the run ends with status 0.
+#[test]
+fn signal_after_last_packet_not_stop() {
+    use std::io::Read;
+    use wsd_synth::{Endpoint, FrameBuilder, TcpSegment};
+
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("jump.pcap");
+    // 20,000 open connections, then a packet two days later that times them
+    // all out, so that its records fill the log's pipe.
+    let file = std::io::BufWriter::new(std::fs::File::create(&capture).unwrap());
+    let mut writer = PcapWriter::new(file, 1, 65535, false).unwrap();
+    let mut builder = FrameBuilder::new();
+    let server = Endpoint::v4([10, 2, 0, 1], 80);
+    let start = wsd_capture::Timestamp::from_parts(1_700_000_000, 0);
+    for n in 0..20_001u32 {
+        let client = Endpoint::v4([10, 1, (n >> 8) as u8, n as u8], 1024);
+        let ts = match n {
+            20_000 => start.add_nanos(2 * 86_400 * 1_000_000_000),
+            _ => start.add_nanos(i64::from(n) * 1_000),
+        };
+        let syn = builder.tcp(client, server, &TcpSegment::syn(n));
+        writer.write_packet(ts, &syn, syn.len() as u32).unwrap();
+    }
+    writer.flush().unwrap();
+    drop(writer);
+    let size = std::fs::metadata(&capture).unwrap().len();
+    let fifo = dir.path().join("log.fifo");
+    let mkfifo = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(mkfifo.success());
+
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_wsd"))
+        .arg("-r")
+        .arg(&capture)
+        .arg("-L")
+        .arg(&fifo)
+        .env("TZ", "UTC")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = std::fs::File::open(&fifo).unwrap();
+    // Wait until wsd has read the whole capture, as its descriptor's offset
+    // shows, while its records wait on the pipe that nothing reads yet.
+    let fds = PathBuf::from(format!("/proc/{}/fd", child.id()));
+    let started = std::time::Instant::now();
+    let read_whole = || {
+        std::fs::read_dir(&fds).unwrap().flatten().any(|entry| {
+            let target = std::fs::read_link(entry.path()).unwrap_or_default();
+            let info = format!(
+                "/proc/{}/fdinfo/{}",
+                child.id(),
+                entry.file_name().to_string_lossy()
+            );
+            target == capture
+                && std::fs::read_to_string(info)
+                    .unwrap_or_default()
+                    .lines()
+                    .any(|line| line == format!("pos:\t{size}"))
+        })
+    };
+    while !read_whole() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "wsd did not read the capture"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let mut records = Vec::new();
+    log.read_to_end(&mut records).unwrap();
+    let output = child.wait_with_output().unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("before the end of"), "{stderr}");
 }
 
 /// A second SIGTERM while the log waits on a full pipe ends the process at

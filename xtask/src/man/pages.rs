@@ -104,8 +104,9 @@ const WSD_DESCRIPTION: &[Block] = &[
          quiet link within the 250 ms read timeout of a live capture, but with \
          `-r -` only when the next packet arrives. Logs named with `-L` do not \
          rotate, and SIGHUP then only logs a warning. SIGUSR1 logs the packets and \
-         bytes read, the flow records written and the flows open so far, within \
-         250 ms while packets arrive or the link is quiet.",
+         bytes read, the flow records written, the flows open and those evicted \
+         from a full table so far, within 250 ms while packets arrive or the link \
+         is quiet.",
     ),
     Block::Paragraph(
         "A live capture (a run without `-r`) detaches from the terminal unless `-F` is \
