@@ -15,8 +15,8 @@ use clap::{ArgAction, Parser};
 /// lines or, with --format json, JSON Lines. With -V it also writes one line per
 /// packet.
 ///
-/// SIGINT or SIGTERM ends a run as the end of its input does; if a capture file
-/// was then read only in part, wsd says so and ends by that signal. A second
+/// SIGINT or SIGTERM ends a run as the end of its input does. If a capture file
+/// was then read only in part, wsd reports it and ends by that signal. A second
 /// SIGINT or SIGTERM ends the process at once with status 1, and the records not
 /// yet written are lost.
 #[derive(Debug, Parser)]

@@ -471,7 +471,8 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
         summary.malformed_records += source.stats().malformed_records;
         summary.skipped_bytes += source.stats().skipped_bytes;
         summary.clamped_times += source.stats().clamped_times;
-        // A signal during the last packet's records leaves a file read whole.
+        // A file whose bytes were all consumed was read whole, even when the
+        // signal came while the records of its last packet were written.
         let consumed = source.position();
         if stop.load(Ordering::Relaxed) && input.len.is_some_and(|len| consumed < len) {
             unread = Some(index);

@@ -1061,8 +1061,8 @@ fn syn_capture(path: &Path, count: u32, spacing: i64, refused: bool) {
 }
 
 /// SIGTERM in the middle of a capture file ends the run as the end of the
-/// input does, with the records flushed and the open flows saved with -W, and
-/// the process then ends by the signal, with a message that names what the log
+/// input does, with the records flushed and the open flows saved with -W. The
+/// process then ends by the signal, after a message that names what the log
 /// and the cache hold, so that a shell loop around it stops too.
 #[test]
 fn sigterm_saves_like_end_of_input() {

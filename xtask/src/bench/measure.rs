@@ -292,13 +292,7 @@ fn run_once(tools: &Tools, job: &Job) -> Result<Sample, String> {
         }
         None => Command::new(&job.program),
     };
-    command
-        .args(&job.args)
-        .env("TZ", "UTC")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    add_job(&mut command, job);
 
     let started = Instant::now();
     let output = command
@@ -306,14 +300,7 @@ fn run_once(tools: &Tools, job: &Job) -> Result<Sample, String> {
         .map_err(|err| format!("cannot run {}: {err}", job.program.display()))?;
     let secs = started.elapsed().as_secs_f64();
 
-    if !output.status.success() {
-        return Err(format!(
-            "`{}` failed with {}: {}",
-            job.role.label(),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
+    check_success(job, &output)?;
     let max_rss_kib = match tools.time {
         Some(_) => Some(read_max_rss(&tools.time_report)?),
         None => None,
@@ -325,13 +312,7 @@ fn run_once(tools: &Tools, job: &Job) -> Result<Sample, String> {
 /// have ended. Memory is not measured.
 fn run_pair(job: &Job) -> Result<Sample, String> {
     let start = || {
-        Command::new(&job.program)
-            .args(&job.args)
-            .env("TZ", "UTC")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+        add_job(&mut Command::new(&job.program), job)
             .spawn()
             .map_err(|err| format!("cannot run {}: {err}", job.program.display()))
     };
@@ -345,19 +326,38 @@ fn run_pair(job: &Job) -> Result<Sample, String> {
     for output in outputs {
         let output =
             output.map_err(|err| format!("cannot wait for {}: {err}", job.program.display()))?;
-        if !output.status.success() {
-            return Err(format!(
-                "`{}` failed with {}: {}",
-                job.role.label(),
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            ));
-        }
+        check_success(job, &output)?;
     }
     Ok(Sample {
         secs,
         max_rss_kib: None,
     })
+}
+
+/// Adds the arguments and environment of `job` to `command`, with its output
+/// discarded and its standard error kept for the message of a failure.
+fn add_job<'a>(command: &'a mut Command, job: &Job) -> &'a mut Command {
+    command
+        .args(&job.args)
+        .env("TZ", "UTC")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+}
+
+/// Returns an error with the standard error of `job` if `output` shows that
+/// it failed.
+fn check_success(job: &Job, output: &std::process::Output) -> Result<(), String> {
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "`{}` failed with {}: {}",
+        job.role.label(),
+        output.status,
+        String::from_utf8_lossy(&output.stderr).trim()
+    ))
 }
 
 /// Reads the maximum resident set size, in KiB, from a GNU time report of
