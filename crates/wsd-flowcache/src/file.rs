@@ -352,10 +352,17 @@ pub struct CacheLock {
 }
 
 /// Returns the lock file of the flow cache at `path`, `.NAME.lock` beside it,
-/// which [`lock_cache`] locks. For a cache that exists, `path` is resolved
-/// first, so that a symbolic link to the cache names the cache's own lock.
+/// which [`lock_cache`] locks. A symbolic link is resolved first, also one to a
+/// cache not saved yet, so that it names the lock of the cache it points to.
 pub fn lock_file_path(path: &Path) -> PathBuf {
-    let resolved = fs::canonicalize(path).ok();
+    let resolved = fs::canonicalize(path).ok().or_else(|| {
+        // A link to a missing file resolves to its target in the target's
+        // resolved directory.
+        let target = fs::read_link(path).ok()?;
+        let target = path.parent().unwrap_or(Path::new(".")).join(target);
+        let directory = fs::canonicalize(target.parent()?).ok()?;
+        Some(directory.join(target.file_name()?))
+    });
     let path = resolved.as_deref().unwrap_or(path);
     let name = path
         .file_name()

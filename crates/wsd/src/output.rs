@@ -688,10 +688,12 @@ pub fn lock_read_cache(cli: &Cli) -> Result<Option<wsd_flowcache::CacheLock>, Fa
     // and none is created beside a path that names no cache.
     let exists = cache.exists();
     let unlocked = !exists && !wsd_flowcache::lock_file_path(cache).is_file();
-    if (exists && !cache.is_file())
-        || unlocked
-        || cache_target(cli).is_some_and(|target| same_place(cache, &target))
-    {
+    // The -W cache, also when named through a link, is locked already.
+    let is_target = cache_target(cli).is_some_and(|target| {
+        same_place(cache, &target)
+            || wsd_flowcache::lock_file_path(cache) == wsd_flowcache::lock_file_path(&target)
+    });
+    if (exists && !cache.is_file()) || unlocked || is_target {
         return Ok(None);
     }
     match wsd_flowcache::lock_cache(cache) {

@@ -466,16 +466,22 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
             &stop,
             &hangup,
         );
+        // A signal stopped a capture file early only if a packet of it is left,
+        // and not when it came while the records of the last packet were
+        // written. One more read finds out. It passes blocks without packets at
+        // the end, and warns about a last record cut short.
+        if stop.load(Ordering::Relaxed)
+            && input.len.is_some()
+            && matches!(source.next_packet(), Ok(Some(_)))
+        {
+            unread = Some(index);
+        }
         done_bytes += source.position();
         debug!(file = %input.path.display(), stats = ?source.stats(), "read statistics");
         summary.malformed_records += source.stats().malformed_records;
         summary.skipped_bytes += source.stats().skipped_bytes;
         summary.clamped_times += source.stats().clamped_times;
-        // A file whose bytes were all consumed was read whole, even when the
-        // signal came while the records of its last packet were written.
-        let consumed = source.position();
-        if stop.load(Ordering::Relaxed) && input.len.is_some_and(|len| consumed < len) {
-            unread = Some(index);
+        if unread.is_some() {
             break;
         }
     }
@@ -493,9 +499,8 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
         (Some(index), Ok(())) => Err(stopped_before_end(cli, &inputs[index..])),
         // The failure keeps its status, and its message names what was not read.
         (Some(index), Err(failure)) => Err(failure.extended(&format!(
-            "; also, a signal stopped the run before the end of {}, which was read \
-             only in part",
-            input_name(&inputs[index].path)
+            "; also, a signal stopped the run before the end of {}",
+            unread_inputs(&inputs[index..])
         ))),
         (None, outcome) => outcome,
     }
@@ -510,21 +515,29 @@ fn input_name(path: &Path) -> String {
     }
 }
 
+/// Returns the names of `unread`, a capture that a signal stopped and the inputs
+/// after it, for a message: the capture, then those inputs as not read.
+fn unread_inputs(unread: &[crate::inputs::Input]) -> String {
+    let first = input_name(&unread[0].path);
+    match unread {
+        [_] => first,
+        [_, next] => format!("{first} and {}, which was not read", input_name(&next.path)),
+        [_, rest @ ..] => format!(
+            "{first} and the {} inputs after it, which were not read",
+            rest.len()
+        ),
+        [] => String::new(),
+    }
+}
+
 /// Returns the failure of a run that a signal stopped before the end of the
 /// first of `unread`, the inputs from there on, with what its log and cache
 /// then hold.
 fn stopped_before_end(cli: &Cli, unread: &[crate::inputs::Input]) -> Failure {
-    let path = &unread[0].path;
-    let (later, then) = match unread.len() - 1 {
-        0 => (String::new(), ""),
-        1 => (
-            format!(" and {}, which was not read", input_name(&unread[1].path)),
-            ", then the input after it",
-        ),
-        more => (
-            format!(" and the {more} inputs after it, which were not read"),
-            ", then the inputs after it",
-        ),
+    let then = match unread.len() {
+        1 => "",
+        2 => ", then the input after it",
+        _ => ", then the inputs after it",
     };
     let signal = stop_signal();
     let name = match signal {
@@ -542,10 +555,10 @@ fn stopped_before_end(cli: &Cli, unread: &[crate::inputs::Input]) -> Failure {
     Failure::Stopped {
         signal,
         message: format!(
-            "{name} stopped the run before the end of {}{later}: the log has the records \
-             of the packets read before the signal, {flows}; to account for the rest, \
-             read that capture again from the start{cache}{then}",
-            input_name(path)
+            "{name} stopped the run before the end of {}: the log has the records of the \
+             packets read before the signal, {flows}; to account for the rest, read that \
+             capture again from the start{cache}{then}",
+            unread_inputs(unread)
         ),
     }
 }

@@ -791,15 +791,22 @@ fn read_cache_locked_while_in_use() {
         "a lock file was made"
     );
 
-    // A link to a locked cache finds the cache's own lock.
+    // A link to a locked cache finds the cache's own lock, and a run whose -R
+    // names its own -W cache through a link does not stop at its own lock.
     let link = dir.path().join("link.cache");
     std::os::unix::fs::symlink(cache, &link).unwrap();
+    let link = link.to_str().unwrap();
     let lock = wsd_flowcache::lock_cache(Path::new(cache)).unwrap();
-    let args = ["-R", link.to_str().unwrap(), "-r", part1, "-L", "/dev/null"];
-    let output = run_wsd(&args, LIMIT);
+    let output = run_wsd(&["-R", link, "-r", part1, "-L", "/dev/null"], LIMIT);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(75), "{stderr}");
     drop(lock);
+    let output = run_wsd(
+        &["-R", link, "-W", cache, "-r", part1, "-L", "/dev/null"],
+        LIMIT,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
 
     // A cache that a running -W run has not saved yet is locked too, and a
     // missing cache without a lock file gets none.
@@ -808,6 +815,20 @@ fn read_cache_locked_while_in_use() {
     let args = [
         "-R",
         unsaved.to_str().unwrap(),
+        "-r",
+        part1,
+        "-L",
+        "/dev/null",
+    ];
+    let output = run_wsd(&args, LIMIT);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(75), "{stderr}");
+    // So is a link to it, which points to no file yet.
+    let dangling = dir.path().join("dangling.cache");
+    std::os::unix::fs::symlink(&unsaved, &dangling).unwrap();
+    let args = [
+        "-R",
+        dangling.to_str().unwrap(),
         "-r",
         part1,
         "-L",
@@ -1160,6 +1181,14 @@ fn signal_after_last_packet_not_stop() {
     }
     writer.flush().unwrap();
     drop(writer);
+    // A last record cut short, as when the recorder was killed: no packet is
+    // left after the one that timed the others out.
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&capture)
+        .unwrap();
+    std::io::Write::write_all(&mut file, &[0; 10]).unwrap();
+    drop(file);
     let size = std::fs::metadata(&capture).unwrap().len();
     let fifo = dir.path().join("log.fifo");
     let mkfifo = std::process::Command::new("mkfifo")

@@ -172,8 +172,9 @@ const WSD_SECTIONS: &[Section] = &[
                 "130, 143",
                 "As the shell shows it: SIGINT or SIGTERM stopped the reading of a \
                  capture file, and `wsd` ended by that signal after flushing the records \
-                 and saving the `-W` cache. The capture was read only in part. A run on \
-                 a pipe ends with 0 instead.",
+                 and saving the `-W` cache. The capture was read only in part. A run \
+                 stopped while reading a pipe, with no capture file after it, ends with 0 \
+                 instead.",
             ),
         ],
     },
