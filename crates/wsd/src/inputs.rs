@@ -47,6 +47,15 @@ impl Input {
     fn is_stdin(&self) -> bool {
         self.path.as_os_str() == "-"
     }
+
+    /// Returns the name of the input in messages: `standard input` for `-`.
+    pub fn name(&self) -> String {
+        if self.is_stdin() {
+            "standard input".to_string()
+        } else {
+            self.path.display().to_string()
+        }
+    }
 }
 
 /// Checks that every input opens as a capture before any is processed, so that a
@@ -121,7 +130,7 @@ fn check_input(path: &Path) -> Result<Input, Failure> {
             .as_fd()
             .try_clone_to_owned()
             .map_err(|err| Failure::Other(format!("cannot read standard input: {err}")))?;
-        let source = open_stream("standard input".to_string(), File::from(stdin))?;
+        let source = open_stream(input.name(), File::from(stdin))?;
         input.opened = Some(source);
         return Ok(input);
     }

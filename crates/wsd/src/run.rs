@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -506,22 +505,13 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     }
 }
 
-/// Returns the name of the input `path` in messages: `standard input` for `-`.
-fn input_name(path: &Path) -> String {
-    if path.as_os_str() == "-" {
-        "standard input".to_string()
-    } else {
-        path.display().to_string()
-    }
-}
-
 /// Returns the names of `unread`, a capture that a signal stopped and the inputs
 /// after it, for a message: the capture, then those inputs as not read.
 fn unread_inputs(unread: &[crate::inputs::Input]) -> String {
-    let first = input_name(&unread[0].path);
+    let first = unread[0].name();
     match unread {
         [_] => first,
-        [_, next] => format!("{first} and {}, which was not read", input_name(&next.path)),
+        [_, next] => format!("{first} and {}, which was not read", next.name()),
         [_, rest @ ..] => format!(
             "{first} and the {} inputs after it, which were not read",
             rest.len()

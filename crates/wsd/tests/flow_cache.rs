@@ -791,64 +791,44 @@ fn read_cache_locked_while_in_use() {
         "a lock file was made"
     );
 
+    // The exit status and standard error of a run that reads `path` with -R
+    // and gives it with -W too when `save` is set.
+    let read_only = |path: &Path, save: bool| {
+        let path = path.to_str().unwrap();
+        let mut args = vec!["-R", path, "-r", part1, "-L", "/dev/null"];
+        if save {
+            args.extend(["-W", cache]);
+        }
+        let output = run_wsd(&args, LIMIT);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        (output.status.code(), stderr)
+    };
+
     // A link to a locked cache finds the cache's own lock, and a run whose -R
     // names its own -W cache through a link does not stop at its own lock.
     let link = dir.path().join("link.cache");
     std::os::unix::fs::symlink(cache, &link).unwrap();
-    let link = link.to_str().unwrap();
     let lock = wsd_flowcache::lock_cache(Path::new(cache)).unwrap();
-    let output = run_wsd(&["-R", link, "-r", part1, "-L", "/dev/null"], LIMIT);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(75), "{stderr}");
+    let (code, stderr) = read_only(&link, false);
+    assert_eq!(code, Some(75), "{stderr}");
     drop(lock);
-    let output = run_wsd(
-        &["-R", link, "-W", cache, "-r", part1, "-L", "/dev/null"],
-        LIMIT,
-    );
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let (code, stderr) = read_only(&link, true);
+    assert_eq!(code, Some(0), "{stderr}");
 
     // A cache that a running -W run has not saved yet is locked too, and a
     // missing cache without a lock file gets none.
     let unsaved = dir.path().join("unsaved.cache");
     let lock = wsd_flowcache::lock_cache(&unsaved).unwrap();
-    let args = [
-        "-R",
-        unsaved.to_str().unwrap(),
-        "-r",
-        part1,
-        "-L",
-        "/dev/null",
-    ];
-    let output = run_wsd(&args, LIMIT);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(75), "{stderr}");
+    let (code, stderr) = read_only(&unsaved, false);
+    assert_eq!(code, Some(75), "{stderr}");
     // So is a link to it, which points to no file yet.
     let dangling = dir.path().join("dangling.cache");
     std::os::unix::fs::symlink(&unsaved, &dangling).unwrap();
-    let args = [
-        "-R",
-        dangling.to_str().unwrap(),
-        "-r",
-        part1,
-        "-L",
-        "/dev/null",
-    ];
-    let output = run_wsd(&args, LIMIT);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(75), "{stderr}");
+    let (code, stderr) = read_only(&dangling, false);
+    assert_eq!(code, Some(75), "{stderr}");
     drop(lock);
-    let missing = dir.path().join("missing.cache");
-    let args = [
-        "-R",
-        missing.to_str().unwrap(),
-        "-r",
-        part1,
-        "-L",
-        "/dev/null",
-    ];
-    let output = run_wsd(&args, LIMIT);
-    assert_eq!(output.status.code(), Some(0));
+    let (code, _) = read_only(&dir.path().join("missing.cache"), false);
+    assert_eq!(code, Some(0));
     assert!(
         !dir.path().join(".missing.cache.lock").exists(),
         "a lock file was made"
