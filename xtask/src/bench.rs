@@ -13,7 +13,6 @@ mod phases;
 mod report;
 
 use std::path::Path;
-use std::process::Command;
 
 use crate::generate::{self, Capture, Kind};
 use crate::regress::build_wsd;
@@ -37,6 +36,8 @@ pub struct Options {
     pub quick: bool,
     /// The one capture to run on, or `None` for all of them.
     pub only: Option<Kind>,
+    /// True to time the build of `cargo xtask pgo` too.
+    pub pgo: bool,
 }
 
 impl Options {
@@ -46,11 +47,13 @@ impl Options {
             runs: DEFAULT_RUNS,
             quick: false,
             only: None,
+            pgo: true,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--quick" => options.quick = true,
+                "--no-pgo" => options.pgo = false,
                 "--runs" => {
                     let value = args.next().ok_or("--runs needs a number")?;
                     options.runs = match value.parse() {
@@ -93,6 +96,9 @@ impl Options {
         if let Some(kind) = self.only {
             line.push_str(&format!(" --only {}", kind.name()));
         }
+        if !self.pgo {
+            line.push_str(" --no-pgo");
+        }
         line
     }
 }
@@ -106,7 +112,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let options = Options::parse(args)?;
     let root = workspace_root();
     if cfg!(debug_assertions) {
-        return run_release_build(&root, args);
+        return crate::run_release_build(&root, "bench", args);
     }
     let wsd = build_wsd(&root)?;
     let dir = target_dir(&root).join("bench");
@@ -122,11 +128,22 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let empty = generate::ensure_empty(&dir)?;
 
     let tools = measure::Tools::detect(&dir);
+    let mut notes = tools.notes.clone();
+    let pgo = match options.pgo {
+        true => match crate::pgo::find_profdata() {
+            Ok(_) => Some(crate::pgo::build(&root)?.program("wsd")),
+            Err(reason) => {
+                notes.push(format!("The profile-guided build was not timed: {reason}."));
+                None
+            }
+        },
+        false => None,
+    };
     let mut results = report::Results {
         machine: machine::Machine::describe(&root, tools.tcpdump_version.as_deref()),
         command_line: options.command_line(),
         runs: options.runs,
-        notes: tools.notes.clone(),
+        notes,
         ..report::Results::default()
     };
     for capture in &captures {
@@ -135,7 +152,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
             _ => None,
         };
         println!("timing commands on {}", capture.kind.name());
-        let jobs = measure::jobs_for(&tools, &wsd, capture, &empty, cache.as_deref());
+        let jobs = measure::jobs_for(
+            &tools,
+            &wsd,
+            pgo.as_deref(),
+            capture,
+            &empty,
+            cache.as_deref(),
+        );
         let series = measure::run_rounds(&tools, &jobs, options.runs)?;
         results.commands.push((capture.clone(), series));
     }
@@ -159,33 +183,6 @@ pub fn run(args: &[String]) -> Result<(), String> {
         println!("docs/benchmarks.md left as it is: only full runs of every capture are recorded");
     }
     Ok(())
-}
-
-/// Builds xtask in release mode and runs its `bench` with `args`.
-fn run_release_build(root: &Path, args: &[String]) -> Result<(), String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "--quiet", "--package", "xtask"])
-        .current_dir(root)
-        .status()
-        .map_err(|err| format!("cannot run cargo: {err}"))?;
-    if !status.success() {
-        return Err("building xtask in release mode failed".to_string());
-    }
-    let xtask = target_dir(root).join("release/xtask");
-    let status = Command::new(&xtask)
-        .arg("bench")
-        .args(args)
-        .current_dir(root)
-        .status()
-        .map_err(|err| format!("cannot run {}: {err}", xtask.display()))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "the release build of the benchmark failed ({status})"
-        ))
-    }
 }
 
 /// Replaces the results section of the benchmark page with `results`, keeping
@@ -224,20 +221,22 @@ mod tests {
         assert_eq!(options.runs, DEFAULT_RUNS);
         assert!(!options.quick);
         assert_eq!(options.only, None);
+        assert!(options.pgo);
         assert!(options.is_full());
         assert_eq!(options.command_line(), "cargo xtask bench");
     }
 
     #[test]
     fn options_all_given() {
-        let options = parse(&["--runs", "3", "--quick", "--only", "flood"]).unwrap();
+        let options = parse(&["--runs", "3", "--quick", "--only", "flood", "--no-pgo"]).unwrap();
         assert_eq!(options.runs, 3);
         assert!(options.quick);
         assert_eq!(options.only, Some(Kind::Flood));
+        assert!(!options.pgo);
         assert!(!options.is_full());
         assert_eq!(
             options.command_line(),
-            "cargo xtask bench --runs 3 --quick --only flood"
+            "cargo xtask bench --runs 3 --quick --only flood --no-pgo"
         );
     }
 

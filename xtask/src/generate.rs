@@ -71,6 +71,15 @@ enum Settings {
 }
 
 impl Settings {
+    /// Returns the settings with the seed `seed` instead of the default one.
+    fn with_seed(self, seed: u64) -> Settings {
+        match self {
+            Settings::Mixed(config) => Settings::Mixed(MixedConfig { seed, ..config }),
+            Settings::Flood(config) => Settings::Flood(FloodConfig { seed, ..config }),
+            Settings::Bulk(config) => Settings::Bulk(BulkConfig { seed, ..config }),
+        }
+    }
+
     fn new(kind: Kind, divisor: u32) -> Settings {
         match kind {
             Kind::Mixed => {
@@ -123,12 +132,43 @@ impl Settings {
 /// with the same settings is already there. `divisor` divides its size: 1 for
 /// the full capture.
 pub fn ensure(kind: Kind, divisor: u32, dir: &Path) -> Result<Capture, String> {
-    let settings = Settings::new(kind, divisor);
-    let description = settings.describe();
     let stem = match divisor {
         1 => format!("{}-v{TRAFFIC_VERSION}", kind.name()),
         _ => format!("{}-v{TRAFFIC_VERSION}-div{divisor}", kind.name()),
     };
+    ensure_settings(kind, Settings::new(kind, divisor), &stem, dir)
+}
+
+/// Returns the capture `kind` divided by `divisor` as [`ensure`] does, but
+/// generated with the seed `seed`: other traffic of the same shape.
+pub fn ensure_seeded(kind: Kind, divisor: u32, seed: u64, dir: &Path) -> Result<Capture, String> {
+    let stem = format!("{}-v{TRAFFIC_VERSION}-div{divisor}-seed{seed}", kind.name());
+    ensure_settings(
+        kind,
+        Settings::new(kind, divisor).with_seed(seed),
+        &stem,
+        dir,
+    )
+}
+
+/// Returns the seed of the capture `kind` at its default settings.
+pub fn default_seed(kind: Kind) -> u64 {
+    match kind {
+        Kind::Mixed => MixedConfig::default().seed,
+        Kind::Flood => FloodConfig::default().seed,
+        Kind::Bulk => BulkConfig::default().seed,
+    }
+}
+
+/// Returns the capture `kind` generated with `settings` into `dir` as
+/// `STEM.pcap`, reusing a file generated with the same settings.
+fn ensure_settings(
+    kind: Kind,
+    settings: Settings,
+    stem: &str,
+    dir: &Path,
+) -> Result<Capture, String> {
+    let description = settings.describe();
     let path = dir.join(format!("{stem}.pcap"));
     let info_path = dir.join(format!("{stem}.txt"));
 

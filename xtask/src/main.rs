@@ -1,6 +1,6 @@
 //! Development tasks: `cargo xtask regress`, `cargo xtask bless`,
 //! `cargo xtask gen-fixtures`, `cargo xtask compare-tshark`,
-//! `cargo xtask bench` and `cargo xtask man`.
+//! `cargo xtask bench`, `cargo xtask pgo` and `cargo xtask man`.
 
 #![forbid(unsafe_code)]
 
@@ -8,29 +8,37 @@ mod bench;
 mod fixtures;
 mod generate;
 mod man;
+mod pgo;
 mod regress;
 mod tshark;
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 
 const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  regress        run wsd over every fixture and compare with the golden outputs
+  regress [--pgo]
+                 run wsd over every fixture and compare with the golden outputs;
+                 --pgo checks the build of `cargo xtask pgo` instead
   bless          rewrite the golden outputs from the current wsd (review the diff!)
   gen-fixtures   write the generated captures under fixtures/captures again
   compare-tshark [FILE...]
                  compare wsd's TCP flow records with tshark's TCP streams
                  (default: every capture in ../shared/corpus)
-  bench [--runs N] [--quick] [--only mixed|flood|bulk]
+  bench [--runs N] [--quick] [--only mixed|flood|bulk] [--no-pgo]
                  time wsd, cat and tcpdump on generated captures, the flow
                  cache and the library steps; a full run (no --quick or
                  --only) writes the results into docs/benchmarks.md.
                  --runs N   timed runs of each command after one warm-up (default 5)
                  --quick    captures a tenth of the full size, for a smoke run
                  --only C   only the capture C
+                 --no-pgo   leave out the build of `cargo xtask pgo`, which is
+                            timed beside the plain release build where rustup's
+                            llvm-tools are installed
+  pgo            build wsd and flowcache optimized with a profile of their
+                 runs on generated captures (needs rustup's llvm-tools)
   man [--check]  write the manual pages man/wsd.1 and man/flowcache.1 from the
                  command-line definitions; --check writes nothing and fails if
                  the committed pages are out of date";
@@ -38,12 +46,13 @@ tasks:
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
     let result = match task.as_str() {
-        "regress" => regress::run(regress::Mode::Compare),
-        "bless" => regress::run(regress::Mode::Bless),
+        "regress" => regress::run(regress::Mode::Compare, &args()),
+        "bless" => regress::run(regress::Mode::Bless, &args()),
         "gen-fixtures" => fixtures::generate(&workspace_root().join("fixtures/captures")),
         "compare-tshark" => tshark::run(std::env::args_os().skip(2).map(PathBuf::from).collect()),
-        "bench" => bench::run(&std::env::args().skip(2).collect::<Vec<_>>()),
-        "man" => man::run(&std::env::args().skip(2).collect::<Vec<_>>()),
+        "bench" => bench::run(&args()),
+        "pgo" => pgo::run(&args()),
+        "man" => man::run(&args()),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -56,6 +65,11 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Returns the arguments that follow the task's name.
+fn args() -> Vec<String> {
+    std::env::args().skip(2).collect()
 }
 
 /// Returns the cargo target directory: `CARGO_TARGET_DIR` if set, else
@@ -72,5 +86,41 @@ fn workspace_root() -> PathBuf {
     match manifest_dir.parent() {
         Some(root) => root.to_path_buf(),
         None => manifest_dir,
+    }
+}
+
+/// Finds an executable named `name` in the directories of `PATH`.
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Builds xtask in release mode and runs its task `task` with `args`, for
+/// the tasks that generate captures, which an unoptimized build makes slowly.
+fn run_release_build(root: &Path, task: &str, args: &[String]) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--quiet", "--package", "xtask"])
+        .current_dir(root)
+        .status()
+        .map_err(|err| format!("cannot run cargo: {err}"))?;
+    if !status.success() {
+        return Err("building xtask in release mode failed".to_string());
+    }
+    let xtask = target_dir(root).join("release/xtask");
+    let status = Command::new(&xtask)
+        .arg(task)
+        .args(args)
+        .current_dir(root)
+        .status()
+        .map_err(|err| format!("cannot run {}: {err}", xtask.display()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the release build of `cargo xtask {task}` failed ({status})"
+        ))
     }
 }

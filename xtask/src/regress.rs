@@ -91,9 +91,21 @@ fn bless_compat_override(path: &Path, classic: &str, compat: &str) -> Result<(),
     fs::write(path, compat).map_err(|err| format!("cannot write {}: {err}", path.display()))
 }
 
-pub fn run(mode: Mode) -> Result<(), String> {
+/// Runs the regressions in `mode` with the arguments that follow the task:
+/// none, or `--pgo` to check the build of `cargo xtask pgo` instead of the
+/// plain release build.
+pub fn run(mode: Mode, args: &[String]) -> Result<(), String> {
     let root = workspace_root();
-    let wsd = build_wsd(&root)?;
+    let wsd = match args {
+        [] => build_wsd(&root)?,
+        [flag] if flag == "--pgo" && mode == Mode::Compare => {
+            if cfg!(debug_assertions) {
+                return crate::run_release_build(&root, "regress", args);
+            }
+            crate::pgo::build(&root)?.program("wsd")
+        }
+        [other, ..] => return Err(format!("unknown argument {other:?}")),
+    };
     let cases = collect_cases(&root)?;
     let golden_dir = root.join("fixtures/golden");
     fs::create_dir_all(&golden_dir)

@@ -40,6 +40,10 @@ pub enum Role {
     JsonRecords,
     /// `wsd -V -r FILE -L /dev/null`: flow records and a line per packet.
     PacketLines,
+    /// [`Role::Records`] with the build of `cargo xtask pgo`.
+    PgoRecords,
+    /// [`Role::PacketLines`] with the build of `cargo xtask pgo`.
+    PgoPacketLines,
     /// `wsd` on a capture without packets: the memory of `wsd` at rest.
     Empty,
     /// `wsd --max-flows N` on the capture.
@@ -60,16 +64,27 @@ impl Role {
         match self {
             Role::Cat => "cat FILE".to_string(),
             Role::Tcpdump => "tcpdump -r FILE -w /dev/null".to_string(),
-            Role::Records => "wsd -r FILE -L /dev/null".to_string(),
+            Role::Records | Role::PgoRecords => "wsd -r FILE -L /dev/null".to_string(),
             Role::Threads(threads) => format!("wsd --threads {threads} -r FILE -L /dev/null"),
             Role::Pair => "two of wsd -r FILE -L /dev/null at once".to_string(),
             Role::JsonRecords => "wsd --format json -r FILE -L /dev/null".to_string(),
-            Role::PacketLines => "wsd -V -r FILE -L /dev/null".to_string(),
+            Role::PacketLines | Role::PgoPacketLines => "wsd -V -r FILE -L /dev/null".to_string(),
             Role::Empty => "wsd -r empty.pcap -L /dev/null".to_string(),
             Role::MaxFlows(max) => format!("wsd --max-flows {max} -r FILE -L /dev/null"),
             Role::LoadCache { max, threads } => format!(
                 "wsd --threads {threads} --max-flows {max} -R CACHE -r empty.pcap -L /dev/null"
             ),
+        }
+    }
+}
+
+impl Role {
+    /// Returns how the `wsd` of the command was built, after its label in
+    /// the report: empty for the plain release build.
+    pub fn build_note(self) -> &'static str {
+        match self {
+            Role::PgoRecords | Role::PgoPacketLines => ", built with `cargo xtask pgo`",
+            _ => "",
         }
     }
 }
@@ -122,7 +137,7 @@ impl Tools {
         let mut tools = Tools {
             time: None,
             time_report: dir.join("time-report.txt"),
-            tcpdump: find_on_path("tcpdump"),
+            tcpdump: crate::find_on_path("tcpdump"),
             tcpdump_version: None,
             notes: Vec::new(),
         };
@@ -158,14 +173,6 @@ impl Tools {
     }
 }
 
-/// Finds an executable named `name` in the directories of `PATH`.
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
-}
-
 fn tcpdump_version(tcpdump: &Path) -> Option<String> {
     let output = Command::new(tcpdump).arg("--version").output().ok()?;
     let text = String::from_utf8_lossy(&output.stdout).into_owned()
@@ -175,11 +182,13 @@ fn tcpdump_version(tcpdump: &Path) -> Option<String> {
 
 /// Lists the commands to time on `capture`: the baselines, `wsd` with flow records
 /// only (text and JSON), in one thread and in [`WORKER_THREADS`] worker threads,
-/// and with packet lines, and on the flood the memory comparisons, loading
+/// and with packet lines, the last two also with the profile-guided build
+/// `pgo` if it is given, and on the flood the memory comparisons, loading
 /// `cache` among them if it is given.
 pub fn jobs_for(
     tools: &Tools,
     wsd: &Path,
+    pgo: Option<&Path>,
     capture: &Capture,
     empty: &Path,
     cache: Option<&Path>,
@@ -214,6 +223,10 @@ pub fn jobs_for(
     let args = [&format, &json, &r, &file, &l, &null];
     jobs.push(job(Role::JsonRecords, wsd, &args));
     jobs.push(job(Role::PacketLines, wsd, &[&v, &r, &file, &l, &null]));
+    if let Some(pgo) = pgo {
+        jobs.push(job(Role::PgoRecords, pgo, &[&r, &file, &l, &null]));
+        jobs.push(job(Role::PgoPacketLines, pgo, &[&v, &r, &file, &l, &null]));
+    }
     if capture.kind == Kind::Flood {
         let empty = empty.as_os_str().to_owned();
         jobs.push(job(Role::Empty, wsd, &[&r, &empty, &l, &null]));

@@ -131,15 +131,18 @@ fn write_commands(out: &mut String, results: &Results) {
             Role::Threads(WORKER_THREADS),
             Role::JsonRecords,
             Role::PacketLines,
+            Role::PgoRecords,
+            Role::PgoPacketLines,
         ];
         for one in series.iter().filter(|s| shown.contains(&s.role)) {
             let secs = one.median_secs();
             let (fastest, slowest) = one.range_secs();
             let _ = writeln!(
                 out,
-                "| {} | `{}` | {} | {}–{} | {:.0} | {} | {} | {} | {} |",
+                "| {} | `{}`{} | {} | {}–{} | {:.0} | {} | {} | {} | {} |",
                 capture.kind.name(),
                 one.role.label(),
+                one.role.build_note(),
                 seconds(secs),
                 seconds(fastest),
                 seconds(slowest),
