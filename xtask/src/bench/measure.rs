@@ -44,6 +44,8 @@ pub enum Role {
     PgoRecords,
     /// [`Role::PacketLines`] with the build of `cargo xtask pgo`.
     PgoPacketLines,
+    /// [`Role::Threads`] with the build of `cargo xtask pgo`.
+    PgoThreads(u16),
     /// `wsd` on a capture without packets: the memory of `wsd` at rest.
     Empty,
     /// `wsd --max-flows N` on the capture.
@@ -65,7 +67,9 @@ impl Role {
             Role::Cat => "cat FILE".to_string(),
             Role::Tcpdump => "tcpdump -r FILE -w /dev/null".to_string(),
             Role::Records | Role::PgoRecords => "wsd -r FILE -L /dev/null".to_string(),
-            Role::Threads(threads) => format!("wsd --threads {threads} -r FILE -L /dev/null"),
+            Role::Threads(threads) | Role::PgoThreads(threads) => {
+                format!("wsd --threads {threads} -r FILE -L /dev/null")
+            }
             Role::Pair => "two of wsd -r FILE -L /dev/null at once".to_string(),
             Role::JsonRecords => "wsd --format json -r FILE -L /dev/null".to_string(),
             Role::PacketLines | Role::PgoPacketLines => "wsd -V -r FILE -L /dev/null".to_string(),
@@ -83,7 +87,9 @@ impl Role {
     /// the report: empty for the plain release build.
     pub fn build_note(self) -> &'static str {
         match self {
-            Role::PgoRecords | Role::PgoPacketLines => ", built with `cargo xtask pgo`",
+            Role::PgoRecords | Role::PgoPacketLines | Role::PgoThreads(_) => {
+                ", built with `cargo xtask pgo`"
+            }
             _ => "",
         }
     }
@@ -182,7 +188,7 @@ fn tcpdump_version(tcpdump: &Path) -> Option<String> {
 
 /// Lists the commands to time on `capture`: the baselines, `wsd` with flow records
 /// only (text and JSON), in one thread and in [`WORKER_THREADS`] worker threads,
-/// and with packet lines, the last two also with the profile-guided build
+/// and with packet lines, all but JSON also with the profile-guided build
 /// `pgo` if it is given, and on the flood the memory comparisons, loading
 /// `cache` among them if it is given.
 pub fn jobs_for(
@@ -225,6 +231,8 @@ pub fn jobs_for(
     jobs.push(job(Role::PacketLines, wsd, &[&v, &r, &file, &l, &null]));
     if let Some(pgo) = pgo {
         jobs.push(job(Role::PgoRecords, pgo, &[&r, &file, &l, &null]));
+        let args = [&threads_flag, &workers, &r, &file, &l, &null];
+        jobs.push(job(Role::PgoThreads(WORKER_THREADS), pgo, &args));
         jobs.push(job(Role::PgoPacketLines, pgo, &[&v, &r, &file, &l, &null]));
     }
     if capture.kind == Kind::Flood {

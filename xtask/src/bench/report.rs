@@ -132,6 +132,7 @@ fn write_commands(out: &mut String, results: &Results) {
             Role::JsonRecords,
             Role::PacketLines,
             Role::PgoRecords,
+            Role::PgoThreads(WORKER_THREADS),
             Role::PgoPacketLines,
         ];
         for one in series.iter().filter(|s| shown.contains(&s.role)) {
@@ -159,25 +160,38 @@ fn write_commands(out: &mut String, results: &Results) {
 
 /// Writes how many times faster `--threads` ran than one thread: the time of
 /// one thread divided by the threaded time of the same round, because both
-/// runs of a round see the same load on a shared machine.
+/// runs of a round see the same load on a shared machine. The build of
+/// `cargo xtask pgo` gets rows of its own, compared with itself.
 fn write_speedup(out: &mut String, results: &Results) {
-    let rows: Vec<(Kind, Vec<f64>, Vec<f64>)> = results
-        .commands
-        .iter()
-        .filter_map(|(capture, series)| {
-            let single = series.iter().find(|s| s.role == Role::Records)?;
-            let threads = series
-                .iter()
-                .find(|s| s.role == Role::Threads(WORKER_THREADS))?;
-            // Two runs at once did twice the work of one run.
-            let shares = match series.iter().find(|s| s.role == Role::Pair) {
-                Some(pair) => round_ratios(single, pair).iter().map(|r| 2.0 * r).collect(),
-                None => Vec::new(),
+    let mut rows: Vec<(String, Vec<f64>, Vec<f64>)> = Vec::new();
+    for (capture, series) in &results.commands {
+        let find = |role: Role| series.iter().find(|s| s.role == role);
+        let builds = [
+            (Role::Records, Role::Threads(WORKER_THREADS), ""),
+            (
+                Role::PgoRecords,
+                Role::PgoThreads(WORKER_THREADS),
+                ", `cargo xtask pgo` build",
+            ),
+        ];
+        for (single, threads, build) in builds {
+            let (Some(single), Some(threads)) = (find(single), find(threads)) else {
+                continue;
             };
-            Some((capture.kind, round_ratios(single, threads), shares))
-        })
-        .filter(|(_, ratios, _)| !ratios.is_empty())
-        .collect();
+            // Two runs at once did twice the work of one run. They are runs
+            // of the plain build, so the other build's rows leave them out.
+            let shares = match find(Role::Pair) {
+                Some(pair) if single.role == Role::Records => {
+                    round_ratios(single, pair).iter().map(|r| 2.0 * r).collect()
+                }
+                _ => Vec::new(),
+            };
+            let ratios = round_ratios(single, threads);
+            if !ratios.is_empty() {
+                rows.push((format!("{}{build}", capture.kind.name()), ratios, shares));
+            }
+        }
+    }
     if rows.is_empty() {
         return;
     }
@@ -201,7 +215,7 @@ fn write_speedup(out: &mut String, results: &Results) {
         "| capture | median | lowest–highest | machine's share, median | lowest–highest |"
     );
     let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: |");
-    for (kind, ratios, shares) in rows {
+    for (label, ratios, shares) in rows {
         let (lowest, highest) = range(&ratios);
         let share_cells = if shares.is_empty() {
             "– | –".to_string()
@@ -211,8 +225,7 @@ fn write_speedup(out: &mut String, results: &Results) {
         };
         let _ = writeln!(
             out,
-            "| {} | {:.2} | {lowest:.2}–{highest:.2} | {share_cells} |",
-            kind.name(),
+            "| {label} | {:.2} | {lowest:.2}–{highest:.2} | {share_cells} |",
             median(&ratios)
         );
     }
@@ -505,6 +518,40 @@ mod tests {
 
         assert!(
             out.contains("| flood | 1.60 | 1.50–2.00 | 1.60 | 1.00–2.00 |"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn speedup_of_pgo_build_compared_with_itself() {
+        let capture = Capture {
+            kind: Kind::Mixed,
+            path: "mixed.pcap".into(),
+            file_bytes: 1,
+            stats: Default::default(),
+        };
+        let single = series(Role::Records, &[2.0, 3.0, 4.0]);
+        let threads = series(Role::Threads(WORKER_THREADS), &[1.0, 2.0, 2.5]);
+        let pair = series(Role::Pair, &[2.5, 3.0, 8.0]);
+        let pgo_single = series(Role::PgoRecords, &[1.5, 1.5, 1.5]);
+        let pgo_threads = series(Role::PgoThreads(WORKER_THREADS), &[1.0, 1.0, 1.0]);
+        let results = Results {
+            commands: vec![(
+                capture,
+                vec![single, threads, pair, pgo_single, pgo_threads],
+            )],
+            ..Results::default()
+        };
+        let mut out = String::new();
+
+        write_speedup(&mut out, &results);
+
+        assert!(
+            out.contains("| mixed | 1.60 | 1.50–2.00 | 1.60 | 1.00–2.00 |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("| mixed, `cargo xtask pgo` build | 1.50 | 1.50–1.50 | – | – |"),
             "{out}"
         );
     }
