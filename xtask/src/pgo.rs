@@ -86,7 +86,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
 pub fn build(root: &Path) -> Result<Layout, String> {
     let started = Instant::now();
     let profdata = find_profdata()?;
-    let layout = Layout::new(&target_dir(root));
+    // The compiler runs in another directory than this task, so a relative
+    // CARGO_TARGET_DIR is made absolute here.
+    let target = std::path::absolute(target_dir(root))
+        .map_err(|err| format!("cannot find the target directory: {err}"))?;
+    let layout = Layout::new(&target);
 
     println!(
         "building with instrumentation into {}",
