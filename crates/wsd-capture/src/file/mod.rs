@@ -512,7 +512,10 @@ impl FileSource {
                 self.warn_once(offset, &problem, "skipped a malformed packet record");
             }
             Step::End => self.finish(),
-            Step::Truncated { offset } => self.truncated(offset),
+            Step::Truncated { offset } => {
+                let result = self.truncated(offset);
+                result.map_err(|source| self.read_error(source))?;
+            }
             Step::Abandoned { offset, problem } => {
                 self.stats.malformed_records += 1;
                 self.resync_or_stop(offset, &problem)?;
@@ -678,22 +681,44 @@ impl FileSource {
         }
     }
 
-    /// Ends reading at the record or block at `offset`, which the input cuts short.
-    fn truncated(&mut self, offset: u64) {
-        self.input.consume_all();
+    /// Ends reading at the record or block at `offset`, which the input cuts
+    /// short, unless the header of another capture follows inside it.
+    fn truncated(&mut self, offset: u64) -> io::Result<()> {
         if self
             .stop
             .as_ref()
             .is_some_and(|stop| stop.load(Ordering::Relaxed))
         {
+            self.input.consume_all();
             tracing::debug!(
                 file = %self.name,
                 offset,
                 "reading stopped by the stop flag inside the record at byte {offset}"
             );
             self.finish();
-            return;
+            return Ok(());
         }
+        // A capture cut inside a record's data and joined to others, as `cat`
+        // joins them, makes its last record take in the captures after it. The
+        // record then runs past the end, and the rest of it is searched.
+        let found = match self.input.skip(1)? {
+            true => self.find_capture_header()?,
+            false => None,
+        };
+        if let Some(next) = found {
+            let skipped = next - offset;
+            self.stats.skipped_bytes += skipped;
+            tracing::warn!(
+                file = %self.name,
+                offset,
+                "the record at byte {offset} runs past the end of the input, and another \
+                 capture starts at byte {next}, inside it: reading goes on there, {skipped} \
+                 bytes on. Packets between the cut capture and that one were read out of \
+                 place or passed over"
+            );
+            return self.start_next_file(next);
+        }
+        self.input.consume_all();
         self.stats.truncated_at = Some(offset);
         // A pcapng file can end inside a block that holds no packet, such as
         // an interface description, so the message counts packets.
@@ -709,6 +734,7 @@ impl FileSource {
             self.stats.records
         );
         self.finish();
+        Ok(())
     }
 
     /// Switches to a reader of the capture whose file header starts at `offset`,
@@ -724,8 +750,7 @@ impl FileSource {
             FormatReader::PcapNg(PcapNgReader::new())
         } else {
             if !self.input.fill(pcap::HEADER_LEN)? {
-                self.truncated(offset);
-                return Ok(());
+                return self.truncated(offset);
             }
             let header = self.input.available().get(..pcap::HEADER_LEN);
             match header.map(PcapReader::from_header) {
@@ -736,8 +761,7 @@ impl FileSource {
                 // Not reached: `starts_capture` checked the magic and the version.
                 _ => {
                     debug_assert!(false, "a recognized pcap header failed to parse");
-                    self.truncated(offset);
-                    return Ok(());
+                    return self.truncated(offset);
                 }
             }
         };
@@ -1185,6 +1209,39 @@ mod tests {
             assert_eq!(stats.stopped_at, None, "{name}");
             assert!(stats.skipped_bytes > 0, "{name}");
         }
+    }
+
+    /// A capture cut inside a record's data and joined to a shorter one takes
+    /// the whole rest of the input into its last record. The capture inside
+    /// that record is still read.
+    #[test]
+    fn record_past_end_then_next_read() {
+        let next = sample_pcap(true, true);
+        let (next_packets, _) = all_packets(&next);
+        let records = [20u32, 1000].map(|caplen| PcapRecord {
+            secs: 1_700_000_000,
+            fraction: 0,
+            caplen,
+            orig_len: caplen,
+            data: vec![7; caplen as usize],
+        });
+        let cut_capture = pcap_file(false, false, 1, 65535, &records);
+        // The last record keeps 100 of its 1,000 bytes, fewer than the
+        // capture joined after it.
+        let cut = cut_capture.len() - 900;
+        let mut joined = cut_capture[..cut].to_vec();
+        joined.extend_from_slice(&next);
+        assert!(joined.len() < cut_capture.len());
+
+        let (packets, stats) = all_packets(&joined);
+
+        let (mut expected, _) = all_packets(&cut_capture[..cut]);
+        assert_eq!(expected.len(), 1);
+        expected.extend(next_packets);
+        assert_eq!(packets, expected);
+        assert_eq!(stats.joined_files, 1);
+        assert_eq!(stats.truncated_at, None);
+        assert_eq!(stats.skipped_bytes, 16 + 100);
     }
 
     /// A capture carried in a packet's data after damage is not taken for one
