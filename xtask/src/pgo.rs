@@ -9,7 +9,7 @@
 //! benchmark's own captures, so that the benchmark measures traffic the
 //! profile has not seen, plus the bundled captures under `fixtures/`.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -26,6 +26,9 @@ const TRAINING_DIVISOR: u32 = 4;
 
 /// Added to each benchmark capture's seed for its training capture.
 const TRAINING_SEED_OFFSET: u64 = 100;
+
+/// The separator of the flags in `CARGO_ENCODED_RUSTFLAGS`.
+const ENCODED_FLAG_SEPARATOR: &str = "\x1f";
 
 /// The directories of one profile-guided build, all under the cargo target
 /// directory.
@@ -147,13 +150,16 @@ fn profile_flag(prefix: &str, path: &Path) -> OsString {
 }
 
 /// Builds the packages in release mode into `target` with the compiler flag
-/// `flag` added to any that `RUSTFLAGS` gives.
+/// `flag` added to those that the environment gives cargo.
+///
+/// NOTE: like `RUSTFLAGS`, the variable set here replaces any `rustflags` of
+/// cargo's configuration files, so this build leaves those out.
 fn cargo_build(root: &Path, target: &Path, flag: &OsString) -> Result<(), String> {
-    let mut flags = std::env::var_os("RUSTFLAGS").unwrap_or_default();
-    if !flags.is_empty() {
-        flags.push(" ");
-    }
-    flags.push(flag);
+    let flags = encoded_rustflags(
+        std::env::var_os("CARGO_ENCODED_RUSTFLAGS").as_deref(),
+        std::env::var_os("RUSTFLAGS").as_deref(),
+        flag,
+    );
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut command = Command::new(cargo);
     command.args(["build", "--release", "--quiet"]);
@@ -162,7 +168,7 @@ fn cargo_build(root: &Path, target: &Path, flag: &OsString) -> Result<(), String
     }
     let status = command
         .env("CARGO_TARGET_DIR", target)
-        .env("RUSTFLAGS", flags)
+        .env("CARGO_ENCODED_RUSTFLAGS", flags)
         .current_dir(root)
         .status()
         .map_err(|err| format!("cannot run cargo: {err}"))?;
@@ -174,6 +180,38 @@ fn cargo_build(root: &Path, target: &Path, flag: &OsString) -> Result<(), String
             target.display()
         ))
     }
+}
+
+/// Returns the value of `CARGO_ENCODED_RUSTFLAGS` that adds `flag` to the
+/// compiler flags cargo takes from `encoded` (`CARGO_ENCODED_RUSTFLAGS`) or,
+/// if that is unset, from `plain` (`RUSTFLAGS`).
+///
+/// Cargo ignores `RUSTFLAGS` whenever `CARGO_ENCODED_RUSTFLAGS` is set, even
+/// to an empty value, and splits `RUSTFLAGS` at whitespace, which would cut a
+/// profile path that contains a space. The encoded form separates the flags
+/// with the 0x1f unit separator instead.
+fn encoded_rustflags(encoded: Option<&OsStr>, plain: Option<&OsStr>, flag: &OsStr) -> OsString {
+    let inherited: Vec<String> = match (encoded, plain) {
+        (Some(encoded), _) if encoded.is_empty() => Vec::new(),
+        (Some(encoded), _) => encoded
+            .to_string_lossy()
+            .split(ENCODED_FLAG_SEPARATOR)
+            .map(str::to_string)
+            .collect(),
+        (None, Some(plain)) => plain
+            .to_string_lossy()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+        (None, None) => Vec::new(),
+    };
+    let mut flags = OsString::new();
+    for inherited_flag in inherited {
+        flags.push(inherited_flag);
+        flags.push(ENCODED_FLAG_SEPARATOR);
+    }
+    flags.push(flag);
+    flags
 }
 
 /// Runs the instrumented programs on the training captures: flow records as
@@ -360,6 +398,42 @@ mod tests {
         );
         let plain = "LLVM (http://llvm.org/):\n  LLVM version 14.0.6\n";
         assert_eq!(profdata_llvm_major(plain), Some(14));
+    }
+
+    #[test]
+    fn rustflags_split_at_whitespace() {
+        let flags = encoded_rustflags(
+            None,
+            Some(OsStr::new(" -C  target-cpu=native ")),
+            OsStr::new("-Cprofile-use=/a b/merged.profdata"),
+        );
+        assert_eq!(
+            flags,
+            "-C\x1ftarget-cpu=native\x1f-Cprofile-use=/a b/merged.profdata"
+        );
+    }
+
+    #[test]
+    fn encoded_rustflags_replace_plain_ones() {
+        let flags = encoded_rustflags(
+            Some(OsStr::new("--cfg\x1ffoo bar")),
+            Some(OsStr::new("-Copt-level=1")),
+            OsStr::new("-Cprofile-use=p"),
+        );
+        assert_eq!(flags, "--cfg\x1ffoo bar\x1f-Cprofile-use=p");
+
+        let empty = encoded_rustflags(
+            Some(OsStr::new("")),
+            Some(OsStr::new("-Copt-level=1")),
+            OsStr::new("-Cprofile-use=p"),
+        );
+        assert_eq!(empty, "-Cprofile-use=p");
+    }
+
+    #[test]
+    fn rustflags_without_environment() {
+        let flags = encoded_rustflags(None, None, OsStr::new("-Cprofile-use=p"));
+        assert_eq!(flags, "-Cprofile-use=p");
     }
 
     #[test]
