@@ -330,8 +330,10 @@ pub fn find_profdata() -> Result<PathBuf, String> {
     }
     let mut rejected = Vec::new();
     for candidate in candidates.into_iter().filter(|path| path.is_file()) {
+        // `llvm-profdata --version` of LLVM 14 fails without output, and
+        // `merge --version` prints the version in LLVM 14 and 22 alike.
         let version = Command::new(&candidate)
-            .arg("--version")
+            .args(["merge", "--version"])
             .output()
             .ok()
             .and_then(|output| profdata_llvm_major(&String::from_utf8_lossy(&output.stdout)));
@@ -360,13 +362,16 @@ fn rustc_llvm_major(info: &str) -> Option<u32> {
     leading_number(version)
 }
 
-/// Returns the major LLVM version in the output of `llvm-profdata --version`,
-/// which has a line such as `LLVM version 22.1.2` or, from rustup's build,
-/// `LLVM version 22.1.2-rust-1.95.0-stable`.
+/// Returns the major LLVM version in the output of
+/// `llvm-profdata merge --version`, which has a line such as
+/// `LLVM version 22.1.2-rust-1.95.0-stable` from rustup's build or
+/// `Debian LLVM version 14.0.6` from Debian's.
 fn profdata_llvm_major(text: &str) -> Option<u32> {
-    let version = text
-        .lines()
-        .find_map(|line| line.trim().strip_prefix("LLVM version "))?;
+    const MARKER: &str = "LLVM version ";
+    let version = text.lines().find_map(|line| {
+        let start = line.find(MARKER)? + MARKER.len();
+        Some(&line[start..])
+    })?;
     leading_number(version)
 }
 
@@ -398,6 +403,9 @@ mod tests {
         );
         let plain = "LLVM (http://llvm.org/):\n  LLVM version 14.0.6\n";
         assert_eq!(profdata_llvm_major(plain), Some(14));
+        let debian = "Debian LLVM version 14.0.6\n  Optimized build.\n  \
+                      Default target: x86_64-pc-linux-gnu\n";
+        assert_eq!(profdata_llvm_major(debian), Some(14));
     }
 
     #[test]
