@@ -104,7 +104,7 @@ pub fn run(mode: Mode, args: &[String]) -> Result<(), String> {
             }
             crate::pgo::build(&root)?.program("wsd")
         }
-        [other, ..] => return Err(format!("unknown argument {other:?}")),
+        _ => return Err(invalid_arguments(mode, args)),
     };
     let cases = collect_cases(&root)?;
     let golden_dir = root.join("fixtures/golden");
@@ -173,6 +173,20 @@ pub fn run(mode: Mode, args: &[String]) -> Result<(), String> {
             );
             Err("output differs from the goldens; if the change is intended, run `cargo xtask bless` and review the diff".to_string())
         }
+    }
+}
+
+/// Returns the error for arguments that the task of `mode` does not take.
+fn invalid_arguments(mode: Mode, args: &[String]) -> String {
+    match mode {
+        Mode::Compare => {
+            format!("invalid arguments {args:?} for regress, which takes none or --pgo")
+        }
+        Mode::Bless => format!(
+            "invalid arguments {args:?} for bless, which takes none: it writes the goldens \
+             with the plain release build, and `cargo xtask regress --pgo` checks the \
+             profile-guided build against them"
+        ),
     }
 }
 
