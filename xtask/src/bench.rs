@@ -36,7 +36,8 @@ pub struct Options {
     pub quick: bool,
     /// The one capture to run on, or `None` for all of them.
     pub only: Option<Kind>,
-    /// True to time the build of `cargo xtask pgo` too.
+    /// True to time the build of `cargo xtask pgo` too, which takes minutes
+    /// to make, so a quick run leaves it out.
     pub pgo: bool,
 }
 
@@ -52,7 +53,10 @@ impl Options {
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             match arg.as_str() {
-                "--quick" => options.quick = true,
+                "--quick" => {
+                    options.quick = true;
+                    options.pgo = false;
+                }
                 "--no-pgo" => options.pgo = false,
                 "--runs" => {
                     let value = args.next().ok_or("--runs needs a number")?;
@@ -96,7 +100,7 @@ impl Options {
         if let Some(kind) = self.only {
             line.push_str(&format!(" --only {}", kind.name()));
         }
-        if !self.pgo {
+        if !self.pgo && !self.quick {
             line.push_str(" --no-pgo");
         }
         line
@@ -228,7 +232,7 @@ mod tests {
 
     #[test]
     fn options_all_given() {
-        let options = parse(&["--runs", "3", "--quick", "--only", "flood", "--no-pgo"]).unwrap();
+        let options = parse(&["--runs", "3", "--quick", "--only", "flood"]).unwrap();
         assert_eq!(options.runs, 3);
         assert!(options.quick);
         assert_eq!(options.only, Some(Kind::Flood));
@@ -236,8 +240,13 @@ mod tests {
         assert!(!options.is_full());
         assert_eq!(
             options.command_line(),
-            "cargo xtask bench --runs 3 --quick --only flood --no-pgo"
+            "cargo xtask bench --runs 3 --quick --only flood"
         );
+
+        let options = parse(&["--no-pgo"]).unwrap();
+        assert!(!options.pgo);
+        assert!(options.is_full());
+        assert_eq!(options.command_line(), "cargo xtask bench --no-pgo");
     }
 
     #[test]

@@ -32,7 +32,8 @@ tasks:
                  cache and the library steps; a full run (no --quick or
                  --only) writes the results into docs/benchmarks.md.
                  --runs N   timed runs of each command after one warm-up (default 5)
-                 --quick    captures a tenth of the full size, for a smoke run
+                 --quick    captures a tenth of the full size, for a smoke run,
+                            and no profile-guided build
                  --only C   only the capture C
                  --no-pgo   leave out the build of `cargo xtask pgo`, which is
                             timed beside the plain release build where rustup's

@@ -4,10 +4,11 @@
 //! The programs are built once with instrumentation that counts how often
 //! each branch and call is taken, then run on training captures. The counts
 //! are merged into one profile with `llvm-profdata`, and a second build uses
-//! them to lay out the code for the paths taken most. The training captures
-//! come from the benchmark's generator with other seeds and sizes than the
-//! benchmark's own captures, so that the benchmark measures traffic the
-//! profile has not seen, plus the bundled captures under `fixtures/`.
+//! them to choose what to inline and to lay out the code for the paths taken
+//! most. The training captures are the bundled ones under `fixtures/` and
+//! captures of the benchmark's generator with other seeds and sizes than the
+//! benchmark's own, so that the benchmark measures traffic the profile has
+//! not seen.
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
