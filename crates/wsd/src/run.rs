@@ -893,8 +893,22 @@ fn process_source(
             warn_if_before_clock(&name, packet.ts, tracker.now());
         }
         if let Some(filter) = filter.as_deref_mut() {
-            if !filter.matches(&packet).map_err(live_failure)? {
-                continue;
+            match filter.matches(&packet) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                // With no packet tracked yet, the expression does not fit the
+                // input, and the run stops as for a syntax error.
+                Err(err) if summary.packets == 0 => return Err(live_failure(err)),
+                // A capture can hold interfaces of several link types.
+                Err(err) => {
+                    warn!(
+                        file = %name,
+                        "the packets of link type {} are left out, because the filter \
+                         does not compile for it: {err}",
+                        packet.linktype
+                    );
+                    continue;
+                }
             }
         }
         if previous_ts

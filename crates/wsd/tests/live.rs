@@ -470,6 +470,99 @@ fn invalid_filter_exit_two() {
     assert!(output.stdout.is_empty());
 }
 
+/// Writes a pcapng file with an Ethernet interface and a raw IP interface,
+/// and one frame a packet on the interface of its `bool`: true for raw IP.
+fn write_two_link_types(path: &Path, packets: &[(bool, Vec<u8>)]) {
+    fn block(block_type: u32, body: &[u8]) -> Vec<u8> {
+        let padded = body.len().div_ceil(4) * 4;
+        let total = (12 + padded) as u32;
+        let mut block = block_type.to_le_bytes().to_vec();
+        block.extend_from_slice(&total.to_le_bytes());
+        block.extend_from_slice(body);
+        block.resize(8 + padded, 0);
+        block.extend_from_slice(&total.to_le_bytes());
+        block
+    }
+    let mut section = 0x1a2b_3c4du32.to_le_bytes().to_vec();
+    section.extend_from_slice(&[1, 0, 0, 0]);
+    section.extend_from_slice(&u64::MAX.to_le_bytes());
+    let mut file = block(0x0a0d_0d0a, &section);
+    for linktype in [1u16, 101] {
+        let mut interface = linktype.to_le_bytes().to_vec();
+        interface.extend_from_slice(&[0, 0]);
+        interface.extend_from_slice(&65535u32.to_le_bytes());
+        file.extend(block(1, &interface));
+    }
+    for (number, (raw, frame)) in packets.iter().enumerate() {
+        // Raw IP is the Ethernet frame without its 14-byte header.
+        let data = if *raw { &frame[14..] } else { &frame[..] };
+        let micros = 1_700_000_000_000_000u64 + 1000 * number as u64;
+        let mut packet = u32::from(*raw).to_le_bytes().to_vec();
+        packet.extend_from_slice(&((micros >> 32) as u32).to_le_bytes());
+        packet.extend_from_slice(&(micros as u32).to_le_bytes());
+        packet.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        packet.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        packet.extend_from_slice(data);
+        file.extend(block(6, &packet));
+    }
+    std::fs::write(path, file).expect("capture written");
+}
+
+/// A filter that compiles for Ethernet but not for raw IP leaves out the
+/// packets of a later raw IP interface with a warning, and the run goes on.
+/// A raw IP packet first still stops the run as an invalid filter.
+#[test]
+fn filter_skips_link_type_it_cannot_judge() {
+    if !require(has_libpcap(), "libpcap is not installed") {
+        return;
+    }
+    use wsd_synth::{Endpoint, FrameBuilder, TcpSegment};
+    let (client, server) = (
+        Endpoint::v4([10, 0, 0, 1], 40000),
+        Endpoint::v4([10, 0, 0, 2], 80),
+    );
+    let other = Endpoint::v4([10, 0, 0, 3], 40001);
+    let mut frames = FrameBuilder::new();
+    let syn = frames.tcp(client, server, &TcpSegment::syn(1000));
+    let syn_ack = frames.tcp(server, client, &TcpSegment::new(0x12, 5000, 1001, 0));
+    let raw_syn = frames.tcp(other, server, &TcpSegment::syn(2000));
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("two-link-types.pcapng");
+    let capture = path.to_str().expect("UTF-8 path");
+    let filter = ["not", "ether", "broadcast"];
+
+    write_two_link_types(
+        &path,
+        &[
+            (false, syn.clone()),
+            (true, raw_syn.clone()),
+            (true, raw_syn.clone()),
+            (false, syn_ack),
+        ],
+    );
+    let mut args = vec!["-r", capture, "-L", "-"];
+    args.extend(filter);
+    let output = run_wsd(&args, LIMIT);
+
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let lines = flow_lines(&output.stdout);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert_eq!(field(&lines[0], "sourceIp"), "10.0.0.1");
+    assert_eq!(field(&lines[0], "packetsIn"), "1");
+    assert!(
+        stderr.contains("the packets of link type 101 are left out"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("left out").count(), 1, "{stderr}");
+
+    write_two_link_types(&path, &[(true, raw_syn), (false, syn)]);
+    let output = run_wsd(&args, LIMIT);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
+    assert!(stderr_of(&output).contains("invalid filter expression"));
+    assert!(output.stdout.is_empty());
+}
+
 /// Runs wsd as if libpcap were not installed.
 fn run_without_libpcap(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_wsd"))

@@ -93,7 +93,10 @@ const WSD_DESCRIPTION: &[Block] = &[
          tcpdump: `wsd -i eth0 -F not port 22`. It applies to `-r` files too, compiled \
          for each file's link type. Filtering needs libpcap even for files; without \
          it, file reading still works and a filter fails with a message naming the \
-         package to install. An invalid expression is a usage error.",
+         package to install. An invalid expression is a usage error, and so is one \
+         that does not compile for the link type of the first packet. The packets of \
+         a link type that comes later, such as a second pcapng interface, are left \
+         out with a warning when the expression does not compile for it.",
     ),
     Block::Paragraph(
         "SIGHUP closes the current log in the log directory and opens a new one with a \

@@ -20,8 +20,9 @@ const FILTER_SNAPLEN: c_int = 262_144;
 pub struct PacketFilter {
     libpcap: Libpcap,
     expression: String,
-    /// Compiled programs by `LINKTYPE_*`; a file has one link type per interface.
-    programs: Vec<(u32, Program)>,
+    /// Compiled programs by `LINKTYPE_*`, or none for a link type that the
+    /// expression does not compile for. A file has one link type per interface.
+    programs: Vec<(u32, Option<Program>)>,
 }
 
 impl std::fmt::Debug for PacketFilter {
@@ -52,12 +53,15 @@ impl PacketFilter {
         &self.expression
     }
 
-    /// Returns true if `packet` passes the filter. Fails when the expression does
-    /// not compile for the packet's link type, such as `ether host` on raw IP.
+    /// Returns true if `packet` passes the filter. Fails for the first packet
+    /// of a link type that the expression does not compile for, such as `ether
+    /// host` on raw IP, and returns false for the later packets of that type.
     pub fn matches(&mut self, packet: &Packet<'_>) -> Result<bool, LiveError> {
         let index = self.program_index(packet.linktype)?;
-        let program = &self.programs[index].1;
-        Ok(program.matches(packet.orig_len, packet.data))
+        Ok(match &self.programs[index].1 {
+            Some(program) => program.matches(packet.orig_len, packet.data),
+            None => false,
+        })
     }
 
     fn program_index(&mut self, linktype: u32) -> Result<usize, LiveError> {
@@ -72,10 +76,17 @@ impl PacketFilter {
             .map_err(|_| invalid(format!("link type {linktype} is out of range")))?;
         let mut handle =
             Handle::open_dead(&self.libpcap.library, dlt, FILTER_SNAPLEN).map_err(&invalid)?;
-        let program = handle
-            .compile(&self.expression)
-            .map_err(|message| invalid(format!("{message} (compiled for link type {linktype})")))?;
-        self.programs.push((linktype, program));
-        Ok(self.programs.len() - 1)
+        match handle.compile(&self.expression) {
+            Ok(program) => {
+                self.programs.push((linktype, Some(program)));
+                Ok(self.programs.len() - 1)
+            }
+            Err(message) => {
+                self.programs.push((linktype, None));
+                Err(invalid(format!(
+                    "{message} (compiled for link type {linktype})"
+                )))
+            }
+        }
     }
 }
