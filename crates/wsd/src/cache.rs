@@ -69,7 +69,7 @@ pub fn load_tracker(cli: &Cli, config: TrackerConfig) -> Result<Loaded, Failure>
     let Some(path) = &cli.rflow else {
         return new_flows(cli, config).map(Loaded::Empty);
     };
-    check_cache_to_load(path)?;
+    check_cache_to_load(path, cli.chroot.as_deref())?;
     match restore(path, config, usize::from(cli.threads))? {
         Ok(Some((tracker, flows, cache))) => {
             info!(

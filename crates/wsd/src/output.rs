@@ -801,7 +801,10 @@ fn check_cache_directory(path: &Path, option: &str) -> Result<(), Failure> {
 /// A directory, device, named pipe or socket in its place is rejected too,
 /// since it cannot be loaded as a file nor moved aside with
 /// `--discard-bad-cache`.
-pub fn check_cache_to_load(cache: &Path) -> Result<(), Failure> {
+///
+/// `chroot` is the new root of `-c`, which a missing directory's message
+/// names, since the cache is loaded before the chroot.
+pub fn check_cache_to_load(cache: &Path, chroot: Option<&Path>) -> Result<(), Failure> {
     match std::fs::metadata(cache) {
         Ok(metadata) if metadata.is_dir() => Err(Failure::Usage(format!(
             "cannot use {} as the flow cache (-R): it is a directory; give a file name inside it",
@@ -814,7 +817,19 @@ pub fn check_cache_to_load(cache: &Path) -> Result<(), Failure> {
              pipe or socket); give a cache file that wsd -W wrote",
             cache.display()
         ))),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => check_cache_directory(cache, "-R"),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => check_cache_directory(cache, "-R")
+            .map_err(|failure| match (failure, chroot) {
+                (Failure::Usage(message), Some(root)) if cache.is_absolute() => {
+                    let outside = root.join(cache.strip_prefix("/").unwrap_or(cache));
+                    Failure::Usage(format!(
+                        "{message}. -R is read before the chroot to {}, so give its path \
+                         outside the new root, such as {}",
+                        root.display(),
+                        outside.display()
+                    ))
+                }
+                (failure, _) => failure,
+            }),
         _ => Ok(()),
     }
 }

@@ -1463,6 +1463,28 @@ fn decapsulation_option() {
     assert_eq!(flow_lines(&output.stdout).len(), 0);
 }
 
+/// With `-c`, a `-R` cache in a missing directory gets the path outside the
+/// new root as advice, because the cache is loaded before the chroot.
+#[test]
+fn cache_to_load_names_chroot() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let root_path = root.path().to_str().expect("UTF-8 path");
+    let input = fixture("lossy.pcap");
+    let cache = "/wsd-missing-state/flows.cache";
+
+    let output = run_wsd(
+        &["-r", &input, "-L", "-", "-c", root_path, "-R", cache],
+        LIMIT,
+    );
+
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("read before the chroot"), "{stderr}");
+    let outside = format!("such as {root_path}/wsd-missing-state/flows.cache");
+    assert!(stderr.contains(&outside), "{stderr}");
+    assert!(output.stdout.is_empty());
+}
+
 #[test]
 fn cache_path_not_regular_file() {
     let dir = tempfile::tempdir().expect("temporary directory");
