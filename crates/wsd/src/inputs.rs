@@ -8,7 +8,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use wsd_capture::FileSource;
+use wsd_capture::{CaptureError, FileSource};
 
 use crate::interruptible::InterruptibleReader;
 use crate::run::{stop_flag, Failure};
@@ -37,10 +37,27 @@ impl Input {
 
     /// Opens the file now, for a run that drops privileges or changes its root
     /// directory before reading.
-    pub fn open_before_drop(&mut self) -> Result<(), Failure> {
-        if self.opened.is_none() {
-            self.opened = Some(open_file(&self.path)?);
+    ///
+    /// `count` is the number of inputs, all open at once, which the message
+    /// names when the limit of open files is reached.
+    pub fn open_before_drop(&mut self, count: usize) -> Result<(), Failure> {
+        if self.opened.is_some() {
+            return Ok(());
         }
+        let source = FileSource::open(&self.path).map_err(|err| {
+            let too_many = matches!(&err, CaptureError::Open { source, .. }
+                if source.raw_os_error() == Some(rustix::io::Errno::MFILE.raw_os_error()));
+            let mut message = err.to_string();
+            if too_many {
+                message.push_str(&format!(
+                    "; with -u, -g or -c all {count} inputs are opened before privileges \
+                     are dropped, so raise the limit of open files (ulimit -n) above that, \
+                     or read fewer inputs a run"
+                ));
+            }
+            Failure::Usage(message)
+        })?;
+        self.opened = Some(source);
         Ok(())
     }
 

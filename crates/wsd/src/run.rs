@@ -408,8 +408,9 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
         // Every input is then open at once, so a long list needs the file limit
         // raised to its maximum.
         raise_open_file_limit();
+        let count = inputs.len();
         for input in &mut inputs {
-            input.open_before_drop()?;
+            input.open_before_drop(count)?;
         }
     }
     let mut filter = file_filter(cli)?;

@@ -417,6 +417,35 @@ fn rotation_needs_log_directory() {
     assert!(stderr.contains("-l DIR"), "{stderr}");
 }
 
+/// With `-u`, every input is opened before privileges are dropped. When they
+/// outnumber the open files allowed, the message says how many there are and
+/// how to go on.
+#[test]
+fn open_file_limit_advice() {
+    if !running_as_root("open_file_limit_advice") {
+        return;
+    }
+    let mut command = format!(
+        "ulimit -n 32 && exec '{}' -L /dev/null -u nobody",
+        env!("CARGO_BIN_EXE_wsd")
+    );
+    for _ in 0..40 {
+        command.push_str(&format!(" -r '{}'", fixture("lossy.pcap")));
+    }
+
+    let output = Command::new("sh")
+        .args(["-c", &command])
+        .stdin(Stdio::null())
+        .output()
+        .expect("sh runs");
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("Too many open files"), "{stderr}");
+    assert!(stderr.contains("all 40 inputs are opened"), "{stderr}");
+    assert!(stderr.contains("ulimit -n"), "{stderr}");
+}
+
 #[test]
 fn root_target_needs_allow_root() {
     let output = run_wsd(
