@@ -878,6 +878,7 @@ fn process_source(
     let stream = source.len().is_none();
     let mut seen_tick = crate::ticks::count();
     let mut previous_ts = None;
+    let mut joined_seen = 0;
     while !stop.load(Ordering::Relaxed) {
         let packet = match source.next_packet() {
             Ok(Some(packet)) => packet,
@@ -918,7 +919,17 @@ fn process_source(
             summary.steps_back += 1;
         }
         previous_ts = Some(packet.ts);
+        let ts = packet.ts;
         process_packet(&packet, &mut decoder, cli, tracker, output, summary)?;
+        // A capture joined to this input, as `cat` joins them, is checked as an
+        // input's first packet is, once a packet of it is tracked. The clock
+        // does not move back, so it is still the clock before that packet.
+        let joined = source.stats().joined_files;
+        if joined != joined_seen {
+            joined_seen = joined;
+            let joined_name = format!("{name} (joined capture {})", joined + 1);
+            warn_if_before_clock(&joined_name, ts, tracker.now());
+        }
         let tick = crate::ticks::count();
         let ticked = tick != seen_tick;
         if ticked {

@@ -268,6 +268,27 @@ fn input_before_clock_warned() {
     assert!(line.contains("is 24 hours before"), "{line}");
     assert!(line.contains("mixed_echo_500conns.pcap"), "{line}");
 
+    // Captures joined in one input, as `cat` joins them, are checked too.
+    let joined = dir.path().join("joined.pcap");
+    let joined_name = joined.to_str().unwrap();
+    for (first, second, warned) in [(early, late, false), (late, early, true)] {
+        let bytes = [
+            std::fs::read(first).unwrap(),
+            std::fs::read(second).unwrap(),
+        ]
+        .concat();
+        std::fs::write(&joined, bytes).unwrap();
+        let output = run_wsd(&["-r", joined_name, "-L", "/dev/null"], LIMIT);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        let line = stderr.lines().find(|line| line.contains(warning));
+        assert_eq!(line.is_some(), warned, "{stderr}");
+        if let Some(line) = line {
+            assert!(line.contains("(joined capture 2)"), "{line}");
+            assert!(line.contains("is 24 hours before"), "{line}");
+        }
+    }
+
     // The clock of a flow cache counts as well.
     let cache = dir.path().join("wsd.cache");
     let cache = cache.to_str().unwrap();
