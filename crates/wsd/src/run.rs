@@ -898,9 +898,10 @@ fn process_source(
             match filter.matches(&packet) {
                 Ok(true) => {}
                 Ok(false) => continue,
-                // With no packet tracked yet, the expression does not fit the
-                // input, and the run stops as for a syntax error.
-                Err(err) if summary.packets == 0 => return Err(live_failure(err)),
+                // An expression that does not compile for the link type of the
+                // first packet does not fit the input, and the run stops as for
+                // a syntax error. Packets that the filter left out count too.
+                Err(err) if !filter.has_judged_packet() => return Err(live_failure(err)),
                 // A capture can hold interfaces of several link types.
                 Err(err) => {
                     warn!(

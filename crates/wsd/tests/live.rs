@@ -563,6 +563,42 @@ fn filter_skips_link_type_it_cannot_judge() {
     assert!(output.stdout.is_empty());
 }
 
+/// An Ethernet packet that the filter leaves out still shows that the
+/// expression fits the input, so a later raw IP interface that the filter
+/// cannot judge gets the warning, not the exit status of an invalid filter.
+#[test]
+fn filter_skips_link_type_after_rejected_packet() {
+    if !require(has_libpcap(), "libpcap is not installed") {
+        return;
+    }
+    use wsd_synth::{Endpoint, FrameBuilder, TcpSegment};
+    let (client, server) = (
+        Endpoint::v4([10, 0, 0, 1], 40000),
+        Endpoint::v4([10, 0, 0, 2], 80),
+    );
+    let mut frames = FrameBuilder::new();
+    let syn = frames.tcp(client, server, &TcpSegment::syn(1000));
+    let syn_ack = frames.tcp(server, client, &TcpSegment::new(0x12, 5000, 1001, 0));
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("two-link-types.pcapng");
+    let capture = path.to_str().expect("UTF-8 path");
+    // The frames are unicast, so the filter leaves every Ethernet packet out.
+    write_two_link_types(
+        &path,
+        &[(false, syn.clone()), (true, syn), (false, syn_ack)],
+    );
+
+    let output = run_wsd(&["-r", capture, "-L", "-", "ether", "broadcast"], LIMIT);
+
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(flow_lines(&output.stdout).is_empty());
+    assert!(
+        stderr.contains("the packets of link type 101 are left out"),
+        "{stderr}"
+    );
+}
+
 /// Runs wsd as if libpcap were not installed.
 fn run_without_libpcap(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_wsd"))

@@ -23,6 +23,9 @@ pub struct PacketFilter {
     /// Compiled programs by `LINKTYPE_*`, or none for a link type that the
     /// expression does not compile for. A file has one link type per interface.
     programs: Vec<(u32, Option<Program>)>,
+    /// Whether a packet was run through a compiled program, so that the link
+    /// type of the first packet is known to fit the expression.
+    judged_packet: bool,
 }
 
 impl std::fmt::Debug for PacketFilter {
@@ -43,6 +46,7 @@ impl PacketFilter {
             libpcap: libpcap.clone(),
             expression: expression.to_string(),
             programs: Vec::new(),
+            judged_packet: false,
         };
         filter.program_index(LINKTYPE_ETHERNET)?;
         Ok(filter)
@@ -59,9 +63,19 @@ impl PacketFilter {
     pub fn matches(&mut self, packet: &Packet<'_>) -> Result<bool, LiveError> {
         let index = self.program_index(packet.linktype)?;
         Ok(match &self.programs[index].1 {
-            Some(program) => program.matches(packet.orig_len, packet.data),
+            Some(program) => {
+                self.judged_packet = true;
+                program.matches(packet.orig_len, packet.data)
+            }
             None => false,
         })
+    }
+
+    /// Returns true once [`matches`](Self::matches) has run a packet through a
+    /// compiled program, whether or not the packet passed. The expression then
+    /// fits the link type of the first packet.
+    pub fn has_judged_packet(&self) -> bool {
+        self.judged_packet
     }
 
     fn program_index(&mut self, linktype: u32) -> Result<usize, LiveError> {
