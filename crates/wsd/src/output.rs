@@ -819,7 +819,9 @@ pub fn check_cache_to_load(cache: &Path, chroot: Option<&Path>) -> Result<(), Fa
         ))),
         Err(err) if err.kind() == io::ErrorKind::NotFound => check_cache_directory(cache, "-R")
             .map_err(|failure| match (failure, chroot) {
-                (Failure::Usage(message), Some(root)) if cache.is_absolute() => {
+                (Failure::Usage(message), Some(root))
+                    if cache.is_absolute() && !is_under(cache, root) =>
+                {
                     let outside = root.join(cache.strip_prefix("/").unwrap_or(cache));
                     Failure::Usage(format!(
                         "{message}. -R is read before the chroot to {}, so give its path \
@@ -832,6 +834,15 @@ pub fn check_cache_to_load(cache: &Path, chroot: Option<&Path>) -> Result<(), Fa
             }),
         _ => Ok(()),
     }
+}
+
+/// Returns true if `path` lies under the directory `root`, as given or with
+/// its links resolved, so that it already names a place outside that root.
+fn is_under(path: &Path, root: &Path) -> bool {
+    path.starts_with(root)
+        || root
+            .canonicalize()
+            .is_ok_and(|resolved| path.starts_with(resolved))
 }
 
 /// Rejects an output path, given with `option`, that names the file of one of

@@ -1485,6 +1485,27 @@ fn cache_to_load_names_chroot() {
     assert!(output.stdout.is_empty());
 }
 
+/// A `-R` path that already lies under the new root of `-c` gets no advice
+/// to prefix the root again.
+#[test]
+fn cache_under_chroot_no_advice() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let root_path = root.path().to_str().expect("UTF-8 path");
+    let input = fixture("lossy.pcap");
+    let cache = format!("{root_path}/missing-state/flows.cache");
+
+    let output = run_wsd(
+        &["-r", &input, "-L", "-", "-c", root_path, "-R", &cache],
+        LIMIT,
+    );
+
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("create it first"), "{stderr}");
+    assert!(!stderr.contains("read before the chroot"), "{stderr}");
+    assert!(output.stdout.is_empty());
+}
+
 #[test]
 fn cache_path_not_regular_file() {
     let dir = tempfile::tempdir().expect("temporary directory");
