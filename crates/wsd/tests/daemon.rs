@@ -443,7 +443,7 @@ fn open_file_limit_advice() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("Too many open files"), "{stderr}");
     assert!(stderr.contains("all 40 inputs are opened"), "{stderr}");
-    assert!(stderr.contains("ulimit -n"), "{stderr}");
+    assert!(stderr.contains("(ulimit -n) to 56 or more"), "{stderr}");
 }
 
 #[test]
