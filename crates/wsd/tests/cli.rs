@@ -6,17 +6,9 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{flow_lines, run_wsd, shared_dir};
+use common::{fixture, flow_lines, run_wsd, shared_dir};
 
 const LIMIT: Duration = Duration::from_secs(120);
-
-fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/captures")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
 
 /// Returns a command that runs wsd without the caller's diagnostic filter,
 /// for tests that set its working directory, environment or streams.

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{flow_lines, run_wsd};
+use common::{fixture, flow_lines, run_wsd};
 use rustix::process::{kill_process, Pid, Signal};
 use wsd_capture::{PcapWriter, Timestamp};
 use wsd_synth::{Endpoint, FrameBuilder, TcpSegment};
@@ -154,14 +154,6 @@ fn logs_in_order(dir: &Path) -> Vec<PathBuf> {
         .collect();
     logs.sort();
     logs.into_iter().map(|(_, _, path)| path).collect()
-}
-
-fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/captures")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
 }
 
 fn records_of(path: &Path) -> Vec<String> {
@@ -418,8 +410,8 @@ fn rotation_needs_log_directory() {
 }
 
 /// With `-u`, every input is opened before privileges are dropped. When they
-/// outnumber the open files allowed, the message says how many there are and
-/// how to go on.
+/// outnumber the open files allowed, the message counts them and gives the
+/// limit to set.
 #[test]
 fn open_file_limit_advice() {
     if !running_as_root("open_file_limit_advice") {

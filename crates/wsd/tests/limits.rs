@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::{field, flow_lines, run_wsd};
+use common::{field, flow_lines, pcapng_block, run_wsd};
 use wsd_capture::{PcapWriter, Timestamp};
 use wsd_synth::{Endpoint, FrameBuilder, TcpSegment};
 
@@ -102,18 +102,6 @@ fn huge_record_length_ends_file() {
         stderr.contains("bytes of input passed over after damage"),
         "no count of the bytes after the damage in: {stderr}"
     );
-}
-
-fn pcapng_block(block_type: u32, body: &[u8]) -> Vec<u8> {
-    let padded = body.len().div_ceil(4) * 4;
-    let total = (12 + padded) as u32;
-    let mut block = Vec::new();
-    block.extend_from_slice(&block_type.to_le_bytes());
-    block.extend_from_slice(&total.to_le_bytes());
-    block.extend_from_slice(body);
-    block.resize(8 + padded, 0);
-    block.extend_from_slice(&total.to_le_bytes());
-    block
 }
 
 /// Writes a pcapng file with `interfaces` Ethernet interfaces and one SYN on the

@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{field, flow_lines, run_wsd};
+use common::{field, fixture, flow_lines, pcapng_block, run_wsd};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -57,14 +57,6 @@ fn has_libpcap() -> bool {
 fn can_capture() -> bool {
     require(has_libpcap(), "libpcap is not installed")
         && require(is_root(), "live capture needs root")
-}
-
-fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/captures")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
 }
 
 fn stderr_of(output: &std::process::Output) -> String {
@@ -473,25 +465,15 @@ fn invalid_filter_exit_two() {
 /// Writes a pcapng file with an Ethernet interface and a raw IP interface,
 /// and one frame a packet on the interface of its `bool`: true for raw IP.
 fn write_two_link_types(path: &Path, packets: &[(bool, Vec<u8>)]) {
-    fn block(block_type: u32, body: &[u8]) -> Vec<u8> {
-        let padded = body.len().div_ceil(4) * 4;
-        let total = (12 + padded) as u32;
-        let mut block = block_type.to_le_bytes().to_vec();
-        block.extend_from_slice(&total.to_le_bytes());
-        block.extend_from_slice(body);
-        block.resize(8 + padded, 0);
-        block.extend_from_slice(&total.to_le_bytes());
-        block
-    }
     let mut section = 0x1a2b_3c4du32.to_le_bytes().to_vec();
     section.extend_from_slice(&[1, 0, 0, 0]);
     section.extend_from_slice(&u64::MAX.to_le_bytes());
-    let mut file = block(0x0a0d_0d0a, &section);
+    let mut file = pcapng_block(0x0a0d_0d0a, &section);
     for linktype in [1u16, 101] {
         let mut interface = linktype.to_le_bytes().to_vec();
         interface.extend_from_slice(&[0, 0]);
         interface.extend_from_slice(&65535u32.to_le_bytes());
-        file.extend(block(1, &interface));
+        file.extend(pcapng_block(1, &interface));
     }
     for (number, (raw, frame)) in packets.iter().enumerate() {
         // Raw IP is the Ethernet frame without its 14-byte header.
@@ -503,7 +485,7 @@ fn write_two_link_types(path: &Path, packets: &[(bool, Vec<u8>)]) {
         packet.extend_from_slice(&(data.len() as u32).to_le_bytes());
         packet.extend_from_slice(&(data.len() as u32).to_le_bytes());
         packet.extend_from_slice(data);
-        file.extend(block(6, &packet));
+        file.extend(pcapng_block(6, &packet));
     }
     std::fs::write(path, file).expect("capture written");
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::run_wsd;
+use common::{fixture, run_wsd};
 
 /// Returns the first code block under the README heading `heading`.
 fn readme_block(heading: &str) -> String {
@@ -21,14 +21,6 @@ fn readme_block(heading: &str) -> String {
         .1;
     let block = section.split("```").nth(1).expect("a code block follows");
     block.trim_start_matches('\n').to_string()
-}
-
-fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/captures")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
 }
 
 /// Runs `script` with bash in a process group of its own, so that a signal

@@ -13,6 +13,29 @@ use wsd_capture::{FileSource, PacketSource, PcapWriter, Timestamp};
 use wsd_decode::decode;
 use wsd_flow::{FlowRecord, Tracker, TrackerConfig};
 
+/// Returns the path of the bundled capture `name` under `fixtures/captures`.
+pub fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/captures")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Returns a pcapng block of type `block_type` around `body`, padded to 32
+/// bits, with its length at both ends.
+pub fn pcapng_block(block_type: u32, body: &[u8]) -> Vec<u8> {
+    let padded = body.len().div_ceil(4) * 4;
+    let total = (12 + padded) as u32;
+    let mut block = Vec::new();
+    block.extend_from_slice(&block_type.to_le_bytes());
+    block.extend_from_slice(&total.to_le_bytes());
+    block.extend_from_slice(body);
+    block.resize(8 + padded, 0);
+    block.extend_from_slice(&total.to_le_bytes());
+    block
+}
+
 /// Returns the folder of shared captures beside the repository. Tests that need them fail with a
 /// message saying where they looked rather than passing without them.
 pub fn shared_dir() -> PathBuf {
