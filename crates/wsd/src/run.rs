@@ -494,7 +494,15 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     summary.log(&tracker);
     // The pid file goes last, once the summary is out.
     drop(startup);
-    let outcome = combine_failures(result.and(written), saved, cli.wflow.is_some());
+    // Bad usage found before any packet was tracked, such as a filter that does
+    // not fit the first packet, keeps its status: the saved cache holds only
+    // what was loaded, so a retry would fail the same way.
+    let usage_first = matches!(result, Err(Failure::Usage(_))) && summary.packets == 0;
+    let outcome = combine_failures(
+        result.and(written),
+        saved,
+        cli.wflow.is_some() && !usage_first,
+    );
     match (unread, outcome) {
         (Some(index), Ok(())) => Err(stopped_before_end(cli, &inputs[index..])),
         // The failure keeps its status, and its message names what was not read.

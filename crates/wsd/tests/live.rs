@@ -543,6 +543,14 @@ fn filter_skips_link_type_it_cannot_judge() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
     assert!(stderr_of(&output).contains("invalid filter expression"));
     assert!(output.stdout.is_empty());
+
+    // Saving a cache changes nothing of that: no packet was tracked.
+    let cache = dir.path().join("flows.cache");
+    let mut cached = vec!["-W", cache.to_str().expect("UTF-8 path")];
+    cached.extend(&args);
+    let output = run_wsd(&cached, LIMIT);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
+    assert!(stderr_of(&output).contains("invalid filter expression"));
 }
 
 /// An Ethernet packet that the filter leaves out still shows that the
