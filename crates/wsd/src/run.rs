@@ -927,8 +927,8 @@ fn process_source(
         {
             summary.steps_back += 1;
         }
-        previous_ts = Some(packet.ts);
         let ts = packet.ts;
+        previous_ts = Some(ts);
         process_packet(&packet, &mut decoder, cli, tracker, output, summary)?;
         // A capture joined to this input, as `cat` joins them, is checked as an
         // input's first packet is, once a packet of it is tracked. The clock

@@ -490,6 +490,23 @@ fn write_two_link_types(path: &Path, packets: &[(bool, Vec<u8>)]) {
     std::fs::write(path, file).expect("capture written");
 }
 
+/// Returns the Ethernet frames of the filter tests: a SYN from 10.0.0.1 to
+/// 10.0.0.2, its SYN-ACK, and a SYN from 10.0.0.3 to 10.0.0.2.
+fn filter_test_frames() -> [Vec<u8>; 3] {
+    use wsd_synth::{Endpoint, FrameBuilder, TcpSegment};
+    let (client, server) = (
+        Endpoint::v4([10, 0, 0, 1], 40000),
+        Endpoint::v4([10, 0, 0, 2], 80),
+    );
+    let other = Endpoint::v4([10, 0, 0, 3], 40001);
+    let mut frames = FrameBuilder::new();
+    [
+        frames.tcp(client, server, &TcpSegment::syn(1000)),
+        frames.tcp(server, client, &TcpSegment::new(0x12, 5000, 1001, 0)),
+        frames.tcp(other, server, &TcpSegment::syn(2000)),
+    ]
+}
+
 /// A filter that compiles for Ethernet but not for raw IP leaves out the
 /// packets of a later raw IP interface with a warning, and the run goes on.
 /// A raw IP packet first still stops the run as an invalid filter.
@@ -498,16 +515,7 @@ fn filter_skips_link_type_it_cannot_judge() {
     if !require(has_libpcap(), "libpcap is not installed") {
         return;
     }
-    use wsd_synth::{Endpoint, FrameBuilder, TcpSegment};
-    let (client, server) = (
-        Endpoint::v4([10, 0, 0, 1], 40000),
-        Endpoint::v4([10, 0, 0, 2], 80),
-    );
-    let other = Endpoint::v4([10, 0, 0, 3], 40001);
-    let mut frames = FrameBuilder::new();
-    let syn = frames.tcp(client, server, &TcpSegment::syn(1000));
-    let syn_ack = frames.tcp(server, client, &TcpSegment::new(0x12, 5000, 1001, 0));
-    let raw_syn = frames.tcp(other, server, &TcpSegment::syn(2000));
+    let [syn, syn_ack, raw_syn] = filter_test_frames();
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("two-link-types.pcapng");
     let capture = path.to_str().expect("UTF-8 path");
@@ -561,14 +569,7 @@ fn filter_skips_link_type_after_rejected_packet() {
     if !require(has_libpcap(), "libpcap is not installed") {
         return;
     }
-    use wsd_synth::{Endpoint, FrameBuilder, TcpSegment};
-    let (client, server) = (
-        Endpoint::v4([10, 0, 0, 1], 40000),
-        Endpoint::v4([10, 0, 0, 2], 80),
-    );
-    let mut frames = FrameBuilder::new();
-    let syn = frames.tcp(client, server, &TcpSegment::syn(1000));
-    let syn_ack = frames.tcp(server, client, &TcpSegment::new(0x12, 5000, 1001, 0));
+    let [syn, syn_ack, _] = filter_test_frames();
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("two-link-types.pcapng");
     let capture = path.to_str().expect("UTF-8 path");

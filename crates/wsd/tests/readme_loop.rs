@@ -40,9 +40,9 @@ fn run_in_own_group(script: &str, path: &str) -> std::process::ExitStatus {
 }
 
 /// A signal to the loop's process group, such as the SIGINT of a Ctrl-C or the
-/// SIGTERM of a service stop, ends the shell before it can act on the failure. The next pass must still
-/// read the stopped capture again, and the logs then match one run over all
-/// the captures.
+/// SIGTERM of a service stop, ends the shell before it can act on the failure.
+/// The next pass must still read the stopped capture again, and the logs then
+/// match one run over all the captures.
 #[test]
 fn readme_loop_rereads_stopped_capture() {
     let dir = tempfile::tempdir().expect("temporary directory");

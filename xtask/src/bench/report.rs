@@ -454,6 +454,16 @@ mod tests {
         }
     }
 
+    /// Returns a capture of `kind` of one byte, whose figures the tests leave aside.
+    fn capture(kind: Kind) -> Capture {
+        Capture {
+            kind,
+            path: format!("{}.pcap", kind.name()).into(),
+            file_bytes: 1,
+            stats: Default::default(),
+        }
+    }
+
     #[test]
     fn thousands_separators() {
         assert_eq!(thousands(0), "0");
@@ -473,12 +483,7 @@ mod tests {
 
     #[test]
     fn speedup_uses_ratios_of_rounds() {
-        let capture = Capture {
-            kind: Kind::Mixed,
-            path: "mixed.pcap".into(),
-            file_bytes: 1,
-            stats: Default::default(),
-        };
+        let capture = capture(Kind::Mixed);
         // The medians, 3.0 and 2.0, would give 1.50.
         let single = series(Role::Records, &[2.0, 3.0, 4.0]);
         let threads = series(Role::Threads(WORKER_THREADS), &[1.0, 2.0, 2.5]);
@@ -498,12 +503,7 @@ mod tests {
 
     #[test]
     fn speedup_shows_machine_share() {
-        let capture = Capture {
-            kind: Kind::Flood,
-            path: "flood.pcap".into(),
-            file_bytes: 1,
-            stats: Default::default(),
-        };
+        let capture = capture(Kind::Flood);
         let single = series(Role::Records, &[2.0, 3.0, 4.0]);
         let threads = series(Role::Threads(WORKER_THREADS), &[1.0, 2.0, 2.5]);
         // Shares of 2 × 2/2.5, 2 × 3/3 and 2 × 4/8: 1.60, 2.00 and 1.00.
@@ -524,12 +524,7 @@ mod tests {
 
     #[test]
     fn speedup_of_pgo_build_compared_with_itself() {
-        let capture = Capture {
-            kind: Kind::Mixed,
-            path: "mixed.pcap".into(),
-            file_bytes: 1,
-            stats: Default::default(),
-        };
+        let capture = capture(Kind::Mixed);
         let single = series(Role::Records, &[2.0, 3.0, 4.0]);
         let threads = series(Role::Threads(WORKER_THREADS), &[1.0, 2.0, 2.5]);
         let pair = series(Role::Pair, &[2.5, 3.0, 8.0]);
@@ -558,12 +553,7 @@ mod tests {
 
     #[test]
     fn speedup_left_out_without_threads() {
-        let capture = Capture {
-            kind: Kind::Bulk,
-            path: "bulk.pcap".into(),
-            file_bytes: 1,
-            stats: Default::default(),
-        };
+        let capture = capture(Kind::Bulk);
         let single = series(Role::Records, &[2.0]);
         let results = Results {
             commands: vec![(capture, vec![single])],
