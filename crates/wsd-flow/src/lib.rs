@@ -68,6 +68,7 @@ mod record;
 mod shard;
 mod snapshot;
 mod stream;
+mod surplus;
 mod table;
 mod tracker;
 
@@ -89,4 +90,5 @@ pub use snapshot::{
     TrackerSnapshot,
 };
 pub use stream::{SeqRange, StreamState, MAX_HOLES};
+pub use surplus::{Surplus, SurplusPicker};
 pub use tracker::{RecordProtocols, Tracker, TrackerConfig, TrackerRestorer, TrackerStats};

@@ -119,6 +119,16 @@ fn shard_of_datagram(datagram: &DatagramSnapshot, shards: usize) -> usize {
     scale(address_pair_hash(datagram.src, datagram.dst), shards)
 }
 
+/// Returns the worker, of `shards`, that owns the saved flow `saved`. The hash
+/// is symmetric, so the client and server addresses give the worker of the
+/// flow's key.
+pub(crate) fn worker_of_saved(saved: &FlowSnapshot, shards: usize) -> usize {
+    if shards <= 1 {
+        return 0;
+    }
+    scale(address_pair_hash(saved.client.ip, saved.server.ip), shards)
+}
+
 /// Hashes two addresses, the same whichever of them sent the packet. It runs
 /// for every packet, so each address gets one folded multiplication, and the
 /// sum of the two makes the hash symmetric. Mixing each address before the sum
@@ -1128,15 +1138,22 @@ impl ShardedRestorer {
     ///
     /// As for [`TrackerRestorer::add`].
     pub fn add(&mut self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
-        // The hash is symmetric, so the client and server addresses give the
-        // worker of the flow's key.
-        let worker = scale(
-            address_pair_hash(saved.client.ip, saved.server.ip),
-            self.restorers.len(),
-        );
+        let worker = worker_of_saved(saved, self.restorers.len());
         self.restorers[worker].add(index, saved)?;
         self.workers_by_serial.push((saved.serial, worker));
         Ok(())
+    }
+
+    /// Checks the saved flow `saved` as [`ShardedRestorer::add`] would, but
+    /// leaves it out, for a flow that [`ShardedOverLimit::evict_saved`]
+    /// evicts later.
+    ///
+    /// # Errors
+    ///
+    /// As for [`TrackerRestorer::check`].
+    pub fn check(&self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
+        let worker = worker_of_saved(saved, self.restorers.len());
+        self.restorers[worker].check(index, saved)
     }
 
     /// Restores the IP fragment table from the snapshot's datagrams
@@ -1276,18 +1293,40 @@ impl ShardedOverLimit {
     /// limit. Flows of a protocol without records leave no record, so the list
     /// can be empty.
     pub fn evict_surplus(&mut self, max: usize) -> Option<Vec<FlowRecord>> {
-        let mut evicted = 0;
+        let evicted: usize = self
+            .trackers
+            .iter_mut()
+            .map(|tracker| tracker.evict_surplus(max))
+            .sum();
+        (evicted > 0).then(|| self.drain_evicted())
+    }
+
+    /// Reports the saved flow `saved`, at position `index` of the snapshot's
+    /// flows, as evicted from the table of the worker that owns it, as
+    /// [`Tracker::evict_saved`] does. [`ShardedOverLimit::drain_evicted`]
+    /// returns its record.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Tracker::evict_saved`].
+    pub fn evict_saved(&mut self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
+        let worker = worker_of_saved(saved, self.trackers.len());
+        self.trackers[worker].evict_saved(index, saved)
+    }
+
+    /// Returns the records of the flows evicted since the last call, in order
+    /// of end time.
+    pub fn drain_evicted(&mut self) -> Vec<FlowRecord> {
         let runs = self
             .trackers
             .iter_mut()
             .map(|tracker| {
-                evicted += tracker.evict_surplus(max);
                 let mut run: Vec<FlowRecord> = tracker.drain_finished().collect();
                 run.sort_by(end_order);
                 run
             })
             .collect();
-        (evicted > 0).then(|| merge_by_end(runs))
+        merge_by_end(runs)
     }
 
     /// Hands the tables to the worker threads. The records of flows still
@@ -1327,7 +1366,7 @@ pub enum RestoreOrShardError {
 /// up to `config.max_flows`: each has its quotient by the number of tables, and
 /// the first tables one more for the remainder. Every table has room for at
 /// least one flow.
-fn worker_config(config: TrackerConfig, threads: usize, worker: usize) -> TrackerConfig {
+pub(crate) fn worker_config(config: TrackerConfig, threads: usize, worker: usize) -> TrackerConfig {
     let threads = threads.max(1);
     let max_flows = config.max_flows.max(1);
     let extra = usize::from(worker < max_flows % threads);

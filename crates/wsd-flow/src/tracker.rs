@@ -987,6 +987,46 @@ impl Tracker {
         (0..surplus).take_while(|_| self.evict_one()).count()
     }
 
+    /// Reports the saved flow `saved`, at position `index` of a snapshot's
+    /// flows, as evicted, as if it had been restored and a full table had
+    /// evicted it at once. Its record joins the finished flows.
+    ///
+    /// A cache with more flows than the table allows is restored this way
+    /// without holding all its flows. A [`SurplusPicker`](crate::SurplusPicker)
+    /// picks the flows to evict, and a reading of the cache adds the others to
+    /// a [`TrackerRestorer`]. Another reading passes the picked ones here once
+    /// their records can be written.
+    ///
+    /// # Errors
+    ///
+    /// As for [`TrackerRestorer::add`], but a key repeated only among the
+    /// flows passed here goes unnoticed.
+    pub fn evict_saved(&mut self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
+        let flow = self.saved_flow(index, saved)?;
+        let hash = self.table.hash(&flow.key);
+        if self.table.find(hash, &flow.key).is_some() {
+            return Err(RestoreError::DuplicateFlow { index });
+        }
+        let queue = queue_for(&flow);
+        let idx = self.table.insert(hash, flow, queue);
+        self.stats.evicted += 1;
+        self.report(idx, EndReason::Evicted);
+        Ok(())
+    }
+
+    /// Rebuilds the saved flow `saved`, at position `index` of a snapshot's
+    /// flows, checking its serial number against the next one.
+    fn saved_flow(&self, index: usize, saved: &FlowSnapshot) -> Result<Flow, RestoreError> {
+        if saved.serial >= self.next_serial {
+            return Err(RestoreError::BadSerial {
+                index,
+                serial: saved.serial,
+                next_serial: self.next_serial,
+            });
+        }
+        Flow::from_snapshot(index, saved, self.config.records)
+    }
+
     /// Evicts one flow, or returns false if the table is empty.
     fn evict_one(&mut self) -> bool {
         let victim = self.table.front(QueueId::Closed).or_else(|| {
@@ -1075,14 +1115,7 @@ impl TrackerRestorer {
     /// below the next one.
     pub fn add(&mut self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
         let tracker = &mut self.tracker;
-        if saved.serial >= tracker.next_serial {
-            return Err(RestoreError::BadSerial {
-                index,
-                serial: saved.serial,
-                next_serial: tracker.next_serial,
-            });
-        }
-        let flow = Flow::from_snapshot(index, saved, tracker.config.records)?;
+        let flow = tracker.saved_flow(index, saved)?;
         let hash = tracker.table.hash(&flow.key);
         if tracker.table.find(hash, &flow.key).is_some() {
             return Err(RestoreError::DuplicateFlow { index });
@@ -1099,6 +1132,18 @@ impl TrackerRestorer {
             _ => tracker.schedule_restored_interim(idx, serial, protocol, first_ts),
         }
         Ok(())
+    }
+
+    /// Checks the saved flow `saved` as [`TrackerRestorer::add`] would, but
+    /// leaves it out, for a flow that [`Tracker::evict_saved`] evicts later.
+    /// Only a repeated key goes unnoticed.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if the flow mixes address families, ends before it
+    /// starts or has a serial number not below the next one.
+    pub fn check(&self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
+        self.tracker.saved_flow(index, saved).map(drop)
     }
 
     /// Restores the IP fragment table from the snapshot's datagrams `fragments`

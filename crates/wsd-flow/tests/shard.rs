@@ -4,7 +4,8 @@ use wsd_capture::Timestamp;
 use wsd_decode::{decode, linktype, Decoded};
 use wsd_flow::{
     shard_of, FlowRecord, RecordFormatter, RecordProtocols, RestoreError, RestoreOrShardError,
-    ShardError, ShardedRestorer, ShardedTracker, Tracker, TrackerConfig, BATCH_PACKETS,
+    ShardError, ShardedRestorer, ShardedTracker, SurplusPicker, Tracker, TrackerConfig,
+    TrackerRestorer, TrackerSnapshot, BATCH_PACKETS,
 };
 use wsd_synth::{syn_flood, Endpoint, FloodConfig, FrameBuilder, TcpSegment};
 
@@ -423,14 +424,154 @@ fn sharded_restore_evicts_surplus_in_chunks() {
 /// A restore error with worker threads names the flow's position in the
 /// whole snapshot, as with one thread, although each worker restores only
 /// its own flows.
-#[test]
-fn sharded_restore_error_positions() {
+/// Returns the snapshot of one tracker after the first half of the mixed
+/// stream, with many flows open and some closed.
+fn half_mixed_snapshot() -> TrackerSnapshot {
     let stream = mixed_stream();
     let mut tracker = Tracker::new(config());
     for (ts, packet) in &stream[..stream.len() / 2] {
         tracker.process(*ts, packet);
     }
-    let snapshot = tracker.snapshot();
+    tracker.snapshot()
+}
+
+/// Records of a snapshot restored into tables of `threads` workers with the
+/// settings `limited`, and then ended: first those of the flows evicted, then
+/// those that end with the input.
+fn restored_records(
+    snapshot: &TrackerSnapshot,
+    limited: TrackerConfig,
+    threads: usize,
+) -> (Vec<FlowRecord>, Vec<FlowRecord>) {
+    let (clock, next_serial) = (snapshot.clock, snapshot.next_serial);
+    let count = snapshot.flows.len();
+    if threads == 1 {
+        let mut restorer = TrackerRestorer::new(limited, clock, next_serial, count);
+        for (index, saved) in snapshot.flows.iter().enumerate() {
+            restorer.add(index, saved).unwrap();
+        }
+        let mut tracker = restorer.finish(&snapshot.fragments).unwrap();
+        let evicted = tracker.drain_finished().collect();
+        tracker.finish();
+        return (evicted, tracker.drain_finished().collect());
+    }
+    let mut restorer = ShardedRestorer::new(limited, clock, next_serial, count, threads);
+    for (index, saved) in snapshot.flows.iter().enumerate() {
+        restorer.add(index, saved).unwrap();
+    }
+    let mut tracker = restorer.finish(&snapshot.fragments).unwrap();
+    let evicted = tracker.drain_finished().collect();
+    let mut ended = Vec::new();
+    tracker.finish_each(|record| ended.push(record)).unwrap();
+    (evicted, ended)
+}
+
+/// A snapshot larger than the tables is restored in two ways: every flow, with
+/// the surplus evicted after, or only the flows that a [`SurplusPicker`] does
+/// not pick, with the picked ones evicted one by one afterwards. Both give the
+/// same records and leave the same flows, with one table and with two.
+#[test]
+fn picked_surplus_matches_restoring_all() {
+    let snapshot = half_mixed_snapshot();
+    let count = snapshot.flows.len();
+    let closed = snapshot
+        .flows
+        .iter()
+        .filter(|saved| saved.closed != wsd_flow::CloseState::Open)
+        .count();
+    assert!(
+        count > 1_000 && closed > 10,
+        "{count} flows, {closed} closed"
+    );
+    let limited = TrackerConfig {
+        max_flows: count / 3,
+        ..config()
+    };
+    // Closed flows go first even where open flows have been idle longer.
+    let mut by_idle: Vec<_> = snapshot.flows.iter().collect();
+    by_idle.sort_by_key(|saved| (saved.touched, saved.serial));
+    let recent_closed = by_idle[count - count / 3..]
+        .iter()
+        .filter(|saved| saved.closed != wsd_flow::CloseState::Open)
+        .count();
+    assert!(recent_closed > 0, "no closed flow among the most recent");
+    let (clock, next_serial) = (snapshot.clock, snapshot.next_serial);
+    for threads in [1, 2] {
+        let (expected_evicted, expected_ended) = restored_records(&snapshot, limited, threads);
+        assert!(expected_evicted.len() >= count - count / 3);
+
+        let mut picker = SurplusPicker::new(&limited, threads);
+        snapshot.flows.iter().for_each(|saved| picker.add(saved));
+        let picked = picker.finish(&snapshot.fragments);
+        let is_picked = |saved| picked.contains(saved);
+        let picked_count = snapshot
+            .flows
+            .iter()
+            .filter(|&saved| is_picked(saved))
+            .count();
+        assert_eq!(picked_count, expected_evicted.len(), "{threads} threads");
+
+        let mut evicted = Vec::new();
+        let ended = if threads == 1 {
+            let mut restorer = TrackerRestorer::new(limited, clock, next_serial, count / 3);
+            for (index, saved) in snapshot.flows.iter().enumerate() {
+                match is_picked(saved) {
+                    true => restorer.check(index, saved).unwrap(),
+                    false => restorer.add(index, saved).unwrap(),
+                }
+            }
+            let mut tracker = restorer.finish_over_limit(&snapshot.fragments).unwrap();
+            assert_eq!(tracker.active_flows(), count / 3);
+            for (index, saved) in snapshot.flows.iter().enumerate() {
+                if is_picked(saved) {
+                    tracker.evict_saved(index, saved).unwrap();
+                }
+            }
+            assert_eq!(tracker.evict_surplus(usize::MAX), 0);
+            assert_eq!(tracker.stats().evicted, picked_count as u64);
+            evicted.extend(tracker.drain_finished());
+            tracker.finish();
+            tracker.drain_finished().collect()
+        } else {
+            let mut restorer =
+                ShardedRestorer::new(limited, clock, next_serial, count / 3, threads);
+            for (index, saved) in snapshot.flows.iter().enumerate() {
+                match is_picked(saved) {
+                    true => restorer.check(index, saved).unwrap(),
+                    false => restorer.add(index, saved).unwrap(),
+                }
+            }
+            let mut tables = restorer.finish_over_limit(&snapshot.fragments).unwrap();
+            for (index, saved) in snapshot.flows.iter().enumerate() {
+                if is_picked(saved) {
+                    tables.evict_saved(index, saved).unwrap();
+                }
+            }
+            evicted = tables.drain_evicted();
+            assert!(evicted
+                .windows(2)
+                .all(|pair| pair[0].last_ts <= pair[1].last_ts));
+            assert!(tables.evict_surplus(usize::MAX).is_none());
+            let mut tracker = tables.start().unwrap();
+            let mut ended = Vec::new();
+            tracker.finish_each(|record| ended.push(record)).unwrap();
+            assert_eq!(tracker.stats().evicted, picked_count as u64);
+            ended
+        };
+        assert!(
+            sorted(&evicted) == sorted(&expected_evicted),
+            "{threads} threads"
+        );
+        assert!(
+            sorted(&ended) == sorted(&expected_ended),
+            "{threads} threads"
+        );
+    }
+}
+
+#[test]
+fn sharded_restore_error_positions() {
+    let snapshot = half_mixed_snapshot();
     let len = snapshot.flows.len();
     assert!(len > 20, "only {len} flows");
 
@@ -464,12 +605,7 @@ fn sharded_restore_error_positions() {
 /// as one thread does, whichever workers the two flows belong to.
 #[test]
 fn sharded_restore_first_fault_wins() {
-    let stream = mixed_stream();
-    let mut tracker = Tracker::new(config());
-    for (ts, packet) in &stream[..stream.len() / 2] {
-        tracker.process(*ts, packet);
-    }
-    let mut snapshot = tracker.snapshot();
+    let mut snapshot = half_mixed_snapshot();
     let len = snapshot.flows.len();
     assert!(len > 20, "only {len} flows");
     snapshot.flows.push(snapshot.flows[0]);

@@ -43,58 +43,125 @@ pub fn read_cache(path: &Path) -> Result<Option<FlowCache>, CacheError> {
 /// As for [`read_cache`] and [`decode_each`].
 pub fn read_cache_each(
     path: &Path,
-    mut receive: impl FnMut(CacheItem) -> Result<(), String>,
+    receive: impl FnMut(CacheItem) -> Result<(), String>,
 ) -> Result<Option<FlowCache>, CacheError> {
-    let io_error = |source| reading_error(path, source);
-    let Some((mut file, metadata)) = open_cache(path)? else {
-        return Ok(None);
-    };
-    let len = match usize::try_from(metadata.len()) {
-        Ok(len) if metadata.is_file() => len,
-        _ => {
-            let name = path.display().to_string();
-            return read_cache_each_from(&mut file, &name, receive).map(Some);
-        }
-    };
-    let mut head = [0u8; FRAME_HEAD_LEN];
-    let head_len = read_up_to(&mut file, &mut head).map_err(io_error)?;
-    let version = check_frame(len, &head[..head_len])?;
+    match CacheFile::open(path)? {
+        Some(mut file) => file.read_each(receive).map(Some),
+        None => Ok(None),
+    }
+}
 
-    // The whole file is checked before any flow is passed on, as in memory.
-    file.seek(SeekFrom::Start(0)).map_err(io_error)?;
-    let checksum_at = len - 4;
-    let mut hasher = crc32fast::Hasher::new();
-    let mut chunk = vec![0u8; CHECK_CHUNK];
-    let mut checked = 0;
-    let mut trailer = [0u8; 12];
-    while checked < len {
-        let want = (len - checked).min(CHECK_CHUNK);
-        let read = read_up_to(&mut file, &mut chunk[..want]).map_err(io_error)?;
-        if read == 0 {
-            break;
-        }
-        let bytes = &chunk[..read];
-        hasher.update(&bytes[..checksum_at.saturating_sub(checked).min(read)]);
-        keep_tail(&mut trailer, bytes);
-        checked += read;
-    }
-    if checked < len {
-        // The file was cut while it was read.
-        return Err(CacheError::Truncated { len: checked });
-    }
-    let stored = read_u32(&trailer, 8);
-    let computed = hasher.finalize();
-    if stored != computed {
-        return Err(CacheError::ChecksumMismatch { stored, computed });
-    }
-    let count = read_u64(&trailer, 0);
+/// A flow-cache file held open, so that a regular file can be read more than
+/// once. The later readings work after the process has lost the right to
+/// open it, and read the same file if another one takes its name in between.
+#[derive(Debug)]
+pub struct CacheFile {
+    file: File,
+    metadata: fs::Metadata,
+    path: PathBuf,
+    /// Whether the file was read before.
+    read: bool,
+}
 
-    let body_start = MAGIC.len() + 4;
-    file.seek(SeekFrom::Start(body_start as u64))
-        .map_err(io_error)?;
-    let name = path.display().to_string();
-    let mut body = Body::streamed(&mut file, name, body_start, len - 12);
-    decode_versioned(&mut body, version, count, &mut receive).map(Some)
+impl CacheFile {
+    /// Opens the flow cache at `path` for reading, or returns `Ok(None)` if
+    /// there is no file.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error if the file exists but cannot be opened, or is a
+    /// directory.
+    pub fn open(path: &Path) -> Result<Option<CacheFile>, CacheError> {
+        Ok(open_cache(path)?.map(|(file, metadata)| CacheFile {
+            file,
+            metadata,
+            path: path.to_path_buf(),
+            read: false,
+        }))
+    }
+
+    /// Returns the path the file was opened at.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Returns true if the file can be read more than once: a regular file,
+    /// not a pipe or a device.
+    pub fn rereadable(&self) -> bool {
+        self.metadata.is_file()
+    }
+
+    /// Reads the cache from its start, as [`read_cache_each`] does.
+    ///
+    /// # Errors
+    ///
+    /// As for [`read_cache_each`], and an I/O error of kind `Unsupported` when
+    /// a file that is not [rereadable](CacheFile::rereadable) is read a second
+    /// time.
+    pub fn read_each(
+        &mut self,
+        mut receive: impl FnMut(CacheItem) -> Result<(), String>,
+    ) -> Result<FlowCache, CacheError> {
+        let path = self.path.as_path();
+        let io_error = |source| reading_error(path, source);
+        let file = &mut self.file;
+        let again = std::mem::replace(&mut self.read, true);
+        let len = match usize::try_from(self.metadata.len()) {
+            Ok(len) if self.metadata.is_file() => len,
+            _ if again => {
+                let source = io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "only a regular file can be read a second time",
+                );
+                return Err(io_error(source));
+            }
+            _ => {
+                let name = path.display().to_string();
+                return read_cache_each_from(file, &name, receive);
+            }
+        };
+        // A second reading starts where the first one stopped.
+        file.seek(SeekFrom::Start(0)).map_err(io_error)?;
+        let mut head = [0u8; FRAME_HEAD_LEN];
+        let head_len = read_up_to(file, &mut head).map_err(io_error)?;
+        let version = check_frame(len, &head[..head_len])?;
+
+        // The whole file is checked before any flow is passed on, as in memory.
+        file.seek(SeekFrom::Start(0)).map_err(io_error)?;
+        let checksum_at = len - 4;
+        let mut hasher = crc32fast::Hasher::new();
+        let mut chunk = vec![0u8; CHECK_CHUNK];
+        let mut checked = 0;
+        let mut trailer = [0u8; 12];
+        while checked < len {
+            let want = (len - checked).min(CHECK_CHUNK);
+            let read = read_up_to(file, &mut chunk[..want]).map_err(io_error)?;
+            if read == 0 {
+                break;
+            }
+            let bytes = &chunk[..read];
+            hasher.update(&bytes[..checksum_at.saturating_sub(checked).min(read)]);
+            keep_tail(&mut trailer, bytes);
+            checked += read;
+        }
+        if checked < len {
+            // The file was cut while it was read.
+            return Err(CacheError::Truncated { len: checked });
+        }
+        let stored = read_u32(&trailer, 8);
+        let computed = hasher.finalize();
+        if stored != computed {
+            return Err(CacheError::ChecksumMismatch { stored, computed });
+        }
+        let count = read_u64(&trailer, 0);
+
+        let body_start = MAGIC.len() + 4;
+        file.seek(SeekFrom::Start(body_start as u64))
+            .map_err(io_error)?;
+        let name = path.display().to_string();
+        let mut body = Body::streamed(file, name, body_start, len - 12);
+        decode_versioned(&mut body, version, count, &mut receive)
+    }
 }
 
 /// Bytes read for the magic number and the format version.

@@ -53,7 +53,7 @@ use crate::reader::{postcard_problem, Reader};
 
 pub use file::{
     check_writable, lock_cache, lock_file_path, read_cache, read_cache_each, read_cache_each_from,
-    write_cache, write_cache_each, write_cache_lazily, CacheLock,
+    write_cache, write_cache_each, write_cache_lazily, CacheFile, CacheLock,
 };
 
 /// The magic number that starts every flow-cache file.

@@ -4,11 +4,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use tracing::{info, warn};
+use wsd_capture::Timestamp;
 use wsd_flow::{
-    FlowRecord, RestoreError, RestoreOrShardError, ShardedOverLimit, ShardedRestorer,
-    ShardedTracker, Tracker, TrackerConfig, TrackerRestorer,
+    FlowRecord, FlowSnapshot, RestoreError, RestoreOrShardError, ShardedOverLimit, ShardedRestorer,
+    ShardedTracker, Surplus, SurplusPicker, Tracker, TrackerConfig, TrackerRestorer,
 };
-use wsd_flowcache::{CacheError, CacheItem, FlowCache};
+use wsd_flowcache::{CacheError, CacheFile, CacheItem, FlowCache};
 
 use crate::flows::Flows;
 use crate::output::check_cache_to_load;
@@ -26,13 +27,15 @@ const EVICTION_CHUNK: usize = 4096;
 
 /// The tracker of a run as loaded, before the flows beyond the table's limit
 /// are evicted and the worker threads get their tables.
+// A run has one, so boxing the larger variants would gain nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Loaded {
     /// A tracker in the reading thread, which can contain more flows than its
-    /// limit.
-    Single(Tracker),
+    /// limit, and the flows of the cache it has no room for.
+    Single(Tracker, Option<CacheSurplus>),
     /// The tables of the worker threads, which can contain more flows than
-    /// their limits.
-    Sharded(ShardedOverLimit),
+    /// their limits, and the flows of the cache they have no room for.
+    Sharded(ShardedOverLimit, Option<CacheSurplus>),
     /// A tracker with no flows yet.
     Empty(Flows),
 }
@@ -43,13 +46,19 @@ impl Loaded {
     /// the first packet.
     pub fn start(self, mut write: impl FnMut(&FlowRecord)) -> Result<Flows, Failure> {
         match self {
-            Loaded::Single(mut tracker) => {
+            Loaded::Single(mut tracker, surplus) => {
+                if let Some(surplus) = surplus {
+                    surplus.evict(&mut tracker, &mut write)?;
+                }
                 while tracker.evict_surplus(EVICTION_CHUNK) > 0 {
                     tracker.drain_finished().for_each(|record| write(&record));
                 }
                 Ok(Flows::Single(tracker))
             }
-            Loaded::Sharded(mut tables) => {
+            Loaded::Sharded(mut tables, surplus) => {
+                if let Some(surplus) = surplus {
+                    surplus.evict(&mut tables, &mut write)?;
+                }
                 while let Some(records) = tables.evict_surplus(EVICTION_CHUNK) {
                     records.iter().for_each(&mut write);
                 }
@@ -60,6 +69,80 @@ impl Loaded {
             }
             Loaded::Empty(flows) => Ok(flows),
         }
+    }
+}
+
+/// The flows of a cache with more flows than `--max-flows` that the tables
+/// would evict at once. They are left in the file, held open, and read again
+/// for their records once the log is open, so that the whole cache is never in
+/// memory.
+pub struct CacheSurplus {
+    file: CacheFile,
+    picked: Surplus,
+}
+
+impl CacheSurplus {
+    /// Reads the cache again and reports the flows picked as evicted from
+    /// `tables`, passing their records to `write` a chunk at a time.
+    fn evict(
+        mut self,
+        tables: &mut impl EvictSaved,
+        write: &mut impl FnMut(&FlowRecord),
+    ) -> Result<(), Failure> {
+        let picked = &self.picked;
+        let mut pending = 0;
+        let read = self.file.read_each(|item| {
+            let CacheItem::Flow(index, saved) = item else {
+                return Ok(());
+            };
+            if !picked.contains(&saved) {
+                return Ok(());
+            }
+            tables
+                .evict_saved(index, &saved)
+                .map_err(|err| format!("inconsistent contents: {err}"))?;
+            pending += 1;
+            if pending == EVICTION_CHUNK {
+                tables.drain_evicted().iter().for_each(&mut *write);
+                pending = 0;
+            }
+            Ok(())
+        });
+        tables.drain_evicted().iter().for_each(&mut *write);
+        read.map(drop).map_err(|err| {
+            Failure::Other(format!(
+                "cannot read flow cache {} again for the flows beyond --max-flows: {err}",
+                self.file.path().display()
+            ))
+        })
+    }
+}
+
+/// Tables that the flows of a [`CacheSurplus`] are evicted from.
+trait EvictSaved {
+    /// Reports a saved flow as evicted.
+    fn evict_saved(&mut self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError>;
+    /// Returns the records of the flows evicted since the last call.
+    fn drain_evicted(&mut self) -> Vec<FlowRecord>;
+}
+
+impl EvictSaved for Tracker {
+    fn evict_saved(&mut self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
+        Tracker::evict_saved(self, index, saved)
+    }
+
+    fn drain_evicted(&mut self) -> Vec<FlowRecord> {
+        self.drain_finished().collect()
+    }
+}
+
+impl EvictSaved for ShardedOverLimit {
+    fn evict_saved(&mut self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
+        ShardedOverLimit::evict_saved(self, index, saved)
+    }
+
+    fn drain_evicted(&mut self) -> Vec<FlowRecord> {
+        ShardedOverLimit::drain_evicted(self)
     }
 }
 
@@ -120,6 +203,51 @@ enum Restoring {
     Sharded(ShardedRestorer),
 }
 
+impl Restoring {
+    fn new(config: TrackerConfig, header: &Header, count: usize, threads: usize) -> Restoring {
+        let (clock, next_serial) = (header.clock, header.next_serial);
+        if threads <= 1 {
+            Restoring::Single(TrackerRestorer::new(config, clock, next_serial, count))
+        } else {
+            let restorer = ShardedRestorer::new(config, clock, next_serial, count, threads);
+            Restoring::Sharded(restorer)
+        }
+    }
+
+    fn add(&mut self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
+        match self {
+            Restoring::Single(restorer) => restorer.add(index, saved),
+            Restoring::Sharded(restorer) => restorer.add(index, saved),
+        }
+    }
+
+    fn check(&self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
+        match self {
+            Restoring::Single(restorer) => restorer.check(index, saved),
+            Restoring::Sharded(restorer) => restorer.check(index, saved),
+        }
+    }
+}
+
+/// The fields of a cache's header that a restorer starts from.
+struct Header {
+    clock: Option<Timestamp>,
+    next_serial: u64,
+}
+
+/// The task of one reading of the cache.
+// A run has one, so boxing the larger variants would gain nothing.
+#[allow(clippy::large_enum_variant)]
+enum Reading {
+    /// Nothing yet: the header has not come.
+    Start,
+    /// Picking the flows that the tables have no room for, in a first reading
+    /// of a regular file with more flows than `--max-flows`.
+    Picking(SurplusPicker, Header),
+    /// Restoring each flow, or, with a surplus picked, each flow not picked.
+    Restoring(Restoring),
+}
+
 /// A restored tracker, the number of its flows and the cache without them, or
 /// none when there is no cache file.
 type Restored = Option<(Loaded, usize, FlowCache)>;
@@ -130,57 +258,91 @@ type Restored = Option<(Loaded, usize, FlowCache)>;
 /// without its flows, or in the inner error the reason, as text, why the cache
 /// cannot be loaded. The outer error is a failure to start the worker threads,
 /// which is no fault of the cache.
+///
+/// A regular file that contains more flows than `--max-flows` is read once to
+/// pick the flows that the tables would evict at once, and again to restore
+/// the others. The picked flows are evicted in a third reading, when
+/// [`Loaded::start`] can write their records.
 fn restore(
     path: &Path,
     config: TrackerConfig,
     threads: usize,
 ) -> Result<Result<Restored, String>, Failure> {
-    let mut restoring: Option<Restoring> = None;
+    let mut file = match CacheFile::open(path) {
+        Ok(Some(file)) => file,
+        Ok(None) => return Ok(Ok(None)),
+        Err(err) => return cache_error(path, err),
+    };
+    let may_pick = file.rereadable();
+    let mut reading = Reading::Start;
     let mut flows = 0;
-    let read = wsd_flowcache::read_cache_each(path, |item| match item {
+    let read = file.read_each(|item| match item {
         CacheItem::Header {
             clock,
             next_serial,
             flows: count,
             ..
         } => {
-            restoring = Some(if threads <= 1 {
-                Restoring::Single(TrackerRestorer::new(config, clock, next_serial, count))
+            let header = Header { clock, next_serial };
+            reading = if may_pick && count > config.max_flows {
+                Reading::Picking(SurplusPicker::new(&config, threads), header)
             } else {
-                let restorer = ShardedRestorer::new(config, clock, next_serial, count, threads);
-                Restoring::Sharded(restorer)
-            });
+                Reading::Restoring(Restoring::new(config, &header, count, threads))
+            };
             Ok(())
         }
         CacheItem::Flow(index, flow) => {
             flows += 1;
-            let added = match restoring.as_mut() {
-                Some(Restoring::Single(restorer)) => restorer.add(index, &flow),
-                Some(Restoring::Sharded(restorer)) => restorer.add(index, &flow),
-                None => return Err("a flow comes before the header".to_string()),
-            };
-            added.map_err(|err| err.to_string())
+            match &mut reading {
+                Reading::Start => Err("a flow comes before the header".to_string()),
+                Reading::Picking(picker, _) => {
+                    picker.add(&flow);
+                    Ok(())
+                }
+                Reading::Restoring(restorer) => {
+                    restorer.add(index, &flow).map_err(|err| err.to_string())
+                }
+            }
         }
     });
-    let cache = match read {
-        Ok(Some(cache)) => cache,
-        Ok(None) => return Ok(Ok(None)),
-        Err(err @ CacheError::Io { .. }) => return Err(unreadable_cache(path, &err)),
-        Err(err) => return Ok(Err(err.to_string())),
+    let mut cache = match read {
+        Ok(cache) => cache,
+        Err(err) => return cache_error(path, err),
+    };
+    let (restoring, surplus) = match reading {
+        Reading::Start => return Ok(Err("the cache has no header".to_string())),
+        Reading::Restoring(restoring) => (restoring, None),
+        Reading::Picking(picker, header) => {
+            let picked = picker.finish(&cache.snapshot.fragments);
+            let kept_count = flows.min(config.max_flows);
+            let mut restoring = Restoring::new(config, &header, kept_count, threads);
+            let read = file.read_each(|item| match item {
+                CacheItem::Header { .. } => Ok(()),
+                CacheItem::Flow(index, flow) if picked.contains(&flow) => {
+                    restoring.check(index, &flow).map_err(|err| err.to_string())
+                }
+                CacheItem::Flow(index, flow) => {
+                    restoring.add(index, &flow).map_err(|err| err.to_string())
+                }
+            });
+            cache = match read {
+                Ok(cache) => cache,
+                Err(err) => return cache_error(path, err),
+            };
+            (restoring, Some(CacheSurplus { file, picked }))
+        }
     };
     let inconsistent = |err: RestoreError| format!("inconsistent contents: {err}");
     let fragments = &cache.snapshot.fragments;
-    // Every decoded file passes its header on first.
     let tracker = match restoring {
-        None => return Ok(Err("the cache has no header".to_string())),
-        Some(Restoring::Single(restorer)) => match restorer.finish_over_limit(fragments) {
-            Ok(tracker) => Loaded::Single(tracker),
+        Restoring::Single(restorer) => match restorer.finish_over_limit(fragments) {
+            Ok(tracker) => Loaded::Single(tracker, surplus),
             Err(err) => return Ok(Err(inconsistent(err))),
         },
         // The threads start here, before the privileges are dropped and before
         // any record of the surplus is written.
-        Some(Restoring::Sharded(restorer)) => match restorer.finish_over_limit(fragments) {
-            Ok(tables) => Loaded::Sharded(tables),
+        Restoring::Sharded(restorer) => match restorer.finish_over_limit(fragments) {
+            Ok(tables) => Loaded::Sharded(tables, surplus),
             Err(RestoreOrShardError::Restore(err)) => return Ok(Err(inconsistent(err))),
             Err(err) => {
                 return Err(Failure::Other(format!("cannot start flow tracking: {err}")));
@@ -188,6 +350,15 @@ fn restore(
         },
     };
     Ok(Ok(Some((tracker, flows, cache))))
+}
+
+/// Sorts a failed reading of the cache at `path`: a file that could not be
+/// read is a failure of the run, any other error a reason to set it aside.
+fn cache_error<T>(path: &Path, err: CacheError) -> Result<Result<T, String>, Failure> {
+    match err {
+        err @ CacheError::Io { .. } => Err(unreadable_cache(path, &err)),
+        err => Ok(Err(err.to_string())),
+    }
 }
 
 /// Returns the failure of a cache file that could not be opened or read. The

@@ -166,21 +166,10 @@ fn split_case_files_one_record() {
 #[test]
 fn cache_over_limit_reports_surplus_first() {
     let dir = tempfile::tempdir().unwrap();
-    let paths = split(&corpus("mixed_echo_500conns.pcap"), 2, dir.path());
-    let cache = dir.path().join("wsd.cache");
+    let cache = echo_cache(dir.path());
     let cache = cache.to_str().unwrap();
-    stdout_of(&[
-        "-r",
-        paths[0].to_str().unwrap(),
-        "-L",
-        "/dev/null",
-        "-W",
-        cache,
-    ]);
 
-    let empty = dir.path().join("empty.pcap");
-    let writer = PcapWriter::new(std::fs::File::create(&empty).unwrap(), 1, 65_535, true);
-    writer.unwrap().flush().unwrap();
+    let empty = empty_capture(dir.path());
     let empty = empty.to_str().unwrap();
     let loaded = run_wsd(&["-R", cache, "-r", empty, "-L", "/dev/null"], LIMIT);
     let stderr = String::from_utf8_lossy(&loaded.stderr);
@@ -223,6 +212,83 @@ fn cache_over_limit_reports_surplus_first() {
             "{threads} threads:\n{out}"
         );
     }
+}
+
+/// The flows of a cache beyond `--max-flows` are read again from the file after
+/// the log is open, once the run has given up its privileges. As root the
+/// cache is readable by root only and the run changes to the user nobody in a
+/// new root without the cache, so the reading must use the file opened before.
+/// Other users run it without a change of user. Either way the records are
+/// those of the run without the limit, but for the end reason of the surplus.
+#[test]
+fn cache_surplus_read_after_privileges_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = echo_cache(dir.path());
+    let cache = cache.to_str().unwrap();
+    std::fs::set_permissions(cache, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let empty = empty_capture(dir.path());
+    let empty = empty.to_str().unwrap();
+    let unlimited = stdout_of(&["-R", cache, "-r", empty, "-L", "-"]);
+    let without_reason = |out: &str| {
+        let mut lines: Vec<String> = out
+            .lines()
+            .map(|line| {
+                let reason = common::field(line, "endReason");
+                line.replace(&format!("endReason={reason}"), "")
+            })
+            .collect();
+        lines.sort();
+        lines
+    };
+
+    let jail = dir.path().join("jail");
+    std::fs::create_dir(&jail).unwrap();
+    let jail = jail.to_str().unwrap();
+    let mut args = vec!["--max-flows", "4", "-R", cache, "-r", empty, "-L", "-"];
+    if is_root() {
+        args.extend(["-u", "nobody", "-c", jail]);
+    }
+    for threads in ["1", "2"] {
+        let args = [&["--threads", threads][..], &args].concat();
+        let limited = stdout_of(&args);
+        assert!(
+            without_reason(&limited) == without_reason(&unlimited),
+            "{threads} threads:\n{limited}"
+        );
+        let evicted = limited
+            .lines()
+            .filter(|line| common::field(line, "endReason") == "evicted")
+            .count();
+        assert!(
+            evicted > 10,
+            "{threads} threads: {evicted} evicted\n{limited}"
+        );
+    }
+}
+
+/// Saves the flows of the first half of a capture of 500 echo connections as a
+/// cache in `dir` and returns its path.
+fn echo_cache(dir: &Path) -> PathBuf {
+    let paths = split(&corpus("mixed_echo_500conns.pcap"), 2, dir);
+    let cache = dir.join("wsd.cache");
+    let first = paths[0].to_str().unwrap();
+    stdout_of(&[
+        "-r",
+        first,
+        "-L",
+        "/dev/null",
+        "-W",
+        cache.to_str().unwrap(),
+    ]);
+    cache
+}
+
+/// Writes a pcap file without packets into `dir` and returns its path.
+fn empty_capture(dir: &Path) -> PathBuf {
+    let empty = dir.join("empty.pcap");
+    let writer = PcapWriter::new(std::fs::File::create(&empty).unwrap(), 1, 65_535, true);
+    writer.unwrap().flush().unwrap();
+    empty
 }
 
 /// Copies the packets of `capture` into `out`, each `shift` nanoseconds later.
