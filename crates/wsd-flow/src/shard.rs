@@ -1156,6 +1156,18 @@ impl ShardedRestorer {
         self.restorers[worker].check(index, saved)
     }
 
+    /// Checks that the saved flow `saved`, which [`ShardedRestorer::check`]
+    /// passed and which was left out, has the key of no flow added after it.
+    /// Call it once every flow is added.
+    ///
+    /// # Errors
+    ///
+    /// As for [`TrackerRestorer::check_key`].
+    pub fn check_key(&self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
+        let worker = worker_of_saved(saved, self.restorers.len());
+        self.restorers[worker].check_key(index, saved)
+    }
+
     /// Restores the IP fragment table from the snapshot's datagrams
     /// `fragments`, each in the worker of its flows, and starts the workers.
     ///

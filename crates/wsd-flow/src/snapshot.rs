@@ -181,6 +181,14 @@ pub enum RestoreError {
         /// Position of the flow in the snapshot.
         index: usize,
     },
+    /// A flow left out of the table has the key of a flow after it, which a
+    /// restorer that leaves out the flows it evicts at once finds only after
+    /// adding the others.
+    #[error("flow {} has the key of a later flow", index + 1)]
+    DuplicateOfLaterFlow {
+        /// Position of the flow in the snapshot.
+        index: usize,
+    },
     /// A flow's serial number is not below the snapshot's next serial number.
     #[error(
         "flow {} has serial number {serial}, not below the next serial number {next_serial}",

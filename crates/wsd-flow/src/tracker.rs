@@ -1136,14 +1136,38 @@ impl TrackerRestorer {
 
     /// Checks the saved flow `saved` as [`TrackerRestorer::add`] would, but
     /// leaves it out, for a flow that [`Tracker::evict_saved`] evicts later.
-    /// Only a repeated key goes unnoticed.
+    /// A flow added after it with the same key goes unnoticed here, so once
+    /// every flow is added, pass it to [`TrackerRestorer::check_key`] too.
     ///
     /// # Errors
     ///
-    /// Returns an error if the flow mixes address families, ends before it
-    /// starts or has a serial number not below the next one.
+    /// Returns an error if the flow mixes address families, repeats the key of
+    /// a flow added before, ends before it starts or has a serial number not
+    /// below the next one.
     pub fn check(&self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
-        self.tracker.saved_flow(index, saved).map(drop)
+        let flow = self.tracker.saved_flow(index, saved)?;
+        let hash = self.tracker.table.hash(&flow.key);
+        if self.tracker.table.find(hash, &flow.key).is_some() {
+            return Err(RestoreError::DuplicateFlow { index });
+        }
+        Ok(())
+    }
+
+    /// Checks that the saved flow `saved`, which [`TrackerRestorer::check`]
+    /// passed and which was left out, has the key of no flow added after it.
+    /// Call it once every flow is added.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`RestoreError::DuplicateOfLaterFlow`] if a flow added after
+    /// it has the same key.
+    pub fn check_key(&self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
+        let flow = self.tracker.saved_flow(index, saved)?;
+        let hash = self.tracker.table.hash(&flow.key);
+        if self.tracker.table.find(hash, &flow.key).is_some() {
+            return Err(RestoreError::DuplicateOfLaterFlow { index });
+        }
+        Ok(())
     }
 
     /// Restores the IP fragment table from the snapshot's datagrams `fragments`

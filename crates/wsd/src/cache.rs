@@ -100,7 +100,7 @@ impl CacheSurplus {
             }
             tables
                 .evict_saved(index, &saved)
-                .map_err(|err| format!("inconsistent contents: {err}"))?;
+                .map_err(|err| err.to_string())?;
             pending += 1;
             if pending == EVICTION_CHUNK {
                 tables.drain_evicted().iter().for_each(&mut *write);
@@ -227,6 +227,13 @@ impl Restoring {
             Restoring::Sharded(restorer) => restorer.check(index, saved),
         }
     }
+
+    fn check_key(&self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
+        match self {
+            Restoring::Single(restorer) => restorer.check_key(index, saved),
+            Restoring::Sharded(restorer) => restorer.check_key(index, saved),
+        }
+    }
 }
 
 /// The fields of a cache's header that a restorer starts from.
@@ -260,8 +267,9 @@ type Restored = Option<(Loaded, usize, FlowCache)>;
 /// which is no fault of the cache.
 ///
 /// A regular file that contains more flows than `--max-flows` is read once to
-/// pick the flows that the tables would evict at once, and again to restore
-/// the others. The picked flows are evicted in a third reading, when
+/// pick the flows that the tables would evict at once, again to restore the
+/// others, and a third time to check that no picked flow repeats the key of a
+/// flow restored. The picked flows are evicted in a fourth reading, when
 /// [`Loaded::start`] can write their records.
 fn restore(
     path: &Path,
@@ -329,6 +337,18 @@ fn restore(
                 Ok(cache) => cache,
                 Err(err) => return cache_error(path, err),
             };
+            // A picked flow that repeats the key of a later flow is found only
+            // now that the others are in. The check is made before the log is
+            // open, so that such a cache is set aside as a whole.
+            let read = file.read_each(|item| match item {
+                CacheItem::Flow(index, flow) if picked.contains(&flow) => restoring
+                    .check_key(index, &flow)
+                    .map_err(|err| err.to_string()),
+                _ => Ok(()),
+            });
+            if let Err(err) = read {
+                return cache_error(path, err);
+            }
             (restoring, Some(CacheSurplus { file, picked }))
         }
     };

@@ -384,6 +384,67 @@ fn missing_cache_starts_empty() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("does not exist yet"));
 }
 
+/// A cache with more flows than `--max-flows`, where a flow that the table
+/// evicts at once repeats the key of a flow that it keeps, is rejected before
+/// any record is written, whichever of the two comes first in the file.
+#[test]
+fn surplus_repeating_kept_key_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = echo_cache(dir.path());
+    let empty = empty_capture(dir.path());
+    let loaded = wsd_flowcache::read_cache(&cache).unwrap().unwrap();
+    let flows = loaded.snapshot.flows.len();
+    assert!(flows > 10, "only {flows} flows saved");
+    // The flow touched last is kept, and its copy, idle longest, is evicted.
+    let kept = *loaded
+        .snapshot
+        .flows
+        .iter()
+        .max_by_key(|saved| (saved.touched, saved.serial))
+        .unwrap();
+    let earliest = loaded.snapshot.flows.iter().map(|saved| saved.touched);
+    let mut copy = kept;
+    copy.touched = earliest.min().unwrap().add_nanos(-1_000_000_000);
+    copy.serial = loaded.snapshot.next_serial;
+
+    // Messages number flows from 1.
+    let cases = [
+        (0, "flow 1 has the key of a later flow".to_string()),
+        (
+            flows,
+            format!("flow {} repeats the key of an earlier flow", flows + 1),
+        ),
+    ];
+    for (position, expected) in cases {
+        let mut snapshot = loaded.snapshot.clone();
+        snapshot.next_serial += 1;
+        snapshot.flows.insert(position, copy);
+        wsd_flowcache::write_cache(&cache, &snapshot, "test").unwrap();
+        for threads in ["1", "2"] {
+            let output = run_wsd(
+                &[
+                    "--threads",
+                    threads,
+                    "--max-flows",
+                    "4",
+                    "-R",
+                    cache.to_str().unwrap(),
+                    "-r",
+                    empty.to_str().unwrap(),
+                    "-L",
+                    "-",
+                ],
+                LIMIT,
+            );
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let case = format!("copy at {position}, {threads} threads");
+            assert_eq!(output.status.code(), Some(2), "{case}: {stderr}");
+            assert!(stderr.contains(&expected), "{case}: {stderr}");
+            assert!(output.stdout.is_empty(), "{case}");
+        }
+    }
+}
+
 /// A cache whose flows decode but contradict each other is rejected with the
 /// position of the flow at fault, whether one thread restores the flows as they
 /// are decoded or worker threads restore them from the whole snapshot.
