@@ -730,8 +730,10 @@ fn install_stop_handlers(stop: &Arc<AtomicBool>, logged: bool) -> std::io::Resul
             let mut signals = 0;
             while std::io::Read::read(&mut counted, &mut byte).is_ok_and(|read| read == 1) {
                 signals += 1;
-                if signals == 2 {
-                    end_at_second_signal(logged);
+                match signals {
+                    1 => notice_slow_stop(logged),
+                    2 => end_at_second_signal(logged),
+                    _ => {}
                 }
             }
         })?;
@@ -784,6 +786,55 @@ const CACHE_SAVING: u8 = 1;
 /// The cache was saved.
 const CACHE_SAVED: u8 = 2;
 
+/// Time after a first SIGINT or SIGTERM at which a run still finishing reports
+/// the cause, so that an operator waiting for the end learns what a second
+/// signal would lose.
+const SLOW_STOP_NOTICE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Starts a thread that reports, if the run has not ended [`SLOW_STOP_NOTICE`]
+/// after the first signal, what it is waiting for and what a second signal
+/// does. A run whose log is blocked, such as a pipe that no process reads,
+/// waits there without end.
+fn notice_slow_stop(logged: bool) {
+    let _ = std::thread::Builder::new()
+        .name("slow stop".to_string())
+        .spawn(move || {
+            std::thread::sleep(SLOW_STOP_NOTICE);
+            if ENDING.load(Ordering::SeqCst) {
+                return;
+            }
+            let cache = match CACHE_STATE.load(Ordering::Acquire) {
+                CACHE_NONE | CACHE_SAVED => "",
+                _ => " and the -W cache saved",
+            };
+            let message = format!(
+                "still stopping {} s after the signal: the records of the open flows are \
+                 being written{cache}, which waits while the log is blocked (a pipe that is \
+                 not read, a full disk); a second SIGINT or SIGTERM ends wsd at once, and \
+                 the records not yet written are lost",
+                SLOW_STOP_NOTICE.as_secs()
+            );
+            if logged {
+                warn!("{message}");
+            } else {
+                write_from_signal_thread(&message);
+            }
+        });
+}
+
+/// Writes `message` to standard error as `wsd: MESSAGE`, after clearing a
+/// progress line on a terminal, without the logger, whose lock the blocked
+/// thread may hold.
+fn write_from_signal_thread(message: &str) {
+    let clear: &[u8] = if std::io::stderr().is_terminal() {
+        b"\r\x1b[K"
+    } else {
+        b""
+    };
+    let line = [clear, b"wsd: ", message.as_bytes(), b"\n"].concat();
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), &line);
+}
+
 /// Ends the process at a second SIGINT or SIGTERM, with `_exit`, which neither
 /// flushes nor waits for a lock. The message goes out first, unless that blocks
 /// too: a thread, if one can be started, ends the process a second later anyway.
@@ -818,14 +869,7 @@ fn end_at_second_signal(logged: bool) -> ! {
     if logged {
         error!("{message}");
     } else {
-        // A progress line on the terminal is cleared first.
-        let clear: &[u8] = if std::io::stderr().is_terminal() {
-            b"\r\x1b[K"
-        } else {
-            b""
-        };
-        let line = [clear, b"wsd: ", message.as_bytes(), b"\n"].concat();
-        let _ = std::io::Write::write_all(&mut std::io::stderr(), &line);
+        write_from_signal_thread(message);
     }
     signal_hook::low_level::exit(1);
 }

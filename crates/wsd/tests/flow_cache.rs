@@ -384,9 +384,9 @@ fn missing_cache_starts_empty() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("does not exist yet"));
 }
 
-/// A cache with more flows than `--max-flows`, where a flow that the table
-/// evicts at once repeats the key of a flow that it keeps, is rejected before
-/// any record is written, whichever of the two comes first in the file.
+/// In this cache with more flows than `--max-flows`, a flow that the table
+/// evicts at once repeats the key of a flow that it keeps. The cache is
+/// rejected before any record is written, whichever of the two comes first.
 #[test]
 fn surplus_repeating_kept_key_rejected() {
     let dir = tempfile::tempdir().unwrap();
@@ -1426,6 +1426,60 @@ fn second_signal_ends_blocked_run() {
             assert!(logged.contains(message), "diagnostics file: {logged}");
         }
     }
+}
+
+/// A run still stopping 2 s after a first SIGTERM, here because its log waits
+/// on a full pipe, reports it and what a second signal would lose. A second
+/// signal then ends it.
+#[test]
+fn slow_stop_noticed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("wsd.cache");
+    let capture = dir.path().join("refused.pcap");
+    syn_capture(&capture, 20_000, 1_000_000, true);
+    let args = [
+        "-r",
+        capture.to_str().unwrap(),
+        "-W",
+        cache.to_str().unwrap(),
+    ];
+    let mut child = spawn_log_to_pipe(&args);
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert!(line.starts_with("TCPFLOW "), "{line}");
+
+    // Standard error is read in a thread, so that the test receives each line
+    // as it comes while wsd still runs.
+    let stderr = child.stderr.take().unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    terminate(&child);
+    let signalled = std::time::Instant::now();
+    let notice = loop {
+        let line = received
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("no notice within 10 s of the first signal");
+        if line.contains("still stopping") {
+            break line;
+        }
+    };
+    assert!(signalled.elapsed() >= std::time::Duration::from_secs(2));
+    assert!(notice.contains("the -W cache saved"), "{notice}");
+    assert!(notice.contains("a second SIGINT or SIGTERM ends wsd at once"));
+    assert!(child.try_wait().unwrap().is_none(), "wsd ended");
+
+    terminate(&child);
+    let status = wait_at_most(&mut child, 10);
+    assert_eq!(status.code(), Some(1));
 }
 
 /// A second SIGTERM while the cache is being saved, here blocked on logging
