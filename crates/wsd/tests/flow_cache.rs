@@ -1434,16 +1434,7 @@ fn second_signal_ends_blocked_run() {
 #[test]
 fn slow_stop_noticed() {
     let dir = tempfile::tempdir().unwrap();
-    let cache = dir.path().join("wsd.cache");
-    let capture = dir.path().join("refused.pcap");
-    syn_capture(&capture, 20_000, 1_000_000, true);
-    let args = [
-        "-r",
-        capture.to_str().unwrap(),
-        "-W",
-        cache.to_str().unwrap(),
-    ];
-    let mut child = spawn_log_to_pipe(&args);
+    let mut child = spawn_refused_with_cache(dir.path(), 20_000, 1_000_000);
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
@@ -1549,18 +1540,10 @@ fn second_signal_after_cache_saved() {
 
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("wsd.cache");
-    let capture = dir.path().join("refused.pcap");
     // Refused connections linger for 10 s, so 400 of them 100 ms apart give
     // about 300 records: more than a pipe takes, less than the log's buffer.
     // So the first write of the log comes after the cache is saved.
-    syn_capture(&capture, 400, 100_000_000, true);
-    let args = [
-        "-W",
-        cache.to_str().unwrap(),
-        "-r",
-        capture.to_str().unwrap(),
-    ];
-    let mut child = spawn_log_to_pipe(&args);
+    let mut child = spawn_refused_with_cache(dir.path(), 400, 100_000_000);
 
     let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut text = String::new();
@@ -1638,6 +1621,22 @@ fn spawn_log_to_pipe(args: &[&str]) -> std::process::Child {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap()
+}
+
+/// Starts `wsd` on a capture in `dir` of `count` refused connections,
+/// `spacing` nanoseconds apart, with its log on a pipe and its `-W` cache at
+/// `wsd.cache` in `dir`.
+fn spawn_refused_with_cache(dir: &Path, count: u32, spacing: i64) -> std::process::Child {
+    let capture = dir.join("refused.pcap");
+    syn_capture(&capture, count, spacing, true);
+    let cache = dir.join("wsd.cache");
+    let args = [
+        "-W",
+        cache.to_str().unwrap(),
+        "-r",
+        capture.to_str().unwrap(),
+    ];
+    spawn_log_to_pipe(&args)
 }
 
 /// Sends SIGTERM to `child`.
