@@ -14,6 +14,10 @@
 //! itself, so this checks that `--compat` still writes exactly the old output.
 //! Where the cut-down golden cannot match (see [`bless_compat_override`]), the
 //! `--compat` output has its own golden beside the others, ending in `.compat`.
+//!
+//! With `--pgo`, the build of `cargo xtask pgo` is checked against the goldens,
+//! and its output with worker threads and with JSON records against that of the
+//! plain release build, which has no goldens of those.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -96,13 +100,15 @@ fn bless_compat_override(path: &Path, classic: &str, compat: &str) -> Result<(),
 /// plain release build.
 pub fn run(mode: Mode, args: &[String]) -> Result<(), String> {
     let root = workspace_root();
-    let wsd = match args {
-        [] => build_wsd(&root)?,
+    // With `--pgo`, the plain build to compare the other options with.
+    let (wsd, plain) = match args {
+        [] => (build_wsd(&root)?, None),
         [flag] if flag == "--pgo" && mode == Mode::Compare => {
             if cfg!(debug_assertions) {
                 return crate::run_release_build(&root, "regress", args);
             }
-            crate::pgo::build(&root)?.program("wsd")
+            let pgo = crate::pgo::build(&root)?.program("wsd");
+            (pgo, Some(build_wsd(&root)?))
         }
         _ => return Err(invalid_arguments(mode, args)),
     };
@@ -113,7 +119,7 @@ pub fn run(mode: Mode, args: &[String]) -> Result<(), String> {
 
     let mut failures = Vec::new();
     for case in &cases {
-        let actual = run_wsd(&wsd, case, false)?;
+        let actual = run_wsd(&wsd, case, &[])?;
         let suffix = if case.verbose { "verbose" } else { "flows" };
         let golden = golden_dir.join(format!("{}.{suffix}", case.name));
         let expected = match mode {
@@ -131,7 +137,11 @@ pub fn run(mode: Mode, args: &[String]) -> Result<(), String> {
             }
         };
 
-        let compat = run_wsd(&wsd, case, true)?;
+        if let Some(plain) = &plain {
+            failures.extend(compare_builds(&wsd, plain, case)?);
+        }
+
+        let compat = run_wsd(&wsd, case, &["--compat"])?;
         let override_path = golden_dir.join(format!("{}.{suffix}.compat", case.name));
         let expected_compat = match mode {
             Mode::Bless => {
@@ -257,9 +267,43 @@ fn collect_cases(root: &Path) -> Result<Vec<Case>, String> {
     Ok(cases)
 }
 
-/// Runs `wsd` in UTC, with `--compat` if `compat` is set, and returns the golden
-/// text: the exit status, then standard output.
-fn run_wsd(wsd: &Path, case: &Case, compat: bool) -> Result<String, String> {
+/// Options with which the profile-guided build must write what the plain build
+/// writes. Cases with packet lines leave out `-V` where worker threads run,
+/// because the two do not go together.
+const BUILDS_COMPARED_WITH: [&[&str]; 3] = [
+    &["--threads", "2"],
+    &["--format", "json"],
+    &["--threads", "3", "--format", "json"],
+];
+
+/// Runs `case` with each of [`BUILDS_COMPARED_WITH`] in the profile-guided
+/// build `pgo` and the plain build `plain`, and returns a description of each
+/// difference.
+fn compare_builds(pgo: &Path, plain: &Path, case: &Case) -> Result<Vec<String>, String> {
+    let mut differences = Vec::new();
+    for options in BUILDS_COMPARED_WITH {
+        let case = Case {
+            name: case.name.clone(),
+            capture: case.capture.clone(),
+            verbose: case.verbose && !options.contains(&"--threads"),
+        };
+        let expected = run_wsd(plain, &case, options)?;
+        let actual = run_wsd(pgo, &case, options)?;
+        if expected != actual {
+            let label = PathBuf::from(format!(
+                "{} with {} (the plain build's output)",
+                case.name,
+                options.join(" ")
+            ));
+            differences.push(describe_difference(&label, &expected, &actual));
+        }
+    }
+    Ok(differences)
+}
+
+/// Runs `wsd` in UTC with the options `extra` after the case's own, and returns
+/// the golden text: the exit status, then standard output.
+fn run_wsd(wsd: &Path, case: &Case, extra: &[&str]) -> Result<String, String> {
     let mut command = Command::new(wsd);
     command
         .env("TZ", "UTC")
@@ -270,9 +314,7 @@ fn run_wsd(wsd: &Path, case: &Case, compat: bool) -> Result<String, String> {
     if case.verbose {
         command.arg("-V");
     }
-    if compat {
-        command.arg("--compat");
-    }
+    command.args(extra);
     let output = command
         .output()
         .map_err(|err| format!("cannot run {}: {err}", wsd.display()))?;
@@ -304,5 +346,47 @@ fn describe_difference(golden: &Path, expected: &str, actual: &str) -> String {
             expected.lines().count(),
             actual.lines().count()
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// Writes an executable shell script `name` in `dir` with `body`.
+    fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+        let path = dir.join(name);
+        fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    /// A build that writes other records with worker threads differs once for
+    /// each option set with threads, and a verbose case gets no `-V` there.
+    #[test]
+    fn builds_differ_with_threads() {
+        let dir = std::env::temp_dir().join(format!("xtask-regress-test-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let plain = script(&dir, "plain", r#"echo "TCPFLOW $*""#);
+        let pgo = script(
+            &dir,
+            "pgo",
+            r#"case "$*" in *--threads*) echo "TCPFLOW other";; *) echo "TCPFLOW $*";; esac"#,
+        );
+        let case = Case {
+            name: "sample".to_string(),
+            capture: dir.join("sample.pcap"),
+            verbose: true,
+        };
+        let differences = compare_builds(&pgo, &plain, &case).unwrap();
+        let same = compare_builds(&plain, &plain, &case).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+
+        assert!(same.is_empty(), "{same:?}");
+        assert_eq!(differences.len(), 2, "{differences:?}");
+        assert!(differences[0].contains("sample with --threads 2"));
+        assert!(!differences[0].contains("-V"), "{}", differences[0]);
+        assert!(differences[1].contains("--threads 3 --format json"));
     }
 }
