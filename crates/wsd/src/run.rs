@@ -646,6 +646,7 @@ pub(crate) fn finish_flows(
     }
     let mut written = write_finished(tracker, output, summary);
     let unsaved = tracker.active_flows() as u64;
+    let records_before = summary.records;
     if saved.is_err() || cli.wflow.is_none() {
         // Without a cache, or when it could not be written, every flow still
         // open is reported, so none is lost. Each record is written as it is
@@ -671,6 +672,15 @@ pub(crate) fn finish_flows(
     let written = written
         .and_then(|()| summary.write_stats_due(cli, tracker, output, clock, true))
         .and_then(|()| output.writer.flush().map_err(|err| output.write_error(err)));
+    // After a failed write, the records still in the output buffer never reach
+    // the log. After a successful flush there are none.
+    let unwritten = output.buffered_records();
+    // The buffer contains the latest records, so the last of the open flows'
+    // records are those lost with it.
+    let accepted = summary.records - records_before;
+    let reached = accepted - accepted.min(unwritten);
+    summary.records -= unwritten;
+    summary.records_not_written += unwritten;
     // The cache's failure adds where the flows still open went instead, once
     // writing them to the log has succeeded or failed.
     let flows = count(unsaved, "unfinished flow");
@@ -681,16 +691,21 @@ pub(crate) fn finish_flows(
              this log, make room or fix the permissions, and read the same capture again from \
              the old cache"
         ))),
+        (Err(failure), Err(_)) if reached > 0 => Err(failure.extended(&format!(
+            ", and the log failed too, so {} of the {flows} {} saved nowhere; the other \
+             {reached} reached the log as records before it failed",
+            unsaved - reached,
+            if unsaved - reached == 1 {
+                "was"
+            } else {
+                "were"
+            }
+        ))),
         (Err(failure), Err(_)) => Err(failure.extended(&format!(
             ", and the log failed too, so {flows} {verb} saved nowhere"
         ))),
         (saved, _) => saved,
     };
-    // After a failed write, the records still in the output buffer never reach
-    // the log. After a successful flush there are none.
-    let unwritten = output.buffered_records();
-    summary.records -= unwritten;
-    summary.records_not_written += unwritten;
     (saved, written)
 }
 

@@ -639,14 +639,22 @@ fn not_a_cache_rejected() {
 /// files, and removes the cache's directory before the input ends: it exists
 /// at start-up, which checks it, and is gone when the cache is written.
 fn run_with_cache_dir_gone(log: &str) -> std::process::Output {
+    let part1 = shared_dir().join("cases/B30_flow-across-files_part1.pcap");
+    let dir = tempfile::tempdir().unwrap();
+    let child = spawn_with_cache_dir_gone(dir.path(), log, &std::fs::read(part1).unwrap());
+    child.wait_with_output().unwrap()
+}
+
+/// Starts `wsd -r - -L LOG -W CACHE` with the cache in a directory under `dir`,
+/// gives it `capture` on standard input, and removes the cache's directory
+/// before the input ends.
+fn spawn_with_cache_dir_gone(dir: &Path, log: &str, capture: &[u8]) -> std::process::Child {
     use std::io::Write;
     use std::process::{Command, Stdio};
 
-    let dir = tempfile::tempdir().unwrap();
-    let cache_dir = dir.path().join("cache");
+    let cache_dir = dir.join("cache");
     std::fs::create_dir(&cache_dir).unwrap();
     let cache = cache_dir.join("wsd.cache");
-    let part1 = shared_dir().join("cases/B30_flow-across-files_part1.pcap");
     let mut child = Command::new(env!("CARGO_BIN_EXE_wsd"))
         .args(["-r", "-", "-L", log, "-W"])
         .arg(&cache)
@@ -657,12 +665,50 @@ fn run_with_cache_dir_gone(log: &str) -> std::process::Output {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(&std::fs::read(&part1).unwrap()).unwrap();
+    stdin.write_all(capture).unwrap();
     stdin.flush().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
     std::fs::remove_dir_all(&cache_dir).unwrap();
     drop(stdin);
-    child.wait_with_output().unwrap()
+    child
+}
+
+/// When the cache fails and the log fails while the open flows are written to
+/// it, here a pipe closed after its first 100,000 bytes, the message counts
+/// the flows that reached the log apart from those saved nowhere.
+#[test]
+fn log_failing_among_open_flows_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("open.pcap");
+    syn_capture(&capture, 5_000, 1_000_000, false);
+    let capture = std::fs::read(&capture).unwrap();
+    let mut child = spawn_with_cache_dir_gone(dir.path(), "-", &capture);
+    let mut first = vec![0u8; 100_000];
+    let mut stdout = child.stdout.take().unwrap();
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let output = child.wait_with_output().unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let read_whole = first.iter().filter(|&&byte| byte == b'\n').count() as u64;
+    let (lost, rest) = stderr
+        .split("and the log failed too, so ")
+        .nth(1)
+        .and_then(|rest| rest.split_once(" of the 5000 unfinished flows were saved nowhere"))
+        .unwrap_or_else(|| panic!("no count of the flows lost: {stderr}"));
+    let reached = rest
+        .strip_prefix("; the other ")
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("no count of the flows that reached the log: {stderr}"));
+    let (lost, reached): (u64, u64) = (lost.parse().unwrap(), reached.parse().unwrap());
+    assert_eq!(lost + reached, 5_000, "{stderr}");
+    // The pipe took some records more than were read from it.
+    assert!(
+        reached >= read_whole,
+        "{reached} reached, {read_whole} read"
+    );
+    assert!(lost > 0, "{stderr}");
 }
 
 /// When both the log and the cache fail, the message reports that the open
