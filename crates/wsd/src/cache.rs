@@ -91,6 +91,7 @@ impl CacheSurplus {
     ) -> Result<(), Failure> {
         let picked = &self.picked;
         let mut pending = 0;
+        let mut evicted = 0u64;
         let read = self.file.read_each(|item| {
             let CacheItem::Flow(index, saved) = item else {
                 return Ok(());
@@ -102,6 +103,7 @@ impl CacheSurplus {
                 .evict_saved(index, &saved)
                 .map_err(|err| err.to_string())?;
             pending += 1;
+            evicted += 1;
             if pending == EVICTION_CHUNK {
                 tables.drain_evicted().iter().for_each(&mut *write);
                 pending = 0;
@@ -110,9 +112,24 @@ impl CacheSurplus {
         });
         tables.drain_evicted().iter().for_each(&mut *write);
         read.map(drop).map_err(|err| {
+            // The earlier readings checked the whole file, so only a change
+            // made in place by another program, or the disk, fails this one.
+            let cause = match err {
+                CacheError::Io { .. } => "",
+                _ => " The file changed in place while this run read it.",
+            };
+            let written = match evicted {
+                0 => "No record of the cache's flows is in the log".to_string(),
+                _ => format!(
+                    "The log has the records of {}, so remove it",
+                    crate::run::count(evicted, "evicted flow")
+                ),
+            };
             Failure::Other(format!(
-                "cannot read flow cache {} again for the flows beyond --max-flows: {err}",
-                self.file.path().display()
+                "cannot read flow cache {} again for the flows beyond --max-flows: {err}.{cause} \
+                 {written}; no packet was read. Restore the cache from a copy if it was \
+                 damaged, and run again",
+                self.file.path().display(),
             ))
         })
     }
@@ -162,6 +179,16 @@ pub fn load_tracker(cli: &Cli, config: TrackerConfig) -> Result<Loaded, Failure>
                 cache.writer,
                 cache.version
             );
+            if flows as u64 > cli.max_flows {
+                warn!(
+                    file = %path.display(),
+                    "the flow cache has more flows than --max-flows {} allows, so at least {} \
+                     are reported as evicted before the first packet; raise --max-flows to \
+                     go on with them",
+                    cli.max_flows,
+                    flows as u64 - cli.max_flows
+                );
+            }
             Ok(tracker)
         }
         Ok(None) => {
@@ -266,11 +293,11 @@ type Restored = Option<(Loaded, usize, FlowCache)>;
 /// cannot be loaded. The outer error is a failure to start the worker threads,
 /// which is no fault of the cache.
 ///
-/// A regular file that contains more flows than `--max-flows` is read once to
-/// pick the flows that the tables would evict at once, again to restore the
-/// others, and a third time to check that no picked flow repeats the key of a
-/// flow restored. The picked flows are evicted in a fourth reading, when
-/// [`Loaded::start`] can write their records.
+/// A regular file that contains more flows than `--max-flows` is read four
+/// times. The first reading picks the flows that the tables would evict at
+/// once, the second restores the others, and the third checks that no picked
+/// flow repeats the key of a flow restored. The picked flows are evicted in
+/// the fourth, when [`Loaded::start`] can write their records.
 fn restore(
     path: &Path,
     config: TrackerConfig,
@@ -387,7 +414,7 @@ fn cache_error<T>(path: &Path, err: CacheError) -> Result<Result<T, String>, Fai
 fn unreadable_cache(path: &Path, err: &CacheError) -> Failure {
     let advice = match err {
         CacheError::Io { source, .. } if source.kind() == io::ErrorKind::PermissionDenied => {
-            "let the user wsd runs as read it and search its directories"
+            "let the user wsd runs as read it and enter each directory above it"
         }
         _ => "check the disk and run again",
     };
@@ -520,8 +547,56 @@ mod tests {
         assert_eq!(failure.exit_code(), 2);
         let message = failure.message();
         assert!(message.contains("permission denied"), "{message}");
-        assert!(message.contains("search its directories"), "{message}");
+        assert!(
+            message.contains("enter each directory above it"),
+            "{message}"
+        );
         assert!(!message.contains("--discard-bad-cache"), "{message}");
+    }
+
+    /// A cache cut in place by another program after it was loaded fails the
+    /// reading of its surplus, before any record, with a message that names the change.
+    #[test]
+    fn cache_cut_before_surplus_reported() {
+        let mut tracker = Tracker::new(TrackerConfig::default());
+        let flood = wsd_synth::FloodConfig {
+            connections: 5_000,
+            ..wsd_synth::FloodConfig::default()
+        };
+        wsd_synth::syn_flood(&flood, |ts, frame| {
+            let packet = wsd_decode::decode(wsd_decode::linktype::ETHERNET, frame);
+            tracker.process(ts, &packet);
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flows.cache");
+        wsd_flowcache::write_cache(&path, &tracker.snapshot(), "test").unwrap();
+        let config = TrackerConfig {
+            max_flows: 10,
+            ..TrackerConfig::default()
+        };
+        let Ok(Ok(Some((loaded, flows, _)))) = restore(&path, config, 1) else {
+            panic!("the cache did not load");
+        };
+        assert_eq!(flows, 5_000);
+
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(std::fs::metadata(&path).unwrap().len() / 2)
+            .unwrap();
+        let mut written = 0;
+        let Err(failure) = loaded.start(|_| written += 1) else {
+            panic!("the cut cache was read");
+        };
+
+        // The reading checks the whole file before it passes on a flow.
+        let message = failure.message();
+        assert_eq!(written, 0);
+        assert!(message.contains("changed in place"), "{message}");
+        assert!(
+            message.contains("No record of the cache's flows"),
+            "{message}"
+        );
     }
 
     #[test]

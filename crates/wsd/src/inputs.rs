@@ -154,8 +154,16 @@ fn check_input(path: &Path) -> Result<Input, Failure> {
         input.opened = Some(source);
         return Ok(input);
     }
-    let metadata = std::fs::metadata(path)
-        .map_err(|err| Failure::Usage(format!("cannot read input {}: {err}", path.display())))?;
+    let metadata = std::fs::metadata(path).map_err(|err| {
+        let advice = match err.kind() {
+            io::ErrorKind::PermissionDenied => format!("; {READ_ADVICE}"),
+            _ => String::new(),
+        };
+        Failure::Usage(format!(
+            "cannot read input {}: {err}{advice}",
+            path.display()
+        ))
+    })?;
     let file_type = metadata.file_type();
     if file_type.is_dir() {
         return Err(Failure::Usage(format!(
@@ -180,8 +188,7 @@ fn check_input(path: &Path) -> Result<Input, Failure> {
         input.opened = Some(source);
     } else {
         // A small buffer, so that checking many files reads little of each.
-        let source =
-            FileSource::open_to_check(path).map_err(|err| Failure::Usage(err.to_string()))?;
+        let source = FileSource::open_to_check(path).map_err(open_failure)?;
         input.len = source.len();
     }
     input.metadata = Some(metadata);
@@ -201,8 +208,23 @@ fn open_stream(name: String, file: File) -> Result<FileSource, Failure> {
 }
 
 fn open_file(path: &Path) -> Result<FileSource, Failure> {
-    FileSource::open(path).map_err(|err| Failure::Usage(err.to_string()))
+    FileSource::open(path).map_err(open_failure)
 }
+
+/// Returns the failure of an input that could not be opened, with advice when
+/// the user wsd runs as may not read it.
+fn open_failure(err: CaptureError) -> Failure {
+    let denied = matches!(&err, CaptureError::Open { source, .. }
+        if source.kind() == io::ErrorKind::PermissionDenied);
+    match denied {
+        true => Failure::Usage(format!("{err}; {READ_ADVICE}")),
+        false => Failure::Usage(err.to_string()),
+    }
+}
+
+/// The advice for an input that the user wsd runs as may not read.
+const READ_ADVICE: &str = "let the user wsd runs as read the file and enter each directory \
+                           above it, or run wsd as a user who can";
 
 /// True if `path` names the same file as `metadata`, by device and inode, which
 /// also catches hard links and symbolic links.
@@ -254,3 +276,26 @@ fn resolved(path: &Path) -> Option<PathBuf> {
 
 /// Symbolic links followed in a row, as the kernel's limit for a path.
 const MAX_LINKS: usize = 40;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An input that may not be read gets the advice; one that is missing
+    /// does not.
+    #[test]
+    fn denied_input_advised() {
+        let error = |kind| CaptureError::Open {
+            path: PathBuf::from("capture.pcap"),
+            source: io::Error::from(kind),
+        };
+        let denied = open_failure(error(io::ErrorKind::PermissionDenied));
+        let denied = denied.message();
+        let missing = open_failure(error(io::ErrorKind::NotFound));
+        let missing = missing.message();
+
+        assert!(denied.starts_with("cannot open capture.pcap: "), "{denied}");
+        assert!(denied.ends_with(READ_ADVICE), "{denied}");
+        assert!(!missing.contains(READ_ADVICE), "{missing}");
+    }
+}

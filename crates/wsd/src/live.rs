@@ -123,7 +123,7 @@ pub fn run_live(cli: &Cli, startup: &StartUp, diagnostics: &Diagnostics) -> Resu
     summary.capture = read_stats(&mut source, &mut drops);
     let (saved, written) = finish_flows(cli, &mut tracker, &mut output, &mut summary, &hangup);
     summary.log(&tracker);
-    combine_failures(result.and(written), saved, cli.wflow.is_some())
+    combine_failures(result.and(written), saved, cli.wflow.is_some(), false)
 }
 
 /// Reads packets until the stop flag is set. Each read timeout advances the flow

@@ -109,20 +109,17 @@ impl PidFile {
     ///
     /// After a drop of privileges the directory may no longer be writable. The
     /// file is then emptied through the open descriptor instead, so the next
-    /// start finds it stale.
-    fn release(&mut self) -> io::Result<()> {
+    /// start finds it stale. Returns false if it was emptied.
+    fn release(&mut self) -> io::Result<bool> {
         if !names_file(&self.dir, &self.name, &self.file) {
-            return Ok(());
+            return Ok(true);
         }
         match rustix::fs::unlinkat(&self.dir, &self.name, AtFlags::empty()) {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(true),
             Err(err) if err == rustix::io::Errno::ACCESS || err == rustix::io::Errno::PERM => {
                 self.file.set_len(0)?;
                 self.file.flush()?;
-                Err(io::Error::new(
-                    io::ErrorKind::PermissionDenied,
-                    format!("{err} (the file was emptied instead)"),
-                ))
+                Ok(false)
             }
             Err(err) => Err(err.into()),
         }
@@ -133,8 +130,18 @@ impl PidFile {
 /// locking it fails.
 impl Drop for PidFile {
     fn drop(&mut self) {
-        if let Err(err) = self.release() {
-            tracing::warn!(file = %self.path.display(), "cannot remove the pid file: {err}");
+        match self.release() {
+            Ok(true) => {}
+            // The expected outcome of -u with a pid file in a directory of
+            // root, which the documentation describes, so no warning.
+            Ok(false) => tracing::info!(
+                file = %self.path.display(),
+                "emptied the pid file, because the user wsd runs as may not remove it \
+                 from its directory; the next start reuses it"
+            ),
+            Err(err) => {
+                tracing::warn!(file = %self.path.display(), "cannot remove the pid file: {err}");
+            }
         }
     }
 }

@@ -502,6 +502,7 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
         result.and(written),
         saved,
         cli.wflow.is_some() && !usage_first,
+        true,
     );
     match (unread, outcome) {
         (Some(index), Ok(())) => Err(stopped_before_end(cli, &inputs[index..])),
@@ -601,18 +602,29 @@ fn raise_open_file_limit() {
 
 /// Returns the outcome of a run from the outcome of reading and writing and that
 /// of saving the cache: a failure of the first kind comes first and states whether
-/// the open flows still reached the cache.
+/// the open flows still reached the cache. For a run over capture files,
+/// `from_files`, the message also tells how to read them again.
 pub(crate) fn combine_failures(
     run: Result<(), Failure>,
     saved: Result<(), Failure>,
     has_cache: bool,
+    from_files: bool,
 ) -> Result<(), Failure> {
     match (run, saved) {
         (Ok(()), saved) => saved,
-        (Err(failure), Ok(())) if has_cache => Err(Failure::Other(format!(
-            "{}; the flows still open were saved to the flow cache",
-            failure.message()
-        ))),
+        (Err(failure), Ok(())) if has_cache => {
+            let again = match from_files {
+                true => {
+                    ". To read the same input again once that is fixed, start from a copy \
+                     of the cache as it was before this run, or its packets count twice"
+                }
+                false => "",
+            };
+            Err(Failure::Other(format!(
+                "{}; the flows still open were saved to the flow cache{again}",
+                failure.message()
+            )))
+        }
         // The cache's failure names where the flows still open went instead.
         (Err(failure), Err(unsaved)) => {
             Err(failure.extended(&format!("; also {}", unsaved.message())))
@@ -1236,7 +1248,7 @@ mod tests {
     fn both_failures_reported() {
         let run = Failure::CannotCreate("cannot open second.pcap".to_string());
         let cache = Failure::Other("cannot write the flow cache c.cache".to_string());
-        let combined = super::combine_failures(Err(run), Err(cache), true).unwrap_err();
+        let combined = super::combine_failures(Err(run), Err(cache), true, true).unwrap_err();
         assert_eq!(combined.exit_code(), 73);
         assert_eq!(
             combined.message(),
@@ -1244,8 +1256,13 @@ mod tests {
         );
 
         let log = Failure::Other("cannot write to /dev/full".to_string());
-        let saved = super::combine_failures(Err(log), Ok(()), true).unwrap_err();
-        assert!(saved.message().ends_with("were saved to the flow cache"));
+        let live_log = Failure::Other("cannot write to /dev/full".to_string());
+        let live = super::combine_failures(Err(live_log), Ok(()), true, false).unwrap_err();
+        assert!(live.message().ends_with("were saved to the flow cache"));
+        let saved = super::combine_failures(Err(log), Ok(()), true, true).unwrap_err();
+        assert!(saved
+            .message()
+            .contains("were saved to the flow cache. To read the same input again"));
     }
 
     #[test]

@@ -531,7 +531,8 @@ fn dropped_privileges_still_rotate() {
         "",
         "the pid file is emptied or removed"
     );
-    assert!(stderr.contains("emptied instead"), "{stderr}");
+    assert!(stderr.contains("emptied the pid file"), "{stderr}");
+    assert!(!stderr.contains("WARN"), "{stderr}");
     let files = logs_in_order(&logs);
     assert_eq!(files.len(), 2, "{files:?}\n{stderr}");
     assert_eq!(records_of(&files[0]).len(), 5);

@@ -180,6 +180,7 @@ fn cache_over_limit_reports_surplus_first() {
         .and_then(|count| count.parse().ok())
         .unwrap_or_else(|| panic!("no flow count in the summary: {stderr}"));
     assert!(saved > 20, "only {saved} flows saved");
+    assert!(!stderr.contains("--max-flows"), "{stderr}");
 
     for threads in ["1", "2"] {
         let args = [
@@ -194,7 +195,15 @@ fn cache_over_limit_reports_surplus_first() {
             "-L",
             "-",
         ];
-        let out = stdout_of(&args);
+        let output = run_wsd(&args, LIMIT);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        let warning = format!(
+            "more flows than --max-flows 4 allows, so at least {} are reported as evicted",
+            saved - 4
+        );
+        assert!(stderr.contains(&warning), "{stderr}");
+        let out = String::from_utf8(output.stdout).unwrap();
         let reasons: Vec<&str> = out
             .lines()
             .map(|line| common::field(line, "endReason"))
