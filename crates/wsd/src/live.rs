@@ -8,13 +8,12 @@ use tracing::{debug, info, warn};
 use wsd_capture::live::{select_device, CaptureStats};
 use wsd_capture::{Libpcap, LiveConfig, LiveError, LiveEvent, LiveSource};
 
-use crate::cache::load_tracker;
 use crate::diagnostics::Diagnostics;
 use crate::flows::Flows;
 use crate::output::{open_output, Output};
 use crate::run::{
-    combine_failures, finish_flows, frame_decoder, process_packet, start_flows, stop_on_signals,
-    tracker_config, write_finished, Failure, Summary,
+    combine_failures, finish_flows, frame_decoder, load_tracker_marked, mark_finished,
+    process_packet, start_flows, stop_on_signals, tracker_config, write_finished, Failure, Summary,
 };
 use crate::startup::{catch_hangup, rotate_between_records, StartUp};
 use wsd::cli::Cli;
@@ -90,7 +89,7 @@ pub fn run_live(cli: &Cli, startup: &StartUp, diagnostics: &Diagnostics) -> Resu
     source.set_stop_flag(stop.clone());
     let hangup = catch_hangup()?;
     crate::startup::catch_progress_request()?;
-    let loaded = load_tracker(cli, config)?;
+    let loaded = load_tracker_marked(cli, config)?;
     let mut output = open_output(cli, startup.identity())?;
     startup.complete(cli, &output, diagnostics, &hangup)?;
     crate::ticks::start();
@@ -122,6 +121,7 @@ pub fn run_live(cli: &Cli, startup: &StartUp, diagnostics: &Diagnostics) -> Resu
     }
     summary.capture = read_stats(&mut source, &mut drops);
     let (saved, written) = finish_flows(cli, &mut tracker, &mut output, &mut summary, &hangup);
+    mark_finished();
     summary.log(&tracker);
     combine_failures(result.and(written), saved, cli.wflow.is_some(), false)
 }

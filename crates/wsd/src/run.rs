@@ -418,7 +418,7 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
     // A signal while a large cache loads ends the run as at the end of its
     // input, or, for SIGHUP, is ignored, instead of killing the process.
     let stop = stop_on_signals(cli.detaches() || cli.diag_file.is_some())?;
-    let loaded = load_tracker(cli, config)?;
+    let loaded = load_tracker_marked(cli, config)?;
     let mut output = open_output(cli, startup.identity())?;
     startup.complete(cli, &output, diagnostics, &hangup)?;
     crate::ticks::start();
@@ -491,6 +491,7 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
         info!("stopped by a signal: finishing as at the end of the input");
     }
     let (saved, written) = finish_flows(cli, &mut tracker, &mut output, &mut summary, &hangup);
+    mark_finished();
     summary.log(&tracker);
     // The pid file goes last, once the summary is out.
     drop(startup);
@@ -652,7 +653,7 @@ pub(crate) fn finish_flows(
         let state = if saved.is_ok() {
             CACHE_SAVED
         } else {
-            CACHE_NOT_SAVED
+            CACHE_FAILED
         };
         CACHE_STATE.store(state, Ordering::Release);
     }
@@ -813,6 +814,44 @@ const CACHE_SAVING: u8 = 1;
 /// The cache was saved.
 const CACHE_SAVED: u8 = 2;
 
+/// Saving the cache failed, so the open flows are written to the log instead,
+/// and an earlier file stays as it was.
+const CACHE_FAILED: u8 = 4;
+
+/// How far a run got, one of the `PHASE_` values, so that the notice of a slow
+/// stop names what the run waits for, and none follows the run's summary.
+static RUN_PHASE: std::sync::Mutex<u8> = std::sync::Mutex::new(PHASE_RUNNING);
+
+/// The `-R` cache is being loaded.
+const PHASE_LOADING: u8 = 0;
+
+/// Packets are read, or the records and the `-W` cache written at the end.
+const PHASE_RUNNING: u8 = 1;
+
+/// The open flows are written or saved, and only the summary is left.
+const PHASE_FINISHED: u8 = 2;
+
+/// Loads the `-R` cache as [`load_tracker`] does, marking the time it takes as
+/// [`PHASE_LOADING`].
+pub(crate) fn load_tracker_marked(cli: &Cli, config: TrackerConfig) -> Result<Loaded, Failure> {
+    set_phase(PHASE_LOADING);
+    let loaded = load_tracker(cli, config);
+    set_phase(PHASE_RUNNING);
+    loaded
+}
+
+/// Marks the run as finished, so that no notice of a slow stop comes after the
+/// summary. It waits for a notice being written.
+pub(crate) fn mark_finished() {
+    set_phase(PHASE_FINISHED);
+}
+
+fn set_phase(phase: u8) {
+    *RUN_PHASE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = phase;
+}
+
 /// Time after a first SIGINT or SIGTERM at which a run still finishing reports
 /// the cause, so that an operator waiting for the end learns what a second
 /// signal would lose.
@@ -827,19 +866,18 @@ fn notice_slow_stop(logged: bool) {
         .name("slow stop".to_string())
         .spawn(move || {
             std::thread::sleep(SLOW_STOP_NOTICE);
-            if ENDING.load(Ordering::SeqCst) {
+            // The lock keeps the run from writing its summary before the
+            // notice is out.
+            let phase = RUN_PHASE
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if *phase == PHASE_FINISHED || ENDING.load(Ordering::SeqCst) {
                 return;
             }
-            let cache = match CACHE_STATE.load(Ordering::Acquire) {
-                CACHE_NONE | CACHE_SAVED => "",
-                _ => " and the -W cache saved",
-            };
             let message = format!(
-                "still stopping {} s after the signal: the records of the open flows are \
-                 being written{cache}, which waits while the log is blocked (a pipe that is \
-                 not read, a full disk); a second SIGINT or SIGTERM ends wsd at once, and \
-                 the records not yet written are lost",
-                SLOW_STOP_NOTICE.as_secs()
+                "still stopping {} s after the signal: {}",
+                SLOW_STOP_NOTICE.as_secs(),
+                slow_stop_cause(*phase, CACHE_STATE.load(Ordering::Acquire))
             );
             if logged {
                 warn!("{message}");
@@ -847,6 +885,57 @@ fn notice_slow_stop(logged: bool) {
                 write_from_signal_thread(&message);
             }
         });
+}
+
+/// Returns what a run in `phase`, with its `-W` cache in `cache_state`, waits
+/// for while it stops, and what a second signal then loses.
+fn slow_stop_cause(phase: u8, cache_state: u8) -> &'static str {
+    if phase == PHASE_LOADING {
+        return match cache_state {
+            CACHE_NONE => {
+                "the -R flow cache is still being loaded, and the records of its flows \
+                 are written after that; a second SIGINT or SIGTERM ends wsd at once, and \
+                 no record of them is written"
+            }
+            _ => {
+                "the -R flow cache is still being loaded, and its flows are saved to the \
+                 -W cache after that; a second SIGINT or SIGTERM ends wsd at once, and the \
+                 -W cache is not saved, so an earlier cache file there stays as it was"
+            }
+        };
+    }
+    match cache_state {
+        CACHE_NOT_SAVED => {
+            "a write to the log has not ended, as when the log is blocked (a pipe that \
+             is not read, a full disk), and the open flows are saved to the -W cache \
+             only after it; a second SIGINT or SIGTERM ends wsd at once: the records \
+             not yet written are lost, and the -W cache is not saved, so the open \
+             flows are lost too and an earlier cache file there stays as it was"
+        }
+        CACHE_SAVING => {
+            "the open flows are being saved to the -W cache; a second SIGINT or SIGTERM \
+             ends wsd at once, so the cache file may then lack this run's open flows, \
+             and the records not yet written are lost"
+        }
+        CACHE_SAVED => {
+            "the open flows were saved to the -W cache, and the records of the flows \
+             that ended before are still being written, as when the log is blocked (a \
+             pipe that is not read, a full disk); a second SIGINT or SIGTERM ends wsd at \
+             once, and the records not yet written are lost"
+        }
+        CACHE_FAILED => {
+            "saving the -W cache failed, and the records of the open flows are still \
+             being written to the log instead, as when the log is blocked (a pipe that \
+             is not read, a full disk); a second SIGINT or SIGTERM ends wsd at once, and \
+             the records not yet written are lost"
+        }
+        _ => {
+            "the records of the flows, the open ones among them, are still being \
+             written, as when the log is blocked (a pipe that is not read, a full disk) \
+             or the flow table is large; a second SIGINT or SIGTERM ends wsd at once, \
+             and the records not yet written are lost"
+        }
+    }
 }
 
 /// Writes `message` to standard error as `wsd: MESSAGE`, after clearing a
@@ -883,7 +972,7 @@ fn end_at_second_signal(logged: bool) -> ! {
              --summary shows its capture clock): the records not yet written are \
              lost, and the last line of the record log may be cut"
         }
-        CACHE_NOT_SAVED => {
+        CACHE_NOT_SAVED | CACHE_FAILED => {
             "a second SIGINT or SIGTERM ended the run at once: the records not yet \
              written are lost, the last line of the record log may be cut, and the \
              -W cache was not saved, so an earlier cache file there stays as it was"
@@ -1263,6 +1352,29 @@ mod tests {
         assert!(saved
             .message()
             .contains("were saved to the flow cache. To read the same input again"));
+    }
+
+    /// The notice of a slow stop names the phase that the run is in, and what
+    /// a second signal loses there.
+    #[test]
+    fn slow_stop_cause_per_phase() {
+        let loading = slow_stop_cause(PHASE_LOADING, CACHE_NONE);
+        assert!(loading.contains("-R flow cache is still being loaded"));
+        assert!(!loading.contains("-W"));
+        let loading_with_cache = slow_stop_cause(PHASE_LOADING, CACHE_NOT_SAVED);
+        assert!(loading_with_cache.contains("-W cache is not saved"));
+
+        let before_save = slow_stop_cause(PHASE_RUNNING, CACHE_NOT_SAVED);
+        assert!(before_save.contains("saved to the -W cache only after it"));
+        assert!(before_save.contains("the open flows are lost too"));
+        let saving = slow_stop_cause(PHASE_RUNNING, CACHE_SAVING);
+        assert!(saving.contains("being saved to the -W cache"));
+        let saved = slow_stop_cause(PHASE_RUNNING, CACHE_SAVED);
+        assert!(saved.contains("open flows were saved to the -W cache"));
+        let failed = slow_stop_cause(PHASE_RUNNING, CACHE_FAILED);
+        assert!(failed.contains("saving the -W cache failed"));
+        let no_cache = slow_stop_cause(PHASE_RUNNING, CACHE_NONE);
+        assert!(!no_cache.contains("-W"));
     }
 
     #[test]

@@ -1519,9 +1519,42 @@ fn slow_stop_noticed() {
         }
     };
     assert!(signalled.elapsed() >= std::time::Duration::from_secs(2));
-    assert!(notice.contains("the -W cache saved"), "{notice}");
+    assert!(notice.contains("the -W cache is not saved"), "{notice}");
     assert!(notice.contains("a second SIGINT or SIGTERM ends wsd at once"));
     assert!(child.try_wait().unwrap().is_none(), "wsd ended");
+
+    terminate(&child);
+    let status = wait_at_most(&mut child, 10);
+    assert_eq!(status.code(), Some(1));
+}
+
+/// A run whose log blocks after the open flows were saved to the `-W` cache
+/// reports, 2 s after a first SIGTERM, that they were saved and that the
+/// records of the flows that ended before are still being written.
+#[test]
+fn slow_stop_after_cache_saved_noticed() {
+    use std::io::BufRead;
+
+    let dir = tempfile::tempdir().unwrap();
+    // As in `second_signal_after_cache_saved`, the log blocks only after the
+    // cache is saved.
+    let mut child = spawn_refused_with_cache(dir.path(), 400, 100_000_000);
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut text = String::new();
+    while !text.contains("to the flow cache") {
+        let read = stderr.read_line(&mut text).unwrap();
+        assert!(read > 0, "wsd ended before saving the cache: {text}");
+    }
+
+    terminate(&child);
+    let mut notice = String::new();
+    stderr.read_line(&mut notice).unwrap();
+    assert!(notice.contains("still stopping"), "{notice}");
+    assert!(
+        notice.contains("the open flows were saved to the -W cache"),
+        "{notice}"
+    );
+    assert!(!notice.contains("records of the open flows"), "{notice}");
 
     terminate(&child);
     let status = wait_at_most(&mut child, 10);
