@@ -604,7 +604,7 @@ fn raise_open_file_limit() {
 /// Returns the outcome of a run from the outcome of reading and writing and that
 /// of saving the cache: a failure of the first kind comes first and states whether
 /// the open flows still reached the cache. For a run over capture files,
-/// `from_files`, the message also tells how to read them again.
+/// `from_files`, the message also gives the way to read them again.
 pub(crate) fn combine_failures(
     run: Result<(), Failure>,
     saved: Result<(), Failure>,
@@ -660,6 +660,7 @@ pub(crate) fn finish_flows(
     let mut written = write_finished(tracker, output, summary);
     let unsaved = tracker.active_flows() as u64;
     let records_before = summary.records;
+    let not_written_before = summary.records_not_written;
     if saved.is_err() || cli.wflow.is_none() {
         // Without a cache, or when it could not be written, every flow still
         // open is reported, so none is lost. Each record is written as it is
@@ -692,30 +693,50 @@ pub(crate) fn finish_flows(
     // records are those lost with it.
     let accepted = summary.records - records_before;
     let reached = accepted - accepted.min(unwritten);
+    // Flows of protocols without records (--protocols) leave none.
+    let with_records = accepted + (summary.records_not_written - not_written_before);
+    let without_records = unsaved.saturating_sub(with_records);
     summary.records -= unwritten;
     summary.records_not_written += unwritten;
     // The cache's failure adds where the flows still open went instead, once
     // writing them to the log has succeeded or failed.
-    let flows = count(unsaved, "unfinished flow");
-    let verb = if unsaved == 1 { "was" } else { "were" };
+    let were = |n: u64| if n == 1 { "was" } else { "were" };
+    let no_record = match without_records {
+        0 => String::new(),
+        n => format!(
+            "; {} of protocols without records (--protocols) {} kept nowhere",
+            count(n, "unfinished flow"),
+            were(n)
+        ),
+    };
+    let series = "In a series, remove this log, make room or fix the permissions, and read \
+                  the same capture again from the old cache";
     let saved = match (saved, &written) {
+        (Err(failure), Ok(())) if accepted == 0 && without_records > 0 => {
+            Err(failure.extended(&format!(", and {}. {series}", &no_record[2..])))
+        }
         (Err(failure), Ok(())) => Err(failure.extended(&format!(
-            ", and {flows} {verb} written to the log as records instead. In a series, remove \
-             this log, make room or fix the permissions, and read the same capture again from \
-             the old cache"
+            ", and {} {} written to the log as records instead{no_record}. {series}",
+            count(accepted, "unfinished flow"),
+            were(accepted)
         ))),
+        (Err(failure), Err(_)) if reached == with_records && reached > 0 => {
+            Err(failure.extended(&format!(
+                ", and the log failed too, after the records of {} reached it{no_record}",
+                count(reached, "unfinished flow")
+            )))
+        }
         (Err(failure), Err(_)) if reached > 0 => Err(failure.extended(&format!(
-            ", and the log failed too, so {} of the {flows} {} saved nowhere; the other \
+            ", and the log failed too, so {} of the {} {} saved nowhere; the other \
              {reached} reached the log as records before it failed",
             unsaved - reached,
-            if unsaved - reached == 1 {
-                "was"
-            } else {
-                "were"
-            }
+            count(unsaved, "unfinished flow"),
+            were(unsaved - reached)
         ))),
         (Err(failure), Err(_)) => Err(failure.extended(&format!(
-            ", and the log failed too, so {flows} {verb} saved nowhere"
+            ", and the log failed too, so {} {} saved nowhere",
+            count(unsaved, "unfinished flow"),
+            were(unsaved)
         ))),
         (saved, _) => saved,
     };

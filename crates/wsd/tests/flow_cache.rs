@@ -648,16 +648,27 @@ fn not_a_cache_rejected() {
 /// files, and removes the cache's directory before the input ends: it exists
 /// at start-up, which checks it, and is gone when the cache is written.
 fn run_with_cache_dir_gone(log: &str) -> std::process::Output {
+    run_with_cache_dir_gone_and(log, &[])
+}
+
+/// Runs as [`run_with_cache_dir_gone`] does, with the options `extra` too.
+fn run_with_cache_dir_gone_and(log: &str, extra: &[&str]) -> std::process::Output {
     let part1 = shared_dir().join("cases/B30_flow-across-files_part1.pcap");
     let dir = tempfile::tempdir().unwrap();
-    let child = spawn_with_cache_dir_gone(dir.path(), log, &std::fs::read(part1).unwrap());
+    let part1 = std::fs::read(part1).unwrap();
+    let child = spawn_with_cache_dir_gone(dir.path(), log, &part1, extra);
     child.wait_with_output().unwrap()
 }
 
 /// Starts `wsd -r - -L LOG -W CACHE` with the cache in a directory under `dir`,
 /// gives it `capture` on standard input, and removes the cache's directory
 /// before the input ends.
-fn spawn_with_cache_dir_gone(dir: &Path, log: &str, capture: &[u8]) -> std::process::Child {
+fn spawn_with_cache_dir_gone(
+    dir: &Path,
+    log: &str,
+    capture: &[u8],
+    extra: &[&str],
+) -> std::process::Child {
     use std::io::Write;
     use std::process::{Command, Stdio};
 
@@ -667,6 +678,7 @@ fn spawn_with_cache_dir_gone(dir: &Path, log: &str, capture: &[u8]) -> std::proc
     let mut child = Command::new(env!("CARGO_BIN_EXE_wsd"))
         .args(["-r", "-", "-L", log, "-W"])
         .arg(&cache)
+        .args(extra)
         .env("TZ", "UTC")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -691,7 +703,7 @@ fn log_failing_among_open_flows_counted() {
     let capture = dir.path().join("open.pcap");
     syn_capture(&capture, 5_000, 1_000_000, false);
     let capture = std::fs::read(&capture).unwrap();
-    let mut child = spawn_with_cache_dir_gone(dir.path(), "-", &capture);
+    let mut child = spawn_with_cache_dir_gone(dir.path(), "-", &capture, &[]);
     let mut first = vec![0u8; 100_000];
     let mut stdout = child.stdout.take().unwrap();
     std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
@@ -735,6 +747,23 @@ fn failed_log_and_cache_both_reported() {
     let nowhere = "and the log failed too, so 1 unfinished flow was saved nowhere";
     assert!(stderr.contains(nowhere), "{stderr}");
     assert!(!stderr.contains("as records instead"), "{stderr}");
+}
+
+/// When the cache cannot be written, an open flow of a protocol without
+/// records is counted as kept nowhere, not as written to the log.
+#[test]
+fn unwritable_cache_counts_flows_without_records() {
+    let output = run_with_cache_dir_gone_and("-", &["--protocols", "udp"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(output.stdout.is_empty());
+    let counts = "and 1 unfinished flow of protocols without records (--protocols) was \
+                  kept nowhere. In a series";
+    assert!(stderr.contains(counts), "{stderr}");
+    assert!(
+        !stderr.contains("written to the log as records"),
+        "{stderr}"
+    );
 }
 
 /// When the cache cannot be written, the open flows go to the log as records
