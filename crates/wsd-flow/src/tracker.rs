@@ -1145,12 +1145,10 @@ impl TrackerRestorer {
     /// a flow added before, ends before it starts or has a serial number not
     /// below the next one.
     pub fn check(&self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
-        let flow = self.tracker.saved_flow(index, saved)?;
-        let hash = self.tracker.table.hash(&flow.key);
-        if self.tracker.table.find(hash, &flow.key).is_some() {
-            return Err(RestoreError::DuplicateFlow { index });
+        match self.has_key_of(index, saved)? {
+            true => Err(RestoreError::DuplicateFlow { index }),
+            false => Ok(()),
         }
-        Ok(())
     }
 
     /// Checks that the saved flow `saved`, which [`TrackerRestorer::check`]
@@ -1162,12 +1160,18 @@ impl TrackerRestorer {
     /// Returns [`RestoreError::DuplicateOfLaterFlow`] if a flow added after
     /// it has the same key.
     pub fn check_key(&self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
+        match self.has_key_of(index, saved)? {
+            true => Err(RestoreError::DuplicateOfLaterFlow { index }),
+            false => Ok(()),
+        }
+    }
+
+    /// Returns true if a flow added has the key of the saved flow `saved`,
+    /// which is rebuilt and checked as [`TrackerRestorer::add`] checks it.
+    fn has_key_of(&self, index: usize, saved: &FlowSnapshot) -> Result<bool, RestoreError> {
         let flow = self.tracker.saved_flow(index, saved)?;
         let hash = self.tracker.table.hash(&flow.key);
-        if self.tracker.table.find(hash, &flow.key).is_some() {
-            return Err(RestoreError::DuplicateOfLaterFlow { index });
-        }
-        Ok(())
+        Ok(self.tracker.table.find(hash, &flow.key).is_some())
     }
 
     /// Restores the IP fragment table from the snapshot's datagrams `fragments`

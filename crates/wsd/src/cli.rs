@@ -17,7 +17,7 @@ use clap::{ArgAction, Parser};
 ///
 /// SIGINT or SIGTERM ends a run as the end of its input does. If a capture file
 /// was then read only in part, wsd reports it and ends by that signal. A run
-/// still stopping 2 s later, as one whose log is blocked, says so. A second
+/// still stopping 2 s later, as one whose log is blocked, reports why. A second
 /// SIGINT or SIGTERM ends the process at once with status 1, and the records not
 /// yet written are lost.
 #[derive(Debug, Parser)]
