@@ -128,6 +128,76 @@ impl Settings {
     }
 }
 
+/// The capture that `cargo xtask generate` writes, and where.
+#[derive(Debug, PartialEq, Eq)]
+struct Request {
+    kind: Kind,
+    divisor: u32,
+    seed: Option<u64>,
+    dir: Option<PathBuf>,
+}
+
+impl Request {
+    /// Parses the arguments of `cargo xtask generate`.
+    fn parse(args: &[String]) -> Result<Request, String> {
+        let mut args = args.iter();
+        let name = args
+            .next()
+            .ok_or("generate needs a capture: mixed, flood or bulk")?;
+        let kind = Kind::from_name(name).ok_or_else(|| {
+            format!("invalid capture {name:?} for generate: expected mixed, flood or bulk")
+        })?;
+        let mut request = Request {
+            kind,
+            divisor: 1,
+            seed: None,
+            dir: None,
+        };
+        while let Some(arg) = args.next() {
+            let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+            match arg.as_str() {
+                "--divisor" => {
+                    let value = value()?;
+                    request.divisor = match value.parse() {
+                        Ok(divisor) if divisor > 0 => divisor,
+                        _ => {
+                            return Err(format!(
+                                "invalid value {value:?} for --divisor: expected a whole number \
+                                 of at least 1"
+                            ))
+                        }
+                    };
+                }
+                "--seed" => {
+                    let value = value()?;
+                    let seed = value.parse().map_err(|_| {
+                        format!("invalid value {value:?} for --seed: expected a whole number")
+                    })?;
+                    request.seed = Some(seed);
+                }
+                "--out" => request.dir = Some(PathBuf::from(value()?)),
+                other => return Err(format!("unknown option {other:?} for generate")),
+            }
+        }
+        Ok(request)
+    }
+}
+
+/// Runs `cargo xtask generate`: writes one of the benchmark's captures, at
+/// full size unless divided, into the benchmark's directory or the one given,
+/// and prints its path and contents.
+pub fn run(args: &[String]) -> Result<(), String> {
+    let request = Request::parse(args)?;
+    let dir = match request.dir {
+        Some(dir) => dir,
+        None => crate::target_dir(&crate::workspace_root()).join("bench"),
+    };
+    match request.seed {
+        Some(seed) => ensure_seeded(request.kind, request.divisor, seed, &dir).map(drop),
+        None => ensure(request.kind, request.divisor, &dir).map(drop),
+    }
+}
+
 /// Returns the capture `kind` in `dir`, generating it unless a file generated
 /// with the same settings is already there. `divisor` divides its size: 1 for
 /// the full capture.
@@ -315,4 +385,39 @@ fn summarize(stats: &TrafficStats, file_bytes: u64) -> String {
         stats.udp_conversations,
         file_bytes as f64 / 1e6
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Request, String> {
+        let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+        Request::parse(&args)
+    }
+
+    #[test]
+    fn request_with_options() {
+        let request = parse(&["flood", "--divisor", "4", "--seed", "7", "--out", "x"]).unwrap();
+        let expected = Request {
+            kind: Kind::Flood,
+            divisor: 4,
+            seed: Some(7),
+            dir: Some(PathBuf::from("x")),
+        };
+        assert_eq!(request, expected);
+        assert_eq!(parse(&["bulk"]).unwrap().divisor, 1);
+    }
+
+    #[test]
+    fn request_errors_name_value() {
+        let missing = parse(&[]).unwrap_err();
+        assert!(missing.contains("mixed, flood or bulk"), "{missing}");
+        let kind = parse(&["huge"]).unwrap_err();
+        assert!(kind.contains("\"huge\""), "{kind}");
+        let divisor = parse(&["mixed", "--divisor", "0"]).unwrap_err();
+        assert!(divisor.contains("at least 1"), "{divisor}");
+        let bare = parse(&["mixed", "--seed"]).unwrap_err();
+        assert!(bare.contains("--seed needs a value"), "{bare}");
+    }
 }

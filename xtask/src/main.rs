@@ -1,6 +1,7 @@
 //! Development tasks: `cargo xtask regress`, `cargo xtask bless`,
 //! `cargo xtask gen-fixtures`, `cargo xtask compare-tshark`,
-//! `cargo xtask bench`, `cargo xtask pgo` and `cargo xtask man`.
+//! `cargo xtask bench`, `cargo xtask generate`, `cargo xtask pgo` and
+//! `cargo xtask man`.
 
 #![forbid(unsafe_code)]
 
@@ -38,6 +39,10 @@ tasks:
                  --no-pgo   leave out the build of `cargo xtask pgo`, which is
                             timed beside the plain release build where rustup's
                             llvm-tools are installed
+  generate mixed|flood|bulk [--divisor N] [--seed N] [--out DIR]
+                 write one of the bench's captures (in the target directory's
+                 bench folder unless --out) and print what it holds; --divisor
+                 divides its size, --seed gives other traffic of the same shape
   pgo            build wsd and flowcache optimized with a profile of their
                  runs on generated captures (needs rustup's llvm-tools)
   man [--check]  write the manual pages man/wsd.1 and man/flowcache.1 from the
@@ -52,6 +57,7 @@ fn main() -> ExitCode {
         "gen-fixtures" => fixtures::generate(&workspace_root().join("fixtures/captures")),
         "compare-tshark" => tshark::run(std::env::args_os().skip(2).map(PathBuf::from).collect()),
         "bench" => bench::run(&args()),
+        "generate" => generate::run(&args()),
         "pgo" => pgo::run(&args()),
         "man" => man::run(&args()),
         _ => {
