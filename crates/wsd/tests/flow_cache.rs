@@ -405,14 +405,14 @@ fn surplus_repeating_kept_key_rejected() {
     let flows = loaded.snapshot.flows.len();
     assert!(flows > 10, "only {flows} flows saved");
     // The flow touched last is kept, and its copy, idle longest, is evicted.
-    let kept = *loaded
+    let kept_flow = *loaded
         .snapshot
         .flows
         .iter()
         .max_by_key(|saved| (saved.touched, saved.serial))
         .unwrap();
     let earliest = loaded.snapshot.flows.iter().map(|saved| saved.touched);
-    let mut copy = kept;
+    let mut copy = kept_flow;
     copy.touched = earliest.min().unwrap().add_nanos(-1_000_000_000);
     copy.serial = loaded.snapshot.next_serial;
 
