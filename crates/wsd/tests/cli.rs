@@ -524,6 +524,68 @@ fn corpus_never_crashes() {
     assert!(checked >= 50, "only {checked} corpus captures found");
 }
 
+/// A real capture damaged in the middle, by a captured length that cannot be
+/// stepped over, one that takes in 7 bytes of the next record, or 3,000 zeroed
+/// bytes, gives the records of the undamaged capture except for the flows whose
+/// packets the damage took.
+#[test]
+fn capture_read_past_damage() {
+    let path = shared_dir().join("corpus/mixed_example_3_8MB.pcap");
+    let original = std::fs::read(&path).unwrap();
+    let record_start = |index: usize| {
+        let mut offset = 24;
+        for _ in 0..index {
+            let caplen = u32::from_le_bytes(original[offset + 8..offset + 12].try_into().unwrap());
+            offset += 16 + caplen as usize;
+        }
+        offset
+    };
+    let damaged_at = record_start(2000);
+    let records_of = |bytes: &[u8]| {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("input.pcap");
+        std::fs::write(&input, bytes).unwrap();
+        let output = run_wsd(&["-r", input.to_str().unwrap(), "-L", "-"], LIMIT);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+        let mut lines: Vec<String> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        (lines, stderr_of(&output))
+    };
+    let (expected, _) = records_of(&original);
+    assert_eq!(expected.len(), 136);
+
+    let caplen_at = damaged_at + 8..damaged_at + 12;
+    let caplen = u32::from_le_bytes(original[caplen_at.clone()].try_into().unwrap());
+    for (name, damage) in [
+        ("absurd captured length", u32::MAX.to_le_bytes().to_vec()),
+        (
+            "captured length 7 too long",
+            (caplen + 7).to_le_bytes().to_vec(),
+        ),
+        ("zeroed bytes", vec![0; 3000]),
+    ] {
+        let mut bytes = original.clone();
+        let start = if damage.len() == 4 {
+            caplen_at.start
+        } else {
+            damaged_at
+        };
+        bytes[start..start + damage.len()].copy_from_slice(&damage);
+
+        let (lines, stderr) = records_of(&bytes);
+        assert_eq!(lines.len(), expected.len(), "{name}: {stderr}");
+        let changed = lines.iter().filter(|line| !expected.contains(line)).count();
+        assert!(changed <= 2, "{name}: {changed} records changed\n{stderr}");
+        assert!(
+            stderr.contains("reading goes on at byte"),
+            "{name}: {stderr}"
+        );
+    }
+}
+
 fn copy_fixture(dir: &Path, name: &str) -> std::path::PathBuf {
     let path = dir.join(name);
     std::fs::copy(fixture(name), &path).unwrap();

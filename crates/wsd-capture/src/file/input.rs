@@ -108,6 +108,11 @@ impl Input {
         }
     }
 
+    /// The most bytes that [`Input::fill`] can hold available at once.
+    pub(super) fn max_len(&self) -> usize {
+        self.max_len
+    }
+
     /// Stream offset of the first unconsumed byte.
     pub(super) fn offset(&self) -> u64 {
         self.buf_offset + self.start as u64

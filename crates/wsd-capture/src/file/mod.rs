@@ -24,7 +24,7 @@ use crate::{CaptureError, Packet, PacketSource, Timestamp};
 use input::Input;
 use pcap::PcapReader;
 use pcapng::PcapNgReader;
-use step::{caplen_is_absurd, PacketMeta, Problem, Step};
+use step::{caplen_is_absurd, near_anchor, PacketMeta, Probe, Problem, Step};
 
 pub use shared::SharedBytes;
 
@@ -180,6 +180,30 @@ enum FormatReader {
     PcapNg(PcapNgReader),
 }
 
+impl FormatReader {
+    /// Tells whether `head` starts a record or block of the capture being read; see
+    /// [`PcapReader::probe`] and [`PcapNgReader::probe`].
+    fn probe(&self, head: &[u8], anchor: Option<Timestamp>) -> Probe {
+        match self {
+            FormatReader::Pcap(reader) => reader.probe(head, anchor),
+            FormatReader::PcapNg(reader) => reader.probe(head),
+        }
+    }
+}
+
+/// Where reading goes on after damage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Resume {
+    /// At a record or block of the capture being read.
+    Record(u64),
+    /// At the file header of another capture joined after it.
+    Capture(u64),
+}
+
+/// How many records in a row, each starting where the one before ends, confirm
+/// a record found after damage. Fewer do where the input ends right after them.
+const RESUME_RECORDS: usize = 3;
+
 /// A packet source that reads a classic pcap or pcapng file as a stream.
 ///
 /// The format is detected from the magic number, never from the file name: classic pcap
@@ -191,20 +215,22 @@ enum FormatReader {
 /// buffer of at most 4 MiB (smaller for a smaller input of known size), and each
 /// [`Packet`] borrows from that buffer until the next call.
 ///
-/// Damaged input ends reading early instead of failing when packets were already read:
+/// Damaged input does not fail the reading once packets were read:
 /// - A file cut inside a record returns every complete record, then `Ok(None)`. An
 ///   input that ends there because of the flag of [`FileSource::set_stop_flag`] is
 ///   not reported as cut.
 /// - A captured length above [`MAX_CAPLEN`], or above the snapshot length by more than
-///   [`MAX_SNAPLEN_EXCESS`], ends a classic pcap file there, because nothing after it can
-///   be located. A pcapng packet block with such a length is only skipped, because its
-///   block length locates the next block.
-/// - A pcapng block whose length is not a multiple of 4 or differs from its trailing
-///   copy ends the file there. So does a section header, interface description or packet
-///   block longer than [`MAX_BLOCK_LEN`].
-/// - In both of the cases above, reading goes on instead if another capture's file
-///   header follows later in the input and passes the checks that it starts a capture
-///   joined to this one. [`ReadStats::skipped_bytes`] counts the bytes passed over.
+///   [`MAX_SNAPLEN_EXCESS`], cannot be stepped over in a classic pcap file, because the
+///   record has no other length. A pcapng packet block with such a length is only
+///   skipped, because its block length locates the next block.
+/// - Nor can a pcapng block whose length is not a multiple of 4 or differs from its
+///   trailing copy, or a section header, interface description or packet block longer
+///   than [`MAX_BLOCK_LEN`].
+/// - In both of the cases above, the rest of the input is searched for the next record
+///   of the capture, or another capture's file header, that passes the checks of a
+///   record or capture that follows (three records in a row, dated within a day of the
+///   last packet read), and reading goes on there. Where none is found, reading ends
+///   at the damage. [`ReadStats::skipped_bytes`] counts the bytes passed over.
 ///
 /// Each of these logs one `tracing` warning with `file` and `offset` fields and is
 /// recorded in [`ReadStats`]. Malformed pcapng packet blocks are skipped, counted, and
@@ -539,11 +565,12 @@ impl FileSource {
         Ok(None)
     }
 
-    /// Goes on after damage at `offset` with another capture joined after it, if
-    /// one follows, and else ends reading there.
+    /// Goes on after damage at `offset` with the next record of this capture or
+    /// another capture joined after it, whichever comes first, and else ends
+    /// reading there.
     // NOTE: a pcap capture cut inside a record's data takes in the next
-    // capture's header as part of that record. The next capture's bytes are then
-    // read as records that do not decode, and its packets are lost.
+    // capture's header as part of that record. The next capture's records found
+    // after that are read with the cut capture's link type and time unit.
     fn resync_or_stop(&mut self, offset: u64, problem: &Problem) -> Result<(), CaptureError> {
         // A search of a pipe can take long, so the damage is reported first.
         let first = self.stats.skipped_bytes == 0;
@@ -552,18 +579,18 @@ impl FileSource {
                 file = %self.name,
                 offset,
                 "damaged data at byte {offset}: {problem}. Searching the rest of the \
-                 input for another capture joined after it, whose first packet is within \
-                 a day of the last one read"
+                 input for the next readable record, or another capture joined after it, \
+                 within a day of the last packet read"
             );
         }
 
         // The search starts one byte after the damage.
         let searched = match self.input.skip(1) {
-            Ok(true) => self.find_capture_header(),
+            Ok(true) => self.find_resume_point(),
             other => other.map(|_| None),
         };
         let found = searched.map_err(|source| self.read_error(source))?;
-        let Some(next) = found else {
+        let Some(resume) = found else {
             self.input.consume_all();
             // The search passed over everything after the damage.
             self.stats.skipped_bytes += self.input.offset().saturating_sub(offset);
@@ -571,44 +598,96 @@ impl FileSource {
             return Ok(());
         };
 
+        let (Resume::Record(next) | Resume::Capture(next)) = resume;
         let skipped = next - offset;
         self.stats.skipped_bytes += skipped;
+        let place = match resume {
+            Resume::Record(_) => "the next readable record",
+            Resume::Capture(_) => "another capture",
+        };
         if first {
             tracing::warn!(
                 file = %self.name,
                 offset,
                 "reading goes on at byte {next}, {skipped} bytes after the damage, where \
-                 another capture starts; later damage is logged at debug level"
+                 {place} starts; later damage is logged at debug level"
             );
         } else {
             tracing::debug!(file = %self.name, offset, skipped, "damaged data skipped");
         }
-        self.start_next_file(next)
-            .map_err(|source| self.read_error(source))
+        match resume {
+            Resume::Record(_) => Ok(()),
+            Resume::Capture(_) => self
+                .start_next_file(next)
+                .map_err(|source| self.read_error(source)),
+        }
     }
 
-    /// Consumes the input up to the next file header of a capture that
-    /// [`FileSource::confirms_capture`] accepts, and returns its stream offset,
-    /// or none if the input ends first.
-    fn find_capture_header(&mut self) -> io::Result<Option<u64>> {
+    /// Consumes the input up to the next record of this capture that
+    /// [`FileSource::confirms_records`] accepts, or the next file header of a
+    /// capture that [`FileSource::confirms_capture`] accepts, and returns where
+    /// that starts, or none if the input ends first.
+    fn find_resume_point(&mut self) -> io::Result<Option<Resume>> {
         while self.input.fill(NEXT_FILE_PROBE)? {
             let available = self.input.available();
             let candidates = available.len() + 1 - NEXT_FILE_PROBE;
-            let hit = (0..candidates).find(|&at| {
-                matches!(available[at], 0xd4 | 0xa1 | 0x4d | 0x0a)
-                    && starts_capture(&available[at..], true)
+            let (reader, anchor) = (&self.reader, self.time_anchor);
+            let hit = (0..candidates).find_map(|at| {
+                let head = &available[at..];
+                if matches!(head[0], 0xd4 | 0xa1 | 0x4d | 0x0a) && starts_capture(head, true) {
+                    return Some((at, true));
+                }
+                match reader.probe(head, anchor) {
+                    Probe::Absent => None,
+                    Probe::Need(_) | Probe::Record { .. } => Some((at, false)),
+                }
             });
-            let Some(at) = hit else {
+            let Some((at, capture)) = hit else {
                 self.input.consume(candidates);
                 continue;
             };
             self.input.consume(at);
-            if self.confirms_capture()? {
-                return Ok(Some(self.input.offset()));
+            let offset = self.input.offset();
+            if capture && self.confirms_capture()? {
+                return Ok(Some(Resume::Capture(offset)));
+            }
+            if !capture && self.confirms_records()? {
+                return Ok(Some(Resume::Record(offset)));
             }
             self.input.consume(1);
         }
         Ok(None)
+    }
+
+    /// Returns true if the available bytes start [`RESUME_RECORDS`] records of
+    /// the capture being read, one after the other, or fewer followed by the end
+    /// of the input. Each record's time must lie within a day of the one before,
+    /// and the first's within a day of the last packet read with a trusted time.
+    fn confirms_records(&mut self) -> io::Result<bool> {
+        let mut anchor = self.time_anchor;
+        let mut start = 0;
+        let mut found = 0;
+        while found < RESUME_RECORDS {
+            // The probe of a pcap record does not read its data, so the next
+            // header may not be in the buffer yet.
+            let head = self.input.available().get(start..).unwrap_or_default();
+            match self.reader.probe(head, anchor) {
+                Probe::Absent => return Ok(false),
+                Probe::Record { len, ts } => {
+                    start += len;
+                    found += 1;
+                    anchor = ts.or(anchor);
+                }
+                // A run of records longer than the read buffer is confirmed by those that fit.
+                Probe::Need(need) if start + need > self.input.max_len() => return Ok(found > 0),
+                Probe::Need(need) => {
+                    if !self.input.fill(start + need)? {
+                        return Ok(found > 0 && self.input.available().len() == start);
+                    }
+                }
+            }
+        }
+        Ok(true)
     }
 
     /// Returns true if the file header that starts the available bytes is
@@ -622,7 +701,6 @@ impl FileSource {
     // of the traffic still passes.
     fn confirms_capture(&mut self) -> io::Result<bool> {
         const RECORD_END: usize = pcap::HEADER_LEN + 16;
-        const DAY: i64 = 86_400 * 1_000_000_000;
 
         if ByteOrder::Little.u32_at(self.input.available(), 0) == pcap_parser::SHB_MAGIC {
             return self.confirms_section();
@@ -646,10 +724,7 @@ impl FileSource {
         let fits =
             !caplen_is_absurd(caplen, reader.snaplen()) && order.u32_at(record, 12) >= caplen;
         let time = Timestamp::from_parts(i64::from(order.u32_at(record, 0)), 0);
-        let near = self
-            .time_anchor
-            .is_none_or(|anchor| time.nanos_since(anchor).unsigned_abs() <= DAY as u64);
-        Ok(fits && near)
+        Ok(fits && near_anchor(time, self.time_anchor))
     }
 
     /// Returns true if the pcapng section header that starts the available bytes
@@ -699,24 +774,33 @@ impl FileSource {
             return Ok(());
         }
         // A capture cut inside a record's data and joined to others, as `cat`
-        // joins them, makes its last record take in the captures after it. The
-        // record then runs past the end, and the rest of it is searched.
+        // joins them, makes its last record take in the captures after it. A
+        // captured length damaged into one that fits the snapshot length takes
+        // in the records after it. Either record then runs past the end, and the
+        // rest of it is searched.
         let found = match self.input.skip(1)? {
-            true => self.find_capture_header()?,
+            true => self.find_resume_point()?,
             false => None,
         };
-        if let Some(next) = found {
+        if let Some(resume) = found {
+            let (Resume::Record(next) | Resume::Capture(next)) = resume;
             let skipped = next - offset;
             self.stats.skipped_bytes += skipped;
+            let place = match resume {
+                Resume::Record(_) => "a readable record",
+                Resume::Capture(_) => "another capture",
+            };
             tracing::warn!(
                 file = %self.name,
                 offset,
-                "the record at byte {offset} runs past the end of the input, and another \
-                 capture starts at byte {next}, inside it: reading goes on there, {skipped} \
-                 bytes on. Packets between the cut capture and that one were read out of \
-                 place or passed over"
+                "the record at byte {offset} runs past the end of the input, and {place} \
+                 starts at byte {next}, inside it: reading goes on there, {skipped} bytes \
+                 on. Packets before it were read out of place or passed over"
             );
-            return self.start_next_file(next);
+            return match resume {
+                Resume::Record(_) => Ok(()),
+                Resume::Capture(_) => self.start_next_file(next),
+            };
         }
         self.input.consume_all();
         self.stats.truncated_at = Some(offset);
@@ -1246,6 +1330,7 @@ mod tests {
 
     /// A capture carried in a packet's data after damage is not taken for one
     /// joined to the input when its first record is far from the traffic's time.
+    /// The record that carries it is read when it is dated near the traffic.
     #[test]
     fn carried_capture_not_joined() {
         let carried = pcap_file(
@@ -1268,18 +1353,30 @@ mod tests {
             orig_len: caplen.max(60),
             data,
         };
-        let bytes = pcap_file(
-            false,
-            false,
-            1,
-            65535,
-            &[
-                record(1_700_000_000, 20, vec![1; 20]),
-                // A captured length beyond the maximum: reading cannot go past.
-                record(1_700_000_001, 0x7fff_ffff, vec![]),
-                record(1_700_000_002, carried.len() as u32, carried.clone()),
-            ],
-        );
+        let with_carrier_at = |secs| {
+            pcap_file(
+                false,
+                false,
+                1,
+                65535,
+                &[
+                    record(1_700_000_000, 20, vec![1; 20]),
+                    // A captured length beyond the maximum: reading cannot step over it.
+                    record(1_700_000_001, 0x7fff_ffff, vec![]),
+                    record(secs, carried.len() as u32, carried.clone()),
+                ],
+            )
+        };
+
+        let (packets, stats) = all_packets(&with_carrier_at(1_700_000_002));
+        assert_eq!(packets.len(), 2);
+        assert_eq!(packets[1].2, carried);
+        assert_eq!(stats.joined_files, 0);
+        assert_eq!(stats.stopped_at, None);
+        assert_eq!(stats.skipped_bytes, 16);
+
+        // The carrier three days later is not taken for the next record either.
+        let bytes = with_carrier_at(1_700_000_002 + 3 * 86_400);
         let (packets, stats) = all_packets(&bytes);
         assert_eq!(packets.len(), 1);
         assert_eq!(stats.joined_files, 0);

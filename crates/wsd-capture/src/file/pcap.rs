@@ -4,14 +4,14 @@
 //! The header's magic number gives the byte order and the time unit (0xa1b2c3d4 for
 //! microseconds, 0xa1b23c4d for nanoseconds). A record has no length field of its own
 //! beyond the captured length, so a corrupt captured length cannot be stepped over:
-//! reading stops there.
+//! the next record is found by [`PcapReader::probe`] instead.
 
 use std::io;
 
 use pcap_parser::pcap::{parse_pcap_header, PcapHeader};
 
 use super::input::Input;
-use super::step::{caplen_is_absurd, PacketMeta, Problem, Step};
+use super::step::{caplen_is_absurd, near_anchor, PacketMeta, Probe, Problem, Step};
 use super::ByteOrder;
 use crate::Timestamp;
 
@@ -20,6 +20,10 @@ pub(super) const HEADER_LEN: usize = 24;
 
 /// Length of a record header.
 const RECORD_HEADER_LEN: usize = 16;
+
+/// The largest wire length that a record found after damage may claim: 1 MiB, above
+/// any frame a capture holds, even one that a network card joined from segments.
+const MAX_PROBED_WIRE_LEN: u32 = 1 << 20;
 
 /// The only major version of the format.
 pub(super) const SUPPORTED_MAJOR: u16 = 2;
@@ -97,6 +101,42 @@ impl PcapReader {
         self.nanosecond
     }
 
+    /// Tells whether `head` starts a record of this capture, as the search after
+    /// damage needs it. Stricter than [`PcapReader::next`], it takes only a record
+    /// that captured at least one byte, with a sub-second field below a second, a
+    /// wire length from its captured length up to 1 MiB, and a time within a day
+    /// of `anchor`.
+    pub(super) fn probe(&self, head: &[u8], anchor: Option<Timestamp>) -> Probe {
+        let Some(header) = head.get(..RECORD_HEADER_LEN) else {
+            return Probe::Need(RECORD_HEADER_LEN);
+        };
+        let caplen = self.order.u32_at(header, 8);
+        let origlen = self.order.u32_at(header, 12);
+        if caplen == 0
+            || caplen_is_absurd(caplen, self.snaplen)
+            || !(caplen..=MAX_PROBED_WIRE_LEN).contains(&origlen)
+        {
+            return Probe::Absent;
+        }
+        let fraction = u64::from(self.order.u32_at(header, 4));
+        let nanos = if self.nanosecond {
+            fraction
+        } else {
+            fraction * 1_000
+        };
+        if nanos >= 1_000_000_000 {
+            return Probe::Absent;
+        }
+        let ts = Timestamp::from_parts(i64::from(self.order.u32_at(header, 0)), nanos);
+        if !near_anchor(ts, anchor) {
+            return Probe::Absent;
+        }
+        Probe::Record {
+            len: RECORD_HEADER_LEN + caplen as usize,
+            ts: Some(ts),
+        }
+    }
+
     /// Reads the next record from `input`.
     pub(super) fn next(&mut self, input: &mut Input) -> io::Result<Step> {
         let offset = input.offset();
@@ -110,7 +150,9 @@ impl PcapReader {
         // offset, which is beyond the snapshot length. Only such records are
         // checked, so nearly every packet skips the check.
         // NOTE: a header with a positive offset below the snapshot length is
-        // missed, and reading then stops at the record after it.
+        // missed. Reading then goes on at a later record found by the search
+        // after damage, and the next capture's records are read with this
+        // capture's link type.
         if (caplen == 0 || caplen > self.snaplen) && super::starts_capture(input.available(), true)
         {
             return Ok(Step::NextFile { offset });
@@ -164,7 +206,9 @@ impl PcapReader {
             // A record may claim fewer bytes on the wire than it captured. The captured
             // bytes are real, so the wire length is raised to match them.
             orig_len: origlen.max(caplen),
-            trusted_time: fraction < second && origlen >= caplen,
+            // Zeroed bytes read as records have none of those defects, but no
+            // bytes at all.
+            trusted_time: fraction < second && origlen >= caplen && origlen > 0,
             // Classic pcap times, of at most 2^32 seconds, all fit.
             clamped_time: false,
         };
@@ -282,8 +326,10 @@ mod tests {
         assert_eq!(source.stats().malformed_records, 0);
     }
 
+    /// A record whose captured length is absurd cannot be stepped over, so the
+    /// next record is searched for: it is read, and so is every record after it.
     #[test]
-    fn absurd_caplen_stops_after_earlier_records() {
+    fn absurd_caplen_skipped_to_next_record() {
         for (caplen, snaplen) in [
             (u32::MAX, 65535),
             (MAX_CAPLEN + 1, 0),
@@ -294,14 +340,57 @@ mod tests {
             records[1].caplen = caplen;
             let mut source = open(pcap_file(false, false, 1, snaplen, &records));
 
-            assert!(source.next_packet().unwrap().is_some());
+            assert_eq!(source.next_packet().unwrap().unwrap().data, &[1; 60]);
+            assert_eq!(source.next_packet().unwrap().unwrap().data, &[3; 1514]);
             assert!(source.next_packet().unwrap().is_none());
-            assert!(source.next_packet().unwrap().is_none());
-            assert_eq!(source.stats().records, 1);
-            assert_eq!(source.stats().malformed_records, 1);
-            assert_eq!(source.stats().stopped_at, Some(24 + 16 + 60));
-            assert_eq!(source.stats().truncated_at, None);
+            let stats = source.stats();
+            assert_eq!(stats.records, 2);
+            assert_eq!(stats.malformed_records, 1);
+            assert_eq!(stats.skipped_bytes, 16 + 14);
+            assert_eq!(stats.stopped_at, None);
+            assert_eq!(stats.truncated_at, None);
         }
+    }
+
+    /// After an absurd captured length, bytes that hold no record within a day
+    /// of the packets read end the file there.
+    #[test]
+    fn absurd_caplen_without_later_record_stops() {
+        let mut records = three_records();
+        records[1].caplen = u32::MAX;
+        // Three days later: too far to be taken for the next record.
+        records[2].secs += 3 * 86_400;
+        let bytes = pcap_file(false, false, 1, 65535, &records);
+        let mut source = open(bytes.clone());
+
+        assert!(source.next_packet().unwrap().is_some());
+        assert!(source.next_packet().unwrap().is_none());
+        let stats = source.stats();
+        assert_eq!(stats.records, 1);
+        assert_eq!(stats.malformed_records, 1);
+        assert_eq!(stats.stopped_at, Some(24 + 16 + 60));
+        assert_eq!(stats.skipped_bytes, bytes.len() as u64 - (24 + 16 + 60));
+    }
+
+    /// A record dated within a day is not taken after damage unless the record
+    /// after it starts where it ends, or the input ends there.
+    #[test]
+    fn lone_plausible_record_not_taken() {
+        let mut records = three_records();
+        records[1].caplen = u32::MAX;
+        // The third record claims 1,000 more bytes than it holds, so the record
+        // that would follow it starts in the middle of the fourth.
+        records[2].caplen = 1514 + 1000;
+        records.push(record(1_700_000_003, 0, &[4; 2000]));
+        let mut source = open(pcap_file(false, false, 1, 65535, &records));
+
+        assert_eq!(source.next_packet().unwrap().unwrap().data, &[1; 60]);
+        assert_eq!(source.next_packet().unwrap().unwrap().data, &[4; 2000]);
+        assert!(source.next_packet().unwrap().is_none());
+        let stats = source.stats();
+        assert_eq!(stats.records, 2);
+        assert_eq!(stats.skipped_bytes, 16 + 14 + 16 + 1514);
+        assert_eq!(stats.stopped_at, None);
     }
 
     #[test]

@@ -16,9 +16,10 @@ pub(super) struct PacketMeta {
     pub data: Range<usize>,
     pub orig_len: u32,
     /// True when the record has a time of its own and none of the defects that the reader
-    /// tolerates: a sub-second field of a second or more, or a wire length below the
-    /// captured length. Only such a time anchors the date check of a capture found after
-    /// damage. A record read from misaligned bytes usually has one of the defects.
+    /// tolerates: a sub-second field of a second or more, a wire length below the
+    /// captured length, or a wire length of 0. Only such a time anchors the date check of
+    /// a record or capture found after damage. A record read from misaligned or zeroed
+    /// bytes usually has one of the defects.
     // NOTE: a misaligned record without either defect still sets that anchor. In a
     // nanosecond pcap file, about a quarter of random sub-second fields are valid.
     pub trusted_time: bool,
@@ -221,6 +222,29 @@ impl fmt::Display for Problem {
             ),
         }
     }
+}
+
+/// How far the time of a record found after damage may lie from the last packet
+/// read with a trusted time: one day, in nanoseconds.
+pub(super) const RESUME_WINDOW: u64 = 86_400 * 1_000_000_000;
+
+/// Returns true when `ts` lies within [`RESUME_WINDOW`] of `anchor`, or there is no
+/// anchor to compare with.
+pub(super) fn near_anchor(ts: Timestamp, anchor: Option<Timestamp>) -> bool {
+    anchor.is_none_or(|anchor| ts.nanos_since(anchor).unsigned_abs() <= RESUME_WINDOW)
+}
+
+/// What a format reader finds where the search after damage probes the input for a
+/// record of the capture it reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Probe {
+    /// No record of this capture starts there.
+    Absent,
+    /// More bytes are needed to decide: this many from the probed position.
+    Need(usize),
+    /// A record or block of `len` bytes could start there. `ts` is its time, when
+    /// its header has one.
+    Record { len: usize, ts: Option<Timestamp> },
 }
 
 /// Returns true when a captured length is too large to be real: above `MAX_CAPLEN`, or

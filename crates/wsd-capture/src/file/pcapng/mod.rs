@@ -21,7 +21,7 @@ use pcap_parser::{EPB_MAGIC, IDB_MAGIC, SHB_MAGIC, SPB_MAGIC};
 use super::clock::InterfaceClock;
 use super::input::Input;
 use super::pcap::end_or_truncated;
-use super::step::{caplen_is_absurd, PacketMeta, Problem, Step};
+use super::step::{caplen_is_absurd, PacketMeta, Probe, Problem, Step};
 use super::{describe_parse_error, ByteOrder, MAX_BLOCK_LEN, MAX_INTERFACES};
 use crate::Timestamp;
 
@@ -30,6 +30,12 @@ mod tests;
 
 /// Block type of the obsolete packet block, which the enhanced packet block replaced.
 const OPB_TYPE: u32 = 2;
+
+/// Block type of the name resolution block.
+const NAME_RESOLUTION_TYPE: u32 = 4;
+
+/// Block type of the interface statistics block.
+const INTERFACE_STATISTICS_TYPE: u32 = 5;
 
 /// Length of the smallest block: type, length and trailing length.
 const MIN_BLOCK_LEN: u32 = 12;
@@ -192,6 +198,47 @@ impl PcapNgReader {
         let step = self.read_block(block_type, block, offset, input.start());
         input.consume(block_len as usize);
         Ok(step)
+    }
+
+    /// Tells whether `head` starts a block of this section, as the search after
+    /// damage needs it: a block type this reader knows other than a section header
+    /// (another capture's check finds those), a length that fits the type and
+    /// [`MAX_BLOCK_LEN`], repeated at the block's end, and for a packet block a
+    /// captured length that fits the block. The interface a packet block names is
+    /// not checked, because an interface description found with it may describe it.
+    pub(super) fn probe(&self, head: &[u8]) -> Probe {
+        let Some(framing) = head.get(..MIN_BLOCK_LEN as usize) else {
+            return Probe::Need(MIN_BLOCK_LEN as usize);
+        };
+        let order = self.order;
+        let block_type = order.u32_at(framing, 0);
+        let block_len = order.u32_at(framing, 4);
+        let min_len = match block_type {
+            EPB_MAGIC | OPB_TYPE => PACKET_BLOCK_OVERHEAD,
+            SPB_MAGIC => SIMPLE_PACKET_DATA_OFFSET as u32 + 4,
+            IDB_MAGIC => INTERFACE_OPTIONS_OFFSET as u32 + 4,
+            NAME_RESOLUTION_TYPE | INTERFACE_STATISTICS_TYPE => MIN_BLOCK_LEN + 4,
+            _ => return Probe::Absent,
+        };
+        if block_len % 4 != 0 || !(min_len..=MAX_BLOCK_LEN).contains(&block_len) {
+            return Probe::Absent;
+        }
+        if let EPB_MAGIC | OPB_TYPE = block_type {
+            let Some(fixed) = head.get(..PACKET_DATA_OFFSET) else {
+                return Probe::Need(PACKET_DATA_OFFSET);
+            };
+            if order.u32_at(fixed, 20) > block_len - PACKET_BLOCK_OVERHEAD {
+                return Probe::Absent;
+            }
+        }
+        let len = block_len as usize;
+        match head.get(len - 4..len) {
+            None => Probe::Need(len),
+            Some(trailing) if order.u32_at(trailing, 0) == block_len => {
+                Probe::Record { len, ts: None }
+            }
+            Some(_) => Probe::Absent,
+        }
     }
 
     /// Handles a block longer than `MAX_BLOCK_LEN`: a block that carries no packet is

@@ -328,6 +328,55 @@ fn corrupt_framing_after_packets_stops() {
     }
 }
 
+/// Blocks after damaged framing are found again and read: after a block whose
+/// length is odd, and after one whose trailing length differs, whatever block
+/// types follow.
+#[test]
+fn blocks_after_corrupt_framing_read() {
+    let start = PcapNgBuilder::new(false)
+        .interface(1, 0, None, None)
+        .enhanced(0, 1, &[1; 4], 4);
+    let damage = start.offset();
+    let mut odd_length = start.build();
+    odd_length.extend_from_slice(&6u32.to_le_bytes());
+    odd_length.extend_from_slice(&37u32.to_le_bytes());
+    odd_length.extend_from_slice(&[0; 40]);
+
+    let mut mismatch = PcapNgBuilder::new(false)
+        .interface(1, 0, None, None)
+        .enhanced(0, 1, &[1; 4], 4)
+        .enhanced(0, 2, &[9; 4], 4)
+        .build();
+    let last = mismatch.len() - 4;
+    mismatch[last..].copy_from_slice(&40u32.to_le_bytes());
+
+    // A second interface, a statistics block, a packet of that interface and a
+    // simple packet.
+    let rest = PcapNgBuilder::new(false);
+    let rest_start = rest.offset();
+    let rest = rest
+        .interface(101, 0, None, None)
+        .block(5, &[0; 12])
+        .enhanced(1, 3, &[3; 40], 40)
+        .simple(&[4; 20], 20)
+        .build();
+    for (name, damaged) in [("odd length", odd_length), ("trailing length", mismatch)] {
+        let skipped = damaged.len() as u64 - damage;
+        let mut bytes = damaged;
+        bytes.extend_from_slice(&rest[rest_start as usize..]);
+        let mut source = open(bytes).unwrap();
+        let packets = read_all(&mut source);
+
+        let data: Vec<&[u8]> = packets.iter().map(|packet| &packet.data[..]).collect();
+        assert_eq!(data, [&[1; 4][..], &[3; 40], &[4; 20]], "{name}");
+        assert_eq!(packets[1].linktype, 101, "{name}");
+        let stats = source.stats();
+        assert_eq!(stats.malformed_records, 1, "{name}");
+        assert_eq!(stats.skipped_bytes, skipped, "{name}");
+        assert_eq!(stats.stopped_at, None, "{name}");
+    }
+}
+
 #[test]
 fn corrupt_framing_before_packets_is_error() {
     let builder = PcapNgBuilder::new(false).interface(1, 0, None, None);
