@@ -234,8 +234,8 @@ const RESUME_RECORDS: usize = 3;
 ///
 /// Each of these logs one `tracing` warning with `file` and `offset` fields and is
 /// recorded in [`ReadStats`]. Malformed pcapng packet blocks are skipped, counted, and
-/// logged once per kind of defect. Corrupt framing before the first packet is returned
-/// as [`CaptureError::Malformed`].
+/// logged once per kind of defect. Corrupt pcapng framing before the first packet,
+/// with nothing readable after it, is returned as [`CaptureError::Malformed`].
 ///
 /// pcapng simple packet blocks carry no time, so each gets the time of the packet
 /// before it, or the epoch when it is the first. A pcapng time beyond the range of
@@ -544,12 +544,16 @@ impl FileSource {
             }
             Step::Abandoned { offset, problem } => {
                 self.stats.malformed_records += 1;
-                self.resync_or_stop(offset, &problem)?;
+                if !self.resync(offset, &problem)? {
+                    self.stop(offset, &problem);
+                }
             }
             Step::Corrupt { offset, problem } => {
-                // The block where reading stops is unreadable, as an abandoned
-                // record is.
+                // The block at the damage is unreadable, as an abandoned record is.
                 self.stats.malformed_records += 1;
+                if self.resync(offset, &problem)? {
+                    return Ok(None);
+                }
                 if self.stats.records == 0 {
                     self.stats.stopped_at = Some(offset);
                     self.finished = true;
@@ -559,19 +563,19 @@ impl FileSource {
                         detail: problem.to_string(),
                     });
                 }
-                self.resync_or_stop(offset, &problem)?;
+                self.stop(offset, &problem);
             }
         }
         Ok(None)
     }
 
     /// Goes on after damage at `offset` with the next record of this capture or
-    /// another capture joined after it, whichever comes first, and else ends
-    /// reading there.
+    /// another capture joined after it, whichever comes first. Returns false when
+    /// neither follows, with the whole input passed over.
     // NOTE: a pcap capture cut inside a record's data takes in the next
     // capture's header as part of that record. The next capture's records found
     // after that are read with the cut capture's link type and time unit.
-    fn resync_or_stop(&mut self, offset: u64, problem: &Problem) -> Result<(), CaptureError> {
+    fn resync(&mut self, offset: u64, problem: &Problem) -> Result<bool, CaptureError> {
         // A search of a pipe can take long, so the damage is reported first.
         let first = self.stats.skipped_bytes == 0;
         if first {
@@ -594,8 +598,7 @@ impl FileSource {
             self.input.consume_all();
             // The search passed over everything after the damage.
             self.stats.skipped_bytes += self.input.offset().saturating_sub(offset);
-            self.stop(offset, problem);
-            return Ok(());
+            return Ok(false);
         };
 
         let (Resume::Record(next) | Resume::Capture(next)) = resume;
@@ -615,12 +618,11 @@ impl FileSource {
         } else {
             tracing::debug!(file = %self.name, offset, skipped, "damaged data skipped");
         }
-        match resume {
-            Resume::Record(_) => Ok(()),
-            Resume::Capture(_) => self
-                .start_next_file(next)
-                .map_err(|source| self.read_error(source)),
+        if let Resume::Capture(_) = resume {
+            self.start_next_file(next)
+                .map_err(|source| self.read_error(source))?;
         }
+        Ok(true)
     }
 
     /// Consumes the input up to the next record of this capture that
@@ -1272,7 +1274,7 @@ mod tests {
 
     /// A capture cut short and joined to another loses only the cut record:
     /// reading goes on with the capture after it, whether the cut fell in a
-    /// record header or in a pcapng block.
+    /// record header or in a pcapng block, also one before the first packet.
     #[test]
     fn cut_capture_then_next_read() {
         let next = sample_pcap(true, true);
@@ -1282,6 +1284,8 @@ mod tests {
         for (name, first, cut) in [
             ("record header", &pcap, pcap.len() - 30),
             ("pcapng block", &pcapng, pcapng.len() - 10),
+            // Before any packet, 10 bytes into the first interface description.
+            ("interface description", &pcapng, 28 + 10),
         ] {
             let mut joined = first[..cut].to_vec();
             joined.extend_from_slice(&next);

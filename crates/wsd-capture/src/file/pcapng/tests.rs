@@ -401,6 +401,31 @@ fn corrupt_framing_before_packets_is_error() {
     assert!(source.next_packet().unwrap().is_none());
 }
 
+/// Corrupt framing before the first packet is passed over like later damage when
+/// readable blocks follow it.
+#[test]
+fn corrupt_framing_before_packets_then_blocks_read() {
+    // A packet block whose length, 8, is below the smallest block's.
+    let mut bytes = PcapNgBuilder::new(false)
+        .interface(1, 0, None, None)
+        .build();
+    bytes.extend_from_slice(&6u32.to_le_bytes());
+    bytes.extend_from_slice(&8u32.to_le_bytes());
+    bytes.extend_from_slice(&[0; 8]);
+    let rest = PcapNgBuilder::new(false).interface(1, 0, None, None);
+    let rest_start = rest.offset() as usize;
+    let rest = rest.enhanced(0, 1, &[1; 4], 4).build();
+    bytes.extend_from_slice(&rest[rest_start..]);
+    let mut source = open(bytes).unwrap();
+    let packets = read_all(&mut source);
+
+    assert_eq!(packets.len(), 1);
+    assert_eq!(packets[0].data, [1; 4]);
+    assert_eq!(source.stats().skipped_bytes, 16);
+    assert_eq!(source.stats().malformed_records, 1);
+    assert_eq!(source.stats().stopped_at, None);
+}
+
 #[test]
 fn corrupt_first_section_header_is_error() {
     // A trailing block length that differs from the leading one.
