@@ -58,6 +58,9 @@ pub(super) struct Input {
     buf: Arc<Box<[u8]>>,
     /// Size up to which `buf` may grow.
     max_len: usize,
+    /// Bytes before `start` that moving the unconsumed bytes keeps with them, so
+    /// that [`Input::rewind`] can give them back.
+    keep: usize,
     /// Buffer index of the first unconsumed byte.
     start: usize,
     /// Buffer index one past the last byte read.
@@ -100,6 +103,7 @@ impl Input {
             reader,
             buf: zeroed_buffer(initial),
             max_len,
+            keep: 0,
             start: 0,
             end: 0,
             buf_offset: 0,
@@ -175,8 +179,11 @@ impl Input {
                 self.max_len
             )));
         }
-        if need > self.buf.len() {
-            self.grow(need);
+        if need + self.keep > self.max_len {
+            self.keep = 0;
+        }
+        if need + self.keep > self.buf.len() {
+            self.grow(need + self.keep);
         }
         while self.end - self.start < need {
             if self.eof {
@@ -202,6 +209,7 @@ impl Input {
 
         let mut remaining = count - available;
         self.buf_offset += self.end as u64;
+        self.keep = 0;
         self.start = 0;
         self.end = 0;
         while remaining > 0 {
@@ -223,39 +231,56 @@ impl Input {
         Ok(true)
     }
 
+    /// Gives back the last `count` bytes consumed, which must still be in the buffer:
+    /// none was read since they were consumed, or [`Input::keep_consumed`] kept them.
+    pub(super) fn rewind(&mut self, count: usize) {
+        debug_assert!(count <= self.start);
+        self.start -= count.min(self.start);
+        self.keep = self.keep.min(self.start);
+    }
+
+    /// Keeps the last `count` bytes consumed in the buffer when later reads move
+    /// the unconsumed bytes, so that [`Input::rewind`] can give them back. Less
+    /// is kept where a record needs the room.
+    #[inline]
+    pub(super) fn keep_consumed(&mut self, count: usize) {
+        self.keep = count.min(self.start);
+    }
+
     /// Consumes every available byte, so that the offset reaches the end of what was read.
     pub(super) fn consume_all(&mut self) {
         self.start = self.end;
     }
 
     /// Replaces the buffer with one of at least `need` bytes, at least twice the old
-    /// size and at most `max_len`, keeping the unconsumed bytes at its front.
+    /// size and at most `max_len`, keeping the kept and unconsumed bytes at its front.
     ///
     /// The old buffer is only read, so its clones need no check. The retired buffers are
     /// released, because they are smaller than the new size.
     fn grow(&mut self, need: usize) {
         let len = need.max(self.buf.len().saturating_mul(2)).min(self.max_len);
         let mut buf = zeroed_buffer(len);
-        let unconsumed = self.end - self.start;
-        writable(&mut buf)[..unconsumed].copy_from_slice(&self.buf[self.start..self.end]);
+        let from = self.start - self.keep;
+        let moved = self.end - from;
+        writable(&mut buf)[..moved].copy_from_slice(&self.buf[from..self.end]);
         self.buf = buf;
         self.retired.clear();
-        self.buf_offset += self.start as u64;
-        self.start = 0;
-        self.end = unconsumed;
+        self.buf_offset += from as u64;
+        self.start = self.keep;
+        self.end = moved;
     }
 
-    /// Moves the unconsumed bytes to the front of the buffer, or of another buffer when
-    /// this one is shared.
+    /// Moves the unconsumed bytes, and the kept bytes before them, to the front of the
+    /// buffer, or of another buffer when this one is shared.
     fn compact(&mut self) {
-        let (start, end) = (self.start, self.end);
+        let (from, end) = (self.start - self.keep, self.end);
         match Arc::get_mut(&mut self.buf) {
-            Some(buf) => buf.copy_within(start..end, 0),
+            Some(buf) => buf.copy_within(from..end, 0),
             None => self.switch_buffer(),
         }
-        self.buf_offset += start as u64;
-        self.end -= start;
-        self.start = 0;
+        self.buf_offset += from as u64;
+        self.end -= from;
+        self.start = self.keep;
     }
 
     /// Performs one read into the free end of the buffer, retrying on `Interrupted`.
@@ -286,12 +311,13 @@ impl Input {
     }
 
     /// Retires the shared buffer and continues in an unshared one of the same size with
-    /// the unconsumed bytes copied to its front. The caller moves `start` and `end`.
+    /// the kept and unconsumed bytes copied to its front. The caller moves `start` and
+    /// `end`.
     #[cold]
     fn switch_buffer(&mut self) {
         let mut next = self.take_free_buffer();
-        writable(&mut next)[..self.end - self.start]
-            .copy_from_slice(&self.buf[self.start..self.end]);
+        let from = self.start - self.keep;
+        writable(&mut next)[..self.end - from].copy_from_slice(&self.buf[from..self.end]);
         let old = std::mem::replace(&mut self.buf, next);
         if self.retired.len() == MAX_RETIRED {
             self.retired.pop_front();

@@ -24,7 +24,7 @@ use crate::{CaptureError, Packet, PacketSource, Timestamp};
 use input::Input;
 use pcap::PcapReader;
 use pcapng::PcapNgReader;
-use step::{caplen_is_absurd, near_anchor, PacketMeta, Probe, Problem, Step};
+use step::{caplen_is_absurd, near_anchor, PacketMeta, Probe, Problem, Step, RESUME_WINDOW};
 
 pub use shared::SharedBytes;
 
@@ -165,8 +165,9 @@ pub struct ReadStats {
     /// header after pcap records or found after damage. A new section that
     /// follows the blocks of a pcapng file is not counted.
     pub joined_files: u64,
-    /// Bytes passed over after damage, in searches for another capture's file
-    /// header, up to the capture found or to the end of the input.
+    /// Bytes passed over after damage, in searches for the next record of the
+    /// capture or another capture's file header, up to what was found or to the
+    /// end of the input. A record read out of place counts too.
     pub skipped_bytes: u64,
     /// Packets whose time lies outside the range of [`Timestamp`], before
     /// 1677-09-21 00:12:43 or after 2262-04-11 23:47:16 UTC, and was set to the
@@ -204,6 +205,11 @@ enum Resume {
 /// a record found after damage. Fewer do where the input ends right after them.
 const RESUME_RECORDS: usize = 3;
 
+/// How many records dated far from the packets before them are searched past in
+/// vain before such records are taken as they are, so that a capture whose
+/// times jump often is not searched at every packet.
+const MAX_FAILED_ALIGNMENT_CHECKS: u32 = 16;
+
 /// A packet source that reads a classic pcap or pcapng file as a stream.
 ///
 /// The format is detected from the magic number, never from the file name: classic pcap
@@ -231,6 +237,11 @@ const RESUME_RECORDS: usize = 3;
 ///   record or capture that follows (three records in a row, dated within a day of the
 ///   last packet read), and reading goes on there. Where none is found, reading ends
 ///   at the damage. [`ReadStats::skipped_bytes`] counts the bytes passed over.
+/// - A classic pcap record dated more than a day from the last packet read, after
+///   which no record dated near that packet starts, was read out of place. The
+///   record before it is searched for another capture's file header, as a capture
+///   cut inside a record leaves it, and then the bytes after it for records dated
+///   near that packet. Reading goes on at what is found first.
 ///
 /// Each of these logs one `tracing` warning with `file` and `offset` fields and is
 /// recorded in [`ReadStats`]. Malformed pcapng packet blocks are skipped, counted, and
@@ -263,6 +274,12 @@ pub struct FileSource {
     packet_range: Range<usize>,
     /// Flag set by [`FileSource::set_stop_flag`], if any.
     stop: Option<Arc<AtomicBool>>,
+    /// Records dated far from the time anchor that were searched past for
+    /// records near it, in vain; see [`FileSource::check_alignment`].
+    alignment_checks_failed: u32,
+    /// Length of the last classic pcap record returned, header included, when
+    /// the reader stands where it ends; 0 otherwise.
+    previous_len: usize,
 }
 
 impl FileSource {
@@ -453,6 +470,8 @@ impl FileSource {
             time_anchor: None,
             packet_range: 0..0,
             stop: None,
+            alignment_checks_failed: 0,
+            previous_len: 0,
         };
         if matches!(source.reader, FormatReader::PcapNg(_)) {
             source.read_first_section_header()?;
@@ -509,19 +528,10 @@ impl FileSource {
         }
     }
 
-    /// Runs one step of the format reader. Returns the packet it found, if any.
-    fn advance(&mut self) -> Result<Option<PacketMeta>, CaptureError> {
-        let step = match &mut self.reader {
-            FormatReader::Pcap(reader) => reader.next(&mut self.input),
-            FormatReader::PcapNg(reader) => reader.next(&mut self.input),
-        };
-        let step = match step {
-            Ok(step) => step,
-            Err(source) => return Err(self.read_error(source)),
-        };
-
+    /// Acts on a step of the format reader that returned no packet.
+    fn other_step(&mut self, step: Step) -> Result<(), CaptureError> {
         match step {
-            Step::Packet(meta) => return Ok(Some(meta)),
+            Step::Packet(_) => debug_assert!(false, "a packet passed as another step"),
             Step::Block => {}
             Step::NextFile { offset } => {
                 if let Err(source) = self.start_next_file(offset) {
@@ -552,7 +562,7 @@ impl FileSource {
                 // The block at the damage is unreadable, as an abandoned record is.
                 self.stats.malformed_records += 1;
                 if self.resync(offset, &problem)? {
-                    return Ok(None);
+                    return Ok(());
                 }
                 if self.stats.records == 0 {
                     self.stats.stopped_at = Some(offset);
@@ -566,7 +576,7 @@ impl FileSource {
                 self.stop(offset, &problem);
             }
         }
-        Ok(None)
+        Ok(())
     }
 
     /// Goes on after damage at `offset` with the next record of this capture or
@@ -576,6 +586,16 @@ impl FileSource {
     // capture's header as part of that record. The next capture's records found
     // after that are read with the cut capture's link type and time unit.
     fn resync(&mut self, offset: u64, problem: &Problem) -> Result<bool, CaptureError> {
+        let inside = self
+            .capture_in_previous_record()
+            .map_err(|source| self.read_error(source))?;
+        if let Some(next) = inside {
+            self.report_capture_inside(next, offset, problem);
+            self.start_next_file(next)
+                .map_err(|source| self.read_error(source))?;
+            return Ok(true);
+        }
+
         // A search of a pipe can take long, so the damage is reported first.
         let first = self.stats.skipped_bytes == 0;
         if first {
@@ -625,49 +645,215 @@ impl FileSource {
         Ok(true)
     }
 
-    /// Consumes the input up to the next record of this capture that
-    /// [`FileSource::confirms_records`] accepts, or the next file header of a
-    /// capture that [`FileSource::confirms_capture`] accepts, and returns where
-    /// that starts, or none if the input ends first.
+    /// Checks whether the classic pcap record `meta`, just consumed and dated more
+    /// than a day from the time anchor, was read out of place, as the records
+    /// after a captured length damaged into a wrong but plausible one are. It
+    /// was when the records after it do not start where it ends, but records
+    /// dated near the anchor start within the longest record's length after its
+    /// start. Reading then goes on there, and the record counts as damaged.
+    /// Otherwise the record is returned, as a packet with an odd time.
+    #[cold]
+    #[inline(never)]
+    fn check_alignment(
+        &mut self,
+        mut meta: PacketMeta,
+    ) -> Result<Option<PacketMeta>, CaptureError> {
+        let is_pcap = matches!(self.reader, FormatReader::Pcap(_));
+        if !is_pcap || self.alignment_checks_failed >= MAX_FAILED_ALIGNMENT_CHECKS {
+            return Ok(Some(meta));
+        }
+        let record_len = pcap::RECORD_HEADER_LEN + meta.data.len();
+        self.input.rewind(record_len);
+        let offset = self.input.offset();
+        let inside = match self.capture_in_previous_record() {
+            Ok(inside) => inside,
+            Err(source) => return Err(self.read_error(source)),
+        };
+        if let Some(next) = inside {
+            self.stats.malformed_records += 1;
+            let problem = "a record dated more than a day from the packets before it";
+            self.report_capture_inside(next, offset, &problem);
+            self.start_next_file(next)
+                .map_err(|source| self.read_error(source))?;
+            return Ok(None);
+        }
+        let found = match self.find_realignment(record_len) {
+            Ok(found) => found,
+            Err(source) => return Err(self.read_error(source)),
+        };
+        let Some(resume) = found else {
+            self.alignment_checks_failed += 1;
+            if self.alignment_checks_failed == MAX_FAILED_ALIGNMENT_CHECKS {
+                tracing::debug!(
+                    file = %self.name,
+                    offset,
+                    "records dated far from the packets before them are no longer \
+                     checked for being read out of place"
+                );
+            }
+            // The search may have moved the bytes in the buffer.
+            let start = self.input.start() + pcap::RECORD_HEADER_LEN;
+            meta.data = start..start + meta.data.len();
+            self.input.consume(record_len);
+            return Ok(Some(meta));
+        };
+
+        let (Resume::Record(next) | Resume::Capture(next)) = resume;
+        let skipped = next - offset;
+        self.input.consume(skipped as usize);
+        self.stats.malformed_records += 1;
+        let first = self.stats.skipped_bytes == 0;
+        self.stats.skipped_bytes += skipped;
+        let place = match resume {
+            Resume::Record(_) => "the next record dated near those packets",
+            Resume::Capture(_) => "another capture",
+        };
+        if first {
+            tracing::warn!(
+                file = %self.name,
+                offset,
+                "the record at byte {offset} was read out of place after damage: it is \
+                 dated more than a day from the packets before it, and the records after \
+                 it do not start where it ends. Reading goes on at byte {next}, where \
+                 {place} starts; later damage is logged at debug level"
+            );
+        } else {
+            tracing::debug!(file = %self.name, offset, skipped, "record out of place skipped");
+        }
+        if let Resume::Capture(_) = resume {
+            self.start_next_file(next)
+                .map_err(|source| self.read_error(source))?;
+        }
+        Ok(None)
+    }
+
+    /// Returns where records dated near the time anchor, or another capture,
+    /// go on after the record of `record_len` bytes that starts the available
+    /// bytes, as [`FileSource::resume_at`] accepts them. Returns none if that
+    /// record is in place: the input ends where it ends, or a record dated near
+    /// the anchor or a capture's file header starts there. Returns none too if
+    /// nothing starts within [`MAX_CAPLEN`] bytes after it.
+    fn find_realignment(&mut self, record_len: usize) -> io::Result<Option<Resume>> {
+        let next = record_len + NEXT_FILE_PROBE;
+        if !self.input.fill(next)? {
+            // Too few bytes after the record for another one.
+            return Ok(None);
+        }
+        let after = &self.input.available()[record_len..];
+        if starts_capture(after, true)
+            || self.reader.probe(after, self.time_anchor) != Probe::Absent
+        {
+            return Ok(None);
+        }
+        let window = pcap::RECORD_HEADER_LEN + MAX_CAPLEN as usize;
+        for at in 1..window {
+            if !self.input.fill(at + NEXT_FILE_PROBE)? {
+                return Ok(None);
+            }
+            if !self.may_resume(&self.input.available()[at..]) {
+                continue;
+            }
+            if let Some(resume) = self.resume_at(at)? {
+                return Ok(Some(resume));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Searches the classic pcap record last returned, which ends where the
+    /// reader stands, for the file header of another capture that
+    /// [`FileSource::confirms_capture`] accepts. A capture cut inside a record
+    /// and joined to others, as `cat` joins them, leaves the next capture's
+    /// header there, and what follows the record then belongs to that capture.
+    /// Returns the header's offset, where the input then stands, or none with
+    /// the input left where it was.
+    fn capture_in_previous_record(&mut self) -> io::Result<Option<u64>> {
+        let len = std::mem::take(&mut self.previous_len);
+        let is_pcap = matches!(self.reader, FormatReader::Pcap(_));
+        // A record whose bytes left the buffer is not searched.
+        if !is_pcap || len == 0 || len > self.input.start() {
+            return Ok(None);
+        }
+        self.input.rewind(len);
+        for at in 1..len {
+            if !self.input.fill(at + NEXT_FILE_PROBE)? {
+                break;
+            }
+            let head = &self.input.available()[at..];
+            let magic = matches!(head[0], 0xd4 | 0xa1 | 0x4d | 0x0a);
+            if magic && starts_capture(head, true) && self.confirms_capture(at)? {
+                self.input.consume(at);
+                return Ok(Some(self.input.offset()));
+            }
+        }
+        self.input.consume(len);
+        Ok(None)
+    }
+
+    /// Logs that reading goes on with the capture whose file header is at `next`,
+    /// inside the record before `offset`, where `problem` was found.
+    fn report_capture_inside(&self, next: u64, offset: u64, problem: &dyn fmt::Display) {
+        tracing::warn!(
+            file = %self.name,
+            offset,
+            "{problem} at byte {offset}, and the record before it contains the file header \
+             of another capture at byte {next}: the capture before was cut inside that \
+             record, so reading goes on with the capture at byte {next}, and the record's \
+             packet holds bytes of both"
+        );
+    }
+
+    /// Consumes the input up to the next record of this capture or file header
+    /// of another capture that [`FileSource::resume_at`] accepts, and returns
+    /// where that starts, or none if the input ends first.
     fn find_resume_point(&mut self) -> io::Result<Option<Resume>> {
         while self.input.fill(NEXT_FILE_PROBE)? {
             let available = self.input.available();
             let candidates = available.len() + 1 - NEXT_FILE_PROBE;
-            let (reader, anchor) = (&self.reader, self.time_anchor);
-            let hit = (0..candidates).find_map(|at| {
-                let head = &available[at..];
-                if matches!(head[0], 0xd4 | 0xa1 | 0x4d | 0x0a) && starts_capture(head, true) {
-                    return Some((at, true));
-                }
-                match reader.probe(head, anchor) {
-                    Probe::Absent => None,
-                    Probe::Need(_) | Probe::Record { .. } => Some((at, false)),
-                }
-            });
-            let Some((at, capture)) = hit else {
+            let hit = (0..candidates).find(|&at| self.may_resume(&available[at..]));
+            let Some(at) = hit else {
                 self.input.consume(candidates);
                 continue;
             };
             self.input.consume(at);
-            let offset = self.input.offset();
-            if capture && self.confirms_capture()? {
-                return Ok(Some(Resume::Capture(offset)));
-            }
-            if !capture && self.confirms_records()? {
-                return Ok(Some(Resume::Record(offset)));
+            if let Some(resume) = self.resume_at(0)? {
+                return Ok(Some(resume));
             }
             self.input.consume(1);
         }
         Ok(None)
     }
 
-    /// Returns true if the available bytes start [`RESUME_RECORDS`] records of
-    /// the capture being read, one after the other, or fewer followed by the end
-    /// of the input. Each record's time must lie within a day of the one before,
+    /// Returns true if `head`, at least [`NEXT_FILE_PROBE`] bytes, may start
+    /// what [`FileSource::resume_at`] accepts: its quick checks pass.
+    fn may_resume(&self, head: &[u8]) -> bool {
+        let capture = matches!(head[0], 0xd4 | 0xa1 | 0x4d | 0x0a) && starts_capture(head, true);
+        capture || self.reader.probe(head, self.time_anchor) != Probe::Absent
+    }
+
+    /// Returns where reading can go on if the available bytes from index `at`
+    /// on start a capture that [`FileSource::confirms_capture`] accepts or
+    /// records that [`FileSource::confirms_records`] accepts. Nothing is
+    /// consumed.
+    fn resume_at(&mut self, at: usize) -> io::Result<Option<Resume>> {
+        let offset = self.input.offset() + at as u64;
+        let head = &self.input.available()[at..];
+        if starts_capture(head, true) {
+            let confirmed = self.confirms_capture(at)?;
+            return Ok(confirmed.then_some(Resume::Capture(offset)));
+        }
+        let confirmed = self.confirms_records(at)?;
+        Ok(confirmed.then_some(Resume::Record(offset)))
+    }
+
+    /// Returns true if the available bytes from index `from` on start
+    /// [`RESUME_RECORDS`] records of the capture being read, one after the
+    /// other, or fewer followed by the end of the input or another capture's
+    /// file header. Each record's time must lie within a day of the one before,
     /// and the first's within a day of the last packet read with a trusted time.
-    fn confirms_records(&mut self) -> io::Result<bool> {
+    fn confirms_records(&mut self, from: usize) -> io::Result<bool> {
         let mut anchor = self.time_anchor;
-        let mut start = 0;
+        let mut start = from;
         let mut found = 0;
         while found < RESUME_RECORDS {
             // The probe of a pcap record does not read its data, so the next
@@ -688,11 +874,18 @@ impl FileSource {
                     }
                 }
             }
+            // Records that another capture follows need no more.
+            if found > 0
+                && self.input.fill(start + NEXT_FILE_PROBE)?
+                && starts_capture(&self.input.available()[start..], true)
+            {
+                return Ok(true);
+            }
         }
         Ok(true)
     }
 
-    /// Returns true if the file header that starts the available bytes is
+    /// Returns true if the file header at index `at` of the available bytes is
     /// followed by what its capture should hold, so that a capture carried in a
     /// packet's data is less likely to be taken for one joined to the input. A
     /// pcap header needs a first record whose lengths fit its snapshot length
@@ -701,22 +894,23 @@ impl FileSource {
     /// its block length repeated at its end.
     // NOTE: a capture carried in a packet whose first record is within a day
     // of the traffic still passes.
-    fn confirms_capture(&mut self) -> io::Result<bool> {
+    fn confirms_capture(&mut self, at: usize) -> io::Result<bool> {
         const RECORD_END: usize = pcap::HEADER_LEN + 16;
 
-        if ByteOrder::Little.u32_at(self.input.available(), 0) == pcap_parser::SHB_MAGIC {
-            return self.confirms_section();
+        if ByteOrder::Little.u32_at(&self.input.available()[at..], 0) == pcap_parser::SHB_MAGIC {
+            return self.confirms_section(at);
         }
 
         // A header at the very end has no packet after it, so it can do no harm.
-        if !self.input.fill(RECORD_END)? {
+        if !self.input.fill(at + RECORD_END)? {
             return Ok(true);
         }
-        let Ok(reader) = PcapReader::from_header(self.input.available()) else {
+        let head = &self.input.available()[at..at + RECORD_END];
+        let Ok(reader) = PcapReader::from_header(head) else {
             return Ok(false);
         };
 
-        let record = &self.input.available()[pcap::HEADER_LEN..RECORD_END];
+        let record = &head[pcap::HEADER_LEN..];
         let order = if reader.is_big_endian() {
             ByteOrder::Big
         } else {
@@ -729,10 +923,10 @@ impl FileSource {
         Ok(fits && near_anchor(time, self.time_anchor))
     }
 
-    /// Returns true if the pcapng section header that starts the available bytes
-    /// has a valid length, repeated at the end of the block.
-    fn confirms_section(&mut self) -> io::Result<bool> {
-        let head = self.input.available();
+    /// Returns true if the pcapng section header at index `at` of the available
+    /// bytes has a valid length, repeated at the end of the block.
+    fn confirms_section(&mut self, at: usize) -> io::Result<bool> {
+        let head = &self.input.available()[at..];
         let Some(order) = pcapng::section_byte_order(ByteOrder::Little.u32_at(head, 8)) else {
             return Ok(false);
         };
@@ -742,10 +936,10 @@ impl FileSource {
         }
 
         let len = len as usize;
-        if !self.input.fill(len)? {
+        if !self.input.fill(at + len)? {
             return Ok(false);
         }
-        Ok(order.u32_at(self.input.available(), len - 4) == len as u32)
+        Ok(order.u32_at(&self.input.available()[at..], len - 4) == len as u32)
     }
 
     /// Ends reading after a failed read from the input.
@@ -774,6 +968,18 @@ impl FileSource {
             );
             self.finish();
             return Ok(());
+        }
+        // A record that does not look like one of this capture's, read out of
+        // place after the record before took in another capture's header.
+        let head = self.input.available();
+        let plausible = head.len() >= NEXT_FILE_PROBE
+            && self.reader.probe(head, self.time_anchor) != Probe::Absent;
+        if !plausible {
+            if let Some(next) = self.capture_in_previous_record()? {
+                let problem = "a record that runs past the end of the input";
+                self.report_capture_inside(next, offset, &problem);
+                return self.start_next_file(next);
+            }
         }
         // A capture cut inside a record's data and joined to others, as `cat`
         // joins them, makes its last record take in the captures after it. A
@@ -852,6 +1058,7 @@ impl FileSource {
             }
         };
         self.reader = reader;
+        self.previous_len = 0;
         self.stats.joined_files += 1;
         let format = self.format();
         if self.stats.joined_files == 1 {
@@ -957,15 +1164,41 @@ impl PacketSource for FileSource {
     /// After an error or the end of the file, every later call returns `Ok(None)`.
     fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
         while !self.finished {
-            let meta = match self.advance() {
-                Ok(Some(meta)) => meta,
-                Ok(None) => continue,
-                Err(error) => {
+            let step = match &mut self.reader {
+                FormatReader::Pcap(reader) => reader.next(&mut self.input),
+                FormatReader::PcapNg(reader) => reader.next(&mut self.input),
+            };
+            let mut meta = match step {
+                Ok(Step::Packet(meta)) => meta,
+                Ok(step) => match self.other_step(step) {
+                    Ok(()) => continue,
+                    Err(error) => {
+                        self.packet_range = 0..0;
+                        return Err(error);
+                    }
+                },
+                Err(source) => {
                     self.packet_range = 0..0;
-                    return Err(error);
+                    return Err(self.read_error(source));
                 }
             };
+            if let Some(anchor) = self.time_anchor {
+                if meta.ts.as_nanos().abs_diff(anchor.as_nanos()) > RESUME_WINDOW {
+                    match self.check_alignment(meta) {
+                        Ok(Some(in_place)) => meta = in_place,
+                        Ok(None) => continue,
+                        Err(error) => {
+                            self.packet_range = 0..0;
+                            return Err(error);
+                        }
+                    }
+                }
+            }
             self.packet_range = meta.data.clone();
+            self.previous_len = pcap::RECORD_HEADER_LEN + meta.data.len();
+            // The record stays in the buffer while the next is read, for
+            // `capture_in_previous_record`.
+            self.input.keep_consumed(self.previous_len);
             if meta.clamped_time {
                 self.count_clamped_time(meta.ts);
             } else if meta.trusted_time {
@@ -1399,11 +1632,43 @@ mod tests {
         );
     }
 
-    /// A record read from misaligned bytes after a cut does not anchor the date
-    /// check of the capture found after damage. A capture of the same day after
-    /// it is read, and one from another day is still passed over.
+    /// A capture cut inside a record's data and joined to a capture of another
+    /// format or byte order: what follows the cut record cannot be read as this
+    /// capture's records, and the next capture's header is found inside the cut
+    /// record, so every packet of the next capture is read.
     #[test]
-    fn garbage_record_not_time_anchor() {
+    fn cut_record_then_other_format_read() {
+        let first = sample_pcap(false, false);
+        let (first_packets, _) = all_packets(&first);
+        // 5 bytes into the last record's 23 bytes of data.
+        let cut = first.len() - 23 + 5;
+        for (name, next) in [
+            ("big-endian nanosecond pcap", sample_pcap(true, true)),
+            ("pcapng", sample_pcapng(true)),
+        ] {
+            let (next_packets, _) = all_packets(&next);
+            let joined = [&first[..cut], &next[..]].concat();
+            let (packets, stats) = all_packets(&joined);
+
+            assert_eq!(
+                packets.len(),
+                first_packets.len() + next_packets.len(),
+                "{name}"
+            );
+            assert_eq!(&packets[..3], &first_packets[..3], "{name}");
+            assert_eq!(&packets[4..], &next_packets[..], "{name}");
+            assert_eq!(stats.joined_files, 1, "{name}");
+            assert_eq!(stats.stopped_at, None, "{name}");
+        }
+    }
+
+    /// A capture cut inside a record and joined to another leaves the next
+    /// capture's file header inside that record. The record read after it, out
+    /// of place and dated in 1970, leads to the header, and the next capture is
+    /// read from its start, whatever that record's sub-second field or wire
+    /// length.
+    #[test]
+    fn capture_inside_cut_record_read() {
         let record = |secs, fraction, caplen: u32, orig_len, data: Vec<u8>| PcapRecord {
             secs,
             fraction,
@@ -1456,15 +1721,20 @@ mod tests {
                 same_day.clone(),
             ]
             .concat();
+            let next_packets = all_packets(&next_capture(fraction, orig_len, 1_700_000_010)).0;
             let (packets, stats) = all_packets(&joined);
-            assert_eq!(packets.len(), 3 + same_day_packets.len(), "{case}");
-            // The garbage record is dated on the first day of 1970.
-            assert!(packets[2].0.secs() < 86_400, "{case}: {:?}", packets[2].0);
-            assert_eq!(&packets[3..], &same_day_packets[..], "{case}");
+            // The record dated in 1970 was not read: the next capture was
+            // found inside the cut record, and read from its start.
+            assert_eq!(packets.len(), 2 + 2 + same_day_packets.len(), "{case}");
+            assert_eq!(&packets[2..4], &next_packets[..], "{case}");
+            assert_eq!(&packets[4..], &same_day_packets[..], "{case}");
             assert_eq!(stats.malformed_records, 1, "{case}");
-            assert_eq!(stats.joined_files, 1, "{case}");
+            assert_eq!(stats.skipped_bytes, 0, "{case}");
+            assert_eq!(stats.joined_files, 2, "{case}");
             assert_eq!(stats.stopped_at, None, "{case}");
 
+            // A capture that starts where a record ends is joined, whatever
+            // its date.
             let other_day = next_capture(0, 0, 4_102_444_800);
             let joined = [
                 cut.clone(),
@@ -1473,9 +1743,10 @@ mod tests {
             ]
             .concat();
             let (packets, stats) = all_packets(&joined);
-            assert_eq!(packets.len(), 3, "{case}");
-            assert_eq!(stats.joined_files, 0, "{case}");
-            assert!(stats.stopped_at.is_some(), "{case}");
+            assert_eq!(packets.len(), 2 + 2 + 2, "{case}");
+            assert_eq!(packets[4].0.secs(), 4_102_444_800, "{case}");
+            assert_eq!(stats.joined_files, 2, "{case}");
+            assert_eq!(stats.stopped_at, None, "{case}");
         }
     }
 

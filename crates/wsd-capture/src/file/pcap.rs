@@ -19,7 +19,7 @@ use crate::Timestamp;
 pub(super) const HEADER_LEN: usize = 24;
 
 /// Length of a record header.
-const RECORD_HEADER_LEN: usize = 16;
+pub(super) const RECORD_HEADER_LEN: usize = 16;
 
 /// The largest wire length that a record found after damage may claim: 1 MiB, above
 /// any frame a capture holds, even one that a network card joined from segments.
@@ -103,18 +103,17 @@ impl PcapReader {
 
     /// Tells whether `head` starts a record of this capture, as the search after
     /// damage needs it. Stricter than [`PcapReader::next`], it takes only a record
-    /// that captured at least one byte, with a sub-second field below a second, a
-    /// wire length from its captured length up to 1 MiB, and a time within a day
-    /// of `anchor`.
+    /// with a sub-second field below a second, a wire length from its captured
+    /// length (and at least 1 byte) up to 1 MiB, and a time within a day of
+    /// `anchor`.
     pub(super) fn probe(&self, head: &[u8], anchor: Option<Timestamp>) -> Probe {
         let Some(header) = head.get(..RECORD_HEADER_LEN) else {
             return Probe::Need(RECORD_HEADER_LEN);
         };
         let caplen = self.order.u32_at(header, 8);
         let origlen = self.order.u32_at(header, 12);
-        if caplen == 0
-            || caplen_is_absurd(caplen, self.snaplen)
-            || !(caplen..=MAX_PROBED_WIRE_LEN).contains(&origlen)
+        if caplen_is_absurd(caplen, self.snaplen)
+            || !(caplen.max(1)..=MAX_PROBED_WIRE_LEN).contains(&origlen)
         {
             return Probe::Absent;
         }
@@ -206,9 +205,9 @@ impl PcapReader {
             // A record may claim fewer bytes on the wire than it captured. The captured
             // bytes are real, so the wire length is raised to match them.
             orig_len: origlen.max(caplen),
-            // Zeroed bytes read as records have none of those defects, but no
-            // bytes at all.
-            trusted_time: fraction < second && origlen >= caplen && origlen > 0,
+            // The wire lengths that the search after damage accepts.
+            trusted_time: fraction < second
+                && (caplen.max(1)..=MAX_PROBED_WIRE_LEN).contains(&origlen),
             // Classic pcap times, of at most 2^32 seconds, all fit.
             clamped_time: false,
         };
@@ -391,6 +390,70 @@ mod tests {
         assert_eq!(stats.records, 2);
         assert_eq!(stats.skipped_bytes, 16 + 14 + 16 + 1514);
         assert_eq!(stats.stopped_at, None);
+    }
+
+    /// Reads every packet of `bytes` and returns their times in seconds.
+    fn seconds_of(bytes: Vec<u8>) -> (Vec<i64>, crate::ReadStats) {
+        let mut source = open(bytes);
+        let mut seconds = Vec::new();
+        while let Some(packet) = source.next_packet().unwrap() {
+            seconds.push(packet.ts.secs());
+        }
+        (seconds, source.stats().clone())
+    }
+
+    /// A captured length 4 bytes too long makes every later record header be
+    /// read 4 bytes late, as a record dated in 1970 whose length puts the next
+    /// one 4 bytes late too. The first such record is passed over, and the
+    /// records after it are read in place.
+    #[test]
+    fn records_out_of_place_realigned() {
+        let mut records: Vec<PcapRecord> = (0..8)
+            .map(|index| record(1_700_000_000 + index, 500_000, &[index as u8; 60]))
+            .collect();
+        records[2].caplen += 4;
+        let (seconds, stats) = seconds_of(pcap_file(false, false, 1, 65535, &records));
+
+        let expected: Vec<i64> = [0, 1, 2, 4, 5, 6, 7]
+            .iter()
+            .map(|index| 1_700_000_000 + index)
+            .collect();
+        assert_eq!(seconds, expected);
+        assert_eq!(stats.malformed_records, 1);
+        assert_eq!(stats.skipped_bytes, 16 + 60 - 4);
+    }
+
+    /// A packet dated far from the others, whose records go on where it ends,
+    /// is read as it is, and so is a capture whose clock jumps for good.
+    #[test]
+    fn odd_times_in_place_kept() {
+        let mut records: Vec<PcapRecord> = (0..6)
+            .map(|index| record(1_700_000_000 + index, 0, &[1; 60]))
+            .collect();
+        records[2].secs = 86_400;
+        let (seconds, stats) = seconds_of(pcap_file(false, false, 1, 65535, &records));
+        assert_eq!(seconds.len(), 6);
+        assert_eq!(seconds[2], 86_400);
+        assert_eq!(stats.malformed_records, 0);
+
+        for record in &mut records[3..] {
+            record.secs += 86_400 * 365;
+        }
+        let (seconds, stats) = seconds_of(pcap_file(false, false, 1, 65535, &records));
+        assert_eq!(seconds.len(), 6);
+        assert_eq!(stats.malformed_records, 0);
+    }
+
+    /// Times that jump back and forth at every packet are all read, and the
+    /// search for records out of place stops after a few such packets.
+    #[test]
+    fn alternating_times_all_read() {
+        let records: Vec<PcapRecord> = (0..100)
+            .map(|index| record(1_700_000_000 + (index % 2) * 86_400 * 30, 0, &[1; 60]))
+            .collect();
+        let (seconds, stats) = seconds_of(pcap_file(false, false, 1, 65535, &records));
+        assert_eq!(seconds.len(), 100);
+        assert_eq!(stats.malformed_records, 0);
     }
 
     #[test]

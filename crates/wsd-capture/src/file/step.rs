@@ -16,8 +16,8 @@ pub(super) struct PacketMeta {
     pub data: Range<usize>,
     pub orig_len: u32,
     /// True when the record has a time of its own and none of the defects that the reader
-    /// tolerates: a sub-second field of a second or more, a wire length below the
-    /// captured length, or a wire length of 0. Only such a time anchors the date check of
+    /// tolerates: a sub-second field of a second or more, or a wire length below the
+    /// captured length, of 0 or above 1 MiB. Only such a time anchors the date check of
     /// a record or capture found after damage. A record read from misaligned or zeroed
     /// bytes usually has one of the defects.
     // NOTE: a misaligned record without either defect still sets that anchor. In a
