@@ -68,6 +68,8 @@ pub(super) struct Input {
     /// Stream offset of `buf[0]`.
     buf_offset: u64,
     eof: bool,
+    /// Size of the stream in bytes, when known.
+    len: Option<u64>,
     /// Former read buffers that were shared when the input left them, oldest first,
     /// all of the same size as `buf`. Empty until a buffer is shared.
     retired: VecDeque<Arc<Box<[u8]>>>,
@@ -108,6 +110,7 @@ impl Input {
             end: 0,
             buf_offset: 0,
             eof: false,
+            len: None,
             retired: VecDeque::new(),
         }
     }
@@ -115,6 +118,18 @@ impl Input {
     /// The most bytes that [`Input::fill`] can hold available at once.
     pub(super) fn max_len(&self) -> usize {
         self.max_len
+    }
+
+    /// Sets the size of the stream in bytes, when known, for [`Input::ends_within`].
+    pub(super) fn set_len(&mut self, len: Option<u64>) {
+        self.len = len;
+    }
+
+    /// Returns true when the stream is known to end within the next `count` bytes
+    /// after the first unconsumed one.
+    pub(super) fn ends_within(&self, count: u64) -> bool {
+        self.len
+            .is_some_and(|len| self.offset().saturating_add(count) > len)
     }
 
     /// Stream offset of the first unconsumed byte.

@@ -315,7 +315,9 @@ impl FileSource {
     /// Creates a source that reads a capture from `reader`, such as standard input.
     ///
     /// `name` identifies the input in errors and log messages. `len` is the input's size
-    /// in bytes if known, reported by [`len`](Self::len) for progress display.
+    /// in bytes if known, reported by [`len`](Self::len) for progress display. A pcapng
+    /// block over [`MAX_BLOCK_LEN`] that runs past that size is searched as damage
+    /// instead of skipped.
     ///
     /// # Errors
     ///
@@ -457,6 +459,7 @@ impl FileSource {
         mut input: Input,
         len: Option<u64>,
     ) -> Result<FileSource, CaptureError> {
+        input.set_len(len);
         let reader = read_file_header(&path, &mut input)?;
         let mut source = FileSource {
             name: path.display().to_string(),

@@ -242,7 +242,12 @@ impl PcapNgReader {
     }
 
     /// Handles a block longer than `MAX_BLOCK_LEN`: a block that carries no packet is
-    /// skipped without being kept in memory, and any other ends the file.
+    /// skipped without being kept in memory, and any other ends the file. A block that
+    /// runs past the known end of the input is returned as truncated without the skip,
+    /// so that the bytes after its start stay in the input for the search after damage:
+    /// read out of place, the length field of a block often gives gigabytes.
+    // NOTE: where the input's size is unknown, as for a pipe, such a block is still
+    // skipped, and every packet after it is lost.
     fn pass_large_block(
         &self,
         input: &mut Input,
@@ -256,6 +261,9 @@ impl PcapNgReader {
                 block_len,
             };
             return Ok(Step::Abandoned { offset, problem });
+        }
+        if input.ends_within(u64::from(block_len)) {
+            return Ok(Step::Truncated { offset });
         }
         if input.skip(u64::from(block_len))? {
             Ok(Step::SkippedBlock)

@@ -377,6 +377,36 @@ fn blocks_after_corrupt_framing_read() {
     }
 }
 
+/// A block header read out of place, whose length runs past the known end of the
+/// input, is searched past instead of skipped to the end.
+#[test]
+fn block_past_known_end_searched() {
+    let start = PcapNgBuilder::new(false)
+        .interface(1, 0, None, None)
+        .enhanced(0, 1, &[1; 4], 4);
+    let damage = start.offset() as usize;
+    let mut bytes = start
+        .enhanced(0, 2, &[2; 4], 4)
+        .enhanced(0, 3, &[3; 4], 4)
+        .enhanced(0, 4, &[4; 4], 4)
+        .build();
+    // A reserved block type and a length of about 3 GiB, as the middle of a
+    // packet block's header reads.
+    let garbage = [0, 0, 0, 0, 0, 0, 0, 0xc1];
+    bytes.splice(damage..damage, garbage);
+    let len = bytes.len() as u64;
+    let mut source =
+        FileSource::from_reader("test.pcapng".into(), Cursor::new(bytes), Some(len)).unwrap();
+    let packets = read_all(&mut source);
+
+    let data: Vec<&[u8]> = packets.iter().map(|packet| &packet.data[..]).collect();
+    assert_eq!(data, [[1; 4], [2; 4], [3; 4], [4; 4]]);
+    let stats = source.stats();
+    assert_eq!(stats.skipped_bytes, garbage.len() as u64);
+    assert_eq!(stats.truncated_at, None);
+    assert_eq!(stats.stopped_at, None);
+}
+
 #[test]
 fn corrupt_framing_before_packets_is_error() {
     let builder = PcapNgBuilder::new(false).interface(1, 0, None, None);
