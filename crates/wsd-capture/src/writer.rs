@@ -141,7 +141,7 @@ mod tests {
         for (nanosecond, expected_nanos) in [(false, 123_456_000), (true, 123_456_789)] {
             let mut writer = PcapWriter::new(Vec::new(), 113, 262_144, nanosecond).unwrap();
             writer.write_packet(ts, &[9; 20], 1500).unwrap();
-            writer.write_packet(ts.add_nanos(1_000), &[], 0).unwrap();
+            writer.write_packet(ts.add_nanos(1_000), &[], 60).unwrap();
 
             let packets = read_back(writer.into_inner());
             assert_eq!(packets.len(), 2);

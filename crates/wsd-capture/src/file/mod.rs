@@ -280,6 +280,9 @@ pub struct FileSource {
     /// Length of the last classic pcap record returned, header included, when
     /// the reader stands where it ends; 0 otherwise.
     previous_len: usize,
+    /// Corrupt framing found before the first packet and searched past, which
+    /// is returned as an error if no packet follows either.
+    early_damage: Option<(u64, Problem)>,
 }
 
 impl FileSource {
@@ -475,6 +478,7 @@ impl FileSource {
             stop: None,
             alignment_checks_failed: 0,
             previous_len: 0,
+            early_damage: None,
         };
         if matches!(source.reader, FormatReader::PcapNg(_)) {
             source.read_first_section_header()?;
@@ -564,22 +568,32 @@ impl FileSource {
             Step::Corrupt { offset, problem } => {
                 // The block at the damage is unreadable, as an abandoned record is.
                 self.stats.malformed_records += 1;
+                if self.stats.records == 0 && self.early_damage.is_none() {
+                    self.early_damage = Some((offset, problem.clone()));
+                }
                 if self.resync(offset, &problem)? {
                     return Ok(());
                 }
                 if self.stats.records == 0 {
-                    self.stats.stopped_at = Some(offset);
-                    self.finished = true;
-                    return Err(CaptureError::Malformed {
-                        path: self.path.clone(),
-                        offset,
-                        detail: problem.to_string(),
-                    });
+                    let (first, problem) = self.early_damage.take().unwrap_or((offset, problem));
+                    return Err(self.early_damage_error(first, &problem));
                 }
                 self.stop(offset, &problem);
             }
         }
         Ok(())
+    }
+
+    /// Ends reading with the error for corrupt framing at `offset`, found before
+    /// the first packet, once no packet was found after it either.
+    fn early_damage_error(&mut self, offset: u64, problem: &Problem) -> CaptureError {
+        self.finished = true;
+        self.stats.stopped_at = Some(offset);
+        CaptureError::Malformed {
+            path: self.path.clone(),
+            offset,
+            detail: problem.to_string(),
+        }
     }
 
     /// Goes on after damage at `offset` with the next record of this capture or
@@ -602,12 +616,17 @@ impl FileSource {
         // A search of a pipe can take long, so the damage is reported first.
         let first = self.stats.skipped_bytes == 0;
         if first {
+            let window = if self.time_anchor.is_some() {
+                ", within a day of the last packet read"
+            } else {
+                ""
+            };
             tracing::warn!(
                 file = %self.name,
                 offset,
                 "damaged data at byte {offset}: {problem}. Searching the rest of the \
-                 input for the next readable record, or another capture joined after it, \
-                 within a day of the last packet read"
+                 input for the next readable record, or another capture joined after \
+                 it{window}"
             );
         }
 
@@ -996,6 +1015,8 @@ impl FileSource {
         if let Some(resume) = found {
             let (Resume::Record(next) | Resume::Capture(next)) = resume;
             let skipped = next - offset;
+            // The record that ran past the end is lost.
+            self.stats.malformed_records += 1;
             self.stats.skipped_bytes += skipped;
             let place = match resume {
                 Resume::Record(_) => "a readable record",
@@ -1125,7 +1146,10 @@ impl FileSource {
         tracing::warn!(
             file = %self.name,
             offset,
-            "stopped reading at byte {offset}, after {} packet{}: {problem}",
+            "stopped reading at byte {offset}, after {} packet{}: {problem}. Nothing after \
+             it passed the checks of a record or of another capture's file header. Where \
+             captures were joined into this input, reading each as an input of its own \
+             keeps one capture's damage from reaching the next",
             self.stats.records,
             if self.stats.records == 1 { "" } else { "s" }
         );
@@ -1218,6 +1242,11 @@ impl PacketSource for FileSource {
             }));
         }
         self.packet_range = 0..0;
+        if self.stats.records == 0 {
+            if let Some((offset, problem)) = self.early_damage.take() {
+                return Err(self.early_damage_error(offset, &problem));
+            }
+        }
         Ok(None)
     }
 }
@@ -1566,6 +1595,8 @@ mod tests {
         assert_eq!(stats.joined_files, 1);
         assert_eq!(stats.truncated_at, None);
         assert_eq!(stats.skipped_bytes, 16 + 100);
+        // The cut record is lost.
+        assert_eq!(stats.malformed_records, 1);
     }
 
     /// A capture carried in a packet's data after damage is not taken for one

@@ -176,6 +176,12 @@ impl PcapReader {
         let ts_sec = self.order.u32_at(&header, 0);
         let ts_fraction = self.order.u32_at(&header, 4);
         let origlen = self.order.u32_at(&header, 12);
+        if caplen == 0 && origlen == 0 {
+            // No packet has 0 bytes on the wire: zeroed bytes or a header read
+            // out of place. The next record is searched for.
+            let problem = Problem::EmptyRecord;
+            return Ok(Step::Abandoned { offset, problem });
+        }
 
         let fraction = u64::from(ts_fraction);
         let (nanos, second, unit) = if self.nanosecond {
@@ -369,6 +375,26 @@ mod tests {
         assert_eq!(stats.malformed_records, 1);
         assert_eq!(stats.stopped_at, Some(24 + 16 + 60));
         assert_eq!(stats.skipped_bytes, bytes.len() as u64 - (24 + 16 + 60));
+    }
+
+    /// Zeroed bytes at the end, as a recorder that crashed may leave them, end
+    /// reading with a warning instead of giving empty packets.
+    #[test]
+    fn zeroed_tail_ends_reading() {
+        let mut bytes = pcap_file(false, false, 1, 65535, &three_records());
+        let end = bytes.len() as u64;
+        bytes.resize(bytes.len() + 65536, 0);
+        let mut source = open(bytes);
+
+        let mut count = 0;
+        while source.next_packet().unwrap().is_some() {
+            count += 1;
+        }
+        assert_eq!(count, 3);
+        let stats = source.stats();
+        assert_eq!(stats.malformed_records, 1);
+        assert_eq!(stats.stopped_at, Some(end));
+        assert_eq!(stats.skipped_bytes, 65536);
     }
 
     /// A record dated within a day is not taken after damage unless the record

@@ -64,6 +64,9 @@ pub(super) enum Problem {
     /// The captured length exceeds `MAX_CAPLEN`, or the snapshot length by more than
     /// `MAX_SNAPLEN_EXCESS`.
     AbsurdCaplen { caplen: u32, snaplen: u32 },
+    /// A classic pcap record that captured no byte of a packet of no byte, as zeroed
+    /// bytes read as a record header give.
+    EmptyRecord,
     /// An enhanced or obsolete packet block whose captured length exceeds its data area.
     CaplenBeyondBlock { caplen: u32, room: u32 },
     /// A packet block names an interface the section does not describe.
@@ -115,6 +118,7 @@ impl Problem {
             Problem::InvalidSectionHeader { .. } => 11,
             Problem::UnsupportedSectionVersion { .. } => 12,
             Problem::UnusableTimeResolution { .. } => 13,
+            Problem::EmptyRecord => 14,
         };
         1 << index
     }
@@ -123,6 +127,10 @@ impl Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Problem::EmptyRecord => write!(
+                f,
+                "a record of 0 bytes from a packet of 0 bytes, as zeroed bytes give"
+            ),
             // Only the limit that the length breaks is named.
             Problem::AbsurdCaplen { caplen, .. } if *caplen > MAX_CAPLEN => write!(
                 f,

@@ -456,6 +456,36 @@ fn corrupt_framing_before_packets_then_blocks_read() {
     assert_eq!(source.stats().stopped_at, None);
 }
 
+/// A file whose only interface description is damaged gives no packet after
+/// the search, because its packet blocks name no described interface, so the
+/// damage is returned as an error as when nothing follows it.
+#[test]
+fn damaged_only_interface_is_error() {
+    let builder = PcapNgBuilder::new(false);
+    let offset = builder.offset();
+    let mut bytes = builder
+        .interface(1, 0, None, None)
+        .enhanced(0, 1, &[1; 4], 4)
+        .enhanced(0, 2, &[2; 4], 4)
+        .build();
+    // The interface description's trailing length, 20 bytes after its start.
+    let trailing = offset as usize + 16;
+    bytes[trailing..trailing + 4].copy_from_slice(&24u32.to_le_bytes());
+    let mut source = open(bytes).unwrap();
+
+    match source.next_packet() {
+        Err(CaptureError::Malformed {
+            offset: at, detail, ..
+        }) => {
+            assert_eq!(at, offset);
+            assert!(detail.contains("differs"), "{detail}");
+        }
+        other => panic!("expected Malformed, got {other:?}"),
+    }
+    assert!(source.next_packet().unwrap().is_none());
+    assert_eq!(source.stats().records, 0);
+}
+
 #[test]
 fn corrupt_first_section_header_is_error() {
     // A trailing block length that differs from the leading one.

@@ -412,7 +412,8 @@ proptest! {
                     secs: index as u32,
                     fraction: 0,
                     caplen: data.len() as u32,
-                    orig_len: data.len() as u32,
+                    // A packet of no byte would be taken for damage.
+                    orig_len: data.len() as u32 + 1,
                     data,
                 })
                 .collect();
