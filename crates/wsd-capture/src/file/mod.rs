@@ -670,9 +670,10 @@ impl FileSource {
     /// Checks whether the classic pcap record `meta`, just consumed and dated more
     /// than a day from the time anchor, was read out of place, as the records
     /// after a captured length damaged into a wrong but plausible one are. It
-    /// was when the records after it do not start where it ends, but records
-    /// dated near the anchor start within the longest record's length after its
-    /// start. Reading then goes on there, and the record counts as damaged.
+    /// was when no record dated near the anchor starts where it ends, but such
+    /// records start within the longest record's length after its start, where
+    /// the records after it do not lead. Reading then goes on there, and the
+    /// record counts as damaged.
     /// Otherwise the record is returned, as a packet with an odd time.
     #[cold]
     #[inline(never)]
@@ -752,9 +753,10 @@ impl FileSource {
     /// Returns where records dated near the time anchor, or another capture,
     /// go on after the record of `record_len` bytes that starts the available
     /// bytes, as [`FileSource::resume_at`] accepts them. Returns none if that
-    /// record is in place: the input ends where it ends, or a record dated near
-    /// the anchor or a capture's file header starts there. Returns none too if
-    /// nothing starts within [`MAX_CAPLEN`] bytes after it.
+    /// record is in place: the input ends where it ends, a record dated near
+    /// the anchor or a capture's file header starts there, or what is found is
+    /// where the records after it lead. Returns none too if nothing starts
+    /// within [`MAX_CAPLEN`] bytes after it.
     fn find_realignment(&mut self, record_len: usize) -> io::Result<Option<Resume>> {
         let next = record_len + NEXT_FILE_PROBE;
         if !self.input.fill(next)? {
@@ -776,6 +778,15 @@ impl FileSource {
                 continue;
             }
             if let Some(resume) = self.resume_at(at)? {
+                // Records that the reader steps to from this one, as after a
+                // run of packets with a bogus date or a clock that steps back,
+                // are in place, and so is this one.
+                let FormatReader::Pcap(reader) = &self.reader else {
+                    return Ok(Some(resume));
+                };
+                if reader.steps_to(self.input.available(), at) {
+                    return Ok(None);
+                }
                 return Ok(Some(resume));
             }
         }

@@ -136,6 +136,26 @@ impl PcapReader {
         }
     }
 
+    /// Returns true if stepping from the record that starts `bytes` to the next
+    /// one by captured lengths, as [`PcapReader::next`] steps, reaches index
+    /// `at`. A record that `next` abandons, or a header past the end of
+    /// `bytes`, ends the steps.
+    pub(super) fn steps_to(&self, bytes: &[u8], at: usize) -> bool {
+        let mut start = 0;
+        while start < at {
+            let Some(header) = bytes.get(start..start + RECORD_HEADER_LEN) else {
+                return false;
+            };
+            let caplen = self.order.u32_at(header, 8);
+            let empty = caplen == 0 && self.order.u32_at(header, 12) == 0;
+            if empty || caplen_is_absurd(caplen, self.snaplen) {
+                return false;
+            }
+            start += RECORD_HEADER_LEN + caplen as usize;
+        }
+        start == at
+    }
+
     /// Reads the next record from `input`.
     pub(super) fn next(&mut self, input: &mut Input) -> io::Result<Step> {
         let offset = input.offset();
@@ -468,6 +488,39 @@ mod tests {
         let (seconds, stats) = seconds_of(pcap_file(false, false, 1, 65535, &records));
         assert_eq!(seconds.len(), 6);
         assert_eq!(stats.malformed_records, 0);
+    }
+
+    /// Runs of packets dated far from the others are read whole. The cases are
+    /// two packets in a row with a bogus date, one such packet in the middle
+    /// and one at the end, and two clocks 30 days apart taking turns every 3
+    /// packets.
+    #[test]
+    fn runs_of_odd_times_kept() {
+        let times = |odd: &dyn Fn(u32) -> bool| -> Vec<PcapRecord> {
+            (0..200)
+                .map(|index| {
+                    let secs = if odd(index) {
+                        86_400
+                    } else {
+                        1_700_000_000 + index
+                    };
+                    record(secs, 0, &[1; 60])
+                })
+                .collect()
+        };
+        let cases: [(&str, &dyn Fn(u32) -> bool); 3] = [
+            ("two bogus dates", &|index| index == 100 || index == 101),
+            ("bogus dates mid and last", &|index| {
+                index == 50 || index == 199
+            }),
+            ("clocks taking turns", &|index| (index / 3) % 2 == 1),
+        ];
+        for (case, odd) in cases {
+            let (seconds, stats) = seconds_of(pcap_file(false, false, 1, 65535, &times(odd)));
+            assert_eq!(seconds.len(), 200, "{case}");
+            assert_eq!(stats.malformed_records, 0, "{case}");
+            assert_eq!(stats.skipped_bytes, 0, "{case}");
+        }
     }
 
     /// Times that jump back and forth at every packet are all read, and the
