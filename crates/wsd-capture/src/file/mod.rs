@@ -670,10 +670,10 @@ impl FileSource {
     /// Checks whether the classic pcap record `meta`, just consumed and dated more
     /// than a day from the time anchor, was read out of place, as the records
     /// after a captured length damaged into a wrong but plausible one are. It
-    /// was when no record dated near the anchor starts where it ends, but such
-    /// records start within the longest record's length after its start, where
-    /// the records after it do not lead. Reading then goes on there, and the
-    /// record counts as damaged.
+    /// was when records dated near the anchor start within the longest record's
+    /// length after its start, where the records after it do not lead, and
+    /// either no such record starts where it ends or its own header fails the
+    /// probe. Reading then goes on there, and the record counts as damaged.
     /// Otherwise the record is returned, as a packet with an odd time.
     #[cold]
     #[inline(never)]
@@ -700,7 +700,7 @@ impl FileSource {
                 .map_err(|source| self.read_error(source))?;
             return Ok(None);
         }
-        let found = match self.find_realignment(record_len) {
+        let found = match self.find_realignment(record_len, meta.ts) {
             Ok(found) => found,
             Err(source) => return Err(self.read_error(source)),
         };
@@ -736,9 +736,9 @@ impl FileSource {
                 file = %self.name,
                 offset,
                 "the record at byte {offset} was read out of place after damage: it is \
-                 dated more than a day from the packets before it, and the records after \
-                 it do not start where it ends. Reading goes on at byte {next}, where \
-                 {place} starts; later damage is logged at debug level"
+                 dated more than a day from the packets before it. Reading goes on at \
+                 byte {next}, {skipped} bytes on, where {place} starts; later damage is \
+                 logged at debug level"
             );
         } else {
             tracing::debug!(file = %self.name, offset, skipped, "record out of place skipped");
@@ -751,25 +751,32 @@ impl FileSource {
     }
 
     /// Returns where records dated near the time anchor, or another capture,
-    /// go on after the record of `record_len` bytes that starts the available
-    /// bytes, as [`FileSource::resume_at`] accepts them. Returns none if that
-    /// record is in place: the input ends where it ends, a record dated near
-    /// the anchor or a capture's file header starts there, or what is found is
-    /// where the records after it lead. Returns none too if nothing starts
-    /// within [`MAX_CAPLEN`] bytes after it.
-    fn find_realignment(&mut self, record_len: usize) -> io::Result<Option<Resume>> {
+    /// go on after the record of `record_len` bytes, dated `ts`, that starts the
+    /// available bytes, as [`FileSource::resume_at`] accepts them. Returns none
+    /// if that record is in place: the input ends where it ends, what is found
+    /// is where the records after it lead, or a capture's file header or a
+    /// record dated near the anchor starts where it ends, unless its own header
+    /// fails the probe and records start inside it. Returns none too if nothing
+    /// starts within [`MAX_CAPLEN`] bytes after it.
+    fn find_realignment(&mut self, record_len: usize, ts: Timestamp) -> io::Result<Option<Resume>> {
         let next = record_len + NEXT_FILE_PROBE;
         if !self.input.fill(next)? {
             // Too few bytes after the record for another one.
             return Ok(None);
         }
         let after = &self.input.available()[record_len..];
-        if starts_capture(after, true)
-            || self.reader.probe(after, self.time_anchor) != Probe::Absent
-        {
+        let next_in_place = starts_capture(after, true)
+            || self.reader.probe(after, self.time_anchor) != Probe::Absent;
+        let window = if !next_in_place {
+            pcap::RECORD_HEADER_LEN + MAX_CAPLEN as usize
+        } else if self.reader.probe(self.input.available(), Some(ts)) == Probe::Absent {
+            // A header read out of place can end, by chance, where a record
+            // starts. When it fails the probe itself, as with a wire length
+            // above 1 MiB, the records it took in are searched for.
+            record_len
+        } else {
             return Ok(None);
-        }
-        let window = pcap::RECORD_HEADER_LEN + MAX_CAPLEN as usize;
+        };
         for at in 1..window {
             if !self.input.fill(at + NEXT_FILE_PROBE)? {
                 return Ok(None);

@@ -469,6 +469,28 @@ mod tests {
         assert_eq!(stats.skipped_bytes, 16 + 60 - 4);
     }
 
+    /// A header read out of place that ends, by chance, where a record starts
+    /// is still searched when it fails the probe itself. Here one dated in 1970
+    /// with a wire length of 16 MiB takes in the two records after it.
+    #[test]
+    fn implausible_record_taking_in_records_searched() {
+        let mut records: Vec<PcapRecord> = (0..8)
+            .map(|index| record(1_700_000_000 + index, 500_000, &[index as u8; 60]))
+            .collect();
+        records[2].secs = 100;
+        records[2].caplen += 2 * (16 + 60);
+        records[2].orig_len = 1 << 24;
+        let (seconds, stats) = seconds_of(pcap_file(false, false, 1, 65535, &records));
+
+        let expected: Vec<i64> = [0, 1, 3, 4, 5, 6, 7]
+            .iter()
+            .map(|index| 1_700_000_000 + index)
+            .collect();
+        assert_eq!(seconds, expected);
+        assert_eq!(stats.malformed_records, 1);
+        assert_eq!(stats.skipped_bytes, 16 + 60);
+    }
+
     /// A packet dated far from the others, whose records go on where it ends,
     /// is read as it is, and so is a capture whose clock jumps for good.
     #[test]
