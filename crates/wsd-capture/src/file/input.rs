@@ -58,9 +58,6 @@ pub(super) struct Input {
     buf: Arc<Box<[u8]>>,
     /// Size up to which `buf` may grow.
     max_len: usize,
-    /// Bytes before `start` that moving the unconsumed bytes keeps with them, so
-    /// that [`Input::rewind`] can give them back.
-    keep: usize,
     /// Buffer index of the first unconsumed byte.
     start: usize,
     /// Buffer index one past the last byte read.
@@ -105,7 +102,6 @@ impl Input {
             reader,
             buf: zeroed_buffer(initial),
             max_len,
-            keep: 0,
             start: 0,
             end: 0,
             buf_offset: 0,
@@ -194,18 +190,15 @@ impl Input {
                 self.max_len
             )));
         }
-        if need + self.keep > self.max_len {
-            self.keep = 0;
-        }
-        if need + self.keep > self.buf.len() {
-            self.grow(need + self.keep);
+        if need > self.buf.len() {
+            self.grow(need);
         }
         while self.end - self.start < need {
             if self.eof {
                 return Ok(false);
             }
             if self.start + need > self.buf.len() || self.buf.len() - self.end < MIN_READ {
-                self.compact();
+                self.compact(need);
             }
             self.read_more()?;
         }
@@ -224,7 +217,6 @@ impl Input {
 
         let mut remaining = count - available;
         self.buf_offset += self.end as u64;
-        self.keep = 0;
         self.start = 0;
         self.end = 0;
         while remaining > 0 {
@@ -246,20 +238,20 @@ impl Input {
         Ok(true)
     }
 
-    /// Gives back the last `count` bytes consumed, which must still be in the buffer:
-    /// none was read since they were consumed, or [`Input::keep_consumed`] kept them.
+    /// Gives back the last `count` bytes consumed, which must still be in the buffer,
+    /// as [`Input::start`] tells: reads keep up to an eighth of the buffer before
+    /// the first unconsumed byte when they move the bytes.
     pub(super) fn rewind(&mut self, count: usize) {
         debug_assert!(count <= self.start);
         self.start -= count.min(self.start);
-        self.keep = self.keep.min(self.start);
     }
 
-    /// Keeps the last `count` bytes consumed in the buffer when later reads move
-    /// the unconsumed bytes, so that [`Input::rewind`] can give them back. Less
-    /// is kept where a record needs the room.
-    #[inline]
-    pub(super) fn keep_consumed(&mut self, count: usize) {
-        self.keep = count.min(self.start);
+    /// Returns how many consumed bytes a buffer of `len` bytes keeps before the
+    /// unconsumed ones when they move to its front, with room left for `need`
+    /// bytes after the first kept one: up to an eighth of the buffer, so that
+    /// moving them costs little.
+    fn kept(&self, len: usize, need: usize) -> usize {
+        self.start.min(len / 8).min(len.saturating_sub(need))
     }
 
     /// Consumes every available byte, so that the offset reaches the end of what was read.
@@ -275,34 +267,37 @@ impl Input {
     fn grow(&mut self, need: usize) {
         let len = need.max(self.buf.len().saturating_mul(2)).min(self.max_len);
         let mut buf = zeroed_buffer(len);
-        let from = self.start - self.keep;
+        let kept = self.kept(len, need);
+        let from = self.start - kept;
         let moved = self.end - from;
         writable(&mut buf)[..moved].copy_from_slice(&self.buf[from..self.end]);
         self.buf = buf;
         self.retired.clear();
         self.buf_offset += from as u64;
-        self.start = self.keep;
+        self.start = kept;
         self.end = moved;
     }
 
     /// Moves the unconsumed bytes, and the kept bytes before them, to the front of the
     /// buffer, or of another buffer when this one is shared.
-    fn compact(&mut self) {
-        let (from, end) = (self.start - self.keep, self.end);
+    fn compact(&mut self, need: usize) {
+        let kept = self.kept(self.buf.len(), need);
+        let (from, end) = (self.start - kept, self.end);
         match Arc::get_mut(&mut self.buf) {
             Some(buf) => buf.copy_within(from..end, 0),
-            None => self.switch_buffer(),
+            None => self.switch_buffer(from),
         }
         self.buf_offset += from as u64;
         self.end -= from;
-        self.start = self.keep;
+        self.start = kept;
     }
 
     /// Performs one read into the free end of the buffer, retrying on `Interrupted`.
     /// A shared buffer is first left for another, as `compact` does.
     fn read_more(&mut self) -> io::Result<()> {
         if Arc::get_mut(&mut self.buf).is_none() {
-            self.compact();
+            // Room for at least one more byte.
+            self.compact(self.end - self.start + 1);
         }
         let end = self.end;
         let buf = writable(&mut self.buf);
@@ -326,12 +321,11 @@ impl Input {
     }
 
     /// Retires the shared buffer and continues in an unshared one of the same size with
-    /// the kept and unconsumed bytes copied to its front. The caller moves `start` and
-    /// `end`.
+    /// the bytes from buffer index `from` on copied to its front. The caller moves
+    /// `start` and `end`.
     #[cold]
-    fn switch_buffer(&mut self) {
+    fn switch_buffer(&mut self, from: usize) {
         let mut next = self.take_free_buffer();
-        let from = self.start - self.keep;
         writable(&mut next)[..self.end - from].copy_from_slice(&self.buf[from..self.end]);
         let old = std::mem::replace(&mut self.buf, next);
         if self.retired.len() == MAX_RETIRED {
@@ -541,8 +535,11 @@ mod tests {
         assert_ne!(buffer_address(&input), shared.as_slice().as_ptr().addr());
         assert_eq!(input.retired.len(), 1);
         assert_eq!(input.offset(), 50);
-        assert_eq!(input.start(), 0);
         assert_eq!(&input.available()[..40], &data[50..90]);
+        // An eighth of the buffer, the last 8 bytes consumed, moved along.
+        assert_eq!(input.start(), 8);
+        input.rewind(8);
+        assert_eq!(&input.available()[..48], &data[42..90]);
     }
 
     #[test]

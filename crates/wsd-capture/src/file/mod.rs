@@ -277,9 +277,6 @@ pub struct FileSource {
     /// Records dated far from the time anchor that were searched past for
     /// records near it, in vain; see [`FileSource::check_alignment`].
     alignment_checks_failed: u32,
-    /// Length of the last classic pcap record returned, header included, when
-    /// the reader stands where it ends; 0 otherwise.
-    previous_len: usize,
     /// Corrupt framing found before the first packet and searched past, which
     /// is returned as an error if no packet follows either.
     early_damage: Option<(u64, Problem)>,
@@ -477,7 +474,6 @@ impl FileSource {
             packet_range: 0..0,
             stop: None,
             alignment_checks_failed: 0,
-            previous_len: 0,
             early_damage: None,
         };
         if matches!(source.reader, FormatReader::PcapNg(_)) {
@@ -688,18 +684,6 @@ impl FileSource {
         let record_len = pcap::RECORD_HEADER_LEN + meta.data.len();
         self.input.rewind(record_len);
         let offset = self.input.offset();
-        let inside = match self.capture_in_previous_record() {
-            Ok(inside) => inside,
-            Err(source) => return Err(self.read_error(source)),
-        };
-        if let Some(next) = inside {
-            self.stats.malformed_records += 1;
-            let problem = "a record dated more than a day from the packets before it";
-            self.report_capture_inside(next, offset, &problem);
-            self.start_next_file(next)
-                .map_err(|source| self.read_error(source))?;
-            return Ok(None);
-        }
         let found = match self.find_realignment(record_len, meta.ts) {
             Ok(found) => found,
             Err(source) => return Err(self.read_error(source)),
@@ -722,9 +706,18 @@ impl FileSource {
         };
 
         let (Resume::Record(next) | Resume::Capture(next)) = resume;
+        self.stats.malformed_records += 1;
+        if next < offset {
+            // The header found lies inside the record before, and the input
+            // stands there.
+            let problem = "a record dated more than a day from the packets before it";
+            self.report_capture_inside(next, offset, &problem);
+            self.start_next_file(next)
+                .map_err(|source| self.read_error(source))?;
+            return Ok(None);
+        }
         let skipped = next - offset;
         self.input.consume(skipped as usize);
-        self.stats.malformed_records += 1;
         let first = self.stats.skipped_bytes == 0;
         self.stats.skipped_bytes += skipped;
         let place = match resume {
@@ -757,7 +750,9 @@ impl FileSource {
     /// is where the records after it lead, or a capture's file header or a
     /// record dated near the anchor starts where it ends, unless its own header
     /// fails the probe and records start inside it. Returns none too if nothing
-    /// starts within [`MAX_CAPLEN`] bytes after it.
+    /// starts within [`MAX_CAPLEN`] bytes after it. A record out of place may
+    /// follow a record that took in another capture's file header, so that
+    /// record is searched first.
     fn find_realignment(&mut self, record_len: usize, ts: Timestamp) -> io::Result<Option<Resume>> {
         let next = record_len + NEXT_FILE_PROBE;
         if !self.input.fill(next)? {
@@ -777,6 +772,9 @@ impl FileSource {
         } else {
             return Ok(None);
         };
+        if let Some(header) = self.capture_in_previous_record()? {
+            return Ok(Some(Resume::Capture(header)));
+        }
         for at in 1..window {
             if !self.input.fill(at + NEXT_FILE_PROBE)? {
                 return Ok(None);
@@ -808,10 +806,14 @@ impl FileSource {
     /// Returns the header's offset, where the input then stands, or none with
     /// the input left where it was.
     fn capture_in_previous_record(&mut self) -> io::Result<Option<u64>> {
-        let len = std::mem::take(&mut self.previous_len);
+        // The last packet's range is empty, 0..0, when the reader stepped past
+        // anything else since, or returned no packet yet. Otherwise its data
+        // follows its record header, so the range never starts at 0.
+        let range = std::mem::replace(&mut self.packet_range, 0..0);
         let is_pcap = matches!(self.reader, FormatReader::Pcap(_));
+        let len = pcap::RECORD_HEADER_LEN + range.len();
         // A record whose bytes left the buffer is not searched.
-        if !is_pcap || len == 0 || len > self.input.start() {
+        if !is_pcap || range == (0..0) || len > self.input.start() {
             return Ok(None);
         }
         self.input.rewind(len);
@@ -1100,7 +1102,7 @@ impl FileSource {
             }
         };
         self.reader = reader;
-        self.previous_len = 0;
+        self.packet_range = 0..0;
         self.stats.joined_files += 1;
         let format = self.format();
         if self.stats.joined_files == 1 {
@@ -1215,13 +1217,15 @@ impl PacketSource for FileSource {
             };
             let mut meta = match step {
                 Ok(Step::Packet(meta)) => meta,
-                Ok(step) => match self.other_step(step) {
-                    Ok(()) => continue,
-                    Err(error) => {
-                        self.packet_range = 0..0;
-                        return Err(error);
+                Ok(step) => {
+                    let result = self.other_step(step);
+                    // The last packet's record no longer ends where the reader stands.
+                    self.packet_range = 0..0;
+                    match result {
+                        Ok(()) => continue,
+                        Err(error) => return Err(error),
                     }
-                },
+                }
                 Err(source) => {
                     self.packet_range = 0..0;
                     return Err(self.read_error(source));
@@ -1240,10 +1244,6 @@ impl PacketSource for FileSource {
                 }
             }
             self.packet_range = meta.data.clone();
-            self.previous_len = pcap::RECORD_HEADER_LEN + meta.data.len();
-            // The record stays in the buffer while the next is read, for
-            // `capture_in_previous_record`.
-            self.input.keep_consumed(self.previous_len);
             if meta.clamped_time {
                 self.count_clamped_time(meta.ts);
             } else if meta.trusted_time {
