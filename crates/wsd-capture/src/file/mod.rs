@@ -201,6 +201,22 @@ enum Resume {
     Capture(u64),
 }
 
+impl Resume {
+    /// Returns the stream offset where reading goes on.
+    fn offset(self) -> u64 {
+        let (Resume::Record(offset) | Resume::Capture(offset)) = self;
+        offset
+    }
+
+    /// Names what starts there, for messages.
+    fn place(self) -> &'static str {
+        match self {
+            Resume::Record(_) => "the next readable record",
+            Resume::Capture(_) => "another capture",
+        }
+    }
+}
+
 /// How many records in a row, each starting where the one before ends, confirm
 /// a record found after damage. Fewer do where the input ends right after them.
 const RESUME_RECORDS: usize = 3;
@@ -595,9 +611,10 @@ impl FileSource {
     /// Goes on after damage at `offset` with the next record of this capture or
     /// another capture joined after it, whichever comes first. Returns false when
     /// neither follows, with the whole input passed over.
-    // NOTE: a pcap capture cut inside a record's data takes in the next
-    // capture's header as part of that record. The next capture's records found
-    // after that are read with the cut capture's link type and time unit.
+    // NOTE: a capture's header taken into a cut record is found only when
+    // that record comes right before the damage or the record out of place.
+    // Otherwise the next capture's records found later are read with the cut
+    // capture's link type and time unit.
     fn resync(&mut self, offset: u64, problem: &Problem) -> Result<bool, CaptureError> {
         let inside = self
             .capture_in_previous_record()
@@ -639,13 +656,10 @@ impl FileSource {
             return Ok(false);
         };
 
-        let (Resume::Record(next) | Resume::Capture(next)) = resume;
+        let next = resume.offset();
         let skipped = next - offset;
         self.stats.skipped_bytes += skipped;
-        let place = match resume {
-            Resume::Record(_) => "the next readable record",
-            Resume::Capture(_) => "another capture",
-        };
+        let place = resume.place();
         if first {
             tracing::warn!(
                 file = %self.name,
@@ -705,7 +719,7 @@ impl FileSource {
             return Ok(Some(meta));
         };
 
-        let (Resume::Record(next) | Resume::Capture(next)) = resume;
+        let next = resume.offset();
         self.stats.malformed_records += 1;
         if next < offset {
             // The header found lies inside the record before, and the input
@@ -720,10 +734,7 @@ impl FileSource {
         self.input.consume(skipped as usize);
         let first = self.stats.skipped_bytes == 0;
         self.stats.skipped_bytes += skipped;
-        let place = match resume {
-            Resume::Record(_) => "the next record dated near those packets",
-            Resume::Capture(_) => "another capture",
-        };
+        let place = resume.place();
         if first {
             tracing::warn!(
                 file = %self.name,
@@ -1033,15 +1044,12 @@ impl FileSource {
             false => None,
         };
         if let Some(resume) = found {
-            let (Resume::Record(next) | Resume::Capture(next)) = resume;
+            let next = resume.offset();
             let skipped = next - offset;
             // The record that ran past the end is lost.
             self.stats.malformed_records += 1;
             self.stats.skipped_bytes += skipped;
-            let place = match resume {
-                Resume::Record(_) => "a readable record",
-                Resume::Capture(_) => "another capture",
-            };
+            let place = resume.place();
             tracing::warn!(
                 file = %self.name,
                 offset,
