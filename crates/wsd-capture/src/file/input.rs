@@ -111,7 +111,7 @@ impl Input {
         }
     }
 
-    /// The most bytes that [`Input::fill`] can hold available at once.
+    /// Returns the maximum number of bytes that [`Input::fill`] can make available.
     pub(super) fn max_len(&self) -> usize {
         self.max_len
     }
@@ -238,18 +238,18 @@ impl Input {
         Ok(true)
     }
 
-    /// Gives back the last `count` bytes consumed, which must still be in the buffer,
-    /// as [`Input::start`] tells: reads keep up to an eighth of the buffer before
-    /// the first unconsumed byte when they move the bytes.
+    /// Gives back the last `count` bytes consumed, which must still be in the buffer:
+    /// at most [`Input::start`] bytes. Reads keep up to an eighth of the buffer
+    /// before the first unconsumed byte when they move the bytes.
     pub(super) fn rewind(&mut self, count: usize) {
         debug_assert!(count <= self.start);
         self.start -= count.min(self.start);
     }
 
     /// Returns how many consumed bytes a buffer of `len` bytes keeps before the
-    /// unconsumed ones when they move to its front, with room left for `need`
-    /// bytes after the first kept one: up to an eighth of the buffer, so that
-    /// moving them costs little.
+    /// unconsumed ones when they move to its front. That is up to an eighth of
+    /// the buffer, so that moving them costs little, and leaves room for `need`
+    /// bytes after the kept ones.
     fn kept(&self, len: usize, need: usize) -> usize {
         self.start.min(len / 8).min(len.saturating_sub(need))
     }

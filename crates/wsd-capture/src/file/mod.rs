@@ -192,7 +192,7 @@ impl FormatReader {
     }
 }
 
-/// Where reading goes on after damage.
+/// The place where reading goes on after damage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Resume {
     /// At a record or block of the capture being read.
@@ -249,10 +249,10 @@ const MAX_FAILED_ALIGNMENT_CHECKS: u32 = 16;
 ///   trailing copy, or a section header, interface description or packet block longer
 ///   than [`MAX_BLOCK_LEN`].
 /// - In both of the cases above, the rest of the input is searched for the next record
-///   of the capture, or another capture's file header, that passes the checks of a
-///   record or capture that follows (three records in a row, dated within a day of the
-///   last packet read), and reading goes on there. Where none is found, reading ends
-///   at the damage. [`ReadStats::skipped_bytes`] counts the bytes passed over.
+///   of the capture, or another capture's file header. What is found must pass checks:
+///   three records in a row, dated within a day of the last packet read. Reading goes
+///   on there, or ends at the damage where nothing is found.
+///   [`ReadStats::skipped_bytes`] counts the bytes passed over.
 /// - A classic pcap record dated more than a day from the last packet read, after
 ///   which no record dated near that packet starts, was read out of place. The
 ///   record before it is searched for another capture's file header, as a capture
@@ -620,8 +620,8 @@ impl FileSource {
             .capture_in_previous_record()
             .map_err(|source| self.read_error(source))?;
         if let Some(next) = inside {
-            self.report_capture_inside(next, offset, problem);
-            self.start_next_file(next)
+            let problem = format!("damaged data ({problem})");
+            self.read_capture_inside(next, offset, &problem)
                 .map_err(|source| self.read_error(source))?;
             return Ok(true);
         }
@@ -678,13 +678,11 @@ impl FileSource {
     }
 
     /// Checks whether the classic pcap record `meta`, just consumed and dated more
-    /// than a day from the time anchor, was read out of place, as the records
-    /// after a captured length damaged into a wrong but plausible one are. It
-    /// was when records dated near the anchor start within the longest record's
-    /// length after its start, where the records after it do not lead, and
-    /// either no such record starts where it ends or its own header fails the
-    /// probe. Reading then goes on there, and the record counts as damaged.
-    /// Otherwise the record is returned, as a packet with an odd time.
+    /// than a day from the time anchor, was read out of place. The records after
+    /// a captured length damaged into a wrong but possible one are read so.
+    /// [`FileSource::find_realignment`] tells where reading goes on then, and
+    /// the record counts as damaged. Otherwise the record is returned, as a
+    /// packet with an odd time.
     #[cold]
     #[inline(never)]
     fn check_alignment(
@@ -722,11 +720,10 @@ impl FileSource {
         let next = resume.offset();
         self.stats.malformed_records += 1;
         if next < offset {
-            // The header found lies inside the record before, and the input
-            // stands there.
+            // The header found lies inside the record before, and the input is
+            // positioned at it.
             let problem = "a record dated more than a day from the packets before it";
-            self.report_capture_inside(next, offset, &problem);
-            self.start_next_file(next)
+            self.read_capture_inside(next, offset, problem)
                 .map_err(|source| self.read_error(source))?;
             return Ok(None);
         }
@@ -754,16 +751,15 @@ impl FileSource {
         Ok(None)
     }
 
-    /// Returns where records dated near the time anchor, or another capture,
-    /// go on after the record of `record_len` bytes, dated `ts`, that starts the
-    /// available bytes, as [`FileSource::resume_at`] accepts them. Returns none
-    /// if that record is in place: the input ends where it ends, what is found
-    /// is where the records after it lead, or a capture's file header or a
-    /// record dated near the anchor starts where it ends, unless its own header
-    /// fails the probe and records start inside it. Returns none too if nothing
-    /// starts within [`MAX_CAPLEN`] bytes after it. A record out of place may
-    /// follow a record that took in another capture's file header, so that
-    /// record is searched first.
+    /// Returns where reading goes on after the record of `record_len` bytes,
+    /// dated `ts`, that starts the available bytes, if that record was read out
+    /// of place. It is in place when the input ends with it, or when a capture's
+    /// file header or a record dated near the anchor starts where it ends and
+    /// its own header passes the probe. Otherwise the record before it is
+    /// searched for another capture's file header, because a record that took
+    /// one in leads to records out of place. Then the next [`MAX_CAPLEN`] bytes
+    /// are searched for what [`FileSource::resume_at`] accepts. What is found
+    /// where the records after it lead shows the record in place too.
     fn find_realignment(&mut self, record_len: usize, ts: Timestamp) -> io::Result<Option<Resume>> {
         let next = record_len + NEXT_FILE_PROBE;
         if !self.input.fill(next)? {
@@ -809,13 +805,13 @@ impl FileSource {
         Ok(None)
     }
 
-    /// Searches the classic pcap record last returned, which ends where the
-    /// reader stands, for the file header of another capture that
+    /// Searches the classic pcap record last returned, which ends at the
+    /// reader's position, for the file header of another capture that
     /// [`FileSource::confirms_capture`] accepts. A capture cut inside a record
     /// and joined to others, as `cat` joins them, leaves the next capture's
     /// header there, and what follows the record then belongs to that capture.
-    /// Returns the header's offset, where the input then stands, or none with
-    /// the input left where it was.
+    /// Returns the header's offset, where the input is then positioned, or none
+    /// with the input left where it was.
     fn capture_in_previous_record(&mut self) -> io::Result<Option<u64>> {
         // The last packet's range is empty, 0..0, when the reader stepped past
         // anything else since, or returned no packet yet. Otherwise its data
@@ -843,9 +839,9 @@ impl FileSource {
         Ok(None)
     }
 
-    /// Logs that reading goes on with the capture whose file header is at `next`,
-    /// inside the record before `offset`, where `problem` was found.
-    fn report_capture_inside(&self, next: u64, offset: u64, problem: &dyn fmt::Display) {
+    /// Goes on with the capture whose file header is at `next`, inside the
+    /// record before `offset`, where `problem` was found, and logs why.
+    fn read_capture_inside(&mut self, next: u64, offset: u64, problem: &str) -> io::Result<()> {
         tracing::warn!(
             file = %self.name,
             offset,
@@ -854,6 +850,7 @@ impl FileSource {
              record, so reading goes on with the capture at byte {next}, and the record's \
              packet holds bytes of both"
         );
+        self.start_next_file(next)
     }
 
     /// Consumes the input up to the next record of this capture or file header
@@ -1030,8 +1027,7 @@ impl FileSource {
         if !plausible {
             if let Some(next) = self.capture_in_previous_record()? {
                 let problem = "a record that runs past the end of the input";
-                self.report_capture_inside(next, offset, &problem);
-                return self.start_next_file(next);
+                return self.read_capture_inside(next, offset, problem);
             }
         }
         // A capture cut inside a record's data and joined to others, as `cat`
@@ -1227,7 +1223,7 @@ impl PacketSource for FileSource {
                 Ok(Step::Packet(meta)) => meta,
                 Ok(step) => {
                     let result = self.other_step(step);
-                    // The last packet's record no longer ends where the reader stands.
+                    // The last packet's record no longer ends at the reader's position.
                     self.packet_range = 0..0;
                     match result {
                         Ok(()) => continue,
@@ -1693,9 +1689,9 @@ mod tests {
     }
 
     /// A capture cut inside a record's data and joined to a capture of another
-    /// format or byte order: what follows the cut record cannot be read as this
-    /// capture's records, and the next capture's header is found inside the cut
-    /// record, so every packet of the next capture is read.
+    /// format or byte order. What follows the cut record cannot be read as this
+    /// capture's records, so the next capture's header is found inside the cut
+    /// record, and every packet of the next capture is read.
     #[test]
     fn cut_record_then_other_format_read() {
         let first = sample_pcap(false, false);

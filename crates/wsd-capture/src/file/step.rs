@@ -242,8 +242,8 @@ pub(super) fn near_anchor(ts: Timestamp, anchor: Option<Timestamp>) -> bool {
     anchor.is_none_or(|anchor| ts.nanos_since(anchor).unsigned_abs() <= RESUME_WINDOW)
 }
 
-/// What a format reader finds where the search after damage probes the input for a
-/// record of the capture it reads.
+/// The result of a format reader's probe of the input, in the search after damage for
+/// a record of the capture it reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Probe {
     /// No record of this capture starts there.

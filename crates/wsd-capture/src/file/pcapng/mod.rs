@@ -200,11 +200,11 @@ impl PcapNgReader {
         Ok(step)
     }
 
-    /// Tells whether `head` starts a block of this section, as the search after
-    /// damage needs it: a block type this reader knows other than a section header
-    /// (another capture's check finds those), a length that fits the type and
-    /// [`MAX_BLOCK_LEN`], repeated at the block's end, and for a packet block a
-    /// captured length that fits the block. The interface a packet block names is
+    /// Tells whether `head` starts a block of this section, for the search after
+    /// damage. The block needs a type this reader knows other than a section
+    /// header, which another capture's check finds. Its length must fit the type
+    /// and [`MAX_BLOCK_LEN`] and be repeated at its end, and a packet block's
+    /// captured length must fit the block. The interface a packet block names is
     /// not checked, because an interface description found with it may describe it.
     pub(super) fn probe(&self, head: &[u8]) -> Probe {
         let Some(framing) = head.get(..MIN_BLOCK_LEN as usize) else {
@@ -243,9 +243,9 @@ impl PcapNgReader {
 
     /// Handles a block longer than `MAX_BLOCK_LEN`: a block that carries no packet is
     /// skipped without being kept in memory, and any other ends the file. A block that
-    /// runs past the known end of the input is returned as truncated without the skip,
-    /// so that the bytes after its start stay in the input for the search after damage:
-    /// read out of place, the length field of a block often gives gigabytes.
+    /// runs past the known end of the input is returned as truncated without the skip.
+    /// The bytes after its start then stay in the input for the search after damage,
+    /// because a block header read out of place often gives a length of gigabytes.
     // NOTE: where the input's size is unknown, as for a pipe, such a block is still
     // skipped, and every packet after it is lost.
     fn pass_large_block(
