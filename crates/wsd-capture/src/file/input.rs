@@ -259,13 +259,17 @@ impl Input {
         self.start = self.end;
     }
 
-    /// Replaces the buffer with one of at least `need` bytes, at least twice the old
-    /// size and at most `max_len`, keeping the kept and unconsumed bytes at its front.
+    /// Replaces the buffer with one of at least `need` bytes and an eighth, at least
+    /// twice the old size and at most `max_len`, keeping the kept and unconsumed bytes
+    /// at its front.
     ///
     /// The old buffer is only read, so its clones need no check. The retired buffers are
     /// released, because they are smaller than the new size.
     fn grow(&mut self, need: usize) {
-        let len = need.max(self.buf.len().saturating_mul(2)).min(self.max_len);
+        // An eighth more than the need leaves room for the kept bytes.
+        let len = (need + need / 8)
+            .max(self.buf.len().saturating_mul(2))
+            .min(self.max_len);
         let mut buf = zeroed_buffer(len);
         let kept = self.kept(len, need);
         let from = self.start - kept;

@@ -221,6 +221,10 @@ impl Resume {
 /// a record found after damage. Fewer do where the input ends right after them.
 const RESUME_RECORDS: usize = 3;
 
+/// How many records in a row confirm a record found after damage that is dated
+/// more than a day from the last packet read with a trusted time.
+const UNDATED_RESUME_RECORDS: usize = 8;
+
 /// How many records dated far from the packets before them are searched past in
 /// vain before such records are taken as they are, so that a capture whose
 /// times jump often is not searched at every packet.
@@ -296,6 +300,10 @@ pub struct FileSource {
     /// Corrupt framing found before the first packet and searched past, which
     /// is returned as an error if no packet follows either.
     early_damage: Option<(u64, Problem)>,
+    /// Stream offset up to which damaged framing claims the bytes, so that a
+    /// capture's file header found before it may be of any date; 0 when no
+    /// search is under way.
+    vouched_until: u64,
 }
 
 impl FileSource {
@@ -491,6 +499,7 @@ impl FileSource {
             stop: None,
             alignment_checks_failed: 0,
             early_damage: None,
+            vouched_until: 0,
         };
         if matches!(source.reader, FormatReader::PcapNg(_)) {
             source.read_first_section_header()?;
@@ -643,11 +652,20 @@ impl FileSource {
             );
         }
 
+        // A block whose trailing length differs was cut, and a capture joined
+        // after the cut starts inside the length it claims. So does a capture
+        // joined after a pcap capture cut inside a record header.
+        self.vouched_until = match (problem, &self.reader) {
+            (Problem::BlockLengthMismatch { leading, .. }, _) => offset + u64::from(*leading),
+            (_, FormatReader::Pcap(_)) => offset + pcap::RECORD_HEADER_LEN as u64,
+            _ => 0,
+        };
         // The search starts one byte after the damage.
         let searched = match self.input.skip(1) {
             Ok(true) => self.find_resume_point(),
             other => other.map(|_| None),
         };
+        self.vouched_until = 0;
         let found = searched.map_err(|source| self.read_error(source))?;
         let Some(resume) = found else {
             self.input.consume_all();
@@ -830,7 +848,9 @@ impl FileSource {
             }
             let head = &self.input.available()[at..];
             let magic = matches!(head[0], 0xd4 | 0xa1 | 0x4d | 0x0a);
-            if magic && starts_capture(head, true) && self.confirms_capture(at)? {
+            // The damage right after the record vouches for the header, so its
+            // capture may be of any date.
+            if magic && starts_capture(head, true) && self.confirms_capture(at, false)? {
                 self.input.consume(at);
                 return Ok(Some(self.input.offset()));
             }
@@ -878,7 +898,7 @@ impl FileSource {
     /// what [`FileSource::resume_at`] accepts: its quick checks pass.
     fn may_resume(&self, head: &[u8]) -> bool {
         let capture = matches!(head[0], 0xd4 | 0xa1 | 0x4d | 0x0a) && starts_capture(head, true);
-        capture || self.reader.probe(head, self.time_anchor) != Probe::Absent
+        capture || self.reader.probe(head, None) != Probe::Absent
     }
 
     /// Returns where reading can go on if the available bytes from index `at`
@@ -889,7 +909,8 @@ impl FileSource {
         let offset = self.input.offset() + at as u64;
         let head = &self.input.available()[at..];
         if starts_capture(head, true) {
-            let confirmed = self.confirms_capture(at)?;
+            let dated = offset >= self.vouched_until;
+            let confirmed = self.confirms_capture(at, dated)?;
             return Ok(confirmed.then_some(Resume::Capture(offset)));
         }
         let confirmed = self.confirms_records(at)?;
@@ -897,15 +918,35 @@ impl FileSource {
     }
 
     /// Returns true if the available bytes from index `from` on start
-    /// [`RESUME_RECORDS`] records of the capture being read, one after the
-    /// other, or fewer followed by the end of the input or another capture's
-    /// file header. Each record's time must lie within a day of the one before,
-    /// and the first's within a day of the last packet read with a trusted time.
+    /// [`RESUME_RECORDS`] records of the capture being read, dated near the
+    /// last packet read with a trusted time, or [`UNDATED_RESUME_RECORDS`] at any
+    /// date. See [`FileSource::confirms_run`].
     fn confirms_records(&mut self, from: usize) -> io::Result<bool> {
-        let mut anchor = self.time_anchor;
+        if self.confirms_run(from, self.time_anchor, RESUME_RECORDS, true)? {
+            return Ok(true);
+        }
+        // A clock step next to the damage leaves no record near the anchor, so a
+        // longer run at any date counts too, though never a shorter one.
+        Ok(self.time_anchor.is_some()
+            && self.confirms_run(from, None, UNDATED_RESUME_RECORDS, false)?)
+    }
+
+    /// Returns true if the available bytes from index `from` on start `count`
+    /// records of the capture being read, one after the other, or, if `short`,
+    /// fewer followed by the end of the input or another capture's file header.
+    /// Each record's time must lie within a day of the one before, and the
+    /// first's within a day of `anchor`, if any.
+    fn confirms_run(
+        &mut self,
+        from: usize,
+        anchor: Option<Timestamp>,
+        count: usize,
+        short: bool,
+    ) -> io::Result<bool> {
+        let mut anchor = anchor;
         let mut start = from;
         let mut found = 0;
-        while found < RESUME_RECORDS {
+        while found < count {
             // The probe of a pcap record does not read its data, so the next
             // header may not be in the buffer yet.
             let head = self.input.available().get(start..).unwrap_or_default();
@@ -917,15 +958,19 @@ impl FileSource {
                     anchor = ts.or(anchor);
                 }
                 // A run of records longer than the read buffer is confirmed by those that fit.
-                Probe::Need(need) if start + need > self.input.max_len() => return Ok(found > 0),
+                Probe::Need(need) if start + need > self.input.max_len() => {
+                    return Ok(short && found > 0)
+                }
                 Probe::Need(need) => {
                     if !self.input.fill(start + need)? {
-                        return Ok(found > 0 && self.input.available().len() == start);
+                        let ends_input = self.input.available().len() == start;
+                        return Ok(short && found > 0 && ends_input);
                     }
                 }
             }
             // Records that another capture follows need no more.
-            if found > 0
+            if short
+                && found > 0
                 && self.input.fill(start + NEXT_FILE_PROBE)?
                 && starts_capture(&self.input.available()[start..], true)
             {
@@ -939,12 +984,12 @@ impl FileSource {
     /// followed by what its capture should hold, so that a capture carried in a
     /// packet's data is less likely to be taken for one joined to the input. A
     /// pcap header needs a first record whose lengths fit its snapshot length
-    /// and whose time is within a day of the last packet read with a trusted
-    /// time (see [`PacketMeta::trusted_time`]). A pcapng section header needs
-    /// its block length repeated at its end.
+    /// and, if `dated`, whose time is within a day of the last packet read with
+    /// a trusted time (see [`PacketMeta::trusted_time`]). A pcapng section
+    /// header needs its block length repeated at its end.
     // NOTE: a capture carried in a packet whose first record is within a day
     // of the traffic still passes.
-    fn confirms_capture(&mut self, at: usize) -> io::Result<bool> {
+    fn confirms_capture(&mut self, at: usize, dated: bool) -> io::Result<bool> {
         const RECORD_END: usize = pcap::HEADER_LEN + 16;
 
         if ByteOrder::Little.u32_at(&self.input.available()[at..], 0) == pcap_parser::SHB_MAGIC {
@@ -970,7 +1015,7 @@ impl FileSource {
         let fits =
             !caplen_is_absurd(caplen, reader.snaplen()) && order.u32_at(record, 12) >= caplen;
         let time = Timestamp::from_parts(i64::from(order.u32_at(record, 0)), 0);
-        Ok(fits && near_anchor(time, self.time_anchor))
+        Ok(fits && (!dated || near_anchor(time, self.time_anchor)))
     }
 
     /// Returns true if the pcapng section header at index `at` of the available
@@ -1171,9 +1216,10 @@ impl FileSource {
             file = %self.name,
             offset,
             "stopped reading at byte {offset}, after {} packet{}: {problem}. Nothing after \
-             it passed the checks of a record or of another capture's file header. Where \
-             captures were joined into this input, reading each as an input of its own \
-             keeps one capture's damage from reaching the next",
+             it passed the checks of the next record (three in a row within a day of the \
+             last packet read, or eight at any date) or of another capture's file header. \
+             Where captures were joined into this input, reading each as an input of its \
+             own keeps one capture's damage from reaching the next",
             self.stats.records,
             if self.stats.records == 1 { "" } else { "s" }
         );
@@ -1564,8 +1610,30 @@ mod tests {
     /// record header or in a pcapng block, also one before the first packet.
     #[test]
     fn cut_capture_then_next_read() {
-        let next = sample_pcap(true, true);
-        let (next_packets, _) = all_packets(&next);
+        for next in [
+            sample_pcap(true, true),
+            days_later(sample_pcap(true, true), 3),
+        ] {
+            cut_capture_then(&next);
+        }
+    }
+
+    /// Returns the big-endian pcap file `bytes` of [`sample_pcap`] with every
+    /// record dated `days` later.
+    fn days_later(mut bytes: Vec<u8>, days: u32) -> Vec<u8> {
+        let mut at = pcap::HEADER_LEN;
+        while at < bytes.len() {
+            let secs = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+            bytes[at..at + 4].copy_from_slice(&(secs + days * 86_400).to_be_bytes());
+            let caplen = u32::from_be_bytes(bytes[at + 8..at + 12].try_into().unwrap());
+            at += 16 + caplen as usize;
+        }
+        bytes
+    }
+
+    /// Joins cut captures to `next` and checks that every packet of `next` is read.
+    fn cut_capture_then(next: &[u8]) {
+        let (next_packets, _) = all_packets(next);
         let pcap = sample_pcap(false, false);
         let pcapng = sample_pcapng(false);
         for (name, first, cut) in [
@@ -1575,7 +1643,7 @@ mod tests {
             ("interface description", &pcapng, 28 + 10),
         ] {
             let mut joined = first[..cut].to_vec();
-            joined.extend_from_slice(&next);
+            joined.extend_from_slice(next);
             let (packets, stats) = all_packets(&joined);
             let (mut expected, _) = all_packets(&first[..cut]);
             expected.extend(next_packets.iter().cloned());
@@ -1698,9 +1766,13 @@ mod tests {
         let (first_packets, _) = all_packets(&first);
         // 5 bytes into the last record's 23 bytes of data.
         let cut = first.len() - 23 + 5;
+        // The same capture dated three days later: the damage after the cut
+        // record vouches for the header inside it, whatever its date.
+        let later = days_later(sample_pcap(true, true), 3);
         for (name, next) in [
             ("big-endian nanosecond pcap", sample_pcap(true, true)),
             ("pcapng", sample_pcapng(true)),
+            ("big-endian pcap three days later", later),
         ] {
             let (next_packets, _) = all_packets(&next);
             let joined = [&first[..cut], &next[..]].concat();

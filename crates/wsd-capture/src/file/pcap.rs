@@ -397,6 +397,33 @@ mod tests {
         assert_eq!(stats.skipped_bytes, bytes.len() as u64 - (24 + 16 + 60));
     }
 
+    /// Damage right before the capture's clock steps by years: no record after
+    /// it is dated near the packets before, but a run of 8 records at any date
+    /// is found, so the rest of the file is read.
+    #[test]
+    fn damage_before_clock_step_read() {
+        let mut records: Vec<PcapRecord> = (0..20)
+            .map(|index| {
+                let step = if index > 3 { 5 * 365 * 86_400 } else { 0 };
+                record(1_700_000_000 + step + index, 0, &[index as u8; 60])
+            })
+            .collect();
+        records[3].caplen = u32::MAX;
+        let (seconds, stats) = seconds_of(pcap_file(false, false, 1, 65535, &records));
+
+        assert_eq!(seconds.len(), 3 + 16);
+        assert_eq!(seconds[3], 1_700_000_000 + 5 * 365 * 86_400 + 4);
+        assert_eq!(stats.malformed_records, 1);
+        assert_eq!(stats.stopped_at, None);
+        assert_eq!(stats.skipped_bytes, 16 + 60);
+
+        // Fewer than 8 records after the step are not enough.
+        records.truncate(4 + 7);
+        let (seconds, stats) = seconds_of(pcap_file(false, false, 1, 65535, &records));
+        assert_eq!(seconds.len(), 3);
+        assert!(stats.stopped_at.is_some());
+    }
+
     /// Zeroed bytes at the end, as a recorder that crashed may leave them, end
     /// reading with a warning instead of giving empty packets.
     #[test]
