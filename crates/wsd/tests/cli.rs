@@ -524,10 +524,10 @@ fn corpus_never_crashes() {
     assert!(checked >= 50, "only {checked} corpus captures found");
 }
 
-/// A real capture damaged in the middle, by a captured length that cannot be
-/// stepped over, one that takes in 7 or 4 bytes of the next record, or 3,000
-/// zeroed bytes, gives the records of the undamaged capture except for the
-/// flows whose packets the damage took.
+/// A real capture damaged in the middle gives the records of the undamaged
+/// capture, except for the flows whose packets the damage took. The damage is a
+/// captured length that cannot be stepped over, one that takes in 7 or 4 bytes
+/// of the next record, or 3,000 zeroed bytes.
 #[test]
 fn capture_read_past_damage() {
     let path = shared_dir().join("corpus/mixed_example_3_8MB.pcap");

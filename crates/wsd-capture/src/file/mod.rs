@@ -688,17 +688,15 @@ impl FileSource {
         } else {
             tracing::debug!(file = %self.name, offset, skipped, "damaged data skipped");
         }
-        if let Resume::Capture(_) = resume {
-            self.start_next_file(next)
-                .map_err(|source| self.read_error(source))?;
-        }
+        self.go_on_at(resume)
+            .map_err(|source| self.read_error(source))?;
         Ok(true)
     }
 
     /// Checks whether the classic pcap record `meta`, just consumed and dated more
     /// than a day from the time anchor, was read out of place. The records after
     /// a captured length damaged into a wrong but possible one are read so.
-    /// [`FileSource::find_realignment`] tells where reading goes on then, and
+    /// [`FileSource::find_realignment`] returns where reading goes on then, and
     /// the record counts as damaged. Otherwise the record is returned, as a
     /// packet with an odd time.
     #[cold]
@@ -762,10 +760,8 @@ impl FileSource {
         } else {
             tracing::debug!(file = %self.name, offset, skipped, "record out of place skipped");
         }
-        if let Resume::Capture(_) = resume {
-            self.start_next_file(next)
-                .map_err(|source| self.read_error(source))?;
-        }
+        self.go_on_at(resume)
+            .map_err(|source| self.read_error(source))?;
         Ok(None)
     }
 
@@ -857,6 +853,15 @@ impl FileSource {
         }
         self.input.consume(len);
         Ok(None)
+    }
+
+    /// Goes on reading at `resume`, where the input is positioned: with the
+    /// reader of the capture found there, or with the current one at a record.
+    fn go_on_at(&mut self, resume: Resume) -> io::Result<()> {
+        match resume {
+            Resume::Record(_) => Ok(()),
+            Resume::Capture(next) => self.start_next_file(next),
+        }
     }
 
     /// Goes on with the capture whose file header is at `next`, inside the
@@ -1098,10 +1103,7 @@ impl FileSource {
                  starts at byte {next}, inside it: reading goes on there, {skipped} bytes \
                  on. Packets before it were read out of place or passed over"
             );
-            return match resume {
-                Resume::Record(_) => Ok(()),
-                Resume::Capture(_) => self.start_next_file(next),
-            };
+            return self.go_on_at(resume);
         }
         self.input.consume_all();
         self.stats.truncated_at = Some(offset);
