@@ -235,6 +235,15 @@ pub struct Cli {
           value_parser = clap::value_parser!(u32).range(1..=2047))]
     pub buffer_size: Option<u32>,
 
+    /// Hold up to BYTES of records in memory while the log's file system is full or
+    /// over quota, and try the log again every second (default 64M; K, M and G
+    /// multiply by 1024, 1024² and 1024³). The capture goes on meanwhile. Once the
+    /// held records exceed BYTES, or if the log is still full when the capture
+    /// stops, wsd stops as at any failed write. 0 stops at the first failed write.
+    #[arg(long, value_name = "BYTES", default_value = "64M", allow_hyphen_values = true,
+          value_parser = parse_hold_size, conflicts_with = "read")]
+    pub hold_size: u64,
+
     /// Load unfinished flows from the flow cache FILE before reading, to continue
     /// the connections of an earlier run. A missing FILE means no flows, but its
     /// directory must exist. FILE must be a regular file, not a device or pipe.
@@ -351,6 +360,14 @@ fn parse_size(value: &str) -> Result<u64, String> {
             "{value} is not a size in bytes: expected a whole number such as 1048576, 1024K or 1M"
         )),
     }
+}
+
+/// Parses `--hold-size`: a size as [`parse_size`] reads it, or 0.
+fn parse_hold_size(value: &str) -> Result<u64, String> {
+    if value.parse::<u64>() == Ok(0) {
+        return Ok(0);
+    }
+    parse_size(value)
 }
 
 /// Format of flow records.
@@ -516,6 +533,15 @@ impl Cli {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hold_size_zero_or_size() {
+        assert_eq!(parse_hold_size("0"), Ok(0));
+        assert_eq!(parse_hold_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_hold_size("1000"), Ok(1000));
+        assert!(parse_hold_size("0K").is_err());
+        assert!(parse_hold_size("-1").is_err());
+    }
 
     #[test]
     fn snaplen_zero_means_maximum() {

@@ -91,6 +91,7 @@ pub fn run_live(cli: &Cli, startup: &StartUp, diagnostics: &Diagnostics) -> Resu
     crate::startup::catch_progress_request()?;
     let loaded = load_tracker_marked(cli, config)?;
     let mut output = open_output(cli, startup.identity())?;
+    output.hold_records(cli.hold_size);
     startup.complete(cli, &output, diagnostics, &hangup)?;
     crate::ticks::start();
     let mut summary = Summary::default();

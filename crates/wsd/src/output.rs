@@ -3,13 +3,13 @@
 
 use std::collections::VecDeque;
 use std::fs::{File, Metadata, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use jiff::tz::TimeZone;
-use tracing::info;
+use tracing::{info, warn};
 use wsd_logfmt::{LocalTimeFormatter, LogWriter, OutputFormat, RecordOptions};
 
 use crate::inputs::{is_same_file, is_same_path};
@@ -48,6 +48,8 @@ pub struct LogSink {
     written: u64,
     /// Bytes written since the log was opened, buffered or not.
     accepted: u64,
+    /// The records kept in memory while the log's file system is full.
+    hold: Hold,
 }
 
 impl LogSink {
@@ -74,11 +76,14 @@ impl LogSink {
             line_end: 0,
             file,
             failed: None,
+            partial: Vec::new(),
+            resend: Vec::new(),
         };
         LogSink {
             inner: BufWriter::with_capacity(OUTPUT_BUFFER, inner),
             written: 0,
             accepted: 0,
+            hold: Hold::default(),
         }
     }
 
@@ -86,18 +91,164 @@ impl LogSink {
     fn delivered(&self) -> u64 {
         self.inner.get_ref().delivered
     }
+
+    /// True while records wait in memory for room in the log.
+    pub fn is_holding(&self) -> bool {
+        self.hold.since.is_some()
+    }
+
+    fn count(&mut self, bytes: usize) {
+        self.written += bytes as u64;
+        self.accepted += bytes as u64;
+    }
+
+    /// Starts holding records after `err`.
+    fn start_holding(&mut self, err: io::Error) {
+        warn!(
+            "cannot write to {}: {err}; holding the records in memory, up to {}, and \
+             trying again every second; free space there",
+            self.hold.name,
+            MiB(self.hold.limit)
+        );
+        self.hold.since = Some((Instant::now(), err));
+    }
+
+    /// Writes the records held in memory, if the log takes them now. Returns
+    /// an error only for a failure other than a full file system.
+    fn deliver_held(&mut self) -> io::Result<()> {
+        let waiting = self.accepted - self.delivered();
+        self.inner.get_mut().resume()?;
+        let mut result = self.inner.flush();
+        let mut sent = 0;
+        while result.is_ok() && sent < self.hold.bytes.len() {
+            match self.inner.write(&self.hold.bytes[sent..]) {
+                Ok(0) => result = Err(io::Error::from(io::ErrorKind::WriteZero)),
+                Ok(written) => sent += written,
+                Err(err) => result = Err(err),
+            }
+        }
+        self.hold.bytes.drain(..sent);
+        let result = result.and_then(|()| self.inner.flush());
+        match result {
+            Ok(()) => {
+                if let Some((since, _)) = self.hold.since.take() {
+                    info!(
+                        "{} can be written again: wrote the {} of records held for {} s",
+                        self.hold.name,
+                        MiB(usize::try_from(waiting).unwrap_or(usize::MAX)),
+                        since.elapsed().as_secs()
+                    );
+                }
+                self.hold.bytes = Vec::new();
+                Ok(())
+            }
+            Err(err) if self.hold.takes(&err) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Ends holding for good: returns the error that started it, with the
+    /// records still waiting, or `None` if no record waits.
+    fn give_up_holding(&mut self) -> Option<io::Error> {
+        let (since, err) = self.hold.stop()?;
+        let waiting = self.accepted - self.delivered();
+        Some(io::Error::new(
+            err.kind(),
+            format!(
+                "{err}, and the {} of records held in memory for {} s could not be written",
+                MiB(usize::try_from(waiting).unwrap_or(usize::MAX)),
+                since.elapsed().as_secs()
+            ),
+        ))
+    }
 }
 
 impl Write for LogSink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let written = self.inner.write(buf)?;
-        self.written += written as u64;
-        self.accepted += written as u64;
-        Ok(written)
+        if self.hold.since.is_none() {
+            match self.inner.write(buf) {
+                Ok(written) => {
+                    self.count(written);
+                    return Ok(written);
+                }
+                Err(err) if self.hold.takes(&err) => self.start_holding(err),
+                Err(err) => return Err(err),
+            }
+        }
+        if self.hold.bytes.len() + buf.len() > self.hold.limit {
+            let (since, err) = self.hold.stop().expect("holding");
+            return Err(io::Error::new(
+                err.kind(),
+                format!(
+                    "{err}, and the records held in memory for {} s reached --hold-size {}",
+                    since.elapsed().as_secs(),
+                    MiB(self.hold.limit)
+                ),
+            ));
+        }
+        self.hold.bytes.extend_from_slice(buf);
+        self.count(buf.len());
+        Ok(buf.len())
     }
 
+    /// Writes the buffered records. While the log's file system is full, the
+    /// records stay in memory and this tries again, failing only when writing
+    /// fails for another reason.
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+        if self.hold.since.is_some() {
+            return self.deliver_held();
+        }
+        match self.inner.flush() {
+            Err(err) if self.hold.takes(&err) => {
+                self.start_holding(err);
+                Ok(())
+            }
+            result => result,
+        }
+    }
+}
+
+/// The records kept in memory while the log cannot take them.
+#[derive(Default)]
+struct Hold {
+    /// Maximum bytes held; 0 turns holding off, so that the first failed write
+    /// fails the run.
+    limit: usize,
+    /// The log's name for messages.
+    name: String,
+    /// The records written while holding. Those the output buffer took before
+    /// the failure stay in it.
+    bytes: Vec<u8>,
+    /// When holding started and the error that started it; `None` while the
+    /// log takes records.
+    since: Option<(Instant, io::Error)>,
+}
+
+impl Hold {
+    /// Stops holding for good, so that later writes fail as in a run without
+    /// a hold. Returns when holding started and the error that started it.
+    fn stop(&mut self) -> Option<(Instant, io::Error)> {
+        self.limit = 0;
+        self.since.take()
+    }
+
+    /// True if `err` makes records wait in memory: the log's file system is
+    /// full or over quota, and holding is on.
+    fn takes(&self, err: &io::Error) -> bool {
+        self.limit > 0
+            && matches!(
+                err.kind(),
+                io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+            )
+    }
+}
+
+/// A size in bytes, written in MiB with one decimal.
+struct MiB(usize);
+
+impl std::fmt::Display for MiB {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.1} MiB", self.0 as f64 / f64::from(1 << 20))
     }
 }
 
@@ -111,8 +262,14 @@ struct DeliveryCounter {
     file: Option<File>,
     /// The kind of the error that failed a write to the regular file `file`.
     /// Later writes fail the same way without touching the file, so that the
-    /// rest of a cut line cannot follow the cut.
+    /// rest of a cut line cannot follow the cut, until [`DeliveryCounter::resume`].
     failed: Option<io::ErrorKind>,
+    /// The bytes delivered after the last newline: the start of the line
+    /// being written.
+    partial: Vec<u8>,
+    /// Bytes that a cut took off the log, and any that were waiting to be
+    /// written again when it happened. They go first once writing resumes.
+    resend: Vec<u8>,
 }
 
 impl DeliveryCounter {
@@ -129,15 +286,26 @@ impl DeliveryCounter {
         // No write follows the cut (see `failed`), so the offset may stay.
         if file.set_len(self.line_end).is_ok() {
             self.delivered = self.line_end;
+            self.resend = std::mem::take(&mut self.partial);
         }
     }
-}
 
-impl Write for DeliveryCounter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Some(kind) = self.failed {
-            return Err(io::Error::new(kind, "an earlier write to the log failed"));
+    /// Lets writes reach the log again after a failure, from the end of the
+    /// last byte delivered.
+    fn resume(&mut self) -> io::Result<()> {
+        if self.failed.take().is_none() {
+            return Ok(());
         }
+        if let Some(mut file) = self.file.as_ref() {
+            // The handle shares its offset with the one written, which the
+            // cut left past the end.
+            file.seek(SeekFrom::Start(self.delivered))?;
+        }
+        Ok(())
+    }
+
+    /// Writes `buf` once, counting what the log took.
+    fn deliver(&mut self, buf: &[u8]) -> io::Result<usize> {
         let written = match self.inner.write(buf) {
             Ok(written) => written,
             Err(err) => {
@@ -149,14 +317,49 @@ impl Write for DeliveryCounter {
             }
         };
         let delivered = buf.get(..written).unwrap_or_default();
-        if let Some(last) = delivered.iter().rposition(|&byte| byte == b'\n') {
-            self.line_end = self.delivered + last as u64 + 1;
+        match delivered.iter().rposition(|&byte| byte == b'\n') {
+            Some(last) => {
+                self.line_end = self.delivered + last as u64 + 1;
+                self.partial.clear();
+                self.partial.extend_from_slice(&delivered[last + 1..]);
+            }
+            None => self.partial.extend_from_slice(delivered),
         }
         self.delivered += written as u64;
         Ok(written)
     }
+}
+
+impl Write for DeliveryCounter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(kind) = self.failed {
+            return Err(io::Error::new(kind, "an earlier write to the log failed"));
+        }
+        if !self.resend.is_empty() {
+            let resend = std::mem::take(&mut self.resend);
+            let mut sent = 0;
+            while sent < resend.len() {
+                match self.deliver(&resend[sent..]) {
+                    Ok(0) => {
+                        self.resend = resend[sent..].to_vec();
+                        return Err(io::Error::from(io::ErrorKind::WriteZero));
+                    }
+                    Ok(written) => sent += written,
+                    Err(err) => {
+                        // A cut put the bytes it took off first.
+                        self.resend.extend_from_slice(&resend[sent..]);
+                        return Err(err);
+                    }
+                }
+            }
+        }
+        self.deliver(buf)
+    }
 
     fn flush(&mut self) -> io::Result<()> {
+        if self.failed.is_none() && !self.resend.is_empty() {
+            self.write(&[])?;
+        }
         self.inner.flush()
     }
 }
@@ -170,6 +373,9 @@ struct Rotation {
     /// True while new logs cannot be created, so that the error is logged once
     /// and not at every try.
     failing: bool,
+    /// True if a SIGHUP came while records waited in memory for room in the
+    /// log, so that the new log starts once they are written.
+    hangup_pending: bool,
 }
 
 impl Output {
@@ -210,6 +416,26 @@ impl Output {
         self.failed
     }
 
+    /// Keeps up to `limit` bytes of records in memory while the log's file
+    /// system is full or over quota, and tries the log again at each flush,
+    /// instead of failing at the first write. 0 keeps the first failure.
+    pub fn hold_records(&mut self, limit: u64) {
+        let hold = &mut self.writer.get_mut().hold;
+        hold.limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        hold.name.clone_from(&self.name);
+    }
+
+    /// Flushes the output buffer at the end of the run. Records still held in
+    /// memory because the log's file system is full then fail the run.
+    pub fn flush_at_end(&mut self) -> Result<(), Failure> {
+        let flushed = self.writer.flush();
+        let result = flushed.and_then(|()| match self.writer.get_mut().give_up_holding() {
+            Some(err) => Err(err),
+            None => Ok(()),
+        });
+        result.map_err(|err| self.write_error(err))
+    }
+
     /// Notes that a whole record was written to the output buffer, so that
     /// [`Output::buffered_records`] can tell whether it reached the log.
     pub fn record_written(&mut self) {
@@ -234,6 +460,18 @@ impl Output {
         {
             self.buffered_record_ends.pop_front();
         }
+    }
+
+    /// True if records wait in memory for room in the log, which then rotates
+    /// only once they are written. A SIGHUP in `hangup` is kept for then.
+    fn postponed_by_hold(&mut self, hangup: bool) -> bool {
+        if !self.writer.get_ref().is_holding() {
+            return false;
+        }
+        if let Some(rotation) = &mut self.rotation {
+            rotation.hangup_pending = hangup;
+        }
+        true
     }
 
     /// True if this log rotates on SIGHUP, by time or by size.
@@ -271,6 +509,7 @@ impl Output {
             }
             return Ok(());
         };
+        let hangup = hangup || rotation.hangup_pending;
         let by_size = rotation
             .max_bytes
             .is_some_and(|limit| self.writer.get_ref().written >= limit);
@@ -281,10 +520,19 @@ impl Output {
             return Ok(());
         }
 
+        // Records held in memory belong to this log, and a new log on the
+        // same full file system would stay empty: the log rotates once they
+        // are written. The periodic flush tries that, not every record here.
+        if self.postponed_by_hold(hangup) {
+            return Ok(());
+        }
         // Flushing first keeps every record of the old log in it, and a log
         // that cannot be flushed gets no successor.
         if let Err(err) = self.writer.flush() {
             return Err(self.write_error(err));
+        }
+        if self.postponed_by_hold(hangup) {
+            return Ok(());
         }
         // Every record reached the old log, and the new one counts from 0.
         self.buffered_record_ends.clear();
@@ -292,6 +540,7 @@ impl Output {
             return Ok(());
         };
         rotation.opened = Instant::now();
+        rotation.hangup_pending = false;
         let (file, path) = match rotation.dir.create_log() {
             Ok(created) => created,
             Err(failure) => {
@@ -313,7 +562,10 @@ impl Output {
             }
         };
         rotation.failing = false;
-        let old = std::mem::replace(self.writer.get_mut(), LogSink::file(file));
+        let mut sink = LogSink::file(file);
+        sink.hold.limit = self.writer.get_ref().hold.limit;
+        sink.hold.name = path.display().to_string();
+        let old = std::mem::replace(self.writer.get_mut(), sink);
         drop(old);
 
         let reason = if hangup {
@@ -548,6 +800,7 @@ fn open_generated(
             max_bytes: cli.rotate_size,
             opened: Instant::now(),
             failing: false,
+            hangup_pending: false,
         }),
         failed: false,
         buffered_record_ends: VecDeque::new(),
@@ -901,27 +1154,6 @@ mod tests {
         }
     }
 
-    /// A log file that accepts `room` bytes and then fails as a full disk does.
-    struct FileFullAfter {
-        file: File,
-        room: usize,
-    }
-
-    impl Write for FileFullAfter {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            if self.room == 0 {
-                return Err(io::Error::from(io::ErrorKind::StorageFull));
-            }
-            let accepted = self.file.write(&buf[..buf.len().min(self.room)])?;
-            self.room -= accepted;
-            Ok(accepted)
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
     /// A write that fails in the middle of a line leaves the log file cut back
     /// to its last whole line, and the cut record does not count as delivered.
     #[test]
@@ -929,8 +1161,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.log");
         let file = File::create(&path).unwrap();
-        let inner = FileFullAfter {
+        let inner = FillingFile {
             file: file.try_clone().unwrap(),
+            full: std::rc::Rc::new(std::cell::Cell::new(true)),
             room: 2500,
         };
         let mut output = Output {
@@ -955,9 +1188,10 @@ mod tests {
         // output buffer must not follow the cut.
         let counter = output.writer.get_mut().inner.get_mut();
         let file = counter.file.as_ref().unwrap().try_clone().unwrap();
-        counter.inner = Box::new(FileFullAfter {
+        counter.inner = Box::new(FillingFile {
             file,
-            room: usize::MAX,
+            full: std::rc::Rc::new(std::cell::Cell::new(false)),
+            room: 0,
         });
         assert!(output.writer.flush().is_err());
 
@@ -980,6 +1214,7 @@ mod tests {
                 max_bytes: Some(1),
                 opened: Instant::now(),
                 failing: false,
+                hangup_pending: false,
             }),
             ..output_with_room(0)
         };
@@ -1022,6 +1257,207 @@ mod tests {
         // 300 whole records fit into the room; the 301st only in part.
         assert!(accepted > 300, "{accepted} records accepted");
         assert_eq!(output.buffered_records(), accepted - 300);
+    }
+
+    /// A log file whose file system is full while `full` is set: it then
+    /// takes `room` more bytes and fails as a full disk does.
+    struct FillingFile {
+        file: File,
+        full: std::rc::Rc<std::cell::Cell<bool>>,
+        room: usize,
+    }
+
+    impl Write for FillingFile {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if !self.full.get() {
+                return self.file.write(buf);
+            }
+            if self.room == 0 {
+                return Err(io::Error::from(io::ErrorKind::StorageFull));
+            }
+            let accepted = self.file.write(&buf[..buf.len().min(self.room)])?;
+            self.room -= accepted;
+            Ok(accepted)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// An output that holds up to `limit` bytes of records, writing to a log
+    /// file at `path` that fills after `room` bytes while `full` is set.
+    fn holding_output(
+        path: &Path,
+        full: &std::rc::Rc<std::cell::Cell<bool>>,
+        room: usize,
+        limit: u64,
+    ) -> Output {
+        let file = File::create(path).unwrap();
+        let inner = FillingFile {
+            file: file.try_clone().unwrap(),
+            full: full.clone(),
+            room,
+        };
+        let mut output = Output {
+            writer: log_writer(
+                LogSink::with_file(Box::new(inner), Some(file)),
+                TimeZone::UTC,
+            ),
+            ..output_with_room(0)
+        };
+        output.hold_records(limit);
+        output
+    }
+
+    /// Numbered records of `len` bytes each, newline included.
+    fn numbered_record(n: usize, len: usize) -> Vec<u8> {
+        let mut line = format!("record {n:06} ").into_bytes();
+        line.resize(len - 1, b'x');
+        line.push(b'\n');
+        line
+    }
+
+    /// While the file system is full, records wait in memory, the log keeps
+    /// only whole lines, and once there is room again every record reaches it
+    /// in order, none twice.
+    #[test]
+    fn full_log_holds_records_until_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.log");
+        let full = std::rc::Rc::new(std::cell::Cell::new(true));
+        // The room ends inside the 3rd record of the first flush.
+        let mut output = holding_output(&path, &full, 2500, 1 << 20);
+        let mut expected = Vec::new();
+        for n in 0..600 {
+            let record = numbered_record(n, 1000);
+            output.writer.write_formatted(&record).unwrap();
+            output.record_written();
+            expected.extend_from_slice(&record);
+            if n % 50 == 0 {
+                output.writer.flush().unwrap();
+            }
+        }
+        assert!(output.writer.get_ref().is_holding());
+        assert!(!output.has_failed());
+        let written = std::fs::read(&path).unwrap();
+        assert_eq!(written.len(), 2000, "whole lines only");
+        assert_eq!(output.buffered_records(), 598);
+
+        full.set(false);
+        output.writer.flush().unwrap();
+        assert!(!output.writer.get_ref().is_holding());
+        assert_eq!(output.buffered_records(), 0);
+        for n in 600..610 {
+            let record = numbered_record(n, 1000);
+            output.writer.write_formatted(&record).unwrap();
+            expected.extend_from_slice(&record);
+        }
+        output.flush_at_end().unwrap();
+        assert!(std::fs::read(&path).unwrap() == expected);
+    }
+
+    /// Records beyond the hold's limit fail the run, naming the limit, and
+    /// every record not in the log counts as not written.
+    #[test]
+    fn full_hold_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.log");
+        let full = std::rc::Rc::new(std::cell::Cell::new(true));
+        let mut output = holding_output(&path, &full, 0, 100_000);
+        let mut accepted = 0u64;
+        let error = loop {
+            match output.writer.write_formatted(&numbered_record(0, 1000)) {
+                Ok(()) => {
+                    output.record_written();
+                    accepted += 1;
+                }
+                Err(err) => break output.write_error(err),
+            }
+            assert!(accepted < 10_000, "the hold never filled");
+        };
+        assert!(
+            error.message().contains("--hold-size"),
+            "{}",
+            error.message()
+        );
+        assert!(output.has_failed());
+        // The output buffer takes 262 records, the hold 100 more.
+        assert_eq!(accepted, 362);
+        assert_eq!(output.buffered_records(), accepted);
+    }
+
+    /// Records still held when the run ends fail it, and no more reach the
+    /// log afterwards.
+    #[test]
+    fn held_records_at_end_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.log");
+        let full = std::rc::Rc::new(std::cell::Cell::new(true));
+        let mut output = holding_output(&path, &full, 1500, 1 << 20);
+        for n in 0..10 {
+            output
+                .writer
+                .write_formatted(&numbered_record(n, 1000))
+                .unwrap();
+            output.record_written();
+        }
+        let error = output.flush_at_end().unwrap_err();
+        assert!(
+            error.message().contains("held in memory"),
+            "{}",
+            error.message()
+        );
+        assert_eq!(output.buffered_records(), 9);
+        full.set(false);
+        assert!(output.writer.flush().is_err());
+        assert_eq!(std::fs::read(&path).unwrap().len(), 1000);
+    }
+
+    /// Without a limit the first failed write fails, as in a file run.
+    #[test]
+    fn no_hold_without_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.log");
+        let full = std::rc::Rc::new(std::cell::Cell::new(true));
+        let mut output = holding_output(&path, &full, 0, 0);
+        output.writer.write_formatted(b"record\n").unwrap();
+        assert!(output.writer.flush().is_err());
+        assert!(!output.writer.get_ref().is_holding());
+    }
+
+    /// A log directory's log rotates only once the records held for it are
+    /// written, and a SIGHUP that came meanwhile is kept for then.
+    #[test]
+    fn rotation_waits_for_held_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = LogDir::open(dir.path(), TimeZone::UTC, None).unwrap();
+        let path = dir.path().join("first.log");
+        let full = std::rc::Rc::new(std::cell::Cell::new(true));
+        let mut output = Output {
+            rotation: Some(Rotation {
+                dir: logs,
+                interval: None,
+                max_bytes: None,
+                opened: Instant::now(),
+                failing: false,
+                hangup_pending: false,
+            }),
+            ..holding_output(&path, &full, 0, 1 << 20)
+        };
+        output.writer.write_formatted(b"record\n").unwrap();
+        output.writer.flush().unwrap();
+        assert!(output.writer.get_ref().is_holding());
+        output.rotate_if_due(true).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        full.set(false);
+        output.writer.flush().unwrap();
+        output.rotate_if_due(false).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+        assert_eq!(std::fs::read(&path).unwrap(), b"record\n");
+        assert_ne!(output.name, path.display().to_string());
+        assert_eq!(output.writer.get_ref().hold.limit, 1 << 20);
     }
 
     #[test]

@@ -685,7 +685,7 @@ pub(crate) fn finish_flows(
     let clock = tracker.now().unwrap_or(Timestamp::ZERO);
     let written = written
         .and_then(|()| summary.write_stats_due(cli, tracker, output, clock, true))
-        .and_then(|()| output.writer.flush().map_err(|err| output.write_error(err)));
+        .and_then(|()| output.flush_at_end());
     // After a failed write, the records still in the output buffer never reach
     // the log. After a successful flush there are none.
     let unwritten = output.buffered_records();

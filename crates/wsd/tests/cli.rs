@@ -2051,3 +2051,15 @@ fn uncreatable_log_exit_status() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("is not a directory"), "{stderr}");
 }
+
+/// Records are held in memory only in a live capture: a run over files stops
+/// at its first failed write, so `--hold-size` with `-r` is a usage error.
+#[test]
+fn hold_size_needs_live_capture() {
+    let (status, stderr) = run_with_option("--hold-size", "1M");
+    assert_eq!(status, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("'--hold-size <BYTES>' cannot be used with"),
+        "{stderr}"
+    );
+}

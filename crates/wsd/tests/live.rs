@@ -381,6 +381,125 @@ fn quiet_link_writes_stats() {
     assert!(!first.contains("captureDrops=-"), "{first}");
 }
 
+/// A tmpfs mounted for one test, unmounted when dropped.
+struct SmallFileSystem {
+    path: std::path::PathBuf,
+}
+
+impl SmallFileSystem {
+    /// Mounts a tmpfs of `size` at `path`, or returns `None` if mounting failed.
+    fn mount(path: &Path, size: &str) -> Option<SmallFileSystem> {
+        std::fs::create_dir(path).expect("mount point created");
+        let options = format!("size={size}");
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &options, "tmpfs"])
+            .arg(path)
+            .status()
+            .is_ok_and(|status| status.success());
+        mounted.then(|| SmallFileSystem {
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Fills the file system with the file `filler`.
+    fn fill(&self) -> std::path::PathBuf {
+        let filler = self.path.join("filler");
+        let mut file = std::fs::File::create(&filler).expect("filler created");
+        let block = [0u8; 4096];
+        while file.write_all(&block).is_ok() {}
+        filler
+    }
+}
+
+impl Drop for SmallFileSystem {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+/// Returns the UDP flow records of a log's text.
+fn udp_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|line| line.starts_with("UDPFLOW "))
+        .collect()
+}
+
+/// Reads the log at `log` until it has `count` UDP flow records or the wait
+/// ends, and returns its text.
+fn wait_for_udp_flows(log: &Path, count: usize) -> String {
+    let deadline = Instant::now() + WAIT;
+    let mut text = std::fs::read_to_string(log).unwrap_or_default();
+    while udp_lines(&text).len() < count && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        text = std::fs::read_to_string(log).unwrap_or_default();
+    }
+    text
+}
+
+/// Sends one datagram to `port` from each of `count` new sockets, so that each
+/// is a flow of its own, and returns the sending ports.
+fn send_datagrams(port: u16, count: usize) -> Vec<u16> {
+    (0..count)
+        .map(|_| {
+            let sender = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a sender");
+            sender
+                .send_to(b"x", ("127.0.0.1", port))
+                .expect("send on loopback");
+            sender.local_addr().expect("sender address").port()
+        })
+        .collect()
+}
+
+/// While the log's file system is full, a live capture holds its records in
+/// memory. Once there is room again they all reach the log, without a cut or
+/// repeated line, and the capture goes on.
+#[test]
+fn full_file_system_holds_records_until_room() {
+    if !can_capture() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let Some(fs) = SmallFileSystem::mount(&dir.path().join("fs"), "256k") else {
+        require(false, "mounting a tmpfs failed");
+        return;
+    };
+    let log = fs.path.join("live.log");
+    let receiver = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind on loopback");
+    let port = receiver.local_addr().expect("receiver address").port();
+    let filter = format!("udp dst port {port}");
+    let mut args = vec!["-i", "lo", "-F", "--udp-timeout", "1", "-L"];
+    args.push(log.to_str().expect("UTF-8 path"));
+    args.extend(filter.split(' '));
+    let mut run = LiveRun::start(&args);
+
+    let mut sent = send_datagrams(port, 40);
+    let before = wait_for_udp_flows(&log, 40);
+    assert_eq!(udp_lines(&before).len(), 40, "{before}");
+    let filler = fs.fill();
+    sent.extend(send_datagrams(port, 40));
+    run.wait_for_line("holding the records in memory");
+    let during = std::fs::read(&log).expect("log read");
+    assert_eq!(during.last(), Some(&b'\n'), "whole lines only");
+
+    std::fs::remove_file(filler).expect("filler removed");
+    run.wait_for_line("can be written again");
+    sent.extend(send_datagrams(port, 40));
+    wait_for_udp_flows(&log, 120);
+    let (code, stderr) = run.terminate();
+
+    assert_eq!(code, Some(0), "{stderr}");
+    let text = std::fs::read_to_string(&log).expect("log read");
+    assert!(text.ends_with('\n'), "{text}");
+    let mut logged: Vec<u16> = udp_lines(&text)
+        .iter()
+        .map(|line| field(line, "sourcePort").parse().expect("a port"))
+        .collect();
+    logged.sort_unstable();
+    sent.sort_unstable();
+    assert_eq!(logged, sent, "{stderr}");
+    assert_eq!(text.lines().count(), 120, "{text}");
+}
+
 #[test]
 fn threads_report_across_quiet_gaps() {
     if !can_capture() {
