@@ -105,6 +105,9 @@ pub struct Summary {
     skipped_bytes: u64,
     /// Packets whose time was out of range and set to the nearest date stored.
     clamped_times: u64,
+    /// Packets dated far from the packets before and after them, given the
+    /// time of the packet before.
+    lone_times: u64,
     /// Packets dated more than a day before the previous packet of the same
     /// input.
     steps_back: u64,
@@ -303,6 +306,12 @@ impl Summary {
                 count(self.clamped_times, "packet time")
             ));
         }
+        if self.lone_times > 0 {
+            damage.push_str(&format!(
+                ", {} replaced",
+                count(self.lone_times, "lone packet time")
+            ));
+        }
         if stats.fragments_unattributed > 0
             || stats.fragment_datagrams_evicted > 0
             || stats.tiny_fragments_unjoined > 0
@@ -481,6 +490,7 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
         summary.malformed_records += source.stats().malformed_records;
         summary.skipped_bytes += source.stats().skipped_bytes;
         summary.clamped_times += source.stats().clamped_times;
+        summary.lone_times += source.stats().lone_times;
         if unread.is_some() {
             break;
         }

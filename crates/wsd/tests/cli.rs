@@ -524,6 +524,47 @@ fn corpus_never_crashes() {
     assert!(checked >= 50, "only {checked} corpus captures found");
 }
 
+/// Runs `wsd` on `bytes`, written to a capture file of its own, and returns
+/// the records sorted, with the diagnostics. The run must succeed.
+fn sorted_records_of(bytes: &[u8]) -> (Vec<String>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input.pcap");
+    std::fs::write(&input, bytes).unwrap();
+    let output = run_wsd(&["-r", input.to_str().unwrap(), "-L", "-"], LIMIT);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let mut lines: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    (lines, stderr_of(&output))
+}
+
+/// One flipped bit that dates a packet 68 years ahead no longer moves the
+/// capture clock, which timed out every open flow and split 20 of them: the
+/// packet counts at the time of the packet before it, and the records are those
+/// of the undamaged capture.
+#[test]
+fn flipped_time_bit_keeps_records() {
+    let path = shared_dir().join("corpus/mixed_example_3_8MB.pcap");
+    let original = std::fs::read(&path).unwrap();
+    let mut offset = 24;
+    for _ in 0..2000 {
+        let caplen = u32::from_le_bytes(original[offset + 8..offset + 12].try_into().unwrap());
+        offset += 16 + caplen as usize;
+    }
+    let mut damaged = original.clone();
+    damaged[offset + 3] |= 0x80;
+    let (expected, _) = sorted_records_of(&original);
+    let (records, stderr) = sorted_records_of(&damaged);
+
+    assert_eq!(records.len(), 136, "{stderr}");
+    assert!(records == expected, "{stderr}");
+    assert!(stderr.contains("packet 2001 at byte"), "{stderr}");
+    assert!(stderr.contains("1 lone packet time replaced"), "{stderr}");
+    assert!(!stderr.contains("moved the capture clock"), "{stderr}");
+}
+
 /// A real capture damaged in the middle gives the records of the undamaged
 /// capture, except for the flows whose packets the damage took. The damage is a
 /// captured length that cannot be stepped over, one that takes in 7 or 4 bytes
@@ -541,20 +582,7 @@ fn capture_read_past_damage() {
         offset
     };
     let damaged_at = record_start(2000);
-    let records_of = |bytes: &[u8]| {
-        let dir = tempfile::tempdir().unwrap();
-        let input = dir.path().join("input.pcap");
-        std::fs::write(&input, bytes).unwrap();
-        let output = run_wsd(&["-r", input.to_str().unwrap(), "-L", "-"], LIMIT);
-        assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
-        let mut lines: Vec<String> = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect();
-        lines.sort();
-        (lines, stderr_of(&output))
-    };
-    let (expected, _) = records_of(&original);
+    let (expected, _) = sorted_records_of(&original);
     assert_eq!(expected.len(), 136);
 
     let caplen_at = damaged_at + 8..damaged_at + 12;
@@ -580,7 +608,7 @@ fn capture_read_past_damage() {
         };
         bytes[start..start + damage.len()].copy_from_slice(&damage);
 
-        let (lines, stderr) = records_of(&bytes);
+        let (lines, stderr) = sorted_records_of(&bytes);
         assert_eq!(lines.len(), expected.len(), "{name}: {stderr}");
         let changed = lines.iter().filter(|line| !expected.contains(line)).count();
         assert!(changed <= 2, "{name}: {changed} records changed\n{stderr}");
@@ -1193,7 +1221,9 @@ fn option_values_explained() {
 }
 
 /// The idle connection of the lossy fixture times out when the clock jumps
-/// ten minutes; a jump of days is flagged as a likely bad timestamp.
+/// ten minutes; a jump of days is flagged as a likely bad timestamp. The
+/// packets from the fourth on are dated ahead, so that the jump is not taken
+/// for one damaged time.
 #[test]
 fn clock_jump_warned() {
     use wsd_capture::{FileSource, PacketSource, PcapWriter};
@@ -1204,8 +1234,8 @@ fn clock_jump_warned() {
         PcapWriter::new(std::fs::File::create(&path).unwrap(), 1, 65535, false).unwrap();
     let mut index = 0;
     while let Some(packet) = source.next_packet().unwrap() {
-        // One packet stamped 30 years ahead.
-        let ts = if index == 3 {
+        // The clock steps 30 years ahead.
+        let ts = if index >= 3 {
             packet.ts.add_nanos(30 * 365 * 86_400 * 1_000_000_000)
         } else {
             packet.ts
@@ -1333,6 +1363,8 @@ fn write_zero_frames(path: &Path, times: &[(u32, u32)]) {
 /// warned about, with one thread or two, since its flow's record may start at
 /// that date. A packet an hour early is not, and neither is a second input
 /// that starts a day before the first one, which has a warning of its own.
+/// Two such packets come in a row, because one alone takes the time of the
+/// packet before it.
 #[test]
 fn clock_step_back_warned() {
     let dir = tempfile::tempdir().unwrap();
@@ -1344,6 +1376,7 @@ fn clock_step_back_warned() {
             (1_700_200_001, 0),
             (1_700_196_401, 0),
             (1_700_000_000, 0),
+            (1_700_000_001, 0),
             (1_700_200_002, 0),
         ],
     );
@@ -1365,7 +1398,7 @@ fn clock_step_back_warned() {
             "--threads {threads}: {stderr}"
         );
         let last = stderr.lines().last().unwrap_or_default();
-        assert!(last.contains(" INFO finished: 7 packets, "), "{stderr}");
+        assert!(last.contains(" INFO finished: 8 packets, "), "{stderr}");
     }
 }
 

@@ -174,6 +174,10 @@ pub struct ReadStats {
     /// nearest limit. Only a pcapng interface's time resolution and offset can give
     /// such times.
     pub clamped_times: u64,
+    /// Classic pcap packets dated more than a day from the packet before them,
+    /// while the record after them is dated within a day of it, as a damaged
+    /// time field leaves them. Each was given the time of the packet before it.
+    pub lone_times: u64,
 }
 
 enum FormatReader {
@@ -698,7 +702,8 @@ impl FileSource {
     /// a captured length damaged into a wrong but possible one are read so.
     /// [`FileSource::find_realignment`] returns where reading goes on then, and
     /// the record counts as damaged. Otherwise the record is returned, as a
-    /// packet with an odd time.
+    /// packet with an odd time, or with the time of the packet before it when
+    /// the record after it is dated near that packet.
     #[cold]
     #[inline(never)]
     fn check_alignment(
@@ -706,6 +711,8 @@ impl FileSource {
         mut meta: PacketMeta,
     ) -> Result<Option<PacketMeta>, CaptureError> {
         let is_pcap = matches!(self.reader, FormatReader::Pcap(_));
+        // NOTE: a pcapng packet with a damaged time is read at that time, and
+        // a lone one moves the capture clock as a real clock step does.
         if !is_pcap || self.alignment_checks_failed >= MAX_FAILED_ALIGNMENT_CHECKS {
             return Ok(Some(meta));
         }
@@ -717,18 +724,17 @@ impl FileSource {
             Err(source) => return Err(self.read_error(source)),
         };
         let Some(resume) = found else {
-            self.alignment_checks_failed += 1;
-            if self.alignment_checks_failed == MAX_FAILED_ALIGNMENT_CHECKS {
-                tracing::debug!(
-                    file = %self.name,
-                    offset,
-                    "records dated far from the packets before them are no longer \
-                     checked for being read out of place"
-                );
-            }
             // The search may have moved the bytes in the buffer.
             let start = self.input.start() + pcap::RECORD_HEADER_LEN;
             meta.data = start..start + meta.data.len();
+            match self.time_anchor {
+                Some(anchor) if self.next_near_anchor(record_len) => {
+                    self.count_lone_time(offset, meta.ts, anchor);
+                    meta.ts = anchor;
+                    meta.trusted_time = false;
+                }
+                _ => self.count_failed_alignment_check(offset),
+            }
             self.input.consume(record_len);
             return Ok(Some(meta));
         };
@@ -763,6 +769,54 @@ impl FileSource {
         self.go_on_at(resume)
             .map_err(|source| self.read_error(source))?;
         Ok(None)
+    }
+
+    /// Returns true if a record dated within a day of the time anchor follows
+    /// the record of `record_len` bytes that starts the available bytes.
+    fn next_near_anchor(&self, record_len: usize) -> bool {
+        let after = self.input.available().get(record_len..).unwrap_or_default();
+        !starts_capture(after, true)
+            && matches!(
+                self.reader.probe(after, self.time_anchor),
+                Probe::Record { ts: Some(_), .. }
+            )
+    }
+
+    /// Counts a record in place but dated far from the packets before it,
+    /// after which such records are no longer checked once there were
+    /// [`MAX_FAILED_ALIGNMENT_CHECKS`].
+    fn count_failed_alignment_check(&mut self, offset: u64) {
+        self.alignment_checks_failed += 1;
+        if self.alignment_checks_failed == MAX_FAILED_ALIGNMENT_CHECKS {
+            tracing::debug!(
+                file = %self.name,
+                offset,
+                "records dated far from the packets before them are no longer \
+                 checked for being read out of place"
+            );
+        }
+    }
+
+    /// Counts the packet at `offset`, dated `ts` but given the time `anchor`
+    /// of the packet before it, and warns at the first.
+    #[cold]
+    fn count_lone_time(&mut self, offset: u64, ts: Timestamp, anchor: Timestamp) {
+        self.stats.lone_times += 1;
+        let days = ts.nanos_since(anchor).unsigned_abs() / RESUME_WINDOW;
+        let direction = if ts > anchor { "after" } else { "before" };
+        if self.stats.lone_times > 1 {
+            tracing::debug!(file = %self.name, offset, days, direction, "lone packet time replaced");
+            return;
+        }
+        tracing::warn!(
+            file = %self.name,
+            offset,
+            "packet {} at byte {offset} is dated {days} days {direction} the packet before \
+             it, while the record after it returns to that time, as when a bit of its time \
+             field flipped. It counts at the time of the packet before it, so that the \
+             capture clock does not jump. Later such packets are logged at debug level",
+            self.stats.records + 1
+        );
     }
 
     /// Returns where reading goes on after the record of `record_len` bytes,

@@ -424,6 +424,47 @@ mod tests {
         assert!(stats.stopped_at.is_some());
     }
 
+    /// A packet dated far from the packets before and after it, as by one
+    /// flipped bit of its time, gets the time of the packet before it, so that
+    /// the capture clock does not jump. Two such packets in a row, or one at
+    /// the end, keep their dates, because a clock that steps looks the same.
+    #[test]
+    fn lone_bogus_time_replaced() {
+        let dated = |odd: &[u32]| -> Vec<PcapRecord> {
+            (0..20)
+                .map(|index| {
+                    let secs = 1_700_000_000 + index;
+                    let secs = if odd.contains(&index) {
+                        secs ^ (1 << 30)
+                    } else {
+                        secs
+                    };
+                    record(secs, 0, &[1; 60])
+                })
+                .collect()
+        };
+        let (seconds, stats) = seconds_of(pcap_file(false, false, 1, 65535, &dated(&[10])));
+        assert_eq!(seconds.len(), 20);
+        assert_eq!(seconds[10], 1_700_000_009);
+        assert_eq!(seconds[11], 1_700_000_011);
+        assert_eq!(stats.lone_times, 1);
+        assert_eq!(stats.malformed_records, 0);
+
+        // A flipped bit that dates the packet in the past is replaced too.
+        let (seconds, stats) = seconds_of(pcap_file(false, false, 1, 65535, &dated(&[3, 12])));
+        assert_eq!(seconds[3], 1_700_000_002);
+        assert_eq!(seconds[12], 1_700_000_011);
+        assert_eq!(stats.lone_times, 2);
+
+        for odd in [[10, 11], [19, 19]] {
+            let (seconds, stats) = seconds_of(pcap_file(false, false, 1, 65535, &dated(&odd)));
+            assert_eq!(seconds.len(), 20);
+            let bogus = (1_700_000_000 + odd[0]) ^ (1 << 30);
+            assert_eq!(seconds[odd[0] as usize], i64::from(bogus));
+            assert_eq!(stats.lone_times, 0);
+        }
+    }
+
     /// Zeroed bytes at the end, as a recorder that crashed may leave them, end
     /// reading with a warning instead of giving empty packets.
     #[test]
@@ -519,7 +560,8 @@ mod tests {
     }
 
     /// A packet dated far from the others, whose records go on where it ends,
-    /// is read as it is, and so is a capture whose clock jumps for good.
+    /// is read as a packet at the time of the one before it, and a capture
+    /// whose clock jumps for good is read as it is.
     #[test]
     fn odd_times_in_place_kept() {
         let mut records: Vec<PcapRecord> = (0..6)
@@ -528,7 +570,7 @@ mod tests {
         records[2].secs = 86_400;
         let (seconds, stats) = seconds_of(pcap_file(false, false, 1, 65535, &records));
         assert_eq!(seconds.len(), 6);
-        assert_eq!(seconds[2], 86_400);
+        assert_eq!(seconds[2], 1_700_000_001);
         assert_eq!(stats.malformed_records, 0);
 
         for record in &mut records[3..] {
