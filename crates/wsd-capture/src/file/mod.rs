@@ -710,10 +710,12 @@ impl FileSource {
         &mut self,
         mut meta: PacketMeta,
     ) -> Result<Option<PacketMeta>, CaptureError> {
-        let is_pcap = matches!(self.reader, FormatReader::Pcap(_));
-        // NOTE: a pcapng packet with a damaged time is read at that time, and
-        // a lone one moves the capture clock as a real clock step does.
-        if !is_pcap || self.alignment_checks_failed >= MAX_FAILED_ALIGNMENT_CHECKS {
+        if matches!(self.reader, FormatReader::PcapNg(_)) {
+            // A pcapng block's length is repeated at its end, so only the time
+            // is checked.
+            return self.check_block_time(meta).map(Some);
+        }
+        if self.alignment_checks_failed >= MAX_FAILED_ALIGNMENT_CHECKS {
             return Ok(Some(meta));
         }
         let record_len = pcap::RECORD_HEADER_LEN + meta.data.len();
@@ -769,6 +771,48 @@ impl FileSource {
         self.go_on_at(resume)
             .map_err(|source| self.read_error(source))?;
         Ok(None)
+    }
+
+    /// Gives the pcapng packet `meta`, just consumed and dated more than a day
+    /// from the time anchor, the anchor's time if the block after it is a
+    /// packet of the same interface dated within a day of the anchor. Packets
+    /// of other interfaces may keep time by other clocks.
+    #[cold]
+    fn check_block_time(&mut self, mut meta: PacketMeta) -> Result<PacketMeta, CaptureError> {
+        let (FormatReader::PcapNg(reader), Some(anchor)) = (&self.reader, self.time_anchor) else {
+            return Ok(meta);
+        };
+        let end = self.input.start();
+        let data_from_end = end.saturating_sub(meta.data.start);
+        let before = self.input.bytes(0..end);
+        let Some((block_len, interface)) = reader.packet_block_before(before, data_from_end) else {
+            return Ok(meta);
+        };
+        let offset = self.input.offset() - block_len as u64;
+        // The block is read again from the buffer's front if the bytes move.
+        self.input.rewind(block_len);
+        let filled = self.input.fill(block_len + pcapng::PACKET_DATA_OFFSET);
+        let start = self.input.start() + block_len - data_from_end;
+        meta.data = start..start + meta.data.len();
+        let next = match filled {
+            Ok(true) => self.input.available().get(block_len..).and_then(|head| {
+                let FormatReader::PcapNg(reader) = &self.reader else {
+                    return None;
+                };
+                reader.packet_time(head)
+            }),
+            Ok(false) => None,
+            Err(source) => return Err(self.read_error(source)),
+        };
+        self.input.consume(block_len);
+        let returns =
+            |(next_interface, ts)| next_interface == interface && near_anchor(ts, Some(anchor));
+        if next.is_some_and(returns) {
+            self.count_lone_time(offset, meta.ts, anchor);
+            meta.ts = anchor;
+            meta.trusted_time = false;
+        }
+        Ok(meta)
     }
 
     /// Returns true if a record dated within a day of the time anchor follows

@@ -56,7 +56,7 @@ const BYTE_ORDER_MAGIC: u32 = 0x1a2b_3c4d;
 pub(super) const SUPPORTED_MAJOR: u16 = 1;
 
 /// Offset of the captured bytes in an enhanced or obsolete packet block.
-const PACKET_DATA_OFFSET: usize = 28;
+pub(super) const PACKET_DATA_OFFSET: usize = 28;
 
 /// Offset of the captured bytes in a simple packet block.
 const SIMPLE_PACKET_DATA_OFFSET: usize = 12;
@@ -239,6 +239,36 @@ impl PcapNgReader {
             }
             Some(_) => Probe::Absent,
         }
+    }
+
+    /// Returns the interface and time of the enhanced or obsolete packet block
+    /// that starts `head`, if its framing and interface are sound and its time
+    /// is in range.
+    pub(super) fn packet_time(&self, head: &[u8]) -> Option<(u32, Timestamp)> {
+        let index = packet_interface(self.order, head)?;
+        if !matches!(self.probe(head), Probe::Record { .. } | Probe::Need(_)) {
+            return None;
+        }
+        let interface = self.interface(index).ok()?;
+        let order = self.order;
+        let ticks = u64::from(order.u32_at(head, 12)) << 32 | u64::from(order.u32_at(head, 16));
+        let (ts, clamped) = interface.clock.checked_timestamp(ticks);
+        (!clamped).then_some((index, ts))
+    }
+
+    /// Returns the length and interface of the enhanced or obsolete packet
+    /// block that ends at the end of `before`, whose captured bytes start
+    /// `data_from_end` bytes before that end, or `None` if no such block ends
+    /// there.
+    pub(super) fn packet_block_before(
+        &self,
+        before: &[u8],
+        data_from_end: usize,
+    ) -> Option<(usize, u32)> {
+        let len = data_from_end.checked_add(PACKET_DATA_OFFSET)?;
+        let block = before.get(before.len().checked_sub(len)?..)?;
+        let interface = packet_interface(self.order, block)?;
+        (self.order.u32_at(block, 4) as usize == len).then_some((len, interface))
     }
 
     /// Handles a block longer than `MAX_BLOCK_LEN`: a block that carries no packet is
@@ -451,6 +481,17 @@ impl PcapNgReader {
                 described: self.interfaces.len(),
             }),
         }
+    }
+}
+
+/// Returns the interface of the enhanced or obsolete packet block that starts
+/// `head`, or `None` if no such block starts there.
+fn packet_interface(order: ByteOrder, head: &[u8]) -> Option<u32> {
+    let fixed = head.get(..PACKET_DATA_OFFSET)?;
+    match order.u32_at(fixed, 0) {
+        EPB_MAGIC => Some(order.u32_at(fixed, 8)),
+        OPB_TYPE => Some(u32::from(order.u16_at(fixed, 8))),
+        _ => None,
     }
 }
 

@@ -118,6 +118,63 @@ fn out_of_range_times_counted() {
     assert_eq!(source.stats().clamped_times, 2);
 }
 
+/// A pcapng packet dated far from the packets before and after it, as by one
+/// flipped bit of its time, gets the time of the packet before it. Two such
+/// packets in a row, or one at the end, keep their dates.
+#[test]
+fn lone_bogus_block_time_replaced() {
+    let capture = |odd: &[u64]| {
+        let mut builder = PcapNgBuilder::new(false).interface(1, 0, Some(6), None);
+        for index in 0..10u64 {
+            let micros = (T0 + index) * 1_000_000;
+            let micros = if odd.contains(&index) {
+                micros ^ (1 << 52)
+            } else {
+                micros
+            };
+            builder = builder.enhanced(0, micros, &[index as u8; 60], 60);
+        }
+        open(builder.build()).unwrap()
+    };
+    let mut source = capture(&[4]);
+    let packets = read_all(&mut source);
+    assert_eq!(packets.len(), 10);
+    assert_eq!(packets[4].ts, ts(T0 as i64 + 3, 0));
+    assert_eq!(packets[4].data, [4; 60]);
+    assert_eq!(packets[5].ts, ts(T0 as i64 + 5, 0));
+    assert_eq!(source.stats().lone_times, 1);
+
+    for odd in [[4, 5], [9, 9]] {
+        let mut source = capture(&odd);
+        let packets = read_all(&mut source);
+        let bogus = ((T0 + odd[0]) * 1_000_000) ^ (1 << 52);
+        assert_eq!(
+            packets[odd[0] as usize].ts,
+            Timestamp::from_nanos(bogus as i64 * 1_000)
+        );
+        assert_eq!(source.stats().lone_times, 0);
+    }
+}
+
+/// A packet of one interface dated far from the packets of another, which may
+/// keep time by another clock, keeps its date.
+#[test]
+fn other_interface_time_kept() {
+    let far = (T0 + 86_400 * 400) * 1_000_000;
+    let bytes = PcapNgBuilder::new(false)
+        .interface(1, 0, Some(6), None)
+        .interface(1, 0, Some(6), None)
+        .enhanced(0, T0 * 1_000_000, &[0; 60], 60)
+        .enhanced(1, far, &[1; 60], 60)
+        .enhanced(0, (T0 + 1) * 1_000_000, &[2; 60], 60)
+        .build();
+    let mut source = open(bytes).unwrap();
+    let packets = read_all(&mut source);
+
+    assert_eq!(packets[1].ts, Timestamp::from_nanos(far as i64 * 1_000));
+    assert_eq!(source.stats().lone_times, 0);
+}
+
 #[test]
 fn new_section_restarts_interface_list() {
     let bytes = PcapNgBuilder::new(false)
