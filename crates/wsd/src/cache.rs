@@ -520,10 +520,17 @@ pub fn save_tracker(cli: &Cli, tracker: &mut Flows) -> Result<(), Failure> {
         }
         // The caller adds where the flows went instead, once it has written
         // them.
-        Err(err) => Err(Failure::Other(format!(
-            "cannot write flow cache {}: {err}; the old cache was left as it was",
-            path.display()
-        ))),
+        Err(err) => {
+            let old = if path.exists() {
+                "the old cache was left as it was"
+            } else {
+                "no cache was created"
+            };
+            Err(Failure::Other(format!(
+                "cannot write flow cache {}: {err}; {old}",
+                path.display()
+            )))
+        }
     }
 }
 

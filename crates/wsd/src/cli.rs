@@ -362,9 +362,11 @@ fn parse_size(value: &str) -> Result<u64, String> {
     }
 }
 
-/// Parses `--hold-size`: a size as [`parse_size`] reads it, or 0.
+/// Parses `--hold-size`: a size as [`parse_size`] reads it, or 0 with or
+/// without a unit.
 fn parse_hold_size(value: &str) -> Result<u64, String> {
-    if value.parse::<u64>() == Ok(0) {
+    let digits = value.trim_end_matches(['K', 'k', 'M', 'm', 'G', 'g']);
+    if !digits.is_empty() && digits.bytes().all(|byte| byte == b'0') {
         return Ok(0);
     }
     parse_size(value)
@@ -539,7 +541,8 @@ mod tests {
         assert_eq!(parse_hold_size("0"), Ok(0));
         assert_eq!(parse_hold_size("64M"), Ok(64 << 20));
         assert_eq!(parse_hold_size("1000"), Ok(1000));
-        assert!(parse_hold_size("0K").is_err());
+        assert_eq!(parse_hold_size("0K"), Ok(0));
+        assert!(parse_hold_size("K").is_err());
         assert!(parse_hold_size("-1").is_err());
     }
 

@@ -167,7 +167,7 @@ fn capture(
         let ticked = tick != seen_tick;
         seen_tick = tick;
         if ticked {
-            summary.on_tick(tracker, cli.max_flows);
+            summary.on_tick(tracker, output, cli.max_flows);
         }
         rotate_between_records(
             output,

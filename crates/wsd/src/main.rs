@@ -19,6 +19,8 @@ mod startup;
 mod ticks;
 
 use std::io::Write;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use clap::Parser;
 
@@ -26,6 +28,11 @@ use crate::diagnostics::Diagnostics;
 
 fn main() {
     let mut cli = wsd::cli::Cli::parse();
+    // A write past the file size limit (ulimit -f, LimitFSIZE= of systemd) then
+    // fails with EFBIG and is reported as a failed write, instead of SIGXFSZ
+    // killing the process with a cut line and no cache saved.
+    let file_size_limit = Arc::new(AtomicBool::new(false));
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGXFSZ, file_size_limit);
     if cli.detaches() {
         // The daemon changes to / before it writes the -W cache at exit.
         cli.wflow = cli

@@ -108,7 +108,7 @@ impl LogSink {
             "cannot write to {}: {err}; holding the records in memory, up to {}, and \
              trying again every second; free space there",
             self.hold.name,
-            MiB(self.hold.limit)
+            Size(self.hold.limit as u64)
         );
         self.hold.since = Some((Instant::now(), err));
     }
@@ -135,7 +135,7 @@ impl LogSink {
                     info!(
                         "{} can be written again: wrote the {} of records held for {} s",
                         self.hold.name,
-                        MiB(usize::try_from(waiting).unwrap_or(usize::MAX)),
+                        Size(waiting),
                         since.elapsed().as_secs()
                     );
                 }
@@ -156,7 +156,7 @@ impl LogSink {
             err.kind(),
             format!(
                 "{err}, and the {} of records held in memory for {} s could not be written",
-                MiB(usize::try_from(waiting).unwrap_or(usize::MAX)),
+                Size(waiting),
                 since.elapsed().as_secs()
             ),
         ))
@@ -176,13 +176,15 @@ impl Write for LogSink {
             }
         }
         if self.hold.bytes.len() + buf.len() > self.hold.limit {
+            let limit = self.hold.limit;
             let (since, err) = self.hold.stop().expect("holding");
             return Err(io::Error::new(
                 err.kind(),
                 format!(
-                    "{err}, and the records held in memory for {} s reached --hold-size {}",
+                    "{err}, and the records held in memory for {} s reached --hold-size {} \
+                     (the records held are lost)",
                     since.elapsed().as_secs(),
-                    MiB(self.hold.limit)
+                    Size(limit as u64)
                 ),
             ));
         }
@@ -243,12 +245,24 @@ impl Hold {
     }
 }
 
-/// A size in bytes, written in MiB with one decimal.
-struct MiB(usize);
+/// A size in bytes, written in bytes below 1 KiB, else in KiB, MiB or GiB
+/// with one decimal.
+struct Size(u64);
 
-impl std::fmt::Display for MiB {
+impl std::fmt::Display for Size {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:.1} MiB", self.0 as f64 / f64::from(1 << 20))
+        let bytes = self.0;
+        if bytes < 1 << 10 {
+            return write!(f, "{bytes} bytes");
+        }
+        let (unit, name) = if bytes < 1 << 20 {
+            (1u64 << 10, "KiB")
+        } else if bytes < 1 << 30 {
+            (1 << 20, "MiB")
+        } else {
+            (1 << 30, "GiB")
+        };
+        write!(f, "{:.1} {name}", bytes as f64 / unit as f64)
     }
 }
 
@@ -399,8 +413,17 @@ impl Output {
     /// output as failed.
     pub fn write_error(&mut self, err: io::Error) -> Failure {
         self.failed = true;
+        let full = matches!(
+            err.kind(),
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+        );
         let next_step = if err.kind() == io::ErrorKind::BrokenPipe {
             "check what reads the log, or choose a log with -L FILE or -l DIR"
+        } else if full && self.name == STDOUT_NAME {
+            "free space where standard output goes, or choose a log with -L FILE or -l DIR"
+        } else if err.kind() == io::ErrorKind::FileTooLarge {
+            "raise the file size limit (ulimit -f, LimitFSIZE= of systemd), or rotate the \
+             log with -l DIR and --rotate-size"
         } else if self.rotation.is_some() {
             "free space there, or give another log directory with -l DIR"
         } else if self.name == STDOUT_NAME {
@@ -472,6 +495,16 @@ impl Output {
             rotation.hangup_pending = hangup;
         }
         true
+    }
+
+    /// Returns the number of records that wait in memory because the log's
+    /// file system is full, or 0 while the log takes records.
+    pub fn held_records(&mut self) -> u64 {
+        if self.writer.get_ref().is_holding() {
+            self.buffered_records()
+        } else {
+            0
+        }
     }
 
     /// True if this log rotates on SIGHUP, by time or by size.
@@ -1343,12 +1376,15 @@ mod tests {
         let written = std::fs::read(&path).unwrap();
         assert_eq!(written.len(), 2000, "whole lines only");
         assert_eq!(output.buffered_records(), 598);
+        assert_eq!(output.held_records(), 598);
 
         full.set(false);
         output.writer.flush().unwrap();
         assert!(!output.writer.get_ref().is_holding());
         assert_eq!(output.buffered_records(), 0);
         for n in 600..610 {
+            // Records in the output buffer are not held.
+            assert_eq!(output.held_records(), 0);
             let record = numbered_record(n, 1000);
             output.writer.write_formatted(&record).unwrap();
             expected.extend_from_slice(&record);
@@ -1377,7 +1413,7 @@ mod tests {
             assert!(accepted < 10_000, "the hold never filled");
         };
         assert!(
-            error.message().contains("--hold-size"),
+            error.message().contains("--hold-size 97.7 KiB"),
             "{}",
             error.message()
         );
@@ -1458,6 +1494,14 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"record\n");
         assert_ne!(output.name, path.display().to_string());
         assert_eq!(output.writer.get_ref().hold.limit, 1 << 20);
+    }
+
+    #[test]
+    fn sizes_in_readable_units() {
+        assert_eq!(Size(700).to_string(), "700 bytes");
+        assert_eq!(Size(44_000).to_string(), "43.0 KiB");
+        assert_eq!(Size(64 << 20).to_string(), "64.0 MiB");
+        assert_eq!(Size(3 << 30).to_string(), "3.0 GiB");
     }
 
     #[test]

@@ -217,9 +217,9 @@ impl Summary {
     /// Does what is due at a tick of the coarse clock: logs the progress that
     /// SIGUSR1 requested, and warns once when the flow table first evicted a
     /// flow to make room.
-    pub(crate) fn on_tick(&mut self, tracker: &Flows, max_flows: u64) {
+    pub(crate) fn on_tick(&mut self, tracker: &Flows, output: &mut Output, max_flows: u64) {
         if crate::startup::progress_requested() {
-            self.log_progress(tracker);
+            self.log_progress(tracker, output.held_records());
         }
         if !self.warned_full_table && tracker.stats().evicted > 0 {
             self.warned_full_table = true;
@@ -233,10 +233,15 @@ impl Summary {
     }
 
     /// Logs how far the run got, for SIGUSR1: packets and bytes read, flow
-    /// records written, flows open and flows evicted from a full table.
-    pub(crate) fn log_progress(&self, tracker: &Flows) {
+    /// records written, of which `held` wait in memory for room in the log,
+    /// flows open and flows evicted from a full table.
+    pub(crate) fn log_progress(&self, tracker: &Flows, held: u64) {
+        let held = match held {
+            0 => String::new(),
+            held => format!(" ({held} of them held in memory until the log has room)"),
+        };
         info!(
-            "progress: {}, {}, {} written, {} open, {} evicted from a full table",
+            "progress: {}, {}, {} written{held}, {} open, {} evicted from a full table",
             count(self.packets, "packet"),
             count(self.bytes, "byte"),
             count(self.records, "flow record"),
@@ -938,8 +943,8 @@ fn slow_stop_cause(phase: u8, cache_state: u8) -> &'static str {
     match cache_state {
         CACHE_NOT_SAVED => {
             "a write to the log has not ended, as when the log is blocked (a pipe that \
-             is not read, a full disk), and the open flows are saved to the -W cache \
-             only after it; a second SIGINT or SIGTERM ends wsd at once: the records \
+             is not read, a hung network file system), and the open flows are saved to \
+             the -W cache only after it; a second SIGINT or SIGTERM ends wsd at once: the records \
              not yet written are lost, and the -W cache is not saved, so the open \
              flows are lost too and an earlier cache file there stays as it was"
         }
@@ -951,19 +956,19 @@ fn slow_stop_cause(phase: u8, cache_state: u8) -> &'static str {
         CACHE_SAVED => {
             "the open flows were saved to the -W cache, and the records of the flows \
              that ended before are still being written, as when the log is blocked (a \
-             pipe that is not read, a full disk); a second SIGINT or SIGTERM ends wsd at \
-             once, and the records not yet written are lost"
+             pipe that is not read, a hung network file system); a second SIGINT or \
+             SIGTERM ends wsd at once, and the records not yet written are lost"
         }
         CACHE_FAILED => {
             "saving the -W cache failed, and the records of the open flows are still \
              being written to the log instead, as when the log is blocked (a pipe that \
-             is not read, a full disk); a second SIGINT or SIGTERM ends wsd at once, and \
-             the records not yet written are lost"
+             is not read, a hung network file system); a second SIGINT or SIGTERM ends \
+             wsd at once, and the records not yet written are lost"
         }
         _ => {
             "the records of the flows, the open ones among them, are still being \
-             written, as when the log is blocked (a pipe that is not read, a full disk) \
-             or the flow table is large; a second SIGINT or SIGTERM ends wsd at once, \
+             written, as when the log is blocked (a pipe that is not read, a hung \
+             network file system) or the flow table is large; a second SIGINT or SIGTERM ends wsd at once, \
              and the records not yet written are lost"
         }
     }
@@ -1134,7 +1139,7 @@ fn process_source(
         let ticked = tick != seen_tick;
         if ticked {
             seen_tick = tick;
-            summary.on_tick(tracker, cli.max_flows);
+            summary.on_tick(tracker, output, cli.max_flows);
             if stream {
                 // NOTE: records of the packets before an idle spell of the
                 // stream wait for its next packet, since the read blocks.

@@ -2096,3 +2096,36 @@ fn hold_size_needs_live_capture() {
         "{stderr}"
     );
 }
+
+/// A write past the file size limit fails as a write to a full disk does:
+/// exit status 1, a log of whole lines, advice that names the limit, and no
+/// temporary cache file left behind. Before, SIGXFSZ killed the process.
+#[test]
+fn file_size_limit_fails_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("flows.log");
+    let cache = dir.path().join("flows.cache");
+    let capture = shared_dir().join("corpus/mixed_example_3_8MB.pcap");
+    let script = "ulimit -f 16 && exec \"$0\" -r \"$1\" -L \"$2\" -W \"$3\"";
+    let output = std::process::Command::new("sh")
+        .args(["-c", script, env!("CARGO_BIN_EXE_wsd")])
+        .arg(&capture)
+        .arg(&log)
+        .arg(&cache)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&output);
+
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("raise the file size limit"), "{stderr}");
+    let text = std::fs::read(&log).unwrap();
+    assert!(!text.is_empty(), "{stderr}");
+    assert_eq!(text.last(), Some(&b'\n'));
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains(".tmp"))
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+}

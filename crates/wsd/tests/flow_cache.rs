@@ -774,7 +774,7 @@ fn unwritable_cache_writes_records() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cannot write flow cache"), "{stderr}");
-    let instead = "the old cache was left as it was, and 1 unfinished flow was written to the \
+    let instead = "no cache was created, and 1 unfinished flow was written to the \
                    log as records instead";
     assert!(stderr.contains(instead), "{stderr}");
     let stdout = String::from_utf8_lossy(&output.stdout);
