@@ -111,12 +111,12 @@ impl LogSink {
             Size(self.hold.limit as u64)
         );
         self.hold.since = Some((Instant::now(), err));
+        self.hold.delivered_at_start = self.delivered();
     }
 
     /// Writes the records held in memory, if the log takes them now. Returns
     /// an error only for a failure other than a full file system.
     fn deliver_held(&mut self) -> io::Result<()> {
-        let waiting = self.accepted - self.delivered();
         self.inner.get_mut().resume()?;
         let mut result = self.inner.flush();
         let mut sent = 0;
@@ -132,10 +132,13 @@ impl LogSink {
         match result {
             Ok(()) => {
                 if let Some((since, _)) = self.hold.since.take() {
+                    // Earlier tries may have written part of the records, so
+                    // the count starts where holding started.
+                    let held_bytes = self.delivered() - self.hold.delivered_at_start;
                     info!(
                         "{} can be written again: wrote the {} of records held for {} s",
                         self.hold.name,
-                        Size(waiting),
+                        Size(held_bytes),
                         since.elapsed().as_secs()
                     );
                 }
@@ -176,7 +179,8 @@ impl Write for LogSink {
             }
         }
         if self.hold.bytes.len() + buf.len() > self.hold.limit {
-            let limit = self.hold.limit;
+            // Read before `stop`, which sets the limit to 0.
+            let limit = Size(self.hold.limit as u64);
             let (since, err) = self.hold.stop().expect("holding");
             return Err(io::Error::new(
                 err.kind(),
@@ -184,7 +188,7 @@ impl Write for LogSink {
                     "{err}, and the records held in memory for {} s reached --hold-size {} \
                      (the records held are lost)",
                     since.elapsed().as_secs(),
-                    Size(limit as u64)
+                    limit
                 ),
             ));
         }
@@ -224,6 +228,9 @@ struct Hold {
     /// When holding started and the error that started it; `None` while the
     /// log takes records.
     since: Option<(Instant, io::Error)>,
+    /// The bytes the log had taken when holding started, for the notice
+    /// once the held records are written.
+    delivered_at_start: u64,
 }
 
 impl Hold {
@@ -1413,7 +1420,7 @@ mod tests {
             assert!(accepted < 10_000, "the hold never filled");
         };
         assert!(
-            error.message().contains("--hold-size 97.7 KiB"),
+            error.message().contains("reached --hold-size 97.7 KiB"),
             "{}",
             error.message()
         );
@@ -1448,6 +1455,85 @@ mod tests {
         full.set(false);
         assert!(output.writer.flush().is_err());
         assert_eq!(std::fs::read(&path).unwrap().len(), 1000);
+    }
+
+    /// The notice once the log takes records again counts every byte held,
+    /// also those that an earlier try wrote.
+    #[test]
+    fn notice_counts_records_written_in_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.log");
+        let full = std::rc::Rc::new(std::cell::Cell::new(true));
+        let mut output = holding_output(&path, &full, 0, 1 << 20);
+        for n in 0..10 {
+            let record = numbered_record(n, 1000);
+            output.writer.write_formatted(&record).unwrap();
+        }
+        output.writer.flush().unwrap();
+        assert!(output.writer.get_ref().is_holding());
+
+        // Room for 2.5 records: the next try writes 2 of them.
+        let counter = output.writer.get_mut().inner.get_mut();
+        counter.inner = Box::new(FillingFile {
+            file: counter.file.as_ref().unwrap().try_clone().unwrap(),
+            full: full.clone(),
+            room: 2500,
+        });
+        output.writer.flush().unwrap();
+        assert!(output.writer.get_ref().is_holding());
+        assert_eq!(std::fs::read(&path).unwrap().len(), 2000);
+
+        full.set(false);
+        let logged = logged_during(|| output.writer.flush().unwrap());
+        assert!(!output.writer.get_ref().is_holding());
+        assert!(
+            logged.contains("wrote the 9.8 KiB of records held"),
+            "{logged}"
+        );
+    }
+
+    /// Sizes in messages keep a small size visible.
+    #[test]
+    fn byte_size_units() {
+        let cases = [
+            (0, "0 bytes"),
+            (1023, "1023 bytes"),
+            (1024, "1.0 KiB"),
+            (100_000, "97.7 KiB"),
+            (1 << 20, "1.0 MiB"),
+            (64 << 20, "64.0 MiB"),
+            (3 << 30, "3.0 GiB"),
+        ];
+        for (bytes, expected) in cases {
+            assert_eq!(Size(bytes).to_string(), expected, "{bytes} bytes");
+        }
+    }
+
+    /// A log message sink for [`logged_during`].
+    struct SharedBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for SharedBuffer {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Runs `run` and returns the messages that it logged in this thread.
+    fn logged_during(run: impl FnOnce()) -> String {
+        let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || SharedBuffer(sink.clone()))
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, run);
+        let logged = buffer.lock().unwrap().clone();
+        String::from_utf8(logged).unwrap()
     }
 
     /// Without a limit the first failed write fails, as in a file run.
@@ -1494,14 +1580,6 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"record\n");
         assert_ne!(output.name, path.display().to_string());
         assert_eq!(output.writer.get_ref().hold.limit, 1 << 20);
-    }
-
-    #[test]
-    fn sizes_in_readable_units() {
-        assert_eq!(Size(700).to_string(), "700 bytes");
-        assert_eq!(Size(44_000).to_string(), "43.0 KiB");
-        assert_eq!(Size(64 << 20).to_string(), "64.0 MiB");
-        assert_eq!(Size(3 << 30).to_string(), "3.0 GiB");
     }
 
     #[test]
