@@ -499,6 +499,15 @@ impl Output {
             return false;
         }
         if let Some(rotation) = &mut self.rotation {
+            // Logged once, so that an operator who freed space by removing
+            // the log learns why it stays open.
+            if hangup && !rotation.hangup_pending {
+                info!(
+                    "SIGHUP: {} rotates once the records held in memory are written to it; \
+                     its space is freed only then, even if it was removed",
+                    self.name
+                );
+            }
             rotation.hangup_pending = hangup;
         }
         true
@@ -1570,8 +1579,15 @@ mod tests {
         output.writer.write_formatted(b"record\n").unwrap();
         output.writer.flush().unwrap();
         assert!(output.writer.get_ref().is_holding());
-        output.rotate_if_due(true).unwrap();
+        let logged = logged_during(|| output.rotate_if_due(true).unwrap());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert!(
+            logged.contains("rotates once the records held in memory are written"),
+            "{logged}"
+        );
+        // The SIGHUP kept for later is logged once.
+        let logged = logged_during(|| output.rotate_if_due(false).unwrap());
+        assert!(logged.is_empty(), "{logged}");
 
         full.set(false);
         output.writer.flush().unwrap();
