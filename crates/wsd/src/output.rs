@@ -458,6 +458,12 @@ impl Output {
     /// Flushes the output buffer at the end of the run. Records still held in
     /// memory because the log's file system is full then fail the run.
     pub fn flush_at_end(&mut self) -> Result<(), Failure> {
+        let sink = self.writer.get_mut();
+        if !sink.is_holding() {
+            // No try follows, so a full file system fails this flush at once
+            // instead of starting a hold with a promise to try again.
+            sink.hold.limit = 0;
+        }
         let flushed = self.writer.flush();
         let result = flushed.and_then(|()| match self.writer.get_mut().give_up_holding() {
             Some(err) => Err(err),
@@ -1454,6 +1460,8 @@ mod tests {
                 .unwrap();
             output.record_written();
         }
+        output.writer.flush().unwrap();
+        assert!(output.writer.get_ref().is_holding());
         let error = output.flush_at_end().unwrap_err();
         assert!(
             error.message().contains("held in memory"),
@@ -1543,6 +1551,35 @@ mod tests {
         tracing::subscriber::with_default(subscriber, run);
         let logged = buffer.lock().unwrap().clone();
         String::from_utf8(logged).unwrap()
+    }
+
+    /// A log that fills at the end of the run fails it without a warning
+    /// that the records are held and tried again.
+    #[test]
+    fn full_at_end_fails_without_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.log");
+        let full = std::rc::Rc::new(std::cell::Cell::new(true));
+        let mut output = holding_output(&path, &full, 1500, 1 << 20);
+        for n in 0..10 {
+            output
+                .writer
+                .write_formatted(&numbered_record(n, 1000))
+                .unwrap();
+            output.record_written();
+        }
+        let mut result = Ok(());
+        let logged = logged_during(|| result = output.flush_at_end());
+        let error = result.unwrap_err();
+        assert!(!logged.contains("holding the records"), "{logged}");
+        assert!(
+            !error.message().contains("held in memory"),
+            "{}",
+            error.message()
+        );
+        assert!(output.has_failed());
+        assert_eq!(output.buffered_records(), 9);
+        assert_eq!(std::fs::read(&path).unwrap().len(), 1000);
     }
 
     /// Without a limit the first failed write fails, as in a file run.
