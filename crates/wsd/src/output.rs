@@ -192,7 +192,17 @@ impl Write for LogSink {
                 ),
             ));
         }
-        self.hold.bytes.extend_from_slice(buf);
+        let bytes = &mut self.hold.bytes;
+        if bytes.capacity() - bytes.len() < buf.len() {
+            // Doubling, but never past the limit, so that the memory taken
+            // stays within --hold-size.
+            let room = bytes
+                .capacity()
+                .max(buf.len())
+                .min(self.hold.limit - bytes.len());
+            bytes.reserve_exact(room);
+        }
+        bytes.extend_from_slice(buf);
         self.count(buf.len());
         Ok(buf.len())
     }
@@ -1440,6 +1450,7 @@ mod tests {
             error.message()
         );
         assert!(output.has_failed());
+        assert!(output.writer.get_ref().hold.bytes.capacity() <= 100_000);
         // The output buffer takes 262 records, the hold 100 more.
         assert_eq!(accepted, 362);
         assert_eq!(output.buffered_records(), accepted);
