@@ -1375,6 +1375,16 @@ mod tests {
         output
     }
 
+    /// Writes the numbered records `numbers`, 1,000 bytes each, as whole
+    /// records.
+    fn write_records(output: &mut Output, numbers: std::ops::Range<usize>) {
+        for n in numbers {
+            let record = numbered_record(n, 1000);
+            output.writer.write_formatted(&record).unwrap();
+            output.record_written();
+        }
+    }
+
     /// Numbered records of `len` bytes each, newline included.
     fn numbered_record(n: usize, len: usize) -> Vec<u8> {
         let mut line = format!("record {n:06} ").into_bytes();
@@ -1464,13 +1474,7 @@ mod tests {
         let path = dir.path().join("out.log");
         let full = std::rc::Rc::new(std::cell::Cell::new(true));
         let mut output = holding_output(&path, &full, 1500, 1 << 20);
-        for n in 0..10 {
-            output
-                .writer
-                .write_formatted(&numbered_record(n, 1000))
-                .unwrap();
-            output.record_written();
-        }
+        write_records(&mut output, 0..10);
         output.writer.flush().unwrap();
         assert!(output.writer.get_ref().is_holding());
         let error = output.flush_at_end().unwrap_err();
@@ -1493,10 +1497,7 @@ mod tests {
         let path = dir.path().join("out.log");
         let full = std::rc::Rc::new(std::cell::Cell::new(true));
         let mut output = holding_output(&path, &full, 0, 1 << 20);
-        for n in 0..10 {
-            let record = numbered_record(n, 1000);
-            output.writer.write_formatted(&record).unwrap();
-        }
+        write_records(&mut output, 0..10);
         output.writer.flush().unwrap();
         assert!(output.writer.get_ref().is_holding());
 
@@ -1572,13 +1573,7 @@ mod tests {
         let path = dir.path().join("out.log");
         let full = std::rc::Rc::new(std::cell::Cell::new(true));
         let mut output = holding_output(&path, &full, 1500, 1 << 20);
-        for n in 0..10 {
-            output
-                .writer
-                .write_formatted(&numbered_record(n, 1000))
-                .unwrap();
-            output.record_written();
-        }
+        write_records(&mut output, 0..10);
         let mut result = Ok(());
         let logged = logged_during(|| result = output.flush_at_end());
         let error = result.unwrap_err();
