@@ -540,10 +540,10 @@ fn sorted_records_of(bytes: &[u8]) -> (Vec<String>, String) {
     (lines, stderr_of(&output))
 }
 
-/// One flipped bit that dates a packet 68 years ahead no longer moves the
-/// capture clock, which timed out every open flow and split 20 of them: the
-/// packet counts at the time of the packet before it, and the records are those
-/// of the undamaged capture.
+/// One flipped bit that dates a packet 68 years or 17 minutes ahead no longer
+/// moves the capture clock, which timed out the open flows and split 20 of them:
+/// the packet counts at the time of the packet before it, and the records are
+/// those of the undamaged capture.
 #[test]
 fn flipped_time_bit_keeps_records() {
     let path = shared_dir().join("corpus/mixed_example_3_8MB.pcap");
@@ -553,16 +553,21 @@ fn flipped_time_bit_keeps_records() {
         let caplen = u32::from_le_bytes(original[offset + 8..offset + 12].try_into().unwrap());
         offset += 16 + caplen as usize;
     }
-    let mut damaged = original.clone();
-    damaged[offset + 3] |= 0x80;
     let (expected, _) = sorted_records_of(&original);
-    let (records, stderr) = sorted_records_of(&damaged);
+    // Bit 31 of the seconds is 68 years; bit 10 is 17 minutes, which split
+    // the same 20 flows without a warning.
+    for (byte, bit, gap) in [(3, 0x80, "24855 days after"), (1, 0x04, "17 minutes after")] {
+        let mut damaged = original.clone();
+        damaged[offset + byte] ^= bit;
+        let (records, stderr) = sorted_records_of(&damaged);
 
-    assert_eq!(records.len(), 136, "{stderr}");
-    assert!(records == expected, "{stderr}");
-    assert!(stderr.contains("packet 2001 at byte"), "{stderr}");
-    assert!(stderr.contains("1 lone packet time replaced"), "{stderr}");
-    assert!(!stderr.contains("moved the capture clock"), "{stderr}");
+        assert_eq!(records.len(), 136, "{stderr}");
+        assert!(records == expected, "{stderr}");
+        assert!(stderr.contains("packet 2001 at byte"), "{stderr}");
+        assert!(stderr.contains(gap), "{stderr}");
+        assert!(stderr.contains("1 lone packet time replaced"), "{stderr}");
+        assert!(!stderr.contains("moved the capture clock"), "{stderr}");
+    }
 }
 
 /// A real capture damaged in the middle gives the records of the undamaged

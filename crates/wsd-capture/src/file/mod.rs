@@ -174,9 +174,10 @@ pub struct ReadStats {
     /// nearest limit. Only a pcapng interface's time resolution and offset can give
     /// such times.
     pub clamped_times: u64,
-    /// Classic pcap packets dated more than a day from the packet before them,
-    /// while the record after them is dated within a day of it, as a damaged
-    /// time field leaves them. Each was given the time of the packet before it.
+    /// Packets dated more than a minute from the packet before them, while the
+    /// record after them returns to within a minute of it, as a damaged time
+    /// field leaves them. In pcapng that record is a packet of the same
+    /// interface. Each was given the time of the packet before it.
     pub lone_times: u64,
 }
 
@@ -193,6 +194,50 @@ impl FormatReader {
             FormatReader::Pcap(reader) => reader.probe(head, anchor),
             FormatReader::PcapNg(reader) => reader.probe(head),
         }
+    }
+
+    /// Returns the length of the packet record or block that ends at the end
+    /// of `before`, whose captured bytes start `data_from_end` bytes before
+    /// that end, and the clock that dated it: the pcapng interface, or 0 in
+    /// classic pcap.
+    fn packet_record_before(&self, before: &[u8], data_from_end: usize) -> Option<(usize, u32)> {
+        match self {
+            FormatReader::Pcap(_) => {
+                let len = data_from_end.checked_add(pcap::RECORD_HEADER_LEN)?;
+                (len <= before.len()).then_some((len, 0))
+            }
+            FormatReader::PcapNg(reader) => reader.packet_block_before(before, data_from_end),
+        }
+    }
+
+    /// Returns the clock and time of the packet record or block that starts
+    /// `head`, if its header passes the checks of the search after damage.
+    fn packet_time(&self, head: &[u8]) -> Option<(u32, Timestamp)> {
+        match self {
+            FormatReader::Pcap(reader) => match reader.probe(head, None) {
+                Probe::Record { ts: Some(ts), .. } => Some((0, ts)),
+                _ => None,
+            },
+            FormatReader::PcapNg(reader) => reader.packet_time(head),
+        }
+    }
+}
+
+/// A length of time for messages, in the largest whole unit from seconds to
+/// days.
+struct Gap(u64);
+
+impl fmt::Display for Gap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let seconds = self.0 / 1_000_000_000;
+        let (count, unit) = match seconds {
+            86_400.. => (seconds / 86_400, "day"),
+            3_600.. => (seconds / 3_600, "hour"),
+            60.. => (seconds / 60, "minute"),
+            _ => (seconds, "second"),
+        };
+        let plural = if count == 1 { "" } else { "s" };
+        write!(f, "{count} {unit}{plural}")
     }
 }
 
@@ -233,6 +278,16 @@ const UNDATED_RESUME_RECORDS: usize = 8;
 /// vain before such records are taken as they are, so that a capture whose
 /// times jump often is not searched at every packet.
 const MAX_FAILED_ALIGNMENT_CHECKS: u32 = 16;
+
+/// How far a packet's time may lie from the time anchor before the record
+/// after it is checked: a packet this far off whose next record returns
+/// within this of the anchor gets the anchor's time. Only a capture whose
+/// times go back can show that.
+const LONE_WINDOW: u64 = 60 * 1_000_000_000;
+
+/// The longest fixed header before a packet's captured bytes: that of a
+/// pcapng enhanced packet block. A classic pcap record header is shorter.
+const MAX_PACKET_HEADER_LEN: usize = pcapng::PACKET_DATA_OFFSET;
 
 /// A packet source that reads a classic pcap or pcapng file as a stream.
 ///
@@ -697,27 +752,39 @@ impl FileSource {
         Ok(true)
     }
 
+    /// Checks the packet `meta`, just consumed and dated more than
+    /// [`LONE_WINDOW`] from the time `anchor`. A classic pcap record dated more
+    /// than a day from it may have been read out of place, which
+    /// [`FileSource::check_alignment`] checks. Otherwise, and for pcapng,
+    /// whose block lengths are repeated at their ends, only the time is
+    /// checked: see [`FileSource::check_lone_time`].
+    #[cold]
+    #[inline(never)]
+    fn check_odd_time(
+        &mut self,
+        meta: PacketMeta,
+        anchor: Timestamp,
+    ) -> Result<Option<PacketMeta>, CaptureError> {
+        let far = meta.ts.as_nanos().abs_diff(anchor.as_nanos()) > RESUME_WINDOW;
+        let is_pcap = matches!(self.reader, FormatReader::Pcap(_));
+        if far && is_pcap && self.alignment_checks_failed < MAX_FAILED_ALIGNMENT_CHECKS {
+            return self.check_alignment(meta, anchor);
+        }
+        self.check_lone_time(meta, anchor).map(Some)
+    }
+
     /// Checks whether the classic pcap record `meta`, just consumed and dated more
-    /// than a day from the time anchor, was read out of place. The records after
+    /// than a day from the time `anchor`, was read out of place. The records after
     /// a captured length damaged into a wrong but possible one are read so.
     /// [`FileSource::find_realignment`] returns where reading goes on then, and
     /// the record counts as damaged. Otherwise the record is returned, as a
-    /// packet with an odd time, or with the time of the packet before it when
-    /// the record after it is dated near that packet.
-    #[cold]
-    #[inline(never)]
+    /// packet with an odd time, or with the anchor's time when the record after
+    /// it returns to that time.
     fn check_alignment(
         &mut self,
         mut meta: PacketMeta,
+        anchor: Timestamp,
     ) -> Result<Option<PacketMeta>, CaptureError> {
-        if matches!(self.reader, FormatReader::PcapNg(_)) {
-            // A pcapng block's length is repeated at its end, so only the time
-            // is checked.
-            return self.check_block_time(meta).map(Some);
-        }
-        if self.alignment_checks_failed >= MAX_FAILED_ALIGNMENT_CHECKS {
-            return Ok(Some(meta));
-        }
         let record_len = pcap::RECORD_HEADER_LEN + meta.data.len();
         self.input.rewind(record_len);
         let offset = self.input.offset();
@@ -729,13 +796,13 @@ impl FileSource {
             // The search may have moved the bytes in the buffer.
             let start = self.input.start() + pcap::RECORD_HEADER_LEN;
             meta.data = start..start + meta.data.len();
-            match self.time_anchor {
-                Some(anchor) if self.next_near_anchor(record_len) => {
-                    self.count_lone_time(offset, meta.ts, anchor);
-                    meta.ts = anchor;
-                    meta.trusted_time = false;
-                }
-                _ => self.count_failed_alignment_check(offset),
+            let after = self.input.available().get(record_len..);
+            if after.is_some_and(|after| self.returns_to(after, 0, anchor)) {
+                self.count_lone_time(offset, meta.ts, anchor);
+                meta.ts = anchor;
+                meta.trusted_time = false;
+            } else {
+                self.count_failed_alignment_check(offset);
             }
             self.input.consume(record_len);
             return Ok(Some(meta));
@@ -773,41 +840,40 @@ impl FileSource {
         Ok(None)
     }
 
-    /// Gives the pcapng packet `meta`, just consumed and dated more than a day
-    /// from the time anchor, the anchor's time if the block after it is a
-    /// packet of the same interface dated within a day of the anchor. Packets
-    /// of other interfaces may keep time by other clocks.
-    #[cold]
-    fn check_block_time(&mut self, mut meta: PacketMeta) -> Result<PacketMeta, CaptureError> {
-        let (FormatReader::PcapNg(reader), Some(anchor)) = (&self.reader, self.time_anchor) else {
-            return Ok(meta);
-        };
+    /// Gives the packet `meta`, just consumed and dated more than
+    /// [`LONE_WINDOW`] from the time `anchor`, the anchor's time if the record
+    /// after it returns to that time. In pcapng that record must be a packet
+    /// of the same interface, because other interfaces may keep time by other
+    /// clocks. In a capture whose times never go back, a record dated after
+    /// this one cannot return, so only damaged or reordered times change.
+    fn check_lone_time(
+        &mut self,
+        mut meta: PacketMeta,
+        anchor: Timestamp,
+    ) -> Result<PacketMeta, CaptureError> {
         let end = self.input.start();
         let data_from_end = end.saturating_sub(meta.data.start);
         let before = self.input.bytes(0..end);
-        let Some((block_len, interface)) = reader.packet_block_before(before, data_from_end) else {
+        let Some((record_len, clock)) = self.reader.packet_record_before(before, data_from_end)
+        else {
             return Ok(meta);
         };
-        let offset = self.input.offset() - block_len as u64;
-        // The block is read again from the buffer's front if the bytes move.
-        self.input.rewind(block_len);
-        let filled = self.input.fill(block_len + pcapng::PACKET_DATA_OFFSET);
-        let start = self.input.start() + block_len - data_from_end;
+        let offset = self.input.offset() - record_len as u64;
+        // The record is read again from the buffer's front if the bytes move.
+        self.input.rewind(record_len);
+        let filled = self.input.fill(record_len + MAX_PACKET_HEADER_LEN);
+        let start = self.input.start() + record_len - data_from_end;
         meta.data = start..start + meta.data.len();
-        let next = match filled {
-            Ok(true) => self.input.available().get(block_len..).and_then(|head| {
-                let FormatReader::PcapNg(reader) = &self.reader else {
-                    return None;
-                };
-                reader.packet_time(head)
-            }),
-            Ok(false) => None,
+        let returns = match filled {
+            Ok(true) => {
+                let after = &self.input.available()[record_len..];
+                self.returns_to(after, clock, anchor)
+            }
+            Ok(false) => false,
             Err(source) => return Err(self.read_error(source)),
         };
-        self.input.consume(block_len);
-        let returns =
-            |(next_interface, ts)| next_interface == interface && near_anchor(ts, Some(anchor));
-        if next.is_some_and(returns) {
+        self.input.consume(record_len);
+        if returns {
             self.count_lone_time(offset, meta.ts, anchor);
             meta.ts = anchor;
             meta.trusted_time = false;
@@ -815,15 +881,17 @@ impl FileSource {
         Ok(meta)
     }
 
-    /// Returns true if a record dated within a day of the time anchor follows
-    /// the record of `record_len` bytes that starts the available bytes.
-    fn next_near_anchor(&self, record_len: usize) -> bool {
-        let after = self.input.available().get(record_len..).unwrap_or_default();
+    /// Returns true if `after` starts a packet record dated within
+    /// [`LONE_WINDOW`] of `anchor` by the clock `clock`: the pcapng interface,
+    /// or 0 in classic pcap.
+    fn returns_to(&self, after: &[u8], clock: u32, anchor: Timestamp) -> bool {
         !starts_capture(after, true)
-            && matches!(
-                self.reader.probe(after, self.time_anchor),
-                Probe::Record { ts: Some(_), .. }
-            )
+            && self
+                .reader
+                .packet_time(after)
+                .is_some_and(|(next_clock, ts)| {
+                    next_clock == clock && ts.as_nanos().abs_diff(anchor.as_nanos()) <= LONE_WINDOW
+                })
     }
 
     /// Counts a record in place but dated far from the packets before it,
@@ -846,16 +914,16 @@ impl FileSource {
     #[cold]
     fn count_lone_time(&mut self, offset: u64, ts: Timestamp, anchor: Timestamp) {
         self.stats.lone_times += 1;
-        let days = ts.nanos_since(anchor).unsigned_abs() / RESUME_WINDOW;
+        let gap = Gap(ts.nanos_since(anchor).unsigned_abs());
         let direction = if ts > anchor { "after" } else { "before" };
         if self.stats.lone_times > 1 {
-            tracing::debug!(file = %self.name, offset, days, direction, "lone packet time replaced");
+            tracing::debug!(file = %self.name, offset, %gap, direction, "lone packet time replaced");
             return;
         }
         tracing::warn!(
             file = %self.name,
             offset,
-            "packet {} at byte {offset} is dated {days} days {direction} the packet before \
+            "packet {} at byte {offset} is dated {gap} {direction} the packet before \
              it, while the record after it returns to that time, as when a bit of its time \
              field flipped. It counts at the time of the packet before it, so that the \
              capture clock does not jump. Later such packets are logged at debug level",
@@ -1382,8 +1450,8 @@ impl PacketSource for FileSource {
                 }
             };
             if let Some(anchor) = self.time_anchor {
-                if meta.ts.as_nanos().abs_diff(anchor.as_nanos()) > RESUME_WINDOW {
-                    match self.check_alignment(meta) {
+                if meta.ts.as_nanos().abs_diff(anchor.as_nanos()) > LONE_WINDOW {
+                    match self.check_odd_time(meta, anchor) {
                         Ok(Some(in_place)) => meta = in_place,
                         Ok(None) => continue,
                         Err(error) => {

@@ -465,6 +465,36 @@ mod tests {
         }
     }
 
+    /// A lone packet dated minutes off gets the time of the packet before it
+    /// too. A packet within a minute, or one after a quiet gap that the
+    /// records after it share, keeps its time.
+    #[test]
+    fn lone_time_minutes_off_replaced() {
+        let dated = |times: &[u32]| -> Vec<PcapRecord> {
+            times
+                .iter()
+                .map(|&secs| record(secs, 0, &[1; 60]))
+                .collect()
+        };
+        let t = 1_700_000_000;
+        let cases: [(&[u32], &[i64], u64); 4] = [
+            (&[t, t + 1, t + 1025, t + 2, t + 3], &[1_700_000_001], 1),
+            (&[t, t + 1, t - 2000, t + 2, t + 3], &[1_700_000_001], 1),
+            (&[t, t + 1, t + 31, t + 2, t + 3], &[1_700_000_031], 0),
+            (
+                &[t, t + 1, t + 7200, t + 7201, t + 7202],
+                &[1_700_007_200],
+                0,
+            ),
+        ];
+        for (times, expected, lone) in cases {
+            let (seconds, stats) = seconds_of(pcap_file(false, false, 1, 65535, &dated(times)));
+            assert_eq!(seconds.len(), 5, "{times:?}");
+            assert_eq!(&seconds[2..3], expected, "{times:?}");
+            assert_eq!(stats.lone_times, lone, "{times:?}");
+        }
+    }
+
     /// Zeroed bytes at the end, as a recorder that crashed may leave them, end
     /// reading with a warning instead of giving empty packets.
     #[test]

@@ -144,6 +144,26 @@ fn lone_bogus_block_time_replaced() {
     assert_eq!(packets[5].ts, ts(T0 as i64 + 5, 0));
     assert_eq!(source.stats().lone_times, 1);
 
+    // Bit 30 of the microseconds moves the packet about 18 minutes ahead.
+    let micros = |index: u64| (T0 + index) * 1_000_000;
+    let bytes = (0..10u64)
+        .fold(
+            PcapNgBuilder::new(false).interface(1, 0, Some(6), None),
+            |builder, index| {
+                let time = if index == 4 {
+                    micros(index) ^ (1 << 30)
+                } else {
+                    micros(index)
+                };
+                builder.enhanced(0, time, &[index as u8; 60], 60)
+            },
+        )
+        .build();
+    let mut source = open(bytes).unwrap();
+    let packets = read_all(&mut source);
+    assert_eq!(packets[4].ts, ts(T0 as i64 + 3, 0));
+    assert_eq!(source.stats().lone_times, 1);
+
     for odd in [[4, 5], [9, 9]] {
         let mut source = capture(&odd);
         let packets = read_all(&mut source);
