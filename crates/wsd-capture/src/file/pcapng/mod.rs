@@ -242,16 +242,20 @@ impl PcapNgReader {
     }
 
     /// Returns the interface and time of the enhanced or obsolete packet block
-    /// that starts `head`, if its framing and interface are sound and its time
-    /// is in range.
+    /// that starts `head`, if its fixed fields are sound, its interface is
+    /// valid and its time is in range. Only the fixed fields are read, so the
+    /// result does not depend on how much of the block the buffer contains.
     pub(super) fn packet_time(&self, head: &[u8]) -> Option<(u32, Timestamp)> {
-        let index = packet_interface(self.order, head)?;
-        if !matches!(self.probe(head), Probe::Record { .. } | Probe::Need(_)) {
+        let fixed = head.get(..PACKET_DATA_OFFSET)?;
+        let index = packet_interface(self.order, fixed)?;
+        // The probe of the fixed fields alone returns `Need` when their block
+        // length and captured length pass its checks.
+        if !matches!(self.probe(fixed), Probe::Need(_)) {
             return None;
         }
         let interface = self.interface(index).ok()?;
         let order = self.order;
-        let ticks = u64::from(order.u32_at(head, 12)) << 32 | u64::from(order.u32_at(head, 16));
+        let ticks = u64::from(order.u32_at(fixed, 12)) << 32 | u64::from(order.u32_at(fixed, 16));
         let (ts, clamped) = interface.clock.checked_timestamp(ticks);
         (!clamped).then_some((index, ts))
     }

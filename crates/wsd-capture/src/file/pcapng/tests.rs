@@ -1,4 +1,4 @@
-use std::io::Cursor;
+use std::io::{Cursor, Read};
 
 use super::super::testdata::PcapNgBuilder;
 use super::super::{FileSource, MAX_BLOCK_LEN, MAX_CAPLEN, MAX_INTERFACES};
@@ -174,6 +174,57 @@ fn lone_bogus_block_time_replaced() {
         );
         assert_eq!(source.stats().lone_times, 0);
     }
+}
+
+/// A reader that returns at most `chunk` bytes per call, as a pipe may.
+struct Chunked {
+    data: Cursor<Vec<u8>>,
+    chunk: usize,
+}
+
+impl Read for Chunked {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let count = self.chunk.min(out.len());
+        self.data.read(&mut out[..count])
+    }
+}
+
+/// A lone far-dated packet gets the same time whatever the sizes of the reads.
+/// The next block's trailing length here is damaged, which only a read of the
+/// whole block shows.
+#[test]
+fn lone_time_check_independent_of_reads() {
+    let far = (T0 * 1_000_000) ^ (1 << 52);
+    let builder = PcapNgBuilder::new(false)
+        .interface(1, 0, Some(6), None)
+        .enhanced(0, T0 * 1_000_000, &[0; 60], 60)
+        .enhanced(0, far, &[1; 60], 60)
+        .enhanced(0, (T0 + 1) * 1_000_000, &[2; 3000], 3000);
+    let trailing_at = builder.offset() as usize - 4;
+    let mut bytes = builder
+        .enhanced(0, (T0 + 2) * 1_000_000, &[3; 60], 60)
+        .build();
+    bytes[trailing_at] ^= 4;
+
+    let mut whole = open(bytes.clone()).unwrap();
+    let whole_packets = read_all(&mut whole);
+    for chunk in [1, 7, 64, 200] {
+        let reader = Chunked {
+            data: Cursor::new(bytes.clone()),
+            chunk,
+        };
+        let mut source = FileSource::from_reader("test.pcapng".into(), reader, None).unwrap();
+        let packets = read_all(&mut source);
+
+        assert_eq!(packets, whole_packets, "reads of {chunk} bytes");
+        assert_eq!(
+            source.stats().lone_times,
+            whole.stats().lone_times,
+            "reads of {chunk} bytes"
+        );
+    }
+    assert_eq!(whole_packets[1].ts, ts(T0 as i64, 0));
+    assert_eq!(whole.stats().lone_times, 1);
 }
 
 /// A packet of one interface dated far from the packets of another, which may
