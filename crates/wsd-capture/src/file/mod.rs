@@ -172,12 +172,12 @@ pub struct ReadStats {
     /// Packets whose time lies outside the range of [`Timestamp`], before
     /// 1677-09-21 00:12:43 or after 2262-04-11 23:47:16 UTC, and was set to the
     /// nearest limit. Only a pcapng interface's time resolution and offset can give
-    /// such times.
+    /// such times. A packet counted in `lone_times` is not counted here.
     pub clamped_times: u64,
-    /// Packets dated more than a minute from the packet before them, while the
-    /// record after them returns to within a minute of it, as a damaged time
-    /// field leaves them. In pcapng that record is a packet of the same
-    /// interface. Each was given the time of the packet before it.
+    /// Packets dated more than a minute from the last packet with a trusted
+    /// time, while the record after them returns to within a minute of it, as a
+    /// damaged time field leaves them. In pcapng that record is a packet of the
+    /// same interface. Each was given the time of that packet.
     pub lone_times: u64,
 }
 
@@ -877,6 +877,9 @@ impl FileSource {
             self.count_lone_time(offset, meta.ts, anchor);
             meta.ts = anchor;
             meta.trusted_time = false;
+            // The anchor's time replaces an out-of-range time too, so that time
+            // is not counted or reported as clamped.
+            meta.clamped_time = false;
         }
         Ok(meta)
     }

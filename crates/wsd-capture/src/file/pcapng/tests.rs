@@ -176,6 +176,27 @@ fn lone_bogus_block_time_replaced() {
     }
 }
 
+/// A lone packet whose flipped bit puts its time beyond the range of
+/// [`Timestamp`] gets the time of the packet before it and counts only as a
+/// lone time, not as a clamped one.
+#[test]
+fn lone_out_of_range_time_replaced() {
+    let nanos = |secs: u64| secs * 1_000_000_000;
+    let bytes = PcapNgBuilder::new(false)
+        .interface(1, 0, Some(9), None)
+        .enhanced(0, nanos(T0), &[0; 60], 60)
+        .enhanced(0, nanos(T0 + 1) ^ (1 << 63), &[1; 60], 60)
+        .enhanced(0, nanos(T0 + 2), &[2; 60], 60)
+        .build();
+    let mut source = open(bytes).unwrap();
+    let packets = read_all(&mut source);
+
+    assert_eq!(packets.len(), 3);
+    assert_eq!(packets[1].ts, ts(T0 as i64, 0));
+    assert_eq!(source.stats().lone_times, 1);
+    assert_eq!(source.stats().clamped_times, 0);
+}
+
 /// A reader that returns at most `chunk` bytes per call, as a pipe may.
 struct Chunked {
     data: Cursor<Vec<u8>>,
