@@ -224,7 +224,7 @@ impl FormatReader {
 }
 
 /// A length of time for messages, in the largest whole unit from seconds to
-/// days.
+/// days, rounded down.
 struct Gap(u64);
 
 impl fmt::Display for Gap {
@@ -926,7 +926,7 @@ impl FileSource {
         tracing::warn!(
             file = %self.name,
             offset,
-            "packet {} at byte {offset} is dated {gap} {direction} the packet before \
+            "packet {} at byte {offset} is dated at least {gap} {direction} the packet before \
              it, while the record after it returns to that time, as when a bit of its time \
              field flipped. It counts at the time of the packet before it, so that the \
              capture clock does not jump. Later such packets are logged at debug level",
@@ -2444,6 +2444,39 @@ mod tests {
             warnings[1]
         );
         assert!(warnings[1].contains("file=input"), "{}", warnings[1]);
+    }
+
+    /// The warning about a lone far-dated packet gives its distance in whole
+    /// units, rounded down, with the singular for one.
+    #[test]
+    fn lone_time_warning_rounds_down() {
+        let record = |secs: u32| PcapRecord {
+            secs,
+            fraction: 0,
+            caplen: 60,
+            orig_len: 60,
+            data: vec![1; 60],
+        };
+        for (odd, gap) in [
+            (129_600, "1 day"),
+            (3 * 3_600 + 59, "3 hours"),
+            (61, "1 minute"),
+        ] {
+            let records = [
+                record(1_700_000_000),
+                record(1_700_000_000 + odd),
+                record(1_700_000_002),
+            ];
+            let bytes = pcap_file(false, false, 1, 65535, &records);
+            let warnings = logged_warnings(|| {
+                let (_, stats) = all_packets(&bytes);
+                assert_eq!(stats.lone_times, 1);
+            });
+
+            assert_eq!(warnings.len(), 1, "{warnings:#?}");
+            let text = format!("is dated at least {gap} after the packet before it");
+            assert!(warnings[0].contains(&text), "{}", warnings[0]);
+        }
     }
 
     #[test]
