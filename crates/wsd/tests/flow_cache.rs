@@ -1537,8 +1537,10 @@ fn slow_stop_noticed() {
         }
     });
     std::thread::sleep(std::time::Duration::from_millis(500));
-    terminate(&child);
+    // Taken before the signal, so that a test thread that waits for a
+    // processor after sending it cannot see the notice come early.
     let signalled = std::time::Instant::now();
+    terminate(&child);
     let notice = loop {
         let line = received
             .recv_timeout(std::time::Duration::from_secs(10))

@@ -495,6 +495,31 @@ mod tests {
         }
     }
 
+    /// A lone time is still replaced after 16 records dated far from the
+    /// packets before them stopped the checks for records read out of place.
+    #[test]
+    fn lone_time_replaced_after_failed_checks() {
+        let mut seconds = Vec::new();
+        let mut now = 1_700_000_000;
+        for _ in 0..16 {
+            seconds.extend([now, now + 1, now + 172_800, now + 172_801, now + 2]);
+            now += 10;
+        }
+        let lone_at = seconds.len() + 1;
+        seconds.extend([now, (now + 1) ^ (1 << 30), now + 2, now + 3]);
+        let records: Vec<PcapRecord> = seconds
+            .iter()
+            .map(|&secs| record(secs, 0, &[1; 60]))
+            .collect();
+
+        let (read, stats) = seconds_of(pcap_file(false, false, 1, 65535, &records));
+
+        assert_eq!(read.len(), seconds.len());
+        assert_eq!(read[lone_at], i64::from(now));
+        assert_eq!(stats.lone_times, 1);
+        assert_eq!(stats.malformed_records, 0);
+    }
+
     /// Zeroed bytes at the end, as a recorder that crashed may leave them, end
     /// reading with a warning instead of giving empty packets.
     #[test]
