@@ -1350,8 +1350,9 @@ mod tests {
         }
     }
 
-    /// An output that holds up to `limit` bytes of records, writing to a log
-    /// file at `path` that fills after `room` bytes while `full` is set.
+    /// Returns an output that keeps up to `limit` bytes of records in memory,
+    /// writing to a log file at `path` that fills after `room` bytes while
+    /// `full` is set.
     fn holding_output(
         path: &Path,
         full: &std::rc::Rc<std::cell::Cell<bool>>,

@@ -233,12 +233,12 @@ impl Summary {
     }
 
     /// Logs how far the run got, for SIGUSR1: packets and bytes read, flow
-    /// records written, of which `held` wait in memory for room in the log,
+    /// records written, of which `waiting` wait in memory for room in the log,
     /// flows open and flows evicted from a full table.
-    pub(crate) fn log_progress(&self, tracker: &Flows, held: u64) {
-        let held = match held {
+    pub(crate) fn log_progress(&self, tracker: &Flows, waiting: u64) {
+        let held = match waiting {
             0 => String::new(),
-            held => format!(" ({held} of them held in memory until the log has room)"),
+            waiting => format!(" ({waiting} of them held in memory until the log has room)"),
         };
         info!(
             "progress: {}, {}, {} written{held}, {} open, {} evicted from a full table",

@@ -541,8 +541,8 @@ fn sorted_records_of(bytes: &[u8]) -> (Vec<String>, String) {
 }
 
 /// One flipped bit that dates a packet 68 years or 17 minutes ahead no longer
-/// moves the capture clock, which timed out the open flows and split 20 of them:
-/// the packet counts at the time of the packet before it, and the records are
+/// moves the capture clock, which timed out the open flows and split 20 of them.
+/// The packet counts at the time of the packet before it, and the records are
 /// those of the undamaged capture.
 #[test]
 fn flipped_time_bit_keeps_records() {

@@ -450,7 +450,7 @@ fn send_datagrams(port: u16, count: usize) -> Vec<u16> {
         .collect()
 }
 
-/// While the log's file system is full, a live capture holds its records in
+/// While the log's file system is full, a live capture keeps its records in
 /// memory. Once there is room again they all reach the log, without a cut or
 /// repeated line, and the capture goes on.
 #[test]

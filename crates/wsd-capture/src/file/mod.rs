@@ -798,9 +798,7 @@ impl FileSource {
             meta.data = start..start + meta.data.len();
             let after = self.input.available().get(record_len..);
             if after.is_some_and(|after| self.returns_to(after, 0, anchor)) {
-                self.count_lone_time(offset, meta.ts, anchor);
-                meta.ts = anchor;
-                meta.trusted_time = false;
+                self.replace_lone_time(&mut meta, offset, anchor);
             } else {
                 self.count_failed_alignment_check(offset);
             }
@@ -859,6 +857,7 @@ impl FileSource {
             return Ok(meta);
         };
         let offset = self.input.offset() - record_len as u64;
+
         // The record is read again from the buffer's front if the bytes move.
         self.input.rewind(record_len);
         let filled = self.input.fill(record_len + MAX_PACKET_HEADER_LEN);
@@ -873,15 +872,22 @@ impl FileSource {
             Err(source) => return Err(self.read_error(source)),
         };
         self.input.consume(record_len);
+
         if returns {
-            self.count_lone_time(offset, meta.ts, anchor);
-            meta.ts = anchor;
-            meta.trusted_time = false;
-            // The anchor's time replaces an out-of-range time too, so that time
-            // is not counted or reported as clamped.
-            meta.clamped_time = false;
+            self.replace_lone_time(&mut meta, offset, anchor);
         }
         Ok(meta)
+    }
+
+    /// Gives the packet `meta` at `offset` the time `anchor` of the packet
+    /// before it, and counts it as a lone time.
+    fn replace_lone_time(&mut self, meta: &mut PacketMeta, offset: u64, anchor: Timestamp) {
+        self.count_lone_time(offset, meta.ts, anchor);
+        meta.ts = anchor;
+        meta.trusted_time = false;
+        // The anchor's time replaces an out-of-range time too, so that time is
+        // not counted or reported as clamped.
+        meta.clamped_time = false;
     }
 
     /// Returns true if `after` starts a packet record dated within
