@@ -639,6 +639,7 @@ impl FileSource {
                 let result = self.truncated(offset);
                 result.map_err(|source| self.read_error(source))?;
             }
+            Step::SkippedPastEnd { offset, block_len } => self.skipped_past_end(offset, block_len),
             Step::Abandoned { offset, problem } => {
                 self.stats.malformed_records += 1;
                 if !self.resync(offset, &problem)? {
@@ -1225,6 +1226,28 @@ impl FileSource {
             offset: self.input.offset(),
             source,
         }
+    }
+
+    /// Ends reading after the input ended inside the skipped block at `offset`
+    /// that claims `block_len` bytes. Unlike a file cut short, this can be
+    /// damage: a length read out of place often claims gigabytes. Only the
+    /// size of a file lets such a block be searched instead of skipped.
+    #[cold]
+    fn skipped_past_end(&mut self, offset: u64, block_len: u32) {
+        let skipped = self.input.offset().saturating_sub(offset);
+        self.stats.truncated_at = Some(offset);
+        self.stats.skipped_bytes += skipped;
+        tracing::warn!(
+            file = %self.name,
+            offset,
+            "the input ended {skipped} bytes after byte {offset}, inside a block that \
+             claims {block_len} bytes and was skipped, after {} complete {}. A damaged \
+             length gives such a block; the packets after it are lost. Read from a file, \
+             not a pipe, the rest of the input would be searched for the next block",
+            self.stats.records,
+            if self.stats.records == 1 { "packet" } else { "packets" }
+        );
+        self.finish();
     }
 
     /// Ends reading at the record or block at `offset`, which the input cuts
@@ -2483,6 +2506,38 @@ mod tests {
             let text = format!("is dated at least {gap} after the packet before it");
             assert!(warnings[0].contains(&text), "{}", warnings[0]);
         }
+    }
+
+    /// An input of unknown size that ends inside a skipped block claiming
+    /// gigabytes, as a damaged length gives from a pipe, is not reported as a
+    /// file cut short: the warning says the block was skipped, and its bytes
+    /// count as passed over.
+    #[test]
+    fn input_ending_in_skipped_block_reported() {
+        let builder = PcapNgBuilder::new(false)
+            .interface(1, 0, None, None)
+            .enhanced(0, 1, &[1; 4], 4);
+        let offset = builder.offset();
+        let mut bytes = builder.build();
+        // A custom block type that no reader keeps in memory.
+        bytes.extend_from_slice(&0x0000_0bad_u32.to_le_bytes());
+        bytes.extend_from_slice(&0x7000_0000_u32.to_le_bytes());
+        bytes.extend_from_slice(&[0; 1000]);
+
+        let warnings = logged_warnings(|| {
+            let (packets, stats) = all_packets(&bytes);
+            assert_eq!(packets.len(), 1);
+            assert_eq!(stats.truncated_at, Some(offset));
+            assert_eq!(stats.skipped_bytes, 1008);
+        });
+
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(warnings[0].contains("claims 1879048192 bytes and was skipped"));
+        assert!(
+            !warnings[0].contains("the file ends inside"),
+            "{}",
+            warnings[0]
+        );
     }
 
     #[test]

@@ -50,6 +50,10 @@ pub(super) enum Step {
     End,
     /// The input ended inside the record or block that starts at `offset`.
     Truncated { offset: u64 },
+    /// The input ended while a block at `offset` that claims `block_len`
+    /// bytes, over the limit of blocks that are read, was skipped. Its length
+    /// may be damaged, and the bytes after it are gone.
+    SkippedPastEnd { offset: u64, block_len: u32 },
     /// A length field is absurd. Nothing after it can be trusted, so reading ends normally
     /// with a warning.
     Abandoned { offset: u64, problem: Problem },

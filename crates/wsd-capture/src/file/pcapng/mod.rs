@@ -302,7 +302,7 @@ impl PcapNgReader {
         if input.skip(u64::from(block_len))? {
             Ok(Step::SkippedBlock)
         } else {
-            Ok(Step::Truncated { offset })
+            Ok(Step::SkippedPastEnd { offset, block_len })
         }
     }
 
