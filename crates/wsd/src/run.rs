@@ -236,12 +236,12 @@ impl Summary {
     /// records written, of which `waiting` wait in memory for room in the log,
     /// flows open and flows evicted from a full table.
     pub(crate) fn log_progress(&self, tracker: &Flows, waiting: u64) {
-        let held = match waiting {
+        let waiting = match waiting {
             0 => String::new(),
             waiting => format!(" ({waiting} of them held in memory until the log has room)"),
         };
         info!(
-            "progress: {}, {}, {} written{held}, {} open, {} evicted from a full table",
+            "progress: {}, {}, {} written{waiting}, {} open, {} evicted from a full table",
             count(self.packets, "packet"),
             count(self.bytes, "byte"),
             count(self.records, "flow record"),

@@ -2510,7 +2510,7 @@ mod tests {
 
     /// An input of unknown size that ends inside a skipped block claiming
     /// gigabytes, as a damaged length gives from a pipe, is not reported as a
-    /// file cut short: the warning says the block was skipped, and its bytes
+    /// file cut short. The warning names the skipped block, and its bytes
     /// count as passed over.
     #[test]
     fn input_ending_in_skipped_block_reported() {
