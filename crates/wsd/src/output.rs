@@ -1351,15 +1351,22 @@ mod tests {
     }
 
     /// Returns an output that keeps up to `limit` bytes of records in memory,
-    /// writing to a log file at `path` that fills after `room` bytes while
-    /// `full` is set.
+    /// writing to a log file in a new temporary directory, with the file's
+    /// path and a flag that makes its file system take `room` more bytes and
+    /// then fail while set. The flag starts set.
     fn holding_output(
-        path: &Path,
-        full: &std::rc::Rc<std::cell::Cell<bool>>,
         room: usize,
         limit: u64,
-    ) -> Output {
-        let file = File::create(path).unwrap();
+    ) -> (
+        tempfile::TempDir,
+        PathBuf,
+        std::rc::Rc<std::cell::Cell<bool>>,
+        Output,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.log");
+        let full = std::rc::Rc::new(std::cell::Cell::new(true));
+        let file = File::create(&path).unwrap();
         let inner = FillingFile {
             file: file.try_clone().unwrap(),
             full: full.clone(),
@@ -1373,7 +1380,7 @@ mod tests {
             ..output_with_room(0)
         };
         output.hold_records(limit);
-        output
+        (dir, path, full, output)
     }
 
     /// Writes the numbered records `numbers`, 1,000 bytes each, as whole
@@ -1399,11 +1406,8 @@ mod tests {
     /// in order, none twice.
     #[test]
     fn full_log_holds_records_until_room() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.log");
-        let full = std::rc::Rc::new(std::cell::Cell::new(true));
         // The room ends inside the 3rd record of the first flush.
-        let mut output = holding_output(&path, &full, 2500, 1 << 20);
+        let (_dir, path, full, mut output) = holding_output(2500, 1 << 20);
         let mut expected = Vec::new();
         for n in 0..600 {
             let record = numbered_record(n, 1000);
@@ -1440,10 +1444,7 @@ mod tests {
     /// every record not in the log counts as not written.
     #[test]
     fn full_hold_fails() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.log");
-        let full = std::rc::Rc::new(std::cell::Cell::new(true));
-        let mut output = holding_output(&path, &full, 0, 100_000);
+        let (_dir, _, _, mut output) = holding_output(0, 100_000);
         let mut accepted = 0u64;
         let error = loop {
             match output.writer.write_formatted(&numbered_record(0, 1000)) {
@@ -1471,10 +1472,7 @@ mod tests {
     /// log afterwards.
     #[test]
     fn held_records_at_end_fail() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.log");
-        let full = std::rc::Rc::new(std::cell::Cell::new(true));
-        let mut output = holding_output(&path, &full, 1500, 1 << 20);
+        let (_dir, path, full, mut output) = holding_output(1500, 1 << 20);
         write_records(&mut output, 0..10);
         output.writer.flush().unwrap();
         assert!(output.writer.get_ref().is_holding());
@@ -1494,10 +1492,7 @@ mod tests {
     /// also those that an earlier try wrote.
     #[test]
     fn notice_counts_records_written_in_parts() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.log");
-        let full = std::rc::Rc::new(std::cell::Cell::new(true));
-        let mut output = holding_output(&path, &full, 0, 1 << 20);
+        let (_dir, path, full, mut output) = holding_output(0, 1 << 20);
         write_records(&mut output, 0..10);
         output.writer.flush().unwrap();
         assert!(output.writer.get_ref().is_holding());
@@ -1570,10 +1565,7 @@ mod tests {
     /// that the records are held and tried again.
     #[test]
     fn full_at_end_fails_without_hold() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.log");
-        let full = std::rc::Rc::new(std::cell::Cell::new(true));
-        let mut output = holding_output(&path, &full, 1500, 1 << 20);
+        let (_dir, path, _, mut output) = holding_output(1500, 1 << 20);
         write_records(&mut output, 0..10);
         let mut result = Ok(());
         let logged = logged_during(|| result = output.flush_at_end());
@@ -1592,10 +1584,7 @@ mod tests {
     /// Without a limit the first failed write fails, as in a file run.
     #[test]
     fn no_hold_without_limit() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.log");
-        let full = std::rc::Rc::new(std::cell::Cell::new(true));
-        let mut output = holding_output(&path, &full, 0, 0);
+        let (_dir, _, _, mut output) = holding_output(0, 0);
         output.writer.write_formatted(b"record\n").unwrap();
         assert!(output.writer.flush().is_err());
         assert!(!output.writer.get_ref().is_holding());
@@ -1605,10 +1594,8 @@ mod tests {
     /// written, and a SIGHUP that came meanwhile is kept for then.
     #[test]
     fn rotation_waits_for_held_records() {
-        let dir = tempfile::tempdir().unwrap();
+        let (dir, path, full, held) = holding_output(0, 1 << 20);
         let logs = LogDir::open(dir.path(), TimeZone::UTC, None).unwrap();
-        let path = dir.path().join("first.log");
-        let full = std::rc::Rc::new(std::cell::Cell::new(true));
         let mut output = Output {
             rotation: Some(Rotation {
                 dir: logs,
@@ -1618,7 +1605,7 @@ mod tests {
                 failing: false,
                 hangup_pending: false,
             }),
-            ..holding_output(&path, &full, 0, 1 << 20)
+            ..held
         };
         output.writer.write_formatted(b"record\n").unwrap();
         output.writer.flush().unwrap();
