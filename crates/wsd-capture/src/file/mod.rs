@@ -639,7 +639,11 @@ impl FileSource {
                 let result = self.truncated(offset);
                 result.map_err(|source| self.read_error(source))?;
             }
-            Step::SkippedPastEnd { offset, block_len } => self.skipped_past_end(offset, block_len),
+            Step::LargeBlock {
+                offset,
+                block_type,
+                block_len,
+            } => self.pass_large_block(offset, block_type, block_len)?,
             Step::Abandoned { offset, problem } => {
                 self.stats.malformed_records += 1;
                 if !self.resync(offset, &problem)? {
@@ -722,7 +726,7 @@ impl FileSource {
         };
         // The search starts one byte after the damage.
         let searched = match self.input.skip(1) {
-            Ok(true) => self.find_resume_point(),
+            Ok(true) => self.find_resume_point(u64::MAX),
             other => other.map(|_| None),
         };
         self.vouched_until = 0;
@@ -1056,11 +1060,14 @@ impl FileSource {
 
     /// Consumes the input up to the next record of this capture or file header
     /// of another capture that [`FileSource::resume_at`] accepts, and returns
-    /// where that starts, or none if the input ends first.
-    fn find_resume_point(&mut self) -> io::Result<Option<Resume>> {
-        while self.input.fill(NEXT_FILE_PROBE)? {
+    /// where that starts. Returns none if the input ends first, or if nothing
+    /// starts before the stream offset `before`, where the input is left then.
+    fn find_resume_point(&mut self, before: u64) -> io::Result<Option<Resume>> {
+        while self.input.offset() < before && self.input.fill(NEXT_FILE_PROBE)? {
             let available = self.input.available();
-            let candidates = available.len() + 1 - NEXT_FILE_PROBE;
+            let left = before - self.input.offset();
+            let candidates = (available.len() + 1 - NEXT_FILE_PROBE)
+                .min(usize::try_from(left).unwrap_or(usize::MAX));
             let hit = (0..candidates).find(|&at| self.may_resume(&available[at..]));
             let Some(at) = hit else {
                 self.input.consume(candidates);
@@ -1228,12 +1235,78 @@ impl FileSource {
         }
     }
 
-    /// Ends reading after the input ended inside the skipped block at `offset`
-    /// that claims `block_len` bytes. Unlike a file cut short, this can be
-    /// damage: a length read out of place often claims gigabytes. Only the
-    /// size of a file lets such a block be searched instead of skipped.
+    /// Passes over the block at `offset` of type `block_type` that claims
+    /// `block_len` bytes, over [`MAX_BLOCK_LEN`], and carries no packet. Its
+    /// bytes are searched on the way without being kept, because a block header
+    /// read out of place often claims gigabytes, and skipping that many bytes
+    /// would lose every packet after it. Records of the capture, or another
+    /// capture, found inside show the length to be damaged, and reading goes on
+    /// there. Otherwise reading goes on where the block ends.
     #[cold]
-    fn skipped_past_end(&mut self, offset: u64, block_len: u32) {
+    #[inline(never)]
+    fn pass_large_block(
+        &mut self,
+        offset: u64,
+        block_type: u32,
+        block_len: u32,
+    ) -> Result<(), CaptureError> {
+        let end = offset + u64::from(block_len);
+        // The search starts one byte after the block's start, as after damage.
+        let searched = match self.input.skip(1) {
+            Ok(true) => self.find_resume_point(end),
+            other => other.map(|_| None),
+        };
+        let found = searched.map_err(|source| self.read_error(source))?;
+        if let Some(resume) = found {
+            self.large_block_damaged(offset, block_type, block_len, resume);
+            return self
+                .go_on_at(resume)
+                .map_err(|source| self.read_error(source));
+        }
+        let left = end.saturating_sub(self.input.offset());
+        match self.input.skip(left) {
+            Ok(true) => self.stats.skipped_blocks += 1,
+            Ok(false) => self.ended_inside_large_block(offset, block_len),
+            Err(source) => return Err(self.read_error(source)),
+        }
+        Ok(())
+    }
+
+    /// Counts and reports the block at `offset` whose claimed length runs past
+    /// `resume`, where readable records start.
+    fn large_block_damaged(
+        &mut self,
+        offset: u64,
+        block_type: u32,
+        block_len: u32,
+        resume: Resume,
+    ) {
+        let next = resume.offset();
+        let skipped = next - offset;
+        let first = self.stats.skipped_bytes == 0;
+        self.stats.malformed_records += 1;
+        self.stats.skipped_bytes += skipped;
+        let place = resume.place();
+        if first {
+            tracing::warn!(
+                file = %self.name,
+                offset,
+                "damaged data at byte {offset}: a block of type {block_type:#010x} claims \
+                 {block_len} bytes, but {place} starts inside it, at byte {next}. Reading \
+                 goes on there, {skipped} bytes after the damage; later damage is logged \
+                 at debug level"
+            );
+        } else {
+            tracing::debug!(file = %self.name, offset, skipped, "damaged block length skipped");
+        }
+    }
+
+    /// Ends reading after the input ended inside the block at `offset` that
+    /// claims `block_len` bytes, which was searched for records without finding
+    /// any. Unlike a file cut short, this can be damage: a length read out of
+    /// place often claims gigabytes.
+    #[cold]
+    fn ended_inside_large_block(&mut self, offset: u64, block_len: u32) {
         let skipped = self.input.offset().saturating_sub(offset);
         self.stats.truncated_at = Some(offset);
         self.stats.skipped_bytes += skipped;
@@ -1241,9 +1314,8 @@ impl FileSource {
             file = %self.name,
             offset,
             "the input ended {skipped} bytes after byte {offset}, inside a block that \
-             claims {block_len} bytes and was skipped, after {} complete {}. A damaged \
-             length gives such a block; the packets after it are lost. Read from a file, \
-             not a pipe, the rest of the input would be searched for the next block",
+             claims {block_len} bytes, after {} complete {}. A damaged length gives such \
+             a block; no readable record was found in the bytes after it",
             self.stats.records,
             if self.stats.records == 1 { "packet" } else { "packets" }
         );
@@ -1284,7 +1356,7 @@ impl FileSource {
         // in the records after it. Either record then runs past the end, and the
         // rest of it is searched.
         let found = match self.input.skip(1)? {
-            true => self.find_resume_point()?,
+            true => self.find_resume_point(u64::MAX)?,
             false => None,
         };
         if let Some(resume) = found {
@@ -2508,20 +2580,24 @@ mod tests {
         }
     }
 
-    /// An input of unknown size that ends inside a skipped block claiming
-    /// gigabytes, as a damaged length gives from a pipe, is not reported as a
-    /// file cut short. The warning names the skipped block, and its bytes
-    /// count as passed over.
+    /// Appends the header of a custom block (a type that no reader keeps in
+    /// memory) that claims `claimed` bytes, as a damaged length gives.
+    fn push_large_block_header(bytes: &mut Vec<u8>, claimed: u32) {
+        bytes.extend_from_slice(&0x0000_0bad_u32.to_le_bytes());
+        bytes.extend_from_slice(&claimed.to_le_bytes());
+    }
+
+    /// An input of unknown size that ends inside a block claiming gigabytes,
+    /// as a damaged length gives from a pipe, is not reported as a file cut
+    /// short. The warning names the block, and its bytes count as passed over.
     #[test]
-    fn input_ending_in_skipped_block_reported() {
+    fn input_ending_in_large_block_reported() {
         let builder = PcapNgBuilder::new(false)
             .interface(1, 0, None, None)
             .enhanced(0, 1, &[1; 4], 4);
         let offset = builder.offset();
         let mut bytes = builder.build();
-        // A custom block type that no reader keeps in memory.
-        bytes.extend_from_slice(&0x0000_0bad_u32.to_le_bytes());
-        bytes.extend_from_slice(&0x7000_0000_u32.to_le_bytes());
+        push_large_block_header(&mut bytes, 0x7000_0000);
         bytes.extend_from_slice(&[0; 1000]);
 
         let warnings = logged_warnings(|| {
@@ -2532,12 +2608,77 @@ mod tests {
         });
 
         assert_eq!(warnings.len(), 1, "{warnings:#?}");
-        assert!(warnings[0].contains("claims 1879048192 bytes and was skipped"));
+        assert!(warnings[0].contains("inside a block that claims 1879048192 bytes"));
         assert!(
             !warnings[0].contains("the file ends inside"),
             "{}",
             warnings[0]
         );
+    }
+
+    /// A block length damaged into gigabytes, read from a pipe, loses only
+    /// that block: its bytes are searched on the way, and reading goes on at
+    /// the packets inside the length it claims.
+    #[test]
+    fn damaged_large_block_length_searched() {
+        let mut builder = PcapNgBuilder::new(false).interface(1, 0, None, None);
+        for ticks in 0..3 {
+            builder = builder.enhanced(0, 1_000 + ticks, &[1; 60], 60);
+        }
+        let offset = builder.offset();
+        let mut bytes = builder.build();
+        push_large_block_header(&mut bytes, 0x7000_0000);
+        bytes.extend_from_slice(&[0xee; 92]);
+        let mut after = PcapNgBuilder::new(false);
+        for ticks in 0..5 {
+            after = after.enhanced(0, 2_000 + ticks, &[2; 60], 60);
+        }
+        // The packet blocks, without the section header that starts them.
+        let after = after.build();
+        let first_packet = PcapNgBuilder::new(false).offset() as usize;
+        bytes.extend_from_slice(&after[first_packet..]);
+
+        let warnings = logged_warnings(|| {
+            let (packets, stats) = all_packets(&bytes);
+            assert_eq!(packets.len(), 8);
+            assert_eq!(packets[3].2, vec![2; 60]);
+            assert_eq!(stats.malformed_records, 1);
+            assert_eq!(stats.skipped_bytes, 100);
+            assert_eq!(stats.truncated_at, None);
+        });
+
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        let text = format!("damaged data at byte {offset}: a block of type 0x00000bad claims");
+        assert!(warnings[0].contains(&text), "{}", warnings[0]);
+        assert!(warnings[0].contains(&format!("at byte {}", offset + 100)));
+    }
+
+    /// Real blocks over the limit, whose bytes start no record, are passed over
+    /// without a warning, and the packets after them are read.
+    #[test]
+    fn large_block_passed_whole() {
+        let mut builder = PcapNgBuilder::new(false)
+            .interface(1, 0, None, None)
+            .enhanced(0, 1, &[1; 60], 60);
+        // Two such blocks in a row, so that the search inside the first must stop
+        // at its end instead of reading on to the packets.
+        builder = builder
+            .block(0x0bad, &vec![0xee; MAX_BLOCK_LEN as usize + 4])
+            .block(0x0bad, &vec![0; MAX_BLOCK_LEN as usize * 2]);
+        for ticks in 2..5 {
+            builder = builder.enhanced(0, ticks, &[2; 60], 60);
+        }
+        let bytes = builder.build();
+
+        let warnings = logged_warnings(|| {
+            let (packets, stats) = all_packets(&bytes);
+            assert_eq!(packets.len(), 4);
+            assert_eq!(stats.skipped_blocks, 2);
+            assert_eq!(stats.skipped_bytes, 0);
+            assert_eq!(stats.malformed_records, 0);
+        });
+
+        assert!(warnings.is_empty(), "{warnings:#?}");
     }
 
     #[test]

@@ -50,10 +50,15 @@ pub(super) enum Step {
     End,
     /// The input ended inside the record or block that starts at `offset`.
     Truncated { offset: u64 },
-    /// The input ended while a block at `offset` that claims `block_len`
-    /// bytes, over the limit of blocks that are read, was skipped. Its length
-    /// may be damaged, and the bytes after it are gone.
-    SkippedPastEnd { offset: u64, block_len: u32 },
+    /// A block at `offset` of type `block_type` claims `block_len` bytes, over
+    /// the limit of blocks that are read, and carries no packet. Nothing was
+    /// consumed: its length may be damaged, so the caller searches its bytes
+    /// for records on the way past it.
+    LargeBlock {
+        offset: u64,
+        block_type: u32,
+        block_len: u32,
+    },
     /// A length field is absurd. Nothing after it can be trusted, so reading ends normally
     /// with a warning.
     Abandoned { offset: u64, problem: Problem },

@@ -180,7 +180,7 @@ impl PcapNgReader {
         }
 
         if block_len > MAX_BLOCK_LEN {
-            return self.pass_large_block(input, offset, block_type, block_len);
+            return Ok(self.pass_large_block(input, offset, block_type, block_len));
         }
         if !input.fill(block_len as usize)? {
             return Ok(Step::Truncated { offset });
@@ -275,34 +275,32 @@ impl PcapNgReader {
         (self.order.u32_at(block, 4) as usize == len).then_some((len, interface))
     }
 
-    /// Handles a block longer than `MAX_BLOCK_LEN`: a block that carries no packet is
-    /// skipped without being kept in memory, and any other ends the file. A block that
-    /// runs past the known end of the input is returned as truncated without the skip.
-    /// The bytes after its start then stay in the input for the search after damage,
+    /// Handles a block longer than `MAX_BLOCK_LEN`: one that carries no packet is
+    /// returned for the caller to pass over, and any other ends the file. A block
+    /// that runs past the known end of the input is returned as truncated. The
+    /// bytes after its start then stay in the input for the search after damage,
     /// because a block header read out of place often gives a length of gigabytes.
-    // NOTE: where the input's size is unknown, as for a pipe, such a block is still
-    // skipped, and every packet after it is lost.
     fn pass_large_block(
         &self,
-        input: &mut Input,
+        input: &Input,
         offset: u64,
         block_type: u32,
         block_len: u32,
-    ) -> io::Result<Step> {
+    ) -> Step {
         if is_kept_in_memory(block_type) {
             let problem = Problem::AbsurdBlockLength {
                 block_type,
                 block_len,
             };
-            return Ok(Step::Abandoned { offset, problem });
+            return Step::Abandoned { offset, problem };
         }
         if input.ends_within(u64::from(block_len)) {
-            return Ok(Step::Truncated { offset });
+            return Step::Truncated { offset };
         }
-        if input.skip(u64::from(block_len))? {
-            Ok(Step::SkippedBlock)
-        } else {
-            Ok(Step::SkippedPastEnd { offset, block_len })
+        Step::LargeBlock {
+            offset,
+            block_type,
+            block_len,
         }
     }
 
