@@ -124,7 +124,8 @@ pub fn run_live(cli: &Cli, startup: &StartUp, diagnostics: &Diagnostics) -> Resu
     let (saved, written) = finish_flows(cli, &mut tracker, &mut output, &mut summary, &hangup);
     mark_finished();
     summary.log(&tracker);
-    combine_failures(result.and(written), saved, cli.wflow.is_some(), false)
+    let result = summary.fail_if_dropped(result.and(written));
+    combine_failures(result, saved, cli.wflow.is_some(), false)
 }
 
 /// Reads packets until the stop flag is set. Each read timeout advances the flow

@@ -15,7 +15,7 @@ use wsd_logfmt::{LocalTimeFormatter, LogWriter, OutputFormat, RecordOptions};
 use crate::inputs::{is_same_file, is_same_path};
 use crate::logdir::LogDir;
 use crate::privileges::{self, Identity};
-use crate::run::Failure;
+use crate::run::{count, Failure};
 use wsd::cli::{Cli, Format};
 
 /// Size of the output buffer: large enough that writes cost little per record.
@@ -50,6 +50,12 @@ pub struct LogSink {
     accepted: u64,
     /// The records kept in memory while the log's file system is full.
     hold: Hold,
+    /// True if the last byte accepted was not a newline, so that the next
+    /// write continues a line.
+    line_open: bool,
+    /// True if the last write was dropped because the records held reached
+    /// the hold's limit.
+    last_write_dropped: bool,
 }
 
 impl LogSink {
@@ -84,6 +90,8 @@ impl LogSink {
             written: 0,
             accepted: 0,
             hold: Hold::default(),
+            line_open: false,
+            last_write_dropped: false,
         }
     }
 
@@ -97,9 +105,14 @@ impl LogSink {
         self.hold.since.is_some()
     }
 
-    fn count(&mut self, bytes: usize) {
-        self.written += bytes as u64;
-        self.accepted += bytes as u64;
+    /// Counts `bytes` as accepted.
+    fn count(&mut self, bytes: &[u8]) {
+        self.written += bytes.len() as u64;
+        self.accepted += bytes.len() as u64;
+        if let Some(&last) = bytes.last() {
+            self.line_open = last != b'\n';
+        }
+        self.last_write_dropped = false;
     }
 
     /// Starts holding records after `err`.
@@ -112,6 +125,32 @@ impl LogSink {
         );
         self.hold.since = Some((Instant::now(), err));
         self.hold.delivered_at_start = self.delivered();
+        self.hold.dropped_lines = 0;
+        self.hold.dropped_records = 0;
+    }
+
+    /// Drops a line that does not fit in the hold, and warns at the first
+    /// line dropped while the log is full.
+    fn drop_line(&mut self) {
+        if self.hold.dropped_lines == 0 {
+            let held_for = self
+                .hold
+                .since
+                .as_ref()
+                .map_or(0, |(since, _)| since.elapsed().as_secs());
+            // The output buffer's records wait too, besides the limit.
+            warn!(
+                "the file system of {} is still full, and the records held in memory for \
+                 {held_for} s reached --hold-size {}, with {} of records waiting in all: \
+                 records that do not fit are dropped until the log has room again; free \
+                 space there, or raise --hold-size",
+                self.hold.name,
+                Size(self.hold.limit as u64),
+                Size(self.accepted - self.delivered())
+            );
+        }
+        self.hold.dropped_lines += 1;
+        self.last_write_dropped = true;
     }
 
     /// Writes the records held in memory, if the log takes them now. Returns
@@ -135,12 +174,25 @@ impl LogSink {
                     // Earlier tries may have written part of the records, so
                     // the count starts where holding started.
                     let held_bytes = self.delivered() - self.hold.delivered_at_start;
-                    info!(
+                    let written = format!(
                         "{} can be written again: wrote the {} of records held for {} s",
                         self.hold.name,
                         Size(held_bytes),
                         since.elapsed().as_secs()
                     );
+                    let verb = if self.hold.dropped_lines == 1 {
+                        "was"
+                    } else {
+                        "were"
+                    };
+                    match self.hold.dropped_lines {
+                        0 => info!("{written}"),
+                        _ => warn!(
+                            "{written}; {} that did not fit in --hold-size {} {verb} dropped",
+                            self.hold.describe_dropped(),
+                            Size(self.hold.limit as u64),
+                        ),
+                    }
                 }
                 self.hold.bytes = Vec::new();
                 Ok(())
@@ -167,30 +219,29 @@ impl LogSink {
 }
 
 impl Write for LogSink {
+    /// Writes `buf`, or holds it while the log's file system is full. A write
+    /// that does not fit in the hold is dropped whole and reported as written,
+    /// so that the records held stay and the run goes on. Each write of
+    /// [`LogWriter`] is one line or more, so only whole lines are dropped.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.hold.since.is_none() {
             match self.inner.write(buf) {
                 Ok(written) => {
-                    self.count(written);
+                    self.count(&buf[..written]);
                     return Ok(written);
                 }
                 Err(err) if self.hold.takes(&err) => self.start_holding(err),
                 Err(err) => return Err(err),
             }
         }
-        if self.hold.bytes.len() + buf.len() > self.hold.limit {
-            // Read before `stop`, which sets the limit to 0.
-            let limit = Size(self.hold.limit as u64);
-            let (since, err) = self.hold.stop().expect("holding");
-            return Err(io::Error::new(
-                err.kind(),
-                format!(
-                    "{err}, and the records held in memory for {} s reached --hold-size {} \
-                     (the records held are lost)",
-                    since.elapsed().as_secs(),
-                    limit
-                ),
-            ));
+        let fits = self.hold.bytes.len() + buf.len() <= self.hold.limit;
+        // The rest of a line that the log or the hold took in part is kept
+        // past the limit, so that no line is cut. The output buffer takes
+        // every line shorter than itself whole, so only a line of 256 KiB or
+        // more can be taken in part.
+        if !fits && !self.line_open {
+            self.drop_line();
+            return Ok(buf.len());
         }
         let bytes = &mut self.hold.bytes;
         if bytes.capacity() - bytes.len() < buf.len() {
@@ -199,11 +250,12 @@ impl Write for LogSink {
             let room = bytes
                 .capacity()
                 .max(buf.len())
-                .min(self.hold.limit - bytes.len());
+                .min(self.hold.limit.saturating_sub(bytes.len()))
+                .max(buf.len());
             bytes.reserve_exact(room);
         }
         bytes.extend_from_slice(buf);
-        self.count(buf.len());
+        self.count(buf);
         Ok(buf.len())
     }
 
@@ -241,6 +293,10 @@ struct Hold {
     /// The bytes the log had taken when holding started, for the notice
     /// once the held records are written.
     delivered_at_start: u64,
+    /// Lines dropped since holding started, because they did not fit.
+    dropped_lines: u64,
+    /// The flow records among `dropped_lines`, which [`Output`] counts.
+    dropped_records: u64,
 }
 
 impl Hold {
@@ -249,6 +305,20 @@ impl Hold {
     fn stop(&mut self) -> Option<(Instant, io::Error)> {
         self.limit = 0;
         self.since.take()
+    }
+
+    /// Describes the lines dropped since holding started, for messages: the
+    /// flow records, and the other lines (statistics records and packet
+    /// lines) if any.
+    fn describe_dropped(&self) -> String {
+        let records = count(self.dropped_records, "flow record");
+        match self.dropped_lines - self.dropped_records {
+            0 => records,
+            1 => format!("{records} and 1 other line (a statistics record or packet line)"),
+            others => {
+                format!("{records} and {others} other lines (statistics records or packet lines)")
+            }
+        }
     }
 
     /// True if `err` makes records wait in memory: the log's file system is
@@ -482,12 +552,19 @@ impl Output {
         result.map_err(|err| self.write_error(err))
     }
 
-    /// Notes that a whole record was written to the output buffer, so that
-    /// [`Output::buffered_records`] can tell whether it reached the log.
-    pub fn record_written(&mut self) {
-        self.buffered_record_ends
-            .push_back(self.writer.get_ref().accepted);
+    /// Notes that a whole flow record was written to the output buffer, so
+    /// that [`Output::buffered_records`] can tell whether it reached the log.
+    /// Returns false if the record was dropped instead, because the records
+    /// held in memory while the log's file system is full reached the limit.
+    pub fn record_written(&mut self) -> bool {
+        let sink = self.writer.get_mut();
+        if sink.last_write_dropped {
+            sink.hold.dropped_records += 1;
+            return false;
+        }
+        self.buffered_record_ends.push_back(sink.accepted);
         self.forget_delivered_records();
+        true
     }
 
     /// Returns the number of records written to the output buffer that have
@@ -1241,7 +1318,7 @@ mod tests {
         let line = [[b'x'; 999].as_slice(), b"\n"].concat();
         let error = loop {
             match output.writer.write_formatted(&line) {
-                Ok(()) => output.record_written(),
+                Ok(()) => assert!(output.record_written()),
                 Err(error) => break error,
             }
             if let Err(error) = output.writer.flush() {
@@ -1393,6 +1470,11 @@ mod tests {
         }
     }
 
+    /// The numbered records `numbers`, 1,000 bytes each, one after another.
+    fn numbered_records(numbers: std::ops::Range<usize>) -> Vec<u8> {
+        numbers.flat_map(|n| numbered_record(n, 1000)).collect()
+    }
+
     /// Numbered records of `len` bytes each, newline included.
     fn numbered_record(n: usize, len: usize) -> Vec<u8> {
         let mut line = format!("record {n:06} ").into_bytes();
@@ -1440,32 +1522,109 @@ mod tests {
         assert!(std::fs::read(&path).unwrap() == expected);
     }
 
-    /// Records beyond the hold's limit fail the run, naming the limit, and
-    /// every record not in the log counts as not written.
+    /// Once the records held reach the limit, new records are dropped whole
+    /// and counted, with one warning, while the records held stay. Once there
+    /// is room they reach the log in order, none twice, and later records
+    /// follow them.
     #[test]
-    fn full_hold_fails() {
-        let (_dir, _, _, mut output) = holding_output(0, 100_000);
-        let mut accepted = 0u64;
-        let error = loop {
-            match output.writer.write_formatted(&numbered_record(0, 1000)) {
-                Ok(()) => {
-                    output.record_written();
+    fn full_hold_drops_new_records() {
+        let (_dir, path, full, mut output) = holding_output(0, 100_000);
+        let mut expected = Vec::new();
+        let mut accepted = 0;
+        let logged = logged_during(|| {
+            for n in 0..400 {
+                let record = numbered_record(n, 1000);
+                output.writer.write_formatted(&record).unwrap();
+                if output.record_written() {
+                    expected.extend_from_slice(&record);
                     accepted += 1;
                 }
-                Err(err) => break output.write_error(err),
             }
-            assert!(accepted < 10_000, "the hold never filled");
-        };
-        assert!(
-            error.message().contains("reached --hold-size 97.7 KiB"),
-            "{}",
-            error.message()
-        );
-        assert!(output.has_failed());
-        assert!(output.writer.get_ref().hold.bytes.capacity() <= 100_000);
+            output.writer.flush().unwrap();
+        });
         // The output buffer takes 262 records, the hold 100 more.
         assert_eq!(accepted, 362);
-        assert_eq!(output.buffered_records(), accepted);
+        assert_eq!(expected[..], numbered_records(0..362)[..]);
+        assert!(!output.has_failed());
+        assert!(output.writer.get_ref().is_holding());
+        assert_eq!(output.held_records(), 362);
+        assert_eq!(output.writer.get_ref().hold.dropped_records, 38);
+        assert!(output.writer.get_ref().hold.bytes.capacity() <= 100_000);
+        assert_eq!(logged.matches("are dropped until").count(), 1, "{logged}");
+        assert!(
+            logged.contains("reached --hold-size 97.7 KiB, with 353.5 KiB of records waiting"),
+            "{logged}"
+        );
+        assert!(logged.contains("raise --hold-size"), "{logged}");
+
+        full.set(false);
+        let logged = logged_during(|| output.writer.flush().unwrap());
+        assert!(!output.writer.get_ref().is_holding());
+        assert!(
+            logged
+                .contains("38 flow records that did not fit in --hold-size 97.7 KiB were dropped"),
+            "{logged}"
+        );
+        assert!(std::fs::read(&path).unwrap() == expected);
+
+        let record = numbered_record(400, 1000);
+        output.writer.write_formatted(&record).unwrap();
+        assert!(output.record_written());
+        output.flush_at_end().unwrap();
+        expected.extend_from_slice(&record);
+        assert!(std::fs::read(&path).unwrap() == expected);
+    }
+
+    /// Each time the log fills, the warning comes again and the count of
+    /// lines dropped starts from 0. Lines other than flow records count apart.
+    #[test]
+    fn dropped_lines_counted_per_episode() {
+        let (_dir, path, full, mut output) = holding_output(0, 2000);
+        let statistics = [b"STATS ".as_slice(), &[b'x'; 993], b"\n"].concat();
+        for (episode, first) in [(1, 0), (2, 1000)] {
+            full.set(true);
+            let logged = logged_during(|| {
+                // The output buffer takes 262 records, the hold 2 more.
+                write_records(&mut output, first..first + 300);
+                output.writer.write_formatted(&statistics).unwrap();
+                output.writer.flush().unwrap();
+            });
+            assert_eq!(logged.matches("are dropped until").count(), 1, "{logged}");
+            full.set(false);
+            let logged = logged_during(|| output.writer.flush().unwrap());
+            assert!(
+                logged.contains(
+                    "36 flow records and 1 other line (a statistics record or packet line) \
+                     that did not fit in --hold-size 2.0 KiB were dropped"
+                ),
+                "episode {episode}: {logged}"
+            );
+        }
+        let mut expected = numbered_records(0..264);
+        expected.extend(numbered_records(1000..1264));
+        assert!(std::fs::read(&path).unwrap() == expected);
+    }
+
+    /// A line that the log took in part before it filled is held whole, even
+    /// past the limit, so that the log gets no cut line; the next line is
+    /// dropped.
+    #[test]
+    fn started_line_kept_past_limit() {
+        let (_dir, path, full, mut output) = holding_output(1000, 2000);
+        // Longer than the output buffer, so that it goes to the log directly.
+        let long = numbered_record(0, 300_000);
+        output.writer.write_formatted(&long).unwrap();
+        assert!(output.record_written());
+        assert!(output.writer.get_ref().is_holding());
+        output
+            .writer
+            .write_formatted(&numbered_record(1, 1000))
+            .unwrap();
+        assert!(!output.record_written());
+
+        full.set(false);
+        output.flush_at_end().unwrap();
+        assert!(std::fs::read(&path).unwrap() == long);
     }
 
     /// Records still held when the run ends fail it, and no more reach the

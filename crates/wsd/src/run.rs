@@ -85,6 +85,10 @@ impl Failure {
     }
 }
 
+/// Why flow records were dropped, after their number in the summary and
+/// progress lines.
+const DROPPED: &str = "dropped because the log was full and --hold-size was reached";
+
 /// Number of distinct unsupported link types that get a warning. Packets of
 /// further types are only counted.
 const MAX_LINK_TYPE_WARNINGS: usize = 4;
@@ -100,6 +104,9 @@ pub struct Summary {
     records: u64,
     /// Flow records made but not written because writing the log failed.
     records_not_written: u64,
+    /// Flow records dropped because the log's file system was full and the
+    /// records held in memory had reached `--hold-size`.
+    records_dropped: u64,
     malformed_records: u64,
     /// Input bytes passed over after damage, whose packets are lost.
     skipped_bytes: u64,
@@ -232,16 +239,43 @@ impl Summary {
         }
     }
 
+    /// Fails a run that dropped flow records while the log's file system was
+    /// full, as a failed write fails it, because the log lacks them. Adds the
+    /// count to the failure of `result` if the run failed anyway.
+    pub(crate) fn fail_if_dropped(&self, result: Result<(), Failure>) -> Result<(), Failure> {
+        let dropped = self.records_dropped;
+        if dropped == 0 {
+            return result;
+        }
+        let message = format!(
+            "{} {} dropped while the log's file system was full, because the records \
+             held in memory had reached --hold-size; free space on that file system sooner, \
+             or raise --hold-size",
+            count(dropped, "flow record"),
+            if dropped == 1 { "was" } else { "were" }
+        );
+        match result {
+            Ok(()) => Err(Failure::Other(message)),
+            Err(failure) => Err(failure.extended(&format!("; also, {message}"))),
+        }
+    }
+
     /// Logs how far the run got, for SIGUSR1: packets and bytes read, flow
     /// records written, of which `waiting` wait in memory for room in the log,
-    /// flows open and flows evicted from a full table.
+    /// flow records dropped while the log was full, flows open and flows
+    /// evicted from a full table.
     pub(crate) fn log_progress(&self, tracker: &Flows, waiting: u64) {
         let waiting = match waiting {
             0 => String::new(),
             waiting => format!(" ({waiting} of them held in memory until the log has room)"),
         };
+        let dropped = match self.records_dropped {
+            0 => String::new(),
+            dropped => format!(", {dropped} {DROPPED}"),
+        };
         info!(
-            "progress: {}, {}, {} written{waiting}, {} open, {} evicted from a full table",
+            "progress: {}, {}, {} written{waiting}{dropped}, {} open, {} evicted from a \
+             full table",
             count(self.packets, "packet"),
             count(self.bytes, "byte"),
             count(self.records, "flow record"),
@@ -289,14 +323,17 @@ impl Summary {
             ),
             None => String::new(),
         };
-        let records = if self.records_not_written > 0 {
-            format!(
-                "{} written and {} not written because writing the log failed",
-                count(self.records, "flow record"),
-                self.records_not_written
-            )
-        } else {
-            count(self.records, "flow record")
+        let records = count(self.records, "flow record");
+        let dropped = format!("{} {DROPPED}", self.records_dropped);
+        let not_written = format!(
+            "{} not written because writing the log failed",
+            self.records_not_written
+        );
+        let records = match (self.records_dropped > 0, self.records_not_written > 0) {
+            (false, false) => records,
+            (true, false) => format!("{records} written and {dropped}"),
+            (false, true) => format!("{records} written and {not_written}"),
+            (true, true) => format!("{records} written, {dropped}, and {not_written}"),
         };
         let mut damage = match self.skipped_bytes {
             0 => String::new(),
@@ -676,6 +713,7 @@ pub(crate) fn finish_flows(
     let unsaved = tracker.active_flows() as u64;
     let records_before = summary.records;
     let not_written_before = summary.records_not_written;
+    let dropped_before = summary.records_dropped;
     if saved.is_err() || cli.wflow.is_none() {
         // Without a cache, or when it could not be written, every flow still
         // open is reported, so none is lost. Each record is written as it is
@@ -709,7 +747,9 @@ pub(crate) fn finish_flows(
     let accepted = summary.records - records_before;
     let reached = accepted - accepted.min(unwritten);
     // Flows of protocols without records (--protocols) leave none.
-    let with_records = accepted + (summary.records_not_written - not_written_before);
+    let with_records = accepted
+        + (summary.records_not_written - not_written_before)
+        + (summary.records_dropped - dropped_before);
     let without_records = unsaved.saturating_sub(with_records);
     summary.records -= unwritten;
     summary.records_not_written += unwritten;
@@ -1309,27 +1349,29 @@ fn write_counted(
         summary.records_not_written += 1;
         return Ok(());
     }
-    let result = write_record(output, flow);
-    if result.is_ok() {
-        summary.records += 1;
-    } else {
-        summary.records_not_written += 1;
+    match write_record(output, flow) {
+        Ok(true) => summary.records += 1,
+        Ok(false) => summary.records_dropped += 1,
+        Err(failure) => {
+            summary.records_not_written += 1;
+            return Err(failure);
+        }
     }
-    result
+    Ok(())
 }
 
 /// Writes one finished flow, first rotating the log if it has reached
 /// `--rotate-size`. A burst of records, such as a batch from the worker threads
 /// or the flows open at the end, is then split as single records are. A new log
-/// is opened only for a record, so none is left empty.
-fn write_record(output: &mut Output, flow: &Finished<'_>) -> Result<(), Failure> {
+/// is opened only for a record, so none is left empty. Returns false if the
+/// record was dropped because the log was full past `--hold-size`.
+fn write_record(output: &mut Output, flow: &Finished<'_>) -> Result<bool, Failure> {
     if output.over_size_limit() {
         output.rotate_if_due(false)?;
     }
     flow.write(&mut output.writer)
         .map_err(|err| output.write_error(err))?;
-    output.record_written();
-    Ok(())
+    Ok(output.record_written())
 }
 
 pub(crate) fn tracker_config(cli: &Cli) -> Result<TrackerConfig, Failure> {
@@ -1388,6 +1430,35 @@ mod tests {
         assert!(saved
             .message()
             .contains("were saved to the flow cache. To read the same input again"));
+    }
+
+    /// A run that dropped flow records ends with exit status 1, and a run that
+    /// failed anyway names the records dropped too.
+    #[test]
+    fn dropped_records_fail_run() {
+        let summary = Summary {
+            records_dropped: 3,
+            ..Summary::default()
+        };
+        let failure = summary.fail_if_dropped(Ok(())).unwrap_err();
+        assert_eq!(failure.exit_code(), 1);
+        assert!(
+            failure
+                .message()
+                .starts_with("3 flow records were dropped while the log's file system was full"),
+            "{}",
+            failure.message()
+        );
+        let held = Failure::Other("cannot write to full.log".to_string());
+        let failure = summary.fail_if_dropped(Err(held)).unwrap_err();
+        assert!(
+            failure
+                .message()
+                .starts_with("cannot write to full.log; also, 3 flow records were dropped"),
+            "{}",
+            failure.message()
+        );
+        assert!(Summary::default().fail_if_dropped(Ok(())).is_ok());
     }
 
     /// The notice of a slow stop names the phase that the run is in, and what

@@ -141,7 +141,9 @@ const WSD_SECTIONS: &[Section] = &[
                 "A failure during the run, such as a log or flow cache that could not be \
                  written, or an interface that exists but could not be opened for \
                  capture (no permission, or down), or \
-                 libpcap missing when a live capture or a filter needs it. When the cache cannot be written, the open flows are written to \
+                 libpcap missing when a live capture or a filter needs it, or a live \
+                 capture that dropped records because its log's file system was full \
+                 and `--hold-size` was reached. When the cache cannot be written, the open flows are written to \
                  the log as records instead, so none is lost. When the log cannot be \
                  written, the open flows are still saved to the `-W` cache.",
             ),
