@@ -115,13 +115,18 @@ impl LiveRun {
         }
     }
 
-    /// Sends SIGTERM and returns the exit code and every diagnostic line.
-    fn terminate(mut self) -> (Option<i32>, String) {
+    /// Sends the signal `name`, such as `USR1`, to wsd.
+    fn signal(&self, name: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([&format!("-{name}"), &self.child.id().to_string()])
             .status()
             .expect("kill runs");
-        assert!(status.success(), "kill -TERM failed");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Sends SIGTERM and returns the exit code and every diagnostic line.
+    fn terminate(mut self) -> (Option<i32>, String) {
+        self.signal("TERM");
         let deadline = Instant::now() + WAIT;
         let code = loop {
             if let Some(status) = self.child.try_wait().expect("wait for wsd") {
@@ -417,6 +422,44 @@ impl Drop for SmallFileSystem {
     }
 }
 
+/// A live capture of the UDP datagrams sent to `port`, with its log `log`
+/// on the small file system `fs`.
+struct SmallDiskRun {
+    run: LiveRun,
+    log: std::path::PathBuf,
+    port: u16,
+    _receiver: std::net::UdpSocket,
+    fs: SmallFileSystem,
+}
+
+impl SmallDiskRun {
+    /// Mounts a tmpfs of 256 KiB in `dir` and starts wsd on `lo` with a UDP
+    /// timeout of 1 s, the options `extra` and its log on that tmpfs. Returns
+    /// `None` if mounting failed, once `require` has reported it.
+    fn start(dir: &Path, extra: &[&str]) -> Option<SmallDiskRun> {
+        let Some(fs) = SmallFileSystem::mount(&dir.join("fs"), "256k") else {
+            require(false, "mounting a tmpfs failed");
+            return None;
+        };
+        let log = fs.path.join("live.log");
+        let receiver = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind on loopback");
+        let port = receiver.local_addr().expect("receiver address").port();
+        let filter = format!("udp dst port {port}");
+        let mut args = vec!["-i", "lo", "-F", "--udp-timeout", "1", "-L"];
+        args.push(log.to_str().expect("UTF-8 path"));
+        args.extend_from_slice(extra);
+        args.extend(filter.split(' '));
+        let run = LiveRun::start(&args);
+        Some(SmallDiskRun {
+            run,
+            log,
+            port,
+            _receiver: receiver,
+            fs,
+        })
+    }
+}
+
 /// Returns the UDP flow records of a log's text.
 fn udp_lines(text: &str) -> Vec<&str> {
     text.lines()
@@ -439,9 +482,23 @@ fn wait_for_udp_flows(log: &Path, count: usize) -> String {
 /// Sends one datagram to `port` from each of `count` new sockets, so that each
 /// is a flow of its own, and returns the sending ports.
 fn send_datagrams(port: u16, count: usize) -> Vec<u16> {
+    send_from(&bind_senders(count), port)
+}
+
+/// Binds `count` UDP sockets on loopback. While they stay open, no two flows
+/// that they send have the same port.
+fn bind_senders(count: usize) -> Vec<std::net::UdpSocket> {
     (0..count)
-        .map(|_| {
-            let sender = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a sender");
+        .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a sender"))
+        .collect()
+}
+
+/// Sends one datagram to `port` from each of `senders` and returns their
+/// ports.
+fn send_from(senders: &[std::net::UdpSocket], port: u16) -> Vec<u16> {
+    senders
+        .iter()
+        .map(|sender| {
             sender
                 .send_to(b"x", ("127.0.0.1", port))
                 .expect("send on loopback");
@@ -459,36 +516,27 @@ fn full_file_system_holds_records_until_room() {
         return;
     }
     let dir = tempfile::tempdir().expect("temporary directory");
-    let Some(fs) = SmallFileSystem::mount(&dir.path().join("fs"), "256k") else {
-        require(false, "mounting a tmpfs failed");
+    let Some(mut disk) = SmallDiskRun::start(dir.path(), &[]) else {
         return;
     };
-    let log = fs.path.join("live.log");
-    let receiver = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind on loopback");
-    let port = receiver.local_addr().expect("receiver address").port();
-    let filter = format!("udp dst port {port}");
-    let mut args = vec!["-i", "lo", "-F", "--udp-timeout", "1", "-L"];
-    args.push(log.to_str().expect("UTF-8 path"));
-    args.extend(filter.split(' '));
-    let mut run = LiveRun::start(&args);
 
-    let mut sent = send_datagrams(port, 40);
-    let before = wait_for_udp_flows(&log, 40);
+    let mut sent = send_datagrams(disk.port, 40);
+    let before = wait_for_udp_flows(&disk.log, 40);
     assert_eq!(udp_lines(&before).len(), 40, "{before}");
-    let filler = fs.fill();
-    sent.extend(send_datagrams(port, 40));
-    run.wait_for_line("holding the records in memory");
-    let during = std::fs::read(&log).expect("log read");
+    let filler = disk.fs.fill();
+    sent.extend(send_datagrams(disk.port, 40));
+    disk.run.wait_for_line("holding the records in memory");
+    let during = std::fs::read(&disk.log).expect("log read");
     assert_eq!(during.last(), Some(&b'\n'), "whole lines only");
 
     std::fs::remove_file(filler).expect("filler removed");
-    run.wait_for_line("can be written again");
-    sent.extend(send_datagrams(port, 40));
-    wait_for_udp_flows(&log, 120);
-    let (code, stderr) = run.terminate();
+    disk.run.wait_for_line("can be written again");
+    sent.extend(send_datagrams(disk.port, 40));
+    wait_for_udp_flows(&disk.log, 120);
+    let (code, stderr) = disk.run.terminate();
 
     assert_eq!(code, Some(0), "{stderr}");
-    let text = std::fs::read_to_string(&log).expect("log read");
+    let text = std::fs::read_to_string(&disk.log).expect("log read");
     assert!(text.ends_with('\n'), "{text}");
     let mut logged: Vec<u16> = udp_lines(&text)
         .iter()
@@ -498,6 +546,100 @@ fn full_file_system_holds_records_until_room() {
     sent.sort_unstable();
     assert_eq!(logged, sent, "{stderr}");
     assert_eq!(text.lines().count(), 120, "{text}");
+}
+
+/// Once the records held reach `--hold-size`, a live capture goes on and
+/// drops only the records that do not fit. The records held reach the log
+/// once there is room, the summary and the SIGUSR1 progress line count the
+/// records dropped, and the run ends with status 1.
+#[test]
+fn full_hold_drops_only_overflow() {
+    if !can_capture() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let Some(mut disk) = SmallDiskRun::start(dir.path(), &["--hold-size", "64K"]) else {
+        return;
+    };
+
+    // Each batch of datagrams comes from sockets of its own, and every
+    // socket stays open, so that each port names one flow.
+    let senders = bind_senders(40 + 40 + 150 + 40);
+    let (first, rest) = senders.split_at(40);
+    let (second, rest) = rest.split_at(40);
+    let (third, fourth) = rest.split_at(150);
+    let before = send_from(first, disk.port);
+    let text = wait_for_udp_flows(&disk.log, 40);
+    assert_eq!(udp_lines(&text).len(), 40, "{text}");
+    let filler = disk.fs.fill();
+    // Their records fail the first flush and stay in the output buffer. Any
+    // that come at a later read timeout go to the hold, which has room for
+    // all 40.
+    let buffered = send_from(second, disk.port);
+    disk.run.wait_for_line("holding the records in memory");
+    // 150 records of about 600 bytes are more than the 64 KiB hold takes.
+    let overflow = send_from(third, disk.port);
+    disk.run
+        .wait_for_line("are dropped until the log has room again");
+    disk.run.signal("USR1");
+    disk.run
+        .wait_for_line("dropped because the log was full and --hold-size was reached");
+
+    std::fs::remove_file(filler).expect("filler removed");
+    disk.run.wait_for_line("can be written again");
+    let written = udp_lines(&std::fs::read_to_string(&disk.log).expect("log read")).len();
+    let after = send_from(fourth, disk.port);
+    wait_for_udp_flows(&disk.log, written + 40);
+    let (code, stderr) = disk.run.terminate();
+
+    assert_eq!(code, Some(1), "{stderr}");
+    let text = std::fs::read_to_string(&disk.log).expect("log read");
+    assert!(text.ends_with('\n'), "{text}");
+    assert_eq!(text.lines().count(), udp_lines(&text).len(), "{text}");
+    let mut logged: Vec<u16> = udp_lines(&text)
+        .iter()
+        .map(|line| field(line, "sourcePort").parse().expect("a port"))
+        .collect();
+    logged.sort_unstable();
+    let distinct = {
+        let mut ports = logged.clone();
+        ports.dedup();
+        ports.len()
+    };
+    assert_eq!(distinct, logged.len(), "a record repeated: {text}");
+    for port in before.iter().chain(&buffered).chain(&after) {
+        assert!(
+            logged.binary_search(port).is_ok(),
+            "{port} missing: {stderr}"
+        );
+    }
+    let overflow_logged = overflow
+        .iter()
+        .filter(|port| logged.binary_search(port).is_ok())
+        .count();
+    let dropped = overflow.len() - overflow_logged;
+    assert!(overflow_logged > 0, "no record held: {stderr}");
+    assert!(dropped > 0, "no record dropped: {stderr}");
+    assert_eq!(logged.len(), 40 + 40 + overflow_logged + 40, "{stderr}");
+
+    assert_eq!(stderr.matches("are dropped until").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("; {dropped} flow records that did not fit")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{} flow records written and {dropped} dropped because the log was full",
+            logged.len()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{dropped} flow records were dropped while the log's file system was full"
+        )),
+        "{stderr}"
+    );
 }
 
 #[test]
