@@ -113,7 +113,7 @@ pub struct Summary {
     /// Packets whose time was out of range and set to the nearest date stored.
     clamped_times: u64,
     /// Packets dated far from the packets before and after them, given the
-    /// time of the packet before.
+    /// time of the last packet with a trusted time.
     lone_times: u64,
     /// Packets dated more than a day before the previous packet of the same
     /// input.

@@ -177,7 +177,8 @@ pub struct ReadStats {
     /// Packets dated more than a minute from the last packet with a trusted
     /// time, while the record after them returns to within a minute of it, as a
     /// damaged time field leaves them. In pcapng that record is a packet of the
-    /// same interface. Each was given the time of that packet.
+    /// same interface. Each was given the time of the last packet with a
+    /// trusted time, which can be an earlier one than the packet before it.
     pub lone_times: u64,
 }
 
@@ -348,6 +349,9 @@ pub struct FileSource {
     /// [`PacketMeta::trusted_time`]), which a capture found after damage must be
     /// close to. None until such a packet is returned.
     time_anchor: Option<Timestamp>,
+    /// Number of the packet that set `time_anchor`, counted from 1 as
+    /// messages number packets; 0 while there is no anchor.
+    anchor_packet: u64,
     /// Buffer indices of the data of the packet last returned, empty when the last call
     /// returned none.
     packet_range: Range<usize>,
@@ -554,6 +558,7 @@ impl FileSource {
             finished: false,
             warned: 0,
             time_anchor: None,
+            anchor_packet: 0,
             packet_range: 0..0,
             stop: None,
             alignment_checks_failed: 0,
@@ -884,8 +889,8 @@ impl FileSource {
         Ok(meta)
     }
 
-    /// Gives the packet `meta` at `offset` the time `anchor` of the packet
-    /// before it, and counts it as a lone time.
+    /// Gives the packet `meta` at `offset` the time `anchor` of the last
+    /// packet with a trusted time, and counts it as a lone time.
     fn replace_lone_time(&mut self, meta: &mut PacketMeta, offset: u64, anchor: Timestamp) {
         self.count_lone_time(offset, meta.ts, anchor);
         meta.ts = anchor;
@@ -924,23 +929,34 @@ impl FileSource {
     }
 
     /// Counts the packet at `offset`, dated `ts` but given the time `anchor`
-    /// of the packet before it, and warns at the first.
+    /// of the last packet with a trusted time, and warns at the first. That
+    /// packet can be an earlier one than the packet before, whose time may
+    /// not be trusted.
     #[cold]
     fn count_lone_time(&mut self, offset: u64, ts: Timestamp, anchor: Timestamp) {
         self.stats.lone_times += 1;
         let gap = Gap(ts.nanos_since(anchor).unsigned_abs());
         let direction = if ts > anchor { "after" } else { "before" };
+        let anchor_packet = self.anchor_packet;
         if self.stats.lone_times > 1 {
-            tracing::debug!(file = %self.name, offset, %gap, direction, "lone packet time replaced");
+            tracing::debug!(
+                file = %self.name,
+                offset,
+                %gap,
+                direction,
+                anchor_packet,
+                "lone packet time replaced"
+            );
             return;
         }
         tracing::warn!(
             file = %self.name,
             offset,
-            "packet {} at byte {offset} is dated at least {gap} {direction} the packet before \
-             it, while the record after it returns to that time, as when a bit of its time \
-             field flipped. It counts at the time of the packet before it, so that the \
-             capture clock does not jump. Later such packets are logged at debug level",
+            "packet {} at byte {offset} is dated at least {gap} {direction} packet \
+             {anchor_packet}, the last packet with a trusted time, while the record after \
+             it returns to that time, as when a bit of its time field flipped. It counts \
+             at the time of packet {anchor_packet}, so that the capture clock does not \
+             jump. Later such packets are logged at debug level",
             self.stats.records + 1
         );
     }
@@ -1570,6 +1586,7 @@ impl PacketSource for FileSource {
                 self.count_clamped_time(meta.ts);
             } else if meta.trusted_time {
                 self.time_anchor = Some(meta.ts);
+                self.anchor_packet = self.stats.records + 1;
             }
             let data = self.input.bytes(meta.data);
             self.stats.records += 1;
@@ -2575,9 +2592,52 @@ mod tests {
             });
 
             assert_eq!(warnings.len(), 1, "{warnings:#?}");
-            let text = format!("is dated at least {gap} after the packet before it");
+            let text = format!("is dated at least {gap} after packet 1,");
             assert!(warnings[0].contains(&text), "{}", warnings[0]);
         }
+    }
+
+    /// A lone time gets the time of the last packet with a trusted time, and
+    /// the warning names that packet. Here it is packet 1, because packet 2
+    /// claims fewer bytes on the wire than it captured, so its time is not
+    /// trusted.
+    #[test]
+    fn lone_time_warning_names_trusted_packet() {
+        let record = |secs: u32, orig_len: u32| PcapRecord {
+            secs,
+            fraction: 0,
+            caplen: 60,
+            orig_len,
+            data: vec![1; 60],
+        };
+        let records = [
+            record(1_700_000_000, 60),
+            record(1_700_000_001, 59),
+            record(1_700_001_025, 60),
+            record(1_700_000_002, 60),
+        ];
+        let bytes = pcap_file(false, false, 1, 65535, &records);
+
+        let mut packets = Vec::new();
+        let warnings = logged_warnings(|| {
+            let (read, stats) = all_packets(&bytes);
+            assert_eq!(stats.lone_times, 1);
+            packets = read;
+        });
+
+        assert_eq!(packets.len(), 4);
+        assert_eq!(packets[2].0.secs(), 1_700_000_000);
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        let warning = &warnings[0];
+        assert!(warning.contains("packet 3 at byte"), "{warning}");
+        assert!(
+            warning.contains("after packet 1, the last packet with a trusted time"),
+            "{warning}"
+        );
+        assert!(
+            warning.contains("counts at the time of packet 1,"),
+            "{warning}"
+        );
     }
 
     /// Appends the header of a custom block (a type that no reader keeps in
