@@ -115,6 +115,9 @@ pub struct Summary {
     /// Packets dated far from the packets before and after them, given the
     /// time of the last packet with a trusted time.
     lone_times: u64,
+    /// Classic pcap packets whose sub-second time field was a second or more,
+    /// dated at the end of their second instead.
+    subsecond_overflows: u64,
     /// Packets dated more than a day before the previous packet of the same
     /// input.
     steps_back: u64,
@@ -354,6 +357,12 @@ impl Summary {
                 count(self.lone_times, "lone packet time")
             ));
         }
+        if self.subsecond_overflows > 0 {
+            damage.push_str(&format!(
+                ", {} with a sub-second field of a second or more",
+                count(self.subsecond_overflows, "packet time")
+            ));
+        }
         if stats.fragments_unattributed > 0
             || stats.fragment_datagrams_evicted > 0
             || stats.tiny_fragments_unjoined > 0
@@ -533,6 +542,7 @@ pub fn run(cli: &Cli, diagnostics: &Diagnostics) -> Result<(), Failure> {
         summary.skipped_bytes += source.stats().skipped_bytes;
         summary.clamped_times += source.stats().clamped_times;
         summary.lone_times += source.stats().lone_times;
+        summary.subsecond_overflows += source.stats().subsecond_overflows;
         if unread.is_some() {
             break;
         }

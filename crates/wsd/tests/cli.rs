@@ -1350,16 +1350,29 @@ fn ip_length_beyond_frame() {
 /// Writes a little-endian microsecond pcap file, version 2.4, Ethernet, with a
 /// 60-byte frame of zeros at each (seconds, microseconds) of `times`.
 fn write_zero_frames(path: &Path, times: &[(u32, u32)]) {
+    let zeros = [0; 60];
+    let records: Vec<(u32, u32, &[u8])> = times
+        .iter()
+        .map(|&(seconds, micros)| (seconds, micros, &zeros[..]))
+        .collect();
+    write_frames(path, &records);
+}
+
+/// Writes a little-endian microsecond pcap file, version 2.4, Ethernet, with
+/// each (seconds, microseconds, frame) of `records` captured whole. The
+/// microseconds are written as given, even when they are a second or more.
+fn write_frames(path: &Path, records: &[(u32, u32, &[u8])]) {
     let mut bytes = 0xa1b2_c3d4u32.to_le_bytes().to_vec();
     bytes.extend_from_slice(&[2, 0, 4, 0]);
     for word in [0u32, 0, 65_535, 1] {
         bytes.extend_from_slice(&word.to_le_bytes());
     }
-    for &(seconds, micros) in times {
-        for word in [seconds, micros, 60, 60] {
+    for &(seconds, micros, frame) in records {
+        let len = frame.len() as u32;
+        for word in [seconds, micros, len, len] {
             bytes.extend_from_slice(&word.to_le_bytes());
         }
-        bytes.extend_from_slice(&[0; 60]);
+        bytes.extend_from_slice(frame);
     }
     std::fs::write(path, bytes).unwrap();
 }
@@ -1456,8 +1469,8 @@ fn out_of_range_times_in_summary() {
     );
 }
 
-/// A microsecond field of a second or more is read as libpcap reads it, with one
-/// warning for the file.
+/// A microsecond field of a second or more is damaged: one warning for the
+/// file names it, and the summary line counts every such packet.
 #[test]
 fn long_microsecond_field_warned_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -1478,6 +1491,76 @@ fn long_microsecond_field_warned_once() {
         .collect();
     assert_eq!(warnings.len(), 1, "{stderr}");
     assert!(warnings[0].contains("4000000 microseconds"), "{stderr}");
+    assert!(
+        warnings[0].contains(&format!("file={}", path.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "0 unreadable capture records, 2 packet times with a sub-second field of a \
+             second or more;"
+        ),
+        "{stderr}"
+    );
+}
+
+/// Sub-second fields of a second or more, here nanoseconds written into a
+/// capture of microsecond times, do not move the capture clock. Read as
+/// seconds plus the field, two UDP packets in a row moved it 900 s ahead,
+/// which timed out an open TCP connection and split its record in two.
+#[test]
+fn long_microsecond_fields_keep_flows_whole() {
+    use wsd_synth::{Endpoint, FrameBuilder, TcpSegment};
+
+    let client = Endpoint::v4([10, 0, 0, 1], 40_000);
+    let server = Endpoint::v4([10, 0, 0, 2], 443);
+    let mut builder = FrameBuilder::new();
+    let syn = builder.tcp(client, server, &TcpSegment::syn(1));
+    let ack = builder.tcp(client, server, &TcpSegment::new(0x10, 2, 0, 0));
+    let udp = builder.udp(
+        Endpoint::v4([10, 0, 0, 3], 5000),
+        Endpoint::v4([10, 0, 0, 4], 53),
+        20,
+    );
+    let start = 1_700_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nanos_as_micros.pcap");
+    write_frames(
+        &path,
+        &[
+            (start, 0, &syn),
+            (start + 1, 900_000_000, &udp),
+            (start + 2, 900_000_000, &udp),
+            (start + 3, 0, &ack),
+        ],
+    );
+
+    let output = run_wsd(&["-r", path.to_str().unwrap(), "-L", "-"], LIMIT);
+
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let records_of = |kind: &str| -> Vec<&str> {
+        text.lines()
+            .filter(|line| line.starts_with(&format!("{kind} ")))
+            .collect()
+    };
+    let tcp = records_of("TCPFLOW");
+    assert_eq!(tcp.len(), 1, "{text}");
+    assert_eq!(common::field(tcp[0], "packetsOut"), "2", "{}", tcp[0]);
+    assert_eq!(common::field(tcp[0], "duration"), "3", "{}", tcp[0]);
+    let udp = records_of("UDPFLOW");
+    assert_eq!(udp.len(), 1, "{text}");
+    assert_eq!(
+        common::field(udp[0], "startTime"),
+        "2023/11/14 22:13:21",
+        "{}",
+        udp[0]
+    );
+    assert!(
+        stderr.contains("2 packet times with a sub-second field of a second or more"),
+        "{stderr}"
+    );
 }
 
 /// A jump of the capture clock by more than a day is warned about before the

@@ -180,6 +180,12 @@ pub struct ReadStats {
     /// same interface. Each was given the time of the last packet with a
     /// trusted time, which can be an earlier one than the packet before it.
     pub lone_times: u64,
+    /// Classic pcap packets whose sub-second time field is a second or more,
+    /// which is invalid. Each was dated at the last microsecond or nanosecond
+    /// of the second that its seconds field gives, so that the field does not
+    /// move the capture clock. A packet counted in `lone_times` is not counted
+    /// here.
+    pub subsecond_overflows: u64,
 }
 
 enum FormatReader {
@@ -895,9 +901,10 @@ impl FileSource {
         self.count_lone_time(offset, meta.ts, anchor);
         meta.ts = anchor;
         meta.trusted_time = false;
-        // The anchor's time replaces an out-of-range time too, so that time is
-        // not counted or reported as clamped.
+        // The anchor's time replaces an out-of-range time or a damaged
+        // sub-second field too, so neither is counted or reported.
         meta.clamped_time = false;
+        meta.subsecond_overflow = None;
     }
 
     /// Returns true if `after` starts a packet record dated within
@@ -1483,6 +1490,37 @@ impl FileSource {
         );
     }
 
+    /// Counts the classic pcap packet of `data_len` captured bytes just
+    /// consumed, whose sub-second time field `fraction` is a second or more
+    /// and which was dated `ts` instead, and warns at the first.
+    #[cold]
+    fn count_subsecond_overflow(&mut self, fraction: u32, ts: Timestamp, data_len: usize) {
+        self.stats.subsecond_overflows += 1;
+        let record_len = (pcap::RECORD_HEADER_LEN + data_len) as u64;
+        let offset = self.input.offset().saturating_sub(record_len);
+        if self.stats.subsecond_overflows > 1 {
+            tracing::debug!(file = %self.name, offset, fraction, "sub-second field cut");
+            return;
+        }
+        let (unit, max) = match self.format() {
+            CaptureFormat::Pcap {
+                nanosecond: true, ..
+            } => ("nanoseconds", 999_999_999),
+            _ => ("microseconds", 999_999),
+        };
+        tracing::warn!(
+            file = %self.name,
+            offset,
+            "packet {} at byte {offset} has a sub-second time field of {fraction} {unit}, \
+             a second or more, which is invalid: the record is damaged or its writer is \
+             faulty. It is dated {} s plus {max} {unit}, the largest valid field, so that \
+             the field does not move the capture clock. Later such packets are logged at \
+             debug level",
+            self.stats.records + 1,
+            ts.secs()
+        );
+    }
+
     fn warn_once(&mut self, offset: u64, problem: &Problem, action: &str) {
         let bit = problem.kind_bit();
         if self.warned & bit != 0 {
@@ -1524,6 +1562,7 @@ impl FileSource {
             joined_files = self.stats.joined_files,
             skipped_bytes = self.stats.skipped_bytes,
             clamped_times = self.stats.clamped_times,
+            subsecond_overflows = self.stats.subsecond_overflows,
             "finished reading the file"
         );
     }
@@ -1582,6 +1621,9 @@ impl PacketSource for FileSource {
                 }
             }
             self.packet_range = meta.data.clone();
+            if let Some(fraction) = meta.subsecond_overflow {
+                self.count_subsecond_overflow(fraction, meta.ts, meta.data.len());
+            }
             if meta.clamped_time {
                 self.count_clamped_time(meta.ts);
             } else if meta.trusted_time {
@@ -2636,6 +2678,47 @@ mod tests {
         );
         assert!(
             warning.contains("counts at the time of packet 1,"),
+            "{warning}"
+        );
+    }
+
+    /// The first sub-second field of a second or more is warned about with
+    /// the file and the record's offset, and later ones are only counted.
+    #[test]
+    fn subsecond_overflow_warned_once() {
+        let record = |secs: u32, fraction: u32| PcapRecord {
+            secs,
+            fraction,
+            caplen: 60,
+            orig_len: 60,
+            data: vec![1; 60],
+        };
+        let records = [
+            record(1_700_000_000, 0),
+            record(1_700_000_001, 4_000_000),
+            record(1_700_000_002, 3_000_000),
+        ];
+        let bytes = pcap_file(false, false, 1, 65535, &records);
+        let warnings = logged_warnings(|| {
+            let (_, stats) = all_packets(&bytes);
+            assert_eq!(stats.subsecond_overflows, 2);
+        });
+
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        let warning = &warnings[0];
+        assert!(warning.contains("file=input"), "{warning}");
+        let offset = 24 + 16 + 60;
+        assert!(warning.contains(&format!("offset={offset}")), "{warning}");
+        assert!(
+            warning.contains(&format!("packet 2 at byte {offset}")),
+            "{warning}"
+        );
+        assert!(
+            warning.contains("sub-second time field of 4000000 microseconds"),
+            "{warning}"
+        );
+        assert!(
+            warning.contains("dated 1700000001 s plus 999999 microseconds"),
             "{warning}"
         );
     }

@@ -44,8 +44,6 @@ pub(super) struct PcapReader {
     nanosecond: bool,
     linktype: u32,
     snaplen: u32,
-    /// True once a record whose sub-second field is a second or more was reported.
-    long_fraction_seen: bool,
 }
 
 impl PcapReader {
@@ -82,7 +80,6 @@ impl PcapReader {
             nanosecond: header.is_nanosecond_precision(),
             linktype,
             snaplen: header.snaplen,
-            long_fraction_seen: false,
         })
     }
 
@@ -203,26 +200,22 @@ impl PcapReader {
             return Ok(Step::Abandoned { offset, problem });
         }
 
-        let fraction = u64::from(ts_fraction);
-        let (nanos, second, unit) = if self.nanosecond {
-            (fraction, 1_000_000_000, "nanoseconds")
+        let second = if self.nanosecond {
+            1_000_000_000
         } else {
-            (fraction * 1_000, 1_000_000, "microseconds")
+            1_000_000
         };
-        if fraction >= second {
-            // The time is kept as the seconds plus the whole field, as libpcap
-            // reads it, and the first such record is reported.
-            if !self.long_fraction_seen {
-                tracing::warn!(
-                    offset,
-                    "the record at byte {offset} has a sub-second time field of \
-                     {fraction} {unit}, a second or more, so its time is {} s plus \
-                     that field; later ones are not logged",
-                    ts_sec
-                );
-            }
-            self.long_fraction_seen = true;
-        }
+        let overflow = ts_fraction >= second;
+        // A field of a second or more is damaged. It is cut to its largest
+        // valid value, so that the time stays within the second that the
+        // seconds field gives instead of moving the capture clock by up to 71
+        // minutes.
+        let fraction = u64::from(ts_fraction.min(second - 1));
+        let nanos = if self.nanosecond {
+            fraction
+        } else {
+            fraction * 1_000
+        };
         let data_start = input.start() + RECORD_HEADER_LEN;
         let meta = PacketMeta {
             ts: Timestamp::from_parts(i64::from(ts_sec), nanos),
@@ -232,10 +225,10 @@ impl PcapReader {
             // bytes are real, so the wire length is raised to match them.
             orig_len: origlen.max(caplen),
             // The wire lengths that the search after damage accepts.
-            trusted_time: fraction < second
-                && (caplen.max(1)..=MAX_PROBED_WIRE_LEN).contains(&origlen),
+            trusted_time: !overflow && (caplen.max(1)..=MAX_PROBED_WIRE_LEN).contains(&origlen),
             // Classic pcap times, of at most 2^32 seconds, all fit.
             clamped_time: false,
+            subsecond_overflow: overflow.then_some(ts_fraction),
         };
         input.consume(record_len);
         Ok(Step::Packet(meta))
@@ -518,6 +511,44 @@ mod tests {
         assert_eq!(read[lone_at], i64::from(now));
         assert_eq!(stats.lone_times, 1);
         assert_eq!(stats.malformed_records, 0);
+    }
+
+    /// A sub-second field of a second or more is damaged: the packet is dated
+    /// at the last microsecond or nanosecond of its second instead of that
+    /// far ahead, and counted. Its time does not anchor the date checks.
+    #[test]
+    fn subsecond_overflow_cut_to_its_second() {
+        for (nanosecond, overflows, expected) in [
+            (false, [1_000_000, u32::MAX], 999_999_000),
+            (true, [1_000_000_000, u32::MAX], 999_999_999),
+        ] {
+            let records = [
+                record(1_700_000_000, 1, &[1; 60]),
+                record(1_700_000_001, overflows[0], &[2; 60]),
+                record(1_700_000_002, overflows[1], &[3; 60]),
+                record(1_700_000_003, 0, &[4; 60]),
+            ];
+            let mut source = open(pcap_file(false, nanosecond, 1, 65535, &records));
+            let mut times = Vec::new();
+            while let Some(packet) = source.next_packet().unwrap() {
+                times.push(packet.ts);
+            }
+
+            assert_eq!(times.len(), 4, "nanosecond {nanosecond}");
+            for (index, secs) in [(1, 1_700_000_001), (2, 1_700_000_002)] {
+                assert_eq!(times[index].secs(), secs, "nanosecond {nanosecond}");
+                assert_eq!(
+                    times[index].subsec_nanos(),
+                    expected,
+                    "nanosecond {nanosecond}"
+                );
+            }
+            assert_eq!(times[3].secs(), 1_700_000_003);
+            let stats = source.stats();
+            assert_eq!(stats.subsecond_overflows, 2, "nanosecond {nanosecond}");
+            assert_eq!(stats.lone_times, 0, "nanosecond {nanosecond}");
+            assert_eq!(source.time_anchor, Some(times[3]));
+        }
     }
 
     /// Zeroed bytes at the end, as a recorder that crashed may leave them, end

@@ -26,6 +26,9 @@ pub(super) struct PacketMeta {
     /// True when the record's own time lies outside the range of [`Timestamp`], and
     /// `ts` is the nearest limit instead.
     pub clamped_time: bool,
+    /// The sub-second field of a classic pcap record when it is a second or more,
+    /// which is invalid. `ts` then has the largest valid field instead.
+    pub subsecond_overflow: Option<u32>,
 }
 
 /// The outcome of one call to a format reader's `next`.

@@ -427,6 +427,7 @@ impl PcapNgReader {
             orig_len: orig_len.max(caplen),
             trusted_time: orig_len >= caplen,
             clamped_time,
+            subsecond_overflow: None,
         })
     }
 
@@ -471,6 +472,7 @@ impl PcapNgReader {
             trusted_time: false,
             // The time of the packet before, which was counted then.
             clamped_time: false,
+            subsecond_overflow: None,
         })
     }
 
