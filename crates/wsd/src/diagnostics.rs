@@ -135,6 +135,17 @@ impl Diagnostics {
         self.shared.stderr_attached.store(false, Ordering::SeqCst);
     }
 
+    /// Reports the error that ends a daemon's run to syslog or the
+    /// `--diag-file`, and as `wsd: MESSAGE`, the form of every other error,
+    /// on standard error while that still reaches the terminal.
+    pub fn report_daemon_failure(&self, message: &str) {
+        let stderr_attached = self.shared.stderr_attached.swap(false, Ordering::SeqCst);
+        tracing::error!("{message}");
+        if stderr_attached {
+            crate::report(message);
+        }
+    }
+
     /// Sends one formatted message to every destination. A diagnostic that
     /// cannot be shown must not stop the run, so write errors are dropped.
     /// The first failed write to the `--diag-file` is the exception: an error

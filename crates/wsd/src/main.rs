@@ -67,7 +67,7 @@ fn main() {
     if let Err(failure) = result {
         if in_daemon {
             // Standard error may already be /dev/null: syslog gets it too.
-            tracing::error!("{}", failure.message());
+            diagnostics.report_daemon_failure(failure.message());
         } else {
             report(failure.message());
         }

@@ -815,24 +815,30 @@ fn numeric_user_needs_group() {
     assert!(stderr.contains("give the group with -g"), "{stderr}");
 }
 
+/// Starts a daemon that captures on `lo`, with its log directory, its pid
+/// file `wsd.pid` and its diagnostics file `wsd.diag` in `dir`, and the
+/// options `more`, and returns the output of the command that started it.
+fn start_daemon_in(dir: &Path, more: &[&str]) -> std::process::Output {
+    let pid_file = dir.join("wsd.pid");
+    let diag = dir.join("wsd.diag");
+    let mut args = vec![
+        "-i",
+        "lo",
+        "-l",
+        dir.to_str().expect("UTF-8 path"),
+        "--pid-file",
+        pid_file.to_str().expect("UTF-8 path"),
+        "--diag-file",
+        diag.to_str().expect("UTF-8 path"),
+    ];
+    args.extend_from_slice(more);
+    run_wsd(&args, LIMIT)
+}
+
 #[test]
 fn daemon_start_error_reaches_terminal() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let output = run_wsd(
-        &[
-            "-i",
-            "lo",
-            "-l",
-            dir.path().to_str().expect("UTF-8 path"),
-            "--pid-file",
-            dir.path().join("wsd.pid").to_str().expect("UTF-8 path"),
-            "--diag-file",
-            dir.path().join("wsd.diag").to_str().expect("UTF-8 path"),
-            "-u",
-            "no-such-user-for-wsd",
-        ],
-        LIMIT,
-    );
+    let output = start_daemon_in(dir.path(), &["-u", "no-such-user-for-wsd"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
@@ -840,6 +846,37 @@ fn daemon_start_error_reaches_terminal() {
         "{stderr}"
     );
     assert!(!dir.path().join("wsd.pid").exists());
+}
+
+/// A daemon stopped by a pid file that another process holds locked prints
+/// its error with the `wsd:` prefix of every other error, and writes it to
+/// the diagnostics file too.
+#[test]
+fn daemon_locked_pid_file_error_prefixed() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let pid_file = dir.path().join("wsd.pid");
+    let diag = dir.path().join("wsd.diag");
+    let mut holder = std::fs::File::create(&pid_file).expect("create the pid file");
+    holder.try_lock().expect("lock the pid file");
+    writeln!(holder, "{}", std::process::id()).expect("write a pid");
+
+    let output = start_daemon_in(dir.path(), &[]);
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let expected = format!(
+        "wsd: another wsd is running with pid {}",
+        std::process::id()
+    );
+    assert!(
+        stderr.lines().any(|line| line.starts_with(&expected)),
+        "{stderr}"
+    );
+    let diagnostics = std::fs::read_to_string(&diag).expect("diagnostics file");
+    assert!(
+        diagnostics.contains(" ERROR another wsd is running with pid"),
+        "{diagnostics}"
+    );
 }
 
 /// Runs a daemon in a mount namespace of its own, where /dev/log is a socket
