@@ -1151,7 +1151,7 @@ impl ShardedRestorer {
     /// # Errors
     ///
     /// As for [`TrackerRestorer::check`].
-    pub fn check(&self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
+    pub fn check(&mut self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
         let worker = worker_of_saved(saved, self.restorers.len());
         self.restorers[worker].check(index, saved)
     }

@@ -184,10 +184,12 @@ pub enum RestoreError {
     /// A flow left out of the table has the key of a flow after it, which a
     /// restorer that leaves out the flows it evicts at once finds only after
     /// adding the others.
-    #[error("flow {} has the key of a later flow", index + 1)]
+    #[error("flow {} has the key of the later flow {}", index + 1, later + 1)]
     DuplicateOfLaterFlow {
         /// Position of the flow in the snapshot.
         index: usize,
+        /// Position of the later flow with the same key.
+        later: usize,
     },
     /// A flow's serial number is not below the snapshot's next serial number.
     #[error(

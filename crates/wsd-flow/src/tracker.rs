@@ -1086,6 +1086,13 @@ impl Tracker {
 /// [`TrackerRestorer::finish`].
 pub struct TrackerRestorer {
     tracker: Tracker,
+    /// True once [`TrackerRestorer::check`] left a flow out.
+    left_out: bool,
+    /// Position in the snapshot of the flow in each table slot, recorded from
+    /// the first flow left out on, so that [`TrackerRestorer::check_key`] can
+    /// name the later flow it finds. A flow added before is never such a later
+    /// flow, so a restore that leaves no flow out records none.
+    positions: Vec<usize>,
 }
 
 impl TrackerRestorer {
@@ -1102,7 +1109,11 @@ impl TrackerRestorer {
         tracker.table.reserve(count);
         tracker.now = clock;
         tracker.next_serial = next_serial;
-        TrackerRestorer { tracker }
+        TrackerRestorer {
+            tracker,
+            left_out: false,
+            positions: Vec::new(),
+        }
     }
 
     /// Adds the saved flow `saved`, at position `index` of the snapshot's
@@ -1125,6 +1136,13 @@ impl TrackerRestorer {
         let serial = flow.serial;
         let protocol = flow.key.protocol;
         let idx = tracker.table.insert(hash, flow, queue);
+        if self.left_out {
+            let slot = idx as usize;
+            if slot >= self.positions.len() {
+                self.positions.resize(slot + 1, 0);
+            }
+            self.positions[slot] = index;
+        }
         match saved.interim_due {
             Some(due) if tracker.interim_interval().is_some() => {
                 tracker.interim_queue.push(Reverse((due, serial, idx)));
@@ -1144,11 +1162,12 @@ impl TrackerRestorer {
     /// Returns an error if the flow mixes address families, repeats the key of
     /// a flow added before, ends before it starts or has a serial number not
     /// below the next one.
-    pub fn check(&self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
-        match self.has_key_of(index, saved)? {
-            true => Err(RestoreError::DuplicateFlow { index }),
-            false => Ok(()),
+    pub fn check(&mut self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
+        if self.slot_with_key_of(index, saved)?.is_some() {
+            return Err(RestoreError::DuplicateFlow { index });
         }
+        self.left_out = true;
+        Ok(())
     }
 
     /// Checks that the saved flow `saved`, which [`TrackerRestorer::check`]
@@ -1157,21 +1176,31 @@ impl TrackerRestorer {
     ///
     /// # Errors
     ///
-    /// Returns [`RestoreError::DuplicateOfLaterFlow`] if a flow added after
-    /// it has the same key.
+    /// Returns [`RestoreError::DuplicateOfLaterFlow`], with the position of
+    /// that flow, if a flow added after it has the same key.
     pub fn check_key(&self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
-        match self.has_key_of(index, saved)? {
-            true => Err(RestoreError::DuplicateOfLaterFlow { index }),
-            false => Ok(()),
-        }
+        let Some(slot) = self.slot_with_key_of(index, saved)? else {
+            return Ok(());
+        };
+        // `check` left this flow out, so the flow in that slot was added
+        // after it, when positions were recorded.
+        let later = self.positions.get(slot as usize).copied();
+        debug_assert!(later.is_some(), "check did not leave flow {index} out");
+        let later = later.unwrap_or_default();
+        Err(RestoreError::DuplicateOfLaterFlow { index, later })
     }
 
-    /// Returns true if a flow added has the key of the saved flow `saved`,
-    /// which is rebuilt and checked as [`TrackerRestorer::add`] checks it.
-    fn has_key_of(&self, index: usize, saved: &FlowSnapshot) -> Result<bool, RestoreError> {
+    /// Returns the table slot of the flow added with the key of the saved
+    /// flow `saved`, if any. `saved` is rebuilt and checked as
+    /// [`TrackerRestorer::add`] checks it.
+    fn slot_with_key_of(
+        &self,
+        index: usize,
+        saved: &FlowSnapshot,
+    ) -> Result<Option<u32>, RestoreError> {
         let flow = self.tracker.saved_flow(index, saved)?;
         let hash = self.tracker.table.hash(&flow.key);
-        Ok(self.tracker.table.find(hash, &flow.key).is_some())
+        Ok(self.tracker.table.find(hash, &flow.key))
     }
 
     /// Restores the IP fragment table from the snapshot's datagrams `fragments`

@@ -618,6 +618,48 @@ fn restore_rejects_duplicate_flows() {
     ));
 }
 
+/// Returns the snapshot of a tracker that saw a SYN from each client port
+/// from 1 to `count`, at as many seconds.
+fn snapshot_of_syns(count: u16) -> wsd_flow::TrackerSnapshot {
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    for port in 1..=count {
+        tracker.process(
+            ts(i64::from(port)),
+            &tcp_packet(&seg(CLIENT, port, SERVER, 80, SYN, 1, 0, 0)),
+        );
+    }
+    tracker.snapshot()
+}
+
+/// A flow left out of the table that has the key of a flow added after it
+/// is rejected with the positions of both.
+#[test]
+fn restorer_names_later_duplicate() {
+    let snapshot = snapshot_of_syns(4);
+    let mut flows = snapshot.flows.clone();
+    let mut copy = flows[2];
+    copy.serial = snapshot.next_serial;
+    flows.insert(0, copy);
+
+    let mut restorer = TrackerRestorer::new(
+        TrackerConfig::default(),
+        snapshot.clock,
+        snapshot.next_serial + 1,
+        flows.len(),
+    );
+    restorer.check(0, &flows[0]).unwrap();
+    for (index, saved) in flows.iter().enumerate().skip(1) {
+        restorer.add(index, saved).unwrap();
+    }
+    let error = restorer.check_key(0, &flows[0]).unwrap_err();
+
+    assert_eq!(
+        error,
+        wsd_flow::RestoreError::DuplicateOfLaterFlow { index: 0, later: 3 }
+    );
+    assert_eq!(error.to_string(), "flow 1 has the key of the later flow 4");
+}
+
 #[test]
 fn restore_rejects_flow_ending_before_start() {
     let mut tracker = Tracker::new(TrackerConfig::default());
@@ -634,14 +676,7 @@ fn restore_rejects_flow_ending_before_start() {
 
 #[test]
 fn restore_evicts_beyond_table_limit() {
-    let mut tracker = Tracker::new(TrackerConfig::default());
-    for port in 1..=4u16 {
-        tracker.process(
-            ts(i64::from(port)),
-            &tcp_packet(&seg(CLIENT, port, SERVER, 80, SYN, 1, 0, 0)),
-        );
-    }
-    let snapshot = tracker.snapshot();
+    let snapshot = snapshot_of_syns(4);
     let config = TrackerConfig {
         max_flows: 3,
         ..TrackerConfig::default()
@@ -657,14 +692,7 @@ fn restore_evicts_beyond_table_limit() {
 /// with the same records in the same order as evicting it all in `finish`.
 #[test]
 fn restore_evicts_surplus_in_chunks() {
-    let mut tracker = Tracker::new(TrackerConfig::default());
-    for port in 1..=50u16 {
-        tracker.process(
-            ts(i64::from(port)),
-            &tcp_packet(&seg(CLIENT, port, SERVER, 80, SYN, 1, 0, 0)),
-        );
-    }
-    let snapshot = tracker.snapshot();
+    let snapshot = snapshot_of_syns(50);
     let config = TrackerConfig {
         max_flows: 8,
         ..TrackerConfig::default()

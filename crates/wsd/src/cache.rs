@@ -248,7 +248,7 @@ impl Restoring {
         }
     }
 
-    fn check(&self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
+    fn check(&mut self, index: usize, saved: &FlowSnapshot) -> Result<(), RestoreError> {
         match self {
             Restoring::Single(restorer) => restorer.check(index, saved),
             Restoring::Sharded(restorer) => restorer.check(index, saved),

@@ -405,20 +405,25 @@ fn surplus_repeating_kept_key_rejected() {
     let flows = loaded.snapshot.flows.len();
     assert!(flows > 10, "only {flows} flows saved");
     // The flow touched last is kept, and its copy, idle longest, is evicted.
-    let kept_flow = *loaded
+    let (kept_position, &kept_flow) = loaded
         .snapshot
         .flows
         .iter()
-        .max_by_key(|saved| (saved.touched, saved.serial))
+        .enumerate()
+        .max_by_key(|(_, saved)| (saved.touched, saved.serial))
         .unwrap();
     let earliest = loaded.snapshot.flows.iter().map(|saved| saved.touched);
     let mut copy = kept_flow;
     copy.touched = earliest.min().unwrap().add_nanos(-1_000_000_000);
     copy.serial = loaded.snapshot.next_serial;
 
-    // Messages number flows from 1.
+    // Messages number flows from 1, and the copy inserted first moves the
+    // kept flow one on.
     let cases = [
-        (0, "flow 1 has the key of a later flow".to_string()),
+        (
+            0,
+            format!("flow 1 has the key of the later flow {}", kept_position + 2),
+        ),
         (
             flows,
             format!("flow {} repeats the key of an earlier flow", flows + 1),
