@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use jiff::tz::TimeZone;
 use tracing::{Level, Metadata};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
@@ -35,6 +37,11 @@ struct Shared {
     /// True if standard error is a terminal, where a message first erases the
     /// progress line.
     terminal: bool,
+    /// True if the formatter leaves out the time stamp, because syslog and
+    /// the `--diag-file` get their own. `deliver` then puts the formatter's
+    /// usual one before each message on standard error, so that those lines
+    /// read the same with or without them.
+    stamp_stderr: bool,
     destination: Mutex<Destination>,
     time_zone: TimeZone,
 }
@@ -105,6 +112,7 @@ impl Diagnostics {
             shared: Arc::new(Shared {
                 stderr_attached: AtomicBool::new(true),
                 terminal,
+                stamp_stderr: plain,
                 destination: Mutex::new(destination),
                 time_zone: TimeZone::system(),
             }),
@@ -155,11 +163,7 @@ impl Diagnostics {
         let shared = &self.shared;
         let stderr_attached = shared.stderr_attached.load(Ordering::SeqCst);
         if stderr_attached {
-            let mut stderr = io::stderr().lock();
-            if shared.terminal {
-                let _ = stderr.write_all(b"\r\x1b[K");
-            }
-            let _ = stderr.write_all(message);
+            self.write_stderr(message);
         }
         let Ok(mut destination) = shared.destination.lock() else {
             return;
@@ -198,7 +202,7 @@ impl Diagnostics {
                     path.display()
                 );
                 if stderr_attached {
-                    let _ = io::stderr().lock().write_all(notice.as_bytes());
+                    self.write_stderr(notice.as_bytes());
                 }
                 *destination = match fallback.take() {
                     Some(socket) => {
@@ -212,6 +216,25 @@ impl Diagnostics {
                 };
             }
         }
+    }
+
+    /// Writes one message to standard error, after erasing the progress line
+    /// on a terminal, with the formatter's time stamp in UTC if the
+    /// formatter left it out.
+    fn write_stderr(&self, message: &[u8]) {
+        let mut line = Vec::with_capacity(message.len() + 32);
+        if self.shared.terminal {
+            line.extend_from_slice(b"\r\x1b[K");
+        }
+        if self.shared.stamp_stderr {
+            let mut stamp = String::new();
+            if SystemTime.format_time(&mut Writer::new(&mut stamp)).is_ok() {
+                line.extend_from_slice(stamp.as_bytes());
+                line.push(b' ');
+            }
+        }
+        line.extend_from_slice(message);
+        let _ = io::stderr().lock().write_all(&line);
     }
 }
 
@@ -340,6 +363,7 @@ mod tests {
             shared: Arc::new(Shared {
                 stderr_attached: AtomicBool::new(false),
                 terminal: false,
+                stamp_stderr: true,
                 destination: Mutex::new(Destination::Syslog(
                     connect_syslog(&path).expect("connect"),
                 )),
@@ -380,6 +404,7 @@ mod tests {
             shared: Arc::new(Shared {
                 stderr_attached: AtomicBool::new(false),
                 terminal: false,
+                stamp_stderr: true,
                 destination: Mutex::new(Destination::File {
                     file: full,
                     path: PathBuf::from("/dev/full"),

@@ -581,6 +581,41 @@ fn diag_file_gets_messages() {
     assert!(!finished.contains('\x1b'), "no colour codes: {finished}");
 }
 
+/// With a `--diag-file`, the diagnostics on standard error keep the UTC time
+/// stamps that they have without one.
+#[test]
+fn diag_file_keeps_stderr_time_stamps() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let diag = dir.path().join("wsd.diag");
+    let capture = fixture("port_reuse.pcap");
+    let summary_line = |more: &[&str]| -> String {
+        let mut args = vec!["-r", capture.as_str(), "-L", "-"];
+        args.extend_from_slice(more);
+        let output = run_wsd(&args, LIMIT);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        stderr
+            .lines()
+            .find(|line| line.contains("finished: 16 packets"))
+            .unwrap_or_else(|| panic!("no summary in {stderr}"))
+            .to_string()
+    };
+
+    let without_file = summary_line(&[]);
+    let with_file = summary_line(&["--diag-file", diag.to_str().expect("UTF-8 path")]);
+
+    // 2026-12-04T18:10:14.123456Z  INFO finished: ...
+    for line in [&without_file, &with_file] {
+        assert_eq!(&line[10..11], "T", "{line}");
+        assert_eq!(&line[19..20], ".", "{line}");
+        assert!(
+            line[26..].starts_with("Z  INFO finished: 16 packets"),
+            "{line}"
+        );
+    }
+    assert_eq!(without_file[27..], with_file[27..]);
+}
+
 /// Returns the pid in the pid file, once it is there.
 fn read_pid(path: &Path) -> Option<i32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
