@@ -67,7 +67,8 @@ const WSD_DESCRIPTION: &[Block] = &[
          table evicted), unreadable capture records and the packets that could not be \
          fully decoded, by reason. Only when there are any, it also counts the records \
          not written after a failed write, the bytes of input passed over after damage, \
-         the packet times out of range, the packet times with a sub-second field of a \
+         the packet times out of range, the lone packet times replaced, the packet times \
+         with a sub-second field of a \
          second or more, the IP fragments without a transport header and \
          the packets that a live capture dropped. It comes after the other diagnostics \
          of the run, except a warning that the pid file could not be removed and the \
