@@ -66,7 +66,8 @@ const WSD_DESCRIPTION: &[Block] = &[
          `finished:`, counts packets, bytes, flow records (and how many of them a full \
          table evicted), unreadable capture records and the packets that could not be \
          fully decoded, by reason. Only when there are any, it also counts the records \
-         not written after a failed write, the bytes of input passed over after damage, \
+         not written after a failed write, the records dropped while the log's file \
+         system was full past `--hold-size`, the bytes of input passed over after damage, \
          the packet times out of range, the lone packet times replaced, the packet times \
          with a sub-second field of a \
          second or more, the IP fragments without a transport header and \
