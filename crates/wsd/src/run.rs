@@ -1243,7 +1243,8 @@ fn warn_if_before_clock(name: &str, start: Timestamp, clock: Option<Timestamp>) 
         "the first packet ({}) is {} before the capture clock ({}) that the inputs \
          before it or the flow cache left, so its packets count as late ones and the \
          flows they close wait for the clock to pass their timeouts; read captures in \
-         the order they were taken",
+         the order they were taken. If they were, look for a packet dated wrong, as by a \
+         flipped bit of its time field, at the end of the input before",
         utc(start),
         rough_duration(behind / 1_000_000_000),
         utc(clock)
