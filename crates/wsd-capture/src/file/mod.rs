@@ -1274,11 +1274,16 @@ impl FileSource {
         block_len: u32,
     ) -> Result<(), CaptureError> {
         let end = offset + u64::from(block_len);
+        // A capture cut inside this block and joined to another puts that
+        // capture's file header inside the length the block claims, so the
+        // header may be of any date, as in `resync`.
+        self.vouched_until = end;
         // The search starts one byte after the block's start, as after damage.
         let searched = match self.input.skip(1) {
             Ok(true) => self.find_resume_point(end),
             other => other.map(|_| None),
         };
+        self.vouched_until = 0;
         let found = searched.map_err(|source| self.read_error(source))?;
         if let Some(resume) = found {
             self.large_block_damaged(offset, block_type, block_len, resume);
@@ -1377,11 +1382,19 @@ impl FileSource {
         // joins them, makes its last record take in the captures after it. A
         // captured length damaged into one that fits the snapshot length takes
         // in the records after it. Either record then runs past the end, and the
-        // rest of it is searched.
-        let found = match self.input.skip(1)? {
-            true => self.find_resume_point(u64::MAX)?,
-            false => None,
+        // rest of it is searched. A capture joined after a cut pcapng block
+        // starts inside the length that block claims, so its header may be of
+        // any date, as in `resync`.
+        self.vouched_until = match &self.reader {
+            FormatReader::PcapNg(reader) => offset + reader.claimed_len(self.input.available()),
+            FormatReader::Pcap(_) => 0,
         };
+        let searched = match self.input.skip(1) {
+            Ok(true) => self.find_resume_point(u64::MAX),
+            other => other.map(|_| None),
+        };
+        self.vouched_until = 0;
+        let found = searched?;
         if let Some(resume) = found {
             let next = resume.offset();
             let skipped = next - offset;
@@ -2822,6 +2835,56 @@ mod tests {
         });
 
         assert!(warnings.is_empty(), "{warnings:#?}");
+    }
+
+    /// A pcapng capture cut inside a block over the limit and joined to a
+    /// capture three days later is read from that capture's start, from a pipe
+    /// as from a file. The capture's file header lies inside the length that
+    /// the cut block claims, so its date does not count, as after a cut block
+    /// within the limit. The joined capture is shorter than the rest of that
+    /// length in one case and longer in the other.
+    #[test]
+    fn large_block_cut_then_later_capture_read() {
+        let later = |count: u32| {
+            let records: Vec<PcapRecord> = (0..count)
+                .map(|index| PcapRecord {
+                    secs: 1_700_000_000 + 3 * 86_400 + index / 1000,
+                    fraction: index % 1000,
+                    caplen: 60,
+                    orig_len: 60,
+                    data: vec![9; 60],
+                })
+                .collect();
+            pcap_file(false, false, 1, 65535, &records)
+        };
+        let first = sample_pcapng(false);
+        let (first_packets, _) = all_packets(&first);
+        let claimed = MAX_BLOCK_LEN + 4;
+        for next in [later(4), later(20_000)] {
+            let mut bytes = first.clone();
+            push_large_block_header(&mut bytes, claimed);
+            bytes.extend_from_slice(&[0xee; 100]);
+            bytes.extend_from_slice(&next);
+            let (next_packets, _) = all_packets(&next);
+            let mut expected = first_packets.clone();
+            expected.extend(next_packets);
+
+            for len in [None, Some(bytes.len() as u64)] {
+                let reader = Cursor::new(bytes.clone());
+                let mut source = FileSource::from_reader("input".into(), reader, len).unwrap();
+                let mut packets = Vec::new();
+                while let Some(packet) = source.next_packet().unwrap() {
+                    let data = packet.data.to_vec();
+                    packets.push((packet.ts, packet.linktype, data, packet.orig_len));
+                }
+                let case = format!("{} bytes joined, size {len:?}", next.len());
+                assert_eq!(packets.len(), expected.len(), "{case}");
+                assert!(packets == expected, "{case}");
+                assert_eq!(source.stats().joined_files, 1, "{case}");
+                assert_eq!(source.stats().stopped_at, None, "{case}");
+                assert_eq!(source.stats().truncated_at, None, "{case}");
+            }
+        }
     }
 
     #[test]

@@ -275,6 +275,15 @@ impl PcapNgReader {
         (self.order.u32_at(block, 4) as usize == len).then_some((len, interface))
     }
 
+    /// Returns the length that the block starting `head` claims, or 0 if
+    /// `head` is too short to contain it.
+    pub(super) fn claimed_len(&self, head: &[u8]) -> u64 {
+        match head.get(..8) {
+            Some(framing) => u64::from(self.order.u32_at(framing, 4)),
+            None => 0,
+        }
+    }
+
     /// Handles a block longer than `MAX_BLOCK_LEN`: one that carries no packet is
     /// returned for the caller to pass over, and any other ends the file. A block
     /// that runs past the known end of the input is returned as truncated. The
