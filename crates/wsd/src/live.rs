@@ -123,6 +123,7 @@ pub fn run_live(cli: &Cli, startup: &StartUp, diagnostics: &Diagnostics) -> Resu
     summary.capture = read_stats(&mut source, &mut drops);
     let (saved, written) = finish_flows(cli, &mut tracker, &mut output, &mut summary, &hangup);
     mark_finished();
+    summary.count_other_lines_dropped(&output);
     summary.log(&tracker);
     let result = summary.fail_if_dropped(result.and(written));
     combine_failures(result, saved, cli.wflow.is_some(), false)

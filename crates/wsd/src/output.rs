@@ -56,6 +56,11 @@ pub struct LogSink {
     /// True if the last write was dropped because the records held reached
     /// the hold's limit.
     last_write_dropped: bool,
+    /// Lines dropped in the run so far because they did not fit in the hold,
+    /// carried over to each new log.
+    lines_dropped: u64,
+    /// The flow records among `lines_dropped`, which [`Output`] counts.
+    records_dropped: u64,
 }
 
 impl LogSink {
@@ -92,6 +97,8 @@ impl LogSink {
             hold: Hold::default(),
             line_open: false,
             last_write_dropped: false,
+            lines_dropped: 0,
+            records_dropped: 0,
         }
     }
 
@@ -150,6 +157,7 @@ impl LogSink {
             );
         }
         self.hold.dropped_lines += 1;
+        self.lines_dropped += 1;
         self.last_write_dropped = true;
     }
 
@@ -560,11 +568,20 @@ impl Output {
         let sink = self.writer.get_mut();
         if sink.last_write_dropped {
             sink.hold.dropped_records += 1;
+            sink.records_dropped += 1;
             return false;
         }
         self.buffered_record_ends.push_back(sink.accepted);
         self.forget_delivered_records();
         true
+    }
+
+    /// Returns the number of lines other than flow records, such as
+    /// statistics records and packet lines, dropped so far because the log's
+    /// file system was full and the records held had reached the limit.
+    pub fn other_lines_dropped(&self) -> u64 {
+        let sink = self.writer.get_ref();
+        sink.lines_dropped - sink.records_dropped
     }
 
     /// Returns the number of records written to the output buffer that have
@@ -705,7 +722,10 @@ impl Output {
         };
         rotation.failing = false;
         let mut sink = LogSink::file(file);
-        sink.hold.limit = self.writer.get_ref().hold.limit;
+        let old = self.writer.get_ref();
+        sink.hold.limit = old.hold.limit;
+        sink.lines_dropped = old.lines_dropped;
+        sink.records_dropped = old.records_dropped;
         sink.hold.name = path.display().to_string();
         let old = std::mem::replace(self.writer.get_mut(), sink);
         drop(old);
@@ -1576,7 +1596,8 @@ mod tests {
     }
 
     /// Each time the log fills, the warning comes again and the count of
-    /// lines dropped starts from 0. Lines other than flow records count apart.
+    /// lines dropped starts from 0. Lines other than flow records count apart,
+    /// and the run's count of them goes on across the episodes.
     #[test]
     fn dropped_lines_counted_per_episode() {
         let (_dir, path, full, mut output) = holding_output(0, 2000);
@@ -1603,6 +1624,7 @@ mod tests {
         let mut expected = numbered_records(0..264);
         expected.extend(numbered_records(1000..1264));
         assert!(std::fs::read(&path).unwrap() == expected);
+        assert_eq!(output.other_lines_dropped(), 2);
     }
 
     /// A line that the log took in part before it filled is held whole, even
@@ -1781,11 +1803,16 @@ mod tests {
 
         full.set(false);
         output.writer.flush().unwrap();
+        // Counts of lines dropped in an earlier episode, which the new log
+        // takes over.
+        output.writer.get_mut().lines_dropped = 3;
+        output.writer.get_mut().records_dropped = 1;
         output.rotate_if_due(false).unwrap();
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
         assert_eq!(std::fs::read(&path).unwrap(), b"record\n");
         assert_ne!(output.name, path.display().to_string());
         assert_eq!(output.writer.get_ref().hold.limit, 1 << 20);
+        assert_eq!(output.other_lines_dropped(), 2);
     }
 
     #[test]

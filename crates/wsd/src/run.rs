@@ -107,6 +107,8 @@ pub struct Summary {
     /// Flow records dropped because the log's file system was full and the
     /// records held in memory had reached `--hold-size`.
     records_dropped: u64,
+    /// Statistics records and packet lines dropped for the same reason.
+    other_lines_dropped: u64,
     malformed_records: u64,
     /// Input bytes passed over after damage, whose packets are lost.
     skipped_bytes: u64,
@@ -242,20 +244,45 @@ impl Summary {
         }
     }
 
-    /// Fails a run that dropped flow records while the log's file system was
-    /// full, as a failed write fails it, because the log lacks them. Adds the
-    /// count to the failure of `result` if the run failed anyway.
+    /// Takes the count of statistics records and packet lines that `output`
+    /// dropped while its log's file system was full, for the summary.
+    pub(crate) fn count_other_lines_dropped(&mut self, output: &Output) {
+        self.other_lines_dropped = output.other_lines_dropped();
+    }
+
+    /// Describes the flow records and other lines dropped while the log's
+    /// file system was full, with the verb that follows.
+    fn describe_dropped(&self) -> (String, &'static str) {
+        let others = "(statistics records or packet lines)";
+        let lines = match (self.records_dropped, self.other_lines_dropped) {
+            (records, 0) => count(records, "flow record"),
+            (0, lines) => format!("{} {others}", count(lines, "line")),
+            (records, lines) => format!(
+                "{} and {} {others}",
+                count(records, "flow record"),
+                count(lines, "other line")
+            ),
+        };
+        let verb = match self.records_dropped + self.other_lines_dropped {
+            1 => "was",
+            _ => "were",
+        };
+        (lines, verb)
+    }
+
+    /// Fails a run that dropped flow records, statistics records or packet
+    /// lines while the log's file system was full, as a failed write fails
+    /// it, because the log lacks them. Adds the count to the failure of
+    /// `result` if the run failed anyway.
     pub(crate) fn fail_if_dropped(&self, result: Result<(), Failure>) -> Result<(), Failure> {
-        let dropped = self.records_dropped;
-        if dropped == 0 {
+        if self.records_dropped == 0 && self.other_lines_dropped == 0 {
             return result;
         }
+        let (dropped, verb) = self.describe_dropped();
         let message = format!(
-            "{} {} dropped while the log's file system was full, because the records \
-             held in memory had reached --hold-size; free space on that file system sooner, \
-             or raise --hold-size",
-            count(dropped, "flow record"),
-            if dropped == 1 { "was" } else { "were" }
+            "{dropped} {verb} dropped while the log's file system was full, because the \
+             records held in memory had reached --hold-size; free space on that file system \
+             sooner, or raise --hold-size"
         );
         match result {
             Ok(()) => Err(Failure::Other(message)),
@@ -327,12 +354,24 @@ impl Summary {
             None => String::new(),
         };
         let records = count(self.records, "flow record");
-        let dropped = format!("{} {DROPPED}", self.records_dropped);
+        let mut dropped = format!("{} {DROPPED}", self.records_dropped);
+        if self.other_lines_dropped > 0 {
+            dropped.push_str(&format!(
+                ", as {} {} (statistics records or packet lines)",
+                if self.other_lines_dropped == 1 {
+                    "was"
+                } else {
+                    "were"
+                },
+                count(self.other_lines_dropped, "other line")
+            ));
+        }
         let not_written = format!(
             "{} not written because writing the log failed",
             self.records_not_written
         );
-        let records = match (self.records_dropped > 0, self.records_not_written > 0) {
+        let any_dropped = self.records_dropped > 0 || self.other_lines_dropped > 0;
+        let records = match (any_dropped, self.records_not_written > 0) {
             (false, false) => records,
             (true, false) => format!("{records} written and {dropped}"),
             (false, true) => format!("{records} written and {not_written}"),
@@ -1470,6 +1509,40 @@ mod tests {
             failure.message()
         );
         assert!(Summary::default().fail_if_dropped(Ok(())).is_ok());
+    }
+
+    /// Statistics records and packet lines dropped fail the run too, even
+    /// when no flow record was dropped, and the error counts them apart.
+    #[test]
+    fn dropped_other_lines_fail_run() {
+        let lines_only = Summary {
+            other_lines_dropped: 2,
+            ..Summary::default()
+        };
+        let failure = lines_only.fail_if_dropped(Ok(())).unwrap_err();
+        assert_eq!(failure.exit_code(), 1);
+        assert!(
+            failure.message().starts_with(
+                "2 lines (statistics records or packet lines) were dropped while the \
+                 log's file system was full"
+            ),
+            "{}",
+            failure.message()
+        );
+        let both = Summary {
+            records_dropped: 1,
+            other_lines_dropped: 1,
+            ..Summary::default()
+        };
+        let failure = both.fail_if_dropped(Ok(())).unwrap_err();
+        assert!(
+            failure.message().starts_with(
+                "1 flow record and 1 other line (statistics records or packet lines) were \
+                 dropped"
+            ),
+            "{}",
+            failure.message()
+        );
     }
 
     /// The notice of a slow stop names the phase that the run is in, and what

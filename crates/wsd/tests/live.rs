@@ -642,6 +642,74 @@ fn full_hold_drops_only_overflow() {
     );
 }
 
+/// Packet lines (`-V`) that do not fit in `--hold-size` are dropped as flow
+/// records are: the summary and the final error count them, and the run ends
+/// with status 1, even when no flow record was dropped.
+#[test]
+fn dropped_packet_lines_fail_run() {
+    if !can_capture() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let Some(mut disk) = SmallDiskRun::start(dir.path(), &["-V", "--hold-size", "4K"]) else {
+        return;
+    };
+
+    // One flow for the whole test: a datagram every 200 ms keeps it from
+    // timing out, so that its record is made only once the log has room.
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a sender");
+    let keeper = sender.try_clone().expect("sender cloned");
+    let port = disk.port;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = stop.clone();
+    let keep_alive = std::thread::spawn(move || {
+        while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            keeper
+                .send_to(b"x", ("127.0.0.1", port))
+                .expect("send on loopback");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let filler = disk.fs.fill();
+    disk.run.wait_for_line("holding the records in memory");
+    // About 100 bytes a line: far more than the 4 KiB hold takes.
+    for _ in 0..300 {
+        sender
+            .send_to(b"x", ("127.0.0.1", port))
+            .expect("send on loopback");
+    }
+    disk.run
+        .wait_for_line("are dropped until the log has room again");
+    std::fs::remove_file(filler).expect("filler removed");
+    disk.run.wait_for_line("can be written again");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    keep_alive.join().expect("sender thread");
+    let text = wait_for_udp_flows(&disk.log, 1);
+    let (code, stderr) = disk.run.terminate();
+
+    assert_eq!(udp_lines(&text).len(), 1, "{text}");
+    assert!(text.ends_with('\n'), "{text}");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("0 flow records and "),
+        "the notice names the lines dropped: {stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "1 flow record written and 0 dropped because the log was full and \
+             --hold-size was reached, as were "
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "lines (statistics records or packet lines) were dropped while the log's \
+             file system was full"
+        ),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn threads_report_across_quiet_gaps() {
     if !can_capture() {
