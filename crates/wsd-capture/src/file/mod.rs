@@ -1332,9 +1332,19 @@ impl FileSource {
     /// Ends reading after the input ended inside the block at `offset` that
     /// claims `block_len` bytes, which was searched for records without finding
     /// any. Unlike a file cut short, this can be damage: a length read out of
-    /// place often claims gigabytes.
+    /// place often claims gigabytes. An end that the stop flag caused is a
+    /// stop, as in [`FileSource::truncated`], and gets no warning.
     #[cold]
     fn ended_inside_large_block(&mut self, offset: u64, block_len: u32) {
+        if self.stop_requested() {
+            tracing::debug!(
+                file = %self.name,
+                offset,
+                "reading stopped by the stop flag inside the block at byte {offset}"
+            );
+            self.finish();
+            return;
+        }
         let skipped = self.input.offset().saturating_sub(offset);
         self.stats.truncated_at = Some(offset);
         self.stats.skipped_bytes += skipped;
@@ -1350,14 +1360,18 @@ impl FileSource {
         self.finish();
     }
 
+    /// Returns true if the stop flag is set, so that an end of input found
+    /// now is a stop, not the end of the data.
+    fn stop_requested(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|stop| stop.load(Ordering::Relaxed))
+    }
+
     /// Ends reading at the record or block at `offset`, which the input cuts
     /// short, unless the header of another capture follows inside it.
     fn truncated(&mut self, offset: u64) -> io::Result<()> {
-        if self
-            .stop
-            .as_ref()
-            .is_some_and(|stop| stop.load(Ordering::Relaxed))
-        {
+        if self.stop_requested() {
             self.input.consume_all();
             tracing::debug!(
                 file = %self.name,
@@ -3002,6 +3016,33 @@ mod tests {
         assert_eq!(records, 3);
         assert_eq!(stats.truncated_at, None);
         assert!(warnings.is_empty(), "{warnings:#?}");
+    }
+
+    /// A stop flag that ends the input inside a block over the limit ends
+    /// reading quietly. The same end without the flag gets a warning, and the
+    /// block's bytes count as passed over.
+    #[test]
+    fn stop_inside_large_block_not_damage() {
+        let mut bytes = sample_pcapng(false);
+        push_large_block_header(&mut bytes, MAX_BLOCK_LEN + 4);
+        bytes.extend_from_slice(&[0xee; 1000]);
+
+        let (records, stats, warnings) = read_until_stopped(&bytes, true);
+        assert_eq!(records, 4);
+        assert_eq!(stats.truncated_at, None);
+        assert_eq!(stats.skipped_bytes, 0);
+        assert!(warnings.is_empty(), "{warnings:#?}");
+
+        let (records, stats, warnings) = read_until_stopped(&bytes, false);
+        assert_eq!(records, 4);
+        assert!(stats.truncated_at.is_some());
+        assert_eq!(stats.skipped_bytes, 1008);
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(
+            warnings[0].contains("inside a block that claims"),
+            "{}",
+            warnings[0]
+        );
     }
 
     /// The warning for a file cut short counts the packets read, also when a
