@@ -373,6 +373,10 @@ pub struct FileSource {
     /// capture's file header found before it may be of any date; 0 when no
     /// search is under way.
     vouched_until: u64,
+    /// Stream offset from which the reader last went back to a capture's file
+    /// header inside the record before. Bytes up to it may have been read
+    /// twice, so later searches of a record for a header start after it.
+    reread_until: u64,
 }
 
 impl FileSource {
@@ -570,6 +574,7 @@ impl FileSource {
             alignment_checks_failed: 0,
             early_damage: None,
             vouched_until: 0,
+            reread_until: 0,
         };
         if matches!(source.reader, FormatReader::PcapNg(_)) {
             source.read_first_section_header()?;
@@ -1029,6 +1034,12 @@ impl FileSource {
     /// header there, and what follows the record then belongs to that capture.
     /// Returns the header's offset, where the input is then positioned, or none
     /// with the input left where it was.
+    ///
+    /// Only the bytes after the place where the reader last went back to such
+    /// a header are searched. Bytes read a second time could otherwise hold
+    /// another header that sends the reader back again, so that a crafted
+    /// input of a few kilobytes returned gigabytes of packets. No byte is thus
+    /// returned in more than two packets.
     fn capture_in_previous_record(&mut self) -> io::Result<Option<u64>> {
         // The last packet's range is empty, 0..0, when the reader stepped past
         // anything else since, or returned no packet yet. Otherwise its data
@@ -1040,8 +1051,14 @@ impl FileSource {
         if !is_pcap || range == (0..0) || len > self.input.start() {
             return Ok(None);
         }
+        let end = self.input.offset();
+        let reread_len = self.reread_until.saturating_sub(end - len as u64);
+        let first_at = usize::try_from(reread_len).map_or(len, |reread_len| reread_len.max(1));
+        if first_at >= len {
+            return Ok(None);
+        }
         self.input.rewind(len);
-        for at in 1..len {
+        for at in first_at..len {
             if !self.input.fill(at + NEXT_FILE_PROBE)? {
                 break;
             }
@@ -1051,6 +1068,7 @@ impl FileSource {
             // capture may be of any date.
             if magic && starts_capture(head, true) && self.confirms_capture(at, false)? {
                 self.input.consume(at);
+                self.reread_until = end;
                 return Ok(Some(self.input.offset()));
             }
         }
@@ -2234,6 +2252,46 @@ mod tests {
             assert_eq!(stats.joined_files, 2, "{case}");
             assert_eq!(stats.stopped_at, None, "{case}");
         }
+    }
+
+    /// A capture's file header every 41 bytes, each followed by a record that
+    /// claims the next 1,018 bytes and so takes in the next 24 headers. Each
+    /// record ends 33 bytes into a header, where the captured length of the
+    /// record header read there is the magic number, and the record contains
+    /// the next header. Going back to that header after each record returned
+    /// every byte in about 25 packets. The reader no longer goes back into
+    /// bytes that it has read twice.
+    #[test]
+    fn nested_cut_records_read_at_most_twice() {
+        let caplen = 1018;
+        let header_and_record = pcap_file(
+            false,
+            false,
+            1,
+            65535,
+            &[PcapRecord {
+                secs: 1_700_000_000,
+                fraction: 0,
+                caplen,
+                orig_len: caplen,
+                data: vec![0],
+            }],
+        );
+        assert_eq!(header_and_record.len(), 41);
+        assert_eq!((40 + caplen) % 41, 33);
+        let bytes = header_and_record.repeat(200);
+
+        let (packets, stats) = all_packets(&bytes);
+        let packet_bytes: usize = packets.iter().map(|packet| packet.2.len()).sum();
+        assert!(
+            packet_bytes <= 2 * bytes.len(),
+            "{packet_bytes} bytes of packets in {} bytes",
+            bytes.len()
+        );
+        // A packet for each header that the search after a record finds.
+        let header_and_records = 40 + caplen as usize;
+        assert!(packets.len() >= bytes.len() / header_and_records);
+        assert_eq!(stats.stopped_at, None);
     }
 
     /// pcapng simple packet blocks have no time of their own, so the epoch they
