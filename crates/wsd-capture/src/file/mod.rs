@@ -470,8 +470,12 @@ impl FileSource {
     }
 
     /// Returns the number of bytes of the file consumed so far, headers included.
+    ///
+    /// It never decreases. Where the reader goes back to another capture's file
+    /// header found inside the record before, as [`FileSource`] describes, the
+    /// bytes up to the place it went back from stay counted.
     pub fn position(&self) -> u64 {
-        self.input.offset()
+        self.input.offset().max(self.reread_until)
     }
 
     /// Returns the size of the file in bytes, if known: the size of a regular file, or the
@@ -2292,6 +2296,44 @@ mod tests {
         let header_and_records = 40 + caplen as usize;
         assert!(packets.len() >= bytes.len() / header_and_records);
         assert_eq!(stats.stopped_at, None);
+    }
+
+    /// A record whose data contains a whole capture, followed by one byte,
+    /// too short for a record header. The reader goes back to the capture
+    /// inside the record and returns its packet, which ends before the record
+    /// does, but the position stays where reading went back from.
+    #[test]
+    fn going_back_keeps_position() {
+        let record = |secs, data: Vec<u8>| PcapRecord {
+            secs,
+            fraction: 0,
+            caplen: data.len() as u32,
+            orig_len: data.len() as u32,
+            data,
+        };
+        let inside = pcap_file(
+            false,
+            false,
+            1,
+            65535,
+            &[record(1_700_000_010, vec![2; 20])],
+        );
+        let data = [vec![0; 2], inside.clone(), vec![0; 10]].concat();
+        let mut bytes = pcap_file(false, false, 1, 65535, &[record(1_700_000_000, data)]);
+        let record_end = bytes.len() as u64;
+        bytes.push(0);
+
+        let mut source = open_bytes(&bytes).unwrap();
+        let mut positions = Vec::new();
+        let mut lengths = Vec::new();
+        while let Some(packet) = source.next_packet().unwrap() {
+            lengths.push(packet.data.len());
+            positions.push(source.position());
+        }
+        assert_eq!(lengths, [2 + inside.len() + 10, 20]);
+        assert_eq!(positions, [record_end, record_end]);
+        assert_eq!(source.position(), bytes.len() as u64);
+        assert_eq!(source.stats().joined_files, 1);
     }
 
     /// pcapng simple packet blocks have no time of their own, so the epoch they
