@@ -4,9 +4,9 @@
 //! smaller, and grows up to [`BUFFER_SIZE`] only when a record needs more room. A buffer
 //! that small stays in the processor's cache, so the bytes that a read copies in are
 //! still there when the records are parsed, and a small input never allocates and zeroes
-//! a large buffer. Records are parsed in place,
-//! and the unconsumed tail is moved to the front only when a read is needed, which copies
-//! at most one partial record per refill.
+//! a large buffer. Records are parsed in place. Only when a read is needed does the
+//! unconsumed tail move to the front, at most one partial record, with the consumed bytes
+//! kept before it: an eighth of the buffer, or the record that the reader asked to keep.
 //!
 //! The buffer is reference-counted so that [`SharedBytes`] clones of it can outlive the
 //! reader's use of it. Bytes that a clone can see never change: before each write, the
@@ -58,6 +58,10 @@ pub(super) struct Input {
     buf: Arc<Box<[u8]>>,
     /// Size up to which `buf` may grow.
     max_len: usize,
+    /// Consumed bytes that moving the unconsumed bytes keeps before them when
+    /// that is more than an eighth of the buffer, as [`Input::keep_consumed`]
+    /// sets.
+    keep: usize,
     /// Buffer index of the first unconsumed byte.
     start: usize,
     /// Buffer index one past the last byte read.
@@ -102,6 +106,7 @@ impl Input {
             reader,
             buf: zeroed_buffer(initial),
             max_len,
+            keep: 0,
             start: 0,
             end: 0,
             buf_offset: 0,
@@ -190,7 +195,8 @@ impl Input {
                 self.max_len
             )));
         }
-        if need > self.buf.len() {
+        let room = need + self.keep.min(self.start);
+        if need > self.buf.len() || (room > self.buf.len() && self.buf.len() < self.max_len) {
             self.grow(need);
         }
         while self.end - self.start < need {
@@ -239,19 +245,33 @@ impl Input {
     }
 
     /// Gives back the last `count` bytes consumed, which must still be in the buffer:
-    /// at most [`Input::start`] bytes. Reads keep up to an eighth of the buffer
-    /// before the first unconsumed byte when they move the bytes.
+    /// at most [`Input::start`] bytes. Reads keep up to an eighth of the buffer, or
+    /// the count set by [`Input::keep_consumed`], before the first unconsumed byte
+    /// when they move the bytes.
     pub(super) fn rewind(&mut self, count: usize) {
         debug_assert!(count <= self.start);
         self.start -= count.min(self.start);
     }
 
+    /// Keeps at least the last `count` bytes consumed in the buffer when later
+    /// reads move the unconsumed bytes, so that [`Input::rewind`] can give
+    /// them back whatever the sizes of the reads. The buffer grows for them
+    /// up to its maximum size, and only a need for more than that drops
+    /// them. A later call replaces the count.
+    #[inline]
+    pub(super) fn keep_consumed(&mut self, count: usize) {
+        self.keep = count;
+    }
+
     /// Returns how many consumed bytes a buffer of `len` bytes keeps before the
     /// unconsumed ones when they move to its front. That is up to an eighth of
-    /// the buffer, so that moving them costs little, and leaves room for `need`
-    /// bytes after the kept ones.
+    /// the buffer, so that moving them costs little, or the count that
+    /// [`Input::keep_consumed`] set if larger, and leaves room for `need` bytes
+    /// after the kept ones.
     fn kept(&self, len: usize, need: usize) -> usize {
-        self.start.min(len / 8).min(len.saturating_sub(need))
+        self.start
+            .min((len / 8).max(self.keep))
+            .min(len.saturating_sub(need))
     }
 
     /// Consumes every available byte, so that the offset reaches the end of what was read.
@@ -259,15 +279,17 @@ impl Input {
         self.start = self.end;
     }
 
-    /// Replaces the buffer with one of at least `need` bytes and an eighth, at least
-    /// twice the old size and at most `max_len`, keeping the kept and unconsumed bytes
-    /// at its front.
+    /// Replaces the buffer with one of at least `need` bytes, the bytes to keep that
+    /// [`Input::keep_consumed`] set, and an eighth, at least twice the old size and at
+    /// most `max_len`, keeping the kept and unconsumed bytes at its front.
     ///
     /// The old buffer is only read, so its clones need no check. The retired buffers are
     /// released, because they are smaller than the new size.
     fn grow(&mut self, need: usize) {
-        // An eighth more than the need leaves room for the kept bytes.
-        let len = (need + need / 8)
+        // An eighth more than the need and the bytes to keep leaves room for
+        // the bytes kept besides.
+        let required = need + self.keep.min(self.start);
+        let len = (required + required / 8)
             .max(self.buf.len().saturating_mul(2))
             .min(self.max_len);
         let mut buf = zeroed_buffer(len);

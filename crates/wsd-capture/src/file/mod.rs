@@ -1673,6 +1673,12 @@ impl PacketSource for FileSource {
             if let Some(fraction) = meta.subsecond_overflow {
                 self.count_subsecond_overflow(fraction, meta.ts, meta.data.len());
             }
+            // Damage after a classic pcap record makes the reader search it,
+            // so the buffer keeps it, whatever the sizes of the reads.
+            if matches!(self.reader, FormatReader::Pcap(_)) {
+                self.input
+                    .keep_consumed(pcap::RECORD_HEADER_LEN + meta.data.len());
+            }
             if meta.clamped_time {
                 self.count_clamped_time(meta.ts);
             } else if meta.trusted_time {
@@ -2334,6 +2340,97 @@ mod tests {
         assert_eq!(positions, [record_end, record_end]);
         assert_eq!(source.position(), bytes.len() as u64);
         assert_eq!(source.stats().joined_files, 1);
+    }
+
+    /// A capture cut inside a long record and joined to another gives the
+    /// same packets whatever the sizes of the reads. The search for the next
+    /// capture's header inside that record needs the record in the read
+    /// buffer. A read needed right after the record used to move it out, so
+    /// the packets depended on where the reads ended.
+    #[test]
+    fn cut_record_search_independent_of_reads() {
+        /// A reader that returns at most 8 bytes per call, as a pipe may.
+        struct EightBytes(Cursor<Vec<u8>>);
+
+        impl Read for EightBytes {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                let count = out.len().min(8);
+                self.0.read(&mut out[..count])
+            }
+        }
+
+        let records = |count: u32, len: u32, secs: u32| -> Vec<PcapRecord> {
+            (0..count)
+                .map(|index| PcapRecord {
+                    secs: secs + index,
+                    fraction: 0,
+                    caplen: len,
+                    orig_len: len,
+                    data: vec![7; len as usize],
+                })
+                .collect()
+        };
+        // A buffer that starts at 4 KiB, as for a size hint of 0, and the
+        // 128 KiB buffer of an input of unknown size, such as a pipe.
+        for (size_hint, before, caplen, present, after) in [
+            (
+                Some(0),
+                records(2, 100, 1_700_000_000),
+                3000,
+                1000,
+                records(4, 500, 1_700_000_010),
+            ),
+            (
+                None,
+                records(30, 2000, 1_700_000_000),
+                50_000,
+                10_000,
+                records(40, 1000, 1_700_000_100),
+            ),
+        ] {
+            let mut cut_records = before;
+            cut_records.push(PcapRecord {
+                secs: 1_700_000_005,
+                fraction: 0,
+                caplen,
+                orig_len: caplen,
+                data: vec![1; present],
+            });
+            let cut = pcap_file(false, false, 1, 65535, &cut_records);
+            let next = pcap_file(false, false, 1, 65535, &after);
+            let record_end = cut.len() + caplen as usize - present;
+            // The cut record ends inside the data of the last record of `next`,
+            // whose bytes read as an invalid captured length.
+            assert!(record_end > cut.len() + next.len() - after[after.len() - 1].data.len());
+            assert!(record_end + 16 <= cut.len() + next.len());
+            // The 8-byte reads end where the cut record ends.
+            assert_eq!(record_end % 8, 0);
+            let bytes = [cut.clone(), next.clone()].concat();
+
+            let (whole, stats) = all_packets(&bytes);
+            assert_eq!(
+                whole.len(),
+                cut_records.len() + after.len(),
+                "{size_hint:?}"
+            );
+            assert_eq!(
+                &whole[cut_records.len()..],
+                &all_packets(&next).0[..],
+                "{size_hint:?}"
+            );
+            assert_eq!(stats.joined_files, 1, "{size_hint:?}");
+
+            let reader = EightBytes(Cursor::new(bytes));
+            let mut source = FileSource::from_reader("input".into(), reader, size_hint).unwrap();
+            let mut pieces = Vec::new();
+            while let Some(packet) = source.next_packet().unwrap() {
+                let data = packet.data.to_vec();
+                pieces.push((packet.ts, packet.linktype, data, packet.orig_len));
+            }
+            assert_eq!(pieces.len(), whole.len(), "{size_hint:?}");
+            assert_eq!(pieces, whole, "{size_hint:?}");
+            assert_eq!(source.stats(), &stats, "{size_hint:?}");
+        }
     }
 
     /// pcapng simple packet blocks have no time of their own, so the epoch they
