@@ -203,12 +203,25 @@ impl Input {
             if self.eof {
                 return Ok(false);
             }
-            if self.start + need > self.buf.len() || self.buf.len() - self.end < MIN_READ {
+            let len = self.buf.len();
+            if self.start + need > len && self.leaves_little_room(need) {
+                self.grow(need);
+            } else if self.start + need > len || len - self.end < MIN_READ {
                 self.compact(need);
             }
             self.read_more()?;
         }
         Ok(true)
+    }
+
+    /// Returns true if moving the bytes to the front for `need` bytes would leave
+    /// less than an eighth of the buffer free after them, and the buffer can still
+    /// grow. A fill a few bytes further on would then move nearly the whole buffer
+    /// again, as when the search after damage checks a block of most of the buffer's
+    /// length at each of many places in a row.
+    fn leaves_little_room(&self, need: usize) -> bool {
+        let len = self.buf.len();
+        len < self.max_len && self.kept(len, need) + need + len / 8 > len
     }
 
     /// Consumes `count` bytes, reading and dropping those beyond the buffer.
@@ -483,6 +496,30 @@ mod tests {
         assert!(input.fill(257).is_err());
     }
 
+    /// A fill of most of the buffer that moves on a few bytes at a time moves the
+    /// bytes to the front only now and then: the buffer grows instead of moving
+    /// nearly all of itself at each step.
+    #[test]
+    fn sliding_fill_rarely_moves_bytes() {
+        let data = numbered(300_000);
+        let mut input = Input::with_sizes(Box::new(Cursor::new(data.clone())), 4096, BUFFER_SIZE);
+        let mut moves = 0;
+        let mut buf_offset = input.buf_offset;
+
+        for step in 0..10_000 {
+            assert!(input.fill(100_000).unwrap());
+            assert_eq!(input.available()[0], data[step * 12]);
+            input.consume(12);
+            if input.buf_offset != buf_offset {
+                moves += 1;
+                buf_offset = input.buf_offset;
+            }
+        }
+
+        assert!(moves <= 10, "the bytes moved {moves} times");
+        assert!(input.buf.len() <= 4 * 100_000, "{} bytes", input.buf.len());
+    }
+
     #[test]
     fn new_sizes_buffer_by_input_length() {
         let small = Input::new(Box::new(Cursor::new(numbered(10))), Some(10));
@@ -678,9 +715,11 @@ mod tests {
         let data = numbered(300);
         let mut input = Input::with_sizes(Box::new(Cursor::new(data.clone())), 16, 256);
         assert!(input.fill(16).unwrap());
-        input.consume(4);
+        input.consume(8);
         let old = input.shared();
-        assert!(input.fill(16).unwrap());
+        // The 2 kept bytes and the 10 needed leave more than an eighth of the buffer free,
+        // so the input moves on to another buffer of its size instead of growing.
+        assert!(input.fill(10).unwrap());
         assert_eq!(input.retired.len(), 1);
         let before = old.as_slice().to_vec();
         let current = input.shared();
@@ -689,11 +728,11 @@ mod tests {
         assert!(input.fill(200).unwrap());
 
         assert_eq!(old.as_slice(), &before[..]);
-        assert_eq!(current.as_slice(), &data[4..20]);
+        assert_eq!(current.as_slice(), &data[6..22]);
         assert!(input.buf.len() >= 200);
         assert!(input.retired.is_empty());
-        assert_eq!(input.offset(), 6);
-        assert_eq!(&input.available()[..200], &data[6..206]);
+        assert_eq!(input.offset(), 10);
+        assert_eq!(&input.available()[..200], &data[10..210]);
     }
 
     #[test]
