@@ -377,6 +377,9 @@ pub struct FileSource {
     /// header inside the record before. Bytes up to it may have been read
     /// twice, so later searches of a record for a header start after it.
     reread_until: u64,
+    /// True once a capture found inside the record before damage was logged
+    /// as a warning. Later ones are logged at debug level.
+    warned_capture_inside: bool,
 }
 
 impl FileSource {
@@ -579,6 +582,7 @@ impl FileSource {
             early_damage: None,
             vouched_until: 0,
             reread_until: 0,
+            warned_capture_inside: false,
         };
         if matches!(source.reader, FormatReader::PcapNg(_)) {
             source.read_first_section_header()?;
@@ -1092,13 +1096,18 @@ impl FileSource {
     /// Goes on with the capture whose file header is at `next`, inside the
     /// record before `offset`, where `problem` was found, and logs why.
     fn read_capture_inside(&mut self, next: u64, offset: u64, problem: &str) -> io::Result<()> {
+        if self.warned_capture_inside {
+            tracing::debug!(file = %self.name, offset, next, "capture inside the record before");
+            return self.start_next_file(next);
+        }
+        self.warned_capture_inside = true;
         tracing::warn!(
             file = %self.name,
             offset,
             "{problem} at byte {offset}, and the record before it contains the file header \
              of another capture at byte {next}: the capture before was cut inside that \
              record, so reading goes on with the capture at byte {next}, and the record's \
-             packet holds bytes of both"
+             packet holds bytes of both. Later such captures are logged at debug level"
         );
         self.start_next_file(next)
     }
@@ -1436,15 +1445,21 @@ impl FileSource {
             let skipped = next - offset;
             // The record that ran past the end is lost.
             self.stats.malformed_records += 1;
+            let first = self.stats.skipped_bytes == 0;
             self.stats.skipped_bytes += skipped;
             let place = resume.place();
-            tracing::warn!(
-                file = %self.name,
-                offset,
-                "the record at byte {offset} runs past the end of the input, and {place} \
-                 starts at byte {next}, inside it: reading goes on there, {skipped} bytes \
-                 on. Packets before it were read out of place or passed over"
-            );
+            if first {
+                tracing::warn!(
+                    file = %self.name,
+                    offset,
+                    "the record at byte {offset} runs past the end of the input, and {place} \
+                     starts at byte {next}, inside it: reading goes on there, {skipped} bytes \
+                     on. Packets before it were read out of place or passed over. Later \
+                     damage is logged at debug level"
+                );
+            } else {
+                tracing::debug!(file = %self.name, offset, skipped, "record past the end skipped");
+            }
             return self.go_on_at(resume);
         }
         self.input.consume_all();
@@ -2780,6 +2795,46 @@ mod tests {
         read();
         let text = LOG_OUTPUT.with(|output| String::from_utf8(output.take()).unwrap());
         text.lines().map(str::to_string).collect()
+    }
+
+    /// A capture's file header every 41 bytes, each followed by a record that
+    /// ends inside the next header, so that the reader goes back to that header
+    /// after every record. Only the first time is a warning.
+    #[test]
+    fn captures_inside_records_warned_once() {
+        let caplen = 34;
+        let header_and_record = pcap_file(
+            false,
+            false,
+            1,
+            65535,
+            &[PcapRecord {
+                secs: 1_700_000_000,
+                fraction: 0,
+                caplen,
+                orig_len: caplen,
+                data: vec![0],
+            }],
+        );
+        let bytes = header_and_record.repeat(100);
+
+        let mut records = 0;
+        let warnings = logged_warnings(|| {
+            let mut source = open_bytes(&bytes).unwrap();
+            while source.next_packet().unwrap().is_some() {
+                records += 1;
+            }
+            assert_eq!(source.stats().joined_files, 99);
+        });
+
+        // The last record runs past the end of the input.
+        assert_eq!(records, 99);
+        let inside = warnings
+            .iter()
+            .filter(|line| line.contains("contains the file header of another capture"))
+            .count();
+        assert_eq!(inside, 1, "{warnings:#?}");
+        assert!(warnings.len() <= 3, "{warnings:#?}");
     }
 
     #[test]
