@@ -8,6 +8,10 @@ use wsd_capture::{FileSource, PacketSource, ReadStats, Timestamp, MAX_CAPLEN};
 /// header, or the smallest pcapng packet block (a simple packet block without data).
 const MIN_RECORD_LEN: usize = 16;
 
+/// How many packets a byte of the input may be returned in. A capture found inside
+/// a classic pcap record before damage is read again after that record's packet.
+const MAX_READS_PER_BYTE: usize = 2;
+
 /// Sizes of the pieces in which [`fuzz_capture`] reads its input a second time. The
 /// input's length picks one, so that every size gets used.
 const PIECE_LENGTHS: [usize; 4] = [1, 3, 61, 4096];
@@ -101,8 +105,9 @@ pub fn fuzz_capture(input: &[u8]) {
 ///
 /// # Panics
 ///
-/// Panics when the reader returns more packets than `len` bytes can hold or a packet
-/// longer than [`MAX_CAPLEN`]. Also panics when its position moves backwards or past
+/// Panics when the reader returns more packets than `len` bytes can hold, more
+/// bytes of packets than [`MAX_READS_PER_BYTE`] times `len`, or a packet longer
+/// than [`MAX_CAPLEN`]. Also panics when its position moves backwards or past
 /// the end, when a call after the end or an error returns anything but `Ok(None)`, and
 /// when its counters disagree with the packets it returned.
 pub fn read_capture(reader: impl Read + Send + 'static, len: usize, size_hint: usize) -> Reading {
@@ -117,6 +122,8 @@ pub fn read_capture(reader: impl Read + Send + 'static, len: usize, size_hint: u
     };
 
     let max_packets = len / MIN_RECORD_LEN;
+    let max_packet_bytes = (MAX_READS_PER_BYTE * len) as u64;
+    let mut packet_bytes = 0;
     let mut reading = Reading::default();
     let mut position = source.position();
     loop {
@@ -130,6 +137,11 @@ pub fn read_capture(reader: impl Read + Send + 'static, len: usize, size_hint: u
                     packet.data.len() <= MAX_CAPLEN as usize,
                     "packet of {} bytes is longer than MAX_CAPLEN",
                     packet.data.len()
+                );
+                packet_bytes += packet.data.len() as u64;
+                assert!(
+                    packet_bytes <= max_packet_bytes,
+                    "more than {max_packet_bytes} bytes of packets in {len} bytes"
                 );
                 reading.packets.push(PacketCopy {
                     ts: packet.ts,
@@ -164,7 +176,6 @@ pub fn read_capture(reader: impl Read + Send + 'static, len: usize, size_hint: u
         reading.position
     );
     reading.stats = source.stats().clone();
-    let packet_bytes: u64 = reading.packets.iter().map(|p| p.data.len() as u64).sum();
     assert_eq!(reading.stats.records, reading.packets.len() as u64);
     assert_eq!(reading.stats.packet_bytes, packet_bytes);
     reading
