@@ -239,8 +239,9 @@ pub struct Cli {
     /// over quota, and try the log again every second (default 64M; K, M and G
     /// multiply by 1024, 1024² and 1024³). The capture goes on meanwhile. Records
     /// that do not fit in BYTES are dropped and counted, the records held are kept,
-    /// and the run ends with status 1. If the log is still full when the capture
-    /// stops, wsd stops as at any failed write. 0 stops at the first failed write.
+    /// and the run ends with status 1. Packet lines (-V) are dropped and counted
+    /// instead of held. If the log is still full when the capture stops, wsd stops
+    /// as at any failed write. 0 stops at the first failed write.
     #[arg(long, value_name = "BYTES", default_value = "64M", allow_hyphen_values = true,
           value_parser = parse_hold_size, conflicts_with = "read")]
     pub hold_size: u64,

@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 use jiff::tz::TimeZone;
 use tracing::{info, warn};
+use wsd_capture::Timestamp;
+use wsd_decode::Decoded;
+use wsd_flow::PacketOutcome;
 use wsd_logfmt::{LocalTimeFormatter, LogWriter, OutputFormat, RecordOptions};
 
 use crate::inputs::{is_same_file, is_same_path};
@@ -61,6 +64,9 @@ pub struct LogSink {
     lines_dropped: u64,
     /// The flow records among `lines_dropped`, which [`Output`] counts.
     records_dropped: u64,
+    /// True while [`Output::write_packet_line`] writes a packet line, which is
+    /// dropped instead of held while the log's file system is full.
+    writing_packet_line: bool,
 }
 
 impl LogSink {
@@ -99,6 +105,7 @@ impl LogSink {
             last_write_dropped: false,
             lines_dropped: 0,
             records_dropped: 0,
+            writing_packet_line: false,
         }
     }
 
@@ -134,6 +141,7 @@ impl LogSink {
         self.hold.delivered_at_start = self.delivered();
         self.hold.dropped_lines = 0;
         self.hold.dropped_records = 0;
+        self.hold.dropped_packet_lines = 0;
     }
 
     /// Drops a line that does not fit in the hold, and warns at the first
@@ -188,18 +196,9 @@ impl LogSink {
                         Size(held_bytes),
                         since.elapsed().as_secs()
                     );
-                    let verb = if self.hold.dropped_lines == 1 {
-                        "was"
-                    } else {
-                        "were"
-                    };
-                    match self.hold.dropped_lines {
-                        0 => info!("{written}"),
-                        _ => warn!(
-                            "{written}; {} that did not fit in --hold-size {} {verb} dropped",
-                            self.hold.describe_dropped(),
-                            Size(self.hold.limit as u64),
-                        ),
+                    match self.hold.describe_dropped() {
+                        None => info!("{written}"),
+                        Some(dropped) => warn!("{written}; {dropped}"),
                     }
                 }
                 self.hold.bytes = Vec::new();
@@ -228,9 +227,10 @@ impl LogSink {
 
 impl Write for LogSink {
     /// Writes `buf`, or holds it while the log's file system is full. A write
-    /// that does not fit in the hold is dropped whole and reported as written,
-    /// so that the records held stay and the run goes on. Each write of
-    /// [`LogWriter`] is one line or more, so only whole lines are dropped.
+    /// that does not fit in the hold, or is a packet line, is then dropped
+    /// whole and reported as written, so that the records held stay and the
+    /// run goes on. Each write of [`LogWriter`] is one line or more, so only
+    /// whole lines are dropped.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.hold.since.is_none() {
             match self.inner.write(buf) {
@@ -241,6 +241,13 @@ impl Write for LogSink {
                 Err(err) if self.hold.takes(&err) => self.start_holding(err),
                 Err(err) => return Err(err),
             }
+        }
+        // Packet lines are a debugging aid, and holding them would take the
+        // room of the flow records, so they are dropped while the log is full.
+        if self.writing_packet_line && !self.line_open {
+            self.hold.dropped_packet_lines += 1;
+            self.lines_dropped += 1;
+            return Ok(buf.len());
         }
         let fits = self.hold.bytes.len() + buf.len() <= self.hold.limit;
         // The rest of a line that the log or the hold took in part is kept
@@ -303,8 +310,11 @@ struct Hold {
     delivered_at_start: u64,
     /// Lines dropped since holding started, because they did not fit.
     dropped_lines: u64,
-    /// The flow records among `dropped_lines`, which [`Output`] counts.
+    /// The flow records among `dropped_lines`, which [`Output`] counts. The
+    /// others are statistics records.
     dropped_records: u64,
+    /// Packet lines dropped since holding started, which are never held.
+    dropped_packet_lines: u64,
 }
 
 impl Hold {
@@ -315,18 +325,33 @@ impl Hold {
         self.since.take()
     }
 
-    /// Describes the lines dropped since holding started, for messages: the
-    /// flow records, and the other lines (statistics records and packet
-    /// lines) if any.
-    fn describe_dropped(&self) -> String {
-        let records = count(self.dropped_records, "flow record");
-        match self.dropped_lines - self.dropped_records {
-            0 => records,
-            1 => format!("{records} and 1 other line (a statistics record or packet line)"),
-            others => {
-                format!("{records} and {others} other lines (statistics records or packet lines)")
+    /// Describes the lines dropped since holding started, for the notice once
+    /// the log takes records again: the flow records and statistics records
+    /// that did not fit, and the packet lines. Returns `None` if none was
+    /// dropped.
+    fn describe_dropped(&self) -> Option<String> {
+        let was_or_were = |lines: u64| if lines == 1 { "was" } else { "were" };
+        let mut parts = Vec::new();
+        if self.dropped_lines > 0 {
+            let mut lines = count(self.dropped_records, "flow record");
+            let statistics = self.dropped_lines - self.dropped_records;
+            if statistics > 0 {
+                lines = format!("{lines} and {}", count(statistics, "statistics record"));
             }
+            parts.push(format!(
+                "{lines} that did not fit in --hold-size {} {} dropped",
+                Size(self.limit as u64),
+                was_or_were(self.dropped_lines)
+            ));
         }
+        if self.dropped_packet_lines > 0 {
+            parts.push(format!(
+                "{} {} dropped instead of held",
+                count(self.dropped_packet_lines, "packet line"),
+                was_or_were(self.dropped_packet_lines)
+            ));
+        }
+        (!parts.is_empty()).then(|| parts.join(", and "))
     }
 
     /// True if `err` makes records wait in memory: the log's file system is
@@ -543,6 +568,25 @@ impl Output {
         hold.name.clone_from(&self.name);
     }
 
+    /// Writes the packet line of the packet of `ts`, `decoded` and `outcome`,
+    /// if it has one. While the log's file system is full, the line is
+    /// dropped and counted instead of held, so that the hold keeps its room
+    /// for flow and statistics records.
+    pub fn write_packet_line(
+        &mut self,
+        ts: Timestamp,
+        decoded: &Decoded,
+        outcome: &PacketOutcome,
+    ) -> Result<(), Failure> {
+        self.writer.get_mut().writing_packet_line = true;
+        let written = self.writer.write_packet_line(ts, decoded, outcome);
+        self.writer.get_mut().writing_packet_line = false;
+        match written {
+            Ok(_) => Ok(()),
+            Err(err) => Err(self.write_error(err)),
+        }
+    }
+
     /// Flushes the output buffer at the end of the run. Records still held in
     /// memory because the log's file system is full then fail the run.
     pub fn flush_at_end(&mut self) -> Result<(), Failure> {
@@ -576,9 +620,9 @@ impl Output {
         true
     }
 
-    /// Returns the number of lines other than flow records, such as
-    /// statistics records and packet lines, dropped so far because the log's
-    /// file system was full and the records held had reached the limit.
+    /// Returns the number of lines other than flow records dropped so far
+    /// while the log's file system was full: statistics records that did not
+    /// fit in the hold, and packet lines, which are never held.
     pub fn other_lines_dropped(&self) -> u64 {
         let sink = self.writer.get_ref();
         sink.lines_dropped - sink.records_dropped
@@ -1285,6 +1329,8 @@ fn log_writer(sink: LogSink, time_zone: TimeZone) -> LogWriter<LogSink> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wsd_decode::{DecodeOptions, FrameDecoder};
+    use wsd_flow::{Tracker, TrackerConfig};
 
     /// A log that accepts `room` bytes and then fails as a full disk does.
     struct FullAfter {
@@ -1596,7 +1642,7 @@ mod tests {
     }
 
     /// Each time the log fills, the warning comes again and the count of
-    /// lines dropped starts from 0. Lines other than flow records count apart,
+    /// lines dropped starts from 0. Statistics records count apart,
     /// and the run's count of them goes on across the episodes.
     #[test]
     fn dropped_lines_counted_per_episode() {
@@ -1615,8 +1661,8 @@ mod tests {
             let logged = logged_during(|| output.writer.flush().unwrap());
             assert!(
                 logged.contains(
-                    "36 flow records and 1 other line (a statistics record or packet line) \
-                     that did not fit in --hold-size 2.0 KiB were dropped"
+                    "36 flow records and 1 statistics record that did not fit in \
+                     --hold-size 2.0 KiB were dropped"
                 ),
                 "episode {episode}: {logged}"
             );
@@ -1625,6 +1671,55 @@ mod tests {
         expected.extend(numbered_records(1000..1264));
         assert!(std::fs::read(&path).unwrap() == expected);
         assert_eq!(output.other_lines_dropped(), 2);
+    }
+
+    /// While the log's file system is full, packet lines are dropped and
+    /// counted instead of held, so that the flow records between them keep
+    /// the hold's room and reach the log once there is room, in order.
+    #[test]
+    fn packet_lines_dropped_while_holding() {
+        use wsd_synth::{Endpoint, FrameBuilder};
+
+        let (_dir, path, full, mut output) = holding_output(0, 16 * 1024);
+        // The first record stays in the output buffer, whose flush fails.
+        write_records(&mut output, 0..1);
+        output.writer.flush().unwrap();
+        assert!(output.writer.get_ref().is_holding());
+
+        let decoder = FrameDecoder::new(DecodeOptions::new(), false);
+        let mut tracker = Tracker::new(TrackerConfig::default());
+        let mut frames = FrameBuilder::new();
+        let client = Endpoint::v4([192, 0, 2, 1], 40000);
+        let server = Endpoint::v4([192, 0, 2, 2], 53);
+        let ts = Timestamp::from_nanos(1_700_000_000_000_000_000);
+        let logged = logged_during(|| {
+            // 16 records of 1,000 bytes fit in the hold, and 100 packet
+            // lines before each would fill it on their own.
+            for n in 1..16 {
+                for _ in 0..100 {
+                    let frame = frames.udp(client, server, 20);
+                    let decoded = decoder.decode(1, &frame, frame.len() as u32);
+                    let outcome = tracker.process(ts, &decoded);
+                    output.write_packet_line(ts, &decoded, &outcome).unwrap();
+                }
+                write_records(&mut output, n..n + 1);
+            }
+            output.writer.flush().unwrap();
+        });
+        assert!(!logged.contains("are dropped until"), "{logged}");
+        assert_eq!(output.held_records(), 16);
+        assert_eq!(output.writer.get_ref().hold.dropped_records, 0);
+        assert_eq!(output.writer.get_ref().hold.dropped_packet_lines, 1500);
+
+        full.set(false);
+        let logged = logged_during(|| output.writer.flush().unwrap());
+        assert!(!output.writer.get_ref().is_holding());
+        assert!(
+            logged.contains("; 1500 packet lines were dropped instead of held"),
+            "{logged}"
+        );
+        assert!(!logged.contains("did not fit"), "{logged}");
+        assert!(std::fs::read(&path).unwrap() == numbered_records(0..16));
     }
 
     /// A line that the log took in part before it filled is held whole, even

@@ -1340,9 +1340,7 @@ pub(crate) fn process_packet(
         summary.write_stats(tracker, output, ts)?;
     }
     if let (true, Some(outcome)) = (cli.verbose, outcome) {
-        if let Err(err) = output.writer.write_packet_line(ts, &decoded, &outcome) {
-            return Err(output.write_error(err));
-        }
+        output.write_packet_line(ts, &decoded, &outcome)?;
     }
     Ok(())
 }
