@@ -309,9 +309,9 @@ pub struct Cli {
     #[arg(long, value_name = "BYTES", allow_hyphen_values = true, value_parser = parse_size)]
     pub rotate_size: Option<u64>,
 
-    /// Append diagnostics to FILE, opened before the chroot. In daemon mode they
-    /// then go there instead of to syslog; in the foreground they also still go to
-    /// standard error.
+    /// Append diagnostics to FILE, opened before the chroot, the error that ends
+    /// the run among them. In daemon mode they then go there instead of to syslog;
+    /// in the foreground they also still go to standard error.
     #[arg(long, value_name = "FILE")]
     pub diag_file: Option<PathBuf>,
 

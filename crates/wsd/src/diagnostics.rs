@@ -143,14 +143,16 @@ impl Diagnostics {
         self.shared.stderr_attached.store(false, Ordering::SeqCst);
     }
 
-    /// Reports the error that ends a daemon's run to syslog or the
-    /// `--diag-file`, and as `wsd: MESSAGE`, the form of every other error,
-    /// on standard error while that still reaches the terminal.
-    pub fn report_daemon_failure(&self, message: &str) {
+    /// Reports the error that ends the run, once to each destination. Syslog
+    /// or the `--diag-file` get it as an error message. Standard error, while
+    /// attached, gets it as `wsd: MESSAGE`, the form of every other error,
+    /// after the UTC time stamp of the other lines there, and then no later
+    /// message.
+    pub fn report_failure(&self, message: &str) {
         let stderr_attached = self.shared.stderr_attached.swap(false, Ordering::SeqCst);
         tracing::error!("{message}");
         if stderr_attached {
-            crate::report(message);
+            self.write_stderr(format!("wsd: {message}\n").as_bytes(), true);
         }
     }
 
@@ -163,7 +165,7 @@ impl Diagnostics {
         let shared = &self.shared;
         let stderr_attached = shared.stderr_attached.load(Ordering::SeqCst);
         if stderr_attached {
-            self.write_stderr(message);
+            self.write_stderr(message, shared.stamp_stderr);
         }
         let Ok(mut destination) = shared.destination.lock() else {
             return;
@@ -202,7 +204,7 @@ impl Diagnostics {
                     path.display()
                 );
                 if stderr_attached {
-                    self.write_stderr(notice.as_bytes());
+                    self.write_stderr(notice.as_bytes(), shared.stamp_stderr);
                 }
                 *destination = match fallback.take() {
                     Some(socket) => {
@@ -219,22 +221,30 @@ impl Diagnostics {
     }
 
     /// Writes one message to standard error, after erasing the progress line
-    /// on a terminal, with the formatter's time stamp in UTC if the
-    /// formatter left it out.
-    fn write_stderr(&self, message: &[u8]) {
+    /// on a terminal, with the formatter's time stamp in UTC if `stamp` is
+    /// set, as when the formatter left it out.
+    fn write_stderr(&self, message: &[u8], stamp: bool) {
         let mut line = Vec::with_capacity(message.len() + 32);
         if self.shared.terminal {
             line.extend_from_slice(b"\r\x1b[K");
         }
-        if self.shared.stamp_stderr {
-            let mut stamp = String::new();
-            if SystemTime.format_time(&mut Writer::new(&mut stamp)).is_ok() {
-                line.extend_from_slice(stamp.as_bytes());
-                line.push(b' ');
-            }
+        if stamp {
+            push_time_stamp(&mut line);
         }
         line.extend_from_slice(message);
         let _ = io::stderr().lock().write_all(&line);
+    }
+}
+
+/// Appends the UTC time stamp that the formatter puts before each message on
+/// standard error, and a space, to `line`. Nothing is appended if formatting
+/// fails. It takes no lock, so a thread may call it while another holds the
+/// logger's.
+pub(crate) fn push_time_stamp(line: &mut Vec<u8>) {
+    let mut stamp = String::new();
+    if SystemTime.format_time(&mut Writer::new(&mut stamp)).is_ok() {
+        line.extend_from_slice(stamp.as_bytes());
+        line.push(b' ');
     }
 }
 

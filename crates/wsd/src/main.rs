@@ -65,12 +65,7 @@ fn main() {
     let result = run::run(&cli, &diagnostics);
     run::hold_if_ending();
     if let Err(failure) = result {
-        if in_daemon {
-            // Standard error may already be /dev/null: syslog gets it too.
-            diagnostics.report_daemon_failure(failure.message());
-        } else {
-            report(failure.message());
-        }
+        diagnostics.report_failure(failure.message());
         if let run::Failure::Stopped { signal, .. } = failure {
             // Ending by the signal lets a shell loop around wsd stop too. If
             // that fails, the exit status is the one a shell shows for it.
@@ -91,7 +86,9 @@ fn warn_about_time_zone() {
     }
 }
 
-/// Prints an error on standard error. A failure to print is ignored, because the
+/// Prints `wsd: MESSAGE` on standard error for an error found before the
+/// run's diagnostics are set up, such as a usage error, without a time stamp,
+/// as clap prints its usage errors. A failure to print is ignored, because the
 /// exit status still reports the outcome and a panic would hide it.
 pub(crate) fn report(message: &str) {
     let _ = writeln!(std::io::stderr(), "wsd: {message}");

@@ -1063,16 +1063,18 @@ fn slow_stop_cause(phase: u8, cache_state: u8) -> &'static str {
     }
 }
 
-/// Writes `message` to standard error as `wsd: MESSAGE`, after clearing a
-/// progress line on a terminal, without the logger, whose lock the blocked
-/// thread may hold.
+/// Writes `message` to standard error as `wsd: MESSAGE` after the UTC time
+/// stamp of the other lines there, after clearing a progress line on a
+/// terminal, without the logger, whose lock the blocked thread may hold.
 fn write_from_signal_thread(message: &str) {
-    let clear: &[u8] = if std::io::stderr().is_terminal() {
-        b"\r\x1b[K"
-    } else {
-        b""
-    };
-    let line = [clear, b"wsd: ", message.as_bytes(), b"\n"].concat();
+    let mut line = Vec::with_capacity(message.len() + 48);
+    if std::io::stderr().is_terminal() {
+        line.extend_from_slice(b"\r\x1b[K");
+    }
+    crate::diagnostics::push_time_stamp(&mut line);
+    line.extend_from_slice(b"wsd: ");
+    line.extend_from_slice(message.as_bytes());
+    line.push(b'\n');
     let _ = std::io::Write::write_all(&mut std::io::stderr(), &line);
 }
 

@@ -581,6 +581,61 @@ fn diag_file_gets_messages() {
     assert!(!finished.contains('\x1b'), "no colour codes: {finished}");
 }
 
+/// The error that ends a run in the foreground reaches the `--diag-file`
+/// once, and standard error once, as `wsd: MESSAGE` after the UTC time stamp
+/// of the other lines there. The cases are an error at start, a log in a
+/// missing directory, and one during the run, a log that cannot be written.
+#[test]
+fn final_error_reaches_diag_file() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let capture = fixture("port_reuse.pcap");
+    let missing = dir.path().join("missing").join("flows.log");
+    let cases = [
+        (
+            missing.to_str().expect("UTF-8 path"),
+            73,
+            "cannot create log file",
+        ),
+        ("/dev/full", 1, "cannot write to /dev/full"),
+    ];
+    for (index, (log, status, message)) in cases.into_iter().enumerate() {
+        let diag = dir.path().join(format!("wsd{index}.diag"));
+        let diag_path = diag.to_str().expect("UTF-8 path");
+        let with_file = ["-r", &capture, "-L", log, "--diag-file", diag_path];
+
+        let output = run_wsd(&with_file, LIMIT);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(status), "{stderr}");
+        let text = std::fs::read_to_string(&diag).expect("diagnostics file");
+        assert_eq!(text.matches(message).count(), 1, "{text}");
+        assert!(text.contains(&format!(" ERROR {message}")), "{text}");
+        assert_final_error_line(&stderr, message);
+
+        let output = run_wsd(&with_file[..4], LIMIT);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(status), "{stderr}");
+        assert_final_error_line(&stderr, message);
+    }
+}
+
+/// Checks that `stderr` has `message` on one line only, as `wsd: MESSAGE`
+/// after a UTC time stamp.
+fn assert_final_error_line(stderr: &str, message: &str) {
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains(message))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    // 2026-12-04T18:10:14.123456Z wsd: cannot write to ...
+    let error = errors[0];
+    assert_eq!(&error[10..11], "T", "{error}");
+    assert_eq!(&error[19..20], ".", "{error}");
+    assert!(
+        error[26..].starts_with(&format!("Z wsd: {message}")),
+        "{error}"
+    );
+}
+
 /// With a `--diag-file`, the diagnostics on standard error keep the UTC time
 /// stamps that they have without one.
 #[test]
@@ -900,11 +955,11 @@ fn daemon_locked_pid_file_error_prefixed() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     let expected = format!(
-        "wsd: another wsd is running with pid {}",
+        "Z wsd: another wsd is running with pid {}",
         std::process::id()
     );
     assert!(
-        stderr.lines().any(|line| line.starts_with(&expected)),
+        stderr.lines().any(|line| line.contains(&expected)),
         "{stderr}"
     );
     let diagnostics = std::fs::read_to_string(&diag).expect("diagnostics file");

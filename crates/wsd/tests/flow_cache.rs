@@ -1465,7 +1465,8 @@ fn signal_after_last_packet_not_stop() {
 /// A second SIGTERM while the log waits on a full pipe ends the process at
 /// once with status 1 and a message, and saves no cache. With a diagnostics
 /// file, the message goes there too. Without `-W`, the message does not
-/// mention a cache.
+/// mention a cache. On standard error it has the UTC time stamp of the
+/// other lines there, and without a diagnostics file the `wsd:` prefix.
 #[test]
 fn second_signal_ends_blocked_run() {
     for (with_diag_file, with_cache) in [(false, true), (true, true), (false, false)] {
@@ -1503,7 +1504,16 @@ fn second_signal_ends_blocked_run() {
         std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
         assert_eq!(status.code(), Some(1), "{stderr}");
         let message = "a second SIGINT or SIGTERM ended the run at once:";
-        assert!(stderr.contains(message), "{stderr}");
+        let line = stderr
+            .lines()
+            .find(|line| line.contains(message))
+            .unwrap_or_else(|| panic!("no message in {stderr}"));
+        // 2026-12-04T18:10:14.123456Z wsd: a second SIGINT ...
+        assert_eq!(&line[10..11], "T", "{line}");
+        assert_eq!(&line[26..27], "Z", "{line}");
+        if !with_diag_file {
+            assert!(line[27..].starts_with(" wsd: "), "{line}");
+        }
         assert_eq!(
             stderr.contains("-W cache was not saved, so an earlier cache file"),
             with_cache,
