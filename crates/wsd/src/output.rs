@@ -133,7 +133,8 @@ impl LogSink {
     fn start_holding(&mut self, err: io::Error) {
         warn!(
             "cannot write to {}: {err}; holding the records in memory, up to {}, and \
-             trying again every second; free space there",
+             trying again every second; free space there, but not by removing the log, \
+             which keeps its space while wsd has it open",
             self.hold.name,
             Size(self.hold.limit as u64)
         );
@@ -1789,6 +1790,29 @@ mod tests {
         assert!(!output.writer.get_ref().is_holding());
         assert!(
             logged.contains("wrote the 9.8 KiB of records held"),
+            "{logged}"
+        );
+    }
+
+    /// The warning when holding starts explains that removing the log frees no
+    /// space, because records go on into the removed file.
+    #[test]
+    fn holding_warning_keeps_log() {
+        let (_dir, _path, _full, mut output) = holding_output(0, 1 << 20);
+        let logged = logged_during(|| {
+            write_records(&mut output, 0..1);
+            output.writer.flush().unwrap();
+        });
+        assert!(output.writer.get_ref().is_holding());
+        assert!(
+            logged.contains("holding the records in memory, up to 1.0 MiB"),
+            "{logged}"
+        );
+        assert!(
+            logged.contains(
+                "free space there, but not by removing the log, which keeps its space \
+                 while wsd has it open"
+            ),
             "{logged}"
         );
     }
