@@ -91,4 +91,6 @@ pub use snapshot::{
 };
 pub use stream::{SeqRange, StreamState, MAX_HOLES};
 pub use surplus::{Surplus, SurplusPicker};
-pub use tracker::{RecordProtocols, Tracker, TrackerConfig, TrackerRestorer, TrackerStats};
+pub use tracker::{
+    RecordProtocols, Tracker, TrackerConfig, TrackerRestorer, TrackerStats, CLOCK_JUMP,
+};

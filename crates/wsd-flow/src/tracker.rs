@@ -18,8 +18,9 @@ use crate::table::{FlowTable, QueueId, QUEUE_COUNT};
 
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 
-/// A forward step of the capture clock larger than this is counted as a jump.
-pub(crate) const CLOCK_JUMP: i64 = 86_400 * NANOS_PER_SEC;
+/// A forward step of the capture clock larger than this, in nanoseconds (one
+/// day), counts in [`TrackerStats::clock_jumps`].
+pub const CLOCK_JUMP: i64 = 86_400 * NANOS_PER_SEC;
 
 /// IP protocol numbers the tracker treats specially.
 const ICMP: u8 = 1;

@@ -123,6 +123,11 @@ pub struct Summary {
     /// Packets dated more than a day before the previous packet of the same
     /// input.
     steps_back: u64,
+    /// The first packet counted in `steps_back`.
+    first_step_back: Option<PacketPlace>,
+    /// The first packet of an input that moved the capture clock forward by
+    /// more than a day at once. Live capture locates none.
+    first_clock_jump: Option<PacketPlace>,
     /// Whether the warning that the flow table is full was logged.
     warned_full_table: bool,
     stopped: BTreeMap<StopReason, u64>,
@@ -224,6 +229,32 @@ impl Summary {
             .writer
             .write_stats(&stats)
             .map_err(|err| output.write_error(err))
+    }
+
+    /// Counts the packet at `place`, dated `ts`, if it lies more than a day
+    /// before `previous`, the previous packet of its input. Remembers the
+    /// first such packet, and the first that moved the capture clock forward
+    /// by more than a day, as `tracker` counting past `clock_jumps` shows.
+    /// Each is logged at debug level. Called only for a packet more than a
+    /// day from the previous one, or the first of its input.
+    #[cold]
+    fn note_clock_steps(
+        &mut self,
+        place: PacketPlace,
+        previous: Option<Timestamp>,
+        ts: Timestamp,
+        clock_jumps: u64,
+        tracker: &Flows,
+    ) {
+        // A packet dated before the previous one cannot move the clock forward.
+        if previous.is_some_and(|previous| previous.nanos_since(ts) > STEP_BACK_NANOS) {
+            debug!("{place} is dated more than a day before the previous packet of its input");
+            self.steps_back += 1;
+            self.first_step_back.get_or_insert(place);
+        } else if tracker.stats().clock_jumps > clock_jumps {
+            debug!("{place} moved the capture clock forward by more than a day at once");
+            self.first_clock_jump.get_or_insert(place);
+        }
     }
 
     /// Does what is due at a tick of the coarse clock: logs the progress that
@@ -442,10 +473,11 @@ impl Summary {
         debug!(?stats, "tracker statistics");
         if stats.clock_jumps > 0 {
             warn!(
-                "{} moved the capture clock forward by more than a day at once, so the \
+                "{}{} moved the capture clock forward by more than a day at once, so the \
                  flows open before timed out unless their timeout is longer; check the \
                  capture's timestamps",
-                count(stats.clock_jumps, "packet")
+                count(stats.clock_jumps, "packet"),
+                first_packet_clause(stats.clock_jumps, self.first_clock_jump.as_ref())
             );
         }
         if self.steps_back > 0 {
@@ -454,9 +486,10 @@ impl Summary {
                 _ => ("were", "flow records may start at those dates"),
             };
             warn!(
-                "{} {verb} dated more than a day before the previous packet of the same \
+                "{}{} {verb} dated more than a day before the previous packet of the same \
                  input, so {record}; check the capture's timestamps",
-                count(self.steps_back, "packet")
+                count(self.steps_back, "packet"),
+                first_packet_clause(self.steps_back, self.first_step_back.as_ref())
             );
         }
         // The summary line comes after the rest of this report, so that a script
@@ -469,6 +502,31 @@ impl Summary {
             stats.evicted,
             count(self.malformed_records, "unreadable capture record"),
         );
+    }
+}
+
+/// A packet of a `-r` input, for messages: the input's name and the packet's
+/// number in it, counted from 1 over every packet record read, as the
+/// capture reader's warnings count them.
+#[derive(Debug)]
+struct PacketPlace {
+    input: String,
+    number: u64,
+}
+
+impl std::fmt::Display for PacketPlace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "packet {} of {}", self.number, self.input)
+    }
+}
+
+/// Returns ` (packet N of FILE)` for the only one of `packets`, or ` (the
+/// first is packet N of FILE)` for several, or nothing if `first` is unknown.
+fn first_packet_clause(packets: u64, first: Option<&PacketPlace>) -> String {
+    match (first, packets) {
+        (None, _) => String::new(),
+        (Some(place), 1) => format!(" ({place})"),
+        (Some(place), _) => format!(" (the first is {place})"),
     }
 }
 
@@ -1209,14 +1267,26 @@ fn process_source(
                 }
             }
         }
-        if previous_ts
-            .is_some_and(|previous: Timestamp| previous.nanos_since(packet.ts) > STEP_BACK_NANOS)
-        {
-            summary.steps_back += 1;
-        }
         let ts = packet.ts;
+        // Most packets lie within a day of the previous one, so that they can
+        // neither step back by more than a day nor jump the clock. Only the
+        // others, and the first of the input, pay for locating such packets.
+        let near_previous = previous_ts.is_some_and(|previous: Timestamp| {
+            ts.nanos_since(previous).unsigned_abs() <= CLOCK_STEP_NANOS
+        });
+        if near_previous {
+            process_packet(&packet, &mut decoder, cli, tracker, output, summary)?;
+        } else {
+            let clock_jumps = tracker.stats().clock_jumps;
+            process_packet(&packet, &mut decoder, cli, tracker, output, summary)?;
+            // The packet's number, now that it no longer borrows the source.
+            let place = PacketPlace {
+                input: name.clone(),
+                number: source.stats().records,
+            };
+            summary.note_clock_steps(place, previous_ts, ts, clock_jumps, tracker);
+        }
         previous_ts = Some(ts);
-        process_packet(&packet, &mut decoder, cli, tracker, output, summary)?;
         // A capture joined to this input, as `cat` joins them, is checked as an
         // input's first packet is, once a packet of it is tracked. The clock
         // does not move back, so it is still the clock before that packet.
@@ -1256,6 +1326,17 @@ fn process_source(
 /// How far a packet may lie before the previous packet of the same input
 /// without a warning. A larger step back is a sign of a bad timestamp.
 const STEP_BACK_NANOS: i64 = 86_400 * 1_000_000_000;
+
+/// How far a packet may lie from the previous packet of the same input, in
+/// either direction, without a step back of more than [`STEP_BACK_NANOS`] or
+/// a jump of the capture clock by more than [`wsd_flow::CLOCK_JUMP`]. The
+/// clock is at least the previous packet's time, so a jump needs a step this
+/// large from that packet.
+const CLOCK_STEP_NANOS: u64 = if STEP_BACK_NANOS < wsd_flow::CLOCK_JUMP {
+    STEP_BACK_NANOS.unsigned_abs()
+} else {
+    wsd_flow::CLOCK_JUMP.unsigned_abs()
+};
 
 /// How far the first packet of an input may lie before the capture clock
 /// without a warning: captures of one recorder can overlap by a little.

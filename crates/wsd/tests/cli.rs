@@ -1408,7 +1408,10 @@ fn clock_step_back_warned() {
         let stderr = stderr_of(&output);
         assert_eq!(output.status.code(), Some(0), "{stderr}");
         assert!(
-            stderr.contains("1 packet was dated more than a day before the previous packet"),
+            stderr.contains(&format!(
+                "1 packet (packet 4 of {back}) was dated more than a day before the \
+                 previous packet"
+            )),
             "--threads {threads}: {stderr}"
         );
         assert!(
@@ -1574,16 +1577,87 @@ fn clock_jump_warned_before_summary() {
         &[(1_700_000_000, 0), (1_700_000_001, 0), (1_700_200_000, 0)],
     );
 
-    let output = run_wsd(&["-r", path.to_str().unwrap(), "-L", "-"], LIMIT);
+    let path = path.to_str().unwrap();
+
+    let output = run_wsd(&["-r", path, "-L", "-"], LIMIT);
 
     let stderr = stderr_of(&output);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(
-        stderr.contains("1 packet moved the capture clock forward by more than a day"),
+        stderr.contains(&format!(
+            "1 packet (packet 3 of {path}) moved the capture clock forward by more than a day"
+        )),
         "{stderr}"
     );
     let last = stderr.lines().last().unwrap_or_default();
     assert!(last.contains(" INFO finished: 3 packets, "), "{stderr}");
+}
+
+/// The warnings about packets that jumped the capture clock forward or
+/// stepped back by more than a day name the input and number of the first
+/// such packet, with one thread or two. Here it is in the second input.
+/// Debug messages name each such packet.
+#[test]
+fn clock_step_warnings_name_packet() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first.pcap");
+    write_zero_frames(&first, &[(1_700_000_000, 0), (1_700_000_001, 0)]);
+    // Packets 3 and 7 jump the clock, and packet 5 steps back. Each comes
+    // with a packet near it, because a packet alone takes the time of the
+    // packet before it.
+    let second = dir.path().join("second.pcap");
+    write_zero_frames(
+        &second,
+        &[
+            (1_700_000_002, 0),
+            (1_700_000_003, 0),
+            (1_700_300_000, 0),
+            (1_700_300_001, 0),
+            (1_700_000_004, 0),
+            (1_700_000_005, 0),
+            (1_700_600_000, 0),
+            (1_700_600_001, 0),
+        ],
+    );
+    let (first, second) = (first.to_str().unwrap(), second.to_str().unwrap());
+
+    for threads in ["1", "2"] {
+        let args = [
+            "--threads",
+            threads,
+            "-d",
+            "1",
+            "-r",
+            first,
+            "-r",
+            second,
+            "-L",
+            "-",
+        ];
+        let output = run_wsd(&args, LIMIT);
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "2 packets (the first is packet 3 of {second}) moved the capture clock \
+                 forward by more than a day at once"
+            )),
+            "--threads {threads}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!(
+                "1 packet (packet 5 of {second}) was dated more than a day before the \
+                 previous packet"
+            )),
+            "--threads {threads}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!(
+                "packet 7 of {second} moved the capture clock forward by more than a day"
+            )),
+            "--threads {threads}: {stderr}"
+        );
+    }
 }
 
 /// The same connection on three VLANs of a trunk: three flows by default, one
