@@ -1711,6 +1711,8 @@ mod tests {
         assert_eq!(output.held_records(), 16);
         assert_eq!(output.writer.get_ref().hold.dropped_records, 0);
         assert_eq!(output.writer.get_ref().hold.dropped_packet_lines, 1500);
+        // The summary counts them and the run fails, since the log lacks them.
+        assert_eq!(output.other_lines_dropped(), 1500);
 
         full.set(false);
         let logged = logged_during(|| output.writer.flush().unwrap());
