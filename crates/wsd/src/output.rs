@@ -1537,7 +1537,8 @@ mod tests {
         }
     }
 
-    /// The numbered records `numbers`, 1,000 bytes each, one after another.
+    /// Returns the numbered records `numbers`, 1,000 bytes each, one after
+    /// another.
     fn numbered_records(numbers: std::ops::Range<usize>) -> Vec<u8> {
         numbers.flat_map(|n| numbered_record(n, 1000)).collect()
     }
@@ -1726,7 +1727,7 @@ mod tests {
     }
 
     /// A line that the log took in part before it filled is held whole, even
-    /// past the limit, so that the log gets no cut line; the next line is
+    /// past the limit, so that the log gets no cut line. The next line is
     /// dropped.
     #[test]
     fn started_line_kept_past_limit() {

@@ -85,8 +85,8 @@ impl Failure {
     }
 }
 
-/// Why flow records were dropped, after their number in the summary and
-/// progress lines.
+/// The reason that follows the number of flow records dropped in the summary
+/// and progress lines.
 const DROPPED: &str = "dropped because the log was full and --hold-size was reached";
 
 /// Number of distinct unsupported link types that get a warning. Packets of
