@@ -3075,6 +3075,36 @@ mod tests {
         assert!(warnings[0].contains(&format!("at byte {}", offset + 100)));
     }
 
+    /// A real block over the limit whose bytes hold packet blocks, as a custom
+    /// block may, is skipped whole: its length is repeated at its end, so its
+    /// bytes are not searched, and none of those packets is read.
+    #[test]
+    fn real_large_block_with_packets_skipped() {
+        let mut inner = PcapNgBuilder::new(false);
+        for ticks in 0..12_000 {
+            inner = inner.enhanced(0, 1_000 + ticks, &[2; 60], 60);
+        }
+        let inner = inner.build();
+        let first_packet = PcapNgBuilder::new(false).offset() as usize;
+        let body = &inner[first_packet..];
+        assert!(body.len() > MAX_BLOCK_LEN as usize);
+        let bytes = PcapNgBuilder::new(false)
+            .interface(1, 0, None, None)
+            .enhanced(0, 1_000, &[1; 60], 60)
+            .block(0x0bad, body)
+            .enhanced(0, 1_001, &[1; 60], 60)
+            .build();
+
+        let warnings = logged_warnings(|| {
+            let (packets, stats) = all_packets(&bytes);
+            assert_eq!(packets.len(), 2);
+            assert_eq!(stats.skipped_blocks, 1);
+            assert_eq!(stats.skipped_bytes, 0);
+        });
+
+        assert!(warnings.is_empty(), "{warnings:#?}");
+    }
+
     /// Real blocks over the limit, whose bytes start no record, are passed over
     /// without a warning, and the packets after them are read.
     #[test]

@@ -180,7 +180,7 @@ impl PcapNgReader {
         }
 
         if block_len > MAX_BLOCK_LEN {
-            return Ok(self.pass_large_block(input, offset, block_type, block_len));
+            return self.pass_large_block(input, offset, block_type, block_len);
         }
         if !input.fill(block_len as usize)? {
             return Ok(Step::Truncated { offset });
@@ -285,32 +285,44 @@ impl PcapNgReader {
     }
 
     /// Handles a block longer than `MAX_BLOCK_LEN`: one that carries no packet is
-    /// returned for the caller to pass over, and any other ends the file. A block
-    /// that runs past the known end of the input is returned as truncated. The
-    /// bytes after its start then stay in the input for the search after damage,
-    /// because a block header read out of place often gives a length of gigabytes.
+    /// skipped when it fits the read buffer and its length is repeated at its
+    /// end, or else returned for the caller to search on the way past it. Any
+    /// other block ends the file. A block that runs past the known end of the
+    /// input is returned as truncated. The bytes after its start then stay in
+    /// the input for the search after damage, because a block header read out
+    /// of place often gives a length of gigabytes.
     fn pass_large_block(
         &self,
-        input: &Input,
+        input: &mut Input,
         offset: u64,
         block_type: u32,
         block_len: u32,
-    ) -> Step {
+    ) -> io::Result<Step> {
         if is_kept_in_memory(block_type) {
             let problem = Problem::AbsurdBlockLength {
                 block_type,
                 block_len,
             };
-            return Step::Abandoned { offset, problem };
+            return Ok(Step::Abandoned { offset, problem });
         }
         if input.ends_within(u64::from(block_len)) {
-            return Step::Truncated { offset };
+            return Ok(Step::Truncated { offset });
         }
-        Step::LargeBlock {
+        // A real block may hold bytes that read as packet blocks, so one that
+        // can be checked whole is not searched.
+        let len = block_len as usize;
+        if len <= input.max_len() && input.fill(len)? {
+            let trailing = self.order.u32_at(input.available(), len - 4);
+            if trailing == block_len {
+                input.consume(len);
+                return Ok(Step::SkippedBlock);
+            }
+        }
+        Ok(Step::LargeBlock {
             offset,
             block_type,
             block_len,
-        }
+        })
     }
 
     /// Interprets one complete block. `base` is the buffer index of its first byte.
