@@ -545,12 +545,17 @@ impl Output {
         } else if err.kind() == io::ErrorKind::FileTooLarge {
             "raise the file size limit (ulimit -f, LimitFSIZE= of systemd), or rotate the \
              log with -l DIR and --rotate-size"
-        } else if self.rotation.is_some() {
+        } else if full && self.rotation.is_some() {
             "free space there, or give another log directory with -l DIR"
+        } else if full {
+            "free space there, or choose another log with -L FILE or -l DIR"
         } else if self.name == STDOUT_NAME {
             "check what reads standard output, or choose a log with -L FILE or -l DIR"
         } else {
-            "free space there, or choose another log with -L FILE or -l DIR"
+            // An I/O error, a file system turned read-only, a log on a
+            // network file system that went away: the kernel log tells more.
+            "check the device and file system of the log, whose errors the kernel log \
+             shows, or choose another log with -L FILE or -l DIR"
         };
         Failure::Other(format!("cannot write to {}: {err}; {next_step}", self.name))
     }
@@ -1437,6 +1442,25 @@ mod tests {
         }
         let files = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(files, 0, "no log was opened");
+    }
+
+    /// A write error other than a full file system gets advice about the
+    /// device, not about free space.
+    #[test]
+    fn io_error_advice_names_device() {
+        let mut output = output_with_room(0);
+        let error = output.write_error(io::Error::from_raw_os_error(5));
+        let message = error.message();
+
+        assert!(
+            message.starts_with("cannot write to full.log: "),
+            "{message}"
+        );
+        assert!(!message.contains("free space"), "{message}");
+        assert!(
+            message.contains("check the device and file system"),
+            "{message}"
+        );
     }
 
     /// Records that only partly or never left the output buffer before the
