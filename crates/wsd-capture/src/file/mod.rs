@@ -2279,6 +2279,20 @@ mod tests {
         }
     }
 
+    /// Returns a classic pcap file header and one record header that claims
+    /// `caplen` captured bytes, followed by only the first of them, so that
+    /// the record takes in whatever is joined after it.
+    fn header_and_cut_record(caplen: u32) -> Vec<u8> {
+        let record = PcapRecord {
+            secs: 1_700_000_000,
+            fraction: 0,
+            caplen,
+            orig_len: caplen,
+            data: vec![0],
+        };
+        pcap_file(false, false, 1, 65535, &[record])
+    }
+
     /// A capture's file header every 41 bytes, each followed by a record that
     /// claims the next 1,018 bytes and so takes in the next 24 headers. Each
     /// record ends 33 bytes into a header, where the captured length of the
@@ -2289,19 +2303,7 @@ mod tests {
     #[test]
     fn nested_cut_records_read_at_most_twice() {
         let caplen = 1018;
-        let header_and_record = pcap_file(
-            false,
-            false,
-            1,
-            65535,
-            &[PcapRecord {
-                secs: 1_700_000_000,
-                fraction: 0,
-                caplen,
-                orig_len: caplen,
-                data: vec![0],
-            }],
-        );
+        let header_and_record = header_and_cut_record(caplen);
         assert_eq!(header_and_record.len(), 41);
         assert_eq!((40 + caplen) % 41, 33);
         let bytes = header_and_record.repeat(200);
@@ -2803,19 +2805,7 @@ mod tests {
     #[test]
     fn captures_inside_records_warned_once() {
         let caplen = 34;
-        let header_and_record = pcap_file(
-            false,
-            false,
-            1,
-            65535,
-            &[PcapRecord {
-                secs: 1_700_000_000,
-                fraction: 0,
-                caplen,
-                orig_len: caplen,
-                data: vec![0],
-            }],
-        );
+        let header_and_record = header_and_cut_record(caplen);
         let bytes = header_and_record.repeat(100);
 
         let mut records = 0;
