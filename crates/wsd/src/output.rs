@@ -64,8 +64,8 @@ pub struct LogSink {
     lines_dropped: u64,
     /// The flow records among `lines_dropped`, which [`Output`] counts.
     records_dropped: u64,
-    /// True while [`Output::write_packet_line`] writes a packet line, which is
-    /// dropped instead of held while the log's file system is full.
+    /// True while [`Output::write_packet_line`] writes a packet line. Such a
+    /// line is dropped instead of held while the log's file system is full.
     writing_packet_line: bool,
 }
 
@@ -552,8 +552,8 @@ impl Output {
         } else if self.name == STDOUT_NAME {
             "check what reads standard output, or choose a log with -L FILE or -l DIR"
         } else {
-            // An I/O error, a file system turned read-only, a log on a
-            // network file system that went away: the kernel log tells more.
+            // An I/O error, a file system turned read-only, or a network file
+            // system that went away, which the kernel log records in detail.
             "check the device and file system of the log, whose errors the kernel log \
              shows, or choose another log with -L FILE or -l DIR"
         };
