@@ -1580,8 +1580,8 @@ mod tests {
             "{}",
             failure.message()
         );
-        let held = Failure::Other("cannot write to full.log".to_string());
-        let failure = summary.fail_if_dropped(Err(held)).unwrap_err();
+        let write_failure = Failure::Other("cannot write to full.log".to_string());
+        let failure = summary.fail_if_dropped(Err(write_failure)).unwrap_err();
         assert!(
             failure
                 .message()
